@@ -1,0 +1,179 @@
+// Package bus declares docgraph's NATS JetStream topology in one place
+// (streams, consumers, buckets), creates it idempotently, connects to NATS
+// and runs the embedded server for the zero-setup mode.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names.
+const (
+	StreamFiles       = "DOCGRAPH_FILES"
+	StreamChunks      = "DOCGRAPH_CHUNKS"
+	StreamRecords     = "DOCGRAPH_RECORDS"
+	StreamExtractions = "DOCGRAPH_EXTRACTIONS"
+	StreamDLQ         = "DOCGRAPH_DLQ"
+)
+
+// Bucket names.
+const (
+	// BucketFiles is the object store holding the watched files' bytes.
+	BucketFiles = "docgraph_files"
+	// BucketWatcher is the key-value bucket holding what the watcher has
+	// published per path (so a restart does not publish unchanged files).
+	BucketWatcher = "docgraph_watcher"
+	// BucketGazetteer holds the known entities (people, projects, teams).
+	BucketGazetteer = "docgraph_gazetteer"
+)
+
+// Stage names; each is also the durable consumer's name.
+const (
+	StageWatcher     = "watcher"
+	StageParser      = "parser"
+	StageExtractor   = "extractor"
+	StageGraphWriter = "graph-writer"
+)
+
+// DLQSubject is the dead-letter subject of a stage.
+func DLQSubject(stage string) string { return "docgraph.dlq." + stage }
+
+// StreamSpec declares one stream.
+type StreamSpec struct {
+	Name     string
+	Subjects []string
+	Desc     string
+}
+
+// Streams is the topology: every stream docgraph uses.
+var Streams = []StreamSpec{
+	{StreamFiles, []string{"docgraph.files.>"}, "Files discovered and deleted by the watcher."},
+	{StreamChunks, []string{"docgraph.chunks.>"}, "Text chunks and document deletions from the parser."},
+	{StreamRecords, []string{"docgraph.records.>"}, "Mapped spreadsheet rows from the parser."},
+	{StreamExtractions, []string{"docgraph.extractions.>"}, "Entities and relationships found by the extractor."},
+	{StreamDLQ, []string{"docgraph.dlq.>"}, "Dead letters: messages a stage gave up on, with the reason."},
+}
+
+// ConsumerSpec declares one stage's durable consumer.
+type ConsumerSpec struct {
+	Stage   string
+	Stream  string
+	Durable string
+}
+
+// Consumers lists the durable consumer(s) of each stage. The graph writer
+// reads two streams, so it has two consumers of the same name.
+var Consumers = []ConsumerSpec{
+	{StageParser, StreamFiles, StageParser},
+	{StageExtractor, StreamChunks, StageExtractor},
+	{StageGraphWriter, StreamExtractions, StageGraphWriter},
+	{StageGraphWriter, StreamRecords, StageGraphWriter},
+}
+
+// ConsumersOf returns the consumer specs of one stage.
+func ConsumersOf(stage string) []ConsumerSpec {
+	var out []ConsumerSpec
+	for _, c := range Consumers {
+		if c.Stage == stage {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// StreamOf returns the stream that stores subject, or "".
+func StreamOf(subject string) string {
+	for _, s := range Streams {
+		for _, pat := range s.Subjects {
+			if subjectMatches(pat, subject) {
+				return s.Name
+			}
+		}
+	}
+	return ""
+}
+
+func subjectMatches(pattern, subject string) bool {
+	// Only the "prefix.>" form is used in Streams.
+	if len(pattern) >= 2 && pattern[len(pattern)-1] == '>' {
+		prefix := pattern[:len(pattern)-1]
+		return len(subject) > len(prefix) && subject[:len(prefix)] == prefix
+	}
+	return pattern == subject
+}
+
+// TopologyConfig sizes the streams and buckets.
+type TopologyConfig struct {
+	Replicas   int           // 1 embedded, 3 in a cluster
+	MaxAge     time.Duration // history kept for replay; 0 = forever
+	Duplicates time.Duration // dedupe window for Nats-Msg-Id
+	MaxBytes   int64         // per stream; 0 = unlimited
+}
+
+// DefaultTopology is what the embedded mode uses.
+func DefaultTopology() TopologyConfig {
+	return TopologyConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute}
+}
+
+// Provision creates or updates every stream and bucket; it is safe to run
+// at every start and from every process.
+func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) error {
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	for _, s := range Streams {
+		sc := jetstream.StreamConfig{
+			Name:        s.Name,
+			Description: s.Desc,
+			Subjects:    s.Subjects,
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			MaxAge:      cfg.MaxAge,
+			Duplicates:  cfg.Duplicates,
+			Discard:     jetstream.DiscardOld,
+		}
+		if cfg.MaxBytes > 0 {
+			sc.MaxBytes = cfg.MaxBytes
+		}
+		if s.Name == StreamDLQ {
+			sc.MaxAge = 0 // dead letters stay until purged
+		}
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("provision stream %s: %w", s.Name, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: BucketFiles, Description: "Bytes of the watched files.",
+		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Compression: true,
+	}); err != nil {
+		return fmt.Errorf("provision object store %s: %w", BucketFiles, err)
+	}
+	for _, kv := range []jetstream.KeyValueConfig{
+		{Bucket: BucketWatcher, Description: "Last published state per watched path.", History: 1},
+		{Bucket: BucketGazetteer, Description: "Known entities for the extractor.", History: 1},
+	} {
+		kv.Storage = jetstream.FileStorage
+		kv.Replicas = cfg.Replicas
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kv); err != nil {
+			return fmt.Errorf("provision key-value bucket %s: %w", kv.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// IsTransient reports whether a JetStream or connection error may go away
+// on its own (timeouts, no responders during a leader election, a closed
+// or reconnecting connection).
+func IsTransient(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrServerShutdown) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		isNATSTransient(err)
+}

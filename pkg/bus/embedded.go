@@ -1,0 +1,82 @@
+package bus
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedConfig configures the in-process NATS server of `docgraph up`.
+type EmbeddedConfig struct {
+	StoreDir string // JetStream file storage
+	Host     string // listen address; "" with Port < 0 means no listener
+	Port     int    // 0 = random, -1 = do not listen (in-process clients only)
+	// SyncInterval is how often JetStream fsyncs; 0 keeps the server
+	// default (2 minutes). SyncAlways fsyncs every write.
+	SyncInterval time.Duration
+	SyncAlways   bool
+	ServerName   string
+}
+
+// StartEmbedded starts nats-server in this process with JetStream and waits
+// until it accepts connections. Shut it down with Shutdown and
+// WaitForShutdown.
+func StartEmbedded(cfg EmbeddedConfig, logger *slog.Logger) (*server.Server, error) {
+	if cfg.StoreDir == "" {
+		return nil, fmt.Errorf("embedded nats: store dir required")
+	}
+	if err := os.MkdirAll(cfg.StoreDir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	abs, err := filepath.Abs(cfg.StoreDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	name := cfg.ServerName
+	if name == "" {
+		name = "docgraph-embedded"
+	}
+	opts := &server.Options{
+		ServerName:   name,
+		Host:         cfg.Host,
+		Port:         cfg.Port,
+		JetStream:    true,
+		StoreDir:     abs,
+		NoSigs:       true,
+		NoLog:        true,
+		MaxPayload:   8 << 20,
+		SyncInterval: cfg.SyncInterval,
+		SyncAlways:   cfg.SyncAlways,
+	}
+	if cfg.Port < 0 {
+		opts.DontListen = true
+		opts.Port = server.RANDOM_PORT
+	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats: not ready after 30s (store %s, %s:%d)", abs, opts.Host, cfg.Port)
+	}
+	logger.Info("embedded nats started",
+		slog.String("store_dir", abs),
+		slog.String("listen", listenAddr(ns, opts)))
+	return ns, nil
+}
+
+func listenAddr(ns *server.Server, opts *server.Options) string {
+	if opts.DontListen {
+		return "in-process only"
+	}
+	return ns.ClientURL()
+}
