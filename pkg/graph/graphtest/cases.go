@@ -1,0 +1,411 @@
+package graphtest
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/graph"
+)
+
+// Documents the cases share. Version numbers follow the files stream: a
+// later state of a path has a higher version.
+var (
+	docA1   = event.NewDocument("notes/a.md", sha("a v1"), 120, 1)
+	docA2   = event.NewDocument("notes/a.md", sha("a v2"), 80, 5)
+	docB1   = event.NewDocument("notes/b.txt", sha("b v1"), 64, 2)
+	people1 = event.NewDocument("data/people.csv", sha("people v1"), 300, 3)
+	people2 = event.NewDocument("data/people.csv", sha("people v2"), 310, 7)
+	// twinA and twinB hold identical bytes at different paths.
+	twinA   = event.NewDocument("twins/one.md", sha("same bytes"), 10, 4)
+	twinB   = event.NewDocument("twins/two.md", sha("same bytes"), 10, 6)
+	unicode = event.NewDocument("protokolle/Überprüfung Protokoll – März 2024 (Entwurf) ✓.md", sha("ü"), 42, 8)
+)
+
+const hostile = "x`}) DETACH DELETE n //"
+
+func cases() []testCase {
+	alice, bob, apollo := ref("Person", "alice"), ref("Person", "bob"), ref("Project", "apollo")
+	manages := textRel("MANAGES", alice, apollo)
+	aliceProps := node("Person", "alice", map[string]any{"name": "Alice", "email": "alice@example.com"})
+	return []testCase{
+		{
+			name: "chunk creates document, chunk, mentions and relationships",
+			steps: []step{{ops: []graph.Op{
+				chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages},
+					person("alice"), node("Project", "apollo", nil)),
+			}}},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), chunkNode(docA1, 0, "Alice manages Apollo."),
+					person("alice"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), mentions(docA1, 0, "Person", "alice"),
+					mentions(docA1, 0, "Project", "apollo"), exported(manages)},
+			},
+		},
+		{
+			name: "repeated writes are idempotent",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice")),
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice")),
+					recordsOp(people1, 0, true, []graph.Node{aliceProps}),
+				}},
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice")),
+					recordsOp(people1, 0, true, []graph.Node{aliceProps}),
+				}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(people1), chunkNode(docA1, 0, "Alice manages Apollo."),
+					aliceProps, node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), mentions(docA1, 0, "Person", "alice"),
+					exported(manages)},
+			},
+		},
+		{
+			name: "new version replaces chunks and mentions",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages},
+						person("alice"), node("Project", "apollo", nil)),
+					chunkOp(docA1, 1, "Bob helps.", person("bob")),
+				}},
+				{ops: []graph.Op{chunkOp(docA2, 0, "Alice alone.", person("alice"))}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(docA2), chunkNode(docA2, 0, "Alice alone."), person("alice")},
+				Relationships: []graph.Relationship{hasChunk(docA2, 0), mentions(docA2, 0, "Person", "alice")},
+			},
+		},
+		{
+			name: "stale version arriving later is ignored",
+			steps: []step{
+				{ops: []graph.Op{chunkOp(docA2, 0, "Alice alone.", person("alice"))}},
+				{ops: []graph.Op{chunkRelOp(docA1, 1, "Bob manages Apollo.",
+					[]graph.Relationship{textRel("MANAGES", bob, apollo)}, person("bob"))}},
+				{ops: []graph.Op{deleteOp(docA1.Path, docA1.Version)}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(docA2), chunkNode(docA2, 0, "Alice alone."), person("alice")},
+				Relationships: []graph.Relationship{hasChunk(docA2, 0), mentions(docA2, 0, "Person", "alice")},
+			},
+		},
+		{
+			name: "rewriting a chunk replaces its mentions and relationships",
+			steps: []step{
+				{ops: []graph.Op{chunkRelOp(docA1, 0, "Alice manages Apollo. Bob too.",
+					[]graph.Relationship{manages, textRel("WORKS_ON", bob, apollo)}, person("alice"), person("bob"))}},
+				{ops: []graph.Op{chunkRelOp(docA1, 0, "Alice manages Apollo.",
+					[]graph.Relationship{manages}, person("alice"))}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), chunkNode(docA1, 0, "Alice manages Apollo."),
+					person("alice"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), mentions(docA1, 0, "Person", "alice"),
+					exported(manages)},
+			},
+		},
+		{
+			name: "delete document removes it, its chunks and what only it supported",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice")),
+					chunkOp(docA1, 1, "Bob.", person("bob")),
+					chunkOp(docB1, 0, "Bob again.", person("bob")),
+				}},
+				{ops: []graph.Op{deleteOp(docA1.Path, docA1.Version+1)}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(docB1), chunkNode(docB1, 0, "Bob again."), person("bob")},
+				Relationships: []graph.Relationship{hasChunk(docB1, 0), mentions(docB1, 0, "Person", "bob")},
+			},
+		},
+		{
+			name: "deleted path ignores older ops and accepts newer ones",
+			steps: []step{
+				{ops: []graph.Op{chunkOp(docA1, 0, "Alice.", person("alice"))}},
+				{ops: []graph.Op{deleteOp(docA1.Path, 4)}},
+				{ops: []graph.Op{chunkOp(docA1, 1, "Bob.", person("bob"))}},
+				{ops: []graph.Op{chunkOp(docA2, 0, "Carol.", person("carol"))}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(docA2), chunkNode(docA2, 0, "Carol."), person("carol")},
+				Relationships: []graph.Relationship{hasChunk(docA2, 0), mentions(docA2, 0, "Person", "carol")},
+			},
+		},
+		{
+			name: "relationship to an entity created later",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, false, []graph.Node{aliceProps},
+					structRel("MEMBER_OF", alice, ref("Team", "platform"), map[string]any{"since": "2021-04-01"}))}},
+				{ops: []graph.Op{recordsOp(people1, 1, true, []graph.Node{
+					node("Team", "platform", map[string]any{"name": "Platform"})})}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(people1), aliceProps,
+					node("Team", "platform", map[string]any{"name": "Platform"})},
+				Relationships: []graph.Relationship{exported(structRel("MEMBER_OF", alice, ref("Team", "platform"),
+					map[string]any{"since": "2021-04-01"}))},
+			},
+		},
+		{
+			name: "key-only endpoint disappears with its last relationship",
+			steps: []step{
+				{ops: []graph.Op{chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages})}},
+				{ops: []graph.Op{chunkOp(docA1, 0, "Nothing.")}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(docA1), chunkNode(docA1, 0, "Nothing.")},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0)},
+			},
+		},
+		{
+			name: "relationship stated in two documents survives deletion of one",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages}),
+					chunkRelOp(docB1, 0, "Apollo is managed by Alice.", []graph.Relationship{manages}),
+				}},
+				{ops: []graph.Op{deleteOp(docA1.Path, docA1.Version)}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docB1), chunkNode(docB1, 0, "Apollo is managed by Alice."),
+					person("alice"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docB1, 0), exported(manages)},
+			},
+		},
+		{
+			name: "relationship stated in two documents disappears with the second",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages}),
+					chunkRelOp(docB1, 0, "Apollo is managed by Alice.", []graph.Relationship{manages}),
+				}},
+				{ops: []graph.Op{deleteOp(docA1.Path, docA1.Version)}},
+				{ops: []graph.Op{deleteOp(docB1.Path, docB1.Version)}},
+			},
+			want: Export{},
+		},
+		{
+			name: "structured and text support on the same entity",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, true, []graph.Node{aliceProps}),
+					chunkOp(docA1, 0, "Alice wrote this.", person("alice")),
+				}},
+				{ops: []graph.Op{deleteOp(docA1.Path, docA1.Version)}},
+			},
+			want: Export{Nodes: []graph.Node{docNode(people1), aliceProps}},
+		},
+		{
+			name: "text support keeps an entity whose records are withdrawn",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, true, []graph.Node{aliceProps}),
+					chunkOp(docA1, 0, "Alice wrote this.", person("alice")),
+				}},
+				{ops: []graph.Op{recordsOp(people2, 0, true, nil)}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(people2), chunkNode(docA1, 0, "Alice wrote this."),
+					aliceProps},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), mentions(docA1, 0, "Person", "alice")},
+			},
+		},
+		{
+			name: "final records batch withdraws other versions",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{person("alice"), person("bob")},
+					structRel("WORKS_ON", bob, apollo, nil))}},
+				{ops: []graph.Op{recordsOp(people2, 0, false, []graph.Node{person("alice")})}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(people2), person("alice"), person("bob"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{exported(structRel("WORKS_ON", bob, apollo, nil))},
+			},
+		},
+		{
+			name: "final records batch completes the new version",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{person("alice"), person("bob")},
+					structRel("WORKS_ON", bob, apollo, nil))}},
+				{ops: []graph.Op{recordsOp(people2, 0, false, []graph.Node{person("alice")})}},
+				{ops: []graph.Op{recordsOp(people2, 1, true, []graph.Node{person("carol")})}},
+				{ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{person("dave")})}},
+			},
+			want: Export{Nodes: []graph.Node{docNode(people2), person("alice"), person("carol")}},
+		},
+		{
+			name: "node properties merge and nil removes",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, false, []graph.Node{
+					node("Person", "alice", map[string]any{"a": 1, "b": "x", "gone": true})})}},
+				{ops: []graph.Op{recordsOp(people1, 1, true, []graph.Node{
+					node("Person", "alice", map[string]any{"b": "y", "c": false, "gone": nil})})}},
+			},
+			want: Export{Nodes: []graph.Node{docNode(people1),
+				node("Person", "alice", map[string]any{"a": int64(1), "b": "y", "c": false})}},
+		},
+		{
+			name: "relationship properties merge",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, false, []graph.Node{person("alice")},
+					structRel("MEMBER_OF", alice, ref("Team", "core"), map[string]any{"role": "lead", "since": "2020"}))}},
+				{ops: []graph.Op{recordsOp(people1, 1, true, nil,
+					structRel("MEMBER_OF", alice, ref("Team", "core"), map[string]any{"role": "member"}))}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(people1), person("alice"), node("Team", "core", nil)},
+				Relationships: []graph.Relationship{exported(structRel("MEMBER_OF", alice, ref("Team", "core"),
+					map[string]any{"role": "member", "since": "2020"}))},
+			},
+		},
+		{
+			name: "relationship identity includes its source",
+			steps: []step{{ops: []graph.Op{
+				recordsOp(people1, 0, true, nil, structRel("MANAGES", alice, apollo, nil)),
+				chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{{Type: "MANAGES", From: alice, To: apollo, Evidence: "Alice manages Apollo."}}),
+			}}},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(people1), chunkNode(docA1, 0, "Alice manages Apollo."),
+					person("alice"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0),
+					exported(structRel("MANAGES", alice, apollo, nil)), exported(manages)},
+			},
+		},
+		{
+			name: "property types",
+			steps: []step{{ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{node("Person", "alice", map[string]any{
+				"string":   "text",
+				"int":      42,
+				"int64":    int64(-7),
+				"float":    2.5,
+				"integral": float64(3),
+				"bool":     true,
+				"date":     time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC),
+				"datetime": time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC),
+				"list":     []string{"a", "b"},
+				"anylist":  []any{1.5, 2.0},
+				"empty":    []string{},
+				"jsonint":  json.Number("12"),
+				"jsonreal": json.Number("1.25"),
+			})})}}},
+			want: Export{Nodes: []graph.Node{docNode(people1), node("Person", "alice", map[string]any{
+				"string":   "text",
+				"int":      int64(42),
+				"int64":    int64(-7),
+				"float":    2.5,
+				"integral": float64(3),
+				"bool":     true,
+				"date":     "2024-03-01",
+				"datetime": "2024-03-01T09:30:00Z",
+				"list":     []any{"a", "b"},
+				"anylist":  []any{1.5, 2.0},
+				"empty":    []any{},
+				"jsonint":  int64(12),
+				"jsonreal": 1.25,
+			})}},
+		},
+		{
+			name: "unicode keys",
+			steps: []step{{ops: []graph.Op{chunkRelOp(unicode, 0, "Julia Łukasiewicz prüft das Protokoll.",
+				[]graph.Relationship{textRel("WORKS_ON", ref("Person", "julia łukasiewicz"), ref("Project", "überprüfung"))},
+				person("julia łukasiewicz"))}}},
+			want: Export{
+				Nodes: []graph.Node{docNode(unicode), chunkNode(unicode, 0, "Julia Łukasiewicz prüft das Protokoll."),
+					person("julia łukasiewicz"), node("Project", "überprüfung", nil)},
+				Relationships: []graph.Relationship{hasChunk(unicode, 0), mentions(unicode, 0, "Person", "julia łukasiewicz"),
+					exported(textRel("WORKS_ON", ref("Person", "julia łukasiewicz"), ref("Project", "überprüfung")))},
+			},
+		},
+		{
+			name: "hostile strings are stored verbatim",
+			steps: []step{{ops: []graph.Op{recordsOp(
+				event.NewDocument("data/'; DROP TABLE nodes; --.csv", sha("hostile"), 1, 1), 0, true,
+				[]graph.Node{node("Person", hostile, map[string]any{
+					"name":  `Robert'); DROP TABLE students;-- "\ \\ \n`,
+					"quote": "it's \"quoted\" `ticked` {braced} $param \u2028 ✓",
+					"multi": "line1\nline2\r\n\ttab",
+				})},
+				structRel("MEMBER_OF", ref("Person", hostile), ref("Team", `}]->(x) MATCH (n) DETACH DELETE n //`),
+					map[string]any{"note": "' OR 1=1 --"}))}}},
+			want: Export{
+				Nodes: []graph.Node{
+					docNode(event.NewDocument("data/'; DROP TABLE nodes; --.csv", sha("hostile"), 1, 1)),
+					node("Person", hostile, map[string]any{
+						"name":  `Robert'); DROP TABLE students;-- "\ \\ \n`,
+						"quote": "it's \"quoted\" `ticked` {braced} $param \u2028 ✓",
+						"multi": "line1\nline2\r\n\ttab",
+					}),
+					node("Team", `}]->(x) MATCH (n) DETACH DELETE n //`, nil),
+				},
+				Relationships: []graph.Relationship{exported(structRel("MEMBER_OF", ref("Person", hostile),
+					ref("Team", `}]->(x) MATCH (n) DETACH DELETE n //`), map[string]any{"note": "' OR 1=1 --"}))},
+			},
+		},
+		{
+			name: "identical documents share chunks",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkOp(twinA, 0, "Alice.", person("alice")),
+					chunkOp(twinB, 0, "Alice.", person("alice")),
+				}},
+				{ops: []graph.Op{deleteOp(twinA.Path, twinA.Version)}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(twinB), chunkNode(twinB, 0, "Alice."), person("alice")},
+				Relationships: []graph.Relationship{hasChunk(twinB, 0),
+					mentions(twinB, 0, "Person", "alice")},
+			},
+		},
+		{
+			name: "identical documents both deleted",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkOp(twinA, 0, "Alice.", person("alice")),
+					chunkOp(twinB, 0, "Alice.", person("alice")),
+				}},
+				{ops: []graph.Op{deleteOp(twinB.Path, twinB.Version)}},
+				{ops: []graph.Op{deleteOp(twinA.Path, twinA.Version)}},
+			},
+			want: Export{},
+		},
+		{
+			name: "invalid ops are refused and nothing is written",
+			steps: []step{
+				{ops: []graph.Op{chunkOp(docB1, 0, "Bob.", person("bob"))}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{
+					chunkOp(docA1, 0, "Alice.", person("alice")),
+					chunkOp(docA1, 1, "A robot.", node("Robot", "r2", nil)),
+				}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{person("alice")},
+					structRel("LIKES", alice, bob, nil))}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{person("")})}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{
+					node(graph.LabelDocument, "x", nil)})}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, nil,
+					structRel(graph.RelMentions, alice, bob, nil))}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, nil,
+					structRel("MANAGES", alice, ref("Robot", "r2"), nil))}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{
+					node("Person", "alice", map[string]any{"key": "other"})})}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, nil,
+					structRel("MANAGES", alice, apollo, map[string]any{"source": "x"}))}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{
+					node("Person", "alice", map[string]any{"nested": map[string]any{"a": 1}})})}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{chunkOp(event.NewDocument("", sha("x"), 1, 1), 0, "x")}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{chunkOp(event.NewDocument("x.md", "", 1, 1), 0, "x")}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{deleteOp("", 1)}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{{}}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{{
+					DeleteDocument: &event.DocumentDeleted{Path: "x", Version: 1},
+					PutRecords:     &event.Records{Source: people1},
+				}}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(docB1), chunkNode(docB1, 0, "Bob."), person("bob")},
+				Relationships: []graph.Relationship{hasChunk(docB1, 0), mentions(docB1, 0, "Person", "bob")},
+			},
+		},
+	}
+}
