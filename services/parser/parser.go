@@ -5,10 +5,302 @@ package parser
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
 	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
 // Objects reads the file bytes that the watcher stored.
 type Objects interface {
+	// Open returns a reader for the object called name. When the object
+	// does not exist the error matches fs.ErrNotExist (or
+	// jetstream.ErrObjectNotFound). The caller closes the reader.
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
+}
+
+// StructuredParser reads files that the structured mapping names.
+type StructuredParser interface {
+	// Match reports whether the mapping names relPath.
+	Match(relPath string) bool
+	// Parse reads the file at localPath (a temporary copy of the object) and emits Records batches.
+	Parse(ctx context.Context, doc event.Document, localPath string, emit pipeline.Emit) error
+}
+
+// Values of Config.Unmapped.
+const (
+	// UnmappedDocument treats a file that no mapping names as a document:
+	// its text is extracted (spreadsheet formats without a text form are
+	// rejected as unsupported).
+	UnmappedDocument = "document"
+	// UnmappedSkip consumes a spreadsheet file (.csv, .tsv, .xlsx, .xls,
+	// .xlsm, .ods) that no mapping names without output. Other files are
+	// still documents.
+	UnmappedSkip = "skip"
+)
+
+// DefaultMaxFileSize is the largest object the parser reads when
+// Config.MaxFileSize is zero.
+const DefaultMaxFileSize = 64 << 20
+
+// Config configures the parser stage.
+type Config struct {
+	// ChunkSize is the target chunk size in bytes (DefaultChunkSize if 0).
+	ChunkSize int
+	// ChunkOverlap is the overlap between consecutive chunks in bytes
+	// (0 = none); it must be less than half of ChunkSize.
+	ChunkOverlap int
+	// MaxFileSize is the largest object read, in bytes
+	// (DefaultMaxFileSize if 0). Larger files are rejected.
+	MaxFileSize int64
+	// Unmapped says what to do with spreadsheet files that the structured
+	// mapping does not name: UnmappedDocument (the default, when empty)
+	// or UnmappedSkip.
+	Unmapped string
+	// TempDir holds the temporary copies of structured files (the system
+	// temporary directory if empty).
+	TempDir string
+}
+
+// Parser is the parser stage's handler. It is safe for concurrent use.
+type Parser struct {
+	cfg        Config
+	chunker    Chunker
+	objects    Objects
+	structured StructuredParser
+	log        *slog.Logger
+}
+
+// New returns a Parser. objects is required; structured may be nil (no
+// mapping); a nil logger discards debug lines.
+func New(cfg Config, objects Objects, structured StructuredParser, logger *slog.Logger) (*Parser, error) {
+	if objects == nil {
+		return nil, errors.New("parser: objects: required")
+	}
+	if cfg.ChunkSize == 0 {
+		cfg.ChunkSize = DefaultChunkSize
+	}
+	if cfg.MaxFileSize == 0 {
+		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	if cfg.Unmapped == "" {
+		cfg.Unmapped = UnmappedDocument
+	}
+	var errs []error
+	if cfg.ChunkSize < MinChunkSize {
+		errs = append(errs, fmt.Errorf("chunk_size (%d): must be at least %d", cfg.ChunkSize, MinChunkSize))
+	}
+	if cfg.ChunkOverlap < 0 || cfg.ChunkOverlap > cfg.ChunkSize/2 {
+		errs = append(errs, fmt.Errorf("chunk_overlap (%d): must be between 0 and half of chunk_size (%d)", cfg.ChunkOverlap, cfg.ChunkSize/2))
+	}
+	if cfg.MaxFileSize < 0 {
+		errs = append(errs, fmt.Errorf("max_file_size (%d): must not be negative", cfg.MaxFileSize))
+	}
+	if cfg.Unmapped != UnmappedDocument && cfg.Unmapped != UnmappedSkip {
+		errs = append(errs, fmt.Errorf("unmapped (%q): must be %q or %q", cfg.Unmapped, UnmappedDocument, UnmappedSkip))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("parser: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Parser{
+		cfg:        cfg,
+		chunker:    Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap},
+		objects:    objects,
+		structured: structured,
+		log:        logger,
+	}, nil
+}
+
+// Handle is a pipeline.StreamHandler. For a FileDiscovered event it emits
+// the file's text chunks (event.Chunk on event.SubjectChunk), or, for a
+// file the structured mapping names, whatever the StructuredParser emits.
+// For a FileDeleted event it emits event.DocumentDeleted. Outputs carry the
+// input's stream sequence as the document version and deterministic IDs,
+// so a redelivered input produces duplicates that JetStream drops.
+func (p *Parser) Handle(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
+	switch in.Subject {
+	case event.SubjectFileDiscovered:
+		var ev event.FileDiscovered
+		if err := in.Decode(&ev); err != nil {
+			return err
+		}
+		return p.discovered(ctx, in.StreamSeq, ev, emit)
+	case event.SubjectFileDeleted:
+		var ev event.FileDeleted
+		if err := in.Decode(&ev); err != nil {
+			return err
+		}
+		if ev.Path == "" {
+			return pipeline.Permanent(fmt.Errorf("decode %s: path: required", in.Subject))
+		}
+		msg, err := pipeline.NewMessage(event.SubjectDocumentDeleted, event.DocumentDeleted{Path: ev.Path, Version: in.StreamSeq})
+		if err != nil {
+			return pipeline.Permanent(err)
+		}
+		return emit(msg)
+	}
+	return pipeline.Permanent(fmt.Errorf("parser: unexpected subject %q", in.Subject))
+}
+
+// discovered parses one file version.
+func (p *Parser) discovered(ctx context.Context, seq uint64, ev event.FileDiscovered, emit pipeline.Emit) error {
+	if ev.Path == "" || ev.Object == "" || ev.SHA256 == "" {
+		return pipeline.Permanent(fmt.Errorf("decode %s: path, object and sha256 are required", event.SubjectFileDiscovered))
+	}
+	if ev.Size > p.cfg.MaxFileSize {
+		return pipeline.Permanent(fmt.Errorf("%s: %d bytes exceeds the maximum file size of %d bytes", ev.Path, ev.Size, p.cfg.MaxFileSize))
+	}
+	doc := event.NewDocument(ev.Path, ev.SHA256, ev.Size, seq)
+	if p.structured != nil && p.structured.Match(ev.Path) {
+		p.log.DebugContext(ctx, "parsing structured file", slog.String("path", ev.Path))
+		return p.parseStructured(ctx, doc, ev, emit)
+	}
+	if p.cfg.Unmapped == UnmappedSkip && isSpreadsheet(doc.Format) {
+		p.log.DebugContext(ctx, "skipping unmapped spreadsheet", slog.String("path", ev.Path))
+		return nil
+	}
+	return p.parseDocument(ctx, doc, ev, emit)
+}
+
+// isSpreadsheet reports formats that are tables rather than documents.
+func isSpreadsheet(format string) bool {
+	switch format {
+	case "csv", "tsv", "xlsx", "xls", "xlsm", "ods":
+		return true
+	}
+	return false
+}
+
+// parseDocument extracts, splits and emits the text of a document.
+func (p *Parser) parseDocument(ctx context.Context, doc event.Document, ev event.FileDiscovered, emit pipeline.Emit) error {
+	r, err := p.open(ctx, ev)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := sha256.New()
+	data, err := io.ReadAll(io.TeeReader(io.LimitReader(r, p.cfg.MaxFileSize+1), h))
+	if err != nil {
+		return fmt.Errorf("read object %s: %w", ev.Object, err)
+	}
+	if int64(len(data)) > p.cfg.MaxFileSize {
+		return pipeline.Permanent(fmt.Errorf("%s: larger than the maximum file size of %d bytes", ev.Path, p.cfg.MaxFileSize))
+	}
+	if err := checkSum(ev, h); err != nil {
+		return err
+	}
+	text, err := ExtractText(ev.Path, data)
+	if err != nil {
+		return err
+	}
+	chunks := p.chunker.Split(text)
+	p.log.DebugContext(ctx, "document split",
+		slog.String("path", ev.Path), slog.Int("bytes", len(data)), slog.Int("chunks", len(chunks)))
+	for i, c := range chunks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ch := event.Chunk{Document: doc, Index: i, Total: len(chunks), Text: c}
+		msg, err := pipeline.NewMessage(event.SubjectChunk, ch)
+		if err != nil {
+			return pipeline.Permanent(err)
+		}
+		msg.ID = ChunkMsgID(doc, i)
+		if err := emit(msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChunkMsgID is the message ID of chunk index of doc: the chunk key
+// ("<sha256>:<index>") qualified by the document version. A redelivered
+// input produces the same IDs (so JetStream drops the copies), while the
+// same bytes published again as a newer version, or under another path,
+// are not mistaken for duplicates.
+func ChunkMsgID(doc event.Document, index int) string {
+	return fmt.Sprintf("%s@%d", event.ChunkKey(doc.SHA256, index), doc.Version)
+}
+
+// parseStructured copies the object to a temporary file for the
+// StructuredParser, which needs random access (zip, DuckDB).
+func (p *Parser) parseStructured(ctx context.Context, doc event.Document, ev event.FileDiscovered, emit pipeline.Emit) error {
+	r, err := p.open(ctx, ev)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(p.cfg.TempDir, "docgraph-parser-*"+extOf(ev.Path))
+	if err != nil {
+		return fmt.Errorf("create temporary copy of %s: %w", ev.Path, err)
+	}
+	defer os.Remove(f.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, p.cfg.MaxFileSize+1))
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("copy object %s: %w", ev.Object, err)
+	}
+	if n > p.cfg.MaxFileSize {
+		return pipeline.Permanent(fmt.Errorf("%s: larger than the maximum file size of %d bytes", ev.Path, p.cfg.MaxFileSize))
+	}
+	if err := checkSum(ev, h); err != nil {
+		return err
+	}
+	return p.structured.Parse(ctx, doc, f.Name(), emit)
+}
+
+// open opens the event's object, classifying a missing object as permanent.
+func (p *Parser) open(ctx context.Context, ev event.FileDiscovered) (io.ReadCloser, error) {
+	r, err := p.objects.Open(ctx, ev.Object)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, jetstream.ErrObjectNotFound):
+		// The file changed or disappeared again; a newer event carries it.
+		return nil, pipeline.Permanent(fmt.Errorf("%s: object %s not found: %w", ev.Path, ev.Object, err))
+	case err != nil:
+		return nil, fmt.Errorf("open object %s for %s: %w", ev.Object, ev.Path, err)
+	}
+	return r, nil
+}
+
+// checkSum compares the hash of the bytes read with the event's. A
+// mismatch is retryable: the object may have been replaced by a newer
+// version whose own event follows.
+func checkSum(ev event.FileDiscovered, h hash.Hash) error {
+	got := hex.EncodeToString(h.Sum(nil))
+	if !strings.EqualFold(got, ev.SHA256) {
+		return fmt.Errorf("%s: object %s has sha256 %s, event says %s", ev.Path, ev.Object, got, ev.SHA256)
+	}
+	return nil
+}
+
+// extOf returns the lower-case extension of p with its dot, kept on
+// temporary copies so that format detection by name still works.
+func extOf(p string) string {
+	f := event.FormatOf(p)
+	if f == "" || len(f) > 16 {
+		return ""
+	}
+	for _, c := range f {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return ""
+		}
+	}
+	return "." + f
 }

@@ -1,0 +1,264 @@
+package parser
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// Break levels between pieces of extracted text, weakest first.
+const (
+	breakNone = iota
+	breakSpace
+	breakLine
+	breakPara
+)
+
+// htmlSkipped elements have no visible text.
+var htmlSkipped = map[atom.Atom]bool{
+	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true,
+	atom.Iframe: true, atom.Noembed: true, atom.Noframes: true, atom.Object: true,
+}
+
+// htmlParagraph elements start and end a paragraph.
+var htmlParagraph = map[atom.Atom]bool{
+	atom.P: true, atom.Div: true, atom.H1: true, atom.H2: true, atom.H3: true,
+	atom.H4: true, atom.H5: true, atom.H6: true, atom.Ul: true, atom.Ol: true,
+	atom.Dl: true, atom.Table: true, atom.Section: true, atom.Article: true,
+	atom.Header: true, atom.Footer: true, atom.Nav: true, atom.Aside: true,
+	atom.Main: true, atom.Blockquote: true, atom.Pre: true, atom.Figure: true,
+	atom.Figcaption: true, atom.Form: true, atom.Fieldset: true, atom.Address: true,
+	atom.Details: true, atom.Summary: true, atom.Hr: true, atom.Title: true,
+	atom.Li: true, atom.Dt: true, atom.Dd: true, atom.Caption: true,
+	atom.Body: true, atom.Html: true, atom.Legend: true, atom.Thead: true,
+	atom.Tbody: true, atom.Tfoot: true,
+}
+
+// htmlOptionalEnd elements may be closed implicitly, so an attribute that
+// hides them cannot be matched with an end tag by a tokenizer.
+var htmlOptionalEnd = map[atom.Atom]bool{
+	atom.P: true, atom.Li: true, atom.Dt: true, atom.Dd: true, atom.Tr: true,
+	atom.Td: true, atom.Th: true, atom.Option: true, atom.Optgroup: true,
+	atom.Thead: true, atom.Tbody: true, atom.Tfoot: true, atom.Rt: true, atom.Rp: true,
+	atom.Colgroup: true, atom.Caption: true, atom.Html: true, atom.Head: true, atom.Body: true,
+}
+
+// htmlVoid elements have no content and no end tag.
+var htmlVoid = map[atom.Atom]bool{
+	atom.Area: true, atom.Base: true, atom.Br: true, atom.Col: true, atom.Embed: true,
+	atom.Hr: true, atom.Img: true, atom.Input: true, atom.Link: true, atom.Meta: true,
+	atom.Source: true, atom.Track: true, atom.Wbr: true,
+}
+
+// textWriter accumulates extracted text, collapsing whitespace and turning
+// requested breaks into spaces, line breaks or blank lines.
+type textWriter struct {
+	b       strings.Builder
+	pending int
+	space   bool // the text written so far ends with whitespace
+}
+
+// brk requests a break of at least level before the next text.
+func (w *textWriter) brk(level int) { w.pending = max(w.pending, level) }
+
+// raw writes s as is after any pending break.
+func (w *textWriter) raw(s string) {
+	if s == "" {
+		return
+	}
+	if w.b.Len() > 0 {
+		switch w.pending {
+		case breakSpace:
+			if !w.space {
+				w.b.WriteByte(' ')
+			}
+		case breakLine:
+			w.b.WriteByte('\n')
+		case breakPara:
+			w.b.WriteString("\n\n")
+		}
+	}
+	w.pending = breakNone
+	w.b.WriteString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	w.space = unicode.IsSpace(last)
+}
+
+// cellSep separates a table cell from the previous one in the same row. At
+// the start of a row (or of the text) there is nothing to separate.
+func (w *textWriter) cellSep() {
+	if w.b.Len() == 0 || w.pending >= breakLine {
+		return
+	}
+	w.pending = breakNone
+	w.b.WriteString(" | ")
+	w.space = true
+}
+
+// text writes s with runs of whitespace collapsed into single spaces.
+func (w *textWriter) text(s string) {
+	for len(s) > 0 {
+		i := strings.IndexFunc(s, unicode.IsSpace)
+		if i < 0 {
+			w.raw(s)
+			return
+		}
+		w.raw(s[:i])
+		w.brk(breakSpace)
+		j := strings.IndexFunc(s[i:], func(r rune) bool { return !unicode.IsSpace(r) })
+		if j < 0 {
+			return
+		}
+		s = s[i+j:]
+	}
+}
+
+func (w *textWriter) String() string { return w.b.String() }
+
+// extractHTML returns the visible text of an HTML document: no script,
+// style, template or comments, no attribute values, entities decoded.
+// Paragraph-like blocks are separated by blank lines, list items and table
+// rows by line breaks, table cells by " | "; inline elements add nothing, so
+// "<b>Ann</b>a" stays one word.
+func extractHTML(src string) string {
+	z := html.NewTokenizer(strings.NewReader(src))
+	var w textWriter
+	var (
+		skipTag   atom.Atom // element whose content is being skipped
+		skipName  string
+		skipDepth int
+		pre       int // depth of <pre>
+		cell      int // depth of table cells
+		rowCells  int // cells started in the current row
+	)
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return strings.TrimSpace(w.String())
+		case html.TextToken:
+			if skipDepth > 0 {
+				continue
+			}
+			t := string(z.Text())
+			if pre > 0 {
+				w.raw(strings.ReplaceAll(t, "\r\n", "\n"))
+			} else {
+				w.text(t)
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			a := atom.Lookup(name)
+			if skipDepth > 0 {
+				if tt == html.StartTagToken && a == skipTag && string(name) == skipName {
+					skipDepth++
+				}
+				continue
+			}
+			if htmlSkipped[a] || tt == html.StartTagToken && !htmlVoid[a] && hasAttr && hidden(z, a) {
+				skipTag, skipName, skipDepth = a, string(name), 1
+				continue
+			}
+			switch {
+			case a == atom.Br:
+				if cell > 0 {
+					w.brk(breakSpace)
+				} else {
+					w.brk(breakLine)
+				}
+			case a == atom.Tr:
+				w.brk(breakLine)
+				rowCells = 0
+			case a == atom.Td || a == atom.Th:
+				if tt == html.SelfClosingTagToken {
+					continue
+				}
+				if rowCells > 0 {
+					w.cellSep()
+				}
+				rowCells++
+				cell++
+			case htmlParagraph[a]:
+				blockBreak(&w, cell)
+				if a == atom.Pre && tt == html.StartTagToken {
+					pre++
+				}
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			a := atom.Lookup(name)
+			if skipDepth > 0 {
+				if a == skipTag && string(name) == skipName {
+					skipDepth--
+				}
+				continue
+			}
+			switch {
+			case a == atom.Tr:
+				w.brk(breakLine)
+				rowCells = 0
+			case a == atom.Td || a == atom.Th:
+				if cell > 0 {
+					cell--
+				}
+				w.brk(breakSpace)
+			case a == atom.Table:
+				cell = 0
+				w.brk(breakPara)
+			case htmlParagraph[a]:
+				blockBreak(&w, cell)
+				if a == atom.Pre && pre > 0 {
+					pre--
+				}
+			}
+		}
+	}
+}
+
+// blockBreak requests the break a block element boundary makes: a blank
+// line, or a space inside a table cell so that the row stays on one line.
+func blockBreak(w *textWriter, cell int) {
+	if cell > 0 {
+		w.brk(breakSpace)
+		return
+	}
+	w.brk(breakPara)
+}
+
+// hidden reports whether the start tag being read has the hidden attribute,
+// aria-hidden="true" or an inline display:none / visibility:hidden style.
+// Elements whose end tag is optional are never treated as hidden because
+// their extent cannot be known without a full parse.
+func hidden(z *html.Tokenizer, a atom.Atom) bool {
+	if htmlOptionalEnd[a] {
+		return false
+	}
+	for {
+		key, val, more := z.TagAttr()
+		switch string(key) {
+		case "hidden":
+			return true
+		case "aria-hidden":
+			if strings.EqualFold(strings.TrimSpace(string(val)), "true") {
+				return true
+			}
+		case "style":
+			s := strings.ToLower(string(val))
+			s = strings.Map(func(r rune) rune {
+				if unicode.IsSpace(r) {
+					return -1
+				}
+				return r
+			}, s)
+			if strings.Contains(s, "display:none") || strings.Contains(s, "visibility:hidden") {
+				return true
+			}
+		}
+		if !more {
+			return false
+		}
+	}
+}

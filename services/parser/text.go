@@ -1,0 +1,316 @@
+package parser
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/docgraph/docgraph/pkg/pipeline"
+)
+
+// Input errors. Every error ExtractText returns is permanent and names the
+// file; these are wrapped inside.
+var (
+	errEmpty       = errors.New("empty")
+	errBinary      = errors.New("binary content, not text")
+	errNoText      = errors.New("no text content")
+	errUnsupported = errors.New("unsupported format")
+)
+
+// encodingError reports the first byte that is not valid UTF-8.
+type encodingError struct {
+	Offset int
+	Byte   byte
+}
+
+func (e *encodingError) Error() string {
+	return fmt.Sprintf("not valid UTF-8 at byte offset %d (0x%02X)", e.Offset, e.Byte)
+}
+
+// utf8BOM is stripped from the start of text files.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// binaryMagic are file signatures of common non-text formats.
+var binaryMagic = [][]byte{
+	[]byte("\x89PNG\r\n\x1a\n"),
+	{0xFF, 0xD8, 0xFF},           // JPEG
+	[]byte("GIF87a"),             // GIF
+	[]byte("GIF89a"),             // GIF
+	[]byte("%PDF-"),              // PDF
+	[]byte("PK\x03\x04"),         // zip (docx, xlsx, ...)
+	{0x1F, 0x8B},                 // gzip
+	{0xD0, 0xCF, 0x11, 0xE0},     // OLE2 (doc, xls)
+	[]byte("\x7FELF"),            // ELF
+	{0x28, 0xB5, 0x2F, 0xFD},     // zstd
+	[]byte("7z\xBC\xAF\x27\x1C"), // 7-zip
+}
+
+// ExtractText returns the text of the file called name (a path; only its
+// lower-case extension matters) with content data. Supported: .txt, .csv and
+// .tsv (as plain text), .md and .markdown (emphasis and heading markers
+// removed, link targets dropped), .html and .htm (visible text only) and
+// .docx (paragraphs and tables of the main document part).
+//
+// Text files must be UTF-8 (a BOM is stripped) and line ends are normalised
+// to LF. Every error is permanent (the same bytes never parse) and starts
+// with name.
+func ExtractText(name string, data []byte) (string, error) {
+	text, err := extract(name, data)
+	if err != nil {
+		return "", pipeline.Permanent(fmt.Errorf("%s: %w", name, err))
+	}
+	if strings.TrimSpace(text) == "" {
+		return "", pipeline.Permanent(fmt.Errorf("%s: %w", name, errNoText))
+	}
+	return text, nil
+}
+
+func extract(name string, data []byte) (string, error) {
+	ext := strings.ToLower(path.Ext(name))
+	switch ext {
+	case ".txt", ".text", ".csv", ".tsv":
+		return decodeText(data)
+	case ".md", ".markdown":
+		text, err := decodeText(data)
+		if err != nil {
+			return "", err
+		}
+		return stripMarkdown(text), nil
+	case ".html", ".htm":
+		text, err := decodeText(data)
+		if err != nil {
+			return "", err
+		}
+		return extractHTML(text), nil
+	case ".docx":
+		return extractDocx(data)
+	case "":
+		return "", fmt.Errorf("%w: no file extension", errUnsupported)
+	}
+	return "", fmt.Errorf("%w %q", errUnsupported, ext)
+}
+
+// decodeText validates data as UTF-8 text and returns it without BOM and
+// with LF line ends.
+func decodeText(data []byte) (string, error) {
+	body := bytes.TrimPrefix(data, utf8BOM)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", errEmpty
+	}
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		return "", errors.New("UTF-16 text, not UTF-8")
+	}
+	if isBinary(data) {
+		return "", errBinary
+	}
+	if err := checkUTF8(data); err != nil {
+		return "", err
+	}
+	return normaliseNewlines(string(body)), nil
+}
+
+// isBinary reports whether data looks like a non-text format: a known file
+// signature, a NUL byte, or many control characters near the start.
+func isBinary(data []byte) bool {
+	for _, m := range binaryMagic {
+		if bytes.HasPrefix(data, m) {
+			return true
+		}
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return true
+	}
+	head := data[:min(len(data), 8192)]
+	controls := 0
+	for _, b := range head {
+		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f' && b != '\v' && b != 0x1B {
+			controls++
+		}
+	}
+	return controls*10 > len(head)
+}
+
+// checkUTF8 returns an *encodingError for the first invalid byte of data.
+func checkUTF8(data []byte) error {
+	if utf8.Valid(data) {
+		return nil
+	}
+	for i := 0; i < len(data); {
+		r, w := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && w <= 1 {
+			return &encodingError{Offset: i, Byte: data[i]}
+		}
+		i += w
+	}
+	return nil
+}
+
+// normaliseNewlines turns CRLF and lone CR into LF.
+func normaliseNewlines(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(s, "\r", "\n")
+}
+
+// stripMarkdown removes markup that would glue names to symbols: ATX
+// heading markers, strong emphasis (** and __), table delimiter rows,
+// thematic breaks, HTML comments and link targets ([text](url) keeps text).
+// Table rows keep their cell separators so cells stay apart.
+func stripMarkdown(text string) string {
+	text = stripHTMLComments(text)
+	var b strings.Builder
+	b.Grow(len(text))
+	fenced := false
+	for line := range strings.Lines(text) {
+		body := strings.TrimSuffix(line, "\n")
+		trimmed := strings.TrimSpace(body)
+		if strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~") {
+			fenced = !fenced
+			b.WriteString(line)
+			continue
+		}
+		if fenced {
+			b.WriteString(line)
+			continue
+		}
+		switch {
+		case isDelimiterRow(trimmed):
+			continue
+		case isThematicBreak(trimmed):
+			b.WriteString("\n")
+			continue
+		}
+		body = stripHeading(body)
+		body = stripLinks(body)
+		body = stripStrong(body)
+		b.WriteString(body)
+		if strings.HasSuffix(line, "\n") {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// stripHTMLComments removes <!-- ... --> (an unterminated comment runs to
+// the end).
+func stripHTMLComments(text string) string {
+	if !strings.Contains(text, "<!--") {
+		return text
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, "<!--")
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		b.WriteString(text[:i])
+		j := strings.Index(text[i+4:], "-->")
+		if j < 0 {
+			return b.String()
+		}
+		text = text[i+4+j+3:]
+	}
+}
+
+// stripHeading removes ATX heading markers: "## Title ##" -> "Title".
+func stripHeading(line string) string {
+	t := strings.TrimLeft(line, " ")
+	if len(line)-len(t) > 3 || !strings.HasPrefix(t, "#") {
+		return line
+	}
+	level := len(t) - len(strings.TrimLeft(t, "#"))
+	rest := t[level:]
+	if level > 6 || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
+		return line
+	}
+	rest = strings.TrimSpace(rest)
+	// Closing sequence: spaces then only '#'.
+	if c := strings.TrimRight(rest, "#"); c != rest && (c == "" || strings.HasSuffix(c, " ") || strings.HasSuffix(c, "\t")) {
+		rest = strings.TrimSpace(c)
+	}
+	return rest
+}
+
+// stripStrong removes ** everywhere and __ where it opens or closes
+// emphasis (next to a non-word character), so snake__case stays.
+func stripStrong(line string) string {
+	if !strings.Contains(line, "**") && !strings.Contains(line, "__") {
+		return line
+	}
+	line = strings.ReplaceAll(line, "**", "")
+	if !strings.Contains(line, "__") {
+		return line
+	}
+	var b strings.Builder
+	for i := 0; i < len(line); {
+		if strings.HasPrefix(line[i:], "__") {
+			before := i == 0 || !isWordByte(line[i-1])
+			after := i+2 >= len(line) || !isWordByte(line[i+2])
+			if before || after {
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(line[i])
+		i++
+	}
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c >= utf8.RuneSelf || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// stripLinks rewrites [text](target) and ![alt](target) to text and alt.
+func stripLinks(line string) string {
+	if !strings.Contains(line, "](") {
+		return line
+	}
+	var b strings.Builder
+	for {
+		mid := strings.Index(line, "](")
+		if mid < 0 {
+			b.WriteString(line)
+			return b.String()
+		}
+		open := strings.LastIndexByte(line[:mid], '[')
+		closeIdx := strings.IndexByte(line[mid+2:], ')')
+		if open < 0 || closeIdx < 0 {
+			b.WriteString(line[:mid+2])
+			line = line[mid+2:]
+			continue
+		}
+		prefix := line[:open]
+		prefix = strings.TrimSuffix(prefix, "!")
+		b.WriteString(prefix)
+		b.WriteString(line[open+1 : mid])
+		line = line[mid+2+closeIdx+1:]
+	}
+}
+
+// isDelimiterRow reports a markdown table delimiter row like "| --- | :-: |".
+func isDelimiterRow(line string) bool {
+	if !strings.Contains(line, "-") || !strings.Contains(line, "|") {
+		return false
+	}
+	return strings.Trim(line, "|-: \t") == ""
+}
+
+// isThematicBreak reports "---", "***", "___" or a setext underline "===".
+func isThematicBreak(line string) bool {
+	s := strings.ReplaceAll(strings.ReplaceAll(line, " ", ""), "\t", "")
+	if len(s) < 3 {
+		return false
+	}
+	c := s[0]
+	if c != '-' && c != '*' && c != '_' && c != '=' {
+		return false
+	}
+	return strings.Count(s, string(c)) == len(s)
+}
