@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/docgraph/docgraph/pkg/logging"
+)
+
+// batchLoop cuts the input into batches (by size, a function of the
+// backlog, or by BatchMaxWait) and hands each to the batch handler; every
+// message of a batch is acked only after the handler returned, i.e. after
+// its commit.
+func (r *Runner) batchLoop(workCtx context.Context, in <-chan jetstream.Msg) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-in
+		if !ok {
+			return
+		}
+		batch := []jetstream.Msg{first}
+		size := r.cfg.BatchSize(pendingOf(first))
+		timer.Reset(r.cfg.BatchMaxWait)
+	fill:
+		for len(batch) < size {
+			select {
+			case m, ok := <-in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, m)
+				if len(batch) == 2 || len(batch)%64 == 0 {
+					size = r.cfg.BatchSize(pendingOf(m) + uint64(len(batch)))
+				}
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		r.runBatch(workCtx, batch)
+	}
+}
+
+func pendingOf(m jetstream.Msg) uint64 {
+	md, err := m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return md.NumPending
+}
+
+func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
+	states := make([]*state, len(raw))
+	msgs := make([]Message, len(raw))
+	for i, m := range raw {
+		st := &state{raw: m, in: r.message(m), start: time.Now()}
+		st.ctx = logging.WithCorrelationID(workCtx, st.in.CorrelationID())
+		st.hb = startHeartbeat(m, r.cfg.AckWait)
+		states[i], msgs[i] = st, st.in
+	}
+	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Add(float64(len(raw)))
+	ctx, cancel := context.WithTimeout(workCtx, r.cfg.HandlerTimeout)
+	errs := r.safeBatch(ctx, msgs)
+	cancel()
+	for i, st := range states {
+		var err error
+		if i < len(errs) {
+			err = errs[i]
+		}
+		r.finish(st, err)
+	}
+}
+
+// safeBatch calls the batch handler; after a panic it retries the
+// messages one by one so the panic is pinned on the message that causes it.
+func (r *Runner) safeBatch(ctx context.Context, msgs []Message) []error {
+	errs, perr := r.callBatch(ctx, msgs)
+	if perr == nil {
+		if errs != nil && len(errs) != len(msgs) {
+			err := fmt.Errorf("batch handler returned %d results for %d messages", len(errs), len(msgs))
+			errs = make([]error, len(msgs))
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	if len(msgs) == 1 {
+		return []error{perr}
+	}
+	errs = make([]error, len(msgs))
+	for i := range msgs {
+		e, p := r.callBatch(ctx, msgs[i:i+1])
+		switch {
+		case p != nil:
+			errs[i] = p
+		case len(e) > 0:
+			errs[i] = e[0]
+		}
+	}
+	return errs
+}
+
+func (r *Runner) callBatch(ctx context.Context, msgs []Message) (errs []error, perr error) {
+	defer func() {
+		if v := recover(); v != nil {
+			perr = &panicError{val: v, stack: debug.Stack()}
+		}
+	}()
+	return r.batch(ctx, msgs), nil
+}

@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcomes and dead-letter reasons (metric label values).
+const (
+	OutcomeAck  = "ack"
+	OutcomeNak  = "nak"
+	OutcomeTerm = "term"
+
+	ReasonPermanent  = "permanent"
+	ReasonMaxDeliver = "max_deliver"
+	ReasonPanic      = "panic"
+)
+
+// Metrics is the runner's standard set, shared by every runner of a process.
+type Metrics struct {
+	messages *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	dlq      *prometheus.CounterVec
+	inFlight *prometheus.GaugeVec
+	outputs  *prometheus.CounterVec
+	paused   *prometheus.GaugeVec
+}
+
+// NewMetrics registers the runner metrics with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "messages_total",
+			Help: "Messages handled, by stage and outcome.",
+		}, []string{"stage", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "handler_duration_seconds",
+			Help:    "Time from receiving a message to its ack, nak or term, by stage.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}, []string{"stage"}),
+		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "dlq_total",
+			Help: "Messages dead-lettered, by stage and reason.",
+		}, []string{"stage", "reason"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "in_flight",
+			Help: "Messages being handled, by stage.",
+		}, []string{"stage"}),
+		outputs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "outputs_total",
+			Help: "Output messages published, by stage.",
+		}, []string{"stage"}),
+		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "paused",
+			Help: "1 while a stage has stopped pulling because a dependency is down.",
+		}, []string{"stage"}),
+	}
+	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register pipeline metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// MessagesCounter returns the messages counter of a stage and outcome (for
+// tests and status).
+func (m *Metrics) MessagesCounter(stage, outcome string) prometheus.Counter {
+	return m.messages.WithLabelValues(stage, outcome)
+}

@@ -1,0 +1,535 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/docgraph/docgraph/pkg/logging"
+)
+
+// Dead-letter headers.
+const (
+	HeaderStage        = "Docgraph-Stage"
+	HeaderError        = "Docgraph-Error"
+	HeaderErrorClass   = "Docgraph-Error-Class"
+	HeaderAttempts     = "Docgraph-Attempts"
+	HeaderOrigSubject  = "Docgraph-Original-Subject"
+	HeaderOrigStream   = "Docgraph-Original-Stream"
+	HeaderOrigSeq      = "Docgraph-Original-Seq"
+	HeaderDeadLettered = "Docgraph-Dead-Lettered-At"
+
+	ClassPermanent = "permanent"
+	ClassExhausted = "exhausted"
+)
+
+// Config tunes one runner: one stage's durable consumer on one stream.
+type Config struct {
+	Stage   string
+	Stream  string
+	Durable string
+	// FilterSubjects restricts the consumer; empty means the whole stream.
+	FilterSubjects []string
+
+	Concurrency     int             // handler goroutines
+	MaxAckPending   int             // messages delivered but not yet acked
+	AckWait         time.Duration   // redelivery timeout without InProgress
+	MaxDeliver      int             // deliveries before a retryable failure is dead-lettered
+	Backoff         []time.Duration // NakWithDelay per attempt; the last value repeats
+	HandlerTimeout  time.Duration   // per message (or batch)
+	PublishWindow   int             // outputs published but not yet acknowledged
+	PullBatch       int             // messages buffered by the pull iterator
+	ShutdownTimeout time.Duration   // time in-flight work gets after a stop signal
+
+	// BatchSize and BatchMaxWait apply to batch handlers: a batch is cut at
+	// BatchSize(pending) messages or after BatchMaxWait, whichever is first.
+	BatchSize    func(pending uint64) int
+	BatchMaxWait time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Durable == "" {
+		c.Durable = c.Stage
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.MaxAckPending <= 0 {
+		c.MaxAckPending = 1024
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 5
+	}
+	if len(c.Backoff) == 0 {
+		c.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+	}
+	if c.HandlerTimeout <= 0 {
+		c.HandlerTimeout = 5 * time.Minute
+	}
+	if c.PublishWindow <= 0 {
+		c.PublishWindow = 512
+	}
+	if c.PullBatch <= 0 {
+		c.PullBatch = 256
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.BatchSize == nil {
+		c.BatchSize = func(uint64) int { return 100 }
+	}
+	if c.BatchMaxWait <= 0 {
+		c.BatchMaxWait = 100 * time.Millisecond
+	}
+}
+
+// Outcome reports what the runner did with one input; see Runner.Observe.
+type Outcome struct {
+	Stage         string
+	Subject       string
+	StreamSeq     uint64
+	CorrelationID string
+	Result        string // OutcomeAck, OutcomeNak or OutcomeTerm
+	Outputs       int    // outputs published (acked messages only)
+	Err           error
+}
+
+// Runner consumes one stage's durable consumer and runs its handler: it
+// owns decoding, publishing outputs, acking, retries and dead letters.
+type Runner struct {
+	cfg     Config
+	js      jetstream.JetStream
+	handle  StreamHandler
+	batch   BatchHandler
+	log     *slog.Logger
+	metrics *Metrics
+	observe func(Outcome)
+
+	window chan struct{}
+	queue  chan item
+	done   chan struct{} // closed when Run stops accepting work (shutdown)
+}
+
+// NewRunner returns a runner for a (stream) handler.
+func NewRunner(cfg Config, js jetstream.JetStream, h StreamHandler, logger *slog.Logger, m *Metrics) (*Runner, error) {
+	return newRunner(cfg, js, h, nil, logger, m)
+}
+
+// NewBatchRunner returns a runner for a batch handler.
+func NewBatchRunner(cfg Config, js jetstream.JetStream, h BatchHandler, logger *slog.Logger, m *Metrics) (*Runner, error) {
+	return newRunner(cfg, js, nil, h, logger, m)
+}
+
+func newRunner(cfg Config, js jetstream.JetStream, h StreamHandler, b BatchHandler, logger *slog.Logger, m *Metrics) (*Runner, error) {
+	if cfg.Stage == "" || cfg.Stream == "" {
+		return nil, errors.New("pipeline: stage and stream are required")
+	}
+	if js == nil || logger == nil || m == nil {
+		return nil, errors.New("pipeline: jetstream, logger and metrics are required")
+	}
+	cfg.defaults()
+	r := &Runner{
+		cfg:     cfg,
+		js:      js,
+		handle:  h,
+		batch:   b,
+		log:     logger.With(slog.String(logging.KeyStage, cfg.Stage)),
+		metrics: m,
+		window:  make(chan struct{}, cfg.PublishWindow),
+		queue:   make(chan item, cfg.PublishWindow+cfg.Concurrency+16),
+		done:    make(chan struct{}),
+	}
+	return r, nil
+}
+
+// Observe registers fn to be called once per input after its final
+// outcome (ack, nak or term). fn must be fast and safe for concurrent use.
+// Call before Run.
+func (r *Runner) Observe(fn func(Outcome)) { r.observe = fn }
+
+// ConsumerConfig is the durable consumer the runner creates.
+func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
+	c := r.cfg
+	return jetstream.ConsumerConfig{
+		Durable:        c.Durable,
+		Description:    "docgraph " + c.Stage,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        c.AckWait,
+		MaxDeliver:     c.MaxDeliver,
+		MaxAckPending:  c.MaxAckPending,
+		FilterSubjects: c.FilterSubjects,
+	}
+}
+
+// Run consumes until ctx is cancelled, then stops pulling, lets in-flight
+// work finish (up to ShutdownTimeout), returns unstarted messages to the
+// server and returns nil.
+func (r *Runner) Run(ctx context.Context) error {
+	cons, err := r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, r.ConsumerConfig())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("%s: create consumer %s on %s: %w", r.cfg.Stage, r.cfg.Durable, r.cfg.Stream, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.PullBatch))
+	if err != nil {
+		return fmt.Errorf("%s: consume %s: %w", r.cfg.Stage, r.cfg.Stream, err)
+	}
+	r.log.Info("stage consuming", slog.String("stream", r.cfg.Stream), slog.String("consumer", r.cfg.Durable))
+
+	// Work gets its own context: a stop signal stops pulling at once but
+	// leaves in-flight handlers ShutdownTimeout to finish.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopTimer := context.AfterFunc(ctx, func() {
+		close(r.done)
+		time.AfterFunc(r.cfg.ShutdownTimeout, cancelWork)
+	})
+	defer stopTimer()
+
+	in := make(chan jetstream.Msg)
+	go r.fetch(ctx, it, in)
+
+	completerDone := make(chan struct{})
+	go func() {
+		defer close(completerDone)
+		r.complete()
+	}()
+
+	var wg sync.WaitGroup
+	if r.batch != nil {
+		wg.Go(func() { r.batchLoop(workCtx, in) })
+	} else {
+		for range r.cfg.Concurrency {
+			wg.Go(func() {
+				for m := range in {
+					r.process(workCtx, m)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(r.queue)
+	<-completerDone
+	r.log.Info("stage stopped", slog.String("stream", r.cfg.Stream))
+	return nil
+}
+
+// fetch feeds messages to the workers until ctx is cancelled; then it
+// stops pulling and returns the messages still buffered to the server
+// (Nak), so a restart gets them at once instead of after AckWait.
+func (r *Runner) fetch(ctx context.Context, it jetstream.MessagesContext, in chan<- jetstream.Msg) {
+	defer close(in)
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				r.returnBuffered(it)
+				return
+			}
+			r.log.Warn("pull failed", slog.Any(logging.KeyErr, err))
+			continue
+		}
+		select {
+		case in <- m:
+		case <-ctx.Done():
+			_ = m.Nak()
+			r.returnBuffered(it)
+			return
+		}
+	}
+}
+
+func (r *Runner) returnBuffered(it jetstream.MessagesContext) {
+	it.Drain()
+	for {
+		m, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		if err != nil {
+			it.Stop()
+			return
+		}
+		_ = m.Nak()
+	}
+}
+
+// state is one input's progress.
+type state struct {
+	raw     jetstream.Msg
+	in      Message
+	start   time.Time
+	outputs int
+	pubErr  error
+	hb      *heartbeat
+	ctx     context.Context
+}
+
+// item is a queue entry for the completer: an output's PubAck future, or
+// the end of an input (fin).
+type item struct {
+	st  *state
+	fut jetstream.PubAckFuture
+	fin bool
+	err error
+}
+
+func (r *Runner) message(m jetstream.Msg) Message {
+	msg := Message{Subject: m.Subject(), Data: m.Data(), Header: m.Headers()}
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	if md, err := m.Metadata(); err == nil {
+		msg.StreamSeq = md.Sequence.Stream
+		msg.Delivered = md.NumDelivered
+	}
+	return msg
+}
+
+func (r *Runner) process(workCtx context.Context, m jetstream.Msg) {
+	st := &state{raw: m, in: r.message(m), start: time.Now()}
+	st.ctx = logging.WithCorrelationID(workCtx, st.in.CorrelationID())
+	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Inc()
+	st.hb = startHeartbeat(m, r.cfg.AckWait)
+
+	hctx, cancel := context.WithTimeout(st.ctx, r.cfg.HandlerTimeout)
+	err := r.safeHandle(hctx, st)
+	cancel()
+	r.queue <- item{st: st, fin: true, err: err}
+}
+
+type panicError struct {
+	val   any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.val) }
+
+func (r *Runner) safeHandle(ctx context.Context, st *state) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{val: v, stack: debug.Stack()}
+		}
+	}()
+	return r.handle(ctx, st.in, func(out Message) error { return r.publish(ctx, st, out) })
+}
+
+func (r *Runner) publish(ctx context.Context, st *state, out Message) error {
+	nm := nats.NewMsg(out.Subject)
+	nm.Data = out.Data
+	if out.Header != nil {
+		nm.Header = out.Header
+	}
+	if nm.Header.Get(HeaderCorrelationID) == "" {
+		if cid := st.in.CorrelationID(); cid != "" {
+			nm.Header.Set(HeaderCorrelationID, cid)
+		}
+	}
+	id := out.ID
+	if id == "" {
+		id = r.cfg.Stream + ":" + strconv.FormatUint(st.in.StreamSeq, 10) + ":" + strconv.Itoa(st.outputs)
+	}
+	nm.Header.Set(HeaderMsgID, r.cfg.Stage+":"+id)
+	select {
+	case r.window <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fut, err := r.js.PublishMsgAsync(nm)
+	if err != nil {
+		<-r.window
+		return fmt.Errorf("publish %s: %w", out.Subject, err)
+	}
+	st.outputs++
+	r.queue <- item{st: st, fut: fut}
+	return nil
+}
+
+// complete resolves PubAck futures in order and finishes inputs whose
+// outputs are all acknowledged.
+func (r *Runner) complete() {
+	for it := range r.queue {
+		if it.fut != nil {
+			select {
+			case <-it.fut.Ok():
+				r.metrics.outputs.WithLabelValues(r.cfg.Stage).Inc()
+			case err := <-it.fut.Err():
+				if it.st.pubErr == nil {
+					it.st.pubErr = fmt.Errorf("publish %s: %w", it.fut.Msg().Subject, err)
+				}
+			}
+			<-r.window
+			continue
+		}
+		r.finish(it.st, it.err)
+	}
+}
+
+// finish acks, naks or dead-letters one input.
+func (r *Runner) finish(st *state, herr error) {
+	st.hb.stop()
+	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Dec()
+	r.metrics.duration.WithLabelValues(r.cfg.Stage).Observe(time.Since(st.start).Seconds())
+	if herr == nil {
+		herr = st.pubErr
+	}
+	out := Outcome{Stage: r.cfg.Stage, Subject: st.in.Subject, StreamSeq: st.in.StreamSeq,
+		CorrelationID: st.in.CorrelationID(), Err: herr}
+	log := r.log.With(
+		slog.String(logging.KeySubject, st.in.Subject),
+		slog.Uint64(logging.KeySeq, st.in.StreamSeq),
+		slog.Uint64(logging.KeyDelivery, st.in.Delivered))
+
+	var pe *panicError
+	switch {
+	case herr == nil:
+		if err := st.raw.Ack(); err != nil {
+			log.WarnContext(st.ctx, "ack failed", slog.Any(logging.KeyErr, err))
+		}
+		out.Result, out.Outputs = OutcomeAck, st.outputs
+		log.DebugContext(st.ctx, "message processed", slog.Int("outputs", st.outputs),
+			slog.Duration("took", time.Since(st.start)))
+	case r.stopping() && errors.Is(herr, context.Canceled):
+		_ = st.raw.Nak()
+		out.Result = OutcomeNak
+		log.InfoContext(st.ctx, "message returned at shutdown")
+	case errors.As(herr, &pe):
+		log.ErrorContext(st.ctx, "handler panicked", slog.Any(logging.KeyErr, herr), slog.String("stack", string(pe.stack)))
+		out.Result = r.deadLetter(st, herr, ClassPermanent, ReasonPanic, log)
+	case IsPermanent(herr):
+		out.Result = r.deadLetter(st, herr, ClassPermanent, ReasonPermanent, log)
+	case st.in.Delivered >= uint64(r.cfg.MaxDeliver):
+		out.Result = r.deadLetter(st, herr, ClassExhausted, ReasonMaxDeliver, log)
+	default:
+		delay := r.backoff(st.in.Delivered)
+		_ = st.raw.NakWithDelay(delay)
+		out.Result = OutcomeNak
+		log.WarnContext(st.ctx, "message nacked", slog.Any(logging.KeyErr, herr), slog.Duration("retry_in", delay))
+	}
+	r.metrics.messages.WithLabelValues(r.cfg.Stage, out.Result).Inc()
+	if r.observe != nil {
+		r.observe(out)
+	}
+}
+
+func (r *Runner) stopping() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *Runner) backoff(delivered uint64) time.Duration {
+	i := int(delivered) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(r.cfg.Backoff) {
+		i = len(r.cfg.Backoff) - 1
+	}
+	return r.cfg.Backoff[i]
+}
+
+// deadLetter publishes the input, byte for byte, to the stage's DLQ subject
+// with the reason in headers, then terms it. If the DLQ publish fails the
+// input is nacked instead, so nothing is lost.
+func (r *Runner) deadLetter(st *state, herr error, class, reason string, log *slog.Logger) string {
+	nm := DeadLetter(r.cfg.Stage, r.cfg.Stream, st.in, herr, class)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(st.ctx), 10*time.Second)
+	defer cancel()
+	if _, err := r.js.PublishMsg(ctx, nm); err != nil {
+		_ = st.raw.NakWithDelay(r.backoff(st.in.Delivered))
+		log.ErrorContext(st.ctx, "dead letter publish failed; message nacked",
+			slog.Any(logging.KeyErr, herr), slog.String("dlq_err", err.Error()))
+		return OutcomeNak
+	}
+	_ = st.raw.Term()
+	r.metrics.dlq.WithLabelValues(r.cfg.Stage, reason).Inc()
+	log.ErrorContext(st.ctx, "message dead-lettered", slog.Any(logging.KeyErr, herr),
+		slog.String("class", class), slog.String("dlq_subject", nm.Subject))
+	return OutcomeTerm
+}
+
+// DeadLetter builds the dead-letter message for in: the original payload and
+// headers plus the reason.
+func DeadLetter(stage, stream string, in Message, herr error, class string) *nats.Msg {
+	nm := nats.NewMsg("docgraph.dlq." + stage)
+	nm.Data = in.Data
+	for k, v := range in.Header {
+		if k == HeaderMsgID {
+			continue
+		}
+		nm.Header[k] = append([]string(nil), v...)
+	}
+	nm.Header.Set(HeaderStage, stage)
+	nm.Header.Set(HeaderError, headerSafe(herr.Error()))
+	nm.Header.Set(HeaderErrorClass, class)
+	nm.Header.Set(HeaderAttempts, strconv.FormatUint(in.Delivered, 10))
+	nm.Header.Set(HeaderOrigSubject, in.Subject)
+	nm.Header.Set(HeaderOrigStream, stream)
+	nm.Header.Set(HeaderOrigSeq, strconv.FormatUint(in.StreamSeq, 10))
+	nm.Header.Set(HeaderDeadLettered, time.Now().UTC().Format(time.RFC3339Nano))
+	nm.Header.Set(HeaderMsgID, "dlq:"+stage+":"+stream+":"+strconv.FormatUint(in.StreamSeq, 10)+":"+strconv.FormatUint(in.Delivered, 10))
+	return nm
+}
+
+// headerSafe keeps an error on one header line and bounded in size.
+func headerSafe(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+	const max = 4000
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
+
+// heartbeat sends InProgress every AckWait/2 while a message is handled,
+// so slow work is not redelivered.
+type heartbeat struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
+}
+
+func startHeartbeat(m jetstream.Msg, ackWait time.Duration) *heartbeat {
+	h := &heartbeat{}
+	every := ackWait / 2
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.t = time.AfterFunc(every, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.stopped {
+			return
+		}
+		_ = m.InProgress()
+		h.t.Reset(every)
+	})
+	return h
+}
+
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	h.stopped = true
+	h.t.Stop()
+	h.mu.Unlock()
+}

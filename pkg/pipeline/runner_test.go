@@ -1,0 +1,399 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/bus/bustest"
+	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+)
+
+type env struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	metrics *pipeline.Metrics
+	reg     *prometheus.Registry
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	_, nc, js := bustest.Provisioned(t)
+	ctx := context.Background()
+	for _, s := range []jetstream.StreamConfig{
+		{Name: "T_IN", Subjects: []string{"t.in"}, Storage: jetstream.FileStorage},
+		{Name: "T_OUT", Subjects: []string{"t.out"}, Storage: jetstream.FileStorage},
+	} {
+		_, err := js.CreateOrUpdateStream(ctx, s)
+		require.NoError(t, err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := pipeline.NewMetrics(reg)
+	require.NoError(t, err)
+	return &env{nc: nc, js: js, metrics: m, reg: reg}
+}
+
+func (e *env) publish(t testing.TB, n int, cid string) {
+	t.Helper()
+	for i := range n {
+		m := nats.NewMsg("t.in")
+		m.Data = []byte(strconv.Itoa(i))
+		m.Header.Set(pipeline.HeaderCorrelationID, cid+"-"+strconv.Itoa(i))
+		_, err := e.js.PublishMsg(context.Background(), m)
+		require.NoError(t, err)
+	}
+}
+
+func (e *env) start(t testing.TB, cfg pipeline.Config, h pipeline.StreamHandler) (*pipeline.Runner, func()) {
+	t.Helper()
+	if cfg.Stage == "" {
+		cfg.Stage = "test"
+	}
+	cfg.Stream = "T_IN"
+	r, err := pipeline.NewRunner(cfg, e.js, h, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	return r, e.run(t, r)
+}
+
+func (e *env) run(t testing.TB, r *pipeline.Runner) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stop := func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("runner did not stop")
+		}
+	}
+	var once sync.Once
+	stopOnce := func() { once.Do(stop) }
+	t.Cleanup(stopOnce)
+	return stopOnce
+}
+
+func waitFor(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline, tick := time.After(timeout), time.NewTicker(10*time.Millisecond)
+	defer tick.Stop()
+	for err := cond(); err != nil; err = cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("not met within %s: %v", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func streamMsgs(t testing.TB, js jetstream.JetStream, stream string) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), stream)
+	require.NoError(t, err)
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	return info.State.Msgs
+}
+
+func consumerDone(t testing.TB, js jetstream.JetStream, stream, durable string) error {
+	c, err := js.Consumer(context.Background(), stream, durable)
+	if err != nil {
+		return err
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		return err
+	}
+	if info.NumPending != 0 || info.NumAckPending != 0 {
+		return fmt.Errorf("pending %d, ack pending %d", info.NumPending, info.NumAckPending)
+	}
+	return nil
+}
+
+func identity(_ context.Context, in pipeline.Message, emit pipeline.Emit) error {
+	return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
+}
+
+func TestRunnerAcksAfterPublishingWithCorrelationID(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 20, "cid")
+	e.start(t, pipeline.Config{Concurrency: 3}, identity)
+
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+	require.EqualValues(t, 20, streamMsgs(t, e.js, "T_OUT"))
+	assert.EqualValues(t, 20, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeAck)))
+
+	s, err := e.js.Stream(context.Background(), "T_OUT")
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for seq := uint64(1); seq <= 20; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		require.NoError(t, err)
+		cid := m.Header.Get(pipeline.HeaderCorrelationID)
+		assert.Equal(t, "cid-"+string(m.Data), cid, "output keeps its input's correlation ID")
+		id := m.Header.Get(pipeline.HeaderMsgID)
+		assert.Contains(t, id, "test:T_IN:")
+		assert.False(t, seen[id], "msg ids are unique")
+		seen[id] = true
+	}
+}
+
+func TestRunnerRedeliveryIsDeduplicated(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 1, "dup")
+	var calls atomic.Int32
+	// The first attempt publishes its outputs and then fails: the retry
+	// publishes them again with the same Nats-Msg-Id, which JetStream drops.
+	e.start(t, pipeline.Config{Backoff: []time.Duration{10 * time.Millisecond}}, func(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
+		for i := range 3 {
+			if err := emit(pipeline.Message{Subject: "t.out", Data: []byte(strconv.Itoa(i))}); err != nil {
+				return err
+			}
+		}
+		if calls.Add(1) == 1 {
+			return errors.New("transient")
+		}
+		return nil
+	})
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+	assert.EqualValues(t, 2, calls.Load())
+	assert.EqualValues(t, 3, streamMsgs(t, e.js, "T_OUT"), "redelivered outputs are deduplicated")
+	assert.EqualValues(t, 1, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeNak)))
+}
+
+func dlqMessages(t testing.TB, js jetstream.JetStream) []*jetstream.RawStreamMsg {
+	t.Helper()
+	s, err := js.Stream(context.Background(), bus.StreamDLQ)
+	require.NoError(t, err)
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestRunnerDeadLetters(t *testing.T) {
+	tests := []struct {
+		name      string
+		handler   pipeline.StreamHandler
+		wantClass string
+		wantErr   string
+		wantAtt   string
+	}{
+		{
+			name: "permanent error",
+			handler: func(context.Context, pipeline.Message, pipeline.Emit) error {
+				return fmt.Errorf("parse x.txt: %w", pipeline.Permanent(errors.New("not text")))
+			},
+			wantClass: pipeline.ClassPermanent, wantErr: "parse x.txt: not text", wantAtt: "1",
+		},
+		{
+			name: "retries exhausted",
+			handler: func(context.Context, pipeline.Message, pipeline.Emit) error {
+				return errors.New("database down")
+			},
+			wantClass: pipeline.ClassExhausted, wantErr: "database down", wantAtt: "3",
+		},
+		{
+			name: "panic",
+			handler: func(_ context.Context, in pipeline.Message, _ pipeline.Emit) error {
+				var m map[string]int
+				m[string(in.Data)] = 1 // nil map write
+				return nil
+			},
+			wantClass: pipeline.ClassPermanent, wantErr: "panic: assignment to entry in nil map", wantAtt: "1",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.publish(t, 1, "bad")
+			e.start(t, pipeline.Config{MaxDeliver: 3, Backoff: []time.Duration{time.Millisecond}}, tt.handler)
+			var dl []*jetstream.RawStreamMsg
+			waitFor(t, 10*time.Second, func() error {
+				dl = dlqMessages(t, e.js)
+				if len(dl) == 0 {
+					return errors.New("no dead letter yet")
+				}
+				return consumerDone(t, e.js, "T_IN", "test")
+			})
+			require.Len(t, dl, 1)
+			m := dl[0]
+			assert.Equal(t, "docgraph.dlq.test", m.Subject)
+			assert.Equal(t, []byte("0"), m.Data, "payload is the original")
+			assert.Equal(t, tt.wantClass, m.Header.Get(pipeline.HeaderErrorClass))
+			assert.Contains(t, m.Header.Get(pipeline.HeaderError), tt.wantErr)
+			assert.Equal(t, tt.wantAtt, m.Header.Get(pipeline.HeaderAttempts))
+			assert.Equal(t, "t.in", m.Header.Get(pipeline.HeaderOrigSubject))
+			assert.Equal(t, "T_IN", m.Header.Get(pipeline.HeaderOrigStream))
+			assert.Equal(t, "1", m.Header.Get(pipeline.HeaderOrigSeq))
+			assert.Equal(t, "bad-0", m.Header.Get(pipeline.HeaderCorrelationID))
+			assert.Equal(t, "test", m.Header.Get(pipeline.HeaderStage))
+		})
+	}
+}
+
+func TestRunnerNoAckBeforeOutputsStored(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 1, "noack")
+	// No stream stores "t.nowhere": the PubAck fails, so the input must not
+	// be acked; after MaxDeliver it is dead-lettered, never dropped.
+	e.start(t, pipeline.Config{MaxDeliver: 2, Backoff: []time.Duration{time.Millisecond}},
+		func(_ context.Context, in pipeline.Message, emit pipeline.Emit) error {
+			return emit(pipeline.Message{Subject: "t.nowhere", Data: in.Data})
+		})
+	waitFor(t, 20*time.Second, func() error {
+		if len(dlqMessages(t, e.js)) != 1 {
+			return errors.New("not dead-lettered yet")
+		}
+		return nil
+	})
+	assert.EqualValues(t, 0, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeAck)))
+	assert.EqualValues(t, 1, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeTerm)))
+}
+
+func TestRunnerObserveAccountsForEveryMessage(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 30, "acct")
+	var acked, termed atomic.Int32
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", Concurrency: 4}, e.js,
+		func(_ context.Context, in pipeline.Message, emit pipeline.Emit) error {
+			n, _ := strconv.Atoi(string(in.Data))
+			if n%10 == 3 {
+				return pipeline.Permanent(errors.New("poison"))
+			}
+			return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
+		}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	r.Observe(func(o pipeline.Outcome) {
+		switch o.Result {
+		case pipeline.OutcomeAck:
+			assert.Equal(t, 1, o.Outputs)
+			acked.Add(1)
+		case pipeline.OutcomeTerm:
+			termed.Add(1)
+		}
+	})
+	e.run(t, r)
+	waitFor(t, 10*time.Second, func() error {
+		if acked.Load()+termed.Load() != 30 {
+			return fmt.Errorf("%d acked + %d termed", acked.Load(), termed.Load())
+		}
+		return nil
+	})
+	assert.EqualValues(t, 27, acked.Load())
+	assert.EqualValues(t, 3, termed.Load())
+	assert.Len(t, dlqMessages(t, e.js), 3)
+}
+
+func TestRunnerShutdownFinishesInFlightWork(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 1, "slow")
+	started := make(chan struct{})
+	release := make(chan struct{})
+	_, stop := e.start(t, pipeline.Config{}, func(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
+		close(started)
+		<-release
+		return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
+	})
+	<-started
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("runner stopped before its in-flight message finished")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-stopped
+	assert.EqualValues(t, 1, streamMsgs(t, e.js, "T_OUT"))
+	require.NoError(t, consumerDone(t, e.js, "T_IN", "test"))
+}
+
+func TestRunnerHeartbeatKeepsSlowWork(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 1, "hb")
+	var calls atomic.Int32
+	release := make(chan struct{})
+	e.start(t, pipeline.Config{AckWait: 300 * time.Millisecond}, func(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
+		calls.Add(1)
+		<-release
+		return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
+	})
+	// Wait well past AckWait: without InProgress the server would redeliver.
+	deadline := time.Now().Add(1200 * time.Millisecond)
+	waitFor(t, 5*time.Second, func() error {
+		if time.Now().Before(deadline) {
+			return errors.New("waiting")
+		}
+		return nil
+	})
+	close(release)
+	waitFor(t, 5*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+	assert.EqualValues(t, 1, calls.Load(), "no redelivery while the handler works")
+}
+
+func TestRunnerBatch(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 50, "batch")
+	var sizes []int
+	var mu sync.Mutex
+	r, err := pipeline.NewBatchRunner(pipeline.Config{
+		Stage: "writer", Stream: "T_IN",
+		BatchSize:    func(uint64) int { return 16 },
+		BatchMaxWait: 20 * time.Millisecond,
+		Backoff:      []time.Duration{time.Millisecond},
+	}, e.js, func(_ context.Context, in []pipeline.Message) []error {
+		mu.Lock()
+		sizes = append(sizes, len(in))
+		mu.Unlock()
+		errs := make([]error, len(in))
+		for i, m := range in {
+			if string(m.Data) == "7" {
+				errs[i] = pipeline.Permanent(errors.New("bad row"))
+			}
+			if string(m.Data) == "9" {
+				panic("boom")
+			}
+		}
+		return errs
+	}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r)
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "writer") })
+	assert.EqualValues(t, 48, testutil.ToFloat64(e.metrics.MessagesCounter("writer", pipeline.OutcomeAck)))
+	assert.EqualValues(t, 2, testutil.ToFloat64(e.metrics.MessagesCounter("writer", pipeline.OutcomeTerm)))
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range sizes {
+		assert.LessOrEqual(t, s, 16)
+	}
+}
+
+func TestNewRunnerValidates(t *testing.T) {
+	_, err := pipeline.NewRunner(pipeline.Config{}, nil, identity, logging.Discard(), nil)
+	require.Error(t, err)
+}
+
+func discardLogger() *slog.Logger { return logging.Discard() }
