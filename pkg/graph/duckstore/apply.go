@@ -1,0 +1,616 @@
+package duckstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/graph"
+)
+
+// rowsPerStatement bounds multi-row statements (and so their parameters).
+const rowsPerStatement = 256
+
+// partRows is the support part of structured data.
+const partRows = "rows"
+
+// Apply validates every op, then commits them in order in one transaction.
+// An invalid op fails the whole call with graph.ErrInvalid before anything
+// is written.
+//
+// Ops that only add (a new chunk, a records batch) are merged in memory and
+// written with multi-row upserts; an op that withdraws support (a newer
+// version, a rewritten chunk, a deletion, a final records batch) first
+// flushes what is pending, then withdraws, writes, and collects garbage
+// among what it withdrew, so the result is the same as applying the ops one
+// by one.
+func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	valid := make([]op, len(ops))
+	for i, o := range ops {
+		v, err := s.validate(o)
+		if err != nil {
+			return fmt.Errorf("graph apply: op %d: %w", i, err)
+		}
+		valid[i] = v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("graph apply: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	b := newBatch(tx)
+	if err := b.load(ctx, valid); err != nil {
+		return fmt.Errorf("graph apply: %w", err)
+	}
+	for i, o := range valid {
+		if err := b.apply(ctx, o); err != nil {
+			return fmt.Errorf("graph apply: op %d (%s): %w", i, o.doc.Path, err)
+		}
+	}
+	if err := b.flush(ctx); err != nil {
+		return fmt.Errorf("graph apply: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("graph apply: commit: %w", err)
+	}
+	return nil
+}
+
+type docState struct {
+	sha     string
+	version uint64
+	deleted bool
+}
+
+type supportRow struct {
+	kind            string // "node" or "rel"
+	id              relID  // for a node: fromLabel and fromKey
+	path, sha, part string
+}
+
+// candidates are what lost support or relationships in one op: garbage
+// collection looks only at them.
+type candidates struct {
+	nodes map[nodeID]bool
+	rels  map[relID]bool
+}
+
+func (c *candidates) empty() bool { return len(c.nodes) == 0 && len(c.rels) == 0 }
+
+func (c *candidates) addNode(id nodeID) {
+	if c.nodes == nil {
+		c.nodes = map[nodeID]bool{}
+	}
+	c.nodes[id] = true
+}
+
+func (c *candidates) addRel(id relID) {
+	if c.rels == nil {
+		c.rels = map[relID]bool{}
+	}
+	c.rels[id] = true
+}
+
+// batch is the state of one Apply: the versions and chunks it has seen, and
+// the additions not yet written.
+type batch struct {
+	tx     *sql.Tx
+	docs   map[string]*docState // nil: path never seen
+	chunks map[string]bool      // chunk key -> node exists
+
+	nodes     map[nodeID]map[string]any
+	nodeOrder []nodeID
+	rels      map[relID]map[string]any
+	relOrder  []relID
+	support   map[supportRow]bool
+	suppOrder []supportRow
+	dirtyDocs map[string]bool
+}
+
+func newBatch(tx *sql.Tx) *batch {
+	b := &batch{tx: tx, docs: map[string]*docState{}, chunks: map[string]bool{}}
+	b.reset()
+	return b
+}
+
+func (b *batch) reset() {
+	b.nodes, b.nodeOrder = map[nodeID]map[string]any{}, b.nodeOrder[:0]
+	b.rels, b.relOrder = map[relID]map[string]any{}, b.relOrder[:0]
+	b.support, b.suppOrder = map[supportRow]bool{}, b.suppOrder[:0]
+	b.dirtyDocs = map[string]bool{}
+}
+
+// load reads the stored versions of the paths and which chunks exist.
+func (b *batch) load(ctx context.Context, ops []op) error {
+	var paths, keys []any
+	seenPath, seenKey := map[string]bool{}, map[string]bool{}
+	for _, o := range ops {
+		if !seenPath[o.doc.Path] {
+			seenPath[o.doc.Path] = true
+			paths = append(paths, o.doc.Path)
+		}
+		if o.kind == opChunk {
+			k := event.ChunkKey(o.doc.SHA256, o.index)
+			if !seenKey[k] {
+				seenKey[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	err := inChunks(paths, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, "SELECT path, sha256, version, deleted FROM documents WHERE path IN ("+
+			placeholders(len(part), 1)+")", part...)
+		if err != nil {
+			return fmt.Errorf("load versions: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p string
+			var st docState
+			if err := rows.Scan(&p, &st.sha, &st.version, &st.deleted); err != nil {
+				return fmt.Errorf("load versions: %w", err)
+			}
+			b.docs[p] = &st
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	return inChunks(keys, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, "SELECT key FROM nodes WHERE label = 'Chunk' AND key IN ("+
+			placeholders(len(part), 1)+")", part...)
+		if err != nil {
+			return fmt.Errorf("load chunks: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return fmt.Errorf("load chunks: %w", err)
+			}
+			b.chunks[k] = true
+		}
+		return rows.Err()
+	})
+}
+
+// stale reports whether an op for d must be ignored.
+func (b *batch) stale(d event.Document) bool {
+	st := b.docs[d.Path]
+	return st != nil && (d.Version < st.version || (st.deleted && d.Version <= st.version))
+}
+
+func (b *batch) apply(ctx context.Context, o op) error {
+	switch o.kind {
+	case opChunk:
+		return b.putChunk(ctx, o)
+	case opDelete:
+		return b.deleteDocument(ctx, o.doc)
+	default:
+		return b.putRecords(ctx, o)
+	}
+}
+
+func (b *batch) putChunk(ctx context.Context, o op) error {
+	d := o.doc
+	if b.stale(d) {
+		return nil
+	}
+	var c candidates
+	if st := b.docs[d.Path]; st != nil && !st.deleted && d.Version > st.version {
+		if err := b.withdrawPath(ctx, d.Path, &c); err != nil {
+			return err
+		}
+	}
+	key := event.ChunkKey(d.SHA256, o.index)
+	if b.chunks[key] {
+		// A rewrite: what this chunk supported and mentioned is replaced.
+		if err := b.flush(ctx); err != nil {
+			return err
+		}
+		if err := b.withdraw(ctx, &c, "path = ? AND sha256 = ? AND part = ?", d.Path, d.SHA256, fmt.Sprint(o.index)); err != nil {
+			return err
+		}
+		if err := b.deleteMentions(ctx, []any{key}, &c); err != nil {
+			return err
+		}
+	}
+	b.putDocument(d)
+	chunk := nodeID{graph.LabelChunk, key}
+	b.addNode(chunk, map[string]any{"index": int64(o.index), "text": o.text})
+	b.chunks[key] = true
+	b.addRel(relID{typ: graph.RelHasChunk, fromLabel: graph.LabelDocument, fromKey: d.Path,
+		toLabel: graph.LabelChunk, toKey: key}, nil)
+	part := fmt.Sprint(o.index)
+	for _, m := range o.mentions {
+		b.addNode(m.id, m.props)
+		b.addSupport(supportRow{kind: "node", id: relID{fromLabel: m.id.label, fromKey: m.id.key},
+			path: d.Path, sha: d.SHA256, part: part})
+		b.addRel(relID{typ: graph.RelMentions, fromLabel: graph.LabelChunk, fromKey: key,
+			toLabel: m.id.label, toKey: m.id.key}, nil)
+	}
+	b.addDomainRels(o.rels, d, part)
+	return b.collect(ctx, &c)
+}
+
+func (b *batch) putRecords(ctx context.Context, o op) error {
+	d := o.doc
+	if b.stale(d) {
+		return nil
+	}
+	b.putDocument(d)
+	for _, n := range o.nodes {
+		b.addNode(n.id, n.props)
+		b.addSupport(supportRow{kind: "node", id: relID{fromLabel: n.id.label, fromKey: n.id.key},
+			path: d.Path, sha: d.SHA256, part: partRows})
+	}
+	b.addDomainRels(o.rels, d, partRows)
+	if !o.final {
+		return nil
+	}
+	var c candidates
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	if err := b.withdraw(ctx, &c, "path = ? AND sha256 <> ?", d.Path, d.SHA256); err != nil {
+		return err
+	}
+	return b.collect(ctx, &c)
+}
+
+func (b *batch) deleteDocument(ctx context.Context, d event.Document) error {
+	st := b.docs[d.Path]
+	switch {
+	case st != nil && d.Version < st.version:
+		return nil
+	case st == nil || st.deleted:
+		// Remember the version so that older ops arriving later are ignored.
+		b.docs[d.Path] = &docState{version: max(d.Version, versionOf(st)), deleted: true}
+		b.dirtyDocs[d.Path] = true
+		return nil
+	}
+	var c candidates
+	if err := b.withdrawPath(ctx, d.Path, &c); err != nil {
+		return err
+	}
+	if _, err := b.tx.ExecContext(ctx, "DELETE FROM nodes WHERE label = 'Document' AND key = ?", d.Path); err != nil {
+		return fmt.Errorf("delete document node: %w", err)
+	}
+	b.docs[d.Path] = &docState{sha: st.sha, version: d.Version, deleted: true}
+	b.dirtyDocs[d.Path] = true
+	return b.collect(ctx, &c)
+}
+
+func versionOf(st *docState) uint64 {
+	if st == nil {
+		return 0
+	}
+	return st.version
+}
+
+func (b *batch) putDocument(d event.Document) {
+	b.docs[d.Path] = &docState{sha: d.SHA256, version: d.Version}
+	b.dirtyDocs[d.Path] = true
+	b.addNode(nodeID{graph.LabelDocument, d.Path}, map[string]any{
+		"path": d.Path, "name": d.Name, "format": d.Format, "sha256": d.SHA256, "size": d.Size,
+	})
+}
+
+func (b *batch) addDomainRels(rels []relWrite, d event.Document, part string) {
+	for _, r := range rels {
+		b.addNode(nodeID{r.id.fromLabel, r.id.fromKey}, nil)
+		b.addNode(nodeID{r.id.toLabel, r.id.toKey}, nil)
+		b.addRel(r.id, r.props)
+		b.addSupport(supportRow{kind: "rel", id: r.id, path: d.Path, sha: d.SHA256, part: part})
+	}
+}
+
+// addNode merges props into the pending upsert of id (later values win,
+// nil removes).
+func (b *batch) addNode(id nodeID, props map[string]any) {
+	cur, ok := b.nodes[id]
+	if !ok {
+		cur = map[string]any{}
+		b.nodes[id] = cur
+		b.nodeOrder = append(b.nodeOrder, id)
+	}
+	for k, v := range props {
+		cur[k] = v
+	}
+}
+
+func (b *batch) addRel(id relID, props map[string]any) {
+	cur, ok := b.rels[id]
+	if !ok {
+		cur = map[string]any{}
+		b.rels[id] = cur
+		b.relOrder = append(b.relOrder, id)
+	}
+	for k, v := range props {
+		cur[k] = v
+	}
+}
+
+func (b *batch) addSupport(r supportRow) {
+	if !b.support[r] {
+		b.support[r] = true
+		b.suppOrder = append(b.suppOrder, r)
+	}
+}
+
+// withdrawPath withdraws all support of path and deletes its chunks that no
+// other document has.
+func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) error {
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	if err := b.withdraw(ctx, c, "path = ?", path); err != nil {
+		return err
+	}
+	keys, err := queryStrings(ctx, b.tx, `DELETE FROM relationships
+		WHERE type = 'HAS_CHUNK' AND from_label = 'Document' AND from_key = ? RETURNING to_key`, path)
+	if err != nil {
+		return fmt.Errorf("delete chunks: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	shared := map[string]bool{}
+	err = inChunks(keys, func(part []any) error {
+		still, err := queryStrings(ctx, b.tx, `SELECT DISTINCT to_key FROM relationships
+			WHERE type = 'HAS_CHUNK' AND to_label = 'Chunk' AND to_key IN (`+placeholders(len(part), 1)+")", part...)
+		for _, k := range still {
+			shared[k.(string)] = true
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("find shared chunks: %w", err)
+	}
+	var orphans []any
+	for _, k := range keys {
+		if !shared[k.(string)] {
+			orphans = append(orphans, k)
+			b.chunks[k.(string)] = false
+		}
+	}
+	if err := b.deleteMentions(ctx, orphans, c); err != nil {
+		return err
+	}
+	return inChunks(orphans, func(part []any) error {
+		_, err := b.tx.ExecContext(ctx, "DELETE FROM nodes WHERE label = 'Chunk' AND key IN ("+
+			placeholders(len(part), 1)+")", part...)
+		if err != nil {
+			return fmt.Errorf("delete chunks: %w", err)
+		}
+		return nil
+	})
+}
+
+// withdraw deletes the support rows matching where and records their
+// owners as candidates.
+func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args ...any) error {
+	rows, err := b.tx.QueryContext(ctx, `DELETE FROM support WHERE `+where+
+		` RETURNING kind, type, from_label, from_key, to_label, to_key, source`, args...)
+	if err != nil {
+		return fmt.Errorf("withdraw support: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind string
+		var id relID
+		if err := rows.Scan(&kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source); err != nil {
+			return fmt.Errorf("withdraw support: %w", err)
+		}
+		if kind == "node" {
+			c.addNode(nodeID{id.fromLabel, id.fromKey})
+		} else {
+			c.addRel(id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("withdraw support: %w", err)
+	}
+	return nil
+}
+
+// deleteMentions deletes MENTIONS from the chunks keys.
+func (b *batch) deleteMentions(ctx context.Context, keys []any, c *candidates) error {
+	return inChunks(keys, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships
+			WHERE type = 'MENTIONS' AND from_label = 'Chunk' AND from_key IN (`+placeholders(len(part), 1)+
+			") RETURNING to_label, to_key", part...)
+		if err != nil {
+			return fmt.Errorf("delete mentions: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id nodeID
+			if err := rows.Scan(&id.label, &id.key); err != nil {
+				return fmt.Errorf("delete mentions: %w", err)
+			}
+			c.addNode(id)
+		}
+		return rows.Err()
+	})
+}
+
+// collect writes what is pending, then deletes the candidate domain
+// relationships left without support, then the candidate entity nodes left
+// without support and relationships.
+func (b *batch) collect(ctx context.Context, c *candidates) error {
+	if c.empty() {
+		return nil
+	}
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	var rels []any
+	for id := range c.rels {
+		rels = append(rels, []any{id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source})
+	}
+	err := inChunks(rels, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships r
+			USING (VALUES `+placeholders(len(part), 6)+`) AS c(type, from_label, from_key, to_label, to_key, source)
+			WHERE r.type = c.type AND r.from_label = c.from_label AND r.from_key = c.from_key
+				AND r.to_label = c.to_label AND r.to_key = c.to_key AND r.source = c.source
+				AND r.type NOT IN ('HAS_CHUNK', 'MENTIONS')
+				AND NOT EXISTS (SELECT 1 FROM support s WHERE s.kind = 'rel' AND s.type = r.type
+					AND s.from_label = r.from_label AND s.from_key = r.from_key
+					AND s.to_label = r.to_label AND s.to_key = r.to_key AND s.source = r.source)
+			RETURNING r.from_label, r.from_key, r.to_label, r.to_key`, flatten(part)...)
+		if err != nil {
+			return fmt.Errorf("collect relationships: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var from, to nodeID
+			if err := rows.Scan(&from.label, &from.key, &to.label, &to.key); err != nil {
+				return fmt.Errorf("collect relationships: %w", err)
+			}
+			c.addNode(from)
+			c.addNode(to)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	var nodes []any
+	for id := range c.nodes {
+		nodes = append(nodes, []any{id.label, id.key})
+	}
+	return inChunks(nodes, func(part []any) error {
+		_, err := b.tx.ExecContext(ctx, `DELETE FROM nodes n
+			USING (VALUES `+placeholders(len(part), 2)+`) AS c(label, key)
+			WHERE n.label = c.label AND n.key = c.key AND n.label NOT IN ('Document', 'Chunk')
+				AND NOT EXISTS (SELECT 1 FROM support s WHERE s.kind = 'node'
+					AND s.from_label = n.label AND s.from_key = n.key)
+				AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.from_label = n.label AND r.from_key = n.key)
+				AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.to_label = n.label AND r.to_key = n.key)`,
+			flatten(part)...)
+		if err != nil {
+			return fmt.Errorf("collect nodes: %w", err)
+		}
+		return nil
+	})
+}
+
+// flush writes the pending additions with multi-row upserts.
+func (b *batch) flush(ctx context.Context) error {
+	defer b.reset()
+	var rows []any
+	for _, id := range b.nodeOrder {
+		props, err := encodeProps(b.nodes[id])
+		if err != nil {
+			return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
+		}
+		rows = append(rows, []any{id.label, id.key, props})
+	}
+	if err := b.upsert(ctx, rows, 3, `INSERT INTO nodes (label, key, props) VALUES %s
+		ON CONFLICT (label, key) DO UPDATE SET props = json_merge_patch(nodes.props, excluded.props)`); err != nil {
+		return fmt.Errorf("write nodes: %w", err)
+	}
+	rows = rows[:0]
+	for _, id := range b.relOrder {
+		props, err := encodeProps(b.rels[id])
+		if err != nil {
+			return fmt.Errorf("relationship %s: %w", id.typ, err)
+		}
+		rows = append(rows, []any{id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props})
+	}
+	if err := b.upsert(ctx, rows, 7, `INSERT INTO relationships
+		(type, from_label, from_key, to_label, to_key, source, props) VALUES %s
+		ON CONFLICT (type, from_label, from_key, to_label, to_key, source)
+		DO UPDATE SET props = json_merge_patch(relationships.props, excluded.props)`); err != nil {
+		return fmt.Errorf("write relationships: %w", err)
+	}
+	rows = rows[:0]
+	for _, r := range b.suppOrder {
+		rows = append(rows, []any{r.kind, r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey,
+			r.id.source, r.path, r.sha, r.part})
+	}
+	if err := b.upsert(ctx, rows, 10, `INSERT INTO support VALUES %s ON CONFLICT DO NOTHING`); err != nil {
+		return fmt.Errorf("write support: %w", err)
+	}
+	rows = rows[:0]
+	for p := range b.dirtyDocs {
+		st := b.docs[p]
+		rows = append(rows, []any{p, st.sha, st.version, st.deleted})
+	}
+	if err := b.upsert(ctx, rows, 4, `INSERT INTO documents (path, sha256, version, deleted) VALUES %s
+		ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, version = excluded.version,
+		deleted = excluded.deleted`); err != nil {
+		return fmt.Errorf("write versions: %w", err)
+	}
+	return nil
+}
+
+// upsert runs query (with %s for the VALUES tuples) over rows, each a []any
+// of width values, rowsPerStatement rows at a time.
+func (b *batch) upsert(ctx context.Context, rows []any, width int, query string) error {
+	return inChunks(rows, func(part []any) error {
+		_, err := b.tx.ExecContext(ctx, fmt.Sprintf(query, placeholders(len(part), width)), flatten(part)...)
+		return err
+	})
+}
+
+func inChunks(items []any, fn func(part []any) error) error {
+	for len(items) > 0 {
+		n := min(len(items), rowsPerStatement)
+		if err := fn(items[:n]); err != nil {
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+// placeholders returns n comma-separated "?" (width 1) or "(?, ?)" tuples.
+func placeholders(n, width int) string {
+	tuple := strings.TrimSuffix(strings.Repeat("?, ", width), ", ")
+	if width > 1 {
+		tuple = "(" + tuple + ")"
+	}
+	var sb strings.Builder
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(tuple)
+	}
+	return sb.String()
+}
+
+func flatten(rows []any) []any {
+	var out []any
+	for _, r := range rows {
+		out = append(out, r.([]any)...)
+	}
+	return out
+}
+
+func queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]any, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

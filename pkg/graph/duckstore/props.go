@@ -1,0 +1,133 @@
+package duckstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Properties are stored as a JSON object whose values are tagged pairs
+// [kind, payload] ("s" string, "i" int64 as text, "f" float64 as text, "b"
+// bool, "l" list of pairs), so that 3 and 3.0 keep their types through
+// DuckDB's json_merge_patch, which replaces arrays whole and removes keys
+// whose patch value is null, exactly like Cypher's SET n += {p: null}.
+
+// encodeProps encodes canonical properties (see graph.NormalizeProperties);
+// nil values are kept as null so that a merge removes them.
+func encodeProps(props map[string]any) (string, error) {
+	if len(props) == 0 {
+		return "{}", nil
+	}
+	out := make(map[string]any, len(props))
+	for k, v := range props {
+		if v == nil {
+			out[k] = nil
+			continue
+		}
+		ev, err := encodeValue(v)
+		if err != nil {
+			return "", fmt.Errorf("property %q: %w", k, err)
+		}
+		out[k] = ev
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("encode properties: %w", err)
+	}
+	return string(b), nil
+}
+
+func encodeValue(v any) ([2]any, error) {
+	switch x := v.(type) {
+	case string:
+		return [2]any{"s", x}, nil
+	case int64:
+		return [2]any{"i", strconv.FormatInt(x, 10)}, nil
+	case float64:
+		return [2]any{"f", strconv.FormatFloat(x, 'g', -1, 64)}, nil
+	case bool:
+		return [2]any{"b", x}, nil
+	case []any:
+		items := make([][2]any, len(x))
+		for i, it := range x {
+			ev, err := encodeValue(it)
+			if err != nil {
+				return [2]any{}, err
+			}
+			items[i] = ev
+		}
+		return [2]any{"l", items}, nil
+	}
+	return [2]any{}, fmt.Errorf("unsupported value type %T", v)
+}
+
+// decodeProps is the inverse of encodeProps; nulls are dropped.
+func decodeProps(s string) (map[string]any, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return nil, fmt.Errorf("decode properties: %w", err)
+	}
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]any, len(raw))
+	for k, r := range raw {
+		if string(r) == "null" {
+			continue
+		}
+		v, err := decodeValue(r)
+		if err != nil {
+			return nil, fmt.Errorf("decode property %q: %w", k, err)
+		}
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func decodeValue(r json.RawMessage) (any, error) {
+	var pair [2]json.RawMessage
+	if err := json.Unmarshal(r, &pair); err != nil {
+		return nil, err
+	}
+	var kind string
+	if err := json.Unmarshal(pair[0], &kind); err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "s":
+		var s string
+		err := json.Unmarshal(pair[1], &s)
+		return s, err
+	case "b":
+		var b bool
+		err := json.Unmarshal(pair[1], &b)
+		return b, err
+	case "i", "f":
+		var s string
+		if err := json.Unmarshal(pair[1], &s); err != nil {
+			return nil, err
+		}
+		if kind == "i" {
+			return strconv.ParseInt(s, 10, 64)
+		}
+		return strconv.ParseFloat(s, 64)
+	case "l":
+		var items []json.RawMessage
+		if err := json.Unmarshal(pair[1], &items); err != nil {
+			return nil, err
+		}
+		out := make([]any, len(items))
+		for i, it := range items {
+			v, err := decodeValue(it)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown value kind %q", kind)
+}

@@ -1,0 +1,302 @@
+// Package duckstore is the embedded graph.Store: a property graph with
+// provenance kept in DuckDB tables (nodes, relationships, support and
+// document versions), for `docgraph up` on one machine.
+package duckstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/docgraph/docgraph/pkg/graph"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Path is the database file, e.g. <data>/graph.duckdb; "" keeps the
+	// graph in memory. The file can be opened by one process at a time.
+	Path string
+	// Labels are the entity labels the schema allows.
+	Labels []string
+	// RelTypes are the domain relationship types the schema allows.
+	RelTypes []string
+	// MemoryLimit caps DuckDB's memory, e.g. "512MB" or "2GiB"; "" keeps
+	// DuckDB's default (80% of RAM).
+	MemoryLimit string
+}
+
+// Store is a graph.Store in DuckDB. It is safe for concurrent use: Apply
+// calls are serialised (DuckDB has one writer per process), reads run
+// concurrently on snapshots.
+type Store struct {
+	connector *duckdb.Connector
+	db        *sql.DB
+	labels    map[string]bool
+	relTypes  map[string]bool
+
+	mu sync.Mutex // serialises Apply
+}
+
+var _ graph.Store = (*Store)(nil)
+
+var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+
+// Open opens (creating if needed) the graph database and its tables.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s := &Store{labels: map[string]bool{}, relTypes: map[string]bool{}}
+	for _, l := range cfg.Labels {
+		if l == "" || l == graph.LabelDocument || l == graph.LabelChunk {
+			return nil, fmt.Errorf("open graph: labels: %q is not an entity label", l)
+		}
+		s.labels[l] = true
+	}
+	for _, t := range cfg.RelTypes {
+		if t == "" || t == graph.RelHasChunk || t == graph.RelMentions {
+			return nil, fmt.Errorf("open graph: relationship types: %q is not a domain type", t)
+		}
+		s.relTypes[t] = true
+	}
+	if cfg.MemoryLimit != "" && !memoryLimitRE.MatchString(cfg.MemoryLimit) {
+		return nil, fmt.Errorf("open graph: memory limit %q: want a size such as 512MB or 2GiB", cfg.MemoryLimit)
+	}
+	if strings.ContainsRune(cfg.Path, '?') {
+		return nil, fmt.Errorf("open graph: path %q: must not contain '?'", cfg.Path)
+	}
+	var init func(driver.ExecerContext) error
+	if cfg.MemoryLimit != "" {
+		stmt := "SET memory_limit = '" + cfg.MemoryLimit + "'" // validated above
+		init = func(c driver.ExecerContext) error {
+			_, err := c.ExecContext(ctx, stmt, nil)
+			return err
+		}
+	}
+	c, err := duckdb.NewConnector(cfg.Path, init)
+	if err != nil {
+		return nil, fmt.Errorf("open graph %s: %w", displayPath(cfg.Path), err)
+	}
+	s.connector = c
+	s.db = sql.OpenDB(c)
+	if err := s.Setup(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+func displayPath(p string) string {
+	if p == "" {
+		return "(in memory)"
+	}
+	return p
+}
+
+// schemaDDL creates the tables. Support rows name their owner: a node
+// (kind 'node', label in from_label, key in from_key, other identity
+// columns empty) or a relationship (kind 'rel'); structural relationships
+// have source ”. Documents keep the version of every path ever seen, with
+// deleted set once a DocumentDeleted is applied, so stale ops stay ignored.
+const schemaDDL = `
+CREATE TABLE IF NOT EXISTS nodes (
+	label VARCHAR NOT NULL,
+	key VARCHAR NOT NULL,
+	props VARCHAR NOT NULL,
+	PRIMARY KEY (label, key)
+);
+CREATE TABLE IF NOT EXISTS relationships (
+	type VARCHAR NOT NULL,
+	from_label VARCHAR NOT NULL,
+	from_key VARCHAR NOT NULL,
+	to_label VARCHAR NOT NULL,
+	to_key VARCHAR NOT NULL,
+	source VARCHAR NOT NULL,
+	props VARCHAR NOT NULL,
+	PRIMARY KEY (type, from_label, from_key, to_label, to_key, source)
+);
+CREATE TABLE IF NOT EXISTS support (
+	kind VARCHAR NOT NULL,
+	type VARCHAR NOT NULL,
+	from_label VARCHAR NOT NULL,
+	from_key VARCHAR NOT NULL,
+	to_label VARCHAR NOT NULL,
+	to_key VARCHAR NOT NULL,
+	source VARCHAR NOT NULL,
+	path VARCHAR NOT NULL,
+	sha256 VARCHAR NOT NULL,
+	part VARCHAR NOT NULL,
+	PRIMARY KEY (kind, type, from_label, from_key, to_label, to_key, source, path, sha256, part)
+);
+CREATE INDEX IF NOT EXISTS support_path ON support (path);
+CREATE INDEX IF NOT EXISTS relationships_from ON relationships (from_key);
+CREATE INDEX IF NOT EXISTS relationships_to ON relationships (to_key);
+CREATE TABLE IF NOT EXISTS documents (
+	path VARCHAR PRIMARY KEY,
+	sha256 VARCHAR NOT NULL,
+	version UBIGINT NOT NULL,
+	deleted BOOLEAN NOT NULL
+);
+`
+
+// Setup creates the tables and indexes; it is idempotent.
+func (s *Store) Setup(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.db.ExecContext(ctx, schemaDDL); err != nil {
+		return fmt.Errorf("graph setup: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("graph ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database; the file is flushed and released.
+func (s *Store) Close() error {
+	var errs []error
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if s.connector != nil {
+		errs = append(errs, s.connector.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close graph: %w", err)
+	}
+	return nil
+}
+
+// Stats counts nodes per label and relationships per type.
+func (s *Store) Stats(ctx context.Context) (graph.Stats, error) {
+	st := graph.Stats{Nodes: map[string]int64{}, Relationships: map[string]int64{}}
+	if err := s.count(ctx, "SELECT label, count(*) FROM nodes GROUP BY label", st.Nodes); err != nil {
+		return graph.Stats{}, err
+	}
+	if err := s.count(ctx, "SELECT type, count(*) FROM relationships GROUP BY type", st.Relationships); err != nil {
+		return graph.Stats{}, err
+	}
+	return st, nil
+}
+
+func (s *Store) count(ctx context.Context, q string, into map[string]int64) error {
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("graph stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return fmt.Errorf("graph stats: %w", err)
+		}
+		into[name] = n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("graph stats: %w", err)
+	}
+	return nil
+}
+
+// Documents maps every Document node's path to its sha256.
+func (s *Store) Documents(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT path, sha256 FROM documents WHERE NOT deleted")
+	if err != nil {
+		return nil, fmt.Errorf("graph documents: %w", err)
+	}
+	defer rows.Close()
+	docs := map[string]string{}
+	for rows.Next() {
+		var p, sha string
+		if err := rows.Scan(&p, &sha); err != nil {
+			return nil, fmt.Errorf("graph documents: %w", err)
+		}
+		docs[p] = sha
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("graph documents: %w", err)
+	}
+	return docs, nil
+}
+
+// Export streams every node, then every relationship, sorted, from one
+// snapshot. An error returned by a callback stops the export and is
+// returned as is.
+func (s *Store) Export(ctx context.Context, nodes func(graph.Node) error, rels func(graph.Relationship) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("graph export: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only snapshot, nothing to keep
+	if err := exportNodes(ctx, tx, nodes); err != nil {
+		return err
+	}
+	return exportRels(ctx, tx, rels)
+}
+
+func exportNodes(ctx context.Context, tx *sql.Tx, fn func(graph.Node) error) error {
+	rows, err := tx.QueryContext(ctx, "SELECT label, key, props FROM nodes ORDER BY label, key")
+	if err != nil {
+		return fmt.Errorf("graph export nodes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n graph.Node
+		var props string
+		if err := rows.Scan(&n.Label, &n.Key, &props); err != nil {
+			return fmt.Errorf("graph export nodes: %w", err)
+		}
+		if n.Properties, err = decodeProps(props); err != nil {
+			return fmt.Errorf("graph export node %s %q: %w", n.Label, n.Key, err)
+		}
+		if err := fn(n); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("graph export nodes: %w", err)
+	}
+	return nil
+}
+
+func exportRels(ctx context.Context, tx *sql.Tx, fn func(graph.Relationship) error) error {
+	rows, err := tx.QueryContext(ctx, `SELECT type, from_label, from_key, to_label, to_key, source, props
+		FROM relationships ORDER BY type, from_label, from_key, to_label, to_key, source`)
+	if err != nil {
+		return fmt.Errorf("graph export relationships: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r graph.Relationship
+		var props string
+		if err := rows.Scan(&r.Type, &r.From.Label, &r.From.Key, &r.To.Label, &r.To.Key, &r.Source, &props); err != nil {
+			return fmt.Errorf("graph export relationships: %w", err)
+		}
+		if r.Properties, err = decodeProps(props); err != nil {
+			return fmt.Errorf("graph export relationship %s: %w", r.Type, err)
+		}
+		if r.Source != "" {
+			if r.Properties == nil {
+				r.Properties = map[string]any{}
+			}
+			r.Properties["source"] = r.Source
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("graph export relationships: %w", err)
+	}
+	return nil
+}
