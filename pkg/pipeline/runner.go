@@ -115,7 +115,7 @@ type Runner struct {
 	batch   BatchHandler
 	log     *slog.Logger
 	metrics *Metrics
-	observe func(Outcome)
+	observe Observer
 
 	window chan struct{}
 	queue  chan item
@@ -154,10 +154,20 @@ func newRunner(cfg Config, js jetstream.JetStream, h StreamHandler, b BatchHandl
 	return r, nil
 }
 
-// Observe registers fn to be called once per input after its final
-// outcome (ack, nak or term). fn must be fast and safe for concurrent use.
-// Call before Run.
-func (r *Runner) Observe(fn func(Outcome)) { r.observe = fn }
+// Observer follows work through the pipeline (e.g. `docgraph ingest`
+// waiting for every file). Emitted is called before an output is published,
+// so a downstream stage can never finish an output before it was counted;
+// Dropped when an output was not stored (a duplicate, or a failed
+// publish); Finished once per input after its final outcome. Methods must be
+// fast and safe for concurrent use.
+type Observer interface {
+	Emitted(correlationID string)
+	Dropped(correlationID string)
+	Finished(Outcome)
+}
+
+// Observe registers o. Call before Run.
+func (r *Runner) Observe(o Observer) { r.observe = o }
 
 // ConsumerConfig is the durable consumer the runner creates.
 func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
@@ -284,6 +294,7 @@ type item struct {
 	fut jetstream.PubAckFuture
 	fin bool
 	err error
+	cid string
 }
 
 func (r *Runner) message(m jetstream.Msg) Message {
@@ -347,13 +358,19 @@ func (r *Runner) publish(ctx context.Context, st *state, out Message) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if r.observe != nil {
+		r.observe.Emitted(nm.Header.Get(HeaderCorrelationID))
+	}
 	fut, err := r.js.PublishMsgAsync(nm)
 	if err != nil {
+		if r.observe != nil {
+			r.observe.Dropped(nm.Header.Get(HeaderCorrelationID))
+		}
 		<-r.window
 		return fmt.Errorf("publish %s: %w", out.Subject, err)
 	}
 	st.outputs++
-	r.queue <- item{st: st, fut: fut}
+	r.queue <- item{st: st, fut: fut, cid: nm.Header.Get(HeaderCorrelationID)}
 	return nil
 }
 
@@ -363,11 +380,17 @@ func (r *Runner) complete() {
 	for it := range r.queue {
 		if it.fut != nil {
 			select {
-			case <-it.fut.Ok():
+			case ack := <-it.fut.Ok():
 				r.metrics.outputs.WithLabelValues(r.cfg.Stage).Inc()
+				if ack.Duplicate && r.observe != nil {
+					r.observe.Dropped(it.cid)
+				}
 			case err := <-it.fut.Err():
 				if it.st.pubErr == nil {
 					it.st.pubErr = fmt.Errorf("publish %s: %w", it.fut.Msg().Subject, err)
+				}
+				if r.observe != nil {
+					r.observe.Dropped(it.cid)
 				}
 			}
 			<-r.window
@@ -420,7 +443,7 @@ func (r *Runner) finish(st *state, herr error) {
 	}
 	r.metrics.messages.WithLabelValues(r.cfg.Stage, out.Result).Inc()
 	if r.observe != nil {
-		r.observe(out)
+		r.observe.Finished(out)
 	}
 }
 

@@ -3,8 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -158,9 +158,10 @@ func TestRunnerRedeliveryIsDeduplicated(t *testing.T) {
 	e := newEnv(t)
 	e.publish(t, 1, "dup")
 	var calls atomic.Int32
+	obs := &countObserver{finished: func(pipeline.Outcome) {}}
 	// The first attempt publishes its outputs and then fails: the retry
 	// publishes them again with the same Nats-Msg-Id, which JetStream drops.
-	e.start(t, pipeline.Config{Backoff: []time.Duration{10 * time.Millisecond}}, func(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", Backoff: []time.Duration{10 * time.Millisecond}}, e.js, func(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
 		for i := range 3 {
 			if err := emit(pipeline.Message{Subject: "t.out", Data: []byte(strconv.Itoa(i))}); err != nil {
 				return err
@@ -170,9 +171,14 @@ func TestRunnerRedeliveryIsDeduplicated(t *testing.T) {
 			return errors.New("transient")
 		}
 		return nil
-	})
+	}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	r.Observe(obs)
+	e.run(t, r)
 	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
 	assert.EqualValues(t, 2, calls.Load())
+	assert.EqualValues(t, 6, obs.emitted.Load())
+	assert.EqualValues(t, 3, obs.dropped.Load(), "the retry's outputs were duplicates")
 	assert.EqualValues(t, 3, streamMsgs(t, e.js, "T_OUT"), "redelivered outputs are deduplicated")
 	assert.EqualValues(t, 1, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeNak)))
 }
@@ -277,6 +283,7 @@ func TestRunnerObserveAccountsForEveryMessage(t *testing.T) {
 	e := newEnv(t)
 	e.publish(t, 30, "acct")
 	var acked, termed atomic.Int32
+	obs := &countObserver{}
 	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", Concurrency: 4}, e.js,
 		func(_ context.Context, in pipeline.Message, emit pipeline.Emit) error {
 			n, _ := strconv.Atoi(string(in.Data))
@@ -286,7 +293,7 @@ func TestRunnerObserveAccountsForEveryMessage(t *testing.T) {
 			return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
 		}, logging.Discard(), e.metrics)
 	require.NoError(t, err)
-	r.Observe(func(o pipeline.Outcome) {
+	obs.finished = func(o pipeline.Outcome) {
 		switch o.Result {
 		case pipeline.OutcomeAck:
 			assert.Equal(t, 1, o.Outputs)
@@ -294,7 +301,8 @@ func TestRunnerObserveAccountsForEveryMessage(t *testing.T) {
 		case pipeline.OutcomeTerm:
 			termed.Add(1)
 		}
-	})
+	}
+	r.Observe(obs)
 	e.run(t, r)
 	waitFor(t, 10*time.Second, func() error {
 		if acked.Load()+termed.Load() != 30 {
@@ -305,7 +313,18 @@ func TestRunnerObserveAccountsForEveryMessage(t *testing.T) {
 	assert.EqualValues(t, 27, acked.Load())
 	assert.EqualValues(t, 3, termed.Load())
 	assert.Len(t, dlqMessages(t, e.js), 3)
+	assert.EqualValues(t, 27, obs.emitted.Load())
+	assert.EqualValues(t, 0, obs.dropped.Load())
 }
+
+type countObserver struct {
+	emitted, dropped atomic.Int32
+	finished         func(pipeline.Outcome)
+}
+
+func (c *countObserver) Emitted(string)              { c.emitted.Add(1) }
+func (c *countObserver) Dropped(string)              { c.dropped.Add(1) }
+func (c *countObserver) Finished(o pipeline.Outcome) { c.finished(o) }
 
 func TestRunnerShutdownFinishesInFlightWork(t *testing.T) {
 	e := newEnv(t)

@@ -1,0 +1,283 @@
+// Package config is docgraph's one typed configuration: defaults, then a
+// YAML file, then DOCGRAPH_* environment variables, then flags (flags win).
+// Validate reports every problem at once, naming the YAML path.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/docgraph/docgraph/pkg/logging"
+)
+
+// Config is everything a docgraph process needs. Flag names mirror the
+// YAML paths (--nats.url); env names are DOCGRAPH_<PATH> with dots as
+// underscores (DOCGRAPH_NATS_URL).
+type Config struct {
+	Data      string          `yaml:"data" help:"data directory: embedded NATS storage, embedded graph, temp files"`
+	Watch     WatchConfig     `yaml:"watch"`
+	NATS      NATSConfig      `yaml:"nats"`
+	Streams   StreamsConfig   `yaml:"streams"`
+	Graph     GraphConfig     `yaml:"graph"`
+	Neo4j     Neo4jConfig     `yaml:"neo4j"`
+	Parser    ParserConfig    `yaml:"parser"`
+	Extractor ExtractorConfig `yaml:"extractor"`
+	Schemas   SchemasConfig   `yaml:"schemas"`
+	Stages    StagesConfig    `yaml:"stages"`
+	Log       logging.Config  `yaml:"log"`
+	Metrics   MetricsConfig   `yaml:"metrics"`
+	Shutdown  time.Duration   `yaml:"shutdown_timeout" help:"time in-flight work gets after SIGINT/SIGTERM"`
+}
+
+// WatchConfig configures the watcher.
+type WatchConfig struct {
+	Dir         string        `yaml:"dir" help:"folder to watch (recursively)"`
+	Settle      time.Duration `yaml:"settle" help:"a file is picked up once its size and mtime were stable this long"`
+	Rescan      time.Duration `yaml:"rescan" help:"periodic full rescan, for what file events miss"`
+	MaxFileSize ByteSize      `yaml:"max_file_size" help:"larger files are refused (e.g. 256MiB)"`
+}
+
+// NATSConfig says which NATS to use: an external one (URL) or the embedded
+// server (URL empty).
+type NATSConfig struct {
+	URL          string        `yaml:"url" help:"NATS server URL(s), comma-separated; empty runs an embedded server"`
+	Listen       string        `yaml:"listen" help:"embedded server's client listen address; \"off\" for in-process only"`
+	SyncInterval time.Duration `yaml:"sync_interval" help:"embedded server fsync interval (0 = server default, 2m)"`
+	SyncAlways   bool          `yaml:"sync_always" help:"embedded server fsyncs every write (durable against power loss, slower)"`
+	User         string        `yaml:"user" help:"NATS user"`
+	Password     string        `yaml:"password" secret:"true" help:"NATS password (prefer the env variable)"`
+	Token        string        `yaml:"token" secret:"true" help:"NATS token (prefer the env variable)"`
+	NKeyFile     string        `yaml:"nkey_file" help:"NATS NKey seed file"`
+	CredsFile    string        `yaml:"creds_file" help:"NATS .creds file"`
+	TLSCA        string        `yaml:"tls_ca" help:"CA certificate for NATS TLS"`
+	TLSCert      string        `yaml:"tls_cert" help:"client certificate for NATS TLS"`
+	TLSKey       string        `yaml:"tls_key" help:"client key for NATS TLS"`
+}
+
+// StreamsConfig sizes the JetStream streams.
+type StreamsConfig struct {
+	Replicas   int           `yaml:"replicas" help:"stream replicas: 1 embedded, 3 in a cluster"`
+	MaxAge     time.Duration `yaml:"max_age" help:"history kept for replay"`
+	Duplicates time.Duration `yaml:"duplicates" help:"deduplication window for Nats-Msg-Id"`
+}
+
+// GraphConfig selects and tunes the graph store.
+type GraphConfig struct {
+	Store       string        `yaml:"store" help:"graph store: auto (neo4j when neo4j.uri is set), duckdb or neo4j"`
+	BatchSmall  int           `yaml:"batch_small" help:"write batch size under 500 pending messages"`
+	BatchMedium int           `yaml:"batch_medium" help:"write batch size from 500 to 5000 pending"`
+	BatchLarge  int           `yaml:"batch_large" help:"write batch size above 5000 pending"`
+	MaxLatency  time.Duration `yaml:"max_latency" help:"a partial batch is written after this long"`
+}
+
+// Neo4jConfig says how to reach Neo4j.
+type Neo4jConfig struct {
+	URI          string `yaml:"uri" env:"NEO4J_URI" help:"Neo4j bolt URI (selects the Neo4j store)"`
+	User         string `yaml:"user" env:"NEO4J_USER" help:"Neo4j user"`
+	Password     string `yaml:"password" env:"NEO4J_PASSWORD" secret:"true" help:"Neo4j password (prefer the env variable or password_file)"`
+	PasswordFile string `yaml:"password_file" help:"file holding the Neo4j password"`
+	Database     string `yaml:"database" help:"Neo4j database name (empty = default)"`
+}
+
+// ParserConfig tunes the parser.
+type ParserConfig struct {
+	ChunkSize    int    `yaml:"chunk_size" help:"target chunk size in bytes"`
+	ChunkOverlap int    `yaml:"chunk_overlap" help:"overlap between chunks in bytes (whole sentences)"`
+	Unmapped     string `yaml:"unmapped" help:"files the structured mapping does not name: document, skip or reject"`
+	BatchRows    int    `yaml:"batch_rows" help:"spreadsheet rows per records message"`
+}
+
+// ExtractorConfig tunes the extractor.
+type ExtractorConfig struct {
+	Kind string `yaml:"kind" help:"extractor: rules"`
+}
+
+// SchemasConfig points at user-edited schema files; empty uses the shipped
+// ones.
+type SchemasConfig struct {
+	Extraction string `yaml:"extraction" help:"extraction schema file (default: shipped schemas/extraction.yaml)"`
+	Mapping    string `yaml:"mapping" help:"structured mapping file (default: shipped schemas/structured.yaml)"`
+	Gazetteer  string `yaml:"gazetteer" help:"file of known entities to seed the gazetteer (JSON or YAML list)"`
+}
+
+// StagesConfig holds the runner settings of each consuming stage.
+type StagesConfig struct {
+	Parser      StageConfig `yaml:"parser"`
+	Extractor   StageConfig `yaml:"extractor"`
+	GraphWriter StageConfig `yaml:"graph_writer"`
+}
+
+// StageConfig tunes one stage's consumer and runner.
+type StageConfig struct {
+	Concurrency    int             `yaml:"concurrency" help:"handler goroutines"`
+	MaxDeliver     int             `yaml:"max_deliver" help:"deliveries before a failing message is dead-lettered"`
+	AckWait        time.Duration   `yaml:"ack_wait" help:"redelivery timeout of an unacknowledged message"`
+	MaxAckPending  int             `yaml:"max_ack_pending" help:"messages in flight per consumer"`
+	Backoff        []time.Duration `yaml:"backoff" help:"retry delays after failures, comma-separated (last repeats)"`
+	HandlerTimeout time.Duration   `yaml:"handler_timeout" help:"time limit for one message"`
+}
+
+// MetricsConfig configures the HTTP endpoint.
+type MetricsConfig struct {
+	Addr string `yaml:"addr" help:"address for /metrics, /healthz and /readyz; empty disables"`
+}
+
+// Default returns the defaults.
+func Default() Config {
+	stage := func(conc, maxAck int) StageConfig {
+		return StageConfig{
+			Concurrency: conc, MaxDeliver: 5, AckWait: 30 * time.Second, MaxAckPending: maxAck,
+			Backoff:        []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
+			HandlerTimeout: 5 * time.Minute,
+		}
+	}
+	return Config{
+		Data:    ".docgraph",
+		Watch:   WatchConfig{Settle: time.Second, Rescan: 30 * time.Second, MaxFileSize: 256 << 20},
+		NATS:    NATSConfig{Listen: "127.0.0.1:4222"},
+		Streams: StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute},
+		Graph:   GraphConfig{Store: "auto", BatchSmall: 64, BatchMedium: 512, BatchLarge: 2048, MaxLatency: 50 * time.Millisecond},
+		Neo4j:   Neo4jConfig{User: "neo4j"},
+		Parser:  ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, Unmapped: "document", BatchRows: 500},
+		Extractor: ExtractorConfig{Kind: "rules"},
+		Stages: StagesConfig{
+			Parser:      stage(2, 256),
+			Extractor:   stage(2, 2048),
+			GraphWriter: stage(1, 8192),
+		},
+		Log:      logging.Config{Format: "auto", Level: "info"},
+		Metrics:  MetricsConfig{Addr: "127.0.0.1:9090"},
+		Shutdown: 30 * time.Second,
+	}
+}
+
+// GraphStore resolves "auto".
+func (c Config) GraphStore() string {
+	if c.Graph.Store == "" || c.Graph.Store == "auto" {
+		if c.Neo4j.URI != "" {
+			return "neo4j"
+		}
+		return "duckdb"
+	}
+	return c.Graph.Store
+}
+
+// Validate reports every problem, each naming its YAML path.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.Data == "" {
+		add("data: required (a directory)")
+	}
+	if c.Watch.Settle < 0 {
+		add("watch.settle (%s): must not be negative", c.Watch.Settle)
+	}
+	if c.Watch.Rescan <= 0 {
+		add("watch.rescan (%s): must be positive", c.Watch.Rescan)
+	}
+	if c.Watch.MaxFileSize <= 0 {
+		add("watch.max_file_size (%d): must be positive", c.Watch.MaxFileSize)
+	}
+	if l := c.NATS.Listen; l != "" && l != "off" {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			add("nats.listen (%q): must be host:port or off", l)
+		}
+	}
+	if c.Streams.Replicas < 1 || c.Streams.Replicas > 5 {
+		add("streams.replicas (%d): must be 1 to 5", c.Streams.Replicas)
+	}
+	if c.Streams.MaxAge < 0 {
+		add("streams.max_age (%s): must not be negative", c.Streams.MaxAge)
+	}
+	switch c.Graph.Store {
+	case "", "auto", "duckdb":
+	case "neo4j":
+		if c.Neo4j.URI == "" {
+			add("neo4j.uri: required when graph.store is neo4j")
+		}
+	default:
+		add("graph.store (%q): must be auto, duckdb or neo4j", c.Graph.Store)
+	}
+	if c.Graph.BatchSmall < 1 || c.Graph.BatchMedium < c.Graph.BatchSmall || c.Graph.BatchLarge < c.Graph.BatchMedium {
+		add("graph.batch_small/medium/large (%d/%d/%d): must be positive and non-decreasing",
+			c.Graph.BatchSmall, c.Graph.BatchMedium, c.Graph.BatchLarge)
+	}
+	if c.Graph.MaxLatency <= 0 {
+		add("graph.max_latency (%s): must be positive", c.Graph.MaxLatency)
+	}
+	if c.Neo4j.URI != "" && !strings.Contains(c.Neo4j.URI, "://") {
+		add("neo4j.uri (%q): must be a URI such as bolt://127.0.0.1:7687", c.Neo4j.URI)
+	}
+	if c.Parser.ChunkSize < 100 {
+		add("parser.chunk_size (%d): must be at least 100", c.Parser.ChunkSize)
+	}
+	if c.Parser.ChunkOverlap < 0 || c.Parser.ChunkOverlap >= c.Parser.ChunkSize {
+		add("parser.chunk_overlap (%d): must be from 0 to less than parser.chunk_size", c.Parser.ChunkOverlap)
+	}
+	switch c.Parser.Unmapped {
+	case "document", "skip", "reject":
+	default:
+		add("parser.unmapped (%q): must be document, skip or reject", c.Parser.Unmapped)
+	}
+	if c.Parser.BatchRows < 1 {
+		add("parser.batch_rows (%d): must be positive", c.Parser.BatchRows)
+	}
+	if c.Extractor.Kind != "rules" {
+		add("extractor.kind (%q): must be rules", c.Extractor.Kind)
+	}
+	for name, s := range map[string]StageConfig{
+		"parser": c.Stages.Parser, "extractor": c.Stages.Extractor, "graph_writer": c.Stages.GraphWriter,
+	} {
+		p := "stages." + name
+		if s.Concurrency < 1 {
+			add("%s.concurrency (%d): must be positive", p, s.Concurrency)
+		}
+		if s.MaxDeliver < 1 {
+			add("%s.max_deliver (%d): must be positive", p, s.MaxDeliver)
+		}
+		if s.AckWait < time.Second {
+			add("%s.ack_wait (%s): must be at least 1s", p, s.AckWait)
+		}
+		if s.MaxAckPending < 1 {
+			add("%s.max_ack_pending (%d): must be positive", p, s.MaxAckPending)
+		}
+		if len(s.Backoff) == 0 {
+			add("%s.backoff: at least one delay required", p)
+		}
+		if s.HandlerTimeout <= 0 {
+			add("%s.handler_timeout (%s): must be positive", p, s.HandlerTimeout)
+		}
+	}
+	if name := "graph_writer"; c.Stages.GraphWriter.MaxAckPending < c.Graph.BatchLarge {
+		add("stages.%s.max_ack_pending (%d): must be at least graph.batch_large (%d)", name,
+			c.Stages.GraphWriter.MaxAckPending, c.Graph.BatchLarge)
+	}
+	if err := c.Log.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Shutdown <= 0 {
+		add("shutdown_timeout (%s): must be positive", c.Shutdown)
+	}
+	return errors.Join(errs...)
+}
+
+// LogValue hides secrets when the config is logged.
+func (c Config) LogValue() slog.Value {
+	r := c
+	redact := func(s *string) {
+		if *s != "" {
+			*s = "REDACTED"
+		}
+	}
+	redact(&r.NATS.Password)
+	redact(&r.NATS.Token)
+	redact(&r.Neo4j.Password)
+	return slog.AnyValue(redacted(r))
+}
+
+// redacted is Config without LogValue, so logging it does not recurse.
+type redacted Config

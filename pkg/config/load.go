@@ -1,0 +1,300 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ByteSize is a size in bytes that reads "256MiB", "10MB", "4096".
+type ByteSize int64
+
+// ParseByteSize reads a size with an optional unit (B, KB, KiB, MB, MiB, GB, GiB).
+func ParseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			mult, s = u.mult, strings.TrimSpace(strings.TrimSuffix(s, u.suffix))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q (want e.g. 256MiB)", s)
+	}
+	return ByteSize(n * mult), nil
+}
+
+// UnmarshalYAML reads a size from a number or a string with a unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// field is one leaf of Config: its YAML path, env name and value.
+type field struct {
+	path   string
+	env    []string
+	help   string
+	secret bool
+	v      reflect.Value
+}
+
+func fields(c *Config) []field {
+	var out []field
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name := strings.Split(sf.Tag.Get("yaml"), ",")[0]
+			if name == "" || name == "-" {
+				continue
+			}
+			p := prefix + name
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(time.Time{}) {
+				walk(fv, p+".")
+				continue
+			}
+			f := field{path: p, help: sf.Tag.Get("help"), secret: sf.Tag.Get("secret") == "true", v: fv}
+			f.env = []string{"DOCGRAPH_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(p))}
+			if e := sf.Tag.Get("env"); e != "" {
+				f.env = append(f.env, e)
+			}
+			out = append(out, f)
+		}
+	}
+	walk(reflect.ValueOf(c).Elem(), "")
+	return out
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func setString(v reflect.Value, s string) error {
+	switch {
+	case v.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (want e.g. 30s)", s)
+		}
+		v.SetInt(int64(d))
+	case v.Type() == reflect.TypeOf(ByteSize(0)):
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(b))
+	case v.Kind() == reflect.String:
+		v.SetString(s)
+	case v.Kind() == reflect.Int, v.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", s)
+		}
+		v.SetInt(n)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", s)
+		}
+		v.SetBool(b)
+	case v.Kind() == reflect.Slice && v.Type().Elem() == durationType:
+		var ds []time.Duration
+		for _, part := range strings.Split(s, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil {
+				return fmt.Errorf("invalid duration %q in list", part)
+			}
+			ds = append(ds, d)
+		}
+		v.Set(reflect.ValueOf(ds))
+	default:
+		return fmt.Errorf("unsupported type %s", v.Type())
+	}
+	return nil
+}
+
+// Loader gathers the layers. Register its flags on a FlagSet, parse, then
+// call Load.
+type Loader struct {
+	file  string
+	flags map[string]string
+	order []string
+}
+
+// NewLoader returns a loader with no flags set.
+func NewLoader() *Loader { return &Loader{flags: map[string]string{}} }
+
+// Aliases are short flags for the most used paths.
+var Aliases = map[string]string{
+	"data":          "data",
+	"watch":         "watch.dir",
+	"nats":          "nats.url",
+	"neo4j":         "neo4j.uri",
+	"log-format":    "log.format",
+	"log-level":     "log.level",
+	"metrics-addr":  "metrics.addr",
+	"max-file-size": "watch.max_file_size",
+}
+
+// RegisterFlags adds --config, the short aliases and one flag per config
+// path to fs. With all false, only --config and the aliases are added.
+func (l *Loader) RegisterFlags(fs *flag.FlagSet, all bool) {
+	fs.StringVar(&l.file, "config", "", "YAML config file (flags > DOCGRAPH_* env > file > defaults)")
+	def := Default()
+	byPath := map[string]field{}
+	for _, f := range fields(&def) {
+		byPath[f.path] = f
+	}
+	names := make([]string, 0, len(Aliases))
+	for a := range Aliases {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	for _, a := range names {
+		p := Aliases[a]
+		f := byPath[p]
+		fs.Func(a, f.help+" (same as --"+p+")", l.setter(p))
+	}
+	if !all {
+		return
+	}
+	for _, f := range fields(&def) {
+		usage := f.help
+		if !f.secret {
+			if d := formatValue(f.v); d != "" {
+				usage += " (default " + d + ")"
+			}
+		}
+		usage += " [env " + strings.Join(f.env, ", ") + "]"
+		fs.Func(f.path, usage, l.setter(f.path))
+	}
+}
+
+func (l *Loader) setter(path string) func(string) error {
+	return func(s string) error {
+		def := Default()
+		for _, f := range fields(&def) {
+			if f.path == path {
+				if err := setString(f.v, s); err != nil {
+					return err
+				}
+			}
+		}
+		l.flags[path] = s
+		l.order = append(l.order, path)
+		return nil
+	}
+}
+
+// Set records a value as if given by flag (used by commands that take a
+// positional argument for a config path).
+func (l *Loader) Set(path, value string) { l.flags[path] = value; l.order = append(l.order, path) }
+
+// Load builds the config: defaults, file, env (from getenv), flags. It does
+// not validate.
+func (l *Loader) Load(getenv func(string) string) (Config, error) {
+	c := Default()
+	if l.file != "" {
+		data, err := os.ReadFile(l.file)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(data, &c); err != nil {
+			return c, fmt.Errorf("config %s: %w", l.file, err)
+		}
+	}
+	var errs []error
+	for _, f := range fields(&c) {
+		for _, name := range f.env {
+			if s := getenv(name); s != "" {
+				if err := setString(f.v, s); err != nil {
+					errs = append(errs, fmt.Errorf("env %s: %w", name, err))
+				}
+				break
+			}
+		}
+	}
+	for _, f := range fields(&c) {
+		if s, ok := l.flags[f.path]; ok {
+			if err := setString(f.v, s); err != nil {
+				errs = append(errs, fmt.Errorf("flag --%s: %w", f.path, err))
+			}
+		}
+	}
+	if c.Neo4j.PasswordFile != "" && c.Neo4j.Password == "" {
+		pw, err := os.ReadFile(c.Neo4j.PasswordFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("neo4j.password_file: %w", err))
+		} else {
+			c.Neo4j.Password = strings.TrimRight(string(pw), "\r\n")
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// decodeYAML decodes strictly: unknown keys are errors.
+func decodeYAML(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func formatValue(v reflect.Value) string {
+	switch {
+	case v.Type() == durationType:
+		if v.Int() == 0 {
+			return ""
+		}
+		return time.Duration(v.Int()).String()
+	case v.Kind() == reflect.Slice && v.Type().Elem() == durationType:
+		var parts []string
+		for i := range v.Len() {
+			parts = append(parts, time.Duration(v.Index(i).Int()).String())
+		}
+		return strings.Join(parts, ",")
+	case v.Kind() == reflect.String:
+		if v.String() == "" {
+			return ""
+		}
+		return strconv.Quote(v.String())
+	case v.Kind() == reflect.Bool:
+		if !v.Bool() {
+			return ""
+		}
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// Paths lists every config path with its env names (for docs and tests).
+func Paths() map[string][]string {
+	c := Default()
+	out := map[string][]string{}
+	for _, f := range fields(&c) {
+		out[f.path] = f.env
+	}
+	return out
+}
