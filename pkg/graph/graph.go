@@ -92,3 +92,8 @@ type Stats struct {
 // ErrInvalid marks an op the store refuses (a label or type outside the
 // schema, an empty key): permanent, never retried.
 var ErrInvalid = errors.New("graph: invalid operation")
+
+// ErrUnavailable marks a failure to reach the store (connection refused,
+// timeouts, leader switches that outlasted the driver's retries): retryable,
+// and a reason for the graph writer to pause rather than burn deliveries.
+var ErrUnavailable = errors.New("graph: store unavailable")
