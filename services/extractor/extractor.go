@@ -149,9 +149,6 @@ func (x *Extractor) spans(text string) []span {
 	}
 	for _, p := range x.patterns {
 		for _, loc := range p.re.findAll(text) {
-			if !boundedMatch(text, loc[0], loc[1]) {
-				continue
-			}
 			var raw string
 			switch {
 			case p.key >= 0 && loc[2*p.key] >= 0:
@@ -188,22 +185,6 @@ func (x *Extractor) spans(text string) []span {
 		}
 	}
 	return out
-}
-
-// boundedMatch reports whether text[start:end] has no letter or digit right
-// before or after it.
-func boundedMatch(text string, start, end int) bool {
-	if start > 0 {
-		if r, _ := utf8.DecodeLastRuneInString(text[:start]); isWordRune(r) {
-			return false
-		}
-	}
-	if end < len(text) {
-		if r, _ := utf8.DecodeRuneInString(text[end:]); isWordRune(r) {
-			return false
-		}
-	}
-	return true
 }
 
 func (x *Extractor) relationships(text string, spans []span) []event.Relationship {

@@ -287,6 +287,9 @@ func matchAt(text string, i int, tokens []string) int {
 // isWordRune reports whether r is part of a word: a letter, digit or
 // combining mark.
 func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
 
