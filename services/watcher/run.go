@@ -1,0 +1,261 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// pending holds Run's paths that had events or were modified recently,
+// with the size and mtime last seen and since when they have been seen.
+type pending struct {
+	fw          *fsnotify.Watcher
+	entries     map[string]*observation
+	watchFailed map[string]bool // directories whose watch failed (logged once)
+}
+
+type observation struct {
+	size  int64
+	mod   time.Time
+	since time.Time
+}
+
+// observe records st for rel; the settle clock restarts when it differs
+// from what was seen before.
+func (p *pending) observe(rel string, st fs.FileInfo) {
+	if o := p.entries[rel]; o != nil && o.size == st.Size() && o.mod.Equal(st.ModTime()) {
+		return
+	}
+	p.entries[rel] = &observation{size: st.Size(), mod: st.ModTime(), since: time.Now()}
+}
+
+// touch queues rel after an event.
+func (p *pending) touch(rel, abs string) {
+	st, err := os.Stat(abs)
+	if err != nil {
+		// Gone (or unreadable): the next settle step looks again.
+		p.entries[rel] = &observation{size: -1, since: time.Now()}
+		return
+	}
+	p.observe(rel, st)
+}
+
+// Run publishes the folder's files until ctx ends: an initial scan, then
+// fsnotify events (directories created later are watched too) and a full
+// rescan every Config.Rescan. A file with events, or one the rescan finds
+// modified less than Config.Settle ago, is published once its size and
+// mtime have stayed the same for Settle, so a file being copied slowly is
+// published once, complete. Deletions and renames publish FileDeleted. Run
+// returns nil when ctx ends, and an error when the initial scan or fsnotify
+// fails; later scan failures are logged and retried at the next rescan.
+func (w *Watcher) Run(ctx context.Context) error {
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", w.root, err)
+	}
+	defer func() {
+		if err := fw.Close(); err != nil {
+			w.log.DebugContext(ctx, "close fsnotify", slog.Any(keyErr, err))
+		}
+	}()
+	pend := &pending{fw: fw, entries: map[string]*observation{}, watchFailed: map[string]bool{}}
+	w.mu.Lock()
+	w.watchDir(ctx, pend, w.root)
+	_, err = w.scan(ctx, pend)
+	w.mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("watch %s: %w", w.root, err)
+	}
+	w.log.InfoContext(ctx, "watching folder", slog.String("root", w.root),
+		slog.Duration("settle", w.cfg.Settle), slog.Duration("rescan", w.cfg.Rescan))
+
+	rescan := time.NewTicker(w.cfg.Rescan)
+	defer rescan.Stop()
+	tick := time.NewTicker(tickInterval(w.cfg.Settle))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-fw.Events:
+			if !ok {
+				return fmt.Errorf("watch %s: fsnotify events closed", w.root)
+			}
+			w.mu.Lock()
+			w.onEvent(ctx, pend, ev)
+			w.mu.Unlock()
+		case err, ok := <-fw.Errors:
+			if !ok {
+				return fmt.Errorf("watch %s: fsnotify errors closed", w.root)
+			}
+			w.log.WarnContext(ctx, "fsnotify error", slog.Any(keyErr, err))
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.rescan(ctx, pend)
+			}
+		case <-rescan.C:
+			w.rescan(ctx, pend)
+		case <-tick.C:
+			w.mu.Lock()
+			w.settle(ctx, pend)
+			w.mu.Unlock()
+		}
+	}
+}
+
+// tickInterval is how often pending paths are looked at.
+func tickInterval(settle time.Duration) time.Duration {
+	return min(max(settle/4, 5*time.Millisecond), 250*time.Millisecond)
+}
+
+func (w *Watcher) rescan(ctx context.Context, pend *pending) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.scan(ctx, pend); err != nil && ctx.Err() == nil {
+		w.log.WarnContext(ctx, "rescan failed", slog.Any(keyErr, err))
+	}
+}
+
+// watchDir adds an fsnotify watch for one directory; a failure (e.g. the
+// inotify watch limit) is logged once, and the rescan covers the directory.
+func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
+	if err := pend.fw.Add(abs); err != nil {
+		if !pend.watchFailed[abs] {
+			pend.watchFailed[abs] = true
+			w.log.WarnContext(ctx, "watch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
+		}
+		return
+	}
+	delete(pend.watchFailed, abs)
+}
+
+// onEvent queues the path of an fsnotify event. A new directory is watched
+// and everything already in it is queued (files may have been created
+// before the watch was added). w.mu is held.
+func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event) {
+	if ev.Name == w.root || !within(w.root, ev.Name) {
+		return
+	}
+	rel := w.rel(ev.Name)
+	if w.pathRule(rel, true) != "" {
+		return // hidden or ignored; editor files are checked (and logged once) by visit
+	}
+	if ev.Has(fsnotify.Create) {
+		if lst, err := os.Lstat(ev.Name); err == nil && lst.IsDir() {
+			w.watchTree(ctx, pend, ev.Name)
+			return
+		}
+	}
+	pend.touch(rel, ev.Name)
+}
+
+// watchTree watches a new directory and its subdirectories and queues
+// their files.
+func (w *Watcher) watchTree(ctx context.Context, pend *pending, dir string) {
+	err := filepath.WalkDir(dir, func(abs string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // vanished or unreadable: the rescan reports it
+		}
+		rel := w.rel(abs)
+		if d.IsDir() {
+			if w.nameRule(rel, true) != "" {
+				return fs.SkipDir
+			}
+			w.watchDir(ctx, pend, abs)
+			return nil
+		}
+		pend.touch(rel, abs)
+		return nil
+	})
+	if err != nil {
+		w.log.WarnContext(ctx, "watch new directory", slog.String(keyPath, w.rel(dir)), slog.Any(keyErr, err))
+	}
+}
+
+// settle publishes the pending files whose size and mtime have not changed
+// for Settle, and withdraws pending paths that are gone. w.mu is held.
+func (w *Watcher) settle(ctx context.Context, pend *pending) {
+	now := time.Now()
+	for rel, o := range pend.entries {
+		if ctx.Err() != nil {
+			return
+		}
+		abs := w.abs(rel)
+		lst, err := os.Lstat(abs)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			delete(pend.entries, rel)
+			w.gone(ctx, rel)
+			continue
+		case err != nil:
+			delete(pend.entries, rel) // the rescan reports it
+			continue
+		case lst.IsDir():
+			delete(pend.entries, rel)
+			continue
+		}
+		st := lst
+		if lst.Mode()&fs.ModeSymlink != 0 {
+			if target, err := os.Stat(abs); err == nil {
+				st = target
+			}
+		}
+		if o.size != st.Size() || !o.mod.Equal(st.ModTime()) {
+			pend.observe(rel, st)
+			continue
+		}
+		if now.Sub(o.since) < w.cfg.Settle {
+			continue
+		}
+		delete(pend.entries, rel)
+		rec, err := w.getRecord(ctx, rel)
+		if err != nil {
+			w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
+			continue // the rescan retries
+		}
+		res := w.visit(ctx, rel, abs, lst, rec, nil)
+		if res.Outcome == Skipped && res.Reason == ReasonUnstable {
+			pend.touch(rel, abs)
+		}
+		if rec.live() && !res.keepsRecord() {
+			w.withdraw(ctx, rec)
+		}
+	}
+}
+
+// gone withdraws a path that disappeared: a recorded file, or a directory
+// with recorded files under it.
+func (w *Watcher) gone(ctx context.Context, rel string) {
+	rec, err := w.getRecord(ctx, rel)
+	if err != nil {
+		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
+		return
+	}
+	delete(w.skipped, rel)
+	if rec.live() {
+		w.withdraw(ctx, rec)
+		return
+	}
+	recs, err := w.loadRecords(ctx)
+	if err != nil {
+		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
+		return
+	}
+	for p, r := range recs {
+		if !r.live() || !under(p, rel) {
+			continue
+		}
+		if _, err := os.Lstat(w.abs(p)); errors.Is(err, fs.ErrNotExist) {
+			w.withdraw(ctx, r)
+		}
+	}
+}

@@ -1,0 +1,619 @@
+package watcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+)
+
+// Log attribute keys.
+const (
+	keyCorrelationID = "correlation_id"
+	keyStage         = "stage"
+	keySubject       = "subject"
+	keyStreamSeq     = "stream_seq"
+	keyPath          = "path"
+	keyErr           = "err"
+)
+
+// editorPatterns are the editor swap, backup and partial-download files.
+var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "*.part", "*.tmp", "*.crdownload", ".#*"}
+
+// Watcher publishes the files of one folder. Scan and Run may be called
+// from different goroutines; their work on the folder is serialised.
+type Watcher struct {
+	cfg  Config
+	root string // absolute, symlinks resolved
+	js   jetstream.JetStream
+	log  *slog.Logger
+	m    *metrics
+
+	mu      sync.Mutex // serialises scans and Run's steps; guards what follows
+	objects jetstream.ObjectStore
+	kv      jetstream.KeyValue
+	dupes   time.Duration // the files stream's duplicate window
+	skipped map[string]SkipReason // paths whose skip was logged, by reason
+
+	afterHash func(rel string) // test hook: runs between hashing and the second stat
+}
+
+// New validates cfg and returns a Watcher publishing through js. The object
+// store bus.BucketFiles and the key-value bucket bus.BucketWatcher (created
+// by bus.Provision) are opened by name at the first Scan or Run. A nil
+// logger discards; a nil registerer keeps the metrics unregistered.
+func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus.Registerer) (*Watcher, error) {
+	if js == nil {
+		return nil, errors.New("new watcher: nil jetstream")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new watcher: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	abs, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("new watcher: root %s: %w", cfg.Root, err)
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("new watcher: root %s: %w", cfg.Root, err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("new watcher: %w", err)
+	}
+	return &Watcher{
+		cfg:     cfg,
+		root:    root,
+		js:      js,
+		log:     logger.With(slog.String(keyStage, bus.StageWatcher)),
+		m:       m,
+		skipped: map[string]SkipReason{},
+	}, nil
+}
+
+// open opens the buckets once; w.mu is held.
+func (w *Watcher) open(ctx context.Context) error {
+	if w.objects == nil {
+		obs, err := w.js.ObjectStore(ctx, bus.BucketFiles)
+		if err != nil {
+			return fmt.Errorf("open object store %s: %w", bus.BucketFiles, err)
+		}
+		w.objects = obs
+	}
+	if w.kv == nil {
+		kv, err := w.js.KeyValue(ctx, bus.BucketWatcher)
+		if err != nil {
+			return fmt.Errorf("open key-value bucket %s: %w", bus.BucketWatcher, err)
+		}
+		w.kv = kv
+	}
+	if w.dupes == 0 {
+		s, err := w.js.Stream(ctx, bus.StreamFiles)
+		if err != nil {
+			return fmt.Errorf("open stream %s: %w", bus.StreamFiles, err)
+		}
+		w.dupes = s.CachedInfo().Config.Duplicates
+		if w.dupes <= 0 {
+			w.dupes = 2 * time.Minute // the server's default
+		}
+	}
+	return nil
+}
+
+// Scan makes one full pass over the folder: it publishes every new or
+// changed file and every deletion and reports per path what happened. A file
+// is published when its size and mtime before and after hashing agree;
+// Scan does not wait for Config.Settle. An error means the pass could not be
+// made (the root is gone, the state is unreadable, ctx ended); problems with
+// single files are Failed results and are retried by the next scan.
+func (w *Watcher) Scan(ctx context.Context) (Report, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.scan(ctx, nil)
+}
+
+// scan walks the folder; with pend set (Run), files modified less than
+// Settle ago are handed to pend instead of being published. w.mu is held.
+func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
+	start := time.Now()
+	if err := w.open(ctx); err != nil {
+		return Report{}, fmt.Errorf("scan %s: %w", w.root, err)
+	}
+	if st, err := os.Stat(w.root); err != nil {
+		return Report{}, fmt.Errorf("scan %s: %w", w.root, err)
+	} else if !st.IsDir() {
+		return Report{}, fmt.Errorf("scan %s: not a directory", w.root)
+	}
+	recs, err := w.loadRecords(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("scan %s: %w", w.root, err)
+	}
+	var (
+		rep        Report
+		keep       = map[string]bool{} // recorded paths that stay current
+		seen       = map[string]bool{}
+		incomplete []string // directories that could not be read
+	)
+	walkErr := filepath.WalkDir(w.root, func(abs string, d fs.DirEntry, err error) error {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if abs == w.root {
+			return err
+		}
+		rel := w.rel(abs)
+		seen[rel] = true
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // vanished while walking: a deletion, if it was recorded
+			}
+			incomplete = append(incomplete, rel)
+			rep.Results = append(rep.Results, w.fail(ctx, rel, fmt.Errorf("read %s: %w", rel, err)))
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if reason := w.nameRule(rel, true); reason != "" {
+				rep.Results = append(rep.Results, w.skip(ctx, rel, reason, rel))
+				return fs.SkipDir
+			}
+			if pend != nil {
+				w.watchDir(ctx, pend, abs) // also catches directories fsnotify missed
+			}
+			return nil
+		}
+		lst, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		var res Result
+		if err != nil {
+			res = w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
+		} else {
+			res = w.visit(ctx, rel, abs, lst, recs[rel], pend)
+		}
+		if res.keepsRecord() {
+			keep[rel] = true
+		}
+		rep.Results = append(rep.Results, res)
+		return nil
+	})
+	if walkErr != nil {
+		return rep, fmt.Errorf("scan %s: %w", w.root, walkErr)
+	}
+	for p, rec := range recs {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("scan %s: %w", w.root, err)
+		}
+		switch {
+		case !rec.live():
+			w.expire(ctx, rec)
+		case keep[p] || inAny(p, incomplete):
+		default:
+			rep.Results = append(rep.Results, w.withdraw(ctx, rec))
+		}
+	}
+	for p := range w.skipped {
+		if !seen[p] {
+			delete(w.skipped, p)
+		}
+	}
+	rep.Duration = time.Since(start)
+	w.m.scan.Observe(rep.Duration.Seconds())
+	level := slog.LevelDebug
+	if rep.Count(Published)+rep.Count(Deleted)+rep.Count(Failed) > 0 {
+		level = slog.LevelInfo
+	}
+	w.log.Log(ctx, level, "scan finished",
+		slog.Int("published", rep.Count(Published)),
+		slog.Int("unchanged", rep.Count(Unchanged)),
+		slog.Int("skipped", rep.Count(Skipped)),
+		slog.Int("deleted", rep.Count(Deleted)),
+		slog.Int("failed", rep.Count(Failed)),
+		slog.Duration("duration", rep.Duration))
+	return rep, nil
+}
+
+func inAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if under(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// rel returns abs relative to the root with forward slashes.
+func (w *Watcher) rel(abs string) string {
+	r, err := filepath.Rel(w.root, abs)
+	if err != nil {
+		return filepath.ToSlash(abs)
+	}
+	return filepath.ToSlash(r)
+}
+
+func (w *Watcher) abs(rel string) string { return filepath.Join(w.root, filepath.FromSlash(rel)) }
+
+// nameRule returns why a directory or file is ignored by its name, or "".
+func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
+	name := path.Base(rel)
+	if strings.HasPrefix(name, ".") {
+		return ReasonHidden
+	}
+	if !isDir {
+		for _, p := range editorPatterns {
+			if ok, _ := path.Match(p, name); ok {
+				return ReasonEditor
+			}
+		}
+	}
+	for _, p := range w.cfg.Ignore {
+		// Patterns were checked by Validate, so Match cannot fail here.
+		if ok, _ := path.Match(p, name); ok {
+			return ReasonIgnored
+		}
+		if ok, _ := path.Match(p, rel); ok {
+			return ReasonIgnored
+		}
+	}
+	return ""
+}
+
+// pathRule applies nameRule to every directory of rel and to rel itself.
+func (w *Watcher) pathRule(rel string, isDir bool) SkipReason {
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		if r := w.nameRule(strings.Join(parts[:i], "/"), true); r != "" {
+			return r
+		}
+	}
+	return w.nameRule(rel, isDir)
+}
+
+// visit decides and acts on one path that is not a directory; lst is its
+// Lstat. rec is its record or nil. w.mu is held.
+func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, rec *record, pend *pending) Result {
+	if reason := w.nameRule(rel, false); reason != "" {
+		return w.skip(ctx, rel, reason, rel)
+	}
+	st := lst
+	if lst.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return w.skip(ctx, rel, ReasonNotRegular, fmt.Sprintf("%s (broken symlink: %v)", rel, err))
+		}
+		if !within(w.root, target) {
+			return w.skip(ctx, rel, ReasonSymlinkOutside, fmt.Sprintf("%s -> %s", rel, target),
+				slog.String("target", target))
+		}
+		if st, err = os.Stat(target); err != nil {
+			return w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
+		}
+		if st.IsDir() {
+			return w.skip(ctx, rel, ReasonNotRegular, rel+" (symlink to a directory, not followed)")
+		}
+	}
+	if !st.Mode().IsRegular() {
+		return w.skip(ctx, rel, ReasonNotRegular, fmt.Sprintf("%s (%s)", rel, st.Mode().Type()))
+	}
+	if st.Size() > w.cfg.MaxFileSize {
+		return w.tooLarge(ctx, rel, st.Size())
+	}
+	if rec.matches(st) {
+		return w.unchanged(rel, rec)
+	}
+	if pend != nil && time.Since(st.ModTime()) < w.cfg.Settle {
+		pend.observe(rel, st)
+		return w.skip(ctx, rel, ReasonUnstable, rel+" (modified less than the settle time ago)")
+	}
+	return w.publish(ctx, rel, abs, rec)
+}
+
+func within(root, p string) bool {
+	return p == root || strings.HasPrefix(p, root+string(filepath.Separator))
+}
+
+func sameStat(a, b fs.FileInfo) bool {
+	return a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// errUnstable says the file changed while it was read.
+var errUnstable = errors.New("file changed while it was read")
+
+// publish stores and announces the current version of one file.
+func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Result {
+	st0, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return w.skip(ctx, rel, ReasonUnstable, rel+" (disappeared while it was read)")
+	}
+	if err != nil {
+		return w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
+	}
+	if st0.Size() > w.cfg.MaxFileSize {
+		return w.tooLarge(ctx, rel, st0.Size())
+	}
+	sum, n, err := hashFile(abs)
+	if err != nil {
+		return w.fail(ctx, rel, fmt.Errorf("hash %s: %w", rel, err))
+	}
+	if w.afterHash != nil {
+		w.afterHash(rel)
+	}
+	if st1, err := os.Stat(abs); err != nil || !sameStat(st0, st1) || n != st0.Size() {
+		return w.skip(ctx, rel, ReasonUnstable, rel+" (changed while it was hashed)")
+	}
+	if rec.live() && rec.SHA256 == sum {
+		// Touched, not changed: remember the new mtime so the next scan
+		// need not hash it again.
+		upd := *rec
+		upd.Size, upd.ModTime = st0.Size(), modTime(st0)
+		if err := w.putRecord(ctx, &upd); err != nil {
+			w.log.WarnContext(ctx, "update watcher state", slog.String(keyPath, rel), slog.Any(keyErr, err))
+		}
+		return w.unchanged(rel, &upd)
+	}
+	obj := rel + "@" + sum
+	if err := w.upload(ctx, rel, abs, obj, sum, st0.Size()); errors.Is(err, errUnstable) {
+		return w.skip(ctx, rel, ReasonUnstable, rel+" (changed while it was stored)")
+	} else if err != nil {
+		return w.fail(ctx, rel, err)
+	}
+	if st2, err := os.Stat(abs); err != nil || !sameStat(st0, st2) {
+		if rec == nil || (obj != rec.Object && obj != rec.Previous) {
+			w.deleteObject(ctx, obj)
+		}
+		return w.skip(ctx, rel, ReasonUnstable, rel+" (changed while it was stored)")
+	}
+	ev := event.FileDiscovered{Path: rel, Size: st0.Size(), SHA256: sum, ModTime: modTime(st0), Object: obj}
+	cid := correlationID(rel, sum)
+	seq, err := w.emit(ctx, event.SubjectFileDiscovered, ev, cid, "file:"+idPath(rel)+":"+sum, rec.lastSeq())
+	if err != nil {
+		return w.fail(ctx, rel, err)
+	}
+	next := &record{Path: rel, SHA256: sum, Size: st0.Size(), ModTime: ev.ModTime, Object: obj, Seq: seq}
+	var drop string
+	if rec.live() {
+		next.Previous = rec.Object
+		if rec.Object == obj {
+			next.Previous = rec.Previous
+		}
+		if rec.Previous != "" && rec.Previous != obj && rec.Previous != next.Previous {
+			drop = rec.Previous
+		}
+	}
+	if err := w.putRecord(ctx, next); err != nil {
+		// Published but not recorded: the next scan publishes again with the
+		// same Nats-Msg-Id, which JetStream drops as a duplicate.
+		return w.fail(ctx, rel, err)
+	}
+	if drop != "" {
+		w.deleteObject(ctx, drop)
+	}
+	delete(w.skipped, rel)
+	w.m.published.Inc()
+	w.m.bytes.Add(float64(st0.Size()))
+	w.log.InfoContext(ctx, "file published",
+		slog.String(keyCorrelationID, cid),
+		slog.String(keyPath, rel),
+		slog.String("sha256", sum),
+		slog.Int64("size", st0.Size()),
+		slog.String(keySubject, event.SubjectFileDiscovered),
+		slog.Uint64(keyStreamSeq, seq))
+	return Result{Path: rel, Outcome: Published, CorrelationID: cid, SHA256: sum, Size: st0.Size(), Object: obj, Seq: seq}
+}
+
+// upload streams the file into the object store under obj, unless an object
+// with the same name, size and digest is already there, and checks that the
+// streamed bytes hash to sum.
+func (w *Watcher) upload(ctx context.Context, rel, abs, obj, sum string, size int64) error {
+	raw, err := hex.DecodeString(sum)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", rel, err)
+	}
+	info, err := w.objects.GetInfo(ctx, obj)
+	switch {
+	case err == nil && !info.Deleted && info.Size == uint64(size) &&
+		info.Digest == "SHA-256="+base64.URLEncoding.EncodeToString(raw):
+		return nil // stored before (e.g. published, then the process stopped before recording it)
+	case err != nil && !errors.Is(err, jetstream.ErrObjectNotFound):
+		return fmt.Errorf("store %s: object %s: %w", rel, obj, err)
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", rel, err)
+	}
+	defer closeQuietly(f)
+	h := sha256.New()
+	info, err = w.objects.Put(ctx, jetstream.ObjectMeta{
+		Name:     obj,
+		Metadata: map[string]string{"path": rel, "sha256": sum},
+	}, io.TeeReader(f, h))
+	if err != nil {
+		return fmt.Errorf("store %s: object %s: %w", rel, obj, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != sum || info.Size != uint64(size) {
+		w.deleteObject(ctx, obj)
+		return errUnstable
+	}
+	return nil
+}
+
+// withdraw publishes the deletion of a recorded path and removes its state
+// and objects.
+func (w *Watcher) withdraw(ctx context.Context, rec *record) Result {
+	cid := correlationID(rec.Path, rec.SHA256)
+	ev := event.FileDeleted{Path: rec.Path, SHA256: rec.SHA256}
+	seq, err := w.emit(ctx, event.SubjectFileDeleted, ev, cid, "deleted:"+idPath(rec.Path)+":"+rec.SHA256, rec.Seq)
+	if err != nil {
+		return w.fail(ctx, rec.Path, err)
+	}
+	tomb := &record{Path: rec.Path, SHA256: rec.SHA256, Seq: seq, Deleted: true, DeletedAt: time.Now().UTC()}
+	if err := w.putRecord(ctx, tomb); err != nil {
+		return w.fail(ctx, rec.Path, err)
+	}
+	for _, obj := range []string{rec.Object, rec.Previous} {
+		if obj != "" {
+			w.deleteObject(ctx, obj)
+		}
+	}
+	w.m.deleted.Inc()
+	w.log.InfoContext(ctx, "file deleted",
+		slog.String(keyCorrelationID, cid),
+		slog.String(keyPath, rec.Path),
+		slog.String("sha256", rec.SHA256),
+		slog.String(keySubject, event.SubjectFileDeleted),
+		slog.Uint64(keyStreamSeq, seq))
+	return Result{Path: rec.Path, Outcome: Deleted, CorrelationID: cid, SHA256: rec.SHA256, Size: rec.Size, Object: rec.Object, Seq: seq}
+}
+
+// emit publishes one event with the watcher's headers and returns its stream
+// sequence. after is the sequence of the path's last event: when JetStream
+// reports msgID as a duplicate of an older message, this version was
+// published before that last event (A, B, A again), so it is published
+// again under an ID naming the event it follows.
+func (w *Watcher) emit(ctx context.Context, subject string, payload any, cid, msgID string, after uint64) (uint64, error) {
+	m, err := pipeline.NewMessage(subject, payload)
+	if err != nil {
+		return 0, err
+	}
+	m.Header.Set(pipeline.HeaderCorrelationID, cid)
+	m.Header.Set(pipeline.HeaderMsgID, msgID)
+	ack, err := w.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: m.Data, Header: m.Header},
+		jetstream.WithExpectStream(bus.StreamFiles))
+	if err != nil {
+		return 0, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	if ack.Duplicate && ack.Sequence < after {
+		m.Header.Set(pipeline.HeaderMsgID, fmt.Sprintf("%s:after:%d", msgID, after))
+		ack, err = w.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: m.Data, Header: m.Header},
+			jetstream.WithExpectStream(bus.StreamFiles))
+		if err != nil {
+			return 0, fmt.Errorf("publish %s: %w", subject, err)
+		}
+	}
+	return ack.Sequence, nil
+}
+
+// expire removes a tombstone once the duplicate window it guards against
+// has passed.
+func (w *Watcher) expire(ctx context.Context, rec *record) {
+	if time.Since(rec.DeletedAt) < 2*w.dupes {
+		return
+	}
+	if err := w.kv.Delete(ctx, stateKey(rec.Path)); err != nil {
+		w.log.WarnContext(ctx, "delete watcher state", slog.String(keyPath, rec.Path), slog.Any(keyErr, err))
+	}
+}
+
+func (w *Watcher) deleteObject(ctx context.Context, obj string) {
+	if err := w.objects.Delete(ctx, obj); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		w.log.WarnContext(ctx, "delete superseded object", slog.String("object", obj), slog.Any(keyErr, err))
+	}
+}
+
+func (w *Watcher) unchanged(rel string, rec *record) Result {
+	delete(w.skipped, rel)
+	return Result{Path: rel, Outcome: Unchanged, SHA256: rec.SHA256, Size: rec.Size, Object: rec.Object, Seq: rec.Seq}
+}
+
+func (w *Watcher) tooLarge(ctx context.Context, rel string, size int64) Result {
+	return w.skip(ctx, rel, ReasonTooLarge,
+		fmt.Sprintf("%s is %d bytes, over the limit of %d bytes", rel, size, w.cfg.MaxFileSize),
+		slog.Int64("size", size), slog.Int64("max_size", w.cfg.MaxFileSize))
+}
+
+// skip reports a skipped path; it is logged and counted once per path and
+// reason, not on every rescan.
+func (w *Watcher) skip(ctx context.Context, rel string, reason SkipReason, detail string, attrs ...slog.Attr) Result {
+	detail = reason.Describe() + ": " + detail
+	if w.skipped[rel] != reason {
+		w.skipped[rel] = reason
+		w.m.skipped.WithLabelValues(string(reason)).Inc()
+		level := slog.LevelInfo
+		switch reason {
+		case ReasonTooLarge, ReasonSymlinkOutside:
+			level = slog.LevelWarn
+		case ReasonUnstable:
+			level = slog.LevelDebug
+		}
+		attrs = append([]slog.Attr{
+			slog.String(keyPath, rel),
+			slog.String("reason", string(reason)),
+			slog.String("detail", detail),
+		}, attrs...)
+		w.log.LogAttrs(ctx, level, "file skipped", attrs...)
+	}
+	return Result{Path: rel, Outcome: Skipped, Reason: reason, Detail: detail}
+}
+
+func (w *Watcher) fail(ctx context.Context, rel string, err error) Result {
+	w.m.failed.Inc()
+	w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
+	return Result{Path: rel, Outcome: Failed, Err: err}
+}
+
+// hashFile returns the hex SHA-256 of the file and the bytes read.
+func hashFile(abs string) (string, int64, error) {
+	f, err := os.Open(abs)
+	if err != nil {
+		return "", 0, err
+	}
+	defer closeQuietly(f)
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", n, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// closeQuietly closes a file opened for reading, where a close error
+// cannot lose data.
+func closeQuietly(f *os.File) {
+	_ = f.Close() // nothing was written, so nothing can be lost
+}
+
+// correlationID is deterministic per file version: the same bytes at the
+// same path always get the same ID.
+func correlationID(rel, sum string) string {
+	h := sha256.Sum256([]byte(rel + "\x00" + sum))
+	return hex.EncodeToString(h[:])[:24]
+}
+
+// idPath is the path as used in a Nats-Msg-Id header, which cannot carry
+// control characters (a file name may).
+func idPath(rel string) string {
+	if strings.IndexFunc(rel, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+		return rel
+	}
+	h := sha256.Sum256([]byte(rel))
+	return "sha256-" + hex.EncodeToString(h[:])
+}
