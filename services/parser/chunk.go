@@ -99,8 +99,8 @@ func (c Chunker) spans(text string) []span {
 		return nil
 	}
 	var out []span
-	next := 0     // first unit not yet in any chunk
-	startOff := 0 // start of the current chunk (overlap included)
+	next := 0                  // first unit not yet in any chunk
+	startOff := units[0].start // start of the current chunk (overlap included)
 	for next < len(units) {
 		first := next
 		// Drop overlap that would push the first new unit over the hard limit.
@@ -263,9 +263,10 @@ func cutLong(text string, s, e, size int, para bool, units []unit) []unit {
 			return units
 		}
 		limit := s + size
-		cut := lastBreak(text, s+size/4, limit, func(b byte) bool { return b == '\n' })
+		// A break at limit itself leaves a piece of exactly size bytes.
+		cut := lastBreak(text, s+size/4, limit+1, func(b byte) bool { return b == '\n' })
 		if cut < 0 {
-			cut = lastBreak(text, s+1, limit, isASCIISpace)
+			cut = lastBreak(text, s+1, limit+1, isASCIISpace)
 		}
 		if cut < 0 {
 			cut = limit

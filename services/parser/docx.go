@@ -11,15 +11,15 @@ import (
 	"strings"
 )
 
-// Limits on what a .docx may make the parser read.
-const (
-	// maxDocxPart caps the decompressed size of an XML part.
-	maxDocxPart = 64 << 20
-	// maxDocxEntries caps the number of entries in the archive.
-	maxDocxEntries = 10000
-	// maxDocxDepth caps XML element nesting.
-	maxDocxDepth = 512
-)
+// docxLimits bound what a .docx may make the parser read.
+type docxLimits struct {
+	part    int64 // decompressed size of an XML part
+	entries int   // entries in the archive
+	depth   int   // XML element nesting
+}
+
+// defaultDocxLimits are the limits ExtractText applies.
+var defaultDocxLimits = docxLimits{part: 64 << 20, entries: 10000, depth: 512}
 
 // WordprocessingML namespaces whose text elements are document text.
 const (
@@ -37,7 +37,7 @@ var errNotDocx = errors.New("not a Word document")
 // row per line with cells separated by " | ". Deleted revisions, field
 // instructions, hidden runs and the fallback copies of text boxes are left
 // out.
-func extractDocx(data []byte) (string, error) {
+func extractDocx(data []byte, lim docxLimits) (string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "", errEmpty
 	}
@@ -45,20 +45,20 @@ func extractDocx(data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: not a zip archive: %w", errNotDocx, err)
 	}
-	if len(zr.File) > maxDocxEntries {
-		return "", fmt.Errorf("%w: archive has %d entries (limit %d)", errNotDocx, len(zr.File), maxDocxEntries)
+	if len(zr.File) > lim.entries {
+		return "", fmt.Errorf("%w: archive has %d entries (limit %d)", errNotDocx, len(zr.File), lim.entries)
 	}
-	name := mainPart(zr)
+	name := mainPart(zr, lim)
 	f := findEntry(zr, name)
 	if f == nil {
 		return "", fmt.Errorf("%w: no %s in the archive", errNotDocx, name)
 	}
-	rc, err := openPart(f)
+	rc, err := openPart(f, lim.part)
 	if err != nil {
 		return "", err
 	}
 	defer rc.Close()
-	text, err := docxText(rc)
+	text, err := docxText(rc, lim.depth)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", f.Name, err)
 	}
@@ -67,13 +67,13 @@ func extractDocx(data []byte) (string, error) {
 
 // mainPart finds the main document part through the package relationships
 // (_rels/.rels), falling back to word/document.xml.
-func mainPart(zr *zip.Reader) string {
+func mainPart(zr *zip.Reader, lim docxLimits) string {
 	const fallback = "word/document.xml"
 	f := findEntry(zr, "_rels/.rels")
 	if f == nil {
 		return fallback
 	}
-	rc, err := openPart(f)
+	rc, err := openPart(f, lim.part)
 	if err != nil {
 		return fallback
 	}
@@ -111,31 +111,32 @@ func findEntry(zr *zip.Reader, name string) *zip.File {
 }
 
 // openPart opens an archive entry, refusing parts whose stated or actual
-// decompressed size exceeds maxDocxPart.
-func openPart(f *zip.File) (io.ReadCloser, error) {
-	if f.UncompressedSize64 > maxDocxPart {
-		return nil, fmt.Errorf("%s: decompressed size %d bytes exceeds the limit of %d", f.Name, f.UncompressedSize64, maxDocxPart)
+// decompressed size exceeds limit bytes.
+func openPart(f *zip.File, limit int64) (io.ReadCloser, error) {
+	if f.UncompressedSize64 > uint64(limit) {
+		return nil, fmt.Errorf("%s: decompressed size %d bytes exceeds the limit of %d", f.Name, f.UncompressedSize64, limit)
 	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", f.Name, err)
 	}
-	return &limitedPart{rc: rc, name: f.Name, left: maxDocxPart}, nil
+	return &limitedPart{rc: rc, name: f.Name, limit: limit, left: limit}, nil
 }
 
 // limitedPart fails a read once more than left bytes came out, whatever
 // the archive's directory claimed.
 type limitedPart struct {
-	rc   io.ReadCloser
-	name string
-	left int64
+	rc    io.ReadCloser
+	name  string
+	limit int64
+	left  int64
 }
 
 func (l *limitedPart) Read(p []byte) (int, error) {
 	n, err := l.rc.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return 0, fmt.Errorf("%s: decompressed size exceeds the limit of %d bytes", l.name, maxDocxPart)
+		return 0, fmt.Errorf("%s: decompressed size exceeds the limit of %d bytes", l.name, l.limit)
 	}
 	return n, err
 }
@@ -162,7 +163,7 @@ type docxReader struct {
 }
 
 // docxText reads document XML from r.
-func docxText(r io.Reader) (string, error) {
+func docxText(r io.Reader, maxDepth int) (string, error) {
 	d := xml.NewDecoder(r)
 	var x docxReader
 	for {
@@ -175,8 +176,8 @@ func docxText(r io.Reader) (string, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if len(x.stack) >= maxDocxDepth {
-				return "", fmt.Errorf("elements nested deeper than %d", maxDocxDepth)
+			if len(x.stack) >= maxDepth {
+				return "", fmt.Errorf("elements nested deeper than %d", maxDepth)
 			}
 			x.stack = append(x.stack, t.Name)
 			x.start(t)
@@ -191,12 +192,8 @@ func docxText(r io.Reader) (string, error) {
 			}
 		}
 	}
-	for len(x.paras) > 0 { // unterminated paragraphs
-		x.endParagraph()
-	}
-	for len(x.tables) > 0 {
-		x.endTable()
-	}
+	// The decoder rejects unclosed elements, so every paragraph and table
+	// has been closed here.
 	return strings.TrimSpace(x.out.String()), nil
 }
 
@@ -372,8 +369,7 @@ func (x *docxReader) endTable() {
 		return
 	}
 	tb := x.tables[len(x.tables)-1]
-	if tb.cell.Len() > 0 || len(tb.row) > 0 { // unterminated cell or row
-		tb.row = append(tb.row, strings.TrimSpace(tb.cell.String()))
+	if len(tb.row) > 0 { // cells outside a row (invalid but well-formed)
 		if line := joinCells(tb.row); line != "" {
 			tb.lines = append(tb.lines, line)
 		}

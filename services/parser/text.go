@@ -86,7 +86,7 @@ func extract(name string, data []byte) (string, error) {
 		}
 		return extractHTML(text), nil
 	case ".docx":
-		return extractDocx(data)
+		return extractDocx(data, defaultDocxLimits)
 	case "":
 		return "", fmt.Errorf("%w: no file extension", errUnsupported)
 	}

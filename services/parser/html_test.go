@@ -1,0 +1,44 @@
+package parser
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestExtractHTML(t *testing.T) {
+	tests := []struct {
+		name string
+		give string
+		want string
+	}{
+		{name: "inline elements add no spaces", give: "<p>Con<strong>nor</strong> <a href=#>Gh<em>osh</em></a>.</p>", want: "Connor Ghosh."},
+		{name: "entities decoded", give: "<p>O&#39;Neill &amp; Co &lt;b&gt; &eacute;&nbsp;x</p>", want: "O'Neill & Co <b> é x"},
+		{name: "whitespace collapsed", give: "<p>  a \n\t b  </p>", want: "a b"},
+		{name: "paragraphs never merge", give: "<p>First</p><p>Second</p><div>Third</div><h2>Fourth</h2>", want: "First\n\nSecond\n\nThird\n\nFourth"},
+		{name: "unclosed paragraphs", give: "<p>One<p>Two", want: "One\n\nTwo"},
+		{name: "br is a line break", give: "<p>a<br>b<br/>c</p>", want: "a\nb\nc"},
+		{name: "list items", give: "<ul><li>one</li><li>two</ul>", want: "one\n\ntwo"},
+		{name: "script style noscript template skipped", give: "<script>x=1</script><style>p{}</style><noscript>ns</noscript><template><p>tpl<template>in</template>t2</p></template><p>ok</p>", want: "ok"},
+		{name: "self-closing script still skipped", give: "<p>a</p><script/>var hidden = 1;</script><p>b</p>", want: "a\n\nb"},
+		{name: "comments and attributes skipped", give: `<!-- PRJ-1 --><p title="PRJ-2"><img alt="PRJ-3" src="PRJ-4.png">text</p>`, want: "text"},
+		{name: "title kept", give: "<html><head><title>T &amp; T</title><meta charset=utf-8></head><body><p>b</p></body></html>", want: "T & T\n\nb"},
+		{name: "hidden attribute", give: `<p>a</p><div hidden><div>nested</div>x</div><p>b</p>`, want: "a\n\nb"},
+		{name: "aria-hidden and display none", give: `<span aria-hidden="true">x</span><span style="DISPLAY: none">y</span><span style="visibility:hidden">z</span><span aria-hidden="false">v</span>`, want: "v"},
+		{name: "hidden on optional-end element is ignored", give: `<p hidden>shown<p>also`, want: "shown\n\nalso"},
+		{name: "hidden void element", give: `<p>a<input hidden>b</p>`, want: "ab"},
+		{name: "table rows and cells", give: "<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td><p>x</p><p>y</p></td></tr></table><p>after</p>", want: "A | B\n1 | x y\n\nafter"},
+		{name: "cells with br stay on the row", give: "<table><tr><td>a<br>b</td><td>c</td></tr></table>", want: "a b | c"},
+		{name: "empty first cell", give: "<table><tr><td></td><td>c</td></tr></table>", want: "c"},
+		{name: "pre keeps whitespace", give: "<pre>a\n  b</pre><p>c</p>", want: "a\n  b\n\nc"},
+		{name: "unknown and custom elements are inline", give: "<p>a<x-widget>b</x-widget>c</p>", want: "abc"},
+		{name: "hidden custom element", give: "<p>a<x-w hidden>b<x-w>c</x-w>d</x-w>e</p>", want: "ae"},
+		{name: "malformed markup", give: "<p>a<b>b</i></p></div>c<", want: "ab\n\nc<"},
+		{name: "plain text", give: "just text", want: "just text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, extractHTML(tt.give))
+		})
+	}
+}
