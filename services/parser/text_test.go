@@ -57,10 +57,10 @@ func TestExtractTextContent(t *testing.T) {
 		wantNot []string // substrings that must be absent
 	}{
 		{
-			name: "txt keeps text, strips BOM, normalises line ends",
-			file: "a.txt",
-			give: "\uFEFFLine one\r\nLine two\rLine three\n",
-			want: []string{"Line one\nLine two\nLine three"},
+			name:    "txt keeps text, strips BOM, normalises line ends",
+			file:    "a.txt",
+			give:    "\uFEFFLine one\r\nLine two\rLine three\n",
+			want:    []string{"Line one\nLine two\nLine three"},
 			wantNot: []string{"\r", "\uFEFF"},
 		},
 		{
