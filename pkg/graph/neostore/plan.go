@@ -1,0 +1,282 @@
+package neostore
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/graph"
+)
+
+// partRows is the provenance part of structured data.
+const partRows = "rows"
+
+type opKind int
+
+const (
+	opPutChunk opKind = iota + 1
+	opDelete
+	opPutRecords
+)
+
+// plan is one validated op, its rows grouped by label or by (type, from
+// label, to label) and sorted by key, so that concurrent transactions take
+// their locks in the same order.
+type plan struct {
+	kind    opKind
+	path    string
+	version int64
+	doc     map[string]any // Document properties (put ops)
+	sha     string
+	source  string // _Source key of the op's support (put ops)
+	part    string
+	chunk   string // chunk key (PutChunk)
+	index   int64
+	text    string
+	final   bool
+	nodes   []nodeGroup
+	rels    []relGroup
+	items   int
+	opIndex int
+}
+
+type nodeGroup struct {
+	label string
+	rows  []map[string]any // {key, props}
+}
+
+type relGroup struct {
+	typ, from, to string
+	rows          []map[string]any // {from, to, source, props}
+}
+
+// sourceKey is the _Source key of (path, sha256, part): NUL cannot occur in
+// a path or a hex digest, so the key is unambiguous.
+func sourceKey(path, sha, part string) string {
+	return path + "\x00" + sha + "\x00" + part
+}
+
+func invalid(i int, format string, args ...any) error {
+	return fmt.Errorf("%w: op %d: %s", graph.ErrInvalid, i, fmt.Sprintf(format, args...))
+}
+
+// plan validates every op before anything is written: one bad op refuses
+// the whole Apply call.
+func (s *Store) plan(ops []graph.Op) ([]plan, error) {
+	plans := make([]plan, 0, len(ops))
+	for i, op := range ops {
+		n := 0
+		for _, set := range []bool{op.PutChunk != nil, op.DeleteDocument != nil, op.PutRecords != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			return nil, invalid(i, "exactly one of PutChunk, DeleteDocument and PutRecords must be set, got %d", n)
+		}
+		var (
+			p   plan
+			err error
+		)
+		switch {
+		case op.PutChunk != nil:
+			p, err = s.planChunk(i, op.PutChunk)
+		case op.DeleteDocument != nil:
+			p, err = planDelete(i, op.DeleteDocument)
+		default:
+			p, err = s.planRecords(i, op.PutRecords)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.opIndex = i
+		plans = append(plans, p)
+	}
+	return plans, nil
+}
+
+func version(i int, v uint64) (int64, error) {
+	if v > math.MaxInt64 {
+		return 0, invalid(i, "version %d overflows int64", v)
+	}
+	return int64(v), nil
+}
+
+func planDocument(i int, d event.Document) (plan, error) {
+	if d.Path == "" {
+		return plan{}, invalid(i, "empty document path")
+	}
+	if d.SHA256 == "" {
+		return plan{}, invalid(i, "document %q: empty sha256", d.Path)
+	}
+	if strings.ContainsRune(d.Path, 0) || strings.ContainsRune(d.SHA256, 0) {
+		return plan{}, invalid(i, "document %q: NUL in path or sha256", d.Path)
+	}
+	v, err := version(i, d.Version)
+	if err != nil {
+		return plan{}, err
+	}
+	return plan{
+		path: d.Path, sha: d.SHA256, version: v,
+		doc: map[string]any{"path": d.Path, "name": d.Name, "format": d.Format, "sha256": d.SHA256, "size": d.Size},
+	}, nil
+}
+
+func planDelete(i int, d *event.DocumentDeleted) (plan, error) {
+	if d.Path == "" {
+		return plan{}, invalid(i, "empty document path")
+	}
+	v, err := version(i, d.Version)
+	if err != nil {
+		return plan{}, err
+	}
+	return plan{kind: opDelete, path: d.Path, version: v}, nil
+}
+
+func (s *Store) planChunk(i int, x *event.Extraction) (plan, error) {
+	p, err := planDocument(i, x.Chunk.Document)
+	if err != nil {
+		return plan{}, err
+	}
+	if x.Chunk.Index < 0 {
+		return plan{}, invalid(i, "document %q: negative chunk index %d", p.path, x.Chunk.Index)
+	}
+	p.kind = opPutChunk
+	p.index = int64(x.Chunk.Index)
+	p.text = x.Chunk.Text
+	p.chunk = event.ChunkKey(p.sha, x.Chunk.Index)
+	p.part = strconv.Itoa(x.Chunk.Index)
+	p.source = sourceKey(p.path, p.sha, p.part)
+	if p.nodes, err = s.planNodes(i, x.Mentions); err != nil {
+		return plan{}, err
+	}
+	if p.rels, err = s.planRels(i, x.Relationships, event.SourceText); err != nil {
+		return plan{}, err
+	}
+	p.items = len(x.Mentions) + len(x.Relationships) + 1
+	return p, nil
+}
+
+func (s *Store) planRecords(i int, r *event.Records) (plan, error) {
+	p, err := planDocument(i, r.Source)
+	if err != nil {
+		return plan{}, err
+	}
+	p.kind = opPutRecords
+	p.final = r.Final
+	p.part = partRows
+	p.source = sourceKey(p.path, p.sha, p.part)
+	if p.nodes, err = s.planNodes(i, r.Nodes); err != nil {
+		return plan{}, err
+	}
+	if p.rels, err = s.planRels(i, r.Relationships, event.SourceStructured); err != nil {
+		return plan{}, err
+	}
+	p.items = len(r.Nodes) + len(r.Relationships)
+	return p, nil
+}
+
+// label returns the configured label equal to l: only schema strings ever
+// reach Cypher text.
+func (s *Store) label(i int, l string) (string, error) {
+	if k, ok := slices.BinarySearch(s.labels, l); ok {
+		return s.labels[k], nil
+	}
+	return "", invalid(i, "label %q is not in the schema", l)
+}
+
+func (s *Store) relType(i int, t string) (string, error) {
+	if k, ok := slices.BinarySearch(s.relTypes, t); ok {
+		return s.relTypes[k], nil
+	}
+	return "", invalid(i, "relationship type %q is not in the schema", t)
+}
+
+func props(i int, what string, in map[string]any, reserved string) (map[string]any, error) {
+	if _, ok := in[reserved]; ok {
+		return nil, invalid(i, "%s: property %q is reserved", what, reserved)
+	}
+	out, err := graph.NormalizeProperties(in)
+	if err != nil {
+		return nil, fmt.Errorf("op %d: %s: %w", i, what, err)
+	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	return out, nil
+}
+
+func (s *Store) planNodes(i int, nodes []graph.Node) ([]nodeGroup, error) {
+	byLabel := map[string][]map[string]any{}
+	for _, n := range nodes {
+		l, err := s.label(i, n.Label)
+		if err != nil {
+			return nil, err
+		}
+		if n.Key == "" {
+			return nil, invalid(i, "%s node with an empty key", n.Label)
+		}
+		pr, err := props(i, fmt.Sprintf("%s %q", n.Label, n.Key), n.Properties, "key")
+		if err != nil {
+			return nil, err
+		}
+		byLabel[l] = append(byLabel[l], map[string]any{"key": n.Key, "props": pr})
+	}
+	groups := make([]nodeGroup, 0, len(byLabel))
+	for l, rows := range byLabel {
+		// Stable: two rows for one key apply their properties in op order.
+		slices.SortStableFunc(rows, func(a, b map[string]any) int {
+			return cmp.Compare(a["key"].(string), b["key"].(string))
+		})
+		groups = append(groups, nodeGroup{label: l, rows: rows})
+	}
+	slices.SortFunc(groups, func(a, b nodeGroup) int { return cmp.Compare(a.label, b.label) })
+	return groups, nil
+}
+
+func (s *Store) planRels(i int, rels []graph.Relationship, defaultSource string) ([]relGroup, error) {
+	type groupKey struct{ typ, from, to string }
+	byGroup := map[groupKey][]map[string]any{}
+	for _, r := range rels {
+		t, err := s.relType(i, r.Type)
+		if err != nil {
+			return nil, err
+		}
+		from, err := s.label(i, r.From.Label)
+		if err != nil {
+			return nil, fmt.Errorf("%s from: %w", r.Type, err)
+		}
+		to, err := s.label(i, r.To.Label)
+		if err != nil {
+			return nil, fmt.Errorf("%s to: %w", r.Type, err)
+		}
+		if r.From.Key == "" || r.To.Key == "" {
+			return nil, invalid(i, "%s relationship with an empty endpoint key", r.Type)
+		}
+		src := cmp.Or(r.Source, defaultSource)
+		what := fmt.Sprintf("%s %s %q -> %s %q", r.Type, r.From.Label, r.From.Key, r.To.Label, r.To.Key)
+		pr, err := props(i, what, r.Properties, "source")
+		if err != nil {
+			return nil, err
+		}
+		k := groupKey{t, from, to}
+		byGroup[k] = append(byGroup[k], map[string]any{"from": r.From.Key, "to": r.To.Key, "source": src, "props": pr})
+	}
+	groups := make([]relGroup, 0, len(byGroup))
+	for k, rows := range byGroup {
+		slices.SortStableFunc(rows, func(a, b map[string]any) int {
+			return cmp.Or(cmp.Compare(a["from"].(string), b["from"].(string)),
+				cmp.Compare(a["to"].(string), b["to"].(string)),
+				cmp.Compare(a["source"].(string), b["source"].(string)))
+		})
+		groups = append(groups, relGroup{typ: k.typ, from: k.from, to: k.to, rows: rows})
+	}
+	slices.SortFunc(groups, func(a, b relGroup) int {
+		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
+	})
+	return groups, nil
+}

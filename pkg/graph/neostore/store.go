@@ -1,0 +1,214 @@
+package neostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/docgraph/docgraph/pkg/graph"
+)
+
+// Bookkeeping labels and types (see the package documentation). Their
+// leading underscore keeps them apart from schema names, which must start
+// with a letter.
+const (
+	labelSource    = "_Source"
+	labelVersion   = "_Version"
+	relSupports    = "_SUPPORTS"
+	relSupportsRel = "_SUPPORTS_REL"
+)
+
+// Config says where Neo4j is and which schema the store accepts.
+type Config struct {
+	// URI is the Bolt URI, e.g. bolt://127.0.0.1:7687 or neo4j://host:7687.
+	URI      string
+	User     string
+	Password string
+	// Database is the database name; empty means the server's default.
+	Database string
+	// Labels and RelTypes are the entity labels and domain relationship types
+	// of the schema; an op naming anything else is refused with
+	// graph.ErrInvalid.
+	Labels   []string
+	RelTypes []string
+	// MaxConnectionPoolSize bounds the driver's connections; 0 means the
+	// driver default (100).
+	MaxConnectionPoolSize int
+}
+
+// LogValue redacts the password.
+func (c Config) LogValue() slog.Value {
+	pw := ""
+	if c.Password != "" {
+		pw = "REDACTED"
+	}
+	return slog.GroupValue(
+		slog.String("uri", c.URI), slog.String("user", c.User), slog.String("password", pw),
+		slog.String("database", c.Database), slog.Any("labels", c.Labels), slog.Any("rel_types", c.RelTypes),
+		slog.Int("max_connection_pool_size", c.MaxConnectionPoolSize))
+}
+
+// identifier is what a configured label or type must look like: it is
+// written into Cypher text (backquoted), so nothing else is allowed.
+var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.URI == "" {
+		errs = append(errs, errors.New("neo4j uri: required"))
+	}
+	if c.MaxConnectionPoolSize < 0 {
+		errs = append(errs, fmt.Errorf("neo4j max connection pool size (%d): must not be negative", c.MaxConnectionPoolSize))
+	}
+	structural := []string{graph.LabelDocument, graph.LabelChunk, graph.RelHasChunk, graph.RelMentions}
+	check := func(kind string, names []string) {
+		for _, n := range names {
+			switch {
+			case !identifier.MatchString(n):
+				errs = append(errs, fmt.Errorf("neo4j %s %q: must be a letter followed by letters, digits or _", kind, n))
+			case slices.Contains(structural, n):
+				errs = append(errs, fmt.Errorf("neo4j %s %q: reserved for documents and chunks", kind, n))
+			}
+		}
+	}
+	check("label", c.Labels)
+	check("relationship type", c.RelTypes)
+	return errors.Join(errs...)
+}
+
+// Store is a graph.Store on Neo4j. It is safe for concurrent use.
+type Store struct {
+	driver   neo4j.DriverWithContext
+	database string
+	uri      string
+	labels   []string // entity labels, sorted, deduplicated
+	relTypes []string // domain relationship types, sorted, deduplicated
+	m        *metrics
+}
+
+var _ graph.Store = (*Store)(nil)
+
+// Open connects to Neo4j and checks that it answers. Metrics are registered
+// with reg. Call Setup before the first Apply and Close when done.
+func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open neo4j store: %w", err)
+	}
+	if reg == nil {
+		return nil, errors.New("open neo4j store: nil prometheus registerer")
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""),
+		func(c *neo4j.Config) {
+			if cfg.MaxConnectionPoolSize > 0 {
+				c.MaxConnectionPoolSize = cfg.MaxConnectionPoolSize
+			}
+			c.MaxTransactionRetryTime = 15 * time.Second
+			c.SocketConnectTimeout = 5 * time.Second
+			c.ConnectionAcquisitionTimeout = 30 * time.Second
+		})
+	if err != nil {
+		return nil, fmt.Errorf("neo4j %s: %w", cfg.URI, err)
+	}
+	if err := driver.VerifyConnectivity(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("neo4j %s: %w", cfg.URI, err), driver.Close(context.WithoutCancel(ctx)))
+	}
+	return &Store{
+		driver:   driver,
+		database: cfg.Database,
+		uri:      cfg.URI,
+		labels:   sortedSet(cfg.Labels),
+		relTypes: sortedSet(cfg.RelTypes),
+		m:        m,
+	}, nil
+}
+
+func sortedSet(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Close closes the driver and its connections.
+func (s *Store) Close() error {
+	// Close has no ctx in graph.Store; the driver needs one for the goodbye
+	// messages, and a bounded one keeps shutdown from hanging.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.driver.Close(ctx); err != nil {
+		return fmt.Errorf("close neo4j %s: %w", s.uri, err)
+	}
+	return nil
+}
+
+// Ping reports whether Neo4j answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.driver.VerifyConnectivity(ctx); err != nil {
+		return fmt.Errorf("ping neo4j %s: %w", s.uri, err)
+	}
+	return nil
+}
+
+// Setup creates a uniqueness constraint on key for every label the store
+// writes (schema labels, Document, Chunk and the bookkeeping labels) and
+// the index on sources' paths. It is idempotent.
+func (s *Store) Setup(ctx context.Context) (err error) {
+	labels := append([]string{graph.LabelDocument, graph.LabelChunk, labelSource, labelVersion}, s.labels...)
+	stmts := make([]string, 0, len(labels)+1)
+	for _, l := range labels {
+		stmts = append(stmts, fmt.Sprintf(
+			"CREATE CONSTRAINT `docgraph_%s_key` IF NOT EXISTS FOR (n:`%s`) REQUIRE n.key IS UNIQUE", l, l))
+	}
+	stmts = append(stmts, "CREATE INDEX `docgraph__Source_path` IF NOT EXISTS FOR (n:`_Source`) ON (n.path)")
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
+	for _, q := range stmts {
+		// Schema changes cannot share a transaction with anything else.
+		if _, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			res, err := tx.Run(ctx, q, nil)
+			if err != nil {
+				return nil, err
+			}
+			_, err = res.Consume(ctx)
+			return nil, err
+		}); err != nil {
+			return fmt.Errorf("setup neo4j %s: %w", s.uri, err)
+		}
+	}
+	if _, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res, err := tx.Run(ctx, "CALL db.awaitIndexes(300)", nil)
+		if err != nil {
+			return nil, err
+		}
+		return res.Consume(ctx)
+	}); err != nil {
+		return fmt.Errorf("setup neo4j %s: await indexes: %w", s.uri, err)
+	}
+	return nil
+}
+
+func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
+	s.m.sessions.Inc()
+	return s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: mode})
+}
+
+// closeSession closes a session even when ctx is done: the session must go
+// back to the pool.
+func (s *Store) closeSession(ctx context.Context, sess neo4j.SessionWithContext) error {
+	s.m.sessions.Dec()
+	if err := sess.Close(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("close neo4j session: %w", err)
+	}
+	return nil
+}
