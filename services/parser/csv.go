@@ -1,0 +1,620 @@
+package parser
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/schema"
+)
+
+// How a CSV file is read.
+//
+// DuckDB parses the file (strict mode, every column as VARCHAR) and the
+// parser converts and validates values itself, so that every error names
+// the file, line, column and value. DuckDB numbers rows by record, not by
+// physical line, and reports line numbers only for the rows it rejects, so
+// a light quote-aware scan of the same bytes in Go (csvTracker) runs in
+// step with DuckDB's result rows and gives each row its physical line.
+//
+//  1. The header is read by csvTracker (BOM stripped) and must be UTF-8.
+//  2. Pass 1: DuckDB reads every column (count(cN) forces UTF-8
+//     validation of each) with store_rejects, collecting malformed rows:
+//     wrong field count, bad quoting, over-long lines. Invalid UTF-8
+//     anywhere rejects the file.
+//  3. Pass 2: DuckDB streams the declared columns with ignore_errors (the
+//     same rows are skipped); csvTracker walks the records in step,
+//     skipping blank lines, and the rows that pass 1 rejected are reported
+//     in order as row errors.
+
+// csvTrackerBuffer is the read buffer of csvTracker.
+const csvTrackerBuffer = 1 << 20
+
+// csvMaxHeader bounds the header line.
+const csvMaxHeader = 1 << 20
+
+// csvReject is one row DuckDB rejected in pass 1.
+type csvReject struct {
+	ord     int64 // DuckDB's record number ("line" in reject_errors)
+	typ     string
+	column  string // DuckDB column name (cN) or ""
+	csvLine string
+	message string
+}
+
+// csvTable is a tableReader over one CSV file.
+type csvTable struct {
+	file    string
+	path    string // path DuckDB reads
+	src     *schema.Source
+	opts    string // read_csv options
+	width   int    // columns in the file
+	hdr     []string
+	conn    *sql.Conn
+	tracker *csvTracker
+	trackF  *os.File
+	cleanup func()
+
+	rejects []csvReject
+	ri      int
+
+	positions []int
+	rows      *sql.Rows
+	scan      []sql.NullString
+	ptrs      []any
+	done      bool
+	pending   []string
+}
+
+// openCSV reads the header and runs pass 1.
+func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schema.Source, localPath string) (tr tableReader, err error) {
+	t := &csvTable{file: doc.Path, src: src}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.close())
+		}
+	}()
+	t.path, t.cleanup, err = safeDuckDBPath(localPath, s.cfg.TempDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doc.Path, err)
+	}
+	t.trackF, err = os.Open(localPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open: %w", doc.Path, err)
+	}
+	t.tracker = newCSVTracker(t.trackF, src.CSV.Delimiter[0], src.CSV.Quote[0], src.CSV.Escape[0])
+	if src.HasHeader() {
+		rec, ok, err := t.tracker.next(true)
+		if err != nil {
+			return nil, fmt.Errorf("%s: read header: %w", doc.Path, err)
+		}
+		if !ok || rec.blank {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: empty file: no header line", doc.Path))
+		}
+		if rec.truncated {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: header line longer than %d bytes", doc.Path, csvMaxHeader))
+		}
+		if i := invalidUTF8At(rec.raw); i >= 0 {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text: invalid byte 0x%02X in the header (line 1, byte %d); convert the file to UTF-8", doc.Path, rec.raw[i], i+1))
+		}
+		t.hdr = splitCSVRecord(rec.raw, src.CSV.Delimiter[0], src.CSV.Quote[0], src.CSV.Escape[0])
+		t.width = len(t.hdr)
+	} else {
+		t.width = len(src.Columns)
+	}
+	cols := make([]string, t.width)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
+	}
+	t.opts = fmt.Sprintf("header = %t, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8'",
+		src.HasHeader(), strings.Join(cols, ", "), sqlString(src.CSV.Delimiter), sqlString(src.CSV.Quote), sqlString(src.CSV.Escape))
+	t.conn, err = s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: duckdb connection: %w", doc.Path, err)
+	}
+	if err := t.findRejects(ctx, s.cfg.MaxRejectedRows); err != nil {
+		return nil, err
+	}
+	for _, r := range t.rejects {
+		if r.typ == "INVALID ENCODING" || r.typ == "INVALID UNICODE" {
+			line := lineOfRecord(localPath, src, r.ord)
+			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text at line %d (%s); convert the file to UTF-8", doc.Path, line, clip(strings.ToValidUTF8(r.csvLine, "?"))))
+		}
+	}
+	return t, nil
+}
+
+const (
+	csvRejectsTable = "docgraph_csv_rejects"
+	csvRejectsScan  = "docgraph_csv_reject_scans"
+)
+
+// findRejects runs pass 1.
+func (t *csvTable) findRejects(ctx context.Context, maxRejected int) error {
+	drop := "DROP TABLE IF EXISTS " + csvRejectsTable + "; DROP TABLE IF EXISTS " + csvRejectsScan
+	if _, err := t.conn.ExecContext(ctx, drop); err != nil {
+		return fmt.Errorf("%s: duckdb: %w", t.file, err)
+	}
+	counts := make([]string, t.width)
+	for i := range counts {
+		counts[i] = fmt.Sprintf("count(c%d)", i)
+	}
+	q := fmt.Sprintf("SELECT %s FROM read_csv(%s, %s, store_rejects = true, rejects_table = '%s', rejects_scan = '%s')",
+		strings.Join(counts, ", "), sqlString(t.path), t.opts, csvRejectsTable, csvRejectsScan)
+	if _, err := t.conn.ExecContext(ctx, q); err != nil {
+		return t.duckErr(err)
+	}
+	rq := fmt.Sprintf(`SELECT line, arg_min(error_type, column_idx), arg_min(coalesce(column_name, ''), column_idx),
+		coalesce(arg_min(csv_line, column_idx), ''), coalesce(arg_min(error_message, column_idx), '')
+		FROM %s GROUP BY line ORDER BY line LIMIT %d`, csvRejectsTable, maxRejected+1)
+	rows, err := t.conn.QueryContext(ctx, rq)
+	if err != nil {
+		return fmt.Errorf("%s: duckdb rejects: %w", t.file, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r csvReject
+		if err := rows.Scan(&r.ord, &r.typ, &r.column, &r.csvLine, &r.message); err != nil {
+			return fmt.Errorf("%s: duckdb rejects: %w", t.file, err)
+		}
+		t.rejects = append(t.rejects, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: duckdb rejects: %w", t.file, err)
+	}
+	if len(t.rejects) > maxRejected {
+		return pipeline.Permanent(fmt.Errorf("%s: more than %d malformed rows (first: record %d: %s)", t.file, maxRejected, t.rejects[0].ord, t.rejects[0].message))
+	}
+	return nil
+}
+
+// duckErr classifies a DuckDB read error: the file is bad, permanently.
+func (t *csvTable) duckErr(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "\n  file ="); i > 0 {
+		msg = msg[:i] // drop DuckDB's dump of the reader options
+	}
+	msg = strings.ReplaceAll(msg, t.path, t.file)
+	return pipeline.Permanent(fmt.Errorf("%s: unreadable CSV: %s", t.file, strings.TrimSpace(msg)))
+}
+
+func (t *csvTable) header() []string {
+	return t.hdr
+}
+
+func (t *csvTable) cellKind() cellKind { return cellKind{} }
+
+func (t *csvTable) selectColumns(positions []int) { t.positions = positions }
+
+// start runs the pass 2 query.
+func (t *csvTable) start(ctx context.Context) error {
+	sel := "1"
+	if len(t.positions) > 0 {
+		names := make([]string, len(t.positions))
+		for i, p := range t.positions {
+			names[i] = "c" + strconv.Itoa(p)
+		}
+		sel = strings.Join(names, ", ")
+	}
+	q := fmt.Sprintf("SELECT %s FROM read_csv(%s, %s, ignore_errors = true)", sel, sqlString(t.path), t.opts)
+	rows, err := t.conn.QueryContext(ctx, q)
+	if err != nil {
+		return t.duckErr(err)
+	}
+	t.rows = rows
+	n := max(len(t.positions), 1)
+	t.scan = make([]sql.NullString, n)
+	t.ptrs = make([]any, n)
+	for i := range t.scan {
+		t.ptrs[i] = &t.scan[i]
+	}
+	return nil
+}
+
+// next returns the next good row or rejected row, in file order.
+func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
+	if t.rows == nil && !t.done {
+		if err := t.start(ctx); err != nil {
+			return tableRow{}, false, err
+		}
+	}
+	for {
+		if t.pending == nil && !t.done {
+			if err := ctx.Err(); err != nil {
+				return tableRow{}, false, err
+			}
+			if !t.rows.Next() {
+				if err := t.rows.Err(); err != nil {
+					return tableRow{}, false, t.duckErr(err)
+				}
+				t.done = true
+				continue
+			}
+			if err := t.rows.Scan(t.ptrs...); err != nil {
+				return tableRow{}, false, fmt.Errorf("%s: duckdb scan: %w", t.file, err)
+			}
+			cells := make([]string, t.width)
+			for i, p := range t.positions {
+				cells[p] = t.scan[i].String
+			}
+			t.pending = cells
+		}
+		if t.done && t.ri >= len(t.rejects) {
+			return tableRow{}, false, nil
+		}
+		// A reject the tracker has already passed (it cannot place it):
+		// report it by record number rather than lose it.
+		if t.ri < len(t.rejects) && t.rejects[t.ri].ord < int64(t.tracker.ord) {
+			r := t.rejects[t.ri]
+			t.ri++
+			return tableRow{rowErr: t.rejectError(r, csvRecord{})}, true, nil
+		}
+		rec, ok, err := t.tracker.next(false)
+		if err != nil {
+			return tableRow{}, false, fmt.Errorf("%s: read: %w", t.file, err)
+		}
+		if !ok {
+			// The tracker ran out before DuckDB: line numbers are unknown.
+			if t.pending != nil {
+				row := tableRow{cells: t.pending}
+				t.pending = nil
+				return row, true, nil
+			}
+			if t.ri < len(t.rejects) {
+				r := t.rejects[t.ri]
+				t.ri++
+				return tableRow{rowErr: t.rejectError(r, csvRecord{})}, true, nil
+			}
+			return tableRow{}, false, nil
+		}
+		if rec.blank {
+			continue
+		}
+		if t.ri < len(t.rejects) && t.rejects[t.ri].ord == int64(rec.ord) {
+			r := t.rejects[t.ri]
+			t.ri++
+			return tableRow{line: rec.line, rowErr: t.rejectError(r, rec)}, true, nil
+		}
+		if t.pending != nil {
+			row := tableRow{line: rec.line, cells: t.pending}
+			t.pending = nil
+			return row, true, nil
+		}
+	}
+}
+
+// rejectError describes a row DuckDB rejected.
+func (t *csvTable) rejectError(r csvReject, rec csvRecord) *event.RowError {
+	e := &event.RowError{Line: rec.line, Value: clip(strings.Trim(r.csvLine, "\r\n"))}
+	switch r.typ {
+	case "TOO MANY COLUMNS", "MISSING COLUMNS":
+		if rec.fields > 0 {
+			e.Error = fmt.Sprintf("%d fields, the header has %d", rec.fields, t.width)
+		} else {
+			e.Error = fmt.Sprintf("wrong number of fields (the header has %d)", t.width)
+		}
+	case "UNQUOTED VALUE":
+		e.Error = "unterminated or misplaced quote"
+		e.Column = t.columnName(r.column)
+	case "LINE SIZE OVER MAXIMUM":
+		e.Error = "line longer than the maximum line size"
+	default:
+		e.Error = strings.ToLower(r.typ) + ": " + r.message
+		e.Column = t.columnName(r.column)
+	}
+	if rec.line == 0 {
+		e.Error += fmt.Sprintf(" (record %d)", r.ord)
+	}
+	return e
+}
+
+// columnName maps DuckDB's cN back to the header name.
+func (t *csvTable) columnName(c string) string {
+	i, err := strconv.Atoi(strings.TrimPrefix(c, "c"))
+	if err != nil || !strings.HasPrefix(c, "c") || i < 0 || i >= t.width {
+		return ""
+	}
+	if i < len(t.hdr) {
+		return strings.TrimSpace(t.hdr[i])
+	}
+	if i < len(t.src.Columns) {
+		return t.src.Columns[i].Name
+	}
+	return ""
+}
+
+func (t *csvTable) close() error {
+	var errs []error
+	if t.rows != nil {
+		errs = append(errs, t.rows.Close())
+	}
+	if t.conn != nil {
+		// The rejects tables are temporary, per connection: drop them so a
+		// pooled connection starts clean.
+		_, err := t.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+csvRejectsTable+"; DROP TABLE IF EXISTS "+csvRejectsScan) //nolint:contextcheck // cleanup must run after cancellation
+		errs = append(errs, err, t.conn.Close())
+		t.conn = nil
+	}
+	if t.trackF != nil {
+		errs = append(errs, t.trackF.Close())
+		t.trackF = nil
+	}
+	if t.cleanup != nil {
+		t.cleanup()
+		t.cleanup = nil
+	}
+	return errors.Join(errs...)
+}
+
+// lineOfRecord returns the physical line where record ord starts (0 if
+// unknown).
+func lineOfRecord(localPath string, src *schema.Source, ord int64) int {
+	f, err := os.Open(localPath)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	tr := newCSVTracker(f, src.CSV.Delimiter[0], src.CSV.Quote[0], src.CSV.Escape[0])
+	for {
+		rec, ok, err := tr.next(false)
+		if err != nil || !ok {
+			return 0
+		}
+		if int64(rec.ord) == ord {
+			return rec.line
+		}
+	}
+}
+
+// safeDuckDBPath returns a path DuckDB reads literally: read_csv expands
+// glob characters, so a path holding them is linked under a plain name.
+func safeDuckDBPath(p, tempDir string) (string, func(), error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", nil, err
+	}
+	if !strings.ContainsAny(abs, "*?[]{}") && !strings.Contains(abs, "://") {
+		return abs, func() {}, nil
+	}
+	dir, err := os.MkdirTemp(tempDir, "docgraph-csv-")
+	if err != nil {
+		return "", nil, fmt.Errorf("link for duckdb: %w", err)
+	}
+	if strings.ContainsAny(dir, "*?[]{}") {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("temporary directory %q holds glob characters", dir)
+	}
+	link := filepath.Join(dir, "data.csv")
+	if err := os.Symlink(abs, link); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("link for duckdb: %w", err)
+	}
+	return link, func() { os.RemoveAll(dir) }, nil
+}
+
+// sqlString quotes s as an SQL string literal.
+func sqlString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// invalidUTF8At returns the offset of the first invalid UTF-8 byte, or -1.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// csvTracker finds record boundaries and physical line numbers in CSV
+// bytes the way DuckDB splits them: a quote opens a quoted field only at
+// the start of a field; inside it the escape character (or a doubled
+// quote) escapes a quote, and line breaks are part of the value. Records
+// end at '\n' ("\r\n" included) outside quotes; an empty line is blank.
+type csvTracker struct {
+	r                 *bufio.Reader
+	delim, quote, esc byte
+	line              int // physical line where the next record starts
+	ord               int // DuckDB record number of the next record
+	eof               bool
+}
+
+// csvRecord is one record as csvTracker saw it.
+type csvRecord struct {
+	ord, line, fields int
+	blank             bool
+	raw               []byte // only when captured
+	truncated         bool
+}
+
+func newCSVTracker(r io.Reader, delim, quote, esc byte) *csvTracker {
+	br := bufio.NewReaderSize(r, csvTrackerBuffer)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
+		_, _ = br.Discard(3) // the UTF-8 byte order mark is not data
+	}
+	return &csvTracker{r: br, delim: delim, quote: quote, esc: esc, line: 1, ord: 1}
+}
+
+const (
+	csvStField = iota
+	csvStUnquoted
+	csvStQuoted
+	csvStQuotedQuote // a quote inside a quoted field: closes it unless doubled
+	csvStQuotedEsc   // the escape character inside a quoted field
+)
+
+// next scans one record; capture keeps its bytes (up to csvMaxHeader).
+func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
+	if t.eof {
+		return csvRecord{}, false, nil
+	}
+	rec := csvRecord{ord: t.ord, line: t.line, fields: 1}
+	state := csvStField
+	content := false // any byte other than the line break
+	for {
+		chunk, err := t.r.ReadSlice('\n')
+		if capture && len(chunk) > 0 {
+			if len(rec.raw)+len(chunk) > csvMaxHeader {
+				rec.truncated = true
+			} else {
+				rec.raw = append(rec.raw, chunk...)
+			}
+		}
+		ended := false
+		if (state == csvStField || state == csvStUnquoted) && bytes.IndexByte(chunk, t.quote) < 0 && (t.esc == t.quote || bytes.IndexByte(chunk, t.esc) < 0) {
+			// Fast path: no quoting in this piece.
+			rec.fields += bytes.Count(chunk, []byte{t.delim})
+			body := chunk
+			if n := len(body); n > 0 && body[n-1] == '\n' {
+				body = body[:n-1]
+				ended = true
+			}
+			if len(bytes.TrimRight(body, "\r")) > 0 || (len(body) > 0 && !ended) {
+				content = true
+			}
+			if len(body) > 0 {
+				state = csvStUnquoted
+			}
+		} else {
+			for i := 0; i < len(chunk); i++ {
+				c := chunk[i]
+				if c == '\n' && state != csvStQuoted && state != csvStQuotedEsc {
+					ended = true
+					break
+				}
+				if c != '\r' {
+					content = true
+				}
+				switch state {
+				case csvStField, csvStUnquoted:
+					switch c {
+					case t.delim:
+						rec.fields++
+						state = csvStField
+					case t.quote:
+						if state == csvStField {
+							state = csvStQuoted
+						}
+					default:
+						state = csvStUnquoted
+					}
+				case csvStQuoted:
+					switch {
+					case c == '\n':
+						t.line++
+					case c == t.esc && t.esc != t.quote:
+						state = csvStQuotedEsc
+					case c == t.quote:
+						state = csvStQuotedQuote
+					}
+				case csvStQuotedEsc:
+					if c == '\n' {
+						t.line++
+					}
+					state = csvStQuoted
+				case csvStQuotedQuote:
+					switch c {
+					case t.quote:
+						state = csvStQuoted // a doubled quote
+					case t.delim:
+						rec.fields++
+						state = csvStField
+					default:
+						state = csvStUnquoted
+					}
+				}
+			}
+		}
+		if ended {
+			t.line++
+			t.ord++
+			rec.blank = !content
+			if capture {
+				rec.raw = bytes.TrimRight(rec.raw, "\r\n")
+			}
+			return rec, true, nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			t.eof = true
+			if !content && state == csvStField && len(chunk) == 0 && rec.fields == 1 {
+				return csvRecord{}, false, nil
+			}
+			t.ord++
+			rec.blank = !content
+			return rec, true, nil
+		}
+		if err != nil {
+			return csvRecord{}, false, err
+		}
+	}
+}
+
+// splitCSVRecord splits one record (the header) into fields.
+func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
+	var fields []string
+	var cur []byte
+	state := csvStField
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch state {
+		case csvStField, csvStUnquoted:
+			switch {
+			case c == delim:
+				fields = append(fields, string(cur))
+				cur = cur[:0]
+				state = csvStField
+			case c == quote && state == csvStField:
+				state = csvStQuoted
+			default:
+				cur = append(cur, c)
+				state = csvStUnquoted
+			}
+		case csvStQuoted:
+			switch {
+			case c == esc && esc != quote:
+				state = csvStQuotedEsc
+			case c == quote:
+				state = csvStQuotedQuote
+			default:
+				cur = append(cur, c)
+			}
+		case csvStQuotedEsc:
+			cur = append(cur, c)
+			state = csvStQuoted
+		case csvStQuotedQuote:
+			switch c {
+			case quote:
+				cur = append(cur, c)
+				state = csvStQuoted
+			case delim:
+				fields = append(fields, string(cur))
+				cur = cur[:0]
+				state = csvStField
+			default:
+				cur = append(cur, c)
+				state = csvStUnquoted
+			}
+		}
+	}
+	return append(fields, string(cur))
+}

@@ -1,0 +1,700 @@
+package parser
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/schema"
+)
+
+// Defaults of StructuredConfig.
+const (
+	DefaultBatchSize         = 500
+	DefaultDuckDBMemoryLimit = "256MB"
+	// DefaultXLSXMaxUnzipSize refuses workbooks whose parts inflate to more
+	// than 512 MiB in total (zip bombs), before inflating anything.
+	DefaultXLSXMaxUnzipSize = 512 << 20
+	// DefaultXLSXMaxXMLSize is the largest worksheet or shared-strings part
+	// kept in memory; larger parts are inflated to TempDir and streamed.
+	DefaultXLSXMaxXMLSize = 16 << 20
+	// DefaultMaxRejectedRows is how many malformed CSV rows a file may have
+	// before it is rejected as a whole.
+	DefaultMaxRejectedRows = 10000
+)
+
+// rowWarnings is how many rejected rows per file are logged one by one;
+// the rest are counted in one summary line.
+const rowWarnings = 20
+
+// StructuredConfig configures the structured path of the parser.
+type StructuredConfig struct {
+	// BatchSize is the number of rows per Records message
+	// (DefaultBatchSize if 0).
+	BatchSize int
+	// TempDir is where DuckDB spills and large worksheets are inflated
+	// (the system temporary directory if empty).
+	TempDir string
+	// DuckDBMemoryLimit caps DuckDB's memory, e.g. "256MB"
+	// (DefaultDuckDBMemoryLimit if empty).
+	DuckDBMemoryLimit string
+	// DuckDBThreads is DuckDB's worker thread count (DuckDB's default, the
+	// number of cores, if 0).
+	DuckDBThreads int
+	// XLSXMaxUnzipSize is the largest total inflated size of a workbook
+	// (DefaultXLSXMaxUnzipSize if 0).
+	XLSXMaxUnzipSize int64
+	// XLSXMaxXMLSize is the largest workbook part kept in memory
+	// (DefaultXLSXMaxXMLSize if 0); it must not exceed XLSXMaxUnzipSize.
+	XLSXMaxXMLSize int64
+	// MaxRejectedRows is the most malformed CSV rows (wrong field count,
+	// bad quoting) a file may have before it is rejected as a whole
+	// (DefaultMaxRejectedRows if 0).
+	MaxRejectedRows int
+}
+
+// Structured reads the CSV and XLSX files that the structured mapping
+// names, validates every row against the mapping's column types and emits
+// the nodes and relationships the rows give as event.Records batches. CSV
+// goes through an in-process DuckDB, XLSX through excelize's streaming row
+// iterator, so memory stays flat as files grow. It is safe for concurrent
+// use; Close releases DuckDB.
+type Structured struct {
+	m   *schema.Mapping
+	cfg StructuredConfig
+	log *slog.Logger
+	db  *sql.DB
+	con *duckdb.Connector
+}
+
+var _ StructuredParser = (*Structured)(nil)
+
+// NewStructured validates cfg, fills its defaults and opens an in-memory
+// DuckDB with the configured memory limit, spill directory and threads.
+func NewStructured(m *schema.Mapping, cfg StructuredConfig, logger *slog.Logger) (*Structured, error) {
+	if m == nil {
+		return nil, errors.New("structured parser: mapping: required")
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.DuckDBMemoryLimit == "" {
+		cfg.DuckDBMemoryLimit = DefaultDuckDBMemoryLimit
+	}
+	if cfg.XLSXMaxUnzipSize == 0 {
+		cfg.XLSXMaxUnzipSize = DefaultXLSXMaxUnzipSize
+	}
+	if cfg.XLSXMaxXMLSize == 0 {
+		cfg.XLSXMaxXMLSize = min(DefaultXLSXMaxXMLSize, cfg.XLSXMaxUnzipSize)
+	}
+	if cfg.MaxRejectedRows == 0 {
+		cfg.MaxRejectedRows = DefaultMaxRejectedRows
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	var errs []error
+	if cfg.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("batch_size (%d): must be positive", cfg.BatchSize))
+	}
+	if cfg.DuckDBThreads < 0 {
+		errs = append(errs, fmt.Errorf("duckdb_threads (%d): must not be negative", cfg.DuckDBThreads))
+	}
+	if cfg.XLSXMaxUnzipSize < 0 || cfg.XLSXMaxXMLSize < 0 || cfg.XLSXMaxXMLSize > cfg.XLSXMaxUnzipSize {
+		errs = append(errs, fmt.Errorf("xlsx_max_xml_size (%d): must be between 0 and xlsx_max_unzip_size (%d)", cfg.XLSXMaxXMLSize, cfg.XLSXMaxUnzipSize))
+	}
+	if cfg.MaxRejectedRows < 0 {
+		errs = append(errs, fmt.Errorf("max_rejected_rows (%d): must not be negative", cfg.MaxRejectedRows))
+	}
+	if strings.ContainsAny(cfg.DuckDBMemoryLimit, `'\`) {
+		errs = append(errs, fmt.Errorf("duckdb_memory_limit (%q): not a size", cfg.DuckDBMemoryLimit))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("structured parser: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	settings := []string{
+		"SET memory_limit = " + sqlString(cfg.DuckDBMemoryLimit),
+		"SET temp_directory = " + sqlString(cfg.TempDir),
+		// Never download or load extensions: the parser reads local files.
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+	}
+	if cfg.DuckDBThreads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", cfg.DuckDBThreads))
+	}
+	con, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
+		for _, q := range settings {
+			if _, err := ex.ExecContext(context.Background(), q, nil); err != nil { //nolint:contextcheck // connection init has no caller context
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("structured parser: open duckdb: %w", err)
+	}
+	db := sql.OpenDB(con)
+	if err := db.Ping(); err != nil { //nolint:noctx // constructor validates the settings once
+		closeErr := errors.Join(db.Close(), con.Close())
+		return nil, fmt.Errorf("structured parser: duckdb settings: %w", errors.Join(err, closeErr))
+	}
+	return &Structured{m: m, cfg: cfg, log: logger, db: db, con: con}, nil
+}
+
+// Close releases DuckDB.
+func (s *Structured) Close() error {
+	return errors.Join(s.db.Close(), s.con.Close())
+}
+
+// Match reports whether the mapping names relPath.
+func (s *Structured) Match(relPath string) bool {
+	_, ok := s.m.Match(relPath)
+	return ok
+}
+
+// Parse reads the file at localPath (a temporary copy of doc) with the
+// mapping source that names doc.Path and emits its rows as Records batches
+// numbered from 0, the last with Final set. Bad input (unreadable file,
+// missing required columns, a bad row under reject_file) is a permanent
+// error naming the file, and then nothing is emitted; under skip_row a bad
+// row is reported in its batch's Rejected and the other rows are ingested.
+func (s *Structured) Parse(ctx context.Context, doc event.Document, localPath string, emit pipeline.Emit) error {
+	src, ok := s.m.Match(doc.Path)
+	if !ok {
+		return pipeline.Permanent(fmt.Errorf("%s: no structured mapping names this file", doc.Path))
+	}
+	var open func(ctx context.Context) (tableReader, error)
+	switch src.Format {
+	case schema.FormatCSV:
+		open = func(ctx context.Context) (tableReader, error) { return s.openCSV(ctx, doc, src, localPath) }
+	case schema.FormatXLSX:
+		open = func(ctx context.Context) (tableReader, error) { return s.openXLSX(ctx, doc, src, localPath) }
+	default:
+		return pipeline.Permanent(fmt.Errorf("%s: source %s: unsupported format %q", doc.Path, src.Name, src.Format))
+	}
+	if src.OnRowError == schema.OnRowErrorReject {
+		// A first pass validates every row without emitting, so that a
+		// rejected file leaves nothing behind.
+		if _, err := s.readTable(ctx, doc, src, open, nil); err != nil {
+			return err
+		}
+	}
+	_, err := s.readTable(ctx, doc, src, open, emit)
+	return err
+}
+
+// tableRow is one record of a table: its cells (by file column) or, for a
+// row the reader could not split into cells, rowErr.
+type tableRow struct {
+	line   int
+	cells  []string
+	rowErr *event.RowError
+}
+
+// tableReader yields the header and then the rows of one table.
+type tableReader interface {
+	// header returns the header cells (nil for a file without header).
+	header() []string
+	// next returns the next row; ok is false at the end.
+	next(ctx context.Context) (row tableRow, ok bool, err error)
+	// cellKind says how cells encode dates.
+	cellKind() cellKind
+	// selectColumns names the file columns (by position) the mapping
+	// reads; it is called once, before the first next.
+	selectColumns(positions []int)
+	close() error
+}
+
+// cellKind says where cells come from: text (CSV) or raw XLSX values,
+// where dates are serial numbers.
+type cellKind struct {
+	xlsx     bool
+	date1904 bool
+}
+
+// readTable reads one table and emits its batches (emit nil: validate
+// only). It returns the number of rows read.
+func (s *Structured) readTable(ctx context.Context, doc event.Document, src *schema.Source, open func(context.Context) (tableReader, error), emit pipeline.Emit) (rows int, err error) {
+	tr, err := open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if cerr := tr.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%s: close: %w", doc.Path, cerr)
+		}
+	}()
+	rm, err := newRowMapper(doc.Path, src, tr.header(), tr.cellKind())
+	if err != nil {
+		return 0, err
+	}
+	tr.selectColumns(rm.usedPositions())
+	b := &recordBatcher{doc: doc, source: src.Name, size: s.cfg.BatchSize, emit: emit}
+	b.reset()
+	rejected := 0
+	for {
+		row, ok, err := tr.next(ctx)
+		if err != nil {
+			return rows, err
+		}
+		if !ok {
+			break
+		}
+		rows++
+		rowErr := row.rowErr
+		if rowErr == nil {
+			rowErr = rm.mapRow(row.line, row.cells, b)
+		}
+		if rowErr == nil {
+			if err := b.rowDone(ctx); err != nil {
+				return rows, err
+			}
+			continue
+		}
+		if src.OnRowError == schema.OnRowErrorReject {
+			return rows, pipeline.Permanent(fmt.Errorf("%s: %s (on_row_error: reject_file)", doc.Path, describeRowError(*rowErr)))
+		}
+		rejected++
+		if emit != nil {
+			if rejected <= rowWarnings {
+				s.log.WarnContext(ctx, "row rejected",
+					slog.String("file", doc.Path), slog.Int("line", rowErr.Line),
+					slog.String("column", rowErr.Column), slog.String("value", rowErr.Value),
+					slog.String("err", rowErr.Error))
+			}
+			b.cur.Rejected = append(b.cur.Rejected, *rowErr)
+		}
+		if err := b.rowDone(ctx); err != nil {
+			return rows, err
+		}
+	}
+	if emit != nil && rejected > rowWarnings {
+		s.log.WarnContext(ctx, "rows rejected",
+			slog.String("file", doc.Path), slog.Int("rejected", rejected), slog.Int("logged", rowWarnings))
+	}
+	return rows, b.finish(ctx)
+}
+
+// describeRowError renders a row error for a file-level message.
+func describeRowError(e event.RowError) string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d", e.Line)
+	} else {
+		b.WriteString("row")
+	}
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %s", e.Column)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ", value %q", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Error)
+	return b.String()
+}
+
+// RecordsMsgID is the message ID of batch of doc's records:
+// "<sha256>:<batch>" qualified by the document version, so a redelivered
+// input produces the same IDs while the same bytes published again as a
+// newer version are not dropped as duplicates.
+func RecordsMsgID(doc event.Document, batch int) string {
+	return fmt.Sprintf("%s:%d@%d", doc.SHA256, batch, doc.Version)
+}
+
+// recordBatcher collects the nodes and relationships of BatchSize rows,
+// merging duplicates within the batch, and emits them.
+type recordBatcher struct {
+	doc    event.Document
+	source string
+	size   int
+	emit   pipeline.Emit
+
+	cur   event.Records
+	rows  int
+	nodes map[event.NodeRef]int
+	rels  map[relIdentity]int
+}
+
+type relIdentity struct {
+	typ      string
+	from, to event.NodeRef
+}
+
+func (b *recordBatcher) reset() {
+	b.cur = event.Records{Source: b.doc, Mapping: b.source, Batch: b.cur.Batch}
+	b.rows = 0
+	b.nodes = map[event.NodeRef]int{}
+	b.rels = map[relIdentity]int{}
+}
+
+func (b *recordBatcher) addNode(n event.Node) {
+	if i, ok := b.nodes[n.Ref()]; ok {
+		dst := b.cur.Nodes[i].Properties
+		if dst == nil && len(n.Properties) > 0 {
+			dst = map[string]any{}
+			b.cur.Nodes[i].Properties = dst
+		}
+		for k, v := range n.Properties {
+			dst[k] = v
+		}
+		return
+	}
+	b.nodes[n.Ref()] = len(b.cur.Nodes)
+	b.cur.Nodes = append(b.cur.Nodes, n)
+}
+
+func (b *recordBatcher) addRel(r event.Relationship) {
+	id := relIdentity{typ: r.Type, from: r.From, to: r.To}
+	if i, ok := b.rels[id]; ok {
+		dst := b.cur.Relationships[i].Properties
+		if dst == nil && len(r.Properties) > 0 {
+			dst = map[string]any{}
+			b.cur.Relationships[i].Properties = dst
+		}
+		for k, v := range r.Properties {
+			dst[k] = v
+		}
+		return
+	}
+	b.rels[id] = len(b.cur.Relationships)
+	b.cur.Relationships = append(b.cur.Relationships, r)
+}
+
+// rowDone counts a row and emits the batch when it is full.
+func (b *recordBatcher) rowDone(ctx context.Context) error {
+	b.rows++
+	if b.rows < b.size {
+		return nil
+	}
+	if err := b.flush(ctx, false); err != nil {
+		return err
+	}
+	b.cur.Batch++
+	b.reset()
+	return nil
+}
+
+// finish emits the last batch (possibly empty) with Final and Batches.
+func (b *recordBatcher) finish(ctx context.Context) error {
+	return b.flush(ctx, true)
+}
+
+func (b *recordBatcher) flush(ctx context.Context, final bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b.emit == nil {
+		return nil
+	}
+	if final {
+		b.cur.Final = true
+		b.cur.Batches = b.cur.Batch + 1
+	}
+	msg, err := pipeline.NewMessage(event.SubjectRecords, b.cur)
+	if err != nil {
+		return pipeline.Permanent(fmt.Errorf("%s: batch %d: %w", b.doc.Path, b.cur.Batch, err))
+	}
+	msg.ID = RecordsMsgID(b.doc, b.cur.Batch)
+	return b.emit(msg)
+}
+
+// rowMapper turns the cells of a row into nodes and relationships.
+type rowMapper struct {
+	file  string
+	kind  cellKind
+	cols  []mappedColumn // declared columns, with their file position
+	byCol map[string]int // lower-cased declared name -> index in cols
+	src   *schema.Source
+}
+
+type mappedColumn struct {
+	schema.Column
+	pos int // index in the row's cells; -1 when absent from the file
+}
+
+// newRowMapper finds the declared columns in the header (trimmed,
+// case-insensitive). Missing required columns are a permanent error naming
+// the file and every missing column.
+func newRowMapper(file string, src *schema.Source, header []string, kind cellKind) (*rowMapper, error) {
+	rm := &rowMapper{file: file, kind: kind, src: src, byCol: map[string]int{}}
+	positions := map[string][]int{}
+	for i, h := range header {
+		k := strings.ToLower(strings.TrimSpace(h))
+		positions[k] = append(positions[k], i)
+	}
+	var missing, dup []string
+	for i, c := range src.Columns {
+		k := strings.ToLower(strings.TrimSpace(c.Name))
+		pos := -1
+		switch {
+		case !src.HasHeader():
+			pos = i
+		case len(positions[k]) == 1:
+			pos = positions[k][0]
+		case len(positions[k]) > 1:
+			dup = append(dup, c.Name)
+		case c.Required:
+			missing = append(missing, c.Name)
+		}
+		rm.byCol[k] = len(rm.cols)
+		rm.cols = append(rm.cols, mappedColumn{Column: c, pos: pos})
+	}
+	var errs []string
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Sprintf("missing required columns: %s", strings.Join(missing, ", ")))
+	}
+	if len(dup) > 0 {
+		errs = append(errs, fmt.Sprintf("columns named more than once in the header: %s", strings.Join(dup, ", ")))
+	}
+	if len(errs) > 0 {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)", file, src.Name, strings.Join(errs, "; "), strings.Join(header, ", ")))
+	}
+	return rm, nil
+}
+
+// usedPositions lists the file positions of the declared columns present.
+func (rm *rowMapper) usedPositions() []int {
+	var out []int
+	for _, c := range rm.cols {
+		if c.pos >= 0 {
+			out = append(out, c.pos)
+		}
+	}
+	return out
+}
+
+// mapRow converts the row's values and adds its nodes and relationships
+// to b. A row with a bad value or an empty node key adds nothing and
+// returns the error.
+func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.RowError {
+	vals := make([]any, len(rm.cols))
+	for i, c := range rm.cols {
+		if c.pos < 0 || c.pos >= len(cells) {
+			continue
+		}
+		raw := cells[c.pos]
+		v, err := convertCell(c.Type, raw, rm.kind)
+		if err != nil {
+			return &event.RowError{Line: line, Column: c.Name, Value: clip(raw), Error: err.Error()}
+		}
+		vals[i] = v
+	}
+	get := func(col, norm string) (any, bool) {
+		v := vals[rm.byCol[strings.ToLower(strings.TrimSpace(col))]]
+		if v == nil {
+			return nil, false
+		}
+		if s, ok := v.(string); ok {
+			s = schema.NormalizeValue(norm, s)
+			if s == "" {
+				return nil, false
+			}
+			return s, true
+		}
+		return v, true
+	}
+	key := func(col, norm string) string {
+		v, ok := get(col, norm)
+		if !ok {
+			return ""
+		}
+		if s, ok := v.(string); ok {
+			return s
+		}
+		return schema.NormalizeValue(norm, formatValue(v))
+	}
+	props := func(pl schema.PropertyList) map[string]any {
+		var out map[string]any
+		for _, p := range pl {
+			if v, ok := get(p.Column, p.Normalize); ok {
+				if out == nil {
+					out = make(map[string]any, len(pl))
+				}
+				out[p.Name] = v
+			}
+		}
+		return out
+	}
+	made := false
+	for _, n := range rm.src.Nodes {
+		// A node whose key cell is empty is not made (a project without a
+		// manager still is a project).
+		if k := key(n.Key, n.Normalize); k != "" {
+			b.addNode(event.Node{Label: n.Label, Key: k, Properties: props(n.Properties)})
+			made = true
+		}
+	}
+	for _, r := range rm.src.Relationships {
+		from, to := key(r.From.Key, r.From.Normalize), key(r.To.Key, r.To.Normalize)
+		if from == "" || to == "" {
+			continue
+		}
+		made = true
+		b.addRel(event.Relationship{
+			Type:       r.Type,
+			From:       event.NodeRef{Label: r.From.Label, Key: from},
+			To:         event.NodeRef{Label: r.To.Label, Key: to},
+			Source:     event.SourceStructured,
+			Properties: props(r.Properties),
+		})
+	}
+	if !made {
+		return &event.RowError{Line: line, Column: strings.Join(rm.keyColumns(), ", "), Error: "every key column is empty: the row gives nothing"}
+	}
+	return nil
+}
+
+// keyColumns lists the node key columns of the source.
+func (rm *rowMapper) keyColumns() []string {
+	var out []string
+	for _, n := range rm.src.Nodes {
+		if !slices.Contains(out, n.Key) {
+			out = append(out, n.Key)
+		}
+	}
+	if len(out) == 0 {
+		for _, r := range rm.src.Relationships {
+			for _, k := range []string{r.From.Key, r.To.Key} {
+				if !slices.Contains(out, k) {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// clip bounds a value quoted in an error.
+func clip(s string) string {
+	const maxLen = 200
+	if len(s) <= maxLen {
+		return s
+	}
+	cut := maxLen
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// formatValue renders a converted value as key text.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// convertCell validates raw as typ. An empty (or all-space) cell is nil,
+// no value, for every type.
+func convertCell(typ, raw string, kind cellKind) (any, error) {
+	if typ == schema.TypeString || typ == "" {
+		if raw == "" {
+			return nil, nil
+		}
+		return raw, nil
+	}
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return nil, nil
+	}
+	switch typ {
+	case schema.TypeInt:
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i, nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return nil, errors.New("not a whole number")
+		}
+		return int64(f), nil
+	case schema.TypeFloat:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, errors.New("not a number")
+		}
+		return f, nil
+	case schema.TypeBool:
+		switch strings.ToLower(s) {
+		case "true", "yes", "y", "1":
+			return true, nil
+		case "false", "no", "n", "0":
+			return false, nil
+		}
+		return nil, errors.New("not a boolean (true/false, yes/no, 1/0)")
+	case schema.TypeDate:
+		t, err := parseDateCell(s, kind)
+		if err != nil {
+			return nil, err
+		}
+		return t.Format(time.DateOnly), nil
+	case schema.TypeDateTime:
+		t, err := parseDateCell(s, kind)
+		if err != nil {
+			return nil, err
+		}
+		if _, off := t.Zone(); off != 0 || t.Location() != time.UTC {
+			return t.Format(time.RFC3339), nil
+		}
+		return t.Format("2006-01-02T15:04:05"), nil
+	}
+	return nil, fmt.Errorf("unknown column type %q", typ)
+}
+
+// dateLayouts are the text forms accepted for dates and datetimes.
+var dateLayouts = []string{
+	time.DateOnly,
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04",
+	time.RFC3339Nano,
+}
+
+// parseDateCell reads an Excel serial number (XLSX cells) or ISO text.
+func parseDateCell(s string, kind cellKind) (time.Time, error) {
+	if kind.xlsx {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			// Serials beyond 9999-12-31 are not dates.
+			if f < 0 || f > 2958465 || math.IsNaN(f) {
+				return time.Time{}, fmt.Errorf("not a date: serial %s out of range", s)
+			}
+			t, err := excelize.ExcelDateToTime(f, kind.date1904)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("not a date: %w", err)
+			}
+			return t, nil
+		}
+	}
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, errors.New("not a date (want YYYY-MM-DD)")
+}

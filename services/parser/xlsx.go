@@ -1,0 +1,165 @@
+package parser
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/schema"
+)
+
+// xlsxTable is a tableReader over one worksheet, read with excelize's
+// streaming row iterator on raw cell values (no number formatting).
+type xlsxTable struct {
+	file   string
+	sheet  string
+	f      *excelize.File
+	rows   *excelize.Rows
+	hdr    []string
+	rowNum int // sheet row number of the last row read
+	kind   cellKind
+}
+
+// openXLSX checks the workbook's declared part sizes, opens it and reads
+// the header row of the mapped sheet.
+func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *schema.Source, localPath string) (tr tableReader, err error) {
+	if err := s.checkZipSizes(doc.Path, localPath); err != nil {
+		return nil, err
+	}
+	f, err := excelize.OpenFile(localPath, excelize.Options{
+		RawCellValue:      true,
+		UnzipSizeLimit:    s.cfg.XLSXMaxUnzipSize,
+		UnzipXMLSizeLimit: s.cfg.XLSXMaxXMLSize,
+		TmpDir:            s.cfg.TempDir,
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "unzip size") {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: refused: the workbook inflates beyond the limit of %d bytes: %w", doc.Path, s.cfg.XLSXMaxUnzipSize, err))
+		}
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	t := &xlsxTable{file: doc.Path, f: f, kind: cellKind{xlsx: true}}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.close())
+		}
+	}()
+	sheets := f.GetSheetList()
+	t.sheet = src.Sheet
+	switch {
+	case len(sheets) == 0:
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: no worksheets", doc.Path))
+	case t.sheet == "":
+		t.sheet = sheets[0]
+	case !slices.Contains(sheets, t.sheet):
+		i := slices.IndexFunc(sheets, func(n string) bool { return strings.EqualFold(n, t.sheet) })
+		if i < 0 {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q not found (sheets: %s)", doc.Path, src.Sheet, strings.Join(sheets, ", ")))
+		}
+		t.sheet = sheets[i]
+	}
+	props, err := f.GetWorkbookProps()
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	t.kind.date1904 = props.Date1904 != nil && *props.Date1904
+	t.rows, err = f.Rows(t.sheet)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s: unreadable: %w", doc.Path, t.sheet, err))
+	}
+	// The header is the first row with any content.
+	for {
+		row, ok, err := t.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s is empty: no header row", doc.Path, t.sheet))
+		}
+		t.hdr = row.cells
+		break
+	}
+	return t, nil
+}
+
+// checkZipSizes refuses, from the zip directory alone, a workbook whose
+// parts would inflate beyond the limits: worksheets and shared strings
+// (streamed through TempDir) up to XLSXMaxUnzipSize, every other part (read
+// into memory) up to XLSXMaxXMLSize. archive/zip fails a part that inflates
+// beyond its declared size, so the declared sizes bound the work.
+func (s *Structured) checkZipSizes(file, localPath string) error {
+	zr, err := zip.OpenReader(localPath)
+	if err != nil {
+		return pipeline.Permanent(fmt.Errorf("%s: unreadable workbook (not a complete zip archive): %w", file, err))
+	}
+	defer zr.Close()
+	var total uint64
+	for _, zf := range zr.File {
+		size := zf.UncompressedSize64
+		total += size
+		name := strings.ToLower(strings.ReplaceAll(zf.Name, `\`, "/"))
+		streamed := strings.HasPrefix(name, "xl/worksheets/sheet") || name == "xl/sharedstrings.xml"
+		limit := uint64(s.cfg.XLSXMaxXMLSize)
+		if streamed {
+			limit = uint64(s.cfg.XLSXMaxUnzipSize)
+		}
+		if size > limit {
+			return pipeline.Permanent(fmt.Errorf("%s: refused: part %s inflates to %d bytes, over the limit of %d (%d compressed)", file, zf.Name, size, limit, zf.CompressedSize64))
+		}
+		if total > uint64(s.cfg.XLSXMaxUnzipSize) {
+			return pipeline.Permanent(fmt.Errorf("%s: refused: the workbook inflates to more than %d bytes", file, s.cfg.XLSXMaxUnzipSize))
+		}
+	}
+	return nil
+}
+
+func (t *xlsxTable) header() []string { return t.hdr }
+
+func (t *xlsxTable) cellKind() cellKind { return t.kind }
+
+func (t *xlsxTable) selectColumns([]int) {}
+
+// next returns the next row with any content; line is its sheet row number.
+func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return tableRow{}, false, err
+		}
+		if !t.rows.Next() {
+			if err := t.rows.Error(); err != nil {
+				return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s after row %d: %w", t.file, t.sheet, t.rowNum, err))
+			}
+			return tableRow{}, false, nil
+		}
+		t.rowNum++
+		cells, err := t.rows.Columns()
+		if err != nil {
+			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
+		}
+		if slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" }) {
+			return tableRow{line: t.rowNum, cells: cells}, true, nil
+		}
+	}
+}
+
+func (t *xlsxTable) close() error {
+	var errs []error
+	if t.rows != nil {
+		if err := t.rows.Close(); err != nil && !errors.Is(err, excelize.ErrMaxRows) {
+			errs = append(errs, err)
+		}
+		t.rows = nil
+	}
+	if t.f != nil {
+		errs = append(errs, t.f.Close())
+		t.f = nil
+	}
+	return errors.Join(errs...)
+}
