@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // NormalizeProperties returns a copy of props with every value in canonical
@@ -22,8 +23,9 @@ import (
 //     of canonical scalars, all of one kind (as Neo4j requires);
 //   - nil stays nil: "remove this property" (like SET n += {p: null}).
 //
-// Maps, NaN, ±Inf, nested lists, mixed lists and empty names are refused
-// with an error wrapping ErrInvalid that names the property.
+// Maps, NaN, ±Inf, nested lists, mixed lists, and empty names or names
+// with control characters are refused with an error wrapping ErrInvalid
+// that names the property.
 func NormalizeProperties(props map[string]any) (map[string]any, error) {
 	if len(props) == 0 {
 		return nil, nil
@@ -32,6 +34,9 @@ func NormalizeProperties(props map[string]any) (map[string]any, error) {
 	for k, v := range props {
 		if strings.TrimSpace(k) == "" {
 			return nil, fmt.Errorf("%w: empty property name", ErrInvalid)
+		}
+		if strings.IndexFunc(k, unicode.IsControl) >= 0 {
+			return nil, fmt.Errorf("%w: property name %q contains a control character", ErrInvalid, k)
 		}
 		nv, err := NormalizeValue(v)
 		if err != nil {

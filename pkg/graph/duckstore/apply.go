@@ -2,7 +2,10 @@ package duckstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -104,6 +107,9 @@ type batch struct {
 	tx     *sql.Tx
 	docs   map[string]*docState // nil: path never seen
 	chunks map[string]bool      // chunk key -> node exists
+	// digests holds, per chunk key, the digest of the last extraction each
+	// path wrote to it.
+	digests map[string]map[string]string
 
 	nodes     map[nodeID]map[string]any
 	nodeOrder []nodeID
@@ -112,10 +118,11 @@ type batch struct {
 	support   map[supportRow]bool
 	suppOrder []supportRow
 	dirtyDocs map[string]bool
+	extracted map[[3]string]string // (path, sha256, part) -> digest to write
 }
 
 func newBatch(tx *sql.Tx) *batch {
-	b := &batch{tx: tx, docs: map[string]*docState{}, chunks: map[string]bool{}}
+	b := &batch{tx: tx, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}}
 	b.reset()
 	return b
 }
@@ -125,12 +132,13 @@ func (b *batch) reset() {
 	b.rels, b.relOrder = map[relID]map[string]any{}, b.relOrder[:0]
 	b.support, b.suppOrder = map[supportRow]bool{}, b.suppOrder[:0]
 	b.dirtyDocs = map[string]bool{}
+	b.extracted = map[[3]string]string{}
 }
 
 // load reads the stored versions of the paths and which chunks exist.
 func (b *batch) load(ctx context.Context, ops []op) error {
-	var paths, keys []any
-	seenPath, seenKey := map[string]bool{}, map[string]bool{}
+	var paths, keys, shas []any
+	seenPath, seenKey, seenSHA := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, o := range ops {
 		if !seenPath[o.doc.Path] {
 			seenPath[o.doc.Path] = true
@@ -141,6 +149,10 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 			if !seenKey[k] {
 				seenKey[k] = true
 				keys = append(keys, k)
+			}
+			if !seenSHA[o.doc.SHA256] {
+				seenSHA[o.doc.SHA256] = true
+				shas = append(shas, o.doc.SHA256)
 			}
 		}
 	}
@@ -158,6 +170,25 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 				return fmt.Errorf("load versions: %w", err)
 			}
 			b.docs[p] = &st
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	err = inChunks(shas, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, "SELECT path, sha256, part, digest FROM extractions WHERE sha256 IN ("+
+			placeholders(len(part), 1)+")", part...)
+		if err != nil {
+			return fmt.Errorf("load digests: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p, sha, idx, digest string
+			if err := rows.Scan(&p, &sha, &idx, &digest); err != nil {
+				return fmt.Errorf("load digests: %w", err)
+			}
+			b.setDigest(sha+":"+idx, p, digest)
 		}
 		return rows.Err()
 	})
@@ -211,7 +242,11 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 		}
 	}
 	key := event.ChunkKey(d.SHA256, o.index)
-	if b.chunks[key] {
+	digest, err := extractionDigest(o)
+	if err != nil {
+		return err
+	}
+	if b.chunks[key] && !b.sameExtraction(key, d.Path, digest) {
 		// A rewrite: what this chunk supported and mentioned is replaced.
 		if err := b.flush(ctx); err != nil {
 			return err
@@ -230,6 +265,8 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	b.addRel(relID{typ: graph.RelHasChunk, fromLabel: graph.LabelDocument, fromKey: d.Path,
 		toLabel: graph.LabelChunk, toKey: key}, nil)
 	part := fmt.Sprint(o.index)
+	b.setDigest(key, d.Path, digest)
+	b.extracted[[3]string{d.Path, d.SHA256, part}] = digest
 	for _, m := range o.mentions {
 		b.addNode(m.id, m.props)
 		b.addSupport(supportRow{kind: "node", id: relID{fromLabel: m.id.label, fromKey: m.id.key},
@@ -239,6 +276,60 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	}
 	b.addDomainRels(o.rels, d, part)
 	return b.collect(ctx, &c)
+}
+
+// extractionDigest fingerprints what a chunk op writes.
+func extractionDigest(o op) (string, error) {
+	type node struct {
+		Label, Key string
+		Props      map[string]any
+	}
+	type rel struct {
+		ID    [6]string
+		Props map[string]any
+	}
+	v := struct {
+		Text     string
+		Mentions []node
+		Rels     []rel
+	}{Text: o.text}
+	for _, m := range o.mentions {
+		v.Mentions = append(v.Mentions, node{m.id.label, m.id.key, m.props})
+	}
+	for _, r := range o.rels {
+		v.Rels = append(v.Rels, rel{[6]string{r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey, r.id.source}, r.props})
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("digest extraction: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func (b *batch) setDigest(key, path, digest string) {
+	m := b.digests[key]
+	if m == nil {
+		m = map[string]string{}
+		b.digests[key] = m
+	}
+	m[path] = digest
+}
+
+// sameExtraction reports whether path last wrote digest to the chunk key and
+// every other path sharing the chunk wrote the same: re-adding it then
+// changes no support and no MENTIONS, so nothing needs withdrawing.
+func (b *batch) sameExtraction(key, path, digest string) bool {
+	m := b.digests[key]
+	if m[path] != digest {
+		return false
+	}
+	for _, d := range m {
+		if d != digest {
+			return false
+		}
+	}
+	return true
 }
 
 func (b *batch) putRecords(ctx context.Context, o op) error {
@@ -261,6 +352,9 @@ func (b *batch) putRecords(ctx context.Context, o op) error {
 		return err
 	}
 	if err := b.withdraw(ctx, &c, "path = ? AND sha256 <> ?", d.Path, d.SHA256); err != nil {
+		return err
+	}
+	if err := b.forgetExtractions(ctx, "path = ? AND sha256 <> ?", d.Path, d.SHA256); err != nil {
 		return err
 	}
 	return b.collect(ctx, &c)
@@ -355,6 +449,9 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 	if err := b.withdraw(ctx, c, "path = ?", path); err != nil {
 		return err
 	}
+	if err := b.forgetExtractions(ctx, "path = ?", path); err != nil {
+		return err
+	}
 	keys, err := queryStrings(ctx, b.tx, `DELETE FROM relationships
 		WHERE type = 'HAS_CHUNK' AND from_label = 'Document' AND from_key = ? RETURNING to_key`, path)
 	if err != nil {
@@ -393,6 +490,21 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 		}
 		return nil
 	})
+}
+
+// forgetExtractions deletes the extraction digests matching where, whose
+// first argument is the path.
+func (b *batch) forgetExtractions(ctx context.Context, where string, args ...any) error {
+	if _, err := b.tx.ExecContext(ctx, "DELETE FROM extractions WHERE "+where, args...); err != nil {
+		return fmt.Errorf("forget extractions: %w", err)
+	}
+	path := args[0].(string)
+	for key, m := range b.digests {
+		if len(args) == 1 || !strings.HasPrefix(key, args[1].(string)+":") {
+			delete(m, path)
+		}
+	}
+	return nil
 }
 
 // withdraw deletes the support rows matching where and records their
@@ -540,6 +652,14 @@ func (b *batch) flush(ctx context.Context) error {
 	}
 	if err := b.upsert(ctx, rows, 10, `INSERT INTO support VALUES %s ON CONFLICT DO NOTHING`); err != nil {
 		return fmt.Errorf("write support: %w", err)
+	}
+	rows = rows[:0]
+	for k, digest := range b.extracted {
+		rows = append(rows, []any{k[0], k[1], k[2], digest})
+	}
+	if err := b.upsert(ctx, rows, 4, `INSERT INTO extractions (path, sha256, part, digest) VALUES %s
+		ON CONFLICT (path, sha256, part) DO UPDATE SET digest = excluded.digest`); err != nil {
+		return fmt.Errorf("write extraction digests: %w", err)
 	}
 	rows = rows[:0]
 	for p := range b.dirtyDocs {

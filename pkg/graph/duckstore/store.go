@@ -101,6 +101,8 @@ func displayPath(p string) string {
 // columns empty) or a relationship (kind 'rel'); structural relationships
 // have source ”. Documents keep the version of every path ever seen, with
 // deleted set once a DocumentDeleted is applied, so stale ops stay ignored.
+// Extractions keep a digest of the last extraction each (path, chunk) wrote,
+// so that a redelivered chunk skips withdrawing what it would add again.
 const schemaDDL = `
 CREATE TABLE IF NOT EXISTS nodes (
 	label VARCHAR NOT NULL,
@@ -134,6 +136,13 @@ CREATE TABLE IF NOT EXISTS support (
 CREATE INDEX IF NOT EXISTS support_path ON support (path);
 CREATE INDEX IF NOT EXISTS relationships_from ON relationships (from_key);
 CREATE INDEX IF NOT EXISTS relationships_to ON relationships (to_key);
+CREATE TABLE IF NOT EXISTS extractions (
+	path VARCHAR NOT NULL,
+	sha256 VARCHAR NOT NULL,
+	part VARCHAR NOT NULL,
+	digest VARCHAR NOT NULL,
+	PRIMARY KEY (path, sha256, part)
+);
 CREATE TABLE IF NOT EXISTS documents (
 	path VARCHAR PRIMARY KEY,
 	sha256 VARCHAR NOT NULL,

@@ -1,11 +1,15 @@
 package duckstore_test
 
 import (
+	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
 	"github.com/docgraph/docgraph/pkg/graph/graphtest"
@@ -29,4 +33,178 @@ func TestConformanceFile(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T) graph.Store {
 		return openStore(t, filepath.Join(t.TempDir(), "graph.duckdb"))
 	})
+}
+
+func TestOpenConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    duckstore.Config
+		wantErr string
+	}{
+		{name: "structural label", give: duckstore.Config{Labels: []string{"Chunk"}}, wantErr: `labels: "Chunk"`},
+		{name: "empty label", give: duckstore.Config{Labels: []string{""}}, wantErr: `labels: ""`},
+		{name: "structural type", give: duckstore.Config{RelTypes: []string{"MENTIONS"}}, wantErr: `relationship types: "MENTIONS"`},
+		{name: "memory limit", give: duckstore.Config{MemoryLimit: "1GB'; DROP"}, wantErr: "memory limit"},
+		{name: "question mark in path", give: duckstore.Config{Path: "a?b"}, wantErr: "must not contain '?'"},
+		{name: "unwritable path", give: duckstore.Config{Path: "/proc/nonexistent/graph.duckdb"}, wantErr: "/proc/nonexistent/graph.duckdb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := duckstore.Open(t.Context(), tt.give)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestFileStorePersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.duckdb")
+	doc := event.NewDocument("notes/a.md", "abc", 3, 1)
+	ops := []graph.Op{{PutChunk: &event.Extraction{
+		Chunk:    event.Chunk{Document: doc, Index: 0, Total: 1, Text: "Alice."},
+		Mentions: []graph.Node{{Label: "Person", Key: "alice", Properties: map[string]any{"age": 41, "score": 2.0}}},
+	}}}
+
+	s, err := duckstore.Open(t.Context(), duckstore.Config{Path: path, Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes()})
+	require.NoError(t, err)
+	require.NoError(t, s.Apply(t.Context(), ops))
+	want, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s = openStore(t, path)
+	got, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	assert.Equal(t, map[string]any{"age": int64(41), "score": 2.0}, got.Nodes[2].Properties)
+	docs, err := s.Documents(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"notes/a.md": "abc"}, docs)
+
+	// The stored version survives too: an older op is still ignored.
+	stale := event.NewDocument("notes/a.md", "old", 3, 0)
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: stale.Path, Version: 0}}}))
+	docs, err = s.Documents(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"notes/a.md": "abc"}, docs)
+}
+
+func TestClosedStoreErrors(t *testing.T) {
+	s, err := duckstore.Open(t.Context(), duckstore.Config{Labels: graphtest.Labels()})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	ctx := t.Context()
+	doc := event.NewDocument("a.md", "abc", 1, 1)
+	_, statsErr := s.Stats(ctx)
+	_, docsErr := s.Documents(ctx)
+	_, exportErr := graphtest.Collect(ctx, s)
+	for name, err := range map[string]error{
+		"ping":      s.Ping(ctx),
+		"setup":     s.Setup(ctx),
+		"stats":     statsErr,
+		"documents": docsErr,
+		"export":    exportErr,
+		"apply": s.Apply(ctx, []graph.Op{{PutChunk: &event.Extraction{
+			Chunk: event.Chunk{Document: doc, Text: "x"}}}}),
+	} {
+		assert.Error(t, err, name)
+	}
+}
+
+func TestApplyNamesInvalidOp(t *testing.T) {
+	s := openStore(t, "")
+	doc := event.NewDocument("notes/a.md", "abc", 1, 1)
+	tests := []struct {
+		name    string
+		give    graph.Op
+		wantErr string
+	}{
+		{name: "negative index", give: graph.Op{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: doc, Index: -1}}},
+			wantErr: `op 0: graph: invalid operation: document "notes/a.md": chunk index -1 is negative`},
+		{name: "mention label", give: graph.Op{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: doc},
+			Mentions: []graph.Node{{Label: "Robot", Key: "r"}}}},
+			wantErr: `document "notes/a.md" chunk 0: mentions: node 0: graph: invalid operation: label "Robot" is not in the schema`},
+		{name: "relationship type", give: graph.Op{PutRecords: &event.Records{Source: doc, Batch: 2,
+			Relationships: []graph.Relationship{{Type: "LIKES"}}}},
+			wantErr: `records "notes/a.md" batch 2: graph: invalid operation: relationship 0: type "LIKES" is not in the schema`},
+		{name: "relationship property", give: graph.Op{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: doc},
+			Relationships: []graph.Relationship{{Type: "MANAGES", From: graph.NodeRef{Label: "Person", Key: "a"},
+				To: graph.NodeRef{Label: "Person", Key: "b"}, Properties: map[string]any{"x": struct{}{}}}}}},
+			wantErr: `relationship 0 (MANAGES): property "x"`},
+		{name: "records node property", give: graph.Op{PutRecords: &event.Records{Source: doc,
+			Nodes: []graph.Node{{Label: "Person", Key: "a", Properties: map[string]any{"x": math.NaN()}}}}},
+			wantErr: `node 0 (Person "a"): property "x"`},
+		{name: "records source", give: graph.Op{PutRecords: &event.Records{}}, wantErr: "document with empty path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.Apply(t.Context(), []graph.Op{tt.give})
+			require.ErrorIs(t, err, graph.ErrInvalid)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+// chunkOps returns n chunk ops of docs of 10 chunks, each chunk mentioning
+// three people and stating one relationship, at the given version.
+func chunkOps(n int, version uint64, seed string) []graph.Op {
+	ops := make([]graph.Op, 0, n)
+	for i := range n {
+		doc := event.NewDocument(fmt.Sprintf("docs/%03d.md", i/10), fmt.Sprintf("%s-%03d", seed, i/10), 1000, version)
+		p := func(j int) string { return fmt.Sprintf("person %d", (i*3+j)%400) }
+		ops = append(ops, graph.Op{PutChunk: &event.Extraction{
+			Chunk: event.Chunk{Document: doc, Index: i % 10, Total: 10, Text: fmt.Sprintf("chunk %d text", i)},
+			Mentions: []graph.Node{
+				{Label: "Person", Key: p(0), Properties: map[string]any{"name": p(0)}},
+				{Label: "Person", Key: p(1)}, {Label: "Project", Key: fmt.Sprintf("project %d", i%20)},
+			},
+			Relationships: []graph.Relationship{{Type: "WORKS_ON", Source: event.SourceText,
+				From: graph.NodeRef{Label: "Person", Key: p(0)}, To: graph.NodeRef{Label: "Project", Key: fmt.Sprintf("project %d", i%20)}}},
+		}})
+	}
+	return ops
+}
+
+func TestApplyManyChunks(t *testing.T) {
+	s := openStore(t, "")
+	require.NoError(t, s.Apply(t.Context(), chunkOps(500, 1, "v1")))
+	require.NoError(t, s.Apply(t.Context(), chunkOps(500, 1, "v1")), "redelivery")
+	stats, err := s.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(50), stats.Nodes["Document"])
+	assert.Equal(t, int64(500), stats.Nodes["Chunk"])
+	assert.Equal(t, int64(500), stats.Relationships["HAS_CHUNK"])
+
+	require.NoError(t, s.Apply(t.Context(), chunkOps(100, 2, "v2")), "new versions of the first ten documents")
+	stats, err = s.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(50), stats.Nodes["Document"])
+	assert.Equal(t, int64(500), stats.Nodes["Chunk"])
+	docs, err := s.Documents(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "v2-000", docs["docs/000.md"])
+	assert.Equal(t, "v1-049", docs["docs/049.md"])
+}
+
+// BenchmarkApplyChunks measures one Apply of 500 new chunk extractions.
+func BenchmarkApplyChunks(b *testing.B) {
+	s, err := duckstore.Open(b.Context(), duckstore.Config{Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes()})
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, s.Close()) })
+	for i := 0; b.Loop(); i++ {
+		require.NoError(b, s.Apply(b.Context(), chunkOps(500, 1, fmt.Sprint("run", i))))
+	}
+}
+
+// BenchmarkApplyRewrite measures one Apply that redelivers 500 chunk
+// extractions already stored (each replaces its mentions).
+func BenchmarkApplyRewrite(b *testing.B) {
+	s, err := duckstore.Open(b.Context(), duckstore.Config{Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes()})
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, s.Close()) })
+	ops := chunkOps(500, 1, "v1")
+	require.NoError(b, s.Apply(b.Context(), ops))
+	for b.Loop() {
+		require.NoError(b, s.Apply(b.Context(), ops))
+	}
 }
