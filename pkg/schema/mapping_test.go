@@ -1,0 +1,335 @@
+package schema_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/docgraph/docgraph/pkg/schema"
+	"github.com/docgraph/docgraph/schemas"
+)
+
+func mappingTestdata(name string) string { return filepath.Join("testdata", "mapping", name) }
+
+func loadShippedMapping(t *testing.T) *schema.Mapping {
+	t.Helper()
+	f, err := schemas.FS.Open("structured.yaml")
+	require.NoError(t, err)
+	defer f.Close()
+	m, err := schema.LoadMapping(f)
+	require.NoError(t, err)
+	return m
+}
+
+func TestShippedMapping(t *testing.T) {
+	m := loadShippedMapping(t)
+	assert.Equal(t, schema.UnmappedDocument, m.Unmapped)
+	assert.Equal(t, schema.OnRowErrorSkip, m.OnRowError)
+	tests := []struct {
+		path   string
+		source string
+		format string
+		sheet  string
+	}{
+		{"projects.xlsx", "projects", schema.FormatXLSX, "Projects"},
+		{"managers.xlsx", "managers", schema.FormatXLSX, "Managers"},
+		{"teams.csv", "teams", schema.FormatCSV, ""},
+		{"sub/dir/teams.csv", "teams", schema.FormatCSV, ""},
+		{"project_manager_report.csv", "", "", ""},
+		{"teams_overview.md", "", "", ""},
+		{"structured/projects_formula.xlsx", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			s, ok := m.Match(tt.path)
+			require.Equal(t, tt.source != "", ok)
+			if !ok {
+				return
+			}
+			assert.Equal(t, tt.source, s.Name)
+			assert.Equal(t, tt.format, s.Format)
+			assert.Equal(t, tt.sheet, s.Sheet)
+		})
+	}
+	x, err := schema.LoadExtractionFile(filepath.Join("..", "..", "schemas", "extraction.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, m.CheckAgainst(x), "the shipped mapping agrees with the shipped extraction schema")
+}
+
+func TestMappingDefaults(t *testing.T) {
+	m, err := schema.LoadMappingFile(mappingTestdata("minimal.good.yaml"))
+	require.NoError(t, err)
+	s, ok := m.Source("teams")
+	require.True(t, ok)
+	assert.Equal(t, schema.OnRowErrorSkip, s.OnRowError)
+	assert.Equal(t, ",", s.CSV.Delimiter)
+	assert.Equal(t, `"`, s.CSV.Quote)
+	assert.Equal(t, `"`, s.CSV.Escape)
+	assert.True(t, s.HasHeader())
+	assert.Equal(t, schema.TypeString, s.Columns[0].Type)
+	// Relationship ends take the key normalisation of the label's nodes.
+	assert.Equal(t, schema.KeyLowerCollapse, s.Relationships[0].From.Normalize)
+	c, ok := s.Column(" MEMBER_NAME ")
+	require.True(t, ok)
+	assert.Equal(t, "member_name", c.Name)
+	_, ok = s.Column("nope")
+	assert.False(t, ok)
+	_, ok = m.Source("nope")
+	assert.False(t, ok)
+}
+
+func TestMappingFull(t *testing.T) {
+	m, err := schema.LoadMappingFile(mappingTestdata("full.good.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, schema.UnmappedSkip, m.Unmapped)
+	people, ok := m.Source("people")
+	require.True(t, ok)
+	assert.Equal(t, schema.OnRowErrorSkip, people.OnRowError, "the source overrides the default")
+	assert.False(t, people.HasHeader())
+	assert.Equal(t, "\t", people.CSV.Delimiter)
+	assert.Equal(t, `\`, people.CSV.Escape)
+	assert.Equal(t, schema.PropertyList{
+		{Name: "name", Column: "name", Normalize: schema.NormCollapse},
+		{Name: "active", Column: "active", Normalize: schema.NormTrim},
+		{Name: "joined", Column: "joined", Normalize: schema.NormTrim},
+		{Name: "seen", Column: "seen", Normalize: schema.NormTrim},
+		{Name: "score", Column: "score", Normalize: schema.NormTrim},
+	}, people.Nodes[0].Properties)
+	book, ok := m.Source("book")
+	require.True(t, ok)
+	assert.Equal(t, schema.OnRowErrorReject, book.OnRowError)
+	assert.Equal(t, schema.KeyExact, book.Relationships[0].From.Normalize)
+	assert.Equal(t, schema.NormTrim, book.Relationships[0].To.Normalize, "Person nodes of people use the default")
+	assert.True(t, book.HasHeader())
+}
+
+func TestMappingMatch(t *testing.T) {
+	m, err := schema.ParseMapping([]byte(`
+sources:
+  - name: exact
+    files: [data/teams.csv]
+    format: csv
+    columns: [{name: k, required: true}]
+    nodes: [{label: T, key: k}]
+  - name: deep
+    files: ["hr/**/people-*.csv", "**/all/*.csv"]
+    format: csv
+    columns: [{name: k, required: true}]
+    nodes: [{label: T, key: k}]
+  - name: base
+    files: ["*.xlsx", "x/**"]
+    format: xlsx
+    columns: [{name: k, required: true}]
+    nodes: [{label: T, key: k}]
+`))
+	require.NoError(t, err)
+	tests := []struct {
+		path string
+		want string
+	}{
+		{"data/teams.csv", "exact"},
+		{"teams.csv", ""},
+		{"other/data/teams.csv", ""},
+		{"hr/people-1.csv", "deep"},
+		{"hr/a/b/people-2.csv", "deep"},
+		{"hr/a/b/persons.csv", ""},
+		{"all/z.csv", "deep"},
+		{"q/r/all/z.csv", "deep"},
+		{"book.xlsx", "base"},
+		{"deep/dir/book.xlsx", "base"},
+		{"x/anything/at/all.txt", "base"},
+		{"x", "base"},
+		{"book.xlsx.bak", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			s, ok := m.Match(tt.path)
+			if tt.want == "" {
+				assert.False(t, ok)
+				return
+			}
+			require.True(t, ok)
+			assert.Equal(t, tt.want, s.Name)
+		})
+	}
+}
+
+func TestParseMappingBad(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"empty.bad.yaml", []string{"mapping: empty document"}},
+		{"two-documents.bad.yaml", []string{"more than one YAML document"}},
+		{"unknown-field.bad.yaml", []string{"field sheets not found"}},
+		{"not-a-mapping.bad.yaml", []string{"mapping: yaml"}},
+		{"no-sources.bad.yaml", []string{"sources: at least one source"}},
+		{"bad-unmapped.bad.yaml", []string{`unmapped: "guess" is not one of document, skip, reject`}},
+		{"bad-on-row-error.bad.yaml", []string{`on_row_error: "ignore" is not one of skip_row, reject_file`}},
+		{"source-on-row-error.bad.yaml", []string{`sources[0] (teams): on_row_error: "shrug"`}},
+		{"missing-name.bad.yaml", []string{"sources[0]: name: required"}},
+		{"duplicate-source.bad.yaml", []string{"sources[1] (teams): name: duplicate of sources[0]"}},
+		{"duplicate-file.bad.yaml", []string{`sources[1] (teams2): files[0] "teams.csv": already named by source teams`}},
+		{"no-files.bad.yaml", []string{"sources[0] (teams): files: at least one"}},
+		{"bad-glob.bad.yaml", []string{`files[0] "data/[a-.csv": bad glob`}},
+		{"absolute-glob.bad.yaml", []string{`files[0] "/etc/teams.csv": must be relative`}},
+		{"dotdot-glob.bad.yaml", []string{`files[0] "../teams.csv": segment ".." not allowed`}},
+		{"partial-doublestar.bad.yaml", []string{`"**" must be a whole path segment`}},
+		{"backslash-glob.bad.yaml", []string{"use forward slashes"}},
+		{"bad-format.bad.yaml", []string{`sources[0] (teams): format: "ods" is not one of csv, xlsx`}},
+		{"sheet-on-csv.bad.yaml", []string{"sheet: only for format xlsx"}},
+		{"csv-on-xlsx.bad.yaml", []string{"csv: only for format csv"}},
+		{"bad-delimiter.bad.yaml", []string{`csv.delimiter: ";;" must be one ASCII character`}},
+		{"delimiter-is-quote.bad.yaml", []string{"csv.delimiter and csv.quote: must differ"}},
+		{"unknown-type.bad.yaml", []string{`columns[1] (member_name).type: "text" is not one of string, int, float, bool, date, datetime`}},
+		{"duplicate-column.bad.yaml", []string{`columns[2].name "Member_Name": duplicate column`}},
+		{"empty-column-name.bad.yaml", []string{"columns[2].name: required"}},
+		{"no-columns.bad.yaml", []string{"sources[0] (t): columns: at least one column", `nodes[0].key: column "team_name" is not declared`}},
+		{"nothing-made.bad.yaml", []string{"must make at least one node or relationship"}},
+		{"key-not-declared.bad.yaml", []string{`sources[0] (teams): nodes[0].key: column "team" is not declared in columns`}},
+		{"key-not-required.bad.yaml", []string{`nodes[1].key: key column "member_name" must be required: true`, `relationships[0].from.key: key column "member_name" must be required`}},
+		{"missing-key.bad.yaml", []string{"nodes[0].key: required"}},
+		{"bad-label.bad.yaml", []string{`nodes[0].label "1Team": must start with a letter`}},
+		{"missing-label.bad.yaml", []string{"nodes[0].label: required"}},
+		{"unknown-normalize.bad.yaml", []string{`nodes[0].normalize: "soundex" is not one of trim, collapse, lower, lower_collapse, upper, upper_code, exact`}},
+		{"relationship-unknown-label.bad.yaml", []string{`relationships[0].to.label "Squad": no source makes Squad nodes`}},
+		{"relationship-bad-type.bad.yaml", []string{`relationships[0].type "member-of": must be upper-case`}},
+		{"relationship-missing.bad.yaml", []string{"relationships[0].type: required"}},
+		{"endpoint-missing-label.bad.yaml", []string{"relationships[0].from.label: required"}},
+		{"endpoint-bad-normalize.bad.yaml", []string{`relationships[0].from.normalize: "nope"`}},
+		{"conflicting-key-normalize.bad.yaml", []string{`sources[1] (other): nodes label Team: key normalize "exact" differs from "lower_collapse"`}},
+		{"property-undeclared.bad.yaml", []string{`nodes[0].properties[0] (budget): column "budget" is not declared`}},
+		{"property-bad-name.bad.yaml", []string{`property name "team name" must be letters, digits and _`}},
+		{"property-duplicate.bad.yaml", []string{`nodes[0].properties[1]: duplicate property "team_name"`}},
+		{"property-bad-normalize.bad.yaml", []string{`nodes[0].properties[0] (name).normalize: "shout"`}},
+		{"property-unknown-field.bad.yaml", []string{`property "name": field type not found (want column, normalize)`}},
+		{"property-not-scalar.bad.yaml", []string{"property list entries must be column names"}},
+		{"property-wrong-shape.bad.yaml", []string{"properties must be a list of columns or a map"}},
+		{"property-value-list.bad.yaml", []string{`property "name" must be a column name or {column, normalize}`}},
+		{"property-field-list.bad.yaml", []string{`property "name": column must be a string`}},
+		{"property-key-not-scalar.bad.yaml", []string{"property names must be strings"}},
+		{"many-problems.bad.yaml", []string{`unmapped: "guess"`, "sources[0] (a): files: at least one", `format: "ods"`, `columns[0] (x).type: "text"`, `nodes[0].key: column "y" is not declared`}},
+	}
+	files, err := filepath.Glob(mappingTestdata("*.bad.yaml"))
+	require.NoError(t, err)
+	require.Len(t, tests, len(files), "one case per testdata/mapping/*.bad.yaml")
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := schema.LoadMappingFile(mappingTestdata(tt.file))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.file, "errors name the file")
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestParseMappingGood(t *testing.T) {
+	files, err := filepath.Glob(mappingTestdata("*.good.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			m, err := schema.LoadMappingFile(f)
+			require.NoError(t, err)
+			// Writing the loaded mapping back gives the same mapping.
+			out, err := yaml.Marshal(m)
+			require.NoError(t, err)
+			again, err := schema.ParseMapping(out)
+			require.NoError(t, err, string(out))
+			assert.Equal(t, m, again)
+		})
+	}
+}
+
+func TestLoadMappingErrors(t *testing.T) {
+	_, err := schema.LoadMapping(iotest.ErrReader(errors.New("disk gone")))
+	assert.ErrorContains(t, err, "read mapping: disk gone")
+	_, err = schema.LoadMappingFile(mappingTestdata("does-not-exist.yaml"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestMappingCheckAgainst(t *testing.T) {
+	x, err := schema.LoadExtractionFile(filepath.Join("..", "..", "schemas", "extraction.yaml"))
+	require.NoError(t, err)
+	m, err := schema.ParseMapping([]byte(`
+sources:
+  - name: s
+    files: [s.csv]
+    format: csv
+    columns: [{name: a, required: true}, {name: b, required: true}]
+    nodes:
+      - {label: Person, key: a, normalize: exact}
+      - {label: Robot, key: b}
+      - {label: Team, key: b, normalize: lower_collapse}
+    relationships:
+      - {type: MEMBER_OF, from: {label: Team, key: b}, to: {label: Person, key: a}}
+      - {type: BUILT, from: {label: Robot, key: b}, to: {label: Person, key: a}}
+`))
+	require.NoError(t, err)
+	err = m.CheckAgainst(x)
+	require.Error(t, err)
+	for _, w := range []string{
+		`nodes[0].normalize "exact": the extraction schema normalises Person keys with "lower_collapse"`,
+		`nodes[1].label "Robot": not an entity type`,
+		`relationships[0] MEMBER_OF: goes Team->Person, the extraction schema says Person->Team`,
+		`relationships[1].type "BUILT": not a relationship type`,
+	} {
+		assert.Contains(t, err.Error(), w)
+	}
+}
+
+func TestNormalizeValue(t *testing.T) {
+	tests := []struct {
+		kind, give, want string
+	}{
+		{schema.NormTrim, "  a  b ", "a  b"},
+		{schema.NormCollapse, "  a \t b ", "a b"},
+		{schema.NormLower, " Ab  C ", "ab  c"},
+		{schema.KeyLowerCollapse, " Lars   Çelik ", "lars çelik"},
+		{schema.KeyUpper, " prj-1 ", "PRJ-1"},
+		{schema.KeyUpperCode, "aace 101", "AACE-101"},
+		{schema.KeyExact, " x ", " x "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			assert.Equal(t, tt.want, schema.NormalizeValue(tt.kind, tt.give))
+		})
+	}
+}
+
+func FuzzParseMapping(f *testing.F) {
+	files, err := filepath.Glob(mappingTestdata("*.yaml"))
+	require.NoError(f, err)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Add([]byte("sources: [{properties: {a: {column: [x]}}}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := schema.ParseMapping(data)
+		if err != nil {
+			require.Nil(t, m)
+			return
+		}
+		// A valid mapping matches without panicking and re-encodes.
+		for _, s := range m.Sources {
+			for _, p := range s.Files {
+				m.Match(p)
+				m.Match(strings.ReplaceAll(p, "*", "x"))
+			}
+		}
+		var buf bytes.Buffer
+		require.NoError(t, yaml.NewEncoder(&buf).Encode(m))
+	})
+}
