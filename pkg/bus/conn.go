@@ -25,7 +25,7 @@ type ConnConfig struct {
 
 // Connect dials NATS with reconnects that never give up, logging
 // disconnects and reconnects.
-func Connect(cfg ConnConfig, logger *slog.Logger) (*nats.Conn, error) {
+func Connect(cfg ConnConfig, logger *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1),
@@ -64,6 +64,7 @@ func Connect(cfg ConnConfig, logger *slog.Logger) (*nats.Conn, error) {
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
 	}
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats at %s: %w", redactURL(cfg.URL), err)

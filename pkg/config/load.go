@@ -180,6 +180,9 @@ func (l *Loader) RegisterFlags(fs *flag.FlagSet, all bool) {
 		return
 	}
 	for _, f := range fields(&def) {
+		if _, dup := Aliases[f.path]; dup {
+			continue
+		}
 		usage := f.help
 		if !f.secret {
 			if d := formatValue(f.v); d != "" {

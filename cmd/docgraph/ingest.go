@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/services/watcher"
+)
+
+const ingestHelp = `Ingests the given folders once: every file passes every stage (or is dead-lettered)
+before the command returns. Document keys are paths relative to the folder argument,
+so ingesting a folder and watching it give the same keys. Unchanged files (same bytes
+at the same path, as recorded under --data) are not published again; files that have
+disappeared since the last run are deleted from the graph. The graph stays in --data,
+where 'docgraph graph' finds it. Exits 1 if any file failed.`
+
+func cmdIngest(ctx context.Context, e env, args []string) error {
+	var quiet bool
+	cfg, paths, err := parseFlags(e, "ingest", "[flags] FOLDER...", ingestHelp, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&quiet, "quiet", false, "no progress lines")
+	})
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("ingest: at least one folder required")
+	}
+	if !flagGiven(args, "log-level", "log.level") && e.getenv("DOCGRAPH_LOG_LEVEL") == "" {
+		cfg.Log.Level = "warn" // the summary says what happened
+	}
+	log, err := logging.New(cfg.Log, e.stderr)
+	if err != nil {
+		return err
+	}
+	var roots []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("ingest: %s is not a folder (ingest folders; files are keyed by their path inside it)", p)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		roots = append(roots, abs)
+	}
+	start := time.Now()
+	s, err := startSystem(ctx, cfg, log, systemOptions{})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	tr := newTracker()
+	runCtx, stopRunners := context.WithCancel(ctx)
+	defer stopRunners()
+	g, gctx := errgroup.WithContext(runCtx)
+	for _, stage := range []string{bus.StageParser, bus.StageExtractor, bus.StageGraphWriter} {
+		rs, err := s.stageRunners(ctx, stage)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			r.Observe(tr)
+			g.Go(func() error { return r.Run(gctx) })
+		}
+	}
+
+	var reports []watcher.Report
+	for _, root := range roots {
+		w, err := watcher.New(watcher.Config{Root: root, MaxFileSize: int64(cfg.Watch.MaxFileSize)}, s.js, log, prometheus.NewRegistry())
+		if err != nil {
+			return err
+		}
+		rep, err := w.Scan(ctx)
+		if err != nil {
+			return fmt.Errorf("ingest %s: %w", root, err)
+		}
+		for _, r := range rep.Results {
+			if r.Outcome == watcher.Published || r.Outcome == watcher.Deleted {
+				tr.expect(r.CorrelationID, r.Path)
+			}
+		}
+		reports = append(reports, rep)
+	}
+	tr.sealed()
+
+	waitErr := tr.wait(ctx, func(done, total int) {
+		if !quiet {
+			fmt.Fprintf(e.stderr, "ingest: %d/%d files through the pipeline (%s)\n", done, total, time.Since(start).Round(time.Second))
+		}
+	})
+	stopRunners()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if waitErr != nil {
+		return fmt.Errorf("ingest interrupted: %w", waitErr)
+	}
+	failed := printSummary(e.stdout, reports, tr, time.Since(start))
+	if failed > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// flagGiven reports whether args set one of the named flags.
+func flagGiven(args []string, names ...string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		a = strings.TrimLeft(a, "-")
+		name, _, _ := strings.Cut(a, "=")
+		if slices.Contains(names, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, took time.Duration) int {
+	counts := map[watcher.Outcome]int{}
+	var lines []string
+	failed := 0
+	for _, rep := range reports {
+		for _, r := range rep.Results {
+			counts[r.Outcome]++
+			switch r.Outcome {
+			case watcher.Skipped:
+				lines = append(lines, fmt.Sprintf("skipped %s: %s", r.Path, r.Detail))
+			case watcher.Failed:
+				failed++
+				lines = append(lines, fmt.Sprintf("failed  %s: %v", r.Path, r.Err))
+			case watcher.Published, watcher.Deleted:
+				for _, msg := range tr.failures(r.CorrelationID) {
+					failed++
+					lines = append(lines, fmt.Sprintf("failed  %s: %s", r.Path, msg))
+				}
+			}
+		}
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	fmt.Fprintf(w, "ingested %d files in %s: %d new or changed, %d unchanged, %d deleted, %d skipped, %d failed\n",
+		total, took.Round(time.Millisecond), counts[watcher.Published], counts[watcher.Unchanged],
+		counts[watcher.Deleted], counts[watcher.Skipped], failed)
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	return failed
+}
+
+// tracker follows every file's messages through the stages: a file is
+// through when every message it caused has been acked or dead-lettered.
+type tracker struct {
+	mu          sync.Mutex
+	outstanding map[string]int // by correlation ID; negative until expect
+	expected    map[string]bool
+	errs        map[string][]string
+	isSealed    bool
+	changed     chan struct{}
+}
+
+func newTracker() *tracker {
+	return &tracker{
+		outstanding: map[string]int{}, expected: map[string]bool{}, errs: map[string][]string{},
+		changed: make(chan struct{}, 1),
+	}
+}
+
+func (t *tracker) notify() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
+}
+
+// expect registers a published file event (its own message counts one).
+func (t *tracker) expect(cid, _ string) {
+	t.mu.Lock()
+	if !t.expected[cid] {
+		t.expected[cid] = true
+		t.outstanding[cid]++
+	}
+	t.mu.Unlock()
+	t.notify()
+}
+
+func (t *tracker) sealed() {
+	t.mu.Lock()
+	t.isSealed = true
+	t.mu.Unlock()
+	t.notify()
+}
+
+func (t *tracker) add(cid string, n int) {
+	if cid == "" {
+		return
+	}
+	t.mu.Lock()
+	t.outstanding[cid] += n
+	t.mu.Unlock()
+	t.notify()
+}
+
+// Emitted implements pipeline.Observer.
+func (t *tracker) Emitted(cid string) { t.add(cid, 1) }
+
+// Dropped implements pipeline.Observer.
+func (t *tracker) Dropped(cid string) { t.add(cid, -1) }
+
+// Finished implements pipeline.Observer.
+func (t *tracker) Finished(o pipeline.Outcome) {
+	switch o.Result {
+	case pipeline.OutcomeAck:
+		t.add(o.CorrelationID, -1)
+	case pipeline.OutcomeTerm:
+		t.mu.Lock()
+		t.errs[o.CorrelationID] = append(t.errs[o.CorrelationID], fmt.Sprintf("%s: %v", o.Stage, o.Err))
+		t.mu.Unlock()
+		t.add(o.CorrelationID, -1)
+	}
+}
+
+func (t *tracker) failures(cid string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.errs[cid]
+}
+
+func (t *tracker) progress() (done, total int, finished bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for cid := range t.expected {
+		total++
+		if t.outstanding[cid] <= 0 {
+			done++
+		}
+	}
+	return done, total, t.isSealed && done == total
+}
+
+// wait blocks until every expected file is through, printing progress
+// every few seconds.
+func (t *tracker) wait(ctx context.Context, progress func(done, total int)) error {
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	for {
+		done, total, finished := t.progress()
+		if finished {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.changed:
+		case <-tick.C:
+			progress(done, total)
+		}
+	}
+}

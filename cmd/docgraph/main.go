@@ -1,0 +1,101 @@
+// Command docgraph turns a folder of documents and spreadsheets into a
+// knowledge graph: `docgraph up` runs every stage in one process,
+// `docgraph worker STAGE` one stage, `docgraph ingest` a one-shot run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if err != nil {
+		var ec exitCode
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "docgraph:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// exitCode ends the process with a code after the command printed its own
+// report (e.g. ingest with failed files).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// env is how commands read the environment (tests pass their own).
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"up", "run every stage in one process (embedded NATS and graph by default)", cmdUp},
+		{"worker", "run one stage: watcher, parser, extractor or graph-writer", cmdWorker},
+		{"ingest", "ingest files or folders once and wait until they are in the graph", cmdIngest},
+		{"graph", "inspect the graph: stats, export --format json|cypher", cmdGraph},
+		{"status", "per stage: pending, in flight, redelivered, dead-lettered", cmdStatus},
+		{"schema", "check the extraction schema and the structured mapping", cmdSchema},
+		{"version", "print the version", cmdVersion},
+	}
+}
+
+const usageHead = `docgraph turns a folder of documents and spreadsheets into a knowledge graph.
+
+Usage: docgraph COMMAND [flags] [args]
+
+Commands:
+`
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, usageHead)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'docgraph COMMAND --help' for a command's flags. Every flag can also be set in a\nYAML file (--config) or as DOCGRAPH_<PATH> in the environment, e.g. DOCGRAPH_NATS_URL.\n")
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	e := env{stdout: stdout, stderr: stderr, getenv: getenv}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitCode(2)
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+var version = "dev"
+
+func cmdVersion(_ context.Context, e env, _ []string) error {
+	fmt.Fprintln(e.stdout, "docgraph", version)
+	return nil
+}

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/graph/duckstore"
+	"github.com/docgraph/docgraph/pkg/graph/neostore"
+	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/schema"
+	"github.com/docgraph/docgraph/schemas"
+	"github.com/docgraph/docgraph/services/extractor"
+	"github.com/docgraph/docgraph/services/graphwriter"
+	"github.com/docgraph/docgraph/services/parser"
+	"github.com/docgraph/docgraph/services/watcher"
+)
+
+// parseFlags builds a command's flag set over the config loader, parses
+// args and loads the config (defaults < file < env < flags). The returned
+// args are the positional ones.
+func parseFlags(e env, name, synopsis, help string, args []string, extra func(*flag.FlagSet)) (config.Config, []string, error) {
+	fs := flag.NewFlagSet("docgraph "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	l := config.NewLoader()
+	l.RegisterFlags(fs, true)
+	if extra != nil {
+		extra(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: docgraph %s %s\n\n%s\n\nFlags:\n", name, synopsis, help)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg, err := l.Load(e.getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, fs.Args(), nil
+}
+
+// system is one process's connection to the pipeline: NATS (embedded or
+// external), metrics and the schemas.
+type system struct {
+	cfg     config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *pipeline.Metrics
+	ns      *server.Server // embedded server, or nil
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	ready   atomic.Bool
+	closers []func() error
+}
+
+type systemOptions struct {
+	listen bool // embedded server listens on cfg.NATS.Listen (up); ingest keeps it in-process
+}
+
+func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts systemOptions) (*system, error) {
+	s := &system{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := pipeline.NewMetrics(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	url := cfg.NATS.URL
+	var connOpts []nats.Option
+	if url == "" {
+		ec := bus.EmbeddedConfig{
+			StoreDir:     filepath.Join(cfg.Data, "nats"),
+			Port:         -1,
+			SyncInterval: cfg.NATS.SyncInterval,
+			SyncAlways:   cfg.NATS.SyncAlways,
+		}
+		if opts.listen && cfg.NATS.Listen != "" && cfg.NATS.Listen != "off" {
+			host, port, err := net.SplitHostPort(cfg.NATS.Listen)
+			if err != nil {
+				return nil, fmt.Errorf("nats.listen: %w", err)
+			}
+			ec.Host = host
+			if ec.Port, err = strconv.Atoi(port); err != nil {
+				return nil, fmt.Errorf("nats.listen: bad port %q", port)
+			}
+		}
+		ns, err := bus.StartEmbedded(ec, log)
+		if err != nil {
+			return nil, err
+		}
+		s.ns = ns
+		connOpts = append(connOpts, nats.InProcessServer(ns))
+		url = ns.ClientURL()
+	}
+	nc, err := bus.Connect(bus.ConnConfig{
+		URL: url, Name: "docgraph", User: cfg.NATS.User, Password: cfg.NATS.Password, Token: cfg.NATS.Token,
+		NKeyFile: cfg.NATS.NKeyFile, CredsFile: cfg.NATS.CredsFile,
+		TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey,
+	}, log, connOpts...)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.nc = nc
+	s.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(30*time.Second))
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	topo := bus.TopologyConfig{Replicas: cfg.Streams.Replicas, MaxAge: cfg.Streams.MaxAge, Duplicates: cfg.Streams.Duplicates}
+	if err := bus.Provision(ctx, s.js, topo); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *system) onClose(fn func() error) { s.closers = append(s.closers, fn) }
+
+func (s *system) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil {
+			s.log.Warn("close", slog.Any(logging.KeyErr, err))
+		}
+	}
+	if s.nc != nil {
+		_ = s.nc.Drain()
+		s.nc.Close()
+	}
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+	}
+}
+
+// schemas loads the extraction schema and the structured mapping: the
+// configured files, or the shipped ones.
+func loadSchemas(cfg config.Config) (*schema.Extraction, *schema.Mapping, error) {
+	read := func(file, shipped string) ([]byte, error) {
+		if file != "" {
+			return os.ReadFile(file)
+		}
+		return fs.ReadFile(schemas.FS, shipped)
+	}
+	xb, err := read(cfg.Schemas.Extraction, "extraction.yaml")
+	if err != nil {
+		return nil, nil, fmt.Errorf("schemas.extraction: %w", err)
+	}
+	x, err := schema.LoadExtraction(bytes.NewReader(xb))
+	if err != nil {
+		return nil, nil, fmt.Errorf("schemas.extraction: %w", err)
+	}
+	mb, err := read(cfg.Schemas.Mapping, "structured.yaml")
+	if err != nil {
+		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
+	}
+	m, err := schema.LoadMapping(bytes.NewReader(mb))
+	if err != nil {
+		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
+	}
+	if err := m.CheckAgainst(x); err != nil {
+		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
+	}
+	return x, m, nil
+}
+
+// graphSchema lists the labels and relationship types a store accepts.
+func graphSchema(x *schema.Extraction, m *schema.Mapping) (labels, relTypes []string) {
+	add := func(list []string, v string) []string {
+		if !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+		return list
+	}
+	for _, l := range x.Labels() {
+		labels = add(labels, l)
+	}
+	for _, t := range x.RelationshipTypes() {
+		relTypes = add(relTypes, t)
+	}
+	for _, src := range m.Sources {
+		for _, n := range src.Nodes {
+			labels = add(labels, n.Label)
+		}
+		for _, r := range src.Relationships {
+			relTypes = add(relTypes, r.Type)
+		}
+	}
+	return labels, relTypes
+}
+
+// openStore opens the configured graph store.
+func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer) (graph.Store, error) {
+	x, m, err := loadSchemas(cfg)
+	if err != nil {
+		return nil, err
+	}
+	labels, relTypes := graphSchema(x, m)
+	var st graph.Store
+	switch cfg.GraphStore() {
+	case "neo4j":
+		if reg == nil {
+			reg = prometheus.NewRegistry()
+		}
+		st, err = neostore.Open(ctx, neostore.Config{
+			URI: cfg.Neo4j.URI, User: cfg.Neo4j.User, Password: cfg.Neo4j.Password, Database: cfg.Neo4j.Database,
+			Labels: labels, RelTypes: relTypes,
+		}, reg)
+	default:
+		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		path := filepath.Join(cfg.Data, "graph.duckdb")
+		st, err = duckstore.Open(ctx, duckstore.Config{Path: path, Labels: labels, RelTypes: relTypes})
+		if err != nil {
+			err = fmt.Errorf("%w (the embedded graph can be open in one process only: is `docgraph up` running on %s?)", err, cfg.Data)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Setup(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func stageRunnerConfig(sc config.StageConfig, stage, stream string, shutdown time.Duration) pipeline.Config {
+	return pipeline.Config{
+		Stage: stage, Stream: stream, Durable: stage,
+		Concurrency: sc.Concurrency, MaxAckPending: sc.MaxAckPending, AckWait: sc.AckWait,
+		MaxDeliver: sc.MaxDeliver, Backoff: sc.Backoff, HandlerTimeout: sc.HandlerTimeout,
+		ShutdownTimeout: shutdown,
+	}
+}
+
+// objectStore adapts the JetStream object store to parser.Objects.
+type objectStore struct{ os jetstream.ObjectStore }
+
+func (o objectStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	r, err := o.os.Get(ctx, name)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, pipeline.Permanent(fmt.Errorf("object %s: %w", name, err))
+		}
+		return nil, fmt.Errorf("object %s: %w", name, err)
+	}
+	return r, nil
+}
+
+// stageRunners builds the runners of one stage.
+func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Runner, error) {
+	cfg := s.cfg
+	switch stage {
+	case bus.StageParser:
+		_, m, err := loadSchemas(cfg)
+		if err != nil {
+			return nil, err
+		}
+		store, err := s.js.ObjectStore(ctx, bus.BucketFiles)
+		if err != nil {
+			return nil, fmt.Errorf("object store: %w", err)
+		}
+		tmp := filepath.Join(cfg.Data, "tmp")
+		if err := os.MkdirAll(tmp, 0o750); err != nil {
+			return nil, fmt.Errorf("temp dir: %w", err)
+		}
+		st, err := parser.NewStructured(m, parser.StructuredConfig{BatchSize: cfg.Parser.BatchRows, TempDir: tmp}, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.onClose(st.Close)
+		p, err := parser.New(parser.Config{
+			ChunkSize: cfg.Parser.ChunkSize, ChunkOverlap: cfg.Parser.ChunkOverlap,
+			MaxFileSize: int64(cfg.Watch.MaxFileSize), Unmapped: cfg.Parser.Unmapped, TempDir: tmp,
+		}, objectStore{store}, st, s.log)
+		if err != nil {
+			return nil, err
+		}
+		r, err := pipeline.NewRunner(stageRunnerConfig(cfg.Stages.Parser, stage, bus.StreamFiles, cfg.Shutdown), s.js, p.Handle, s.log, s.metrics)
+		return []*pipeline.Runner{r}, err
+	case bus.StageExtractor:
+		x, _, err := loadSchemas(cfg)
+		if err != nil {
+			return nil, err
+		}
+		var entries []extractor.Entry
+		if cfg.Schemas.Gazetteer != "" {
+			if entries, err = extractor.LoadGazetteerFile(cfg.Schemas.Gazetteer); err != nil {
+				return nil, fmt.Errorf("schemas.gazetteer: %w", err)
+			}
+		}
+		g := extractor.NewGazetteer(entries)
+		ex, err := extractor.New(x, g)
+		if err != nil {
+			return nil, err
+		}
+		r, err := pipeline.NewRunner(stageRunnerConfig(cfg.Stages.Extractor, stage, bus.StreamChunks, cfg.Shutdown), s.js, pipeline.Stream(ex.Handle), s.log, s.metrics)
+		return []*pipeline.Runner{r}, err
+	case bus.StageGraphWriter:
+		st, err := openStore(ctx, cfg, s.reg)
+		if err != nil {
+			return nil, err
+		}
+		s.onClose(st.Close)
+		wcfg := graphwriter.Config{Small: cfg.Graph.BatchSmall, Medium: cfg.Graph.BatchMedium, Large: cfg.Graph.BatchLarge, MaxLatency: cfg.Graph.MaxLatency}
+		w, err := graphwriter.New(st, s.log, s.reg, nil)
+		if err != nil {
+			return nil, err
+		}
+		var out []*pipeline.Runner
+		for _, stream := range []string{bus.StreamExtractions, bus.StreamRecords} {
+			rc := stageRunnerConfig(cfg.Stages.GraphWriter, stage, stream, cfg.Shutdown)
+			rc.BatchSize, rc.BatchMaxWait = wcfg.BatchSize, wcfg.MaxLatency
+			r, err := pipeline.NewBatchRunner(rc, s.js, w.Handle, s.log, s.metrics)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown stage %q (want watcher, parser, extractor or graph-writer)", stage)
+}
+
+func (s *system) newWatcher(root string) (*watcher.Watcher, error) {
+	return watcher.New(watcher.Config{
+		Root: root, Settle: s.cfg.Watch.Settle, Rescan: s.cfg.Watch.Rescan, MaxFileSize: int64(s.cfg.Watch.MaxFileSize),
+	}, s.js, s.log, s.reg)
+}
+
+// serveHTTP serves /metrics, /healthz and /readyz until ctx is done.
+func (s *system) serveHTTP(ctx context.Context) error {
+	if s.cfg.Metrics.Addr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() || !s.nc.IsConnected() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", s.cfg.Metrics.Addr)
+	if err != nil {
+		return fmt.Errorf("metrics.addr: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.log.Info("serving metrics", slog.String("addr", ln.Addr().String()))
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

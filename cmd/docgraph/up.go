@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+)
+
+const upHelp = `Runs every stage in one process: the watcher on --watch, the parser, the extractor
+and the graph writer. Without --nats it starts an embedded NATS JetStream server
+(storage under --data, clients on --nats.listen so more workers can join); without
+--neo4j the graph lives in an embedded DuckDB file under --data.
+Drop files into the watched folder; they appear in the graph within seconds.
+Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight work finishes first.`
+
+func cmdUp(ctx context.Context, e env, args []string) error {
+	cfg, rest, err := parseFlags(e, "up", "[--watch DIR] [flags]", upHelp, args, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("up: unexpected arguments %q (use --watch DIR)", rest)
+	}
+	log, err := logging.New(cfg.Log, e.stderr)
+	if err != nil {
+		return err
+	}
+	stages := []string{bus.StageParser, bus.StageExtractor, bus.StageGraphWriter}
+	if cfg.Watch.Dir != "" {
+		if err := os.MkdirAll(cfg.Watch.Dir, 0o750); err != nil {
+			return fmt.Errorf("watch.dir: %w", err)
+		}
+		stages = append([]string{bus.StageWatcher}, stages...)
+	}
+	return runStages(ctx, cfg, stages, true, log)
+}
+
+const workerHelp = `Runs one stage against an external NATS (--nats URL[,URL...]): watcher, parser,
+extractor or graph-writer. Replicas of a stage share its durable consumer, so start as
+many as the load needs; a replica that dies leaves its unacknowledged messages to the
+others after stages.<stage>.ack_wait. Run one watcher per folder.`
+
+func cmdWorker(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(e.stderr, "Usage: docgraph worker STAGE --nats URL [flags]\n\n%s\n", workerHelp)
+		if len(args) == 0 {
+			return fmt.Errorf("worker: stage required")
+		}
+		return nil
+	}
+	stage := args[0]
+	switch stage {
+	case bus.StageWatcher, bus.StageParser, bus.StageExtractor, bus.StageGraphWriter:
+	default:
+		return fmt.Errorf("worker: unknown stage %q (want watcher, parser, extractor or graph-writer)", stage)
+	}
+	cfg, rest, err := parseFlags(e, "worker "+stage, "--nats URL [flags]", workerHelp, args[1:], nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("worker: unexpected arguments %q", rest)
+	}
+	if cfg.NATS.URL == "" {
+		return fmt.Errorf("worker: nats.url is required (--nats nats://host:4222); the embedded server runs only in `docgraph up`")
+	}
+	if stage == bus.StageWatcher && cfg.Watch.Dir == "" {
+		return fmt.Errorf("worker watcher: watch.dir is required (--watch DIR)")
+	}
+	log, err := logging.New(cfg.Log, e.stderr)
+	if err != nil {
+		return err
+	}
+	return runStages(ctx, cfg, []string{stage}, false, log)
+}
+
+// runStages starts the system and runs the given stages until ctx is done.
+func runStages(ctx context.Context, cfg config.Config, stages []string, listen bool, log *slog.Logger) error {
+	s, err := startSystem(ctx, cfg, log, systemOptions{listen: listen})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	g, gctx := errgroup.WithContext(ctx)
+	var runners []*pipeline.Runner
+	for _, stage := range stages {
+		if stage == bus.StageWatcher {
+			w, err := s.newWatcher(cfg.Watch.Dir)
+			if err != nil {
+				return err
+			}
+			g.Go(func() error { return w.Run(gctx) })
+			continue
+		}
+		rs, err := s.stageRunners(ctx, stage)
+		if err != nil {
+			return err
+		}
+		runners = append(runners, rs...)
+	}
+	for _, r := range runners {
+		g.Go(func() error { return r.Run(gctx) })
+	}
+	g.Go(func() error { return s.serveHTTP(gctx) })
+	s.ready.Store(true)
+	natsURL := cfg.NATS.URL
+	if s.ns != nil {
+		natsURL = "embedded"
+		if listen && cfg.NATS.Listen != "off" {
+			natsURL = "embedded, clients on nats://" + cfg.NATS.Listen
+		}
+	}
+	log.Info("docgraph running", slog.Any("stages", stages), slog.String("watch", cfg.Watch.Dir),
+		slog.String("nats", natsURL), slog.String("graph", cfg.GraphStore()), slog.String("data", cfg.Data))
+	err = g.Wait()
+	log.Info("docgraph stopped")
+	return err
+}

@@ -1,0 +1,168 @@
+// Package graphwriter is the graph-writer stage: it batches extractions and
+// records into the graph store, acking each message only after the batch
+// that holds it is committed.
+package graphwriter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+)
+
+// Config sizes batches adaptively: Small below 500 pending messages,
+// Medium from 500 to 5,000, Large above 5,000.
+type Config struct {
+	Small, Medium, Large int
+	MaxLatency           time.Duration
+}
+
+// Backlog thresholds of the adaptive batch size.
+const (
+	MediumFrom = 500
+	LargeAbove = 5000
+)
+
+// BatchSize returns the batch size for a backlog of pending messages.
+func (c Config) BatchSize(pending uint64) int {
+	switch {
+	case pending < MediumFrom:
+		return c.Small
+	case pending <= LargeAbove:
+		return c.Medium
+	default:
+		return c.Large
+	}
+}
+
+// Writer applies batches of messages to a graph store.
+type Writer struct {
+	store   graph.Store
+	log     *slog.Logger
+	batches prometheus.Histogram
+	splits  prometheus.Counter
+	onWrite func(ctx context.Context, ops []graph.Op)
+}
+
+// New returns a writer on store. onWrite, if not nil, is called after each
+// committed batch with its ops (the gazetteer sync uses it).
+func New(store graph.Store, logger *slog.Logger, reg prometheus.Registerer, onWrite func(context.Context, []graph.Op)) (*Writer, error) {
+	if store == nil {
+		return nil, errors.New("graphwriter: store required")
+	}
+	w := &Writer{
+		store: store,
+		log:   logger.With(slog.String(logging.KeyStage, "graph-writer")),
+		batches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "docgraph", Subsystem: "graph", Name: "batch_messages",
+			Help:    "Messages per committed graph write batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}),
+		splits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "docgraph", Subsystem: "graph", Name: "batch_splits_total",
+			Help: "Batches split in two to isolate a failing message.",
+		}),
+		onWrite: onWrite,
+	}
+	for _, c := range []prometheus.Collector{w.batches, w.splits} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register graph writer metrics: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// Decode turns one message into its store operation.
+func Decode(m pipeline.Message) (graph.Op, error) {
+	switch m.Subject {
+	case event.SubjectExtraction:
+		var x event.Extraction
+		if err := m.Decode(&x); err != nil {
+			return graph.Op{}, err
+		}
+		return graph.Op{PutChunk: &x}, nil
+	case event.SubjectExtractionDeletion:
+		var d event.ExtractionDeletion
+		if err := m.Decode(&d); err != nil {
+			return graph.Op{}, err
+		}
+		return graph.Op{DeleteDocument: &d}, nil
+	case event.SubjectRecords:
+		var r event.Records
+		if err := m.Decode(&r); err != nil {
+			return graph.Op{}, err
+		}
+		return graph.Op{PutRecords: &r}, nil
+	}
+	return graph.Op{}, pipeline.Permanent(fmt.Errorf("graph writer: unexpected subject %q", m.Subject))
+}
+
+// Handle is the stage's pipeline.BatchHandler. Undecodable messages fail
+// alone; the rest is written in one transaction. If that fails for a reason
+// other than the store being unavailable, the batch is bisected until the
+// offending messages are isolated: they fail as permanent, everything else
+// is written.
+func (w *Writer) Handle(ctx context.Context, msgs []pipeline.Message) []error {
+	errs := make([]error, len(msgs))
+	ops := make([]graph.Op, 0, len(msgs))
+	idx := make([]int, 0, len(msgs))
+	for i, m := range msgs {
+		op, err := Decode(m)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ops = append(ops, op)
+		idx = append(idx, i)
+	}
+	w.write(ctx, ops, idx, errs)
+	return errs
+}
+
+func (w *Writer) write(ctx context.Context, ops []graph.Op, idx []int, errs []error) {
+	if len(ops) == 0 {
+		return
+	}
+	err := w.store.Apply(ctx, ops)
+	if err == nil {
+		w.batches.Observe(float64(len(ops)))
+		if w.onWrite != nil {
+			w.onWrite(ctx, ops)
+		}
+		return
+	}
+	switch {
+	case errors.Is(err, graph.ErrUnavailable) || ctx.Err() != nil:
+		for _, i := range idx {
+			errs[i] = fmt.Errorf("write graph: %w", err)
+		}
+		return
+	case len(ops) == 1:
+		errs[idx[0]] = pipeline.Permanent(fmt.Errorf("write graph (%s): %w", describe(ops[0]), err))
+		return
+	}
+	w.splits.Inc()
+	mid := len(ops) / 2
+	w.write(ctx, ops[:mid], idx[:mid], errs)
+	w.write(ctx, ops[mid:], idx[mid:], errs)
+}
+
+func describe(op graph.Op) string {
+	switch {
+	case op.PutChunk != nil:
+		return "chunk " + op.PutChunk.Chunk.Key() + " of " + op.PutChunk.Chunk.Document.Path
+	case op.DeleteDocument != nil:
+		return "delete " + op.DeleteDocument.Path
+	case op.PutRecords != nil:
+		return fmt.Sprintf("records batch %d of %s", op.PutRecords.Batch, op.PutRecords.Source.Path)
+	}
+	return "empty op"
+}
