@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -151,6 +152,9 @@ func chunkOps(n int, version uint64, seed string) []graph.Op {
 	ops := make([]graph.Op, 0, n)
 	for i := range n {
 		doc := event.NewDocument(fmt.Sprintf("docs/%03d.md", i/10), fmt.Sprintf("%s-%03d", seed, i/10), 1000, version)
+		if strings.HasPrefix(seed, "run") {
+			doc = event.NewDocument(fmt.Sprintf("%s/%03d.md", seed, i/10), doc.SHA256, 1000, version)
+		}
 		p := func(j int) string { return fmt.Sprintf("person %d", (i*3+j)%400) }
 		ops = append(ops, graph.Op{PutChunk: &event.Extraction{
 			Chunk: event.Chunk{Document: doc, Index: i % 10, Total: 10, Text: fmt.Sprintf("chunk %d text", i)},
