@@ -2,9 +2,13 @@ package parser
 
 import (
 	"archive/zip"
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"slices"
 	"strings"
 
@@ -117,7 +121,87 @@ func (s *Structured) checkZipSizes(file, localPath string) error {
 			return pipeline.Permanent(fmt.Errorf("%s: refused: the workbook inflates to more than %d bytes", file, s.cfg.XLSXMaxUnzipSize))
 		}
 	}
+	for _, zf := range zr.File {
+		name := strings.ToLower(strings.ReplaceAll(zf.Name, `\`, "/"))
+		if !strings.HasPrefix(name, "xl/worksheets/sheet") {
+			continue
+		}
+		if err := checkRowNumbers(zf); err != nil {
+			return pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", file, zf.Name, err))
+		}
+	}
 	return nil
+}
+
+// checkRowNumbers scans a worksheet part for <row r="N"> attributes that
+// are out of range (1..excelize.TotalRows) or not increasing. excelize's
+// row iterator trusts them, so a crafted -1 or a row going backwards would
+// silently misplace rows; a byte scan (no XML decoding) is cheap next to
+// the parse.
+func checkRowNumbers(zf *zip.File) error {
+	rc, err := zf.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	prev := 0
+	for {
+		if _, err := br.ReadSlice('<'); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		head, _ := br.Peek(32)
+		end := bytes.IndexAny(head, " \t\r\n/>")
+		if end < 0 {
+			continue
+		}
+		tag := head[:end]
+		if i := bytes.IndexByte(tag, ':'); i >= 0 {
+			tag = tag[i+1:]
+		}
+		if string(tag) != "row" {
+			continue
+		}
+		elem, err := br.ReadSlice('>')
+		if err != nil {
+			return fmt.Errorf("row element: %w", err)
+		}
+		r, ok := xmlAttr(elem[end:], "r")
+		if !ok {
+			prev++
+			continue
+		}
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 1 || n > excelize.TotalRows {
+			return fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
+		}
+		if n <= prev {
+			return fmt.Errorf("row %d follows row %d: rows out of order", n, prev)
+		}
+		prev = n
+	}
+}
+
+// xmlAttr finds attribute name in the attribute text of a start tag.
+func xmlAttr(attrs []byte, name string) (string, bool) {
+	for _, q := range []string{`"`, "'"} {
+		for _, sp := range []string{" ", "\t", "\n", "\r"} {
+			key := []byte(sp + name + "=" + q)
+			if i := bytes.Index(attrs, key); i >= 0 {
+				rest := attrs[i+len(key):]
+				if j := bytes.IndexByte(rest, q[0]); j >= 0 {
+					return string(rest[:j]), true
+				}
+			}
+		}
+	}
+	return "", false
 }
 
 func (t *xlsxTable) header() []string { return t.hdr }

@@ -1,0 +1,278 @@
+package parser_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/services/parser"
+)
+
+// xlsxCaseMapping reads sheet Data of data.xlsx, and the first sheet of
+// any other workbook.
+const xlsxCaseMapping = `
+sources:
+  - name: data
+    files: [data.xlsx]
+    format: xlsx
+    sheet: Data
+    columns: &cols
+      - {name: id, type: int, required: true}
+      - {name: day, type: date}
+      - {name: at, type: datetime}
+      - {name: amount, type: float}
+      - {name: ok, type: bool}
+      - {name: name}
+    nodes: &nodes
+      - label: Thing
+        key: id
+        properties: [day, at, amount, ok, name]
+  - name: first
+    files: ["*.xlsx"]
+    format: xlsx
+    columns: *cols
+    nodes: *nodes
+`
+
+// writeWorkbook writes rows (A1 onwards) into sheet of a new workbook.
+func writeWorkbook(t *testing.T, name string, sheets map[string][][]any, date1904 bool) string {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	first := true
+	for _, sheet := range sortedKeys(sheets) {
+		if first {
+			require.NoError(t, f.SetSheetName("Sheet1", sheet))
+			first = false
+		} else {
+			_, err := f.NewSheet(sheet)
+			require.NoError(t, err)
+		}
+		for i, row := range sheets[sheet] {
+			cell, err := excelize.CoordinatesToCellName(1, i+1)
+			require.NoError(t, err)
+			require.NoError(t, f.SetSheetRow(sheet, cell, &row))
+		}
+	}
+	if date1904 {
+		require.NoError(t, f.SetWorkbookProps(&excelize.WorkbookPropsOptions{Date1904: &date1904}))
+	}
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, f.SaveAs(p))
+	return p
+}
+
+func TestXLSXValues(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	day := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2024, 3, 1, 10, 20, 30, 0, time.UTC)
+	file := writeWorkbook(t, "data.xlsx", map[string][][]any{
+		"Cover": {{"not", "this"}},
+		"Data": {
+			{"name", "ok", "amount", "at", "day", "id", "unmapped"},
+			{"Widget", true, 1234.5, at, day, 1, "x"},
+			{},
+			{nil, "no", "", "2024-03-02T08:00:00", "2024-03-02", "2.0"},
+			{"Bad", nil, "lots", nil, nil, 3},
+			{nil, nil, nil, nil, "31/12/2024", 4},
+			{nil, nil, nil, nil, -5, 5},
+			{nil, "perhaps", nil, nil, nil, 6},
+		},
+	}, false)
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	checkBatches(t, p)
+	got := map[string]map[string]any{}
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			got[n.Key] = normJSON(t, n.Properties)
+		}
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"name": "Widget", "ok": true, "amount": 1234.5, "at": "2024-03-01T10:20:30", "day": "2024-03-01"},
+		"2": {"ok": false, "at": "2024-03-02T08:00:00", "day": "2024-03-02"},
+	}, got)
+	assert.Equal(t, []event.RowError{
+		{Line: 5, Column: "amount", Value: "lots", Error: "not a number"},
+		{Line: 6, Column: "day", Value: "31/12/2024", Error: "not a date (want YYYY-MM-DD)"},
+		{Line: 7, Column: "day", Value: "-5", Error: "not a date: serial -5 out of range"},
+		{Line: 8, Column: "ok", Value: "perhaps", Error: "not a boolean (true/false, yes/no, 1/0)"},
+	}, p.rejected(), "line numbers are sheet row numbers")
+}
+
+func TestXLSXDate1904(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	file := writeWorkbook(t, "book.xlsx", map[string][][]any{
+		"Only": {{"id", "day"}, {1, 0}, {2, 1461}},
+	}, true)
+	p, err := parseFile(t, s, "book.xlsx", file)
+	require.NoError(t, err)
+	require.Len(t, p.records, 1)
+	require.Len(t, p.records[0].Nodes, 2)
+	assert.Equal(t, "1904-01-01", p.records[0].Nodes[0].Properties["day"])
+	assert.Equal(t, "1908-01-01", p.records[0].Nodes[1].Properties["day"])
+}
+
+func TestXLSXSheets(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	tests := []struct {
+		name   string
+		file   string
+		sheets map[string][][]any
+		want   []string // error substrings; nil: parses with one node
+	}{
+		{"missing sheet", "data.xlsx", map[string][][]any{"Cover": {{"id"}, {1}}, "Other": {{"id"}}}, []string{`data.xlsx: sheet "Data" not found (sheets: Cover, Other)`}},
+		{"sheet name in another case", "data.xlsx", map[string][][]any{"DATA": {{"id"}, {1}}}, nil},
+		{"first sheet when none is named", "any.xlsx", map[string][][]any{"A": {{"id"}, {1}}, "B": {{"x"}}}, nil},
+		{"empty sheet", "data.xlsx", map[string][][]any{"Data": {}}, []string{"data.xlsx: sheet Data is empty: no header row"}},
+		{"header below a blank row", "data.xlsx", map[string][][]any{"Data": {{}, {"id"}, {1}}}, nil},
+		{"missing column", "data.xlsx", map[string][][]any{"Data": {{"name"}, {"x"}}}, []string{"data.xlsx: source data: missing required columns: id (header: name)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, tt.file, writeWorkbook(t, tt.file, tt.sheets, false))
+			if tt.want == nil {
+				require.NoError(t, err)
+				require.Len(t, p.records, 1)
+				assert.Len(t, p.records[0].Nodes, 1)
+				return
+			}
+			require.Error(t, err)
+			assert.True(t, pipeline.IsPermanent(err))
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Empty(t, p.msgs)
+		})
+	}
+}
+
+// rewriteZip copies the zip at src to a new file, passing every part
+// through edit (nil from edit drops the part).
+func rewriteZip(t *testing.T, src string, edit func(name string, data []byte) []byte) string {
+	t.Helper()
+	zr, err := zip.OpenReader(src)
+	require.NoError(t, err)
+	defer zr.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		require.NoError(t, err)
+		data, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.NoError(t, rc.Close())
+		data = edit(f.Name, data)
+		if data == nil {
+			continue
+		}
+		w, err := zw.Create(f.Name)
+		require.NoError(t, err)
+		_, err = w.Write(data)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	out := filepath.Join(t.TempDir(), "edited-"+filepath.Base(src))
+	require.NoError(t, os.WriteFile(out, buf.Bytes(), 0o600))
+	return out
+}
+
+func TestXLSXCraftedRowNumbers(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}, {1}, {2}}}, false)
+	tests := []struct {
+		name string
+		from string
+		to   string
+		want string
+	}{
+		{"row number beyond the sheet limit", `<row r="3"`, `<row r="2147483647"`, `data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row number "2147483647" out of range (1 to 1048576)`},
+		{"negative row number", `<row r="2"`, `<row r="-1"`, `data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row number "-1" out of range`},
+		{"rows out of order", `<row r="3"`, `<row r="1"`, "xl/worksheets/sheet1.xml: row 1 follows row 2: rows out of order"},
+		{"cell reference out of range", `r="A3"`, `r="A2147483647"`, "data.xlsx: sheet Data, row 3: unreadable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := rewriteZip(t, base, func(name string, data []byte) []byte {
+				if name == "xl/worksheets/sheet1.xml" {
+					require.Contains(t, string(data), tt.from)
+					return []byte(strings.Replace(string(data), tt.from, tt.to, 1))
+				}
+				return data
+			})
+			p, err := parseFile(t, s, "data.xlsx", file)
+			require.Error(t, err)
+			assert.True(t, pipeline.IsPermanent(err))
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, p.msgs)
+		})
+	}
+}
+
+func TestXLSXUnreadable(t *testing.T) {
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}, {1}}}, false)
+	data, err := os.ReadFile(base)
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		file string
+		cfg  parser.StructuredConfig
+		want string
+	}{
+		{"not a zip", writeTemp(t, "data.xlsx", "id\n1\n"), parser.StructuredConfig{}, "data.xlsx: unreadable workbook (not a complete zip archive)"},
+		{"truncated", writeTemp(t, "data.xlsx", string(data[:len(data)/2])), parser.StructuredConfig{}, "data.xlsx: unreadable workbook"},
+		{"zip without a workbook", rewriteZip(t, base, func(name string, data []byte) []byte {
+			if strings.HasPrefix(name, "xl/") {
+				return nil
+			}
+			return data
+		}), parser.StructuredConfig{}, "data.xlsx: unreadable workbook"},
+		{"part over the in-memory limit", base, parser.StructuredConfig{XLSXMaxXMLSize: 100}, "data.xlsx: refused: part"},
+		{"workbook over the total limit", base, parser.StructuredConfig{XLSXMaxUnzipSize: 9000, XLSXMaxXMLSize: 8000}, "data.xlsx: refused: the workbook inflates to more than 9000 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStructured(t, mustMapping(t, xlsxCaseMapping), tt.cfg)
+			p, err := parseFile(t, s, "data.xlsx", tt.file)
+			require.Error(t, err)
+			assert.True(t, pipeline.IsPermanent(err), "permanent: %v", err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, p.msgs)
+		})
+	}
+}
+
+func TestXLSXFormulaCachedValues(t *testing.T) {
+	corpus := structuredCorpus(t)
+	s := newStructured(t, mustMapping(t, badCorpusMapping), parser.StructuredConfig{})
+	p, err := parseFile(t, s, "structured/projects_formula.xlsx", filepath.Join(corpus, "bad", "input", "structured", "projects_formula.xlsx"))
+	require.NoError(t, err)
+	exp := loadExpected(t, filepath.Join(corpus, "bad", "expected.json")).structuredPart(t)
+	n := 0
+	for _, r := range p.records {
+		for _, node := range r.Nodes {
+			if node.Label != "Project" {
+				continue
+			}
+			n++
+			want := exp.nodes["Project|"+node.Key]
+			require.NotNil(t, want, node.Key)
+			assert.Equal(t, want, normJSON(t, node.Properties), node.Key)
+			for _, k := range []string{"name", "budget", "start_date"} {
+				assert.Contains(t, node.Properties, k, "cached formula value of %s", k)
+			}
+		}
+	}
+	assert.Positive(t, n)
+}
