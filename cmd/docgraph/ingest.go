@@ -73,15 +73,20 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	runCtx, stopRunners := context.WithCancel(ctx)
 	defer stopRunners()
 	g, gctx := errgroup.WithContext(runCtx)
+	var runners []*pipeline.Runner
 	for _, stage := range []string{bus.StageParser, bus.StageExtractor, bus.StageGraphWriter} {
 		rs, err := s.stageRunners(ctx, stage)
 		if err != nil {
 			return err
 		}
-		for _, r := range rs {
-			r.Observe(tr)
-			g.Go(func() error { return r.Run(gctx) })
-		}
+		runners = append(runners, rs...)
+	}
+	if err := s.startTasks(gctx, g); err != nil {
+		return err
+	}
+	for _, r := range runners {
+		r.Observe(tr)
+		g.Go(func() error { return r.Run(gctx) })
 	}
 
 	var reports []watcher.Report
@@ -108,6 +113,9 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 			fmt.Fprintf(e.stderr, "ingest: %d/%d files through the pipeline (%s)\n", done, total, time.Since(start).Round(time.Second))
 		}
 	})
+	if waitErr == nil {
+		waitErr = s.waitQuiet(ctx)
+	}
 	stopRunners()
 	if err := g.Wait(); err != nil {
 		return err
@@ -280,4 +288,63 @@ func (t *tracker) wait(ctx context.Context, progress func(done, total int)) erro
 			progress(done, total)
 		}
 	}
+}
+
+// waitQuiet waits until the gazetteer's changes have been refreshed and
+// every stage's consumer is drained: re-extractions caused by names that
+// arrived with this ingest are in the graph too.
+func (s *system) waitQuiet(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	quietRounds := 0
+	for {
+		ok, err := s.quiet(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			quietRounds++
+			if quietRounds >= 2 {
+				return nil
+			}
+		} else {
+			quietRounds = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *system) quiet(ctx context.Context) (bool, error) {
+	if s.book != nil {
+		rev, err := s.book.LastRevision(ctx)
+		if err != nil {
+			return false, err
+		}
+		if s.book.Revision() < rev {
+			return false, nil
+		}
+		if s.refresher != nil && !s.refresher.Idle(rev) {
+			return false, nil
+		}
+	}
+	// Upstream first: a consumer with nothing pending and nothing in
+	// flight has stored all its outputs before acking.
+	for _, c := range bus.Consumers {
+		cons, err := s.js.Consumer(ctx, c.Stream, c.Durable)
+		if err != nil {
+			return false, fmt.Errorf("consumer %s: %w", c.Durable, err)
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return false, fmt.Errorf("consumer %s: %w", c.Durable, err)
+		}
+		if info.NumPending > 0 || info.NumAckPending > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
 }

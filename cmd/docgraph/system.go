@@ -24,9 +24,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
 	"github.com/docgraph/docgraph/pkg/graph/neostore"
@@ -80,6 +82,25 @@ type system struct {
 	js      jetstream.JetStream
 	ready   atomic.Bool
 	closers []func() error
+
+	book      *gazetteer.Book
+	refresher *extractor.Refresher
+	tasks     []func(context.Context) error // background work of the stages
+}
+
+// gazetteerBook returns the process's mirror of the gazetteer bucket,
+// starting it on first use.
+func (s *system) gazetteerBook(ctx context.Context) (*gazetteer.Book, error) {
+	if s.book != nil {
+		return s.book, nil
+	}
+	b, err := gazetteer.Open(ctx, s.js, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.book = b
+	s.tasks = append(s.tasks, b.Run)
+	return b, nil
 }
 
 type systemOptions struct {
@@ -325,6 +346,23 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		if err != nil {
 			return nil, err
 		}
+		book, err := s.gazetteerBook(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ref := extractor.NewRefresher(s.js, ex, s.log, cfg.Extractor.RefreshDelay)
+		s.refresher = ref
+		book.Listen(func(c gazetteer.Change) {
+			if c.Deleted {
+				g.Delete(c.Entry.Label, c.Entry.Key)
+			} else {
+				g.Put(extractor.Entry{Label: c.Entry.Label, Key: c.Entry.Key, Name: c.Entry.Name})
+			}
+			if !c.Initial {
+				ref.Changed(c.Entry.Name, c.Revision)
+			}
+		})
+		s.tasks = append(s.tasks, ref.Run)
 		r, err := pipeline.NewRunner(stageRunnerConfig(cfg.Stages.Extractor, stage, bus.StreamChunks, cfg.Shutdown), s.js, pipeline.Stream(ex.Handle), s.log, s.metrics)
 		return []*pipeline.Runner{r}, err
 	case bus.StageGraphWriter:
@@ -334,7 +372,15 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		}
 		s.onClose(st.Close)
 		wcfg := graphwriter.Config{Small: cfg.Graph.BatchSmall, Medium: cfg.Graph.BatchMedium, Large: cfg.Graph.BatchLarge, MaxLatency: cfg.Graph.MaxLatency}
-		w, err := graphwriter.New(st, s.log, s.reg, nil)
+		book, err := s.gazetteerBook(ctx)
+		if err != nil {
+			return nil, err
+		}
+		x, _, err := loadSchemas(cfg)
+		if err != nil {
+			return nil, err
+		}
+		w, err := graphwriter.New(st, s.log, s.reg, book, gazetteerLabels(x))
 		if err != nil {
 			return nil, err
 		}
@@ -388,6 +434,38 @@ func (s *system) serveHTTP(ctx context.Context) error {
 	}()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// gazetteerLabels are the entity labels the extractor finds by name.
+func gazetteerLabels(x *schema.Extraction) []string {
+	var out []string
+	for _, e := range x.Entities {
+		if slices.Contains(e.Source, schema.SourceGazetteer) {
+			out = append(out, e.Label)
+		}
+	}
+	return out
+}
+
+// startTasks starts the stages' background work and waits until the
+// gazetteer mirror holds the bucket's values, so no chunk is extracted
+// with a half-loaded gazetteer.
+func (s *system) startTasks(ctx context.Context, g *errgroup.Group) error {
+	for _, t := range s.tasks {
+		g.Go(func() error { return t(ctx) })
+	}
+	if s.book == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := s.book.WaitSynced(wctx); err != nil {
+		return fmt.Errorf("load gazetteer: %w", err)
+	}
+	if s.refresher != nil {
+		s.refresher.Synced(s.book.Revision())
 	}
 	return nil
 }

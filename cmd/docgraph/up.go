@@ -106,6 +106,9 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 		}
 		runners = append(runners, rs...)
 	}
+	if err := s.startTasks(gctx, g); err != nil {
+		return err
+	}
 	for _, r := range runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}

@@ -93,7 +93,8 @@ type ParserConfig struct {
 
 // ExtractorConfig tunes the extractor.
 type ExtractorConfig struct {
-	Kind string `yaml:"kind" help:"extractor: rules"`
+	Kind         string        `yaml:"kind" help:"extractor: rules"`
+	RefreshDelay time.Duration `yaml:"refresh_delay" help:"after gazetteer changes, wait this long for more before re-extracting affected chunks"`
 }
 
 // SchemasConfig points at user-edited schema files; empty uses the shipped
@@ -136,14 +137,14 @@ func Default() Config {
 		}
 	}
 	return Config{
-		Data:    ".docgraph",
-		Watch:   WatchConfig{Settle: time.Second, Rescan: 30 * time.Second, MaxFileSize: 256 << 20},
-		NATS:    NATSConfig{Listen: "127.0.0.1:4222"},
-		Streams: StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute},
-		Graph:   GraphConfig{Store: "auto", BatchSmall: 64, BatchMedium: 512, BatchLarge: 2048, MaxLatency: 50 * time.Millisecond},
-		Neo4j:   Neo4jConfig{User: "neo4j"},
-		Parser:  ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, Unmapped: "document", BatchRows: 500},
-		Extractor: ExtractorConfig{Kind: "rules"},
+		Data:      ".docgraph",
+		Watch:     WatchConfig{Settle: time.Second, Rescan: 30 * time.Second, MaxFileSize: 256 << 20},
+		NATS:      NATSConfig{Listen: "127.0.0.1:4222"},
+		Streams:   StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute},
+		Graph:     GraphConfig{Store: "auto", BatchSmall: 64, BatchMedium: 512, BatchLarge: 2048, MaxLatency: 50 * time.Millisecond},
+		Neo4j:     Neo4jConfig{User: "neo4j"},
+		Parser:    ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, Unmapped: "document", BatchRows: 500},
+		Extractor: ExtractorConfig{Kind: "rules", RefreshDelay: 500 * time.Millisecond},
 		Stages: StagesConfig{
 			Parser:      stage(2, 256),
 			Extractor:   stage(2, 2048),

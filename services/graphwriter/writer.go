@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
@@ -49,12 +50,21 @@ type Writer struct {
 	log     *slog.Logger
 	batches prometheus.Histogram
 	splits  prometheus.Counter
-	onWrite func(ctx context.Context, ops []graph.Op)
+	gaz     Gazetteer
+	gazSet  map[string]bool
 }
 
-// New returns a writer on store. onWrite, if not nil, is called after each
-// committed batch with its ops (the gazetteer sync uses it).
-func New(store graph.Store, logger *slog.Logger, reg prometheus.Registerer, onWrite func(context.Context, []graph.Op)) (*Writer, error) {
+// Gazetteer records which known entities the structured sources state
+// (pkg/gazetteer.Book).
+type Gazetteer interface {
+	Upsert(ctx context.Context, ents []gazetteer.Entry, path, sha string) error
+	Withdraw(ctx context.Context, path, keepSHA string) error
+}
+
+// New returns a writer on store. If gaz is not nil, every committed batch
+// also updates it with the nodes of gazLabels that spreadsheet rows state,
+// and withdraws what older versions or deleted files stated.
+func New(store graph.Store, logger *slog.Logger, reg prometheus.Registerer, gaz Gazetteer, gazLabels []string) (*Writer, error) {
 	if store == nil {
 		return nil, errors.New("graphwriter: store required")
 	}
@@ -70,7 +80,11 @@ func New(store graph.Store, logger *slog.Logger, reg prometheus.Registerer, onWr
 			Namespace: "docgraph", Subsystem: "graph", Name: "batch_splits_total",
 			Help: "Batches split in two to isolate a failing message.",
 		}),
-		onWrite: onWrite,
+		gaz:    gaz,
+		gazSet: map[string]bool{},
+	}
+	for _, l := range gazLabels {
+		w.gazSet[l] = true
 	}
 	for _, c := range []prometheus.Collector{w.batches, w.splits} {
 		if err := reg.Register(c); err != nil {
@@ -134,8 +148,12 @@ func (w *Writer) write(ctx context.Context, ops []graph.Op, idx []int, errs []er
 	err := w.store.Apply(ctx, ops)
 	if err == nil {
 		w.batches.Observe(float64(len(ops)))
-		if w.onWrite != nil {
-			w.onWrite(ctx, ops)
+		if gerr := w.syncGazetteer(ctx, ops); gerr != nil {
+			// The graph is committed; a retry rewrites it (idempotent) and
+			// updates the gazetteer again.
+			for _, i := range idx {
+				errs[i] = fmt.Errorf("update gazetteer: %w", gerr)
+			}
 		}
 		return
 	}
@@ -165,4 +183,41 @@ func describe(op graph.Op) string {
 		return fmt.Sprintf("records batch %d of %s", op.PutRecords.Batch, op.PutRecords.Source.Path)
 	}
 	return "empty op"
+}
+
+// syncGazetteer records the known entities of committed ops.
+func (w *Writer) syncGazetteer(ctx context.Context, ops []graph.Op) error {
+	if w.gaz == nil {
+		return nil
+	}
+	for _, op := range ops {
+		switch {
+		case op.PutRecords != nil:
+			r := op.PutRecords
+			var ents []gazetteer.Entry
+			for _, n := range r.Nodes {
+				if !w.gazSet[n.Label] {
+					continue
+				}
+				name, _ := n.Properties["name"].(string)
+				if name == "" {
+					continue
+				}
+				ents = append(ents, gazetteer.Entry{Label: n.Label, Key: n.Key, Name: name})
+			}
+			if err := w.gaz.Upsert(ctx, ents, r.Source.Path, r.Source.SHA256); err != nil {
+				return err
+			}
+			if r.Final {
+				if err := w.gaz.Withdraw(ctx, r.Source.Path, r.Source.SHA256); err != nil {
+					return err
+				}
+			}
+		case op.DeleteDocument != nil:
+			if err := w.gaz.Withdraw(ctx, op.DeleteDocument.Path, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,261 @@
+package extractor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+)
+
+// Refresher keeps the graph independent of the order in which files
+// arrive: when names are added to or removed from the gazetteer, it
+// re-extracts the chunks already in the chunk stream whose text contains
+// one of those names, so a report ingested before the spreadsheet that
+// names its people mentions them all the same, and a person removed from
+// the spreadsheets stops being mentioned.
+//
+// Cost is bounded: one pass over the chunk stream's history per burst of
+// gazetteer changes (changes are gathered for Debounce first), and only
+// chunks containing a changed name are extracted and written again.
+// Replicas that refresh at the same gazetteer revision publish identical
+// message IDs, so JetStream keeps one copy.
+type Refresher struct {
+	js       jetstream.JetStream
+	x        *Extractor
+	log      *slog.Logger
+	debounce time.Duration
+
+	mu       sync.Mutex
+	names    map[string]struct{}
+	queued   uint64 // highest gazetteer revision with a queued change
+	done     uint64 // highest revision whose refresh has finished
+	running  bool
+	kick     chan struct{}
+	replayed int // chunks re-extracted, for tests and logs
+}
+
+// NewRefresher returns a refresher re-extracting with x.
+func NewRefresher(js jetstream.JetStream, x *Extractor, logger *slog.Logger, debounce time.Duration) *Refresher {
+	if debounce <= 0 {
+		debounce = 500 * time.Millisecond
+	}
+	return &Refresher{js: js, x: x, log: logger, debounce: debounce, names: map[string]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+// Changed queues a name whose gazetteer entry changed at revision rev. The
+// gazetteer must already hold the change.
+func (r *Refresher) Changed(name string, rev uint64) {
+	r.mu.Lock()
+	if name != "" {
+		r.names[name] = struct{}{}
+	}
+	r.queued = max(r.queued, rev)
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Synced marks every revision up to rev as needing no refresh (the initial
+// load of the gazetteer: chunks not yet extracted will see those names).
+func (r *Refresher) Synced(rev uint64) {
+	r.mu.Lock()
+	r.done = max(r.done, rev)
+	r.queued = max(r.queued, rev)
+	r.mu.Unlock()
+}
+
+// Idle reports whether every change up to rev has been refreshed.
+func (r *Refresher) Idle(rev uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.running && len(r.names) == 0 && r.done >= rev
+}
+
+// Replayed returns how many chunks were re-extracted so far.
+func (r *Refresher) Replayed() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.replayed
+}
+
+// Run refreshes after each burst of changes until ctx is done.
+func (r *Refresher) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.kick:
+		}
+		// Gather the burst.
+		timer := time.NewTimer(r.debounce)
+	gather:
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return nil
+			case <-r.kick:
+				timer.Reset(r.debounce)
+			case <-timer.C:
+				break gather
+			}
+		}
+		r.mu.Lock()
+		names := make([]string, 0, len(r.names))
+		for n := range r.names {
+			names = append(names, n)
+		}
+		r.names = map[string]struct{}{}
+		rev := r.queued
+		r.running = true
+		r.mu.Unlock()
+
+		n, err := r.refresh(ctx, names, rev)
+		r.mu.Lock()
+		r.running = false
+		if err == nil {
+			r.done = max(r.done, rev)
+			r.replayed += n
+		} else {
+			for _, name := range names { // try again with the next burst
+				r.names[name] = struct{}{}
+			}
+		}
+		r.mu.Unlock()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.log.Warn("gazetteer refresh failed; retrying", slog.Any("err", err))
+			select {
+			case r.kick <- struct{}{}:
+			default:
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if n > 0 {
+			r.log.Info("gazetteer changed: chunks re-extracted", slog.Int("names", len(names)),
+				slog.Int("chunks", n), slog.Uint64("revision", rev))
+		}
+	}
+}
+
+// refresh scans the chunk stream up to its current end and re-extracts the
+// chunks that contain one of names.
+func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (int, error) {
+	if len(names) == 0 {
+		return 0, nil
+	}
+	stream, err := r.js.Stream(ctx, bus.StreamChunks)
+	if err != nil {
+		return 0, fmt.Errorf("chunk stream: %w", err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("chunk stream: %w", err)
+	}
+	last := info.State.LastSeq
+	if info.State.Msgs == 0 {
+		return 0, nil
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{event.SubjectChunk},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("chunk stream: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(512))
+	if err != nil {
+		return 0, fmt.Errorf("chunk stream: %w", err)
+	}
+	defer it.Stop()
+	var futs []jetstream.PubAckFuture
+	count := 0
+	for {
+		m, err := it.Next(jetstream.NextMaxWait(5 * time.Second))
+		if errors.Is(err, nats.ErrTimeout) {
+			break // nothing more before last (filtered subjects)
+		}
+		if err != nil {
+			return count, fmt.Errorf("read chunk stream: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return count, fmt.Errorf("read chunk stream: %w", err)
+		}
+		if containsAny(m.Data(), names) {
+			out, err := r.reextract(ctx, m, md.Sequence.Stream, rev)
+			if err != nil {
+				r.log.Warn("refresh skipped a chunk", slog.Uint64("stream_seq", md.Sequence.Stream), slog.Any("err", err))
+			} else {
+				f, err := r.js.PublishMsgAsync(out)
+				if err != nil {
+					return count, fmt.Errorf("publish refreshed extraction: %w", err)
+				}
+				futs = append(futs, f)
+				count++
+			}
+		}
+		if md.Sequence.Stream >= last {
+			break
+		}
+	}
+	for _, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return count, fmt.Errorf("publish refreshed extraction: %w", err)
+		case <-ctx.Done():
+			return count, ctx.Err()
+		}
+	}
+	return count, nil
+}
+
+// containsAny is a cheap pre-filter on the raw JSON; names with characters
+// that JSON escapes are always checked by extraction.
+func containsAny(data []byte, names []string) bool {
+	s := string(data)
+	for _, n := range names {
+		if strings.Contains(s, n) || strings.ContainsAny(n, "\"\\<>&") {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uint64) (*nats.Msg, error) {
+	in := pipeline.Message{Subject: m.Subject(), Data: m.Data(), Header: m.Headers(), StreamSeq: seq}
+	outs, err := r.x.Handle(ctx, in)
+	if err != nil || len(outs) != 1 {
+		return nil, fmt.Errorf("re-extract: %w", err)
+	}
+	out := outs[0]
+	nm := nats.NewMsg(out.Subject)
+	nm.Data = out.Data
+	nm.Header = out.Header
+	if cid := m.Headers().Get(pipeline.HeaderCorrelationID); cid != "" {
+		nm.Header.Set(pipeline.HeaderCorrelationID, cid)
+	}
+	nm.Header.Set(pipeline.HeaderMsgID, bus.StageExtractor+":refresh:"+strconv.FormatUint(rev, 10)+":"+strconv.FormatUint(seq, 10))
+	return nm, nil
+}
