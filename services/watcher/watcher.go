@@ -51,10 +51,10 @@ type Watcher struct {
 	mu      sync.Mutex // serialises scans and Run's steps; guards what follows
 	objects jetstream.ObjectStore
 	kv      jetstream.KeyValue
-	dupes   time.Duration // the files stream's duplicate window
+	dupes   time.Duration         // the files stream's duplicate window
 	skipped map[string]SkipReason // paths whose skip was logged, by reason
 
-	afterHash func(rel string) // test hook: runs between hashing and the second stat
+	hook func(step, rel string) // test hook: runs after the steps "hashed" and "stored" of publish
 }
 
 // New validates cfg and returns a Watcher publishing through js. The object
@@ -364,9 +364,7 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 	if err != nil {
 		return w.fail(ctx, rel, fmt.Errorf("hash %s: %w", rel, err))
 	}
-	if w.afterHash != nil {
-		w.afterHash(rel)
-	}
+	w.runHook("hashed", rel)
 	if st1, err := os.Stat(abs); err != nil || !sameStat(st0, st1) || n != st0.Size() {
 		return w.skip(ctx, rel, ReasonUnstable, rel+" (changed while it was hashed)")
 	}
@@ -386,8 +384,9 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 	} else if err != nil {
 		return w.fail(ctx, rel, err)
 	}
+	w.runHook("stored", rel)
 	if st2, err := os.Stat(abs); err != nil || !sameStat(st0, st2) {
-		if rec == nil || (obj != rec.Object && obj != rec.Previous) {
+		if !rec.live() || obj != rec.Previous {
 			w.deleteObject(ctx, obj)
 		}
 		return w.skip(ctx, rel, ReasonUnstable, rel+" (changed while it was stored)")
@@ -401,11 +400,10 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 	next := &record{Path: rel, SHA256: sum, Size: st0.Size(), ModTime: ev.ModTime, Object: obj, Seq: seq}
 	var drop string
 	if rec.live() {
+		// rec.Object differs from obj (the hashes differ); rec.Previous may
+		// be obj again (A, B, A).
 		next.Previous = rec.Object
-		if rec.Object == obj {
-			next.Previous = rec.Previous
-		}
-		if rec.Previous != "" && rec.Previous != obj && rec.Previous != next.Previous {
+		if rec.Previous != obj {
 			drop = rec.Previous
 		}
 	}
@@ -530,6 +528,12 @@ func (w *Watcher) expire(ctx context.Context, rec *record) {
 	}
 	if err := w.kv.Delete(ctx, stateKey(rec.Path)); err != nil {
 		w.log.WarnContext(ctx, "delete watcher state", slog.String(keyPath, rec.Path), slog.Any(keyErr, err))
+	}
+}
+
+func (w *Watcher) runHook(step, rel string) {
+	if w.hook != nil {
+		w.hook(step, rel)
 	}
 }
 

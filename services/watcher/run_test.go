@@ -1,0 +1,192 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const runTimeout = 10 * time.Second
+
+func TestRunFollowsChanges(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "before.md", "there before the start")
+	startRun(t, e.w)
+
+	discoveredN := func(p string, n int) func() error {
+		return countIs(n, func() int { return len(e.discovered(t, p)) }, "discovered "+p)
+	}
+	deletedN := func(p string, n int) func() error {
+		return countIs(n, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p)
+	}
+	waitFor(t, runTimeout, discoveredN("before.md", 1))
+
+	t.Run("new file", func(t *testing.T) {
+		e.write(t, "dropped.md", "dropped after the start")
+		waitFor(t, runTimeout, discoveredN("dropped.md", 1))
+	})
+	t.Run("new nested directories", func(t *testing.T) {
+		e.write(t, "x/y/z/deep.md", "in directories created after the start")
+		e.write(t, "x/y/.cache/hidden.md", "hidden")
+		waitFor(t, runTimeout, discoveredN("x/y/z/deep.md", 1))
+		// The new directory is watched: a later file in it is seen too.
+		e.write(t, "x/y/later.md", "later")
+		waitFor(t, runTimeout, discoveredN("x/y/later.md", 1))
+	})
+	t.Run("edit", func(t *testing.T) {
+		e.write(t, "dropped.md", "dropped after the start, then edited")
+		waitFor(t, runTimeout, discoveredN("dropped.md", 2))
+		evs := e.discovered(t, "dropped.md")
+		assert.Equal(t, sha("dropped after the start, then edited"), evs[1].SHA256)
+	})
+	t.Run("rename", func(t *testing.T) {
+		require.NoError(t, os.Rename(filepath.Join(e.root, "before.md"), filepath.Join(e.root, "renamed.md")))
+		waitFor(t, runTimeout, deletedN("before.md", 1))
+		waitFor(t, runTimeout, discoveredN("renamed.md", 1))
+		assert.Equal(t, sha("there before the start"), e.discovered(t, "renamed.md")[0].SHA256)
+	})
+	t.Run("delete", func(t *testing.T) {
+		require.NoError(t, os.Remove(filepath.Join(e.root, "dropped.md")))
+		waitFor(t, runTimeout, deletedN("dropped.md", 1))
+	})
+	t.Run("directory moved out", func(t *testing.T) {
+		require.NoError(t, os.Rename(filepath.Join(e.root, "x"), filepath.Join(t.TempDir(), "x")))
+		waitFor(t, runTimeout, deletedN("x/y/z/deep.md", 1))
+		waitFor(t, runTimeout, deletedN("x/y/later.md", 1))
+	})
+	t.Run("ignored files", func(t *testing.T) {
+		e.write(t, ".hidden/secret.md", "hidden")
+		e.write(t, "draft.md.swp", "swap")
+		e.write(t, "marker.md", "marker")
+		waitFor(t, runTimeout, discoveredN("marker.md", 1))
+		assert.Empty(t, e.discovered(t, ".hidden/secret.md"))
+		assert.Empty(t, e.discovered(t, "x/y/.cache/hidden.md"))
+		assert.Empty(t, e.discovered(t, "draft.md.swp"))
+	})
+}
+
+// A file copied slowly is published once, complete, although fsnotify and
+// the rescans see it many times while it grows.
+func TestRunSlowWrite(t *testing.T) {
+	const (
+		steps    = 20
+		interval = 20 * time.Millisecond
+		// Far above the gap between writes, so that a loaded machine (the
+		// race detector, shared cores) cannot stretch a gap into a pause.
+		settle = 1500 * time.Millisecond
+	)
+	e := newEnv(t, func(c *Config) {
+		c.Settle = settle
+		c.Rescan = 40 * time.Millisecond
+	})
+	startRun(t, e.w)
+
+	abs := filepath.Join(e.root, "slow.csv")
+	f, err := os.Create(abs)
+	require.NoError(t, err)
+	var want strings.Builder
+	var maxGap time.Duration
+	done := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		last := time.Now()
+		for i := range steps {
+			<-tick.C
+			maxGap = max(maxGap, time.Since(last))
+			last = time.Now()
+			line := fmt.Sprintf("row %02d,%s\n", i, strings.Repeat("x", 100))
+			want.WriteString(line)
+			if _, err := f.WriteString(line); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- f.Close()
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(runTimeout):
+		t.Fatal("writer did not finish")
+	}
+	final := sha(want.String())
+	waitFor(t, runTimeout, func() error {
+		for _, ev := range e.discovered(t, "slow.csv") {
+			if ev.SHA256 == final {
+				return nil
+			}
+		}
+		return fmt.Errorf("complete version not published yet")
+	})
+	evs := e.discovered(t, "slow.csv")
+	require.Len(t, evs, 1, "published exactly once (longest pause between writes: %s, settle %s)", maxGap, settle)
+	assert.Equal(t, final, evs[0].SHA256)
+	assert.Equal(t, int64(want.Len()), evs[0].Size)
+	got, err := e.objects(t).GetBytes(t.Context(), evs[0].Object)
+	require.NoError(t, err)
+	assert.Equal(t, want.String(), string(got))
+}
+
+func TestRunRescanWithdrawsDeletedFiles(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = 30 * time.Millisecond
+	})
+	e.write(t, "a.md", "a")
+	_, err := e.w.Scan(t.Context())
+	require.NoError(t, err)
+	// Deleted while nothing watched: the initial scan of Run sees it.
+	require.NoError(t, os.Remove(filepath.Join(e.root, "a.md")))
+	startRun(t, e.w)
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "a.md")) }, "deleted a.md"))
+}
+
+func TestRunErrors(t *testing.T) {
+	t.Run("root gone before the start", func(t *testing.T) {
+		e := newEnv(t, nil)
+		require.NoError(t, os.RemoveAll(e.root))
+		err := e.w.Run(t.Context())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), e.w.root)
+	})
+	t.Run("cancelled before the start", func(t *testing.T) {
+		e := newEnv(t, nil)
+		e.write(t, "a.md", "a")
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		assert.NoError(t, e.w.Run(ctx))
+	})
+	t.Run("returns promptly on cancel", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.Settle = 10 * time.Millisecond })
+		e.write(t, "a.md", "a")
+		stop := startRun(t, e.w)
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "a.md")) }, "discovered a.md"))
+		start := time.Now()
+		stop()
+		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+}
+
+func TestTickInterval(t *testing.T) {
+	tests := []struct {
+		give, want time.Duration
+	}{
+		{give: time.Millisecond, want: 5 * time.Millisecond},
+		{give: 100 * time.Millisecond, want: 25 * time.Millisecond},
+		{give: time.Minute, want: 250 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tickInterval(tt.give), tt.give)
+	}
+}
