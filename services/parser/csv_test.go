@@ -1,12 +1,18 @@
 package parser_test
 
 import (
+	"bufio"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -346,4 +352,120 @@ func TestCSVBatches(t *testing.T) {
 	assert.Equal(t, []event.RowError{{Line: 27, Column: "v", Value: "x", Error: "not a whole number"}}, p.records[2].Rejected)
 	assert.Equal(t, "kv", p.records[0].Mapping)
 	assert.Equal(t, "many.csv", p.records[0].Source.Path)
+}
+
+// benchCSVMapping maps the generated teams file to Person, Team and
+// MEMBER_OF.
+const benchCSVMapping = `
+sources:
+  - name: teams
+    files: [teams.csv]
+    format: csv
+    columns:
+      - {name: team_name, required: true}
+      - {name: member_name, required: true}
+      - {name: role, required: true}
+      - {name: project_code}
+      - {name: notes}
+    nodes:
+      - label: Person
+        key: member_name
+        normalize: lower_collapse
+        properties:
+          name: {column: member_name, normalize: collapse}
+      - label: Team
+        key: team_name
+        normalize: lower_collapse
+        properties:
+          name: team_name
+    relationships:
+      - type: MEMBER_OF
+        from: {label: Person, key: member_name}
+        to: {label: Team, key: team_name}
+        properties: [role]
+`
+
+// writeBenchCSV streams a teams CSV of rows rows (about 100 bytes each,
+// so 10M rows is about 1 GiB) to path.
+func writeBenchCSV(tb testing.TB, path string, rows int) {
+	tb.Helper()
+	f, err := os.Create(path)
+	require.NoError(tb, err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	_, err = w.WriteString("team_name,member_name,role,project_code,notes\n")
+	require.NoError(tb, err)
+	for i := range rows {
+		_, err = fmt.Fprintf(w, "Team %04d Delivery,Person %07d Example,\"Engineer, grade %d\",PRJ-%04d,note for row %09d of the benchmark\n",
+			i%997, i%1000003, i%7, i%9973, i)
+		require.NoError(tb, err)
+	}
+	require.NoError(tb, w.Flush())
+	require.NoError(tb, f.Close())
+}
+
+// benchCSVFile returns the benchmark input: $DOCGRAPH_BENCH_CSV (an
+// existing file, e.g. a 10M-row one made once), or a generated file of
+// $DOCGRAPH_BENCH_CSV_ROWS rows (default 100000).
+func benchCSVFile(b *testing.B) (string, int) {
+	b.Helper()
+	if p := os.Getenv("DOCGRAPH_BENCH_CSV"); p != "" {
+		n := 0
+		if v := os.Getenv("DOCGRAPH_BENCH_CSV_ROWS"); v != "" {
+			var err error
+			n, err = strconv.Atoi(v)
+			require.NoError(b, err)
+		}
+		if _, err := os.Stat(p); err != nil {
+			require.Positive(b, n, "set DOCGRAPH_BENCH_CSV_ROWS to generate %s", p)
+			writeBenchCSV(b, p, n)
+		}
+		return p, n
+	}
+	n := 100000
+	if v := os.Getenv("DOCGRAPH_BENCH_CSV_ROWS"); v != "" {
+		var err error
+		n, err = strconv.Atoi(v)
+		require.NoError(b, err)
+	}
+	p := filepath.Join(b.TempDir(), "teams.csv")
+	writeBenchCSV(b, p, n)
+	return p, n
+}
+
+// BenchmarkCSV parses a generated teams CSV into Records batches (JSON
+// encoded, as published) and, beside it, lets DuckDB count the same file.
+//
+//	go test ./services/parser -run '^$' -bench BenchmarkCSV -benchtime 1x
+//	DOCGRAPH_BENCH_CSV=/tmp/teams-10m.csv DOCGRAPH_BENCH_CSV_ROWS=10000000 go test ...
+func BenchmarkCSV(b *testing.B) {
+	file, n := benchCSVFile(b)
+	s := newStructured(b, mustMapping(b, benchCSVMapping), parser.StructuredConfig{DuckDBThreads: runtime.NumCPU()})
+	b.Run("parse", func(b *testing.B) {
+		rows := 0
+		var bytesOut int64
+		for b.Loop() {
+			rows = 0
+			err := s.Parse(b.Context(), event.NewDocument("teams.csv", "bench", 0, 1), file, func(m pipeline.Message) error {
+				bytesOut += int64(len(m.Data))
+				return nil
+			})
+			require.NoError(b, err)
+			rows = n
+		}
+		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(float64(vmHWM(b))/(1<<20), "peak-rss-MiB")
+	})
+	b.Run("duckdb_count", func(b *testing.B) {
+		db, err := sql.Open("duckdb", "")
+		require.NoError(b, err)
+		defer db.Close()
+		var count int64
+		for b.Loop() {
+			require.NoError(b, db.QueryRowContext(b.Context(), "SELECT count(*) FROM read_csv("+"'"+strings.ReplaceAll(file, "'", "''")+"')").Scan(&count))
+		}
+		if n > 0 {
+			require.EqualValues(b, n, count)
+		}
+		b.ReportMetric(float64(count)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
 }

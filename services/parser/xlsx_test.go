@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +276,38 @@ func TestXLSXFormulaCachedValues(t *testing.T) {
 		}
 	}
 	assert.Positive(t, n)
+}
+
+// BenchmarkXLSX parses a generated 200,000-row x 6-column sheet (written
+// with excelize's StreamWriter) into Records batches.
+//
+//	go test ./services/parser -run '^$' -bench BenchmarkXLSX -benchtime 1x
+func BenchmarkXLSX(b *testing.B) {
+	const rows = 200000
+	file := filepath.Join(b.TempDir(), "book.xlsx")
+	f := excelize.NewFile()
+	sw, err := f.NewStreamWriter("Sheet1")
+	require.NoError(b, err)
+	require.NoError(b, sw.SetRow("A1", []any{"id", "name", "day", "amount", "ok", "at"}))
+	day := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range rows {
+		cell, err := excelize.CoordinatesToCellName(1, i+2)
+		require.NoError(b, err)
+		require.NoError(b, sw.SetRow(cell, []any{i, "Item " + strconv.Itoa(i%5000), day.AddDate(0, 0, i%3650), float64(i) * 1.5, i%2 == 0, day.Add(time.Duration(i) * time.Minute)}))
+	}
+	require.NoError(b, sw.Flush())
+	require.NoError(b, f.SaveAs(file))
+	require.NoError(b, f.Close())
+	s := newStructured(b, mustMapping(b, xlsxCaseMapping), parser.StructuredConfig{})
+	for b.Loop() {
+		n := 0
+		err := s.Parse(b.Context(), event.NewDocument("book.xlsx", "bench", 0, 1), file, func(m pipeline.Message) error {
+			n++
+			return nil
+		})
+		require.NoError(b, err)
+		require.Equal(b, rows/parser.DefaultBatchSize+1, n)
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(vmHWM(b))/(1<<20), "peak-rss-MiB")
 }
