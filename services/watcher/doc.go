@@ -23,6 +23,8 @@
 // bus.BucketWatcher key-value bucket. The same bytes at the same path are
 // never published twice, also across restarts; a file whose mtime changed but
 // whose bytes did not is Unchanged (its recorded mtime is updated quietly).
+// A file whose size and mtime both match the record is not read again, so a
+// rewrite that restores both is not noticed (as with rsync's quick check).
 //
 // Object retention: the objects of the last two versions of a path are kept
 // (the current one and the one before it, for a parser that is still

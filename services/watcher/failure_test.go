@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -176,7 +177,7 @@ func TestRunRetriesUnstableFile(t *testing.T) {
 			f, err := os.OpenFile(abs, os.O_APPEND|os.O_WRONLY, 0)
 			if err == nil {
 				_, err = f.WriteString("two\n")
-				err = errorsJoin(err, f.Close())
+				err = errors.Join(err, f.Close())
 			}
 			if err != nil {
 				t.Errorf("append: %v", err)
@@ -207,13 +208,6 @@ func TestRunRescanFailureIsLogged(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // A file that changes while it is uploaded is not published; its upload is

@@ -10,9 +10,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -209,7 +211,8 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 	if walkErr != nil {
 		return rep, fmt.Errorf("scan %s: %w", w.root, walkErr)
 	}
-	for p, rec := range recs {
+	for _, p := range slices.Sorted(maps.Keys(recs)) {
+		rec := recs[p]
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("scan %s: %w", w.root, err)
 		}
