@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
@@ -468,4 +469,36 @@ func BenchmarkCSV(b *testing.B) {
 		}
 		b.ReportMetric(float64(count)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	})
+}
+
+func TestCSVQuotedHeaderIntKeyAndLongValues(t *testing.T) {
+	m := mustMapping(t, `
+sources:
+  - name: q
+    files: [q.csv]
+    format: csv
+    columns:
+      - {name: the id, type: int, required: true}
+      - {name: 'say "x"'}
+      - {name: "a,b"}
+    nodes:
+      - label: Item
+        key: the id
+        properties: {q: 'say "x"', ab: "a,b"}
+`)
+	s := newStructured(t, m, parser.StructuredConfig{})
+	long := strings.Repeat("é", 300)
+	content := "\"the id\",\"say \"\"x\"\"\",\"a,b\"\n7,\"" + long + "\",v\n" + long + ",,\n"
+	p, err := parseFile(t, s, "q.csv", writeTemp(t, "q.csv", content))
+	require.NoError(t, err)
+	require.Len(t, p.records, 1)
+	require.Len(t, p.records[0].Nodes, 1)
+	assert.Equal(t, event.Node{Label: "Item", Key: "7", Properties: map[string]any{"q": long, "ab": "v"}}, p.records[0].Nodes[0])
+	rej := p.rejected()
+	require.Len(t, rej, 1)
+	assert.Equal(t, 3, rej[0].Line)
+	assert.Equal(t, "the id", rej[0].Column)
+	assert.LessOrEqual(t, len(rej[0].Value), 203, "values in errors are clipped")
+	assert.True(t, strings.HasSuffix(rej[0].Value, "…"))
+	assert.True(t, utf8.ValidString(rej[0].Value))
 }
