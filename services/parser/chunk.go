@@ -128,7 +128,7 @@ func (c Chunker) spans(text string) []span {
 		out = append(out, span{start: startOff, end: units[end-1].end})
 		next = end
 		if next < len(units) {
-			startOff = overlapStart(text, units[first:end], overlap, units[next].start)
+			startOff = overlapStart(text, units[first:end], startOff, overlap, units[next].start)
 		}
 	}
 	return out
@@ -145,41 +145,36 @@ func isHeading(text string, units []unit, i int) bool {
 	return last != '.' && last != '!' && last != '?'
 }
 
-// overlapStart returns where the chunk after the units in prev starts: at
-// the first of the whole trailing units of prev that fit in overlap bytes,
-// or, when the last unit is a cut piece of a sentence, at a word boundary
-// within its last overlap bytes; otherwise at fallback (no overlap).
-func overlapStart(text string, prev []unit, overlap, fallback int) int {
+// overlapStart returns where the chunk after the units in prev (a chunk
+// that starts at chunkStart) starts: at the first of the whole trailing
+// units of prev that fit in overlap bytes, or, when the last unit is a cut
+// piece of a sentence, at a word boundary within its last overlap bytes;
+// otherwise at fallback (no overlap). The result is always after
+// chunkStart, so a chunk never repeats all of the previous one.
+func overlapStart(text string, prev []unit, chunkStart, overlap, fallback int) int {
 	if overlap <= 0 || len(prev) == 0 {
 		return fallback
 	}
 	last := prev[len(prev)-1]
 	if last.cut {
-		from := last.end - overlap
+		from := max(last.end-overlap, chunkStart+1)
 		if from <= last.start {
 			return last.start
 		}
 		// Move forward to just after whitespace so no word is cut.
 		for i := from; i < last.end; {
 			r, n := utf8.DecodeRuneInString(text[i:])
-			if unicode.IsSpace(r) {
-				j := i + n
-				for j < last.end {
-					r2, n2 := utf8.DecodeRuneInString(text[j:])
-					if !unicode.IsSpace(r2) {
-						break
-					}
-					j += n2
-				}
-				return j
-			}
 			i += n
+			if unicode.IsSpace(r) {
+				s, _ := trimSpan(text, i, last.end)
+				return s
+			}
 		}
 		return fallback
 	}
 	start := fallback
 	for i := len(prev) - 1; i >= 0; i-- {
-		if last.end-prev[i].start > overlap {
+		if last.end-prev[i].start > overlap || prev[i].start <= chunkStart {
 			break
 		}
 		start = prev[i].start

@@ -44,6 +44,12 @@ func TestChunkerSplit(t *testing.T) {
 			want: []string{"First sentence is long.", "Second sentence is long too. Third."},
 		},
 		{
+			name: "overlap never repeats a whole chunk",
+			c:    Chunker{Size: 20, Overlap: 78},
+			give: "000000000! 0000000000",
+			want: []string{"000000000!", "0000000000"},
+		},
+		{
 			name: "prefers a paragraph break in the second half",
 			c:    Chunker{Size: 60},
 			give: "Para one first. Para one second.\n\nPara two first. Para two second.",

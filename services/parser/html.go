@@ -130,9 +130,10 @@ func extractHTML(src string) string {
 		skipTag   atom.Atom // element whose content is being skipped
 		skipName  string
 		skipDepth int
-		pre       int // depth of <pre>
-		cell      int // depth of table cells
-		rowCells  int // cells started in the current row
+		pre       int  // depth of <pre>
+		preStart  bool // just after a <pre> start tag
+		cell      int  // depth of table cells
+		rowCells  int  // cells started in the current row
 	)
 	for {
 		tt := z.Next()
@@ -145,10 +146,14 @@ func extractHTML(src string) string {
 			}
 			t := string(z.Text())
 			if pre > 0 {
-				w.raw(strings.ReplaceAll(t, "\r\n", "\n"))
+				if preStart { // a newline right after <pre> is not content
+					t = strings.TrimPrefix(t, "\n")
+				}
+				w.raw(t)
 			} else {
 				w.text(t)
 			}
+			preStart = false
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
 			a := atom.Lookup(name)
@@ -185,6 +190,7 @@ func extractHTML(src string) string {
 				blockBreak(&w, cell)
 				if a == atom.Pre && tt == html.StartTagToken {
 					pre++
+					preStart = true
 				}
 			}
 		case html.EndTagToken:

@@ -31,6 +31,7 @@ func TestExtractHTML(t *testing.T) {
 		{name: "cells with br stay on the row", give: "<table><tr><td>a<br>b</td><td>c</td></tr></table>", want: "a b | c"},
 		{name: "empty first cell", give: "<table><tr><td></td><td>c</td></tr></table>", want: "c"},
 		{name: "pre keeps whitespace", give: "<pre>a\n  b</pre><p>c</p>", want: "a\n  b\n\nc"},
+		{name: "newline after pre start dropped", give: "<p>x</p><pre>\n\ta\n</pre>", want: "x\n\n\ta"},
 		{name: "unknown and custom elements are inline", give: "<p>a<x-widget>b</x-widget>c</p>", want: "abc"},
 		{name: "hidden custom element", give: "<p>a<x-w hidden>b<x-w>c</x-w>d</x-w>e</p>", want: "ae"},
 		{name: "malformed markup", give: "<p>a<b>b</i></p></div>c<", want: "ab\n\nc<"},

@@ -1,0 +1,79 @@
+package parser
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// Seed corpora beyond the f.Add calls live in testdata/fuzz/<FuzzName>.
+
+func FuzzSplit(f *testing.F) {
+	f.Add("One. Two! Three? Four.", 16, 4)
+	f.Add("Para one.\n\nPara two is here.\n\n\n# Heading\n\n- item\n- item two\n| a | b |", 20, 8)
+	f.Add(strings.Repeat("word ", 100), 16, 8)
+	f.Add(strings.Repeat("é", 50)+". "+strings.Repeat("x", 40), 16, 0)
+	f.Add("Dr. J. Smith leads PRJ-1. 1. Next\n2. Item", 17, 5)
+	f.Add("\xff\xfe bad. utf8\x80. ok", 16, 3)
+	f.Fuzz(func(t *testing.T, text string, size, overlap int) {
+		c := Chunker{Size: size % 5000, Overlap: overlap % 5000}
+		spans := checkChunks(t, c, text)
+		// Every sentence that was not cut lies wholly inside some chunk.
+		s, hard, _ := c.limits()
+		j := 0
+		for _, u := range segment(text, s, hard) {
+			if u.cut {
+				continue
+			}
+			for j < len(spans) && spans[j].end < u.end {
+				j++
+			}
+			if j == len(spans) || spans[j].start > u.start {
+				t.Fatalf("sentence %q (%d-%d) is not inside one chunk", text[u.start:u.end], u.start, u.end)
+			}
+		}
+	})
+}
+
+func FuzzExtractHTML(f *testing.F) {
+	f.Add("<p>Con<b>nor</b> Ghosh</p><script>x</script><!-- c -->")
+	f.Add("<table><tr><td>a<td>b<tr><td><p>c</table><pre>\n x</pre>")
+	f.Add("<div hidden><div>x</div></div><template><template>y</template></template>z")
+	f.Add("<p>&amp;&#39;&nbsp;&bogus; <br/>\n<x-y hidden>q</x-y></p><")
+	f.Fuzz(func(t *testing.T, src string) {
+		got := extractHTML(src)
+		if got != strings.TrimSpace(got) {
+			t.Fatalf("output has surrounding whitespace: %q", got)
+		}
+		if utf8.ValidString(src) && !utf8.ValidString(got) {
+			t.Fatalf("valid input gave invalid UTF-8: %q", got)
+		}
+		if !strings.Contains(strings.ToLower(src), "<pre") && strings.Contains(got, "\n\n\n") {
+			t.Fatalf("more than one blank line in a row: %q", got)
+		}
+		// The whole path must not panic either.
+		if text, err := ExtractText("f.html", []byte(src)); err == nil {
+			checkChunks(t, Chunker{Size: 64, Overlap: 16}, text)
+		}
+	})
+}
+
+func FuzzExtractDocx(f *testing.F) {
+	f.Add(makeDocx(f, wordBody(`<w:p><w:r><w:t>Lina F</w:t></w:r><w:r><w:t>arrell</w:t></w:r></w:p>`)))
+	f.Add(makeDocx(f, wordBody(`<w:tbl><w:tr><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc></w:tr></w:tbl>`)))
+	f.Add(makeZip(f, zipEntry{"readme.txt", "hello"}))
+	f.Add([]byte("PK\x03\x04 not really"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		text, err := ExtractText("f.docx", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f.docx: ") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if !utf8.ValidString(text) {
+			t.Fatalf("invalid UTF-8 output: %q", text)
+		}
+		checkChunks(t, Chunker{Size: 64, Overlap: 16}, text)
+	})
+}
