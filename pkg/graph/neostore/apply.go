@@ -36,9 +36,9 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 		if attempts > 1 {
 			s.m.retries.Inc()
 		}
-		w := &writer{ctx: ctx, tx: tx}
+		w := &writer{tx: tx}
 		for _, p := range plans {
-			if err := w.apply(p); err != nil {
+			if err := w.apply(ctx, p); err != nil {
 				return nil, fmt.Errorf("op %d (%s): %w", p.opIndex, p.path, err)
 			}
 		}
@@ -171,26 +171,25 @@ func relQuery(typ, from, to string) string {
 // that may have lost their last support or relationship; collect deletes
 // those that did, after each op.
 type writer struct {
-	ctx  context.Context //nolint:containedctx // lives for one transaction function call
 	tx   neo4j.ManagedTransaction
 	cand []string
 }
 
-func (w *writer) exec(q string, params map[string]any) error {
-	res, err := w.tx.Run(w.ctx, q, params)
+func (w *writer) exec(ctx context.Context, q string, params map[string]any) error {
+	res, err := w.tx.Run(ctx, q, params)
 	if err != nil {
 		return err
 	}
-	_, err = res.Consume(w.ctx)
+	_, err = res.Consume(ctx)
 	return err
 }
 
-func (w *writer) records(q string, params map[string]any) ([]*neo4j.Record, error) {
-	res, err := w.tx.Run(w.ctx, q, params)
+func (w *writer) records(ctx context.Context, q string, params map[string]any) ([]*neo4j.Record, error) {
+	res, err := w.tx.Run(ctx, q, params)
 	if err != nil {
 		return nil, err
 	}
-	return res.Collect(w.ctx)
+	return res.Collect(ctx)
 }
 
 // candidates adds the ids in column col of recs; a column may hold one id
@@ -213,8 +212,8 @@ func (w *writer) candidates(recs []*neo4j.Record, cols ...string) {
 	}
 }
 
-func (w *writer) apply(p plan) error {
-	old, stale, err := w.version(p)
+func (w *writer) apply(ctx context.Context, p plan) error {
+	old, stale, err := w.version(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -224,60 +223,60 @@ func (w *writer) apply(p plan) error {
 	newer := old != nil && p.version > *old
 	switch p.kind {
 	case opDelete:
-		if err := w.withdraw(p.path, allSources, nil); err != nil {
+		if err := w.withdraw(ctx, p.path, allSources, nil); err != nil {
 			return err
 		}
-		if err := w.deleteChunks(p.path, nil); err != nil {
+		if err := w.deleteChunks(ctx, p.path, nil); err != nil {
 			return err
 		}
-		if err := w.exec(qDeleteDocument, map[string]any{"path": p.path}); err != nil {
+		if err := w.exec(ctx, qDeleteDocument, map[string]any{"path": p.path}); err != nil {
 			return fmt.Errorf("delete document: %w", err)
 		}
 	case opPutChunk:
 		switch {
 		case newer:
-			if err := w.withdraw(p.path, allSources, nil); err != nil {
+			if err := w.withdraw(ctx, p.path, allSources, nil); err != nil {
 				return err
 			}
-			if err := w.deleteChunks(p.path, nil); err != nil {
+			if err := w.deleteChunks(ctx, p.path, nil); err != nil {
 				return err
 			}
 		case old != nil:
 			// The same version again: this chunk's previous write loses the
 			// support it gave and its mentions.
-			if err := w.withdraw(p.path, oneSource, map[string]any{"key": p.source}); err != nil {
+			if err := w.withdraw(ctx, p.path, oneSource, map[string]any{"key": p.source}); err != nil {
 				return err
 			}
-			recs, err := w.records(qDeleteMentions, map[string]any{"chunk": p.chunk})
+			recs, err := w.records(ctx, qDeleteMentions, map[string]any{"chunk": p.chunk})
 			if err != nil {
 				return fmt.Errorf("delete mentions: %w", err)
 			}
 			w.candidates(recs, "id")
 		}
-		if err := w.put(p); err != nil {
+		if err := w.put(ctx, p); err != nil {
 			return err
 		}
 	case opPutRecords:
-		if err := w.put(p); err != nil {
+		if err := w.put(ctx, p); err != nil {
 			return err
 		}
 		if p.final {
-			if err := w.withdraw(p.path, otherSHASources, map[string]any{"sha": p.sha}); err != nil {
+			if err := w.withdraw(ctx, p.path, otherSHASources, map[string]any{"sha": p.sha}); err != nil {
 				return err
 			}
 			keep := p.sha + ":"
-			if err := w.deleteChunks(p.path, &keep); err != nil {
+			if err := w.deleteChunks(ctx, p.path, &keep); err != nil {
 				return err
 			}
 		}
 	}
-	return w.collect()
+	return w.collect(ctx)
 }
 
 // version returns the version stored for the path before p (nil if none)
 // and whether p is stale; it stores p's version when it is newer.
-func (w *writer) version(p plan) (*int64, bool, error) {
-	recs, err := w.records(qVersion, map[string]any{"path": p.path, "version": p.version})
+func (w *writer) version(ctx context.Context, p plan) (*int64, bool, error) {
+	recs, err := w.records(ctx, qVersion, map[string]any{"path": p.path, "version": p.version})
 	if err != nil {
 		return nil, false, fmt.Errorf("version: %w", err)
 	}
@@ -292,29 +291,29 @@ func (w *writer) version(p plan) (*int64, bool, error) {
 	return &old, p.version < old, nil
 }
 
-func (w *writer) put(p plan) error {
+func (w *writer) put(ctx context.Context, p plan) error {
 	params := map[string]any{
 		"path": p.path, "doc": p.doc, "source": p.source, "sha": p.sha, "part": p.part,
 		"chunk": p.chunk, "index": p.index, "text": p.text,
 	}
-	if err := w.exec(qPutDocument, params); err != nil {
+	if err := w.exec(ctx, qPutDocument, params); err != nil {
 		return fmt.Errorf("put document: %w", err)
 	}
 	mentions := p.kind == opPutChunk
 	if mentions {
-		if err := w.exec(qPutChunk, params); err != nil {
+		if err := w.exec(ctx, qPutChunk, params); err != nil {
 			return fmt.Errorf("put chunk: %w", err)
 		}
 	}
 	for _, g := range p.nodes {
 		params := map[string]any{"source": p.source, "chunk": p.chunk, "rows": g.rows}
-		if err := w.exec(nodeQuery(g.label, mentions), params); err != nil {
+		if err := w.exec(ctx, nodeQuery(g.label, mentions), params); err != nil {
 			return fmt.Errorf("put %s nodes: %w", g.label, err)
 		}
 	}
 	for _, g := range p.rels {
 		params := map[string]any{"source": p.source, "type": g.typ, "toLabel": g.to, "rows": g.rows}
-		if err := w.exec(relQuery(g.typ, g.from, g.to), params); err != nil {
+		if err := w.exec(ctx, relQuery(g.typ, g.from, g.to), params); err != nil {
 			return fmt.Errorf("put %s relationships: %w", g.typ, err)
 		}
 	}
@@ -323,12 +322,12 @@ func (w *writer) put(p plan) error {
 
 // withdraw removes the support that the path's sources matching cond gave,
 // deletes the relationships left without support and the sources.
-func (w *writer) withdraw(path, cond string, extra map[string]any) error {
+func (w *writer) withdraw(ctx context.Context, path, cond string, extra map[string]any) error {
 	params := map[string]any{"path": path}
 	for k, v := range extra {
 		params[k] = v
 	}
-	recs, err := w.records(qWithdrawRels(cond), params)
+	recs, err := w.records(ctx, qWithdrawRels(cond), params)
 	if err != nil {
 		return fmt.Errorf("withdraw relationship support: %w", err)
 	}
@@ -337,13 +336,13 @@ func (w *writer) withdraw(path, cond string, extra map[string]any) error {
 		for i, r := range recs {
 			rels[i] = r.AsMap()
 		}
-		deleted, err := w.records(qDeleteUnsupportedRels, map[string]any{"rels": rels})
+		deleted, err := w.records(ctx, qDeleteUnsupportedRels, map[string]any{"rels": rels})
 		if err != nil {
 			return fmt.Errorf("delete unsupported relationships: %w", err)
 		}
 		w.candidates(deleted, "a", "b")
 	}
-	recs, err = w.records(qWithdrawNodes(cond), params)
+	recs, err = w.records(ctx, qWithdrawNodes(cond), params)
 	if err != nil {
 		return fmt.Errorf("withdraw node support: %w", err)
 	}
@@ -353,12 +352,12 @@ func (w *writer) withdraw(path, cond string, extra map[string]any) error {
 
 // deleteChunks unlinks the path's chunks, all or those whose key does not
 // start with *keep.
-func (w *writer) deleteChunks(path string, keep *string) error {
+func (w *writer) deleteChunks(ctx context.Context, path string, keep *string) error {
 	params := map[string]any{"path": path, "keep": nil}
 	if keep != nil {
 		params["keep"] = *keep
 	}
-	recs, err := w.records(qDeleteChunks, params)
+	recs, err := w.records(ctx, qDeleteChunks, params)
 	if err != nil {
 		return fmt.Errorf("delete chunks: %w", err)
 	}
@@ -367,7 +366,7 @@ func (w *writer) deleteChunks(path string, keep *string) error {
 }
 
 // collect garbage-collects the candidates of the op just written.
-func (w *writer) collect() error {
+func (w *writer) collect(ctx context.Context) error {
 	if len(w.cand) == 0 {
 		return nil
 	}
@@ -376,7 +375,7 @@ func (w *writer) collect() error {
 		ids[i] = id
 	}
 	w.cand = w.cand[:0]
-	if err := w.exec(qCollect, map[string]any{"ids": ids}); err != nil {
+	if err := w.exec(ctx, qCollect, map[string]any{"ids": ids}); err != nil {
 		return fmt.Errorf("collect garbage: %w", err)
 	}
 	return nil
