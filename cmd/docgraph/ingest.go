@@ -345,6 +345,17 @@ func (s *system) quiet(ctx context.Context) (bool, error) {
 		if info.NumPending > 0 || info.NumAckPending > 0 {
 			return false, nil
 		}
+		st, err := s.js.Stream(ctx, c.Stream)
+		if err != nil {
+			return false, fmt.Errorf("stream %s: %w", c.Stream, err)
+		}
+		sinfo, err := st.Info(ctx)
+		if err != nil {
+			return false, fmt.Errorf("stream %s: %w", c.Stream, err)
+		}
+		if info.Delivered.Stream < sinfo.State.LastSeq {
+			return false, nil
+		}
 	}
 	return true, nil
 }

@@ -120,8 +120,17 @@ func consumerDone(t testing.TB, js jetstream.JetStream, stream, durable string) 
 	if err != nil {
 		return err
 	}
-	if info.NumPending != 0 || info.NumAckPending != 0 {
-		return fmt.Errorf("pending %d, ack pending %d", info.NumPending, info.NumAckPending)
+	si, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		return err
+	}
+	sinfo, err := si.Info(context.Background())
+	if err != nil {
+		return err
+	}
+	if info.NumPending != 0 || info.NumAckPending != 0 || info.Delivered.Stream < sinfo.State.LastSeq {
+		return fmt.Errorf("pending %d, ack pending %d, delivered up to %d of %d",
+			info.NumPending, info.NumAckPending, info.Delivered.Stream, sinfo.State.LastSeq)
 	}
 	return nil
 }
