@@ -4,6 +4,10 @@ package neostoretest
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/docgraph/docgraph/pkg/graph/neostore"
@@ -17,9 +21,52 @@ const SkipMessage = "NEO4J_URI not set; start Neo4j with deployments/neo4j-dev/n
 // neo4j), NEO4J_PASSWORD and NEO4J_DATABASE. When NEO4J_URI is unset the
 // test is skipped, except under CI=true, where it fails: CI starts Neo4j, so
 // a skip there would hide a gap. Labels and RelTypes are left for the caller.
+//
+// Tests in several packages share one Neo4j and wipe it, so Config also
+// takes an exclusive lock (a file lock keyed by the URI) that is held until
+// the test ends: tests using Neo4j run one at a time across packages.
 func Config(t testing.TB) neostore.Config {
 	t.Helper()
-	return config(t, os.Getenv)
+	cfg := config(t, os.Getenv)
+	lock(t, cfg.URI)
+	return cfg
+}
+
+// held is this process's share of the cross-process lock: tests of one
+// package run one after another, and a test may open several stores.
+var held struct {
+	sync.Mutex
+	n int
+	f *os.File
+}
+
+func lock(t testing.TB, uri string) {
+	t.Helper()
+	held.Lock()
+	defer held.Unlock()
+	if held.n == 0 {
+		name := filepath.Join(os.TempDir(), "docgraph-neo4j-test-"+strings.NewReplacer("/", "_", ":", "_").Replace(uri)+".lock")
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatalf("neo4j test lock: %v", err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			_ = f.Close()
+			t.Fatalf("neo4j test lock: %v", err)
+		}
+		held.f = f
+	}
+	held.n++
+	t.Cleanup(func() {
+		held.Lock()
+		defer held.Unlock()
+		held.n--
+		if held.n == 0 {
+			_ = syscall.Flock(int(held.f.Fd()), syscall.LOCK_UN)
+			_ = held.f.Close()
+			held.f = nil
+		}
+	})
 }
 
 func config(t testing.TB, getenv func(string) string) neostore.Config {
