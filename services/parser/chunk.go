@@ -18,10 +18,11 @@ const (
 // Chunker splits extracted text into chunks for the extractor.
 //
 // Sizes are counted in bytes of UTF-8 text (a chunk never splits a rune).
-// Size is the target length of a chunk (DefaultChunkSize when zero or
-// negative, at least MinChunkSize). Overlap is how many bytes of whole sentences from the end of a
-// chunk are repeated at the start of the next one (0 means none; it is
-// limited to Size/2).
+// Size is the target length of a chunk, overlap included
+// (DefaultChunkSize when zero or negative, at least MinChunkSize). Overlap
+// is how many bytes of whole sentences from the end of a chunk are
+// repeated at the start of the next one (0 means none; at most Size-1).
+// The zero value is usable: DefaultChunkSize without overlap.
 //
 // Split breaks text in this order of preference: at a blank line (paragraph)
 // if one lies in the second half of the chunk, otherwise after the last
@@ -71,8 +72,8 @@ func (c Chunker) limits() (size, hard, overlap int) {
 	if overlap < 0 {
 		overlap = 0
 	}
-	if overlap > size/2 {
-		overlap = size / 2
+	if overlap >= size {
+		overlap = size - 1
 	}
 	return size, 2 * size, overlap
 }

@@ -86,6 +86,12 @@ func TestChunkerSplit(t *testing.T) {
 			want: []string{`He said "done."`, `Then (left.) Bye`},
 		},
 		{
+			name: "a non-breaking space after a period ends a sentence",
+			c:    Chunker{Size: 16},
+			give: "First one.\u00a0Second one.",
+			want: []string{"First one.", "Second one."},
+		},
+		{
 			name: "decimals do not end sentences",
 			c:    Chunker{Size: 20},
 			give: "The index rose to 1.02 today. Ok.",
@@ -147,7 +153,8 @@ func TestChunkerLimits(t *testing.T) {
 		{name: "defaults", c: Chunker{Size: DefaultChunkSize, Overlap: DefaultChunkOverlap}, wantSize: 1000, wantHard: 2000, wantO: 100},
 		{name: "tiny size raised", c: Chunker{Size: 3, Overlap: 1}, wantSize: MinChunkSize, wantHard: 2 * MinChunkSize, wantO: 1},
 		{name: "negative size", c: Chunker{Size: -5}, wantSize: DefaultChunkSize, wantHard: 2 * DefaultChunkSize},
-		{name: "overlap capped at half", c: Chunker{Size: 100, Overlap: 80}, wantSize: 100, wantHard: 200, wantO: 50},
+		{name: "large overlap kept", c: Chunker{Size: 100, Overlap: 80}, wantSize: 100, wantHard: 200, wantO: 80},
+		{name: "overlap capped below size", c: Chunker{Size: 100, Overlap: 500}, wantSize: 100, wantHard: 200, wantO: 99},
 		{name: "negative overlap", c: Chunker{Size: 100, Overlap: -1}, wantSize: 100, wantHard: 200, wantO: 0},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,16 @@ func TestExtractDocxMainPartFromRelationships(t *testing.T) {
 	assert.Equal(t, "main part", got)
 }
 
+func TestExtractDocxBadRelationshipsFallBack(t *testing.T) {
+	data := makeZip(t,
+		zipEntry{"_rels/.rels", "<Relationships><unclosed"},
+		zipEntry{"word/document.xml", wordBody(`<w:p><w:r><w:t>fallback part</w:t></w:r></w:p>`)},
+	)
+	got, err := ExtractText("x.docx", data)
+	require.NoError(t, err)
+	assert.Equal(t, "fallback part", got)
+}
+
 func TestExtractDocxCaseInsensitiveEntry(t *testing.T) {
 	data := makeZip(t, zipEntry{"Word/Document.xml", wordBody(`<w:p><w:r><w:t>found</w:t></w:r></w:p>`)})
 	got, err := ExtractText("x.docx", data)

@@ -48,6 +48,10 @@ const (
 	// .xlsm, .ods) that no mapping names without output. Other files are
 	// still documents.
 	UnmappedSkip = "skip"
+	// UnmappedReject fails a spreadsheet file that no mapping names with a
+	// permanent error (it is dead-lettered and so reported). Other files
+	// are still documents.
+	UnmappedReject = "reject"
 )
 
 // DefaultMaxFileSize is the largest object the parser reads when
@@ -59,14 +63,14 @@ type Config struct {
 	// ChunkSize is the target chunk size in bytes (DefaultChunkSize if 0).
 	ChunkSize int
 	// ChunkOverlap is the overlap between consecutive chunks in bytes
-	// (0 = none); it must be less than half of ChunkSize.
+	// (0 = none); it must be less than ChunkSize.
 	ChunkOverlap int
 	// MaxFileSize is the largest object read, in bytes
 	// (DefaultMaxFileSize if 0). Larger files are rejected.
 	MaxFileSize int64
 	// Unmapped says what to do with spreadsheet files that the structured
-	// mapping does not name: UnmappedDocument (the default, when empty)
-	// or UnmappedSkip.
+	// mapping does not name: UnmappedDocument (the default, when empty),
+	// UnmappedSkip or UnmappedReject.
 	Unmapped string
 	// TempDir holds the temporary copies of structured files (the system
 	// temporary directory if empty).
@@ -101,14 +105,16 @@ func New(cfg Config, objects Objects, structured StructuredParser, logger *slog.
 	if cfg.ChunkSize < MinChunkSize {
 		errs = append(errs, fmt.Errorf("chunk_size (%d): must be at least %d", cfg.ChunkSize, MinChunkSize))
 	}
-	if cfg.ChunkOverlap < 0 || cfg.ChunkOverlap > cfg.ChunkSize/2 {
-		errs = append(errs, fmt.Errorf("chunk_overlap (%d): must be between 0 and half of chunk_size (%d)", cfg.ChunkOverlap, cfg.ChunkSize/2))
+	if cfg.ChunkOverlap < 0 || cfg.ChunkOverlap >= cfg.ChunkSize {
+		errs = append(errs, fmt.Errorf("chunk_overlap (%d): must be from 0 to less than chunk_size (%d)", cfg.ChunkOverlap, cfg.ChunkSize))
 	}
 	if cfg.MaxFileSize < 0 {
 		errs = append(errs, fmt.Errorf("max_file_size (%d): must not be negative", cfg.MaxFileSize))
 	}
-	if cfg.Unmapped != UnmappedDocument && cfg.Unmapped != UnmappedSkip {
-		errs = append(errs, fmt.Errorf("unmapped (%q): must be %q or %q", cfg.Unmapped, UnmappedDocument, UnmappedSkip))
+	switch cfg.Unmapped {
+	case UnmappedDocument, UnmappedSkip, UnmappedReject:
+	default:
+		errs = append(errs, fmt.Errorf("unmapped (%q): must be %q, %q or %q", cfg.Unmapped, UnmappedDocument, UnmappedSkip, UnmappedReject))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("parser: %w", err)
@@ -169,9 +175,14 @@ func (p *Parser) discovered(ctx context.Context, seq uint64, ev event.FileDiscov
 		p.log.DebugContext(ctx, "parsing structured file", slog.String("path", ev.Path))
 		return p.parseStructured(ctx, doc, ev, emit)
 	}
-	if p.cfg.Unmapped == UnmappedSkip && isSpreadsheet(doc.Format) {
-		p.log.DebugContext(ctx, "skipping unmapped spreadsheet", slog.String("path", ev.Path))
-		return nil
+	if isSpreadsheet(doc.Format) {
+		switch p.cfg.Unmapped {
+		case UnmappedSkip:
+			p.log.DebugContext(ctx, "skipping unmapped spreadsheet", slog.String("path", ev.Path))
+			return nil
+		case UnmappedReject:
+			return pipeline.Permanent(fmt.Errorf("%s: spreadsheet not named by the structured mapping", ev.Path))
+		}
 	}
 	return p.parseDocument(ctx, doc, ev, emit)
 }
@@ -185,7 +196,9 @@ func isSpreadsheet(format string) bool {
 	return false
 }
 
-// parseDocument extracts, splits and emits the text of a document.
+// parseDocument extracts, splits and emits the text of a document. The
+// bytes are held in memory (at most MaxFileSize): a .docx needs random
+// access, and the text of every format is needed whole to be split.
 func (p *Parser) parseDocument(ctx context.Context, doc event.Document, ev event.FileDiscovered, emit pipeline.Emit) error {
 	r, err := p.open(ctx, ev)
 	if err != nil {
@@ -195,7 +208,7 @@ func (p *Parser) parseDocument(ctx context.Context, doc event.Document, ev event
 	h := sha256.New()
 	data, err := io.ReadAll(io.TeeReader(io.LimitReader(r, p.cfg.MaxFileSize+1), h))
 	if err != nil {
-		return fmt.Errorf("read object %s: %w", ev.Object, err)
+		return fmt.Errorf("read object %s for %s: %w", ev.Object, ev.Path, err)
 	}
 	if int64(len(data)) > p.cfg.MaxFileSize {
 		return pipeline.Permanent(fmt.Errorf("%s: larger than the maximum file size of %d bytes", ev.Path, p.cfg.MaxFileSize))
@@ -255,7 +268,7 @@ func (p *Parser) parseStructured(ctx context.Context, doc event.Document, ev eve
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("copy object %s: %w", ev.Object, err)
+		return fmt.Errorf("copy object %s for %s: %w", ev.Object, ev.Path, err)
 	}
 	if n > p.cfg.MaxFileSize {
 		return pipeline.Permanent(fmt.Errorf("%s: larger than the maximum file size of %d bytes", ev.Path, p.cfg.MaxFileSize))

@@ -497,6 +497,8 @@ func TestHandleUnmapped(t *testing.T) {
 		{name: "xlsx skipped", unmapped: UnmappedSkip, path: "other.xlsx", data: xlsx},
 		{name: "xlsx as document is unsupported", unmapped: UnmappedDocument, path: "other.xlsx", data: xlsx, wantErr: `other.xlsx: unsupported format ".xlsx"`},
 		{name: "documents are read when skipping", unmapped: UnmappedSkip, path: "notes.txt", data: []byte("Hello."), wantChunks: 1},
+		{name: "csv rejected", unmapped: UnmappedReject, path: "project_manager_report.csv", data: csv, wantErr: "project_manager_report.csv: spreadsheet not named by the structured mapping"},
+		{name: "documents are read when rejecting", unmapped: UnmappedReject, path: "notes.md", data: []byte("Hello."), wantChunks: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -530,10 +532,11 @@ func TestNew(t *testing.T) {
 		{name: "objects required", cfg: Config{}, wantErr: "parser: objects: required"},
 		{name: "chunk size too small", cfg: Config{ChunkSize: 8}, objects: &fakeObjects{}, wantErr: "chunk_size (8): must be at least 16"},
 		{name: "negative chunk size", cfg: Config{ChunkSize: -1}, objects: &fakeObjects{}, wantErr: "chunk_size (-1)"},
-		{name: "overlap too large", cfg: Config{ChunkSize: 100, ChunkOverlap: 51}, objects: &fakeObjects{}, wantErr: "chunk_overlap (51): must be between 0 and half of chunk_size (50)"},
+		{name: "overlap too large", cfg: Config{ChunkSize: 100, ChunkOverlap: 100}, objects: &fakeObjects{}, wantErr: "chunk_overlap (100): must be from 0 to less than chunk_size (100)"},
+		{name: "reject unmapped", cfg: Config{ChunkSize: 100, ChunkOverlap: 99, Unmapped: UnmappedReject}, objects: &fakeObjects{}},
 		{name: "negative overlap", cfg: Config{ChunkOverlap: -1}, objects: &fakeObjects{}, wantErr: "chunk_overlap (-1)"},
 		{name: "negative max size", cfg: Config{MaxFileSize: -1}, objects: &fakeObjects{}, wantErr: "max_file_size (-1): must not be negative"},
-		{name: "bad unmapped", cfg: Config{Unmapped: "guess"}, objects: &fakeObjects{}, wantErr: `unmapped ("guess"): must be "document" or "skip"`},
+		{name: "bad unmapped", cfg: Config{Unmapped: "guess"}, objects: &fakeObjects{}, wantErr: `unmapped ("guess"): must be "document", "skip" or "reject"`},
 		{name: "every problem at once", cfg: Config{ChunkSize: 8, Unmapped: "x"}, objects: &fakeObjects{}, wantErr: "chunk_size (8): must be at least 16\nunmapped"},
 	}
 	for _, tt := range tests {
