@@ -433,3 +433,28 @@ func TestExtractIsStableUnderChunking(t *testing.T) {
 	assert.Subset(t, refs(whole), parts)
 	assert.Subset(t, partRels, relStrings(wholeRels))
 }
+
+func FuzzExtract(f *testing.F) {
+	for _, s := range []string{
+		"Nora Bishop leads PRJ-1000. See aace 17.",
+		"PRJ-9597 is managed by Nora Bishop | Lars Çelik is the project manager for PRJ-9514.\n",
+		"Mateo O\u0308ztu\u0308rk, (Acme) and Highcliff Ring Road Renewal; ISO9001",
+		"\xff\xfeNora Bishop\x00 manages PRJ-0000",
+	} {
+		f.Add(s)
+	}
+	x := newTestExtractor(f, testEntries())
+	f.Fuzz(func(t *testing.T, text string) {
+		mentions, rels := x.Extract(text)
+		seen := map[event.NodeRef]bool{}
+		for _, m := range mentions {
+			assert.False(t, seen[m.Ref()], "duplicate mention %v", m.Ref())
+			seen[m.Ref()] = true
+			assert.NotEmpty(t, m.Key)
+		}
+		for _, r := range rels {
+			assert.True(t, seen[r.From] && seen[r.To], "relationship ends are mentions: %v", r)
+			assert.NotEmpty(t, r.Evidence)
+		}
+	})
+}
