@@ -366,7 +366,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		r, err := pipeline.NewRunner(stageRunnerConfig(cfg.Stages.Extractor, stage, bus.StreamChunks, cfg.Shutdown), s.js, pipeline.Stream(ex.Handle), s.log, s.metrics)
 		return []*pipeline.Runner{r}, err
 	case bus.StageGraphWriter:
-		st, err := openStore(ctx, cfg, s.reg)
+		st, err := openStoreRetry(ctx, cfg, s.reg, s.log)
 		if err != nil {
 			return nil, err
 		}
@@ -468,4 +468,29 @@ func (s *system) startTasks(ctx context.Context, g *errgroup.Group) error {
 		s.refresher.Synced(s.book.Revision())
 	}
 	return nil
+}
+
+// openStoreRetry opens the graph store, waiting with backoff while it is
+// unreachable (Neo4j starting after docgraph); other errors return at once.
+func openStoreRetry(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (graph.Store, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := openStore(ctx, cfg, reg)
+		if err == nil {
+			if attempt > 0 {
+				log.Info("graph store reachable", slog.String("uri", cfg.Neo4j.URI))
+			}
+			return st, nil
+		}
+		if !errors.Is(err, graph.ErrUnavailable) || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := min(500*time.Millisecond<<min(attempt, 6), 30*time.Second)
+		log.Warn("graph store unavailable; retrying", slog.String("uri", cfg.Neo4j.URI),
+			slog.Duration("retry_in", wait), slog.Any(logging.KeyErr, err))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }

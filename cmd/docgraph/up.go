@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -90,30 +91,57 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 	}
 	defer s.close()
 	g, gctx := errgroup.WithContext(ctx)
-	var runners []*pipeline.Runner
+	// Stages start independently: a graph writer waiting for Neo4j does not
+	// hold up the others. /readyz turns true once every stage runs.
+	var waiting atomic.Int32
+	waiting.Store(int32(len(stages)))
+	started := func() {
+		if waiting.Add(-1) == 0 {
+			s.ready.Store(true)
+			log.Info("all stages ready")
+		}
+	}
+	var builders []func() ([]*pipeline.Runner, error)
 	for _, stage := range stages {
 		if stage == bus.StageWatcher {
 			w, err := s.newWatcher(cfg.Watch.Dir)
 			if err != nil {
 				return err
 			}
-			g.Go(func() error { return w.Run(gctx) })
+			g.Go(func() error { started(); return w.Run(gctx) })
+			continue
+		}
+		if stage == bus.StageGraphWriter {
+			builders = append(builders, func() ([]*pipeline.Runner, error) { return s.stageRunners(gctx, stage) })
 			continue
 		}
 		rs, err := s.stageRunners(ctx, stage)
 		if err != nil {
 			return err
 		}
-		runners = append(runners, rs...)
+		builders = append(builders, func() ([]*pipeline.Runner, error) { return rs, nil })
 	}
 	if err := s.startTasks(gctx, g); err != nil {
 		return err
 	}
-	for _, r := range runners {
-		g.Go(func() error { return r.Run(gctx) })
+	for _, build := range builders {
+		g.Go(func() error {
+			rs, err := build()
+			if err != nil {
+				if gctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			rg, rctx := errgroup.WithContext(gctx)
+			for _, r := range rs {
+				rg.Go(func() error { return r.Run(rctx) })
+			}
+			started()
+			return rg.Wait()
+		})
 	}
 	g.Go(func() error { return s.serveHTTP(gctx) })
-	s.ready.Store(true)
 	natsURL := cfg.NATS.URL
 	if s.ns != nil {
 		natsURL = "embedded"

@@ -67,6 +67,37 @@ func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(workCtx, r.cfg.HandlerTimeout)
 	errs := r.safeBatch(ctx, msgs)
 	cancel()
+	// A dependency outage: hold the messages that hit it and retry them.
+	for attempt := 0; ; attempt++ {
+		var idx []int
+		for i, err := range errs {
+			if IsUnavailable(err) {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) == 0 {
+			if attempt > 0 {
+				r.recovered(workCtx)
+			}
+			break
+		}
+		if !r.hold(workCtx, errs[idx[0]], attempt) {
+			break
+		}
+		retry := make([]Message, len(idx))
+		for j, i := range idx {
+			retry[j] = msgs[i]
+		}
+		ctx, cancel := context.WithTimeout(workCtx, r.cfg.HandlerTimeout)
+		rerrs := r.safeBatch(ctx, retry)
+		cancel()
+		for j, i := range idx {
+			errs[i] = nil
+			if j < len(rerrs) {
+				errs[i] = rerrs[j]
+			}
+		}
+	}
 	for i, st := range states {
 		var err error
 		if i < len(errs) {
@@ -81,6 +112,9 @@ func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
 func (r *Runner) safeBatch(ctx context.Context, msgs []Message) []error {
 	errs, perr := r.callBatch(ctx, msgs)
 	if perr == nil {
+		if errs == nil {
+			errs = make([]error, len(msgs))
+		}
 		if errs != nil && len(errs) != len(msgs) {
 			err := fmt.Errorf("batch handler returned %d results for %d messages", len(errs), len(msgs))
 			errs = make([]error, len(msgs))

@@ -149,3 +149,26 @@ func Stream(h Handler) StreamHandler {
 		return nil
 	}
 }
+
+// UnavailableError marks a failure caused by a dependency being down (the
+// graph store, an LLM API). The runner does not nak such a message — a nak
+// would count a delivery — but holds it, pauses the stage's consumer and
+// retries with backoff until the dependency answers again.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Unavailable marks err as a dependency outage. Unavailable(nil) is nil.
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &UnavailableError{Err: err}
+}
+
+// IsUnavailable reports whether err (or anything it wraps) is an outage.
+func IsUnavailable(err error) bool {
+	var u *UnavailableError
+	return errors.As(err, &u)
+}

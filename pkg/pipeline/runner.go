@@ -117,6 +117,7 @@ type Runner struct {
 	metrics *Metrics
 	observe Observer
 
+	outage outage
 	window chan struct{}
 	queue  chan item
 	done   chan struct{} // closed when Run stops accepting work (shutdown)
@@ -318,6 +319,14 @@ func (r *Runner) process(workCtx context.Context, m jetstream.Msg) {
 	hctx, cancel := context.WithTimeout(st.ctx, r.cfg.HandlerTimeout)
 	err := r.safeHandle(hctx, st)
 	cancel()
+	for attempt := 0; IsUnavailable(err) && r.hold(st.ctx, err, attempt); attempt++ {
+		hctx, cancel := context.WithTimeout(st.ctx, r.cfg.HandlerTimeout)
+		err = r.safeHandle(hctx, st)
+		cancel()
+	}
+	if err == nil {
+		r.recovered(st.ctx)
+	}
 	r.queue <- item{st: st, fin: true, err: err}
 }
 
@@ -424,7 +433,7 @@ func (r *Runner) finish(st *state, herr error) {
 		out.Result, out.Outputs = OutcomeAck, st.outputs
 		log.DebugContext(st.ctx, "message processed", slog.Int("outputs", st.outputs),
 			slog.Duration("took", time.Since(st.start)))
-	case r.stopping() && errors.Is(herr, context.Canceled):
+	case r.stopping() && (errors.Is(herr, context.Canceled) || IsUnavailable(herr)):
 		_ = st.raw.Nak()
 		out.Result = OutcomeNak
 		log.InfoContext(st.ctx, "message returned at shutdown")

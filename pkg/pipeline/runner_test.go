@@ -425,3 +425,71 @@ func TestNewRunnerValidates(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return logging.Discard() }
+
+func TestRunnerHoldsMessagesDuringAnOutage(t *testing.T) {
+	tests := []struct {
+		name  string
+		batch bool
+	}{{"stream handler", false}, {"batch handler", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.publish(t, 5, "outage")
+			var down atomic.Bool
+			down.Store(true)
+			var delivered sync.Map
+			cfg := pipeline.Config{Stage: "test", Stream: "T_IN", MaxDeliver: 2, Backoff: []time.Duration{time.Millisecond}}
+			var r *pipeline.Runner
+			var err error
+			if tt.batch {
+				r, err = pipeline.NewBatchRunner(cfg, e.js, func(_ context.Context, in []pipeline.Message) []error {
+					errs := make([]error, len(in))
+					for i, m := range in {
+						delivered.Store(string(m.Data), m.Delivered)
+						if down.Load() {
+							errs[i] = pipeline.Unavailable(errors.New("graph store down"))
+						}
+					}
+					return errs
+				}, logging.Discard(), e.metrics)
+			} else {
+				r, err = pipeline.NewRunner(cfg, e.js, func(_ context.Context, m pipeline.Message, emit pipeline.Emit) error {
+					delivered.Store(string(m.Data), m.Delivered)
+					if down.Load() {
+						return pipeline.Unavailable(errors.New("graph store down"))
+					}
+					return emit(pipeline.Message{Subject: "t.out", Data: m.Data})
+				}, logging.Discard(), e.metrics)
+			}
+			require.NoError(t, err)
+			e.run(t, r)
+			waitFor(t, 10*time.Second, func() error {
+				if !r.Paused() {
+					return errors.New("not paused yet")
+				}
+				c, err := e.js.Consumer(context.Background(), "T_IN", "test")
+				if err != nil {
+					return err
+				}
+				info, err := c.Info(context.Background())
+				if err != nil {
+					return err
+				}
+				if !info.Paused {
+					return errors.New("consumer not paused on the server")
+				}
+				return nil
+			})
+			down.Store(false)
+			waitFor(t, 20*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+			assert.False(t, r.Paused())
+			assert.Empty(t, dlqMessages(t, e.js), "an outage dead-letters nothing")
+			assert.EqualValues(t, 5, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeAck)))
+			assert.EqualValues(t, 0, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeNak)))
+			delivered.Range(func(k, v any) bool {
+				assert.LessOrEqual(t, v.(uint64), uint64(1), "message %s was redelivered during the outage", k)
+				return true
+			})
+		})
+	}
+}

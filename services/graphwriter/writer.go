@@ -158,7 +158,12 @@ func (w *Writer) write(ctx context.Context, ops []graph.Op, idx []int, errs []er
 		return
 	}
 	switch {
-	case errors.Is(err, graph.ErrUnavailable) || ctx.Err() != nil:
+	case errors.Is(err, graph.ErrUnavailable):
+		for _, i := range idx {
+			errs[i] = pipeline.Unavailable(fmt.Errorf("write graph: %w", err))
+		}
+		return
+	case ctx.Err() != nil:
 		for _, i := range idx {
 			errs[i] = fmt.Errorf("write graph: %w", err)
 		}

@@ -46,7 +46,7 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 	})
 	s.m.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err)
+		return classify(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
 	}
 	s.m.batchSize.Observe(float64(items))
 	return nil
@@ -379,4 +379,19 @@ func (w *writer) collect(ctx context.Context) error {
 		return fmt.Errorf("collect garbage: %w", err)
 	}
 	return nil
+}
+
+// classify marks failures to reach Neo4j (connection errors, transient
+// errors that outlasted the driver's retries, timeouts) as
+// graph.ErrUnavailable, so the writer waits for Neo4j instead of
+// dead-lettering; anything else is a problem with the data.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if neo4j.IsConnectivityError(err) || neo4j.IsTransactionExecutionLimit(err) ||
+		neo4j.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
+	}
+	return err
 }

@@ -1,7 +1,6 @@
 package neostore
 
 import (
-
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 

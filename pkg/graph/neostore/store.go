@@ -105,10 +105,6 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 	if reg == nil {
 		return nil, errors.New("open neo4j store: nil prometheus registerer")
 	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, err
-	}
 	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""),
 		func(c *neo4j.Config) {
 			if cfg.MaxConnectionPoolSize > 0 {
@@ -122,7 +118,13 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 		return nil, fmt.Errorf("neo4j %s: %w", cfg.URI, err)
 	}
 	if err := driver.VerifyConnectivity(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("neo4j %s: %w", cfg.URI, err), driver.Close(context.WithoutCancel(ctx)))
+		return nil, errors.Join(classify(fmt.Errorf("neo4j %s: %w", cfg.URI, err)), driver.Close(context.WithoutCancel(ctx)))
+	}
+	// Metrics are registered once Neo4j answers, so a caller may retry Open
+	// with the same registerer while Neo4j is down.
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, errors.Join(err, driver.Close(context.WithoutCancel(ctx)))
 	}
 	return &Store{
 		driver:   driver,

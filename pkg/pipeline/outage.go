@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/docgraph/docgraph/pkg/logging"
+)
+
+// outage tracks a stage whose dependency is down: the consumer is paused
+// on the server (no new deliveries) and the messages in hand are held,
+// heartbeated and retried, so an outage costs no delivery attempts.
+type outage struct {
+	mu       sync.Mutex
+	paused   bool
+	since    time.Time
+	renewed  time.Time
+	attempts int
+}
+
+const (
+	outageMinWait = 250 * time.Millisecond
+	outageMaxWait = 15 * time.Second
+	pauseFor      = 10 * time.Minute
+)
+
+// hold waits out an outage reported by err: it pauses the consumer (once
+// for all workers), waits with backoff, and returns true when the caller
+// should retry, false when the runner is stopping.
+func (r *Runner) hold(ctx context.Context, err error, attempt int) bool {
+	o := &r.outage
+	o.mu.Lock()
+	now := time.Now()
+	if !o.paused || now.Sub(o.renewed) > pauseFor/2 {
+		if !o.paused {
+			o.since = now
+			r.log.WarnContext(ctx, "dependency unavailable: stage paused, holding its messages",
+				slog.Any(logging.KeyErr, err))
+		}
+		o.paused, o.renewed = true, now
+		r.metrics.paused.WithLabelValues(r.cfg.Stage).Set(1)
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if _, perr := r.js.PauseConsumer(pctx, r.cfg.Stream, r.cfg.Durable, now.Add(pauseFor)); perr != nil {
+			r.log.WarnContext(ctx, "pause consumer failed", slog.Any(logging.KeyErr, perr))
+		}
+		cancel()
+	}
+	o.mu.Unlock()
+
+	wait := outageMinWait << min(attempt, 6)
+	if wait > outageMaxWait {
+		wait = outageMaxWait
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.done:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// recovered resumes the consumer after an outage.
+func (r *Runner) recovered(ctx context.Context) {
+	o := &r.outage
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.paused {
+		return
+	}
+	o.paused = false
+	r.metrics.paused.WithLabelValues(r.cfg.Stage).Set(0)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := r.js.ResumeConsumer(pctx, r.cfg.Stream, r.cfg.Durable); err != nil {
+		r.log.WarnContext(ctx, "resume consumer failed", slog.Any(logging.KeyErr, err))
+	}
+	r.log.InfoContext(ctx, "dependency back: stage resumed", slog.Duration("outage", time.Since(o.since)))
+}
+
+// Paused reports whether the stage is holding messages during an outage.
+func (r *Runner) Paused() bool {
+	r.outage.mu.Lock()
+	defer r.outage.mu.Unlock()
+	return r.outage.paused
+}
