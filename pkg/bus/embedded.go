@@ -52,8 +52,11 @@ func StartEmbedded(cfg EmbeddedConfig, logger *slog.Logger) (*server.Server, err
 		SyncInterval: cfg.SyncInterval,
 		SyncAlways:   cfg.SyncAlways,
 	}
-	if cfg.Port < 0 {
+	switch {
+	case cfg.Port < 0:
 		opts.DontListen = true
+		opts.Port = server.RANDOM_PORT
+	case cfg.Port == 0: // nats-server reads 0 as its default port, 4222
 		opts.Port = server.RANDOM_PORT
 	}
 	if opts.Host == "" {
