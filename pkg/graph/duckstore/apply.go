@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
@@ -43,12 +47,12 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.wconn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("graph apply: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	b := newBatch(tx)
+	b := newBatch(tx, s.wconn, s.types)
 	if err := b.load(ctx, valid); err != nil {
 		return fmt.Errorf("graph apply: %w", err)
 	}
@@ -105,6 +109,8 @@ func (c *candidates) addRel(id relID) {
 // the additions not yet written.
 type batch struct {
 	tx     *sql.Tx
+	conn   *sql.Conn // tx's connection, for appenders
+	types  columnTypes
 	docs   map[string]*docState // nil: path never seen
 	chunks map[string]bool      // chunk key -> node exists
 	// digests holds, per chunk key, the digest of the last extraction each
@@ -121,8 +127,8 @@ type batch struct {
 	extracted map[[3]string]string // (path, sha256, part) -> digest to write
 }
 
-func newBatch(tx *sql.Tx) *batch {
-	b := &batch{tx: tx, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}}
+func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
+	b := &batch{tx: tx, conn: conn, types: types, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}}
 	b.reset()
 	return b
 }
@@ -616,71 +622,136 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 	})
 }
 
-// flush writes the pending additions with multi-row upserts.
+// Upserts of the pending additions, one per table. Each runs over the rows
+// a query appender stages (as appended_data, columns col1...), so a flush
+// costs one statement per table whatever the number of rows, instead of
+// planning a multi-row VALUES statement per 256 rows.
+const (
+	upsertNodes = `INSERT INTO nodes (label, key, props) SELECT col1, col2, col3 FROM appended_data
+		ON CONFLICT (label, key) DO UPDATE SET props = json_merge_patch(nodes.props, excluded.props)`
+	upsertRels = `INSERT INTO relationships (type, from_label, from_key, to_label, to_key, source, props)
+		SELECT col1, col2, col3, col4, col5, col6, col7 FROM appended_data
+		ON CONFLICT (type, from_label, from_key, to_label, to_key, source)
+		DO UPDATE SET props = json_merge_patch(relationships.props, excluded.props)`
+	upsertSupport = `INSERT INTO support SELECT col1, col2, col3, col4, col5, col6, col7, col8, col9, col10
+		FROM appended_data ON CONFLICT DO NOTHING`
+	upsertExtractions = `INSERT INTO extractions (path, sha256, part, digest) SELECT col1, col2, col3, col4
+		FROM appended_data ON CONFLICT (path, sha256, part) DO UPDATE SET digest = excluded.digest`
+	upsertDocuments = `INSERT INTO documents (path, sha256, version, deleted) SELECT col1, col2, col3, col4
+		FROM appended_data ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256,
+		version = excluded.version, deleted = excluded.deleted`
+)
+
+// flush writes the pending additions, one upsert per table.
 func (b *batch) flush(ctx context.Context) error {
 	defer b.reset()
-	var rows []any
-	for _, id := range b.nodeOrder {
-		props, err := encodeProps(b.nodes[id])
+	if len(b.nodeOrder) > 0 {
+		err := b.appendRows(ctx, upsertNodes, b.varchars(3), func(add func(...driver.Value) error) error {
+			for _, id := range b.nodeOrder {
+				props, err := encodeProps(b.nodes[id])
+				if err != nil {
+					return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
+				}
+				if err := add(id.label, id.key, props); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
+			return fmt.Errorf("write nodes: %w", err)
 		}
-		rows = append(rows, []any{id.label, id.key, props})
 	}
-	if err := b.upsert(ctx, rows, 3, `INSERT INTO nodes (label, key, props) VALUES %s
-		ON CONFLICT (label, key) DO UPDATE SET props = json_merge_patch(nodes.props, excluded.props)`); err != nil {
-		return fmt.Errorf("write nodes: %w", err)
-	}
-	rows = rows[:0]
-	for _, id := range b.relOrder {
-		props, err := encodeProps(b.rels[id])
+	if len(b.relOrder) > 0 {
+		err := b.appendRows(ctx, upsertRels, b.varchars(7), func(add func(...driver.Value) error) error {
+			for _, id := range b.relOrder {
+				props, err := encodeProps(b.rels[id])
+				if err != nil {
+					return fmt.Errorf("relationship %s: %w", id.typ, err)
+				}
+				if err := add(id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("relationship %s: %w", id.typ, err)
+			return fmt.Errorf("write relationships: %w", err)
 		}
-		rows = append(rows, []any{id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props})
 	}
-	if err := b.upsert(ctx, rows, 7, `INSERT INTO relationships
-		(type, from_label, from_key, to_label, to_key, source, props) VALUES %s
-		ON CONFLICT (type, from_label, from_key, to_label, to_key, source)
-		DO UPDATE SET props = json_merge_patch(relationships.props, excluded.props)`); err != nil {
-		return fmt.Errorf("write relationships: %w", err)
+	if len(b.suppOrder) > 0 {
+		err := b.appendRows(ctx, upsertSupport, b.varchars(10), func(add func(...driver.Value) error) error {
+			for _, r := range b.suppOrder {
+				if err := add(r.kind, r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey,
+					r.id.source, r.path, r.sha, r.part); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write support: %w", err)
+		}
 	}
-	rows = rows[:0]
-	for _, r := range b.suppOrder {
-		rows = append(rows, []any{r.kind, r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey,
-			r.id.source, r.path, r.sha, r.part})
+	if len(b.extracted) > 0 {
+		err := b.appendRows(ctx, upsertExtractions, b.varchars(4), func(add func(...driver.Value) error) error {
+			for k, digest := range b.extracted {
+				if err := add(k[0], k[1], k[2], digest); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write extraction digests: %w", err)
+		}
 	}
-	if err := b.upsert(ctx, rows, 10, `INSERT INTO support VALUES %s ON CONFLICT DO NOTHING`); err != nil {
-		return fmt.Errorf("write support: %w", err)
-	}
-	rows = rows[:0]
-	for k, digest := range b.extracted {
-		rows = append(rows, []any{k[0], k[1], k[2], digest})
-	}
-	if err := b.upsert(ctx, rows, 4, `INSERT INTO extractions (path, sha256, part, digest) VALUES %s
-		ON CONFLICT (path, sha256, part) DO UPDATE SET digest = excluded.digest`); err != nil {
-		return fmt.Errorf("write extraction digests: %w", err)
-	}
-	rows = rows[:0]
-	for p := range b.dirtyDocs {
-		st := b.docs[p]
-		rows = append(rows, []any{p, st.sha, st.version, st.deleted})
-	}
-	if err := b.upsert(ctx, rows, 4, `INSERT INTO documents (path, sha256, version, deleted) VALUES %s
-		ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, version = excluded.version,
-		deleted = excluded.deleted`); err != nil {
-		return fmt.Errorf("write versions: %w", err)
+	if len(b.dirtyDocs) > 0 {
+		types := append(b.varchars(2), b.types.ubigint, b.types.boolean)
+		err := b.appendRows(ctx, upsertDocuments, types, func(add func(...driver.Value) error) error {
+			for p := range b.dirtyDocs {
+				st := b.docs[p]
+				if err := add(p, st.sha, st.version, st.deleted); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write versions: %w", err)
+		}
 	}
 	return nil
 }
 
-// upsert runs query (with %s for the VALUES tuples) over rows, each a []any
-// of width values, rowsPerStatement rows at a time.
-func (b *batch) upsert(ctx context.Context, rows []any, width int, query string) error {
-	return inChunks(rows, func(part []any) error {
-		_, err := b.tx.ExecContext(ctx, fmt.Sprintf(query, placeholders(len(part), width)), flatten(part)...)
-		return err
+// appendRows stages the rows fill adds in a query appender on the write
+// connection (inside the open transaction) and runs query over them.
+func (b *batch) appendRows(ctx context.Context, query string, types []duckdb.TypeInfo,
+	fill func(add func(...driver.Value) error) error,
+) error {
+	return b.conn.Raw(func(dc any) error {
+		conn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		a, err := duckdb.NewQueryAppender(conn, query, "", types, nil)
+		if err != nil {
+			return err
+		}
+		if err := fill(a.AppendRow); err != nil {
+			return errors.Join(err, a.Clear(), a.Close())
+		}
+		return a.CloseWithCancel(ctx)
 	})
+}
+
+// varchars returns n VARCHAR column types.
+func (b *batch) varchars(n int) []duckdb.TypeInfo {
+	out := make([]duckdb.TypeInfo, n)
+	for i := range out {
+		out[i] = b.types.varchar
+	}
+	return out
 }
 
 func inChunks(items []any, fn func(part []any) error) error {

@@ -18,6 +18,22 @@ import (
 	"github.com/docgraph/docgraph/pkg/graph"
 )
 
+// columnTypes are the appender column types Apply uses.
+type columnTypes struct{ varchar, ubigint, boolean duckdb.TypeInfo }
+
+func newColumnTypes() (columnTypes, error) {
+	var t columnTypes
+	var err error
+	if t.varchar, err = duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR); err != nil {
+		return t, err
+	}
+	if t.ubigint, err = duckdb.NewTypeInfo(duckdb.TYPE_UBIGINT); err != nil {
+		return t, err
+	}
+	t.boolean, err = duckdb.NewTypeInfo(duckdb.TYPE_BOOLEAN)
+	return t, err
+}
+
 // Config configures a Store.
 type Config struct {
 	// Path is the database file, e.g. <data>/graph.duckdb; "" keeps the
@@ -38,6 +54,8 @@ type Config struct {
 type Store struct {
 	connector *duckdb.Connector
 	db        *sql.DB
+	wconn     *sql.Conn // Apply's connection: appenders need the transaction's connection
+	types     columnTypes
 	labels    map[string]bool
 	relTypes  map[string]bool
 
@@ -83,8 +101,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.connector = c
 	s.db = sql.OpenDB(c)
+	if s.types, err = newColumnTypes(); err != nil {
+		return nil, errors.Join(fmt.Errorf("open graph: %w", err), s.Close())
+	}
 	if err := s.Setup(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
+	}
+	if s.wconn, err = s.db.Conn(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("open graph: %w", err), s.Close())
 	}
 	return s, nil
 }
@@ -173,6 +197,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the database; the file is flushed and released.
 func (s *Store) Close() error {
 	var errs []error
+	if s.wconn != nil {
+		if err := s.wconn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+			errs = append(errs, err)
+		}
+	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 	}

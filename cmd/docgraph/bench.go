@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/corpusgen"
+	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/logging"
+)
+
+const benchHelp = `Generates a corpus of documents (and the spreadsheets that name their people,
+projects and teams) into a temporary folder, ingests it with the same code path as
+'docgraph ingest' on the embedded default, and reports documents/s, messages through
+JetStream, peak RSS and the graph, which must match the corpus's ground truth.
+Arguments after -- are passed to ingest, e.g. -- --graph.batch_large 4096.`
+
+// benchOptions configure one benchmark run.
+type benchOptions struct {
+	corpus     corpusgen.Options
+	dir        string   // where the corpus and the data go
+	ingestArgs []string // extra ingest flags
+	cpuProfile string
+	memProfile string
+}
+
+// benchResult is what one run measured.
+type benchResult struct {
+	gen        corpusgen.Stats
+	genTook    time.Duration
+	took       time.Duration // ingest, start to summary
+	streams    map[string]uint64
+	messages   uint64 // in the pipeline's streams
+	objects    uint64 // object-store chunk messages (file bytes)
+	peakRSS    int64  // VmHWM, bytes
+	rssSamples []int64
+	graph      graph.Stats
+	mismatches []string
+}
+
+func cmdBench(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("docgraph bench", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var o benchOptions
+	var keep bool
+	var formats string
+	fs.IntVar(&o.corpus.Docs, "docs", 1000, "documents to generate")
+	fs.IntVar(&o.corpus.DocBytes, "doc-bytes", corpusgen.DefaultDocBytes, "approximate size of one document")
+	fs.IntVar(&o.corpus.People, "people", corpusgen.DefaultPeople, "people in the structured data")
+	fs.IntVar(&o.corpus.Projects, "projects", corpusgen.DefaultProjects, "projects in the structured data")
+	fs.IntVar(&o.corpus.Teams, "teams", corpusgen.DefaultTeams, "teams in the structured data")
+	fs.Int64Var(&o.corpus.Seed, "seed", 1, "corpus seed")
+	fs.StringVar(&formats, "formats", strings.Join(corpusgen.Formats, ","), "document formats to generate")
+	fs.BoolVar(&keep, "keep", false, "keep the corpus and the data folder (their path is printed)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile after the ingest to this file")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: docgraph bench [flags] [-- ingest flags]\n\n%s\n\nFlags:\n", benchHelp)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.ingestArgs = fs.Args()
+	o.corpus.Formats = strings.Split(formats, ",")
+	o.corpus.Spreadsheets = true
+	dir, err := os.MkdirTemp("", "docgraph-bench-")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if keep {
+		fmt.Fprintf(e.stderr, "bench: corpus and data in %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	o.dir = dir
+	res, err := runBench(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	res.print(e.stdout)
+	if len(res.mismatches) > 0 {
+		return fmt.Errorf("bench: the graph does not match the corpus:\n  %s", strings.Join(res.mismatches, "\n  "))
+	}
+	return nil
+}
+
+// runBench generates the corpus into o.dir/input, ingests it into
+// o.dir/data and measures.
+func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
+	var res benchResult
+	input, data := filepath.Join(o.dir, "input"), filepath.Join(o.dir, "data")
+	start := time.Now()
+	gen, err := corpusgen.Generate(input, o.corpus)
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	res.gen, res.genTook = gen, time.Since(start)
+
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return res, fmt.Errorf("bench: cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, fmt.Errorf("bench: cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	sampler := startRSSSampler(250 * time.Millisecond)
+	args := append([]string{"ingest", "--quiet", "--data", data}, o.ingestArgs...)
+	args = append(args, "--", input)
+	var out bytes.Buffer
+	start = time.Now()
+	err = run(ctx, args, &out, e.stderr, e.getenv)
+	res.took = time.Since(start)
+	res.rssSamples = sampler.stop()
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return res, fmt.Errorf("bench: ingest: %w\n%s", err, out.String())
+	}
+	if res.peakRSS, err = peakRSS(); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	if o.memProfile != "" {
+		if err := writeHeapProfile(o.memProfile); err != nil {
+			return res, fmt.Errorf("bench: memprofile: %w", err)
+		}
+	}
+	if err := res.inspect(ctx, e, data, o.ingestArgs); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	return res, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	return errors.Join(pprof.WriteHeapProfile(f), f.Close())
+}
+
+// inspect reads the stream counts and the graph left in data, and checks
+// the graph against the corpus's ground truth.
+func (r *benchResult) inspect(ctx context.Context, e env, data string, ingestArgs []string) error {
+	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench", "", "",
+		append(slices.Clone(ingestArgs), "--data", data), nil)
+	if err != nil {
+		return err
+	}
+	cfg.Log.Level = "error"
+	log, err := logging.New(cfg.Log, e.stderr)
+	if err != nil {
+		return err
+	}
+	s, err := startSystem(ctx, cfg, log, systemOptions{})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	r.streams = map[string]uint64{}
+	names := s.js.StreamNames(ctx)
+	for name := range names.Name() {
+		st, err := s.js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		r.streams[name] = info.State.Msgs
+		if slices.ContainsFunc(bus.Streams, func(sp bus.StreamSpec) bool { return sp.Name == name }) {
+			r.messages += info.State.Msgs
+		} else if name == "OBJ_"+bus.BucketFiles {
+			r.objects += info.State.Msgs
+		}
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("streams: %w", err)
+	}
+	st, err := openStore(ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if r.graph, err = st.Stats(ctx); err != nil {
+		return err
+	}
+	r.mismatches = compareGraph(r.gen, r.graph)
+	return nil
+}
+
+// compareGraph lists where the graph differs from the corpus's counts.
+func compareGraph(want corpusgen.Stats, got graph.Stats) []string {
+	var out []string
+	for _, l := range sortedKeys(want.Nodes) {
+		if g := got.Nodes[l]; g != int64(want.Nodes[l]) {
+			out = append(out, fmt.Sprintf("%s nodes: got %d, want %d", l, g, want.Nodes[l]))
+		}
+	}
+	for _, t := range sortedKeys(want.Relationships) {
+		if g := got.Relationships[t]; g != int64(want.Relationships[t]) {
+			out = append(out, fmt.Sprintf("%s relationships: got %d, want %d", t, g, want.Relationships[t]))
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (r benchResult) docsPerSecond() float64 { return float64(r.gen.Files) / r.took.Seconds() }
+
+func (r benchResult) messagesPerSecond() float64 {
+	return float64(r.messages) / r.took.Seconds()
+}
+
+func (r benchResult) print(w io.Writer) {
+	mb := func(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+	fmt.Fprintf(w, "corpus:     %d documents + %d spreadsheets, %s, generated in %s\n",
+		r.gen.Documents, r.gen.Files-r.gen.Documents, mb(r.gen.Bytes), r.genTook.Round(time.Millisecond))
+	fmt.Fprintf(w, "ingest:     %d files in %s: %.0f files/s, %.1f MB/s\n", r.gen.Files,
+		r.took.Round(time.Millisecond), r.docsPerSecond(), float64(r.gen.Bytes)/(1<<20)/r.took.Seconds())
+	fmt.Fprintf(w, "chunks:     %d\n", r.graph.Nodes[graph.LabelChunk])
+	fmt.Fprintf(w, "messages:   %d through JetStream: %.0f msgs/s (+ %d object-store chunks)\n",
+		r.messages, r.messagesPerSecond(), r.objects)
+	for _, name := range sortedKeys(r.streams) {
+		fmt.Fprintf(w, "  %-22s %d\n", name, r.streams[name])
+	}
+	fmt.Fprintf(w, "peak RSS:   %s (VmHWM)", mb(r.peakRSS))
+	if n := len(r.rssSamples); n >= 4 {
+		fmt.Fprintf(w, "; RSS by quarter of the run: %s %s %s %s", mb(maxOf(r.rssSamples[:n/4])),
+			mb(maxOf(r.rssSamples[n/4:n/2])), mb(maxOf(r.rssSamples[n/2:3*n/4])), mb(maxOf(r.rssSamples[3*n/4:])))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "expected:   %d mentions, %d text MANAGES pairs\n", r.gen.Mentions, r.gen.TextManages)
+	_ = printStats(env{stdout: w}, r.graph)
+	if len(r.mismatches) == 0 {
+		fmt.Fprintln(w, "graph matches the corpus's node and relationship counts")
+	}
+}
+
+func maxOf(xs []int64) int64 {
+	var m int64
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+// peakRSS reads the process's peak resident set size (VmHWM).
+func peakRSS() (int64, error) { return procStatus("VmHWM") }
+
+// procStatus reads a kB field of /proc/self/status, in bytes.
+func procStatus(field string) (int64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", field, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != field {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", field, err)
+		}
+		return n << 10, nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("read %s: %w", field, err)
+	}
+	return 0, fmt.Errorf("read %s: not in /proc/self/status", field)
+}
+
+// rssSampler records VmRSS periodically, to show whether memory stays flat.
+type rssSampler struct {
+	done    chan struct{}
+	wg      sync.WaitGroup
+	samples []int64
+}
+
+func startRSSSampler(every time.Duration) *rssSampler {
+	s := &rssSampler{done: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if n, err := procStatus("VmRSS"); err == nil {
+				s.samples = append(s.samples, n)
+			}
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) stop() []int64 {
+	close(s.done)
+	s.wg.Wait()
+	return s.samples
+}
