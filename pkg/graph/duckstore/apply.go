@@ -124,7 +124,10 @@ type batch struct {
 	support   map[supportRow]bool
 	suppOrder []supportRow
 	dirtyDocs map[string]bool
-	extracted map[[3]string]string // (path, sha256, part) -> digest to write
+	// pendingChunks are the chunk keys with pending rows (the chunk's
+	// support, MENTIONS and HAS_CHUNK).
+	pendingChunks map[string]bool
+	extracted     map[[3]string]string // (path, sha256, part) -> digest to write
 }
 
 func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
@@ -138,6 +141,7 @@ func (b *batch) reset() {
 	b.rels, b.relOrder = map[relID]map[string]any{}, b.relOrder[:0]
 	b.support, b.suppOrder = map[supportRow]bool{}, b.suppOrder[:0]
 	b.dirtyDocs = map[string]bool{}
+	b.pendingChunks = map[string]bool{}
 	b.extracted = map[[3]string]string{}
 }
 
@@ -254,8 +258,12 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	}
 	if b.chunks[key] && !b.sameExtraction(key, d.Path, digest) {
 		// A rewrite: what this chunk supported and mentioned is replaced.
-		if err := b.flush(ctx); err != nil {
-			return err
+		// Only this batch's own pending rows of the chunk need writing
+		// before they can be withdrawn.
+		if b.pendingChunks[key] {
+			if err := b.flush(ctx); err != nil {
+				return err
+			}
 		}
 		if err := b.withdraw(ctx, &c, "path = ? AND sha256 = ? AND part = ?", d.Path, d.SHA256, fmt.Sprint(o.index)); err != nil {
 			return err
@@ -268,6 +276,7 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	chunk := nodeID{graph.LabelChunk, key}
 	b.addNode(chunk, map[string]any{"index": int64(o.index), "text": o.text})
 	b.chunks[key] = true
+	b.pendingChunks[key] = true
 	b.addRel(relID{typ: graph.RelHasChunk, fromLabel: graph.LabelDocument, fromKey: d.Path,
 		toLabel: graph.LabelChunk, toKey: key}, nil)
 	part := fmt.Sprint(o.index)
@@ -565,11 +574,22 @@ func (b *batch) deleteMentions(ctx context.Context, keys []any, c *candidates) e
 // relationships left without support, then the candidate entity nodes left
 // without support and relationships.
 func (b *batch) collect(ctx context.Context, c *candidates) error {
+	// Every pending addition survives its flush (entity nodes and domain
+	// relationships come with support or a relationship), and no pending
+	// row refers to anything else, so the database alone decides the rest
+	// and nothing needs flushing first.
+	for id := range c.rels {
+		if _, ok := b.rels[id]; ok {
+			delete(c.rels, id)
+		}
+	}
+	for id := range c.nodes {
+		if _, ok := b.nodes[id]; ok {
+			delete(c.nodes, id)
+		}
+	}
 	if c.empty() {
 		return nil
-	}
-	if err := b.flush(ctx); err != nil {
-		return err
 	}
 	var rels []any
 	for id := range c.rels {
@@ -594,8 +614,11 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 			if err := rows.Scan(&from.label, &from.key, &to.label, &to.key); err != nil {
 				return fmt.Errorf("collect relationships: %w", err)
 			}
-			c.addNode(from)
-			c.addNode(to)
+			for _, id := range []nodeID{from, to} {
+				if _, ok := b.nodes[id]; !ok {
+					c.addNode(id)
+				}
+			}
 		}
 		return rows.Err()
 	})
