@@ -56,6 +56,9 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 	if err := b.load(ctx, valid); err != nil {
 		return fmt.Errorf("graph apply: %w", err)
 	}
+	if err := b.withdrawRewrites(ctx, valid); err != nil {
+		return fmt.Errorf("graph apply: %w", err)
+	}
 	for i, o := range valid {
 		if err := b.apply(ctx, o); err != nil {
 			return fmt.Errorf("graph apply: op %d (%s): %w", i, o.doc.Path, err)
@@ -124,6 +127,12 @@ type batch struct {
 	support   map[supportRow]bool
 	suppOrder []supportRow
 	dirtyDocs map[string]bool
+	// early holds, per chunk key, what withdrawRewrites withdrew for the
+	// chunk's op ahead of time; shadowNodes and shadowRels count those
+	// rows per owner until the op runs.
+	early       map[string]*candidates
+	shadowNodes map[nodeID]int
+	shadowRels  map[relID]int
 	// pendingChunks are the chunk keys with pending rows (the chunk's
 	// support, MENTIONS and HAS_CHUNK).
 	pendingChunks map[string]bool
@@ -131,7 +140,8 @@ type batch struct {
 }
 
 func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
-	b := &batch{tx: tx, conn: conn, types: types, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}}
+	b := &batch{tx: tx, conn: conn, types: types, early: map[string]*candidates{},
+		shadowNodes: map[nodeID]int{}, shadowRels: map[relID]int{}, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}}
 	b.reset()
 	return b
 }
@@ -223,6 +233,112 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 	})
 }
 
+// withdrawRewrites withdraws, in two statements for the whole batch, the
+// support and MENTIONS of every chunk the batch rewrites in place (same
+// path, version and content, a different extraction), instead of two
+// statements per chunk. Only chunks whose path has nothing but such chunk
+// ops in the batch, each chunk once, qualify, so no other op touches their
+// rows; until its op runs, a chunk's withdrawn rows still keep their owners
+// from garbage collection (the shadow counts), so the result is the same as
+// withdrawing in order.
+func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
+	keyCount := map[string]int{}
+	other := map[string]bool{} // paths with ops that do not qualify
+	for _, o := range ops {
+		if o.kind != opChunk {
+			other[o.doc.Path] = true
+			continue
+		}
+		keyCount[event.ChunkKey(o.doc.SHA256, o.index)]++
+		st := b.docs[o.doc.Path]
+		if st == nil || st.deleted || st.version != o.doc.Version || st.sha != o.doc.SHA256 {
+			other[o.doc.Path] = true
+		}
+	}
+	var parts, keys []any
+	for _, o := range ops {
+		key := event.ChunkKey(o.doc.SHA256, o.index)
+		if o.kind != opChunk || other[o.doc.Path] || keyCount[key] != 1 || !b.chunks[key] {
+			continue
+		}
+		digest, err := extractionDigest(o)
+		if err != nil {
+			return err
+		}
+		if b.sameExtraction(key, o.doc.Path, digest) {
+			continue
+		}
+		b.early[key] = &candidates{}
+		parts = append(parts, []any{o.doc.Path, o.doc.SHA256, fmt.Sprint(o.index)})
+		keys = append(keys, key)
+	}
+	err := inChunks(parts, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, `DELETE FROM support s
+			USING (VALUES `+placeholders(len(part), 3)+`) AS w(path, sha256, part)
+			WHERE s.path = w.path AND s.sha256 = w.sha256 AND s.part = w.part
+			RETURNING s.sha256, s.part, s.kind, s.type, s.from_label, s.from_key, s.to_label, s.to_key, s.source`,
+			flatten(part)...)
+		if err != nil {
+			return fmt.Errorf("withdraw support: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sha, idx, kind string
+			var id relID
+			if err := rows.Scan(&sha, &idx, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source); err != nil {
+				return fmt.Errorf("withdraw support: %w", err)
+			}
+			c := b.early[sha+":"+idx]
+			if kind == "node" {
+				c.addNode(nodeID{id.fromLabel, id.fromKey})
+			} else {
+				c.addRel(id)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	err = inChunks(keys, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships
+			WHERE type = 'MENTIONS' AND from_label = 'Chunk' AND from_key IN (`+placeholders(len(part), 1)+
+			") RETURNING from_key, to_label, to_key", part...)
+		if err != nil {
+			return fmt.Errorf("delete mentions: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key string
+			var id nodeID
+			if err := rows.Scan(&key, &id.label, &id.key); err != nil {
+				return fmt.Errorf("delete mentions: %w", err)
+			}
+			b.early[key].addNode(id)
+		}
+		return rows.Err()
+	})
+	for _, c := range b.early {
+		for id := range c.nodes {
+			b.shadowNodes[id]++
+		}
+		for id := range c.rels {
+			b.shadowRels[id]++
+		}
+	}
+	return err
+}
+
+// unshadow stops counting the rows withdrawn ahead for one chunk.
+func (b *batch) unshadow(c *candidates) {
+	for id := range c.nodes {
+		b.shadowNodes[id]--
+	}
+	for id := range c.rels {
+		b.shadowRels[id]--
+	}
+}
+
 // stale reports whether an op for d must be ignored.
 func (b *batch) stale(d event.Document) bool {
 	st := b.docs[d.Path]
@@ -256,7 +372,12 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	if err != nil {
 		return err
 	}
-	if b.chunks[key] && !b.sameExtraction(key, d.Path, digest) {
+	if pre, ok := b.early[key]; ok {
+		// Withdrawn up front with the batch's other rewrites.
+		delete(b.early, key)
+		b.unshadow(pre)
+		c = *pre
+	} else if b.chunks[key] && !b.sameExtraction(key, d.Path, digest) {
 		// A rewrite: what this chunk supported and mentioned is replaced.
 		// Only this batch's own pending rows of the chunk need writing
 		// before they can be withdrawn.
@@ -578,13 +699,15 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 	// relationships come with support or a relationship), and no pending
 	// row refers to anything else, so the database alone decides the rest
 	// and nothing needs flushing first.
+	// Rows withdrawn ahead of their op (withdrawRewrites) still count as
+	// there until that op runs.
 	for id := range c.rels {
-		if _, ok := b.rels[id]; ok {
+		if _, ok := b.rels[id]; ok || b.shadowRels[id] > 0 {
 			delete(c.rels, id)
 		}
 	}
 	for id := range c.nodes {
-		if _, ok := b.nodes[id]; ok {
+		if _, ok := b.nodes[id]; ok || b.shadowNodes[id] > 0 {
 			delete(c.nodes, id)
 		}
 	}
@@ -615,7 +738,7 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 				return fmt.Errorf("collect relationships: %w", err)
 			}
 			for _, id := range []nodeID{from, to} {
-				if _, ok := b.nodes[id]; !ok {
+				if _, ok := b.nodes[id]; !ok && b.shadowNodes[id] == 0 {
 					c.addNode(id)
 				}
 			}
