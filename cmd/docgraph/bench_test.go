@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/corpusgen"
+	"github.com/docgraph/docgraph/pkg/graph"
+)
+
+func TestBenchCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	mem := filepath.Join(t.TempDir(), "mem.prof")
+	err := run(t.Context(), []string{"bench", "--docs", "12", "--doc-bytes", "1500", "--formats", "md,txt,html,docx",
+		"--cpuprofile", prof, "--memprofile", mem}, &out, &errOut, noEnv)
+	require.NoError(t, err, errOut.String())
+	assert.Contains(t, out.String(), "12 documents + 3 spreadsheets")
+	assert.Contains(t, out.String(), "graph matches the corpus's node and relationship counts")
+	assert.Contains(t, out.String(), "DOCGRAPH_EXTRACTIONS")
+	for _, p := range []string{prof, mem} {
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Positive(t, st.Size(), p)
+	}
+}
+
+func TestBenchCommandErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    []string
+		wantErr string
+	}{
+		{"bad flag", []string{"bench", "--nope"}, "flag provided but not defined"},
+		{"bad format", []string{"bench", "--docs", "1", "--formats", "pdf"}, `format "pdf"`},
+		{"bad ingest flag", []string{"bench", "--docs", "1", "--", "--graph.batch_small", "0"}, "graph.batch_small"},
+		{"bad profile path", []string{"bench", "--docs", "1", "--cpuprofile", "/nonexistent/dir/cpu.prof"}, "cpuprofile"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(t.Context(), tt.give, &out, &errOut, noEnv)
+			require.Error(t, err)
+			assert.Contains(t, err.Error()+errOut.String(), tt.wantErr)
+		})
+	}
+}
+
+// TestBenchMentions checks the generator's mention ground truth against the
+// ingested graph: distinct (document, label, key) through HAS_CHUNK and
+// MENTIONS.
+func TestBenchMentions(t *testing.T) {
+	dir := t.TempDir()
+	e := env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, getenv: noEnv}
+	res, err := runBench(t.Context(), e, benchOptions{dir: dir, corpus: corpusgen.Options{
+		Docs: 10, DocBytes: 2500, People: 10, Projects: 4, Teams: 3, Seed: 5, Spreadsheets: true,
+	}})
+	require.NoError(t, err)
+	assert.Empty(t, res.mismatches)
+
+	cfg, _, err := parseFlags(e, "bench", "", "", []string{"--data", filepath.Join(dir, "data")}, nil)
+	require.NoError(t, err)
+	st, err := openStore(t.Context(), cfg, nil)
+	require.NoError(t, err)
+	defer st.Close()
+	docOf := map[string]string{}
+	mentions := map[[3]string]bool{}
+	var rels []graph.Relationship
+	require.NoError(t, st.Export(t.Context(), func(graph.Node) error { return nil }, func(r graph.Relationship) error {
+		rels = append(rels, r)
+		return nil
+	}))
+	for _, r := range rels {
+		if r.Type == graph.RelHasChunk {
+			docOf[r.To.Key] = r.From.Key
+		}
+	}
+	for _, r := range rels {
+		if r.Type == graph.RelMentions {
+			mentions[[3]string{docOf[r.From.Key], r.To.Label, r.To.Key}] = true
+		}
+	}
+	assert.Equal(t, res.gen.Mentions, len(mentions))
+}
+
+func noEnv(string) string { return "" }
+
+// BenchmarkIngest generates DOCGRAPH_BENCH_DOCS documents (default 200) of
+// about 10 KB and ingests them on the embedded default per iteration:
+//
+//	DOCGRAPH_BENCH_DOCS=5000 go test -run '^$' -bench Ingest -benchtime 1x ./cmd/docgraph/
+func BenchmarkIngest(b *testing.B) {
+	docs := 200
+	if s := os.Getenv("DOCGRAPH_BENCH_DOCS"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(b, err, "DOCGRAPH_BENCH_DOCS")
+		docs = n
+	}
+	e := env{stdout: &bytes.Buffer{}, stderr: os.Stderr, getenv: noEnv}
+	var files, msgs float64
+	var took float64
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		dir := b.TempDir()
+		b.StartTimer()
+		res, err := runBench(b.Context(), e, benchOptions{dir: dir, corpus: corpusgen.Options{
+			Docs: docs, Seed: int64(i + 1), Spreadsheets: true,
+		}})
+		require.NoError(b, err)
+		require.Empty(b, res.mismatches)
+		files += float64(res.gen.Files)
+		msgs += float64(res.messages)
+		took += res.took.Seconds()
+	}
+	rss, err := peakRSS()
+	require.NoError(b, err)
+	b.ReportMetric(files/took, "docs/s")
+	b.ReportMetric(msgs/took, "msgs/s")
+	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MB")
+}
