@@ -55,6 +55,8 @@ func commands() []command {
 		{"ingest", "ingest files or folders once and wait until they are in the graph", cmdIngest},
 		{"graph", "inspect the graph: stats, export --format json|cypher", cmdGraph},
 		{"status", "per stage: pending, in flight, redelivered, dead-lettered", cmdStatus},
+		{"dlq", "dead letters: list, show, replay or purge them", cmdDLQ},
+		{"replay", "re-run a stage over its input history (after a schema change)", cmdReplay},
 		{"bench", "generate a corpus, ingest it and report documents/s, messages/s and peak RSS", cmdBench},
 		{"schema", "check the extraction schema and the structured mapping", cmdSchema},
 		{"version", "print the version", cmdVersion},

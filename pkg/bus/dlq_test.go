@@ -36,9 +36,17 @@ func publishInput(t *testing.T, js jetstream.JetStream, subject string, payload 
 	require.NoError(t, err)
 	m.Header.Set(pipeline.HeaderCorrelationID, cid)
 	m.Header.Set(pipeline.HeaderMsgID, "orig:"+cid)
-	ack, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: subject, Data: m.Data, Header: m.Header})
+	// Like the watcher, with a publish expectation, which the stream stores
+	// as a header of the message.
+	ack, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: subject, Data: m.Data, Header: m.Header},
+		jetstream.WithExpectStream(bus.StreamOf(subject)))
 	require.NoError(t, err)
 	m.StreamSeq, m.Delivered = ack.Sequence, 1
+	st, err := js.Stream(t.Context(), bus.StreamOf(subject))
+	require.NoError(t, err)
+	raw, err := st.GetMsg(t.Context(), ack.Sequence)
+	require.NoError(t, err)
+	m.Header = raw.Header // as the runner receives it
 	return m
 }
 

@@ -284,11 +284,12 @@ func (p *publisher) wait(ctx context.Context) error {
 	return first
 }
 
-// copyHeader returns a copy of h without the Nats-Msg-Id.
+// copyHeader returns a copy of h without the Nats-Msg-Id and the publish
+// expectations (Nats-Expected-Stream, ...) the original was stored with.
 func copyHeader(h nats.Header) nats.Header {
 	out := nats.Header{}
 	for k, v := range h {
-		if k == nats.MsgIdHdr {
+		if k == nats.MsgIdHdr || strings.HasPrefix(k, "Nats-Expected-") {
 			continue
 		}
 		out[k] = append([]string(nil), v...)

@@ -502,7 +502,9 @@ func DeadLetter(stage, stream string, in Message, herr error, class string) *nat
 	nm := nats.NewMsg("docgraph.dlq." + stage)
 	nm.Data = in.Data
 	for k, v := range in.Header {
-		if k == HeaderMsgID {
+		// Publish expectations (Nats-Expected-Stream, ...) are stored with
+		// the original and would make the DLQ publish fail.
+		if k == HeaderMsgID || strings.HasPrefix(k, "Nats-Expected-") {
 			continue
 		}
 		nm.Header[k] = append([]string(nil), v...)
