@@ -63,7 +63,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		roots = append(roots, abs)
 	}
 	start := time.Now()
-	s, err := startSystem(ctx, cfg, log, systemOptions{})
+	s, err := startSystem(ctx, cfg, log, systemOptions{resume: true})
 	if err != nil {
 		return err
 	}

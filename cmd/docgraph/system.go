@@ -57,8 +57,22 @@ func parseFlags(e env, name, synopsis, help string, args []string, extra func(*f
 		fmt.Fprintf(fs.Output(), "Usage: docgraph %s %s\n\n%s\n\nFlags:\n", name, synopsis, help)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return config.Config{}, nil, err
+	// Flags may come before or after positional arguments.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return config.Config{}, nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
 	cfg, err := l.Load(e.getenv)
 	if err != nil {
@@ -67,7 +81,7 @@ func parseFlags(e env, name, synopsis, help string, args []string, extra func(*f
 	if err := cfg.Validate(); err != nil {
 		return cfg, nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	return cfg, fs.Args(), nil
+	return cfg, positional, nil
 }
 
 // system is one process's connection to the pipeline: NATS (embedded or
@@ -105,6 +119,7 @@ func (s *system) gazetteerBook(ctx context.Context) (*gazetteer.Book, error) {
 
 type systemOptions struct {
 	listen bool // embedded server listens on cfg.NATS.Listen (up); ingest keeps it in-process
+	resume bool // stages run here: redeliver what a previous run left in flight
 }
 
 func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts systemOptions) (*system, error) {
@@ -162,6 +177,16 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 		s.close()
 		return nil, err
 	}
+	if s.ns != nil && opts.resume {
+		n, err := bus.ResumeOrphans(ctx, s.js)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		if n > 0 {
+			log.Info("resuming work left in flight by the previous run", slog.Int("messages", n))
+		}
+	}
 	return s, nil
 }
 
@@ -174,7 +199,10 @@ func (s *system) close() {
 		}
 	}
 	if s.nc != nil {
-		_ = s.nc.Drain()
+		// Acks and naks are fire-and-forget: flush them before closing.
+		if err := s.nc.FlushTimeout(5 * time.Second); err != nil && s.nc.IsConnected() {
+			s.log.Warn("flush nats", slog.Any(logging.KeyErr, err))
+		}
 		s.nc.Close()
 	}
 	if s.ns != nil {

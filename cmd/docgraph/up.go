@@ -85,7 +85,7 @@ func cmdWorker(ctx context.Context, e env, args []string) error {
 
 // runStages starts the system and runs the given stages until ctx is done.
 func runStages(ctx context.Context, cfg config.Config, stages []string, listen bool, log *slog.Logger) error {
-	s, err := startSystem(ctx, cfg, log, systemOptions{listen: listen})
+	s, err := startSystem(ctx, cfg, log, systemOptions{listen: listen, resume: true})
 	if err != nil {
 		return err
 	}

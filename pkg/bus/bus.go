@@ -177,3 +177,35 @@ func IsTransient(err error) bool {
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
 		isNATSTransient(err)
 }
+
+// ResumeOrphans makes the work that a previous run left in flight
+// deliverable at once. Only for the embedded server, whose process owns
+// every consumer: its restart forgets naks (the redelivery queue lives in
+// memory), so without this the messages would wait for their AckWait.
+// Consumers with messages in flight are reset to their ack floor; what is
+// redelivered is processed idempotently. It returns how many messages were
+// in flight.
+func ResumeOrphans(ctx context.Context, js jetstream.JetStream) (int, error) {
+	total := 0
+	for _, c := range Consumers {
+		cons, err := js.Consumer(ctx, c.Stream, c.Durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			return total, fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return total, fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
+		}
+		if info.NumAckPending == 0 {
+			continue
+		}
+		total += info.NumAckPending
+		if _, err := js.ResetConsumer(ctx, c.Stream, c.Durable); err != nil {
+			return total, fmt.Errorf("reset consumer %s on %s: %w", c.Durable, c.Stream, err)
+		}
+	}
+	return total, nil
+}

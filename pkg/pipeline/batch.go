@@ -64,6 +64,35 @@ func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
 		states[i], msgs[i] = st, st.in
 	}
 	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Add(float64(len(raw)))
+	// Messages past MaxDeliver are dead-lettered without handling.
+	keep := make([]int, 0, len(raw))
+	pre := make([]error, len(raw))
+	for i, st := range states {
+		if err := r.overDelivered(st); err != nil {
+			pre[i] = err
+			continue
+		}
+		keep = append(keep, i)
+	}
+	if len(keep) < len(raw) {
+		kept := make([]Message, len(keep))
+		for j, i := range keep {
+			kept[j] = msgs[i]
+		}
+		states2 := make([]*state, len(keep))
+		for j, i := range keep {
+			states2[j] = states[i]
+		}
+		for i, st := range states {
+			if pre[i] != nil {
+				r.finish(st, pre[i])
+			}
+		}
+		states, msgs = states2, kept
+		if len(msgs) == 0 {
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(workCtx, r.cfg.HandlerTimeout)
 	errs := r.safeBatch(ctx, msgs)
 	cancel()

@@ -179,7 +179,10 @@ func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        c.AckWait,
-		MaxDeliver:     c.MaxDeliver,
+		// The server never gives up on a message by itself (it would drop
+		// it silently after MaxDeliver); the runner counts deliveries and
+		// dead-letters instead.
+		MaxDeliver:     -1,
 		MaxAckPending:  c.MaxAckPending,
 		FilterSubjects: c.FilterSubjects,
 	}
@@ -266,14 +269,33 @@ func (r *Runner) fetch(ctx context.Context, it jetstream.MessagesContext, in cha
 }
 
 func (r *Runner) returnBuffered(it jetstream.MessagesContext) {
+	// Collect first and nak only once the subscription is gone: a nak while
+	// it still has interest would be redelivered to it at once, again and
+	// again, inflating the delivery count.
 	it.Drain()
+	var held []jetstream.Msg
 	for {
 		m, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
 		if err != nil {
-			it.Stop()
-			return
+			break
 		}
+		held = append(held, m)
+	}
+	it.Stop()
+	if c, ok := it.(interface{ Closed() <-chan struct{} }); ok {
+		select {
+		case <-c.Closed():
+		case <-time.After(2 * time.Second):
+		}
+	}
+	// The unsubscribe must reach the server before the naks, or the server
+	// hands them straight back to the subscription being closed.
+	_ = r.js.Conn().FlushTimeout(2 * time.Second)
+	for _, m := range held {
 		_ = m.Nak()
+	}
+	if len(held) > 0 {
+		r.log.Info("unstarted messages returned", slog.Int("count", len(held)))
 	}
 }
 
@@ -315,6 +337,10 @@ func (r *Runner) process(workCtx context.Context, m jetstream.Msg) {
 	st.ctx = logging.WithCorrelationID(workCtx, st.in.CorrelationID())
 	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Inc()
 	st.hb = startHeartbeat(m, r.cfg.AckWait)
+	if err := r.overDelivered(st); err != nil {
+		r.queue <- item{st: st, fin: true, err: err}
+		return
+	}
 
 	hctx, cancel := context.WithTimeout(st.ctx, r.cfg.HandlerTimeout)
 	err := r.safeHandle(hctx, st)
@@ -442,6 +468,8 @@ func (r *Runner) finish(st *state, herr error) {
 		out.Result = r.deadLetter(st, herr, ClassPermanent, ReasonPanic, log)
 	case IsPermanent(herr):
 		out.Result = r.deadLetter(st, herr, ClassPermanent, ReasonPermanent, log)
+	case errors.Is(herr, errOverDelivered):
+		out.Result = r.deadLetter(st, herr, ClassExhausted, ReasonMaxDeliver, log)
 	case st.in.Delivered >= uint64(r.cfg.MaxDeliver):
 		out.Result = r.deadLetter(st, herr, ClassExhausted, ReasonMaxDeliver, log)
 	default:
@@ -566,4 +594,16 @@ func (h *heartbeat) stop() {
 	h.stopped = true
 	h.t.Stop()
 	h.mu.Unlock()
+}
+
+var errOverDelivered = errors.New("delivered more often than max_deliver without finishing (did a worker crash on it?)")
+
+// overDelivered stops a message that keeps coming back without ever
+// finishing (it crashed or hung its workers): past MaxDeliver deliveries it
+// is dead-lettered without calling the handler again.
+func (r *Runner) overDelivered(st *state) error {
+	if st.in.Delivered > uint64(r.cfg.MaxDeliver) {
+		return fmt.Errorf("%w: %d deliveries", errOverDelivered, st.in.Delivered)
+	}
+	return nil
 }

@@ -493,3 +493,73 @@ func TestRunnerHoldsMessagesDuringAnOutage(t *testing.T) {
 		})
 	}
 }
+
+func TestRunnerShutdownReturnsBufferedMessages(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 300, "buffered")
+	started := make(chan struct{}, 1)
+	r, err := pipeline.NewBatchRunner(pipeline.Config{
+		Stage: "writer", Stream: "T_IN", PullBatch: 256,
+		BatchSize: func(uint64) int { return 8 }, BatchMaxWait: time.Millisecond,
+	}, e.js, func(_ context.Context, in []pipeline.Message) []error {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		return nil
+	}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	stop := e.run(t, r)
+	<-started
+	stop()
+	// A restart gets the returned messages at once, not after AckWait.
+	var handled atomic.Int32
+	r2, err := pipeline.NewBatchRunner(pipeline.Config{
+		Stage: "writer", Stream: "T_IN", AckWait: time.Minute,
+		BatchSize: func(uint64) int { return 64 }, BatchMaxWait: time.Millisecond,
+	}, e.js, func(_ context.Context, in []pipeline.Message) []error {
+		handled.Add(int32(len(in)))
+		for _, m := range in {
+			assert.LessOrEqual(t, m.Delivered, uint64(2), "returning a message costs at most one delivery")
+		}
+		return nil
+	}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r2)
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "writer") })
+	assert.Positive(t, handled.Load())
+}
+
+func TestRunnerShutdownReturnsBufferedMessagesStream(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 300, "buffered")
+	var n atomic.Int32
+	release := make(chan struct{})
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "ex", Stream: "T_IN", Concurrency: 2},
+		e.js, func(_ context.Context, in pipeline.Message, emit pipeline.Emit) error {
+			if n.Add(1) > 20 {
+				<-release
+			}
+			return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
+		}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	stop := e.run(t, r)
+	waitFor(t, 5*time.Second, func() error {
+		if n.Load() < 22 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	close(release) // the handlers in flight finish while the runner stops
+	<-stopped
+	r2, err := pipeline.NewRunner(pipeline.Config{Stage: "ex", Stream: "T_IN", AckWait: time.Minute},
+		e.js, func(_ context.Context, in pipeline.Message, emit pipeline.Emit) error {
+			assert.LessOrEqual(t, in.Delivered, uint64(2))
+			return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
+		}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r2)
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "ex") })
+}
