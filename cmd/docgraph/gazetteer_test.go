@@ -1,0 +1,103 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A person removed from the spreadsheets stops being recognised: the
+// mentions only that name supported are withdrawn, and the node goes.
+func TestPersonRemovedFromSpreadsheetIsForgotten(t *testing.T) {
+	exp := loadExpected(t, "sample")
+	// A person stated only by teams.csv (no role from managers.xlsx, not a
+	// structured project manager) and mentioned in several documents.
+	managers := map[string]bool{}
+	for _, r := range exp.Relationships {
+		if r.Type == "MANAGES" && r.Source == "structured" {
+			managers[r.From.Key] = true
+		}
+	}
+	mentions := map[string]int{}
+	for _, m := range exp.Mentions {
+		if m.Label == "Person" {
+			mentions[m.Key]++
+		}
+	}
+	var key, name string
+	var keys []string
+	for _, n := range exp.Nodes {
+		if n.Label == "Person" && n.Properties["role"] == nil && !managers[n.Key] && mentions[n.Key] >= 2 {
+			keys = append(keys, n.Key)
+		}
+	}
+	sort.Strings(keys)
+	require.NotEmpty(t, keys)
+	key = keys[0]
+	for _, n := range exp.Nodes {
+		if n.Label == "Person" && n.Key == key {
+			name = n.Properties["name"].(string)
+		}
+	}
+
+	in, data := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(string) bool { return true })
+	mustDocgraph(t, ingestArgs(data, in)...)
+	before := exportGraph(t, data)
+	require.Positive(t, personMentions(before, key), "the person is mentioned before")
+
+	// Drop the person's rows from teams.csv.
+	p := filepath.Join(in, "teams.csv")
+	raw, err := os.ReadFile(p)
+	require.NoError(t, err)
+	var kept []string
+	dropped := 0
+	for _, line := range strings.SplitAfter(string(raw), "\n") {
+		if strings.Contains(strings.Join(strings.Fields(line), " "), name) {
+			dropped++
+			continue
+		}
+		kept = append(kept, line)
+	}
+	require.Positive(t, dropped)
+	require.NoError(t, os.WriteFile(p, []byte(strings.Join(kept, "")), 0o644))
+	mustDocgraph(t, ingestArgs(data, in)...)
+
+	after := exportGraph(t, data)
+	for _, n := range after.Nodes {
+		assert.False(t, n.Label == "Person" && n.Key == key, "%s is still a node", name)
+	}
+	assert.Zero(t, personMentions(after, key), "%s is still mentioned", name)
+	// Everyone else keeps their mentions.
+	for _, other := range []string{keys[len(keys)-1]} {
+		if other != key {
+			assert.Equal(t, personMentions(before, other), personMentions(after, other))
+		}
+	}
+	assert.Len(t, docNodes(after), len(docNodes(before)))
+}
+
+func personMentions(ex exportJSON, key string) int {
+	n := 0
+	for _, r := range ex.Relationships {
+		if r.Type == "MENTIONS" && r.To.Label == "Person" && r.To.Key == key {
+			n++
+		}
+	}
+	return n
+}
+
+func docNodes(ex exportJSON) []string {
+	var out []string
+	for _, n := range ex.Nodes {
+		if n.Label == "Document" {
+			out = append(out, n.Key)
+		}
+	}
+	return out
+}
