@@ -67,11 +67,12 @@ type StreamsConfig struct {
 
 // GraphConfig selects and tunes the graph store.
 type GraphConfig struct {
-	Store       string        `yaml:"store" help:"graph store: auto (neo4j when neo4j.uri is set), duckdb or neo4j"`
-	BatchSmall  int           `yaml:"batch_small" help:"write batch size under 500 pending messages"`
-	BatchMedium int           `yaml:"batch_medium" help:"write batch size from 500 to 5000 pending"`
-	BatchLarge  int           `yaml:"batch_large" help:"write batch size above 5000 pending"`
-	MaxLatency  time.Duration `yaml:"max_latency" help:"a partial batch is written after this long"`
+	Store        string        `yaml:"store" help:"graph store: auto (neo4j when neo4j.uri is set), duckdb or neo4j"`
+	BatchSmall   int           `yaml:"batch_small" help:"write batch size under 500 pending messages"`
+	BatchMedium  int           `yaml:"batch_medium" help:"write batch size from 500 to 5000 pending"`
+	BatchLarge   int           `yaml:"batch_large" help:"write batch size above 5000 pending"`
+	MaxLatency   time.Duration `yaml:"max_latency" help:"a partial batch is written after this long"`
+	DuckDBMemory string        `yaml:"duckdb_memory" help:"memory cap of the embedded graph (DuckDB), e.g. 256MB"`
 }
 
 // Neo4jConfig says how to reach Neo4j.
@@ -137,11 +138,12 @@ func Default() Config {
 		}
 	}
 	return Config{
-		Data:      ".docgraph",
-		Watch:     WatchConfig{Settle: time.Second, Rescan: 30 * time.Second, MaxFileSize: 256 << 20},
-		NATS:      NATSConfig{Listen: "127.0.0.1:4222"},
-		Streams:   StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute},
-		Graph:     GraphConfig{Store: "auto", BatchSmall: 64, BatchMedium: 512, BatchLarge: 2048, MaxLatency: 50 * time.Millisecond},
+		Data:    ".docgraph",
+		Watch:   WatchConfig{Settle: time.Second, Rescan: 30 * time.Second, MaxFileSize: 256 << 20},
+		NATS:    NATSConfig{Listen: "127.0.0.1:4222"},
+		Streams: StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute},
+		Graph: GraphConfig{Store: "auto", BatchSmall: 256, BatchMedium: 1024, BatchLarge: 4096,
+			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "256MB"},
 		Neo4j:     Neo4jConfig{User: "neo4j"},
 		Parser:    ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, Unmapped: "document", BatchRows: 500},
 		Extractor: ExtractorConfig{Kind: "rules", RefreshDelay: 500 * time.Millisecond},
