@@ -1,0 +1,170 @@
+package config_test
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/config"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (config.Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	l := config.NewLoader()
+	l.RegisterFlags(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, err
+	}
+	return l.Load(func(k string) string { return env[k] })
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	require.NoError(t, config.Default().Validate())
+	assert.Equal(t, "duckdb", config.Default().GraphStore())
+}
+
+func TestGoodFile(t *testing.T) {
+	cfg, err := load(t, []string{"--config", "testdata/full.good.yaml"}, nil)
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, "/inbox", cfg.Watch.Dir)
+	assert.Equal(t, 2*time.Second, cfg.Watch.Settle)
+	assert.Equal(t, config.ByteSize(64<<20), cfg.Watch.MaxFileSize)
+	assert.Equal(t, 3, cfg.Streams.Replicas)
+	assert.Equal(t, []time.Duration{time.Second, 10 * time.Second}, cfg.Stages.GraphWriter.Backoff)
+	assert.Equal(t, "neo4j", cfg.GraphStore())
+	assert.Equal(t, 2, cfg.Stages.Parser.Concurrency, "unset keys keep their defaults")
+}
+
+func TestBadFiles(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"unknown-key.bad.yaml", []string{"field urls not found"}},
+		{"bad-values.bad.yaml", []string{"watch.rescan", "streams.replicas (7)", "graph.store (\"mysql\")",
+			"parser.chunk_size (10)", "parser.unmapped (\"guess\")", "log.level (\"loud\")"}},
+		{"neo4j-without-uri.bad.yaml", []string{"neo4j.uri: required when graph.store is neo4j"}},
+		{"bad-duration.bad.yaml", []string{"soon"}},
+		{"batches.bad.yaml", []string{"graph.batch_small/medium/large", "stages.graph_writer.max_ack_pending (10)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			cfg, err := load(t, []string{"--config", filepath.Join("testdata", tt.file)}, nil)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"file", []string{"--config", "testdata/full.good.yaml"}, nil, "nats://a:4222,nats://b:4222"},
+		{"env over file", []string{"--config", "testdata/full.good.yaml"}, map[string]string{"DOCGRAPH_NATS_URL": "nats://env:4222"}, "nats://env:4222"},
+		{"flag over env", []string{"--config", "testdata/full.good.yaml", "--nats.url", "nats://flag:4222"}, map[string]string{"DOCGRAPH_NATS_URL": "nats://env:4222"}, "nats://flag:4222"},
+		{"short alias", []string{"--nats", "nats://alias:4222"}, nil, "nats://alias:4222"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := load(t, tt.args, tt.env)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, cfg.NATS.URL)
+		})
+	}
+}
+
+func TestEnvAliasesAndTypes(t *testing.T) {
+	cfg, err := load(t, nil, map[string]string{
+		"NEO4J_URI": "bolt://n:7687", "NEO4J_PASSWORD": "pw-secret",
+		"DOCGRAPH_STAGES_EXTRACTOR_CONCURRENCY": "6",
+		"DOCGRAPH_NATS_SYNC_ALWAYS":             "true",
+		"DOCGRAPH_STAGES_PARSER_BACKOFF":        "1s, 2s",
+		"DOCGRAPH_WATCH_MAX_FILE_SIZE":          "1GiB",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "bolt://n:7687", cfg.Neo4j.URI)
+	assert.Equal(t, "pw-secret", cfg.Neo4j.Password)
+	assert.Equal(t, 6, cfg.Stages.Extractor.Concurrency)
+	assert.True(t, cfg.NATS.SyncAlways)
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second}, cfg.Stages.Parser.Backoff)
+	assert.Equal(t, config.ByteSize(1<<30), cfg.Watch.MaxFileSize)
+	assert.Equal(t, "neo4j", cfg.GraphStore())
+
+	_, err = load(t, nil, map[string]string{"DOCGRAPH_STAGES_EXTRACTOR_CONCURRENCY": "many"})
+	assert.ErrorContains(t, err, "DOCGRAPH_STAGES_EXTRACTOR_CONCURRENCY")
+	_, err = load(t, []string{"--watch.settle", "soon"}, nil)
+	assert.ErrorContains(t, err, "invalid duration")
+}
+
+func TestPasswordFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pw")
+	require.NoError(t, writeFile(p, "from-file\n"))
+	cfg, err := load(t, []string{"--neo4j.password_file", p}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "from-file", cfg.Neo4j.Password)
+	_, err = load(t, []string{"--neo4j.password_file", p + ".missing"}, nil)
+	assert.ErrorContains(t, err, "neo4j.password_file")
+}
+
+func TestSecretsAreNotLogged(t *testing.T) {
+	cfg := config.Default()
+	cfg.NATS.Password, cfg.NATS.Token, cfg.Neo4j.Password = "nats-secret", "token-secret", "neo-secret"
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", slog.Any("config", cfg))
+	out := buf.String()
+	for _, s := range []string{"nats-secret", "token-secret", "neo-secret"} {
+		assert.NotContains(t, out, s)
+	}
+	assert.Contains(t, out, "REDACTED")
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		give    string
+		want    config.ByteSize
+		wantErr bool
+	}{
+		{"4096", 4096, false}, {"10KB", 10000, false}, {"1KiB", 1024, false}, {"256MiB", 256 << 20, false},
+		{"2GB", 2e9, false}, {"1.5GB", 0, true}, {"-1", 0, true}, {"lots", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			got, err := config.ParseByteSize(tt.give)
+			if tt.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestPathsCoverEveryField(t *testing.T) {
+	paths := config.Paths()
+	assert.Contains(t, paths["nats.url"], "DOCGRAPH_NATS_URL")
+	assert.Contains(t, paths["neo4j.password"], "NEO4J_PASSWORD")
+	assert.Contains(t, paths, "stages.graph_writer.max_ack_pending")
+	for alias, path := range config.Aliases {
+		assert.Contains(t, paths, path, "alias --%s", alias)
+	}
+}
