@@ -38,7 +38,14 @@ type proc struct {
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "DOCGRAPH_TEST_AS_MAIN=1")
+	// Tests pass every setting as a flag: the environment's Neo4j (set by
+	// CI for the Neo4j tests) or DOCGRAPH_* settings must not leak in.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "NEO4J_") && !strings.HasPrefix(kv, "DOCGRAPH_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "DOCGRAPH_TEST_AS_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	cmd.Stdout = io.Discard

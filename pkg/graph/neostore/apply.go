@@ -389,9 +389,14 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if neo4j.IsConnectivityError(err) || neo4j.IsTransactionExecutionLimit(err) ||
-		neo4j.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
+	}
+	// The driver's predicates look at the error itself, not its wrappers.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if neo4j.IsConnectivityError(e) || neo4j.IsTransactionExecutionLimit(e) || neo4j.IsRetryable(e) {
+			return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
+		}
 	}
 	return err
 }
