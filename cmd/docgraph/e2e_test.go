@@ -249,3 +249,15 @@ func readJSONLines(t testing.TB, s string) []map[string]any {
 }
 
 var _ = io.Discard
+
+func TestIngestFileArgumentsAreKeyedByName(t *testing.T) {
+	sample := filepath.Join(corpusDir(t, "sample"), "input")
+	data := t.TempDir()
+	out := mustDocgraph(t, ingestArgs(data, filepath.Join(sample, "minutes", "2024-02-14-steering-committee.md"),
+		filepath.Join(sample, "people_notes.txt"))...)
+	assert.Contains(t, out, "2 new or changed")
+	assert.ElementsMatch(t, []string{"2024-02-14-steering-committee.md", "people_notes.txt"}, docNodes(exportGraph(t, data)))
+
+	_, _, err := docgraph(t, ingestArgs(data, filepath.Join(sample, "no-such-file.md"))...)
+	require.ErrorContains(t, err, "no-such-file.md")
+}

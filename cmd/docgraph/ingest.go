@@ -22,23 +22,24 @@ import (
 	"github.com/docgraph/docgraph/services/watcher"
 )
 
-const ingestHelp = `Ingests the given folders once: every file passes every stage (or is dead-lettered)
-before the command returns. Document keys are paths relative to the folder argument,
-so ingesting a folder and watching it give the same keys. Unchanged files (same bytes
+const ingestHelp = `Ingests the given folders or files once: every file passes every stage (or is
+dead-lettered) before the command returns. Document keys are paths relative to the folder
+argument (a file argument: its base name), so ingesting a folder and watching it give the
+same keys. Unchanged files (same bytes
 at the same path, as recorded under --data) are not published again; files that have
 disappeared since the last run are deleted from the graph. The graph stays in --data,
 where 'docgraph graph' finds it. Exits 1 if any file failed.`
 
 func cmdIngest(ctx context.Context, e env, args []string) error {
 	var quiet bool
-	cfg, paths, err := parseFlags(e, "ingest", "[flags] FOLDER...", ingestHelp, args, func(fs *flag.FlagSet) {
+	cfg, paths, err := parseFlags(e, "ingest", "[flags] FOLDER|FILE...", ingestHelp, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&quiet, "quiet", false, "no progress lines")
 	})
 	if err != nil {
 		return err
 	}
 	if len(paths) == 0 {
-		return fmt.Errorf("ingest: at least one folder required")
+		return fmt.Errorf("ingest: at least one folder or file required")
 	}
 	if !flagGiven(args, "log-level", "log.level") && e.getenv("DOCGRAPH_LOG_LEVEL") == "" {
 		cfg.Log.Level = "warn" // the summary says what happened
@@ -47,20 +48,35 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var roots []string
+	// Folders are scanned whole; files are grouped by their folder and
+	// keyed by their base name.
+	type target struct {
+		root  string
+		files []string // nil: the whole folder
+	}
+	var targets []target
+	byDir := map[string]int{}
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
-		if !st.IsDir() {
-			return fmt.Errorf("ingest: %s is not a folder (ingest folders; files are keyed by their path inside it)", p)
-		}
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
-		roots = append(roots, abs)
+		if st.IsDir() {
+			targets = append(targets, target{root: abs})
+			continue
+		}
+		dir := filepath.Dir(abs)
+		i, ok := byDir[dir]
+		if !ok {
+			i = len(targets)
+			byDir[dir] = i
+			targets = append(targets, target{root: dir, files: []string{}})
+		}
+		targets[i].files = append(targets[i].files, filepath.Base(abs))
 	}
 	start := time.Now()
 	s, err := startSystem(ctx, cfg, log, systemOptions{resume: true})
@@ -90,14 +106,19 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	}
 
 	var reports []watcher.Report
-	for _, root := range roots {
-		w, err := watcher.New(watcher.Config{Root: root, MaxFileSize: int64(cfg.Watch.MaxFileSize)}, s.js, log, prometheus.NewRegistry())
+	for _, tg := range targets {
+		w, err := watcher.New(watcher.Config{Root: tg.root, MaxFileSize: int64(cfg.Watch.MaxFileSize)}, s.js, log, prometheus.NewRegistry())
 		if err != nil {
 			return err
 		}
-		rep, err := w.Scan(ctx)
+		var rep watcher.Report
+		if tg.files == nil {
+			rep, err = w.Scan(ctx)
+		} else {
+			rep, err = w.ScanFiles(ctx, tg.files)
+		}
 		if err != nil {
-			return fmt.Errorf("ingest %s: %w", root, err)
+			return fmt.Errorf("ingest %s: %w", tg.root, err)
 		}
 		for _, r := range rep.Results {
 			if r.Outcome == watcher.Published || r.Outcome == watcher.Deleted {

@@ -1,0 +1,52 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ScanFiles publishes the named files only (paths relative to the root,
+// forward slashes), with the same rules as Scan, and never publishes
+// deletions: `docgraph ingest FILE` uses it so that a single file is keyed
+// by its name without touching the rest of its folder.
+func (w *Watcher) ScanFiles(ctx context.Context, rels []string) (Report, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	start := time.Now()
+	if err := w.open(ctx); err != nil {
+		return Report{}, fmt.Errorf("scan %s: %w", w.root, err)
+	}
+	var rep Report
+	for _, rel := range rels {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("scan %s: %w", w.root, err)
+		}
+		rel = filepath.ToSlash(filepath.Clean(rel))
+		if rel == "." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+			rep.Results = append(rep.Results, w.fail(ctx, rel, fmt.Errorf("%s is not inside %s", rel, w.root)))
+			continue
+		}
+		abs := w.abs(rel)
+		lst, err := os.Lstat(abs)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("%s: no such file", rel)
+			}
+			rep.Results = append(rep.Results, w.fail(ctx, rel, err))
+			continue
+		}
+		rec, err := w.getRecord(ctx, rel)
+		if err != nil {
+			return rep, fmt.Errorf("scan %s: %w", w.root, err)
+		}
+		rep.Results = append(rep.Results, w.visit(ctx, rel, abs, lst, rec, nil))
+	}
+	rep.Duration = time.Since(start)
+	return rep, nil
+}
