@@ -314,7 +314,7 @@ func TestScanUnreadableDirectoryKeepsItsFiles(t *testing.T) {
 	e := newEnv(t, nil)
 	e.write(t, "b/x.md", "x")
 	e.scan(t)
-	e.write(t, "a.md", "a")
+	e.write(t, "a.csv", "a") // visited during the walk, before b is read
 	var once sync.Once
 	e.w.hook = func(string, string) {
 		// Replace the directory b (already listed by the walk, not yet

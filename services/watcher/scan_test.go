@@ -565,3 +565,27 @@ func TestControlCharacterInName(t *testing.T) {
 	require.NoError(t, msgs[0].Msg.Decode(&ev))
 	assert.Equal(t, "line\nbreak.md", ev.Path)
 }
+
+// A scan publishes the files that look like spreadsheets before the
+// documents, whatever their place in the tree, so the names they hold are
+// known before the documents that mention them are extracted.
+func TestScanPublishesSpreadsheetsFirst(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, p := range []string{"a.md", "docs/b.txt", "docs/c.HTML", "tables/people.csv", "z/teams.XLSX", "z/old.xls", "y.tsv", "notes.csv.md"} {
+		e.write(t, p, p)
+	}
+	rep := e.scan(t)
+	require.Equal(t, 8, rep.Count(Published), "%+v", rep.Results)
+
+	var got []string
+	for _, m := range e.messages(t) {
+		if m.Subject != event.SubjectFileDiscovered {
+			continue
+		}
+		var ev event.FileDiscovered
+		require.NoError(t, m.Msg.Decode(&ev))
+		got = append(got, ev.Path)
+	}
+	want := []string{"tables/people.csv", "y.tsv", "z/old.xls", "z/teams.XLSX", "a.md", "docs/b.txt", "docs/c.HTML", "notes.csv.md"}
+	assert.Equal(t, want, got)
+}

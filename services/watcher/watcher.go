@@ -162,6 +162,32 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 		seen       = map[string]bool{}
 		incomplete []string // directories that could not be read
 	)
+	visitEntry := func(rel, abs string, d fs.DirEntry) {
+		lst, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+		var res Result
+		if err != nil {
+			res = w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
+		} else {
+			res = w.visit(ctx, rel, abs, lst, recs[rel], pend)
+		}
+		if res.keepsRecord() {
+			keep[rel] = true
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	// Files that look like spreadsheets are visited during the walk and the
+	// others after it, so that a pass publishes the structured data (which
+	// feeds the gazetteer) before the documents that mention its names:
+	// documents extracted after the names are known need no re-extraction.
+	// Every file is still published; only the order within a pass changes.
+	type deferred struct {
+		rel, abs string
+		d        fs.DirEntry
+	}
+	var later []deferred
 	walkErr := filepath.WalkDir(w.root, func(abs string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
@@ -192,24 +218,21 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 			}
 			return nil
 		}
-		lst, err := d.Info()
-		if errors.Is(err, fs.ErrNotExist) {
+		if !looksStructured(rel) {
+			later = append(later, deferred{rel, abs, d})
 			return nil
 		}
-		var res Result
-		if err != nil {
-			res = w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
-		} else {
-			res = w.visit(ctx, rel, abs, lst, recs[rel], pend)
-		}
-		if res.keepsRecord() {
-			keep[rel] = true
-		}
-		rep.Results = append(rep.Results, res)
+		visitEntry(rel, abs, d)
 		return nil
 	})
 	if walkErr != nil {
 		return rep, fmt.Errorf("scan %s: %w", w.root, walkErr)
+	}
+	for _, f := range later {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("scan %s: %w", w.root, err)
+		}
+		visitEntry(f.rel, f.abs, f.d)
 	}
 	for _, p := range slices.Sorted(maps.Keys(recs)) {
 		rec := recs[p]
@@ -338,6 +361,15 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 		return w.skip(ctx, rel, ReasonUnstable, rel+" (modified less than the settle time ago)")
 	}
 	return w.publish(ctx, rel, abs, rec)
+}
+
+// structuredExts are the extensions of files that may hold structured data.
+var structuredExts = map[string]bool{".csv": true, ".tsv": true, ".xlsx": true, ".xls": true}
+
+// looksStructured reports whether rel's extension is one of a spreadsheet's.
+// It only orders a scan; the parser decides what a file is.
+func looksStructured(rel string) bool {
+	return structuredExts[strings.ToLower(path.Ext(rel))]
 }
 
 func within(root, p string) bool {
