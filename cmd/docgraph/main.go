@@ -56,6 +56,7 @@ func commands() []command {
 		{"graph", "inspect the graph: stats, export --format json|cypher", cmdGraph},
 		{"status", "per stage: pending, in flight, redelivered, dead-lettered", cmdStatus},
 		{"dlq", "dead letters: list, show, replay or purge them", cmdDLQ},
+		{"reconcile", "compare the folder with the graph: missing, stale, orphaned; --fix republishes", cmdReconcile},
 		{"replay", "re-run a stage over its input history (after a schema change)", cmdReplay},
 		{"bench", "generate a corpus, ingest it and report documents/s, messages/s and peak RSS", cmdBench},
 		{"schema", "check the extraction schema and the structured mapping", cmdSchema},

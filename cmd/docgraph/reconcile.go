@@ -1,0 +1,562 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/schema"
+	"github.com/docgraph/docgraph/services/parser"
+	"github.com/docgraph/docgraph/services/watcher"
+)
+
+const reconcileHelp = `Compares the files in the watched folder with the Documents in the graph and
+reports every gap:
+
+  missing        the file is there, the graph has no Document for it
+  stale          the graph's Document has other bytes (sha256) than the file
+  orphaned       the graph has a Document whose file is gone
+  dead-lettered  the gap is explained by a dead letter for that file: its error is
+                 shown; fix the cause, then 'docgraph dlq replay --id ID'
+
+Files the watcher does not publish are not expected in the graph: hidden files and
+folders, editor and partial files, symlinks leaving the folder, files over
+watch.max_file_size, and spreadsheets no mapping names when parser.unmapped is skip.
+
+With --fix, missing and stale files are published again and deletions are published
+for orphans, through NATS: a watcher scan publishes what the watcher has not seen, and
+what it believes is already in the graph is republished directly (file bytes into the
+object store, a FileDiscovered event). The stages process them when they run ('docgraph
+up', 'worker' or the next 'ingest'). Dead-lettered files are left to 'docgraph dlq replay'.
+
+Works against the data under --data when nothing runs, and against a cluster with --nats
+and --neo4j. The embedded graph can be opened by one process only: while 'docgraph up'
+runs on --data, stop it first. Exits 1 when gaps other than dead-lettered ones remain.`
+
+// Gap kinds, as printed.
+const (
+	gapMissing      = "missing"
+	gapStale        = "stale"
+	gapOrphaned     = "orphaned"
+	gapDeadLettered = "dead-lettered"
+)
+
+// gap is one difference between the folder and the graph.
+type gap struct {
+	kind     string
+	path     string
+	fileSHA  string // "" for orphans
+	graphSHA string // "" for missing files
+	file     folderFile
+	dl       *bus.DeadLetter // the dead letter that explains it
+}
+
+// folderFile is a file the watcher would publish.
+type folderFile struct {
+	abs  string
+	size int64
+	sha  string
+	mod  time.Time
+}
+
+// editorFiles are the names the watcher ignores as editor swap, backup and
+// partial-download files (services/watcher).
+var editorFiles = []string{"*.swp", "*.swx", "~$*", "*~", "*.part", "*.tmp", "*.crdownload", ".#*"}
+
+// spreadsheetFormats are the formats the parser treats as tables.
+var spreadsheetFormats = []string{"csv", "tsv", "xlsx", "xls", "xlsm", "ods"}
+
+func cmdReconcile(ctx context.Context, e env, args []string) error {
+	var fix bool
+	cfg, rest, err := parseFlags(e, "reconcile", "[--watch DIR] [--fix] [flags]", reconcileHelp, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&fix, "fix", false, "republish missing and stale files and publish deletions for orphans")
+	})
+	if err != nil {
+		return err
+	}
+	root := cfg.Watch.Dir
+	switch {
+	case len(rest) == 1 && root == "":
+		root = rest[0]
+	case len(rest) > 0:
+		return fmt.Errorf("reconcile: unexpected arguments %q (give the folder with --watch DIR)", rest)
+	}
+	if root == "" {
+		return errors.New("reconcile: --watch DIR required: the folder whose files should be in the graph")
+	}
+	root, err = resolveRoot(root)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	_, mapping, err := loadSchemas(cfg)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	files, problems := folderFiles(root, cfg, mapping)
+
+	store, err := openStore(ctx, cfg, nil)
+	if err != nil {
+		return fmt.Errorf("reconcile: open the graph: %w", err)
+	}
+	defer store.Close()
+	docs, err := store.Documents(ctx)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	s, err := operatorConnect(ctx, e, cfg)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	defer s.close()
+	dls, err := bus.ListDeadLetters(ctx, s.js, bus.Filter{})
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+
+	gaps := findGaps(files, docs, dls)
+	for _, p := range problems {
+		fmt.Fprintf(e.stderr, "reconcile: %v\n", p)
+	}
+	open := printGaps(e.stdout, gaps, len(files), len(docs))
+	if n, err := inFlight(ctx, s.js); err == nil && n > 0 {
+		fmt.Fprintf(e.stdout, "note: %d message(s) are still pending or in flight in the pipeline; some gaps may be work in progress\n", n)
+	}
+	if !fix {
+		if open > 0 {
+			return exitCode(1)
+		}
+		return nil
+	}
+	if open == 0 {
+		fmt.Fprintln(e.stdout, "nothing to fix")
+		return nil
+	}
+	failed, err := fixGaps(ctx, e, s, root, cfg, gaps)
+	if err != nil {
+		return fmt.Errorf("reconcile --fix: %w", err)
+	}
+	notRunningNote(e, s)
+	if failed > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
+
+func resolveRoot(root string) (string, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	abs, err = filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("%s is not a folder", root)
+	}
+	return abs, nil
+}
+
+// folderFiles lists the files under root that the watcher publishes, by
+// path relative to root, with their sha256; problems are files that could
+// not be read.
+func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]folderFile, []error) {
+	files := map[string]folderFile{}
+	var problems []error
+	_ = filepath.WalkDir(root, func(abs string, d fs.DirEntry, err error) error {
+		if abs == root {
+			return err
+		}
+		r, _ := filepath.Rel(root, abs)
+		rel := filepath.ToSlash(r)
+		if strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				problems = append(problems, fmt.Errorf("read %s: %w", rel, err))
+			}
+			return nil
+		}
+		if d.IsDir() || ignoredByName(d.Name()) {
+			return nil
+		}
+		target := abs
+		if d.Type()&fs.ModeSymlink != 0 {
+			t, err := filepath.EvalSymlinks(abs)
+			if err != nil || (t != root && !strings.HasPrefix(t, root+string(filepath.Separator))) {
+				return nil // broken, or leaving the folder: never published
+			}
+			target = t
+		}
+		st, err := os.Stat(target)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("stat %s: %w", rel, err))
+			return nil
+		}
+		if !st.Mode().IsRegular() || st.Size() > int64(cfg.Watch.MaxFileSize) {
+			return nil
+		}
+		if cfg.Parser.Unmapped == parser.UnmappedSkip && slices.Contains(spreadsheetFormats, event.FormatOf(rel)) {
+			if _, ok := m.Match(rel); !ok {
+				return nil
+			}
+		}
+		sum, err := hashPath(target)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("hash %s: %w", rel, err))
+			return nil
+		}
+		files[rel] = folderFile{abs: target, size: st.Size(), sha: sum, mod: st.ModTime()}
+		return nil
+	})
+	return files, problems
+}
+
+func ignoredByName(name string) bool {
+	for _, p := range editorFiles {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func hashPath(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// findGaps compares the folder with the graph's Documents, explaining
+// gaps by dead letters where one exists for that version of the file.
+func findGaps(files map[string]folderFile, docs map[string]string, dls []bus.DeadLetter) []gap {
+	var gaps []gap
+	for rel, f := range files {
+		graphSHA, ok := docs[rel]
+		switch {
+		case !ok:
+			gaps = append(gaps, gap{kind: gapMissing, path: rel, fileSHA: f.sha, file: f})
+		case graphSHA != f.sha:
+			gaps = append(gaps, gap{kind: gapStale, path: rel, fileSHA: f.sha, graphSHA: graphSHA, file: f})
+		}
+	}
+	for rel, sha := range docs {
+		if _, ok := files[rel]; !ok {
+			gaps = append(gaps, gap{kind: gapOrphaned, path: rel, graphSHA: sha})
+		}
+	}
+	for i := range gaps {
+		g := &gaps[i]
+		// The newest dead letter about this version of the file explains it.
+		for j := len(dls) - 1; j >= 0; j-- {
+			if explains(dls[j], *g) {
+				g.dl = &dls[j]
+				g.kind = gapDeadLettered
+				break
+			}
+		}
+	}
+	slices.SortFunc(gaps, func(a, b gap) int { return strings.Compare(a.path, b.path) })
+	return gaps
+}
+
+// explains reports whether dead letter d is why gap g exists: it is about
+// the same path and, for a file, the file's current bytes (a dead letter
+// for an older version explains nothing); for an orphan, about its deletion.
+func explains(d bus.DeadLetter, g gap) bool {
+	if d.Path != g.path {
+		return false
+	}
+	deletion := d.OrigSubject == event.SubjectFileDeleted || d.OrigSubject == event.SubjectDocumentDeleted ||
+		d.OrigSubject == event.SubjectExtractionDeletion
+	if g.kind == gapOrphaned {
+		return deletion
+	}
+	if deletion {
+		return false
+	}
+	sha := payloadSHA(d.Data)
+	return sha == "" || sha == g.fileSHA
+}
+
+// payloadSHA is the file version a message is about, or "".
+func payloadSHA(data []byte) string {
+	var p struct {
+		SHA256   string `json:"sha256"`
+		Document struct {
+			SHA256 string `json:"sha256"`
+		} `json:"document"`
+		Chunk struct {
+			Document struct {
+				SHA256 string `json:"sha256"`
+			} `json:"document"`
+		} `json:"chunk"`
+		Source struct {
+			SHA256 string `json:"sha256"`
+		} `json:"source"`
+	}
+	if json.Unmarshal(data, &p) != nil {
+		return ""
+	}
+	for _, s := range []string{p.SHA256, p.Document.SHA256, p.Chunk.Document.SHA256, p.Source.SHA256} {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// printGaps prints one line per gap and a summary; it returns the number
+// of gaps not explained by a dead letter.
+func printGaps(w io.Writer, gaps []gap, nFiles, nDocs int) int {
+	counts := map[string]int{}
+	for _, g := range gaps {
+		counts[g.kind]++
+		switch g.kind {
+		case gapMissing:
+			fmt.Fprintf(w, "missing        %s: file present, no Document in the graph\n", g.path)
+		case gapStale:
+			fmt.Fprintf(w, "stale          %s: the graph has sha256 %s, the file %s\n", g.path, short(g.graphSHA), short(g.fileSHA))
+		case gapOrphaned:
+			fmt.Fprintf(w, "orphaned       %s: Document in the graph, no file\n", g.path)
+		case gapDeadLettered:
+			fmt.Fprintf(w, "dead-lettered  %s: %s: %s (dead letter %d; 'docgraph dlq show %d')\n",
+				g.path, g.dl.Stage, g.dl.Error, g.dl.ID, g.dl.ID)
+		}
+	}
+	open := counts[gapMissing] + counts[gapStale] + counts[gapOrphaned]
+	fmt.Fprintf(w, "reconciled %d files with %d documents: %d missing, %d stale, %d orphaned, %d dead-lettered\n",
+		nFiles, nDocs, counts[gapMissing], counts[gapStale], counts[gapOrphaned], counts[gapDeadLettered])
+	return open
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// inFlight counts the messages the stages have not finished.
+func inFlight(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	var n uint64
+	for _, c := range bus.Consumers {
+		cons, err := js.Consumer(ctx, c.Stream, c.Durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n += info.NumPending + uint64(info.NumAckPending)
+	}
+	return n, nil
+}
+
+// fixGaps publishes what closes the gaps and prints what it did. A watcher
+// scan first publishes the versions and deletions the watcher has not
+// published (its state records what it has); what it considers published
+// but the graph lacks is republished directly, under a message ID that is
+// not a duplicate of the first publication.
+func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Config, gaps []gap) (int, error) {
+	w, err := watcher.New(watcher.Config{Root: root, MaxFileSize: int64(cfg.Watch.MaxFileSize)}, s.js, logging.Discard(), nil)
+	if err != nil {
+		return 0, err
+	}
+	rep, err := w.Scan(ctx)
+	if err != nil {
+		return 0, err
+	}
+	objects, err := s.js.ObjectStore(ctx, bus.BucketFiles)
+	if err != nil {
+		return 0, fmt.Errorf("object store: %w", err)
+	}
+	files, err := s.js.Stream(ctx, bus.StreamFiles)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", bus.StreamFiles, err)
+	}
+	info, err := files.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", bus.StreamFiles, err)
+	}
+	// Names this reconcile's messages; later runs see a higher sequence.
+	run := strconv.FormatUint(info.State.LastSeq, 10)
+	republished, deleted, left, failed := 0, 0, 0, 0
+	handled := map[string]bool{}
+	for _, g := range gaps {
+		handled[g.path] = true
+		res, scanned := rep.Lookup(g.path)
+		switch g.kind {
+		case gapDeadLettered:
+			left++
+			fmt.Fprintf(e.stdout, "left           %s: dead-lettered; fix the cause, then 'docgraph dlq replay --id %d'\n", g.path, g.dl.ID)
+		case gapMissing, gapStale:
+			switch {
+			case scanned && res.Outcome == watcher.Published:
+				republished++
+				fmt.Fprintf(e.stdout, "published      %s (sha256 %s, files seq %d)\n", g.path, short(res.SHA256), res.Seq)
+			case scanned && (res.Outcome == watcher.Skipped || res.Outcome == watcher.Failed):
+				failed++
+				fmt.Fprintf(e.stdout, "not fixed      %s: %s\n", g.path, resultDetail(res))
+			default:
+				seq, err := republish(ctx, s.js, objects, g, run)
+				if err != nil {
+					failed++
+					fmt.Fprintf(e.stdout, "not fixed      %s: %v\n", g.path, err)
+					continue
+				}
+				republished++
+				fmt.Fprintf(e.stdout, "republished    %s (sha256 %s, files seq %d)\n", g.path, short(g.fileSHA), seq)
+			}
+		case gapOrphaned:
+			if scanned && res.Outcome == watcher.Deleted {
+				deleted++
+				fmt.Fprintf(e.stdout, "deleted        %s (files seq %d)\n", g.path, res.Seq)
+				continue
+			}
+			seq, err := publishDeletion(ctx, s.js, g, run)
+			if err != nil {
+				failed++
+				fmt.Fprintf(e.stdout, "not fixed      %s: %v\n", g.path, err)
+				continue
+			}
+			deleted++
+			fmt.Fprintf(e.stdout, "deleted        %s (files seq %d)\n", g.path, seq)
+		}
+	}
+	other := 0
+	for _, r := range rep.Results {
+		if !handled[r.Path] && (r.Outcome == watcher.Published || r.Outcome == watcher.Deleted) {
+			other++
+		}
+	}
+	fmt.Fprintf(e.stdout, "fix: %d published, %d deletions published, %d left to the DLQ, %d not fixed", republished, deleted, left, failed)
+	if other > 0 {
+		fmt.Fprintf(e.stdout, "; the watcher scan also published %d other change(s)", other)
+	}
+	fmt.Fprintln(e.stdout)
+	return failed, nil
+}
+
+func resultDetail(r watcher.Result) string {
+	if r.Err != nil {
+		return r.Err.Error()
+	}
+	return r.Detail
+}
+
+// republish stores the file's bytes (unless the object is there) and
+// publishes a FileDiscovered for them.
+func republish(ctx context.Context, js jetstream.JetStream, objects jetstream.ObjectStore, g gap, run string) (uint64, error) {
+	obj := g.path + "@" + g.fileSHA
+	info, err := objects.GetInfo(ctx, obj)
+	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return 0, fmt.Errorf("object %s: %w", obj, err)
+	}
+	if err != nil || info.Deleted {
+		if err := storeFile(ctx, objects, g, obj); err != nil {
+			return 0, err
+		}
+	}
+	ev := event.FileDiscovered{Path: g.path, Size: g.file.size, SHA256: g.fileSHA,
+		ModTime: g.file.mod.UTC().Format(time.RFC3339Nano), Object: obj}
+	return publishFileEvent(ctx, js, event.SubjectFileDiscovered, ev, g.path, g.fileSHA,
+		"reconcile:"+msgIDPath(g.path)+":"+g.fileSHA+":"+run)
+}
+
+func storeFile(ctx context.Context, objects jetstream.ObjectStore, g gap, obj string) error {
+	f, err := os.Open(g.file.abs)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", g.path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := objects.Put(ctx, jetstream.ObjectMeta{Name: obj, Metadata: map[string]string{"path": g.path, "sha256": g.fileSHA}},
+		io.TeeReader(f, h)); err != nil {
+		return fmt.Errorf("store %s: %w", g.path, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != g.fileSHA {
+		_ = objects.Delete(ctx, obj)
+		return fmt.Errorf("store %s: the file changed while it was reconciled; run reconcile again", g.path)
+	}
+	return nil
+}
+
+func publishDeletion(ctx context.Context, js jetstream.JetStream, g gap, run string) (uint64, error) {
+	ev := event.FileDeleted{Path: g.path, SHA256: g.graphSHA}
+	return publishFileEvent(ctx, js, event.SubjectFileDeleted, ev, g.path, g.graphSHA,
+		"reconcile-deleted:"+msgIDPath(g.path)+":"+g.graphSHA+":"+run)
+}
+
+func publishFileEvent(ctx context.Context, js jetstream.JetStream, subject string, payload any, rel, sha, msgID string) (uint64, error) {
+	m, err := pipeline.NewMessage(subject, payload)
+	if err != nil {
+		return 0, err
+	}
+	m.Header.Set(pipeline.HeaderCorrelationID, fileCorrelationID(rel, sha))
+	m.Header.Set(pipeline.HeaderMsgID, msgID)
+	ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: m.Data, Header: m.Header},
+		jetstream.WithExpectStream(bus.StreamFiles))
+	if err != nil {
+		return 0, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return ack.Sequence, nil
+}
+
+// fileCorrelationID is the watcher's correlation ID of a file version, so
+// a republished file is followed under the same ID as when it was first
+// published.
+func fileCorrelationID(rel, sum string) string {
+	h := sha256.Sum256([]byte(rel + "\x00" + sum))
+	return hex.EncodeToString(h[:])[:24]
+}
+
+// msgIDPath is the path as it may appear in a Nats-Msg-Id header, which
+// cannot carry control characters.
+func msgIDPath(rel string) string {
+	if strings.IndexFunc(rel, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+		return rel
+	}
+	h := sha256.Sum256([]byte(rel))
+	return "sha256-" + hex.EncodeToString(h[:])
+}

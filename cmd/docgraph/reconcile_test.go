@@ -1,0 +1,240 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/bus/bustest"
+	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/services/watcher"
+)
+
+// testConfig loads the configuration the command would for args.
+func testConfig(t testing.TB, args ...string) config.Config {
+	t.Helper()
+	e := env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	cfg, _, err := parseFlags(e, "test", "", "", args, nil)
+	require.NoError(t, err)
+	return cfg
+}
+
+func reconcileArgs(data, dir string, extra ...string) []string {
+	return append([]string{"reconcile", "--watch", dir, "--data", data, "--nats.listen", "off"}, extra...)
+}
+
+// gapLines returns the "kind path" of every gap line of reconcile's output.
+func gapLines(out string) []string {
+	var got []string
+	for _, l := range strings.Split(out, "\n") {
+		kind, rest, ok := strings.Cut(l, " ")
+		if !ok || !slices.Contains([]string{gapMissing, gapStale, gapOrphaned, gapDeadLettered}, kind) {
+			continue
+		}
+		p, _, _ := strings.Cut(strings.TrimSpace(rest), ": ")
+		got = append(got, kind+" "+p)
+	}
+	sort.Strings(got)
+	return got
+}
+
+func writeFile(t testing.TB, p, content string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+}
+
+func TestReconcileReportsAndFixesGaps(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	for _, name := range []string{"a.md", "b.md", "c.md", "sub/d.md"} {
+		writeFile(t, filepath.Join(in, name), "# "+name+"\n\nThe review follows AACE-101 and ISO 31000.\n")
+	}
+	writeFile(t, filepath.Join(in, "empty.txt"), "")
+	// Not expected in the graph: hidden, editor, and a link leaving the folder.
+	writeFile(t, filepath.Join(in, ".hidden.md"), "hidden\n")
+	writeFile(t, filepath.Join(in, ".git", "config.md"), "hidden folder\n")
+	writeFile(t, filepath.Join(in, "draft.md~"), "backup\n")
+	outside := filepath.Join(t.TempDir(), "outside.md")
+	writeFile(t, outside, "outside\n")
+	require.NoError(t, os.Symlink(outside, filepath.Join(in, "link.md")))
+
+	out, _, err := docgraph(t, ingestArgs(data, in)...)
+	require.Equal(t, exitCode(1), err, "empty.txt fails:\n%s", out)
+	require.Contains(t, out, "5 new or changed")
+
+	out, _, err = docgraph(t, reconcileArgs(data, in)...)
+	require.NoError(t, err, out)
+	assert.Equal(t, []string{"dead-lettered empty.txt"}, gapLines(out))
+	assert.Contains(t, out, "reconciled 5 files with 4 documents: 0 missing, 0 stale, 0 orphaned, 1 dead-lettered")
+	assert.Regexp(t, `dead-lettered  empty\.txt: parser: .*empty.*dead letter \d+`, out, "the dead letter's error explains the gap")
+
+	// Gaps behind the pipeline's back: a file never ingested, a file
+	// changed, a file removed, a Document removed from the graph and a
+	// Document for a file that never existed here.
+	writeFile(t, filepath.Join(in, "extra.md"), "# Extra\n\nAACE-202 applies.\n")
+	writeFile(t, filepath.Join(in, "b.md"), "# b changed\n\nISO 9001 now.\n")
+	require.NoError(t, os.Remove(filepath.Join(in, "c.md")))
+	cfg := testConfig(t, "--data", data)
+	st, err := openStore(t.Context(), cfg, prometheus.NewRegistry())
+	require.NoError(t, err)
+	ghost := event.NewDocument("ghost.md", strings.Repeat("ab", 32), 10, 1)
+	require.NoError(t, st.Apply(t.Context(), []graph.Op{
+		// Versions are files stream sequences; the first ingest published 5.
+		{DeleteDocument: &event.DocumentDeleted{Path: "sub/d.md", Version: 5}},
+		{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: ghost, Index: 0, Total: 1, Text: "ghost"}}},
+	}))
+	require.NoError(t, st.Close())
+
+	want := []string{
+		"dead-lettered empty.txt", "missing extra.md", "missing sub/d.md",
+		"orphaned c.md", "orphaned ghost.md", "stale b.md",
+	}
+	out, _, err = docgraph(t, reconcileArgs(data, in)...)
+	require.Equal(t, exitCode(1), err, out)
+	assert.Equal(t, want, gapLines(out), out)
+	assert.Contains(t, out, "reconciled 5 files with 4 documents: 2 missing, 1 stale, 2 orphaned, 1 dead-lettered")
+
+	out, errOut, err := docgraph(t, reconcileArgs(data, in, "--fix")...)
+	require.NoError(t, err, "%s\n%s", out, errOut)
+	for _, line := range []string{
+		"published      extra.md", "published      b.md", "republished    sub/d.md",
+		"deleted        c.md", "deleted        ghost.md", "left           empty.txt",
+		"fix: 3 published, 2 deletions published, 1 left to the DLQ, 0 not fixed",
+	} {
+		assert.Contains(t, out, line)
+	}
+	assert.Contains(t, errOut, "no docgraph is running", "says the stages process the fix when they run")
+
+	// Nothing processed yet: the gaps are still there, with a note.
+	out, _, err = docgraph(t, reconcileArgs(data, in)...)
+	require.Equal(t, exitCode(1), err, out)
+	assert.Equal(t, want, gapLines(out))
+	assert.Contains(t, out, "still pending or in flight")
+
+	out = mustDocgraph(t, ingestArgs(data, in)...)
+	assert.Contains(t, out, "0 new or changed", "the fix told the watcher's state; ingest publishes nothing again")
+
+	out, _, err = docgraph(t, reconcileArgs(data, in)...)
+	require.NoError(t, err, out)
+	assert.Equal(t, []string{"dead-lettered empty.txt"}, gapLines(out))
+	assert.Contains(t, out, "0 missing, 0 stale, 0 orphaned, 1 dead-lettered")
+	assert.NotContains(t, out, "in flight")
+	ex := exportGraph(t, data)
+	findNode(t, ex, "Document", "sub/d.md")
+	findNode(t, ex, "Document", "extra.md")
+	for _, n := range ex.Nodes {
+		assert.False(t, n.Label == "Document" && (n.Key == "ghost.md" || n.Key == "c.md"), "orphan %s left", n.Key)
+	}
+
+	// A fix with nothing to fix changes nothing.
+	out = mustDocgraph(t, reconcileArgs(data, in, "--fix")...)
+	assert.Contains(t, out, "nothing to fix")
+}
+
+// The folder rules of reconcile are the watcher's: it expects exactly the
+// files a watcher scan publishes.
+func TestReconcileExpectsWhatTheWatcherPublishes(t *testing.T) {
+	in := t.TempDir()
+	for _, name := range []string{
+		"a.md", "deep/b.txt", ".hidden.md", ".hid/c.md", "d.md~", "e.swp", "~$f.docx", "g.part", "h.tmp",
+		".#i.md", "j.crdownload", "big.txt", "table.csv",
+	} {
+		content := "text\n"
+		if name == "big.txt" {
+			content = strings.Repeat("x", 2048)
+		}
+		writeFile(t, filepath.Join(in, name), content)
+	}
+	outside := filepath.Join(t.TempDir(), "out.md")
+	writeFile(t, outside, "outside\n")
+	require.NoError(t, os.Symlink(outside, filepath.Join(in, "out-link.md")))
+	require.NoError(t, os.Symlink(filepath.Join(in, "a.md"), filepath.Join(in, "in-link.md")))
+	require.NoError(t, os.Symlink(filepath.Join(in, "missing.md"), filepath.Join(in, "broken-link.md")))
+	require.NoError(t, os.Symlink(filepath.Join(in, "deep"), filepath.Join(in, "dir-link")))
+	root, err := resolveRoot(in)
+	require.NoError(t, err)
+
+	cfg := testConfig(t, "--watch.max_file_size", "1KiB")
+	_, m, err := loadSchemas(cfg)
+	require.NoError(t, err)
+	files, problems := folderFiles(root, cfg, m)
+	require.Empty(t, problems)
+
+	_, _, js := bustest.Provisioned(t)
+	w, err := watcher.New(watcher.Config{Root: in, MaxFileSize: 1024}, js, logging.Discard(), nil)
+	require.NoError(t, err)
+	rep, err := w.Scan(t.Context())
+	require.NoError(t, err)
+	var published []string
+	for _, r := range rep.Results {
+		if r.Outcome == watcher.Published {
+			published = append(published, r.Path)
+			assert.Equal(t, r.SHA256, files[r.Path].sha, r.Path)
+		}
+	}
+	var got []string
+	for p := range files {
+		got = append(got, p)
+	}
+	sort.Strings(got)
+	sort.Strings(published)
+	assert.Equal(t, published, got)
+	assert.Equal(t, []string{"a.md", "deep/b.txt", "in-link.md", "table.csv"}, got)
+
+	cfg.Parser.Unmapped = "skip"
+	files, _ = folderFiles(root, cfg, m)
+	assert.NotContains(t, files, "table.csv", "an unmapped spreadsheet is not expected when parser.unmapped is skip")
+}
+
+func TestReconcileArguments(t *testing.T) {
+	data, dir := t.TempDir(), t.TempDir()
+	file := filepath.Join(dir, "f.md")
+	writeFile(t, file, "x\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no folder", []string{"reconcile", "--data", data}, "--watch DIR required"},
+		{"two folders", []string{"reconcile", "--data", data, dir, dir}, "unexpected arguments"},
+		{"not a folder", []string{"reconcile", "--data", data, "--watch", file}, "not a folder"},
+		{"no such folder", []string{"reconcile", "--data", data, "--watch", filepath.Join(dir, "nope")}, "no such file"},
+		{"bad mapping", []string{"reconcile", "--data", data, "--watch", dir, "--schemas.mapping", file}, "schemas.mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := docgraph(t, tt.args...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	// The folder may be given as an argument; an empty graph and folder
+	// have no gaps.
+	empty := t.TempDir()
+	out := mustDocgraph(t, "reconcile", "--data", data, "--nats.listen", "off", empty)
+	assert.Contains(t, out, "reconciled 0 files with 0 documents: 0 missing")
+}
+
+func TestReconcileWhileUpHoldsTheEmbeddedGraph(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(in, "a.md"), "# a\n\nAACE-101.\n")
+	p := startProc(t, "up", "--watch", in, "--data", data, "--metrics-addr", "", "--nats.listen", "off",
+		"--log-format", "json", "--log-level", "info")
+	p.waitLog(t, 60*time.Second, `"stage consuming"`, 4)
+	_, _, err := docgraph(t, reconcileArgs(data, in)...)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "reconcile: open the graph")
+	assert.Contains(t, err.Error(), "can be open in one process only")
+}
