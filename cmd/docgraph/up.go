@@ -142,7 +142,7 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 		})
 	}
 	g.Go(func() error { return s.serveHTTP(gctx) })
-	natsURL := cfg.NATS.URL
+	natsURL := bus.RedactURL(cfg.NATS.URL)
 	if s.ns != nil {
 		natsURL = "embedded"
 		if listen && cfg.NATS.Listen != "off" {

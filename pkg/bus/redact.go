@@ -22,3 +22,7 @@ func redactURL(s string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// RedactURL hides passwords and tokens in a (comma-separated) NATS URL list,
+// for logging a configured URL.
+func RedactURL(s string) string { return redactURL(s) }
