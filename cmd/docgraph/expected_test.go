@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -284,3 +285,20 @@ func head(s []string) []string {
 	}
 	return s
 }
+
+// failT records the first failure of a check instead of failing the test.
+type failT struct {
+	testing.TB
+	msg string
+}
+
+func (f *failT) Helper() {}
+func (f *failT) Errorf(format string, args ...any) {
+	if f.msg == "" {
+		f.msg = fmt.Sprintf(format, args...)
+	}
+}
+func (f *failT) Fatalf(format string, args ...any) { f.Errorf(format, args...); runtime.Goexit() }
+func (f *failT) FailNow()                          { f.Errorf("failed"); runtime.Goexit() }
+func (f *failT) Fail()                             { f.Errorf("failed") }
+func (f *failT) Name() string { return "check" }

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"sort"
 
+	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/graph/graphapi"
+	"github.com/docgraph/docgraph/pkg/logging"
 )
 
 const graphHelp = `Inspects the graph in the configured store (the embedded graph under --data, or
@@ -36,7 +40,32 @@ func cmdGraph(ctx context.Context, e env, args []string) error {
 	if sub == "export" && format != "json" && format != "cypher" {
 		return fmt.Errorf("graph export: --format %q: want json or cypher", format)
 	}
-	st, err := openStore(ctx, cfg, nil)
+	// The embedded graph can be opened by one process only: when a running
+	// docgraph holds it (or --nats names a cluster), ask its graph writer.
+	var st graph.Store
+	if cfg.NATS.URL == "" || cfg.GraphStore() == "neo4j" {
+		st, err = openStore(ctx, cfg, nil)
+	}
+	if st == nil && cfg.GraphStore() != "neo4j" {
+		if s := runningSystem(ctx, cfg); s != nil {
+			defer s.close()
+			var rerr error
+			if sub == "stats" {
+				var stats graph.Stats
+				if stats, rerr = graphapi.Stats(ctx, s.nc); rerr == nil {
+					return printStats(e, stats)
+				}
+			} else {
+				rerr = graphapi.Export(ctx, s.nc, s.js, format, e.stdout)
+			}
+			if !errors.Is(rerr, graphapi.ErrNoServer) {
+				return rerr
+			}
+		}
+		if err == nil {
+			err = fmt.Errorf("graph %s: no graph writer answers on %s", sub, cfg.NATS.URL)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -74,4 +103,21 @@ func printStats(e env, s graph.Stats) error {
 	print("nodes", s.Nodes)
 	print("relationships", s.Relationships)
 	return nil
+}
+
+// runningSystem connects to a running docgraph (--nats, or `docgraph up`'s
+// listener), or returns nil when none answers.
+func runningSystem(ctx context.Context, cfg config.Config) *system {
+	probe := cfg
+	if probe.NATS.URL == "" {
+		if cfg.NATS.Listen == "" || cfg.NATS.Listen == "off" {
+			return nil
+		}
+		probe.NATS.URL = "nats://" + cfg.NATS.Listen
+	}
+	s, err := startSystem(ctx, probe, logging.Discard(), systemOptions{})
+	if err != nil {
+		return nil
+	}
+	return s
 }

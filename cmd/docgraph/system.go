@@ -97,9 +97,11 @@ type system struct {
 	ready   atomic.Bool
 	closers []func() error
 
-	book      *gazetteer.Book
-	refresher *extractor.Refresher
-	tasks     []func(context.Context) error // background work of the stages
+	graphStore  graph.Store // the graph writer's store, served to operator commands
+	graphServed atomic.Bool
+	book        *gazetteer.Book
+	refresher   *extractor.Refresher
+	tasks       []func(context.Context) error // background work of the stages
 }
 
 // gazetteerBook returns the process's mirror of the gazetteer bucket,
@@ -399,6 +401,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			return nil, err
 		}
 		s.onClose(st.Close)
+		s.graphStore = st
 		wcfg := graphwriter.Config{Small: cfg.Graph.BatchSmall, Medium: cfg.Graph.BatchMedium, Large: cfg.Graph.BatchLarge, MaxLatency: cfg.Graph.MaxLatency}
 		book, err := s.gazetteerBook(ctx)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/graph/graphapi"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
@@ -136,6 +137,9 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 			rg, rctx := errgroup.WithContext(gctx)
 			for _, r := range rs {
 				rg.Go(func() error { return r.Run(rctx) })
+			}
+			if st := s.graphStore; st != nil && len(rs) > 0 && rs[0] != nil && s.graphServed.CompareAndSwap(false, true) {
+				rg.Go(func() error { return graphapi.Serve(rctx, s.nc, s.js, st, log) })
 			}
 			started()
 			return rg.Wait()

@@ -30,6 +30,9 @@ const (
 	BucketWatcher = "docgraph_watcher"
 	// BucketGazetteer holds the known entities (people, projects, teams).
 	BucketGazetteer = "docgraph_gazetteer"
+	// BucketExports is the object store through which the graph writer
+	// hands graph exports to operator commands; objects expire.
+	BucketExports = "docgraph_exports"
 )
 
 // Stage names; each is also the durable consumer's name.
@@ -153,6 +156,12 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Compression: true,
 	}); err != nil {
 		return fmt.Errorf("provision object store %s: %w", BucketFiles, err)
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: BucketExports, Description: "Graph exports for operator commands.",
+		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, TTL: time.Hour,
+	}); err != nil {
+		return fmt.Errorf("provision object store %s: %w", BucketExports, err)
 	}
 	for _, kv := range []jetstream.KeyValueConfig{
 		{Bucket: BucketWatcher, Description: "Last published state per watched path.", History: 1},

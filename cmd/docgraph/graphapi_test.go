@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// While `docgraph up` holds the embedded graph, graph commands ask its
+// graph writer through NATS; /readyz says ready.
+func TestGraphCommandsWhileUpRuns(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(string) bool { return true })
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startProc(t, "up", "--watch", in, "--data", data, "--nats.listen", listen, "--metrics-addr", metrics,
+		"--extractor.refresh_delay", "50ms")
+
+	waitUntil(t, 60*time.Second, func() error {
+		resp, err := http.Get("http://" + metrics + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
+	exp := loadExpected(t, "sample")
+	waitUntil(t, 60*time.Second, func() error {
+		out, errOut, err := docgraph(t, "graph", "export", "--data", data, "--nats.listen", listen, "--format", "json")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, errOut)
+		}
+		return tryCheck(parseExport(t, []byte(out)), exp)
+	})
+	stats := mustDocgraph(t, "graph", "stats", "--data", data, "--nats.listen", listen)
+	require.True(t, strings.HasPrefix(stats, "nodes: "), stats)
+}
+
+// tryCheck is checkGraph as an error, for polling.
+func tryCheck(ex exportJSON, exp expected) error {
+	ft := &failT{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		checkGraph(ft, ex, exp, checkOpts{structured: true})
+	}()
+	<-done
+	if ft.msg != "" {
+		return fmt.Errorf("%s", ft.msg)
+	}
+	return nil
+}
