@@ -301,4 +301,4 @@ func (f *failT) Errorf(format string, args ...any) {
 func (f *failT) Fatalf(format string, args ...any) { f.Errorf(format, args...); runtime.Goexit() }
 func (f *failT) FailNow()                          { f.Errorf("failed"); runtime.Goexit() }
 func (f *failT) Fail()                             { f.Errorf("failed") }
-func (f *failT) Name() string { return "check" }
+func (f *failT) Name() string                      { return "check" }
