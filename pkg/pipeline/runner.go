@@ -174,11 +174,11 @@ func (r *Runner) Observe(o Observer) { r.observe = o }
 func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
 	c := r.cfg
 	return jetstream.ConsumerConfig{
-		Durable:        c.Durable,
-		Description:    "docgraph " + c.Stage,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        c.AckWait,
+		Durable:       c.Durable,
+		Description:   "docgraph " + c.Stage,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
 		// The server never gives up on a message by itself (it would drop
 		// it silently after MaxDeliver); the runner counts deliveries and
 		// dead-letters instead.
