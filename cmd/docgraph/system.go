@@ -351,11 +351,18 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			return nil, err
 		}
 		s.onClose(st.Close)
+		unmapped := cfg.Parser.Unmapped
+		if unmapped == "" {
+			unmapped = m.Unmapped // the mapping's own setting
+		}
 		p, err := parser.New(parser.Config{
 			ChunkSize: cfg.Parser.ChunkSize, ChunkOverlap: cfg.Parser.ChunkOverlap,
-			MaxFileSize: int64(cfg.Watch.MaxFileSize), Unmapped: cfg.Parser.Unmapped, TempDir: tmp,
+			MaxFileSize: int64(cfg.Watch.MaxFileSize), Unmapped: unmapped, TempDir: tmp,
 		}, objectStore{store}, st, s.log)
 		if err != nil {
+			return nil, err
+		}
+		if err := p.RegisterMetrics(s.reg); err != nil {
 			return nil, err
 		}
 		r, err := pipeline.NewRunner(stageRunnerConfig(cfg.Stages.Parser, stage, bus.StreamFiles, cfg.Shutdown), s.js, p.Handle, s.log, s.metrics)

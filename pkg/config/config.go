@@ -88,7 +88,7 @@ type Neo4jConfig struct {
 type ParserConfig struct {
 	ChunkSize    int    `yaml:"chunk_size" help:"target chunk size in bytes"`
 	ChunkOverlap int    `yaml:"chunk_overlap" help:"overlap between chunks in bytes (whole sentences)"`
-	Unmapped     string `yaml:"unmapped" help:"files the structured mapping does not name: document, skip or reject"`
+	Unmapped     string `yaml:"unmapped" help:"spreadsheets the structured mapping does not name: document, skip or reject (default: the mapping's unmapped setting)"`
 	BatchRows    int    `yaml:"batch_rows" help:"spreadsheet rows per records message"`
 }
 
@@ -145,7 +145,7 @@ func Default() Config {
 		Graph: GraphConfig{Store: "auto", BatchSmall: 256, BatchMedium: 1024, BatchLarge: 4096,
 			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "256MB"},
 		Neo4j:     Neo4jConfig{User: "neo4j"},
-		Parser:    ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, Unmapped: "document", BatchRows: 500},
+		Parser:    ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, BatchRows: 500},
 		Extractor: ExtractorConfig{Kind: "rules", RefreshDelay: 500 * time.Millisecond},
 		Stages: StagesConfig{
 			Parser:      stage(2, 256),
@@ -222,7 +222,7 @@ func (c Config) Validate() error {
 		add("parser.chunk_overlap (%d): must be from 0 to less than parser.chunk_size", c.Parser.ChunkOverlap)
 	}
 	switch c.Parser.Unmapped {
-	case "document", "skip", "reject":
+	case "", "document", "skip", "reject":
 	default:
 		add("parser.unmapped (%q): must be document, skip or reject", c.Parser.Unmapped)
 	}

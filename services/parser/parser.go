@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
@@ -84,6 +85,19 @@ type Parser struct {
 	objects    Objects
 	structured StructuredParser
 	log        *slog.Logger
+	unmapped   *prometheus.CounterVec
+}
+
+// RegisterMetrics registers the parser's own metrics with reg.
+func (p *Parser) RegisterMetrics(reg prometheus.Registerer) error {
+	p.unmapped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "docgraph", Subsystem: "parser", Name: "unmapped_spreadsheets_total",
+		Help: "Spreadsheet files the structured mapping does not name, by what was done with them.",
+	}, []string{"action"})
+	if err := reg.Register(p.unmapped); err != nil {
+		return fmt.Errorf("register parser metrics: %w", err)
+	}
+	return nil
 }
 
 // New returns a Parser. objects is required; structured may be nil (no
@@ -176,9 +190,14 @@ func (p *Parser) discovered(ctx context.Context, seq uint64, ev event.FileDiscov
 		return p.parseStructured(ctx, doc, ev, emit)
 	}
 	if isSpreadsheet(doc.Format) {
+		// Never guessed at: say what happens to it.
+		p.log.InfoContext(ctx, "spreadsheet not named by the structured mapping",
+			slog.String("path", ev.Path), slog.String("unmapped", p.cfg.Unmapped))
+		if p.unmapped != nil {
+			p.unmapped.WithLabelValues(p.cfg.Unmapped).Inc()
+		}
 		switch p.cfg.Unmapped {
 		case UnmappedSkip:
-			p.log.DebugContext(ctx, "skipping unmapped spreadsheet", slog.String("path", ev.Path))
 			return nil
 		case UnmappedReject:
 			return pipeline.Permanent(fmt.Errorf("%s: spreadsheet not named by the structured mapping", ev.Path))
