@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
@@ -18,7 +19,29 @@ import (
 //
 //	go test -run '^$' -bench RunnerHop -benchtime 200000x ./pkg/pipeline/
 func BenchmarkRunnerHop(b *testing.B) {
-	e := newEnv(b)
+	benchHop(b, newEnv(b))
+}
+
+// BenchmarkRunnerHopFsync compares the hop with the server's default fsync
+// (every 2 minutes) and with an fsync on every write (sync_always), the
+// setting that survives power loss.
+//
+//	go test -run '^$' -bench RunnerHopFsync -benchtime 50000x ./pkg/pipeline/
+func BenchmarkRunnerHopFsync(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		cfg  bus.EmbeddedConfig
+	}{
+		{"default", bus.EmbeddedConfig{}},
+		{"sync_always", bus.EmbeddedConfig{SyncAlways: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchHop(b, newEnvWith(b, tc.cfg))
+		})
+	}
+}
+
+func benchHop(b *testing.B, e *env) {
 	js, err := jetstream.New(e.nc, jetstream.WithPublishAsyncMaxPending(4096))
 	require.NoError(b, err)
 	payload := make([]byte, 1024)
@@ -28,6 +51,9 @@ func BenchmarkRunnerHop(b *testing.B) {
 		m.Header.Set(pipeline.HeaderCorrelationID, "bench")
 		if _, err := js.PublishMsgAsync(m); err != nil {
 			b.Fatal(err)
+		}
+		if i%1000 == 999 { // stay within the async window, also when every write is fsynced
+			<-js.PublishAsyncComplete()
 		}
 	}
 	select {

@@ -34,6 +34,19 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	_, nc, js := bustest.Provisioned(t)
+	return setupEnv(t, nc, js)
+}
+
+func newEnvWith(t testing.TB, cfg bus.EmbeddedConfig) *env {
+	t.Helper()
+	ns := bustest.NewServerWith(t, cfg)
+	nc, js := bustest.Connect(t, ns)
+	require.NoError(t, bus.Provision(context.Background(), js, bus.DefaultTopology()))
+	return setupEnv(t, nc, js)
+}
+
+func setupEnv(t testing.TB, nc *nats.Conn, js jetstream.JetStream) *env {
+	t.Helper()
 	ctx := context.Background()
 	for _, s := range []jetstream.StreamConfig{
 		{Name: "T_IN", Subjects: []string{"t.in"}, Storage: jetstream.FileStorage},

@@ -62,3 +62,21 @@ func Provisioned(t testing.TB) (*server.Server, *nats.Conn, jetstream.JetStream)
 	}
 	return ns, nc, js
 }
+
+// NewServerWith starts an embedded server with cfg (StoreDir defaults to
+// t.TempDir(), Port to a random one); it is shut down in t.Cleanup.
+func NewServerWith(t testing.TB, cfg bus.EmbeddedConfig) *server.Server {
+	t.Helper()
+	if cfg.StoreDir == "" {
+		cfg.StoreDir = t.TempDir()
+	}
+	ns, err := bus.StartEmbedded(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("start nats: %v", err)
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns
+}
