@@ -1,0 +1,135 @@
+package extractor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/bus/bustest"
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+)
+
+func publishChunk(t *testing.T, js jetstream.JetStream, path, text string, version uint64) {
+	t.Helper()
+	doc := event.NewDocument(path, fmt.Sprintf("%064x", version), int64(len(text)), version)
+	m := pipeline.MustMessage(event.SubjectChunk, event.Chunk{Document: doc, Index: 0, Total: 1, Text: text})
+	nm := nats.NewMsg(m.Subject)
+	nm.Data, nm.Header = m.Data, m.Header
+	nm.Header.Set(pipeline.HeaderCorrelationID, "cid-"+path)
+	_, err := js.PublishMsg(context.Background(), nm)
+	require.NoError(t, err)
+}
+
+func extractions(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg {
+	t.Helper()
+	s, err := js.Stream(context.Background(), bus.StreamExtractions)
+	require.NoError(t, err)
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	return out
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline, tick := time.After(timeout), time.NewTicker(10*time.Millisecond)
+	defer tick.Stop()
+	for err := cond(); err != nil; err = cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("not met within %s: %v", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// Names learned after a document was extracted are found in it by
+// re-extracting only the chunks that contain them.
+func TestRefresherReextractsChunksWithChangedNames(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	g := NewGazetteer(nil)
+	x := newTestExtractorWith(t, g)
+	publishChunk(t, js, "a.md", "Ada Quinlan reviewed the plan.", 1)
+	publishChunk(t, js, "b.md", "Nothing about people here.", 2)
+	publishChunk(t, js, "c.md", "Ada Quinlan manages PRJ-1234.", 3)
+
+	r := NewRefresher(js, x, logging.Discard(), 10*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	r.Synced(5)
+	assert.True(t, r.Idle(5))
+	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
+	r.Changed("Ada Quinlan", 6)
+	assert.False(t, r.Idle(6))
+	waitUntil(t, 10*time.Second, func() error {
+		if !r.Idle(6) {
+			return errors.New("refresh pending")
+		}
+		return nil
+	})
+	assert.Equal(t, 2, r.Replayed())
+	msgs := extractions(t, js)
+	require.Len(t, msgs, 2, "only the chunks naming the person are re-extracted")
+	for _, m := range msgs {
+		var x event.Extraction
+		require.NoError(t, json.Unmarshal(m.Data, &x))
+		assert.Contains(t, []string{"a.md", "c.md"}, x.Chunk.Document.Path)
+		assert.Equal(t, "cid-"+x.Chunk.Document.Path, m.Header.Get(pipeline.HeaderCorrelationID))
+		assert.Contains(t, m.Header.Get(pipeline.HeaderMsgID), "refresh:6:")
+		var persons []string
+		for _, n := range x.Mentions {
+			if n.Label == "Person" {
+				persons = append(persons, n.Key)
+			}
+		}
+		assert.Equal(t, []string{"ada quinlan"}, persons)
+	}
+
+	// The same change refreshed again (another replica, same revision) is
+	// deduplicated by message ID.
+	r.Changed("Ada Quinlan", 6)
+	waitUntil(t, 10*time.Second, func() error {
+		if r.Replayed() != 4 || !r.Idle(6) {
+			return fmt.Errorf("replayed %d", r.Replayed())
+		}
+		return nil
+	})
+	assert.Len(t, extractions(t, js), 2)
+}
+
+func TestRefresherWithEmptyStream(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	r := NewRefresher(js, newTestExtractorWith(t, NewGazetteer(nil)), logging.Discard(), 0)
+	n, err := r.refresh(context.Background(), []string{"Nobody"}, 1)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	n, err = r.refresh(context.Background(), nil, 1)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+func newTestExtractorWith(t testing.TB, g *Gazetteer) *Extractor {
+	t.Helper()
+	x, err := New(defaultSchema(t), g)
+	require.NoError(t, err)
+	return x
+}
