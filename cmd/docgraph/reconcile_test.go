@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/bus/bustest"
 	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/event"
@@ -96,6 +97,14 @@ func TestReconcileReportsAndFixesGaps(t *testing.T) {
 		{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: ghost, Index: 0, Total: 1, Text: "ghost"}}},
 	}))
 	require.NoError(t, st.Close())
+	// Its bytes are gone from the object store too: the fix stores them again.
+	dBytes, err := os.ReadFile(filepath.Join(in, "sub", "d.md"))
+	require.NoError(t, err)
+	withSystem(t, data, func(s *system) {
+		objects, err := s.js.ObjectStore(t.Context(), bus.BucketFiles)
+		require.NoError(t, err)
+		require.NoError(t, objects.Delete(t.Context(), "sub/d.md@"+sha256Hex(dBytes)))
+	})
 
 	want := []string{
 		"dead-lettered empty.txt", "missing extra.md", "missing sub/d.md",
@@ -237,4 +246,38 @@ func TestReconcileWhileUpHoldsTheEmbeddedGraph(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "reconcile: open the graph")
 	assert.Contains(t, err.Error(), "can be open in one process only")
+}
+
+func TestReconcileExplainsByDeadLetter(t *testing.T) {
+	sha, old := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	file := func(subject, payload string) bus.DeadLetter {
+		return bus.DeadLetter{Path: "f.md", OrigSubject: subject, Data: []byte(payload)}
+	}
+	missing := gap{kind: gapMissing, path: "f.md", fileSHA: sha}
+	orphan := gap{kind: gapOrphaned, path: "f.md", graphSHA: sha}
+	tests := []struct {
+		name string
+		dl   bus.DeadLetter
+		gap  gap
+		want bool
+	}{
+		{"file event of this version", file(event.SubjectFileDiscovered, `{"path":"f.md","sha256":"`+sha+`"}`), missing, true},
+		{"file event of an older version", file(event.SubjectFileDiscovered, `{"path":"f.md","sha256":"`+old+`"}`), missing, false},
+		{"chunk of this version", file(event.SubjectChunk, `{"document":{"path":"f.md","sha256":"`+sha+`"}}`), missing, true},
+		{"extraction of this version", file(event.SubjectExtraction, `{"chunk":{"document":{"path":"f.md","sha256":"`+sha+`"}}}`), missing, true},
+		{"records of an older version", file(event.SubjectRecords, `{"source":{"path":"f.md","sha256":"`+old+`"}}`), missing, false},
+		{"payload without a version", file(event.SubjectFileDiscovered, `not json`), missing, true},
+		{"another path", bus.DeadLetter{Path: "g.md", OrigSubject: event.SubjectFileDiscovered}, missing, false},
+		{"a deletion does not explain a missing file", file(event.SubjectFileDeleted, `{"path":"f.md"}`), missing, false},
+		{"a deletion explains an orphan", file(event.SubjectDocumentDeleted, `{"path":"f.md","version":3}`), orphan, true},
+		{"a file event does not explain an orphan", file(event.SubjectFileDiscovered, `{"path":"f.md","sha256":"`+sha+`"}`), orphan, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, explains(tt.dl, tt.gap))
+		})
+	}
+	assert.Equal(t, "a/b.md", msgIDPath("a/b.md"))
+	assert.Regexp(t, `^sha256-[0-9a-f]{64}$`, msgIDPath("a\nb.md"))
+	assert.Equal(t, "abc", short("abc"))
 }
