@@ -2,7 +2,9 @@ package duckstore_test
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,6 +74,12 @@ func TestFileStorePersists(t *testing.T) {
 	want, err := graphtest.Collect(t.Context(), s)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
+	// Closing folds the write-ahead log into the file.
+	if st, err := os.Stat(path + ".wal"); err == nil {
+		assert.Zero(t, st.Size(), "write-ahead log left after close")
+	} else {
+		require.ErrorIs(t, err, fs.ErrNotExist)
+	}
 
 	s = openStore(t, path)
 	got, err := graphtest.Collect(t.Context(), s)
