@@ -24,6 +24,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/graph/graphapi"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/pkg/schema"
@@ -115,12 +116,7 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 	}
 	files, problems := folderFiles(root, cfg, mapping)
 
-	store, err := openStore(ctx, cfg, nil)
-	if err != nil {
-		return fmt.Errorf("reconcile: open the graph: %w", err)
-	}
-	defer store.Close()
-	docs, err := store.Documents(ctx)
+	docs, err := graphDocuments(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
@@ -559,4 +555,27 @@ func msgIDPath(rel string) string {
 	}
 	h := sha256.Sum256([]byte(rel))
 	return "sha256-" + hex.EncodeToString(h[:])
+}
+
+// graphDocuments lists the graph's Documents: from the store directly, or,
+// when a running docgraph holds the embedded graph, from its graph writer.
+func graphDocuments(ctx context.Context, cfg config.Config) (map[string]string, error) {
+	store, err := openStore(ctx, cfg, nil)
+	if err == nil {
+		defer store.Close()
+		return store.Documents(ctx)
+	}
+	if cfg.GraphStore() != "neo4j" {
+		if s := runningSystem(ctx, cfg); s != nil {
+			defer s.close()
+			docs, rerr := graphapi.Documents(ctx, s.nc)
+			if rerr == nil {
+				return docs, nil
+			}
+			if !errors.Is(rerr, graphapi.ErrNoServer) {
+				return nil, rerr
+			}
+		}
+	}
+	return nil, fmt.Errorf("open the graph: %w", err)
 }
