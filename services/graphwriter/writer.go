@@ -148,6 +148,7 @@ func (w *Writer) write(ctx context.Context, ops []graph.Op, idx []int, errs []er
 	err := w.store.Apply(ctx, ops)
 	if err == nil {
 		w.batches.Observe(float64(len(ops)))
+		w.logBatch(ctx, ops)
 		if gerr := w.syncGazetteer(ctx, ops); gerr != nil {
 			// The graph is committed; a retry rewrites it (idempotent) and
 			// updates the gazetteer again.
@@ -225,4 +226,32 @@ func (w *Writer) syncGazetteer(ctx context.Context, ops []graph.Op) error {
 		}
 	}
 	return nil
+}
+
+// logBatch tells the operator what a committed batch changed: one line per
+// batch, naming a few documents.
+func (w *Writer) logBatch(ctx context.Context, ops []graph.Op) {
+	docs := map[string]bool{}
+	var chunks, records, deleted int
+	for _, op := range ops {
+		switch {
+		case op.PutChunk != nil:
+			chunks++
+			docs[op.PutChunk.Chunk.Document.Path] = true
+		case op.PutRecords != nil:
+			records += len(op.PutRecords.Nodes)
+			docs[op.PutRecords.Source.Path] = true
+		case op.DeleteDocument != nil:
+			deleted++
+		}
+	}
+	names := make([]string, 0, 3)
+	for d := range docs {
+		if len(names) == cap(names) {
+			break
+		}
+		names = append(names, d)
+	}
+	w.log.InfoContext(ctx, "graph updated", slog.Int("chunks", chunks), slog.Int("record_nodes", records),
+		slog.Int("deleted_documents", deleted), slog.Int("documents", len(docs)), slog.Any("e.g.", names))
 }
