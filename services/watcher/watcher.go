@@ -53,7 +53,11 @@ type Watcher struct {
 	mu      sync.Mutex // serialises scans and Run's steps; guards what follows
 	objects jetstream.ObjectStore
 	kv      jetstream.KeyValue
-	dupes   time.Duration         // the files stream's duplicate window
+	dupes   time.Duration // the files stream's duplicate window
+
+	// smu guards skipped and a scan's pending set, which the files of one
+	// scan visited in parallel share.
+	smu     sync.Mutex
 	skipped map[string]SkipReason // paths whose skip was logged, by reason
 
 	hook func(step, rel string) // test hook: runs after the steps "hashed" and "stored" of publish
@@ -162,22 +166,6 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 		seen       = map[string]bool{}
 		incomplete []string // directories that could not be read
 	)
-	visitEntry := func(rel, abs string, d fs.DirEntry) {
-		lst, err := d.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			return
-		}
-		var res Result
-		if err != nil {
-			res = w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
-		} else {
-			res = w.visit(ctx, rel, abs, lst, recs[rel], pend)
-		}
-		if res.keepsRecord() {
-			keep[rel] = true
-		}
-		rep.Results = append(rep.Results, res)
-	}
 	// Files that look like spreadsheets are visited during the walk and the
 	// others after it, so that a pass publishes the structured data (which
 	// feeds the gazetteer) before the documents that mention its names:
@@ -222,17 +210,50 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 			later = append(later, deferred{rel, abs, d})
 			return nil
 		}
-		visitEntry(rel, abs, d)
+		if res := w.visitEntry(ctx, rel, abs, d, recs, pend); res.Path != "" {
+			if res.keepsRecord() {
+				keep[rel] = true
+			}
+			rep.Results = append(rep.Results, res)
+		}
 		return nil
 	})
 	if walkErr != nil {
 		return rep, fmt.Errorf("scan %s: %w", w.root, walkErr)
 	}
-	for _, f := range later {
-		if err := ctx.Err(); err != nil {
-			return rep, fmt.Errorf("scan %s: %w", w.root, err)
+	// The documents are independent of each other: each one's publication
+	// is a few round trips to JetStream, so they are visited in parallel.
+	results := make([]Result, len(later))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(scanWorkers, len(later)) {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = w.visitEntry(ctx, later[i].rel, later[i].abs, later[i].d, recs, pend)
+			}
+		})
+	}
+feed:
+	for i := range later {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
 		}
-		visitEntry(f.rel, f.abs, f.d)
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("scan %s: %w", w.root, err)
+	}
+	for _, res := range results {
+		if res.Path == "" {
+			continue // vanished before it was visited
+		}
+		if res.keepsRecord() {
+			keep[res.Path] = true
+		}
+		rep.Results = append(rep.Results, res)
 	}
 	for _, p := range slices.Sorted(maps.Keys(recs)) {
 		rec := recs[p]
@@ -324,6 +345,22 @@ func (w *Watcher) pathRule(rel string, isDir bool) SkipReason {
 	return w.nameRule(rel, isDir)
 }
 
+// scanWorkers is how many documents a scan publishes at once.
+const scanWorkers = 8
+
+// visitEntry visits one walked file; the zero Result means it vanished.
+// It may run in parallel with other files' visits.
+func (w *Watcher) visitEntry(ctx context.Context, rel, abs string, d fs.DirEntry, recs map[string]*record, pend *pending) Result {
+	lst, err := d.Info()
+	if errors.Is(err, fs.ErrNotExist) {
+		return Result{}
+	}
+	if err != nil {
+		return w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
+	}
+	return w.visit(ctx, rel, abs, lst, recs[rel], pend)
+}
+
 // visit decides and acts on one path that is not a directory; lst is its
 // Lstat. rec is its record or nil. w.mu is held.
 func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, rec *record, pend *pending) Result {
@@ -357,7 +394,9 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 		return w.unchanged(rel, rec)
 	}
 	if pend != nil && time.Since(st.ModTime()) < w.cfg.Settle {
+		w.smu.Lock()
 		pend.observe(rel, st)
+		w.smu.Unlock()
 		return w.skip(ctx, rel, ReasonUnstable, rel+" (modified less than the settle time ago)")
 	}
 	return w.publish(ctx, rel, abs, rec)
@@ -450,7 +489,7 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 	if drop != "" {
 		w.deleteObject(ctx, drop)
 	}
-	delete(w.skipped, rel)
+	w.forgetSkip(rel)
 	w.m.published.Inc()
 	w.m.bytes.Add(float64(st0.Size()))
 	w.log.InfoContext(ctx, "file published",
@@ -578,8 +617,15 @@ func (w *Watcher) deleteObject(ctx context.Context, obj string) {
 	}
 }
 
-func (w *Watcher) unchanged(rel string, rec *record) Result {
+// forgetSkip forgets that rel's skip was logged.
+func (w *Watcher) forgetSkip(rel string) {
+	w.smu.Lock()
 	delete(w.skipped, rel)
+	w.smu.Unlock()
+}
+
+func (w *Watcher) unchanged(rel string, rec *record) Result {
+	w.forgetSkip(rel)
 	return Result{Path: rel, Outcome: Unchanged, SHA256: rec.SHA256, Size: rec.Size, Object: rec.Object, Seq: rec.Seq}
 }
 
@@ -593,8 +639,11 @@ func (w *Watcher) tooLarge(ctx context.Context, rel string, size int64) Result {
 // reason, not on every rescan.
 func (w *Watcher) skip(ctx context.Context, rel string, reason SkipReason, detail string, attrs ...slog.Attr) Result {
 	detail = reason.Describe() + ": " + detail
-	if w.skipped[rel] != reason {
-		w.skipped[rel] = reason
+	w.smu.Lock()
+	first := w.skipped[rel] != reason
+	w.skipped[rel] = reason
+	w.smu.Unlock()
+	if first {
 		w.m.skipped.WithLabelValues(string(reason)).Inc()
 		level := slog.LevelInfo
 		switch reason {
