@@ -318,15 +318,44 @@ func stageRunnerConfig(sc config.StageConfig, stage, stream string, shutdown tim
 // objectStore adapts the JetStream object store to parser.Objects.
 type objectStore struct{ os jetstream.ObjectStore }
 
+// objectOpenTimeout bounds the setup of an object read (its info request
+// and the creation of the consumer that streams its chunks). A request in
+// flight while the connection drops never gets its reply, and the handler's
+// own deadline is minutes away: without this bound a NATS restart could
+// stall the parser for handler_timeout.
+const objectOpenTimeout = 15 * time.Second
+
 func (o objectStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(objectOpenTimeout, cancel)
 	r, err := o.os.Get(ctx, name)
+	if !timer.Stop() {
+		// The timer fired and cancelled the read, whatever Get returned.
+		if err == nil {
+			_ = r.Close()
+		}
+		cancel()
+		return nil, fmt.Errorf("object %s: no answer from nats within %s", name, objectOpenTimeout)
+	}
 	if err != nil {
+		cancel()
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			return nil, pipeline.Permanent(fmt.Errorf("object %s: %w", name, err))
 		}
 		return nil, fmt.Errorf("object %s: %w", name, err)
 	}
-	return r, nil
+	return objectReader{r, cancel}, nil
+}
+
+// objectReader releases the read's context when closed.
+type objectReader struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (r objectReader) Close() error {
+	defer r.cancel()
+	return r.ReadCloser.Close()
 }
 
 // stageRunners builds the runners of one stage.
