@@ -97,11 +97,10 @@ type system struct {
 	ready   atomic.Bool
 	closers []func() error
 
-	graphStore  graph.Store // the graph writer's store, served to operator commands
-	graphServed atomic.Bool
-	book        *gazetteer.Book
-	refresher   *extractor.Refresher
-	tasks       []func(context.Context) error // background work of the stages
+	graphStore graph.Store // the graph writer's store (set by stageRunners)
+	book       *gazetteer.Book
+	refresher  *extractor.Refresher
+	tasks      []func(context.Context) error // background work of the stages
 }
 
 // gazetteerBook returns the process's mirror of the gazetteer bucket,

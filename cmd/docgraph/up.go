@@ -11,6 +11,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/graphapi"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
@@ -102,7 +103,13 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 			log.Info("all stages ready")
 		}
 	}
-	var builders []func() ([]*pipeline.Runner, error)
+	// A builder returns a stage's runners and, for the graph writer, the
+	// store it serves to operator commands.
+	type built struct {
+		runners []*pipeline.Runner
+		store   graph.Store
+	}
+	var builders []func() (built, error)
 	for _, stage := range stages {
 		if stage == bus.StageWatcher {
 			w, err := s.newWatcher(cfg.Watch.Dir)
@@ -113,21 +120,24 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 			continue
 		}
 		if stage == bus.StageGraphWriter {
-			builders = append(builders, func() ([]*pipeline.Runner, error) { return s.stageRunners(gctx, stage) })
+			builders = append(builders, func() (built, error) {
+				rs, err := s.stageRunners(gctx, stage)
+				return built{runners: rs, store: s.graphStore}, err
+			})
 			continue
 		}
 		rs, err := s.stageRunners(ctx, stage)
 		if err != nil {
 			return err
 		}
-		builders = append(builders, func() ([]*pipeline.Runner, error) { return rs, nil })
+		builders = append(builders, func() (built, error) { return built{runners: rs}, nil })
 	}
 	if err := s.startTasks(gctx, g); err != nil {
 		return err
 	}
 	for _, build := range builders {
 		g.Go(func() error {
-			rs, err := build()
+			b, err := build()
 			if err != nil {
 				if gctx.Err() != nil {
 					return nil
@@ -135,11 +145,11 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 				return err
 			}
 			rg, rctx := errgroup.WithContext(gctx)
-			for _, r := range rs {
+			for _, r := range b.runners {
 				rg.Go(func() error { return r.Run(rctx) })
 			}
-			if st := s.graphStore; st != nil && len(rs) > 0 && rs[0] != nil && s.graphServed.CompareAndSwap(false, true) {
-				rg.Go(func() error { return graphapi.Serve(rctx, s.nc, s.js, st, log) })
+			if b.store != nil {
+				rg.Go(func() error { return graphapi.Serve(rctx, s.nc, s.js, b.store, log) })
 			}
 			started()
 			return rg.Wait()
