@@ -448,8 +448,8 @@ func TestFaultHostileValues(t *testing.T) {
 	}
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
-			args := st.args(t)
 			ingestNames := func(person, team string) exportJSON {
+				args := st.args(t) // a fresh graph each time (Neo4j is wiped)
 				in, data := t.TempDir(), t.TempDir()
 				writeFile(t, filepath.Join(in, "teams.csv"), "team_name,member_name,role,project_code\n"+
 					"Alpha Crew,Ann Lee,Lead,PRJ-0001\n"+
