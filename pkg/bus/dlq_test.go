@@ -460,6 +460,9 @@ func TestPurgeDeadLetters(t *testing.T) {
 			}
 			assert.Equal(t, tt.wantLeft, stages)
 
+			if tt.olderThan {
+				older = time.Since(mark) // the same cutoff as the first purge
+			}
 			n, err = bus.PurgeDeadLetters(t.Context(), js, tt.stage, older)
 			require.NoError(t, err)
 			assert.Zero(t, n, "nothing left to purge")
