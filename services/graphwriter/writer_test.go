@@ -365,6 +365,9 @@ func TestLatencyFlush(t *testing.T) {
 		if len(docs) < 3 {
 			return fmt.Errorf("%d of 3 documents written", len(docs))
 		}
+		if metric(t, reg, "docgraph_graph_batch_messages") < 1 { // observed just after the commit
+			return fmt.Errorf("batch not counted yet")
+		}
 		return nil
 	})
 	elapsed := time.Since(start)
