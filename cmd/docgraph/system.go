@@ -174,7 +174,7 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	topo := bus.TopologyConfig{Replicas: cfg.Streams.Replicas, MaxAge: cfg.Streams.MaxAge, Duplicates: cfg.Streams.Duplicates}
-	if err := bus.Provision(ctx, s.js, topo); err != nil {
+	if err := provision(ctx, s.js, topo, log); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -189,6 +189,28 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 		}
 	}
 	return s, nil
+}
+
+// provision creates the streams and buckets, retrying for up to two
+// minutes while JetStream does not answer in time: workers starting
+// together against a fresh cluster all create the replicated streams at
+// once, and a create that races another one can go unanswered although
+// the stream gets created. Each retry gets further.
+func provision(ctx context.Context, js jetstream.JetStream, topo bus.TopologyConfig, log *slog.Logger) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for attempt := 0; ; attempt++ {
+		err := bus.Provision(ctx, js, topo)
+		if err == nil || ctx.Err() != nil || !bus.IsTransient(err) || time.Now().After(deadline) {
+			return err
+		}
+		wait := min(250*time.Millisecond<<attempt, 2*time.Second)
+		log.Warn("provision streams: jetstream slow to answer; retrying", slog.Duration("retry_in", wait), slog.Any(logging.KeyErr, err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 func (s *system) onClose(fn func() error) { s.closers = append(s.closers, fn) }
