@@ -83,9 +83,9 @@ func TestDLQListShowReplayPurge(t *testing.T) {
 	out = mustDocgraph(t, op(data, "dlq", "show", id)...)
 	for _, want := range []string{
 		"stage           parser", "path            empty.txt", "class           permanent",
-		"original        docgraph.files.discovered, DOCGRAPH_FILES seq 1",
+		fmt.Sprintf("original        docgraph.files.discovered, DOCGRAPH_FILES seq %d", dl.OrigSeq),
 		"Correlation-ID: " + dl.CorrelationID, "Docgraph-Error-Class: permanent", "Docgraph-Type: FileDiscovered",
-		"Docgraph-Original-Seq: 1", "payload (", `    "path": "empty.txt",`,
+		fmt.Sprintf("Docgraph-Original-Seq: %d", dl.OrigSeq), "payload (", `    "path": "empty.txt",`,
 	} {
 		assert.Contains(t, out, want)
 	}
