@@ -83,9 +83,9 @@ func TestDLQListShowReplayPurge(t *testing.T) {
 	out = mustDocgraph(t, op(data, "dlq", "show", id)...)
 	for _, want := range []string{
 		"stage           parser", "path            empty.txt", "class           permanent",
-		fmt.Sprintf("original        docgraph.files.discovered, DOCGRAPH_FILES seq %d", dl.OrigSeq),
+		fmt.Sprintf("original        docgraph.files.discovered, DOCGRAPH_FILES seq %d", dl.OriginalSeq),
 		"Correlation-ID: " + dl.CorrelationID, "Docgraph-Error-Class: permanent", "Docgraph-Type: FileDiscovered",
-		fmt.Sprintf("Docgraph-Original-Seq: %d", dl.OrigSeq), "payload (", `    "path": "empty.txt",`,
+		fmt.Sprintf("Docgraph-Original-Seq: %d", dl.OriginalSeq), "payload (", `    "path": "empty.txt",`,
 	} {
 		assert.Contains(t, out, want)
 	}
