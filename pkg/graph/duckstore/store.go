@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -64,12 +65,31 @@ type Store struct {
 
 var _ graph.Store = (*Store)(nil)
 
-// checkpointThreshold is the write-ahead log size at which DuckDB folds
-// the log into the database file. A checkpoint rewrites the tables' indexes,
-// so its cost grows with the graph: at DuckDB's default (16MB) an ingest
-// spends most of its time checkpointing. The log is also folded in when the
-// store closes.
-const checkpointThreshold = "256MB"
+// maxCheckpointThreshold is the largest write-ahead log DuckDB lets grow
+// before folding it into the database file. A checkpoint rewrites the
+// tables' indexes, so its cost grows with the graph: at DuckDB's default
+// (16MB) an ingest spends much of its time checkpointing. But what is not
+// checkpointed stays in DuckDB's memory, so the threshold is also kept to a
+// quarter of the memory limit: above it, DuckDB spills to its temp
+// directory and slows down many times over. The log is also folded in when
+// the store closes.
+const maxCheckpointThreshold = 64 << 20
+
+// checkpointThreshold returns the checkpoint threshold in bytes for a
+// memory limit already validated ("" for DuckDB's default).
+func checkpointThreshold(memoryLimit string) int64 {
+	m := memoryLimitRE.FindStringSubmatch(memoryLimit)
+	if m == nil {
+		return maxCheckpointThreshold
+	}
+	num, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(memoryLimit, m[2])), 64)
+	if err != nil {
+		return maxCheckpointThreshold
+	}
+	unit := map[string]float64{"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
+	return max(1<<20, min(maxCheckpointThreshold, int64(num*unit/4)))
+}
 
 var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 
@@ -94,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if strings.ContainsRune(cfg.Path, '?') {
 		return nil, fmt.Errorf("open graph: path %q: must not contain '?'", cfg.Path)
 	}
-	settings := []string{"SET checkpoint_threshold = '" + checkpointThreshold + "'"}
+	settings := []string{fmt.Sprintf("SET checkpoint_threshold = '%dB'", checkpointThreshold(cfg.MemoryLimit))}
 	if cfg.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = '"+cfg.MemoryLimit+"'") // validated above
 	}
