@@ -100,15 +100,17 @@ func (c *natsCluster) kill(name string) {
 }
 
 func TestClusterStreamLeaderKilledMidIngest(t *testing.T) {
-	// Fewer documents than the other multi-process tests: replicated
-	// streams on a small machine are slow, and the budget is a minute.
-	fx := newCorpusFixture(t, 200)
+	fx := newCorpusFixture(t, multiDocs)
 	c := startCluster(t, 3)
 	urls := c.urls()
 	js := connect(t, urls)
 	d := newDeployment(t, urls, fx.in, "--graph.store", "duckdb", "--streams.replicas", "3")
-	ws := d.startAll(1)
-	extractor := ws[1]
+	// The first worker creates the replicated streams alone; workers that
+	// race to create them retry (each race costs a JetStream API timeout).
+	d.start(bus.StageGraphWriter).waitReady(t)
+	extractor, parser := d.start(bus.StageExtractor), d.start(bus.StageParser)
+	extractor.waitReady(t)
+	parser.waitReady(t)
 	d.start(bus.StageWatcher)
 	extractor.waitProcessed(t, 100)
 

@@ -602,12 +602,14 @@ func TestSecretsNeverLogged(t *testing.T) {
 		name    string
 		args    []string
 		wantLog string // a line showing the worker got far enough to log its secret, if it leaked
+		wantIn  string // what the logs show instead
 		wantErr bool   // the worker exits with an error
 	}{
 		{
 			name:    "password in the NATS URL",
 			args:    []string{"worker", "parser", "--nats", "nats://" + natsUser + ":" + natsPass + "@" + host},
 			wantLog: "all stages ready",
+			wantIn:  `"nats":"nats://` + natsUser + `:xxxxx@` + host,
 		},
 		{
 			name:    "password flags for NATS and Neo4j",
@@ -645,6 +647,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			}
 			logs := p.log()
 			require.NotEmpty(t, logs)
+			assert.Contains(t, logs, tt.wantIn)
 			for _, s := range secrets {
 				assert.NotContains(t, logs, s, "secret in the logs:\n%s", logs)
 			}
