@@ -1,9 +1,11 @@
 package neostore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -37,10 +39,19 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 			s.m.retries.Inc()
 		}
 		w := &writer{tx: tx}
-		for _, p := range plans {
-			if err := w.apply(ctx, p); err != nil {
-				return nil, fmt.Errorf("op %d (%s): %w", p.opIndex, p.path, err)
+		for i := 0; i < len(plans); {
+			if n := recordsRun(plans[i:]); n > 0 {
+				run := plans[i : i+n]
+				if err := w.applyRecords(ctx, run); err != nil {
+					return nil, fmt.Errorf("ops %d-%d (records of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+				}
+				i += n
+				continue
 			}
+			if err := w.apply(ctx, plans[i]); err != nil {
+				return nil, fmt.Errorf("op %d (%s): %w", plans[i].opIndex, plans[i].path, err)
+			}
+			i++
 		}
 		return nil, nil
 	})
@@ -66,10 +77,32 @@ WITH v, v.version AS old
 SET v.version = CASE WHEN old IS NULL OR $version > old THEN $version ELSE old END
 RETURN old`
 
+	// qPutDocument also gives the op's source its support id (sources
+	// written before ids existed get one on their next write).
 	qPutDocument = `MERGE (d:Document {key: $path})
 SET d += $doc
 MERGE (s:_Source {key: $source})
-ON CREATE SET s.path = $path, s.sha = $sha, s.part = $part`
+ON CREATE SET s.path = $path, s.sha = $sha, s.part = $part
+SET s.sid = coalesce(s.sid, $sid)`
+
+	// qVersions is qVersion for several paths (sorted, so concurrent
+	// transactions lock them in the same order), each with the largest
+	// version a run of ops brings.
+	qVersions = `UNWIND $paths AS p
+MERGE (v:_Version {key: p.path})
+SET v._lock = true
+REMOVE v._lock
+WITH p, v, v.version AS old
+SET v.version = CASE WHEN old IS NULL OR p.version > old THEN p.version ELSE old END
+RETURN p.path AS path, old`
+
+	// qPutDocuments is qPutDocument for several ops, in op order.
+	qPutDocuments = `UNWIND $docs AS x
+MERGE (d:Document {key: x.path})
+SET d += x.doc
+MERGE (s:_Source {key: x.source})
+ON CREATE SET s.path = x.path, s.sha = x.sha, s.part = x.part
+SET s.sid = coalesce(s.sid, x.sid)`
 
 	qPutChunk = `MATCH (d:Document {key: $path})
 MERGE (c:Chunk {key: $chunk})
@@ -95,19 +128,6 @@ RETURN ids`
 
 	qDeleteDocument = `MATCH (d:Document {key: $path}) DETACH DELETE d`
 
-	// qDeleteUnsupportedRels deletes the relationships whose support edges
-	// withdrawRels removed, unless another source still supports them.
-	qDeleteUnsupportedRels = `UNWIND $rels AS x
-MATCH (a) WHERE elementId(a) = x.a
-MATCH (a)-[r]->(b)
-WHERE type(r) = x.type AND r.source = x.source AND b.key = x.toKey AND x.toLabel IN labels(b)
-  AND NOT EXISTS {
-    MATCH (a)<-[y:_SUPPORTS_REL]-()
-    WHERE y.type = x.type AND y.source = x.source AND y.to_label = x.toLabel AND y.to_key = x.toKey
-  }
-DELETE r
-RETURN elementId(a) AS a, elementId(b) AS b`
-
 	// qCollect deletes the candidate entities left without support and
 	// without relationships other than bookkeeping.
 	qCollect = `UNWIND $ids AS id
@@ -126,13 +146,26 @@ const (
 	otherSHASources = "s.sha <> $sha"
 )
 
+// qWithdrawRels removes the sources' ids from the support lists of the
+// relationships they support (found from the nodes the sources support)
+// and deletes the relationships left without support. The list is
+// read again after a write has locked the relationship: a concurrent
+// transaction may have changed it since the MATCH read it.
 func qWithdrawRels(cond string) string {
 	return `MATCH (s:_Source) WHERE s.path = $path AND ` + cond + `
-MATCH (s)-[x:_SUPPORTS_REL]->(a)
-WITH a, x.type AS type, x.source AS source, x.to_label AS toLabel, x.to_key AS toKey, collect(x) AS xs
-FOREACH (e IN xs | DELETE e)
-RETURN elementId(a) AS a, type, source, toLabel, toKey`
+MATCH (s)-[:_SUPPORTS]->(a)-[r]->(b)
+WHERE s.sid IN r.` + propSupport + `
+WITH a, b, r, collect(s.sid) AS gone
+` + lockRel + `
+SET r.` + propSupport + ` = [x IN r.` + propSupport + ` WHERE NOT x IN gone]
+WITH a, b, r WHERE size(r.` + propSupport + `) = 0
+DELETE r
+RETURN elementId(a) AS a, elementId(b) AS b`
 }
+
+// lockRel takes r's write lock (setting and removing a dummy property), so
+// that what follows reads r's support list as the last commit left it.
+const lockRel = "SET r._docgraph_lock = true\nREMOVE r._docgraph_lock"
 
 func qWithdrawNodes(cond string) string {
 	return `MATCH (s:_Source) WHERE s.path = $path AND ` + cond + `
@@ -142,8 +175,8 @@ FOREACH (x IN sources | DETACH DELETE x)
 RETURN ids`
 }
 
-// nodeQuery upserts nodes of one schema label with the op's support, and
-// MENTIONS from the chunk when mentions is set.
+// nodeQuery upserts nodes of one schema label with the support of one
+// source, and MENTIONS from the chunk when mentions is set.
 func nodeQuery(label string, mentions bool) string {
 	q := "MATCH (s:_Source {key: $source})\n"
 	if mentions {
@@ -157,14 +190,20 @@ func nodeQuery(label string, mentions bool) string {
 }
 
 // relQuery upserts relationships of one schema type between two schema
-// labels, creating missing endpoints key-only, with the op's support.
+// labels, creating missing endpoints key-only, with the support of one
+// source: its id in the relationship's support list (read under the
+// relationship's lock, so concurrent writers lose no update), and its
+// support of the start node, through which a withdrawal finds the
+// relationship (usually there already: the source states the node too).
 func relQuery(typ, from, to string) string {
 	return "MATCH (s:_Source {key: $source})\nUNWIND $rows AS row\n" +
 		"MERGE (a:`" + from + "` {key: row.from})\n" +
 		"MERGE (b:`" + to + "` {key: row.to})\n" +
 		"MERGE (a)-[r:`" + typ + "` {source: row.source}]->(b)\n" +
-		"SET r += row.props\n" +
-		"MERGE (s)-[:_SUPPORTS_REL {type: $type, source: row.source, to_label: $toLabel, to_key: row.to}]->(a)"
+		"SET r += row.props\n" + lockRel + "\n" +
+		"SET r." + propSupport + " = CASE WHEN s.sid IN coalesce(r." + propSupport + ", []) THEN r." + propSupport +
+		" ELSE coalesce(r." + propSupport + ", []) + s.sid END\n" +
+		"MERGE (s)-[:_SUPPORTS]->(a)"
 }
 
 // writer runs the ops of one transaction attempt. cand collects entities
@@ -256,21 +295,160 @@ func (w *writer) apply(ctx context.Context, p plan) error {
 		if err := w.put(ctx, p); err != nil {
 			return err
 		}
-	case opPutRecords:
-		if err := w.put(ctx, p); err != nil {
-			return err
+	}
+	return w.collect(ctx)
+}
+
+// maxQueryRows bounds the rows of one UNWIND query when a run of records
+// ops is merged: much larger queries cost Neo4j more per row (memory).
+const maxQueryRows = 10_000
+
+// recordsRun returns how many plans from the first are a run of PutRecords
+// ops that can be written together: only the last may be Final. Until a
+// Final op nothing is withdrawn, so nothing is garbage-collected, and
+// writing all their documents, then all their nodes, then all their
+// relationships (each in op order) ends in the same graph as op by op.
+func recordsRun(plans []plan) int {
+	n := 0
+	for _, p := range plans {
+		if p.kind != opPutRecords {
+			break
 		}
+		n++
 		if p.final {
-			if err := w.withdraw(ctx, p.path, otherSHASources, map[string]any{"sha": p.sha}); err != nil {
-				return err
+			break
+		}
+	}
+	return n
+}
+
+// applyRecords writes a run of PutRecords ops (see recordsRun) with a few
+// queries for all of them instead of a few per op.
+func (w *writer) applyRecords(ctx context.Context, run []plan) error {
+	// Versions: one query for every path; staleness is then decided op by
+	// op, as if each had read the version the ones before it left.
+	maxVersion := map[string]int64{}
+	for _, p := range run {
+		maxVersion[p.path] = max(maxVersion[p.path], p.version)
+	}
+	paths := make([]string, 0, len(maxVersion))
+	for path := range maxVersion {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	rows := make([]any, len(paths))
+	for i, path := range paths {
+		rows[i] = map[string]any{"path": path, "version": maxVersion[path]}
+	}
+	recs, err := w.records(ctx, qVersions, map[string]any{"paths": rows})
+	if err != nil {
+		return fmt.Errorf("versions: %w", err)
+	}
+	stored := map[string]int64{}
+	for _, r := range recs {
+		path, _ := r.Values[0].(string)
+		if old, ok := r.Values[1].(int64); ok {
+			stored[path] = old
+		}
+	}
+	var live []plan
+	for _, p := range run {
+		if old, ok := stored[p.path]; ok && p.version < old {
+			continue // stale
+		}
+		stored[p.path] = max(stored[p.path], p.version)
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+
+	docs := make([]any, len(live))
+	for i, p := range live {
+		docs[i] = map[string]any{"path": p.path, "doc": p.doc, "source": p.source, "sha": p.sha, "part": p.part, "sid": p.sid}
+	}
+	if err := w.exec(ctx, qPutDocuments, map[string]any{"docs": docs}); err != nil {
+		return fmt.Errorf("put documents: %w", err)
+	}
+	nodes := map[string][]sourceRows{}
+	var labels []string
+	type relKey struct{ typ, from, to string }
+	rels := map[relKey][]sourceRows{}
+	var relKeys []relKey
+	for _, p := range live {
+		for _, g := range p.nodes {
+			if _, ok := nodes[g.label]; !ok {
+				labels = append(labels, g.label)
 			}
-			keep := p.sha + ":"
-			if err := w.deleteChunks(ctx, p.path, &keep); err != nil {
-				return err
+			nodes[g.label] = appendGroup(nodes[g.label], p.source, g.rows)
+		}
+		for _, g := range p.rels {
+			k := relKey{g.typ, g.from, g.to}
+			if _, ok := rels[k]; !ok {
+				relKeys = append(relKeys, k)
+			}
+			rels[k] = appendGroup(rels[k], p.source, g.rows)
+		}
+	}
+	// Rows merged from several ops are sorted again, stably (properties of
+	// one key still apply in op order), so that locks are taken in key order.
+	slices.Sort(labels)
+	for _, l := range labels {
+		for _, g := range nodes[l] {
+			slices.SortStableFunc(g.rows, func(a, b map[string]any) int {
+				return cmp.Compare(a["key"].(string), b["key"].(string))
+			})
+			for rows := range slices.Chunk(g.rows, maxQueryRows) {
+				if err := w.exec(ctx, nodeQuery(l, false), map[string]any{"source": g.source, "rows": rows}); err != nil {
+					return fmt.Errorf("put %s nodes: %w", l, err)
+				}
 			}
 		}
 	}
+	slices.SortFunc(relKeys, func(a, b relKey) int {
+		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
+	})
+	for _, k := range relKeys {
+		for _, g := range rels[k] {
+			slices.SortStableFunc(g.rows, compareRelRows)
+			for rows := range slices.Chunk(g.rows, maxQueryRows) {
+				if err := w.exec(ctx, relQuery(k.typ, k.from, k.to), map[string]any{"source": g.source, "rows": rows}); err != nil {
+					return fmt.Errorf("put %s relationships: %w", k.typ, err)
+				}
+			}
+		}
+	}
+
+	last := live[len(live)-1] // only the run's last op may be Final
+	if !last.final {
+		return nil
+	}
+	if err := w.withdraw(ctx, last.path, otherSHASources, map[string]any{"sha": last.sha}); err != nil {
+		return err
+	}
+	keep := last.sha + ":"
+	if err := w.deleteChunks(ctx, last.path, &keep); err != nil {
+		return err
+	}
 	return w.collect(ctx)
+}
+
+// sourceRows are rows of one label or relationship group that one source
+// supports, in op order.
+type sourceRows struct {
+	source string
+	rows   []map[string]any
+}
+
+// appendGroup adds rows supported by source to groups, extending the last
+// group when it has the same source (batches of one file version), so
+// that one query writes them all.
+func appendGroup(groups []sourceRows, source string, rows []map[string]any) []sourceRows {
+	if n := len(groups); n > 0 && groups[n-1].source == source {
+		groups[n-1].rows = append(groups[n-1].rows, rows...)
+		return groups
+	}
+	return append(groups, sourceRows{source: source, rows: slices.Clone(rows)})
 }
 
 // version returns the version stored for the path before p (nil if none)
@@ -294,7 +472,7 @@ func (w *writer) version(ctx context.Context, p plan) (*int64, bool, error) {
 func (w *writer) put(ctx context.Context, p plan) error {
 	params := map[string]any{
 		"path": p.path, "doc": p.doc, "source": p.source, "sha": p.sha, "part": p.part,
-		"chunk": p.chunk, "index": p.index, "text": p.text,
+		"chunk": p.chunk, "index": p.index, "text": p.text, "sid": p.sid,
 	}
 	if err := w.exec(ctx, qPutDocument, params); err != nil {
 		return fmt.Errorf("put document: %w", err)
@@ -312,7 +490,7 @@ func (w *writer) put(ctx context.Context, p plan) error {
 		}
 	}
 	for _, g := range p.rels {
-		params := map[string]any{"source": p.source, "type": g.typ, "toLabel": g.to, "rows": g.rows}
+		params := map[string]any{"source": p.source, "rows": g.rows}
 		if err := w.exec(ctx, relQuery(g.typ, g.from, g.to), params); err != nil {
 			return fmt.Errorf("put %s relationships: %w", g.typ, err)
 		}
@@ -331,17 +509,7 @@ func (w *writer) withdraw(ctx context.Context, path, cond string, extra map[stri
 	if err != nil {
 		return fmt.Errorf("withdraw relationship support: %w", err)
 	}
-	if len(recs) > 0 {
-		rels := make([]any, len(recs))
-		for i, r := range recs {
-			rels[i] = r.AsMap()
-		}
-		deleted, err := w.records(ctx, qDeleteUnsupportedRels, map[string]any{"rels": rels})
-		if err != nil {
-			return fmt.Errorf("delete unsupported relationships: %w", err)
-		}
-		w.candidates(deleted, "a", "b")
-	}
+	w.candidates(recs, "a", "b")
 	recs, err = w.records(ctx, qWithdrawNodes(cond), params)
 	if err != nil {
 		return fmt.Errorf("withdraw node support: %w", err)

@@ -8,11 +8,17 @@
 //
 //   - (:_Version {key: path, version}) holds the newest version of a path,
 //     also after the document is deleted;
-//   - (:_Source {key, path, sha, part}) is one source of support (a chunk of
-//     a document version, or "rows" of a structured file version);
+//   - (:_Source {key, path, sha, part, sid}) is one source of support (a
+//     chunk of a document version, or "rows" of a structured file version);
+//     sid is a random id that names the source in support lists;
 //   - (:_Source)-[:_SUPPORTS]->(entity) is that source's support of a node;
-//   - (:_Source)-[:_SUPPORTS_REL {type, source, to_label, to_key}]->(from)
-//     is its support of the relationship (from)-[:type {source}]->(to).
+//   - a domain relationship lists the sids of the sources that support it in
+//     its _docgraph_support property, and each of those sources also
+//     supports its start node, through which a withdrawal finds it. That
+//     support is usually there anyway (a source states the entities it
+//     relates), so relationship support costs a property rather than an
+//     edge. It keeps the start node no longer than the relationship does:
+//     both go when the source is withdrawn.
 //
 // Withdrawing support deletes _Source nodes found through an index on path,
 // so its cost follows what the source supported, not the size of the graph.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ type plan struct {
 	doc     map[string]any // Document properties (put ops)
 	sha     string
 	source  string // _Source key of the op's support (put ops)
+	sid     int64  // support id the source gets if the op creates it
 	part    string
 	chunk   string // chunk key (PutChunk)
 	index   int64
@@ -151,6 +153,7 @@ func (s *Store) planChunk(i int, x *event.Extraction) (plan, error) {
 	p.chunk = event.ChunkKey(p.sha, x.Chunk.Index)
 	p.part = strconv.Itoa(x.Chunk.Index)
 	p.source = sourceKey(p.path, p.sha, p.part)
+	p.sid = newSID()
 	if p.nodes, err = s.planNodes(i, x.Mentions); err != nil {
 		return plan{}, err
 	}
@@ -170,6 +173,7 @@ func (s *Store) planRecords(i int, r *event.Records) (plan, error) {
 	p.final = r.Final
 	p.part = partRows
 	p.source = sourceKey(p.path, p.sha, p.part)
+	p.sid = newSID()
 	if p.nodes, err = s.planNodes(i, r.Nodes); err != nil {
 		return plan{}, err
 	}
@@ -196,9 +200,16 @@ func (s *Store) relType(i int, t string) (string, error) {
 	return "", invalid(i, "relationship type %q is not in the schema", t)
 }
 
-func props(i int, what string, in map[string]any, reserved string) (map[string]any, error) {
-	if _, ok := in[reserved]; ok {
-		return nil, invalid(i, "%s: property %q is reserved", what, reserved)
+// newSID returns a random support id for a new source. Ids only need to
+// differ between the sources supporting one relationship; 63 random bits
+// make a collision among even millions of sources negligible.
+func newSID() int64 { return rand.Int64() }
+
+func props(i int, what string, in map[string]any, reserved ...string) (map[string]any, error) {
+	for _, r := range reserved {
+		if _, ok := in[r]; ok {
+			return nil, invalid(i, "%s: property %q is reserved", what, r)
+		}
 	}
 	out, err := graph.NormalizeProperties(in)
 	if err != nil {
@@ -259,7 +270,7 @@ func (s *Store) planRels(i int, rels []graph.Relationship, defaultSource string)
 		}
 		src := cmp.Or(r.Source, defaultSource)
 		what := fmt.Sprintf("%s %s %q -> %s %q", r.Type, r.From.Label, r.From.Key, r.To.Label, r.To.Key)
-		pr, err := props(i, what, r.Properties, "source")
+		pr, err := props(i, what, r.Properties, "source", propSupport)
 		if err != nil {
 			return nil, err
 		}
@@ -268,15 +279,18 @@ func (s *Store) planRels(i int, rels []graph.Relationship, defaultSource string)
 	}
 	groups := make([]relGroup, 0, len(byGroup))
 	for k, rows := range byGroup {
-		slices.SortStableFunc(rows, func(a, b map[string]any) int {
-			return cmp.Or(cmp.Compare(a["from"].(string), b["from"].(string)),
-				cmp.Compare(a["to"].(string), b["to"].(string)),
-				cmp.Compare(a["source"].(string), b["source"].(string)))
-		})
+		slices.SortStableFunc(rows, compareRelRows)
 		groups = append(groups, relGroup{typ: k.typ, from: k.from, to: k.to, rows: rows})
 	}
 	slices.SortFunc(groups, func(a, b relGroup) int {
 		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
 	})
 	return groups, nil
+}
+
+// compareRelRows orders relationship rows by start key, end key and source.
+func compareRelRows(a, b map[string]any) int {
+	return cmp.Or(cmp.Compare(a["from"].(string), b["from"].(string)),
+		cmp.Compare(a["to"].(string), b["to"].(string)),
+		cmp.Compare(a["source"].(string), b["source"].(string)))
 }

@@ -40,6 +40,9 @@ func TestPlanRefusesInvalidOps(t *testing.T) {
 		{name: "relationship property", give: chunk(doc, 0, graph.Relationship{Type: "MANAGES", From: alice,
 			To: graph.NodeRef{Label: "Team", Key: "t"}, Properties: map[string]any{"x": math.NaN()}}),
 			wantErr: `MANAGES Person "alice" -> Team "t": property "x"`},
+		{name: "bookkeeping relationship property", give: chunk(doc, 0, graph.Relationship{Type: "MANAGES", From: alice,
+			To: graph.NodeRef{Label: "Team", Key: "t"}, Properties: map[string]any{propSupport: []any{1}}}),
+			wantErr: `property "_docgraph_support" is reserved`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,4 +86,5 @@ func TestPlanSortsRowsStably(t *testing.T) {
 	assert.Equal(t, "structured", p.rels[1].rows[0]["source"])
 	assert.Equal(t, "alice", p.rels[1].rows[0]["from"])
 	assert.Equal(t, 7, p.items)
+	assert.Positive(t, p.sid, "a new source's support id")
 }

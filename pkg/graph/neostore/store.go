@@ -19,11 +19,32 @@ import (
 // leading underscore keeps them apart from schema names, which must start
 // with a letter.
 const (
-	labelSource    = "_Source"
-	labelVersion   = "_Version"
-	relSupports    = "_SUPPORTS"
-	relSupportsRel = "_SUPPORTS_REL"
+	labelSource  = "_Source"
+	labelVersion = "_Version"
+	relSupports  = "_SUPPORTS"
+	// propSupport is the relationship property listing the ids (sid) of
+	// the sources that support a domain relationship.
+	propSupport = "_docgraph_support"
+	// legacyRelSupport is the relationship support of earlier versions (one
+	// edge per supported relationship); Setup converts it.
+	legacyRelSupport = "_SUPPORTS_REL"
 )
+
+// qMigrateRelSupport converts legacy relationship support (an edge from
+// the source to the start node per relationship, naming it) to support
+// lists and the source's support of the start node, in batches. It finds nothing to do once converted.
+const qMigrateRelSupport = `MATCH (s:_Source)-[x:` + legacyRelSupport + `]->(a)
+CALL (s, x, a) {
+  SET s.sid = coalesce(s.sid, toInteger(rand() * 9007199254740991))
+  WITH s, x, a
+  OPTIONAL MATCH (a)-[r]->(b)
+  WHERE type(r) = x.type AND r.source = x.source AND b.key = x.to_key AND x.to_label IN labels(b)
+  FOREACH (rel IN CASE WHEN r IS NULL THEN [] ELSE [r] END |
+    SET rel.` + propSupport + ` = CASE WHEN s.sid IN coalesce(rel.` + propSupport + `, []) THEN rel.` + propSupport + `
+      ELSE coalesce(rel.` + propSupport + `, []) + s.sid END)
+  MERGE (s)-[:` + relSupports + `]->(a)
+  DELETE x
+} IN TRANSACTIONS OF 1000 ROWS`
 
 // Config says where Neo4j is and which schema the store accepts.
 type Config struct {
@@ -187,6 +208,14 @@ func (s *Store) Setup(ctx context.Context) (err error) {
 		}); err != nil {
 			return fmt.Errorf("setup neo4j %s: %w", s.uri, err)
 		}
+	}
+	// CALL … IN TRANSACTIONS needs an auto-commit transaction.
+	res, err := sess.Run(ctx, qMigrateRelSupport, nil)
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("setup neo4j %s: convert relationship support: %w", s.uri, err)
 	}
 	if _, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		res, err := tx.Run(ctx, "CALL db.awaitIndexes(300)", nil)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/graph/duckstore"
 	"github.com/docgraph/docgraph/pkg/graph/graphtest"
 	"github.com/docgraph/docgraph/pkg/graph/neostore"
 	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
@@ -160,4 +162,127 @@ func TestClosedStoreReportsErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "documents neo4j "+cfg.URI)
 	err = s.Export(t.Context(), func(graph.Node) error { return nil }, func(graph.Relationship) error { return nil })
 	assert.ErrorContains(t, err, "export neo4j "+cfg.URI)
+}
+
+// TestSetupConvertsLegacyRelationshipSupport: a graph written with one
+// support edge per relationship is converted to support lists by Setup,
+// and withdrawing the source then removes what it alone supported.
+func TestSetupConvertsLegacyRelationshipSupport(t *testing.T) {
+	s := openStore(t, nil)
+	require.NoError(t, s.Setup(t.Context()))
+	d := event.NewDocument("data/people.csv", "abc", 1, 1)
+	shared := event.NewDocument("data/more.csv", "def", 1, 2)
+	legacy := `MERGE (v:_Version {key: $path}) SET v.version = 1
+MERGE (d:Document {key: $path}) SET d += {path: $path, name: 'people.csv', format: 'csv', sha256: 'abc', size: 1}
+CREATE (s:_Source {key: $path + '\u0000abc\u0000rows', path: $path, sha: 'abc', part: 'rows'})
+CREATE (a:Person {key: 'alice'}), (b:Person {key: 'bob'}), (p:Project {key: 'apollo'})
+CREATE (s)-[:_SUPPORTS]->(a), (s)-[:_SUPPORTS]->(b)
+CREATE (a)-[:MANAGES {source: 'structured', since: 2020}]->(b)
+CREATE (a)-[:WORKS_ON {source: 'structured'}]->(p)
+CREATE (s)-[:_SUPPORTS_REL {type: 'MANAGES', source: 'structured', to_label: 'Person', to_key: 'bob'}]->(a)
+CREATE (s)-[:_SUPPORTS_REL {type: 'WORKS_ON', source: 'structured', to_label: 'Project', to_key: 'apollo'}]->(a)`
+	_, err := neo4j.ExecuteQuery(t.Context(), s.Driver(), legacy, map[string]any{"path": d.Path}, neo4j.EagerResultTransformer)
+	require.NoError(t, err)
+
+	require.NoError(t, s.Setup(t.Context()))
+	require.NoError(t, s.Setup(t.Context()), "converting twice changes nothing")
+	res, err := neo4j.ExecuteQuery(t.Context(), s.Driver(), "MATCH ()-[x:_SUPPORTS_REL]->() RETURN count(x) AS n",
+		nil, neo4j.EagerResultTransformer)
+	require.NoError(t, err)
+	n, _ := res.Records[0].Get("n")
+	assert.Equal(t, int64(0), n, "legacy support edges left")
+	e, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	alice, bob := graph.NodeRef{Label: "Person", Key: "alice"}, graph.NodeRef{Label: "Person", Key: "bob"}
+	apollo := graph.NodeRef{Label: "Project", Key: "apollo"}
+	assert.Equal(t, []graph.Relationship{
+		{Type: "MANAGES", From: alice, To: bob, Source: "structured", Properties: map[string]any{"source": "structured", "since": int64(2020)}},
+		{Type: "WORKS_ON", From: alice, To: apollo, Source: "structured", Properties: map[string]any{"source": "structured"}},
+	}, e.Relationships)
+
+	// Another file states WORKS_ON too; deleting the converted one keeps
+	// only that.
+	works := graph.Relationship{Type: "WORKS_ON", From: alice, To: apollo}
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{
+		{PutRecords: &event.Records{Source: shared, Final: true, Relationships: []graph.Relationship{works}}},
+		{DeleteDocument: &event.DocumentDeleted{Path: d.Path, Version: 3}},
+	}))
+	e, err = graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	assert.Equal(t, []graph.Relationship{
+		{Type: "WORKS_ON", From: alice, To: apollo, Source: "structured", Properties: map[string]any{"source": "structured"}},
+	}, e.Relationships)
+	var keys []string
+	for _, n := range e.Nodes {
+		keys = append(keys, n.Label+":"+n.Key)
+	}
+	assert.Equal(t, []string{"Document:data/more.csv", "Person:alice", "Project:apollo"}, keys)
+}
+
+// TestRecordsRunsMatchOpByOp: records ops that Apply writes together (runs
+// up to a Final batch, mixed with chunk ops, stale versions and deletions)
+// give the graph the embedded store builds op by op.
+func TestRecordsRunsMatchOpByOp(t *testing.T) {
+	s := openStore(t, nil)
+	require.NoError(t, s.Setup(t.Context()))
+	ref := func(l, k string) graph.NodeRef { return graph.NodeRef{Label: l, Key: k} }
+	alice, bob, carol := ref("Person", "alice"), ref("Person", "bob"), ref("Person", "carol")
+	people1 := event.NewDocument("data/people.csv", "p1", 1, 1)
+	people3 := event.NewDocument("data/people.csv", "p3", 1, 3)
+	teams := event.NewDocument("data/teams.csv", "t2", 1, 2)
+	notes := event.NewDocument("notes/a.md", "n4", 1, 4)
+	rec := func(d event.Document, batch int, final bool, nodes []graph.Node, rels ...graph.Relationship) graph.Op {
+		return graph.Op{PutRecords: &event.Records{Source: d, Batch: batch, Final: final, Nodes: nodes, Relationships: rels}}
+	}
+	person := func(key, name string) graph.Node {
+		return graph.Node{Label: "Person", Key: key, Properties: map[string]any{"name": name}}
+	}
+	rel := func(typ string, from, to graph.NodeRef, props map[string]any) graph.Relationship {
+		return graph.Relationship{Type: typ, From: from, To: to, Properties: props}
+	}
+	ops := []graph.Op{
+		rec(people1, 0, false, []graph.Node{person("alice", "A1"), person("bob", "Bob")},
+			rel("MANAGES", alice, bob, map[string]any{"since": 2020})),
+		rec(people1, 1, true, []graph.Node{person("carol", "Carol")}, rel("WORKS_ON", bob, ref("Project", "apollo"), nil)),
+		rec(teams, 0, false, []graph.Node{{Label: "Team", Key: "core"}}, rel("MEMBER_OF", alice, ref("Team", "core"), nil)),
+		rec(people3, 0, false, []graph.Node{person("alice", "A3")},
+			rel("MANAGES", alice, carol, nil), rel("MANAGES", alice, bob, map[string]any{"since": 2021})),
+		rec(people1, 0, false, []graph.Node{person("dave", "stale")}),
+		rec(teams, 1, true, nil),
+		{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: notes, Index: 0, Total: 1, Text: "Alice manages Bob."},
+			Mentions: []graph.Node{{Label: "Person", Key: "alice"}}, Relationships: []graph.Relationship{rel("MANAGES", alice, bob, nil)}}},
+		rec(people3, 1, true, []graph.Node{person("erin", "Erin"), person("carol", "Carol 3")}),
+		rec(people1, 2, true, []graph.Node{person("frank", "stale")}),
+		{DeleteDocument: &event.DocumentDeleted{Path: teams.Path, Version: 5}},
+		rec(people3, 2, false, []graph.Node{person("gina", "Gina")}, rel("WORKS_ON", ref("Person", "gina"), ref("Project", "zeus"), nil)),
+	}
+	ref0, err := duckstore.Open(t.Context(), duckstore.Config{Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes()})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, ref0.Close()) })
+	require.NoError(t, ref0.Setup(t.Context()))
+	for i, op := range ops {
+		require.NoError(t, ref0.Apply(t.Context(), []graph.Op{op}), "op %d", i)
+	}
+	want, err := graphtest.Collect(t.Context(), ref0)
+	require.NoError(t, err)
+
+	require.NoError(t, s.Apply(t.Context(), ops))
+	got, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	assert.Equal(t, emptyPropsNil(want), emptyPropsNil(got))
+	assert.NotEmpty(t, got.Relationships)
+}
+
+func emptyPropsNil(e graphtest.Export) graphtest.Export {
+	for i := range e.Nodes {
+		if len(e.Nodes[i].Properties) == 0 {
+			e.Nodes[i].Properties = nil
+		}
+	}
+	for i := range e.Relationships {
+		if len(e.Relationships[i].Properties) == 0 {
+			e.Relationships[i].Properties = nil
+		}
+	}
+	return e
 }

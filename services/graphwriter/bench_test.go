@@ -1,0 +1,179 @@
+package graphwriter_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/graph/graphtest"
+	"github.com/docgraph/docgraph/pkg/graph/neostore"
+	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
+	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/services/graphwriter"
+)
+
+// Benchmark sizes: 100,000 entities and 200,000 relationships, as the
+// parser sends them (records messages of 500 rows), written by the graph
+// writer in the batches the runner cuts for that backlog.
+const (
+	benchNodes    = 100_000
+	benchRels     = 2 * benchNodes
+	benchRows     = 500    // parser.batch_rows default
+	benchDriverTx = 10_000 // rows per UNWIND of the plain-driver baseline
+)
+
+func benchKey(i int) string { return fmt.Sprintf("person-%06d", i%benchNodes) }
+
+func benchRel(i int) graph.Relationship {
+	typ, to := "MANAGES", benchKey(i/2+1)
+	if i%2 == 1 {
+		typ, to = "WORKS_ON", benchKey(i/2+7)
+	}
+	return graph.Relationship{Type: typ, From: graph.NodeRef{Label: "Person", Key: benchKey(i / 2)},
+		To: graph.NodeRef{Label: "Person", Key: to}, Properties: map[string]any{"weight": float64(i)}}
+}
+
+// BenchmarkNeo4jWrite compares the graph writer on Neo4j (decode, batch,
+// provenance, versions, garbage collection) with plain UNWIND … MERGE
+// batches of 10,000 rows through the driver on the same server:
+//
+//	go test -run '^$' -bench BenchmarkNeo4jWrite -benchtime 1x ./services/graphwriter
+func BenchmarkNeo4jWrite(b *testing.B) {
+	b.Run("writer", func(b *testing.B) {
+		st := openBenchStore(b)
+		w, err := graphwriter.New(st, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), nil, nil)
+		require.NoError(b, err)
+		cfg := graphwriter.Config{Small: 64, Medium: 512, Large: 2048} // the configuration defaults
+		doc := event.NewDocument("bench/people.csv", "bench-sha", 1, 1)
+		var nodeMsgs, relMsgs []pipeline.Message
+		batch := 0
+		add := func(to *[]pipeline.Message, r event.Records) {
+			r.Source, r.Mapping, r.Batch = doc, "bench", batch
+			batch++
+			m, err := pipeline.NewMessage(event.SubjectRecords, r)
+			require.NoError(b, err)
+			*to = append(*to, m)
+		}
+		for lo := 0; lo < benchNodes; lo += benchRows {
+			var nodes []graph.Node
+			for i := lo; i < lo+benchRows; i++ {
+				nodes = append(nodes, graph.Node{Label: "Person", Key: benchKey(i),
+					Properties: map[string]any{"name": benchKey(i), "n": i}})
+			}
+			add(&nodeMsgs, event.Records{Nodes: nodes})
+		}
+		for lo := 0; lo < benchRels; lo += benchRows {
+			var rels []graph.Relationship
+			for i := lo; i < lo+benchRows; i++ {
+				rels = append(rels, benchRel(i))
+			}
+			add(&relMsgs, event.Records{Relationships: rels, Final: lo+benchRows >= benchRels, Batches: batch + 1})
+		}
+		handle := func(msgs []pipeline.Message) func() error {
+			return func() error {
+				for len(msgs) > 0 {
+					n := min(cfg.BatchSize(uint64(len(msgs)-1)), len(msgs))
+					for i, err := range w.Handle(b.Context(), msgs[:n]) {
+						if err != nil {
+							return fmt.Errorf("message %d: %w", i, err)
+						}
+					}
+					msgs = msgs[n:]
+				}
+				return nil
+			}
+		}
+		runBench(b, st, handle(nodeMsgs), handle(relMsgs))
+	})
+	b.Run("driver", func(b *testing.B) {
+		st := openBenchStore(b)
+		cfg := neostoretest.Config(b)
+		d, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
+		require.NoError(b, err)
+		b.Cleanup(func() { require.NoError(b, d.Close(context.WithoutCancel(b.Context()))) })
+		write := func(q string, rows []any) error {
+			sess := d.NewSession(b.Context(), neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
+			_, err := sess.ExecuteWrite(b.Context(), func(tx neo4j.ManagedTransaction) (any, error) {
+				res, err := tx.Run(b.Context(), q, map[string]any{"rows": rows})
+				if err != nil {
+					return nil, err
+				}
+				return res.Consume(b.Context())
+			})
+			return errors.Join(err, sess.Close(context.WithoutCancel(b.Context())))
+		}
+		writeNodes := func() error {
+			for lo := 0; lo < benchNodes; lo += benchDriverTx {
+				rows := make([]any, 0, benchDriverTx)
+				for i := lo; i < lo+benchDriverTx; i++ {
+					rows = append(rows, map[string]any{"key": benchKey(i),
+						"props": map[string]any{"name": benchKey(i), "n": int64(i)}})
+				}
+				if err := write("UNWIND $rows AS row MERGE (n:Person {key: row.key}) SET n += row.props", rows); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		writeRels := func() error {
+			for lo := 0; lo < benchRels; lo += benchDriverTx {
+				byType := map[string][]any{}
+				for i := lo; i < lo+benchDriverTx; i++ {
+					r := benchRel(i)
+					byType[r.Type] = append(byType[r.Type], map[string]any{"from": r.From.Key, "to": r.To.Key, "props": r.Properties})
+				}
+				for typ, rows := range byType {
+					q := "UNWIND $rows AS row MATCH (a:Person {key: row.from}) MATCH (b:Person {key: row.to}) " +
+						"MERGE (a)-[r:" + typ + " {source: 'structured'}]->(b) SET r += row.props"
+					if err := write(q, rows); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		runBench(b, st, writeNodes, writeRels)
+	})
+}
+
+func openBenchStore(b *testing.B) *neostore.Store {
+	b.Helper()
+	cfg := neostoretest.Config(b)
+	cfg.Labels, cfg.RelTypes = graphtest.Labels(), graphtest.RelTypes()
+	st, err := neostore.Open(b.Context(), cfg, prometheus.NewRegistry())
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, st.Close()) })
+	require.NoError(b, st.Setup(b.Context()))
+	return st
+}
+
+func runBench(b *testing.B, st *neostore.Store, writeNodes, writeRels func() error) {
+	var nodeTime, relTime time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		require.NoError(b, st.Wipe(b.Context()))
+		b.StartTimer()
+		start := time.Now()
+		require.NoError(b, writeNodes())
+		mid := time.Now()
+		require.NoError(b, writeRels())
+		nodeTime += mid.Sub(start)
+		relTime += time.Since(mid)
+	}
+	b.ReportMetric(float64(benchNodes*b.N)/nodeTime.Seconds(), "nodes/s")
+	b.ReportMetric(float64(benchRels*b.N)/relTime.Seconds(), "rels/s")
+	stats, err := st.Stats(b.Context())
+	require.NoError(b, err)
+	require.Equal(b, int64(benchNodes), stats.Nodes["Person"])
+	require.Equal(b, int64(benchRels), stats.Relationships["MANAGES"]+stats.Relationships["WORKS_ON"])
+	require.NoError(b, st.Wipe(b.Context()))
+}
