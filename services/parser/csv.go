@@ -75,6 +75,7 @@ type csvTable struct {
 	ptrs      []any
 	done      bool
 	pending   []string
+	cells     []string
 }
 
 // openCSV reads the header and runs pass 1.
@@ -247,11 +248,14 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			if err := t.rows.Scan(t.ptrs...); err != nil {
 				return tableRow{}, false, fmt.Errorf("%s: duckdb scan: %w", t.file, err)
 			}
-			cells := make([]string, t.width)
-			for i, p := range t.positions {
-				cells[p] = t.scan[i].String
+			// The cells are reused: a row is mapped before the next one.
+			if t.cells == nil {
+				t.cells = make([]string, t.width)
 			}
-			t.pending = cells
+			for i, p := range t.positions {
+				t.cells[p] = t.scan[i].String
+			}
+			t.pending = t.cells
 		}
 		if t.done && t.ri >= len(t.rejects) {
 			return tableRow{}, false, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/xuri/excelize/v2"
@@ -327,10 +329,11 @@ type recordBatcher struct {
 	size   int
 	emit   pipeline.Emit
 
-	cur   event.Records
-	rows  int
-	nodes map[event.NodeRef]int
-	rels  map[relIdentity]int
+	cur     event.Records
+	rows    int
+	bufSize int // capacity for the next batch's encoding
+	nodes   map[event.NodeRef]int
+	rels    map[relIdentity]int
 }
 
 type relIdentity struct {
@@ -339,43 +342,47 @@ type relIdentity struct {
 }
 
 func (b *recordBatcher) reset() {
-	b.cur = event.Records{Source: b.doc, Mapping: b.source, Batch: b.cur.Batch}
+	// The batch's slices and maps are reused: a flushed batch has been
+	// encoded, nothing refers to it any more.
+	clear(b.cur.Nodes)
+	clear(b.cur.Relationships)
+	clear(b.cur.Rejected)
+	b.cur = event.Records{
+		Source: b.doc, Mapping: b.source, Batch: b.cur.Batch,
+		Nodes: b.cur.Nodes[:0], Relationships: b.cur.Relationships[:0], Rejected: b.cur.Rejected[:0],
+	}
 	b.rows = 0
-	b.nodes = map[event.NodeRef]int{}
-	b.rels = map[relIdentity]int{}
-}
-
-func (b *recordBatcher) addNode(n event.Node) {
-	if i, ok := b.nodes[n.Ref()]; ok {
-		dst := b.cur.Nodes[i].Properties
-		if dst == nil && len(n.Properties) > 0 {
-			dst = map[string]any{}
-			b.cur.Nodes[i].Properties = dst
-		}
-		for k, v := range n.Properties {
-			dst[k] = v
-		}
-		return
+	if b.nodes == nil {
+		b.nodes = make(map[event.NodeRef]int, b.size)
+		b.rels = make(map[relIdentity]int, b.size)
 	}
-	b.nodes[n.Ref()] = len(b.cur.Nodes)
-	b.cur.Nodes = append(b.cur.Nodes, n)
+	clear(b.nodes)
+	clear(b.rels)
 }
 
-func (b *recordBatcher) addRel(r event.Relationship) {
-	id := relIdentity{typ: r.Type, from: r.From, to: r.To}
+// node returns the index of ref's node in the batch, adding it (without
+// properties) if it is new.
+func (b *recordBatcher) node(ref event.NodeRef) int {
+	if i, ok := b.nodes[ref]; ok {
+		return i
+	}
+	i := len(b.cur.Nodes)
+	b.nodes[ref] = i
+	b.cur.Nodes = append(b.cur.Nodes, event.Node{Label: ref.Label, Key: ref.Key})
+	return i
+}
+
+// rel returns the index of the structured relationship in the batch,
+// adding it (without properties) if it is new.
+func (b *recordBatcher) rel(typ string, from, to event.NodeRef) int {
+	id := relIdentity{typ: typ, from: from, to: to}
 	if i, ok := b.rels[id]; ok {
-		dst := b.cur.Relationships[i].Properties
-		if dst == nil && len(r.Properties) > 0 {
-			dst = map[string]any{}
-			b.cur.Relationships[i].Properties = dst
-		}
-		for k, v := range r.Properties {
-			dst[k] = v
-		}
-		return
+		return i
 	}
-	b.rels[id] = len(b.cur.Relationships)
-	b.cur.Relationships = append(b.cur.Relationships, r)
+	i := len(b.cur.Relationships)
+	b.rels[id] = i
+	b.cur.Relationships = append(b.cur.Relationships, event.Relationship{Type: typ, From: from, To: to, Source: event.SourceStructured})
+	return i
 }
 
 // rowDone counts a row and emits the batch when it is full.
@@ -408,26 +415,87 @@ func (b *recordBatcher) flush(ctx context.Context, final bool) error {
 		b.cur.Final = true
 		b.cur.Batches = b.cur.Batch + 1
 	}
-	msg, err := pipeline.NewMessage(event.SubjectRecords, b.cur)
+	data, err := appendRecordsJSON(make([]byte, 0, b.bufSize), &b.cur)
 	if err != nil {
 		return pipeline.Permanent(fmt.Errorf("%s: batch %d: %w", b.doc.Path, b.cur.Batch, err))
 	}
+	b.bufSize = max(b.bufSize, len(data)+len(data)/8)
+	// The headers are NewMessage's; the payload is encoded above.
+	msg, err := pipeline.NewMessage(event.SubjectRecords, nil)
+	if err != nil {
+		return pipeline.Permanent(fmt.Errorf("%s: batch %d: %w", b.doc.Path, b.cur.Batch, err))
+	}
+	msg.Data = data
 	msg.ID = RecordsMsgID(b.doc, b.cur.Batch)
 	return b.emit(msg)
 }
 
-// rowMapper turns the cells of a row into nodes and relationships.
+// rowMapper turns the cells of a row into nodes and relationships. The
+// mapping is resolved once into plans over value slots, one slot per
+// distinct (column, normalisation) pair, so that a row converts and
+// normalises each value once and allocates only what it emits.
 type rowMapper struct {
 	file  string
 	kind  cellKind
 	cols  []mappedColumn // declared columns, with their file position
 	byCol map[string]int // lower-cased declared name -> index in cols
 	src   *schema.Source
+
+	nodes []nodePlan
+	rels  []relPlan
+	slots []slotKey
+
+	// Per-row state, reused from row to row.
+	vals  []cellValue // by column
+	slotV []slotValue // by slot
 }
 
 type mappedColumn struct {
 	schema.Column
 	pos int // index in the row's cells; -1 when absent from the file
+}
+
+// cellValue is a converted cell: text stays unboxed.
+type cellValue struct {
+	set   bool
+	isStr bool
+	str   string
+	v     any
+}
+
+// slotKey names a value slot: a column read with a normalisation.
+type slotKey struct {
+	col  int
+	norm string
+}
+
+// slotValue is a slot's value in the current row.
+type slotValue struct {
+	done  bool
+	ok    bool
+	isStr bool
+	str   string // normalised text
+	v     any    // non-text value
+	key   string // key text, when keyDone
+	kdone bool
+}
+
+type propPlan struct {
+	name string
+	slot int
+}
+
+type nodePlan struct {
+	label string
+	key   int // slot
+	props []propPlan
+}
+
+type relPlan struct {
+	typ                string
+	fromLabel, toLabel string
+	from, to           int // slots
+	props              []propPlan
 }
 
 // newRowMapper finds the declared columns in the header (trimmed,
@@ -467,7 +535,39 @@ func newRowMapper(file string, src *schema.Source, header []string, kind cellKin
 	if len(errs) > 0 {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)", file, src.Name, strings.Join(errs, "; "), strings.Join(header, ", ")))
 	}
+	rm.plan()
 	return rm, nil
+}
+
+// plan resolves the mapping's nodes and relationships into slot plans.
+func (rm *rowMapper) plan() {
+	slotOf := func(col, norm string) int {
+		k := slotKey{col: rm.byCol[strings.ToLower(strings.TrimSpace(col))], norm: norm}
+		if i := slices.Index(rm.slots, k); i >= 0 {
+			return i
+		}
+		rm.slots = append(rm.slots, k)
+		return len(rm.slots) - 1
+	}
+	props := func(pl schema.PropertyList) []propPlan {
+		out := make([]propPlan, 0, len(pl))
+		for _, p := range pl {
+			out = append(out, propPlan{name: p.Name, slot: slotOf(p.Column, p.Normalize)})
+		}
+		return out
+	}
+	for _, n := range rm.src.Nodes {
+		rm.nodes = append(rm.nodes, nodePlan{label: n.Label, key: slotOf(n.Key, n.Normalize), props: props(n.Properties)})
+	}
+	for _, r := range rm.src.Relationships {
+		rm.rels = append(rm.rels, relPlan{
+			typ: r.Type, fromLabel: r.From.Label, toLabel: r.To.Label,
+			from: slotOf(r.From.Key, r.From.Normalize), to: slotOf(r.To.Key, r.To.Normalize),
+			props: props(r.Properties),
+		})
+	}
+	rm.vals = make([]cellValue, len(rm.cols))
+	rm.slotV = make([]slotValue, len(rm.slots))
 }
 
 // usedPositions lists the file positions of the declared columns present.
@@ -481,85 +581,166 @@ func (rm *rowMapper) usedPositions() []int {
 	return out
 }
 
+// get returns the value of slot i in the current row: normalised text or
+// a converted value; ok is false for no value.
+func (rm *rowMapper) get(i int) *slotValue {
+	sv := &rm.slotV[i]
+	if sv.done {
+		return sv
+	}
+	sv.done = true
+	cv := &rm.vals[rm.slots[i].col]
+	if !cv.set {
+		return sv
+	}
+	if !cv.isStr {
+		sv.ok, sv.v = true, cv.v
+		return sv
+	}
+	s := normalizeValue(rm.slots[i].norm, cv.str)
+	if s == "" {
+		return sv
+	}
+	sv.ok, sv.isStr, sv.str = true, true, s
+	return sv
+}
+
+// key returns slot i's value as node key text ("" for none).
+func (rm *rowMapper) key(i int) string {
+	sv := rm.get(i)
+	if !sv.ok {
+		return ""
+	}
+	if sv.isStr {
+		return sv.str
+	}
+	if !sv.kdone {
+		sv.kdone = true
+		sv.key = normalizeValue(rm.slots[i].norm, formatValue(sv.v))
+	}
+	return sv.key
+}
+
+// setProps sets the plan's present properties in *dst, creating the map
+// when the first one is set.
+func (rm *rowMapper) setProps(pl []propPlan, dst *map[string]any) {
+	for _, p := range pl {
+		sv := rm.get(p.slot)
+		if !sv.ok {
+			continue
+		}
+		if *dst == nil {
+			*dst = make(map[string]any, len(pl))
+		}
+		if sv.isStr {
+			if old, ok := (*dst)[p.name].(string); ok && old == sv.str {
+				continue // merging the same value: keep the map as it is
+			}
+			(*dst)[p.name] = sv.str
+		} else {
+			(*dst)[p.name] = sv.v
+		}
+	}
+}
+
 // mapRow converts the row's values and adds its nodes and relationships
 // to b. A row with a bad value or an empty node key adds nothing and
-// returns the error.
+// returns the error. cells is not retained.
 func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.RowError {
-	vals := make([]any, len(rm.cols))
+	clear(rm.slotV)
 	for i, c := range rm.cols {
+		cv := &rm.vals[i]
+		*cv = cellValue{}
 		if c.pos < 0 || c.pos >= len(cells) {
 			continue
 		}
 		raw := cells[c.pos]
+		if c.Type == schema.TypeString || c.Type == "" {
+			if raw != "" {
+				cv.set, cv.isStr, cv.str = true, true, raw
+			}
+			continue
+		}
 		v, err := convertCell(c.Type, raw, rm.kind)
 		if err != nil {
 			return &event.RowError{Line: line, Column: c.Name, Value: clip(raw), Error: err.Error()}
 		}
-		vals[i] = v
-	}
-	get := func(col, norm string) (any, bool) {
-		v := vals[rm.byCol[strings.ToLower(strings.TrimSpace(col))]]
 		if v == nil {
-			return nil, false
+			continue
 		}
+		cv.set = true
 		if s, ok := v.(string); ok {
-			s = schema.NormalizeValue(norm, s)
-			if s == "" {
-				return nil, false
-			}
-			return s, true
+			cv.isStr, cv.str = true, s
+		} else {
+			cv.v = v
 		}
-		return v, true
-	}
-	key := func(col, norm string) string {
-		v, ok := get(col, norm)
-		if !ok {
-			return ""
-		}
-		if s, ok := v.(string); ok {
-			return s
-		}
-		return schema.NormalizeValue(norm, formatValue(v))
-	}
-	props := func(pl schema.PropertyList) map[string]any {
-		var out map[string]any
-		for _, p := range pl {
-			if v, ok := get(p.Column, p.Normalize); ok {
-				if out == nil {
-					out = make(map[string]any, len(pl))
-				}
-				out[p.Name] = v
-			}
-		}
-		return out
 	}
 	made := false
-	for _, n := range rm.src.Nodes {
+	for i := range rm.nodes {
+		n := &rm.nodes[i]
 		// A node whose key cell is empty is not made (a project without a
 		// manager still is a project).
-		if k := key(n.Key, n.Normalize); k != "" {
-			b.addNode(event.Node{Label: n.Label, Key: k, Properties: props(n.Properties)})
+		if k := rm.key(n.key); k != "" {
+			idx := b.node(event.NodeRef{Label: n.label, Key: k})
+			rm.setProps(n.props, &b.cur.Nodes[idx].Properties)
 			made = true
 		}
 	}
-	for _, r := range rm.src.Relationships {
-		from, to := key(r.From.Key, r.From.Normalize), key(r.To.Key, r.To.Normalize)
+	for i := range rm.rels {
+		r := &rm.rels[i]
+		from, to := rm.key(r.from), rm.key(r.to)
 		if from == "" || to == "" {
 			continue
 		}
 		made = true
-		b.addRel(event.Relationship{
-			Type:       r.Type,
-			From:       event.NodeRef{Label: r.From.Label, Key: from},
-			To:         event.NodeRef{Label: r.To.Label, Key: to},
-			Source:     event.SourceStructured,
-			Properties: props(r.Properties),
-		})
+		idx := b.rel(r.typ, event.NodeRef{Label: r.fromLabel, Key: from}, event.NodeRef{Label: r.toLabel, Key: to})
+		rm.setProps(r.props, &b.cur.Relationships[idx].Properties)
 	}
 	if !made {
 		return &event.RowError{Line: line, Column: strings.Join(rm.keyColumns(), ", "), Error: "every key column is empty: the row gives nothing"}
 	}
 	return nil
+}
+
+// normalizeValue is schema.NormalizeValue with a fast path for the common
+// case of ASCII text without runs of white space, where collapsing
+// changes nothing.
+func normalizeValue(kind, s string) string {
+	switch kind {
+	case schema.NormCollapse, schema.KeyLowerCollapse:
+		if !isCollapsedASCII(s) {
+			break
+		}
+		if kind == schema.NormCollapse {
+			return s
+		}
+		return strings.ToLower(s)
+	}
+	return schema.NormalizeValue(kind, s)
+}
+
+// isCollapsedASCII reports whether s is ASCII with single spaces between
+// words and none at either end (strings.Fields and a join give s back).
+func isCollapsedASCII(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	prevSpace := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+		default:
+			prevSpace = false
+		}
+	}
+	return true
 }
 
 // keyColumns lists the node key columns of the source.
@@ -697,4 +878,161 @@ func parseDateCell(s string, kind cellKind) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("not a date (want YYYY-MM-DD)")
+}
+
+// appendRecordsJSON appends r encoded exactly as encoding/json encodes it
+// (field order, omitempty, sorted property keys, HTML-safe escaping),
+// without reflection for the common value types.
+func appendRecordsJSON(buf []byte, r *event.Records) ([]byte, error) {
+	var err error
+	buf = append(buf, `{"source":{"path":`...)
+	buf = appendJSONString(buf, r.Source.Path)
+	buf = append(buf, `,"name":`...)
+	buf = appendJSONString(buf, r.Source.Name)
+	buf = append(buf, `,"format":`...)
+	buf = appendJSONString(buf, r.Source.Format)
+	buf = append(buf, `,"sha256":`...)
+	buf = appendJSONString(buf, r.Source.SHA256)
+	buf = append(buf, `,"size":`...)
+	buf = strconv.AppendInt(buf, r.Source.Size, 10)
+	buf = append(buf, `,"version":`...)
+	buf = strconv.AppendUint(buf, r.Source.Version, 10)
+	buf = append(buf, `},"mapping":`...)
+	buf = appendJSONString(buf, r.Mapping)
+	buf = append(buf, `,"batch":`...)
+	buf = strconv.AppendInt(buf, int64(r.Batch), 10)
+	if r.Final {
+		buf = append(buf, `,"final":true`...)
+	}
+	if r.Batches != 0 {
+		buf = append(buf, `,"batches":`...)
+		buf = strconv.AppendInt(buf, int64(r.Batches), 10)
+	}
+	if len(r.Nodes) > 0 {
+		buf = append(buf, `,"nodes":[`...)
+		for i := range r.Nodes {
+			n := &r.Nodes[i]
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"label":`...)
+			buf = appendJSONString(buf, n.Label)
+			buf = append(buf, `,"key":`...)
+			buf = appendJSONString(buf, n.Key)
+			if buf, err = appendJSONProps(buf, n.Properties); err != nil {
+				return nil, err
+			}
+			buf = append(buf, '}')
+		}
+		buf = append(buf, ']')
+	}
+	if len(r.Relationships) > 0 {
+		buf = append(buf, `,"relationships":[`...)
+		for i := range r.Relationships {
+			rel := &r.Relationships[i]
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"type":`...)
+			buf = appendJSONString(buf, rel.Type)
+			buf = append(buf, `,"from":{"label":`...)
+			buf = appendJSONString(buf, rel.From.Label)
+			buf = append(buf, `,"key":`...)
+			buf = appendJSONString(buf, rel.From.Key)
+			buf = append(buf, `},"to":{"label":`...)
+			buf = appendJSONString(buf, rel.To.Label)
+			buf = append(buf, `,"key":`...)
+			buf = appendJSONString(buf, rel.To.Key)
+			buf = append(buf, `},"source":`...)
+			buf = appendJSONString(buf, rel.Source)
+			if buf, err = appendJSONProps(buf, rel.Properties); err != nil {
+				return nil, err
+			}
+			if rel.Evidence != "" {
+				buf = append(buf, `,"evidence":`...)
+				buf = appendJSONString(buf, rel.Evidence)
+			}
+			buf = append(buf, '}')
+		}
+		buf = append(buf, ']')
+	}
+	if len(r.Rejected) > 0 {
+		buf = append(buf, `,"rejected":[`...)
+		for i := range r.Rejected {
+			e := &r.Rejected[i]
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"line":`...)
+			buf = strconv.AppendInt(buf, int64(e.Line), 10)
+			if e.Column != "" {
+				buf = append(buf, `,"column":`...)
+				buf = appendJSONString(buf, e.Column)
+			}
+			if e.Value != "" {
+				buf = append(buf, `,"value":`...)
+				buf = appendJSONString(buf, e.Value)
+			}
+			buf = append(buf, `,"error":`...)
+			buf = appendJSONString(buf, e.Error)
+			buf = append(buf, '}')
+		}
+		buf = append(buf, ']')
+	}
+	return append(buf, '}'), nil
+}
+
+// appendJSONProps appends `,"properties":{...}` with sorted keys, or
+// nothing for no properties.
+func appendJSONProps(buf []byte, props map[string]any) ([]byte, error) {
+	if len(props) == 0 {
+		return buf, nil
+	}
+	buf = append(buf, `,"properties":{`...)
+	var one [1]string
+	keys := one[:0]
+	if len(props) > 1 {
+		keys = make([]string, 0, len(props))
+	}
+	for k := range props {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
+		switch v := props[k].(type) {
+		case string:
+			buf = appendJSONString(buf, v)
+		case int64:
+			buf = strconv.AppendInt(buf, v, 10)
+		case bool:
+			buf = strconv.AppendBool(buf, v)
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("property %s: %w", k, err)
+			}
+			buf = append(buf, b...)
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string; text other than plain
+// printable ASCII goes through encoding/json for identical escaping.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
