@@ -33,10 +33,11 @@ import (
 //     validation of each) with store_rejects, collecting malformed rows:
 //     wrong field count, bad quoting, over-long lines. Invalid UTF-8
 //     anywhere rejects the file.
-//  3. Pass 2: DuckDB streams the declared columns with ignore_errors (the
-//     same rows are skipped); csvTracker walks the records in step,
-//     skipping blank lines, and the rows that pass 1 rejected are reported
-//     in order as row errors.
+//  3. Pass 2: csvTracker walks the records again, skipping blank lines,
+//     and splits each record DuckDB accepted into its cells (the same
+//     quoting rules; DuckDB validated the record's shape and encoding in
+//     pass 1), so rows stream with no result set held in DuckDB. The rows
+//     that pass 1 rejected are reported in order as row errors.
 
 // csvTrackerBuffer is the read buffer of csvTracker.
 const csvTrackerBuffer = 1 << 20
@@ -70,12 +71,8 @@ type csvTable struct {
 	ri      int
 
 	positions []int
-	rows      *sql.Rows
-	scan      []sql.NullString
-	ptrs      []any
-	done      bool
-	pending   []string
-	cells     []string
+	cells     []string // reused: a row is mapped before the next is read
+	reads     int
 }
 
 // openCSV reads the header and runs pass 1.
@@ -114,6 +111,9 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 	} else {
 		t.width = len(src.Columns)
 	}
+	// Data records are captured whole: DuckDB bounds their size (pass 1
+	// rejects longer lines).
+	t.tracker.captureMax = 0
 	cols := make([]string, t.width)
 	for i := range cols {
 		cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
@@ -201,64 +201,13 @@ func (t *csvTable) cellKind() cellKind { return cellKind{} }
 
 func (t *csvTable) selectColumns(positions []int) { t.positions = positions }
 
-// start runs the pass 2 query.
-func (t *csvTable) start(ctx context.Context) error {
-	sel := "1"
-	if len(t.positions) > 0 {
-		names := make([]string, len(t.positions))
-		for i, p := range t.positions {
-			names[i] = "c" + strconv.Itoa(p)
-		}
-		sel = strings.Join(names, ", ")
-	}
-	q := fmt.Sprintf("SELECT %s FROM read_csv(%s, %s, ignore_errors = true)", sel, sqlString(t.path), t.opts)
-	rows, err := t.conn.QueryContext(ctx, q)
-	if err != nil {
-		return t.duckErr(err)
-	}
-	t.rows = rows
-	n := max(len(t.positions), 1)
-	t.scan = make([]sql.NullString, n)
-	t.ptrs = make([]any, n)
-	for i := range t.scan {
-		t.ptrs[i] = &t.scan[i]
-	}
-	return nil
-}
-
 // next returns the next good row or rejected row, in file order.
 func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
-	if t.rows == nil && !t.done {
-		if err := t.start(ctx); err != nil {
-			return tableRow{}, false, err
-		}
-	}
 	for {
-		if t.pending == nil && !t.done {
+		if t.reads++; t.reads%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return tableRow{}, false, err
 			}
-			if !t.rows.Next() {
-				if err := t.rows.Err(); err != nil {
-					return tableRow{}, false, t.duckErr(err)
-				}
-				t.done = true
-				continue
-			}
-			if err := t.rows.Scan(t.ptrs...); err != nil {
-				return tableRow{}, false, fmt.Errorf("%s: duckdb scan: %w", t.file, err)
-			}
-			// The cells are reused: a row is mapped before the next one.
-			if t.cells == nil {
-				t.cells = make([]string, t.width)
-			}
-			for i, p := range t.positions {
-				t.cells[p] = t.scan[i].String
-			}
-			t.pending = t.cells
-		}
-		if t.done && t.ri >= len(t.rejects) {
-			return tableRow{}, false, nil
 		}
 		// A reject the tracker has already passed (it cannot place it):
 		// report it by record number rather than lose it.
@@ -267,17 +216,11 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			t.ri++
 			return tableRow{rowErr: t.rejectError(r, csvRecord{})}, true, nil
 		}
-		rec, ok, err := t.tracker.next(false)
+		rec, ok, err := t.tracker.next(true)
 		if err != nil {
 			return tableRow{}, false, fmt.Errorf("%s: read: %w", t.file, err)
 		}
 		if !ok {
-			// The tracker ran out before DuckDB: line numbers are unknown.
-			if t.pending != nil {
-				row := tableRow{cells: t.pending}
-				t.pending = nil
-				return row, true, nil
-			}
 			if t.ri < len(t.rejects) {
 				r := t.rejects[t.ri]
 				t.ri++
@@ -293,11 +236,17 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			t.ri++
 			return tableRow{line: rec.line, rowErr: t.rejectError(r, rec)}, true, nil
 		}
-		if t.pending != nil {
-			row := tableRow{line: rec.line, cells: t.pending}
-			t.pending = nil
-			return row, true, nil
+		if t.cells == nil {
+			t.cells = make([]string, t.width)
 		}
+		n := splitCSVCells(rec.raw, t.tracker.delim, t.tracker.quote, t.tracker.esc, t.cells)
+		if n != t.width {
+			// DuckDB accepted the record: unreachable unless the two
+			// readers disagree, which must not pass silently.
+			return tableRow{line: rec.line, rowErr: &event.RowError{Line: rec.line, Value: clip(string(rec.raw)),
+				Error: fmt.Sprintf("%d fields, the header has %d", n, t.width)}}, true, nil
+		}
+		return tableRow{line: rec.line, cells: t.cells}, true, nil
 	}
 }
 
@@ -343,9 +292,6 @@ func (t *csvTable) columnName(c string) string {
 
 func (t *csvTable) close() error {
 	var errs []error
-	if t.rows != nil {
-		errs = append(errs, t.rows.Close())
-	}
 	if t.conn != nil {
 		// The rejects tables are temporary, per connection: drop them so a
 		// pooled connection starts clean.
@@ -436,6 +382,8 @@ type csvTracker struct {
 	r                 *bufio.Reader
 	delim, quote, esc byte
 	line              int // physical line where the next record starts
+	captureMax        int // longest record captured (0: no bound)
+	buf               []byte
 	ord               int // DuckDB record number of the next record
 	eof               bool
 }
@@ -453,7 +401,7 @@ func newCSVTracker(r io.Reader, delim, quote, esc byte) *csvTracker {
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3) // the UTF-8 byte order mark is not data
 	}
-	return &csvTracker{r: br, delim: delim, quote: quote, esc: esc, line: 1, ord: 1}
+	return &csvTracker{r: br, delim: delim, quote: quote, esc: esc, line: 1, ord: 1, captureMax: csvMaxHeader}
 }
 
 const (
@@ -464,18 +412,23 @@ const (
 	csvStQuotedEsc   // the escape character inside a quoted field
 )
 
-// next scans one record; capture keeps its bytes (up to csvMaxHeader).
+// next scans one record; capture keeps its bytes (up to captureMax) in
+// rec.raw, valid until the next call.
 func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 	if t.eof {
 		return csvRecord{}, false, nil
 	}
 	rec := csvRecord{ord: t.ord, line: t.line, fields: 1}
+	if capture {
+		rec.raw = t.buf[:0]
+		defer func() { t.buf = rec.raw[:0] }()
+	}
 	state := csvStField
 	content := false // any byte other than the line break
 	for {
 		chunk, err := t.r.ReadSlice('\n')
 		if capture && len(chunk) > 0 {
-			if len(rec.raw)+len(chunk) > csvMaxHeader {
+			if t.captureMax > 0 && len(rec.raw)+len(chunk) > t.captureMax {
 				rec.truncated = true
 			} else {
 				rec.raw = append(rec.raw, chunk...)
@@ -565,6 +518,9 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			}
 			t.ord++
 			rec.blank = !content
+			if capture {
+				rec.raw = bytes.TrimRight(rec.raw, "\r\n")
+			}
 			return rec, true, nil
 		}
 		if err != nil {
@@ -621,4 +577,83 @@ func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
 		}
 	}
 	return append(fields, string(cur))
+}
+
+// splitCSVCells splits one accepted record into cells (as
+// splitCSVRecord), filling cells up to its length, and returns the number
+// of fields. The record is converted to a string once; cells without
+// escapes are substrings of it.
+func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
+	line := string(raw)
+	n := 0
+	set := func(v string) {
+		if n < len(cells) {
+			cells[n] = v
+		}
+		n++
+	}
+	for i := 0; ; {
+		if i < len(line) && line[i] == quote {
+			// Quoted field: up to the closing quote; escapes force a copy.
+			start := i + 1
+			j := start
+			var cur []byte
+			copied := false
+			for j < len(line) {
+				c := line[j]
+				if c == esc && esc != quote && j+1 < len(line) {
+					if !copied {
+						cur, copied = append(cur, line[start:j]...), true
+					}
+					cur = append(cur, line[j+1])
+					j += 2
+					continue
+				}
+				if c == quote {
+					if j+1 < len(line) && line[j+1] == quote {
+						if !copied {
+							cur, copied = append(cur, line[start:j]...), true
+						}
+						cur = append(cur, quote)
+						j += 2
+						continue
+					}
+					break
+				}
+				if copied {
+					cur = append(cur, c)
+				}
+				j++
+			}
+			var v string
+			if copied {
+				v = string(cur)
+			} else {
+				v = line[start:min(j, len(line))]
+			}
+			j++ // the closing quote
+			// Anything between the closing quote and the delimiter is
+			// kept, as splitCSVRecord does (DuckDB rejects it).
+			k := j
+			for k < len(line) && line[k] != delim {
+				k++
+			}
+			if k > j && j <= len(line) {
+				v += line[j:k]
+			}
+			set(v)
+			if k >= len(line) {
+				return n
+			}
+			i = k + 1
+			continue
+		}
+		k := strings.IndexByte(line[i:], delim)
+		if k < 0 {
+			set(line[i:])
+			return n
+		}
+		set(line[i : i+k])
+		i += k + 1
+	}
 }
