@@ -131,7 +131,14 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 			if cfg.MaxConnectionPoolSize > 0 {
 				c.MaxConnectionPoolSize = cfg.MaxConnectionPoolSize
 			}
-			c.MaxTransactionRetryTime = 15 * time.Second
+			// The driver checks this budget before each backoff sleep
+			// (1s, 2s, 4s, ...), so a call can block up to about twice
+			// as long. Keep it short: once it is spent the error is
+			// graph.ErrUnavailable and the graph writer pauses its
+			// consumer and holds its messages; with 15s here a Neo4j
+			// outage went unnoticed for about 30s while the writer's
+			// buffered messages timed out and were redelivered.
+			c.MaxTransactionRetryTime = 5 * time.Second
 			c.SocketConnectTimeout = 5 * time.Second
 			c.ConnectionAcquisitionTimeout = 30 * time.Second
 		})
