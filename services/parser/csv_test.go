@@ -502,3 +502,83 @@ sources:
 	assert.True(t, strings.HasSuffix(rej[0].Value, "…"))
 	assert.True(t, utf8.ValidString(rej[0].Value))
 }
+
+// Property maps are shared between records while their values agree: a
+// merge that changes one record's value must leave the others (in this
+// batch and later ones) as they were, and caches that stop paying (every
+// member is new) must not change the output.
+func TestCSVSharedPropertiesCopiedOnChange(t *testing.T) {
+	m := mustMapping(t, `
+sources:
+  - name: teams
+    files: [teams.csv]
+    format: csv
+    columns:
+      - {name: team, required: true}
+      - {name: member, required: true}
+      - {name: role}
+    nodes:
+      - label: Person
+        key: member
+        properties: {name: member}
+      - label: Team
+        key: team
+        normalize: lower_collapse
+        properties:
+          name: {column: team, normalize: collapse}
+    relationships:
+      - type: MEMBER_OF
+        from: {label: Person, key: member}
+        to: {label: Team, key: team}
+        properties: [role]
+`)
+	s := newStructured(t, m, parser.StructuredConfig{BatchSize: 3})
+	var sb strings.Builder
+	sb.WriteString("team,member,role\nAlpha,p1,Eng\nAlpha,p2,Eng\nALPHA,p1,Lead\nAlpha,p3,Eng\n")
+	for i := range 5000 {
+		fmt.Fprintf(&sb, "Team %d,m%d,Role %d\n", i%3, i, i%2)
+	}
+	p, err := parseFile(t, s, "teams.csv", writeTemp(t, "teams.csv", sb.String()))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(p.records), 2)
+	team := func(r event.Records, key string) map[string]any {
+		for _, n := range r.Nodes {
+			if n.Label == "Team" && n.Key == key {
+				return n.Properties
+			}
+		}
+		t.Fatalf("batch %d: no team %q", r.Batch, key)
+		return nil
+	}
+	roles := func(r event.Records) map[string]any {
+		out := map[string]any{}
+		for _, rel := range r.Relationships {
+			out[rel.From.Key+"->"+rel.To.Key] = rel.Properties["role"]
+		}
+		return out
+	}
+	assert.Equal(t, map[string]any{"name": "ALPHA"}, team(p.records[0], "alpha"))
+	assert.Equal(t, map[string]any{"p1->alpha": "Lead", "p2->alpha": "Eng"}, roles(p.records[0]))
+	assert.Equal(t, map[string]any{"name": "Alpha"}, team(p.records[1], "alpha"))
+	assert.Equal(t, "Eng", roles(p.records[1])["p3->alpha"])
+	members := 0
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			if n.Label != "Person" || !strings.HasPrefix(n.Key, "m") {
+				continue
+			}
+			members++
+			assert.Equal(t, map[string]any{"name": n.Key}, n.Properties)
+		}
+		for _, rel := range r.Relationships {
+			if !strings.HasPrefix(rel.From.Key, "m") {
+				continue
+			}
+			i, err := strconv.Atoi(strings.TrimPrefix(rel.From.Key, "m"))
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("team %d", i%3), rel.To.Key)
+			assert.Equal(t, map[string]any{"role": fmt.Sprintf("Role %d", i%2)}, rel.Properties)
+		}
+	}
+	assert.Equal(t, 5000, members)
+}

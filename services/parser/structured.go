@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -334,6 +335,9 @@ type recordBatcher struct {
 	bufSize int // capacity for the next batch's encoding
 	nodes   map[event.NodeRef]int
 	rels    map[relIdentity]int
+	// nodeShared and relShared (by index in cur) mark property maps
+	// shared with other records, to be copied before a change.
+	nodeShared, relShared []bool
 }
 
 type relIdentity struct {
@@ -358,6 +362,7 @@ func (b *recordBatcher) reset() {
 	}
 	clear(b.nodes)
 	clear(b.rels)
+	b.nodeShared, b.relShared = b.nodeShared[:0], b.relShared[:0]
 }
 
 // node returns the index of ref's node in the batch, adding it (without
@@ -369,6 +374,7 @@ func (b *recordBatcher) node(ref event.NodeRef) int {
 	i := len(b.cur.Nodes)
 	b.nodes[ref] = i
 	b.cur.Nodes = append(b.cur.Nodes, event.Node{Label: ref.Label, Key: ref.Key})
+	b.nodeShared = append(b.nodeShared, false)
 	return i
 }
 
@@ -382,6 +388,7 @@ func (b *recordBatcher) rel(typ string, from, to event.NodeRef) int {
 	i := len(b.cur.Relationships)
 	b.rels[id] = i
 	b.cur.Relationships = append(b.cur.Relationships, event.Relationship{Type: typ, From: from, To: to, Source: event.SourceStructured})
+	b.relShared = append(b.relShared, false)
 	return i
 }
 
@@ -444,6 +451,7 @@ type rowMapper struct {
 	nodes []nodePlan
 	rels  []relPlan
 	slots []slotKey
+	keys  []internCache[string] // by slot: raw text -> normalised
 
 	// Per-row state, reused from row to row.
 	vals  []cellValue // by column
@@ -489,6 +497,7 @@ type nodePlan struct {
 	label string
 	key   int // slot
 	props []propPlan
+	maps  *internCache[map[string]any]
 }
 
 type relPlan struct {
@@ -496,6 +505,53 @@ type relPlan struct {
 	fromLabel, toLabel string
 	from, to           int // slots
 	props              []propPlan
+	maps               *internCache[map[string]any]
+}
+
+// internMax bounds an internCache; internTrial is how many lookups decide
+// whether it is worth keeping.
+const (
+	internMax   = 4096
+	internTrial = 4096
+)
+
+// internCache remembers values derived from cell text (normalised keys,
+// one-property maps) so that repeated cells (a team name on every row of
+// its members) allocate once. It switches itself off when fewer than half
+// of its first internTrial lookups hit, and starts over when full.
+type internCache[V any] struct {
+	m             map[string]V
+	lookups, hits int
+	off           bool
+}
+
+func (c *internCache[V]) get(k string) (V, bool) {
+	var zero V
+	if c == nil || c.off {
+		return zero, false
+	}
+	v, ok := c.m[k]
+	if ok {
+		c.hits++
+	}
+	if c.lookups++; c.lookups == internTrial && c.hits < internTrial/2 {
+		c.off, c.m = true, nil
+	}
+	return v, ok
+}
+
+// put stores v and reports whether it did.
+func (c *internCache[V]) put(k string, v V) bool {
+	if c == nil || c.off {
+		return false
+	}
+	if c.m == nil {
+		c.m = make(map[string]V, 64)
+	} else if len(c.m) >= internMax {
+		clear(c.m)
+	}
+	c.m[k] = v
+	return true
 }
 
 // newRowMapper finds the declared columns in the header (trimmed,
@@ -556,18 +612,29 @@ func (rm *rowMapper) plan() {
 		}
 		return out
 	}
+	mapCache := func(pl []propPlan) *internCache[map[string]any] {
+		if len(pl) != 1 {
+			return nil
+		}
+		return &internCache[map[string]any]{}
+	}
 	for _, n := range rm.src.Nodes {
-		rm.nodes = append(rm.nodes, nodePlan{label: n.Label, key: slotOf(n.Key, n.Normalize), props: props(n.Properties)})
+		np := nodePlan{label: n.Label, key: slotOf(n.Key, n.Normalize), props: props(n.Properties)}
+		np.maps = mapCache(np.props)
+		rm.nodes = append(rm.nodes, np)
 	}
 	for _, r := range rm.src.Relationships {
-		rm.rels = append(rm.rels, relPlan{
+		rp := relPlan{
 			typ: r.Type, fromLabel: r.From.Label, toLabel: r.To.Label,
 			from: slotOf(r.From.Key, r.From.Normalize), to: slotOf(r.To.Key, r.To.Normalize),
 			props: props(r.Properties),
-		})
+		}
+		rp.maps = mapCache(rp.props)
+		rm.rels = append(rm.rels, rp)
 	}
 	rm.vals = make([]cellValue, len(rm.cols))
 	rm.slotV = make([]slotValue, len(rm.slots))
+	rm.keys = make([]internCache[string], len(rm.slots))
 }
 
 // usedPositions lists the file positions of the declared columns present.
@@ -597,7 +664,11 @@ func (rm *rowMapper) get(i int) *slotValue {
 		sv.ok, sv.v = true, cv.v
 		return sv
 	}
-	s := normalizeValue(rm.slots[i].norm, cv.str)
+	s, ok := rm.keys[i].get(cv.str)
+	if !ok {
+		s = normalizeValue(rm.slots[i].norm, cv.str)
+		rm.keys[i].put(cv.str, s)
+	}
 	if s == "" {
 		return sv
 	}
@@ -622,8 +693,21 @@ func (rm *rowMapper) key(i int) string {
 }
 
 // setProps sets the plan's present properties in *dst, creating the map
-// when the first one is set.
-func (rm *rowMapper) setProps(pl []propPlan, dst *map[string]any) {
+// when the first one is set. A one-property map may come from (and go to)
+// cache, shared between records: *shared says so, and such a map is
+// copied before it is changed.
+func (rm *rowMapper) setProps(pl []propPlan, cache *internCache[map[string]any], dst *map[string]any, shared *bool) {
+	if *dst == nil && cache != nil {
+		if sv := rm.get(pl[0].slot); sv.ok && sv.isStr {
+			m, ok := cache.get(sv.str)
+			if !ok {
+				m = map[string]any{pl[0].name: sv.str}
+				ok = cache.put(sv.str, m)
+			}
+			*dst, *shared = m, ok
+			return
+		}
+	}
 	for _, p := range pl {
 		sv := rm.get(p.slot)
 		if !sv.ok {
@@ -636,6 +720,11 @@ func (rm *rowMapper) setProps(pl []propPlan, dst *map[string]any) {
 			if old, ok := (*dst)[p.name].(string); ok && old == sv.str {
 				continue // merging the same value: keep the map as it is
 			}
+		}
+		if *shared {
+			*dst, *shared = maps.Clone(*dst), false
+		}
+		if sv.isStr {
 			(*dst)[p.name] = sv.str
 		} else {
 			(*dst)[p.name] = sv.v
@@ -682,7 +771,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.R
 		// manager still is a project).
 		if k := rm.key(n.key); k != "" {
 			idx := b.node(event.NodeRef{Label: n.label, Key: k})
-			rm.setProps(n.props, &b.cur.Nodes[idx].Properties)
+			rm.setProps(n.props, n.maps, &b.cur.Nodes[idx].Properties, &b.nodeShared[idx])
 			made = true
 		}
 	}
@@ -694,7 +783,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.R
 		}
 		made = true
 		idx := b.rel(r.typ, event.NodeRef{Label: r.fromLabel, Key: from}, event.NodeRef{Label: r.toLabel, Key: to})
-		rm.setProps(r.props, &b.cur.Relationships[idx].Properties)
+		rm.setProps(r.props, r.maps, &b.cur.Relationships[idx].Properties, &b.relShared[idx])
 	}
 	if !made {
 		return &event.RowError{Line: line, Column: strings.Join(rm.keyColumns(), ", "), Error: "every key column is empty: the row gives nothing"}
