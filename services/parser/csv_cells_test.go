@@ -2,7 +2,9 @@ package parser
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +14,9 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
 // Pass 2 splits records in Go: every cell must be what DuckDB's read_csv
@@ -128,4 +133,72 @@ func TestSplitCSVCellsShapes(t *testing.T) {
 			assert.Equal(t, splitCSVRecord([]byte(tc.raw), ',', '"', '"')[:min(tc.n, 2)], cells[:min(tc.n, 2)])
 		})
 	}
+}
+
+// csvTable.next places DuckDB's rejects among the records it splits; the
+// rejects it cannot place are still reported, by record number.
+func TestCSVTableNextRejectPlacement(t *testing.T) {
+	newTable := func(data string, rejects ...csvReject) *csvTable {
+		tr := newCSVTracker(strings.NewReader(data), ',', '"', '"')
+		tr.captureMax = 0
+		return &csvTable{file: "f.csv", width: 2, hdr: []string{"a", "b"}, tracker: tr, rejects: rejects}
+	}
+	drain := func(t *testing.T, tb *csvTable) []tableRow {
+		var out []tableRow
+		for {
+			row, ok, err := tb.next(t.Context())
+			require.NoError(t, err)
+			if !ok {
+				return out
+			}
+			row.cells = append([]string(nil), row.cells...)
+			out = append(out, row)
+		}
+	}
+	t.Run("placed and after the end", func(t *testing.T) {
+		tb := newTable("1,2\n3,4,5\n\n6,7\n",
+			csvReject{ord: 2, typ: "TOO MANY COLUMNS", csvLine: "3,4,5"},
+			csvReject{ord: 9, typ: "LINE SIZE OVER MAXIMUM", csvLine: "x"})
+		rows := drain(t, tb)
+		require.Len(t, rows, 4)
+		assert.Equal(t, tableRow{line: 1, cells: []string{"1", "2"}}, rows[0])
+		assert.Equal(t, &event.RowError{Line: 2, Value: "3,4,5", Error: "3 fields, the header has 2"}, rows[1].rowErr)
+		assert.Equal(t, []string{"6", "7"}, rows[2].cells)
+		assert.Equal(t, 4, rows[2].line)
+		assert.Equal(t, &event.RowError{Value: "x", Error: "line longer than the maximum line size (record 9)"}, rows[3].rowErr)
+	})
+	t.Run("behind the tracker", func(t *testing.T) {
+		tb := newTable("1,2\n3,4\n", csvReject{ord: 1, typ: "UNQUOTED VALUE", column: "c1", csvLine: "q"})
+		_, _, err := tb.tracker.next(false) // the tracker is past record 1
+		require.NoError(t, err)
+		rows := drain(t, tb)
+		require.Len(t, rows, 2)
+		assert.Equal(t, &event.RowError{Column: "b", Value: "q", Error: "unterminated or misplaced quote (record 1)"}, rows[0].rowErr)
+		assert.Equal(t, []string{"3", "4"}, rows[1].cells)
+	})
+	t.Run("readers disagree", func(t *testing.T) {
+		rows := drain(t, newTable("1,2,3\n"))
+		require.Len(t, rows, 1)
+		assert.Equal(t, &event.RowError{Line: 1, Value: "1,2,3", Error: "3 fields, the header has 2"}, rows[0].rowErr)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		tb := newTable(strings.Repeat("1,2\n", 2000))
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		var err error
+		for range 2000 {
+			if _, _, err = tb.next(ctx); err != nil {
+				break
+			}
+		}
+		require.ErrorIs(t, err, context.Canceled)
+	})
+}
+
+func TestCSVTableDuckErr(t *testing.T) {
+	tb := &csvTable{file: "in/f.csv", path: "/tmp/x/data.csv"}
+	err := tb.duckErr(errors.New("Invalid Input Error: bad thing in /tmp/x/data.csv\n  file = /tmp/x/data.csv\n  delimiter = ','"))
+	require.EqualError(t, err, "in/f.csv: unreadable CSV: Invalid Input Error: bad thing in in/f.csv")
+	assert.True(t, pipeline.IsPermanent(err))
+	require.ErrorIs(t, tb.duckErr(fmt.Errorf("wrapped: %w", context.Canceled)), context.Canceled)
 }
