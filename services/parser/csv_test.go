@@ -2,8 +2,10 @@ package parser_test
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -581,4 +583,47 @@ sources:
 		}
 	}
 	assert.Equal(t, 5000, members)
+}
+
+// Batches are encoded and emitted beside the reading, yet in order: an
+// emit error stops the file at that batch, a panic in emit reaches the
+// caller, and a cancelled context emits nothing more.
+func TestCSVEmitFailures(t *testing.T) {
+	m := mustMapping(t, benchCSVMapping)
+	path := filepath.Join(t.TempDir(), "teams.csv")
+	writeBenchCSV(t, path, 1000)
+	doc := event.NewDocument("teams.csv", "sha", 1, 1)
+	s := newStructured(t, m, parser.StructuredConfig{BatchSize: 10})
+
+	var batches []string
+	boom := errors.New("publisher gone")
+	err := s.Parse(t.Context(), doc, path, func(msg pipeline.Message) error {
+		batches = append(batches, msg.ID)
+		if len(batches) == 3 {
+			return boom
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, boom)
+	assert.Equal(t, []string{parser.RecordsMsgID(doc, 0), parser.RecordsMsgID(doc, 1), parser.RecordsMsgID(doc, 2)}, batches)
+
+	assert.PanicsWithValue(t, "emit bug", func() {
+		_ = s.Parse(t.Context(), doc, path, func(msg pipeline.Message) error {
+			if msg.ID == parser.RecordsMsgID(doc, 5) {
+				panic("emit bug")
+			}
+			return nil
+		})
+	})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	n := 0
+	err = s.Parse(ctx, doc, path, func(pipeline.Message) error {
+		if n++; n == 2 {
+			cancel()
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 2, n)
 }
