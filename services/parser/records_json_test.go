@@ -47,18 +47,22 @@ func TestAppendRecordsJSONMatchesEncodingJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			want, err := json.Marshal(tc.rec)
 			require.NoError(t, err)
-			got, err := appendRecordsJSON(nil, &tc.rec)
-			require.NoError(t, err)
-			assert.Equal(t, string(want), string(got))
+			for _, names := range [][]string{nil, {"name"}, {"age", "big", "name", "neg", "ok", "role", "score"}, {"k\"", "nil", "z"}} {
+				got, err := appendRecordsJSON(nil, &tc.rec, names)
+				require.NoError(t, err)
+				assert.Equal(t, string(want), string(got), "names %q", names)
+			}
 		})
 	}
 }
 
 func TestAppendRecordsJSONBadValue(t *testing.T) {
 	rec := event.Records{Nodes: []event.Node{{Label: "A", Key: "k", Properties: map[string]any{"x": math.NaN()}}}}
-	_, err := appendRecordsJSON(nil, &rec)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "property x")
+	for _, names := range [][]string{nil, {"x"}} {
+		_, err := appendRecordsJSON(nil, &rec, names)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "property x")
+	}
 }
 
 // normalizeValue's fast path must agree with schema.NormalizeValue.

@@ -249,7 +249,7 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 		return 0, err
 	}
 	tr.selectColumns(rm.usedPositions())
-	b := &recordBatcher{doc: doc, source: src.Name, size: s.cfg.BatchSize, emit: emit}
+	b := &recordBatcher{doc: doc, source: src.Name, size: s.cfg.BatchSize, emit: emit, propNames: propertyNames(src)}
 	b.reset()
 	rejected := 0
 	for {
@@ -333,8 +333,10 @@ type recordBatcher struct {
 	cur     event.Records
 	rows    int
 	bufSize int // capacity for the next batch's encoding
-	nodes   map[event.NodeRef]int
-	rels    map[relIdentity]int
+	// propNames are the mapping's property names, sorted.
+	propNames []string
+	nodes     map[event.NodeRef]int
+	rels      map[relIdentity]int
 	// nodeShared and relShared (by index in cur) mark property maps
 	// shared with other records, to be copied before a change.
 	nodeShared, relShared []bool
@@ -422,7 +424,7 @@ func (b *recordBatcher) flush(ctx context.Context, final bool) error {
 		b.cur.Final = true
 		b.cur.Batches = b.cur.Batch + 1
 	}
-	data, err := appendRecordsJSON(make([]byte, 0, b.bufSize), &b.cur)
+	data, err := appendRecordsJSON(make([]byte, 0, b.bufSize), &b.cur, b.propNames)
 	if err != nil {
 		return pipeline.Permanent(fmt.Errorf("%s: batch %d: %w", b.doc.Path, b.cur.Batch, err))
 	}
@@ -969,10 +971,30 @@ func parseDateCell(s string, kind cellKind) (time.Time, error) {
 	return time.Time{}, errors.New("not a date (want YYYY-MM-DD)")
 }
 
+// propertyNames lists the property names src's nodes and relationships
+// set, sorted and unique.
+func propertyNames(src *schema.Source) []string {
+	var out []string
+	for _, n := range src.Nodes {
+		for _, p := range n.Properties {
+			out = append(out, p.Name)
+		}
+	}
+	for _, r := range src.Relationships {
+		for _, p := range r.Properties {
+			out = append(out, p.Name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // appendRecordsJSON appends r encoded exactly as encoding/json encodes it
 // (field order, omitempty, sorted property keys, HTML-safe escaping),
-// without reflection for the common value types.
-func appendRecordsJSON(buf []byte, r *event.Records) ([]byte, error) {
+// without reflection for the common value types. names, sorted, are the
+// property names the records usually have (those of the mapping): a map
+// holding only these is read by lookups instead of iterated and sorted.
+func appendRecordsJSON(buf []byte, r *event.Records, names []string) ([]byte, error) {
 	var err error
 	buf = append(buf, `{"source":{"path":`...)
 	buf = appendJSONString(buf, r.Source.Path)
@@ -1008,7 +1030,7 @@ func appendRecordsJSON(buf []byte, r *event.Records) ([]byte, error) {
 			buf = appendJSONString(buf, n.Label)
 			buf = append(buf, `,"key":`...)
 			buf = appendJSONString(buf, n.Key)
-			if buf, err = appendJSONProps(buf, n.Properties); err != nil {
+			if buf, err = appendJSONProps(buf, n.Properties, names); err != nil {
 				return nil, err
 			}
 			buf = append(buf, '}')
@@ -1034,7 +1056,7 @@ func appendRecordsJSON(buf []byte, r *event.Records) ([]byte, error) {
 			buf = appendJSONString(buf, rel.To.Key)
 			buf = append(buf, `},"source":`...)
 			buf = appendJSONString(buf, rel.Source)
-			if buf, err = appendJSONProps(buf, rel.Properties); err != nil {
+			if buf, err = appendJSONProps(buf, rel.Properties, names); err != nil {
 				return nil, err
 			}
 			if rel.Evidence != "" {
@@ -1073,16 +1095,32 @@ func appendRecordsJSON(buf []byte, r *event.Records) ([]byte, error) {
 
 // appendJSONProps appends `,"properties":{...}` with sorted keys, or
 // nothing for no properties.
-func appendJSONProps(buf []byte, props map[string]any) ([]byte, error) {
+func appendJSONProps(buf []byte, props map[string]any, names []string) ([]byte, error) {
 	if len(props) == 0 {
 		return buf, nil
 	}
 	buf = append(buf, `,"properties":{`...)
-	var one [1]string
-	keys := one[:0]
-	if len(props) > 1 {
-		keys = make([]string, 0, len(props))
+	start := len(buf)
+	var err error
+	if len(props) <= len(names) {
+		found := 0
+		for _, k := range names {
+			if v, ok := props[k]; ok {
+				if found > 0 {
+					buf = append(buf, ',')
+				}
+				if buf, err = appendJSONProp(buf, k, v); err != nil {
+					return nil, err
+				}
+				found++
+			}
+		}
+		if found == len(props) {
+			return append(buf, '}'), nil
+		}
+		buf = buf[:start] // a key outside names: encode by iteration
 	}
+	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
 	}
@@ -1091,32 +1129,45 @@ func appendJSONProps(buf []byte, props map[string]any) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, k)
-		buf = append(buf, ':')
-		switch v := props[k].(type) {
-		case string:
-			buf = appendJSONString(buf, v)
-		case int64:
-			buf = strconv.AppendInt(buf, v, 10)
-		case bool:
-			buf = strconv.AppendBool(buf, v)
-		default:
-			b, err := json.Marshal(v)
-			if err != nil {
-				return nil, fmt.Errorf("property %s: %w", k, err)
-			}
-			buf = append(buf, b...)
+		if buf, err = appendJSONProp(buf, k, props[k]); err != nil {
+			return nil, err
 		}
 	}
 	return append(buf, '}'), nil
 }
 
+// appendJSONProp appends one "key":value pair.
+func appendJSONProp(buf []byte, k string, v any) ([]byte, error) {
+	buf = appendJSONString(buf, k)
+	buf = append(buf, ':')
+	switch v := v.(type) {
+	case string:
+		return appendJSONString(buf, v), nil
+	case int64:
+		return strconv.AppendInt(buf, v, 10), nil
+	case bool:
+		return strconv.AppendBool(buf, v), nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("property %s: %w", k, err)
+	}
+	return append(buf, b...), nil
+}
+
+// jsonPlain marks the bytes encoding/json writes as they are.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string; text other than plain
 // printable ASCII goes through encoding/json for identical escaping.
 func appendJSONString(buf []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlain[s[i]] {
 			b, _ := json.Marshal(s) // a string always encodes
 			return append(buf, b...)
 		}
