@@ -671,3 +671,36 @@ func TestCSVEmitFailures(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 2, n)
 }
+
+// A record over DuckDB's maximum line size (2 MiB) is a rejected row at
+// its line; the rows around it are read.
+func TestCSVOverlongLineRejected(t *testing.T) {
+	m := mustMapping(t, `
+sources:
+  - name: l
+    files: [l.csv]
+    format: csv
+    columns:
+      - {name: id, required: true}
+      - {name: note}
+    nodes:
+      - label: Item
+        key: id
+        properties: [note]
+`)
+	s := newStructured(t, m, parser.StructuredConfig{})
+	content := "id,note\na,x\nb,\"" + strings.Repeat("y", 3<<20) + "\"\nc,z\n"
+	p, err := parseFile(t, s, "l.csv", writeTemp(t, "l.csv", content))
+	require.NoError(t, err)
+	rej := p.rejected()
+	require.Len(t, rej, 1)
+	assert.Equal(t, 3, rej[0].Line)
+	assert.Equal(t, "line longer than the maximum line size", rej[0].Error)
+	var keys []string
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			keys = append(keys, n.Key)
+		}
+	}
+	assert.Equal(t, []string{"a", "c"}, keys)
+}
