@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -307,35 +306,8 @@ func explains(d bus.DeadLetter, g gap) bool {
 	if deletion {
 		return false
 	}
-	sha := payloadSHA(d.Data)
+	_, sha := bus.PayloadFile(d.Data)
 	return sha == "" || sha == g.fileSHA
-}
-
-// payloadSHA is the file version a message is about, or "".
-func payloadSHA(data []byte) string {
-	var p struct {
-		SHA256   string `json:"sha256"`
-		Document struct {
-			SHA256 string `json:"sha256"`
-		} `json:"document"`
-		Chunk struct {
-			Document struct {
-				SHA256 string `json:"sha256"`
-			} `json:"document"`
-		} `json:"chunk"`
-		Source struct {
-			SHA256 string `json:"sha256"`
-		} `json:"source"`
-	}
-	if json.Unmarshal(data, &p) != nil {
-		return ""
-	}
-	for _, s := range []string{p.SHA256, p.Document.SHA256, p.Chunk.Document.SHA256, p.Source.SHA256} {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // printGaps prints one line per gap and a summary; it returns the number

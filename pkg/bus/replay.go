@@ -323,33 +323,37 @@ func latestByPath(ctx context.Context, js jetstream.JetStream, spec scanSpec) (m
 	return latest, err
 }
 
-// payloadPath returns the file path a docgraph payload is about: the
-// "path" of a file event, "document.path" of a chunk, "chunk.document.path"
-// of an extraction, or "source.path" of a record batch ("" if none).
-func payloadPath(data []byte) string {
+// PayloadFile returns the file a docgraph payload is about, and the sha256
+// of that file version: from "path"/"sha256" of a file event,
+// "document.*" of a chunk, "chunk.document.*" of an extraction, or
+// "source.*" of a record batch ("" when the payload names none).
+func PayloadFile(data []byte) (path, sha string) {
+	type file struct {
+		Path   string `json:"path"`
+		SHA256 string `json:"sha256"`
+	}
 	var p struct {
-		Path     string `json:"path"`
-		Document struct {
-			Path string `json:"path"`
-		} `json:"document"`
-		Chunk struct {
-			Document struct {
-				Path string `json:"path"`
-			} `json:"document"`
+		file
+		Document file `json:"document"`
+		Chunk    struct {
+			Document file `json:"document"`
 		} `json:"chunk"`
-		Source struct {
-			Path string `json:"path"`
-		} `json:"source"`
+		Source file `json:"source"`
 	}
 	if json.Unmarshal(data, &p) != nil {
-		return ""
+		return "", ""
 	}
-	for _, s := range []string{p.Path, p.Document.Path, p.Chunk.Document.Path, p.Source.Path} {
-		if s != "" {
-			return s
+	for _, f := range []file{p.file, p.Document, p.Chunk.Document, p.Source} {
+		if f.Path != "" || f.SHA256 != "" {
+			return f.Path, f.SHA256
 		}
 	}
-	return ""
+	return "", ""
+}
+
+func payloadPath(data []byte) string {
+	path, _ := PayloadFile(data)
+	return path
 }
 
 // scanSpec says which stored messages scan visits.
