@@ -27,8 +27,10 @@ import (
 // single-process ingest and with every message accounted for.
 
 const (
-	multiDocs    = 300
-	drainTimeout = 60 * time.Second
+	multiDocs = 300
+	// A publish caught in a leader election waits out its PubAck timeout
+	// (30 s) before the input is retried: leave room for two of those.
+	drainTimeout = 150 * time.Second
 	msgProcessed = `"msg":"message processed"`
 )
 
