@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -68,7 +66,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&formats, "formats", strings.Join(corpusgen.Formats, ","), "document formats to generate")
 	fs.BoolVar(&keep, "keep", false, "keep the corpus and the data folder (their path is printed)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest to this file")
-	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile after the ingest to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write the heap profile taken at the ingest's highest RSS to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: docgraph bench [flags] [-- ingest flags]\n\n%s\n\nFlags:\n", benchHelp)
 		fs.PrintDefaults()
@@ -123,7 +121,7 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	sampler := startRSSSampler(250 * time.Millisecond)
+	sampler := startRSSSampler(250*time.Millisecond, o.memProfile != "")
 	args := append([]string{"ingest", "--quiet", "--data", data}, o.ingestArgs...)
 	args = append(args, "--", input)
 	var out bytes.Buffer
@@ -141,7 +139,7 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	if o.memProfile != "" {
-		if err := writeHeapProfile(o.memProfile); err != nil {
+		if err := os.WriteFile(o.memProfile, sampler.heap, 0o644); err != nil {
 			return res, fmt.Errorf("bench: memprofile: %w", err)
 		}
 	}
@@ -149,15 +147,6 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	return res, nil
-}
-
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	runtime.GC()
-	return errors.Join(pprof.WriteHeapProfile(f), f.Close())
 }
 
 // inspect reads the stream counts and the graph left in data, and checks
@@ -308,18 +297,30 @@ type rssSampler struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	samples []int64
+	heap    []byte // heap profile at the highest RSS sampled
 }
 
-func startRSSSampler(every time.Duration) *rssSampler {
+// startRSSSampler samples the RSS every interval; with heapAtPeak it also
+// keeps a heap profile taken whenever the RSS reaches a new high, so that
+// the profile shows what was live at the peak rather than after the run.
+func startRSSSampler(every time.Duration, heapAtPeak bool) *rssSampler {
 	s := &rssSampler{done: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		t := time.NewTicker(every)
 		defer t.Stop()
+		var high int64
 		for {
 			if n, err := procStatus("VmRSS"); err == nil {
 				s.samples = append(s.samples, n)
+				if heapAtPeak && n > high {
+					high = n
+					var buf bytes.Buffer
+					if pprof.Lookup("heap").WriteTo(&buf, 0) == nil {
+						s.heap = buf.Bytes()
+					}
+				}
 			}
 			select {
 			case <-s.done:

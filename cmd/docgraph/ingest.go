@@ -208,6 +208,7 @@ type tracker struct {
 	outstanding map[string]int // by correlation ID; negative until expect
 	expected    map[string]bool
 	errs        map[string][]string
+	done        int // expected files with nothing outstanding
 	isSealed    bool
 	changed     chan struct{}
 }
@@ -226,13 +227,30 @@ func (t *tracker) notify() {
 	}
 }
 
+// isDone reports whether the file cid is expected and through; t.mu held.
+func (t *tracker) isDone(cid string) bool { return t.expected[cid] && t.outstanding[cid] <= 0 }
+
+// change applies fn to the state of cid, keeping the done count; t.mu held.
+func (t *tracker) change(cid string, fn func()) {
+	was := t.isDone(cid)
+	fn()
+	switch now := t.isDone(cid); {
+	case now && !was:
+		t.done++
+	case was && !now:
+		t.done--
+	}
+}
+
 // expect registers a published file event (its own message counts one).
 func (t *tracker) expect(cid, _ string) {
 	t.mu.Lock()
-	if !t.expected[cid] {
-		t.expected[cid] = true
-		t.outstanding[cid]++
-	}
+	t.change(cid, func() {
+		if !t.expected[cid] {
+			t.expected[cid] = true
+			t.outstanding[cid]++
+		}
+	})
 	t.mu.Unlock()
 	t.notify()
 }
@@ -249,7 +267,7 @@ func (t *tracker) add(cid string, n int) {
 		return
 	}
 	t.mu.Lock()
-	t.outstanding[cid] += n
+	t.change(cid, func() { t.outstanding[cid] += n })
 	t.mu.Unlock()
 	t.notify()
 }
@@ -282,13 +300,7 @@ func (t *tracker) failures(cid string) []string {
 func (t *tracker) progress() (done, total int, finished bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for cid := range t.expected {
-		total++
-		if t.outstanding[cid] <= 0 {
-			done++
-		}
-	}
-	return done, total, t.isSealed && done == total
+	return t.done, len(t.expected), t.isSealed && t.done == len(t.expected)
 }
 
 // wait blocks until every expected file is through, printing progress

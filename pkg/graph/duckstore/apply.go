@@ -136,7 +136,14 @@ type batch struct {
 	// pendingChunks are the chunk keys with pending rows (the chunk's
 	// support, MENTIONS and HAS_CHUNK).
 	pendingChunks map[string]bool
+	mentions      []mention            // MENTIONS to append
 	extracted     map[[3]string]string // (path, sha256, part) -> digest to write
+}
+
+// mention is a MENTIONS row: the chunk's node id and the entity.
+type mention struct {
+	chunk int64
+	node  nodeID
 }
 
 func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
@@ -153,6 +160,7 @@ func (b *batch) reset() {
 	b.dirtyDocs = map[string]bool{}
 	b.pendingChunks = map[string]bool{}
 	b.extracted = map[[3]string]string{}
+	b.mentions = b.mentions[:0]
 }
 
 // load reads the stored versions of the paths and which chunks exist.
@@ -215,9 +223,9 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 	if err != nil {
 		return err
 	}
-	return inChunks(keys, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, "SELECT key FROM nodes WHERE label = 'Chunk' AND key IN ("+
-			placeholders(len(part), 1)+")", part...)
+	return inChunks(chunkIDs(keys), func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, "SELECT key FROM nodes WHERE id IN ("+
+			placeholders(len(part), 1)+") AND label = 'Chunk'", part...)
 		if err != nil {
 			return fmt.Errorf("load chunks: %w", err)
 		}
@@ -227,10 +235,21 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 			if err := rows.Scan(&k); err != nil {
 				return fmt.Errorf("load chunks: %w", err)
 			}
-			b.chunks[k] = true
+			if seenKey[k] {
+				b.chunks[k] = true
+			}
 		}
 		return rows.Err()
 	})
+}
+
+// chunkIDs returns the node ids of the chunk keys.
+func chunkIDs(keys []any) []any {
+	ids := make([]any, len(keys))
+	for i, k := range keys {
+		ids[i] = nodeID{graph.LabelChunk, k.(string)}.hash()
+	}
+	return ids
 }
 
 // withdrawRewrites withdraws, in two statements for the whole batch, the
@@ -300,24 +319,11 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 	if err != nil {
 		return err
 	}
-	err = inChunks(keys, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships
-			WHERE type = 'MENTIONS' AND from_label = 'Chunk' AND from_key IN (`+placeholders(len(part), 1)+
-			") RETURNING from_key, to_label, to_key", part...)
-		if err != nil {
-			return fmt.Errorf("delete mentions: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var key string
-			var id nodeID
-			if err := rows.Scan(&key, &id.label, &id.key); err != nil {
-				return fmt.Errorf("delete mentions: %w", err)
-			}
-			b.early[key].addNode(id)
-		}
-		return rows.Err()
-	})
+	byID := map[int64]*candidates{}
+	for _, k := range keys {
+		byID[nodeID{graph.LabelChunk, k.(string)}.hash()] = b.early[k.(string)]
+	}
+	err = b.deleteMentionsOf(ctx, keys, func(chunk int64, id nodeID) { byID[chunk].addNode(id) })
 	for _, c := range b.early {
 		for id := range c.nodes {
 			b.shadowNodes[id]++
@@ -372,12 +378,18 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	if err != nil {
 		return err
 	}
+	// The chunk's mentions are added unless they are there already: an
+	// existing chunk's stored (or pending) mentions are this extraction's
+	// when it is unchanged, and none once they have been deleted.
+	addMentions := true
 	if pre, ok := b.early[key]; ok {
 		// Withdrawn up front with the batch's other rewrites.
 		delete(b.early, key)
 		b.unshadow(pre)
 		c = *pre
-	} else if b.chunks[key] && !b.sameExtraction(key, d.Path, digest) {
+	} else if b.chunks[key] && b.sameExtraction(key, d.Path, digest) {
+		addMentions = false
+	} else if b.chunks[key] {
 		// A rewrite: what this chunk supported and mentioned is replaced.
 		// Only this batch's own pending rows of the chunk need writing
 		// before they can be withdrawn.
@@ -389,12 +401,13 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 		if err := b.withdraw(ctx, &c, "path = ? AND sha256 = ? AND part = ?", d.Path, d.SHA256, fmt.Sprint(o.index)); err != nil {
 			return err
 		}
-		if err := b.deleteMentions(ctx, []any{key}, &c); err != nil {
+		if err := b.deleteMentionsOf(ctx, []any{key}, func(_ int64, id nodeID) { c.addNode(id) }); err != nil {
 			return err
 		}
 	}
 	b.putDocument(d)
 	chunk := nodeID{graph.LabelChunk, key}
+	chunkID := chunk.hash()
 	b.addNode(chunk, map[string]any{"index": int64(o.index), "text": o.text})
 	b.chunks[key] = true
 	b.pendingChunks[key] = true
@@ -405,10 +418,9 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	b.extracted[[3]string{d.Path, d.SHA256, part}] = digest
 	for _, m := range o.mentions {
 		b.addNode(m.id, m.props)
-		b.addSupport(supportRow{kind: "node", id: relID{fromLabel: m.id.label, fromKey: m.id.key},
-			path: d.Path, sha: d.SHA256, part: part})
-		b.addRel(relID{typ: graph.RelMentions, fromLabel: graph.LabelChunk, fromKey: key,
-			toLabel: m.id.label, toKey: m.id.key}, nil)
+		if addMentions {
+			b.mentions = append(b.mentions, mention{chunk: chunkID, node: m.id})
+		}
 	}
 	b.addDomainRels(o.rels, d, part)
 	return b.collect(ctx, &c)
@@ -511,7 +523,8 @@ func (b *batch) deleteDocument(ctx context.Context, d event.Document) error {
 	if err := b.withdrawPath(ctx, d.Path, &c); err != nil {
 		return err
 	}
-	if _, err := b.tx.ExecContext(ctx, "DELETE FROM nodes WHERE label = 'Document' AND key = ?", d.Path); err != nil {
+	if _, err := b.tx.ExecContext(ctx, "DELETE FROM nodes WHERE id = ? AND label = 'Document' AND key = ?",
+		nodeID{graph.LabelDocument, d.Path}.hash(), d.Path); err != nil {
 		return fmt.Errorf("delete document node: %w", err)
 	}
 	b.docs[d.Path] = &docState{sha: st.sha, version: d.Version, deleted: true}
@@ -615,12 +628,12 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 			b.chunks[k.(string)] = false
 		}
 	}
-	if err := b.deleteMentions(ctx, orphans, c); err != nil {
+	if err := b.deleteMentionsOf(ctx, orphans, func(_ int64, id nodeID) { c.addNode(id) }); err != nil {
 		return err
 	}
-	return inChunks(orphans, func(part []any) error {
-		_, err := b.tx.ExecContext(ctx, "DELETE FROM nodes WHERE label = 'Chunk' AND key IN ("+
-			placeholders(len(part), 1)+")", part...)
+	return inChunks(chunkIDs(orphans), func(part []any) error {
+		_, err := b.tx.ExecContext(ctx, "DELETE FROM nodes WHERE id IN ("+
+			placeholders(len(part), 1)+") AND label = 'Chunk'", part...)
 		if err != nil {
 			return fmt.Errorf("delete chunks: %w", err)
 		}
@@ -670,22 +683,23 @@ func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args 
 	return nil
 }
 
-// deleteMentions deletes MENTIONS from the chunks keys.
-func (b *batch) deleteMentions(ctx context.Context, keys []any, c *candidates) error {
-	return inChunks(keys, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships
-			WHERE type = 'MENTIONS' AND from_label = 'Chunk' AND from_key IN (`+placeholders(len(part), 1)+
-			") RETURNING to_label, to_key", part...)
+// deleteMentionsOf deletes the MENTIONS of the chunk keys and calls
+// mentioned with each deleted row's chunk id and entity.
+func (b *batch) deleteMentionsOf(ctx context.Context, keys []any, mentioned func(chunk int64, id nodeID)) error {
+	return inChunks(chunkIDs(keys), func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, `DELETE FROM mentions WHERE chunk IN (`+placeholders(len(part), 1)+
+			") RETURNING chunk, label, key", part...)
 		if err != nil {
 			return fmt.Errorf("delete mentions: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
+			var chunk int64
 			var id nodeID
-			if err := rows.Scan(&id.label, &id.key); err != nil {
+			if err := rows.Scan(&chunk, &id.label, &id.key); err != nil {
 				return fmt.Errorf("delete mentions: %w", err)
 			}
-			c.addNode(id)
+			mentioned(chunk, id)
 		}
 		return rows.Err()
 	})
@@ -716,17 +730,15 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 	}
 	var rels []any
 	for id := range c.rels {
-		rels = append(rels, []any{id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source})
+		rels = append(rels, []any{id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source})
 	}
 	err := inChunks(rels, func(part []any) error {
 		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships r
-			USING (VALUES `+placeholders(len(part), 6)+`) AS c(type, from_label, from_key, to_label, to_key, source)
-			WHERE r.type = c.type AND r.from_label = c.from_label AND r.from_key = c.from_key
+			USING (VALUES `+placeholders(len(part), 7)+`) AS c(id, type, from_label, from_key, to_label, to_key, source)
+			WHERE r.id = c.id AND r.type = c.type AND r.from_label = c.from_label AND r.from_key = c.from_key
 				AND r.to_label = c.to_label AND r.to_key = c.to_key AND r.source = c.source
-				AND r.type NOT IN ('HAS_CHUNK', 'MENTIONS')
-				AND NOT EXISTS (SELECT 1 FROM support s WHERE s.kind = 'rel' AND s.type = r.type
-					AND s.from_label = r.from_label AND s.from_key = r.from_key
-					AND s.to_label = r.to_label AND s.to_key = r.to_key AND s.source = r.source)
+				AND r.type <> 'HAS_CHUNK'
+				AND NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = r.id AND s.kind = 'rel')
 			RETURNING r.from_label, r.from_key, r.to_label, r.to_key`, flatten(part)...)
 		if err != nil {
 			return fmt.Errorf("collect relationships: %w", err)
@@ -750,14 +762,14 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 	}
 	var nodes []any
 	for id := range c.nodes {
-		nodes = append(nodes, []any{id.label, id.key})
+		nodes = append(nodes, []any{id.hash(), id.label, id.key})
 	}
 	return inChunks(nodes, func(part []any) error {
 		_, err := b.tx.ExecContext(ctx, `DELETE FROM nodes n
-			USING (VALUES `+placeholders(len(part), 2)+`) AS c(label, key)
-			WHERE n.label = c.label AND n.key = c.key AND n.label NOT IN ('Document', 'Chunk')
-				AND NOT EXISTS (SELECT 1 FROM support s WHERE s.kind = 'node'
-					AND s.from_label = n.label AND s.from_key = n.key)
+			USING (VALUES `+placeholders(len(part), 3)+`) AS c(id, label, key)
+			WHERE n.id = c.id AND n.label = c.label AND n.key = c.key AND n.label NOT IN ('Document', 'Chunk')
+				AND NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = n.id AND s.kind = 'node')
+				AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.node = n.id)
 				AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.from_label = n.label AND r.from_key = n.key)
 				AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.to_label = n.label AND r.to_key = n.key)`,
 			flatten(part)...)
@@ -771,18 +783,32 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 // Upserts of the pending additions, one per table. Each runs over the rows
 // a query appender stages (as appended_data, columns col1...), so a flush
 // costs one statement per table whatever the number of rows, instead of
-// planning a multi-row VALUES statement per 256 rows.
+// planning a multi-row VALUES statement per 256 rows. A row whose id is
+// taken by a different identity (a hash collision) fails the statement.
 const (
-	upsertNodes = `INSERT INTO nodes (label, key, props) SELECT col1, col2, col3 FROM appended_data
-		ON CONFLICT (label, key) DO UPDATE SET props = json_merge_patch(nodes.props, excluded.props)`
-	upsertRels = `INSERT INTO relationships (type, from_label, from_key, to_label, to_key, source, props)
-		SELECT col1, col2, col3, col4, col5, col6, col7 FROM appended_data
-		ON CONFLICT (type, from_label, from_key, to_label, to_key, source)
-		DO UPDATE SET props = json_merge_patch(relationships.props, excluded.props)`
-	upsertSupport = `INSERT INTO support SELECT col1, col2, col3, col4, col5, col6, col7, col8, col9, col10
-		FROM appended_data ON CONFLICT DO NOTHING`
-	upsertExtractions = `INSERT INTO extractions (path, sha256, part, digest) SELECT col1, col2, col3, col4
-		FROM appended_data ON CONFLICT (path, sha256, part) DO UPDATE SET digest = excluded.digest`
+	upsertNodes = `INSERT INTO nodes (id, label, key, props) SELECT col1, col2, col3, col4 FROM appended_data
+		ON CONFLICT (id) DO UPDATE SET props = CASE WHEN nodes.label <> excluded.label OR nodes.key <> excluded.key
+			THEN error('node id collision: ' || excluded.label || ' ' || excluded.key || ' and ' || nodes.label || ' ' || nodes.key)
+			ELSE json_merge_patch(nodes.props, excluded.props) END`
+	upsertRels = `INSERT INTO relationships (id, type, from_label, from_key, to_label, to_key, source, props)
+		SELECT col1, col2, col3, col4, col5, col6, col7, col8 FROM appended_data
+		ON CONFLICT (id) DO UPDATE SET props = CASE WHEN relationships.type <> excluded.type
+				OR relationships.from_label <> excluded.from_label OR relationships.from_key <> excluded.from_key
+				OR relationships.to_label <> excluded.to_label OR relationships.to_key <> excluded.to_key
+				OR relationships.source <> excluded.source
+			THEN error('relationship id collision: ' || excluded.type || ' ' || excluded.from_key || ' ' || excluded.to_key)
+			ELSE json_merge_patch(relationships.props, excluded.props) END`
+	upsertSupport = `INSERT INTO support SELECT col1, col2, col3, col4, col5, col6, col7, col8, col9, col10, col11, col12
+		FROM appended_data ON CONFLICT (id) DO UPDATE SET owner = CASE WHEN support.kind <> excluded.kind
+				OR support.type <> excluded.type OR support.from_label <> excluded.from_label
+				OR support.from_key <> excluded.from_key OR support.to_label <> excluded.to_label
+				OR support.to_key <> excluded.to_key OR support.source <> excluded.source
+				OR support.path <> excluded.path OR support.sha256 <> excluded.sha256 OR support.part <> excluded.part
+			THEN error('support id collision: ' || excluded.path || ' ' || excluded.from_key) ELSE support.owner END`
+	upsertExtractions = `INSERT INTO extractions (id, path, sha256, part, digest) SELECT col1, col2, col3, col4, col5
+		FROM appended_data ON CONFLICT (id) DO UPDATE SET digest = CASE WHEN extractions.path <> excluded.path
+				OR extractions.sha256 <> excluded.sha256 OR extractions.part <> excluded.part
+			THEN error('extraction id collision: ' || excluded.path) ELSE excluded.digest END`
 	upsertDocuments = `INSERT INTO documents (path, sha256, version, deleted) SELECT col1, col2, col3, col4
 		FROM appended_data ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256,
 		version = excluded.version, deleted = excluded.deleted`
@@ -792,13 +818,14 @@ const (
 func (b *batch) flush(ctx context.Context) error {
 	defer b.reset()
 	if len(b.nodeOrder) > 0 {
-		err := b.appendRows(ctx, upsertNodes, b.varchars(3), func(add func(...driver.Value) error) error {
+		types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(3)...)
+		err := b.appendRows(ctx, upsertNodes, types, func(add func(...driver.Value) error) error {
 			for _, id := range b.nodeOrder {
 				props, err := encodeProps(b.nodes[id])
 				if err != nil {
 					return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
 				}
-				if err := add(id.label, id.key, props); err != nil {
+				if err := add(id.hash(), id.label, id.key, props); err != nil {
 					return err
 				}
 			}
@@ -809,13 +836,14 @@ func (b *batch) flush(ctx context.Context) error {
 		}
 	}
 	if len(b.relOrder) > 0 {
-		err := b.appendRows(ctx, upsertRels, b.varchars(7), func(add func(...driver.Value) error) error {
+		types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(7)...)
+		err := b.appendRows(ctx, upsertRels, types, func(add func(...driver.Value) error) error {
 			for _, id := range b.relOrder {
 				props, err := encodeProps(b.rels[id])
 				if err != nil {
 					return fmt.Errorf("relationship %s: %w", id.typ, err)
 				}
-				if err := add(id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props); err != nil {
+				if err := add(id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props); err != nil {
 					return err
 				}
 			}
@@ -826,9 +854,10 @@ func (b *batch) flush(ctx context.Context) error {
 		}
 	}
 	if len(b.suppOrder) > 0 {
-		err := b.appendRows(ctx, upsertSupport, b.varchars(10), func(add func(...driver.Value) error) error {
+		types := append([]duckdb.TypeInfo{b.types.bigint, b.types.bigint}, b.varchars(10)...)
+		err := b.appendRows(ctx, upsertSupport, types, func(add func(...driver.Value) error) error {
 			for _, r := range b.suppOrder {
-				if err := add(r.kind, r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey,
+				if err := add(r.hash(), r.owner(), r.kind, r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey,
 					r.id.source, r.path, r.sha, r.part); err != nil {
 					return err
 				}
@@ -839,10 +868,16 @@ func (b *batch) flush(ctx context.Context) error {
 			return fmt.Errorf("write support: %w", err)
 		}
 	}
+	if len(b.mentions) > 0 {
+		if err := b.appendMentions(); err != nil {
+			return fmt.Errorf("write mentions: %w", err)
+		}
+	}
 	if len(b.extracted) > 0 {
-		err := b.appendRows(ctx, upsertExtractions, b.varchars(4), func(add func(...driver.Value) error) error {
+		types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(4)...)
+		err := b.appendRows(ctx, upsertExtractions, types, func(add func(...driver.Value) error) error {
 			for k, digest := range b.extracted {
-				if err := add(k[0], k[1], k[2], digest); err != nil {
+				if err := add(extractionHash(k[0], k[1], k[2]), k[0], k[1], k[2], digest); err != nil {
 					return err
 				}
 			}
@@ -868,6 +903,27 @@ func (b *batch) flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// appendMentions appends the pending MENTIONS to their table through a
+// table appender on the write connection (inside the open transaction).
+func (b *batch) appendMentions() error {
+	return b.conn.Raw(func(dc any) error {
+		conn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		a, err := duckdb.NewAppender(conn, "", "", "mentions")
+		if err != nil {
+			return err
+		}
+		for _, m := range b.mentions {
+			if err := a.AppendRow(m.chunk, m.node.hash(), m.node.label, m.node.key); err != nil {
+				return errors.Join(err, a.Clear(), a.Close())
+			}
+		}
+		return a.Close()
+	})
 }
 
 // appendRows stages the rows fill adds in a query appender on the write

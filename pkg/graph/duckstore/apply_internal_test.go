@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
 )
 
@@ -20,7 +21,8 @@ func TestFlushJoinsTransaction(t *testing.T) {
 	require.NoError(t, err)
 	b := newBatch(tx, s.wconn, s.types)
 	b.addNode(nodeID{"Person", "ada"}, map[string]any{"name": "Ada"})
-	b.addRel(relID{typ: graph.RelMentions, fromLabel: graph.LabelChunk, fromKey: "c", toLabel: "Person", toKey: "ada"}, nil)
+	b.addRel(relID{typ: graph.RelHasChunk, fromLabel: graph.LabelDocument, fromKey: "d", toLabel: graph.LabelChunk, toKey: "c"}, nil)
+	b.mentions = append(b.mentions, mention{chunk: nodeID{graph.LabelChunk, "c"}.hash(), node: nodeID{"Person", "ada"}})
 	require.NoError(t, b.flush(t.Context()))
 	var n int
 	require.NoError(t, tx.QueryRowContext(t.Context(), "SELECT count(*) FROM nodes").Scan(&n))
@@ -31,4 +33,32 @@ func TestFlushJoinsTransaction(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, st.Nodes)
 	assert.Empty(t, st.Relationships)
+}
+
+// TestIDCollisionFails checks that a row whose id is taken by a different
+// identity (what a hash collision would look like) fails the write instead
+// of merging the two.
+func TestIDCollisionFails(t *testing.T) {
+	s, err := Open(t.Context(), Config{Labels: []string{"Person"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	_, err = s.db.ExecContext(t.Context(), "INSERT INTO nodes VALUES (?, 'Person', 'bob', '{}')",
+		nodeID{"Person", "ada"}.hash())
+	require.NoError(t, err)
+
+	err = s.Apply(t.Context(), []graph.Op{{PutRecords: &event.Records{
+		Source: event.NewDocument("people.csv", "sha", 1, 1), Mapping: "people",
+		Nodes: []graph.Node{{Label: "Person", Key: "ada"}, {Label: "Person", Key: "cy"}},
+	}}})
+	require.ErrorContains(t, err, "node id collision: Person ada and Person bob")
+
+	st, err := s.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{"Person": 1}, st.Nodes, "nothing of the failed batch is written")
+}
+
+func TestHashPartsAreUnambiguous(t *testing.T) {
+	assert.NotEqual(t, hashParts("a\x00", "b"), hashParts("a", "\x00b"))
+	assert.NotEqual(t, hashParts("ab", ""), hashParts("a", "b"))
+	assert.Equal(t, nodeID{"Person", "ada"}.hash(), nodeID{"Person", "ada"}.hash())
 }

@@ -20,12 +20,15 @@ import (
 )
 
 // columnTypes are the appender column types Apply uses.
-type columnTypes struct{ varchar, ubigint, boolean duckdb.TypeInfo }
+type columnTypes struct{ varchar, bigint, ubigint, boolean duckdb.TypeInfo }
 
 func newColumnTypes() (columnTypes, error) {
 	var t columnTypes
 	var err error
 	if t.varchar, err = duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR); err != nil {
+		return t, err
+	}
+	if t.bigint, err = duckdb.NewTypeInfo(duckdb.TYPE_BIGINT); err != nil {
 		return t, err
 	}
 	if t.ubigint, err = duckdb.NewTypeInfo(duckdb.TYPE_UBIGINT); err != nil {
@@ -151,31 +154,45 @@ func displayPath(p string) string {
 	return p
 }
 
-// schemaDDL creates the tables. Support rows name their owner: a node
-// (kind 'node', label in from_label, key in from_key, other identity
-// columns empty) or a relationship (kind 'rel'); structural relationships
-// have source ”. Documents keep the version of every path ever seen, with
-// deleted set once a DocumentDeleted is applied, so stale ops stay ignored.
-// Extractions keep a digest of the last extraction each (path, chunk) wrote,
-// so that a redelivered chunk skips withdrawing what it would add again.
+// schemaDDL creates the tables. Nodes, relationships, support and
+// extraction digests are keyed by the hash of their identity (see ids.go).
+// MENTIONS live in their own table, without a key: a chunk's mentions are
+// only ever added all at once to a chunk that has none (a new chunk, or one
+// whose mentions were just deleted), so they need no upsert; a mention keeps
+// its entity alive. Support rows name their owner (kind 'node': label in
+// from_label, key in from_key, other identity columns empty; kind 'rel')
+// and its id; structural relationships have source ''. Documents keep the
+// version of every path ever seen, with deleted set once a DocumentDeleted
+// is applied, so stale ops stay ignored. Extractions keep a digest of the
+// last extraction each (path, chunk) wrote, so that a redelivered chunk
+// skips withdrawing what it would add again.
 const schemaDDL = `
 CREATE TABLE IF NOT EXISTS nodes (
+	id BIGINT PRIMARY KEY,
 	label VARCHAR NOT NULL,
 	key VARCHAR NOT NULL,
-	props VARCHAR NOT NULL,
-	PRIMARY KEY (label, key)
+	props VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS relationships (
+	id BIGINT PRIMARY KEY,
 	type VARCHAR NOT NULL,
 	from_label VARCHAR NOT NULL,
 	from_key VARCHAR NOT NULL,
 	to_label VARCHAR NOT NULL,
 	to_key VARCHAR NOT NULL,
 	source VARCHAR NOT NULL,
-	props VARCHAR NOT NULL,
-	PRIMARY KEY (type, from_label, from_key, to_label, to_key, source)
+	props VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS mentions (
+	chunk BIGINT NOT NULL,
+	node BIGINT NOT NULL,
+	label VARCHAR NOT NULL,
+	key VARCHAR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mentions_chunk ON mentions (chunk);
 CREATE TABLE IF NOT EXISTS support (
+	id BIGINT PRIMARY KEY,
+	owner BIGINT NOT NULL,
 	kind VARCHAR NOT NULL,
 	type VARCHAR NOT NULL,
 	from_label VARCHAR NOT NULL,
@@ -185,18 +202,14 @@ CREATE TABLE IF NOT EXISTS support (
 	source VARCHAR NOT NULL,
 	path VARCHAR NOT NULL,
 	sha256 VARCHAR NOT NULL,
-	part VARCHAR NOT NULL,
-	PRIMARY KEY (kind, type, from_label, from_key, to_label, to_key, source, path, sha256, part)
+	part VARCHAR NOT NULL
 );
-CREATE INDEX IF NOT EXISTS support_path ON support (path);
-CREATE INDEX IF NOT EXISTS relationships_from ON relationships (from_key);
-CREATE INDEX IF NOT EXISTS relationships_to ON relationships (to_key);
 CREATE TABLE IF NOT EXISTS extractions (
+	id BIGINT PRIMARY KEY,
 	path VARCHAR NOT NULL,
 	sha256 VARCHAR NOT NULL,
 	part VARCHAR NOT NULL,
-	digest VARCHAR NOT NULL,
-	PRIMARY KEY (path, sha256, part)
+	digest VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS documents (
 	path VARCHAR PRIMARY KEY,
@@ -206,10 +219,25 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 `
 
+// ErrOldLayout is returned by Open for a graph file whose tables have the
+// layout of an earlier docgraph version.
+var ErrOldLayout = errors.New("the graph file has the table layout of an earlier docgraph version")
+
 // Setup creates the tables and indexes; it is idempotent.
 func (s *Store) Setup(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var old bool
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() t
+		WHERE t.table_name = 'nodes' AND t.schema_name = 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_columns() c
+			WHERE c.table_name = 'nodes' AND c.schema_name = 'main' AND c.column_name = 'id')`).Scan(&old)
+	if err != nil {
+		return fmt.Errorf("graph setup: %w", err)
+	}
+	if old {
+		return fmt.Errorf("graph setup: %w: move it aside and rebuild the graph from the streams "+
+			"(`docgraph replay graph-writer --from-seq 1`, while they keep the history) or re-ingest", ErrOldLayout)
+	}
 	if _, err := s.db.ExecContext(ctx, schemaDDL); err != nil {
 		return fmt.Errorf("graph setup: %w", err)
 	}
@@ -251,7 +279,8 @@ func (s *Store) Stats(ctx context.Context) (graph.Stats, error) {
 	if err := s.count(ctx, "SELECT label, count(*) FROM nodes GROUP BY label", st.Nodes); err != nil {
 		return graph.Stats{}, err
 	}
-	if err := s.count(ctx, "SELECT type, count(*) FROM relationships GROUP BY type", st.Relationships); err != nil {
+	if err := s.count(ctx, `SELECT type, count(*) FROM relationships GROUP BY type
+		UNION ALL SELECT 'MENTIONS', count(*) FROM mentions HAVING count(*) > 0`, st.Relationships); err != nil {
 		return graph.Stats{}, err
 	}
 	return st, nil
@@ -340,7 +369,9 @@ func exportNodes(ctx context.Context, tx *sql.Tx, fn func(graph.Node) error) err
 
 func exportRels(ctx context.Context, tx *sql.Tx, fn func(graph.Relationship) error) error {
 	rows, err := tx.QueryContext(ctx, `SELECT type, from_label, from_key, to_label, to_key, source, props
-		FROM relationships ORDER BY type, from_label, from_key, to_label, to_key, source`)
+		FROM relationships
+		UNION ALL SELECT 'MENTIONS', 'Chunk', c.key, m.label, m.key, '', '{}' FROM mentions m JOIN nodes c ON c.id = m.chunk
+		ORDER BY type, from_label, from_key, to_label, to_key, source`)
 	if err != nil {
 		return fmt.Errorf("graph export relationships: %w", err)
 	}

@@ -1,9 +1,12 @@
 package duckstore
 
 import (
+	"database/sql"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCheckpointThreshold(t *testing.T) {
@@ -24,4 +27,19 @@ func TestCheckpointThreshold(t *testing.T) {
 			assert.Equal(t, tt.want, checkpointThreshold(tt.give))
 		})
 	}
+}
+
+// TestOpenRefusesOldLayout checks that a graph file from before the hashed
+// ids is refused with a way out, instead of failing on its first write.
+func TestOpenRefusesOldLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.duckdb")
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec("CREATE TABLE nodes (label VARCHAR, key VARCHAR, props VARCHAR, PRIMARY KEY (label, key))")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	_, err = Open(t.Context(), Config{Path: path})
+	require.ErrorIs(t, err, ErrOldLayout)
+	assert.ErrorContains(t, err, "docgraph replay graph-writer --from-seq 1")
 }

@@ -181,11 +181,13 @@ func TestApplyManyChunks(t *testing.T) {
 	s := openStore(t, "")
 	require.NoError(t, s.Apply(t.Context(), chunkOps(500, 1, "v1")))
 	require.NoError(t, s.Apply(t.Context(), chunkOps(500, 1, "v1")), "redelivery")
+	require.NoError(t, s.Apply(t.Context(), append(chunkOps(20, 1, "v1"), chunkOps(20, 1, "v1")...)), "redelivery twice in one batch")
 	stats, err := s.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, int64(50), stats.Nodes["Document"])
 	assert.Equal(t, int64(500), stats.Nodes["Chunk"])
 	assert.Equal(t, int64(500), stats.Relationships["HAS_CHUNK"])
+	assert.Equal(t, int64(1500), stats.Relationships["MENTIONS"], "three per chunk, never duplicated")
 
 	require.NoError(t, s.Apply(t.Context(), chunkOps(100, 2, "v2")), "new versions of the first ten documents")
 	stats, err = s.Stats(t.Context())
