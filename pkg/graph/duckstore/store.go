@@ -161,7 +161,7 @@ func displayPath(p string) string {
 // whose mentions were just deleted), so they need no upsert; a mention keeps
 // its entity alive. Support rows name their owner (kind 'node': label in
 // from_label, key in from_key, other identity columns empty; kind 'rel')
-// and its id; structural relationships have source ''. Documents keep the
+// and its id; structural relationships have source ”. Documents keep the
 // version of every path ever seen, with deleted set once a DocumentDeleted
 // is applied, so stale ops stay ignored. Extractions keep a digest of the
 // last extraction each (path, chunk) wrote, so that a redelivered chunk
