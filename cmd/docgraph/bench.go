@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -47,6 +48,7 @@ type benchResult struct {
 	objects    uint64 // object-store chunk messages (file bytes)
 	peakRSS    int64  // VmHWM, bytes
 	rssSamples []int64
+	goAtPeak   int64 // memory the Go runtime held when the RSS sampled highest
 	graph      graph.Stats
 	mismatches []string
 }
@@ -129,6 +131,7 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 	err = run(ctx, args, &out, e.stderr, e.getenv)
 	res.took = time.Since(start)
 	res.rssSamples = sampler.stop()
+	res.goAtPeak = sampler.goAtPeak
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -243,7 +246,7 @@ func (r benchResult) print(w io.Writer) {
 	for _, name := range sortedKeys(r.streams) {
 		fmt.Fprintf(w, "  %-22s %d\n", name, r.streams[name])
 	}
-	fmt.Fprintf(w, "peak RSS:   %s (VmHWM)", mb(r.peakRSS))
+	fmt.Fprintf(w, "peak RSS:   %s (VmHWM; Go runtime %s at the highest sample, the rest is DuckDB and C)", mb(r.peakRSS), mb(r.goAtPeak))
 	if n := len(r.rssSamples); n >= 4 {
 		fmt.Fprintf(w, "; RSS by quarter of the run: %s %s %s %s", mb(maxOf(r.rssSamples[:n/4])),
 			mb(maxOf(r.rssSamples[n/4:n/2])), mb(maxOf(r.rssSamples[n/2:3*n/4])), mb(maxOf(r.rssSamples[3*n/4:])))
@@ -298,6 +301,16 @@ type rssSampler struct {
 	wg      sync.WaitGroup
 	samples []int64
 	heap    []byte // heap profile at the highest RSS sampled
+	// goAtPeak is the memory the Go runtime held (mapped minus released)
+	// at the highest RSS sampled.
+	goAtPeak int64
+}
+
+// goMemory returns the memory the Go runtime holds from the OS.
+func goMemory() int64 {
+	m := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(m)
+	return int64(m[0].Value.Uint64() - m[1].Value.Uint64()) //nolint:gosec // far below 2^63
 }
 
 // startRSSSampler samples the RSS every interval; with heapAtPeak it also
@@ -314,8 +327,11 @@ func startRSSSampler(every time.Duration, heapAtPeak bool) *rssSampler {
 		for {
 			if n, err := procStatus("VmRSS"); err == nil {
 				s.samples = append(s.samples, n)
-				if heapAtPeak && n > high {
+				if n > high {
 					high = n
+					s.goAtPeak = goMemory()
+				}
+				if heapAtPeak && n == high {
 					var buf bytes.Buffer
 					if pprof.Lookup("heap").WriteTo(&buf, 0) == nil {
 						s.heap = buf.Bytes()

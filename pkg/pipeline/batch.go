@@ -24,7 +24,9 @@ func (r *Runner) batchLoop(workCtx context.Context, in <-chan jetstream.Msg) {
 			return
 		}
 		batch := []jetstream.Msg{first}
-		size := r.cfg.BatchSize(pendingOf(first))
+		// The backlog is what the server has not delivered yet plus what
+		// was delivered and waits here (a long batch leaves many).
+		size := r.cfg.BatchSize(pendingOf(first) + uint64(len(in)))
 		timer.Reset(r.cfg.BatchMaxWait)
 	fill:
 		for len(batch) < size {
@@ -35,7 +37,7 @@ func (r *Runner) batchLoop(workCtx context.Context, in <-chan jetstream.Msg) {
 				}
 				batch = append(batch, m)
 				if len(batch) == 2 || len(batch)%64 == 0 {
-					size = r.cfg.BatchSize(pendingOf(m) + uint64(len(batch)))
+					size = r.cfg.BatchSize(pendingOf(m) + uint64(len(in)) + uint64(len(batch)))
 				}
 			case <-timer.C:
 				break fill

@@ -58,6 +58,12 @@ func BenchmarkIngestChunks(b *testing.B) {
 		require.NoError(b, err)
 		docs = n
 	}
+	benchBatch := 1024
+	if v := os.Getenv("DOCGRAPH_BENCH_BATCH"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err)
+		benchBatch = n
+	}
 	ops := benchChunkOps(docs)
 	ctx := context.Background()
 	for range b.N {
@@ -66,8 +72,8 @@ func BenchmarkIngestChunks(b *testing.B) {
 			Labels: []string{"Person", "Project", "Procedure", "Team"}, RelTypes: []string{"MANAGES"}, MemoryLimit: "256MB"})
 		require.NoError(b, err)
 		b.StartTimer()
-		for i := 0; i < len(ops); i += 1024 {
-			require.NoError(b, st.Apply(ctx, ops[i:min(i+1024, len(ops))]))
+		for i := 0; i < len(ops); i += benchBatch {
+			require.NoError(b, st.Apply(ctx, ops[i:min(i+benchBatch, len(ops))]))
 		}
 		b.StopTimer()
 		require.NoError(b, st.Close())
