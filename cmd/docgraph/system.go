@@ -9,10 +9,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -118,12 +120,25 @@ func (s *system) gazetteerBook(ctx context.Context) (*gazetteer.Book, error) {
 	return b, nil
 }
 
+// setMemoryLimit sets the Go runtime's soft memory limit, unless it is
+// 0 or GOMEMLIMIT set one.
+func setMemoryLimit(limit config.ByteSize, log *slog.Logger) {
+	if limit <= 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		return
+	}
+	debug.SetMemoryLimit(int64(limit))
+	log.Debug("go memory limit set", "bytes", int64(limit))
+}
+
 type systemOptions struct {
 	listen bool // embedded server listens on cfg.NATS.Listen (up); ingest keeps it in-process
 	resume bool // stages run here: redeliver what a previous run left in flight
 }
 
 func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts systemOptions) (*system, error) {
+	if opts.resume {
+		setMemoryLimit(cfg.MemoryLimit, log)
+	}
 	s := &system{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := pipeline.NewMetrics(s.reg)

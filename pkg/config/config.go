@@ -31,6 +31,12 @@ type Config struct {
 	Log       logging.Config  `yaml:"log"`
 	Metrics   MetricsConfig   `yaml:"metrics"`
 	Shutdown  time.Duration   `yaml:"shutdown_timeout" help:"time in-flight work gets after SIGINT/SIGTERM"`
+	// MemoryLimit is the Go runtime's soft memory limit for processes that
+	// run stages: near it the garbage collector works harder (at most half
+	// the CPU) instead of letting the heap double. NATS's file store keeps
+	// 8 MiB block caches for a few seconds after use, so without a limit the
+	// heap grows with the ingest rate.
+	MemoryLimit ByteSize `yaml:"memory_limit" help:"soft limit of the Go heap of processes running stages (0 = none; GOMEMLIMIT, if set, wins)"`
 }
 
 // WatchConfig configures the watcher.
@@ -152,9 +158,10 @@ func Default() Config {
 			Extractor:   stage(2, 2048),
 			GraphWriter: stage(1, 8192),
 		},
-		Log:      logging.Config{Format: "auto", Level: "info"},
-		Metrics:  MetricsConfig{Addr: "127.0.0.1:9090"},
-		Shutdown: 30 * time.Second,
+		Log:         logging.Config{Format: "auto", Level: "info"},
+		Metrics:     MetricsConfig{Addr: "127.0.0.1:9090"},
+		Shutdown:    30 * time.Second,
+		MemoryLimit: 384 << 20,
 	}
 }
 
