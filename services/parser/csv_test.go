@@ -469,6 +469,7 @@ func BenchmarkCSV(b *testing.B) {
 	file, n := benchCSVFile(b)
 	s := newStructured(b, mustMapping(b, benchCSVMapping), parser.StructuredConfig{DuckDBThreads: runtime.NumCPU()})
 	b.Run("parse", func(b *testing.B) {
+		resetPeakRSS(b)
 		rows := 0
 		var bytesOut int64
 		for b.Loop() {

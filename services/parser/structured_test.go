@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -485,6 +487,18 @@ func TestStructuredBombMemoryBounded(t *testing.T) {
 
 // vmHWM reads the process's peak resident set size in bytes (0 where
 // /proc is missing).
+// resetPeakRSS returns the garbage of a benchmark's setup to the OS and
+// resets the process's peak RSS (VmHWM), so that vmHWM measures what comes
+// after (Linux: writing 5 to clear_refs).
+func resetPeakRSS(t testing.TB) {
+	t.Helper()
+	runtime.GC()
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Logf("peak RSS not reset (%v): it includes the setup", err)
+	}
+}
+
 func vmHWM(t testing.TB) int64 {
 	t.Helper()
 	data, err := os.ReadFile("/proc/self/status")
