@@ -487,6 +487,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		if err != nil {
 			return nil, err
 		}
+		w.MaxRows = cfg.GraphMaxRows()
 		var out []*pipeline.Runner
 		for _, stream := range []string{bus.StreamExtractions, bus.StreamRecords} {
 			rc := stageRunnerConfig(cfg.Stages.GraphWriter, stage, stream, cfg.Shutdown)

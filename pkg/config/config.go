@@ -78,6 +78,7 @@ type GraphConfig struct {
 	BatchMedium  int           `yaml:"batch_medium" help:"write batch size from 500 to 5000 pending"`
 	BatchLarge   int           `yaml:"batch_large" help:"write batch size above 5000 pending"`
 	MaxLatency   time.Duration `yaml:"max_latency" help:"a partial batch is written after this long"`
+	MaxRows      int           `yaml:"max_rows" help:"rows (nodes, relationships, mentions) per graph transaction; a larger batch is written in several (0 = the store's default: 10000 on Neo4j, no bound on the embedded graph)"`
 	DuckDBMemory string        `yaml:"duckdb_memory" help:"memory cap of the embedded graph (DuckDB), e.g. 256MB"`
 }
 
@@ -165,6 +166,18 @@ func Default() Config {
 	}
 }
 
+// Neo4jMaxRows is the default bound of rows per Neo4j transaction: much
+// larger transactions cost Neo4j more per row.
+const Neo4jMaxRows = 10_000
+
+// GraphMaxRows resolves graph.max_rows 0 to the store's default.
+func (c Config) GraphMaxRows() int {
+	if c.Graph.MaxRows == 0 && c.GraphStore() == "neo4j" {
+		return Neo4jMaxRows
+	}
+	return c.Graph.MaxRows
+}
+
 // GraphStore resolves "auto".
 func (c Config) GraphStore() string {
 	if c.Graph.Store == "" || c.Graph.Store == "auto" {
@@ -211,6 +224,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		add("graph.store (%q): must be auto, duckdb or neo4j", c.Graph.Store)
+	}
+	if c.Graph.MaxRows < 0 {
+		add("graph.max_rows (%d): must not be negative", c.Graph.MaxRows)
 	}
 	if c.Graph.BatchSmall < 1 || c.Graph.BatchMedium < c.Graph.BatchSmall || c.Graph.BatchLarge < c.Graph.BatchMedium {
 		add("graph.batch_small/medium/large (%d/%d/%d): must be positive and non-decreasing",

@@ -168,3 +168,14 @@ func TestPathsCoverEveryField(t *testing.T) {
 		assert.Contains(t, paths, path, "alias --%s", alias)
 	}
 }
+
+func TestGraphMaxRows(t *testing.T) {
+	cfg := config.Default()
+	assert.Equal(t, 0, cfg.GraphMaxRows(), "no bound on the embedded graph")
+	cfg.Neo4j.URI = "bolt://127.0.0.1:7687"
+	assert.Equal(t, config.Neo4jMaxRows, cfg.GraphMaxRows())
+	cfg.Graph.MaxRows = 500
+	assert.Equal(t, 500, cfg.GraphMaxRows())
+	cfg.Graph.MaxRows = -1
+	assert.ErrorContains(t, cfg.Validate(), "graph.max_rows (-1): must not be negative")
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/graphtest"
@@ -52,7 +53,9 @@ func BenchmarkNeo4jWrite(b *testing.B) {
 		st := openBenchStore(b)
 		w, err := graphwriter.New(st, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), nil, nil)
 		require.NoError(b, err)
-		cfg := graphwriter.Config{Small: 64, Medium: 512, Large: 2048} // the configuration defaults
+		def := config.Default()
+		cfg := graphwriter.Config{Small: def.Graph.BatchSmall, Medium: def.Graph.BatchMedium, Large: def.Graph.BatchLarge} // the configuration defaults, on Neo4j
+		w.MaxRows = config.Neo4jMaxRows
 		doc := event.NewDocument("bench/people.csv", "bench-sha", 1, 1)
 		var nodeMsgs, relMsgs []pipeline.Message
 		batch := 0

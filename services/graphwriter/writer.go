@@ -46,6 +46,12 @@ func (c Config) BatchSize(pending uint64) int {
 
 // Writer applies batches of messages to a graph store.
 type Writer struct {
+	// MaxRows bounds the rows (nodes, relationships and mentions) of one
+	// store transaction: a batch with more is written as consecutive
+	// transactions of whole messages (a message alone may exceed it).
+	// 0: no bound. Set it before the writer handles messages.
+	MaxRows int
+
 	store   graph.Store
 	log     *slog.Logger
 	batches prometheus.Histogram
@@ -120,25 +126,88 @@ func Decode(m pipeline.Message) (graph.Op, error) {
 }
 
 // Handle is the stage's pipeline.BatchHandler. Undecodable messages fail
-// alone; the rest is written in one transaction. If that fails for a reason
-// other than the store being unavailable, the batch is bisected until the
-// offending messages are isolated: they fail as permanent, everything else
-// is written.
+// alone; the rest is written in one transaction, or in consecutive ones of
+// at most MaxRows rows, each decoded while the one before is written. If a
+// transaction fails for a reason other than the store being unavailable,
+// its messages are bisected until the offending ones are isolated: they
+// fail as permanent, everything else is written.
 func (w *Writer) Handle(ctx context.Context, msgs []pipeline.Message) []error {
 	errs := make([]error, len(msgs))
-	ops := make([]graph.Op, 0, len(msgs))
-	idx := make([]int, 0, len(msgs))
-	for i, m := range msgs {
-		op, err := Decode(m)
-		if err != nil {
-			errs[i] = err
-			continue
+	d := &decoder{msgs: msgs, errs: errs, maxRows: w.MaxRows}
+	g := d.group()
+	for len(g.ops) > 0 {
+		next := make(chan group, 1)
+		go func() { next <- d.group() }()
+		w.write(ctx, g.ops, g.idx, errs)
+		first := errs[g.idx[0]]
+		g = <-next
+		if first != nil && len(g.ops) > 0 && (pipeline.IsUnavailable(first) || ctx.Err() != nil) {
+			// The store is unavailable or the work was cancelled: the rest
+			// is not written ahead of these ops but retried with them.
+			for ; len(g.idx) > 0; g = d.group() {
+				for _, i := range g.idx {
+					errs[i] = first
+				}
+			}
+			break
 		}
-		ops = append(ops, op)
-		idx = append(idx, i)
 	}
-	w.write(ctx, ops, idx, errs)
 	return errs
+}
+
+// group is the ops of one transaction and the indexes of their messages.
+type group struct {
+	ops []graph.Op
+	idx []int
+}
+
+// decoder cuts a batch into groups of at most maxRows rows as it decodes.
+type decoder struct {
+	msgs    []pipeline.Message
+	errs    []error // an undecodable message's error; nothing else is set
+	maxRows int
+	next    int
+	held    *graph.Op // decoded but over the previous group's bound
+}
+
+// group decodes the next group (empty at the end).
+func (d *decoder) group() group {
+	var g group
+	rows := 0
+	for d.next < len(d.msgs) {
+		var op graph.Op
+		if d.held != nil {
+			op, d.held = *d.held, nil
+		} else {
+			var err error
+			if op, err = Decode(d.msgs[d.next]); err != nil {
+				d.errs[d.next] = err
+				d.next++
+				continue
+			}
+		}
+		r := opRows(op)
+		if d.maxRows > 0 && len(g.ops) > 0 && rows+r > d.maxRows {
+			d.held = &op
+			break
+		}
+		rows += r
+		g.ops = append(g.ops, op)
+		g.idx = append(g.idx, d.next)
+		d.next++
+	}
+	return g
+}
+
+// opRows is the number of rows an op writes.
+func opRows(op graph.Op) int {
+	switch {
+	case op.PutChunk != nil:
+		return 1 + len(op.PutChunk.Mentions) + len(op.PutChunk.Relationships)
+	case op.PutRecords != nil:
+		return max(1, len(op.PutRecords.Nodes)+len(op.PutRecords.Relationships))
+	}
+	return 1
 }
 
 func (w *Writer) write(ctx context.Context, ops []graph.Op, idx []int, errs []error) {

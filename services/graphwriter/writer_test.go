@@ -292,19 +292,28 @@ func TestFailuresThatAreNotTheMessages(t *testing.T) {
 		ctx             context.Context
 		store           *fakeStore
 		gaz             graphwriter.Gazetteer
+		maxRows         int // 1: every message its own transaction
+		wantOK          int // a message written without error (0: none)
 		wantUnavailable bool
 		wantErr         string
 		wantCalls       int
 	}{
 		{name: "store unavailable", ctx: context.Background(), store: &fakeStore{err: down},
 			wantUnavailable: true, wantErr: "write graph: graph: store unavailable: down", wantCalls: 1},
+		{name: "store unavailable, one transaction per message", ctx: context.Background(), store: &fakeStore{err: down},
+			maxRows: 1, wantUnavailable: true, wantErr: "write graph: graph: store unavailable: down", wantCalls: 1},
 		{name: "cancelled", ctx: cancelled, store: &fakeStore{}, wantErr: "write graph: context canceled", wantCalls: 1},
+		{name: "cancelled, one transaction per message", ctx: cancelled, store: &fakeStore{}, maxRows: 1,
+			wantErr: "write graph: context canceled", wantCalls: 1},
 		{name: "gazetteer fails after commit", ctx: context.Background(), store: &fakeStore{},
 			gaz: fakeGazetteer{err: errors.New("kv down")}, wantErr: "update gazetteer: kv down", wantCalls: 1},
+		{name: "gazetteer fails after each commit", ctx: context.Background(), store: &fakeStore{},
+			gaz: fakeGazetteer{err: errors.New("kv down")}, maxRows: 1, wantOK: 1, wantErr: "update gazetteer: kv down", wantCalls: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, _ := newWriter(t, tt.store, tt.gaz)
+			w.MaxRows = tt.maxRows
 			msgs := []pipeline.Message{
 				recordsMsg(t, event.Records{Source: doc("p.csv", 1), Nodes: []graph.Node{person("alice", "Alice")}}),
 				chunkMsg(t, doc("a.md", 2)),
@@ -313,6 +322,10 @@ func TestFailuresThatAreNotTheMessages(t *testing.T) {
 			errs := w.Handle(tt.ctx, msgs)
 			require.Len(t, errs, len(msgs))
 			for i, err := range errs {
+				if tt.wantOK > 0 && i == tt.wantOK {
+					assert.NoError(t, err, "the chunk states no known names: its commit touches no gazetteer")
+					continue
+				}
 				require.Error(t, err, "message %d", i)
 				assert.Equal(t, tt.wantUnavailable, pipeline.IsUnavailable(err), "message %d: %v", i, err)
 				assert.False(t, pipeline.IsPermanent(err), "message %d: %v", i, err)
@@ -321,6 +334,51 @@ func TestFailuresThatAreNotTheMessages(t *testing.T) {
 			assert.Equal(t, tt.wantCalls, tt.store.calls, "no bisection")
 		})
 	}
+}
+
+// recordingStore is a real store that remembers how many ops each Apply
+// had.
+type recordingStore struct {
+	graph.Store
+	applies []int
+}
+
+func (r *recordingStore) Apply(ctx context.Context, ops []graph.Op) error {
+	r.applies = append(r.applies, len(ops))
+	return r.Store.Apply(ctx, ops)
+}
+
+func TestMaxRowsSplitsTransactions(t *testing.T) {
+	st := &recordingStore{Store: openDuck(t)}
+	w, _ := newWriter(t, st, nil)
+	w.MaxRows = 4
+	people := func(keys ...string) []graph.Node {
+		var out []graph.Node
+		for _, k := range keys {
+			out = append(out, person(k, k))
+		}
+		return out
+	}
+	d := doc("p.csv", 1)
+	msgs := []pipeline.Message{
+		recordsMsg(t, event.Records{Source: d, Batch: 0, Nodes: people("a", "b")}),
+		{Subject: event.SubjectRecords, Data: []byte("{not json")},
+		recordsMsg(t, event.Records{Source: d, Batch: 1, Nodes: people("c", "d")}),
+		recordsMsg(t, event.Records{Source: d, Batch: 2, Nodes: people("e", "f", "g", "h", "i")}),
+		recordsMsg(t, event.Records{Source: d, Batch: 3, Nodes: people("j"), Final: true, Batches: 4}),
+	}
+	errs := w.Handle(t.Context(), msgs)
+	for i, err := range errs {
+		if i == 1 {
+			assert.True(t, pipeline.IsPermanent(err), "the undecodable message fails alone: %v", err)
+			continue
+		}
+		assert.NoError(t, err, "message %d", i)
+	}
+	assert.Equal(t, []int{2, 1, 1}, st.applies, "4 rows, then a message over the bound alone, then the rest")
+	stats, err := st.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(10), stats.Nodes["Person"])
 }
 
 func TestEmptyBatch(t *testing.T) {
