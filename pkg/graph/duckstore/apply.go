@@ -124,6 +124,11 @@ type batch struct {
 	nodeOrder []nodeID
 	rels      map[relID]map[string]any
 	relOrder  []relID
+	// fresh marks pending nodes and relationships known to be absent from
+	// the database (a new chunk and its HAS_CHUNK): they are appended, not
+	// upserted; the key still refuses a duplicate.
+	freshNodes map[nodeID]bool
+	freshRels  map[relID]bool
 	support   map[supportRow]bool
 	suppOrder []supportRow
 	dirtyDocs map[string]bool
@@ -156,6 +161,7 @@ func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
 func (b *batch) reset() {
 	b.nodes, b.nodeOrder = map[nodeID]map[string]any{}, b.nodeOrder[:0]
 	b.rels, b.relOrder = map[relID]map[string]any{}, b.relOrder[:0]
+	b.freshNodes, b.freshRels = map[nodeID]bool{}, map[relID]bool{}
 	b.support, b.suppOrder = map[supportRow]bool{}, b.suppOrder[:0]
 	b.dirtyDocs = map[string]bool{}
 	b.pendingChunks = map[string]bool{}
@@ -408,11 +414,16 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	b.putDocument(d)
 	chunk := nodeID{graph.LabelChunk, key}
 	chunkID := chunk.hash()
+	hasChunk := relID{typ: graph.RelHasChunk, fromLabel: graph.LabelDocument, fromKey: d.Path,
+		toLabel: graph.LabelChunk, toKey: key}
+	if _, pending := b.nodes[chunk]; !b.chunks[key] && !pending {
+		b.freshNodes[chunk] = true
+		b.freshRels[hasChunk] = true
+	}
 	b.addNode(chunk, map[string]any{"index": int64(o.index), "text": o.text})
 	b.chunks[key] = true
 	b.pendingChunks[key] = true
-	b.addRel(relID{typ: graph.RelHasChunk, fromLabel: graph.LabelDocument, fromKey: d.Path,
-		toLabel: graph.LabelChunk, toKey: key}, nil)
+	b.addRel(hasChunk, nil)
 	part := fmt.Sprint(o.index)
 	b.setDigest(key, d.Path, digest)
 	b.extracted[[3]string{d.Path, d.SHA256, part}] = digest
@@ -817,10 +828,33 @@ const (
 // flush writes the pending additions, one upsert per table.
 func (b *batch) flush(ctx context.Context) error {
 	defer b.reset()
-	if len(b.nodeOrder) > 0 {
+	if len(b.freshNodes) > 0 {
+		err := b.appendTable("nodes", func(add func(...driver.Value) error) error {
+			for _, id := range b.nodeOrder {
+				if !b.freshNodes[id] {
+					continue
+				}
+				props, err := encodeProps(b.nodes[id])
+				if err != nil {
+					return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
+				}
+				if err := add(id.hash(), id.label, id.key, props); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write new nodes: %w", err)
+		}
+	}
+	if len(b.nodeOrder) > len(b.freshNodes) {
 		types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(3)...)
 		err := b.appendRows(ctx, upsertNodes, types, func(add func(...driver.Value) error) error {
 			for _, id := range b.nodeOrder {
+				if b.freshNodes[id] {
+					continue
+				}
 				props, err := encodeProps(b.nodes[id])
 				if err != nil {
 					return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
@@ -835,10 +869,33 @@ func (b *batch) flush(ctx context.Context) error {
 			return fmt.Errorf("write nodes: %w", err)
 		}
 	}
-	if len(b.relOrder) > 0 {
+	if len(b.freshRels) > 0 {
+		err := b.appendTable("relationships", func(add func(...driver.Value) error) error {
+			for _, id := range b.relOrder {
+				if !b.freshRels[id] {
+					continue
+				}
+				props, err := encodeProps(b.rels[id])
+				if err != nil {
+					return fmt.Errorf("relationship %s: %w", id.typ, err)
+				}
+				if err := add(id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write new relationships: %w", err)
+		}
+	}
+	if len(b.relOrder) > len(b.freshRels) {
 		types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(7)...)
 		err := b.appendRows(ctx, upsertRels, types, func(add func(...driver.Value) error) error {
 			for _, id := range b.relOrder {
+				if b.freshRels[id] {
+					continue
+				}
 				props, err := encodeProps(b.rels[id])
 				if err != nil {
 					return fmt.Errorf("relationship %s: %w", id.typ, err)
@@ -905,22 +962,32 @@ func (b *batch) flush(ctx context.Context) error {
 	return nil
 }
 
-// appendMentions appends the pending MENTIONS to their table through a
-// table appender on the write connection (inside the open transaction).
+// appendMentions appends the pending MENTIONS to their table.
 func (b *batch) appendMentions() error {
+	return b.appendTable("mentions", func(add func(...driver.Value) error) error {
+		for _, m := range b.mentions {
+			if err := add(m.chunk, m.node.hash(), m.node.label, m.node.key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// appendTable appends the rows fill adds to table through a table appender
+// on the write connection (inside the open transaction).
+func (b *batch) appendTable(table string, fill func(add func(...driver.Value) error) error) error {
 	return b.conn.Raw(func(dc any) error {
 		conn, ok := dc.(driver.Conn)
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		a, err := duckdb.NewAppender(conn, "", "", "mentions")
+		a, err := duckdb.NewAppender(conn, "", "", table)
 		if err != nil {
 			return err
 		}
-		for _, m := range b.mentions {
-			if err := a.AppendRow(m.chunk, m.node.hash(), m.node.label, m.node.key); err != nil {
-				return errors.Join(err, a.Clear(), a.Close())
-			}
+		if err := fill(a.AppendRow); err != nil {
+			return errors.Join(err, a.Clear(), a.Close())
 		}
 		return a.Close()
 	})

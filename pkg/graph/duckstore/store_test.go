@@ -222,3 +222,22 @@ func BenchmarkApplyRewrite(b *testing.B) {
 		require.NoError(b, s.Apply(b.Context(), ops))
 	}
 }
+
+// TestChunkDeletedAndRewrittenInOneApply checks chunks that are new, then
+// deleted, then new again within one Apply (appended twice, never
+// duplicated), and a redelivery of the same chunk beside them.
+func TestChunkDeletedAndRewrittenInOneApply(t *testing.T) {
+	s := openStore(t, "")
+	v1, v3 := chunkOps(10, 1, "same"), chunkOps(10, 3, "same")
+	ops := append([]graph.Op{}, v1...)
+	ops = append(ops, graph.Op{DeleteDocument: &event.DocumentDeleted{Path: "docs/000.md", Version: 2}})
+	ops = append(ops, v3...)
+	ops = append(ops, v3[0])
+	require.NoError(t, s.Apply(t.Context(), ops))
+	stats, err := s.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), stats.Nodes["Document"])
+	assert.Equal(t, int64(10), stats.Nodes["Chunk"])
+	assert.Equal(t, int64(10), stats.Relationships["HAS_CHUNK"])
+	assert.Equal(t, int64(30), stats.Relationships["MENTIONS"])
+}
