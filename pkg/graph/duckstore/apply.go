@@ -129,9 +129,9 @@ type batch struct {
 	// upserted; the key still refuses a duplicate.
 	freshNodes map[nodeID]bool
 	freshRels  map[relID]bool
-	support   map[supportRow]bool
-	suppOrder []supportRow
-	dirtyDocs map[string]bool
+	support    map[supportRow]bool
+	suppOrder  []supportRow
+	dirtyDocs  map[string]bool
 	// early holds, per chunk key, what withdrawRewrites withdrew for the
 	// chunk's op ahead of time; shadowNodes and shadowRels count those
 	// rows per owner until the op runs.
