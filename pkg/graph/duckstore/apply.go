@@ -210,26 +210,28 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 	if err != nil {
 		return err
 	}
+	// A chunk exists only while a live document has its content (sha256):
+	// only the keys of such contents are looked up, none for new documents.
+	live := map[string]bool{}
 	err = inChunks(shas, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, "SELECT path, sha256, part, digest FROM extractions WHERE sha256 IN ("+
+		found, err := queryStrings(ctx, b.tx, "SELECT DISTINCT sha256 FROM documents WHERE NOT deleted AND sha256 IN ("+
 			placeholders(len(part), 1)+")", part...)
-		if err != nil {
-			return fmt.Errorf("load digests: %w", err)
+		for _, sha := range found {
+			live[sha.(string)] = true
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var p, sha, idx, digest string
-			if err := rows.Scan(&p, &sha, &idx, &digest); err != nil {
-				return fmt.Errorf("load digests: %w", err)
-			}
-			b.setDigest(sha+":"+idx, p, digest)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("load contents: %w", err)
 	}
-	return inChunks(chunkIDs(keys), func(part []any) error {
+	var known []any
+	for _, k := range keys {
+		if key := k.(string); live[key[:strings.LastIndexByte(key, ':')]] {
+			known = append(known, k)
+		}
+	}
+	shaExists := map[string]bool{}
+	err = inChunks(chunkIDs(known), func(part []any) error {
 		rows, err := b.tx.QueryContext(ctx, "SELECT key FROM nodes WHERE id IN ("+
 			placeholders(len(part), 1)+") AND label = 'Chunk'", part...)
 		if err != nil {
@@ -243,7 +245,35 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 			}
 			if seenKey[k] {
 				b.chunks[k] = true
+				shaExists[k[:strings.LastIndexByte(k, ':')]] = true
 			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	// Digests matter only for chunks that exist (see sameExtraction): a
+	// batch of new documents reads none.
+	var existing []any
+	for _, sha := range shas {
+		if shaExists[sha.(string)] {
+			existing = append(existing, sha)
+		}
+	}
+	return inChunks(existing, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, "SELECT path, sha256, part, digest FROM extractions WHERE sha256 IN ("+
+			placeholders(len(part), 1)+")", part...)
+		if err != nil {
+			return fmt.Errorf("load digests: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p, sha, idx, digest string
+			if err := rows.Scan(&p, &sha, &idx, &digest); err != nil {
+				return fmt.Errorf("load digests: %w", err)
+			}
+			b.setDigest(sha+":"+idx, p, digest)
 		}
 		return rows.Err()
 	})
