@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -457,9 +458,9 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	part := fmt.Sprint(o.index)
 	b.setDigest(key, d.Path, digest)
 	b.extracted[[3]string{d.Path, d.SHA256, part}] = digest
-	for _, m := range o.mentions {
+	for i, m := range o.mentions {
 		b.addNode(m.id, m.props)
-		if addMentions {
+		if addMentions && !slices.ContainsFunc(o.mentions[:i], func(n nodeWrite) bool { return n.id == m.id }) {
 			b.mentions = append(b.mentions, mention{chunk: chunkID, node: m.id})
 		}
 	}

@@ -63,6 +63,20 @@ func cases() []testCase {
 			},
 		},
 		{
+			name: "an entity mentioned twice in a chunk is mentioned once",
+			steps: []step{
+				{ops: []graph.Op{chunkOp(docA1, 0, "Alice, Alice.", person("alice"), person("alice"))}},
+				{ops: []graph.Op{chunkOp(docA1, 0, "Alice, Alice.", person("alice"), person("alice"))}},
+				{ops: []graph.Op{chunkOp(docB1, 0, "Alice, and Alice.", person("alice"), person("alice"), person("alice"))}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(docB1), chunkNode(docA1, 0, "Alice, Alice."),
+					chunkNode(docB1, 0, "Alice, and Alice."), person("alice")},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), hasChunk(docB1, 0),
+					mentions(docA1, 0, "Person", "alice"), mentions(docB1, 0, "Person", "alice")},
+			},
+		},
+		{
 			name: "new version replaces chunks and mentions",
 			steps: []step{
 				{ops: []graph.Op{
