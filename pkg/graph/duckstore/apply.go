@@ -57,6 +57,9 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 	if err := b.load(ctx, valid); err != nil {
 		return fmt.Errorf("graph apply: %w", err)
 	}
+	if err := b.withdrawVersions(ctx, valid); err != nil {
+		return fmt.Errorf("graph apply: %w", err)
+	}
 	if err := b.withdrawRewrites(ctx, valid); err != nil {
 		return fmt.Errorf("graph apply: %w", err)
 	}
@@ -134,9 +137,11 @@ type batch struct {
 	suppOrder  []supportRow
 	dirtyDocs  map[string]bool
 	// early holds, per chunk key, what withdrawRewrites withdrew for the
-	// chunk's op ahead of time; shadowNodes and shadowRels count those
-	// rows per owner until the op runs.
+	// chunk's op ahead of time, and earlyPaths, per path, what
+	// withdrawVersions withdrew for the path's first op; shadowNodes and
+	// shadowRels count those rows per owner until the op runs.
 	early       map[string]*candidates
+	earlyPaths  map[string]*candidates
 	shadowNodes map[nodeID]int
 	shadowRels  map[relID]int
 	// pendingChunks are the chunk keys with pending rows (the chunk's
@@ -153,7 +158,7 @@ type mention struct {
 }
 
 func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
-	b := &batch{tx: tx, conn: conn, types: types, early: map[string]*candidates{},
+	b := &batch{tx: tx, conn: conn, types: types, early: map[string]*candidates{}, earlyPaths: map[string]*candidates{},
 		shadowNodes: map[nodeID]int{}, shadowRels: map[relID]int{}, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}}
 	b.reset()
 	return b
@@ -362,12 +367,7 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 	}
 	err = b.deleteMentionsOf(ctx, keys, func(chunk int64, id nodeID) { byID[chunk].addNode(id) })
 	for _, c := range b.early {
-		for id := range c.nodes {
-			b.shadowNodes[id]++
-		}
-		for id := range c.rels {
-			b.shadowRels[id]++
-		}
+		b.shadow(c)
 	}
 	return err
 }
@@ -406,7 +406,12 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	}
 	var c candidates
 	if st := b.docs[d.Path]; st != nil && !st.deleted && d.Version > st.version {
-		if err := b.withdrawPath(ctx, d.Path, &c); err != nil {
+		if pre, ok := b.earlyPaths[d.Path]; ok {
+			// Withdrawn up front with the batch's other new versions.
+			delete(b.earlyPaths, d.Path)
+			b.unshadow(pre)
+			c = *pre
+		} else if err := b.withdrawPath(ctx, d.Path, &c); err != nil {
 			return err
 		}
 	}
@@ -637,14 +642,78 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
-	if err := b.withdraw(ctx, c, "path = ?", path); err != nil {
-		return err
+	return b.withdrawPaths(ctx, []any{path}, func(string) *candidates { return c })
+}
+
+// withdrawPaths withdraws all support of the paths, forgets their
+// extraction digests and deletes their chunks that no other document has,
+// in a few statements for all of them; what each path withdrew goes to its
+// candidates.
+func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path string) *candidates) error {
+	err := inChunks(paths, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, `DELETE FROM support WHERE path IN (`+placeholders(len(part), 1)+
+			`) RETURNING path, kind, type, from_label, from_key, to_label, to_key, source`, part...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var path, kind string
+			var id relID
+			if err := rows.Scan(&path, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source); err != nil {
+				return err
+			}
+			if kind == "node" {
+				cand(path).addNode(nodeID{id.fromLabel, id.fromKey})
+			} else {
+				cand(path).addRel(id)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("withdraw support: %w", err)
 	}
-	if err := b.forgetExtractions(ctx, "path = ?", path); err != nil {
+	gone := map[string]bool{}
+	err = inChunks(paths, func(part []any) error {
+		for _, p := range part {
+			gone[p.(string)] = true
+		}
+		_, err := b.tx.ExecContext(ctx, "DELETE FROM extractions WHERE path IN ("+placeholders(len(part), 1)+")", part...)
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("forget extractions: %w", err)
 	}
-	keys, err := queryStrings(ctx, b.tx, `DELETE FROM relationships
-		WHERE type = 'HAS_CHUNK' AND from_label = 'Document' AND from_key = ? RETURNING to_key`, path)
+	for _, m := range b.digests {
+		for path := range m {
+			if gone[path] {
+				delete(m, path)
+			}
+		}
+	}
+	var keys []any
+	pathOf := map[string]string{} // chunk key -> a withdrawn path that had it
+	err = inChunks(paths, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships
+			WHERE type = 'HAS_CHUNK' AND from_label = 'Document' AND from_key IN (`+placeholders(len(part), 1)+
+			`) RETURNING from_key, to_key`, part...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var path, key string
+			if err := rows.Scan(&path, &key); err != nil {
+				return err
+			}
+			if _, ok := pathOf[key]; !ok {
+				pathOf[key] = path
+				keys = append(keys, key)
+			}
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return fmt.Errorf("delete chunks: %w", err)
 	}
@@ -664,13 +733,16 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 		return fmt.Errorf("find shared chunks: %w", err)
 	}
 	var orphans []any
+	pathOfID := map[int64]string{}
 	for _, k := range keys {
-		if !shared[k.(string)] {
+		if key := k.(string); !shared[key] {
 			orphans = append(orphans, k)
-			b.chunks[k.(string)] = false
+			b.chunks[key] = false
+			pathOfID[nodeID{graph.LabelChunk, key}.hash()] = pathOf[key]
 		}
 	}
-	if err := b.deleteMentionsOf(ctx, orphans, func(_ int64, id nodeID) { c.addNode(id) }); err != nil {
+	err = b.deleteMentionsOf(ctx, orphans, func(chunk int64, id nodeID) { cand(pathOfID[chunk]).addNode(id) })
+	if err != nil {
 		return err
 	}
 	return inChunks(chunkIDs(orphans), func(part []any) error {
@@ -681,6 +753,64 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 		}
 		return nil
 	})
+}
+
+// withdrawVersions withdraws, in a few statements for the whole batch, what
+// the stored versions of the paths the batch replaces supported, instead of
+// several statements per path. A path qualifies when its stored version is
+// live and older and the batch has nothing for it but chunk ops of one newer
+// version, and no op of the batch has the stored version's content (whose
+// chunks another path may share). Until its first op runs, a path's
+// withdrawn rows still keep their owners from garbage collection (the
+// shadow counts), so the result is the same as withdrawing at that op.
+func (b *batch) withdrawVersions(ctx context.Context, ops []op) error {
+	type pathOps struct {
+		version uint64
+		sha     string
+		ok      bool
+	}
+	byPath := map[string]*pathOps{}
+	shas := map[string]bool{}
+	var order []string
+	for _, o := range ops {
+		shas[o.doc.SHA256] = true
+		p := byPath[o.doc.Path]
+		if p == nil {
+			st := b.docs[o.doc.Path]
+			p = &pathOps{version: o.doc.Version, sha: o.doc.SHA256,
+				ok: st != nil && !st.deleted && o.doc.Version > st.version}
+			byPath[o.doc.Path] = p
+			order = append(order, o.doc.Path)
+		}
+		if o.kind != opChunk || o.doc.Version != p.version || o.doc.SHA256 != p.sha {
+			p.ok = false
+		}
+	}
+	var paths []any
+	for _, path := range order {
+		if byPath[path].ok && !shas[b.docs[path].sha] {
+			paths = append(paths, path)
+			b.earlyPaths[path] = &candidates{}
+		}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	err := b.withdrawPaths(ctx, paths, func(path string) *candidates { return b.earlyPaths[path] })
+	for _, c := range b.earlyPaths {
+		b.shadow(c)
+	}
+	return err
+}
+
+// shadow counts the rows withdrawn ahead of an op (see unshadow).
+func (b *batch) shadow(c *candidates) {
+	for id := range c.nodes {
+		b.shadowNodes[id]++
+	}
+	for id := range c.rels {
+		b.shadowRels[id]++
+	}
 }
 
 // forgetExtractions deletes the extraction digests matching where, whose

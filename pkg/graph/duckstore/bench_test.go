@@ -21,12 +21,16 @@ import (
 // benchChunkOps returns the chunk ops of docs generated documents shaped
 // like `docgraph bench`'s corpus: 14 chunks of about 900 characters each,
 // nine mentions per chunk out of 80 entities, a MANAGES in every fourth.
-func benchChunkOps(docs int) []graph.Op {
+func benchChunkOps(docs int) []graph.Op { return benchChunkOpsVersion(docs, 1) }
+
+// benchChunkOpsVersion is benchChunkOps for a version of every document
+// (a different content for each version).
+func benchChunkOpsVersion(docs int, version uint64) []graph.Op {
 	text := strings.Repeat("The quarterly review covered budget, risks and the AACE-101 procedure. ", 13)
 	var ops []graph.Op
 	for d := range docs {
-		sum := sha256.Sum256([]byte(strconv.Itoa(d)))
-		doc := event.NewDocument(fmt.Sprintf("reports/2026/report-%05d.md", d), hex.EncodeToString(sum[:]), 10_000, 1)
+		sum := sha256.Sum256([]byte(strconv.Itoa(d) + "/" + strconv.FormatUint(version, 10)))
+		doc := event.NewDocument(fmt.Sprintf("reports/2026/report-%05d.md", d), hex.EncodeToString(sum[:]), 10_000, version)
 		for i := range 14 {
 			x := &event.Extraction{Chunk: event.Chunk{Document: doc, Index: i, Total: 14, Text: text}}
 			for m := range 9 {
@@ -88,4 +92,39 @@ func BenchmarkIngestChunks(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkIngestChanged writes a new version of every document of
+// BenchmarkIngestChunks's corpus over the first: each withdraws the old
+// chunks, mentions and support.
+//
+//	go test -run '^$' -bench IngestChanged -benchtime 1x ./pkg/graph/duckstore
+func BenchmarkIngestChanged(b *testing.B) {
+	docs := 2000
+	if v := os.Getenv("DOCGRAPH_BENCH_DOCS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err)
+		docs = n
+	}
+	v1, v2 := benchChunkOps(docs), benchChunkOpsVersion(docs, 2)
+	ctx := context.Background()
+	for range b.N {
+		b.StopTimer()
+		st, err := duckstore.Open(ctx, duckstore.Config{Path: filepath.Join(b.TempDir(), "graph.duckdb"),
+			Labels: []string{"Person", "Project", "Procedure", "Team"}, RelTypes: []string{"MANAGES"}, MemoryLimit: "256MB"})
+		require.NoError(b, err)
+		for i := 0; i < len(v1); i += 1024 {
+			require.NoError(b, st.Apply(ctx, v1[i:min(i+1024, len(v1))]))
+		}
+		b.StartTimer()
+		for i := 0; i < len(v2); i += 1024 {
+			require.NoError(b, st.Apply(ctx, v2[i:min(i+1024, len(v2))]))
+		}
+		b.StopTimer()
+		stats, err := st.Stats(ctx)
+		require.NoError(b, err)
+		require.Equal(b, int64(len(v2)), stats.Nodes["Chunk"])
+		require.NoError(b, st.Close())
+	}
+	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
 }

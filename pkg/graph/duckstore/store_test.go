@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,4 +241,89 @@ func TestChunkDeletedAndRewrittenInOneApply(t *testing.T) {
 	assert.Equal(t, int64(10), stats.Nodes["Chunk"])
 	assert.Equal(t, int64(10), stats.Relationships["HAS_CHUNK"])
 	assert.Equal(t, int64(30), stats.Relationships["MENTIONS"])
+}
+
+// randomOps returns a sequence of n ops over a few paths: new versions
+// (some with the content of another path), rewrites and redeliveries of
+// chunks, stale versions, deletions and spreadsheet batches, mentioning
+// and relating entities from a small pool, so that support moves between
+// documents within a batch.
+func randomOps(seed uint64, n int) []graph.Op {
+	r := rand.New(rand.NewPCG(seed, 1))
+	paths := []string{"a.md", "b.md", "c.md", "d.md", "e.md", "f.md"}
+	version := map[string]uint64{}
+	content := map[string]string{}
+	people := func() []graph.Node {
+		var out []graph.Node
+		for range r.IntN(4) {
+			k := fmt.Sprintf("p%d", r.IntN(8))
+			// Properties vary, so that a node deleted and created again
+			// differs from one that survived.
+			out = append(out, graph.Node{Label: "Person", Key: k, Properties: map[string]any{
+				"name": strings.ToUpper(k), fmt.Sprintf("seen%d", r.IntN(3)): int64(r.IntN(100))}})
+		}
+		return out
+	}
+	var ops []graph.Op
+	var seq uint64
+	for len(ops) < n {
+		seq++
+		path := paths[r.IntN(len(paths))]
+		switch x := r.IntN(10); {
+		case x == 0: // delete
+			version[path] = seq
+			ops = append(ops, graph.Op{DeleteDocument: &event.DocumentDeleted{Path: path, Version: seq}})
+		case x == 1: // spreadsheet batch
+			d := event.NewDocument("people.csv", fmt.Sprintf("csv-%d", r.IntN(3)), 10, seq)
+			ops = append(ops, graph.Op{PutRecords: &event.Records{Source: d, Mapping: "people", Batch: 0,
+				Final: true, Batches: 1, Nodes: people()}})
+		default: // a version of a text document, sometimes stale, sometimes another's content
+			v := seq
+			if x == 2 && version[path] > 0 {
+				v = version[path] // rewrite or redelivery of the current version
+			} else if x == 3 && version[path] > 1 {
+				v = version[path] - 1 // stale
+			}
+			sha := content[path]
+			if v != version[path] || sha == "" {
+				sha = fmt.Sprintf("sha-%d", r.IntN(6)) // a few contents, shared between paths
+			}
+			if v >= version[path] {
+				version[path], content[path] = v, sha
+			}
+			d := event.NewDocument(path, sha, 10, v)
+			for i := range 1 + r.IntN(3) {
+				x := &event.Extraction{Chunk: event.Chunk{Document: d, Index: i, Text: sha + " text"}, Mentions: people()}
+				if len(x.Mentions) > 1 {
+					x.Relationships = []graph.Relationship{{Type: "WORKS_ON", Source: event.SourceText,
+						From: x.Mentions[0].Ref(), To: x.Mentions[1].Ref()}}
+				}
+				ops = append(ops, graph.Op{PutChunk: x})
+			}
+		}
+	}
+	return ops
+}
+
+// TestBatchingMatchesOneByOne applies random op sequences one op per Apply
+// and in batches of several sizes: the graphs must be the same.
+func TestBatchingMatchesOneByOne(t *testing.T) {
+	for seed := range uint64(12) {
+		ops := randomOps(seed, 60)
+		one := openStore(t, "")
+		for i, o := range ops {
+			require.NoError(t, one.Apply(t.Context(), []graph.Op{o}), "seed %d op %d", seed, i)
+		}
+		want, err := graphtest.Collect(t.Context(), one)
+		require.NoError(t, err)
+		for _, size := range []int{5, 17, len(ops)} {
+			batched := openStore(t, "")
+			for i := 0; i < len(ops); i += size {
+				require.NoError(t, batched.Apply(t.Context(), ops[i:min(i+size, len(ops))]), "seed %d batch %d", seed, i)
+			}
+			got, err := graphtest.Collect(t.Context(), batched)
+			require.NoError(t, err)
+			require.Equal(t, want, got, "seed %d, batches of %d", seed, size)
+		}
+	}
 }
