@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
@@ -57,7 +60,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("docgraph bench", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	var o benchOptions
-	var keep bool
+	var keep, changed bool
 	var formats string
 	fs.IntVar(&o.corpus.Docs, "docs", 1000, "documents to generate")
 	fs.IntVar(&o.corpus.DocBytes, "doc-bytes", corpusgen.DefaultDocBytes, "approximate size of one document")
@@ -69,6 +72,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	fs.BoolVar(&keep, "keep", false, "keep the corpus and the data folder (their path is printed)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write the heap profile taken at the ingest's highest RSS to this file")
+	fs.BoolVar(&changed, "changed", false, "then rewrite every file (the corpus of the next seed, same paths) and ingest again into the same data")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: docgraph bench [flags] [-- ingest flags]\n\n%s\n\nFlags:\n", benchHelp)
 		fs.PrintDefaults()
@@ -97,6 +101,27 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	if len(res.mismatches) > 0 {
 		return fmt.Errorf("bench: the graph does not match the corpus:\n  %s", strings.Join(res.mismatches, "\n  "))
 	}
+	if !changed {
+		return nil
+	}
+	o.corpus.Seed++
+	o.cpuProfile, o.memProfile = "", ""
+	fmt.Fprintf(e.stdout, "\nevery file rewritten (seed %d), ingested again into the same data:\n", o.corpus.Seed)
+	first := res
+	res, err = runChanged(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	// The streams keep the first run's messages: count this run's.
+	res.messages -= first.messages
+	res.objects -= first.objects
+	for name, n := range first.streams {
+		res.streams[name] -= n
+	}
+	res.print(e.stdout)
+	if len(res.mismatches) > 0 {
+		return fmt.Errorf("bench: after the rewrite, the graph does not match the corpus:\n  %s", strings.Join(res.mismatches, "\n  "))
+	}
 	return nil
 }
 
@@ -104,13 +129,40 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 // o.dir/data and measures.
 func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 	var res benchResult
-	input, data := filepath.Join(o.dir, "input"), filepath.Join(o.dir, "data")
 	start := time.Now()
-	gen, err := corpusgen.Generate(input, o.corpus)
+	gen, err := corpusgen.Generate(filepath.Join(o.dir, "input"), o.corpus)
 	if err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	res.gen, res.genTook = gen, time.Since(start)
+	return measure(ctx, e, o, res)
+}
+
+// runChanged replaces the corpus in o.dir/input with the one o describes
+// (the same paths, other contents), ingests it into the data the first run
+// left and measures; the peak RSS is this run's.
+func runChanged(ctx context.Context, e env, o benchOptions) (benchResult, error) {
+	var res benchResult
+	input, next := filepath.Join(o.dir, "input"), filepath.Join(o.dir, "input.next")
+	start := time.Now()
+	gen, err := corpusgen.Generate(next, o.corpus)
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	if err := errors.Join(os.RemoveAll(input), os.Rename(next, input)); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	res.gen, res.genTook = gen, time.Since(start)
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // resets VmHWM (Linux)
+	return measure(ctx, e, o, res)
+}
+
+// measure ingests o.dir/input into o.dir/data and inspects the result.
+func measure(ctx context.Context, e env, o benchOptions, res benchResult) (benchResult, error) {
+	input, data := filepath.Join(o.dir, "input"), filepath.Join(o.dir, "data")
+	var err error
 
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -127,7 +179,7 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 	args := append([]string{"ingest", "--quiet", "--data", data}, o.ingestArgs...)
 	args = append(args, "--", input)
 	var out bytes.Buffer
-	start = time.Now()
+	start := time.Now()
 	err = run(ctx, args, &out, e.stderr, e.getenv)
 	res.took = time.Since(start)
 	res.rssSamples = sampler.stop()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,6 +30,21 @@ func TestBenchCommand(t *testing.T) {
 		require.NoError(t, err)
 		assert.Positive(t, st.Size(), p)
 	}
+}
+
+// TestBenchChanged rewrites every file of an ingested corpus with another
+// corpus (other names, contents and relationships at the same paths) and
+// ingests again into the same data: the graph must match the new corpus
+// exactly, nothing of the old one left.
+func TestBenchChanged(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"bench", "--docs", "24", "--doc-bytes", "1500", "--changed"}, &out, &errOut, noEnv)
+	require.NoError(t, err, errOut.String())
+	first, second, ok := strings.Cut(out.String(), "every file rewritten (seed 2)")
+	require.True(t, ok, out.String())
+	assert.Contains(t, first, "graph matches the corpus's node and relationship counts")
+	assert.Contains(t, second, "graph matches the corpus's node and relationship counts")
+	assert.Contains(t, second, "24 documents + 3 spreadsheets")
 }
 
 func TestBenchCommandErrors(t *testing.T) {
