@@ -128,3 +128,40 @@ func BenchmarkIngestChanged(b *testing.B) {
 	}
 	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
 }
+
+// BenchmarkReextract writes BenchmarkIngestChunks's corpus, then every chunk
+// again with other mentions (what a gazetteer change causes): each chunk's
+// mentions and support are withdrawn and written anew.
+//
+//	go test -run '^$' -bench Reextract -benchtime 1x ./pkg/graph/duckstore
+func BenchmarkReextract(b *testing.B) {
+	docs := 1000
+	if v := os.Getenv("DOCGRAPH_BENCH_DOCS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err)
+		docs = n
+	}
+	first, again := benchChunkOps(docs), benchChunkOps(docs)
+	for i := range again {
+		x := *again[i].PutChunk
+		x.Mentions = x.Mentions[:len(x.Mentions)-2]
+		again[i] = graph.Op{PutChunk: &x}
+	}
+	ctx := context.Background()
+	for range b.N {
+		b.StopTimer()
+		st, err := duckstore.Open(ctx, duckstore.Config{Path: filepath.Join(b.TempDir(), "graph.duckdb"),
+			Labels: []string{"Person", "Project", "Procedure", "Team"}, RelTypes: []string{"MANAGES"}, MemoryLimit: "256MB"})
+		require.NoError(b, err)
+		for i := 0; i < len(first); i += 1024 {
+			require.NoError(b, st.Apply(ctx, first[i:min(i+1024, len(first))]))
+		}
+		b.StartTimer()
+		for i := 0; i < len(again); i += 1024 {
+			require.NoError(b, st.Apply(ctx, again[i:min(i+1024, len(again))]))
+		}
+		b.StopTimer()
+		require.NoError(b, st.Close())
+	}
+	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
+}
