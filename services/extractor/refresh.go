@@ -2,6 +2,7 @@ package extractor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -159,7 +160,9 @@ func (r *Refresher) Run(ctx context.Context) error {
 }
 
 // refresh scans the chunk stream up to its current end and re-extracts the
-// chunks that contain one of names.
+// chunks that contain one of names, except those of a document version the
+// stream also holds a later version of: the graph writer would ignore them.
+// A first pass finds the latest version of each path, a second extracts.
 func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (int, error) {
 	if len(names) == 0 {
 		return 0, nil
@@ -176,48 +179,40 @@ func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (in
 	if info.State.Msgs == 0 {
 		return 0, nil
 	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{event.SubjectChunk},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	latest := map[string]uint64{}
+	err = scanChunks(ctx, stream, last, func(m jetstream.Msg, _ uint64) error {
+		if path, version, ok := chunkVersion(m.Data()); ok {
+			latest[path] = max(latest[path], version)
+		}
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("chunk stream: %w", err)
+		return 0, err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(512))
-	if err != nil {
-		return 0, fmt.Errorf("chunk stream: %w", err)
-	}
-	defer it.Stop()
 	var futs []jetstream.PubAckFuture
 	count := 0
-	for {
-		m, err := it.Next(jetstream.NextMaxWait(5 * time.Second))
-		if errors.Is(err, nats.ErrTimeout) {
-			break // nothing more before last (filtered subjects)
+	err = scanChunks(ctx, stream, last, func(m jetstream.Msg, seq uint64) error {
+		if !containsAny(m.Data(), names) {
+			return nil
 		}
+		if path, version, ok := chunkVersion(m.Data()); ok && version < latest[path] {
+			return nil // superseded
+		}
+		out, err := r.reextract(ctx, m, seq, rev)
 		if err != nil {
-			return count, fmt.Errorf("read chunk stream: %w", err)
+			r.log.Warn("refresh skipped a chunk", slog.Uint64("stream_seq", seq), slog.Any("err", err))
+			return nil
 		}
-		md, err := m.Metadata()
+		f, err := r.js.PublishMsgAsync(out)
 		if err != nil {
-			return count, fmt.Errorf("read chunk stream: %w", err)
+			return fmt.Errorf("publish refreshed extraction: %w", err)
 		}
-		if containsAny(m.Data(), names) {
-			out, err := r.reextract(ctx, m, md.Sequence.Stream, rev)
-			if err != nil {
-				r.log.Warn("refresh skipped a chunk", slog.Uint64("stream_seq", md.Sequence.Stream), slog.Any("err", err))
-			} else {
-				f, err := r.js.PublishMsgAsync(out)
-				if err != nil {
-					return count, fmt.Errorf("publish refreshed extraction: %w", err)
-				}
-				futs = append(futs, f)
-				count++
-			}
-		}
-		if md.Sequence.Stream >= last {
-			break
-		}
+		futs = append(futs, f)
+		count++
+		return nil
+	})
+	if err != nil {
+		return count, err
 	}
 	for _, f := range futs {
 		select {
@@ -229,6 +224,56 @@ func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (in
 		}
 	}
 	return count, nil
+}
+
+// scanChunks calls fn with every chunk message of the stream up to the
+// sequence last.
+func scanChunks(ctx context.Context, stream jetstream.Stream, last uint64, fn func(m jetstream.Msg, seq uint64) error) error {
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{event.SubjectChunk},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("chunk stream: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(512))
+	if err != nil {
+		return fmt.Errorf("chunk stream: %w", err)
+	}
+	defer it.Stop()
+	for {
+		m, err := it.Next(jetstream.NextMaxWait(5 * time.Second))
+		if errors.Is(err, nats.ErrTimeout) {
+			return nil // nothing more before last (filtered subjects)
+		}
+		if err != nil {
+			return fmt.Errorf("read chunk stream: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("read chunk stream: %w", err)
+		}
+		if err := fn(m, md.Sequence.Stream); err != nil {
+			return err
+		}
+		if md.Sequence.Stream >= last {
+			return nil
+		}
+	}
+}
+
+// chunkVersion reads the document path and version of a chunk message.
+func chunkVersion(data []byte) (path string, version uint64, ok bool) {
+	var c struct {
+		Document struct {
+			Path    string `json:"path"`
+			Version uint64 `json:"version"`
+		} `json:"document"`
+	}
+	if json.Unmarshal(data, &c) != nil {
+		return "", 0, false
+	}
+	return c.Document.Path, c.Document.Version, true
 }
 
 // containsAny is a cheap pre-filter on the raw JSON; names with characters

@@ -116,6 +116,29 @@ func TestRefresherReextractsChunksWithChangedNames(t *testing.T) {
 	assert.Len(t, extractions(t, js), 2)
 }
 
+// Chunks of a version the stream also holds a later version of are not
+// re-extracted: the graph writer would ignore them.
+func TestRefresherSkipsSupersededVersions(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	g := NewGazetteer(nil)
+	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
+	r := NewRefresher(js, newTestExtractorWith(t, g), logging.Discard(), 0)
+	publishChunk(t, js, "a.md", "Ada Quinlan wrote the first draft.", 1)
+	publishChunk(t, js, "c.md", "Ada Quinlan manages PRJ-1234.", 3)
+	publishChunk(t, js, "a.md", "Ada Quinlan wrote the second draft.", 4)
+
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, 7)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	var got []string
+	for _, m := range extractions(t, js) {
+		var x event.Extraction
+		require.NoError(t, json.Unmarshal(m.Data, &x))
+		got = append(got, fmt.Sprintf("%s v%d", x.Chunk.Document.Path, x.Chunk.Document.Version))
+	}
+	assert.ElementsMatch(t, []string{"c.md v3", "a.md v4"}, got)
+}
+
 func TestRefresherWithEmptyStream(t *testing.T) {
 	_, _, js := bustest.Provisioned(t)
 	r := NewRefresher(js, newTestExtractorWith(t, NewGazetteer(nil)), logging.Discard(), 0)
