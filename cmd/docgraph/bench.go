@@ -30,6 +30,9 @@ const benchHelp = `Generates a corpus of documents (and the spreadsheets that na
 projects and teams) into a temporary folder, ingests it with the same code path as
 'docgraph ingest' on the embedded default, and reports documents/s, messages through
 JetStream, peak RSS and the graph, which must match the corpus's ground truth.
+With --changed it then rewrites every file with another corpus (the next seed: other
+names and contents at the same paths) and ingests again into the same data: the graph
+must then match the new corpus, nothing of the first left.
 Arguments after -- are passed to ingest, e.g. -- --graph.batch_large 4096.`
 
 // benchOptions configure one benchmark run.
