@@ -281,3 +281,30 @@ func TestReconcileExplainsByDeadLetter(t *testing.T) {
 	assert.Regexp(t, `^sha256-[0-9a-f]{64}$`, msgIDPath("a\nb.md"))
 	assert.Equal(t, "abc", short("abc"))
 }
+
+// TestReconcileRebuildsALostGraph is the way back from a graph file moved
+// aside (e.g. one of an earlier layout): reconcile --fix republishes every
+// file and the next run rebuilds the same graph.
+func TestReconcileRebuildsALostGraph(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(in, "a.md"), "# A\n\nThe review follows AACE-101 and ISO 31000.\n")
+	writeFile(t, filepath.Join(in, "sub/b.md"), "# B\n\nPRJ-1042 uses AACE-202.\n")
+	mustDocgraph(t, ingestArgs(data, in)...)
+	want := exportGraph(t, data)
+	require.NotEmpty(t, want.Nodes)
+
+	matches, err := filepath.Glob(filepath.Join(data, "graph.duckdb*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, matches)
+	for _, m := range matches {
+		require.NoError(t, os.Rename(m, m+".old"))
+	}
+	out, _, err := docgraph(t, reconcileArgs(data, in)...)
+	require.Equal(t, exitCode(1), err, out)
+	assert.Equal(t, []string{"missing a.md", "missing sub/b.md"}, gapLines(out))
+
+	out = mustDocgraph(t, reconcileArgs(data, in, "--fix")...)
+	assert.Contains(t, out, "fix: 2 published")
+	mustDocgraph(t, ingestArgs(data, in)...)
+	assert.Equal(t, want, exportGraph(t, data))
+}

@@ -235,8 +235,9 @@ func (s *Store) Setup(ctx context.Context) error {
 		return fmt.Errorf("graph setup: %w", err)
 	}
 	if old {
-		return fmt.Errorf("graph setup: %w: move it aside and rebuild the graph from the streams "+
-			"(`docgraph replay graph-writer --from-seq 1`, while they keep the history) or re-ingest", ErrOldLayout)
+		return fmt.Errorf("graph setup: %w: move it aside, start docgraph and rebuild the graph with "+
+			"`docgraph reconcile --watch DIR --fix` (republishes every file the graph lacks) or, while the "+
+			"streams keep the history, `docgraph replay graph-writer --from-seq 1`", ErrOldLayout)
 	}
 	if _, err := s.db.ExecContext(ctx, schemaDDL); err != nil {
 		return fmt.Errorf("graph setup: %w", err)

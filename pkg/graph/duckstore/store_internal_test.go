@@ -41,5 +41,6 @@ func TestOpenRefusesOldLayout(t *testing.T) {
 
 	_, err = Open(t.Context(), Config{Path: path})
 	require.ErrorIs(t, err, ErrOldLayout)
+	assert.ErrorContains(t, err, "docgraph reconcile --watch DIR --fix")
 	assert.ErrorContains(t, err, "docgraph replay graph-writer --from-seq 1")
 }
