@@ -316,10 +316,19 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 			other[o.doc.Path] = true
 		}
 	}
+	// Documents of the batch that hold the same content share its chunks:
+	// another one's ops may orphan a chunk before its rewrite runs, so such
+	// chunks are rewritten at their op.
+	holders := map[string]int{}
+	for _, st := range b.docs { // the batch's paths, as stored
+		if st != nil && !st.deleted && st.sha != "" {
+			holders[st.sha]++
+		}
+	}
 	var parts, keys []any
 	for _, o := range ops {
 		key := event.ChunkKey(o.doc.SHA256, o.index)
-		if o.kind != opChunk || other[o.doc.Path] || keyCount[key] != 1 || !b.chunks[key] {
+		if o.kind != opChunk || other[o.doc.Path] || keyCount[key] != 1 || !b.chunks[key] || holders[o.doc.SHA256] > 1 {
 			continue
 		}
 		digest, err := extractionDigest(o)
@@ -758,9 +767,9 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 // withdrawVersions withdraws, in a few statements for the whole batch, what
 // the stored versions of the paths the batch replaces supported, instead of
 // several statements per path. A path qualifies when its stored version is
-// live and older and the batch has nothing for it but chunk ops of one newer
-// version, and no op of the batch has the stored version's content (whose
-// chunks another path may share). Until its first op runs, a path's
+// live and older, the batch has nothing for it but chunk ops of one newer
+// version, no op of the batch has the stored version's content, and no other
+// document shares a stored chunk with it. Until its first op runs, a path's
 // withdrawn rows still keep their owners from garbage collection (the
 // shadow counts), so the result is the same as withdrawing at that op.
 func (b *batch) withdrawVersions(ctx context.Context, ops []op) error {
@@ -790,13 +799,34 @@ func (b *batch) withdrawVersions(ctx context.Context, ops []op) error {
 	for _, path := range order {
 		if byPath[path].ok && !shas[b.docs[path].sha] {
 			paths = append(paths, path)
-			b.earlyPaths[path] = &candidates{}
 		}
 	}
+	// A path sharing a stored chunk with another document (identical
+	// content) is left to its op: whether the chunk is orphaned, and so
+	// when its mentions lose their entities, depends on the other
+	// document's ops in between.
+	shared := map[string]bool{}
+	err := inChunks(paths, func(part []any) error {
+		found, err := queryStrings(ctx, b.tx, `SELECT DISTINCT h.from_key FROM relationships h
+			WHERE h.type = 'HAS_CHUNK' AND h.from_label = 'Document' AND h.from_key IN (`+placeholders(len(part), 1)+`)
+				AND EXISTS (SELECT 1 FROM relationships o WHERE o.type = 'HAS_CHUNK' AND o.to_key = h.to_key
+					AND o.from_key <> h.from_key)`, part...)
+		for _, p := range found {
+			shared[p.(string)] = true
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("find shared chunks: %w", err)
+	}
+	paths = slices.DeleteFunc(paths, func(p any) bool { return shared[p.(string)] })
 	if len(paths) == 0 {
 		return nil
 	}
-	err := b.withdrawPaths(ctx, paths, func(path string) *candidates { return b.earlyPaths[path] })
+	for _, p := range paths {
+		b.earlyPaths[p.(string)] = &candidates{}
+	}
+	err = b.withdrawPaths(ctx, paths, func(path string) *candidates { return b.earlyPaths[path] })
 	for _, c := range b.earlyPaths {
 		b.shadow(c)
 	}

@@ -308,7 +308,13 @@ func randomOps(seed uint64, n int) []graph.Op {
 // TestBatchingMatchesOneByOne applies random op sequences one op per Apply
 // and in batches of several sizes: the graphs must be the same.
 func TestBatchingMatchesOneByOne(t *testing.T) {
+	// 130 and 210 found two orders in which an early withdrawal outlived a
+	// shared chunk another document's op orphaned; 300 seeds pass.
+	seeds := []uint64{130, 210}
 	for seed := range uint64(12) {
+		seeds = append(seeds, seed)
+	}
+	for _, seed := range seeds {
 		ops := randomOps(seed, 60)
 		one := openStore(t, "")
 		for i, o := range ops {
