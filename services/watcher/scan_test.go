@@ -428,6 +428,9 @@ func TestScanNotRegular(t *testing.T) {
 	e := newEnv(t, nil)
 	fifo := filepath.Join(e.root, "pipe")
 	if err := mkfifo(fifo); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mkfifo: %v (CI runs on Linux, where named pipes exist)", err)
+		}
 		t.Skipf("mkfifo unavailable: %v", err)
 	}
 	res, ok := e.scan(t).Lookup("pipe")
