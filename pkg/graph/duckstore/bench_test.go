@@ -56,33 +56,9 @@ func benchChunkOpsVersion(docs int, version uint64) []graph.Op {
 //
 //	go test -run '^$' -bench IngestChunks -benchtime 1x ./pkg/graph/duckstore
 func BenchmarkIngestChunks(b *testing.B) {
-	docs := 2000
-	if v := os.Getenv("DOCGRAPH_BENCH_DOCS"); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(b, err)
-		docs = n
-	}
-	benchBatch := 1024
-	if v := os.Getenv("DOCGRAPH_BENCH_BATCH"); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(b, err)
-		benchBatch = n
-	}
+	docs := benchEnv(b, "DOCGRAPH_BENCH_DOCS", 2000)
 	ops := benchChunkOps(docs)
-	ctx := context.Background()
-	for range b.N {
-		b.StopTimer()
-		st, err := duckstore.Open(ctx, duckstore.Config{Path: filepath.Join(b.TempDir(), "graph.duckdb"),
-			Labels: []string{"Person", "Project", "Procedure", "Team"}, RelTypes: []string{"MANAGES"}, MemoryLimit: "256MB"})
-		require.NoError(b, err)
-		b.StartTimer()
-		for i := 0; i < len(ops); i += benchBatch {
-			require.NoError(b, st.Apply(ctx, ops[i:min(i+benchBatch, len(ops))]))
-		}
-		b.StopTimer()
-		require.NoError(b, st.Close())
-	}
-	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
+	benchWrite(b, docs, nil, ops, benchEnv(b, "DOCGRAPH_BENCH_BATCH", 1024), nil)
 	b.ReportMetric(float64(len(ops)*b.N)/b.Elapsed().Seconds(), "chunks/s")
 	if rss, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, l := range strings.Split(string(rss), "\n") {
@@ -100,33 +76,13 @@ func BenchmarkIngestChunks(b *testing.B) {
 //
 //	go test -run '^$' -bench IngestChanged -benchtime 1x ./pkg/graph/duckstore
 func BenchmarkIngestChanged(b *testing.B) {
-	docs := 2000
-	if v := os.Getenv("DOCGRAPH_BENCH_DOCS"); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(b, err)
-		docs = n
-	}
-	v1, v2 := benchChunkOps(docs), benchChunkOpsVersion(docs, 2)
-	ctx := context.Background()
-	for range b.N {
-		b.StopTimer()
-		st, err := duckstore.Open(ctx, duckstore.Config{Path: filepath.Join(b.TempDir(), "graph.duckdb"),
-			Labels: []string{"Person", "Project", "Procedure", "Team"}, RelTypes: []string{"MANAGES"}, MemoryLimit: "256MB"})
-		require.NoError(b, err)
-		for i := 0; i < len(v1); i += 1024 {
-			require.NoError(b, st.Apply(ctx, v1[i:min(i+1024, len(v1))]))
-		}
-		b.StartTimer()
-		for i := 0; i < len(v2); i += 1024 {
-			require.NoError(b, st.Apply(ctx, v2[i:min(i+1024, len(v2))]))
-		}
-		b.StopTimer()
-		stats, err := st.Stats(ctx)
+	docs := benchEnv(b, "DOCGRAPH_BENCH_DOCS", 2000)
+	v2 := benchChunkOpsVersion(docs, 2)
+	benchWrite(b, docs, benchChunkOps(docs), v2, 1024, func(st *duckstore.Store) {
+		stats, err := st.Stats(context.Background())
 		require.NoError(b, err)
 		require.Equal(b, int64(len(v2)), stats.Nodes["Chunk"])
-		require.NoError(b, st.Close())
-	}
-	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
+	})
 }
 
 // BenchmarkReextract writes BenchmarkIngestChunks's corpus, then every chunk
@@ -135,32 +91,49 @@ func BenchmarkIngestChanged(b *testing.B) {
 //
 //	go test -run '^$' -bench Reextract -benchtime 1x ./pkg/graph/duckstore
 func BenchmarkReextract(b *testing.B) {
-	docs := 1000
-	if v := os.Getenv("DOCGRAPH_BENCH_DOCS"); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(b, err)
-		docs = n
-	}
-	first, again := benchChunkOps(docs), benchChunkOps(docs)
+	docs := benchEnv(b, "DOCGRAPH_BENCH_DOCS", 1000)
+	again := benchChunkOps(docs)
 	for i := range again {
 		x := *again[i].PutChunk
 		x.Mentions = x.Mentions[:len(x.Mentions)-2]
 		again[i] = graph.Op{PutChunk: &x}
 	}
+	benchWrite(b, docs, benchChunkOps(docs), again, 1024, nil)
+}
+
+// benchEnv reads an integer benchmark setting from the environment.
+func benchEnv(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(b, err, name)
+	return n
+}
+
+// benchWrite opens a store in a database file per iteration, writes setup
+// untimed, then times writing ops in batches of batch, calls check (if not
+// nil) and reports documents per second.
+func benchWrite(b *testing.B, docs int, setup, ops []graph.Op, batch int, check func(*duckstore.Store)) {
 	ctx := context.Background()
+	apply := func(st *duckstore.Store, ops []graph.Op) {
+		for i := 0; i < len(ops); i += batch {
+			require.NoError(b, st.Apply(ctx, ops[i:min(i+batch, len(ops))]))
+		}
+	}
 	for range b.N {
 		b.StopTimer()
 		st, err := duckstore.Open(ctx, duckstore.Config{Path: filepath.Join(b.TempDir(), "graph.duckdb"),
 			Labels: []string{"Person", "Project", "Procedure", "Team"}, RelTypes: []string{"MANAGES"}, MemoryLimit: "256MB"})
 		require.NoError(b, err)
-		for i := 0; i < len(first); i += 1024 {
-			require.NoError(b, st.Apply(ctx, first[i:min(i+1024, len(first))]))
-		}
+		apply(st, setup)
 		b.StartTimer()
-		for i := 0; i < len(again); i += 1024 {
-			require.NoError(b, st.Apply(ctx, again[i:min(i+1024, len(again))]))
-		}
+		apply(st, ops)
 		b.StopTimer()
+		if check != nil {
+			check(st)
+		}
 		require.NoError(b, st.Close())
 	}
 	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
