@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +69,9 @@ type StructuredConfig struct {
 	// bad quoting) a file may have before it is rejected as a whole
 	// (DefaultMaxRejectedRows if 0).
 	MaxRejectedRows int
+	// MapWorkers is how many goroutines map a table's rows to records and
+	// encode them while one reads the file (GOMAXPROCS if 0).
+	MapWorkers int
 }
 
 // Structured reads the CSV and XLSX files that the structured mapping
@@ -110,6 +114,9 @@ func NewStructured(m *schema.Mapping, cfg StructuredConfig, logger *slog.Logger)
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()
 	}
+	if cfg.MapWorkers == 0 {
+		cfg.MapWorkers = runtime.GOMAXPROCS(0)
+	}
 	var errs []error
 	if cfg.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("batch_size (%d): must be positive", cfg.BatchSize))
@@ -119,6 +126,9 @@ func NewStructured(m *schema.Mapping, cfg StructuredConfig, logger *slog.Logger)
 	}
 	if cfg.XLSXMaxUnzipSize < 0 || cfg.XLSXMaxXMLSize < 0 || cfg.XLSXMaxXMLSize > cfg.XLSXMaxUnzipSize {
 		errs = append(errs, fmt.Errorf("xlsx_max_xml_size (%d): must be between 0 and xlsx_max_unzip_size (%d)", cfg.XLSXMaxXMLSize, cfg.XLSXMaxUnzipSize))
+	}
+	if cfg.MapWorkers < 0 {
+		errs = append(errs, fmt.Errorf("map_workers (%d): must not be negative", cfg.MapWorkers))
 	}
 	if cfg.MaxRejectedRows < 0 {
 		errs = append(errs, fmt.Errorf("max_rejected_rows (%d): must not be negative", cfg.MaxRejectedRows))
@@ -232,69 +242,6 @@ type cellKind struct {
 	date1904 bool
 }
 
-// readTable reads one table and emits its batches (emit nil: validate
-// only). It returns the number of rows read.
-func (s *Structured) readTable(ctx context.Context, doc event.Document, src *schema.Source, open func(context.Context) (tableReader, error), emit pipeline.Emit) (rows int, err error) {
-	tr, err := open(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if cerr := tr.close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%s: close: %w", doc.Path, cerr)
-		}
-	}()
-	rm, err := newRowMapper(doc.Path, src, tr.header(), tr.cellKind())
-	if err != nil {
-		return 0, err
-	}
-	tr.selectColumns(rm.usedPositions())
-	b := &recordBatcher{doc: doc, source: src.Name, size: s.cfg.BatchSize, emit: emit, propNames: propertyNames(src)}
-	b.reset()
-	rejected := 0
-	for {
-		row, ok, err := tr.next(ctx)
-		if err != nil {
-			return rows, err
-		}
-		if !ok {
-			break
-		}
-		rows++
-		rowErr := row.rowErr
-		if rowErr == nil {
-			rowErr = rm.mapRow(row.line, row.cells, b)
-		}
-		if rowErr == nil {
-			if err := b.rowDone(ctx); err != nil {
-				return rows, err
-			}
-			continue
-		}
-		if src.OnRowError == schema.OnRowErrorReject {
-			return rows, pipeline.Permanent(fmt.Errorf("%s: %s (on_row_error: reject_file)", doc.Path, describeRowError(*rowErr)))
-		}
-		rejected++
-		if emit != nil {
-			if rejected <= rowWarnings {
-				s.log.WarnContext(ctx, "row rejected",
-					slog.String("file", doc.Path), slog.Int("line", rowErr.Line),
-					slog.String("column", rowErr.Column), slog.String("value", rowErr.Value),
-					slog.String("err", rowErr.Error))
-			}
-			b.cur.Rejected = append(b.cur.Rejected, *rowErr)
-		}
-		if err := b.rowDone(ctx); err != nil {
-			return rows, err
-		}
-	}
-	if emit != nil && rejected > rowWarnings {
-		s.log.WarnContext(ctx, "rows rejected",
-			slog.String("file", doc.Path), slog.Int("rejected", rejected), slog.Int("logged", rowWarnings))
-	}
-	return rows, b.finish(ctx)
-}
-
 // describeRowError renders a row error for a file-level message.
 func describeRowError(e event.RowError) string {
 	var b strings.Builder
@@ -392,51 +339,6 @@ func (b *recordBatcher) rel(typ string, from, to event.NodeRef) int {
 	b.cur.Relationships = append(b.cur.Relationships, event.Relationship{Type: typ, From: from, To: to, Source: event.SourceStructured})
 	b.relShared = append(b.relShared, false)
 	return i
-}
-
-// rowDone counts a row and emits the batch when it is full.
-func (b *recordBatcher) rowDone(ctx context.Context) error {
-	b.rows++
-	if b.rows < b.size {
-		return nil
-	}
-	if err := b.flush(ctx, false); err != nil {
-		return err
-	}
-	b.cur.Batch++
-	b.reset()
-	return nil
-}
-
-// finish emits the last batch (possibly empty) with Final and Batches.
-func (b *recordBatcher) finish(ctx context.Context) error {
-	return b.flush(ctx, true)
-}
-
-func (b *recordBatcher) flush(ctx context.Context, final bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if b.emit == nil {
-		return nil
-	}
-	if final {
-		b.cur.Final = true
-		b.cur.Batches = b.cur.Batch + 1
-	}
-	data, err := appendRecordsJSON(make([]byte, 0, b.bufSize), &b.cur, b.propNames)
-	if err != nil {
-		return pipeline.Permanent(fmt.Errorf("%s: batch %d: %w", b.doc.Path, b.cur.Batch, err))
-	}
-	b.bufSize = max(b.bufSize, len(data)+len(data)/8)
-	// The headers are NewMessage's; the payload is encoded above.
-	msg, err := pipeline.NewMessage(event.SubjectRecords, nil)
-	if err != nil {
-		return pipeline.Permanent(fmt.Errorf("%s: batch %d: %w", b.doc.Path, b.cur.Batch, err))
-	}
-	msg.Data = data
-	msg.ID = RecordsMsgID(b.doc, b.cur.Batch)
-	return b.emit(msg)
 }
 
 // rowMapper turns the cells of a row into nodes and relationships. The
