@@ -261,6 +261,19 @@ func cases() []testCase {
 				node("Person", "alice", map[string]any{"a": int64(1), "b": "y", "c": false})}},
 		},
 		{
+			name: "one key twice in a batch of records merges its properties in order",
+			steps: []step{{ops: []graph.Op{
+				recordsOp(people1, 0, false, []graph.Node{
+					node("Person", "alice", map[string]any{"a": 1, "b": "x", "gone": true}),
+					node("Person", "alice", map[string]any{"b": "y"})}),
+				recordsOp(people1, 1, true, []graph.Node{
+					node("Person", "alice", map[string]any{"c": false, "gone": nil}),
+					person("bob")}),
+			}}},
+			want: Export{Nodes: []graph.Node{docNode(people1), person("bob"),
+				node("Person", "alice", map[string]any{"a": int64(1), "b": "y", "c": false})}},
+		},
+		{
 			name: "relationship properties merge",
 			steps: []step{
 				{ops: []graph.Op{recordsOp(people1, 0, false, []graph.Node{person("alice")},

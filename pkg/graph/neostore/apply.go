@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -33,12 +34,13 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
 	attempts := 0
-	_, err = sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+	mergeOnly := false
+	write := func(tx neo4j.ManagedTransaction) (any, error) {
 		attempts++
 		if attempts > 1 {
 			s.m.retries.Inc()
 		}
-		w := &writer{tx: tx}
+		w := &writer{tx: tx, mergeOnly: mergeOnly}
 		for i := 0; i < len(plans); {
 			if n := recordsRun(plans[i:]); n > 0 {
 				run := plans[i : i+n]
@@ -54,7 +56,14 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 			i++
 		}
 		return nil, nil
-	})
+	}
+	_, err = sess.ExecuteWrite(ctx, write)
+	if isUniquenessRace(err) {
+		// A concurrent transaction created a node this one was creating:
+		// write again, finding every node by MERGE.
+		mergeOnly = true
+		_, err = sess.ExecuteWrite(ctx, write)
+	}
 	s.m.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return classify(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
@@ -189,6 +198,64 @@ func nodeQuery(label string, mentions bool) string {
 	return q
 }
 
+// recordNodeQuery upserts nodes of one schema label from records, with
+// the support of one source, for rows of distinct keys. A node that does
+// not exist yet is created outright, with its support: a MERGE, and the
+// check that the support is not there yet, cost about an eighth of a new
+// node's write. Should a concurrent transaction create the same key between
+// the lookup and the CREATE, the uniqueness constraint fails this
+// transaction, and Apply runs it again with nodeQuery's MERGE. (Neo4j's
+// lookup waits for an uncommitted creation of the key, so this is a safety
+// net: TestRecordsNodeCreatedConcurrently.)
+func recordNodeQuery(label string) string {
+	return "MATCH (s:_Source {key: $source})\nUNWIND $rows AS row\nOPTIONAL MATCH (x:`" + label + "` {key: row.key})\n" +
+		"FOREACH (_ IN CASE WHEN x IS NULL THEN [1] ELSE [] END |\n" +
+		"  CREATE (n:`" + label + "` {key: row.key}) SET n += row.props CREATE (s)-[:_SUPPORTS]->(n))\n" +
+		"FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END |\n" +
+		"  SET x += row.props MERGE (s)-[:_SUPPORTS]->(x))"
+}
+
+// isUniquenessRace reports whether err is a uniqueness constraint failing
+// a CREATE of recordNodeQuery (nothing else in a write creates nodes
+// without MERGE).
+func isUniquenessRace(err error) bool {
+	var ne *neo4j.Neo4jError
+	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Schema.ConstraintValidationFailed"
+}
+
+// dedupeKeys is turned off only by a test of the uniqueness race: rows of
+// one key in one recordNodeQuery then both CREATE it.
+var dedupeKeys = true
+
+// mergeDuplicateKeys merges rows (sorted by key) of one key into one row
+// whose properties are theirs applied in order, as consecutive SET +=
+// would. The input rows and maps are not modified (a transaction may run
+// again).
+func mergeDuplicateKeys(rows []map[string]any) []map[string]any {
+	if !dedupeKeys {
+		return rows
+	}
+	dup := false
+	for i := 1; i < len(rows) && !dup; i++ {
+		dup = rows[i]["key"] == rows[i-1]["key"]
+	}
+	if !dup {
+		return rows
+	}
+	out := make([]map[string]any, 0, len(rows))
+	for _, r := range rows {
+		n := len(out)
+		if n == 0 || out[n-1]["key"] != r["key"] {
+			out = append(out, r)
+			continue
+		}
+		merged := maps.Clone(out[n-1]["props"].(map[string]any))
+		maps.Copy(merged, r["props"].(map[string]any))
+		out[n-1] = map[string]any{"key": r["key"], "props": merged}
+	}
+	return out
+}
+
 // relQuery upserts relationships of one schema type between two schema
 // labels, creating missing endpoints key-only, with the support of one
 // source: its id in the relationship's support list (read under the
@@ -212,6 +279,9 @@ func relQuery(typ, from, to string) string {
 type writer struct {
 	tx   neo4j.ManagedTransaction
 	cand []string
+	// mergeOnly writes records nodes with nodeQuery's MERGE (after a
+	// uniqueness race, see recordNodeQuery).
+	mergeOnly bool
 }
 
 func (w *writer) exec(ctx context.Context, q string, params map[string]any) error {
@@ -398,8 +468,12 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 			slices.SortStableFunc(g.rows, func(a, b map[string]any) int {
 				return cmp.Compare(a["key"].(string), b["key"].(string))
 			})
-			for rows := range slices.Chunk(g.rows, maxQueryRows) {
-				if err := w.exec(ctx, nodeQuery(l, false), map[string]any{"source": g.source, "rows": rows}); err != nil {
+			q := recordNodeQuery(l)
+			if w.mergeOnly {
+				q = nodeQuery(l, false)
+			}
+			for rows := range slices.Chunk(mergeDuplicateKeys(g.rows), maxQueryRows) {
+				if err := w.exec(ctx, q, map[string]any{"source": g.source, "rows": rows}); err != nil {
 					return fmt.Errorf("put %s nodes: %w", l, err)
 				}
 			}

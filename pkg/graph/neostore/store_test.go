@@ -2,8 +2,10 @@ package neostore_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/prometheus/client_golang/prometheus"
@@ -285,4 +287,103 @@ func emptyPropsNil(e graphtest.Export) graphtest.Export {
 		}
 	}
 	return e
+}
+
+// A records write creating a node that a concurrent, uncommitted
+// transaction has created waits for it and then updates that node: nothing
+// is lost or doubled. (Were the lookup not to wait, the CREATE would fail
+// on the uniqueness constraint and the write would run again with MERGE:
+// TestUniquenessRaceWritesAgainWithMerge.)
+func TestRecordsNodeCreatedConcurrently(t *testing.T) {
+	s := openStore(t, nil)
+	ctx := t.Context()
+	require.NoError(t, s.Setup(ctx))
+	cfg := neostoretest.Config(t)
+	drv, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, drv.Close(context.WithoutCancel(ctx))) })
+	sess := drv.NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
+	t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
+	other, err := sess.BeginTransaction(ctx)
+	require.NoError(t, err)
+	_, err = other.Run(ctx, "CREATE (:Person {key: 'alice', team: 'other'})", nil)
+	require.NoError(t, err)
+
+	d := event.NewDocument("people.csv", "abc", 1, 1)
+	op := graph.Op{PutRecords: &event.Records{Source: d, Final: true, Nodes: []graph.Node{
+		{Label: "Person", Key: "alice", Properties: map[string]any{"name": "Alice"}},
+		{Label: "Person", Key: "bob"},
+	}}}
+	done := make(chan error, 1)
+	go func() { done <- s.Apply(ctx, []graph.Op{op}) }()
+
+	// The write's CREATE of alice waits for the other transaction's lock.
+	watch := drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: cfg.Database})
+	t.Cleanup(func() { require.NoError(t, watch.Close(context.WithoutCancel(ctx))) })
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		res, err := watch.Run(ctx, "SHOW TRANSACTIONS YIELD status WHERE status STARTS WITH 'Blocked' RETURN count(*) AS n", nil)
+		require.NoError(c, err)
+		rec, err := res.Single(ctx)
+		require.NoError(c, err)
+		n, _ := rec.Get("n")
+		assert.EqualValues(c, 1, n, "a blocked transaction")
+	}, 30*time.Second, 20*time.Millisecond)
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, <-done)
+
+	e, err := graphtest.Collect(ctx, s)
+	require.NoError(t, err)
+	assert.Equal(t, []graph.Node{
+		{Label: graph.LabelDocument, Key: "people.csv", Properties: e.Nodes[0].Properties},
+		{Label: "Person", Key: "alice", Properties: map[string]any{"name": "Alice", "team": "other"}},
+		{Label: "Person", Key: "bob"},
+	}, emptyPropsNilNodes(e.Nodes))
+
+	// alice is supported by the file: its deletion withdraws her.
+	require.NoError(t, s.Apply(ctx, []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: "people.csv", Version: 2}}}))
+	e, err = graphtest.Collect(ctx, s)
+	require.NoError(t, err)
+	assert.Empty(t, e.Nodes)
+}
+
+func emptyPropsNilNodes(nodes []graph.Node) []graph.Node {
+	out := make([]graph.Node, len(nodes))
+	for i, n := range nodes {
+		if len(n.Properties) == 0 {
+			n.Properties = nil
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// Two CREATEs of one key in one transaction fail it on the uniqueness
+// constraint, as a concurrent creation between lookup and CREATE would:
+// the write runs again with MERGE and gives the same graph.
+func TestUniquenessRaceWritesAgainWithMerge(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := openStore(t, reg)
+	require.NoError(t, s.Setup(t.Context()))
+	neostore.SetDedupeKeys(false)
+	t.Cleanup(func() { neostore.SetDedupeKeys(true) })
+	d := event.NewDocument("people.csv", "abc", 1, 1)
+	op := graph.Op{PutRecords: &event.Records{Source: d, Final: true, Nodes: []graph.Node{
+		{Label: "Person", Key: "alice", Properties: map[string]any{"name": "Alice", "team": "x"}},
+		{Label: "Person", Key: "alice", Properties: map[string]any{"team": "y"}},
+	}}}
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{op}))
+
+	e, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	require.Len(t, e.Nodes, 2)
+	assert.Equal(t, graph.Node{Label: "Person", Key: "alice", Properties: map[string]any{"name": "Alice", "team": "y"}}, e.Nodes[1])
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	retried := -1.0
+	for _, f := range families {
+		if f.GetName() == "docgraph_graph_retried_transactions_total" {
+			retried = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	assert.Equal(t, 1.0, retried, "written again once")
 }
