@@ -30,6 +30,10 @@ const (
 	BucketWatcher = "docgraph_watcher"
 	// BucketGazetteer holds the known entities (people, projects, teams).
 	BucketGazetteer = "docgraph_gazetteer"
+	// BucketGazetteerPaths holds, per structured source path, the latest
+	// version the gazetteer has seen, so that an older version arriving
+	// late changes nothing.
+	BucketGazetteerPaths = "docgraph_gazetteer_paths"
 	// BucketExports is the object store through which the graph writer
 	// hands graph exports to operator commands; objects expire.
 	BucketExports = "docgraph_exports"
@@ -166,6 +170,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 	for _, kv := range []jetstream.KeyValueConfig{
 		{Bucket: BucketWatcher, Description: "Last published state per watched path.", History: 1},
 		{Bucket: BucketGazetteer, Description: "Known entities for the extractor.", History: 1},
+		{Bucket: BucketGazetteerPaths, Description: "Latest version per gazetteer source path.", History: 1},
 	} {
 		kv.Storage = jetstream.FileStorage
 		kv.Replicas = cfg.Replicas

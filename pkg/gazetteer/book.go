@@ -23,12 +23,15 @@ import (
 )
 
 // Entry is one known entity with the structured sources that state it
-// (source path -> sha256 of the version that does).
+// (source path -> sha256 of the version that does, and that version).
 type Entry struct {
 	Label   string            `json:"label"`
 	Key     string            `json:"key"`
 	Name    string            `json:"name"`
 	Sources map[string]string `json:"sources"`
+	// Versions are the sources' versions (none in entries written before
+	// versions were recorded: version 0, older than any).
+	Versions map[string]uint64 `json:"versions,omitempty"`
 }
 
 // KVKey is the bucket key of an entity: the label, a dot, and the key in
@@ -50,8 +53,9 @@ type Change struct {
 // Book mirrors the gazetteer bucket in memory and writes to it. Run keeps
 // the mirror current; listeners hear every change. Safe for concurrent use.
 type Book struct {
-	kv  jetstream.KeyValue
-	log *slog.Logger
+	kv    jetstream.KeyValue
+	paths jetstream.KeyValue // latest version per source path
+	log   *slog.Logger
 
 	mu        sync.RWMutex
 	entries   map[string]Entry // by KVKey
@@ -67,7 +71,11 @@ func Open(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*Bo
 	if err != nil {
 		return nil, fmt.Errorf("gazetteer bucket: %w", err)
 	}
-	b := &Book{kv: kv, log: logger, entries: map[string]Entry{}, synced: make(chan struct{})}
+	paths, err := js.KeyValue(ctx, bus.BucketGazetteerPaths)
+	if err != nil {
+		return nil, fmt.Errorf("gazetteer paths bucket: %w", err)
+	}
+	b := &Book{kv: kv, paths: paths, log: logger, entries: map[string]Entry{}, synced: make(chan struct{})}
 	b.cond = sync.NewCond(b.mu.RLocker())
 	return b, nil
 }
@@ -191,18 +199,34 @@ func (b *Book) Entries() []Entry {
 	return out
 }
 
-// Upsert records that the source (path, sha) states each entity. Entries
-// already saying so are not rewritten, so re-ingesting changes nothing.
-func (b *Book) Upsert(ctx context.Context, ents []Entry, path, sha string) error {
+// Upsert records that the source (path, sha) at version states each
+// entity. Entries already saying so are not rewritten, so re-ingesting
+// changes nothing. A version older than one the gazetteer has seen of path
+// (a later version, or the deletion) changes nothing either: records can
+// arrive out of order.
+func (b *Book) Upsert(ctx context.Context, ents []Entry, path, sha string, version uint64) error {
+	latest, err := b.raisePath(ctx, path, version)
+	if err != nil || latest > version {
+		return err
+	}
+	if afterRaise != nil {
+		afterRaise()
+	}
+	written := make([]string, 0, len(ents))
 	for _, e := range ents {
 		if e.Name == "" || e.Key == "" {
 			continue
 		}
-		err := b.update(ctx, KVKey(e.Label, e.Key), func(cur *Entry) *Entry {
+		key := KVKey(e.Label, e.Key)
+		err := b.update(ctx, key, func(cur *Entry) *Entry {
 			if cur == nil {
-				return &Entry{Label: e.Label, Key: e.Key, Name: e.Name, Sources: map[string]string{path: sha}}
+				return &Entry{Label: e.Label, Key: e.Key, Name: e.Name,
+					Sources: map[string]string{path: sha}, Versions: map[string]uint64{path: version}}
 			}
-			if cur.Name == e.Name && cur.Sources[path] == sha {
+			if cur.Versions[path] > version {
+				return cur // a later version of path states it
+			}
+			if cur.Name == e.Name && cur.Sources[path] == sha && cur.Versions[path] == version {
 				return cur // unchanged
 			}
 			next := *cur
@@ -212,39 +236,76 @@ func (b *Book) Upsert(ctx context.Context, ents []Entry, path, sha string) error
 				next.Sources = map[string]string{}
 			}
 			next.Sources[path] = sha
+			next.Versions = maps.Clone(cur.Versions)
+			if next.Versions == nil {
+				next.Versions = map[string]uint64{}
+			}
+			next.Versions[path] = version
 			return &next
 		})
 		if err != nil {
 			return err
 		}
+		written = append(written, key)
 	}
-	return nil
+	// A later version may have come in while these were written (another
+	// writer replica): then what was written here is superseded already,
+	// and that version's withdrawal may have run before it.
+	if latest, err = b.pathVersion(ctx, path); err != nil || latest <= version {
+		return err
+	}
+	return b.withdrawKeys(ctx, written, path, latest)
 }
 
-// Withdraw removes the support of path from every entry whose recorded
-// version of path is not keepSHA ("" withdraws every version); entries left
-// without sources are deleted.
-func (b *Book) Withdraw(ctx context.Context, path, keepSHA string) error {
+// afterRaise, when set (by tests), runs between an Upsert's check of the
+// path's version and its writes.
+var afterRaise func()
+
+// Withdraw removes the support of every version of path older than version
+// (the version a file now has, or its deletion's); entries left without
+// sources are deleted. An older version than one already seen changes
+// nothing.
+func (b *Book) Withdraw(ctx context.Context, path string, version uint64) error {
+	latest, err := b.raisePath(ctx, path, version)
+	if err != nil || latest > version {
+		return err
+	}
+	// The mirror finds the entries: first let it catch up with every write
+	// made so far, by any process.
+	rev, err := b.LastRevision(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.waitRevision(ctx, rev); err != nil {
+		return fmt.Errorf("gazetteer mirror: %w", err)
+	}
 	b.mu.RLock()
 	var keys []string
 	for k, e := range b.entries {
-		if sha, ok := e.Sources[path]; ok && (keepSHA == "" || sha != keepSHA) {
+		if _, ok := e.Sources[path]; ok && e.Versions[path] < version {
 			keys = append(keys, k)
 		}
 	}
 	b.mu.RUnlock()
+	return b.withdrawKeys(ctx, keys, path, version)
+}
+
+// withdrawKeys removes path's support from the entries under keys that
+// have it from a version older than version.
+func (b *Book) withdrawKeys(ctx context.Context, keys []string, path string, version uint64) error {
 	for _, k := range keys {
 		err := b.update(ctx, k, func(cur *Entry) *Entry {
 			if cur == nil {
 				return nil
 			}
-			sha, ok := cur.Sources[path]
-			if !ok || (keepSHA != "" && sha == keepSHA) {
+			if _, ok := cur.Sources[path]; !ok || cur.Versions[path] >= version {
 				return cur
 			}
 			next := *cur
 			next.Sources = maps.Clone(cur.Sources)
 			delete(next.Sources, path)
+			next.Versions = maps.Clone(cur.Versions)
+			delete(next.Versions, path)
 			if len(next.Sources) == 0 {
 				return nil
 			}
@@ -255,6 +316,87 @@ func (b *Book) Withdraw(ctx context.Context, path, keepSHA string) error {
 		}
 	}
 	return nil
+}
+
+// waitRevision blocks until the mirror has applied bucket revision rev.
+func (b *Book) waitRevision(ctx context.Context, rev uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.RLock()
+		b.cond.Broadcast()
+		b.mu.RUnlock()
+	})
+	defer stop()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for b.revision < rev {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.cond.Wait()
+	}
+	return nil
+}
+
+// pathState is what the gazetteer has seen of a source path.
+type pathState struct {
+	Version uint64 `json:"version"`
+}
+
+func pathKey(path string) string {
+	return "path." + base64.RawURLEncoding.EncodeToString([]byte(path))
+}
+
+// pathVersion returns the latest version seen of path (0 if none).
+func (b *Book) pathVersion(ctx context.Context, path string) (uint64, error) {
+	v, _, err := b.readPath(ctx, path)
+	return v, err
+}
+
+func (b *Book) readPath(ctx context.Context, path string) (version, rev uint64, err error) {
+	kve, err := b.paths.Get(ctx, pathKey(path))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return 0, 0, nil
+	case err != nil:
+		return 0, 0, fmt.Errorf("gazetteer path %s: %w", path, err)
+	}
+	var st pathState
+	if err := json.Unmarshal(kve.Value(), &st); err != nil {
+		return 0, kve.Revision(), nil // unreadable: rewritten by the next raise
+	}
+	return st.Version, kve.Revision(), nil
+}
+
+// raisePath records version as seen of path unless a later one was, and
+// returns the latest version seen.
+func (b *Book) raisePath(ctx context.Context, path string, version uint64) (uint64, error) {
+	for attempt := 0; ; attempt++ {
+		cur, rev, err := b.readPath(ctx, path)
+		if err != nil {
+			return 0, err
+		}
+		if cur >= version && rev != 0 {
+			return cur, nil
+		}
+		data, err := json.Marshal(pathState{Version: version})
+		if err != nil {
+			return 0, fmt.Errorf("gazetteer path %s: %w", path, err)
+		}
+		if rev == 0 {
+			_, err = b.paths.Create(ctx, pathKey(path), data)
+		} else {
+			_, err = b.paths.Update(ctx, pathKey(path), data, rev)
+		}
+		if err == nil {
+			return version, nil
+		}
+		if attempt >= 10 || ctx.Err() != nil {
+			return 0, fmt.Errorf("gazetteer path %s: %w", path, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // update applies fn to the current entry with optimistic concurrency
@@ -300,10 +442,18 @@ func (b *Book) update(ctx context.Context, key string, fn func(cur *Entry) *Entr
 			return fmt.Errorf("gazetteer write %s: %w", key, err)
 		}
 		// A concurrent writer got there first: read again and retry.
-		select {
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := backoff(ctx, attempt); err != nil {
+			return err
 		}
+	}
+}
+
+// backoff waits before the next attempt of an optimistic update.
+func backoff(ctx context.Context, attempt int) error {
+	select {
+	case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -2,14 +2,18 @@ package gazetteer_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/bus/bustest"
 	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/logging"
@@ -47,8 +51,8 @@ func TestBookUpsertWithdrawAndWatch(t *testing.T) {
 	require.NoError(t, writer.WaitSynced(ctx))
 
 	people := []gazetteer.Entry{{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"}, {Label: "Person", Key: "bo ek", Name: "Bo Ek"}}
-	require.NoError(t, writer.Upsert(ctx, people, "teams.csv", "v1"))
-	require.NoError(t, writer.Upsert(ctx, people[:1], "managers.xlsx", "m1"))
+	require.NoError(t, writer.Upsert(ctx, people, "teams.csv", "v1", 1))
+	require.NoError(t, writer.Upsert(ctx, people[:1], "managers.xlsx", "m1", 1))
 	rev, err := writer.LastRevision(ctx)
 	require.NoError(t, err)
 
@@ -69,14 +73,14 @@ func TestBookUpsertWithdrawAndWatch(t *testing.T) {
 	mu.Unlock()
 
 	// Re-upserting the same version writes nothing.
-	require.NoError(t, writer.Upsert(ctx, people, "teams.csv", "v1"))
+	require.NoError(t, writer.Upsert(ctx, people, "teams.csv", "v1", 1))
 	rev2, err := writer.LastRevision(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, rev, rev2, "unchanged entries are not rewritten")
 
 	// teams.csv v2 drops Bo Ek: withdrawing other versions removes him;
 	// Ada stays (v2 and managers.xlsx state her).
-	require.NoError(t, writer.Upsert(ctx, people[:1], "teams.csv", "v2"))
+	require.NoError(t, writer.Upsert(ctx, people[:1], "teams.csv", "v2", 2))
 	waitUntil(t, func() error {
 		for _, e := range writer.Entries() {
 			if e.Key == "ada quinlan" && e.Sources["teams.csv"] != "v2" {
@@ -85,7 +89,7 @@ func TestBookUpsertWithdrawAndWatch(t *testing.T) {
 		}
 		return nil
 	})
-	require.NoError(t, writer.Withdraw(ctx, "teams.csv", "v2"))
+	require.NoError(t, writer.Withdraw(ctx, "teams.csv", 2))
 	waitUntil(t, func() error {
 		if got := names(reader); len(got) != 1 {
 			return fmt.Errorf("reader has %v", got)
@@ -100,8 +104,8 @@ func TestBookUpsertWithdrawAndWatch(t *testing.T) {
 	assert.Equal(t, "Bo Ek", last.Entry.Name)
 
 	// Deleting both sources removes Ada.
-	require.NoError(t, writer.Withdraw(ctx, "teams.csv", ""))
-	require.NoError(t, writer.Withdraw(ctx, "managers.xlsx", ""))
+	require.NoError(t, writer.Withdraw(ctx, "teams.csv", 3))
+	require.NoError(t, writer.Withdraw(ctx, "managers.xlsx", 2))
 	waitUntil(t, func() error {
 		if got := names(reader); len(got) != 0 {
 			return fmt.Errorf("reader has %v", got)
@@ -113,4 +117,157 @@ func TestBookUpsertWithdrawAndWatch(t *testing.T) {
 func TestKVKeyIsSafeForAnyName(t *testing.T) {
 	k := gazetteer.KVKey("Person", "julia łukasiewicz x`}) DETACH DELETE n //")
 	assert.Regexp(t, `^Person\.[A-Za-z0-9_-]+$`, k)
+}
+
+// openBook starts a book on a fresh bus and waits until it is synced.
+func openBook(t *testing.T) (*gazetteer.Book, jetstream.JetStream) {
+	t.Helper()
+	_, _, js := bustest.Provisioned(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b, err := gazetteer.Open(ctx, js, logging.Discard())
+	require.NoError(t, err)
+	go func() { _ = b.Run(ctx) }()
+	require.NoError(t, b.WaitSynced(ctx))
+	return b, js
+}
+
+// entriesAt waits until the mirror holds rev and returns "Label:Name"
+// of every entry.
+func entriesAt(t *testing.T, b *gazetteer.Book) []string {
+	t.Helper()
+	rev, err := b.LastRevision(t.Context())
+	require.NoError(t, err)
+	waitUntil(t, func() error {
+		if b.Revision() < rev {
+			return fmt.Errorf("mirror at %d, bucket at %d", b.Revision(), rev)
+		}
+		return nil
+	})
+	return names(b)
+}
+
+// Records of a spreadsheet's older version arriving after a newer one's
+// (two quick saves parsed in parallel), or after its deletion, change
+// nothing: the newer version's names stay, the older one's do not return.
+func TestBookIgnoresOlderVersions(t *testing.T) {
+	b, _ := openBook(t)
+	ctx := t.Context()
+	ada := gazetteer.Entry{Label: "Person", Key: "ada", Name: "Ada"}
+	bo := gazetteer.Entry{Label: "Person", Key: "bo", Name: "Bo"}
+	cy := gazetteer.Entry{Label: "Person", Key: "cy", Name: "Cy"}
+
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{ada, cy}, "teams.csv", "sha2", 2))
+	require.NoError(t, b.Withdraw(ctx, "teams.csv", 2))
+	before, err := b.LastRevision(ctx)
+	require.NoError(t, err)
+
+	// Version 1 (Ada and Bo, Ada spelt differently) arrives late.
+	adaOld := ada
+	adaOld.Name = "Ada Old"
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{adaOld, bo}, "teams.csv", "sha1", 1))
+	require.NoError(t, b.Withdraw(ctx, "teams.csv", 1))
+	after, err := b.LastRevision(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "an older version writes nothing")
+	assert.Equal(t, []string{"Person:Ada", "Person:Cy"}, entriesAt(t, b))
+	for _, e := range b.Entries() {
+		assert.Equal(t, map[string]string{"teams.csv": "sha2"}, e.Sources)
+		assert.Equal(t, map[string]uint64{"teams.csv": 2}, e.Versions)
+	}
+
+	// The same version again (a redelivery) is accepted and changes nothing.
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{ada, cy}, "teams.csv", "sha2", 2))
+	require.NoError(t, b.Withdraw(ctx, "teams.csv", 2))
+	after, err = b.LastRevision(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+
+	// Deleted at version 3: a late version 2 batch does not bring Ada back,
+	// and a late withdrawal of version 2 is a no-op.
+	require.NoError(t, b.Withdraw(ctx, "teams.csv", 3))
+	assert.Empty(t, entriesAt(t, b))
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{ada}, "teams.csv", "sha2", 2))
+	require.NoError(t, b.Withdraw(ctx, "teams.csv", 2))
+	assert.Empty(t, entriesAt(t, b))
+
+	// The file comes back as version 4.
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{bo}, "teams.csv", "sha4", 4))
+	require.NoError(t, b.Withdraw(ctx, "teams.csv", 4))
+	assert.Equal(t, []string{"Person:Bo"}, entriesAt(t, b))
+}
+
+// An older version that passed the version check just before a newer one
+// was written, withdrawn and finished (another writer replica) takes back
+// what it wrote once it sees the newer version.
+func TestBookOlderVersionRacingANewerOne(t *testing.T) {
+	b, _ := openBook(t)
+	ctx := t.Context()
+	ada := gazetteer.Entry{Label: "Person", Key: "ada", Name: "Ada"}
+	bo := gazetteer.Entry{Label: "Person", Key: "bo", Name: "Bo"}
+	raced := false
+	gazetteer.SetAfterRaise(func() {
+		if raced {
+			return
+		}
+		raced = true
+		require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{ada}, "teams.csv", "sha2", 2))
+		require.NoError(t, b.Withdraw(ctx, "teams.csv", 2))
+	})
+	t.Cleanup(func() { gazetteer.SetAfterRaise(nil) })
+
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{ada, bo}, "teams.csv", "sha1", 1))
+	require.True(t, raced)
+	assert.Equal(t, []string{"Person:Ada"}, entriesAt(t, b), "Bo, only in version 1, is gone")
+	for _, e := range b.Entries() {
+		assert.Equal(t, map[string]uint64{"teams.csv": 2}, e.Versions)
+	}
+}
+
+// Entries written before versions were recorded count as older than any
+// version: the next withdrawal of their path removes them unless the new
+// version states them.
+func TestBookEntriesWithoutVersions(t *testing.T) {
+	b, js := openBook(t)
+	ctx := t.Context()
+	kv, err := js.KeyValue(ctx, bus.BucketGazetteer)
+	require.NoError(t, err)
+	for _, name := range []string{"Ada", "Bo"} {
+		data, err := json.Marshal(gazetteer.Entry{Label: "Person", Key: strings.ToLower(name), Name: name,
+			Sources: map[string]string{"teams.csv": "old-sha"}})
+		require.NoError(t, err)
+		_, err = kv.Put(ctx, gazetteer.KVKey("Person", strings.ToLower(name)), data)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []string{"Person:Ada", "Person:Bo"}, entriesAt(t, b))
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{{Label: "Person", Key: "ada", Name: "Ada"}}, "teams.csv", "new-sha", 1))
+	require.NoError(t, b.Withdraw(ctx, "teams.csv", 1))
+	assert.Equal(t, []string{"Person:Ada"}, entriesAt(t, b))
+}
+
+// A withdrawal waits for the mirror to hold every write made before it,
+// also by other processes; cancelled, it returns the context's error.
+func TestBookWithdrawWaitsForTheMirror(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	ctx := t.Context()
+	other, err := gazetteer.Open(ctx, js, logging.Discard())
+	require.NoError(t, err)
+	require.NoError(t, other.Upsert(ctx, []gazetteer.Entry{{Label: "Person", Key: "ada", Name: "Ada"}}, "teams.csv", "sha1", 1))
+
+	// A book whose mirror is not running cannot catch up: the withdrawal
+	// waits until cancelled.
+	stalled, err := gazetteer.Open(ctx, js, logging.Discard())
+	require.NoError(t, err)
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- stalled.Withdraw(cctx, "teams.csv", 2) }()
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	// Running, it finds the other process's entry and withdraws it.
+	rctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go func() { _ = stalled.Run(rctx) }()
+	require.NoError(t, stalled.Withdraw(ctx, "teams.csv", 2))
+	assert.Empty(t, entriesAt(t, stalled))
 }

@@ -63,8 +63,8 @@ type Writer struct {
 // Gazetteer records which known entities the structured sources state
 // (pkg/gazetteer.Book).
 type Gazetteer interface {
-	Upsert(ctx context.Context, ents []gazetteer.Entry, path, sha string) error
-	Withdraw(ctx context.Context, path, keepSHA string) error
+	Upsert(ctx context.Context, ents []gazetteer.Entry, path, sha string, version uint64) error
+	Withdraw(ctx context.Context, path string, version uint64) error
 }
 
 // New returns a writer on store. If gaz is not nil, every committed batch
@@ -280,16 +280,16 @@ func (w *Writer) syncGazetteer(ctx context.Context, ops []graph.Op) error {
 				}
 				ents = append(ents, gazetteer.Entry{Label: n.Label, Key: n.Key, Name: name})
 			}
-			if err := w.gaz.Upsert(ctx, ents, r.Source.Path, r.Source.SHA256); err != nil {
+			if err := w.gaz.Upsert(ctx, ents, r.Source.Path, r.Source.SHA256, r.Source.Version); err != nil {
 				return err
 			}
 			if r.Final {
-				if err := w.gaz.Withdraw(ctx, r.Source.Path, r.Source.SHA256); err != nil {
+				if err := w.gaz.Withdraw(ctx, r.Source.Path, r.Source.Version); err != nil {
 					return err
 				}
 			}
 		case op.DeleteDocument != nil:
-			if err := w.gaz.Withdraw(ctx, op.DeleteDocument.Path, ""); err != nil {
+			if err := w.gaz.Withdraw(ctx, op.DeleteDocument.Path, op.DeleteDocument.Version); err != nil {
 				return err
 			}
 		}

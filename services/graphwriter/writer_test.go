@@ -280,8 +280,10 @@ func (f *fakeStore) Apply(ctx context.Context, ops []graph.Op) error {
 // fakeGazetteer fails every call with err.
 type fakeGazetteer struct{ err error }
 
-func (g fakeGazetteer) Upsert(context.Context, []gazetteer.Entry, string, string) error { return g.err }
-func (g fakeGazetteer) Withdraw(context.Context, string, string) error                  { return g.err }
+func (g fakeGazetteer) Upsert(context.Context, []gazetteer.Entry, string, string, uint64) error {
+	return g.err
+}
+func (g fakeGazetteer) Withdraw(context.Context, string, uint64) error { return g.err }
 
 func TestFailuresThatAreNotTheMessages(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
@@ -476,9 +478,10 @@ func TestGazetteerSync(t *testing.T) {
 	people2 := event.NewDocument("data/people.csv", sha("people v2"), 100, 2)
 	teams := event.NewDocument("data/teams.csv", sha("teams v1"), 100, 3)
 	entry := func(label, key, name string, sources ...event.Document) gazetteer.Entry {
-		e := gazetteer.Entry{Label: label, Key: key, Name: name, Sources: map[string]string{}}
+		e := gazetteer.Entry{Label: label, Key: key, Name: name, Sources: map[string]string{}, Versions: map[string]uint64{}}
 		for _, d := range sources {
 			e.Sources[d.Path] = d.SHA256
+			e.Versions[d.Path] = d.Version
 		}
 		return e
 	}
@@ -517,6 +520,16 @@ func TestGazetteerSync(t *testing.T) {
 			name: "its final batch withdraws what only the old version stated",
 			give: []pipeline.Message{recordsMsg(t, event.Records{Source: people2, Batch: 1, Final: true, Batches: 2,
 				Nodes: []graph.Node{person("dave", "Dave")}})},
+			want: []gazetteer.Entry{
+				entry("Person", "alice", "Alice Smith", people2), entry("Person", "bob", "Bob", teams),
+				entry("Person", "dave", "Dave", people2), entry("Project", "apollo", "Apollo", teams),
+			},
+		},
+		{
+			name: "records of an older version arriving late change nothing",
+			give: []pipeline.Message{recordsMsg(t, event.Records{Source: people1, Batch: 0, Final: true, Nodes: []graph.Node{
+				person("alice", "Alice"), person("erin", "Erin"),
+			}})},
 			want: []gazetteer.Entry{
 				entry("Person", "alice", "Alice Smith", people2), entry("Person", "bob", "Bob", teams),
 				entry("Person", "dave", "Dave", people2), entry("Project", "apollo", "Apollo", teams),
