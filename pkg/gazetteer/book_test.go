@@ -41,14 +41,8 @@ func names(b *gazetteer.Book) []string {
 }
 
 func TestBookUpsertWithdrawAndWatch(t *testing.T) {
-	_, _, js := bustest.Provisioned(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-
-	writer, err := gazetteer.Open(ctx, js, logging.Discard())
-	require.NoError(t, err)
-	go func() { _ = writer.Run(ctx) }()
-	require.NoError(t, writer.WaitSynced(ctx))
+	writer, js := openBook(t)
+	ctx := t.Context()
 
 	people := []gazetteer.Entry{{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"}, {Label: "Person", Key: "bo ek", Name: "Bo Ek"}}
 	require.NoError(t, writer.Upsert(ctx, people, "teams.csv", "v1", 1))
