@@ -1,0 +1,44 @@
+package neostoretest_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/graph/graphtest"
+	"github.com/docgraph/docgraph/pkg/graph/neostore"
+	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
+)
+
+// The write benchmarks' helpers, run small: the plain-driver baseline
+// writes every node and relationship, and RunWriteBench reports both rates
+// (it checks the counts itself).
+func TestWriteBenchHelpers(t *testing.T) {
+	cfg := neostoretest.Config(t)
+	cfg.Labels, cfg.RelTypes = graphtest.Labels(), graphtest.RelTypes()
+	st, err := neostore.Open(t.Context(), cfg, prometheus.NewRegistry())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	require.NoError(t, st.Setup(t.Context()))
+
+	nodes, rels, batch := neostoretest.BenchNodes, neostoretest.BenchRels, neostoretest.BenchBatch
+	neostoretest.BenchNodes, neostoretest.BenchRels, neostoretest.BenchBatch = 300, 600, 100
+	t.Cleanup(func() { neostoretest.BenchNodes, neostoretest.BenchRels, neostoretest.BenchBatch = nodes, rels, batch })
+	typ, from, to := neostoretest.BenchRel(3)
+	assert.Equal(t, []string{"WORKS_ON", "person-000001", "person-000008"}, []string{typ, from, to})
+
+	d, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, d.Close(context.WithoutCancel(t.Context()))) })
+	writeNodes, writeRels := neostoretest.PlainWrites(t.Context(), d, cfg.Database)
+	res := testing.Benchmark(func(b *testing.B) { neostoretest.RunWriteBench(b, st, writeNodes, writeRels) })
+	assert.Positive(t, res.Extra["nodes/s"])
+	assert.Positive(t, res.Extra["rels/s"])
+	s, err := st.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, s.Nodes, "the benchmark empties the database after itself")
+}
