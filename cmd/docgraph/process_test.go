@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 // TestMain lets the test binary act as the docgraph binary, so process
@@ -84,18 +86,8 @@ func (p *proc) waitLog(t *testing.T, timeout time.Duration, substr string, count
 	})
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline, tick := time.After(timeout), time.NewTicker(20*time.Millisecond)
-	defer tick.Stop()
-	for err := cond(); err != nil; err = cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("not met within %s: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
-}
+// waitUntil polls cond until it holds or the timeout passes.
+var waitUntil = testwait.Until
 
 // writeDocs writes n distinct Markdown documents with mentions.
 func writeDocs(t *testing.T, dir string, n int) {

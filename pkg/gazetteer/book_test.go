@@ -17,19 +17,12 @@ import (
 	"github.com/docgraph/docgraph/pkg/bus/bustest"
 	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 func waitUntil(t *testing.T, cond func() error) {
 	t.Helper()
-	deadline, tick := time.After(10*time.Second), time.NewTicker(10*time.Millisecond)
-	defer tick.Stop()
-	for err := cond(); err != nil; err = cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("not met: %v", err)
-		case <-tick.C:
-		}
-	}
+	testwait.Until(t, 10*time.Second, cond)
 }
 
 func names(b *gazetteer.Book) []string {

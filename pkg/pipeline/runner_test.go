@@ -22,6 +22,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/bus/bustest"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 type env struct {
@@ -102,18 +103,8 @@ func (e *env) run(t testing.TB, r *pipeline.Runner) func() {
 	return stopOnce
 }
 
-func waitFor(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline, tick := time.After(timeout), time.NewTicker(10*time.Millisecond)
-	defer tick.Stop()
-	for err := cond(); err != nil; err = cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("not met within %s: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
-}
+// waitFor polls cond until it holds or the timeout passes.
+var waitFor = testwait.Until
 
 func streamMsgs(t testing.TB, js jetstream.JetStream, stream string) uint64 {
 	t.Helper()

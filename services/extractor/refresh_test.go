@@ -18,6 +18,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 func publishChunk(t *testing.T, js jetstream.JetStream, path, text string, version uint64) {
@@ -46,18 +47,8 @@ func extractions(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg
 	return out
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline, tick := time.After(timeout), time.NewTicker(10*time.Millisecond)
-	defer tick.Stop()
-	for err := cond(); err != nil; err = cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("not met within %s: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
-}
+// waitUntil polls cond until it holds or the timeout passes.
+var waitUntil = testwait.Until
 
 // Names learned after a document was extracted are found in it by
 // re-extracting only the chunks that contain them.

@@ -26,6 +26,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/graph/neostore"
 	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
 	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/testwait"
 	"github.com/docgraph/docgraph/services/graphwriter"
 )
 
@@ -444,18 +445,8 @@ func publish(t *testing.T, js jetstream.JetStream, m pipeline.Message) {
 	require.NoError(t, err)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline, tick := time.After(timeout), time.NewTicker(10*time.Millisecond)
-	defer tick.Stop()
-	for err := cond(); err != nil; err = cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("not met within %s: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
-}
+// waitFor polls cond until it holds or the timeout passes.
+var waitFor = testwait.Until
 
 // TestGazetteerSync writes records and deletions through the writer into a
 // real gazetteer book and checks what it knows after each step.

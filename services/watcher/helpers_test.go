@@ -23,6 +23,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/bus/bustest"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 // syncBuffer is a log sink safe for Run's goroutine.
@@ -202,19 +203,8 @@ func sha(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// waitFor polls cond until it returns nil or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline, tick := time.After(timeout), time.NewTicker(10*time.Millisecond)
-	defer tick.Stop()
-	for err := cond(); err != nil; err = cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("not met within %s: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
-}
+// waitFor polls cond until it holds or the timeout passes.
+var waitFor = testwait.Until
 
 // startRun runs w.Run until the test ends and checks it returns nil
 // promptly after cancellation.

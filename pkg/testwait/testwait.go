@@ -1,0 +1,27 @@
+// Package testwait lets tests wait for an outcome (a node in the graph, a
+// message in a stream, a log line) by polling it until a deadline, instead
+// of sleeping.
+package testwait
+
+import (
+	"testing"
+	"time"
+)
+
+// Interval is how often Until checks its condition.
+const Interval = 10 * time.Millisecond
+
+// Until calls cond until it returns nil. When timeout passes first, the
+// test fails with cond's last error.
+func Until(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline, tick := time.After(timeout), time.NewTicker(Interval)
+	defer tick.Stop()
+	for err := cond(); err != nil; err = cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("not met within %s: %v", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
