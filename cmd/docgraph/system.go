@@ -188,7 +188,8 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 		s.close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	topo := bus.TopologyConfig{Replicas: cfg.Streams.Replicas, MaxAge: cfg.Streams.MaxAge, Duplicates: cfg.Streams.Duplicates}
+	topo := bus.TopologyConfig{Replicas: cfg.Streams.Replicas, MaxAge: cfg.Streams.MaxAge,
+		Duplicates: cfg.Streams.Duplicates, DataDuplicates: cfg.Streams.DataDuplicates}
 	if err := provision(ctx, s.js, topo, log); err != nil {
 		s.close()
 		return nil, err

@@ -55,15 +55,18 @@ type StreamSpec struct {
 	Name     string
 	Subjects []string
 	Desc     string
+	// Data marks the high-volume streams (tens of messages per file),
+	// whose deduplication window is TopologyConfig.DataDuplicates.
+	Data bool
 }
 
 // Streams is the topology: every stream docgraph uses.
 var Streams = []StreamSpec{
-	{StreamFiles, []string{"docgraph.files.>"}, "Files discovered and deleted by the watcher."},
-	{StreamChunks, []string{"docgraph.chunks.>"}, "Text chunks and document deletions from the parser."},
-	{StreamRecords, []string{"docgraph.records.>"}, "Mapped spreadsheet rows from the parser."},
-	{StreamExtractions, []string{"docgraph.extractions.>"}, "Entities and relationships found by the extractor."},
-	{StreamDLQ, []string{"docgraph.dlq.>"}, "Dead letters: messages a stage gave up on, with the reason."},
+	{StreamFiles, []string{"docgraph.files.>"}, "Files discovered and deleted by the watcher.", false},
+	{StreamChunks, []string{"docgraph.chunks.>"}, "Text chunks and document deletions from the parser.", true},
+	{StreamRecords, []string{"docgraph.records.>"}, "Mapped spreadsheet rows from the parser.", true},
+	{StreamExtractions, []string{"docgraph.extractions.>"}, "Entities and relationships found by the extractor.", true},
+	{StreamDLQ, []string{"docgraph.dlq.>"}, "Dead letters: messages a stage gave up on, with the reason.", false},
 }
 
 // ConsumerSpec declares one stage's durable consumer.
@@ -119,12 +122,20 @@ type TopologyConfig struct {
 	Replicas   int           // 1 embedded, 3 in a cluster
 	MaxAge     time.Duration // history kept for replay; 0 = forever
 	Duplicates time.Duration // dedupe window for Nats-Msg-Id
-	MaxBytes   int64         // per stream; 0 = unlimited
+	// DataDuplicates is the dedupe window of the Data streams (Duplicates
+	// if 0). The server keeps every message ID of the window in memory,
+	// about 100 bytes each: at 10,000 messages/s a 10-minute window holds
+	// some 600 MB, a 2-minute one 120 MB. It must outlast the redelivery
+	// of an input whose outputs were published but not acknowledged
+	// (AckWait), so that its outputs are dropped as duplicates; a later
+	// duplicate is written again, idempotently.
+	DataDuplicates time.Duration
+	MaxBytes       int64 // per stream; 0 = unlimited
 }
 
 // DefaultTopology is what the embedded mode uses.
 func DefaultTopology() TopologyConfig {
-	return TopologyConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute}
+	return TopologyConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute, DataDuplicates: 2 * time.Minute}
 }
 
 // Provision creates or updates every stream and bucket; it is safe to run
@@ -144,6 +155,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 			MaxAge:      cfg.MaxAge,
 			Duplicates:  cfg.Duplicates,
 			Discard:     jetstream.DiscardOld,
+		}
+		if s.Data && cfg.DataDuplicates > 0 {
+			sc.Duplicates = cfg.DataDuplicates
 		}
 		if cfg.MaxBytes > 0 {
 			sc.MaxBytes = cfg.MaxBytes

@@ -35,7 +35,9 @@ type Config struct {
 	// run stages: near it the garbage collector works harder (at most half
 	// the CPU) instead of letting the heap double. NATS's file store keeps
 	// 8 MiB block caches for a few seconds after use, so without a limit the
-	// heap grows with the ingest rate.
+	// heap grows with the ingest rate. Too low a limit costs throughput: an
+	// embedded ingest's live heap (block caches, the deduplication windows)
+	// is some 300–450 MB, and at 384MiB the collector took half the CPU.
 	MemoryLimit ByteSize `yaml:"memory_limit" help:"soft limit of the Go heap of processes running stages (0 = none; GOMEMLIMIT, if set, wins)"`
 }
 
@@ -69,6 +71,10 @@ type StreamsConfig struct {
 	Replicas   int           `yaml:"replicas" help:"stream replicas: 1 embedded, 3 in a cluster"`
 	MaxAge     time.Duration `yaml:"max_age" help:"history kept for replay"`
 	Duplicates time.Duration `yaml:"duplicates" help:"deduplication window for Nats-Msg-Id"`
+	// DataDuplicates is the window of the chunk, record and extraction
+	// streams, which carry tens of messages per file; the server holds
+	// every ID of the window in memory (about 100 bytes each).
+	DataDuplicates time.Duration `yaml:"data_duplicates" help:"deduplication window of the chunk, record and extraction streams (the server keeps about 100 bytes per message of the window in memory)"`
 }
 
 // GraphConfig selects and tunes the graph store.
@@ -148,7 +154,7 @@ func Default() Config {
 		Data:    ".docgraph",
 		Watch:   WatchConfig{Settle: time.Second, Rescan: 30 * time.Second, MaxFileSize: 256 << 20},
 		NATS:    NATSConfig{Listen: "127.0.0.1:4222"},
-		Streams: StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute},
+		Streams: StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute, DataDuplicates: 2 * time.Minute},
 		Graph: GraphConfig{Store: "auto", BatchSmall: 256, BatchMedium: 1024, BatchLarge: 4096,
 			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "256MB"},
 		Neo4j:     Neo4jConfig{User: "neo4j"},
@@ -162,7 +168,7 @@ func Default() Config {
 		Log:         logging.Config{Format: "auto", Level: "info"},
 		Metrics:     MetricsConfig{Addr: "127.0.0.1:9090"},
 		Shutdown:    30 * time.Second,
-		MemoryLimit: 384 << 20,
+		MemoryLimit: 768 << 20,
 	}
 }
 
@@ -216,6 +222,9 @@ func (c Config) Validate() error {
 	if c.Streams.MaxAge < 0 {
 		add("streams.max_age (%s): must not be negative", c.Streams.MaxAge)
 	}
+	if c.Streams.Duplicates < 0 || c.Streams.DataDuplicates < 0 {
+		add("streams.duplicates (%s), streams.data_duplicates (%s): must not be negative", c.Streams.Duplicates, c.Streams.DataDuplicates)
+	}
 	switch c.Graph.Store {
 	case "", "auto", "duckdb":
 	case "neo4j":
@@ -267,6 +276,9 @@ func (c Config) Validate() error {
 		}
 		if s.AckWait < time.Second {
 			add("%s.ack_wait (%s): must be at least 1s", p, s.AckWait)
+		}
+		if d := c.Streams.DataDuplicates; d > 0 && d < s.AckWait {
+			add("streams.data_duplicates (%s): shorter than %s.ack_wait (%s): the outputs of a redelivered input would not be dropped as duplicates", d, p, s.AckWait)
 		}
 		if s.MaxAckPending < 1 {
 			add("%s.max_ack_pending (%d): must be positive", p, s.MaxAckPending)

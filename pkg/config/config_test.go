@@ -179,3 +179,17 @@ func TestGraphMaxRows(t *testing.T) {
 	cfg.Graph.MaxRows = -1
 	assert.ErrorContains(t, cfg.Validate(), "graph.max_rows (-1): must not be negative")
 }
+
+func TestDuplicateWindows(t *testing.T) {
+	cfg := config.Default()
+	assert.Equal(t, 10*time.Minute, cfg.Streams.Duplicates)
+	assert.Equal(t, 2*time.Minute, cfg.Streams.DataDuplicates)
+	assert.Contains(t, config.Paths(), "streams.data_duplicates")
+
+	cfg.Streams.DataDuplicates = 10 * time.Second
+	assert.ErrorContains(t, cfg.Validate(), "streams.data_duplicates (10s): shorter than stages.")
+	cfg.Streams.DataDuplicates = -time.Second
+	assert.ErrorContains(t, cfg.Validate(), "streams.data_duplicates (-1s): must not be negative")
+	cfg.Streams.DataDuplicates = 0 // the files stream's window
+	assert.NoError(t, cfg.Validate())
+}
