@@ -62,11 +62,11 @@ type StreamSpec struct {
 
 // Streams is the topology: every stream docgraph uses.
 var Streams = []StreamSpec{
-	{StreamFiles, []string{"docgraph.files.>"}, "Files discovered and deleted by the watcher.", false},
-	{StreamChunks, []string{"docgraph.chunks.>"}, "Text chunks and document deletions from the parser.", true},
-	{StreamRecords, []string{"docgraph.records.>"}, "Mapped spreadsheet rows from the parser.", true},
-	{StreamExtractions, []string{"docgraph.extractions.>"}, "Entities and relationships found by the extractor.", true},
-	{StreamDLQ, []string{"docgraph.dlq.>"}, "Dead letters: messages a stage gave up on, with the reason.", false},
+	{Name: StreamFiles, Subjects: []string{"docgraph.files.>"}, Desc: "Files discovered and deleted by the watcher."},
+	{Name: StreamChunks, Subjects: []string{"docgraph.chunks.>"}, Desc: "Text chunks and document deletions from the parser.", Data: true},
+	{Name: StreamRecords, Subjects: []string{"docgraph.records.>"}, Desc: "Mapped spreadsheet rows from the parser.", Data: true},
+	{Name: StreamExtractions, Subjects: []string{"docgraph.extractions.>"}, Desc: "Entities and relationships found by the extractor.", Data: true},
+	{Name: StreamDLQ, Subjects: []string{"docgraph.dlq.>"}, Desc: "Dead letters: messages a stage gave up on, with the reason."},
 }
 
 // ConsumerSpec declares one stage's durable consumer.

@@ -251,7 +251,7 @@ func (b *Book) Upsert(ctx context.Context, ents []Entry, path, sha string, versi
 	// A later version may have come in while these were written (another
 	// writer replica): then what was written here is superseded already,
 	// and that version's withdrawal may have run before it.
-	if latest, err = b.pathVersion(ctx, path); err != nil || latest <= version {
+	if latest, _, err = b.readPath(ctx, path); err != nil || latest <= version {
 		return err
 	}
 	return b.withdrawKeys(ctx, written, path, latest)
@@ -346,12 +346,8 @@ func pathKey(path string) string {
 	return "path." + base64.RawURLEncoding.EncodeToString([]byte(path))
 }
 
-// pathVersion returns the latest version seen of path (0 if none).
-func (b *Book) pathVersion(ctx context.Context, path string) (uint64, error) {
-	v, _, err := b.readPath(ctx, path)
-	return v, err
-}
-
+// readPath returns the latest version seen of path (0 if none) and the
+// revision of its record (0 if none).
 func (b *Book) readPath(ctx context.Context, path string) (version, rev uint64, err error) {
 	kve, err := b.paths.Get(ctx, pathKey(path))
 	switch {

@@ -13,8 +13,6 @@ import (
 	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
-	"github.com/docgraph/docgraph/pkg/graph/graphtest"
-	"github.com/docgraph/docgraph/pkg/graph/neostore"
 	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/services/graphwriter"
@@ -37,7 +35,7 @@ func benchRel(i int) graph.Relationship {
 //	go test -run '^$' -bench BenchmarkNeo4jWrite -benchtime 1x ./services/graphwriter
 func BenchmarkNeo4jWrite(b *testing.B) {
 	b.Run("writer", func(b *testing.B) {
-		st := openBenchStore(b)
+		st := neostoretest.Open(b)
 		// A writer per round: a writer remembers what it has written.
 		var w *graphwriter.Writer
 		newWriter := func() error {
@@ -96,7 +94,7 @@ func BenchmarkNeo4jWrite(b *testing.B) {
 		}, handle(relMsgs))
 	})
 	b.Run("driver", func(b *testing.B) {
-		st := openBenchStore(b)
+		st := neostoretest.Open(b)
 		neoCfg := neostoretest.Config(b)
 		d, err := neo4j.NewDriverWithContext(neoCfg.URI, neo4j.BasicAuth(neoCfg.User, neoCfg.Password, ""))
 		require.NoError(b, err)
@@ -104,15 +102,4 @@ func BenchmarkNeo4jWrite(b *testing.B) {
 		writeNodes, writeRels := neostoretest.PlainWrites(b.Context(), d, neoCfg.Database)
 		neostoretest.RunWriteBench(b, st, writeNodes, writeRels)
 	})
-}
-
-func openBenchStore(b *testing.B) *neostore.Store {
-	b.Helper()
-	cfg := neostoretest.Config(b)
-	cfg.Labels, cfg.RelTypes = graphtest.Labels(), graphtest.RelTypes()
-	st, err := neostore.Open(b.Context(), cfg, prometheus.NewRegistry())
-	require.NoError(b, err)
-	b.Cleanup(func() { require.NoError(b, st.Close()) })
-	require.NoError(b, st.Setup(b.Context()))
-	return st
 }

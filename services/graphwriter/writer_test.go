@@ -23,7 +23,6 @@ import (
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
 	"github.com/docgraph/docgraph/pkg/graph/graphtest"
-	"github.com/docgraph/docgraph/pkg/graph/neostore"
 	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/pkg/testwait"
@@ -49,17 +48,7 @@ func openDuck(t *testing.T) graph.Store {
 	return s
 }
 
-func openNeo(t *testing.T) graph.Store {
-	t.Helper()
-	cfg := neostoretest.Config(t)
-	cfg.Labels, cfg.RelTypes = graphtest.Labels(), graphtest.RelTypes()
-	s, err := neostore.Open(t.Context(), cfg, prometheus.NewRegistry())
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	require.NoError(t, s.Wipe(t.Context()))
-	require.NoError(t, s.Setup(t.Context()))
-	return s
-}
+func openNeo(t *testing.T) graph.Store { return neostoretest.Open(t) }
 
 func newWriter(t *testing.T, st graph.Store, gaz graphwriter.Gazetteer) (*graphwriter.Writer, *prometheus.Registry) {
 	t.Helper()

@@ -5,12 +5,9 @@ import (
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/docgraph/docgraph/pkg/graph/graphtest"
-	"github.com/docgraph/docgraph/pkg/graph/neostore"
 	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
 )
 
@@ -18,12 +15,8 @@ import (
 // writes every node and relationship, and RunWriteBench reports both rates
 // (it checks the counts itself).
 func TestWriteBenchHelpers(t *testing.T) {
+	st := neostoretest.Open(t)
 	cfg := neostoretest.Config(t)
-	cfg.Labels, cfg.RelTypes = graphtest.Labels(), graphtest.RelTypes()
-	st, err := neostore.Open(t.Context(), cfg, prometheus.NewRegistry())
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, st.Close()) })
-	require.NoError(t, st.Setup(t.Context()))
 
 	nodes, rels, batch := neostoretest.BenchNodes, neostoretest.BenchRels, neostoretest.BenchBatch
 	neostoretest.BenchNodes, neostoretest.BenchRels, neostoretest.BenchBatch = 300, 600, 100
