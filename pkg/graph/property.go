@@ -47,6 +47,32 @@ func NormalizeProperties(props map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
+// Canonical reports whether props is already in the form that
+// NormalizeProperties returns, with only scalar values: a caller that only
+// reads the result may then use props itself instead of a copy.
+func Canonical(props map[string]any) bool {
+	for k, v := range props {
+		if !validName(k) {
+			return false
+		}
+		switch x := v.(type) {
+		case nil, string, bool, int64:
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validName reports whether k may name a property.
+func validName(k string) bool {
+	return strings.TrimSpace(k) != "" && strings.IndexFunc(k, unicode.IsControl) < 0
+}
+
 // NormalizeValue returns v in the canonical form NormalizeProperties
 // describes, or an error wrapping ErrInvalid.
 func NormalizeValue(v any) (any, error) {

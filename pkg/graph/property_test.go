@@ -84,6 +84,9 @@ func TestNormalizeProperties(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.wantErr != "" {
+				assert.False(t, graph.Canonical(tt.give), "invalid properties are not canonical")
+			}
 			got, err := graph.NormalizeProperties(tt.give)
 			if tt.wantErr != "" {
 				require.ErrorIs(t, err, graph.ErrInvalid)
@@ -93,5 +96,36 @@ func TestNormalizeProperties(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// Canonical holds exactly when NormalizeProperties would return equal
+// scalar values: then a reader may use the map itself.
+func TestCanonical(t *testing.T) {
+	yes := []map[string]any{
+		nil, {},
+		{"s": "x", "b": true, "i": int64(3), "f": 2.5, "gone": nil},
+	}
+	for _, p := range yes {
+		assert.True(t, graph.Canonical(p), "%v", p)
+		got, err := graph.NormalizeProperties(p)
+		require.NoError(t, err)
+		if len(p) > 0 {
+			assert.Equal(t, p, got)
+		}
+	}
+	no := []map[string]any{
+		{"i": 3},                        // int becomes int64
+		{"n": json.Number("7")},         // becomes int64
+		{"f": math.NaN()},               // refused
+		{"f": math.Inf(1)},              // refused
+		{"l": []any{"a"}},               // lists are copied
+		{"t": time.Unix(0, 0)},          // becomes a string
+		{"": "x"},                       // refused
+		{"a\tb": "x"},                   // refused
+		{"m": map[string]any{"x": "y"}}, // refused
+	}
+	for _, p := range no {
+		assert.False(t, graph.Canonical(p), "%v", p)
 	}
 }

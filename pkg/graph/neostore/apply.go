@@ -258,16 +258,19 @@ func mergeDuplicateKeys(rows []map[string]any) []map[string]any {
 
 // relQuery upserts relationships of one schema type between two schema
 // labels, creating missing endpoints key-only, with the support of one
-// source: its id in the relationship's support list (read under the
-// relationship's lock, so concurrent writers lose no update), and its
-// support of the start node, through which a withdrawal finds the
-// relationship (usually there already: the source states the node too).
+// source: its id in the relationship's support list, and its support of
+// the start node, through which a withdrawal finds the relationship
+// (usually there already: the source states the node too). The list is
+// read in the right-hand side of its own SET, and so under the
+// relationship's write lock (Cypher takes it before such a read, and
+// SET r += … has taken it already): concurrent writers lose no update
+// (TestSupportListNotLostToConcurrentWrite).
 func relQuery(typ, from, to string) string {
 	return "MATCH (s:_Source {key: $source})\nUNWIND $rows AS row\n" +
 		"MERGE (a:`" + from + "` {key: row.from})\n" +
 		"MERGE (b:`" + to + "` {key: row.to})\n" +
 		"MERGE (a)-[r:`" + typ + "` {source: row.source}]->(b)\n" +
-		"SET r += row.props\n" + lockRel + "\n" +
+		"SET r += row.props\n" +
 		"SET r." + propSupport + " = CASE WHEN s.sid IN coalesce(r." + propSupport + ", []) THEN r." + propSupport +
 		" ELSE coalesce(r." + propSupport + ", []) + s.sid END\n" +
 		"MERGE (s)-[:_SUPPORTS]->(a)"
@@ -465,9 +468,7 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	slices.Sort(labels)
 	for _, l := range labels {
 		for _, g := range nodes[l] {
-			slices.SortStableFunc(g.rows, func(a, b map[string]any) int {
-				return cmp.Compare(a["key"].(string), b["key"].(string))
-			})
+			sortRows(g.rows, compareNodeRows)
 			q := recordNodeQuery(l)
 			if w.mergeOnly {
 				q = nodeQuery(l, false)
@@ -484,7 +485,7 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	})
 	for _, k := range relKeys {
 		for _, g := range rels[k] {
-			slices.SortStableFunc(g.rows, compareRelRows)
+			sortRows(g.rows, compareRelRows)
 			for rows := range slices.Chunk(g.rows, maxQueryRows) {
 				if err := w.exec(ctx, relQuery(k.typ, k.from, k.to), map[string]any{"source": g.source, "rows": rows}); err != nil {
 					return fmt.Errorf("put %s relationships: %w", k.typ, err)

@@ -205,15 +205,24 @@ func (s *Store) relType(i int, t string) (string, error) {
 // make a collision among even millions of sources negligible.
 func newSID() int64 { return rand.Int64() }
 
-func props(i int, what string, in map[string]any, reserved ...string) (map[string]any, error) {
+// props returns in normalised for Neo4j; what names the node or
+// relationship in errors (formatted only then: planning runs for every row).
+func props(i int, what func() string, in map[string]any, reserved ...string) (map[string]any, error) {
 	for _, r := range reserved {
 		if _, ok := in[r]; ok {
-			return nil, invalid(i, "%s: property %q is reserved", what, r)
+			return nil, invalid(i, "%s: property %q is reserved", what(), r)
 		}
+	}
+	if graph.Canonical(in) {
+		// Only read from here on (merged rows get new maps): no copy.
+		if in == nil {
+			in = map[string]any{}
+		}
+		return in, nil
 	}
 	out, err := graph.NormalizeProperties(in)
 	if err != nil {
-		return nil, fmt.Errorf("op %d: %s: %w", i, what, err)
+		return nil, fmt.Errorf("op %d: %s: %w", i, what(), err)
 	}
 	if out == nil {
 		out = map[string]any{}
@@ -231,7 +240,7 @@ func (s *Store) planNodes(i int, nodes []graph.Node) ([]nodeGroup, error) {
 		if n.Key == "" {
 			return nil, invalid(i, "%s node with an empty key", n.Label)
 		}
-		pr, err := props(i, fmt.Sprintf("%s %q", n.Label, n.Key), n.Properties, "key")
+		pr, err := props(i, func() string { return fmt.Sprintf("%s %q", n.Label, n.Key) }, n.Properties, "key")
 		if err != nil {
 			return nil, err
 		}
@@ -240,9 +249,7 @@ func (s *Store) planNodes(i int, nodes []graph.Node) ([]nodeGroup, error) {
 	groups := make([]nodeGroup, 0, len(byLabel))
 	for l, rows := range byLabel {
 		// Stable: two rows for one key apply their properties in op order.
-		slices.SortStableFunc(rows, func(a, b map[string]any) int {
-			return cmp.Compare(a["key"].(string), b["key"].(string))
-		})
+		sortRows(rows, compareNodeRows)
 		groups = append(groups, nodeGroup{label: l, rows: rows})
 	}
 	slices.SortFunc(groups, func(a, b nodeGroup) int { return cmp.Compare(a.label, b.label) })
@@ -269,7 +276,9 @@ func (s *Store) planRels(i int, rels []graph.Relationship, defaultSource string)
 			return nil, invalid(i, "%s relationship with an empty endpoint key", r.Type)
 		}
 		src := cmp.Or(r.Source, defaultSource)
-		what := fmt.Sprintf("%s %s %q -> %s %q", r.Type, r.From.Label, r.From.Key, r.To.Label, r.To.Key)
+		what := func() string {
+			return fmt.Sprintf("%s %s %q -> %s %q", r.Type, r.From.Label, r.From.Key, r.To.Label, r.To.Key)
+		}
 		pr, err := props(i, what, r.Properties, "source", propSupport)
 		if err != nil {
 			return nil, err
@@ -279,13 +288,26 @@ func (s *Store) planRels(i int, rels []graph.Relationship, defaultSource string)
 	}
 	groups := make([]relGroup, 0, len(byGroup))
 	for k, rows := range byGroup {
-		slices.SortStableFunc(rows, compareRelRows)
+		sortRows(rows, compareRelRows)
 		groups = append(groups, relGroup{typ: k.typ, from: k.from, to: k.to, rows: rows})
 	}
 	slices.SortFunc(groups, func(a, b relGroup) int {
 		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
 	})
 	return groups, nil
+}
+
+// sortRows sorts rows stably by compare. Rows already in order (runs of
+// one file's batches often are) are only checked.
+func sortRows(rows []map[string]any, compare func(a, b map[string]any) int) {
+	if !slices.IsSortedFunc(rows, compare) {
+		slices.SortStableFunc(rows, compare)
+	}
+}
+
+// compareNodeRows orders node rows by key.
+func compareNodeRows(a, b map[string]any) int {
+	return cmp.Compare(a["key"].(string), b["key"].(string))
 }
 
 // compareRelRows orders relationship rows by start key, end key and source.

@@ -387,3 +387,60 @@ func TestUniquenessRaceWritesAgainWithMerge(t *testing.T) {
 	}
 	assert.Equal(t, 1.0, retried, "written again once")
 }
+
+// A relationship's support list is read only under the relationship's
+// write lock: a write adding a source to it while another transaction has
+// changed the list but not committed waits, then extends the committed
+// list. Were the list read before the lock, the other change would be lost.
+func TestSupportListNotLostToConcurrentWrite(t *testing.T) {
+	s := openStore(t, nil)
+	ctx := t.Context()
+	require.NoError(t, s.Setup(ctx))
+	rel := graph.Relationship{Type: "MANAGES", From: graph.NodeRef{Label: "Person", Key: "ada"}, To: graph.NodeRef{Label: "Project", Key: "PRJ-1"}}
+	records := func(path string) []graph.Op {
+		return []graph.Op{{PutRecords: &event.Records{Source: event.NewDocument(path, "sha-"+path, 1, 1), Final: true,
+			Relationships: []graph.Relationship{rel}}}}
+	}
+	require.NoError(t, s.Apply(ctx, records("a.csv")))
+
+	cfg := neostoretest.Config(t)
+	sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
+	t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
+	support := func() []any {
+		res, err := sess.Run(ctx, "MATCH ()-[r:MANAGES]->() RETURN r._docgraph_support AS s", nil)
+		require.NoError(t, err)
+		rec, err := res.Single(ctx)
+		require.NoError(t, err)
+		v, _ := rec.Get("s")
+		l, _ := v.([]any)
+		return l
+	}
+	before := support()
+	require.Len(t, before, 1)
+	other, err := sess.BeginTransaction(ctx)
+	require.NoError(t, err)
+	res, err := other.Run(ctx, "MATCH ()-[r:MANAGES]->() SET r._docgraph_support = r._docgraph_support + 42", nil)
+	require.NoError(t, err)
+	_, err = res.Consume(ctx)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() { done <- s.Apply(ctx, records("b.csv")) }()
+	watch := s.Driver().NewSession(ctx, neo4j.SessionConfig{DatabaseName: cfg.Database})
+	t.Cleanup(func() { require.NoError(t, watch.Close(context.WithoutCancel(ctx))) })
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		res, err := watch.Run(ctx, "SHOW TRANSACTIONS YIELD status WHERE status STARTS WITH 'Blocked' RETURN count(*) AS n", nil)
+		require.NoError(c, err)
+		rec, err := res.Single(ctx)
+		require.NoError(c, err)
+		n, _ := rec.Get("n")
+		assert.EqualValues(c, 1, n, "a blocked transaction")
+	}, 30*time.Second, 20*time.Millisecond)
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, <-done)
+
+	after := support()
+	assert.Len(t, after, 3, "a.csv's, the other transaction's and b.csv's: %v", after)
+	assert.Contains(t, after, before[0])
+	assert.Contains(t, after, int64(42))
+}
