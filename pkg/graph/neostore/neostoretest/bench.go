@@ -84,32 +84,59 @@ func PlainWrites(ctx context.Context, d neo4j.DriverWithContext, database string
 	return writeNodes, writeRels
 }
 
-// RunWriteBench times writeNodes, then writeRels, on an emptied database
-// and reports nodes/s and rels/s; the graph must then hold the benchmark's
-// nodes and relationships. One untimed round runs first: Neo4j plans and
-// compiles each query on its first run and warms its caches, which the
-// first path measured would otherwise pay alone.
-func RunWriteBench(b *testing.B, st *neostore.Store, writeNodes, writeRels func() error) {
-	require.NoError(b, st.Wipe(b.Context()))
-	require.NoError(b, writeNodes())
-	require.NoError(b, writeRels())
-	var nodeTime, relTime time.Duration
-	for b.Loop() {
+// WritePath is one way of writing the benchmark's graph: its nodes, then
+// its relationships.
+type WritePath struct {
+	Name        string
+	Nodes, Rels func() error
+}
+
+// CompareWrites times every path in turn within each round, each on an
+// emptied database, so that the paths share the server's state and any
+// drift of a noisy machine; the graph must then hold the benchmark's nodes
+// and relationships. One untimed round runs first: Neo4j plans and compiles
+// each query on its first run and warms its caches, which the first path
+// measured would otherwise pay alone. It reports <name>-nodes/s and
+// <name>-rels/s for every path, and for every path after the first its
+// rates as a percentage of the first's (<name>-nodes-%-of-<first>,
+// <name>-rels-%-of-<first>).
+func CompareWrites(b *testing.B, st *neostore.Store, paths ...WritePath) {
+	write := func(p WritePath) (nodes, rels time.Duration) {
 		b.StopTimer()
 		require.NoError(b, st.Wipe(b.Context()))
 		b.StartTimer()
 		start := time.Now()
-		require.NoError(b, writeNodes())
+		require.NoError(b, p.Nodes(), "%s: nodes", p.Name)
 		mid := time.Now()
-		require.NoError(b, writeRels())
-		nodeTime += mid.Sub(start)
-		relTime += time.Since(mid)
+		require.NoError(b, p.Rels(), "%s: relationships", p.Name)
+		nodes, rels = mid.Sub(start), time.Since(mid)
+		b.StopTimer()
+		stats, err := st.Stats(b.Context())
+		require.NoError(b, err)
+		require.Equal(b, int64(BenchNodes), stats.Nodes["Person"], p.Name)
+		require.Equal(b, int64(BenchRels), stats.Relationships["MANAGES"]+stats.Relationships["WORKS_ON"], p.Name)
+		b.StartTimer()
+		return nodes, rels
 	}
-	b.ReportMetric(float64(BenchNodes*b.N)/nodeTime.Seconds(), "nodes/s")
-	b.ReportMetric(float64(BenchRels*b.N)/relTime.Seconds(), "rels/s")
-	stats, err := st.Stats(b.Context())
-	require.NoError(b, err)
-	require.Equal(b, int64(BenchNodes), stats.Nodes["Person"])
-	require.Equal(b, int64(BenchRels), stats.Relationships["MANAGES"]+stats.Relationships["WORKS_ON"])
+	for _, p := range paths {
+		write(p)
+	}
+	nodeTime := make([]time.Duration, len(paths))
+	relTime := make([]time.Duration, len(paths))
+	for b.Loop() {
+		for i, p := range paths {
+			n, r := write(p)
+			nodeTime[i] += n
+			relTime[i] += r
+		}
+	}
+	for i, p := range paths {
+		b.ReportMetric(float64(BenchNodes*b.N)/nodeTime[i].Seconds(), p.Name+"-nodes/s")
+		b.ReportMetric(float64(BenchRels*b.N)/relTime[i].Seconds(), p.Name+"-rels/s")
+		if i > 0 {
+			b.ReportMetric(100*nodeTime[0].Seconds()/nodeTime[i].Seconds(), p.Name+"-nodes-%-of-"+paths[0].Name)
+			b.ReportMetric(100*relTime[0].Seconds()/relTime[i].Seconds(), p.Name+"-rels-%-of-"+paths[0].Name)
+		}
+	}
 	require.NoError(b, st.Wipe(b.Context()))
 }

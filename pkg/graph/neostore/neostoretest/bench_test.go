@@ -12,8 +12,9 @@ import (
 )
 
 // The write benchmarks' helpers, run small: the plain-driver baseline
-// writes every node and relationship, and RunWriteBench reports both rates
-// (it checks the counts itself).
+// writes every node and relationship, and CompareWrites reports every
+// path's rates and the later paths' share of the first's (it checks the
+// counts itself).
 func TestWriteBenchHelpers(t *testing.T) {
 	st := neostoretest.Open(t)
 	cfg := neostoretest.Config(t)
@@ -28,9 +29,12 @@ func TestWriteBenchHelpers(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, d.Close(context.WithoutCancel(t.Context()))) })
 	writeNodes, writeRels := neostoretest.PlainWrites(t.Context(), d, cfg.Database)
-	res := testing.Benchmark(func(b *testing.B) { neostoretest.RunWriteBench(b, st, writeNodes, writeRels) })
-	assert.Positive(t, res.Extra["nodes/s"])
-	assert.Positive(t, res.Extra["rels/s"])
+	paths := []neostoretest.WritePath{{Name: "a", Nodes: writeNodes, Rels: writeRels}, {Name: "b", Nodes: writeNodes, Rels: writeRels}}
+	res := testing.Benchmark(func(b *testing.B) { neostoretest.CompareWrites(b, st, paths...) })
+	for _, unit := range []string{"a-nodes/s", "a-rels/s", "b-nodes/s", "b-rels/s", "b-nodes-%-of-a", "b-rels-%-of-a"} {
+		assert.Positive(t, res.Extra[unit], unit)
+	}
+	assert.NotContains(t, res.Extra, "a-nodes-%-of-a")
 	s, err := st.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Empty(t, s.Nodes, "the benchmark empties the database after itself")

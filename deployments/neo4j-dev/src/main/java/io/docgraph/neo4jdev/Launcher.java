@@ -1,6 +1,7 @@
 package io.docgraph.neo4jdev;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -91,6 +92,13 @@ public final class Launcher {
                 .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
                 .setConfig(GraphDatabaseSettings.auth_enabled, true)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(256))
+                // Transaction logs: Neo4j keeps two days of them by default,
+                // tens of GB after a few benchmark runs. A test server needs
+                // only what recovery needs: checkpoint every minute, rotate at
+                // 64 MiB, keep at most 128 MB of older logs.
+                .setConfig(GraphDatabaseSettings.check_point_interval_time, Duration.ofMinutes(1))
+                .setConfig(GraphDatabaseSettings.logical_log_rotation_threshold, ByteUnit.mebiBytes(64))
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "128M size")
                 .build();
 
         CountDownLatch stopped = new CountDownLatch(1);
