@@ -239,6 +239,23 @@ func cases() []testCase {
 			},
 		},
 		{
+			// The start nodes of relationships are supported by the file
+			// whether or not its rows state them as nodes: the next version
+			// withdraws those relationships and their key-only endpoints.
+			name: "final records batch withdraws relationships of nodes the old version did not state",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, false, []graph.Node{person("alice")},
+						structRel("WORKS_ON", alice, apollo, nil), structRel("WORKS_ON", bob, apollo, nil)),
+					recordsOp(people1, 1, true, nil,
+						structRel("MEMBER_OF", bob, ref("Team", "core"), nil), structRel("MANAGES", bob, apollo, nil)),
+				}},
+				{ops: []graph.Op{recordsOp(people1, 2, true, nil, structRel("MANAGES", bob, ref("Project", "zeus"), nil))}},
+				{ops: []graph.Op{recordsOp(people2, 0, true, []graph.Node{person("carol")})}},
+			},
+			want: Export{Nodes: []graph.Node{docNode(people2), person("carol")}},
+		},
+		{
 			name: "final records batch completes the new version",
 			steps: []step{
 				{ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{person("alice"), person("bob")},
