@@ -255,6 +255,12 @@ func (r *Runner) fetch(ctx context.Context, it jetstream.MessagesContext, in cha
 				r.returnBuffered(it)
 				return
 			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				// The server's heartbeat came late (this process or the
+				// server was busy): the iterator pulls again by itself.
+				r.log.Info("pull renewed after a missed heartbeat", slog.Any(logging.KeyErr, err))
+				continue
+			}
 			r.log.Warn("pull failed", slog.Any(logging.KeyErr, err))
 			continue
 		}
