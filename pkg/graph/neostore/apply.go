@@ -256,34 +256,33 @@ func mergeDuplicateKeys(rows []map[string]any) []map[string]any {
 	return out
 }
 
+// Which rows of relQuery give the source's support to their start node,
+// through which a withdrawal finds the relationship.
+const (
+	everyStart   = iota // every row
+	flaggedStart        // rows whose support field is true
+)
+
 // relQuery upserts relationships of one schema type between two schema
 // labels, creating missing endpoints key-only, with the support of one
-// source: its id in the relationship's support list, and, with
-// startSupport, its support of the start node, through which a withdrawal
-// finds the relationship (usually there already: the source states the
-// node too). A relationship found is updated with its support list read in
-// the right-hand side of its own SET, and so under the relationship's
-// write lock (Cypher takes it before such a read): concurrent writers lose
-// no update (TestSupportListNotLostToConcurrentWrite).
-func relQuery(typ, from, to string, startSupport bool) string {
+// source: its id in the relationship's support list, and its support of
+// the start node (every row's, or only flagged rows': see starts).
+// A relationship found is updated with its support list read in the
+// right-hand side of its own SET, and so under the relationship's write
+// lock (Cypher takes it before such a read): concurrent writers lose no
+// update (TestSupportListNotLostToConcurrentWrite).
+func relQuery(typ, from, to string, starts int) string {
 	q := "MATCH (s:_Source {key: $source})\nUNWIND $rows AS row\n" +
 		"MERGE (a:`" + from + "` {key: row.from})\n" +
 		"MERGE (b:`" + to + "` {key: row.to})\n" +
 		"MERGE (a)-[r:`" + typ + "` {source: row.source}]->(b)\n" +
 		"ON CREATE SET r += row.props, r." + propSupport + " = [s.sid]\n" +
 		"ON MATCH SET r += row.props, r." + propSupport + " = CASE WHEN s.sid IN coalesce(r." + propSupport + ", []) THEN r." + propSupport +
-		" ELSE coalesce(r." + propSupport + ", []) + s.sid END"
-	if startSupport {
-		q += "\nMERGE (s)-[:_SUPPORTS]->(a)"
+		" ELSE coalesce(r." + propSupport + ", []) + s.sid END\n"
+	if starts == flaggedStart {
+		return q + "FOREACH (_ IN CASE WHEN row.support THEN [1] ELSE [] END | MERGE (s)-[:_SUPPORTS]->(a))"
 	}
-	return q
-}
-
-// supportQuery gives nodes of one schema label, found by key, the support
-// of one source (the start nodes of relationships that relQuery wrote
-// without it).
-func supportQuery(label string) string {
-	return "MATCH (s:_Source {key: $source})\nUNWIND $keys AS k\nMATCH (n:`" + label + "` {key: k})\nMERGE (s)-[:_SUPPORTS]->(n)"
+	return q + "MERGE (s)-[:_SUPPORTS]->(a)"
 }
 
 // writer runs the ops of one transaction attempt. cand collects entities
@@ -477,7 +476,7 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	// one key still apply in op order), so that locks are taken in key order.
 	// A node that a source states has that source's support: the start
 	// nodes of relationships need it written only when the run does not
-	// state them (see needSupport).
+	// state them.
 	stated := map[nodeSupport]bool{}
 	slices.Sort(labels)
 	for _, l := range labels {
@@ -500,22 +499,23 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	slices.SortFunc(relKeys, func(a, b relKey) int {
 		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
 	})
-	need := needSupport{stated: stated}
+	// The first row of each start node the run does not state gives it
+	// the source's support; rows are the run's own maps (built by plan),
+	// and every attempt sets the flag of each again.
 	for _, k := range relKeys {
 		for _, g := range rels[k] {
 			sortRows(g.rows, compareRelRows)
+			for _, r := range g.rows {
+				n := nodeSupport{g.source, k.from, r["from"].(string)}
+				r["support"] = !stated[n]
+				stated[n] = true
+			}
 			for rows := range slices.Chunk(g.rows, maxQueryRows) {
-				if err := w.exec(ctx, relQuery(k.typ, k.from, k.to, false), map[string]any{"source": g.source, "rows": rows}); err != nil {
+				if err := w.exec(ctx, relQuery(k.typ, k.from, k.to, flaggedStart), map[string]any{"source": g.source, "rows": rows}); err != nil {
 					return fmt.Errorf("put %s relationships: %w", k.typ, err)
 				}
 			}
-			for _, r := range g.rows {
-				need.add(g.source, k.from, r["from"].(string))
-			}
 		}
-	}
-	if err := w.supportStarts(ctx, need); err != nil {
-		return err
 	}
 
 	last := live[len(live)-1] // only the run's last op may be Final
@@ -534,46 +534,6 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 
 // nodeSupport is a node (label, key) supported by a source.
 type nodeSupport struct{ source, label, key string }
-
-// needSupport collects, for each source and label, the distinct keys of
-// start nodes of relationships written without their start's support,
-// leaving out the nodes the run states with that source.
-type needSupport struct {
-	stated map[nodeSupport]bool
-	keys   map[nodeSupport]bool // collected already
-	groups map[[2]string][]string
-}
-
-func (n *needSupport) add(source, label, key string) {
-	s := nodeSupport{source, label, key}
-	if n.stated[s] || n.keys[s] {
-		return
-	}
-	if n.keys == nil {
-		n.keys, n.groups = map[nodeSupport]bool{}, map[[2]string][]string{}
-	}
-	n.keys[s] = true
-	g := [2]string{source, label}
-	n.groups[g] = append(n.groups[g], key)
-}
-
-// supportStarts writes the support that need collected, by label, then
-// source, then key, so that concurrent transactions lock in one order.
-func (w *writer) supportStarts(ctx context.Context, need needSupport) error {
-	groups := slices.SortedFunc(maps.Keys(need.groups), func(a, b [2]string) int {
-		return cmp.Or(cmp.Compare(a[1], b[1]), cmp.Compare(a[0], b[0]))
-	})
-	for _, g := range groups {
-		keys := need.groups[g]
-		slices.Sort(keys)
-		for chunk := range slices.Chunk(keys, maxQueryRows) {
-			if err := w.exec(ctx, supportQuery(g[1]), map[string]any{"source": g[0], "keys": chunk}); err != nil {
-				return fmt.Errorf("support %s nodes: %w", g[1], err)
-			}
-		}
-	}
-	return nil
-}
 
 // sourceRows are rows of one label or relationship group that one source
 // supports, in op order.
@@ -633,7 +593,7 @@ func (w *writer) put(ctx context.Context, p plan) error {
 	}
 	for _, g := range p.rels {
 		params := map[string]any{"source": p.source, "rows": g.rows}
-		if err := w.exec(ctx, relQuery(g.typ, g.from, g.to, true), params); err != nil {
+		if err := w.exec(ctx, relQuery(g.typ, g.from, g.to, everyStart), params); err != nil {
 			return fmt.Errorf("put %s relationships: %w", g.typ, err)
 		}
 	}
