@@ -92,6 +92,48 @@ func cases() []testCase {
 			},
 		},
 		{
+			name: "new version of several chunks replaces the old chunks and mentions",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages},
+						person("alice"), node("Project", "apollo", nil)),
+					chunkOp(docA1, 1, "Bob helps.", person("bob")),
+				}},
+				{ops: []graph.Op{
+					chunkOp(docA2, 0, "Alice alone.", person("alice")),
+					chunkOp(docA2, 1, "Carol joins.", person("carol")),
+				}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA2), chunkNode(docA2, 0, "Alice alone."), chunkNode(docA2, 1, "Carol joins."),
+					person("alice"), person("carol")},
+				Relationships: []graph.Relationship{hasChunk(docA2, 0), hasChunk(docA2, 1),
+					mentions(docA2, 0, "Person", "alice"), mentions(docA2, 1, "Person", "carol")},
+			},
+		},
+		{
+			// As when new names make the extractor read a document again.
+			name: "chunks written again at the same version replace their mentions and relationships",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo. Bob too.",
+						[]graph.Relationship{manages, textRel("WORKS_ON", bob, apollo)}, person("alice"), person("bob")),
+					chunkOp(docA1, 1, "Dave.", person("dave")),
+				}},
+				{ops: []graph.Op{
+					chunkRelOp(docA1, 0, "Alice manages Apollo. Bob too.", []graph.Relationship{manages}, person("alice")),
+					chunkOp(docA1, 1, "Dave.", person("dave"), person("carol")),
+				}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), chunkNode(docA1, 0, "Alice manages Apollo. Bob too."), chunkNode(docA1, 1, "Dave."),
+					person("alice"), person("carol"), person("dave"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), hasChunk(docA1, 1),
+					mentions(docA1, 0, "Person", "alice"), mentions(docA1, 1, "Person", "carol"), mentions(docA1, 1, "Person", "dave"),
+					exported(manages)},
+			},
+		},
+		{
 			name: "stale version arriving later is ignored",
 			steps: []step{
 				{ops: []graph.Op{chunkOp(docA2, 0, "Alice alone.", person("alice"))}},

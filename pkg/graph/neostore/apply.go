@@ -50,6 +50,14 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 				i += n
 				continue
 			}
+			if n := chunkRun(plans[i:]); n > 1 {
+				run := plans[i : i+n]
+				if err := w.applyChunks(ctx, run); err != nil {
+					return nil, fmt.Errorf("ops %d-%d (chunks of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+				}
+				i += n
+				continue
+			}
 			if err := w.apply(ctx, plans[i]); err != nil {
 				return nil, fmt.Errorf("op %d (%s): %w", plans[i].opIndex, plans[i].path, err)
 			}
@@ -137,6 +145,19 @@ RETURN ids`
 
 	qDeleteDocument = `MATCH (d:Document {key: $path}) DETACH DELETE d`
 
+	// qPutChunks is qPutChunk for several chunks.
+	qPutChunks = `UNWIND $chunks AS x
+MATCH (d:Document {key: x.path})
+MERGE (c:Chunk {key: x.chunk})
+SET c.index = x.index, c.text = x.text
+MERGE (d)-[:HAS_CHUNK]->(c)`
+
+	// qDeleteChunksMentions is qDeleteMentions for several chunks.
+	qDeleteChunksMentions = `UNWIND $chunks AS k
+MATCH (:Chunk {key: k})-[m:MENTIONS]->(n)
+DELETE m
+RETURN elementId(n) AS id`
+
 	// qCollect deletes the candidate entities left without support and
 	// without relationships other than bookkeeping.
 	qCollect = `UNWIND $ids AS id
@@ -148,11 +169,13 @@ WHERE NOT n:Document AND NOT n:Chunk AND NOT n:_Source AND NOT n:_Version
 DETACH DELETE n`
 )
 
-// Which sources of a path a withdrawal concerns.
+// Which sources a withdrawal concerns: a path's (all, one, those of other
+// contents), or those of a list of keys.
 const (
-	allSources      = "true"
-	oneSource       = "s.key = $key"
-	otherSHASources = "s.sha <> $sha"
+	allSources      = "s.path = $path"
+	oneSource       = "s.path = $path AND s.key = $key"
+	otherSHASources = "s.path = $path AND s.sha <> $sha"
+	listedSources   = "s.key IN $keys"
 )
 
 // qWithdrawRels removes the sources' ids from the support lists of the
@@ -161,7 +184,7 @@ const (
 // read again after a write has locked the relationship: a concurrent
 // transaction may have changed it since the MATCH read it.
 func qWithdrawRels(cond string) string {
-	return `MATCH (s:_Source) WHERE s.path = $path AND ` + cond + `
+	return `MATCH (s:_Source) WHERE ` + cond + `
 MATCH (s)-[:_SUPPORTS]->(a)-[r]->(b)
 WHERE s.sid IN r.` + propSupport + `
 WITH a, b, r, collect(s.sid) AS gone
@@ -177,7 +200,7 @@ RETURN elementId(a) AS a, elementId(b) AS b`
 const lockRel = "SET r._docgraph_lock = true\nREMOVE r._docgraph_lock"
 
 func qWithdrawNodes(cond string) string {
-	return `MATCH (s:_Source) WHERE s.path = $path AND ` + cond + `
+	return `MATCH (s:_Source) WHERE ` + cond + `
 OPTIONAL MATCH (s)-[:_SUPPORTS]->(n)
 WITH collect(DISTINCT s) AS sources, collect(DISTINCT elementId(n)) AS ids
 FOREACH (x IN sources | DETACH DELETE x)
@@ -196,6 +219,13 @@ func nodeQuery(label string, mentions bool) string {
 		q += "\nMERGE (c)-[:MENTIONS]->(n)"
 	}
 	return q
+}
+
+// mentionQuery upserts nodes of one schema label mentioned by chunks, each
+// row with the support of its chunk's source and a MENTIONS from its chunk.
+func mentionQuery(label string) string {
+	return "UNWIND $rows AS row\nMATCH (s:_Source {key: row.source})\nMATCH (c:Chunk {key: row.chunk})\n" +
+		"MERGE (n:`" + label + "` {key: row.key})\nSET n += row.props\nMERGE (s)-[:_SUPPORTS]->(n)\nMERGE (c)-[:MENTIONS]->(n)"
 }
 
 // recordNodeQuery upserts nodes of one schema label from records, with
@@ -272,7 +302,19 @@ const (
 // lock (Cypher takes it before such a read): concurrent writers lose no
 // update (TestSupportListNotLostToConcurrentWrite).
 func relQuery(typ, from, to string, starts int) string {
-	q := "MATCH (s:_Source {key: $source})\nUNWIND $rows AS row\n" +
+	return relQueryFrom(oneSourceRows, typ, from, to, starts)
+}
+
+// How a query's rows find their source: one for all ($source), or each its
+// own (row.src: relationships of several chunks).
+const (
+	oneSourceRows = "MATCH (s:_Source {key: $source})\nUNWIND $rows AS row\n"
+	rowSources    = "UNWIND $rows AS row\nMATCH (s:_Source {key: row.src})\n"
+)
+
+// relQueryFrom is relQuery with the rows' sources found as head says.
+func relQueryFrom(head, typ, from, to string, starts int) string {
+	q := head +
 		"MERGE (a:`" + from + "` {key: row.from})\n" +
 		"MERGE (b:`" + to + "` {key: row.to})\n" +
 		"MERGE (a)-[r:`" + typ + "` {source: row.source}]->(b)\n" +
@@ -528,6 +570,154 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	keep := last.sha + ":"
 	if err := w.deleteChunks(ctx, last.path, &keep); err != nil {
 		return err
+	}
+	return w.collect(ctx)
+}
+
+// chunkRun returns how many plans from the first are PutChunk ops that can
+// be written together: each (path, chunk) once, and one version per path.
+// What an op's version means — stale, a path's first content, a newer one
+// that replaces the path's chunks, or the same one written again — is then
+// the same for every op of a path, and writing the run's withdrawals
+// first, then all its documents, chunks, mentions and relationships, ends
+// in the graph that op-by-op writing gives.
+func chunkRun(plans []plan) int {
+	seen := map[[2]string]bool{}
+	versions := map[string]int64{}
+	n := 0
+	for _, p := range plans {
+		if p.kind != opPutChunk {
+			break
+		}
+		k := [2]string{p.path, p.chunk}
+		if v, ok := versions[p.path]; seen[k] || (ok && v != p.version) {
+			break
+		}
+		seen[k], versions[p.path] = true, p.version
+		n++
+	}
+	return n
+}
+
+// applyChunks writes a run of PutChunk ops (see chunkRun) with a few
+// queries for all of them instead of about ten per op.
+func (w *writer) applyChunks(ctx context.Context, run []plan) error {
+	versions := map[string]int64{}
+	for _, p := range run {
+		versions[p.path] = p.version
+	}
+	paths := slices.Sorted(maps.Keys(versions))
+	rows := make([]any, len(paths))
+	for i, path := range paths {
+		rows[i] = map[string]any{"path": path, "version": versions[path]}
+	}
+	recs, err := w.records(ctx, qVersions, map[string]any{"paths": rows})
+	if err != nil {
+		return fmt.Errorf("versions: %w", err)
+	}
+	stored := map[string]int64{}
+	for _, r := range recs {
+		path, _ := r.Values[0].(string)
+		if old, ok := r.Values[1].(int64); ok {
+			stored[path] = old
+		}
+	}
+	// A newer version replaces everything of its path.
+	for _, path := range paths {
+		if old, ok := stored[path]; ok && versions[path] > old {
+			if err := w.withdraw(ctx, path, allSources, nil); err != nil {
+				return err
+			}
+			if err := w.deleteChunks(ctx, path, nil); err != nil {
+				return err
+			}
+		}
+	}
+	// The same version again: each chunk's previous write loses the
+	// support it gave and its mentions.
+	var live []plan
+	var again, againChunks []string
+	for _, p := range run {
+		old, ok := stored[p.path]
+		if ok && p.version < old {
+			continue // stale
+		}
+		if ok && p.version == old {
+			again, againChunks = append(again, p.source), append(againChunks, p.chunk)
+		}
+		live = append(live, p)
+	}
+	if len(again) > 0 {
+		slices.Sort(again)
+		if err := w.withdraw(ctx, "", listedSources, map[string]any{"keys": again}); err != nil {
+			return err
+		}
+		slices.Sort(againChunks)
+		recs, err := w.records(ctx, qDeleteChunksMentions, map[string]any{"chunks": againChunks})
+		if err != nil {
+			return fmt.Errorf("delete mentions: %w", err)
+		}
+		w.candidates(recs, "id")
+	}
+	if len(live) == 0 {
+		return w.collect(ctx)
+	}
+
+	docs := make([]any, len(live))
+	chunks := make([]any, len(live))
+	mentions := map[string][]map[string]any{}
+	type relKey struct{ typ, from, to string }
+	rels := map[relKey][]map[string]any{}
+	for i, p := range live {
+		docs[i] = map[string]any{"path": p.path, "doc": p.doc, "source": p.source, "sha": p.sha, "part": p.part, "sid": p.sid}
+		chunks[i] = map[string]any{"path": p.path, "chunk": p.chunk, "index": p.index, "text": p.text}
+		for _, g := range p.nodes {
+			for _, r := range g.rows {
+				mentions[g.label] = append(mentions[g.label], map[string]any{"key": r["key"], "props": r["props"], "source": p.source, "chunk": p.chunk})
+			}
+		}
+		for _, g := range p.rels {
+			k := relKey{g.typ, g.from, g.to}
+			for _, r := range g.rows {
+				r["src"] = p.source
+				rels[k] = append(rels[k], r)
+			}
+		}
+	}
+	if err := w.exec(ctx, qPutDocuments, map[string]any{"docs": docs}); err != nil {
+		return fmt.Errorf("put documents: %w", err)
+	}
+	if err := w.exec(ctx, qPutChunks, map[string]any{"chunks": chunks}); err != nil {
+		return fmt.Errorf("put chunks: %w", err)
+	}
+	// Sorted by key (then source and chunk) so that concurrent
+	// transactions take their locks in one order; rows of one key keep op
+	// order, as their properties apply in turn.
+	for _, l := range slices.Sorted(maps.Keys(mentions)) {
+		rows := mentions[l]
+		slices.SortStableFunc(rows, func(a, b map[string]any) int {
+			return cmp.Or(cmp.Compare(a["key"].(string), b["key"].(string)), cmp.Compare(a["source"].(string), b["source"].(string)),
+				cmp.Compare(a["chunk"].(string), b["chunk"].(string)))
+		})
+		for part := range slices.Chunk(rows, maxQueryRows) {
+			if err := w.exec(ctx, mentionQuery(l), map[string]any{"rows": part}); err != nil {
+				return fmt.Errorf("put %s mentions: %w", l, err)
+			}
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(rels), func(a, b relKey) int {
+		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
+	})
+	for _, k := range keys {
+		rows := rels[k]
+		slices.SortStableFunc(rows, func(a, b map[string]any) int {
+			return cmp.Or(compareRelRows(a, b), cmp.Compare(a["src"].(string), b["src"].(string)))
+		})
+		for part := range slices.Chunk(rows, maxQueryRows) {
+			if err := w.exec(ctx, relQueryFrom(rowSources, k.typ, k.from, k.to, everyStart), map[string]any{"rows": part}); err != nil {
+				return fmt.Errorf("put %s relationships: %w", k.typ, err)
+			}
+		}
 	}
 	return w.collect(ctx)
 }
