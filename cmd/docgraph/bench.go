@@ -138,7 +138,41 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	res.gen, res.genTook = gen, time.Since(start)
+	if err := requireEmptyNeo4j(ctx, e, filepath.Join(o.dir, "data"), o.ingestArgs); err != nil {
+		return res, err
+	}
 	return measure(ctx, e, o, res)
+}
+
+// requireEmptyNeo4j refuses a Neo4j database that holds a graph already:
+// the bench checks the whole graph against its corpus (the embedded store
+// starts empty in the bench's own folder).
+func requireEmptyNeo4j(ctx context.Context, e env, data string, ingestArgs []string) error {
+	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench", "", "",
+		append(slices.Clone(ingestArgs), "--data", data), nil)
+	if err != nil {
+		return err
+	}
+	if cfg.GraphStore() != "neo4j" {
+		return nil
+	}
+	st, err := openStore(ctx, cfg, nil)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer st.Close()
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	n := 0
+	for _, c := range stats.Nodes {
+		n += int(c)
+	}
+	if n > 0 {
+		return fmt.Errorf("bench: the Neo4j database at %s holds %d nodes already; the bench checks the whole graph against its corpus: give it an empty database", cfg.Neo4j.URI, n)
+	}
+	return nil
 }
 
 // runChanged replaces the corpus in o.dir/input with the one o describes

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -98,4 +99,20 @@ func TestCypherExportLoadsIntoNeo4j(t *testing.T) {
 		neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(cfg.Database))
 	require.NoError(t, err)
 	assert.EqualValues(t, 8, res.Records[0].Values[0], "project properties loaded")
+}
+
+// The bench checks the whole graph against its corpus: on a Neo4j database
+// that holds a graph already it stops before ingesting, naming the URI.
+func TestBenchRefusesANonEmptyNeo4j(t *testing.T) {
+	neo := neo4jArgs(t)
+	in := t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool { return rel == "teams.csv" })
+	mustDocgraph(t, ingestArgs(t.TempDir(), append(neo, in)...)...)
+
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), append([]string{"bench", "--docs", "3", "--"}, neo...), &out, &errOut, noEnv)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "holds")
+	assert.Contains(t, err.Error(), neo[1], "names the URI")
+	assert.NotContains(t, out.String(), "ingest:", "nothing ingested")
 }
