@@ -451,29 +451,9 @@ func recordsRun(plans []plan) int {
 func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	// Versions: one query for every path; staleness is then decided op by
 	// op, as if each had read the version the ones before it left.
-	maxVersion := map[string]int64{}
-	for _, p := range run {
-		maxVersion[p.path] = max(maxVersion[p.path], p.version)
-	}
-	paths := make([]string, 0, len(maxVersion))
-	for path := range maxVersion {
-		paths = append(paths, path)
-	}
-	slices.Sort(paths)
-	rows := make([]any, len(paths))
-	for i, path := range paths {
-		rows[i] = map[string]any{"path": path, "version": maxVersion[path]}
-	}
-	recs, err := w.records(ctx, qVersions, map[string]any{"paths": rows})
+	_, stored, err := w.raiseVersions(ctx, run)
 	if err != nil {
-		return fmt.Errorf("versions: %w", err)
-	}
-	stored := map[string]int64{}
-	for _, r := range recs {
-		path, _ := r.Values[0].(string)
-		if old, ok := r.Values[1].(int64); ok {
-			stored[path] = old
-		}
+		return err
 	}
 	var live []plan
 	for _, p := range run {
@@ -574,6 +554,34 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	return w.collect(ctx)
 }
 
+// raiseVersions stores for every path of a run the largest version the run
+// brings, with one query (paths sorted, so that concurrent transactions lock
+// them in one order), and returns those versions and the ones stored before
+// (absent for a path never seen).
+func (w *writer) raiseVersions(ctx context.Context, run []plan) (versions, stored map[string]int64, err error) {
+	versions = map[string]int64{}
+	for _, p := range run {
+		versions[p.path] = max(versions[p.path], p.version)
+	}
+	paths := slices.Sorted(maps.Keys(versions))
+	rows := make([]any, len(paths))
+	for i, path := range paths {
+		rows[i] = map[string]any{"path": path, "version": versions[path]}
+	}
+	recs, err := w.records(ctx, qVersions, map[string]any{"paths": rows})
+	if err != nil {
+		return nil, nil, fmt.Errorf("versions: %w", err)
+	}
+	stored = map[string]int64{}
+	for _, r := range recs {
+		path, _ := r.Values[0].(string)
+		if old, ok := r.Values[1].(int64); ok {
+			stored[path] = old
+		}
+	}
+	return versions, stored, nil
+}
+
 // chunkRun returns how many plans from the first are PutChunk ops that can
 // be written together: each (path, chunk) once, and one version per path.
 // What an op's version means — stale, a path's first content, a newer one
@@ -602,28 +610,12 @@ func chunkRun(plans []plan) int {
 // applyChunks writes a run of PutChunk ops (see chunkRun) with a few
 // queries for all of them instead of about ten per op.
 func (w *writer) applyChunks(ctx context.Context, run []plan) error {
-	versions := map[string]int64{}
-	for _, p := range run {
-		versions[p.path] = p.version
-	}
-	paths := slices.Sorted(maps.Keys(versions))
-	rows := make([]any, len(paths))
-	for i, path := range paths {
-		rows[i] = map[string]any{"path": path, "version": versions[path]}
-	}
-	recs, err := w.records(ctx, qVersions, map[string]any{"paths": rows})
+	versions, stored, err := w.raiseVersions(ctx, run)
 	if err != nil {
-		return fmt.Errorf("versions: %w", err)
-	}
-	stored := map[string]int64{}
-	for _, r := range recs {
-		path, _ := r.Values[0].(string)
-		if old, ok := r.Values[1].(int64); ok {
-			stored[path] = old
-		}
+		return err
 	}
 	// A newer version replaces everything of its path.
-	for _, path := range paths {
+	for _, path := range slices.Sorted(maps.Keys(versions)) {
 		if old, ok := stored[path]; ok && versions[path] > old {
 			if err := w.withdraw(ctx, path, allSources, nil); err != nil {
 				return err

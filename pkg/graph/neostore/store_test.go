@@ -318,16 +318,7 @@ func TestRecordsNodeCreatedConcurrently(t *testing.T) {
 	go func() { done <- s.Apply(ctx, []graph.Op{op}) }()
 
 	// The write's CREATE of alice waits for the other transaction's lock.
-	watch := drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: cfg.Database})
-	t.Cleanup(func() { require.NoError(t, watch.Close(context.WithoutCancel(ctx))) })
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		res, err := watch.Run(ctx, "SHOW TRANSACTIONS YIELD status WHERE status STARTS WITH 'Blocked' RETURN count(*) AS n", nil)
-		require.NoError(c, err)
-		rec, err := res.Single(ctx)
-		require.NoError(c, err)
-		n, _ := rec.Get("n")
-		assert.EqualValues(c, 1, n, "a blocked transaction")
-	}, 30*time.Second, 20*time.Millisecond)
+	waitBlocked(t, drv, cfg.Database)
 	require.NoError(t, other.Commit(ctx))
 	require.NoError(t, <-done)
 
@@ -426,8 +417,22 @@ func TestSupportListNotLostToConcurrentWrite(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { done <- s.Apply(ctx, records("b.csv")) }()
-	watch := s.Driver().NewSession(ctx, neo4j.SessionConfig{DatabaseName: cfg.Database})
-	t.Cleanup(func() { require.NoError(t, watch.Close(context.WithoutCancel(ctx))) })
+	waitBlocked(t, s.Driver(), cfg.Database)
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, <-done)
+
+	after := support()
+	assert.Len(t, after, 3, "a.csv's, the other transaction's and b.csv's: %v", after)
+	assert.Contains(t, after, before[0])
+	assert.Contains(t, after, int64(42))
+}
+
+// waitBlocked waits until Neo4j shows one transaction blocked on a lock.
+func waitBlocked(t *testing.T, drv neo4j.DriverWithContext, database string) {
+	t.Helper()
+	ctx := t.Context()
+	watch := drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: database})
+	defer func() { require.NoError(t, watch.Close(context.WithoutCancel(ctx))) }()
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		res, err := watch.Run(ctx, "SHOW TRANSACTIONS YIELD status WHERE status STARTS WITH 'Blocked' RETURN count(*) AS n", nil)
 		require.NoError(c, err)
@@ -436,11 +441,4 @@ func TestSupportListNotLostToConcurrentWrite(t *testing.T) {
 		n, _ := rec.Get("n")
 		assert.EqualValues(c, 1, n, "a blocked transaction")
 	}, 30*time.Second, 20*time.Millisecond)
-	require.NoError(t, other.Commit(ctx))
-	require.NoError(t, <-done)
-
-	after := support()
-	assert.Len(t, after, 3, "a.csv's, the other transaction's and b.csv's: %v", after)
-	assert.Contains(t, after, before[0])
-	assert.Contains(t, after, int64(42))
 }
