@@ -152,9 +152,13 @@ MERGE (c:Chunk {key: x.chunk})
 SET c.index = x.index, c.text = x.text
 MERGE (d)-[:HAS_CHUNK]->(c)`
 
-	// qDeleteChunksMentions is qDeleteMentions for several chunks.
-	qDeleteChunksMentions = `UNWIND $chunks AS k
-MATCH (:Chunk {key: k})-[m:MENTIONS]->(n)
+	// qDeleteChunksMentions removes from several chunks the mentions that
+	// their new extraction does not make (x.keep: its labels and keys), the
+	// rest being written again anyway: deleting a relationship of an entity
+	// many chunks mention is costly.
+	qDeleteChunksMentions = `UNWIND $chunks AS x
+MATCH (:Chunk {key: x.chunk})-[m:MENTIONS]->(n)
+WHERE NOT any(k IN x.keep WHERE k.label IN labels(n) AND k.key = n.key)
 DELETE m
 RETURN elementId(n) AS id`
 
@@ -628,14 +632,22 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 	// The same version again: each chunk's previous write loses the
 	// support it gave and its mentions.
 	var live []plan
-	var again, againChunks []string
+	var again []string
+	var againChunks []map[string]any
 	for _, p := range run {
 		old, ok := stored[p.path]
 		if ok && p.version < old {
 			continue // stale
 		}
 		if ok && p.version == old {
-			again, againChunks = append(again, p.source), append(againChunks, p.chunk)
+			var keep []any
+			for _, g := range p.nodes {
+				for _, r := range g.rows {
+					keep = append(keep, map[string]any{"label": g.label, "key": r["key"]})
+				}
+			}
+			again = append(again, p.source)
+			againChunks = append(againChunks, map[string]any{"chunk": p.chunk, "keep": keep})
 		}
 		live = append(live, p)
 	}
@@ -644,7 +656,7 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 		if err := w.withdraw(ctx, "", listedSources, map[string]any{"keys": again}); err != nil {
 			return err
 		}
-		slices.Sort(againChunks)
+		slices.SortFunc(againChunks, func(a, b map[string]any) int { return cmp.Compare(a["chunk"].(string), b["chunk"].(string)) })
 		recs, err := w.records(ctx, qDeleteChunksMentions, map[string]any{"chunks": againChunks})
 		if err != nil {
 			return fmt.Errorf("delete mentions: %w", err)
