@@ -205,7 +205,9 @@ func (w *worker) waitProcessed(t *testing.T, n int) {
 			got = strings.Count(w.log(), `"msg":"file published"`)
 		}
 		if got < n {
-			return fmt.Errorf("worker %s: %d of %d messages", w.stage, got, n)
+			// The end of its log says where a stalled worker is.
+			l := w.log()
+			return fmt.Errorf("worker %s: %d of %d messages; its log ends:\n%s", w.stage, got, n, l[max(0, len(l)-3000):])
 		}
 		return nil
 	})
