@@ -151,6 +151,15 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 			if b.store != nil {
 				rg.Go(func() error { return graphapi.Serve(rctx, s.nc, s.js, b.store, log) })
 			}
+			// Ready once every runner pulls from its consumer: a replica
+			// reported ready before that could see its share taken by others.
+			for _, r := range b.runners {
+				select {
+				case <-r.Consuming():
+				case <-rctx.Done():
+					return rg.Wait()
+				}
+			}
 			started()
 			return rg.Wait()
 		})

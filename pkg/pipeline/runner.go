@@ -121,6 +121,8 @@ type Runner struct {
 	window chan struct{}
 	queue  chan item
 	done   chan struct{} // closed when Run stops accepting work (shutdown)
+	// consuming is closed once Run has its durable consumer and pulls.
+	consuming chan struct{}
 }
 
 // NewRunner returns a runner for a (stream) handler.
@@ -142,15 +144,16 @@ func newRunner(cfg Config, js jetstream.JetStream, h StreamHandler, b BatchHandl
 	}
 	cfg.defaults()
 	r := &Runner{
-		cfg:     cfg,
-		js:      js,
-		handle:  h,
-		batch:   b,
-		log:     logger.With(slog.String(logging.KeyStage, cfg.Stage)),
-		metrics: m,
-		window:  make(chan struct{}, cfg.PublishWindow),
-		queue:   make(chan item, cfg.PublishWindow+cfg.Concurrency+16),
-		done:    make(chan struct{}),
+		cfg:       cfg,
+		js:        js,
+		handle:    h,
+		batch:     b,
+		log:       logger.With(slog.String(logging.KeyStage, cfg.Stage)),
+		metrics:   m,
+		window:    make(chan struct{}, cfg.PublishWindow),
+		queue:     make(chan item, cfg.PublishWindow+cfg.Concurrency+16),
+		done:      make(chan struct{}),
+		consuming: make(chan struct{}),
 	}
 	return r, nil
 }
@@ -188,6 +191,10 @@ func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
 	}
 }
 
+// Consuming is closed once Run has created (or found) its durable consumer
+// and pulls from it: from then on the runner gets its share of the stream.
+func (r *Runner) Consuming() <-chan struct{} { return r.consuming }
+
 // Run consumes until ctx is cancelled, then stops pulling, lets in-flight
 // work finish (up to ShutdownTimeout), returns unstarted messages to the
 // server and returns nil.
@@ -204,6 +211,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("%s: consume %s: %w", r.cfg.Stage, r.cfg.Stream, err)
 	}
 	r.log.Info("stage consuming", slog.String("stream", r.cfg.Stream), slog.String("consumer", r.cfg.Durable))
+	close(r.consuming)
 
 	// Work gets its own context: a stop signal stops pulling at once but
 	// leaves in-flight handlers ShutdownTimeout to finish.

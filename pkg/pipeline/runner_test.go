@@ -567,3 +567,29 @@ func TestRunnerShutdownReturnsBufferedMessagesStream(t *testing.T) {
 	e.run(t, r2)
 	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "ex") })
 }
+
+// A runner says it consumes only once its durable consumer exists and it
+// pulls: a process reports ready (and a replica takes its share) only then.
+func TestRunnerConsumingOnceItPulls(t *testing.T) {
+	e := newEnv(t)
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN"}, e.js, identity, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	select {
+	case <-r.Consuming():
+		t.Fatal("consuming before Run")
+	default:
+	}
+	_, err = e.js.Consumer(t.Context(), "T_IN", "test")
+	require.ErrorIs(t, err, jetstream.ErrConsumerNotFound)
+
+	e.run(t, r)
+	select {
+	case <-r.Consuming():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not consuming 10 s after Run")
+	}
+	_, err = e.js.Consumer(t.Context(), "T_IN", "test")
+	require.NoError(t, err, "the consumer exists once the runner says it consumes")
+	e.publish(t, 3, "cid")
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+}
