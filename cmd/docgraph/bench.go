@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/corpusgen"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/logging"
@@ -144,12 +145,18 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 	return measure(ctx, e, o, res)
 }
 
+// benchConfig is the configuration the bench's ingest runs with.
+func benchConfig(e env, data string, ingestArgs []string) (config.Config, error) {
+	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench", "", "",
+		append(slices.Clone(ingestArgs), "--data", data), nil)
+	return cfg, err
+}
+
 // requireEmptyNeo4j refuses a Neo4j database that holds a graph already:
 // the bench checks the whole graph against its corpus (the embedded store
 // starts empty in the bench's own folder).
 func requireEmptyNeo4j(ctx context.Context, e env, data string, ingestArgs []string) error {
-	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench", "", "",
-		append(slices.Clone(ingestArgs), "--data", data), nil)
+	cfg, err := benchConfig(e, data, ingestArgs)
 	if err != nil {
 		return err
 	}
@@ -244,8 +251,7 @@ func measure(ctx context.Context, e env, o benchOptions, res benchResult) (bench
 // inspect reads the stream counts and the graph left in data, and checks
 // the graph against the corpus's ground truth.
 func (r *benchResult) inspect(ctx context.Context, e env, data string, ingestArgs []string) error {
-	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench", "", "",
-		append(slices.Clone(ingestArgs), "--data", data), nil)
+	cfg, err := benchConfig(e, data, ingestArgs)
 	if err != nil {
 		return err
 	}

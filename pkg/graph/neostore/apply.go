@@ -126,11 +126,6 @@ MERGE (c:Chunk {key: $chunk})
 SET c.index = $index, c.text = $text
 MERGE (d)-[:HAS_CHUNK]->(c)`
 
-	// qDeleteMentions removes a chunk's mentions before it is rewritten.
-	qDeleteMentions = `MATCH (:Chunk {key: $chunk})-[m:MENTIONS]->(n)
-DELETE m
-RETURN elementId(n) AS id`
-
 	// qDeleteChunks unlinks the path's chunks (all, or those of other
 	// contents than $keep) and deletes those no other document shares.
 	qDeleteChunks = `MATCH (:Document {key: $path})-[h:HAS_CHUNK]->(c:Chunk)
@@ -152,7 +147,7 @@ MERGE (c:Chunk {key: x.chunk})
 SET c.index = x.index, c.text = x.text
 MERGE (d)-[:HAS_CHUNK]->(c)`
 
-	// qDeleteChunksMentions removes from several chunks the mentions that
+	// qDeleteChunksMentions removes from chunks written again the mentions that
 	// their new extraction does not make (x.keep: its labels and keys), the
 	// rest being written again anyway: deleting a relationship of an entity
 	// many chunks mention is costly.
@@ -173,11 +168,10 @@ WHERE NOT n:Document AND NOT n:Chunk AND NOT n:_Source AND NOT n:_Version
 DETACH DELETE n`
 )
 
-// Which sources a withdrawal concerns: a path's (all, one, those of other
+// Which sources a withdrawal concerns: a path's (all, those of other
 // contents), or those of a list of keys.
 const (
 	allSources      = "s.path = $path"
-	oneSource       = "s.path = $path AND s.key = $key"
 	otherSHASources = "s.path = $path AND s.sha <> $sha"
 	listedSources   = "s.key IN $keys"
 )
@@ -409,16 +403,9 @@ func (w *writer) apply(ctx context.Context, p plan) error {
 				return err
 			}
 		case old != nil:
-			// The same version again: this chunk's previous write loses the
-			// support it gave and its mentions.
-			if err := w.withdraw(ctx, p.path, oneSource, map[string]any{"key": p.source}); err != nil {
+			if err := w.rewriteChunks(ctx, []plan{p}); err != nil {
 				return err
 			}
-			recs, err := w.records(ctx, qDeleteMentions, map[string]any{"chunk": p.chunk})
-			if err != nil {
-				return fmt.Errorf("delete mentions: %w", err)
-			}
-			w.candidates(recs, "id")
 		}
 		if err := w.put(ctx, p); err != nil {
 			return err
@@ -480,7 +467,6 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	}
 	nodes := map[string][]sourceRows{}
 	var labels []string
-	type relKey struct{ typ, from, to string }
 	rels := map[relKey][]sourceRows{}
 	var relKeys []relKey
 	for _, p := range live {
@@ -498,12 +484,12 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 			rels[k] = appendGroup(rels[k], p.source, g.rows)
 		}
 	}
-	// Rows merged from several ops are sorted again, stably (properties of
-	// one key still apply in op order), so that locks are taken in key order.
 	// A node that a source states has that source's support: the start
 	// nodes of relationships need it written only when the run does not
-	// state them.
+	// state them (kept only when relationships follow).
 	stated := map[nodeSupport]bool{}
+	// Rows merged from several ops are sorted again, stably (properties of
+	// one key still apply in op order), so that locks are taken in key order.
 	slices.Sort(labels)
 	for _, l := range labels {
 		for _, g := range nodes[l] {
@@ -517,14 +503,14 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 					return fmt.Errorf("put %s nodes: %w", l, err)
 				}
 			}
-			for _, r := range g.rows {
-				stated[nodeSupport{g.source, l, r["key"].(string)}] = true
+			if len(relKeys) > 0 {
+				for _, r := range g.rows {
+					stated[nodeSupport{g.source, l, r["key"].(string)}] = true
+				}
 			}
 		}
 	}
-	slices.SortFunc(relKeys, func(a, b relKey) int {
-		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
-	})
+	slices.SortFunc(relKeys, compareRelKeys)
 	// The first row of each start node the run does not state gives it
 	// the source's support; rows are the run's own maps (built by plan),
 	// and every attempt sets the flag of each again.
@@ -629,39 +615,19 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 			}
 		}
 	}
-	// The same version again: each chunk's previous write loses the
-	// support it gave and its mentions.
-	var live []plan
-	var again []string
-	var againChunks []map[string]any
+	var live, again []plan
 	for _, p := range run {
 		old, ok := stored[p.path]
 		if ok && p.version < old {
 			continue // stale
 		}
 		if ok && p.version == old {
-			var keep []any
-			for _, g := range p.nodes {
-				for _, r := range g.rows {
-					keep = append(keep, map[string]any{"label": g.label, "key": r["key"]})
-				}
-			}
-			again = append(again, p.source)
-			againChunks = append(againChunks, map[string]any{"chunk": p.chunk, "keep": keep})
+			again = append(again, p)
 		}
 		live = append(live, p)
 	}
-	if len(again) > 0 {
-		slices.Sort(again)
-		if err := w.withdraw(ctx, "", listedSources, map[string]any{"keys": again}); err != nil {
-			return err
-		}
-		slices.SortFunc(againChunks, func(a, b map[string]any) int { return cmp.Compare(a["chunk"].(string), b["chunk"].(string)) })
-		recs, err := w.records(ctx, qDeleteChunksMentions, map[string]any{"chunks": againChunks})
-		if err != nil {
-			return fmt.Errorf("delete mentions: %w", err)
-		}
-		w.candidates(recs, "id")
+	if err := w.rewriteChunks(ctx, again); err != nil {
+		return err
 	}
 	if len(live) == 0 {
 		return w.collect(ctx)
@@ -670,7 +636,6 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 	docs := make([]any, len(live))
 	chunks := make([]any, len(live))
 	mentions := map[string][]map[string]any{}
-	type relKey struct{ typ, from, to string }
 	rels := map[relKey][]map[string]any{}
 	for i, p := range live {
 		docs[i] = map[string]any{"path": p.path, "doc": p.doc, "source": p.source, "sha": p.sha, "part": p.part, "sid": p.sid}
@@ -709,9 +674,7 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 			}
 		}
 	}
-	keys := slices.SortedFunc(maps.Keys(rels), func(a, b relKey) int {
-		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
-	})
+	keys := slices.SortedFunc(maps.Keys(rels), compareRelKeys)
 	for _, k := range keys {
 		rows := rels[k]
 		slices.SortStableFunc(rows, func(a, b map[string]any) int {
@@ -724,6 +687,45 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 		}
 	}
 	return w.collect(ctx)
+}
+
+// rewriteChunks prepares chunks written again at the version already
+// stored: each chunk's previous write loses the support it gave, and the
+// mentions its new extraction does not make.
+func (w *writer) rewriteChunks(ctx context.Context, ps []plan) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	sources := make([]string, len(ps))
+	chunks := make([]map[string]any, len(ps))
+	for i, p := range ps {
+		var keep []any
+		for _, g := range p.nodes {
+			for _, r := range g.rows {
+				keep = append(keep, map[string]any{"label": g.label, "key": r["key"]})
+			}
+		}
+		sources[i] = p.source
+		chunks[i] = map[string]any{"chunk": p.chunk, "keep": keep}
+	}
+	slices.Sort(sources)
+	if err := w.withdraw(ctx, "", listedSources, map[string]any{"keys": sources}); err != nil {
+		return err
+	}
+	slices.SortFunc(chunks, func(a, b map[string]any) int { return cmp.Compare(a["chunk"].(string), b["chunk"].(string)) })
+	recs, err := w.records(ctx, qDeleteChunksMentions, map[string]any{"chunks": chunks})
+	if err != nil {
+		return fmt.Errorf("delete mentions: %w", err)
+	}
+	w.candidates(recs, "id")
+	return nil
+}
+
+// relKey is a relationship group: its type and its endpoints' labels.
+type relKey struct{ typ, from, to string }
+
+func compareRelKeys(a, b relKey) int {
+	return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
 }
 
 // nodeSupport is a node (label, key) supported by a source.
