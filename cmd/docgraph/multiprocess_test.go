@@ -43,7 +43,7 @@ func workerFlags() []string {
 		a = append(a, "--stages."+s+".ack_wait", "3s", "--stages."+s+".backoff", "200ms,1s")
 	}
 	return append(a, "--metrics-addr", "", "--log-format", "json", "--log-level", "debug",
-		"--extractor.refresh_delay", "50ms", "--watch.settle", "100ms", "--watch.rescan", "5s", "--shutdown_timeout", "20s")
+		"--parser.read_timeout", "10s", "--extractor.refresh_delay", "50ms", "--watch.settle", "100ms", "--watch.rescan", "5s", "--shutdown_timeout", "20s")
 }
 
 // deployment is a set of worker processes sharing one NATS.
@@ -207,7 +207,8 @@ func (w *worker) waitProcessed(t *testing.T, n int) {
 		if got < n {
 			// The end of its log says where a stalled worker is.
 			l := w.log()
-			return fmt.Errorf("worker %s: %d of %d messages; its log ends:\n%s", w.stage, got, n, l[max(0, len(l)-3000):])
+			return fmt.Errorf("worker %s: %d of %d messages; above debug:\n%s\nits log ends:\n%s",
+				w.stage, got, n, notable(l, 20), l[max(0, len(l)-3000):])
 		}
 		return nil
 	})
@@ -277,8 +278,8 @@ func drained(ctx context.Context, js jetstream.JetStream, files int) error {
 			return err
 		}
 		if ci.NumPending > 0 || ci.NumAckPending > 0 || ci.Delivered.Stream < si.State.LastSeq || ci.AckFloor.Stream < si.State.LastSeq {
-			return fmt.Errorf("consumer %s on %s: %d pending, %d unacked, delivered %d, ack floor %d, last seq %d",
-				c.Durable, c.Stream, ci.NumPending, ci.NumAckPending, ci.Delivered.Stream, ci.AckFloor.Stream, si.State.LastSeq)
+			return fmt.Errorf("consumer %s on %s: %d pending, %d unacked, %d redelivered, delivered %d, ack floor %d, last seq %d, %d pulls waiting",
+				c.Durable, c.Stream, ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.Delivered.Stream, ci.AckFloor.Stream, si.State.LastSeq, ci.NumWaiting)
 		}
 	}
 	return nil
@@ -308,7 +309,8 @@ func (d *deployment) waitDrained(js jetstream.JetStream, files int) {
 		case <-deadline:
 			var b strings.Builder
 			for _, w := range d.workers {
-				fmt.Fprintf(&b, "\n--- %s (killed %t):\n%s\n", w.stage, w.killed, tail(w.log(), 15))
+				fmt.Fprintf(&b, "\n--- %s (killed %t), above debug:\n%s\n--- its last lines:\n%s\n",
+					w.stage, w.killed, notable(w.log(), 20), tail(w.log(), 8))
 			}
 			d.t.Fatalf("not drained within %s: %v%s", drainTimeout, err, b.String())
 		case <-tick.C:

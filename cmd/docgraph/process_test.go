@@ -154,3 +154,15 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// notable is the last n lines of a JSON log above debug level: the
+// warnings, errors and state changes that say why a worker stalled.
+func notable(s string, n int) string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if !strings.Contains(l, `"level":"DEBUG"`) {
+			out = append(out, l)
+		}
+	}
+	return tail(strings.Join(out, "\n"), n)
+}

@@ -99,10 +99,11 @@ type Neo4jConfig struct {
 
 // ParserConfig tunes the parser.
 type ParserConfig struct {
-	ChunkSize    int    `yaml:"chunk_size" help:"target chunk size in bytes"`
-	ChunkOverlap int    `yaml:"chunk_overlap" help:"overlap between chunks in bytes (whole sentences)"`
-	Unmapped     string `yaml:"unmapped" help:"spreadsheets the structured mapping does not name: document, skip or reject (default: the mapping's unmapped setting)"`
-	BatchRows    int    `yaml:"batch_rows" help:"spreadsheet rows per records message"`
+	ChunkSize    int           `yaml:"chunk_size" help:"target chunk size in bytes"`
+	ChunkOverlap int           `yaml:"chunk_overlap" help:"overlap between chunks in bytes (whole sentences)"`
+	Unmapped     string        `yaml:"unmapped" help:"spreadsheets the structured mapping does not name: document, skip or reject (default: the mapping's unmapped setting)"`
+	BatchRows    int           `yaml:"batch_rows" help:"spreadsheet rows per records message"`
+	ReadTimeout  time.Duration `yaml:"read_timeout" help:"time to read a file's bytes from NATS, plus a second per MiB; a stalled read is retried"`
 }
 
 // ExtractorConfig tunes the extractor.
@@ -158,7 +159,7 @@ func Default() Config {
 		Graph: GraphConfig{Store: "auto", BatchSmall: 256, BatchMedium: 1024, BatchLarge: 4096,
 			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "256MB"},
 		Neo4j:     Neo4jConfig{User: "neo4j"},
-		Parser:    ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, BatchRows: 500},
+		Parser:    ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, BatchRows: 500, ReadTimeout: 30 * time.Second},
 		Extractor: ExtractorConfig{Kind: "rules", RefreshDelay: 500 * time.Millisecond},
 		Stages: StagesConfig{
 			Parser:      stage(2, 256),
@@ -249,6 +250,9 @@ func (c Config) Validate() error {
 	}
 	if c.Parser.ChunkSize < 100 {
 		add("parser.chunk_size (%d): must be at least 100", c.Parser.ChunkSize)
+	}
+	if c.Parser.ReadTimeout <= 0 {
+		add("parser.read_timeout (%s): must be positive", c.Parser.ReadTimeout)
 	}
 	if c.Parser.ChunkOverlap < 0 || c.Parser.ChunkOverlap >= c.Parser.ChunkSize {
 		add("parser.chunk_overlap (%d): must be from 0 to less than parser.chunk_size", c.Parser.ChunkOverlap)

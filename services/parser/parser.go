@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,7 +77,16 @@ type Config struct {
 	// TempDir holds the temporary copies of structured files (the system
 	// temporary directory if empty).
 	TempDir string
+	// ReadTimeout is the time an object read gets, plus a second per MiB of
+	// the object (DefaultReadTimeout if 0). A read that stalls (the NATS
+	// server streaming it failed) ends with a retryable error instead of
+	// holding its message until the handler's own timeout.
+	ReadTimeout time.Duration
 }
+
+// DefaultReadTimeout is the time an object read gets before its per-MiB
+// allowance when Config.ReadTimeout is zero.
+const DefaultReadTimeout = 30 * time.Second
 
 // Parser is the parser stage's handler. It is safe for concurrent use.
 type Parser struct {
@@ -115,6 +125,9 @@ func New(cfg Config, objects Objects, structured StructuredParser, logger *slog.
 	if cfg.Unmapped == "" {
 		cfg.Unmapped = UnmappedDocument
 	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
 	var errs []error
 	if cfg.ChunkSize < MinChunkSize {
 		errs = append(errs, fmt.Errorf("chunk_size (%d): must be at least %d", cfg.ChunkSize, MinChunkSize))
@@ -124,6 +137,9 @@ func New(cfg Config, objects Objects, structured StructuredParser, logger *slog.
 	}
 	if cfg.MaxFileSize < 0 {
 		errs = append(errs, fmt.Errorf("max_file_size (%d): must not be negative", cfg.MaxFileSize))
+	}
+	if cfg.ReadTimeout < 0 {
+		errs = append(errs, fmt.Errorf("read_timeout (%s): must not be negative", cfg.ReadTimeout))
 	}
 	switch cfg.Unmapped {
 	case UnmappedDocument, UnmappedSkip, UnmappedReject:
@@ -299,16 +315,46 @@ func (p *Parser) parseStructured(ctx context.Context, doc event.Document, ev eve
 }
 
 // open opens the event's object, classifying a missing object as permanent.
+// The read must end within ReadTimeout plus a second per MiB of the
+// object's size.
 func (p *Parser) open(ctx context.Context, ev event.FileDiscovered) (io.ReadCloser, error) {
-	r, err := p.objects.Open(ctx, ev.Object)
+	limit := p.cfg.ReadTimeout + time.Duration(max(ev.Size, 0)>>20)*time.Second
+	rctx, cancel := context.WithTimeoutCause(ctx, limit,
+		fmt.Errorf("%s: object %s not read within %s (did the NATS server streaming it fail?): %w",
+			ev.Path, ev.Object, limit, context.DeadlineExceeded))
+	r, err := p.objects.Open(rctx, ev.Object)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, jetstream.ErrObjectNotFound):
+		cancel()
 		// The file changed or disappeared again; a newer event carries it.
 		return nil, pipeline.Permanent(fmt.Errorf("%s: object %s not found: %w", ev.Path, ev.Object, err))
 	case err != nil:
+		cancel()
 		return nil, fmt.Errorf("open object %s for %s: %w", ev.Object, ev.Path, err)
 	}
-	return r, nil
+	return &boundedReader{ReadCloser: r, ctx: rctx, cancel: cancel}, nil
+}
+
+// boundedReader is an object reader with a deadline: once its context
+// ends, a failed read reports why (the deadline, or the handler's
+// cancellation) rather than the store's own timeout error.
+type boundedReader struct {
+	io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (b *boundedReader) Read(buf []byte) (int, error) {
+	n, err := b.ReadCloser.Read(buf)
+	if err != nil && err != io.EOF && b.ctx.Err() != nil {
+		err = context.Cause(b.ctx)
+	}
+	return n, err
+}
+
+func (b *boundedReader) Close() error {
+	defer b.cancel()
+	return b.ReadCloser.Close()
 }
 
 // checkSum compares the hash of the bytes read with the event's. A

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -570,4 +571,59 @@ func TestExtOf(t *testing.T) {
 			assert.Equal(t, tt.want, extOf(tt.give))
 		})
 	}
+}
+
+// stalledObjects serves objects whose chunks never arrive: like the
+// JetStream object reader, a read blocks until the read's context ends
+// and then fails with the store's own timeout error.
+type stalledObjects struct{}
+
+func (stalledObjects) Open(ctx context.Context, _ string) (io.ReadCloser, error) {
+	return io.NopCloser(stalledReader{ctx}), nil
+}
+
+type stalledReader struct{ ctx context.Context }
+
+func (r stalledReader) Read([]byte) (int, error) {
+	<-r.ctx.Done()
+	return 0, nats.ErrTimeout
+}
+
+func TestStalledObjectReadEndsRetryable(t *testing.T) {
+	good := []byte("Emily Rossi manages PRJ-5833.")
+	for _, path := range []string{"a.md", "teams.csv"} {
+		t.Run(path, func(t *testing.T) {
+			p := newParser(t, Config{ReadTimeout: 50 * time.Millisecond}, stalledObjects{}, &fakeStructured{match: "teams.csv"})
+			var c collector
+			err := p.Handle(t.Context(), discovered(t, path, good, 1), c.emit)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), path+": object "+path+"@"+sha(good)+" not read within 50ms")
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.False(t, pipeline.IsPermanent(err), "a stalled read is retried")
+			assert.Empty(t, c.msgs)
+		})
+	}
+}
+
+func TestObjectReadTimeoutGrowsWithSize(t *testing.T) {
+	var got time.Duration
+	objects := deadlineObjects{seen: &got}
+	p := newParser(t, Config{ReadTimeout: time.Minute}, objects, nil)
+	m := discovered(t, "big.md", []byte("x"), 1)
+	var ev event.FileDiscovered
+	require.NoError(t, m.Decode(&ev))
+	ev.Size = 10 << 20
+	_ = p.Handle(t.Context(), pipeline.MustMessage(event.SubjectFileDiscovered, ev), (&collector{}).emit)
+	// One minute plus a second for each of the ten MiB.
+	assert.InDelta(t, 70, got.Seconds(), 1)
+}
+
+// deadlineObjects records how far away the read's deadline is.
+type deadlineObjects struct{ seen *time.Duration }
+
+func (o deadlineObjects) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if d, ok := ctx.Deadline(); ok {
+		*o.seen = time.Until(d)
+	}
+	return nil, fmt.Errorf("get object %s: %w", name, fs.ErrNotExist)
 }
