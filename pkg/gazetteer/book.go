@@ -65,6 +65,17 @@ type Book struct {
 	cond      *sync.Cond
 }
 
+// requestTimeout bounds each bucket request. A request caught in a leader
+// election or a reconnect never gets its reply and would otherwise wait
+// for the caller's deadline (a graph-writer batch has minutes); past this
+// it fails and is retried like any other failed write.
+var requestTimeout = 15 * time.Second
+
+// request returns the context of one bucket request.
+func request(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, requestTimeout)
+}
+
 // Open binds to the gazetteer bucket (created by bus.Provision).
 func Open(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*Book, error) {
 	kv, err := js.KeyValue(ctx, bus.BucketGazetteer)
@@ -337,6 +348,26 @@ func (b *Book) waitRevision(ctx context.Context, rev uint64) error {
 	return nil
 }
 
+// write stores next under key if the entry is still at revision rev (0:
+// absent); a nil next deletes it.
+func (b *Book) write(ctx context.Context, key string, next *Entry, rev uint64) error {
+	rctx, cancel := request(ctx)
+	defer cancel()
+	if next == nil {
+		return b.kv.Delete(rctx, key, jetstream.LastRevision(rev))
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("gazetteer encode: %w", err)
+	}
+	if rev == 0 {
+		_, err = b.kv.Create(rctx, key, data)
+	} else {
+		_, err = b.kv.Update(rctx, key, data, rev)
+	}
+	return err
+}
+
 // pathState is what the gazetteer has seen of a source path.
 type pathState struct {
 	Version uint64 `json:"version"`
@@ -349,7 +380,9 @@ func pathKey(path string) string {
 // readPath returns the latest version seen of path (0 if none) and the
 // revision of its record (0 if none).
 func (b *Book) readPath(ctx context.Context, path string) (version, rev uint64, err error) {
-	kve, err := b.paths.Get(ctx, pathKey(path))
+	rctx, cancel := request(ctx)
+	defer cancel()
+	kve, err := b.paths.Get(rctx, pathKey(path))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return 0, 0, nil
@@ -378,11 +411,13 @@ func (b *Book) raisePath(ctx context.Context, path string, version uint64) (uint
 		if err != nil {
 			return 0, fmt.Errorf("gazetteer path %s: %w", path, err)
 		}
+		rctx, cancel := request(ctx)
 		if rev == 0 {
-			_, err = b.paths.Create(ctx, pathKey(path), data)
+			_, err = b.paths.Create(rctx, pathKey(path), data)
 		} else {
-			_, err = b.paths.Update(ctx, pathKey(path), data, rev)
+			_, err = b.paths.Update(rctx, pathKey(path), data, rev)
 		}
+		cancel()
 		if err == nil {
 			return version, nil
 		}
@@ -402,7 +437,9 @@ func (b *Book) update(ctx context.Context, key string, fn func(cur *Entry) *Entr
 	for attempt := 0; ; attempt++ {
 		var cur *Entry
 		var rev uint64
-		kve, err := b.kv.Get(ctx, key)
+		rctx, cancel := request(ctx)
+		kve, err := b.kv.Get(rctx, key)
+		cancel()
 		switch {
 		case err == nil:
 			var e Entry
@@ -415,23 +452,10 @@ func (b *Book) update(ctx context.Context, key string, fn func(cur *Entry) *Entr
 			return fmt.Errorf("gazetteer get %s: %w", key, err)
 		}
 		next := fn(cur)
-		switch {
-		case next == cur:
+		if next == cur {
 			return nil
-		case next == nil:
-			err = b.kv.Delete(ctx, key, jetstream.LastRevision(rev))
-		default:
-			data, merr := json.Marshal(next)
-			if merr != nil {
-				return fmt.Errorf("gazetteer encode: %w", merr)
-			}
-			if rev == 0 {
-				_, err = b.kv.Create(ctx, key, data)
-			} else {
-				_, err = b.kv.Update(ctx, key, data, rev)
-			}
 		}
-		if err == nil {
+		if err = b.write(ctx, key, next, rev); err == nil {
 			return nil
 		}
 		if attempt >= 10 || ctx.Err() != nil {

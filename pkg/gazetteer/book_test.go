@@ -258,3 +258,30 @@ func TestBookWithdrawWaitsForTheMirror(t *testing.T) {
 	require.NoError(t, stalled.Withdraw(ctx, "teams.csv", 2))
 	assert.Empty(t, entriesAt(t, stalled))
 }
+
+// A request sent while the connection is down (a server restart, a leader
+// election) never gets its reply: each one is bounded, so a writer's batch
+// fails and is retried instead of waiting for its own, distant deadline.
+func TestBookRequestsBoundedWhileNATSIsDown(t *testing.T) {
+	defer gazetteer.SetRequestTimeout(200 * time.Millisecond)()
+	ns, _, js := bustest.Provisioned(t)
+	b, err := gazetteer.Open(t.Context(), js, logging.Discard())
+	require.NoError(t, err)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute) // a handler's deadline
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Upsert(ctx, []gazetteer.Entry{{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"}}, "teams.csv", "v1", 1)
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "gazetteer path teams.csv")
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Upsert still waiting 30s after the server went away")
+	}
+}

@@ -1,5 +1,15 @@
 package gazetteer
 
+import "time"
+
 // SetAfterRaise sets the hook that runs between an Upsert's check of the
 // path's version and its writes (nil to clear).
 func SetAfterRaise(f func()) { afterRaise = f }
+
+// SetRequestTimeout sets the bound of each bucket request and returns a
+// function that restores the previous one.
+func SetRequestTimeout(d time.Duration) func() {
+	prev := requestTimeout
+	requestTimeout = d
+	return func() { requestTimeout = prev }
+}

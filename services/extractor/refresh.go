@@ -171,16 +171,18 @@ func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (in
 	if err != nil {
 		return 0, fmt.Errorf("chunk stream: %w", err)
 	}
-	info, err := stream.Info(ctx)
+	// The scans end at the last chunk now in the stream (messages of other
+	// subjects, such as deletions, may follow it).
+	lm, err := stream.GetLastMsgForSubject(ctx, event.SubjectChunk)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("chunk stream: %w", err)
 	}
-	last := info.State.LastSeq
-	if info.State.Msgs == 0 {
-		return 0, nil
-	}
+	last := lm.Sequence
 	latest := map[string]uint64{}
-	err = scanChunks(ctx, stream, last, func(m jetstream.Msg, _ uint64) error {
+	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, _ uint64) error {
 		if path, version, ok := chunkVersion(m.Data()); ok {
 			latest[path] = max(latest[path], version)
 		}
@@ -191,7 +193,7 @@ func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (in
 	}
 	var futs []jetstream.PubAckFuture
 	count := 0
-	err = scanChunks(ctx, stream, last, func(m jetstream.Msg, seq uint64) error {
+	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
 		if !containsAny(m.Data(), names) {
 			return nil
 		}
@@ -226,9 +228,14 @@ func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (in
 	return count, nil
 }
 
+// scanWait is how long a scan waits for its next chunk before it fails (and
+// the refresh is tried again): the stream holds the chunks up to the last
+// one, so a longer wait means its server is failing or gone.
+const scanWait = 5 * time.Second
+
 // scanChunks calls fn with every chunk message of the stream up to the
-// sequence last.
-func scanChunks(ctx context.Context, stream jetstream.Stream, last uint64, fn func(m jetstream.Msg, seq uint64) error) error {
+// sequence last, which must be a chunk's.
+func scanChunks(ctx context.Context, stream jetstream.Stream, last uint64, wait time.Duration, fn func(m jetstream.Msg, seq uint64) error) error {
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{event.SubjectChunk},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
@@ -242,9 +249,9 @@ func scanChunks(ctx context.Context, stream jetstream.Stream, last uint64, fn fu
 	}
 	defer it.Stop()
 	for {
-		m, err := it.Next(jetstream.NextMaxWait(5 * time.Second))
+		m, err := it.Next(jetstream.NextMaxWait(wait))
 		if errors.Is(err, nats.ErrTimeout) {
-			return nil // nothing more before last (filtered subjects)
+			return fmt.Errorf("read chunk stream: no chunk within %s before sequence %d", wait, last)
 		}
 		if err != nil {
 			return fmt.Errorf("read chunk stream: %w", err)

@@ -147,3 +147,35 @@ func newTestExtractorWith(t testing.TB, g *Gazetteer) *Extractor {
 	require.NoError(t, err)
 	return x
 }
+
+// A refresh ends at the last chunk even when other messages (a document's
+// deletion) follow it in the stream.
+func TestRefresherEndsAtTheLastChunk(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	g := NewGazetteer(nil)
+	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
+	r := NewRefresher(js, newTestExtractorWith(t, g), logging.Discard(), 0)
+	publishChunk(t, js, "a.md", "Ada Quinlan wrote the first draft.", 1)
+	m := pipeline.MustMessage(event.SubjectDocumentDeleted, event.DocumentDeleted{Path: "b.md"})
+	_, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header})
+	require.NoError(t, err)
+
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, 2)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}
+
+// A scan that does not reach its last chunk fails (the refresh is tried
+// again) rather than passing for complete: chunks it did not see would
+// keep their old extraction.
+func TestScanChunksFailsShortOfItsEnd(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	publishChunk(t, js, "a.md", "Ada Quinlan wrote the first draft.", 1)
+	stream, err := js.Stream(t.Context(), bus.StreamChunks)
+	require.NoError(t, err)
+	seen := 0
+	err = scanChunks(t.Context(), stream, 5, 100*time.Millisecond, func(jetstream.Msg, uint64) error { seen++; return nil })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no chunk within 100ms before sequence 5")
+	assert.Equal(t, 1, seen)
+}
