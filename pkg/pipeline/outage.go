@@ -13,11 +13,11 @@ import (
 // on the server (no new deliveries) and the messages in hand are held,
 // heartbeated and retried, so an outage costs no delivery attempts.
 type outage struct {
-	mu       sync.Mutex
-	paused   bool
-	since    time.Time
-	renewed  time.Time
-	attempts int
+	mu      sync.Mutex
+	paused  bool
+	since   time.Time
+	renewed time.Time
+	resumes int // recoveries so far
 }
 
 const (
@@ -65,7 +65,10 @@ func (r *Runner) hold(ctx context.Context, err error, attempt int) bool {
 	}
 }
 
-// recovered resumes the consumer after an outage.
+// recovered resumes the consumer after an outage. A resume that fails
+// (NATS itself is in trouble) is retried in the background until it
+// succeeds, the stage pauses again or the runner stops: otherwise the
+// consumer would stay paused on the server for the rest of pauseFor.
 func (r *Runner) recovered(ctx context.Context) {
 	o := &r.outage
 	o.mu.Lock()
@@ -74,13 +77,46 @@ func (r *Runner) recovered(ctx context.Context) {
 		return
 	}
 	o.paused = false
+	o.resumes++
 	r.metrics.paused.WithLabelValues(r.cfg.Stage).Set(0)
+	r.log.InfoContext(ctx, "dependency back: stage resumed", slog.Duration("outage", time.Since(o.since)))
+	if err := r.resume(ctx); err != nil {
+		r.log.WarnContext(ctx, "resume consumer failed; retrying", slog.Any(logging.KeyErr, err))
+		go r.retryResume(ctx, o.resumes)
+	}
+}
+
+func (r *Runner) resume(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := r.js.ResumeConsumer(pctx, r.cfg.Stream, r.cfg.Durable); err != nil {
-		r.log.WarnContext(ctx, "resume consumer failed", slog.Any(logging.KeyErr, err))
+	_, err := r.js.ResumeConsumer(pctx, r.cfg.Stream, r.cfg.Durable)
+	return err
+}
+
+// retryResume retries the resume of recovery number n with backoff.
+func (r *Runner) retryResume(ctx context.Context, n int) {
+	for attempt := 0; ; attempt++ {
+		t := time.NewTimer(min(outageMinWait<<min(attempt, 6), outageMaxWait))
+		select {
+		case <-t.C:
+		case <-r.done:
+			t.Stop()
+			return
+		}
+		o := &r.outage
+		o.mu.Lock()
+		if o.paused || o.resumes != n {
+			o.mu.Unlock()
+			return // paused again: the next recovery resumes
+		}
+		err := r.resume(ctx)
+		o.mu.Unlock()
+		if err == nil {
+			r.log.InfoContext(ctx, "consumer resumed", slog.Int("attempts", attempt+2))
+			return
+		}
+		r.log.WarnContext(ctx, "resume consumer failed; retrying", slog.Any(logging.KeyErr, err))
 	}
-	r.log.InfoContext(ctx, "dependency back: stage resumed", slog.Duration("outage", time.Since(o.since)))
 }
 
 // Paused reports whether the stage is holding messages during an outage.

@@ -593,3 +593,62 @@ func TestRunnerConsumingOnceItPulls(t *testing.T) {
 	e.publish(t, 3, "cid")
 	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
 }
+
+// failingResume is the real JetStream with its first resumes failing, as
+// when NATS itself stumbles just as the stage's dependency comes back.
+type failingResume struct {
+	jetstream.JetStream
+	fail atomic.Int32 // resumes still to fail
+}
+
+func (f *failingResume) ResumeConsumer(ctx context.Context, stream, consumer string) (*jetstream.ConsumerPauseResponse, error) {
+	if f.fail.Add(-1) >= 0 {
+		return nil, errors.New("nats: timeout")
+	}
+	return f.JetStream.ResumeConsumer(ctx, stream, consumer)
+}
+
+func TestRunnerRetriesAFailedResume(t *testing.T) {
+	e := newEnv(t)
+	js := &failingResume{JetStream: e.js}
+	js.fail.Store(2)
+	var down atomic.Bool
+	down.Store(true)
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN"}, js, func(_ context.Context, m pipeline.Message, emit pipeline.Emit) error {
+		if down.Load() {
+			return pipeline.Unavailable(errors.New("graph store down"))
+		}
+		return emit(pipeline.Message{Subject: "t.out", Data: m.Data})
+	}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r)
+	e.publish(t, 1, "first")
+	waitFor(t, 10*time.Second, func() error {
+		if !r.Paused() {
+			return errors.New("not paused yet")
+		}
+		return nil
+	})
+	down.Store(false)
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+	waitFor(t, 10*time.Second, func() error {
+		if js.fail.Load() > -1 {
+			return errors.New("the failed resume was not tried again")
+		}
+		return nil
+	})
+
+	// The consumer is resumed on the server despite the failed attempts:
+	// later messages are delivered.
+	e.publish(t, 3, "later")
+	waitFor(t, 20*time.Second, func() error {
+		if err := consumerDone(t, e.js, "T_IN", "test"); err != nil {
+			return err
+		}
+		if n := streamMsgs(t, e.js, "T_OUT"); n != 4 {
+			return fmt.Errorf("%d outputs", n)
+		}
+		return nil
+	})
+	assert.False(t, r.Paused())
+}
