@@ -329,41 +329,12 @@ func (d *deployment) waitDrained(js jetstream.JetStream, files int) {
 func (d *deployment) checkAccounting(js jetstream.JetStream, files int) {
 	d.t.Helper()
 	ctx := d.t.Context()
-	logged := map[string]map[uint64]bool{} // stream -> seqs
-	deadLettered := 0
 	killed := map[string]int{}
 	for _, w := range d.workers {
 		if w.killed {
 			killed[w.stage]++
 		}
-		sc := bufio.NewScanner(strings.NewReader(w.log()))
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			line := sc.Bytes()
-			var l struct {
-				Msg     string `json:"msg"`
-				Stage   string `json:"stage"`
-				Subject string `json:"subject"`
-				Seq     uint64 `json:"stream_seq"`
-			}
-			if json.Unmarshal(line, &l) != nil || l.Stage != w.stage {
-				continue
-			}
-			switch l.Msg {
-			case "message processed":
-			case "message dead-lettered":
-				deadLettered++
-			default:
-				continue
-			}
-			stream := bus.StreamOf(l.Subject)
-			if logged[stream] == nil {
-				logged[stream] = map[uint64]bool{}
-			}
-			logged[stream][l.Seq] = true
-		}
 	}
-	assert.Zero(d.t, deadLettered, "dead-lettered messages")
 	for _, c := range bus.Consumers {
 		ci, si, err := pipelineState(ctx, js, c)
 		require.NoError(d.t, err)
@@ -373,19 +344,28 @@ func (d *deployment) checkAccounting(js jetstream.JetStream, files int) {
 		assert.Equal(d.t, last, ci.AckFloor.Stream, "consumer %s on %s acked the whole stream", c.Durable, c.Stream)
 		assert.Zero(d.t, ci.NumAckPending, "consumer %s on %s: unacked", c.Durable, c.Stream)
 		assert.Zero(d.t, ci.NumPending, "consumer %s on %s: pending", c.Durable, c.Stream)
-		var missing []uint64
-		for seq := uint64(1); seq <= last; seq++ {
-			if !logged[c.Stream][seq] {
-				missing = append(missing, seq)
+		// A worker logs a message just after acking it: give the last
+		// lines a moment to reach its log.
+		var logged map[uint64]bool
+		waitUntil(d.t, 10*time.Second, func() error {
+			logged = d.loggedSeqs(c.Stream)
+			var missing []uint64
+			for seq := uint64(1); seq <= last; seq++ {
+				if !logged[seq] {
+					missing = append(missing, seq)
+				}
 			}
-		}
-		assert.LessOrEqual(d.t, len(missing), killed[c.Stage],
-			"%s on %s: sequences no worker logged as processed: %v", c.Stage, c.Stream, head64(missing))
-		for seq := range logged[c.Stream] {
+			if len(missing) > killed[c.Stage] {
+				return fmt.Errorf("%s on %s: sequences no worker logged as processed: %v", c.Stage, c.Stream, head64(missing))
+			}
+			return nil
+		})
+		for seq := range logged {
 			assert.LessOrEqual(d.t, seq, last, "%s logged a sequence beyond %s", c.Stage, c.Stream)
 		}
 		d.t.Logf("%s on %s: %d messages, %d deliveries", c.Durable, c.Stream, last, ci.Delivered.Consumer)
 	}
+	assert.Zero(d.t, d.deadLettered(), "dead-lettered messages")
 	st, err := js.Stream(ctx, bus.StreamFiles)
 	require.NoError(d.t, err)
 	si, err := st.Info(ctx)
@@ -396,6 +376,53 @@ func (d *deployment) checkAccounting(js jetstream.JetStream, files int) {
 	di, err := dlq.Info(ctx)
 	require.NoError(d.t, err)
 	assert.Zero(d.t, di.State.Msgs, "dead letters")
+}
+
+// workerLine is what checkAccounting reads of a worker's JSON log line.
+type workerLine struct {
+	Msg     string `json:"msg"`
+	Stage   string `json:"stage"`
+	Subject string `json:"subject"`
+	Seq     uint64 `json:"stream_seq"`
+}
+
+// eachLine calls fn with every line of the workers' logs that their own
+// stage wrote.
+func (d *deployment) eachLine(fn func(workerLine)) {
+	for _, w := range d.workers {
+		sc := bufio.NewScanner(strings.NewReader(w.log()))
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var l workerLine
+			if json.Unmarshal(sc.Bytes(), &l) != nil || l.Stage != w.stage {
+				continue
+			}
+			fn(l)
+		}
+	}
+}
+
+// loggedSeqs is the set of sequences of stream that a worker logged as
+// processed (or dead-lettered).
+func (d *deployment) loggedSeqs(stream string) map[uint64]bool {
+	seqs := map[uint64]bool{}
+	d.eachLine(func(l workerLine) {
+		if (l.Msg == "message processed" || l.Msg == "message dead-lettered") && bus.StreamOf(l.Subject) == stream {
+			seqs[l.Seq] = true
+		}
+	})
+	return seqs
+}
+
+// deadLettered counts the messages the workers logged as dead-lettered.
+func (d *deployment) deadLettered() int {
+	n := 0
+	d.eachLine(func(l workerLine) {
+		if l.Msg == "message dead-lettered" {
+			n++
+		}
+	})
+	return n
 }
 
 func head64(s []uint64) []uint64 {
