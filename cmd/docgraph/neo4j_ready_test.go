@@ -79,7 +79,7 @@ func TestNeo4jReadyAfterOutageAtStart(t *testing.T) {
 		}
 		return nil
 	})
-	assert.Contains(t, p.log(), `"msg":"graph store reachable"`)
+	p.waitLog(t, 10*time.Second, `"msg":"graph store reachable"`, 1)
 
 	require.NoError(t, os.MkdirAll(filepath.Join(in, "notes"), 0o750))
 	require.NoError(t, os.WriteFile(filepath.Join(in, "notes", "ready.md"),
