@@ -54,7 +54,7 @@ func commands() []command {
 		{"worker", "run one stage: watcher, parser, extractor or graph-writer", cmdWorker},
 		{"ingest", "ingest files or folders once and wait until they are in the graph", cmdIngest},
 		{"graph", "inspect the graph: stats, export --format json|cypher", cmdGraph},
-		{"status", "per stage: pending, in flight, redelivered, dead-lettered", cmdStatus},
+		{"status", "per stage: state, pending, in flight, redelivered, dead-lettered", cmdStatus},
 		{"dlq", "dead letters: list, show, replay or purge them", cmdDLQ},
 		{"reconcile", "compare the folder with the graph: missing, stale, orphaned; --fix republishes", cmdReconcile},
 		{"replay", "re-run a stage over its input history (after a schema change)", cmdReplay},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -14,9 +15,12 @@ import (
 	"github.com/docgraph/docgraph/pkg/logging"
 )
 
-const statusHelp = `Prints per stage: messages pending, in flight (delivered, not yet acked),
-redelivered, and dead-lettered; and per stream: messages stored. Talks to NATS: --nats,
-or a running 'docgraph up' on --nats.listen, or else the embedded data under --data.`
+const statusHelp = `Prints per stage: its state, messages pending, in flight (delivered, not yet
+acked), redelivered, and dead-lettered; and per stream: messages stored. The state is
+"pulling" (a worker asks for or holds messages), "no worker pulling" (start one: 'docgraph
+worker STAGE'), "paused" (its dependency, e.g. the graph store, is down: the stage holds its
+messages and resumes by itself) or "not started". Talks to NATS: --nats, or a running
+'docgraph up' on --nats.listen, or else the embedded data under --data.`
 
 // operatorSystem connects an operator command to the running system: an
 // external NATS, a running `docgraph up` (its listener), or the embedded
@@ -57,11 +61,11 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		}
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STAGE\tSTREAM\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO")
+	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO")
 	for _, c := range bus.Consumers {
 		cons, err := s.js.Consumer(ctx, c.Stream, c.Durable)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%d\tnot started\n", c.Stage, c.Stream, dlq[bus.DLQSubject(c.Stage)])
+			fmt.Fprintf(tw, "%s\t%s\tnot started\t-\t-\t-\t%d\t-\n", c.Stage, c.Stream, dlq[bus.DLQSubject(c.Stage)])
 			continue
 		}
 		if err != nil {
@@ -71,7 +75,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("status %s: %w", c.Stage, err)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, info.NumPending, info.NumAckPending,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, stageState(info), info.NumPending, info.NumAckPending,
 			info.NumRedelivered, dlq[bus.DLQSubject(c.Stage)], info.AckFloor.Stream)
 	}
 	if err := tw.Flush(); err != nil {
@@ -92,4 +96,18 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", sp.Name, info.State.Msgs, info.State.Bytes, info.State.LastSeq)
 	}
 	return tw.Flush()
+}
+
+// stageState says what a stage's consumer is doing: paused (and for how
+// long more), pulling (a worker waits for messages or holds some), or no
+// worker pulling.
+func stageState(info *jetstream.ConsumerInfo) string {
+	switch {
+	case info.Paused:
+		return fmt.Sprintf("paused, %s left", info.PauseRemaining.Round(time.Second))
+	case info.NumWaiting > 0 || info.NumAckPending > 0:
+		return "pulling"
+	default:
+		return "no worker pulling"
+	}
 }
