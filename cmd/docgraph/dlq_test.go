@@ -245,8 +245,8 @@ func TestDLQHelp(t *testing.T) {
 	}
 	out, _, err := docgraph(t, "--help")
 	require.NoError(t, err)
-	assert.Contains(t, out, "dlq      dead letters")
-	assert.Contains(t, out, "replay   re-run a stage")
+	assert.Contains(t, out, "dlq        dead letters")
+	assert.Contains(t, out, "replay     re-run a stage")
 }
 
 func TestPreview(t *testing.T) {

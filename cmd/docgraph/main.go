@@ -74,7 +74,7 @@ Commands:
 func usage(w io.Writer) {
 	fmt.Fprint(w, usageHead)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'docgraph COMMAND --help' for a command's flags. Every flag can also be set in a\nYAML file (--config) or as DOCGRAPH_<PATH> in the environment, e.g. DOCGRAPH_NATS_URL.\n")
 }
