@@ -12,13 +12,14 @@ import (
 	"github.com/docgraph/docgraph/pkg/bus"
 )
 
-// statusLine returns the line of `docgraph status` for stage on stream.
-func statusLine(t *testing.T, url, stage, stream string) string {
+// stateOf returns the STATE column of `docgraph status` for stage on
+// stream (the five columns after it are counts).
+func stateOf(t *testing.T, url, stage, stream string) string {
 	t.Helper()
 	out := mustDocgraph(t, "status", "--nats", url)
 	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) > 2 && f[0] == stage && f[1] == stream {
-			return l
+		if f := strings.Fields(l); len(f) > 7 && f[0] == stage && f[1] == stream {
+			return strings.Join(f[2:len(f)-5], " ")
 		}
 	}
 	t.Fatalf("no status line for %s on %s:\n%s", stage, stream, out)
@@ -32,21 +33,29 @@ func TestStatusShowsWhatEachStageDoes(t *testing.T) {
 	w := d.start(bus.StageGraphWriter)
 	w.waitReady(t)
 
-	assert.Contains(t, statusLine(t, n.url(), bus.StageParser, bus.StreamFiles), "not started")
-	assert.Contains(t, statusLine(t, n.url(), bus.StageGraphWriter, bus.StreamExtractions), "pulling")
+	assert.Equal(t, "not started", stateOf(t, n.url(), bus.StageParser, bus.StreamFiles))
+	// The worker's first pull request reaches the server just after it
+	// reports ready.
+	waitForState(t, n.url(), bus.StageGraphWriter, bus.StreamExtractions, "pulling")
 
 	// A paused stage (its dependency is down) says so, with the time left.
 	_, err := js.PauseConsumer(t.Context(), bus.StreamExtractions, bus.StageGraphWriter, time.Now().Add(time.Hour))
 	require.NoError(t, err)
-	assert.Regexp(t, `paused, (1h0m0s|59m\d+s) left`, statusLine(t, n.url(), bus.StageGraphWriter, bus.StreamExtractions))
+	assert.Regexp(t, `^paused, (1h0m0s|59m\d+s) left$`, stateOf(t, n.url(), bus.StageGraphWriter, bus.StreamExtractions))
 	_, err = js.ResumeConsumer(t.Context(), bus.StreamExtractions, bus.StageGraphWriter)
 	require.NoError(t, err)
 
 	// Without its worker, the stage waits for one.
 	w.stop(t)
+	waitForState(t, n.url(), bus.StageGraphWriter, bus.StreamExtractions, "no worker pulling")
+}
+
+// waitForState waits until `docgraph status` shows state for stage.
+func waitForState(t *testing.T, url, stage, stream, state string) {
+	t.Helper()
 	waitUntil(t, 60*time.Second, func() error {
-		if l := statusLine(t, n.url(), bus.StageGraphWriter, bus.StreamExtractions); !strings.Contains(l, "no worker pulling") {
-			return fmt.Errorf("status: %s", l)
+		if got := stateOf(t, url, stage, stream); got != state {
+			return fmt.Errorf("state %q, want %q", got, state)
 		}
 		return nil
 	})
