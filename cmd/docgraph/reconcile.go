@@ -461,7 +461,15 @@ func republish(ctx context.Context, js jetstream.JetStream, objects jetstream.Ob
 	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 		return 0, fmt.Errorf("object %s: %w", obj, err)
 	}
-	if err != nil || info.Deleted {
+	stored := err == nil && !info.Deleted
+	if stored {
+		// An upload that failed may have left the metadata without the
+		// chunks: such an object is stored again.
+		if stored, err = bus.ObjectComplete(ctx, js, info); err != nil {
+			return 0, err
+		}
+	}
+	if !stored {
 		if err := storeFile(ctx, objects, g, obj); err != nil {
 			return 0, err
 		}

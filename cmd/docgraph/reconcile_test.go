@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,13 +98,19 @@ func TestReconcileReportsAndFixesGaps(t *testing.T) {
 		{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: ghost, Index: 0, Total: 1, Text: "ghost"}}},
 	}))
 	require.NoError(t, st.Close())
-	// Its bytes are gone from the object store too: the fix stores them again.
+	// Its bytes are gone from the object store too, though the object is
+	// still listed (what an upload that failed mid-way leaves): the fix
+	// stores them again.
 	dBytes, err := os.ReadFile(filepath.Join(in, "sub", "d.md"))
 	require.NoError(t, err)
 	withSystem(t, data, func(s *system) {
 		objects, err := s.js.ObjectStore(t.Context(), bus.BucketFiles)
 		require.NoError(t, err)
-		require.NoError(t, objects.Delete(t.Context(), "sub/d.md@"+sha256Hex(dBytes)))
+		info, err := objects.GetInfo(t.Context(), "sub/d.md@"+sha256Hex(dBytes))
+		require.NoError(t, err)
+		stream, err := s.js.Stream(t.Context(), "OBJ_"+bus.BucketFiles)
+		require.NoError(t, err)
+		require.NoError(t, stream.Purge(t.Context(), jetstream.WithPurgeSubject("$O."+bus.BucketFiles+".C."+info.NUID)))
 	})
 
 	want := []string{
@@ -125,6 +132,15 @@ func TestReconcileReportsAndFixesGaps(t *testing.T) {
 		assert.Contains(t, out, line)
 	}
 	assert.Contains(t, errOut, "no docgraph is running", "says the stages process the fix when they run")
+	withSystem(t, data, func(s *system) {
+		objects, err := s.js.ObjectStore(t.Context(), bus.BucketFiles)
+		require.NoError(t, err)
+		info, err := objects.GetInfo(t.Context(), "sub/d.md@"+sha256Hex(dBytes))
+		require.NoError(t, err)
+		complete, err := bus.ObjectComplete(t.Context(), s.js, info)
+		require.NoError(t, err)
+		require.True(t, complete, "the fix stored the bytes of sub/d.md again")
+	})
 
 	// Nothing processed yet: the gaps are still there, with a note.
 	out, _, err = docgraph(t, reconcileArgs(data, in)...)

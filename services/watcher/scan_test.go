@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
@@ -601,4 +603,33 @@ func TestScanPublishesSpreadsheetsFirst(t *testing.T) {
 		paths = append(paths, r.Path)
 	}
 	assert.Equal(t, docs, paths[4:])
+}
+
+// An upload that failed mid-way (a publish caught in a leader election)
+// can leave the object's metadata without its chunks. The next attempt
+// must not take such an object for stored: it stores the bytes again.
+func TestScanStoresAgainAnObjectLeftIncomplete(t *testing.T) {
+	e := newEnv(t, nil)
+	const content = "# Status\n\nAlice manages PRJ-0001.\n"
+	e.write(t, "status.md", content)
+	obj := "status.md@" + sha(content)
+	info, err := e.objects(t).Put(t.Context(), jetstream.ObjectMeta{Name: obj}, strings.NewReader(content))
+	require.NoError(t, err)
+	stream, err := e.js.Stream(t.Context(), "OBJ_"+bus.BucketFiles)
+	require.NoError(t, err)
+	require.NoError(t, stream.Purge(t.Context(), jetstream.WithPurgeSubject("$O."+bus.BucketFiles+".C."+info.NUID)))
+
+	rep := e.scan(t)
+	res, ok := rep.Lookup("status.md")
+	require.True(t, ok)
+	assert.Equal(t, Published, res.Outcome)
+	info, err = e.objects(t).GetInfo(t.Context(), obj)
+	require.NoError(t, err)
+	complete, err := bus.ObjectComplete(t.Context(), e.js, info)
+	require.NoError(t, err)
+	require.True(t, complete, "the bytes were stored again")
+	got, err := e.objects(t).GetBytes(t.Context(), obj)
+	require.NoError(t, err)
+	assert.Equal(t, content, string(got))
+	assert.Len(t, e.logs.lines(t, "stored object incomplete; storing it again"), 1)
 }

@@ -514,7 +514,17 @@ func (w *Watcher) upload(ctx context.Context, rel, abs, obj, sum string, size in
 	switch {
 	case err == nil && !info.Deleted && info.Size == uint64(size) &&
 		info.Digest == "SHA-256="+base64.URLEncoding.EncodeToString(raw):
-		return nil // stored before (e.g. published, then the process stopped before recording it)
+		// Stored before (e.g. published, then the process stopped before
+		// recording it) — unless an upload that failed left its metadata
+		// without its chunks: then it is stored again.
+		complete, err := bus.ObjectComplete(ctx, w.js, info)
+		if err != nil {
+			return fmt.Errorf("store %s: %w", rel, err)
+		}
+		if complete {
+			return nil
+		}
+		w.log.WarnContext(ctx, "stored object incomplete; storing it again", slog.String(keyPath, rel), slog.String("object", obj))
 	case err != nil && !errors.Is(err, jetstream.ErrObjectNotFound):
 		return fmt.Errorf("store %s: object %s: %w", rel, obj, err)
 	}

@@ -1,0 +1,56 @@
+package bus_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/bus/bustest"
+)
+
+// BreakObject leaves the object's metadata and purges its chunks, as an
+// object store Put does when a publish fails after the metadata was stored.
+func breakObject(t *testing.T, js jetstream.JetStream, info *jetstream.ObjectInfo) {
+	t.Helper()
+	st, err := js.Stream(t.Context(), "OBJ_"+info.Bucket)
+	require.NoError(t, err)
+	require.NoError(t, st.Purge(t.Context(), jetstream.WithPurgeSubject("$O."+info.Bucket+".C."+info.NUID)))
+}
+
+func TestObjectComplete(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	obs, err := js.ObjectStore(t.Context(), bus.BucketFiles)
+	require.NoError(t, err)
+	put := func(name string, size int) *jetstream.ObjectInfo {
+		info, err := obs.Put(t.Context(), jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: 1024}},
+			bytes.NewReader(bytes.Repeat([]byte("x"), size)))
+		require.NoError(t, err)
+		return info
+	}
+	complete := func(info *jetstream.ObjectInfo) bool {
+		ok, err := bus.ObjectComplete(t.Context(), js, info)
+		require.NoError(t, err)
+		return ok
+	}
+
+	whole := put("whole.md", 5000)
+	require.EqualValues(t, 5, whole.Chunks)
+	assert.True(t, complete(whole))
+	assert.True(t, complete(put("empty.md", 0)), "an empty object has no chunks to miss")
+
+	broken := put("broken.md", 3000)
+	breakObject(t, js, broken)
+	info, err := obs.GetInfo(t.Context(), "broken.md")
+	require.NoError(t, err, "the metadata is still listed")
+	assert.False(t, complete(info))
+	assert.True(t, complete(whole), "other objects are unaffected")
+
+	info.Bucket = "no_such_bucket"
+	_, err = bus.ObjectComplete(t.Context(), js, info)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "object broken.md: stream OBJ_no_such_bucket")
+}
