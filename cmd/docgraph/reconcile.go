@@ -48,7 +48,9 @@ With --fix, missing and stale files are published again and deletions are publis
 for orphans, through NATS: a watcher scan publishes what the watcher has not seen, and
 what it believes is already in the graph is republished directly (file bytes into the
 object store, a FileDiscovered event). The stages process them when they run ('docgraph
-up', 'worker' or the next 'ingest'). Dead-lettered files are left to 'docgraph dlq replay'.
+up', 'worker' or the next 'ingest'). Dead-lettered files are left to 'docgraph dlq replay',
+except those whose stored bytes are incomplete (an upload that did not finish): they are
+stored and published again.
 
 Works against the data under --data when nothing runs, and against a cluster with --nats
 and --neo4j. The embedded graph can be opened by one process only: while 'docgraph up'
@@ -143,7 +145,7 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 		}
 		return nil
 	}
-	if open == 0 {
+	if open == 0 && !anyIncomplete(ctx, s.js, gaps) {
 		fmt.Fprintln(e.stdout, "nothing to fix")
 		return nil
 	}
@@ -396,6 +398,20 @@ func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Conf
 		res, scanned := rep.Lookup(g.path)
 		switch g.kind {
 		case gapDeadLettered:
+			// A file whose stored bytes are incomplete (an upload that did
+			// not finish) is stored and published again: replaying its dead
+			// letter would read the same incomplete object.
+			if incomplete, err := objectIncomplete(ctx, s.js, objects, g.path+"@"+g.fileSHA); err == nil && incomplete && g.file.abs != "" {
+				seq, err := republish(ctx, s.js, objects, g, run)
+				if err != nil {
+					failed++
+					fmt.Fprintf(e.stdout, "not fixed      %s: %v\n", g.path, err)
+					continue
+				}
+				republished++
+				fmt.Fprintf(e.stdout, "republished    %s (its stored bytes were incomplete; sha256 %s, files seq %d)\n", g.path, short(g.fileSHA), seq)
+				continue
+			}
 			left++
 			fmt.Fprintf(e.stdout, "left           %s: dead-lettered; fix the cause, then 'docgraph dlq replay --id %d'\n", g.path, g.dl.ID)
 		case gapMissing, gapStale:
@@ -451,6 +467,41 @@ func resultDetail(r watcher.Result) string {
 		return r.Err.Error()
 	}
 	return r.Detail
+}
+
+// anyIncomplete reports whether a dead-lettered gap's stored bytes are
+// incomplete (which --fix stores again).
+func anyIncomplete(ctx context.Context, js jetstream.JetStream, gaps []gap) bool {
+	objects, err := js.ObjectStore(ctx, bus.BucketFiles)
+	if err != nil {
+		return false
+	}
+	for _, g := range gaps {
+		if g.kind != gapDeadLettered || g.fileSHA == "" {
+			continue
+		}
+		if incomplete, err := objectIncomplete(ctx, js, objects, g.path+"@"+g.fileSHA); err == nil && incomplete {
+			return true
+		}
+	}
+	return false
+}
+
+// objectIncomplete reports whether the object obj is stored but misses
+// chunks (false when it is absent).
+func objectIncomplete(ctx context.Context, js jetstream.JetStream, objects jetstream.ObjectStore, obj string) (bool, error) {
+	info, err := objects.GetInfo(ctx, obj)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("object %s: %w", obj, err)
+	}
+	if info.Deleted {
+		return false, nil
+	}
+	complete, err := bus.ObjectComplete(ctx, js, info)
+	return !complete, err
 }
 
 // republish stores the file's bytes (unless the object is there) and

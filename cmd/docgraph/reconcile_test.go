@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/services/watcher"
 )
 
@@ -323,4 +325,50 @@ func TestReconcileRebuildsALostGraph(t *testing.T) {
 	assert.Contains(t, out, "fix: 2 published")
 	mustDocgraph(t, ingestArgs(data, in)...)
 	assert.Equal(t, want, exportGraph(t, data))
+}
+
+// A file dead-lettered because its stored bytes are incomplete (an upload
+// that did not finish, left by an earlier version) cannot be replayed:
+// reconcile --fix stores and publishes it again.
+func TestReconcileStoresAgainADeadLetteredIncompleteObject(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	content := "# Review\n\nThe review follows AACE-101.\n"
+	writeFile(t, filepath.Join(in, "x.md"), content)
+	mustDocgraph(t, ingestArgs(data, in)...)
+	sum := sha256Hex([]byte(content))
+
+	cfg := testConfig(t, "--data", data)
+	st, err := openStore(t.Context(), cfg, prometheus.NewRegistry())
+	require.NoError(t, err)
+	require.NoError(t, st.Apply(t.Context(), []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: "x.md", Version: 1}}}))
+	require.NoError(t, st.Close())
+	withSystem(t, data, func(s *system) {
+		objects, err := s.js.ObjectStore(t.Context(), bus.BucketFiles)
+		require.NoError(t, err)
+		info, err := objects.GetInfo(t.Context(), "x.md@"+sum)
+		require.NoError(t, err)
+		stream, err := s.js.Stream(t.Context(), "OBJ_"+bus.BucketFiles)
+		require.NoError(t, err)
+		require.NoError(t, stream.Purge(t.Context(), jetstream.WithPurgeSubject("$O."+bus.BucketFiles+".C."+info.NUID)))
+		in := pipeline.MustMessage(event.SubjectFileDiscovered, event.FileDiscovered{Path: "x.md", Size: int64(len(content)), SHA256: sum, Object: "x.md@" + sum})
+		in.StreamSeq, in.Delivered = 1, 1
+		dl := pipeline.DeadLetter(bus.StageParser, bus.StreamFiles, in,
+			fmt.Errorf("read object x.md@%s for x.md: %w", sum, bus.ErrObjectIncomplete), pipeline.ClassPermanent)
+		_, err = s.js.PublishMsg(t.Context(), dl)
+		require.NoError(t, err)
+	})
+
+	out, _, err := docgraph(t, reconcileArgs(data, in)...)
+	require.NoError(t, err, out)
+	assert.Equal(t, []string{"dead-lettered x.md"}, gapLines(out))
+
+	out = mustDocgraph(t, reconcileArgs(data, in, "--fix")...)
+	assert.Contains(t, out, "republished    x.md (its stored bytes were incomplete")
+	assert.Contains(t, out, "fix: 1 published, 0 deletions published, 0 left to the DLQ, 0 not fixed")
+
+	mustDocgraph(t, ingestArgs(data, in)...)
+	findNode(t, exportGraph(t, data), "Document", "x.md")
+	out, _, err = docgraph(t, reconcileArgs(data, in)...)
+	require.NoError(t, err, out)
+	assert.Empty(t, gapLines(out))
 }

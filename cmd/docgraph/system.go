@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -352,49 +351,6 @@ func stageRunnerConfig(sc config.StageConfig, stage, stream string, shutdown tim
 	}
 }
 
-// objectStore adapts the JetStream object store to parser.Objects.
-type objectStore struct{ os jetstream.ObjectStore }
-
-// objectOpenTimeout bounds the setup of an object read (its info request
-// and the creation of the consumer that streams its chunks). A request in
-// flight while the connection drops never gets its reply, and the handler's
-// own deadline is minutes away: without this bound a NATS restart could
-// stall the parser for handler_timeout.
-const objectOpenTimeout = 15 * time.Second
-
-func (o objectStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	timer := time.AfterFunc(objectOpenTimeout, cancel)
-	r, err := o.os.Get(ctx, name)
-	if !timer.Stop() {
-		// The timer fired and cancelled the read, whatever Get returned.
-		if err == nil {
-			_ = r.Close()
-		}
-		cancel()
-		return nil, fmt.Errorf("object %s: no answer from nats within %s", name, objectOpenTimeout)
-	}
-	if err != nil {
-		cancel()
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return nil, pipeline.Permanent(fmt.Errorf("object %s: %w", name, err))
-		}
-		return nil, fmt.Errorf("object %s: %w", name, err)
-	}
-	return objectReader{r, cancel}, nil
-}
-
-// objectReader releases the read's context when closed.
-type objectReader struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (r objectReader) Close() error {
-	defer r.cancel()
-	return r.ReadCloser.Close()
-}
-
 // stageRunners builds the runners of one stage.
 func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Runner, error) {
 	cfg := s.cfg
@@ -404,9 +360,9 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		if err != nil {
 			return nil, err
 		}
-		store, err := s.js.ObjectStore(ctx, bus.BucketFiles)
+		objects, err := bus.NewObjects(ctx, s.js, bus.BucketFiles)
 		if err != nil {
-			return nil, fmt.Errorf("object store: %w", err)
+			return nil, err
 		}
 		tmp := filepath.Join(cfg.Data, "tmp")
 		if err := os.MkdirAll(tmp, 0o750); err != nil {
@@ -425,7 +381,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			ChunkSize: cfg.Parser.ChunkSize, ChunkOverlap: cfg.Parser.ChunkOverlap,
 			MaxFileSize: int64(cfg.Watch.MaxFileSize), Unmapped: unmapped, TempDir: tmp,
 			ReadTimeout: cfg.Parser.ReadTimeout,
-		}, objectStore{store}, st, s.log)
+		}, objects, st, s.log)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,10 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -28,4 +31,84 @@ func ObjectComplete(ctx context.Context, js jetstream.JetStream, info *jetstream
 		return false, fmt.Errorf("object %s: stream %s: %w", info.Name, stream, err)
 	}
 	return si.State.Subjects[subj] >= uint64(info.Chunks), nil
+}
+
+// ErrObjectIncomplete marks a read of an object whose chunks are not all
+// stored (see ObjectComplete): reading it again cannot succeed.
+var ErrObjectIncomplete = errors.New("object incomplete: its upload did not finish")
+
+// ObjectOpenTimeout bounds the setup of an object read (its info request
+// and the creation of the consumer that streams its chunks). A request in
+// flight while the connection drops never gets its reply, and a handler's
+// own deadline is minutes away: without this bound a NATS restart could
+// stall a reader for that long.
+const ObjectOpenTimeout = 15 * time.Second
+
+// Objects reads the objects of one bucket: Open bounds the setup of a
+// read, and a read that fails on an incomplete object reports
+// ErrObjectIncomplete instead of a timeout.
+type Objects struct {
+	js    jetstream.JetStream
+	store jetstream.ObjectStore
+}
+
+// NewObjects returns the reader of bucket's objects.
+func NewObjects(ctx context.Context, js jetstream.JetStream, bucket string) (*Objects, error) {
+	store, err := js.ObjectStore(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", bucket, err)
+	}
+	return &Objects{js: js, store: store}, nil
+}
+
+// Open returns a reader of the object called name; its reads end when ctx
+// does. A missing object's error matches jetstream.ErrObjectNotFound.
+func (o *Objects) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(ObjectOpenTimeout, cancel)
+	r, err := o.store.Get(ctx, name)
+	if !timer.Stop() {
+		// The timer fired and cancelled the read, whatever Get returned.
+		if err == nil {
+			_ = r.Close()
+		}
+		cancel()
+		return nil, fmt.Errorf("object %s: no answer from nats within %s", name, ObjectOpenTimeout)
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("object %s: %w", name, err)
+	}
+	return &objectReader{ObjectResult: r, js: o.js, cancel: cancel}, nil
+}
+
+// objectReader checks, when a read fails, whether the object is
+// incomplete, and releases the read's context when closed.
+type objectReader struct {
+	jetstream.ObjectResult
+	js     jetstream.JetStream
+	cancel context.CancelFunc
+}
+
+func (r *objectReader) Read(p []byte) (int, error) {
+	n, err := r.ObjectResult.Read(p)
+	if err == nil || errors.Is(err, io.EOF) {
+		return n, err
+	}
+	info, _ := r.ObjectResult.Info()
+	if info == nil {
+		return n, err
+	}
+	// The read's own context has ended or failed: ask on a fresh one.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if complete, cerr := ObjectComplete(ctx, r.js, info); cerr == nil && !complete {
+		return n, fmt.Errorf("object %s: %w (%d chunks listed, not all stored)", info.Name, ErrObjectIncomplete, info.Chunks)
+	}
+	return n, err
+}
+
+func (r *objectReader) Close() error {
+	defer r.cancel()
+	return r.ObjectResult.Close()
 }

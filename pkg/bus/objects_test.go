@@ -2,7 +2,10 @@ package bus_test
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -53,4 +56,43 @@ func TestObjectComplete(t *testing.T) {
 	_, err = bus.ObjectComplete(t.Context(), js, info)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "object broken.md: stream OBJ_no_such_bucket")
+}
+
+func TestObjectsOpen(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	store, err := js.ObjectStore(t.Context(), bus.BucketFiles)
+	require.NoError(t, err)
+	objects, err := bus.NewObjects(t.Context(), js, bus.BucketFiles)
+	require.NoError(t, err)
+	content := bytes.Repeat([]byte("chunked "), 50_000) // several chunks
+	_, err = store.PutBytes(t.Context(), "a.md@1", content)
+	require.NoError(t, err)
+
+	r, err := objects.Open(t.Context(), "a.md@1")
+	require.NoError(t, err)
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.Equal(t, content, got)
+
+	_, err = objects.Open(t.Context(), "gone.md@1")
+	require.ErrorIs(t, err, jetstream.ErrObjectNotFound)
+	assert.Contains(t, err.Error(), "object gone.md@1")
+
+	// An object whose chunks are gone: the read ends with the reader's
+	// deadline, and says the object is incomplete rather than slow.
+	info, err := store.PutBytes(t.Context(), "broken.md@1", content)
+	require.NoError(t, err)
+	breakObject(t, js, info)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	r, err = objects.Open(ctx, "broken.md@1")
+	require.NoError(t, err)
+	_, err = io.ReadAll(r)
+	require.ErrorIs(t, err, bus.ErrObjectIncomplete)
+	assert.Contains(t, err.Error(), "object broken.md@1")
+	require.NoError(t, r.Close())
+
+	_, err = bus.NewObjects(t.Context(), js, "no_such_bucket")
+	require.Error(t, err)
 }

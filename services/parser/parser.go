@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
@@ -346,7 +347,12 @@ type boundedReader struct {
 
 func (b *boundedReader) Read(buf []byte) (int, error) {
 	n, err := b.ReadCloser.Read(buf)
-	if err != nil && err != io.EOF && b.ctx.Err() != nil {
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, bus.ErrObjectIncomplete):
+		// Reading again cannot help: the bytes must be stored again.
+		err = pipeline.Permanent(fmt.Errorf("%w; 'docgraph reconcile --fix' stores the file again", err))
+	case b.ctx.Err() != nil:
 		err = context.Cause(b.ctx)
 	}
 	return n, err

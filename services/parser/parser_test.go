@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
@@ -626,4 +627,21 @@ func (o deadlineObjects) Open(ctx context.Context, name string) (io.ReadCloser, 
 		*o.seen = time.Until(d)
 	}
 	return nil, fmt.Errorf("get object %s: %w", name, fs.ErrNotExist)
+}
+
+// incompleteObjects serves objects whose upload did not finish: a read
+// fails with bus.ErrObjectIncomplete.
+type incompleteObjects struct{}
+
+func (incompleteObjects) Open(context.Context, string) (io.ReadCloser, error) {
+	return io.NopCloser(errReader{fmt.Errorf("object a.md@x: %w", bus.ErrObjectIncomplete)}), nil
+}
+
+func TestIncompleteObjectIsPermanent(t *testing.T) {
+	p := newParser(t, Config{}, incompleteObjects{}, nil)
+	err := p.Handle(t.Context(), discovered(t, "a.md", []byte("text"), 1), (&collector{}).emit)
+	require.ErrorIs(t, err, bus.ErrObjectIncomplete)
+	assert.True(t, pipeline.IsPermanent(err), "reading again cannot help")
+	assert.Contains(t, err.Error(), "read object a.md@")
+	assert.Contains(t, err.Error(), "'docgraph reconcile --fix' stores the file again")
 }
