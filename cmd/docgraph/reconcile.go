@@ -72,6 +72,10 @@ type gap struct {
 	graphSHA string // "" for missing files
 	file     folderFile
 	dl       *bus.DeadLetter // the dead letter that explains it
+	// incomplete marks a dead-lettered file whose stored bytes miss chunks
+	// (an upload that did not finish): --fix stores and publishes it again,
+	// since a replay of its dead letter would read the same object.
+	incomplete bool
 }
 
 // folderFile is a file the watcher would publish.
@@ -145,7 +149,11 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 		}
 		return nil
 	}
-	if open == 0 && !anyIncomplete(ctx, s.js, gaps) {
+	incomplete, err := markIncomplete(ctx, s.js, gaps)
+	if err != nil {
+		return fmt.Errorf("reconcile --fix: %w", err)
+	}
+	if open == 0 && incomplete == 0 {
 		fmt.Fprintln(e.stdout, "nothing to fix")
 		return nil
 	}
@@ -392,24 +400,25 @@ func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Conf
 	// Names this reconcile's messages; later runs see a higher sequence.
 	run := strconv.FormatUint(info.State.LastSeq, 10)
 	republished, deleted, left, failed := 0, 0, 0, 0
+	// republishGap stores and publishes g's file again.
+	republishGap := func(g gap, why string) {
+		seq, err := republish(ctx, s.js, objects, g, run)
+		if err != nil {
+			failed++
+			fmt.Fprintf(e.stdout, "not fixed      %s: %v\n", g.path, err)
+			return
+		}
+		republished++
+		fmt.Fprintf(e.stdout, "republished    %s (%ssha256 %s, files seq %d)\n", g.path, why, short(g.fileSHA), seq)
+	}
 	handled := map[string]bool{}
 	for _, g := range gaps {
 		handled[g.path] = true
 		res, scanned := rep.Lookup(g.path)
 		switch g.kind {
 		case gapDeadLettered:
-			// A file whose stored bytes are incomplete (an upload that did
-			// not finish) is stored and published again: replaying its dead
-			// letter would read the same incomplete object.
-			if incomplete, err := objectIncomplete(ctx, s.js, objects, g.path+"@"+g.fileSHA); err == nil && incomplete && g.file.abs != "" {
-				seq, err := republish(ctx, s.js, objects, g, run)
-				if err != nil {
-					failed++
-					fmt.Fprintf(e.stdout, "not fixed      %s: %v\n", g.path, err)
-					continue
-				}
-				republished++
-				fmt.Fprintf(e.stdout, "republished    %s (its stored bytes were incomplete; sha256 %s, files seq %d)\n", g.path, short(g.fileSHA), seq)
+			if g.incomplete {
+				republishGap(g, "its stored bytes were incomplete; ")
 				continue
 			}
 			left++
@@ -423,14 +432,7 @@ func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Conf
 				failed++
 				fmt.Fprintf(e.stdout, "not fixed      %s: %s\n", g.path, resultDetail(res))
 			default:
-				seq, err := republish(ctx, s.js, objects, g, run)
-				if err != nil {
-					failed++
-					fmt.Fprintf(e.stdout, "not fixed      %s: %v\n", g.path, err)
-					continue
-				}
-				republished++
-				fmt.Fprintf(e.stdout, "republished    %s (sha256 %s, files seq %d)\n", g.path, short(g.fileSHA), seq)
+				republishGap(g, "")
 			}
 		case gapOrphaned:
 			if scanned && res.Outcome == watcher.Deleted {
@@ -469,58 +471,63 @@ func resultDetail(r watcher.Result) string {
 	return r.Detail
 }
 
-// anyIncomplete reports whether a dead-lettered gap's stored bytes are
-// incomplete (which --fix stores again).
-func anyIncomplete(ctx context.Context, js jetstream.JetStream, gaps []gap) bool {
+// markIncomplete marks the dead-lettered gaps whose stored bytes are
+// incomplete and returns how many there are.
+func markIncomplete(ctx context.Context, js jetstream.JetStream, gaps []gap) (int, error) {
 	objects, err := js.ObjectStore(ctx, bus.BucketFiles)
 	if err != nil {
-		return false
+		return 0, fmt.Errorf("object store: %w", err)
 	}
-	for _, g := range gaps {
-		if g.kind != gapDeadLettered || g.fileSHA == "" {
+	n := 0
+	for i := range gaps {
+		g := &gaps[i]
+		if g.kind != gapDeadLettered || g.fileSHA == "" || g.file.abs == "" {
 			continue
 		}
-		if incomplete, err := objectIncomplete(ctx, js, objects, g.path+"@"+g.fileSHA); err == nil && incomplete {
-			return true
+		stored, err := storedState(ctx, js, objects, g.path+"@"+g.fileSHA)
+		if err != nil {
+			return n, err
+		}
+		if g.incomplete = stored == objectIncomplete; g.incomplete {
+			n++
 		}
 	}
-	return false
+	return n, nil
 }
 
-// objectIncomplete reports whether the object obj is stored but misses
-// chunks (false when it is absent).
-func objectIncomplete(ctx context.Context, js jetstream.JetStream, objects jetstream.ObjectStore, obj string) (bool, error) {
+// What the object store holds under a name.
+const (
+	objectAbsent = iota
+	objectIncomplete
+	objectComplete
+)
+
+// storedState says whether the object store holds obj, whole or with
+// chunks missing (an upload that failed after its metadata was stored).
+func storedState(ctx context.Context, js jetstream.JetStream, objects jetstream.ObjectStore, obj string) (int, error) {
 	info, err := objects.GetInfo(ctx, obj)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return false, nil
+	if errors.Is(err, jetstream.ErrObjectNotFound) || err == nil && info.Deleted {
+		return objectAbsent, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("object %s: %w", obj, err)
-	}
-	if info.Deleted {
-		return false, nil
+		return objectAbsent, fmt.Errorf("object %s: %w", obj, err)
 	}
 	complete, err := bus.ObjectComplete(ctx, js, info)
-	return !complete, err
+	if err != nil || !complete {
+		return objectIncomplete, err
+	}
+	return objectComplete, nil
 }
 
 // republish stores the file's bytes (unless the object is there) and
 // publishes a FileDiscovered for them.
 func republish(ctx context.Context, js jetstream.JetStream, objects jetstream.ObjectStore, g gap, run string) (uint64, error) {
 	obj := g.path + "@" + g.fileSHA
-	info, err := objects.GetInfo(ctx, obj)
-	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-		return 0, fmt.Errorf("object %s: %w", obj, err)
+	stored, err := storedState(ctx, js, objects, obj)
+	if err != nil {
+		return 0, err
 	}
-	stored := err == nil && !info.Deleted
-	if stored {
-		// An upload that failed may have left the metadata without the
-		// chunks: such an object is stored again.
-		if stored, err = bus.ObjectComplete(ctx, js, info); err != nil {
-			return 0, err
-		}
-	}
-	if !stored {
+	if stored != objectComplete {
 		if err := storeFile(ctx, objects, g, obj); err != nil {
 			return 0, err
 		}
