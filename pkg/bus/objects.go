@@ -37,12 +37,12 @@ func ObjectComplete(ctx context.Context, js jetstream.JetStream, info *jetstream
 // stored (see ObjectComplete): reading it again cannot succeed.
 var ErrObjectIncomplete = errors.New("object incomplete: its upload did not finish")
 
-// ObjectOpenTimeout bounds the setup of an object read (its info request
+// objectOpenTimeout bounds the setup of an object read (its info request
 // and the creation of the consumer that streams its chunks). A request in
 // flight while the connection drops never gets its reply, and a handler's
 // own deadline is minutes away: without this bound a NATS restart could
 // stall a reader for that long.
-const ObjectOpenTimeout = 15 * time.Second
+const objectOpenTimeout = 15 * time.Second
 
 // Objects reads the objects of one bucket: Open bounds the setup of a
 // read, and a read that fails on an incomplete object reports
@@ -65,7 +65,7 @@ func NewObjects(ctx context.Context, js jetstream.JetStream, bucket string) (*Ob
 // does. A missing object's error matches jetstream.ErrObjectNotFound.
 func (o *Objects) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	timer := time.AfterFunc(ObjectOpenTimeout, cancel)
+	timer := time.AfterFunc(objectOpenTimeout, cancel)
 	r, err := o.store.Get(ctx, name)
 	if !timer.Stop() {
 		// The timer fired and cancelled the read, whatever Get returned.
@@ -73,7 +73,7 @@ func (o *Objects) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 			_ = r.Close()
 		}
 		cancel()
-		return nil, fmt.Errorf("object %s: no answer from nats within %s", name, ObjectOpenTimeout)
+		return nil, fmt.Errorf("object %s: no answer from nats within %s", name, objectOpenTimeout)
 	}
 	if err != nil {
 		cancel()

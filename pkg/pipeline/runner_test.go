@@ -156,6 +156,17 @@ func identity(_ context.Context, in pipeline.Message, emit pipeline.Emit) error 
 	return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
 }
 
+// identityUnlessDown is identity while down is false; while it is true its
+// dependency is unavailable.
+func identityUnlessDown(down *atomic.Bool) pipeline.StreamHandler {
+	return func(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
+		if down.Load() {
+			return pipeline.Unavailable(errors.New("graph store down"))
+		}
+		return identity(ctx, in, emit)
+	}
+}
+
 func TestRunnerAcksAfterPublishingWithCorrelationID(t *testing.T) {
 	e := newEnv(t)
 	e.publish(t, 20, "cid")
@@ -473,12 +484,9 @@ func TestRunnerHoldsMessagesDuringAnOutage(t *testing.T) {
 					return errs
 				}, logging.Discard(), e.metrics)
 			} else {
-				r, err = pipeline.NewRunner(cfg, e.js, func(_ context.Context, m pipeline.Message, emit pipeline.Emit) error {
+				r, err = pipeline.NewRunner(cfg, e.js, func(ctx context.Context, m pipeline.Message, emit pipeline.Emit) error {
 					delivered.Store(string(m.Data), m.Delivered)
-					if down.Load() {
-						return pipeline.Unavailable(errors.New("graph store down"))
-					}
-					return emit(pipeline.Message{Subject: "t.out", Data: m.Data})
+					return identityUnlessDown(&down)(ctx, m, emit)
 				}, logging.Discard(), e.metrics)
 			}
 			require.NoError(t, err)
@@ -630,12 +638,7 @@ func TestRunnerRetriesAFailedResume(t *testing.T) {
 	js.fail.Store(2)
 	var down atomic.Bool
 	down.Store(true)
-	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN"}, js, func(_ context.Context, m pipeline.Message, emit pipeline.Emit) error {
-		if down.Load() {
-			return pipeline.Unavailable(errors.New("graph store down"))
-		}
-		return emit(pipeline.Message{Subject: "t.out", Data: m.Data})
-	}, logging.Discard(), e.metrics)
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN"}, js, identityUnlessDown(&down), logging.Discard(), e.metrics)
 	require.NoError(t, err)
 	e.run(t, r)
 	e.publish(t, 1, "first")

@@ -111,9 +111,7 @@ func TestRefresherReextractsChunksWithChangedNames(t *testing.T) {
 // re-extracted: the graph writer would ignore them.
 func TestRefresherSkipsSupersededVersions(t *testing.T) {
 	_, _, js := bustest.Provisioned(t)
-	g := NewGazetteer(nil)
-	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
-	r := NewRefresher(js, newTestExtractorWith(t, g), logging.Discard(), 0)
+	r := adaRefresher(t, js)
 	publishChunk(t, js, "a.md", "Ada Quinlan wrote the first draft.", 1)
 	publishChunk(t, js, "c.md", "Ada Quinlan manages PRJ-1234.", 3)
 	publishChunk(t, js, "a.md", "Ada Quinlan wrote the second draft.", 4)
@@ -141,6 +139,14 @@ func TestRefresherWithEmptyStream(t *testing.T) {
 	assert.Zero(t, n)
 }
 
+// adaRefresher is a refresher over js whose gazetteer knows Ada Quinlan.
+func adaRefresher(t *testing.T, js jetstream.JetStream) *Refresher {
+	t.Helper()
+	g := NewGazetteer(nil)
+	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
+	return NewRefresher(js, newTestExtractorWith(t, g), logging.Discard(), 0)
+}
+
 func newTestExtractorWith(t testing.TB, g *Gazetteer) *Extractor {
 	t.Helper()
 	x, err := New(defaultSchema(t), g)
@@ -152,9 +158,7 @@ func newTestExtractorWith(t testing.TB, g *Gazetteer) *Extractor {
 // deletion) follow it in the stream.
 func TestRefresherEndsAtTheLastChunk(t *testing.T) {
 	_, _, js := bustest.Provisioned(t)
-	g := NewGazetteer(nil)
-	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
-	r := NewRefresher(js, newTestExtractorWith(t, g), logging.Discard(), 0)
+	r := adaRefresher(t, js)
 	publishChunk(t, js, "a.md", "Ada Quinlan wrote the first draft.", 1)
 	m := pipeline.MustMessage(event.SubjectDocumentDeleted, event.DocumentDeleted{Path: "b.md"})
 	_, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header})
