@@ -348,18 +348,15 @@ func (b *Book) waitRevision(ctx context.Context, rev uint64) error {
 	return nil
 }
 
-// write stores next under key if the entry is still at revision rev (0:
-// absent); a nil next deletes it.
-func (b *Book) write(ctx context.Context, key string, next *Entry, rev uint64) error {
+// write stores the encoded entry data under key if the entry is still at
+// revision rev (0: absent); nil data deletes it.
+func (b *Book) write(ctx context.Context, key string, data []byte, rev uint64) error {
 	rctx, cancel := request(ctx)
 	defer cancel()
-	if next == nil {
+	if data == nil {
 		return b.kv.Delete(rctx, key, jetstream.LastRevision(rev))
 	}
-	data, err := json.Marshal(next)
-	if err != nil {
-		return fmt.Errorf("gazetteer encode: %w", err)
-	}
+	var err error
 	if rev == 0 {
 		_, err = b.kv.Create(rctx, key, data)
 	} else {
@@ -455,7 +452,13 @@ func (b *Book) update(ctx context.Context, key string, fn func(cur *Entry) *Entr
 		if next == cur {
 			return nil
 		}
-		if err = b.write(ctx, key, next, rev); err == nil {
+		var data []byte
+		if next != nil {
+			if data, err = json.Marshal(next); err != nil {
+				return fmt.Errorf("gazetteer encode: %w", err)
+			}
+		}
+		if err = b.write(ctx, key, data, rev); err == nil {
 			return nil
 		}
 		if attempt >= 10 || ctx.Err() != nil {
