@@ -47,6 +47,7 @@ type Config struct {
 	Backoff         []time.Duration // NakWithDelay per attempt; the last value repeats
 	HandlerTimeout  time.Duration   // per message (or batch)
 	PublishWindow   int             // outputs published but not yet acknowledged
+	PubAckTimeout   time.Duration   // an output not acknowledged within this failed
 	PullBatch       int             // messages buffered by the pull iterator
 	ShutdownTimeout time.Duration   // time in-flight work gets after a stop signal
 
@@ -80,6 +81,9 @@ func (c *Config) defaults() {
 	}
 	if c.PublishWindow <= 0 {
 		c.PublishWindow = 512
+	}
+	if c.PubAckTimeout <= 0 {
+		c.PubAckTimeout = 30 * time.Second
 	}
 	if c.PullBatch <= 0 {
 		c.PullBatch = 256
@@ -426,15 +430,18 @@ func (r *Runner) publish(ctx context.Context, st *state, out Message) error {
 // complete resolves PubAck futures in order and finishes inputs whose
 // outputs are all acknowledged.
 func (r *Runner) complete() {
+	wait := time.NewTimer(r.cfg.PubAckTimeout)
+	wait.Stop()
 	for it := range r.queue {
 		if it.fut != nil {
-			select {
-			case ack := <-it.fut.Ok():
+			ack, err := r.pubAck(it.fut, wait)
+			if err == nil {
 				r.metrics.outputs.WithLabelValues(r.cfg.Stage).Inc()
-				if ack.Duplicate && r.observe != nil {
-					r.observe.Dropped(it.cid)
-				}
-			case err := <-it.fut.Err():
+			}
+			if err == nil && ack.Duplicate && r.observe != nil {
+				r.observe.Dropped(it.cid)
+			}
+			if err != nil {
 				if it.st.pubErr == nil {
 					it.st.pubErr = fmt.Errorf("publish %s: %w", it.fut.Msg().Subject, err)
 				}
@@ -446,6 +453,29 @@ func (r *Runner) complete() {
 			continue
 		}
 		r.finish(it.st, it.err)
+	}
+}
+
+// pubAck waits for fut's outcome, at most PubAckTimeout (with wait, the
+// completer's timer): a JetStream context without its own publish timeout
+// never resolves a future whose ack was lost with its connection.
+func (r *Runner) pubAck(fut jetstream.PubAckFuture, wait *time.Timer) (*jetstream.PubAck, error) {
+	select {
+	case ack := <-fut.Ok():
+		return ack, nil
+	case err := <-fut.Err():
+		return nil, err
+	default:
+	}
+	wait.Reset(r.cfg.PubAckTimeout)
+	defer wait.Stop()
+	select {
+	case ack := <-fut.Ok():
+		return ack, nil
+	case err := <-fut.Err():
+		return nil, err
+	case <-wait.C:
+		return nil, fmt.Errorf("no PubAck within %s", r.cfg.PubAckTimeout)
 	}
 }
 

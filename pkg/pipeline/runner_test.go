@@ -671,3 +671,38 @@ func TestRunnerRetriesAFailedResume(t *testing.T) {
 	})
 	assert.False(t, r.Paused())
 }
+
+// lostPubAck is the real JetStream whose first async publish never gets
+// its PubAck (a JetStream context without its own publish timeout whose
+// connection died).
+type lostPubAck struct {
+	jetstream.JetStream
+	lost atomic.Bool
+}
+
+type pendingFuture struct{ msg *nats.Msg }
+
+func (f pendingFuture) Ok() <-chan *jetstream.PubAck { return nil }
+func (f pendingFuture) Err() <-chan error            { return nil }
+func (f pendingFuture) Msg() *nats.Msg               { return f.msg }
+
+func (l *lostPubAck) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	if l.lost.CompareAndSwap(false, true) {
+		return pendingFuture{m}, nil
+	}
+	return l.JetStream.PublishMsgAsync(m, opts...)
+}
+
+func TestRunnerRetriesAnOutputWithoutPubAck(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 1, "lost")
+	js := &lostPubAck{JetStream: e.js}
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", PubAckTimeout: 200 * time.Millisecond,
+		Backoff: []time.Duration{time.Millisecond}}, js, identity, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r)
+	waitFor(t, 20*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+	assert.EqualValues(t, 1, streamMsgs(t, e.js, "T_OUT"), "the retry stored the output")
+	e.waitCounted(t, "test", pipeline.OutcomeNak, 1)
+	e.waitCounted(t, "test", pipeline.OutcomeAck, 1)
+}
