@@ -24,6 +24,7 @@ const (
 	outageMinWait = 250 * time.Millisecond
 	outageMaxWait = 15 * time.Second
 	pauseFor      = 10 * time.Minute
+	resumeAfter   = 500 * time.Millisecond
 )
 
 // hold waits out an outage reported by err: it pauses the consumer (once
@@ -86,10 +87,23 @@ func (r *Runner) recovered(ctx context.Context) {
 	}
 }
 
+// resume ends the consumer's pause on the server. The server wakes a
+// consumer's waiting pull requests when a message arrives, a new pull
+// request comes or a pause runs out, but not on an explicit resume: the
+// messages stored during the outage would wait for the pull requests to
+// expire (about 15 s). So the pause is set to run out in resumeAfter
+// instead. Should the server's clock be behind this process's (the pause
+// would last longer than asked), the consumer is resumed explicitly.
 func (r *Runner) resume(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, err := r.js.ResumeConsumer(pctx, r.cfg.Stream, r.cfg.Durable)
+	resp, err := r.js.PauseConsumer(pctx, r.cfg.Stream, r.cfg.Durable, time.Now().Add(resumeAfter))
+	if err != nil {
+		return err
+	}
+	if resp.Paused && resp.PauseRemaining > resumeAfter+time.Second {
+		_, err = r.js.ResumeConsumer(pctx, r.cfg.Stream, r.cfg.Durable)
+	}
 	return err
 }
 

@@ -128,6 +128,15 @@ func streamMsgs(t testing.TB, js jetstream.JetStream, stream string) uint64 {
 	return info.State.Msgs
 }
 
+func consumerInfo(t testing.TB, js jetstream.JetStream, stream, durable string) *jetstream.ConsumerInfo {
+	t.Helper()
+	c, err := js.Consumer(context.Background(), stream, durable)
+	require.NoError(t, err)
+	info, err := c.Info(context.Background())
+	require.NoError(t, err)
+	return info
+}
+
 func consumerDone(t testing.TB, js jetstream.JetStream, stream, durable string) error {
 	c, err := js.Consumer(context.Background(), stream, durable)
 	if err != nil {
@@ -625,20 +634,14 @@ type failingResume struct {
 	fail atomic.Int32 // resumes still to fail
 }
 
-func (f *failingResume) ResumeConsumer(ctx context.Context, stream, consumer string) (*jetstream.ConsumerPauseResponse, error) {
-	if f.fail.Add(-1) >= 0 {
-		return nil, errors.New("nats: timeout")
-	}
-	return f.JetStream.ResumeConsumer(ctx, stream, consumer)
-}
-
-func TestRunnerRetriesAFailedResume(t *testing.T) {
-	e := newEnv(t)
-	js := &failingResume{JetStream: e.js}
-	js.fail.Store(2)
-	var down atomic.Bool
+// runPaused runs a runner whose dependency is down and returns it once it
+// has paused its consumer over a first message; down brings the
+// dependency back.
+func runPaused(t *testing.T, e *env, js jetstream.JetStream) (r *pipeline.Runner, down *atomic.Bool) {
+	t.Helper()
+	down = new(atomic.Bool)
 	down.Store(true)
-	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN"}, js, identityUnlessDown(&down), logging.Discard(), e.metrics)
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN"}, js, identityUnlessDown(down), logging.Discard(), e.metrics)
 	require.NoError(t, err)
 	e.run(t, r)
 	e.publish(t, 1, "first")
@@ -648,6 +651,23 @@ func TestRunnerRetriesAFailedResume(t *testing.T) {
 		}
 		return nil
 	})
+	return r, down
+}
+
+// PauseConsumer fails the resumes: the runner resumes by a pause that
+// runs out at once (a pause for an outage lasts minutes).
+func (f *failingResume) PauseConsumer(ctx context.Context, stream, consumer string, until time.Time) (*jetstream.ConsumerPauseResponse, error) {
+	if time.Until(until) < time.Minute && f.fail.Add(-1) >= 0 {
+		return nil, errors.New("nats: timeout")
+	}
+	return f.JetStream.PauseConsumer(ctx, stream, consumer, until)
+}
+
+func TestRunnerRetriesAFailedResume(t *testing.T) {
+	e := newEnv(t)
+	js := &failingResume{JetStream: e.js}
+	js.fail.Store(2)
+	r, down := runPaused(t, e, js)
 	down.Store(false)
 	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
 	waitFor(t, 10*time.Second, func() error {
@@ -670,6 +690,47 @@ func TestRunnerRetriesAFailedResume(t *testing.T) {
 		return nil
 	})
 	assert.False(t, r.Paused())
+}
+
+// Messages stored while the consumer was paused are delivered as soon as
+// the stage recovers, not when the runner's waiting pull requests expire
+// (the server does not wake them on an explicit resume: 15 s here).
+func TestRunnerDeliversAtOnceAfterAnOutage(t *testing.T) {
+	e := newEnv(t)
+	r, down := runPaused(t, e, e.js)
+	e.publish(t, 3, "during")
+	assert.True(t, r.Paused())
+	// The messages stored during the pause reach the server's consumer
+	// (pending, not delivered) before the dependency comes back.
+	waitFor(t, 10*time.Second, func() error {
+		if n := consumerInfo(t, e.js, "T_IN", "test").NumPending; n != 3 {
+			return fmt.Errorf("%d pending", n)
+		}
+		return nil
+	})
+	down.Store(false)
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+	assert.EqualValues(t, 4, streamMsgs(t, e.js, "T_OUT"))
+	assert.False(t, consumerInfo(t, e.js, "T_IN", "test").Paused, "the consumer is no longer paused on the server")
+}
+
+// behindClock is the real JetStream on a server whose clock is behind:
+// a pause meant to run out at once would last a minute.
+type behindClock struct{ jetstream.JetStream }
+
+func (b behindClock) PauseConsumer(ctx context.Context, stream, consumer string, until time.Time) (*jetstream.ConsumerPauseResponse, error) {
+	if time.Until(until) < time.Minute {
+		until = until.Add(time.Minute)
+	}
+	return b.JetStream.PauseConsumer(ctx, stream, consumer, until)
+}
+
+func TestRunnerResumesExplicitlyWhenTheServerClockIsBehind(t *testing.T) {
+	e := newEnv(t)
+	_, down := runPaused(t, e, behindClock{e.js})
+	down.Store(false)
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+	assert.False(t, consumerInfo(t, e.js, "T_IN", "test").Paused, "resumed, not paused for another minute")
 }
 
 // lostPubAck is the real JetStream whose first async publish never gets
