@@ -159,6 +159,32 @@ func TestByteSize(t *testing.T) {
 	}
 }
 
+func TestByteSizeString(t *testing.T) {
+	for give, want := range map[config.ByteSize]string{0: "0", 1000: "1000", 1024: "1KiB", 1536 << 10: "1536KiB", 256 << 20: "256MiB", 2 << 30: "2GiB"} {
+		assert.Equal(t, want, give.String())
+		back, err := config.ParseByteSize(want)
+		require.NoError(t, err)
+		assert.Equal(t, give, back, "%s reads back", want)
+	}
+	_, err := config.ParseByteSize("lotsMiB")
+	assert.ErrorContains(t, err, `"lotsMiB"`, "the error quotes what was given")
+}
+
+// Every flag says what it is, its default and its environment variable;
+// an alias of the same name as its path is that path's flag.
+func TestFlagHelp(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	config.NewLoader().RegisterFlags(fs, true)
+	fs.VisitAll(func(f *flag.Flag) {
+		assert.NotRegexp(t, `^\s*(\(|\[|$)`, f.Usage, "--%s has no help", f.Name)
+	})
+	assert.Equal(t, "larger files are refused (e.g. 256MiB) (default 256MiB) [env DOCGRAPH_WATCH_MAX_FILE_SIZE]",
+		fs.Lookup("watch.max_file_size").Usage)
+	assert.Contains(t, fs.Lookup("data").Usage, `(default ".docgraph") [env DOCGRAPH_DATA]`)
+	assert.NotContains(t, fs.Lookup("data").Usage, "same as")
+	assert.Contains(t, fs.Lookup("log-format").Usage, "(same as --log.format)")
+}
+
 func TestPathsCoverEveryField(t *testing.T) {
 	paths := config.Paths()
 	assert.Contains(t, paths["nats.url"], "DOCGRAPH_NATS_URL")

@@ -19,9 +19,23 @@ import (
 // ByteSize is a size in bytes that reads "256MiB", "10MB", "4096".
 type ByteSize int64
 
+// String renders b in the largest binary unit that divides it ("256MiB",
+// "1536KiB", "1000"), which ParseByteSize reads back.
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b != 0 && int64(b)%u.mult == 0 {
+			return strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
 // ParseByteSize reads a size with an optional unit (B, KB, KiB, MB, MiB, GB, GiB).
-func ParseByteSize(s string) (ByteSize, error) {
-	s = strings.TrimSpace(s)
+func ParseByteSize(given string) (ByteSize, error) {
+	s := strings.TrimSpace(given)
 	units := []struct {
 		suffix string
 		mult   int64
@@ -35,7 +49,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q (want e.g. 256MiB)", s)
+		return 0, fmt.Errorf("invalid size %q (want e.g. 256MiB)", given)
 	}
 	return ByteSize(n * mult), nil
 }
@@ -173,8 +187,11 @@ func (l *Loader) RegisterFlags(fs *flag.FlagSet, all bool) {
 	sort.Strings(names)
 	for _, a := range names {
 		p := Aliases[a]
-		f := byPath[p]
-		fs.Func(a, f.help+" (same as --"+p+")", l.setter(p))
+		if a == p {
+			fs.Func(a, byPath[p].usage(), l.setter(p))
+			continue
+		}
+		fs.Func(a, byPath[p].help+" (same as --"+p+")", l.setter(p))
 	}
 	if !all {
 		return
@@ -183,15 +200,20 @@ func (l *Loader) RegisterFlags(fs *flag.FlagSet, all bool) {
 		if _, dup := Aliases[f.path]; dup {
 			continue
 		}
-		usage := f.help
-		if !f.secret {
-			if d := formatValue(f.v); d != "" {
-				usage += " (default " + d + ")"
-			}
-		}
-		usage += " [env " + strings.Join(f.env, ", ") + "]"
-		fs.Func(f.path, usage, l.setter(f.path))
+		fs.Func(f.path, f.usage(), l.setter(f.path))
 	}
+}
+
+// usage is the field's flag help: what it is, its default and its
+// environment variables.
+func (f field) usage() string {
+	u := f.help
+	if !f.secret {
+		if d := formatValue(f.v); d != "" {
+			u += " (default " + d + ")"
+		}
+	}
+	return u + " [env " + strings.Join(f.env, ", ") + "]"
 }
 
 func (l *Loader) setter(path string) func(string) error {

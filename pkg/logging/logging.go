@@ -29,8 +29,8 @@ const (
 
 // Config selects the format and level.
 type Config struct {
-	Format string `yaml:"format"` // auto | text | json
-	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format" help:"auto (text on a terminal, JSON otherwise), text or json"`
+	Level  string `yaml:"level" help:"debug, info, warn or error"`
 }
 
 // Validate checks the values.
