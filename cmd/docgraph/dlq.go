@@ -23,7 +23,8 @@ import (
 
 const dlqHelp = `Dead letters are messages a stage gave up on: a permanent error (bad input, an
 unsupported file) at once, a retryable one after stages.<stage>.max_deliver attempts.
-Each keeps the original message byte for byte with the reason. Subcommands:
+Each keeps the original message byte for byte with the reason; an input that comes back
+after it was dead-lettered (a lost acknowledgement) is not listed twice. Subcommands:
 
   list    [--stage S] [--since DURATION] [--json]
           one line per dead letter: id, stage, age, file path, error

@@ -266,7 +266,7 @@ func TestListDeadLettersManyAcrossBatches(t *testing.T) {
 	in := publishInput(t, js, event.SubjectChunk, chunkEvent("a.md", 0), "c")
 	var want []uint64
 	for i := range 600 {
-		in.Delivered = uint64(i + 1)
+		in.StreamSeq = uint64(i + 1) // one dead letter per input
 		want = append(want, deadLetter(t, js, bus.StageExtractor, in, errors.New("e")))
 	}
 	got, err := bus.ListDeadLetters(t.Context(), js, bus.Filter{})

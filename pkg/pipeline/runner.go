@@ -551,11 +551,16 @@ func (r *Runner) backoff(delivered uint64) time.Duration {
 // deadLetter publishes the input, byte for byte, to the stage's DLQ subject
 // with the reason in headers, then terms it. If the DLQ publish fails the
 // input is nacked instead, so nothing is lost.
+//
+// An input is dead-lettered once: a dead letter's message ID names the
+// input, not its delivery, so a redelivery after a lost Term (a server
+// failover) adds no second entry. Should that entry be gone already
+// (replayed or purged), the redelivery is recorded again.
 func (r *Runner) deadLetter(st *state, herr error, class, reason string, log *slog.Logger) string {
 	nm := DeadLetter(r.cfg.Stage, r.cfg.Stream, st.in, herr, class)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(st.ctx), 10*time.Second)
 	defer cancel()
-	if _, err := r.js.PublishMsg(ctx, nm); err != nil {
+	if err := r.publishDeadLetter(ctx, nm, st.in.Delivered); err != nil {
 		_ = st.raw.NakWithDelay(r.backoff(st.in.Delivered))
 		log.ErrorContext(st.ctx, "dead letter publish failed; message nacked",
 			slog.Any(logging.KeyErr, herr), slog.String("dlq_err", err.Error()))
@@ -568,8 +573,28 @@ func (r *Runner) deadLetter(st *state, herr error, class, reason string, log *sl
 	return OutcomeTerm
 }
 
+// publishDeadLetter publishes nm; a duplicate of a dead letter no longer
+// stored is published again under an ID of this delivery.
+func (r *Runner) publishDeadLetter(ctx context.Context, nm *nats.Msg, delivered uint64) error {
+	ack, err := r.js.PublishMsg(ctx, nm)
+	if err != nil || !ack.Duplicate {
+		return err
+	}
+	s, err := r.js.Stream(ctx, ack.Stream)
+	if err != nil {
+		return err
+	}
+	if _, err = s.GetMsg(ctx, ack.Sequence); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err
+	}
+	nm.Header.Set(HeaderMsgID, nm.Header.Get(HeaderMsgID)+":"+strconv.FormatUint(delivered, 10))
+	_, err = r.js.PublishMsg(ctx, nm)
+	return err
+}
+
 // DeadLetter builds the dead-letter message for in: the original payload and
-// headers plus the reason.
+// headers plus the reason. Its message ID names the input (stage, stream,
+// sequence), so JetStream keeps one dead letter per input.
 func DeadLetter(stage, stream string, in Message, herr error, class string) *nats.Msg {
 	nm := nats.NewMsg("docgraph.dlq." + stage)
 	nm.Data = in.Data
@@ -589,7 +614,7 @@ func DeadLetter(stage, stream string, in Message, herr error, class string) *nat
 	nm.Header.Set(HeaderOrigStream, stream)
 	nm.Header.Set(HeaderOrigSeq, strconv.FormatUint(in.StreamSeq, 10))
 	nm.Header.Set(HeaderDeadLettered, time.Now().UTC().Format(time.RFC3339Nano))
-	nm.Header.Set(HeaderMsgID, "dlq:"+stage+":"+stream+":"+strconv.FormatUint(in.StreamSeq, 10)+":"+strconv.FormatUint(in.Delivered, 10))
+	nm.Header.Set(HeaderMsgID, "dlq:"+stage+":"+stream+":"+strconv.FormatUint(in.StreamSeq, 10))
 	return nm
 }
 

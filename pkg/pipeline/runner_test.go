@@ -733,6 +733,105 @@ func TestRunnerResumesExplicitlyWhenTheServerClockIsBehind(t *testing.T) {
 	assert.False(t, consumerInfo(t, e.js, "T_IN", "test").Paused, "resumed, not paused for another minute")
 }
 
+// lostTerm is the real JetStream whose first Term never reaches the
+// server (a failover): the message comes back after AckWait.
+type lostTerm struct {
+	jetstream.JetStream
+	lost atomic.Bool
+}
+
+func (l *lostTerm) CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := l.JetStream.CreateOrUpdateConsumer(ctx, stream, cfg)
+	return termLosingConsumer{c, &l.lost}, err
+}
+
+type termLosingConsumer struct {
+	jetstream.Consumer
+	lost *atomic.Bool
+}
+
+func (c termLosingConsumer) Messages(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error) {
+	it, err := c.Consumer.Messages(opts...)
+	return termLosingIter{it, c.lost}, err
+}
+
+type termLosingIter struct {
+	jetstream.MessagesContext
+	lost *atomic.Bool
+}
+
+func (it termLosingIter) Next(opts ...jetstream.NextOpt) (jetstream.Msg, error) {
+	m, err := it.MessagesContext.Next(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return termLosingMsg{m, it.lost}, nil
+}
+
+type termLosingMsg struct {
+	jetstream.Msg
+	lost *atomic.Bool
+}
+
+func (m termLosingMsg) Term() error {
+	if m.lost.CompareAndSwap(false, true) {
+		return nil
+	}
+	return m.Msg.Term()
+}
+
+// A message dead-lettered whose Term was lost comes back and fails again:
+// it stays one dead letter, unless that one is gone by then (replayed or
+// purged), when the new failure is recorded.
+func TestRunnerDeadLettersAnInputOnce(t *testing.T) {
+	for _, purged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("first purged %v", purged), func(t *testing.T) {
+			e := newEnv(t)
+			e.publish(t, 1, "bad")
+			var deliveries atomic.Int32
+			js := &lostTerm{JetStream: e.js}
+			r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", AckWait: 2 * time.Second},
+				js, func(_ context.Context, m pipeline.Message, _ pipeline.Emit) error {
+					if deliveries.Add(1) == 1 && purged {
+						defer func() {
+							// The runner dead-letters after the handler returns:
+							// purge once the first dead letter is stored.
+							go func() {
+								waitFor(t, 10*time.Second, func() error {
+									if len(dlqMessages(t, e.js)) != 1 {
+										return errors.New("no dead letter yet")
+									}
+									return nil
+								})
+								s, err := e.js.Stream(context.Background(), bus.StreamDLQ)
+								assert.NoError(t, err)
+								assert.NoError(t, s.Purge(context.Background()))
+							}()
+						}()
+					}
+					return pipeline.Permanent(errors.New("unreadable"))
+				}, logging.Discard(), e.metrics)
+			require.NoError(t, err)
+			e.run(t, r)
+			waitFor(t, 20*time.Second, func() error {
+				if n := deliveries.Load(); n < 2 {
+					return fmt.Errorf("%d deliveries", n)
+				}
+				return consumerDone(t, e.js, "T_IN", "test")
+			})
+			e.waitCounted(t, "test", pipeline.OutcomeTerm, 2)
+			dl := dlqMessages(t, e.js)
+			require.Len(t, dl, 1, "one dead letter for the input")
+			assert.Equal(t, "1", dl[0].Header.Get(pipeline.HeaderOrigSeq))
+			if purged {
+				assert.Equal(t, "2", dl[0].Header.Get(pipeline.HeaderAttempts), "the redelivery is recorded")
+			} else {
+				assert.Equal(t, "1", dl[0].Header.Get(pipeline.HeaderAttempts))
+			}
+		})
+	}
+}
+
 // lostPubAck is the real JetStream whose first async publish never gets
 // its PubAck (a JetStream context without its own publish timeout whose
 // connection died).
