@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +30,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 // withSystem connects to the embedded NATS under data (nothing else
@@ -144,7 +144,7 @@ func TestFaultPanicInHandler(t *testing.T) {
 		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{strings.ToLower(strings.Replace(name, "_", ".", 1))}})
 		require.NoError(t, err)
 	}
-	var logs syncBuffer
+	var logs testwait.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	m, err := pipeline.NewMetrics(prometheus.NewRegistry())
 	require.NoError(t, err)
@@ -195,23 +195,6 @@ func TestFaultPanicInHandler(t *testing.T) {
 	last, err := out.GetMsg(ctx, 2)
 	require.NoError(t, err)
 	assert.Equal(t, "after", string(last.Data), "the worker lives on")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func streamState(t testing.TB, js jetstream.JetStream, name string) jetstream.StreamState {

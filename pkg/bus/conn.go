@@ -41,6 +41,15 @@ func Connect(cfg ConnConfig, logger *slog.Logger, extra ...nats.Option) (*nats.C
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			logger.Info("nats reconnected", slog.String("server", c.ConnectedUrlRedacted()))
 		}),
+		// Errors of no request, e.g. a subscription that fell behind and
+		// lost messages (they come back after their ack wait).
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			attrs := []any{slog.Any("err", err)}
+			if sub != nil {
+				attrs = append(attrs, slog.String("subject", sub.Subject))
+			}
+			logger.Warn("nats error", attrs...)
+		}),
 	}
 	if cfg.User != "" {
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))

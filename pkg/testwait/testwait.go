@@ -4,6 +4,8 @@
 package testwait
 
 import (
+	"bytes"
+	"sync"
 	"testing"
 	"time"
 )
@@ -24,4 +26,24 @@ func Until(t testing.TB, timeout time.Duration, cond func() error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// Buffer is a log sink that concurrent writers (a stage's goroutines, a
+// connection's callbacks) can share with a test reading it.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
