@@ -40,16 +40,22 @@ type Config struct {
 	// FilterSubjects restricts the consumer; empty means the whole stream.
 	FilterSubjects []string
 
-	Concurrency     int             // handler goroutines
-	MaxAckPending   int             // messages delivered but not yet acked
-	AckWait         time.Duration   // redelivery timeout without InProgress
-	MaxDeliver      int             // deliveries before a retryable failure is dead-lettered
-	Backoff         []time.Duration // NakWithDelay per attempt; the last value repeats
-	HandlerTimeout  time.Duration   // per message (or batch)
-	PublishWindow   int             // outputs published but not yet acknowledged
-	PubAckTimeout   time.Duration   // an output not acknowledged within this failed
-	PullBatch       int             // messages buffered by the pull iterator
-	ShutdownTimeout time.Duration   // time in-flight work gets after a stop signal
+	Concurrency    int             // handler goroutines
+	MaxAckPending  int             // messages delivered but not yet acked
+	AckWait        time.Duration   // redelivery timeout without InProgress
+	MaxDeliver     int             // deliveries before a retryable failure is dead-lettered
+	Backoff        []time.Duration // NakWithDelay per attempt; the last value repeats
+	HandlerTimeout time.Duration   // per message (or batch)
+	PublishWindow  int             // outputs published but not yet acknowledged
+	PubAckTimeout  time.Duration   // an output not acknowledged within this failed
+	PullBatch      int             // messages buffered by the pull iterator
+	// PullExpiry is how long one pull request waits on the server. The
+	// server sends a heartbeat at half of it, and a pull that gets neither
+	// messages nor heartbeats for the whole of it is renewed: it bounds
+	// how long a pull request the server no longer holds (it happens, rarely,
+	// under load) can stall the stage.
+	PullExpiry      time.Duration
+	ShutdownTimeout time.Duration // time in-flight work gets after a stop signal
 
 	// BatchSize and BatchMaxWait apply to batch handlers: a batch is cut at
 	// BatchSize(pending) messages or after BatchMaxWait, whichever is first.
@@ -87,6 +93,9 @@ func (c *Config) defaults() {
 	}
 	if c.PullBatch <= 0 {
 		c.PullBatch = 256
+	}
+	if c.PullExpiry <= 0 {
+		c.PullExpiry = 5 * time.Second
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
@@ -210,7 +219,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("%s: create consumer %s on %s: %w", r.cfg.Stage, r.cfg.Durable, r.cfg.Stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.PullBatch))
+	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.PullBatch), jetstream.PullExpiry(r.cfg.PullExpiry))
 	if err != nil {
 		return fmt.Errorf("%s: consume %s: %w", r.cfg.Stage, r.cfg.Stream, err)
 	}
@@ -270,7 +279,7 @@ func (r *Runner) fetch(ctx context.Context, it jetstream.MessagesContext, in cha
 			if errors.Is(err, jetstream.ErrNoHeartbeat) {
 				// The server's heartbeat came late (this process or the
 				// server was busy): the iterator pulls again by itself.
-				r.log.Info("pull renewed after a missed heartbeat", slog.Any(logging.KeyErr, err))
+				r.log.Info("pull renewed after a missed heartbeat", slog.String("stream", r.cfg.Stream), slog.Any(logging.KeyErr, err))
 				continue
 			}
 			r.log.Warn("pull failed", slog.Any(logging.KeyErr, err))

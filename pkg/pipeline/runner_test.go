@@ -637,11 +637,12 @@ type failingResume struct {
 // runPaused runs a runner whose dependency is down and returns it once it
 // has paused its consumer over a first message; down brings the
 // dependency back.
-func runPaused(t *testing.T, e *env, js jetstream.JetStream) (r *pipeline.Runner, down *atomic.Bool) {
+func runPaused(t *testing.T, e *env, js jetstream.JetStream, cfg pipeline.Config) (r *pipeline.Runner, down *atomic.Bool) {
 	t.Helper()
 	down = new(atomic.Bool)
 	down.Store(true)
-	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN"}, js, identityUnlessDown(down), logging.Discard(), e.metrics)
+	cfg.Stage, cfg.Stream = "test", "T_IN"
+	r, err := pipeline.NewRunner(cfg, js, identityUnlessDown(down), logging.Discard(), e.metrics)
 	require.NoError(t, err)
 	e.run(t, r)
 	e.publish(t, 1, "first")
@@ -667,7 +668,7 @@ func TestRunnerRetriesAFailedResume(t *testing.T) {
 	e := newEnv(t)
 	js := &failingResume{JetStream: e.js}
 	js.fail.Store(2)
-	r, down := runPaused(t, e, js)
+	r, down := runPaused(t, e, js, pipeline.Config{})
 	down.Store(false)
 	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
 	waitFor(t, 10*time.Second, func() error {
@@ -697,7 +698,7 @@ func TestRunnerRetriesAFailedResume(t *testing.T) {
 // (the server does not wake them on an explicit resume: 15 s here).
 func TestRunnerDeliversAtOnceAfterAnOutage(t *testing.T) {
 	e := newEnv(t)
-	r, down := runPaused(t, e, e.js)
+	r, down := runPaused(t, e, e.js, pipeline.Config{})
 	e.publish(t, 3, "during")
 	assert.True(t, r.Paused())
 	// The messages stored during the pause reach the server's consumer
@@ -727,7 +728,11 @@ func (b behindClock) PauseConsumer(ctx context.Context, stream, consumer string,
 
 func TestRunnerResumesExplicitlyWhenTheServerClockIsBehind(t *testing.T) {
 	e := newEnv(t)
-	_, down := runPaused(t, e, behindClock{e.js})
+	// The explicit resume does not wake the pull waiting on the server:
+	// the messages stored meanwhile come when it expires and is renewed.
+	r, down := runPaused(t, e, behindClock{e.js}, pipeline.Config{PullExpiry: time.Second})
+	e.publish(t, 3, "during")
+	assert.True(t, r.Paused())
 	down.Store(false)
 	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
 	assert.False(t, consumerInfo(t, e.js, "T_IN", "test").Paused, "resumed, not paused for another minute")
