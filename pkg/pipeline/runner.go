@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -414,7 +416,7 @@ func (r *Runner) publish(ctx context.Context, st *state, out Message) error {
 	if id == "" {
 		id = r.cfg.Stream + ":" + strconv.FormatUint(st.in.StreamSeq, 10) + ":" + strconv.Itoa(st.outputs)
 	}
-	nm.Header.Set(HeaderMsgID, r.cfg.Stage+":"+id)
+	nm.Header.Set(HeaderMsgID, OutputMsgID(r.cfg.Stage, id))
 	select {
 	case r.window <- struct{}{}:
 	case <-ctx.Done():
@@ -625,6 +627,15 @@ func DeadLetter(stage, stream string, in Message, herr error, class string) *nat
 	nm.Header.Set(HeaderDeadLettered, time.Now().UTC().Format(time.RFC3339Nano))
 	nm.Header.Set(HeaderMsgID, "dlq:"+stage+":"+stream+":"+strconv.FormatUint(in.StreamSeq, 10))
 	return nm
+}
+
+// OutputMsgID is the Nats-Msg-Id of a stage's output with the given ID:
+// the stage and a digest of the ID. The server keeps every ID of a
+// deduplication window in memory; an output ID (a chunk key with its
+// document version, say) is some 95 bytes, its digest 22.
+func OutputMsgID(stage, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return stage + ":" + base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // headerSafe keeps an error on one header line and bounded in size.

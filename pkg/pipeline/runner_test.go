@@ -194,10 +194,18 @@ func TestRunnerAcksAfterPublishingWithCorrelationID(t *testing.T) {
 		cid := m.Header.Get(pipeline.HeaderCorrelationID)
 		assert.Equal(t, "cid-"+string(m.Data), cid, "output keeps its input's correlation ID")
 		id := m.Header.Get(pipeline.HeaderMsgID)
-		assert.Contains(t, id, "test:T_IN:")
+		assert.Regexp(t, `^test:[A-Za-z0-9_-]{22}$`, id, "the stage and a digest of the output's ID")
 		assert.False(t, seen[id], "msg ids are unique")
 		seen[id] = true
 	}
+}
+
+func TestOutputMsgID(t *testing.T) {
+	a := pipeline.OutputMsgID("parser", "0123abcd:7@1732000000000000000")
+	assert.Equal(t, a, pipeline.OutputMsgID("parser", "0123abcd:7@1732000000000000000"), "deterministic")
+	assert.NotEqual(t, a, pipeline.OutputMsgID("parser", "0123abcd:7@1732000000000000001"))
+	assert.NotEqual(t, a, pipeline.OutputMsgID("extractor", "0123abcd:7@1732000000000000000"))
+	assert.Len(t, a, len("parser:")+22)
 }
 
 func TestRunnerRedeliveryIsDeduplicated(t *testing.T) {
