@@ -54,8 +54,10 @@ type Config struct {
 	// PullExpiry is how long one pull request waits on the server. The
 	// server sends a heartbeat at half of it, and a pull that gets neither
 	// messages nor heartbeats for the whole of it is renewed: it bounds
-	// how long a pull request the server no longer holds (it happens, rarely,
-	// under load) can stall the stage.
+	// how long a pull request the server no longer holds can stall the
+	// stage. That happens, rarely, under load: the consumer shows no waiting
+	// pull and messages pending while the client still counts messages to
+	// come (as in nats-io/nats.go#1622).
 	PullExpiry      time.Duration
 	ShutdownTimeout time.Duration // time in-flight work gets after a stop signal
 
