@@ -1,7 +1,10 @@
 package bus
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -48,8 +51,10 @@ const objectOpenTimeout = 15 * time.Second
 // read, and a read that fails on an incomplete object reports
 // ErrObjectIncomplete instead of a timeout.
 type Objects struct {
-	js    jetstream.JetStream
-	store jetstream.ObjectStore
+	js     jetstream.JetStream
+	store  jetstream.ObjectStore
+	stream jetstream.Stream
+	bucket string
 }
 
 // NewObjects returns the reader of bucket's objects.
@@ -58,15 +63,22 @@ func NewObjects(ctx context.Context, js jetstream.JetStream, bucket string) (*Ob
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", bucket, err)
 	}
-	return &Objects{js: js, store: store}, nil
+	stream, err := js.Stream(ctx, "OBJ_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", bucket, err)
+	}
+	return &Objects{js: js, store: store, stream: stream, bucket: bucket}, nil
 }
 
 // Open returns a reader of the object called name; its reads end when ctx
 // does. A missing object's error matches jetstream.ErrObjectNotFound.
+//
+// An object of one chunk (most documents) is read with one request for
+// that chunk; a larger one streams through the object store's consumer.
 func (o *Objects) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	timer := time.AfterFunc(objectOpenTimeout, cancel)
-	r, err := o.store.Get(ctx, name)
+	r, err := o.open(ctx, name)
 	if !timer.Stop() {
 		// The timer fired and cancelled the read, whatever Get returned.
 		if err == nil {
@@ -79,8 +91,54 @@ func (o *Objects) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 		cancel()
 		return nil, fmt.Errorf("object %s: %w", name, err)
 	}
-	return &objectReader{ObjectResult: r, js: o.js, cancel: cancel}, nil
+	if r, ok := r.(*chunkReader); ok {
+		cancel()
+		return r, nil
+	}
+	return &objectReader{ObjectResult: r.(jetstream.ObjectResult), js: o.js, cancel: cancel}, nil
 }
+
+// open returns a chunkReader for an object of at most one chunk, else the
+// object store's reader.
+func (o *Objects) open(ctx context.Context, name string) (io.ReadCloser, error) {
+	info, err := o.store.GetInfo(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if info.Chunks > 1 || info.NUID == "" || info.Opts != nil && info.Opts.Link != nil {
+		return o.store.Get(ctx, name)
+	}
+	if info.Chunks == 0 {
+		return &chunkReader{Reader: bytes.NewReader(nil)}, nil
+	}
+	m, err := o.stream.GetLastMsgForSubject(ctx, "$O."+o.bucket+".C."+info.NUID)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return &chunkReader{err: fmt.Errorf("object %s: %w (its one chunk is not stored)", name, ErrObjectIncomplete)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(m.Data)
+	if want := "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:]); uint64(len(m.Data)) != info.Size || info.Digest != want {
+		return &chunkReader{err: fmt.Errorf("object %s: stored chunk does not match its size and digest: %w", name, jetstream.ErrDigestMismatch)}, nil
+	}
+	return &chunkReader{Reader: bytes.NewReader(m.Data)}, nil
+}
+
+// chunkReader reads an object of one chunk from memory, or fails with err.
+type chunkReader struct {
+	*bytes.Reader
+	err error
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	return c.Reader.Read(p)
+}
+
+func (c *chunkReader) Close() error { return nil }
 
 // objectReader checks, when a read fails, whether the object is
 // incomplete, and releases the read's context when closed.

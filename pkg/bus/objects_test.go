@@ -96,3 +96,48 @@ func TestObjectsOpen(t *testing.T) {
 	_, err = bus.NewObjects(t.Context(), js, "no_such_bucket")
 	require.Error(t, err)
 }
+
+// Most documents fit in one chunk: Open reads it with one request, and
+// checks it as the object store would (size, digest, presence).
+func TestObjectsOpenOneChunk(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	store, err := js.ObjectStore(t.Context(), bus.BucketFiles)
+	require.NoError(t, err)
+	objects, err := bus.NewObjects(t.Context(), js, bus.BucketFiles)
+	require.NoError(t, err)
+	read := func(name string) ([]byte, error) {
+		t.Helper()
+		r, err := objects.Open(t.Context(), name)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, r.Close()) }()
+		return io.ReadAll(r)
+	}
+
+	small := []byte("Ada Quinlan manages PRJ-1042.\n")
+	info, err := store.PutBytes(t.Context(), "small.md@1", small)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, info.Chunks)
+	got, err := read("small.md@1")
+	require.NoError(t, err)
+	assert.Equal(t, small, got)
+
+	empty, err := store.PutBytes(t.Context(), "empty.md@1", nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, empty.Chunks)
+	got, err = read("empty.md@1")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	// Its chunk replaced by other bytes: refused, not returned.
+	_, err = js.Publish(t.Context(), "$O."+bus.BucketFiles+".C."+info.NUID, []byte("Someone else manages PRJ-1042.\n"))
+	require.NoError(t, err)
+	_, err = read("small.md@1")
+	require.ErrorIs(t, err, jetstream.ErrDigestMismatch)
+	assert.Contains(t, err.Error(), "object small.md@1")
+
+	// Its chunk gone: incomplete, at once.
+	breakObject(t, js, info)
+	_, err = read("small.md@1")
+	require.ErrorIs(t, err, bus.ErrObjectIncomplete)
+	assert.Contains(t, err.Error(), "object small.md@1")
+}
