@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -23,18 +22,24 @@ func ObjectComplete(ctx context.Context, js jetstream.JetStream, info *jetstream
 	if info.Chunks == 0 {
 		return true, nil
 	}
-	stream := "OBJ_" + info.Bucket
+	stream := objectStream(info.Bucket)
 	st, err := js.Stream(ctx, stream)
 	if err != nil {
 		return false, fmt.Errorf("object %s: stream %s: %w", info.Name, stream, err)
 	}
-	subj := "$O." + info.Bucket + ".C." + info.NUID
+	subj := chunkSubject(info.Bucket, info.NUID)
 	si, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
 	if err != nil {
 		return false, fmt.Errorf("object %s: stream %s: %w", info.Name, stream, err)
 	}
 	return si.State.Subjects[subj] >= uint64(info.Chunks), nil
 }
+
+// objectStream is the stream that holds bucket's objects.
+func objectStream(bucket string) string { return "OBJ_" + bucket }
+
+// chunkSubject is the subject of the chunks of the object with id nuid.
+func chunkSubject(bucket, nuid string) string { return "$O." + bucket + ".C." + nuid }
 
 // ErrObjectIncomplete marks a read of an object whose chunks are not all
 // stored (see ObjectComplete): reading it again cannot succeed.
@@ -63,7 +68,7 @@ func NewObjects(ctx context.Context, js jetstream.JetStream, bucket string) (*Ob
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", bucket, err)
 	}
-	stream, err := js.Stream(ctx, "OBJ_"+bucket)
+	stream, err := js.Stream(ctx, objectStream(bucket))
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", bucket, err)
 	}
@@ -91,11 +96,11 @@ func (o *Objects) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 		cancel()
 		return nil, fmt.Errorf("object %s: %w", name, err)
 	}
-	if r, ok := r.(*chunkReader); ok {
-		cancel()
-		return r, nil
+	if res, ok := r.(jetstream.ObjectResult); ok {
+		return &objectReader{ObjectResult: res, js: o.js, cancel: cancel}, nil
 	}
-	return &objectReader{ObjectResult: r.(jetstream.ObjectResult), js: o.js, cancel: cancel}, nil
+	cancel() // read from memory: nothing left to cancel
+	return r, nil
 }
 
 // open returns a chunkReader for an object of at most one chunk, else the
@@ -111,15 +116,16 @@ func (o *Objects) open(ctx context.Context, name string) (io.ReadCloser, error) 
 	if info.Chunks == 0 {
 		return &chunkReader{Reader: bytes.NewReader(nil)}, nil
 	}
-	m, err := o.stream.GetLastMsgForSubject(ctx, "$O."+o.bucket+".C."+info.NUID)
+	m, err := o.stream.GetLastMsgForSubject(ctx, chunkSubject(o.bucket, info.NUID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return &chunkReader{err: fmt.Errorf("object %s: %w (its one chunk is not stored)", name, ErrObjectIncomplete)}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(m.Data)
-	if want := "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:]); uint64(len(m.Data)) != info.Size || info.Digest != want {
+	h := sha256.New()
+	h.Write(m.Data)
+	if uint64(len(m.Data)) != info.Size || info.Digest != jetstream.GetObjectDigestValue(h) {
 		return &chunkReader{err: fmt.Errorf("object %s: stored chunk does not match its size and digest: %w", name, jetstream.ErrDigestMismatch)}, nil
 	}
 	return &chunkReader{Reader: bytes.NewReader(m.Data)}, nil

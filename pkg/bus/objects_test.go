@@ -58,14 +58,22 @@ func TestObjectComplete(t *testing.T) {
 	assert.Contains(t, err.Error(), "object broken.md: stream OBJ_no_such_bucket")
 }
 
-func TestObjectsOpen(t *testing.T) {
+// newObjects provisions a server and returns the files bucket, as a
+// store to write and as the Objects that read it.
+func newObjects(t *testing.T) (jetstream.JetStream, jetstream.ObjectStore, *bus.Objects) {
+	t.Helper()
 	_, _, js := bustest.Provisioned(t)
 	store, err := js.ObjectStore(t.Context(), bus.BucketFiles)
 	require.NoError(t, err)
 	objects, err := bus.NewObjects(t.Context(), js, bus.BucketFiles)
 	require.NoError(t, err)
+	return js, store, objects
+}
+
+func TestObjectsOpen(t *testing.T) {
+	js, store, objects := newObjects(t)
 	content := bytes.Repeat([]byte("chunked "), 50_000) // several chunks
-	_, err = store.PutBytes(t.Context(), "a.md@1", content)
+	_, err := store.PutBytes(t.Context(), "a.md@1", content)
 	require.NoError(t, err)
 
 	r, err := objects.Open(t.Context(), "a.md@1")
@@ -100,11 +108,7 @@ func TestObjectsOpen(t *testing.T) {
 // Most documents fit in one chunk: Open reads it with one request, and
 // checks it as the object store would (size, digest, presence).
 func TestObjectsOpenOneChunk(t *testing.T) {
-	_, _, js := bustest.Provisioned(t)
-	store, err := js.ObjectStore(t.Context(), bus.BucketFiles)
-	require.NoError(t, err)
-	objects, err := bus.NewObjects(t.Context(), js, bus.BucketFiles)
-	require.NoError(t, err)
+	js, store, objects := newObjects(t)
 	read := func(name string) ([]byte, error) {
 		t.Helper()
 		r, err := objects.Open(t.Context(), name)

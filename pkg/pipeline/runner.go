@@ -447,18 +447,16 @@ func (r *Runner) complete() {
 	wait.Stop()
 	for it := range r.queue {
 		if it.fut != nil {
-			ack, err := r.pubAck(it.fut, wait)
-			if err == nil {
-				r.metrics.outputs.WithLabelValues(r.cfg.Stage).Inc()
-			}
-			if err == nil && ack.Duplicate && r.observe != nil {
-				r.observe.Dropped(it.cid)
-			}
-			if err != nil {
+			if ack, err := r.pubAck(it.fut, wait); err != nil {
 				if it.st.pubErr == nil {
 					it.st.pubErr = fmt.Errorf("publish %s: %w", it.fut.Msg().Subject, err)
 				}
 				if r.observe != nil {
+					r.observe.Dropped(it.cid)
+				}
+			} else {
+				r.metrics.outputs.WithLabelValues(r.cfg.Stage).Inc()
+				if ack.Duplicate && r.observe != nil {
 					r.observe.Dropped(it.cid)
 				}
 			}
