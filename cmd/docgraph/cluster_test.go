@@ -104,7 +104,9 @@ func TestClusterStreamLeaderKilledMidIngest(t *testing.T) {
 	c := startCluster(t, 3)
 	urls := c.urls()
 	js := connect(t, urls)
-	d := newDeployment(t, urls, fx.in, "--graph.store", "duckdb", "--streams.replicas", "3")
+	// A publish lost with the leader holds its stage for the PubAck
+	// timeout: a short one keeps the test short.
+	d := newDeployment(t, urls, fx.in, "--graph.store", "duckdb", "--streams.replicas", "3", "--nats.pub_ack_timeout", "2s")
 	// The first worker creates the replicated streams alone; workers that
 	// race to create them retry (each race costs a JetStream API timeout).
 	d.start(bus.StageGraphWriter).waitReady(t)

@@ -182,7 +182,7 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 		return nil, err
 	}
 	s.nc = nc
-	s.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(30*time.Second))
+	s.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(cfg.NATS.PubAckTimeout))
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -342,12 +342,12 @@ func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer
 	return st, nil
 }
 
-func stageRunnerConfig(sc config.StageConfig, stage, stream string, shutdown time.Duration) pipeline.Config {
+func stageRunnerConfig(cfg config.Config, sc config.StageConfig, stage, stream string) pipeline.Config {
 	return pipeline.Config{
 		Stage: stage, Stream: stream, Durable: stage,
 		Concurrency: sc.Concurrency, MaxAckPending: sc.MaxAckPending, AckWait: sc.AckWait,
 		MaxDeliver: sc.MaxDeliver, Backoff: sc.Backoff, HandlerTimeout: sc.HandlerTimeout,
-		ShutdownTimeout: shutdown,
+		PubAckTimeout: cfg.NATS.PubAckTimeout, ShutdownTimeout: cfg.Shutdown,
 	}
 }
 
@@ -388,7 +388,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		if err := p.RegisterMetrics(s.reg); err != nil {
 			return nil, err
 		}
-		r, err := pipeline.NewRunner(stageRunnerConfig(cfg.Stages.Parser, stage, bus.StreamFiles, cfg.Shutdown), s.js, p.Handle, s.log, s.metrics)
+		r, err := pipeline.NewRunner(stageRunnerConfig(cfg, cfg.Stages.Parser, stage, bus.StreamFiles), s.js, p.Handle, s.log, s.metrics)
 		return []*pipeline.Runner{r}, err
 	case bus.StageExtractor:
 		x, _, err := loadSchemas(cfg)
@@ -423,7 +423,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			}
 		})
 		s.tasks = append(s.tasks, ref.Run)
-		r, err := pipeline.NewRunner(stageRunnerConfig(cfg.Stages.Extractor, stage, bus.StreamChunks, cfg.Shutdown), s.js, pipeline.Stream(ex.Handle), s.log, s.metrics)
+		r, err := pipeline.NewRunner(stageRunnerConfig(cfg, cfg.Stages.Extractor, stage, bus.StreamChunks), s.js, pipeline.Stream(ex.Handle), s.log, s.metrics)
 		return []*pipeline.Runner{r}, err
 	case bus.StageGraphWriter:
 		st, err := openStoreRetry(ctx, cfg, s.reg, s.log)
@@ -448,7 +448,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		w.MaxRows = cfg.GraphMaxRows()
 		var out []*pipeline.Runner
 		for _, stream := range []string{bus.StreamExtractions, bus.StreamRecords} {
-			rc := stageRunnerConfig(cfg.Stages.GraphWriter, stage, stream, cfg.Shutdown)
+			rc := stageRunnerConfig(cfg, cfg.Stages.GraphWriter, stage, stream)
 			rc.BatchSize, rc.BatchMaxWait = wcfg.BatchSize, wcfg.MaxLatency
 			r, err := pipeline.NewBatchRunner(rc, s.js, w.Handle, s.log, s.metrics)
 			if err != nil {

@@ -64,6 +64,11 @@ type NATSConfig struct {
 	TLSCA        string        `yaml:"tls_ca" help:"CA certificate for NATS TLS"`
 	TLSCert      string        `yaml:"tls_cert" help:"client certificate for NATS TLS"`
 	TLSKey       string        `yaml:"tls_key" help:"client key for NATS TLS"`
+	// PubAckTimeout bounds the wait for a publish's acknowledgement. A
+	// publish lost with a stream leader is never acknowledged; until this
+	// runs out, the stage holds it and the outputs published after it, so
+	// it bounds the stall of a failover.
+	PubAckTimeout time.Duration `yaml:"pub_ack_timeout" help:"a publish not acknowledged by JetStream within this fails and its input is retried (bounds the stall when a stream leader is lost)"`
 }
 
 // StreamsConfig sizes the JetStream streams.
@@ -154,7 +159,7 @@ func Default() Config {
 	return Config{
 		Data:    ".docgraph",
 		Watch:   WatchConfig{Settle: time.Second, Rescan: 30 * time.Second, MaxFileSize: 256 << 20},
-		NATS:    NATSConfig{Listen: "127.0.0.1:4222"},
+		NATS:    NATSConfig{Listen: "127.0.0.1:4222", PubAckTimeout: 5 * time.Second},
 		Streams: StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute, DataDuplicates: 2 * time.Minute},
 		Graph: GraphConfig{Store: "auto", BatchSmall: 256, BatchMedium: 1024, BatchLarge: 4096,
 			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "256MB"},
@@ -216,6 +221,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(l); err != nil {
 			add("nats.listen (%q): must be host:port or off", l)
 		}
+	}
+	if c.NATS.PubAckTimeout < 100*time.Millisecond {
+		add("nats.pub_ack_timeout (%s): must be at least 100ms", c.NATS.PubAckTimeout)
 	}
 	if c.Streams.Replicas < 1 || c.Streams.Replicas > 5 {
 		add("streams.replicas (%d): must be 1 to 5", c.Streams.Replicas)

@@ -40,6 +40,7 @@ func TestGoodFile(t *testing.T) {
 	assert.Equal(t, 2*time.Second, cfg.Watch.Settle)
 	assert.Equal(t, config.ByteSize(64<<20), cfg.Watch.MaxFileSize)
 	assert.Equal(t, 3, cfg.Streams.Replicas)
+	assert.Equal(t, 2*time.Second, cfg.NATS.PubAckTimeout)
 	assert.Equal(t, []time.Duration{time.Second, 10 * time.Second}, cfg.Stages.GraphWriter.Backoff)
 	assert.Equal(t, "neo4j", cfg.GraphStore())
 	assert.Equal(t, 2, cfg.Stages.Parser.Concurrency, "unset keys keep their defaults")
@@ -51,7 +52,7 @@ func TestBadFiles(t *testing.T) {
 		want []string
 	}{
 		{"unknown-key.bad.yaml", []string{"field urls not found"}},
-		{"bad-values.bad.yaml", []string{"watch.rescan", "streams.replicas (7)", "graph.store (\"mysql\")",
+		{"bad-values.bad.yaml", []string{"watch.rescan", "streams.replicas (7)", "nats.pub_ack_timeout (10ms)", "graph.store (\"mysql\")",
 			"parser.chunk_size (10)", "parser.unmapped (\"guess\")", "parser.read_timeout (0s)", "log.level (\"loud\")"}},
 		{"neo4j-without-uri.bad.yaml", []string{"neo4j.uri: required when graph.store is neo4j"}},
 		{"bad-duration.bad.yaml", []string{"soon"}},

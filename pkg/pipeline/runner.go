@@ -49,7 +49,7 @@ type Config struct {
 	Backoff        []time.Duration // NakWithDelay per attempt; the last value repeats
 	HandlerTimeout time.Duration   // per message (or batch)
 	PublishWindow  int             // outputs published but not yet acknowledged
-	PubAckTimeout  time.Duration   // an output not acknowledged within this failed
+	PubAckTimeout  time.Duration   // an output not acknowledged within this failed (and holds the outputs after it until then)
 	PullBatch      int             // messages buffered by the pull iterator
 	// PullExpiry is how long one pull request waits on the server. The
 	// server sends a heartbeat at half of it, and a pull that gets neither
@@ -93,7 +93,7 @@ func (c *Config) defaults() {
 		c.PublishWindow = 512
 	}
 	if c.PubAckTimeout <= 0 {
-		c.PubAckTimeout = 30 * time.Second
+		c.PubAckTimeout = 5 * time.Second
 	}
 	if c.PullBatch <= 0 {
 		c.PullBatch = 256

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/config"
+)
+
+// Every stage's runner takes the process-wide settings: the PubAck
+// timeout (which bounds a failover's stall) and the shutdown grace.
+func TestStageRunnerConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.NATS.PubAckTimeout = 2 * time.Second
+	cfg.Shutdown = 7 * time.Second
+	cfg.Stages.Extractor.Concurrency = 3
+	rc := stageRunnerConfig(cfg, cfg.Stages.Extractor, bus.StageExtractor, bus.StreamChunks)
+	assert.Equal(t, 2*time.Second, rc.PubAckTimeout)
+	assert.Equal(t, 7*time.Second, rc.ShutdownTimeout)
+	assert.Equal(t, 3, rc.Concurrency)
+	assert.Equal(t, bus.StageExtractor, rc.Durable)
+	assert.Equal(t, bus.StreamChunks, rc.Stream)
+	assert.Equal(t, 5*time.Second, config.Default().NATS.PubAckTimeout, "the default")
+}
