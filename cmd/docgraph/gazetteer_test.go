@@ -7,8 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/gazetteer"
+	"github.com/docgraph/docgraph/pkg/logging"
 )
 
 // A person removed from the spreadsheets stops being recognised: the
@@ -100,4 +106,49 @@ func docNodes(ex exportJSON) []string {
 		}
 	}
 	return out
+}
+
+// Names recorded in the gazetteer while no extractor refreshed the chunks
+// already extracted (a process stopped right after ingesting a
+// spreadsheet, or the graph writer running alone) are found in those
+// chunks at the next start.
+func TestGazetteerAheadOfItsRefreshIsCaughtUpAtStart(t *testing.T) {
+	exp := loadExpected(t, "sample")
+	mentions := map[string]int{}
+	for _, m := range exp.Mentions {
+		if m.Label == "Person" {
+			mentions[m.Key]++
+		}
+	}
+	var key, name string
+	for _, n := range exp.Nodes {
+		if n.Label == "Person" && mentions[n.Key] > 0 && (key == "" || n.Key < key) {
+			key, name = n.Key, n.Properties["name"].(string)
+		}
+	}
+	require.NotEmpty(t, key)
+
+	in, data := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool {
+		return !strings.HasSuffix(rel, ".csv") && !strings.HasSuffix(rel, ".xlsx")
+	})
+	mustDocgraph(t, ingestArgs(data, in)...)
+	require.Zero(t, personMentions(exportGraph(t, data), key), "no spreadsheet names %s yet", name)
+
+	// The gazetteer learns the name with nothing running.
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
+	require.NoError(t, err)
+	nc, err := nats.Connect("", nats.InProcessServer(ns))
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	book, err := gazetteer.Open(t.Context(), js, logging.Discard())
+	require.NoError(t, err)
+	require.NoError(t, book.Upsert(t.Context(), []gazetteer.Entry{{Label: "Person", Key: key, Name: name}}, "people.csv", "sha-1", 1))
+	nc.Close()
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	mustDocgraph(t, ingestArgs(data, in)...)
+	assert.Positive(t, personMentions(exportGraph(t, data), key), "%s is mentioned after the restart", name)
 }

@@ -411,6 +411,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			return nil, err
 		}
 		ref := extractor.NewRefresher(s.js, ex, s.log, cfg.Extractor.RefreshDelay)
+		ref.UseMark(book)
 		s.refresher = ref
 		book.Listen(func(c gazetteer.Change) {
 			if c.Deleted {
@@ -527,7 +528,9 @@ func (s *system) startTasks(ctx context.Context, g *errgroup.Group) error {
 		return fmt.Errorf("load gazetteer: %w", err)
 	}
 	if s.refresher != nil {
-		s.refresher.Synced(s.book.Revision())
+		if err := s.refresher.Start(wctx, s.book.Revision()); err != nil {
+			return fmt.Errorf("load gazetteer: %w", err)
+		}
 	}
 	return nil
 }

@@ -32,7 +32,9 @@ const (
 	BucketGazetteer = "docgraph_gazetteer"
 	// BucketGazetteerPaths holds, per structured source path, the latest
 	// version the gazetteer has seen, so that an older version arriving
-	// late changes nothing.
+	// late changes nothing, and the gazetteer revision the extractors have
+	// re-extracted the chunk stream for (so a restart finishes a refresh
+	// that an earlier process did not).
 	BucketGazetteerPaths = "docgraph_gazetteer_paths"
 	// BucketExports is the object store through which the graph writer
 	// hands graph exports to operator commands; objects expire.
@@ -184,7 +186,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 	for _, kv := range []jetstream.KeyValueConfig{
 		{Bucket: BucketWatcher, Description: "Last published state per watched path.", History: 1},
 		{Bucket: BucketGazetteer, Description: "Known entities for the extractor.", History: 1},
-		{Bucket: BucketGazetteerPaths, Description: "Latest version per gazetteer source path.", History: 1},
+		{Bucket: BucketGazetteerPaths, Description: "Latest version per gazetteer source path; gazetteer revision refreshed through.", History: 1},
 	} {
 		kv.Storage = jetstream.FileStorage
 		kv.Replicas = cfg.Replicas

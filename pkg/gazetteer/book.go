@@ -365,7 +365,8 @@ func (b *Book) write(ctx context.Context, key string, data []byte, rev uint64) e
 	return err
 }
 
-// pathState is what the gazetteer has seen of a source path.
+// pathState is what the gazetteer has seen of a source path (and, under
+// refreshedKey, the revision the extractors have refreshed through).
 type pathState struct {
 	Version uint64 `json:"version"`
 }
@@ -374,17 +375,48 @@ func pathKey(path string) string {
 	return "path." + base64.RawURLEncoding.EncodeToString([]byte(path))
 }
 
+// refreshedKey holds the highest gazetteer revision that every chunk in
+// the chunk stream has been extracted (or re-extracted) with.
+const refreshedKey = "refreshed"
+
 // readPath returns the latest version seen of path (0 if none) and the
 // revision of its record (0 if none).
 func (b *Book) readPath(ctx context.Context, path string) (version, rev uint64, err error) {
+	return b.readCounter(ctx, pathKey(path), "gazetteer path "+path)
+}
+
+// raisePath records version as seen of path unless a later one was, and
+// returns the latest version seen.
+func (b *Book) raisePath(ctx context.Context, path string, version uint64) (uint64, error) {
+	return b.raiseCounter(ctx, pathKey(path), version, "gazetteer path "+path)
+}
+
+// Refreshed returns the gazetteer revision recorded by MarkRefreshed, and
+// whether one is.
+func (b *Book) Refreshed(ctx context.Context) (rev uint64, ok bool, err error) {
+	v, kvRev, err := b.readCounter(ctx, refreshedKey, "gazetteer refresh mark")
+	return v, kvRev != 0, err
+}
+
+// MarkRefreshed records that every chunk in the chunk stream has been
+// extracted with the gazetteer at revision rev or later, unless a later
+// revision is recorded.
+func (b *Book) MarkRefreshed(ctx context.Context, rev uint64) error {
+	_, err := b.raiseCounter(ctx, refreshedKey, rev, "gazetteer refresh mark")
+	return err
+}
+
+// readCounter returns the value under key of the paths bucket (0 if none)
+// and the revision of its record (0 if none).
+func (b *Book) readCounter(ctx context.Context, key, what string) (value, rev uint64, err error) {
 	rctx, cancel := request(ctx)
 	defer cancel()
-	kve, err := b.paths.Get(rctx, pathKey(path))
+	kve, err := b.paths.Get(rctx, key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return 0, 0, nil
 	case err != nil:
-		return 0, 0, fmt.Errorf("gazetteer path %s: %w", path, err)
+		return 0, 0, fmt.Errorf("%s: %w", what, err)
 	}
 	var st pathState
 	if err := json.Unmarshal(kve.Value(), &st); err != nil {
@@ -393,33 +425,33 @@ func (b *Book) readPath(ctx context.Context, path string) (version, rev uint64, 
 	return st.Version, kve.Revision(), nil
 }
 
-// raisePath records version as seen of path unless a later one was, and
-// returns the latest version seen.
-func (b *Book) raisePath(ctx context.Context, path string, version uint64) (uint64, error) {
+// raiseCounter sets the value under key to value unless it is larger, and
+// returns the value it holds.
+func (b *Book) raiseCounter(ctx context.Context, key string, value uint64, what string) (uint64, error) {
 	for attempt := 0; ; attempt++ {
-		cur, rev, err := b.readPath(ctx, path)
+		cur, rev, err := b.readCounter(ctx, key, what)
 		if err != nil {
 			return 0, err
 		}
-		if cur >= version && rev != 0 {
+		if cur >= value && rev != 0 {
 			return cur, nil
 		}
-		data, err := json.Marshal(pathState{Version: version})
+		data, err := json.Marshal(pathState{Version: value})
 		if err != nil {
-			return 0, fmt.Errorf("gazetteer path %s: %w", path, err)
+			return 0, fmt.Errorf("%s: %w", what, err)
 		}
 		rctx, cancel := request(ctx)
 		if rev == 0 {
-			_, err = b.paths.Create(rctx, pathKey(path), data)
+			_, err = b.paths.Create(rctx, key, data)
 		} else {
-			_, err = b.paths.Update(rctx, pathKey(path), data, rev)
+			_, err = b.paths.Update(rctx, key, data, rev)
 		}
 		cancel()
 		if err == nil {
-			return version, nil
+			return value, nil
 		}
 		if attempt >= 10 || ctx.Err() != nil {
-			return 0, fmt.Errorf("gazetteer path %s: %w", path, err)
+			return 0, fmt.Errorf("%s: %w", what, err)
 		}
 		if err := backoff(ctx, attempt); err != nil {
 			return 0, err

@@ -285,3 +285,20 @@ func TestBookRequestsBoundedWhileNATSIsDown(t *testing.T) {
 		t.Fatal("Upsert still waiting 30s after the server went away")
 	}
 }
+
+// The refresh mark only moves forward, whichever replica records it.
+func TestBookRefreshMark(t *testing.T) {
+	b, _ := openBook(t)
+	ctx := t.Context()
+	_, ok, err := b.Refreshed(ctx)
+	require.NoError(t, err)
+	assert.False(t, ok, "nothing recorded yet")
+	for _, rev := range []uint64{5, 3, 8, 8} {
+		require.NoError(t, b.MarkRefreshed(ctx, rev))
+	}
+	rev, ok, err := b.Refreshed(ctx)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.EqualValues(t, 8, rev)
+	assert.Empty(t, b.Entries(), "the mark is not an entry")
+}

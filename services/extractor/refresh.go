@@ -31,14 +31,22 @@ import (
 // chunks containing a changed name are extracted and written again.
 // Replicas that refresh at the same gazetteer revision publish identical
 // message IDs, so JetStream keeps one copy.
+//
+// A refresh lives in memory until it has finished, so the revision it
+// reached is recorded (Mark): a process stopped after names changed but
+// before their refresh finished, or a gazetteer changed while no extractor
+// ran, leaves the record behind the gazetteer, and the next start
+// re-extracts every chunk (Start).
 type Refresher struct {
 	js       jetstream.JetStream
 	x        *Extractor
 	log      *slog.Logger
 	debounce time.Duration
+	mark     Mark
 
 	mu       sync.Mutex
 	names    map[string]struct{}
+	all      bool   // re-extract every chunk, not only those with names
 	queued   uint64 // highest gazetteer revision with a queued change
 	done     uint64 // highest revision whose refresh has finished
 	running  bool
@@ -52,6 +60,48 @@ func NewRefresher(js jetstream.JetStream, x *Extractor, logger *slog.Logger, deb
 		debounce = 500 * time.Millisecond
 	}
 	return &Refresher{js: js, x: x, log: logger, debounce: debounce, names: map[string]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+// Mark records the gazetteer revision that every chunk in the chunk stream
+// has been extracted with (gazetteer.Book implements it).
+type Mark interface {
+	Refreshed(ctx context.Context) (rev uint64, ok bool, err error)
+	MarkRefreshed(ctx context.Context, rev uint64) error
+}
+
+// UseMark makes the refresher record each finished refresh in m and
+// consult it at Start. Call before Run.
+func (r *Refresher) UseMark(m Mark) { r.mark = m }
+
+// Start is called once the gazetteer mirror holds the bucket at revision
+// rev, before chunks are extracted. Chunks extracted from now on see those
+// names; those extracted earlier saw them only if the recorded refresh
+// reaches rev. Otherwise every chunk in the stream is re-extracted: the
+// names that changed since are not known (removed ones are gone).
+func (r *Refresher) Start(ctx context.Context, rev uint64) error {
+	if r.mark == nil || rev == 0 {
+		r.Synced(rev)
+		return nil
+	}
+	done, ok, err := r.mark.Refreshed(ctx)
+	if err != nil {
+		return err
+	}
+	if ok && done >= rev {
+		r.Synced(rev)
+		return nil
+	}
+	r.log.Info("gazetteer changed since the last finished refresh: re-extracting every chunk",
+		slog.Uint64("refreshed_through", done), slog.Uint64("revision", rev))
+	r.mu.Lock()
+	r.all = true
+	r.queued = max(r.queued, rev)
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // Changed queues a name whose gazetteer entry changed at revision rev. The
@@ -82,7 +132,7 @@ func (r *Refresher) Synced(rev uint64) {
 func (r *Refresher) Idle(rev uint64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return !r.running && len(r.names) == 0 && r.done >= rev
+	return !r.running && len(r.names) == 0 && !r.all && r.done >= rev
 }
 
 // Replayed returns how many chunks were re-extracted so far.
@@ -120,11 +170,19 @@ func (r *Refresher) Run(ctx context.Context) error {
 			names = append(names, n)
 		}
 		r.names = map[string]struct{}{}
+		all := r.all
+		r.all = false
 		rev := r.queued
 		r.running = true
 		r.mu.Unlock()
 
-		n, err := r.refresh(ctx, names, rev)
+		n, err := r.refresh(ctx, names, all, rev)
+		if err == nil && r.mark != nil {
+			if merr := r.mark.MarkRefreshed(ctx, rev); merr != nil && ctx.Err() == nil {
+				// The refresh is done; the next start repeats it in full.
+				r.log.Warn("gazetteer refresh not recorded", slog.Uint64("revision", rev), slog.Any("err", merr))
+			}
+		}
 		r.mu.Lock()
 		r.running = false
 		if err == nil {
@@ -134,6 +192,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 			for _, name := range names { // try again with the next burst
 				r.names[name] = struct{}{}
 			}
+			r.all = r.all || all
 		}
 		r.mu.Unlock()
 		if err != nil {
@@ -152,19 +211,20 @@ func (r *Refresher) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if n > 0 {
+		if n > 0 || all {
 			r.log.Info("gazetteer changed: chunks re-extracted", slog.Int("names", len(names)),
-				slog.Int("chunks", n), slog.Uint64("revision", rev))
+				slog.Bool("all", all), slog.Int("chunks", n), slog.Uint64("revision", rev))
 		}
 	}
 }
 
 // refresh scans the chunk stream up to its current end and re-extracts the
-// chunks that contain one of names, except those of a document version the
-// stream also holds a later version of: the graph writer would ignore them.
-// A first pass finds the latest version of each path, a second extracts.
-func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (int, error) {
-	if len(names) == 0 {
+// chunks that contain one of names (all: every chunk), except those of a
+// document version the stream also holds a later version of: the graph
+// writer would ignore them. A first pass finds the latest version of each
+// path, a second extracts.
+func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev uint64) (int, error) {
+	if len(names) == 0 && !all {
 		return 0, nil
 	}
 	stream, err := r.js.Stream(ctx, bus.StreamChunks)
@@ -194,7 +254,7 @@ func (r *Refresher) refresh(ctx context.Context, names []string, rev uint64) (in
 	var futs []jetstream.PubAckFuture
 	count := 0
 	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
-		if !containsAny(m.Data(), names) {
+		if !all && !containsAny(m.Data(), names) {
 			return nil
 		}
 		if path, version, ok := chunkVersion(m.Data()); ok && version < latest[path] {

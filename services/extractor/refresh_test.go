@@ -16,6 +16,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/bus/bustest"
 	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/pkg/testwait"
@@ -116,7 +117,7 @@ func TestRefresherSkipsSupersededVersions(t *testing.T) {
 	publishChunk(t, js, "c.md", "Ada Quinlan manages PRJ-1234.", 3)
 	publishChunk(t, js, "a.md", "Ada Quinlan wrote the second draft.", 4)
 
-	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, 7)
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 7)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	var got []string
@@ -131,10 +132,10 @@ func TestRefresherSkipsSupersededVersions(t *testing.T) {
 func TestRefresherWithEmptyStream(t *testing.T) {
 	_, _, js := bustest.Provisioned(t)
 	r := NewRefresher(js, newTestExtractorWith(t, NewGazetteer(nil)), logging.Discard(), 0)
-	n, err := r.refresh(context.Background(), []string{"Nobody"}, 1)
+	n, err := r.refresh(context.Background(), []string{"Nobody"}, false, 1)
 	require.NoError(t, err)
 	assert.Zero(t, n)
-	n, err = r.refresh(context.Background(), nil, 1)
+	n, err = r.refresh(context.Background(), nil, false, 1)
 	require.NoError(t, err)
 	assert.Zero(t, n)
 }
@@ -164,7 +165,7 @@ func TestRefresherEndsAtTheLastChunk(t *testing.T) {
 	_, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header})
 	require.NoError(t, err)
 
-	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, 2)
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 2)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 }
@@ -182,4 +183,70 @@ func TestScanChunksFailsShortOfItsEnd(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no chunk within 100ms before sequence 5")
 	assert.Equal(t, 1, seen)
+}
+
+// A refresh is recorded once finished. A start whose gazetteer is ahead of
+// the record (a process stopped before its refresh finished, or names that
+// changed while no extractor ran) re-extracts every chunk; a start that
+// finds the record current re-extracts nothing.
+func TestRefresherStartFinishesAnUnrecordedRefresh(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	book, err := gazetteer.Open(t.Context(), js, logging.Discard())
+	require.NoError(t, err)
+	publishChunk(t, js, "a.md", "Ada Quinlan reviewed the plan.", 1)
+	publishChunk(t, js, "b.md", "Nothing about people here.", 2)
+
+	start := func(rev uint64) *Refresher {
+		t.Helper()
+		r := adaRefresher(t, js)
+		r.UseMark(book)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		require.NoError(t, r.Start(t.Context(), rev))
+		waitUntil(t, 10*time.Second, func() error {
+			if !r.Idle(rev) {
+				return errors.New("refresh pending")
+			}
+			return nil
+		})
+		return r
+	}
+	refreshed := func() uint64 {
+		t.Helper()
+		rev, _, err := book.Refreshed(t.Context())
+		require.NoError(t, err)
+		return rev
+	}
+
+	r := start(0)
+	assert.Zero(t, r.Replayed(), "an empty gazetteer needs no refresh")
+	_, ok, err := book.Refreshed(t.Context())
+	require.NoError(t, err)
+	assert.False(t, ok)
+
+	r = start(5)
+	assert.Equal(t, 2, r.Replayed(), "no record: every chunk is re-extracted")
+	assert.EqualValues(t, 5, refreshed())
+	require.Len(t, extractions(t, js), 2)
+
+	r = start(5)
+	assert.Zero(t, r.Replayed(), "the record is current")
+	assert.Len(t, extractions(t, js), 2)
+
+	// A change refreshed while running advances the record.
+	r.Changed("Ada Quinlan", 6)
+	waitUntil(t, 10*time.Second, func() error {
+		if !r.Idle(6) || refreshed() != 6 {
+			return fmt.Errorf("refreshed through %d", refreshed())
+		}
+		return nil
+	})
+	assert.Equal(t, 1, r.Replayed())
+
+	r = start(9)
+	assert.Equal(t, 2, r.Replayed(), "the gazetteer is ahead of the record")
+	assert.EqualValues(t, 9, refreshed())
+	assert.Len(t, extractions(t, js), 5)
 }
