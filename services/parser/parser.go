@@ -168,6 +168,12 @@ func New(cfg Config, objects Objects, structured StructuredParser, logger *slog.
 // For a FileDeleted event it emits event.DocumentDeleted. Outputs carry the
 // input's stream sequence as the document version and deterministic IDs,
 // so a redelivered input produces duplicates that JetStream drops.
+//
+// A file version that cannot be read (a permanent error: empty, corrupt,
+// not text, a spreadsheet rejected whole) states nothing, so it also
+// withdraws what earlier versions of the path stated, as a deletion does:
+// the graph never keeps facts from content the folder no longer holds.
+// The error still dead-letters the input; a fixed file is a new version.
 func (p *Parser) Handle(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
 	switch in.Subject {
 	case event.SubjectFileDiscovered:
@@ -175,7 +181,15 @@ func (p *Parser) Handle(ctx context.Context, in pipeline.Message, emit pipeline.
 		if err := in.Decode(&ev); err != nil {
 			return err
 		}
-		return p.discovered(ctx, in.StreamSeq, ev, emit)
+		err := p.discovered(ctx, in.StreamSeq, ev, emit)
+		if unreadable(ev, err) {
+			if werr := p.withdraw(ev.Path, in.StreamSeq, emit); werr != nil {
+				return werr // retried: the withdrawal must not be lost
+			}
+			p.log.WarnContext(ctx, "unreadable version: the document's earlier content is withdrawn",
+				slog.String("path", ev.Path))
+		}
+		return err
 	case event.SubjectFileDeleted:
 		var ev event.FileDeleted
 		if err := in.Decode(&ev); err != nil {
@@ -184,13 +198,27 @@ func (p *Parser) Handle(ctx context.Context, in pipeline.Message, emit pipeline.
 		if ev.Path == "" {
 			return pipeline.Permanent(fmt.Errorf("decode %s: path: required", in.Subject))
 		}
-		msg, err := pipeline.NewMessage(event.SubjectDocumentDeleted, event.DocumentDeleted{Path: ev.Path, Version: in.StreamSeq})
-		if err != nil {
-			return pipeline.Permanent(err)
-		}
-		return emit(msg)
+		return p.withdraw(ev.Path, in.StreamSeq, emit)
 	}
 	return pipeline.Permanent(fmt.Errorf("parser: unexpected subject %q", in.Subject))
+}
+
+// unreadable reports whether err says that the file version ev names
+// cannot be read: permanently, and not because the event is malformed or
+// its bytes are gone from the object store (the file changed again, and a
+// newer event carries it).
+func unreadable(ev event.FileDiscovered, err error) bool {
+	return err != nil && pipeline.IsPermanent(err) && ev.Path != "" && ev.Object != "" && ev.SHA256 != "" &&
+		!errors.Is(err, fs.ErrNotExist) && !errors.Is(err, jetstream.ErrObjectNotFound)
+}
+
+// withdraw emits the deletion of path's versions up to version.
+func (p *Parser) withdraw(path string, version uint64, emit pipeline.Emit) error {
+	msg, err := pipeline.NewMessage(event.SubjectDocumentDeleted, event.DocumentDeleted{Path: path, Version: version})
+	if err != nil {
+		return pipeline.Permanent(err)
+	}
+	return emit(msg)
 }
 
 // discovered parses one file version.

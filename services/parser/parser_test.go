@@ -425,6 +425,7 @@ func TestHandleStructuredErrors(t *testing.T) {
 		in            pipeline.Message
 		wantErr       string
 		wantPermanent bool
+		wantWithdrawn bool
 	}{
 		{
 			name:          "object missing",
@@ -459,6 +460,7 @@ func TestHandleStructuredErrors(t *testing.T) {
 			in:            discovered(t, path, data, 1),
 			wantErr:       "teams.csv: larger than the maximum file size",
 			wantPermanent: true,
+			wantWithdrawn: true,
 		},
 	}
 	for _, tt := range tests {
@@ -473,7 +475,14 @@ func TestHandleStructuredErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.wantErr)
 			assert.Equal(t, tt.wantPermanent, pipeline.IsPermanent(err))
-			assert.Empty(t, c.msgs)
+			if tt.wantWithdrawn {
+				// An unreadable version withdraws the earlier ones.
+				require.Len(t, c.msgs, 1)
+				assert.Equal(t, event.SubjectDocumentDeleted, c.msgs[0].Subject)
+				assert.JSONEq(t, `{"path":"teams.csv","version":1}`, string(c.msgs[0].Data))
+			} else {
+				assert.Empty(t, c.msgs)
+			}
 			assert.Empty(t, st.gotPath, "Parse must not be called")
 			entries, err := os.ReadDir(tt.cfg.TempDir)
 			if err == nil {
