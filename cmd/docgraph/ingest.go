@@ -26,9 +26,10 @@ const ingestHelp = `Ingests the given folders or files once: every file passes e
 dead-lettered) before the command returns. Document keys are paths relative to the folder
 argument (a file argument: its base name), so ingesting a folder and watching it give the
 same keys. Unchanged files (same bytes at the same path, as recorded under --data) are
-not published again; files that have disappeared since the last run are deleted from the
-graph. The graph stays in --data, where 'docgraph graph' finds it. Exits 1 if any file
-failed.`
+not published again; files that have disappeared from a folder since it was last ingested
+or watched are deleted from the graph. Documents of other folders in the same --data are
+kept (to remove a folder's documents, empty it and ingest it). The graph stays in --data,
+where 'docgraph graph' finds it. Exits 1 if any file failed.`
 
 func cmdIngest(ctx context.Context, e env, args []string) error {
 	var quiet bool
