@@ -351,8 +351,7 @@ func explains(d bus.DeadLetter, g gap) bool {
 	if d.Path != g.path {
 		return false
 	}
-	deletion := d.OrigSubject == event.SubjectFileDeleted || d.OrigSubject == event.SubjectDocumentDeleted ||
-		d.OrigSubject == event.SubjectExtractionDeletion
+	deletion := deletionSubject(d.OrigSubject)
 	if g.kind == gapOrphaned {
 		return deletion
 	}
@@ -361,6 +360,13 @@ func explains(d bus.DeadLetter, g gap) bool {
 	}
 	_, sha := bus.PayloadFile(d.Data)
 	return sha == "" || sha == g.fileSHA
+}
+
+// deletionSubject reports whether subject carries the withdrawal of a file
+// (at any stage), not a version of it.
+func deletionSubject(subject string) bool {
+	return subject == event.SubjectFileDeleted || subject == event.SubjectDocumentDeleted ||
+		subject == event.SubjectExtractionDeletion
 }
 
 // printGaps prints one line per gap and a summary; it returns the number
