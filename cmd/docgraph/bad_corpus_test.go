@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,11 +152,25 @@ func TestBadCorpusEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The system is still fine: a new file is ingested, nothing else moves.
+	// The system is still fine: a new file is ingested, nothing else moves;
+	// the rejected files, unchanged, are still reported as failed, each with
+	// its recorded error.
 	writeFile(t, filepath.Join(in, "later.md"), "# Later\n\nThe estimate follows AACE-18R.\n\nISO 9001 applies.\n")
-	out = mustDocgraph(t, ingestArgs(data, "--schemas.mapping", badMapping, in)...)
+	out, _, err = docgraph(t, ingestArgs(data, "--schemas.mapping", badMapping, in)...)
+	require.Equal(t, exitCode(1), err, "the rejected files still fail:\n%s", out)
 	assert.Contains(t, out, "1 new or changed")
-	assert.Contains(t, out, "0 failed")
+	assert.Contains(t, out, fmt.Sprintf("%d failed", len(dls)))
+	for _, f := range files {
+		line := summaryLine(out, f.Path)
+		if f.Expect != "reject_file" {
+			assert.False(t, strings.HasPrefix(line, "failed  "), line)
+			continue
+		}
+		assert.True(t, strings.HasPrefix(line, "failed  "), "%s is reported again: %q", f.Path, line)
+		for _, m := range f.ErrorMentions {
+			assert.Contains(t, line, m)
+		}
+	}
 	findNode(t, exportGraph(t, data), "Document", "later.md")
 	assert.Len(t, listDeadLetters(t, data), len(dls), "no new dead letters")
 }

@@ -46,25 +46,27 @@ stage runs.`
 
 func cmdDLQ(ctx context.Context, e env, args []string) error {
 	subs := []string{"list", "show", "replay", "purge"}
-	if len(args) == 0 || !slices.Contains(subs, args[0]) {
+	// Flags may come before the subcommand: `dlq --data D list`.
+	sub, rest := splitSubcommand(args, "stage", "since", "id", "older-than")
+	if !slices.Contains(subs, sub) {
 		fmt.Fprintf(e.stderr, "Usage: docgraph dlq list|show|replay|purge [flags]\n\n%s\n", dlqHelp)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		switch {
+		case isHelp(sub):
 			return nil
-		}
-		if len(args) > 0 {
-			return fmt.Errorf("dlq: unknown subcommand %q (want list, show, replay or purge)", args[0])
+		case sub != "":
+			return fmt.Errorf("dlq: unknown subcommand %q (want list, show, replay or purge)", sub)
 		}
 		return errors.New("dlq: want list, show, replay or purge")
 	}
-	switch args[0] {
+	switch sub {
 	case "list":
-		return dlqList(ctx, e, args[1:])
+		return dlqList(ctx, e, rest)
 	case "show":
-		return dlqShow(ctx, e, args[1:])
+		return dlqShow(ctx, e, rest)
 	case "replay":
-		return dlqReplay(ctx, e, args[1:])
+		return dlqReplay(ctx, e, rest)
 	default:
-		return dlqPurge(ctx, e, args[1:])
+		return dlqPurge(ctx, e, rest)
 	}
 }
 

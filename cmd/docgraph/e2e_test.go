@@ -261,3 +261,17 @@ func TestIngestFileArgumentsAreKeyedByName(t *testing.T) {
 	_, _, err := docgraph(t, ingestArgs(data, filepath.Join(sample, "no-such-file.md"))...)
 	require.ErrorContains(t, err, "no-such-file.md")
 }
+
+// An .xlsx file the mapping does not name fails, under unmapped: document,
+// with an error that says so and names the mapping.
+func TestIngestUnmappedWorkbook(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool { return rel == "managers.xlsx" })
+	require.NoError(t, os.Rename(filepath.Join(in, "managers.xlsx"), filepath.Join(in, "budget.xlsx")))
+
+	out, _, err := docgraph(t, ingestArgs(data, "--schemas.mapping", badMapping, "--parser.unmapped", "document", in)...)
+
+	require.Equal(t, exitCode(1), err, out)
+	assert.Contains(t, out, "failed  budget.xlsx: parser: budget.xlsx: spreadsheet not named by the structured mapping ("+
+		badMapping+"); .xlsx files are read only through the mapping: add an entry, or set unmapped: skip")
+}

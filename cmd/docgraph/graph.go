@@ -20,16 +20,16 @@ Neo4j with --neo4j):
   export --format json|cypher  the whole graph, sorted; cypher loads it into Neo4j`
 
 func cmdGraph(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || (args[0] != "stats" && args[0] != "export") {
+	sub, rest := splitSubcommand(args, "format") // flags may come first
+	if sub != "stats" && sub != "export" {
 		fmt.Fprintf(e.stderr, "Usage: docgraph graph stats|export [flags]\n\n%s\n", graphHelp)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		if isHelp(sub) {
 			return nil
 		}
 		return fmt.Errorf("graph: want stats or export")
 	}
-	sub := args[0]
 	var format string
-	cfg, _, err := parseFlags(e, "graph "+sub, "[flags]", graphHelp, args[1:], func(fs *flag.FlagSet) {
+	cfg, _, err := parseFlags(e, "graph "+sub, "[flags]", graphHelp, rest, func(fs *flag.FlagSet) {
 		if sub == "export" {
 			fs.StringVar(&format, "format", "json", "json or cypher")
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -26,9 +28,12 @@ const ingestHelp = `Ingests the given folders or files once: every file passes e
 dead-lettered) before the command returns. Document keys are paths relative to the folder
 argument (a file argument: its base name), so ingesting a folder and watching it give the
 same keys. Unchanged files (same bytes at the same path, as recorded under --data) are
-not published again; files that have disappeared since the last run are deleted from the
-graph. The graph stays in --data, where 'docgraph graph' finds it. Exits 1 if any file
-failed.`
+not published again; files that have disappeared from a folder since it was last ingested
+or watched are deleted from the graph. Documents of other folders in the same --data are
+kept (to remove a folder's documents, empty it and ingest it). The graph stays in --data,
+where 'docgraph graph' finds it. Exits 1 if any file failed, including unchanged files
+whose current version was dead-lettered earlier and has not been replayed or purged since
+('docgraph dlq').`
 
 func cmdIngest(ctx context.Context, e env, args []string) error {
 	var quiet bool
@@ -144,7 +149,11 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	if waitErr != nil {
 		return fmt.Errorf("ingest interrupted: %w", waitErr)
 	}
-	failed := printSummary(e.stdout, reports, tr, time.Since(start))
+	earlier, err := earlierFailures(ctx, s.js, reports)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	failed := printSummary(e.stdout, reports, tr, earlier, time.Since(start))
 	if failed > 0 {
 		return exitCode(1)
 	}
@@ -166,7 +175,67 @@ func flagGiven(args []string, names ...string) bool {
 	return false
 }
 
-func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, took time.Duration) int {
+// earlierFailures returns the dead letters of the unchanged files' current
+// versions, by correlation ID: files that failed in an earlier run and have
+// not been changed, replayed or purged since, so that running ingest again
+// still reports them. A dead letter counts when it is about the file's
+// bytes (its correlation ID names path and sha256) and was dead-lettered
+// after the path's last event was published: one from an earlier
+// publication of the same bytes (A, B, then A again) does not.
+func earlierFailures(ctx context.Context, js jetstream.JetStream, reports []watcher.Report) (map[string][]bus.DeadLetter, error) {
+	unchanged := map[string]watcher.Result{}
+	for _, rep := range reports {
+		for _, r := range rep.Results {
+			if r.Outcome == watcher.Unchanged {
+				unchanged[fileCorrelationID(r.Path, r.SHA256)] = r
+			}
+		}
+	}
+	if len(unchanged) == 0 {
+		return nil, nil
+	}
+	dls, err := bus.ListDeadLetters(ctx, js, bus.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	files, err := js.Stream(ctx, bus.StreamFiles)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", bus.StreamFiles, err)
+	}
+	published := map[uint64]time.Time{} // by files stream sequence
+	out := map[string][]bus.DeadLetter{}
+	for _, dl := range dls {
+		r, ok := unchanged[dl.CorrelationID]
+		if !ok || deletionSubject(dl.OrigSubject) {
+			continue
+		}
+		at, ok := published[r.Seq]
+		if !ok {
+			m, err := files.GetMsg(ctx, r.Seq)
+			switch {
+			case err == nil:
+				at = m.Time
+			case errors.Is(err, jetstream.ErrMsgNotFound):
+				// Gone from the stream (its limits): the dead letter is
+				// about these bytes, so it counts.
+			default:
+				return nil, fmt.Errorf("stream %s: event %d of %s: %w", bus.StreamFiles, r.Seq, r.Path, err)
+			}
+			published[r.Seq] = at
+		}
+		if dl.At.Before(at) {
+			continue
+		}
+		out[dl.CorrelationID] = append(out[dl.CorrelationID], dl)
+	}
+	return out, nil
+}
+
+// printSummary prints the counts and one line per skipped or failed file,
+// and returns the number of failures: files the watcher could not publish,
+// messages of this run's files dead-lettered, and the dead letters of
+// unchanged files (earlier, by correlation ID; see earlierFailures).
+func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier map[string][]bus.DeadLetter, took time.Duration) int {
 	counts := map[watcher.Outcome]int{}
 	var lines []string
 	failed := 0
@@ -183,6 +252,12 @@ func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, took time.
 				for _, msg := range tr.failures(r.CorrelationID) {
 					failed++
 					lines = append(lines, fmt.Sprintf("failed  %s: %s", r.Path, msg))
+				}
+			case watcher.Unchanged:
+				for _, dl := range earlier[fileCorrelationID(r.Path, r.SHA256)] {
+					failed++
+					lines = append(lines, fmt.Sprintf("failed  %s: %s: %s (unchanged since it was dead-lettered; 'docgraph dlq show %d')",
+						r.Path, dl.Stage, dl.Error, dl.ID))
 				}
 			}
 		}

@@ -11,7 +11,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
+
+	"github.com/docgraph/docgraph/pkg/config"
 )
 
 func main() {
@@ -90,11 +94,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
+			err := c.run(ctx, e, args[1:])
+			if errors.Is(err, flag.ErrHelp) {
+				return nil // the help was asked for and printed
+			}
+			return err
 		}
 	}
 	usage(stderr)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
+
+// splitSubcommand finds the subcommand of a command with subcommands (dlq,
+// graph, schema) among args, so that flags may come before it
+// (`dlq --data D list`): it is the first argument that is neither a flag nor
+// a flag's value. valueFlags name the command's own flags that take a value
+// (the configuration's flags are known). It returns the subcommand ("" if
+// there is none) and the other arguments in their order.
+func splitSubcommand(args []string, valueFlags ...string) (string, []string) {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	config.NewLoader().RegisterFlags(fs, true)
+	for _, name := range valueFlags {
+		fs.String(name, "", "")
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			if i+1 == len(args) {
+				return "", args[:i]
+			}
+			return args[i+1], slices.Concat(args[:i], args[i+2:])
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" || isHelp(a) {
+			return a, slices.Concat(args[:i], args[i+1:])
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := fs.Lookup(name); !hasValue && f != nil && !isBoolFlag(f) {
+			i++
+		}
+	}
+	return "", args
 }
 
 var version = "dev"

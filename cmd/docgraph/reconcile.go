@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -52,9 +54,12 @@ up', 'worker' or the next 'ingest'). Dead-lettered files are left to 'docgraph d
 except those whose stored bytes are incomplete (an upload that did not finish): they are
 stored and published again.
 
-Works against the data under --data when nothing runs, and against a cluster with --nats
-and --neo4j. The embedded graph can be opened by one process only: while 'docgraph up'
-runs on --data, stop it first. Exits 1 when gaps other than dead-lettered ones remain.`
+Documents published from other folders into the same data (another 'ingest FOLDER' or
+'up --watch FOLDER') are not this folder's orphans: they are counted in a note and left.
+
+Works against the data under --data when nothing runs, against a 'docgraph up' running on
+--data (through its NATS listener, nats.listen), and against a cluster with --nats and
+--neo4j. Exits 1 when gaps other than dead-lettered ones remain.`
 
 // Gap kinds, as printed.
 const (
@@ -135,11 +140,21 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 
+	roots, err := watcher.Roots(ctx, s.js)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	docs, others := ownDocuments(root, files, docs, roots)
+
 	gaps := findGaps(files, docs, dls)
 	for _, p := range problems {
 		fmt.Fprintf(e.stderr, "reconcile: %v\n", p)
 	}
 	open := printGaps(e.stdout, gaps, len(files), len(docs))
+	if n := sum(maps.Values(others)); n > 0 {
+		fmt.Fprintf(e.stdout, "note: %d document(s) published from other folders (%s) were not compared; reconcile those with --watch FOLDER\n",
+			n, strings.Join(slices.Sorted(maps.Keys(others)), ", "))
+	}
 	if n, err := inFlight(ctx, s.js); err == nil && n > 0 {
 		fmt.Fprintf(e.stdout, "note: %d message(s) are still pending or in flight in the pipeline; some gaps may be work in progress\n", n)
 	}
@@ -268,6 +283,34 @@ func hashPath(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// ownDocuments splits the graph's Documents into those of the folder root
+// and those the watcher published from other folders into the same data
+// (roots: the folder of each recorded path, see watcher.Roots), which are
+// not orphans of root: a Document whose file root holds, or whose folder
+// is root or unknown, is root's. others counts the other folders'
+// Documents by folder.
+func ownDocuments(root string, files map[string]folderFile, docs, roots map[string]string) (own map[string]string, others map[string]int) {
+	own, others = map[string]string{}, map[string]int{}
+	for rel, sha := range docs {
+		if r := roots[rel]; r != "" && r != root {
+			if _, ok := files[rel]; !ok {
+				others[r]++
+				continue
+			}
+		}
+		own[rel] = sha
+	}
+	return own, others
+}
+
+func sum(ns iter.Seq[int]) int {
+	t := 0
+	for n := range ns {
+		t += n
+	}
+	return t
+}
+
 // findGaps compares the folder with the graph's Documents, explaining
 // gaps by dead letters where one exists for that version of the file.
 func findGaps(files map[string]folderFile, docs map[string]string, dls []bus.DeadLetter) []gap {
@@ -308,8 +351,7 @@ func explains(d bus.DeadLetter, g gap) bool {
 	if d.Path != g.path {
 		return false
 	}
-	deletion := d.OrigSubject == event.SubjectFileDeleted || d.OrigSubject == event.SubjectDocumentDeleted ||
-		d.OrigSubject == event.SubjectExtractionDeletion
+	deletion := deletionSubject(d.OrigSubject)
 	if g.kind == gapOrphaned {
 		return deletion
 	}
@@ -318,6 +360,13 @@ func explains(d bus.DeadLetter, g gap) bool {
 	}
 	_, sha := bus.PayloadFile(d.Data)
 	return sha == "" || sha == g.fileSHA
+}
+
+// deletionSubject reports whether subject carries the withdrawal of a file
+// (at any stage), not a version of it.
+func deletionSubject(subject string) bool {
+	return subject == event.SubjectFileDeleted || subject == event.SubjectDocumentDeleted ||
+		subject == event.SubjectExtractionDeletion
 }
 
 // printGaps prints one line per gap and a summary; it returns the number

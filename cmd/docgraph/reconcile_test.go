@@ -150,8 +150,10 @@ func TestReconcileReportsAndFixesGaps(t *testing.T) {
 	assert.Equal(t, want, gapLines(out))
 	assert.Contains(t, out, "still pending or in flight")
 
-	out = mustDocgraph(t, ingestArgs(data, in)...)
+	out, _, err = docgraph(t, ingestArgs(data, in)...)
+	require.Equal(t, exitCode(1), err, "empty.txt is still dead-lettered:\n%s", out)
 	assert.Contains(t, out, "0 new or changed", "the fix told the watcher's state; ingest publishes nothing again")
+	assert.Contains(t, out, "failed  empty.txt: parser: empty.txt: empty")
 
 	out, _, err = docgraph(t, reconcileArgs(data, in)...)
 	require.NoError(t, err, out)

@@ -10,11 +10,20 @@ const schemaHelp = `Validates the extraction schema and the structured mapping (
 and field.`
 
 func cmdSchema(_ context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
+	sub, rest := splitSubcommand(args)
+	if sub != "check" {
+		if isHelp(sub) {
+			// The flags of 'schema check', which is all there is.
+			_, _, err := parseFlags(e, "schema check", "[flags]", schemaHelp, []string{"--help"}, nil)
+			return err
+		}
 		fmt.Fprintf(e.stderr, "Usage: docgraph schema check [flags]\n\n%s\n", schemaHelp)
+		if sub != "" {
+			return fmt.Errorf("schema: unknown subcommand %q (want check)", sub)
+		}
 		return fmt.Errorf("schema: want check")
 	}
-	cfg, _, err := parseFlags(e, "schema check", "[flags]", schemaHelp, args[1:], nil)
+	cfg, _, err := parseFlags(e, "schema check", "[flags]", schemaHelp, rest, nil)
 	if err != nil {
 		return err
 	}

@@ -379,7 +379,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		}
 		p, err := parser.New(parser.Config{
 			ChunkSize: cfg.Parser.ChunkSize, ChunkOverlap: cfg.Parser.ChunkOverlap,
-			MaxFileSize: int64(cfg.Watch.MaxFileSize), Unmapped: unmapped, TempDir: tmp,
+			MaxFileSize: int64(cfg.Watch.MaxFileSize), Unmapped: unmapped, Mapping: cfg.Schemas.Mapping, TempDir: tmp,
 			ReadTimeout: cfg.Parser.ReadTimeout,
 		}, objects, st, s.log)
 		if err != nil {

@@ -44,8 +44,9 @@ type StructuredParser interface {
 // Values of Config.Unmapped.
 const (
 	// UnmappedDocument treats a file that no mapping names as a document:
-	// its text is extracted (spreadsheet formats without a text form are
-	// rejected as unsupported).
+	// its text is extracted. Spreadsheet formats without a text form (.xlsx,
+	// .xls, .xlsm, .ods) are rejected with a permanent error saying that the
+	// mapping does not name them.
 	UnmappedDocument = "document"
 	// UnmappedSkip consumes a spreadsheet file (.csv, .tsv, .xlsx, .xls,
 	// .xlsm, .ods) that no mapping names without output. Other files are
@@ -75,6 +76,9 @@ type Config struct {
 	// mapping does not name: UnmappedDocument (the default, when empty),
 	// UnmappedSkip or UnmappedReject.
 	Unmapped string
+	// Mapping names the structured mapping in errors about files it does
+	// not name (its file; "the shipped schemas/structured.yaml" if empty).
+	Mapping string
 	// TempDir holds the temporary copies of structured files (the system
 	// temporary directory if empty).
 	TempDir string
@@ -241,15 +245,30 @@ func (p *Parser) discovered(ctx context.Context, seq uint64, ev event.FileDiscov
 		if p.unmapped != nil {
 			p.unmapped.WithLabelValues(p.cfg.Unmapped).Inc()
 		}
-		switch p.cfg.Unmapped {
-		case UnmappedSkip:
+		switch {
+		case p.cfg.Unmapped == UnmappedSkip:
 			return nil
-		case UnmappedReject:
-			return pipeline.Permanent(fmt.Errorf("%s: spreadsheet not named by the structured mapping", ev.Path))
+		case p.cfg.Unmapped == UnmappedReject:
+			return pipeline.Permanent(fmt.Errorf("%s: spreadsheet not named by the structured mapping (%s)", ev.Path, p.mappingName()))
+		case !hasTextForm(doc.Format):
+			return pipeline.Permanent(fmt.Errorf("%s: spreadsheet not named by the structured mapping (%s); .%s files are "+
+				"read only through the mapping: add an entry, or set unmapped: skip", ev.Path, p.mappingName(), doc.Format))
 		}
 	}
 	return p.parseDocument(ctx, doc, ev, emit)
 }
+
+// mappingName names the structured mapping for messages.
+func (p *Parser) mappingName() string {
+	if p.cfg.Mapping == "" {
+		return "the shipped schemas/structured.yaml"
+	}
+	return p.cfg.Mapping
+}
+
+// hasTextForm reports spreadsheet formats whose bytes are text, which an
+// unmapped file of can be read as a document.
+func hasTextForm(format string) bool { return format == "csv" || format == "tsv" }
 
 // isSpreadsheet reports formats that are tables rather than documents.
 func isSpreadsheet(format string) bool {

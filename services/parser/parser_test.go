@@ -498,6 +498,7 @@ func TestHandleUnmapped(t *testing.T) {
 	tests := []struct {
 		name       string
 		unmapped   string
+		mapping    string
 		path       string
 		data       []byte
 		wantChunks int
@@ -506,16 +507,24 @@ func TestHandleUnmapped(t *testing.T) {
 		{name: "csv as document", unmapped: "", path: "project_manager_report.csv", data: csv, wantChunks: 1},
 		{name: "csv skipped", unmapped: UnmappedSkip, path: "project_manager_report.csv", data: csv},
 		{name: "xlsx skipped", unmapped: UnmappedSkip, path: "other.xlsx", data: xlsx},
-		{name: "xlsx as document is unsupported", unmapped: UnmappedDocument, path: "other.xlsx", data: xlsx, wantErr: `other.xlsx: unsupported format ".xlsx"`},
+		{name: "xlsx as document is not named by the mapping", unmapped: UnmappedDocument, path: "other.xlsx", data: xlsx,
+			wantErr: "other.xlsx: spreadsheet not named by the structured mapping (the shipped schemas/structured.yaml); " +
+				".xlsx files are read only through the mapping: add an entry, or set unmapped: skip"},
+		{name: "xlsx as document, mapping named", unmapped: UnmappedDocument, mapping: "my-mapping.yaml", path: "sub/Book.XLSX", data: xlsx,
+			wantErr: "sub/Book.XLSX: spreadsheet not named by the structured mapping (my-mapping.yaml); .xlsx files are read only through the mapping"},
+		{name: "ods as document is not named by the mapping", unmapped: "", path: "sheet.ods", data: []byte("x"),
+			wantErr: "sheet.ods: spreadsheet not named by the structured mapping (the shipped schemas/structured.yaml); .ods files"},
+		{name: "tsv as document", unmapped: UnmappedDocument, path: "table.tsv", data: []byte("a\tb\n1\t2\n"), wantChunks: 1},
 		{name: "documents are read when skipping", unmapped: UnmappedSkip, path: "notes.txt", data: []byte("Hello."), wantChunks: 1},
-		{name: "csv rejected", unmapped: UnmappedReject, path: "project_manager_report.csv", data: csv, wantErr: "project_manager_report.csv: spreadsheet not named by the structured mapping"},
+		{name: "csv rejected", unmapped: UnmappedReject, path: "project_manager_report.csv", data: csv,
+			wantErr: "project_manager_report.csv: spreadsheet not named by the structured mapping (the shipped schemas/structured.yaml)"},
 		{name: "documents are read when rejecting", unmapped: UnmappedReject, path: "notes.md", data: []byte("Hello."), wantChunks: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &fakeStructured{match: "teams.csv"}
 			objects := &fakeObjects{data: map[string][]byte{tt.path + "@" + sha(tt.data): tt.data}}
-			p := newParser(t, Config{Unmapped: tt.unmapped}, objects, st)
+			p := newParser(t, Config{Unmapped: tt.unmapped, Mapping: tt.mapping}, objects, st)
 			var c collector
 			err := p.Handle(t.Context(), discovered(t, tt.path, tt.data, 3), c.emit)
 			if tt.wantErr != "" {

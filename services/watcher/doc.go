@@ -58,4 +58,19 @@
 // that the watcher accepts. It is kept when the file is there but could not
 // be read, was still changing, or has grown over the size limit: the last
 // published version then stays.
+//
+// # Several folders in one bucket
+//
+// Each record names the folder its version was published from (absolute,
+// symlinks resolved), and a scan, a deleted file or a deleted directory
+// withdraws only the paths of its own folder: folders ingested one after the
+// other into the same data, or an ingested folder and a watched one, keep
+// each other's files. Records written before folders were recorded belong to
+// any folder (a scan that finds such a file unchanged records its folder).
+// Paths stay relative to their folder, so ingesting a folder and watching it
+// give the same keys; two folders holding the same relative path share its
+// record and its document, and the later publication wins both (a scan never
+// treats another folder's record as unchanged). The first scan logs which
+// other folders the bucket holds live files of; their files are removed from
+// the graph only by a scan of their own folder once it is empty.
 package watcher

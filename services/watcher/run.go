@@ -226,22 +226,22 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 		if res.Outcome == Skipped && res.Reason == ReasonUnstable {
 			pend.touch(rel, abs)
 		}
-		if rec.live() && !res.keepsRecord() {
+		if rec.live() && !res.keepsRecord() && rec.ownedBy(w.root) {
 			w.withdraw(ctx, rec)
 		}
 	}
 }
 
 // gone withdraws a path that disappeared: a recorded file, or a directory
-// with recorded files under it.
+// with recorded files under it. Files recorded for another folder are left.
 func (w *Watcher) gone(ctx context.Context, rel string) {
 	rec, err := w.getRecord(ctx, rel)
 	if err != nil {
 		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
 		return
 	}
-	delete(w.skipped, rel)
-	if rec.live() {
+	w.forgetSkip(rel)
+	if rec.live() && rec.ownedBy(w.root) {
 		w.withdraw(ctx, rec)
 		return
 	}
@@ -251,7 +251,7 @@ func (w *Watcher) gone(ctx context.Context, rel string) {
 		return
 	}
 	for p, r := range recs {
-		if !r.live() || !under(p, rel) {
+		if !r.live() || !r.ownedBy(w.root) || !under(p, rel) {
 			continue
 		}
 		if _, err := os.Lstat(w.abs(p)); errors.Is(err, fs.ErrNotExist) {

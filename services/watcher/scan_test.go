@@ -64,7 +64,7 @@ func TestScanPublishesNewFile(t *testing.T) {
 
 	rec := e.record(t, "notes/status.md")
 	require.NotNil(t, rec)
-	assert.Equal(t, record{Path: "notes/status.md", SHA256: sum, Size: int64(len(content)),
+	assert.Equal(t, record{Path: "notes/status.md", Root: e.w.root, SHA256: sum, Size: int64(len(content)),
 		ModTime: ev.ModTime, Object: ev.Object, Seq: m.Seq}, *rec)
 
 	assert.Equal(t, 1.0, testutil.ToFloat64(e.w.m.published))

@@ -14,12 +14,22 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/docgraph/docgraph/pkg/bus"
 )
 
 // record is the state of one path in the watcher bucket: the version last
 // published for it.
 type record struct {
-	Path     string `json:"path"`
+	Path string `json:"path"`
+	// Root is the folder the version was published from (absolute, cleaned,
+	// symlinks resolved). A scan withdraws only the paths of its own folder,
+	// so folders ingested or watched one after the other into the same data
+	// keep each other's documents. Paths are relative to their folder, so two
+	// folders holding the same relative path share one record (and one
+	// document): the later publication wins it. Records written before roots
+	// were recorded have none and belong to whichever folder is scanned.
+	Root     string `json:"root,omitempty"`
 	SHA256   string `json:"sha256"`
 	Size     int64  `json:"size"`
 	ModTime  string `json:"mod_time"`
@@ -45,6 +55,10 @@ func (r *record) lastSeq() uint64 {
 	return r.Seq
 }
 
+// ownedBy reports whether r belongs to the folder root: it was published
+// from root, or recorded without a folder.
+func (r *record) ownedBy(root string) bool { return r != nil && (r.Root == "" || r.Root == root) }
+
 // matches reports whether st has the recorded size and mtime.
 func (r *record) matches(st fs.FileInfo) bool {
 	return r.live() && r.Size == st.Size() && r.ModTime == modTime(st)
@@ -69,13 +83,39 @@ func modTime(st fs.FileInfo) string { return st.ModTime().UTC().Format(time.RFC3
 
 // loadRecords reads every record of the bucket.
 func (w *Watcher) loadRecords(ctx context.Context) (map[string]*record, error) {
-	kw, err := w.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	return loadRecords(ctx, w.kv, w.log)
+}
+
+// Roots returns the folder each path recorded in the bus.BucketWatcher
+// bucket was last published from, for the paths that are not deleted: the
+// absolute folder with symlinks resolved, or "" for a path recorded by a
+// version that did not record folders (it belongs to any folder).
+func Roots(ctx context.Context, js jetstream.JetStream) (map[string]string, error) {
+	kv, err := js.KeyValue(ctx, bus.BucketWatcher)
+	if err != nil {
+		return nil, fmt.Errorf("open key-value bucket %s: %w", bus.BucketWatcher, err)
+	}
+	recs, err := loadRecords(ctx, kv, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	roots := make(map[string]string, len(recs))
+	for p, r := range recs {
+		if r.live() {
+			roots[p] = r.Root
+		}
+	}
+	return roots, nil
+}
+
+func loadRecords(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (map[string]*record, error) {
+	kw, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
 	defer func() {
 		if err := kw.Stop(); err != nil {
-			w.log.DebugContext(ctx, "stop state watch", slog.Any("err", err))
+			log.DebugContext(ctx, "stop state watch", slog.Any("err", err))
 		}
 	}()
 	recs := map[string]*record{}
@@ -92,7 +132,7 @@ func (w *Watcher) loadRecords(ctx context.Context) (map[string]*record, error) {
 			}
 			var r record
 			if err := json.Unmarshal(e.Value(), &r); err != nil || r.Path == "" {
-				w.log.WarnContext(ctx, "unreadable watcher state entry",
+				log.WarnContext(ctx, "unreadable watcher state entry",
 					slog.String("key", e.Key()), slog.Any("err", err))
 				continue
 			}

@@ -54,6 +54,9 @@ type Watcher struct {
 	objects jetstream.ObjectStore
 	kv      jetstream.KeyValue
 	dupes   time.Duration // the files stream's duplicate window
+	// othersLogged is set once a scan has logged the documents other
+	// folders hold in the state.
+	othersLogged bool
 
 	// smu guards skipped and a scan's pending set, which the files of one
 	// scan visited in parallel share.
@@ -160,6 +163,7 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("scan %s: %w", w.root, err)
 	}
+	w.logOtherRoots(ctx, recs)
 	var (
 		rep        Report
 		keep       = map[string]bool{} // recorded paths that stay current
@@ -263,6 +267,9 @@ feed:
 		switch {
 		case !rec.live():
 			w.expire(ctx, rec)
+		case !rec.ownedBy(w.root):
+			// Published from another folder into the same data: that
+			// folder's scans withdraw it, not this one's.
 		case keep[p] || inAny(p, incomplete):
 		default:
 			rep.Results = append(rep.Results, w.withdraw(ctx, rec))
@@ -287,6 +294,34 @@ feed:
 		slog.Int("failed", rep.Count(Failed)),
 		slog.Duration("duration", rep.Duration))
 	return rep, nil
+}
+
+// logOtherRoots logs once which other folders the state holds live files
+// of: an operator who moved the watched folder learns that the documents of
+// the old one are kept, and how to remove them. w.mu is held.
+func (w *Watcher) logOtherRoots(ctx context.Context, recs map[string]*record) {
+	if w.othersLogged {
+		return
+	}
+	w.othersLogged = true
+	byRoot := map[string]int{}
+	n := 0
+	for _, r := range recs {
+		if r.live() && !r.ownedBy(w.root) {
+			byRoot[r.Root]++
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	w.log.InfoContext(ctx, "documents of other folders kept",
+		slog.String("root", w.root),
+		slog.Int("files", n),
+		slog.Any("other_roots", slices.Sorted(maps.Keys(byRoot))),
+		slog.String("hint", "a folder's files are withdrawn only by scans of that folder; to remove "+
+			"them from the graph, empty that folder (create it again if it is gone) and run "+
+			"'docgraph ingest FOLDER', or 'docgraph reconcile --watch FOLDER --fix' while docgraph runs"))
 }
 
 func inAny(p string, dirs []string) bool {
@@ -390,7 +425,10 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 	if st.Size() > w.cfg.MaxFileSize {
 		return w.tooLarge(ctx, rel, st.Size())
 	}
-	if rec.matches(st) {
+	if rec.matches(st) && rec.ownedBy(w.root) {
+		if rec.Root == "" {
+			w.adopt(ctx, rec)
+		}
 		return w.unchanged(rel, rec)
 	}
 	if pend != nil && time.Since(st.ModTime()) < w.cfg.Settle {
@@ -444,9 +482,10 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 	}
 	if rec.live() && rec.SHA256 == sum {
 		// Touched, not changed: remember the new mtime so the next scan
-		// need not hash it again.
+		// need not hash it again. A record of another folder with these
+		// bytes becomes this folder's.
 		upd := *rec
-		upd.Size, upd.ModTime = st0.Size(), modTime(st0)
+		upd.Size, upd.ModTime, upd.Root = st0.Size(), modTime(st0), w.root
 		if err := w.putRecord(ctx, &upd); err != nil {
 			w.log.WarnContext(ctx, "update watcher state", slog.String(keyPath, rel), slog.Any(keyErr, err))
 		}
@@ -471,7 +510,7 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 	if err != nil {
 		return w.fail(ctx, rel, err)
 	}
-	next := &record{Path: rel, SHA256: sum, Size: st0.Size(), ModTime: ev.ModTime, Object: obj, Seq: seq}
+	next := &record{Path: rel, Root: w.root, SHA256: sum, Size: st0.Size(), ModTime: ev.ModTime, Object: obj, Seq: seq}
 	var drop string
 	if rec.live() {
 		// rec.Object differs from obj (the hashes differ); rec.Previous may
@@ -557,7 +596,7 @@ func (w *Watcher) withdraw(ctx context.Context, rec *record) Result {
 	if err != nil {
 		return w.fail(ctx, rec.Path, err)
 	}
-	tomb := &record{Path: rec.Path, SHA256: rec.SHA256, Seq: seq, Deleted: true, DeletedAt: time.Now().UTC()}
+	tomb := &record{Path: rec.Path, Root: rec.Root, SHA256: rec.SHA256, Seq: seq, Deleted: true, DeletedAt: time.Now().UTC()}
 	if err := w.putRecord(ctx, tomb); err != nil {
 		return w.fail(ctx, rec.Path, err)
 	}
@@ -602,6 +641,16 @@ func (w *Watcher) emit(ctx context.Context, subject string, payload any, cid, ms
 		}
 	}
 	return ack.Sequence, nil
+}
+
+// adopt records the folder of a record written without one, whose file
+// this folder holds unchanged, so that scans of other folders keep it.
+func (w *Watcher) adopt(ctx context.Context, rec *record) {
+	upd := *rec
+	upd.Root = w.root
+	if err := w.putRecord(ctx, &upd); err != nil {
+		w.log.WarnContext(ctx, "update watcher state", slog.String(keyPath, rec.Path), slog.Any(keyErr, err))
+	}
 }
 
 // expire removes a tombstone once the duplicate window it guards against

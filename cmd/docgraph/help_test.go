@@ -1,0 +1,115 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Asking for help is not an error, for every command and subcommand.
+func TestHelpExitsZero(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // in stdout or stderr
+	}{
+		{[]string{"--help"}, "Usage: docgraph COMMAND"},
+		{[]string{"-h"}, "Usage: docgraph COMMAND"},
+		{[]string{"help"}, "Usage: docgraph COMMAND"},
+		{[]string{"up", "--help"}, "Usage: docgraph up"},
+		{[]string{"worker", "--help"}, "Usage: docgraph worker"},
+		{[]string{"ingest", "--help"}, "Usage: docgraph ingest"},
+		{[]string{"ingest", "-h"}, "Usage: docgraph ingest"},
+		{[]string{"replay", "--help"}, "Usage: docgraph replay"},
+		{[]string{"bench", "--help"}, "Usage: docgraph bench"},
+		{[]string{"status", "--help"}, "Usage: docgraph status"},
+		{[]string{"reconcile", "--help"}, "Usage: docgraph reconcile"},
+		{[]string{"graph", "--help"}, "Usage: docgraph graph stats|export"},
+		{[]string{"graph", "stats", "--help"}, "Usage: docgraph graph stats"},
+		{[]string{"graph", "export", "-h"}, "Usage: docgraph graph export"},
+		{[]string{"dlq", "--help"}, "Usage: docgraph dlq list|show|replay|purge"},
+		{[]string{"dlq", "list", "--help"}, "Usage: docgraph dlq list"},
+		{[]string{"dlq", "purge", "-h"}, "Usage: docgraph dlq purge"},
+		{[]string{"schema", "--help"}, "Usage: docgraph schema check"},
+		{[]string{"schema", "-h"}, "-schemas.mapping"},
+		{[]string{"schema", "check", "--help"}, "Usage: docgraph schema check"},
+		{[]string{"version", "--help"}, "docgraph"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, errOut, err := docgraph(t, tt.args...)
+			require.NoError(t, err)
+			assert.Contains(t, out+errOut, tt.want)
+		})
+	}
+}
+
+func TestSubcommandErrors(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"schema"}, "schema: want check"},
+		{[]string{"schema", "chek"}, `schema: unknown subcommand "chek" (want check)`},
+		{[]string{"graph"}, "graph: want stats or export"},
+		{[]string{"graph", "--data", "d"}, "graph: want stats or export"},
+		{[]string{"dlq", "--data", "d"}, "dlq: want list, show, replay or purge"},
+		{[]string{"dlq", "--data", "d", "lsit"}, `dlq: unknown subcommand "lsit"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, _, err := docgraph(t, tt.args...)
+			require.Error(t, err)
+			assert.NotEqual(t, exitCode(0), err)
+			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+// Flags may come before a subcommand.
+func TestFlagsBeforeSubcommand(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	writeFile(t, in+"/a.md", "# a\n\nAACE-101.\n")
+	mustDocgraph(t, ingestArgs(data, in)...)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dlq", "--data", data, "--nats.listen", "off", "list"}, "no dead letters"},
+		{[]string{"dlq", "--data=" + data, "--stage", "parser", "--nats.listen", "off", "list"}, "no dead letters"},
+		{[]string{"graph", "--data", data, "--format", "json", "export"}, `"label":"Document"`},
+		{[]string{"graph", "--data", data, "stats"}, "Document"},
+		{[]string{"schema", "--schemas.mapping", badMapping, "check"}, "schemas ok"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			assert.Contains(t, mustDocgraph(t, tt.args...), tt.want)
+		})
+	}
+}
+
+func TestSplitSubcommand(t *testing.T) {
+	tests := []struct {
+		name     string
+		give     []string
+		wantSub  string
+		wantRest []string
+	}{
+		{"subcommand first", []string{"list", "--data", "d"}, "list", []string{"--data", "d"}},
+		{"flags first", []string{"--data", "d", "list", "--json"}, "list", []string{"--data", "d", "--json"}},
+		{"flag with =", []string{"--data=d", "show", "12"}, "show", []string{"--data=d", "12"}},
+		{"own value flag", []string{"--stage", "parser", "replay"}, "replay", []string{"--stage", "parser"}},
+		{"other flags take no value", []string{"--json", "list"}, "list", []string{"--json"}},
+		{"help", []string{"--data", "d", "--help"}, "--help", []string{"--data", "d"}},
+		{"none", []string{"--data", "d"}, "", []string{"--data", "d"}},
+		{"after --", []string{"--data", "d", "--", "list", "x"}, "list", []string{"--data", "d", "x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub, rest := splitSubcommand(tt.give, "stage")
+			assert.Equal(t, tt.wantSub, sub)
+			assert.Equal(t, tt.wantRest, rest)
+		})
+	}
+}
