@@ -17,6 +17,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/pkg/schema"
+	"github.com/docgraph/docgraph/pkg/textblock"
 )
 
 // Extractor is the deterministic extractor. It is safe for concurrent use;
@@ -105,7 +106,9 @@ func New(s *schema.Extraction, g *Gazetteer) (*Extractor, error) {
 // two mentions with nothing else in between, in one sentence, and the
 // mentions have the type's labels (and sources, where the schema restricts
 // them). Sentences end at '.', '!' or '?' followed by whitespace or the end,
-// at line breaks and at table cell separators ('|'), never inside a mention.
+// at blank lines, at line breaks next to a list item, table row or heading
+// (as the parser's chunks do), and at table cell separators ('|'), never
+// inside a mention. Any other line break is a wrapped line: whitespace.
 func (x *Extractor) Extract(text string) (mentions []event.Node, rels []event.Relationship) {
 	text = norm.NFC.String(text)
 	spans := x.spans(text)
@@ -322,7 +325,14 @@ func splitSentences(text string, spans []span) []sentence {
 		}
 		c := text[i]
 		switch c {
-		case '\n', '|':
+		case '\n':
+			ends, j, _ := textblock.EndsSentence(text, strings.LastIndexByte(text[:i], '\n')+1, i)
+			if ends {
+				cut(i, j)
+			}
+			i = j
+			continue
+		case '|':
 			cut(i, i+1)
 			i++
 			continue

@@ -202,7 +202,13 @@ func TestExtractRelationships(t *testing.T) {
 		{"unknown person", "Desmond Vukovich manages PRJ-8034 on behalf of the joint venture.", nil},
 		{"team leads project", "Titan Scheduling leads PRJ-9514 estimating support this quarter.", nil},
 		{"cross sentence", "Lars Çelik manages the change log. PRJ-9687 is on hold pending funding.", nil},
-		{"line break between", "Lars Çelik manages\nPRJ-9687", nil},
+		{"wrapped line", "The steering group noted that Lars Çelik manages\nPRJ-9687 from next week.", []string{"lars çelik -MANAGES-> PRJ-9687 | The steering group noted that Lars Çelik manages PRJ-9687 from next week."}},
+		{"wrapped line, crlf and indent", "PRJ-9687 is managed by\r\n   Lars Çelik.", []string{"lars çelik -MANAGES-> PRJ-9687 | PRJ-9687 is managed by Lars Çelik."}},
+		{"blank line between", "Lars Çelik manages\n\nPRJ-9687", nil},
+		{"blank line with spaces", "Lars Çelik manages\n  \t\nPRJ-9687", nil},
+		{"list items", "- Lars Çelik manages\n- PRJ-9687", nil},
+		{"numbered list item", "Lars Çelik manages\n2. PRJ-9687", nil},
+		{"heading", "# Lars Çelik manages\nPRJ-9687", nil},
 		{"table cells", "| Lars Çelik | manages | PRJ-9687 |", nil},
 		{"manages without entities", "The project manager reviewed the baseline and manages the change budget.", nil},
 		{"manages without project", "Lars Çelik manages the document control inbox.", nil},
@@ -274,14 +280,14 @@ relationships:
 }
 
 func TestSplitSentences(t *testing.T) {
-	text := "First one. Second? Third!\nFourth | fifth cell |\n\nIndex 0.97 stays. Dr.X stays.   \n  Last"
+	text := "First one. Second? Third!\nFourth | fifth cell |\n\nIndex 0.97 stays. Dr.X stays.   \n  Last\nline wrapped\n- item\nafter"
 	var got []string
 	for _, s := range splitSentences(text, nil) {
 		got = append(got, text[s.start:s.end])
 	}
 	assert.Equal(t, []string{
 		"First one.", " Second?", " Third!", "Fourth ", " fifth cell ",
-		"Index 0.97 stays.", " Dr.X stays.", "  Last",
+		"Index 0.97 stays.", " Dr.X stays.", "   \n  Last\nline wrapped", "- item", "after",
 	}, got)
 
 	// A mention is never split, even when it contains a boundary character.

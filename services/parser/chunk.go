@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/docgraph/docgraph/pkg/textblock"
 )
 
 // Chunk size defaults, in bytes of UTF-8 text.
@@ -217,18 +219,7 @@ func segment(text string, size, hard int) []unit {
 			i = j
 		case b == '\n':
 			// A run of whitespace with a second line break is a paragraph break.
-			j, lines, next := i, 0, i+1
-			for j < n {
-				r, w := utf8.DecodeRuneInString(text[j:])
-				if !unicode.IsSpace(r) {
-					break
-				}
-				if r == '\n' {
-					lines++
-					next = j + 1
-				}
-				j += w
-			}
+			j, lines, next := textblock.BreakRun(text, i)
 			switch {
 			case lines >= 2:
 				add(start, i)
@@ -236,7 +227,7 @@ func segment(text string, size, hard int) []unit {
 				if len(units) > 0 {
 					para = true
 				}
-			case isStructural(text[lineStart:i]) || isStructural(lineAt(text, next)):
+			case textblock.IsStructural(text[lineStart:i]) || textblock.IsStructural(textblock.LineAt(text, next)):
 				add(start, i)
 				start = j
 			}
@@ -394,36 +385,4 @@ func lineStartBefore(text string, i int) bool {
 		}
 	}
 	return true
-}
-
-// lineAt returns the line starting at i, without its line break.
-func lineAt(text string, i int) string {
-	rest := text[i:]
-	if j := strings.IndexByte(rest, '\n'); j >= 0 {
-		return rest[:j]
-	}
-	return rest
-}
-
-// isStructural reports whether line is a list item, table row or heading.
-func isStructural(line string) bool {
-	line = strings.TrimLeft(line, " \t")
-	if line == "" {
-		return false
-	}
-	switch line[0] {
-	case '|', '#', '>':
-		return true
-	case '-', '*', '+':
-		return len(line) > 1 && line[1] == ' '
-	}
-	if strings.HasPrefix(line, "• ") || strings.Contains(line, " | ") || strings.Contains(line, "\t") {
-		return true
-	}
-	// Numbered list item: "12. " or "3) ".
-	i := 0
-	for i < len(line) && i < 4 && line[i] >= '0' && line[i] <= '9' {
-		i++
-	}
-	return i > 0 && i+1 < len(line) && (line[i] == '.' || line[i] == ')') && line[i+1] == ' '
 }

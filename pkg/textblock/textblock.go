@@ -1,0 +1,73 @@
+// Package textblock holds the rules for the structure of extracted text
+// that the parser (chunk boundaries) and the extractor (sentence
+// boundaries) share, so that both read a document the same way.
+package textblock
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// IsStructural reports whether line is a list item, table row or heading:
+// a line break next to such a line ends a sentence, where elsewhere a
+// single line break (a wrapped line) is only whitespace.
+func IsStructural(line string) bool {
+	line = strings.TrimLeft(line, " \t")
+	if line == "" {
+		return false
+	}
+	switch line[0] {
+	case '|', '#', '>':
+		return true
+	case '-', '*', '+':
+		return len(line) > 1 && line[1] == ' '
+	}
+	if strings.HasPrefix(line, "• ") || strings.Contains(line, " | ") || strings.Contains(line, "\t") {
+		return true
+	}
+	// Numbered list item: "12. " or "3) ".
+	i := 0
+	for i < len(line) && i < 4 && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	return i > 0 && i+1 < len(line) && (line[i] == '.' || line[i] == ')') && line[i+1] == ' '
+}
+
+// LineAt returns the line of text starting at i, without its line break.
+func LineAt(text string, i int) string {
+	rest := text[i:]
+	if j := strings.IndexByte(rest, '\n'); j >= 0 {
+		return rest[:j]
+	}
+	return rest
+}
+
+// BreakRun reads the run of whitespace that starts at the line break
+// text[i]: it returns where the run ends, how many line breaks it holds
+// (two or more make a blank line) and where the line after the last one
+// starts.
+func BreakRun(text string, i int) (end, lines, next int) {
+	end, next = i, i+1
+	for end < len(text) {
+		r, w := utf8.DecodeRuneInString(text[end:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		if r == '\n' {
+			lines++
+			next = end + 1
+		}
+		end += w
+	}
+	return end, lines, next
+}
+
+// EndsSentence reports whether the run of whitespace at the line break
+// text[i] (see BreakRun), on a line starting at lineStart, ends a
+// sentence: a blank line, or a line break next to a list item, table row
+// or heading. A single line break elsewhere is a wrapped line.
+func EndsSentence(text string, lineStart, i int) (ends bool, end, next int) {
+	end, lines, next := BreakRun(text, i)
+	return lines >= 2 || IsStructural(text[lineStart:i]) || IsStructural(LineAt(text, next)), end, next
+}
