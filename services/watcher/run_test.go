@@ -2,13 +2,16 @@ package watcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -189,4 +192,34 @@ func TestTickInterval(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tickInterval(tt.give), tt.give)
 	}
+}
+
+// A watched folder deleted and created again is watched again from the
+// next scan on (its old watch ended with it).
+func TestScanWatchesARecreatedRoot(t *testing.T) {
+	e := newEnv(t, nil)
+	fw, err := fsnotify.NewWatcher()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fw.Close() })
+	go func() {
+		for range fw.Events { // drained so that the watcher keeps reading
+		}
+	}()
+	pend := &pending{fw: fw, entries: map[string]*observation{}, watchFailed: map[string]bool{}}
+	e.w.mu.Lock()
+	defer e.w.mu.Unlock()
+	e.w.watchDir(t.Context(), pend, e.root)
+	require.Contains(t, fw.WatchList(), e.root)
+
+	require.NoError(t, os.RemoveAll(e.root))
+	waitFor(t, runTimeout, func() error {
+		if slices.Contains(fw.WatchList(), e.root) {
+			return errors.New("the deleted folder is still watched")
+		}
+		return nil
+	})
+	e.write(t, "back.md", "the folder is back")
+	_, err = e.w.scan(t.Context(), pend)
+	require.NoError(t, err)
+	assert.Contains(t, fw.WatchList(), e.root)
 }

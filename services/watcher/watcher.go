@@ -185,6 +185,11 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 			return ctxErr
 		}
 		if abs == w.root {
+			if err == nil && pend != nil {
+				// The folder may have been deleted and created again,
+				// which ends its watch.
+				w.watchDir(ctx, pend, abs)
+			}
 			return err
 		}
 		rel := w.rel(abs)
