@@ -27,8 +27,9 @@ dead-lettered) before the command returns. Document keys are paths relative to t
 argument (a file argument: its base name), so ingesting a folder and watching it give the
 same keys. Unchanged files (same bytes at the same path, as recorded under --data) are
 not published again; files that have disappeared since the last run are deleted from the
-graph. The graph stays in --data, where 'docgraph graph' finds it. Exits 1 if any file
-failed.`
+graph. The graph stays in --data, where 'docgraph graph' finds it. One process at a time
+uses a data directory: ingest fails at once while 'docgraph up' runs on --data (drop the
+files into its watched folder instead). Exits 1 if any file failed.`
 
 func cmdIngest(ctx context.Context, e env, args []string) error {
 	var quiet bool
@@ -79,11 +80,19 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		targets[i].files = append(targets[i].files, filepath.Base(abs))
 	}
 	start := time.Now()
+	lock, err := lockData(cfg, "ingest", true)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	s, err := startSystem(ctx, cfg, log, systemOptions{resume: true})
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	if err := recordNATS(lock, s, "ingest"); err != nil {
+		return err
+	}
 
 	tr := newTracker()
 	runCtx, stopRunners := context.WithCancel(ctx)

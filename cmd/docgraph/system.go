@@ -29,6 +29,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/datadir"
 	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
@@ -97,6 +98,7 @@ type system struct {
 	js      jetstream.JetStream
 	ready   atomic.Bool
 	closers []func() error
+	lock    *datadir.Lock // the data directory, when this system holds it; released last
 
 	graphStore graph.Store // the graph writer's store (set by stageRunners)
 	book       *gazetteer.Book
@@ -246,6 +248,9 @@ func (s *system) close() {
 	if s.ns != nil {
 		s.ns.Shutdown()
 		s.ns.WaitForShutdown()
+	}
+	if err := s.lock.Close(); err != nil {
+		s.log.Warn("release data dir", slog.Any(logging.KeyErr, err))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -20,7 +21,9 @@ import (
 const upHelp = `Runs every stage in one process: the watcher on --watch, the parser, the extractor
 and the graph writer. Without --nats it starts an embedded NATS JetStream server
 (storage under --data, clients on --nats.listen so more workers can join); without
---neo4j the graph lives in an embedded DuckDB file under --data.
+--neo4j the graph lives in an embedded DuckDB file under --data. One process at a
+time uses a data directory: a second 'up' or 'ingest' on it fails at once, and the
+operator commands (status, dlq, graph, ...) on it talk to this process.
 Drop files into the watched folder; they appear in the graph within seconds.
 Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight work finishes first.`
 
@@ -43,7 +46,7 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 		}
 		stages = append([]string{bus.StageWatcher}, stages...)
 	}
-	return runStages(ctx, cfg, stages, true, log)
+	return runStages(ctx, cfg, "up", stages, true, log)
 }
 
 const workerHelp = `Runs one stage against an external NATS (--nats URL[,URL...]): watcher, parser,
@@ -82,16 +85,25 @@ func cmdWorker(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runStages(ctx, cfg, []string{stage}, false, log)
+	return runStages(ctx, cfg, "worker "+stage, []string{stage}, false, log)
 }
 
 // runStages starts the system and runs the given stages until ctx is done.
-func runStages(ctx context.Context, cfg config.Config, stages []string, listen bool, log *slog.Logger) error {
+// command names the process in the data directory's lock.
+func runStages(ctx context.Context, cfg config.Config, command string, stages []string, listen bool, log *slog.Logger) error {
+	lock, err := lockData(cfg, command, slices.Contains(stages, bus.StageGraphWriter))
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	s, err := startSystem(ctx, cfg, log, systemOptions{listen: listen, resume: true})
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	if err := recordNATS(lock, s, command); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	// Stages start independently: a graph writer waiting for Neo4j does not
 	// hold up the others. /readyz turns true once every stage runs.
