@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,4 +130,56 @@ func TestOperatorCommandsWithoutData(t *testing.T) {
 	_, _, err = docgraph(t, "graph", "stats", "--data", data)
 	assert.ErrorContains(t, err, "no docgraph data at "+data+", no embedded graph (graph.duckdb) there")
 	assert.NoFileExists(t, filepath.Join(data, "graph.duckdb"))
+}
+
+// up creates a missing watched folder only if its parent exists, and says
+// so.
+func TestUpWatchFolder(t *testing.T) {
+	root := t.TempDir()
+	deep := filepath.Join(root, "no", "such", "inbox")
+	p := startProc(t, "up", "--watch", deep, "--data", t.TempDir(), "--nats.listen", "off", "--metrics-addr", "")
+	select {
+	case err := <-p.done:
+		p.done <- err
+		assert.Error(t, err)
+		assert.Contains(t, p.log(), "watch.dir: "+deep+" does not exist, nor its parent folder "+filepath.Dir(deep))
+	case <-time.After(60 * time.Second):
+		t.Fatalf("up --watch %s still runs:\n%s", deep, p.log())
+	}
+	assert.NoDirExists(t, filepath.Join(root, "no"))
+
+	inbox := filepath.Join(root, "inbox")
+	p = startProc(t, "up", "--watch", inbox, "--data", t.TempDir(), "--nats.listen", "off", "--metrics-addr", "",
+		"--log-format", "json")
+	p.waitLog(t, 60*time.Second, `"all stages ready"`, 1)
+	assert.DirExists(t, inbox)
+	assert.Contains(t, p.log(), `"msg":"watch folder created","dir":"`+inbox+`"`)
+}
+
+// An address in use fails up at once, before anything starts.
+func TestUpAddressInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	addr := taken.Addr().String()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"nats.listen", []string{"--nats.listen", addr, "--metrics-addr", ""}, "embedded nats: listen tcp " + addr + ": bind: address already in use"},
+		{"metrics.addr", []string{"--nats.listen", "off", "--metrics-addr", addr}, "metrics.addr: listen tcp " + addr + ": bind: address already in use"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := t.TempDir()
+			writeFiles(t, in, map[string]string{"a.md": "# A\n"})
+			start := time.Now()
+			_, errOut, err := docgraph(t, append([]string{"up", "--watch", in, "--data", t.TempDir(), "--log-format", "json"}, tt.args...)...)
+			require.ErrorContains(t, err, tt.wantErr)
+			assert.Less(t, time.Since(start), 10*time.Second)
+			assert.NotContains(t, errOut, "file published")
+			assert.NotContains(t, errOut, "stage consuming")
+		})
+	}
 }

@@ -472,9 +472,22 @@ func (s *system) newWatcher(root string) (*watcher.Watcher, error) {
 	}, s.js, s.log, s.reg)
 }
 
-// serveHTTP serves /metrics, /healthz and /readyz until ctx is done.
-func (s *system) serveHTTP(ctx context.Context) error {
-	if s.cfg.Metrics.Addr == "" {
+// listenMetrics binds metrics.addr, or returns nil when it is empty.
+func listenMetrics(cfg config.Config) (net.Listener, error) {
+	if cfg.Metrics.Addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.Metrics.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.addr: %w", err)
+	}
+	return ln, nil
+}
+
+// serveHTTP serves /metrics, /healthz and /readyz on ln (from
+// listenMetrics) until ctx is done.
+func (s *system) serveHTTP(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
 		return nil
 	}
 	mux := http.NewServeMux()
@@ -487,10 +500,6 @@ func (s *system) serveHTTP(ctx context.Context) error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	ln, err := net.Listen("tcp", s.cfg.Metrics.Addr)
-	if err != nil {
-		return fmt.Errorf("metrics.addr: %w", err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.log.Info("serving metrics", slog.String("addr", ln.Addr().String()))
 	go func() {
