@@ -260,7 +260,7 @@ func (r *benchResult) inspect(ctx context.Context, e env, data string, ingestArg
 	if err != nil {
 		return err
 	}
-	lock, err := lockData(cfg, "bench", true)
+	lock, err := lockData(cfg, "bench", true, false)
 	if err != nil {
 		return err
 	}

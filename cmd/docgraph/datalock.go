@@ -29,15 +29,20 @@ const ownerWait = 30 * time.Second
 // worker, ingest), when it needs it to itself: for the embedded NATS
 // server, or for the embedded graph if it runs the graph writer. It
 // returns nil when the process needs neither (workers against an external
-// NATS share their data directory's temp files freely).
-func lockData(cfg config.Config, command string, graphWriter bool) (*datadir.Lock, error) {
+// NATS share their data directory's temp files freely). listen says
+// whether an embedded server listens on nats.listen (up); until it does,
+// the lock says nothing of its NATS, and operator commands wait for it.
+func lockData(cfg config.Config, command string, graphWriter, listen bool) (*datadir.Lock, error) {
 	embeddedGraph := graphWriter && cfg.GraphStore() != "neo4j"
 	if cfg.NATS.URL != "" && !embeddedGraph {
 		return nil, nil
 	}
 	o := datadir.Owner{Command: command}
-	if cfg.NATS.URL != "" {
+	switch {
+	case cfg.NATS.URL != "":
 		o.NATS, o.External = bus.RedactURL(cfg.NATS.URL), true
+	case !listen || cfg.NATS.Listen == "" || cfg.NATS.Listen == datadir.Off:
+		o.NATS = datadir.Off
 	}
 	l, err := datadir.Acquire(cfg.Data, o)
 	var inUse *datadir.InUseError

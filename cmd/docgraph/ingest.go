@@ -80,7 +80,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		targets[i].files = append(targets[i].files, filepath.Base(abs))
 	}
 	start := time.Now()
-	lock, err := lockData(cfg, "ingest", true)
+	lock, err := lockData(cfg, "ingest", true, false)
 	if err != nil {
 		return err
 	}

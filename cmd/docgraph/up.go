@@ -120,7 +120,7 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 			return err
 		}
 	}
-	lock, err := lockData(cfg, command, slices.Contains(stages, bus.StageGraphWriter))
+	lock, err := lockData(cfg, command, slices.Contains(stages, bus.StageGraphWriter), listen)
 	if err != nil {
 		return err
 	}
