@@ -260,11 +260,19 @@ func (r *benchResult) inspect(ctx context.Context, e env, data string, ingestArg
 	if err != nil {
 		return err
 	}
+	lock, err := lockData(cfg, "bench", true, false)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	s, err := startSystem(ctx, cfg, log, systemOptions{})
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	if err := recordNATS(lock, s, "bench"); err != nil {
+		return err
+	}
 	r.streams = map[string]uint64{}
 	names := s.js.StreamNames(ctx)
 	for name := range names.Name() {

@@ -40,9 +40,9 @@ after it was dead-lettered (a lost acknowledgement) is not listed twice. Subcomm
   purge   [--stage S] [--older-than DURATION] --yes
           delete dead letters for good
 
-Works against a running 'docgraph up' (its NATS listener), an external NATS (--nats),
-or the data under --data when nothing runs. Replayed messages are processed when the
-stage runs.`
+Works against an external NATS (--nats), or else the docgraph whose data is under
+--data: the 'docgraph up' running there (through its NATS listener), or the data itself
+when nothing runs there. Replayed messages are processed when the stage runs.`
 
 func cmdDLQ(ctx context.Context, e env, args []string) error {
 	subs := []string{"list", "show", "replay", "purge"}
@@ -115,13 +115,13 @@ func isBoolFlag(f *flag.Flag) bool {
 
 // operatorConnect loads the flags' config and connects like every operator
 // command; the caller closes the system.
-func operatorConnect(ctx context.Context, e env, cfg config.Config) (*system, error) {
+func operatorConnect(ctx context.Context, e env, cfg config.Config, command string) (*system, error) {
 	cfg.Log.Level = "error" // the command prints what happened
 	log, err := logging.New(cfg.Log, e.stderr)
 	if err != nil {
 		return nil, err
 	}
-	return operatorSystem(ctx, cfg, log)
+	return operatorSystem(ctx, cfg, log, command)
 }
 
 // notRunningNote tells the operator that replayed messages wait for the
@@ -186,7 +186,7 @@ func dlqList(ctx context.Context, e env, args []string) error {
 	if since < 0 {
 		return fmt.Errorf("dlq list: --since %s: must not be negative", since)
 	}
-	s, err := operatorConnect(ctx, e, cfg)
+	s, err := operatorConnect(ctx, e, cfg, "dlq list")
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func dlqShow(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dlq show: %w", err)
 	}
-	s, err := operatorConnect(ctx, e, cfg)
+	s, err := operatorConnect(ctx, e, cfg, "dlq show")
 	if err != nil {
 		return err
 	}
@@ -352,7 +352,7 @@ func dlqReplay(ctx context.Context, e env, args []string) error {
 		}
 		ids = append(ids, id)
 	}
-	s, err := operatorConnect(ctx, e, cfg)
+	s, err := operatorConnect(ctx, e, cfg, "dlq replay")
 	if err != nil {
 		return err
 	}
@@ -449,7 +449,7 @@ func dlqPurge(ctx context.Context, e env, args []string) error {
 	if olderThan < 0 {
 		return fmt.Errorf("dlq purge: --older-than %s: must not be negative", olderThan)
 	}
-	s, err := operatorConnect(ctx, e, cfg)
+	s, err := operatorConnect(ctx, e, cfg, "dlq purge")
 	if err != nil {
 		return err
 	}

@@ -189,7 +189,7 @@ func TestDLQReplayStageMismatch(t *testing.T) {
 }
 
 func TestDLQCommandErrors(t *testing.T) {
-	data := t.TempDir()
+	data := emptyData(t)
 	tests := []struct {
 		name    string
 		args    []string

@@ -41,6 +41,15 @@ func ingestArgs(data string, extra ...string) []string {
 	return append([]string{"ingest", "--quiet", "--data", data, "--metrics-addr", "", "--extractor.refresh_delay", "50ms"}, extra...)
 }
 
+// emptyData returns a data directory of a docgraph that has ingested
+// nothing: operator commands refuse a directory without docgraph data.
+func emptyData(t testing.TB) string {
+	t.Helper()
+	data := t.TempDir()
+	mustDocgraph(t, ingestArgs(data, t.TempDir())...)
+	return data
+}
+
 func exportGraph(t testing.TB, data string) exportJSON {
 	t.Helper()
 	out := mustDocgraph(t, "graph", "export", "--data", data, "--format", "json")

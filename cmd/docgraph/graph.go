@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/graphapi"
@@ -15,7 +16,8 @@ import (
 )
 
 const graphHelp = `Inspects the graph in the configured store (the embedded graph under --data, or
-Neo4j with --neo4j):
+Neo4j with --neo4j). While a docgraph runs on --data (or with --nats, a cluster), its
+graph writer answers:
   stats                        nodes per label, relationships per type
   export --format json|cypher  the whole graph, sorted; cypher loads it into Neo4j`
 
@@ -43,28 +45,21 @@ func cmdGraph(ctx context.Context, e env, args []string) error {
 	// The embedded graph can be opened by one process only: when a running
 	// docgraph holds it (or --nats names a cluster), ask its graph writer.
 	var st graph.Store
-	if cfg.NATS.URL == "" || cfg.GraphStore() == "neo4j" {
+	switch {
+	case cfg.GraphStore() == "neo4j":
 		st, err = openStore(ctx, cfg, nil)
-	}
-	if st == nil && cfg.GraphStore() != "neo4j" {
-		if s := runningSystem(ctx, cfg); s != nil {
-			defer s.close()
-			var rerr error
-			if sub == "stats" {
-				var stats graph.Stats
-				if stats, rerr = graphapi.Stats(ctx, s.nc); rerr == nil {
-					return printStats(e, stats)
-				}
-			} else {
-				rerr = graphapi.Export(ctx, s.nc, s.js, format, e.stdout)
-			}
-			if !errors.Is(rerr, graphapi.ErrNoServer) {
-				return rerr
-			}
+	case cfg.NATS.URL != "":
+		return askGraph(ctx, e, cfg, attachment{}, sub, format)
+	default:
+		att, aerr := attachData(ctx, cfg, "graph "+sub, false, true)
+		if aerr != nil {
+			return aerr
 		}
-		if err == nil {
-			err = fmt.Errorf("graph %s: no graph writer answers on %s", sub, cfg.NATS.URL)
+		defer att.lock.Close()
+		if att.lock == nil {
+			return askGraph(ctx, e, cfg, att, sub, format)
 		}
+		st, err = openStore(ctx, cfg, nil)
 	}
 	if err != nil {
 		return err
@@ -105,19 +100,24 @@ func printStats(e env, s graph.Stats) error {
 	return nil
 }
 
-// runningSystem connects to a running docgraph (--nats, or `docgraph up`'s
-// listener), or returns nil when none answers.
-func runningSystem(ctx context.Context, cfg config.Config) *system {
-	probe := cfg
-	if probe.NATS.URL == "" {
-		if cfg.NATS.Listen == "" || cfg.NATS.Listen == "off" {
-			return nil
-		}
-		probe.NATS.URL = "nats://" + cfg.NATS.Listen
-	}
-	s, err := startSystem(ctx, probe, logging.Discard(), systemOptions{})
+// askGraph runs graph stats or export through the graph writer of a
+// running docgraph: on --nats, or the owner of the data directory (att).
+func askGraph(ctx context.Context, e env, cfg config.Config, att attachment, sub, format string) error {
+	s, err := att.connect(ctx, cfg, logging.Discard())
 	if err != nil {
-		return nil
+		return fmt.Errorf("graph %s: %w", sub, err)
 	}
-	return s
+	defer s.close()
+	if sub == "stats" {
+		var stats graph.Stats
+		if stats, err = graphapi.Stats(ctx, s.nc); err == nil {
+			return printStats(e, stats)
+		}
+	} else {
+		err = graphapi.Export(ctx, s.nc, s.js, format, e.stdout)
+	}
+	if errors.Is(err, graphapi.ErrNoServer) {
+		return fmt.Errorf("graph %s: no graph writer answers on %s", sub, bus.RedactURL(s.cfg.NATS.URL))
+	}
+	return err
 }

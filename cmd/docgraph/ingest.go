@@ -31,9 +31,10 @@ same keys. Unchanged files (same bytes at the same path, as recorded under --dat
 not published again; files that have disappeared from a folder since it was last ingested
 or watched are deleted from the graph. Documents of other folders in the same --data are
 kept (to remove a folder's documents, empty it and ingest it). The graph stays in --data,
-where 'docgraph graph' finds it. Exits 1 if any file failed, including unchanged files
-whose current version was dead-lettered earlier and has not been replayed or purged since
-('docgraph dlq').`
+where 'docgraph graph' finds it. One process at a time uses a data directory: ingest fails
+at once while 'docgraph up' runs on --data (drop the files into its watched folder
+instead). Exits 1 if any file failed, including unchanged files whose current version was
+dead-lettered earlier and has not been replayed or purged since ('docgraph dlq').`
 
 func cmdIngest(ctx context.Context, e env, args []string) error {
 	var quiet bool
@@ -84,11 +85,19 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		targets[i].files = append(targets[i].files, filepath.Base(abs))
 	}
 	start := time.Now()
+	lock, err := lockData(cfg, "ingest", true, false)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	s, err := startSystem(ctx, cfg, log, systemOptions{resume: true})
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	if err := recordNATS(lock, s, "ingest"); err != nil {
+		return err
+	}
 
 	tr := newTracker()
 	runCtx, stopRunners := context.WithCancel(ctx)

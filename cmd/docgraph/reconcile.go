@@ -126,15 +126,27 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 	}
 	files, problems := folderFiles(root, cfg, mapping)
 
-	docs, err := graphDocuments(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("reconcile: %w", err)
+	var att attachment
+	if cfg.NATS.URL == "" {
+		if att, err = attachData(ctx, cfg, "reconcile", true, false); err != nil {
+			return fmt.Errorf("reconcile: %w", err)
+		}
+		defer att.lock.Close()
 	}
-	s, err := operatorConnect(ctx, e, cfg)
+	cfg.Log.Level = "error" // the command prints what happened
+	log, err := logging.New(cfg.Log, e.stderr)
+	if err != nil {
+		return err
+	}
+	s, err := att.connect(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	defer s.close()
+	docs, err := graphDocuments(ctx, s, att.lock != nil)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
 	dls, err := bus.ListDeadLetters(ctx, s.js, bus.Filter{})
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
@@ -644,25 +656,21 @@ func msgIDPath(rel string) string {
 	return "sha256-" + hex.EncodeToString(h[:])
 }
 
-// graphDocuments lists the graph's Documents: from the store directly, or,
-// when a running docgraph holds the embedded graph, from its graph writer.
-func graphDocuments(ctx context.Context, cfg config.Config) (map[string]string, error) {
-	store, err := openStore(ctx, cfg, nil)
-	if err == nil {
+// graphDocuments lists the graph's Documents: from the store directly
+// (Neo4j, or the embedded graph of a data directory this process holds,
+// local), or else from the graph writer of the running docgraph s reaches.
+func graphDocuments(ctx context.Context, s *system, local bool) (map[string]string, error) {
+	if local || s.cfg.GraphStore() == "neo4j" {
+		store, err := openStore(ctx, s.cfg, nil)
+		if err != nil {
+			return nil, fmt.Errorf("open the graph: %w", err)
+		}
 		defer store.Close()
 		return store.Documents(ctx)
 	}
-	if cfg.GraphStore() != "neo4j" {
-		if s := runningSystem(ctx, cfg); s != nil {
-			defer s.close()
-			docs, rerr := graphapi.Documents(ctx, s.nc)
-			if rerr == nil {
-				return docs, nil
-			}
-			if !errors.Is(rerr, graphapi.ErrNoServer) {
-				return nil, rerr
-			}
-		}
+	docs, err := graphapi.Documents(ctx, s.nc)
+	if errors.Is(err, graphapi.ErrNoServer) {
+		return nil, fmt.Errorf("no graph writer answers on %s", bus.RedactURL(s.cfg.NATS.URL))
 	}
-	return nil, fmt.Errorf("open the graph: %w", err)
+	return docs, err
 }

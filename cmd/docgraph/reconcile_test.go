@@ -252,7 +252,7 @@ func TestReconcileArguments(t *testing.T) {
 	// The folder may be given as an argument; an empty graph and folder
 	// have no gaps.
 	empty := t.TempDir()
-	out := mustDocgraph(t, "reconcile", "--data", data, "--nats.listen", "off", empty)
+	out := mustDocgraph(t, "reconcile", "--data", emptyData(t), "--nats.listen", "off", empty)
 	assert.Contains(t, out, "reconciled 0 files with 0 documents: 0 missing")
 }
 
@@ -264,8 +264,8 @@ func TestReconcileWhileUpHoldsTheEmbeddedGraph(t *testing.T) {
 	p.waitLog(t, 60*time.Second, `"stage consuming"`, 4)
 	_, _, err := docgraph(t, reconcileArgs(data, in)...)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "reconcile: open the graph")
-	assert.Contains(t, err.Error(), "can be open in one process only")
+	assert.Contains(t, err.Error(), "reconcile: docgraph up (pid ")
+	assert.Contains(t, err.Error(), "is running on "+data+" with nats.listen off; stop it or give it a listen address")
 }
 
 func TestReconcileExplainsByDeadLetter(t *testing.T) {

@@ -28,8 +28,9 @@ stream; the originals stay.
 For the parser, a file event with a newer event for the same file is skipped: the
 newest state of each file is what gets parsed again. Streams keep history for
 streams.max_age (7 days by default), so older messages cannot be replayed.
-Works against a running 'docgraph up', an external NATS (--nats), or the data under
---data when nothing runs (then the stage processes the copies when it next runs).`
+Works against an external NATS (--nats), or else the docgraph whose data is under
+--data: the 'docgraph up' running there, or the data itself when nothing runs there
+(then the stage processes the copies when it next runs).`
 
 func cmdReplay(ctx context.Context, e env, args []string) error {
 	var (
@@ -70,7 +71,7 @@ func cmdReplay(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("replay: --until: %w", err)
 		}
 	}
-	s, err := operatorConnect(ctx, e, cfg)
+	s, err := operatorConnect(ctx, e, cfg, "replay")
 	if err != nil {
 		return err
 	}

@@ -43,13 +43,13 @@ func TestReplayStageCommand(t *testing.T) {
 }
 
 func TestReplayStageCommandNothingInRange(t *testing.T) {
-	data := t.TempDir()
+	data := emptyData(t)
 	out := mustDocgraph(t, op(data, "replay", "extractor", "--from-seq", "1")...)
 	assert.Equal(t, "republished 0 messages of DOCGRAPH_CHUNKS\nnothing in the range: nothing replayed\n", out)
 }
 
 func TestReplayCommandErrors(t *testing.T) {
-	data := t.TempDir()
+	data := emptyData(t)
 	tests := []struct {
 		name    string
 		args    []string

@@ -19,21 +19,28 @@ const statusHelp = `Prints per stage: its state, messages pending, in flight (de
 acked), redelivered, and dead-lettered; and per stream: messages stored. The state is
 "pulling" (a worker asks for or holds messages), "no worker pulling" (start one: 'docgraph
 worker STAGE'), "paused" (its dependency, e.g. the graph store, is down: the stage holds its
-messages and resumes by itself) or "not started". Talks to NATS: --nats, or a running
-'docgraph up' on --nats.listen, or else the embedded data under --data.`
+messages and resumes by itself) or "not started". Talks to NATS: --nats, or else the
+docgraph whose data is under --data: the 'docgraph up' running there (through the NATS
+address it recorded in --data), or the data itself when nothing runs there.`
 
-// operatorSystem connects an operator command to the running system: an
-// external NATS, a running `docgraph up` (its listener), or the embedded
-// data directory when nothing runs.
-func operatorSystem(ctx context.Context, cfg config.Config, log *slog.Logger) (*system, error) {
-	if cfg.NATS.URL == "" && cfg.NATS.Listen != "" && cfg.NATS.Listen != "off" {
-		probe := cfg
-		probe.NATS.URL = "nats://" + cfg.NATS.Listen
-		if s, err := startSystem(ctx, probe, log, systemOptions{}); err == nil {
-			return s, nil
+// operatorSystem connects an operator command (named command, for other
+// processes' messages) to the running system: an external NATS (--nats),
+// the process that owns the data directory (through the NATS address it
+// recorded there), or the data directory itself when nothing runs there.
+func operatorSystem(ctx context.Context, cfg config.Config, log *slog.Logger, command string) (*system, error) {
+	var att attachment
+	if cfg.NATS.URL == "" {
+		var err error
+		if att, err = attachData(ctx, cfg, command, true, false); err != nil {
+			return nil, err
 		}
 	}
-	return startSystem(ctx, cfg, log, systemOptions{})
+	s, err := att.connect(ctx, cfg, log)
+	if err != nil {
+		return nil, errors.Join(err, att.lock.Close())
+	}
+	s.lock = att.lock
+	return s, nil
 }
 
 func cmdStatus(ctx context.Context, e env, args []string) error {
@@ -46,7 +53,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := operatorSystem(ctx, cfg, log)
+	s, err := operatorSystem(ctx, cfg, log, "status")
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/datadir"
 	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
@@ -97,6 +98,7 @@ type system struct {
 	js      jetstream.JetStream
 	ready   atomic.Bool
 	closers []func() error
+	lock    *datadir.Lock // the data directory, when this system holds it; released last
 
 	graphStore graph.Store // the graph writer's store (set by stageRunners)
 	book       *gazetteer.Book
@@ -246,6 +248,9 @@ func (s *system) close() {
 	if s.ns != nil {
 		s.ns.Shutdown()
 		s.ns.WaitForShutdown()
+	}
+	if err := s.lock.Close(); err != nil {
+		s.log.Warn("release data dir", slog.Any(logging.KeyErr, err))
 	}
 }
 
@@ -468,9 +473,22 @@ func (s *system) newWatcher(root string) (*watcher.Watcher, error) {
 	}, s.js, s.log, s.reg)
 }
 
-// serveHTTP serves /metrics, /healthz and /readyz until ctx is done.
-func (s *system) serveHTTP(ctx context.Context) error {
-	if s.cfg.Metrics.Addr == "" {
+// listenMetrics binds metrics.addr, or returns nil when it is empty.
+func listenMetrics(cfg config.Config) (net.Listener, error) {
+	if cfg.Metrics.Addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.Metrics.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.addr: %w", err)
+	}
+	return ln, nil
+}
+
+// serveHTTP serves /metrics, /healthz and /readyz on ln (from
+// listenMetrics) until ctx is done.
+func (s *system) serveHTTP(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
 		return nil
 	}
 	mux := http.NewServeMux()
@@ -483,10 +501,6 @@ func (s *system) serveHTTP(ctx context.Context) error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	ln, err := net.Listen("tcp", s.cfg.Metrics.Addr)
-	if err != nil {
-		return fmt.Errorf("metrics.addr: %w", err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.log.Info("serving metrics", slog.String("addr", ln.Addr().String()))
 	go func() {

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -20,7 +24,10 @@ import (
 const upHelp = `Runs every stage in one process: the watcher on --watch, the parser, the extractor
 and the graph writer. Without --nats it starts an embedded NATS JetStream server
 (storage under --data, clients on --nats.listen so more workers can join); without
---neo4j the graph lives in an embedded DuckDB file under --data.
+--neo4j the graph lives in an embedded DuckDB file under --data. One process at a
+time uses a data directory: a second 'up' or 'ingest' on it fails at once, and the
+operator commands (status, dlq, graph, ...) on it talk to this process. The watched
+folder is created if missing, provided its parent folder exists.
 Drop files into the watched folder; they appear in the graph within seconds.
 Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight work finishes first.`
 
@@ -38,12 +45,30 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	}
 	stages := []string{bus.StageParser, bus.StageExtractor, bus.StageGraphWriter}
 	if cfg.Watch.Dir != "" {
-		if err := os.MkdirAll(cfg.Watch.Dir, 0o750); err != nil {
-			return fmt.Errorf("watch.dir: %w", err)
-		}
 		stages = append([]string{bus.StageWatcher}, stages...)
 	}
-	return runStages(ctx, cfg, stages, true, log)
+	return runStages(ctx, cfg, "up", stages, true, log)
+}
+
+// makeWatchDir creates the watched folder if it is missing and its parent
+// exists (`up --watch ./inbox` on a fresh machine); a missing parent is
+// more likely a mistyped path.
+func makeWatchDir(dir string, log *slog.Logger) error {
+	err := os.Mkdir(dir, 0o750)
+	switch {
+	case err == nil:
+		log.Info("watch folder created", slog.String("dir", dir))
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("watch.dir: %s is not a folder", dir)
+		}
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("watch.dir: %s does not exist, nor its parent folder %s", dir, filepath.Dir(filepath.Clean(dir)))
+	default:
+		return fmt.Errorf("watch.dir: %w", err)
+	}
 }
 
 const workerHelp = `Runs one stage against an external NATS (--nats URL[,URL...]): watcher, parser,
@@ -82,16 +107,39 @@ func cmdWorker(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runStages(ctx, cfg, []string{stage}, false, log)
+	return runStages(ctx, cfg, "worker "+stage, []string{stage}, false, log)
 }
 
 // runStages starts the system and runs the given stages until ctx is done.
-func runStages(ctx context.Context, cfg config.Config, stages []string, listen bool, log *slog.Logger) error {
+// command names the process in the data directory's lock.
+func runStages(ctx context.Context, cfg config.Config, command string, stages []string, listen bool, log *slog.Logger) error {
+	// What can fail at once does so before the server starts or a stage
+	// publishes anything.
+	if command == "up" && cfg.Watch.Dir != "" {
+		if err := makeWatchDir(cfg.Watch.Dir, log); err != nil {
+			return err
+		}
+	}
+	lock, err := lockData(cfg, command, slices.Contains(stages, bus.StageGraphWriter), listen)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	metricsLn, err := listenMetrics(cfg)
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close() // closed already once the server has run
+	}
 	s, err := startSystem(ctx, cfg, log, systemOptions{listen: listen, resume: true})
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	if err := recordNATS(lock, s, command); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	// Stages start independently: a graph writer waiting for Neo4j does not
 	// hold up the others. /readyz turns true once every stage runs.
@@ -164,7 +212,7 @@ func runStages(ctx context.Context, cfg config.Config, stages []string, listen b
 			return rg.Wait()
 		})
 	}
-	g.Go(func() error { return s.serveHTTP(gctx) })
+	g.Go(func() error { return s.serveHTTP(gctx, metricsLn) })
 	natsURL := bus.RedactURL(cfg.NATS.URL)
 	if s.ns != nil {
 		natsURL = "embedded"

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -66,10 +67,23 @@ func StartEmbedded(cfg EmbeddedConfig, logger *slog.Logger) (*server.Server, err
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
+	fatal := &fatalLogger{failed: make(chan struct{})}
+	ns.SetLogger(fatal, false, false)
 	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return nil, fmt.Errorf("embedded nats: not ready after 30s (store %s, %s:%d)", abs, opts.Host, cfg.Port)
+	// The server reports a listener it cannot open (the address is taken)
+	// or a JetStream it cannot start only to its logger, and is never ready.
+	for deadline := time.Now().Add(30 * time.Second); !ns.ReadyForConnections(50 * time.Millisecond); {
+		select {
+		case <-fatal.failed:
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil, fmt.Errorf("embedded nats: %w", fatal.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			ns.Shutdown()
+			return nil, fmt.Errorf("embedded nats: not ready after 30s (store %s, %s:%d)", abs, opts.Host, cfg.Port)
+		}
 	}
 	logger.Info("embedded nats started",
 		slog.String("store_dir", abs),
@@ -83,3 +97,33 @@ func listenAddr(ns *server.Server, opts *server.Options) string {
 	}
 	return ns.ClientURL()
 }
+
+// fatalLogger keeps the first fatal error of the embedded server and drops
+// its other log lines.
+type fatalLogger struct {
+	once   sync.Once
+	failed chan struct{} // closed once err is set
+	err    error
+}
+
+func (l *fatalLogger) Fatalf(format string, v ...any) {
+	l.once.Do(func() {
+		// The error the server quotes ("listen tcp …: address already in
+		// use") says it best.
+		for _, a := range v {
+			if err, ok := a.(error); ok {
+				l.err = err
+			}
+		}
+		if l.err == nil {
+			l.err = fmt.Errorf(format, v...)
+		}
+		close(l.failed)
+	})
+}
+
+func (*fatalLogger) Noticef(string, ...any) {}
+func (*fatalLogger) Warnf(string, ...any)   {}
+func (*fatalLogger) Errorf(string, ...any)  {}
+func (*fatalLogger) Debugf(string, ...any)  {}
+func (*fatalLogger) Tracef(string, ...any)  {}

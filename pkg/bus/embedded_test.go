@@ -1,0 +1,32 @@
+package bus_test
+
+import (
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/logging"
+)
+
+// A listen address in use fails the start at once, saying so.
+func TestStartEmbeddedListenAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	start := time.Now()
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: port}, logging.Discard())
+	if ns != nil {
+		ns.Shutdown()
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "127.0.0.1:"+strconv.Itoa(port))
+	assert.Contains(t, err.Error(), "address already in use")
+	assert.Less(t, time.Since(start), 10*time.Second)
+}
