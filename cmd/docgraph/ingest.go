@@ -452,6 +452,9 @@ func (s *system) quiet(ctx context.Context) (bool, error) {
 	// flight has stored all its outputs before acking.
 	for _, c := range bus.Consumers {
 		cons, err := s.js.Consumer(ctx, c.Stream, c.Durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return false, nil // its runner has not created it yet
+		}
 		if err != nil {
 			return false, fmt.Errorf("consumer %s: %w", c.Durable, err)
 		}
