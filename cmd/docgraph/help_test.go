@@ -56,6 +56,11 @@ func TestSubcommandErrors(t *testing.T) {
 		{[]string{"graph", "--data", "d"}, "graph: want stats or export"},
 		{[]string{"dlq", "--data", "d"}, "dlq: want list, show, replay or purge"},
 		{[]string{"dlq", "--data", "d", "lsit"}, `dlq: unknown subcommand "lsit"`},
+		{[]string{"worker"}, "worker: stage required"},
+		{[]string{"worker", "--nats", "nats://127.0.0.1:1"}, "worker: stage required"},
+		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "writer"}, `worker: unknown stage "writer"`},
+		{[]string{"worker", "--data", "d", "parser"}, "worker: nats.url is required"},
+		{[]string{"worker", "parser", "--data", "d"}, "worker: nats.url is required"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -77,20 +77,21 @@ many as the load needs; a replica that dies leaves its unacknowledged messages t
 others after stages.<stage>.ack_wait. Run one watcher per folder.`
 
 func cmdWorker(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+	// Flags may come before the stage: 'worker --nats URL parser'.
+	stage, args := splitSubcommand(args)
+	if stage == "" || isHelp(stage) {
 		fmt.Fprintf(e.stderr, "Usage: docgraph worker STAGE --nats URL [flags]\n\n%s\n", workerHelp)
-		if len(args) == 0 {
+		if stage == "" {
 			return fmt.Errorf("worker: stage required")
 		}
 		return nil
 	}
-	stage := args[0]
 	switch stage {
 	case bus.StageWatcher, bus.StageParser, bus.StageExtractor, bus.StageGraphWriter:
 	default:
 		return fmt.Errorf("worker: unknown stage %q (want watcher, parser, extractor or graph-writer)", stage)
 	}
-	cfg, rest, err := parseFlags(e, "worker "+stage, "--nats URL [flags]", workerHelp, args[1:], nil)
+	cfg, rest, err := parseFlags(e, "worker "+stage, "--nats URL [flags]", workerHelp, args, nil)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,14 @@ func cmdWorker(ctx context.Context, e env, args []string) error {
 
 // runStages starts the system and runs the given stages until ctx is done.
 // command names the process in the data directory's lock.
-func runStages(ctx context.Context, cfg config.Config, command string, stages []string, listen bool, log *slog.Logger) error {
+func runStages(ctx context.Context, cfg config.Config, command string, stages []string, listen bool, log *slog.Logger) (err error) {
+	defer func() {
+		// A stop signal while the stages start is a clean stop too.
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			log.Info("docgraph stopped while starting", slog.Any("cause", err))
+			err = nil
+		}
+	}()
 	// What can fail at once does so before the server starts or a stage
 	// publishes anything.
 	if command == "up" && cfg.Watch.Dir != "" {
