@@ -174,10 +174,8 @@ func TestUpAddressInUse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := t.TempDir()
 			writeFiles(t, in, map[string]string{"a.md": "# A\n"})
-			start := time.Now()
 			_, errOut, err := docgraph(t, append([]string{"up", "--watch", in, "--data", t.TempDir(), "--log-format", "json"}, tt.args...)...)
 			require.ErrorContains(t, err, tt.wantErr)
-			assert.Less(t, time.Since(start), 10*time.Second)
 			assert.NotContains(t, errOut, "file published")
 			assert.NotContains(t, errOut, "stage consuming")
 		})

@@ -218,6 +218,15 @@ func earlierFailures(ctx context.Context, js jetstream.JetStream, reports []watc
 		if !ok || deletionSubject(dl.OrigSubject) {
 			continue
 		}
+		if dl.OrigStream == bus.StreamFiles && dl.OrigSeq > 0 {
+			// A file event's dead letter: by sequence, which no clock
+			// skew between servers can reorder (a replayed copy has a
+			// later one).
+			if dl.OrigSeq >= r.Seq {
+				out[dl.CorrelationID] = append(out[dl.CorrelationID], dl)
+			}
+			continue
+		}
 		at, ok := published[r.Seq]
 		if !ok {
 			m, err := files.GetMsg(ctx, r.Seq)

@@ -4,7 +4,6 @@ import (
 	"net"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,13 +19,11 @@ func TestStartEmbeddedListenAddressInUse(t *testing.T) {
 	t.Cleanup(func() { _ = ln.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	start := time.Now()
 	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: port}, logging.Discard())
 	if ns != nil {
 		ns.Shutdown()
 	}
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "127.0.0.1:"+strconv.Itoa(port))
-	assert.Contains(t, err.Error(), "address already in use")
-	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Contains(t, err.Error(), "address already in use", "the listen error, not a wait for readiness")
 }

@@ -495,7 +495,12 @@ func (r *Runner) finish(st *state, herr error) {
 	st.hb.stop()
 	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Dec()
 	r.metrics.duration.WithLabelValues(r.cfg.Stage).Observe(time.Since(st.start).Seconds())
-	if herr == nil {
+	// An output that was not stored is retried with its input, even when
+	// the handler failed permanently after emitting it: dead-lettering the
+	// input would lose the output (a parser's withdrawal of an unreadable
+	// version, say). A retry emits it again, and a lasting failure ends in
+	// the dead letter queue after MaxDeliver.
+	if st.pubErr != nil && (herr == nil || IsPermanent(herr)) {
 		herr = st.pubErr
 	}
 	out := Outcome{Stage: r.cfg.Stage, Subject: st.in.Subject, StreamSeq: st.in.StreamSeq,

@@ -879,3 +879,33 @@ func TestRunnerRetriesAnOutputWithoutPubAck(t *testing.T) {
 	e.waitCounted(t, "test", pipeline.OutcomeNak, 1)
 	e.waitCounted(t, "test", pipeline.OutcomeAck, 1)
 }
+
+// A handler that emits an output and then fails permanently (the parser's
+// withdrawal of an unreadable version) is retried while the output is not
+// stored: dead-lettering the input at once would lose the output.
+func TestRunnerRetriesALostOutputOfAPermanentFailure(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 1, "lost")
+	js := &lostPubAck{JetStream: e.js}
+	emitThenFail := func(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
+		if err := identity(ctx, in, emit); err != nil {
+			return err
+		}
+		return pipeline.Permanent(errors.New("unreadable"))
+	}
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", PubAckTimeout: 200 * time.Millisecond,
+		Backoff: []time.Duration{time.Millisecond}}, js, emitThenFail, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r)
+	waitFor(t, 20*time.Second, func() error {
+		if n := len(dlqMessages(t, e.js)); n != 1 {
+			return fmt.Errorf("%d dead letters", n)
+		}
+		return nil
+	})
+	assert.EqualValues(t, 1, streamMsgs(t, e.js, "T_OUT"), "the retry stored the output")
+	dl := dlqMessages(t, e.js)[0]
+	assert.Equal(t, "2", dl.Header.Get(pipeline.HeaderAttempts))
+	assert.Equal(t, "unreadable", dl.Header.Get(pipeline.HeaderError))
+	e.waitCounted(t, "test", pipeline.OutcomeNak, 1)
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
@@ -180,7 +181,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 		if err == nil && r.mark != nil {
 			if merr := r.mark.MarkRefreshed(ctx, rev); merr != nil && ctx.Err() == nil {
 				// The refresh is done; the next start repeats it in full.
-				r.log.Warn("gazetteer refresh not recorded", slog.Uint64("revision", rev), slog.Any("err", merr))
+				r.log.Warn("gazetteer refresh not recorded", slog.Uint64("revision", rev), slog.Any(logging.KeyErr, merr))
 			}
 		}
 		r.mu.Lock()
@@ -199,7 +200,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			r.log.Warn("gazetteer refresh failed; retrying", slog.Any("err", err))
+			r.log.Warn("gazetteer refresh failed; retrying", slog.Any(logging.KeyErr, err))
 			select {
 			case r.kick <- struct{}{}:
 			default:
@@ -262,7 +263,7 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 		}
 		out, err := r.reextract(ctx, m, seq, rev)
 		if err != nil {
-			r.log.Warn("refresh skipped a chunk", slog.Uint64("stream_seq", seq), slog.Any("err", err))
+			r.log.Warn("refresh skipped a chunk", slog.Uint64("stream_seq", seq), slog.Any(logging.KeyErr, err))
 			return nil
 		}
 		f, err := r.js.PublishMsgAsync(out)
@@ -358,8 +359,11 @@ func containsAny(data []byte, names []string) bool {
 func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uint64) (*nats.Msg, error) {
 	in := pipeline.Message{Subject: m.Subject(), Data: m.Data(), Header: m.Headers(), StreamSeq: seq}
 	outs, err := r.x.Handle(ctx, in)
-	if err != nil || len(outs) != 1 {
+	if err != nil {
 		return nil, fmt.Errorf("re-extract: %w", err)
+	}
+	if len(outs) != 1 {
+		return nil, fmt.Errorf("re-extract: %d outputs, want 1", len(outs))
 	}
 	out := outs[0]
 	nm := nats.NewMsg(out.Subject)

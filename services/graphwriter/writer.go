@@ -289,7 +289,11 @@ func (w *Writer) syncGazetteer(ctx context.Context, ops []graph.Op) error {
 				}
 			}
 		case op.DeleteDocument != nil:
-			if err := w.gaz.Withdraw(ctx, op.DeleteDocument.Path, op.DeleteDocument.Version); err != nil {
+			// Through the deletion's version: the parser withdraws a
+			// version it could not read to the end under that version's
+			// own number, and records of it may have come before (or come
+			// late). Versions are stream sequences, so +1 is the next one.
+			if err := w.gaz.Withdraw(ctx, op.DeleteDocument.Path, op.DeleteDocument.Version+1); err != nil {
 				return err
 			}
 		}

@@ -457,6 +457,7 @@ func TestGazetteerSync(t *testing.T) {
 	people1 := event.NewDocument("data/people.csv", sha("people v1"), 100, 1)
 	people2 := event.NewDocument("data/people.csv", sha("people v2"), 100, 2)
 	teams := event.NewDocument("data/teams.csv", sha("teams v1"), 100, 3)
+	people3 := event.NewDocument("data/people.csv", sha("people v3"), 100, 7)
 	entry := func(label, key, name string, sources ...event.Document) gazetteer.Entry {
 		e := gazetteer.Entry{Label: label, Key: key, Name: name, Sources: map[string]string{}, Versions: map[string]uint64{}}
 		for _, d := range sources {
@@ -523,8 +524,19 @@ func TestGazetteerSync(t *testing.T) {
 			},
 		},
 		{
-			name: "deleting the last source empties the gazetteer",
-			give: []pipeline.Message{deleteMsg(t, people2.Path, 6)},
+			// The parser withdraws a version it cannot read to the end
+			// under that version's own number, after some of its batches.
+			name: "a withdrawal withdraws what its own version stated too",
+			give: []pipeline.Message{
+				recordsMsg(t, event.Records{Source: people3, Batch: 0, Nodes: []graph.Node{person("frank", "Frank")}}),
+				deleteMsg(t, people3.Path, people3.Version),
+			},
+			want: []gazetteer.Entry{},
+		},
+		{
+			name: "records of a withdrawn version arriving late change nothing",
+			give: []pipeline.Message{recordsMsg(t, event.Records{Source: people3, Batch: 1, Final: true, Batches: 2,
+				Nodes: []graph.Node{person("gina", "Gina")}})},
 			want: []gazetteer.Entry{},
 		},
 	}

@@ -210,10 +210,12 @@ func (p *Parser) Handle(ctx context.Context, in pipeline.Message, emit pipeline.
 // unreadable reports whether err says that the file version ev names
 // cannot be read: permanently, and not because the event is malformed or
 // its bytes are gone from the object store (the file changed again, and a
-// newer event carries it).
+// newer event carries it; or the store lost part of it, and the file
+// itself is fine).
 func unreadable(ev event.FileDiscovered, err error) bool {
 	return err != nil && pipeline.IsPermanent(err) && ev.Path != "" && ev.Object != "" && ev.SHA256 != "" &&
-		!errors.Is(err, fs.ErrNotExist) && !errors.Is(err, jetstream.ErrObjectNotFound)
+		!errors.Is(err, fs.ErrNotExist) && !errors.Is(err, jetstream.ErrObjectNotFound) &&
+		!errors.Is(err, bus.ErrObjectIncomplete)
 }
 
 // withdraw emits the deletion of path's versions up to version.

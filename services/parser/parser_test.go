@@ -657,8 +657,10 @@ func (incompleteObjects) Open(context.Context, string) (io.ReadCloser, error) {
 
 func TestIncompleteObjectIsPermanent(t *testing.T) {
 	p := newParser(t, Config{}, incompleteObjects{}, nil)
-	err := p.Handle(t.Context(), discovered(t, "a.md", []byte("text"), 1), (&collector{}).emit)
+	var c collector
+	err := p.Handle(t.Context(), discovered(t, "a.md", []byte("text"), 1), c.emit)
 	require.ErrorIs(t, err, bus.ErrObjectIncomplete)
+	assert.Empty(t, c.msgs, "the store lost the bytes, the file is fine: nothing is withdrawn")
 	assert.True(t, pipeline.IsPermanent(err), "reading again cannot help")
 	assert.Contains(t, err.Error(), "read object a.md@")
 	assert.Contains(t, err.Error(), "'docgraph reconcile --fix' stores the file again")
