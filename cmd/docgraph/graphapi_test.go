@@ -21,13 +21,16 @@ func freePort(t *testing.T) int {
 }
 
 // While `docgraph up` holds the embedded graph, graph commands ask its
-// graph writer through NATS; /readyz says ready.
+// graph writer through NATS; /readyz says ready. The export's temporary
+// file lives under --data: the system's temp dir may not be writable (a
+// read-only root file system).
 func TestGraphCommandsWhileUpRuns(t *testing.T) {
 	in, data := t.TempDir(), t.TempDir()
 	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(string) bool { return true })
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startProc(t, "up", "--watch", in, "--data", data, "--nats.listen", listen, "--metrics-addr", metrics,
+	noTemp := "TMPDIR=" + filepath.Join(t.TempDir(), "missing")
+	startProcEnv(t, []string{noTemp}, "up", "--watch", in, "--data", data, "--nats.listen", listen, "--metrics-addr", metrics,
 		"--extractor.refresh_delay", "50ms")
 
 	waitUntil(t, 60*time.Second, func() error {

@@ -39,6 +39,12 @@ type proc struct {
 
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, args...)
+}
+
+// startProcEnv is startProc with more environment variables (KEY=VALUE).
+func startProcEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	// Tests pass every setting as a flag: the environment's Neo4j (set by
 	// CI for the Neo4j tests) or DOCGRAPH_* settings must not leak in.
@@ -48,6 +54,7 @@ func startProc(t *testing.T, args ...string) *proc {
 		}
 	}
 	cmd.Env = append(cmd.Env, "DOCGRAPH_TEST_AS_MAIN=1")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	cmd.Stdout = io.Discard

@@ -357,6 +357,10 @@ func stageRunnerConfig(cfg config.Config, sc config.StageConfig, stage, stream s
 }
 
 // stageRunners builds the runners of one stage.
+// tempDir is where stages write temporary files: under --data, which is
+// writable where the root file system is not.
+func (s *system) tempDir() string { return filepath.Join(s.cfg.Data, "tmp") }
+
 func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Runner, error) {
 	cfg := s.cfg
 	switch stage {
@@ -369,7 +373,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		if err != nil {
 			return nil, err
 		}
-		tmp := filepath.Join(cfg.Data, "tmp")
+		tmp := s.tempDir()
 		if err := os.MkdirAll(tmp, 0o750); err != nil {
 			return nil, fmt.Errorf("temp dir: %w", err)
 		}

@@ -205,7 +205,7 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 				rg.Go(func() error { return r.Run(rctx) })
 			}
 			if b.store != nil {
-				rg.Go(func() error { return graphapi.Serve(rctx, s.nc, s.js, b.store, log) })
+				rg.Go(func() error { return graphapi.Serve(rctx, s.nc, s.js, b.store, s.tempDir(), log) })
 			}
 			// Ready once every runner pulls from its consumer: a replica
 			// reported ready before that could see its share taken by others.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/logging"
 )
 
 // Subjects served by the graph writer (queue group "graph-writer").
@@ -45,8 +46,9 @@ type reply struct {
 	Object    string            `json:"object,omitempty"`
 }
 
-// Serve answers graph queries from st until ctx is done.
-func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.Store, log *slog.Logger) error {
+// Serve answers graph queries from st until ctx is done. An export is
+// written to a temporary file in tempDir ("" for the system's) first.
+func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.Store, tempDir string, log *slog.Logger) error {
 	handle := func(m *nats.Msg) {
 		var r reply
 		switch m.Subject {
@@ -70,7 +72,7 @@ func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.
 				r.Error = "bad export request: " + err.Error()
 				break
 			}
-			name, err := export(ctx, js, st, req.Format)
+			name, err := export(ctx, js, st, req.Format, tempDir)
 			if err != nil {
 				r.Error = err.Error()
 			} else {
@@ -79,7 +81,7 @@ func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.
 		}
 		data, _ := json.Marshal(r)
 		if err := m.Respond(data); err != nil {
-			log.Warn("graph api reply failed", slog.String("subject", m.Subject), slog.Any("err", err))
+			log.Warn("graph api reply failed", slog.String("subject", m.Subject), slog.Any(logging.KeyErr, err))
 		}
 	}
 	sub, err := nc.QueueSubscribe("docgraph.api.graph.*", queue, func(m *nats.Msg) { go handle(m) })
@@ -90,7 +92,7 @@ func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.
 	return sub.Unsubscribe()
 }
 
-func export(ctx context.Context, js jetstream.JetStream, st graph.Store, format string) (string, error) {
+func export(ctx context.Context, js jetstream.JetStream, st graph.Store, format, tempDir string) (string, error) {
 	write := graph.WriteJSON
 	switch format {
 	case "", "json":
@@ -99,7 +101,12 @@ func export(ctx context.Context, js jetstream.JetStream, st graph.Store, format 
 	default:
 		return "", fmt.Errorf("unknown export format %q", format)
 	}
-	f, err := os.CreateTemp("", "docgraph-export-*")
+	if tempDir != "" {
+		if err := os.MkdirAll(tempDir, 0o750); err != nil {
+			return "", fmt.Errorf("export: %w", err)
+		}
+	}
+	f, err := os.CreateTemp(tempDir, "docgraph-export-*")
 	if err != nil {
 		return "", fmt.Errorf("export: %w", err)
 	}
