@@ -26,8 +26,9 @@ unsupported file) at once, a retryable one after stages.<stage>.max_deliver atte
 Each keeps the original message byte for byte with the reason; an input that comes back
 after it was dead-lettered (a lost acknowledgement) is not listed twice. Subcommands:
 
-  list    [--stage S] [--since DURATION] [--json]
-          one line per dead letter: id, stage, age, file path, error
+  list    [--stage S] [--since DURATION] [--all] [--json]
+          one line per dead letter: id, stage, age, file path, error; those whose file
+          has changed (or gone) since are superseded and only counted, unless --all
   show    ID [--json]
           everything about one: reason, original subject and sequence, all headers,
           and the payload (the first 2 KB, indented if it is JSON)
@@ -144,6 +145,7 @@ type deadLetterJSON struct {
 	OriginalSeq     uint64              `json:"original_seq"`
 	CorrelationID   string              `json:"correlation_id,omitempty"`
 	DeadLetteredAt  time.Time           `json:"dead_lettered_at"`
+	SupersededBy    uint64              `json:"superseded_by,omitempty"` // files stream sequence of a later event for the file
 	Headers         map[string][]string `json:"headers,omitempty"`
 	Payload         json.RawMessage     `json:"payload,omitempty"`
 	PayloadText     string              `json:"payload_text,omitempty"`
@@ -153,7 +155,7 @@ func toJSON(d bus.DeadLetter, full bool) deadLetterJSON {
 	out := deadLetterJSON{
 		ID: d.ID, Stage: d.Stage, Path: d.Path, Error: d.Error, Class: d.Class, Attempts: d.Attempts,
 		OriginalSubject: d.OrigSubject, OriginalStream: d.OrigStream, OriginalSeq: d.OrigSeq,
-		CorrelationID: d.CorrelationID, DeadLetteredAt: d.At.UTC(),
+		CorrelationID: d.CorrelationID, DeadLetteredAt: d.At.UTC(), SupersededBy: d.SupersededBy,
 	}
 	if full {
 		out.Headers = d.Header
@@ -171,11 +173,13 @@ func dlqList(ctx context.Context, e env, args []string) error {
 		stage  string
 		since  time.Duration
 		asJSON bool
+		all    bool
 	)
-	cfg, rest, err := parseFlags(e, "dlq list", "[--stage S] [--since DURATION] [--json] [flags]", dlqHelp, args, func(fs *flag.FlagSet) {
+	cfg, rest, err := parseFlags(e, "dlq list", "[--stage S] [--since DURATION] [--all] [--json] [flags]", dlqHelp, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&stage, "stage", "", "only this stage's dead letters: parser, extractor or graph-writer")
 		fs.DurationVar(&since, "since", 0, "only those dead-lettered within this long, e.g. 2h")
 		fs.BoolVar(&asJSON, "json", false, "print a JSON array with the full error of each")
+		fs.BoolVar(&all, "all", false, "also those superseded by a later version of their file (or its deletion)")
 	})
 	if err != nil {
 		return err
@@ -195,6 +199,21 @@ func dlqList(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dlq list: %w", err)
 	}
+	if err := bus.MarkSuperseded(ctx, s.js, dls); err != nil {
+		return fmt.Errorf("dlq list: %w", err)
+	}
+	superseded := 0
+	if !all {
+		current := dls[:0]
+		for _, d := range dls {
+			if d.SupersededBy != 0 {
+				superseded++
+				continue
+			}
+			current = append(current, d)
+		}
+		dls = current
+	}
 	if asJSON {
 		out := make([]deadLetterJSON, 0, len(dls))
 		for _, d := range dls {
@@ -204,8 +223,14 @@ func dlqList(ctx context.Context, e env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
+	supersededNote := func() {
+		if superseded > 0 {
+			fmt.Fprintf(e.stdout, "%d more superseded by a later version of their file (--all lists them; 'docgraph dlq replay --all' or 'dlq purge' removes them)\n", superseded)
+		}
+	}
 	if len(dls) == 0 {
 		fmt.Fprintln(e.stdout, "no dead letters")
+		supersededNote()
 		return nil
 	}
 	now := time.Now()
@@ -216,12 +241,17 @@ func dlqList(ctx context.Context, e env, args []string) error {
 		if path == "" {
 			path = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Stage, age(now.Sub(d.At)), d.Attempts, path, truncate(d.Error, 100))
+		msg := truncate(d.Error, 100)
+		if d.SupersededBy != 0 {
+			msg = fmt.Sprintf("(superseded: %s seq %d) %s", bus.StreamFiles, d.SupersededBy, msg)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Stage, age(now.Sub(d.At)), d.Attempts, path, msg)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%d dead letter%s; 'docgraph dlq show ID' for details\n", len(dls), plural(len(dls)))
+	supersededNote()
 	return nil
 }
 

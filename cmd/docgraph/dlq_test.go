@@ -169,6 +169,20 @@ func TestDLQReplaySupersededByAFixedFile(t *testing.T) {
 	writeFiles(t, in, map[string]string{"empty.txt": "Not empty any more.\n"})
 	out := mustDocgraph(t, ingestArgs(data, in)...)
 	assert.Contains(t, out, "1 new or changed")
+	// The old version's dead letter is superseded: neither listed nor
+	// counted as a problem, but still there.
+	assert.Empty(t, listJSON(t, data))
+	out = mustDocgraph(t, op(data, "dlq", "list")...)
+	assert.Contains(t, out, "no dead letters\n1 more superseded by a later version of their file")
+	out = mustDocgraph(t, op(data, "dlq", "list", "--all")...)
+	assert.Contains(t, out, "(superseded: DOCGRAPH_FILES seq")
+	var all []deadLetterJSON
+	require.NoError(t, json.Unmarshal([]byte(mustDocgraph(t, op(data, "dlq", "list", "--all", "--json")...)), &all))
+	require.Len(t, all, 1)
+	assert.Positive(t, all[0].SupersededBy)
+	out = mustDocgraph(t, op(data, "status")...)
+	assert.Regexp(t, `(?m)^parser\s+DOCGRAPH_FILES\s+.*\s0\s+\d+$`, out)
+	assert.Contains(t, out, "(1 more dead letter superseded by a later version of the file")
 	out = mustDocgraph(t, op(data, "dlq", "replay", "--all", "--dry-run")...)
 	assert.Contains(t, out, fmt.Sprintf("would remove %d (parser, empty.txt): superseded by a newer event for the file (DOCGRAPH_FILES seq", dls[0].ID))
 	out = mustDocgraph(t, op(data, "dlq", "replay", "--all")...)
@@ -228,7 +242,7 @@ func TestDLQHelp(t *testing.T) {
 		want string
 	}{
 		{"dlq", []string{"dlq", "--help"}, "Usage: docgraph dlq list|show|replay|purge"},
-		{"list", []string{"dlq", "list", "--help"}, "Usage: docgraph dlq list [--stage S] [--since DURATION] [--json]"},
+		{"list", []string{"dlq", "list", "--help"}, "Usage: docgraph dlq list [--stage S] [--since DURATION] [--all] [--json]"},
 		{"show", []string{"dlq", "show", "--help"}, "Usage: docgraph dlq show ID"},
 		{"replay", []string{"dlq", "replay", "-h"}, "-dry-run"},
 		{"purge", []string{"dlq", "purge", "--help"}, "really delete them"},

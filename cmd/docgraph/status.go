@@ -67,6 +67,24 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 			}
 		}
 	}
+	// Dead letters of file versions replaced since (a fixed file) are not
+	// counted: they say nothing about the files as they are.
+	superseded := 0
+	if dlq[bus.DLQSubject(bus.StageParser)] > 0 {
+		dls, err := bus.ListDeadLetters(ctx, s.js, bus.Filter{Stage: bus.StageParser})
+		if err == nil {
+			err = bus.MarkSuperseded(ctx, s.js, dls)
+		}
+		if err != nil {
+			return fmt.Errorf("status: dead letters: %w", err)
+		}
+		for _, d := range dls {
+			if d.SupersededBy != 0 {
+				superseded++
+			}
+		}
+		dlq[bus.DLQSubject(bus.StageParser)] -= uint64(superseded)
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO")
 	for _, c := range bus.Consumers {
@@ -87,6 +105,9 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if superseded > 0 {
+		fmt.Fprintf(e.stdout, "(%d more dead letter%s superseded by a later version of the file: 'docgraph dlq list --all')\n", superseded, plural(superseded))
 	}
 	fmt.Fprintln(e.stdout)
 	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

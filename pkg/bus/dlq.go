@@ -58,6 +58,11 @@ type DeadLetter struct {
 	Path   string
 	Data   []byte // the original payload, byte for byte
 	Header nats.Header
+	// SupersededBy is, once MarkSuperseded has run, the files stream
+	// sequence of a later event for the same file (a new version, or its
+	// deletion): the dead letter no longer says anything about the file as
+	// it is. 0 while it is current.
+	SupersededBy uint64
 }
 
 // Filter selects dead letters.
@@ -208,7 +213,6 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, ids []uint64
 	}
 	letters := make([]DeadLetter, len(ids))
 	results := make([]ReplayResult, len(ids))
-	var fileFrom uint64 // first files stream sequence to check for newer events
 	for i, id := range ids {
 		results[i] = ReplayResult{ID: id, DryRun: dryRun}
 		dl, err := getDeadLetter(ctx, st, id)
@@ -221,15 +225,9 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, ids []uint64
 		}
 		letters[i] = dl
 		results[i].Stage, results[i].Path, results[i].Subject = dl.Stage, dl.Path, dl.OrigSubject
-		if origStream(dl) == StreamFiles && dl.Path != "" && (fileFrom == 0 || dl.OrigSeq+1 < fileFrom) {
-			fileFrom = dl.OrigSeq + 1
-		}
 	}
-	var latest map[string]fileEvent
-	if fileFrom != 0 {
-		if latest, err = latestByPath(ctx, js, scanSpec{stream: StreamFiles, startSeq: fileFrom}); err != nil {
-			return results, fmt.Errorf("replay dead letters: %w", err)
-		}
+	if err := MarkSuperseded(ctx, js, letters); err != nil {
+		return results, fmt.Errorf("replay dead letters: %w", err)
 	}
 	for i := range results {
 		r := &results[i]
@@ -244,8 +242,8 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, ids []uint64
 			r.Outcome, r.Err = Failed, fmt.Errorf("dead letter %d: original subject %q is not in a docgraph stream", dl.ID, dl.OrigSubject)
 			continue
 		}
-		if ev := latest[dl.Path]; origStream(dl) == StreamFiles && ev.seq > dl.OrigSeq && ev.replay != replayOf(dl.ID) {
-			r.Outcome, r.SupersededBy = Superseded, ev.seq
+		if dl.SupersededBy != 0 {
+			r.Outcome, r.SupersededBy = Superseded, dl.SupersededBy
 			if !dryRun {
 				r.Err = deleteDeadLetter(ctx, st, dl.ID)
 			}
@@ -267,6 +265,32 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, ids []uint64
 		r.Err = deleteDeadLetter(ctx, st, dl.ID)
 	}
 	return results, nil
+}
+
+// MarkSuperseded sets SupersededBy on the dead letters of file events for
+// which the files stream holds a later event for the same path, other than
+// the replayed copy of that very dead letter.
+func MarkSuperseded(ctx context.Context, js jetstream.JetStream, dls []DeadLetter) error {
+	var from uint64 // first files stream sequence to check for later events
+	for _, dl := range dls {
+		if origStream(dl) == StreamFiles && dl.Path != "" && (from == 0 || dl.OrigSeq+1 < from) {
+			from = dl.OrigSeq + 1
+		}
+	}
+	if from == 0 {
+		return nil
+	}
+	latest, err := latestByPath(ctx, js, scanSpec{stream: StreamFiles, startSeq: from})
+	if err != nil {
+		return err
+	}
+	for i := range dls {
+		dl := &dls[i]
+		if ev := latest[dl.Path]; origStream(*dl) == StreamFiles && dl.Path != "" && ev.seq > dl.OrigSeq && ev.replay != replayOf(dl.ID) {
+			dl.SupersededBy = ev.seq
+		}
+	}
+	return nil
 }
 
 // origStream is the stream a dead letter's original subject belongs to.
