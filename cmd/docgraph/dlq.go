@@ -368,8 +368,11 @@ func dlqReplay(ctx context.Context, e env, args []string) error {
 	if len(rest) > 0 {
 		return fmt.Errorf("dlq replay: unexpected argument %q (ids go in --id)", rest[0])
 	}
-	if (idList == "") == !all {
+	switch {
+	case idList == "" && !all:
 		return errors.New("dlq replay: give --id ID[,ID...] or --all")
+	case idList != "" && all:
+		return errors.New("dlq replay: give --id ID[,ID...] or --all, not both")
 	}
 	var ids []uint64
 	for f := range strings.SplitSeq(idList, ",") {

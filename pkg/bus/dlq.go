@@ -39,7 +39,7 @@ const dlqStagesFilter = "docgraph.dlq.*"
 
 // ErrDeadLetterNotFound is returned for an ID that is not a dead letter in
 // the DLQ stream (never was, already replayed or purged).
-var ErrDeadLetterNotFound = errors.New("dead letter not found")
+var ErrDeadLetterNotFound = errors.New("no such dead letter (replayed, purged, or never there; see 'docgraph dlq list --all')")
 
 // DeadLetter is one message a stage gave up on, as stored in the DLQ stream.
 type DeadLetter struct {
