@@ -47,6 +47,9 @@ func cmdGraph(ctx context.Context, e env, args []string) error {
 	var st graph.Store
 	switch {
 	case cfg.GraphStore() == "neo4j":
+		// Say so: a NEO4J_URI left in the environment would otherwise
+		// pass for the graph under --data.
+		fmt.Fprintf(e.stderr, "graph %s: the Neo4j graph at %s (neo4j.uri; --graph.store duckdb reads the one under --data)\n", sub, bus.RedactURL(cfg.Neo4j.URI))
 		st, err = openStore(ctx, cfg, nil)
 	case cfg.NATS.URL != "":
 		return askGraph(ctx, e, cfg, attachment{}, sub, format)

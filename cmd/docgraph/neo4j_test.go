@@ -38,8 +38,10 @@ func TestNeo4jGivesTheSameGraphAsTheEmbeddedStore(t *testing.T) {
 
 	data := t.TempDir()
 	mustDocgraph(t, ingestArgs(data, append(neo, in)...)...)
-	got := mustDocgraph(t, append([]string{"graph", "export", "--data", data, "--format", "json"}, neo...)...)
+	got, errOut, err := docgraph(t, append([]string{"graph", "export", "--data", data, "--format", "json"}, neo...)...)
+	require.NoError(t, err, errOut)
 	require.Equal(t, want, got, "Neo4j export equals the embedded store's")
+	assert.Contains(t, errOut, "graph export: the Neo4j graph at bolt://", "it says which graph it read")
 	checkGraph(t, parseExport(t, []byte(got)), loadExpected(t, "sample"), checkOpts{structured: true})
 }
 
