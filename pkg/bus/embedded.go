@@ -67,7 +67,7 @@ func StartEmbedded(cfg EmbeddedConfig, logger *slog.Logger) (*server.Server, err
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	fatal := &fatalLogger{failed: make(chan struct{})}
+	fatal := &fatalLogger{failed: make(chan struct{}), log: logger}
 	ns.SetLogger(fatal, false, false)
 	go ns.Start()
 	// The server reports a listener it cannot open (the address is taken)
@@ -98,15 +98,17 @@ func listenAddr(ns *server.Server, opts *server.Options) string {
 	return ns.ClientURL()
 }
 
-// fatalLogger keeps the first fatal error of the embedded server and drops
-// its other log lines.
+// fatalLogger keeps the first fatal error of the embedded server, logs its
+// errors (a failing JetStream store, say) and drops its other lines.
 type fatalLogger struct {
 	once   sync.Once
 	failed chan struct{} // closed once err is set
 	err    error
+	log    *slog.Logger
 }
 
 func (l *fatalLogger) Fatalf(format string, v ...any) {
+	l.log.Error("embedded nats: " + fmt.Sprintf(format, v...))
 	l.once.Do(func() {
 		// The error the server quotes ("listen tcp …: address already in
 		// use") says it best.
@@ -124,6 +126,8 @@ func (l *fatalLogger) Fatalf(format string, v ...any) {
 
 func (*fatalLogger) Noticef(string, ...any) {}
 func (*fatalLogger) Warnf(string, ...any)   {}
-func (*fatalLogger) Errorf(string, ...any)  {}
-func (*fatalLogger) Debugf(string, ...any)  {}
-func (*fatalLogger) Tracef(string, ...any)  {}
+func (l *fatalLogger) Errorf(format string, v ...any) {
+	l.log.Error("embedded nats: " + fmt.Sprintf(format, v...))
+}
+func (*fatalLogger) Debugf(string, ...any) {}
+func (*fatalLogger) Tracef(string, ...any) {}

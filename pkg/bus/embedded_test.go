@@ -1,6 +1,7 @@
 package bus_test
 
 import (
+	"log/slog"
 	"net"
 	"strconv"
 	"testing"
@@ -9,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
-	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 // A listen address in use fails the start at once, saying so.
@@ -19,11 +20,13 @@ func TestStartEmbeddedListenAddressInUse(t *testing.T) {
 	t.Cleanup(func() { _ = ln.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: port}, logging.Discard())
+	var logs testwait.Buffer
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: port}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if ns != nil {
 		ns.Shutdown()
 	}
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "127.0.0.1:"+strconv.Itoa(port))
 	assert.Contains(t, err.Error(), "address already in use", "the listen error, not a wait for readiness")
+	assert.Contains(t, logs.String(), "level=ERROR msg=\"embedded nats: ", "the server's errors are logged")
 }
