@@ -26,7 +26,7 @@ unsupported file) at once, a retryable one after stages.<stage>.max_deliver atte
 Each keeps the original message byte for byte with the reason; an input that comes back
 after it was dead-lettered (a lost acknowledgement) is not listed twice. Subcommands:
 
-  list    [--stage S] [--since DURATION] [--all] [--json]
+  list    [--stage S] [--since TIME] [--all] [--json]
           one line per dead letter: id, stage, age, file path, error; those whose file
           has changed (or gone) since are superseded and only counted, unless --all
   show    ID [--json]
@@ -171,13 +171,13 @@ func toJSON(d bus.DeadLetter, full bool) deadLetterJSON {
 func dlqList(ctx context.Context, e env, args []string) error {
 	var (
 		stage  string
-		since  time.Duration
+		since  string
 		asJSON bool
 		all    bool
 	)
-	cfg, rest, err := parseFlags(e, "dlq list", "[--stage S] [--since DURATION] [--all] [--json] [flags]", dlqHelp, args, func(fs *flag.FlagSet) {
+	cfg, rest, err := parseFlags(e, "dlq list", "[--stage S] [--since TIME] [--all] [--json] [flags]", dlqHelp, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&stage, "stage", "", "only this stage's dead letters: parser, extractor or graph-writer")
-		fs.DurationVar(&since, "since", 0, "only those dead-lettered within this long, e.g. 2h")
+		fs.StringVar(&since, "since", "", "only those dead-lettered since TIME: RFC 3339, a date, or a duration ago like 2h")
 		fs.BoolVar(&asJSON, "json", false, "print a JSON array with the full error of each")
 		fs.BoolVar(&all, "all", false, "also those superseded by a later version of their file (or its deletion)")
 	})
@@ -187,15 +187,23 @@ func dlqList(ctx context.Context, e env, args []string) error {
 	if len(rest) > 0 {
 		return fmt.Errorf("dlq list: unexpected argument %q", rest[0])
 	}
-	if since < 0 {
-		return fmt.Errorf("dlq list: --since %s: must not be negative", since)
+	var within time.Duration
+	if since != "" {
+		now := time.Now()
+		t, err := parseTime(since, now)
+		if err != nil {
+			return fmt.Errorf("dlq list: --since: %w", err)
+		}
+		if within = now.Sub(t); within <= 0 {
+			return fmt.Errorf("dlq list: --since %s: in the future", since)
+		}
 	}
 	s, err := operatorConnect(ctx, e, cfg, "dlq list")
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	dls, err := bus.ListDeadLetters(ctx, s.js, bus.Filter{Stage: stage, Since: since})
+	dls, err := bus.ListDeadLetters(ctx, s.js, bus.Filter{Stage: stage, Since: within})
 	if err != nil {
 		return fmt.Errorf("dlq list: %w", err)
 	}

@@ -78,6 +78,8 @@ func TestDLQListShowReplayPurge(t *testing.T) {
 	assert.Contains(t, out, "1 dead letter;")
 	assert.Contains(t, mustDocgraph(t, op(data, "dlq", "list", "--stage", "extractor")...), "no dead letters")
 	assert.Len(t, listJSON(t, data, "--stage", "parser", "--since", "1h"), 1)
+	assert.Len(t, listJSON(t, data, "--since", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)), 1, "since a time")
+	assert.Empty(t, listJSON(t, data, "--since", "1ns"), "since a nanosecond ago: none")
 
 	// show: the reason, every header and the payload.
 	out = mustDocgraph(t, op(data, "dlq", "show", id)...)
@@ -213,7 +215,8 @@ func TestDLQCommandErrors(t *testing.T) {
 		{"unknown subcommand", []string{"dlq", "lsit"}, `unknown subcommand "lsit"`},
 		{"list argument", op(data, "dlq", "list", "x"), `unexpected argument "x"`},
 		{"list unknown stage", op(data, "dlq", "list", "--stage", "parsr"), `unknown stage "parsr"`},
-		{"list negative since", op(data, "dlq", "list", "--since", "-1h"), "must not be negative"},
+		{"list future since", op(data, "dlq", "list", "--since", "2999-01-01"), "dlq list: --since 2999-01-01: in the future"},
+		{"list bad since", op(data, "dlq", "list", "--since", "xyz"), `dlq list: --since: "xyz": want an RFC 3339 time`},
 		{"show without id", op(data, "dlq", "show"), "want one dead letter ID"},
 		{"show bad id", op(data, "dlq", "show", "abc"), `bad dead letter id "abc"`},
 		{"show zero", op(data, "dlq", "show", "0"), `bad dead letter id "0"`},
@@ -242,7 +245,7 @@ func TestDLQHelp(t *testing.T) {
 		want string
 	}{
 		{"dlq", []string{"dlq", "--help"}, "Usage: docgraph dlq list|show|replay|purge"},
-		{"list", []string{"dlq", "list", "--help"}, "Usage: docgraph dlq list [--stage S] [--since DURATION] [--all] [--json]"},
+		{"list", []string{"dlq", "list", "--help"}, "Usage: docgraph dlq list [--stage S] [--since TIME] [--all] [--json]"},
 		{"show", []string{"dlq", "show", "--help"}, "Usage: docgraph dlq show ID"},
 		{"replay", []string{"dlq", "replay", "-h"}, "-dry-run"},
 		{"purge", []string{"dlq", "purge", "--help"}, "really delete them"},
