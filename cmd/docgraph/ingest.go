@@ -196,7 +196,7 @@ func earlierFailures(ctx context.Context, js jetstream.JetStream, reports []watc
 	for _, rep := range reports {
 		for _, r := range rep.Results {
 			if r.Outcome == watcher.Unchanged {
-				unchanged[fileCorrelationID(r.Path, r.SHA256)] = r
+				unchanged[watcher.CorrelationID(r.Path, r.SHA256)] = r
 			}
 		}
 	}
@@ -272,7 +272,7 @@ func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier ma
 					lines = append(lines, fmt.Sprintf("failed  %s: %s", r.Path, msg))
 				}
 			case watcher.Unchanged:
-				for _, dl := range earlier[fileCorrelationID(r.Path, r.SHA256)] {
+				for _, dl := range earlier[watcher.CorrelationID(r.Path, r.SHA256)] {
 					failed++
 					lines = append(lines, fmt.Sprintf("failed  %s: %s: %s (unchanged since it was dead-lettered; 'docgraph dlq show %d')",
 						r.Path, dl.Stage, dl.Error, dl.ID))

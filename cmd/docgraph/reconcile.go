@@ -596,7 +596,7 @@ func republish(ctx context.Context, js jetstream.JetStream, objects jetstream.Ob
 	ev := event.FileDiscovered{Path: g.path, Size: g.file.size, SHA256: g.fileSHA,
 		ModTime: g.file.mod.UTC().Format(time.RFC3339Nano), Object: obj}
 	return publishFileEvent(ctx, js, event.SubjectFileDiscovered, ev, g.path, g.fileSHA,
-		"reconcile:"+msgIDPath(g.path)+":"+g.fileSHA+":"+run)
+		"reconcile:"+watcher.IDPath(g.path)+":"+g.fileSHA+":"+run)
 }
 
 func storeFile(ctx context.Context, objects jetstream.ObjectStore, g gap, obj string) error {
@@ -620,7 +620,7 @@ func storeFile(ctx context.Context, objects jetstream.ObjectStore, g gap, obj st
 func publishDeletion(ctx context.Context, js jetstream.JetStream, g gap, run string) (uint64, error) {
 	ev := event.FileDeleted{Path: g.path, SHA256: g.graphSHA}
 	return publishFileEvent(ctx, js, event.SubjectFileDeleted, ev, g.path, g.graphSHA,
-		"reconcile-deleted:"+msgIDPath(g.path)+":"+g.graphSHA+":"+run)
+		"reconcile-deleted:"+watcher.IDPath(g.path)+":"+g.graphSHA+":"+run)
 }
 
 func publishFileEvent(ctx context.Context, js jetstream.JetStream, subject string, payload any, rel, sha, msgID string) (uint64, error) {
@@ -628,7 +628,7 @@ func publishFileEvent(ctx context.Context, js jetstream.JetStream, subject strin
 	if err != nil {
 		return 0, err
 	}
-	m.Header.Set(pipeline.HeaderCorrelationID, fileCorrelationID(rel, sha))
+	m.Header.Set(pipeline.HeaderCorrelationID, watcher.CorrelationID(rel, sha))
 	m.Header.Set(pipeline.HeaderMsgID, msgID)
 	ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: m.Data, Header: m.Header},
 		jetstream.WithExpectStream(bus.StreamFiles))
@@ -636,24 +636,6 @@ func publishFileEvent(ctx context.Context, js jetstream.JetStream, subject strin
 		return 0, fmt.Errorf("publish %s: %w", subject, err)
 	}
 	return ack.Sequence, nil
-}
-
-// fileCorrelationID is the watcher's correlation ID of a file version, so
-// a republished file is followed under the same ID as when it was first
-// published.
-func fileCorrelationID(rel, sum string) string {
-	h := sha256.Sum256([]byte(rel + "\x00" + sum))
-	return hex.EncodeToString(h[:])[:24]
-}
-
-// msgIDPath is the path as it may appear in a Nats-Msg-Id header, which
-// cannot carry control characters.
-func msgIDPath(rel string) string {
-	if strings.IndexFunc(rel, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
-		return rel
-	}
-	h := sha256.Sum256([]byte(rel))
-	return "sha256-" + hex.EncodeToString(h[:])
 }
 
 // graphDocuments lists the graph's Documents: from the store directly

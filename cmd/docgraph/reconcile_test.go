@@ -297,8 +297,8 @@ func TestReconcileExplainsByDeadLetter(t *testing.T) {
 			assert.Equal(t, tt.want, explains(tt.dl, tt.gap))
 		})
 	}
-	assert.Equal(t, "a/b.md", msgIDPath("a/b.md"))
-	assert.Regexp(t, `^sha256-[0-9a-f]{64}$`, msgIDPath("a\nb.md"))
+	assert.Equal(t, "a/b.md", watcher.IDPath("a/b.md"))
+	assert.Regexp(t, `^sha256-[0-9a-f]{64}$`, watcher.IDPath("a\nb.md"))
 	assert.Equal(t, "abc", short("abc"))
 }
 

@@ -32,7 +32,7 @@ func TestScanPublishesNewFile(t *testing.T) {
 	assert.Equal(t, sum, res.SHA256)
 	assert.Equal(t, int64(len(content)), res.Size)
 	assert.Equal(t, "notes/status.md@"+sum, res.Object)
-	assert.Equal(t, correlationID("notes/status.md", sum), res.CorrelationID)
+	assert.Equal(t, CorrelationID("notes/status.md", sum), res.CorrelationID)
 	assert.Len(t, res.CorrelationID, 24)
 	assert.Equal(t, 1, rep.Count(Published))
 	assert.Equal(t, 1, len(rep.Results))
@@ -551,8 +551,8 @@ func TestStateKey(t *testing.T) {
 }
 
 func TestIDPath(t *testing.T) {
-	assert.Equal(t, "a b/ü.md", idPath("a b/ü.md"))
-	got := idPath("bad\nname.md")
+	assert.Equal(t, "a b/ü.md", IDPath("a b/ü.md"))
+	got := IDPath("bad\nname.md")
 	assert.True(t, strings.HasPrefix(got, "sha256-"), got)
 	assert.NotContains(t, got, "\n")
 }
@@ -565,7 +565,7 @@ func TestControlCharacterInName(t *testing.T) {
 	require.Equal(t, Published, res.Outcome, "%v", res.Err)
 	msgs := e.messages(t)
 	require.Len(t, msgs, 1)
-	assert.Equal(t, "file:"+idPath("line\nbreak.md")+":"+res.SHA256, msgs[0].Msg.Header.Get(pipeline.HeaderMsgID))
+	assert.Equal(t, "file:"+IDPath("line\nbreak.md")+":"+res.SHA256, msgs[0].Msg.Header.Get(pipeline.HeaderMsgID))
 	var ev event.FileDiscovered
 	require.NoError(t, msgs[0].Msg.Decode(&ev))
 	assert.Equal(t, "line\nbreak.md", ev.Path)

@@ -510,8 +510,8 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 		return w.skip(ctx, rel, ReasonUnstable, rel+" (changed while it was stored)")
 	}
 	ev := event.FileDiscovered{Path: rel, Size: st0.Size(), SHA256: sum, ModTime: modTime(st0), Object: obj}
-	cid := correlationID(rel, sum)
-	seq, err := w.emit(ctx, event.SubjectFileDiscovered, ev, cid, "file:"+idPath(rel)+":"+sum, rec.lastSeq())
+	cid := CorrelationID(rel, sum)
+	seq, err := w.emit(ctx, event.SubjectFileDiscovered, ev, cid, "file:"+IDPath(rel)+":"+sum, rec.lastSeq())
 	if err != nil {
 		return w.fail(ctx, rel, err)
 	}
@@ -595,9 +595,9 @@ func (w *Watcher) upload(ctx context.Context, rel, abs, obj, sum string, size in
 // withdraw publishes the deletion of a recorded path and removes its state
 // and objects.
 func (w *Watcher) withdraw(ctx context.Context, rec *record) Result {
-	cid := correlationID(rec.Path, rec.SHA256)
+	cid := CorrelationID(rec.Path, rec.SHA256)
 	ev := event.FileDeleted{Path: rec.Path, SHA256: rec.SHA256}
-	seq, err := w.emit(ctx, event.SubjectFileDeleted, ev, cid, "deleted:"+idPath(rec.Path)+":"+rec.SHA256, rec.Seq)
+	seq, err := w.emit(ctx, event.SubjectFileDeleted, ev, cid, "deleted:"+IDPath(rec.Path)+":"+rec.SHA256, rec.Seq)
 	if err != nil {
 		return w.fail(ctx, rec.Path, err)
 	}
@@ -753,16 +753,17 @@ func closeQuietly(f *os.File) {
 	_ = f.Close() // nothing was written, so nothing can be lost
 }
 
-// correlationID is deterministic per file version: the same bytes at the
-// same path always get the same ID.
-func correlationID(rel, sum string) string {
+// CorrelationID is the correlation ID of a file version, deterministic: the
+// same bytes at the same path always get the same ID, so a file published
+// again (by reconcile, say) is followed under the ID it first had.
+func CorrelationID(rel, sum string) string {
 	h := sha256.Sum256([]byte(rel + "\x00" + sum))
 	return hex.EncodeToString(h[:])[:24]
 }
 
-// idPath is the path as used in a Nats-Msg-Id header, which cannot carry
+// IDPath is the path as used in a Nats-Msg-Id header, which cannot carry
 // control characters (a file name may).
-func idPath(rel string) string {
+func IDPath(rel string) string {
 	if strings.IndexFunc(rel, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
 		return rel
 	}
