@@ -43,12 +43,11 @@ func LineAt(text string, i int) string {
 	return rest
 }
 
-// BreakRun reads the run of whitespace that starts at the line break
-// text[i]: it returns where the run ends, how many line breaks it holds
-// (two or more make a blank line) and where the line after the last one
-// starts.
-func BreakRun(text string, i int) (end, lines, next int) {
-	end, next = i, i+1
+// SpaceRun reads the run of whitespace that starts at text[i]: it returns
+// where the run ends, how many line breaks it holds (two or more make a
+// blank line) and where the line after the last one starts (i if none).
+func SpaceRun(text string, i int) (end, lines, next int) {
+	end, next = i, i
 	for end < len(text) {
 		r, w := utf8.DecodeRuneInString(text[end:])
 		if !unicode.IsSpace(r) {
@@ -64,10 +63,10 @@ func BreakRun(text string, i int) (end, lines, next int) {
 }
 
 // EndsSentence reports whether the run of whitespace at the line break
-// text[i] (see BreakRun), on a line starting at lineStart, ends a
+// text[i] (see SpaceRun), on a line starting at lineStart, ends a
 // sentence: a blank line, or a line break next to a list item, table row
 // or heading. A single line break elsewhere is a wrapped line.
 func EndsSentence(text string, lineStart, i int) (ends bool, end, next int) {
-	end, lines, next := BreakRun(text, i)
+	end, lines, next := SpaceRun(text, i)
 	return lines >= 2 || IsStructural(text[lineStart:i]) || IsStructural(LineAt(text, next)), end, next
 }

@@ -65,6 +65,6 @@ func TestEndsSentence(t *testing.T) {
 		assert.Equal(t, tt.rest, tt.text[end:], "%q", tt.text)
 		assert.Equal(t, strings.LastIndexByte(tt.text[:end], '\n')+1, next, "%q", tt.text)
 	}
-	_, lines, _ := textblock.BreakRun("a\n\n\nb", 1)
+	_, lines, _ := textblock.SpaceRun("a\n\n\nb", 1)
 	assert.Equal(t, 3, lines)
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/textblock"
 )
 
 // Entry is one known name of an entity: text that contains Name exactly (on
@@ -254,17 +255,9 @@ func matchAt(text string, i int, tokens []string) int {
 	pos := i
 	for ti, tok := range tokens {
 		if ti > 0 {
-			start, lines := pos, 0
-			for pos < len(text) {
-				r, size := utf8.DecodeRuneInString(text[pos:])
-				if !unicode.IsSpace(r) {
-					break
-				}
-				if r == '\n' {
-					lines++
-				}
-				pos += size
-			}
+			start := pos
+			var lines int
+			pos, lines, _ = textblock.SpaceRun(text, pos)
 			if pos == start || lines > 1 {
 				return 0
 			}

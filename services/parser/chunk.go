@@ -219,7 +219,7 @@ func segment(text string, size, hard int) []unit {
 			i = j
 		case b == '\n':
 			// A run of whitespace with a second line break is a paragraph break.
-			j, lines, next := textblock.BreakRun(text, i)
+			j, lines, next := textblock.SpaceRun(text, i)
 			switch {
 			case lines >= 2:
 				add(start, i)
