@@ -118,6 +118,19 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		r.Observe(tr)
 		g.Go(func() error { return r.Run(gctx) })
 	}
+	// Every stage consumes before the files go in: waiting for the
+	// pipeline to go quiet reads the stages' consumers.
+	for _, r := range runners {
+		select {
+		case <-r.Consuming():
+		case <-gctx.Done():
+			stopRunners()
+			if err := g.Wait(); err != nil {
+				return err
+			}
+			return fmt.Errorf("ingest interrupted: %w", context.Cause(gctx))
+		}
+	}
 
 	var reports []watcher.Report
 	for _, tg := range targets {
@@ -461,9 +474,6 @@ func (s *system) quiet(ctx context.Context) (bool, error) {
 	// flight has stored all its outputs before acking.
 	for _, c := range bus.Consumers {
 		cons, err := s.js.Consumer(ctx, c.Stream, c.Durable)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return false, nil // its runner has not created it yet
-		}
 		if err != nil {
 			return false, fmt.Errorf("consumer %s: %w", c.Durable, err)
 		}
