@@ -8,6 +8,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/net/html/charset"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/unicode"
+
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
@@ -24,14 +28,26 @@ var (
 type encodingError struct {
 	Offset int
 	Byte   byte
+	// HTML is set for an HTML document, which could have declared
+	// another charset.
+	HTML bool
 }
 
 func (e *encodingError) Error() string {
-	return fmt.Sprintf("not valid UTF-8 at byte offset %d (0x%02X)", e.Offset, e.Byte)
+	msg := fmt.Sprintf("not valid UTF-8 at byte offset %d (0x%02X)", e.Offset, e.Byte)
+	if e.HTML {
+		msg += ", and the document declares no charset (<meta charset>)"
+	}
+	return msg
 }
 
-// utf8BOM is stripped from the start of text files.
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+// Byte order marks. A UTF-8 BOM is stripped from the start of text files;
+// a UTF-16 one says how to decode them.
+var (
+	utf8BOM    = []byte{0xEF, 0xBB, 0xBF}
+	utf16LEBOM = []byte{0xFF, 0xFE}
+	utf16BEBOM = []byte{0xFE, 0xFF}
+)
 
 // binaryMagic are file signatures of common non-text formats.
 var binaryMagic = [][]byte{
@@ -54,9 +70,14 @@ var binaryMagic = [][]byte{
 // removed, link targets dropped), .html and .htm (visible text only) and
 // .docx (paragraphs and tables of the main document part).
 //
-// Text files must be UTF-8 (a BOM is stripped) and line ends are normalised
-// to LF. Every error is permanent (the same bytes never parse) and starts
-// with name.
+// Text files are UTF-8 (a BOM is stripped), or UTF-16 when they start with
+// a UTF-16 byte order mark (Windows Notepad's "Unicode"). HTML may also
+// declare another charset the way browsers honour it (a <meta charset> or
+// <meta http-equiv="Content-Type"> in its first 1024 bytes, e.g. Word's
+// "Save as Web Page" in windows-1252). Text in no declared encoding that is
+// not valid UTF-8 is refused, naming the first invalid byte: the encoding
+// is never guessed. Line ends are normalised to LF. Every error is
+// permanent (the same bytes never parse) and starts with name.
 func ExtractText(name string, data []byte) (string, error) {
 	text, err := extract(name, data)
 	if err != nil {
@@ -80,7 +101,7 @@ func extract(name string, data []byte) (string, error) {
 		}
 		return stripMarkdown(text), nil
 	case ".html", ".htm":
-		text, err := decodeText(data)
+		text, err := decodeHTML(data)
 		if err != nil {
 			return "", err
 		}
@@ -93,15 +114,82 @@ func extract(name string, data []byte) (string, error) {
 	return "", fmt.Errorf("%w %q", errUnsupported, ext)
 }
 
-// decodeText validates data as UTF-8 text and returns it without BOM and
-// with LF line ends.
+// decodeText returns text file data as UTF-8 without BOM and with LF line
+// ends. Data starting with a UTF-16 byte order mark is decoded from UTF-16;
+// anything else must be UTF-8.
 func decodeText(data []byte) (string, error) {
+	if bytes.HasPrefix(data, utf16LEBOM) || bytes.HasPrefix(data, utf16BEBOM) {
+		// ExpectBOM takes the byte order from the mark and drops it.
+		return decodeFrom(data, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM), "UTF-16")
+	}
+	return decodeUTF8(data)
+}
+
+// decodeHTML is decodeText for HTML, which may declare its charset: a byte
+// order mark, else the first <meta> declaration, as browsers determine it.
+// Undeclared HTML must be UTF-8, like any other text file (browsers would
+// guess windows-1252).
+func decodeHTML(data []byte) (string, error) {
+	enc, name := declaredHTMLEncoding(data)
+	switch name {
+	case "", "utf-8":
+		text, err := decodeUTF8(data)
+		if e, ok := errors.AsType[*encodingError](err); ok && name == "" {
+			e.HTML = true
+		}
+		return text, err
+	case "replacement":
+		// The WHATWG label set maps encodings that are unsafe to decode
+		// (ISO-2022-KR, HZ-GB-2312, ...) to "replacement".
+		return "", errors.New("declared charset is not supported (an encoding that browsers refuse to decode)")
+	}
+	return decodeFrom(data, enc, name)
+}
+
+// declaredHTMLEncoding returns the encoding that a byte order mark, or a
+// <meta> declaration in the first 1024 bytes, gives HTML data, and its
+// WHATWG name; nil and "" when nothing declares one.
+func declaredHTMLEncoding(data []byte) (encoding.Encoding, string) {
+	if enc, name, certain := charset.DetermineEncoding(data, ""); certain {
+		return enc, name // a byte order mark
+	}
+	// Without a declaration DetermineEncoding guesses: UTF-8 when the head
+	// is valid UTF-8 with a non-ASCII byte, else windows-1252. So it is
+	// asked about the head's markup (non-ASCII bytes masked: declarations
+	// are ASCII) twice, once after a non-ASCII letter: only a declaration
+	// gives the same answer to both.
+	head := make([]byte, 0, 1024)
+	head = append(head, "\u00e9"...)
+	for _, b := range data[:min(len(data), cap(head)-len(head))] {
+		if b >= utf8.RuneSelf {
+			b = 'x'
+		}
+		head = append(head, b)
+	}
+	enc, name, _ := charset.DetermineEncoding(head, "")
+	if _, ascii, _ := charset.DetermineEncoding(head[2:], ""); ascii != name {
+		return nil, ""
+	}
+	return enc, name
+}
+
+// decodeFrom decodes data from enc (named name in errors) and then checks
+// the result as decodeUTF8 does (UTF-16 has NUL bytes, so binary content
+// shows only once decoded).
+func decodeFrom(data []byte, enc encoding.Encoding, name string) (string, error) {
+	out, err := enc.NewDecoder().Bytes(data)
+	if err != nil {
+		return "", fmt.Errorf("not valid %s: %w", name, err)
+	}
+	return decodeUTF8(out)
+}
+
+// decodeUTF8 validates data as UTF-8 text and returns it without BOM and
+// with LF line ends.
+func decodeUTF8(data []byte) (string, error) {
 	body := bytes.TrimPrefix(data, utf8BOM)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "", errEmpty
-	}
-	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
-		return "", errors.New("UTF-16 text, not UTF-8")
 	}
 	if isBinary(data) {
 		return "", errBinary
