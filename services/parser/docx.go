@@ -34,9 +34,9 @@ var errNotDocx = errors.New("not a Word document")
 // extractDocx returns the text of the main document part of a .docx: one
 // paragraph per block separated by blank lines, the runs of a paragraph
 // concatenated (runs may split a word), tabs and breaks kept, and tables one
-// row per line with cells separated by " | ". Deleted revisions, field
-// instructions, hidden runs and the fallback copies of text boxes are left
-// out.
+// row per line with cells separated by " | ". Deleted revisions and the
+// source of tracked moves, field instructions, hidden runs, phonetic guides
+// and the fallback copies of text boxes are left out.
 func extractDocx(data []byte, lim docxLimits) (string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "", errEmpty
@@ -244,8 +244,11 @@ func (x *docxReader) start(t xml.StartElement) {
 			if tb := x.table(); tb != nil {
 				tb.cell.Reset()
 			}
-		case "delText", "instrText", "delInstrText":
-			// Deleted text and field codes are not document text.
+		case "delText", "instrText", "delInstrText", "moveFrom", "rt":
+			// Deleted text, field codes, the old place of text moved with
+			// changes tracked (moveTo holds it at its new place) and
+			// phonetic guides (ruby text over its base) are not document
+			// text.
 			x.skip = 1
 		}
 	case n.Space == nsMath && n.Local == "t":

@@ -25,6 +25,9 @@ func TestExtractDocx(t *testing.T) {
 		{name: "cells outside a row", body: `<w:tbl><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>b</w:t></w:r></w:p></w:tc></w:tbl>`, want: "a | b"},
 		{name: "text outside paragraphs", body: `<w:r><w:t>loose</w:t></w:r><w:p><w:r><w:t>para</w:t></w:r></w:p>`, want: "loose\n\npara"},
 		{name: "deleted text and field codes", body: `<w:p><w:del><w:r><w:delText>gone</w:delText></w:r></w:del><w:r><w:instrText>HYPERLINK</w:instrText></w:r><w:r><w:t>kept</w:t></w:r></w:p>`, want: "kept"},
+		{name: "tracked move kept once, at its new place", body: `<w:p><w:moveFrom w:id="1"><w:r><w:t xml:space="preserve">Lina Farrell </w:t></w:r></w:moveFrom><w:r><w:t xml:space="preserve">manages PRJ-1</w:t></w:r><w:moveTo w:id="2"><w:r><w:t xml:space="preserve"> with Lina Farrell</w:t></w:r></w:moveTo><w:r><w:rPr><w:moveFrom w:id="3"/></w:rPr><w:t>.</w:t></w:r></w:p>`, want: "manages PRJ-1 with Lina Farrell."},
+		{name: "ruby phonetic guide left out", body: `<w:p><w:ruby><w:rubyPr/><w:rt><w:r><w:t>やまだ</w:t></w:r></w:rt><w:rubyBase><w:r><w:t>山田</w:t></w:r></w:rubyBase></w:ruby><w:r><w:t>さん</w:t></w:r></w:p>`, want: "山田さん"},
+		{name: "hyperlink, smart tag, simple field and content control text", body: `<w:sdt><w:sdtPr><w:alias w:val="Owner"/></w:sdtPr><w:sdtContent><w:p><w:r><w:t xml:space="preserve">Lina </w:t></w:r><w:hyperlink r:id="rId4"><w:r><w:t>Far</w:t></w:r></w:hyperlink><w:smartTag w:element="x"><w:r><w:t>rell</w:t></w:r></w:smartTag><w:fldSimple w:instr=" AUTHOR "><w:r><w:t xml:space="preserve"> Paul Saito</w:t></w:r></w:fldSimple></w:p></w:sdtContent></w:sdt>`, want: "Lina Farrell Paul Saito"},
 		{name: "hidden runs", body: `<w:p><w:r><w:rPr><w:vanish/></w:rPr><w:t>hidden</w:t></w:r><w:r><w:rPr><w:vanish w:val="0"/></w:rPr><w:t>shown</w:t></w:r></w:p>`, want: "shown"},
 		{name: "no body text", body: `<w:sectPr/>`, want: ""},
 	}
