@@ -648,6 +648,9 @@ func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.R
 			continue
 		}
 		raw := cells[c.pos]
+		if rm.kind.xlsx && isSheetError(raw) {
+			return &event.RowError{Line: line, Column: c.Name, Value: raw, Error: "a formula error, not a value"}
+		}
 		if c.Type == schema.TypeString || c.Type == "" {
 			if raw != "" {
 				cv.set, cv.isStr, cv.str = true, true, raw
@@ -782,6 +785,21 @@ func formatValue(v any) string {
 		return strconv.FormatBool(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// sheetErrors are the error values a spreadsheet cell shows when its
+// formula fails (#N/A from a lookup that found nothing, say). The raw
+// value of an error cell is this text, like a string cell's.
+var sheetErrors = map[string]bool{
+	"#NULL!": true, "#DIV/0!": true, "#VALUE!": true, "#REF!": true, "#NAME?": true,
+	"#NUM!": true, "#N/A": true, "#GETTING_DATA": true, "#SPILL!": true, "#CALC!": true,
+	"#FIELD!": true, "#BLOCKED!": true, "#CONNECT!": true, "#BUSY!": true,
+	"#UNKNOWN!": true, "#EXTERNAL!": true, "#PYTHON!": true,
+}
+
+// isSheetError reports whether an XLSX cell value is a spreadsheet error.
+func isSheetError(raw string) bool {
+	return len(raw) > 0 && raw[0] == '#' && sheetErrors[raw]
 }
 
 // convertCell validates raw as typ. An empty (or all-space) cell is nil,

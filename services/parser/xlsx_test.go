@@ -189,6 +189,55 @@ func rewriteZip(t *testing.T, src string, edit func(name string, data []byte) []
 	return out
 }
 
+// TestXLSXCellForms reads cells written the ways other tools write them:
+// inline strings (openpyxl, LibreOffice), rich text shared strings with
+// phonetic runs, cells and rows without an r attribute, empty rows inside
+// the dimension, formula strings and error cells.
+func TestXLSXCellForms(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"shared"}}}, false)
+	const sst = `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">` +
+		`<si><r><t xml:space="preserve">Lina </t></r><r><rPr><b/></rPr><t>Far</t></r><r><t>rell</t></r></si>` +
+		`<si><t>山田</t><rPh sb="0" eb="2"><t>ヤマダ</t></rPh><phoneticPr fontId="1"/></si></sst>`
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:C12"/><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2" spans="1:3"/><row r="3"><c r="A3" s="0"/></row>` +
+		`<row r="4"><c r="A4"><v>1</v></c><c r="B4" t="s"><v>0</v></c><c r="C4" t="inlineStr"><is><r><t>2</t></r><r><t>.5</t></r></is></c></row>` +
+		`<row r="5"><c r="A5"><v>2</v></c><c r="B5" t="s"><v>1</v></c></row>` +
+		`<row><c><v>3</v></c><c t="str"><f>"Bo"&amp;"b"</f><v>Bob</v></c><c><v>4</v></c></row>` +
+		`<row r="8"><c r="A8"><v>4</v></c><c r="B8" t="e"><f>VLOOKUP(A8,X!A:B,2,FALSE)</f><v>#N/A</v></c></row>` +
+		`<row r="9"><c r="A9"><v>5</v></c><c r="B9" t="inlineStr"><is><t>Ann</t></is></c><c r="C9" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>` +
+		`<row r="10"><c r="A10" t="e"><v>#REF!</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := rewriteZip(t, base, func(name string, data []byte) []byte {
+		switch name {
+		case "xl/worksheets/sheet1.xml":
+			return []byte(sheet)
+		case "xl/sharedStrings.xml":
+			return []byte(sst)
+		}
+		return data
+	})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	got := map[string]map[string]any{}
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			got[n.Key] = normJSON(t, n.Properties)
+		}
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"name": "Lina Farrell", "amount": 2.5},
+		"2": {"name": "山田"},
+		"3": {"name": "Bob", "amount": 4.0},
+	}, got)
+	assert.Equal(t, []event.RowError{
+		{Line: 8, Column: "name", Value: "#N/A", Error: "a formula error, not a value"},
+		{Line: 9, Column: "amount", Value: "#DIV/0!", Error: "a formula error, not a value"},
+		{Line: 10, Column: "id", Value: "#REF!", Error: "a formula error, not a value"},
+	}, p.rejected())
+}
+
 func TestXLSXCraftedRowNumbers(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}, {1}, {2}}}, false)
