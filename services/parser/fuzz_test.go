@@ -77,3 +77,19 @@ func FuzzExtractDocx(f *testing.F) {
 		checkChunks(t, Chunker{Size: 64, Overlap: 16}, text)
 	})
 }
+
+func FuzzStripMarkdown(f *testing.F) {
+	f.Add("See [a][b] and [![x](y)](z) <b>Far</b>rell &amp; [c](d_(e)).\n\n[b]: https://x \"t\"\n")
+	f.Add("```\n<b>kept</b> [x](y)\n```\n[[[[[[[[[[x](y)](y)](y)](y)](y)](y)](y)](y)](y)](y)")
+	f.Add("]( ][ ]] [( <a <a b=\"> </ &#x; &")
+	f.Fuzz(func(t *testing.T, src string) {
+		got := stripMarkdown(src)
+		if utf8.ValidString(src) && !utf8.ValidString(got) {
+			t.Fatalf("valid input gave invalid UTF-8: %q", got)
+		}
+		// A thematic break on the last line ends with a newline.
+		if strings.Count(got, "\n") > strings.Count(src, "\n")+1 {
+			t.Fatalf("lines added: %q", got)
+		}
+	})
+}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 	"golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/unicode"
@@ -66,8 +69,9 @@ var binaryMagic = [][]byte{
 
 // ExtractText returns the text of the file called name (a path; only its
 // lower-case extension matters) with content data. Supported: .txt, .csv and
-// .tsv (as plain text), .md and .markdown (emphasis and heading markers
-// removed, link targets dropped), .html and .htm (visible text only) and
+// .tsv (as plain text), .md and .markdown (emphasis and heading markers,
+// HTML tags, link targets and link definitions removed), .html and .htm
+// (visible text only) and
 // .docx (paragraphs and tables of the main document part).
 //
 // Text files are UTF-8 (a BOM is stripped), or UTF-16 when they start with
@@ -245,10 +249,12 @@ func normaliseNewlines(s string) string {
 	return strings.ReplaceAll(s, "\r", "\n")
 }
 
-// stripMarkdown removes markup that would glue names to symbols: ATX
-// heading markers, strong emphasis (** and __), table delimiter rows,
-// thematic breaks, HTML comments and link targets ([text](url) keeps text).
-// Table rows keep their cell separators so cells stay apart.
+// stripMarkdown removes markup that would glue names to symbols or leak
+// what a reader does not see: ATX heading markers, strong emphasis (** and
+// __), table delimiter rows, thematic breaks, HTML comments and tags
+// (entities decoded), link targets ([text](url) and [text][ref] keep text,
+// also nested as in badges) and link reference definitions. Table rows keep
+// their cell separators so cells stay apart. Fenced code stays as it is.
 func stripMarkdown(text string) string {
 	text = stripHTMLComments(text)
 	var b strings.Builder
@@ -272,16 +278,48 @@ func stripMarkdown(text string) string {
 		case isThematicBreak(trimmed):
 			b.WriteString("\n")
 			continue
+		case mdLinkDefinition.MatchString(body):
+			continue
 		}
 		body = stripHeading(body)
+		body = stripTags(body)
 		body = stripLinks(body)
 		body = stripStrong(body)
+		if strings.Contains(body, "&") {
+			body = html.UnescapeString(body)
+		}
 		b.WriteString(body)
 		if strings.HasSuffix(line, "\n") {
 			b.WriteByte('\n')
 		}
 	}
 	return b.String()
+}
+
+// mdLinkDefinition matches a one-line link reference definition,
+// "[label]: url" with an optional title; it is not shown. A footnote
+// ("[^1]: text") is.
+var mdLinkDefinition = regexp.MustCompile(`^ {0,3}\[[^\]^][^\]]*\]:[ \t]*(<[^>]*>|\S+)([ \t]+("[^"]*"|'[^']*'|\([^)]*\)))?[ \t]*$`)
+
+// mdHTMLTag matches an HTML open or closing tag as CommonMark recognises
+// raw HTML inline; an autolink (<https://...>, <a@b.c>) is not one.
+var mdHTMLTag = regexp.MustCompile(`</?([A-Za-z][A-Za-z0-9-]*)(?:\s+[A-Za-z_:][A-Za-z0-9_.:-]*(?:\s*=\s*(?:[^\s"'=<>` + "`" + `]+|'[^']*'|"[^"]*"))?)*\s*/?>`)
+
+// stripTags removes HTML tags from a Markdown line: inline ones (<b>,
+// <span>) leave nothing, so "<b>Far</b>rell" is one word; block ones (<p>,
+// <br>, <td>) leave a space.
+func stripTags(line string) string {
+	if !strings.Contains(line, "<") {
+		return line
+	}
+	return mdHTMLTag.ReplaceAllStringFunc(line, func(tag string) string {
+		name := mdHTMLTag.FindStringSubmatch(tag)[1]
+		switch a := atom.Lookup([]byte(strings.ToLower(name))); {
+		case htmlParagraph[a], a == atom.Br, a == atom.Tr, a == atom.Td, a == atom.Th:
+			return " "
+		}
+		return ""
+	})
 }
 
 // stripHTMLComments removes <!-- ... --> (an unterminated comment runs to
@@ -355,31 +393,86 @@ func isWordByte(c byte) bool {
 	return c >= utf8.RuneSelf || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-// stripLinks rewrites [text](target) and ![alt](target) to text and alt.
+// stripLinks rewrites links and images to their text: [text](target),
+// ![alt](target), [text][label] and [text][]. A link around an image (a
+// badge) takes a second pass.
 func stripLinks(line string) string {
-	if !strings.Contains(line, "](") {
-		return line
+	for range 8 { // nesting deeper than this is left as it is
+		if !strings.Contains(line, "](") && !strings.Contains(line, "][") {
+			return line
+		}
+		next := stripLinksOnce(line)
+		if next == line {
+			return line
+		}
+		line = next
 	}
+	return line
+}
+
+// stripLinksOnce rewrites the innermost links of line.
+func stripLinksOnce(line string) string {
 	var b strings.Builder
 	for {
-		mid := strings.Index(line, "](")
+		mid := indexLinkMiddle(line)
 		if mid < 0 {
 			b.WriteString(line)
 			return b.String()
 		}
 		open := strings.LastIndexByte(line[:mid], '[')
-		closeIdx := strings.IndexByte(line[mid+2:], ')')
-		if open < 0 || closeIdx < 0 {
+		end := -1
+		if open >= 0 {
+			end = closingBracket(line, mid+1)
+		}
+		if end < 0 {
 			b.WriteString(line[:mid+2])
 			line = line[mid+2:]
 			continue
 		}
-		prefix := line[:open]
-		prefix = strings.TrimSuffix(prefix, "!")
-		b.WriteString(prefix)
+		b.WriteString(strings.TrimSuffix(line[:open], "!"))
 		b.WriteString(line[open+1 : mid])
-		line = line[mid+2+closeIdx+1:]
+		line = line[end+1:]
 	}
+}
+
+// indexLinkMiddle returns the index of the first "](" or "][" in s, or -1.
+func indexLinkMiddle(s string) int {
+	for i := 0; ; {
+		j := strings.IndexByte(s[i:], ']')
+		if j < 0 || i+j+1 >= len(s) {
+			return -1
+		}
+		i += j
+		if s[i+1] == '(' || s[i+1] == '[' {
+			return i
+		}
+		i++
+	}
+}
+
+// closingBracket returns the index of the bracket closing the one at
+// s[i] ('(' or '['), or -1. Parentheses nest (URLs such as
+// https://en.wikipedia.org/wiki/Go_(language) keep theirs).
+func closingBracket(s string, i int) int {
+	if s[i] == '[' {
+		if j := strings.IndexByte(s[i+1:], ']'); j >= 0 {
+			return i + 1 + j
+		}
+		return -1
+	}
+	depth := 0
+	for j := i; j < len(s); j++ {
+		switch s[j] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
 }
 
 // isDelimiterRow reports a markdown table delimiter row like "| --- | :-: |".
