@@ -3,12 +3,20 @@ package parser
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"net/textproto"
 	"path"
+	"slices"
 	"strings"
+
+	"golang.org/x/net/html/charset"
 )
 
 // docxLimits bound what a .docx may make the parser read.
@@ -16,10 +24,11 @@ type docxLimits struct {
 	part    int64 // decompressed size of an XML part
 	entries int   // entries in the archive
 	depth   int   // XML element nesting
+	imports int   // levels of .docx packages imported into one another
 }
 
 // defaultDocxLimits are the limits ExtractText applies.
-var defaultDocxLimits = docxLimits{part: 64 << 20, entries: 10000, depth: 512}
+var defaultDocxLimits = docxLimits{part: 64 << 20, entries: 10000, depth: 512, imports: 3}
 
 // WordprocessingML namespaces whose text elements are document text.
 const (
@@ -27,16 +36,23 @@ const (
 	nsWordStrict       = "http://purl.oclc.org/ooxml/wordprocessingml/main"
 	nsMath             = "http://schemas.openxmlformats.org/officeDocument/2006/math"
 	nsMarkup           = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+	nsRelTransitional  = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+	nsRelStrict        = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 )
 
 var errNotDocx = errors.New("not a Word document")
 
-// extractDocx returns the text of the main document part of a .docx: one
-// paragraph per block separated by blank lines, the runs of a paragraph
-// concatenated (runs may split a word), tabs and breaks kept, and tables one
-// row per line with cells separated by " | ". Deleted revisions and the
-// source of tracked moves, field instructions, hidden runs, phonetic guides
-// and the fallback copies of text boxes are left out.
+// extractDocx returns the text of the main document part of a .docx,
+// then of its footnotes and endnotes: one paragraph per block separated by
+// blank lines, the runs of a paragraph concatenated (runs may split a
+// word), tabs and breaks kept, and tables one row per line with cells
+// separated by " | ". Deleted revisions and the source of tracked moves,
+// field instructions, hidden runs, phonetic guides and the fallback copies
+// of text boxes are left out; so are headers, footers and comments (page
+// furniture and review notes, not what the document says). Imported
+// content (w:altChunk, as web applications export HTML to Word) is read
+// in place when it is HTML, MHTML, plain text or WordprocessingML; other
+// formats (RTF) are skipped.
 func extractDocx(data []byte, lim docxLimits) (string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "", errEmpty
@@ -48,51 +64,271 @@ func extractDocx(data []byte, lim docxLimits) (string, error) {
 	if len(zr.File) > lim.entries {
 		return "", fmt.Errorf("%w: archive has %d entries (limit %d)", errNotDocx, len(zr.File), lim.entries)
 	}
-	name := mainPart(zr, lim)
-	f := findEntry(zr, name)
-	if f == nil {
+	pkg := &docxPackage{zr: zr, lim: lim}
+	name := pkg.mainPart()
+	if findEntry(zr, name) == nil {
 		return "", fmt.Errorf("%w: no %s in the archive", errNotDocx, name)
 	}
-	rc, err := openPart(f, lim.part)
+	rels := pkg.rels(name)
+	text, err := pkg.partText(name, rels)
+	if err != nil {
+		return "", err
+	}
+	parts := []string{text}
+	for _, typ := range []string{"/footnotes", "/endnotes"} {
+		for _, r := range rels {
+			if !strings.HasSuffix(r.Type, typ) || r.External() || findEntry(zr, r.target) == nil {
+				continue
+			}
+			notes, err := pkg.partText(r.target, nil)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, notes)
+		}
+	}
+	return normaliseNewlines(strings.TrimSpace(strings.Join(parts, "\n\n"))), nil
+}
+
+// docxPackage reads the parts of a .docx archive.
+type docxPackage struct {
+	zr    *zip.Reader
+	lim   docxLimits
+	types map[string]string // content type by part name ("word/x.html") or by "*.ext"
+}
+
+// docxRel is a package relationship, its target resolved to a part name.
+type docxRel struct {
+	ID         string `xml:"Id,attr"`
+	Type       string `xml:"Type,attr"`
+	Target     string `xml:"Target,attr"`
+	TargetMode string `xml:"TargetMode,attr"`
+	target     string
+}
+
+// External reports a relationship to something outside the package (a
+// hyperlink's URL).
+func (r docxRel) External() bool { return strings.EqualFold(r.TargetMode, "External") }
+
+// partText returns the text of the WordprocessingML part called name,
+// whose relationships (for imported content) are rels.
+func (p *docxPackage) partText(name string, rels []docxRel) (string, error) {
+	f := findEntry(p.zr, name)
+	rc, err := openPart(f, p.lim.part)
 	if err != nil {
 		return "", err
 	}
 	defer rc.Close()
-	text, err := docxText(rc, lim.depth)
+	text, err := docxText(rc, p.lim.depth, func(id string) (string, error) { return p.altChunk(rels, id) })
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", f.Name, err)
 	}
-	return normaliseNewlines(text), nil
+	return text, nil
 }
 
 // mainPart finds the main document part through the package relationships
 // (_rels/.rels), falling back to word/document.xml.
-func mainPart(zr *zip.Reader, lim docxLimits) string {
-	const fallback = "word/document.xml"
-	f := findEntry(zr, "_rels/.rels")
-	if f == nil {
-		return fallback
-	}
-	rc, err := openPart(f, lim.part)
-	if err != nil {
-		return fallback
-	}
-	defer rc.Close()
-	var rels struct {
-		Rel []struct {
-			Type   string `xml:"Type,attr"`
-			Target string `xml:"Target,attr"`
-		} `xml:"Relationship"`
-	}
-	if err := xml.NewDecoder(rc).Decode(&rels); err != nil {
-		return fallback
-	}
-	for _, r := range rels.Rel {
-		if strings.HasSuffix(r.Type, "/officeDocument") && r.Target != "" {
-			return strings.TrimPrefix(path.Clean("/"+r.Target), "/")
+func (p *docxPackage) mainPart() string {
+	for _, r := range p.rels("") {
+		if strings.HasSuffix(r.Type, "/officeDocument") && r.Target != "" && !r.External() {
+			return r.target
 		}
 	}
-	return fallback
+	return "word/document.xml"
+}
+
+// rels reads the relationships of the part called name ("" for the
+// package's own); none if they are missing or unreadable.
+func (p *docxPackage) rels(name string) []docxRel {
+	dir, base := path.Split(name)
+	f := findEntry(p.zr, dir+"_rels/"+base+".rels")
+	if f == nil {
+		return nil
+	}
+	rc, err := openPart(f, p.lim.part)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	var doc struct {
+		Rel []docxRel `xml:"Relationship"`
+	}
+	if err := xml.NewDecoder(rc).Decode(&doc); err != nil {
+		return nil
+	}
+	for i := range doc.Rel {
+		r := &doc.Rel[i]
+		t := r.Target
+		if !strings.HasPrefix(t, "/") {
+			t = "/" + dir + t
+		}
+		r.target = strings.TrimPrefix(path.Clean(t), "/")
+	}
+	return doc.Rel
+}
+
+// contentType returns the declared content type of the part called name,
+// lower case and without parameters, or "".
+func (p *docxPackage) contentType(name string) string {
+	if p.types == nil {
+		p.types = map[string]string{}
+		if f := findEntry(p.zr, "[Content_Types].xml"); f != nil {
+			if rc, err := openPart(f, p.lim.part); err == nil {
+				var doc struct {
+					Default []struct {
+						Extension   string `xml:",attr"`
+						ContentType string `xml:",attr"`
+					}
+					Override []struct {
+						PartName    string `xml:",attr"`
+						ContentType string `xml:",attr"`
+					}
+				}
+				if xml.NewDecoder(rc).Decode(&doc) == nil {
+					for _, d := range doc.Default {
+						p.types["*."+strings.ToLower(d.Extension)] = d.ContentType
+					}
+					for _, o := range doc.Override {
+						p.types[strings.ToLower(strings.TrimPrefix(o.PartName, "/"))] = o.ContentType
+					}
+				}
+				rc.Close()
+			}
+		}
+	}
+	ct, ok := p.types[strings.ToLower(name)]
+	if !ok {
+		ct = p.types["*."+strings.ToLower(strings.TrimPrefix(path.Ext(name), "."))]
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		return mt
+	}
+	return strings.ToLower(strings.TrimSpace(ct))
+}
+
+// altChunk returns the text of the imported content that relationship id
+// names: "" when it names nothing in the package or a format not read.
+func (p *docxPackage) altChunk(rels []docxRel, id string) (string, error) {
+	i := slices.IndexFunc(rels, func(r docxRel) bool { return r.ID == id })
+	if i < 0 || rels[i].External() {
+		return "", nil
+	}
+	f := findEntry(p.zr, rels[i].target)
+	if f == nil {
+		return "", nil
+	}
+	ct := p.contentType(f.Name)
+	var read func([]byte) (string, error)
+	switch {
+	case ct == "text/html" || ct == "application/xhtml+xml":
+		read = htmlText
+	case ct == "text/plain":
+		read = decodeText
+	case ct == "message/rfc822" || ct == "multipart/related":
+		read = mhtmlText
+	case strings.HasPrefix(ct, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"):
+		read = p.importedDocument
+	default:
+		return "", nil
+	}
+	rc, err := openPart(f, p.lim.part)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return "", err
+	}
+	text, err := read(data)
+	if errors.Is(err, errEmpty) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("imported content %s: %w", f.Name, err)
+	}
+	return text, nil
+}
+
+// importedDocument returns the text of an imported Word document: a whole
+// .docx package (as the Open XML SDK imports documents, under the main
+// part's content type), or a main part alone.
+func (p *docxPackage) importedDocument(data []byte) (string, error) {
+	if !bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+		return docxText(bytes.NewReader(data), p.lim.depth, nil)
+	}
+	if p.lim.imports <= 0 {
+		return "", fmt.Errorf("documents imported deeper than %d levels", defaultDocxLimits.imports)
+	}
+	lim := p.lim
+	lim.imports--
+	return extractDocx(data, lim)
+}
+
+// htmlText returns the visible text of HTML data.
+func htmlText(data []byte) (string, error) {
+	text, err := decodeHTML(data)
+	if err != nil {
+		return "", err
+	}
+	return extractHTML(text), nil
+}
+
+// mhtmlText returns the visible text of the first HTML part of an MHTML
+// (web archive) message, decoded from its transfer encoding and charset.
+func mhtmlText(data []byte) (string, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("not an MHTML message: %w", err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		return "", fmt.Errorf("not an MHTML message: %w", err)
+	}
+	if !strings.HasPrefix(mt, "multipart/") {
+		return mimePartText(textproto.MIMEHeader(msg.Header), msg.Body)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return "", errEmpty
+		}
+		if err != nil {
+			return "", fmt.Errorf("not an MHTML message: %w", err)
+		}
+		if t, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); t == "text/html" {
+			return mimePartText(part.Header, part)
+		}
+	}
+}
+
+// mimePartText returns the visible text of one HTML part of an MHTML
+// message (multipart already undoes quoted-printable).
+func mimePartText(h textproto.MIMEHeader, body io.Reader) (string, error) {
+	if strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") {
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return "", err
+	}
+	_, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	enc, name := charset.Lookup(params["charset"])
+	if enc == nil { // no charset (or an unknown one): as the HTML declares
+		return htmlText(data)
+	}
+	// The message's charset wins over the document's, as HTTP's does.
+	var text string
+	if name == "utf-8" {
+		text, err = decodeUTF8(data)
+	} else {
+		text, err = decodeFrom(data, enc, name)
+	}
+	if err != nil {
+		return "", err
+	}
+	return extractHTML(text), nil
 }
 
 // findEntry returns the archive entry called name (exactly, else ignoring
@@ -160,12 +396,18 @@ type docxReader struct {
 
 	inText    bool // inside a text element
 	runHidden bool // the current run is hidden (w:vanish)
+
+	// altChunk returns the text of the imported content a relationship
+	// ID names; nil reads none.
+	altChunk func(id string) (string, error)
+	err      error // the first error of altChunk
 }
 
-// docxText reads document XML from r.
-func docxText(r io.Reader, maxDepth int) (string, error) {
+// docxText reads document XML from r; altChunk (nil: none) reads the
+// imported content that a w:altChunk names.
+func docxText(r io.Reader, maxDepth int, altChunk func(id string) (string, error)) (string, error) {
 	d := xml.NewDecoder(r)
-	var x docxReader
+	x := docxReader{altChunk: altChunk}
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -181,6 +423,9 @@ func docxText(r io.Reader, maxDepth int) (string, error) {
 			}
 			x.stack = append(x.stack, t.Name)
 			x.start(t)
+			if x.err != nil {
+				return "", x.err
+			}
 		case xml.EndElement:
 			x.end(t.Name)
 			if len(x.stack) > 0 {
@@ -234,6 +479,8 @@ func (x *docxReader) start(t xml.StartElement) {
 			if x.parent(1) == "rPr" && x.parent(2) == "r" && on(t) {
 				x.runHidden = true
 			}
+		case "altChunk":
+			x.readAltChunk(t)
 		case "tbl":
 			x.tables = append(x.tables, &docxTable{})
 		case "tr":
@@ -253,6 +500,28 @@ func (x *docxReader) start(t xml.StartElement) {
 		}
 	case n.Space == nsMath && n.Local == "t":
 		x.inText = true
+	}
+}
+
+// readAltChunk emits the text of the imported content a w:altChunk names
+// (its r:id) in its place.
+func (x *docxReader) readAltChunk(t xml.StartElement) {
+	if x.altChunk == nil {
+		return
+	}
+	for _, a := range t.Attr {
+		if a.Name.Local != "id" || a.Name.Space != nsRelTransitional && a.Name.Space != nsRelStrict {
+			continue
+		}
+		text, err := x.altChunk(a.Value)
+		if err != nil {
+			x.err = err
+			return
+		}
+		for block := range strings.SplitSeq(text, "\n\n") {
+			x.emit(block)
+		}
+		return
 	}
 }
 

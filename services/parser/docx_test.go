@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
 func TestExtractDocx(t *testing.T) {
@@ -136,4 +138,103 @@ func TestLimitedPart(t *testing.T) {
 	got, err := io.ReadAll(l)
 	require.NoError(t, err)
 	assert.Equal(t, "0123", string(got))
+}
+
+func TestExtractDocxParts(t *testing.T) {
+	const (
+		relsNS  = `xmlns="http://schemas.openxmlformats.org/package/2006/relationships"`
+		relType = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+		types   = `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
+			`<Default Extension="xml" ContentType="application/xml"/><Default Extension="mht" ContentType="message/rfc822"/>` +
+			`<Default Extension="txt" ContentType="text/plain"/><Default Extension="rtf" ContentType="application/rtf"/>` +
+			`<Override PartName="/word/chunk1.htm" ContentType="text/html"/>` +
+			`<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`
+		// As html-docx-js writes it: MHTML, quoted-printable.
+		mht = "MIME-Version: 1.0\r\nContent-Type: multipart/related;\r\n    type=\"text/html\";\r\n    boundary=\"----=mhtDocumentPart\"\r\n\r\n\r\n" +
+			"------=mhtDocumentPart\r\nContent-Type: text/html;\r\n    charset=\"windows-1252\"\r\nContent-Transfer-Encoding: quoted-printable\r\nContent-Location: file:///C:/fake/document.html\r\n\r\n" +
+			"<!DOCTYPE html><html><body><p>Ren=E9e Dupr=E9 manages <b>PRJ-2</b>=\r\n.</p><p class=3D\"x\">Second</p></body></html>\r\n\r\n------=mhtDocumentPart--\r\n"
+	)
+	ns := `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
+	doc := `<w:document ` + ns + `><w:body>` +
+		`<w:p><w:r><w:t>Body by Lina Farrell</w:t></w:r><w:r><w:footnoteReference w:id="1"/></w:r></w:p>` +
+		`<w:altChunk r:id="rIdHtml"/><w:altChunk r:id="rIdMht"/>` +
+		`<w:tbl><w:tr><w:tc><w:altChunk r:id="rIdTxt"/><w:p/></w:tc><w:tc><w:p><w:r><w:t>cell</w:t></w:r></w:p></w:tc></w:tr></w:tbl>` +
+		`<w:altChunk r:id="rIdRtf"/><w:altChunk r:id="rIdMissing"/><w:altChunk r:id="rIdNone"/>` +
+		`<w:p><w:r><w:t>End</w:t></w:r></w:p><w:sectPr><w:headerReference r:id="rIdHdr"/></w:sectPr></w:body></w:document>`
+	docRels := `<Relationships ` + relsNS + `>` +
+		`<Relationship Id="rIdFn" Type="` + relType + `footnotes" Target="footnotes.xml"/>` +
+		`<Relationship Id="rIdEn" Type="` + relType + `endnotes" Target="/word/endnotes.xml"/>` +
+		`<Relationship Id="rIdHdr" Type="` + relType + `header" Target="header1.xml"/>` +
+		`<Relationship Id="rIdHtml" Type="` + relType + `aFChunk" Target="chunk1.htm"/>` +
+		`<Relationship Id="rIdMht" Type="` + relType + `aFChunk" Target="/word/afchunk.mht"/>` +
+		`<Relationship Id="rIdTxt" Type="` + relType + `aFChunk" Target="../word/chunk.txt"/>` +
+		`<Relationship Id="rIdRtf" Type="` + relType + `aFChunk" Target="chunk.rtf"/>` +
+		`<Relationship Id="rIdMissing" Type="` + relType + `aFChunk" Target="gone.htm"/>` +
+		`</Relationships>`
+	notes := func(kind string) string {
+		return `<w:` + kind + `s ` + ns + `><w:` + kind + ` w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:` + kind + `>` +
+			`<w:` + kind + ` w:id="1"><w:p><w:r><w:` + kind + `Ref/></w:r><w:r><w:t xml:space="preserve"> Interview with Paul Saito (` + kind + `).</w:t></w:r></w:p></w:` + kind + `></w:` + kind + `s>`
+	}
+	data := makeZip(t,
+		zipEntry{"[Content_Types].xml", types},
+		zipEntry{"_rels/.rels", docxRels},
+		zipEntry{"word/document.xml", doc},
+		zipEntry{"word/_rels/document.xml.rels", docRels},
+		zipEntry{"word/footnotes.xml", notes("footnote")},
+		zipEntry{"word/endnotes.xml", notes("endnote")},
+		zipEntry{"word/header1.xml", `<w:hdr ` + ns + `><w:p><w:r><w:t>Header Person</w:t></w:r></w:p></w:hdr>`},
+		zipEntry{"word/chunk1.htm", `<html><head><meta charset="utf-8"><style>p{}</style></head><body><h1>Imported</h1><p>Ines <i>Fos</i>ter leads PRJ-1.</p></body></html>`},
+		zipEntry{"word/afchunk.mht", mht},
+		zipEntry{"word/chunk.txt", "\xEF\xBB\xBFplain\r\nchunk"},
+		zipEntry{"word/chunk.rtf", `{\rtf1 RTF Person}`},
+	)
+	got, err := ExtractText("x.docx", data)
+	require.NoError(t, err)
+	assert.Equal(t, "Body by Lina Farrell\n\nImported\n\nInes Foster leads PRJ-1.\n\nRenée Dupré manages PRJ-2.\n\nSecond\n\n"+
+		"plain\nchunk | cell\n\nEnd\n\nInterview with Paul Saito (footnote).\n\nInterview with Paul Saito (endnote).", got)
+}
+
+func TestExtractDocxImportedDocument(t *testing.T) {
+	ns := `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
+	// importing wraps body (a w:body's content, importing further
+	// documents itself) into a .docx that imports inner as rId1.
+	importing := func(body string, inner []byte) []byte {
+		entries := []zipEntry{
+			{"[Content_Types].xml", `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="docx" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`},
+			{"word/document.xml", `<w:document ` + ns + `><w:body>` + body + `</w:body></w:document>`},
+		}
+		if inner != nil {
+			entries = append(entries,
+				zipEntry{"word/_rels/document.xml.rels", `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="part.docx"/></Relationships>`},
+				zipEntry{"word/part.docx", string(inner)})
+		}
+		return makeZip(t, entries...)
+	}
+	para := func(s string) string { return `<w:p><w:r><w:t>` + s + `</w:t></w:r></w:p>` }
+	inner := importing(para("Inner by Ines Foster"), nil)
+	got, err := ExtractText("x.docx", importing(para("Outer")+`<w:altChunk r:id="rId1"/>`+para("After"), inner))
+	require.NoError(t, err)
+	assert.Equal(t, "Outer\n\nInner by Ines Foster\n\nAfter", got)
+
+	deep := inner
+	for range defaultDocxLimits.imports + 1 {
+		deep = importing(`<w:altChunk r:id="rId1"/>`, deep)
+	}
+	_, err = ExtractText("x.docx", deep)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "documents imported deeper than 3 levels")
+}
+
+func TestExtractDocxBadImportedContent(t *testing.T) {
+	ns := `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
+	data := makeZip(t,
+		zipEntry{"[Content_Types].xml", `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="html" ContentType="text/html"/></Types>`},
+		zipEntry{"word/document.xml", `<w:document ` + ns + `><w:body><w:altChunk r:id="rId1"/></w:body></w:document>`},
+		zipEntry{"word/_rels/document.xml.rels", `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="a.html"/></Relationships>`},
+		zipEntry{"word/a.html", "<p>caf\xE9</p>"},
+	)
+	_, err := ExtractText("x.docx", data)
+	require.Error(t, err)
+	assert.Equal(t, "x.docx: word/document.xml: imported content word/a.html: not valid UTF-8 at byte offset 6 (0xE9), and the document declares no charset (<meta charset>)", err.Error())
+	assert.True(t, pipeline.IsPermanent(err))
 }

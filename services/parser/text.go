@@ -71,8 +71,9 @@ var binaryMagic = [][]byte{
 // lower-case extension matters) with content data. Supported: .txt, .csv and
 // .tsv (as plain text), .md and .markdown (emphasis and heading markers,
 // HTML tags, link targets and link definitions removed), .html and .htm
-// (visible text only) and
-// .docx (paragraphs and tables of the main document part).
+// (visible text only) and .docx (paragraphs and tables of the main document
+// part, then footnotes and endnotes; imported HTML, text and Word content
+// in place).
 //
 // Text files are UTF-8 (a BOM is stripped), or UTF-16 when they start with
 // a UTF-16 byte order mark (Windows Notepad's "Unicode"). HTML may also
