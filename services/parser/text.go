@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -79,10 +80,11 @@ var binaryMagic = [][]byte{
 // a UTF-16 byte order mark (Windows Notepad's "Unicode"). HTML may also
 // declare another charset the way browsers honour it (a <meta charset> or
 // <meta http-equiv="Content-Type"> in its first 1024 bytes, e.g. Word's
-// "Save as Web Page" in windows-1252). Text in no declared encoding that is
-// not valid UTF-8 is refused, naming the first invalid byte: the encoding
-// is never guessed. Line ends are normalised to LF. Every error is
-// permanent (the same bytes never parse) and starts with name.
+// "Save as Web Page" in windows-1252), used when the bytes are not valid
+// UTF-8. Text in no declared encoding that is not valid UTF-8 is refused,
+// naming the first invalid byte: the encoding is never guessed. Line ends
+// are normalised to LF. Every error is permanent (the same bytes never
+// parse) and starts with name.
 func ExtractText(name string, data []byte) (string, error) {
 	text, err := extract(name, data)
 	if err != nil {
@@ -132,9 +134,17 @@ func decodeText(data []byte) (string, error) {
 
 // decodeHTML is decodeText for HTML, which may declare its charset: a byte
 // order mark, else the first <meta> declaration, as browsers determine it.
-// Undeclared HTML must be UTF-8, like any other text file (browsers would
-// guess windows-1252).
+// HTML with non-ASCII bytes that are valid UTF-8 is read as UTF-8 whatever
+// it declares: a page saved as UTF-8 under a template's stale
+// charset=iso-8859-1 would otherwise lose every accented name, and legacy
+// text with non-ASCII letters is practically never valid UTF-8 (7-bit
+// encodings such as ISO-2022-JP are ASCII bytes, so their declaration
+// counts). Undeclared HTML must be UTF-8, like any other text file
+// (browsers would guess windows-1252).
 func decodeHTML(data []byte) (string, error) {
+	if utf8.Valid(data) && slices.ContainsFunc(data, func(b byte) bool { return b >= utf8.RuneSelf }) {
+		return decodeUTF8(data)
+	}
 	enc, name := declaredHTMLEncoding(data)
 	switch name {
 	case "", "utf-8":

@@ -191,6 +191,19 @@ func TestExtractTextContent(t *testing.T) {
 			want: []string{"東京 PRJ-1"},
 		},
 		{
+			name:    "html in UTF-8 under a stale legacy charset stays UTF-8",
+			file:    "s.html",
+			give:    "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-1\"><p>Ren\xC3\xA9e Dupr\xC3\xA9</p>",
+			want:    []string{"Renée Dupré"},
+			wantNot: []string{"Ã"},
+		},
+		{
+			name: "html in a 7-bit charset (ISO-2022-JP)",
+			file: "jis.html",
+			give: "<meta charset=iso-2022-jp><p>\x1b$BEl5~\x1b(B PRJ-1</p>",
+			want: []string{"東京 PRJ-1"},
+		},
+		{
 			name: "html in UTF-16LE with a BOM",
 			file: "u.html",
 			give: "\xFF\xFE<\x00p\x00>\x00Z\x00o\x00\xEB\x00",
