@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/mail"
@@ -25,10 +26,11 @@ type docxLimits struct {
 	entries int   // entries in the archive
 	depth   int   // XML element nesting
 	imports int   // levels of .docx packages imported into one another
+	total   int64 // decompressed bytes of all parts together, imports included
 }
 
 // defaultDocxLimits are the limits ExtractText applies.
-var defaultDocxLimits = docxLimits{part: 64 << 20, entries: 10000, depth: 512, imports: 3}
+var defaultDocxLimits = docxLimits{part: 64 << 20, entries: 10000, depth: 512, imports: 3, total: 256 << 20}
 
 // WordprocessingML namespaces whose text elements are document text.
 const (
@@ -54,6 +56,18 @@ var errNotDocx = errors.New("not a Word document")
 // in place when it is HTML, MHTML, plain text or WordprocessingML; other
 // formats (RTF) are skipped.
 func extractDocx(data []byte, lim docxLimits) (string, error) {
+	left := lim.total
+	if left <= 0 {
+		left = math.MaxInt64
+	}
+	return extractDocxWithin(data, lim, &left)
+}
+
+// extractDocxWithin is extractDocx reading at most *left decompressed
+// bytes, shared with the documents it imports: content imported many
+// times over (a small part named by many w:altChunk elements, or nested
+// packages) must not multiply into unbounded text.
+func extractDocxWithin(data []byte, lim docxLimits, left *int64) (string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "", errEmpty
 	}
@@ -64,7 +78,7 @@ func extractDocx(data []byte, lim docxLimits) (string, error) {
 	if len(zr.File) > lim.entries {
 		return "", fmt.Errorf("%w: archive has %d entries (limit %d)", errNotDocx, len(zr.File), lim.entries)
 	}
-	pkg := &docxPackage{zr: zr, lim: lim}
+	pkg := &docxPackage{zr: zr, lim: lim, left: left}
 	name := pkg.mainPart()
 	if findEntry(zr, name) == nil {
 		return "", fmt.Errorf("%w: no %s in the archive", errNotDocx, name)
@@ -94,6 +108,7 @@ func extractDocx(data []byte, lim docxLimits) (string, error) {
 type docxPackage struct {
 	zr    *zip.Reader
 	lim   docxLimits
+	left  *int64            // decompressed bytes this document may still read
 	types map[string]string // content type by part name ("word/x.html") or by "*.ext"
 }
 
@@ -114,7 +129,7 @@ func (r docxRel) External() bool { return strings.EqualFold(r.TargetMode, "Exter
 // whose relationships (for imported content) are rels.
 func (p *docxPackage) partText(name string, rels []docxRel) (string, error) {
 	f := findEntry(p.zr, name)
-	rc, err := openPart(f, p.lim.part)
+	rc, err := p.open(f)
 	if err != nil {
 		return "", err
 	}
@@ -145,7 +160,7 @@ func (p *docxPackage) rels(name string) []docxRel {
 	if f == nil {
 		return nil
 	}
-	rc, err := openPart(f, p.lim.part)
+	rc, err := p.open(f)
 	if err != nil {
 		return nil
 	}
@@ -173,7 +188,7 @@ func (p *docxPackage) contentType(name string) string {
 	if p.types == nil {
 		p.types = map[string]string{}
 		if f := findEntry(p.zr, "[Content_Types].xml"); f != nil {
-			if rc, err := openPart(f, p.lim.part); err == nil {
+			if rc, err := p.open(f); err == nil {
 				var doc struct {
 					Default []struct {
 						Extension   string `xml:",attr"`
@@ -231,7 +246,7 @@ func (p *docxPackage) altChunk(rels []docxRel, id string) (string, error) {
 	default:
 		return "", nil
 	}
-	rc, err := openPart(f, p.lim.part)
+	rc, err := p.open(f)
 	if err != nil {
 		return "", err
 	}
@@ -262,7 +277,22 @@ func (p *docxPackage) importedDocument(data []byte) (string, error) {
 	}
 	lim := p.lim
 	lim.imports--
-	return extractDocx(data, lim)
+	return extractDocxWithin(data, lim, p.left)
+}
+
+// open opens part f within the limit of one part and what is left of the
+// document's total.
+func (p *docxPackage) open(f *zip.File) (io.ReadCloser, error) {
+	if *p.left < p.lim.part && f.UncompressedSize64 > uint64(max(*p.left, 0)) {
+		return nil, fmt.Errorf("%s: the document's parts decompress to more than %d bytes in all", f.Name, p.lim.total)
+	}
+	rc, err := openPart(f, p.lim.part)
+	if err != nil {
+		return nil, err
+	}
+	lp := rc.(*limitedPart)
+	lp.total, lp.totalLimit = p.left, p.lim.total
+	return lp, nil
 }
 
 // htmlText returns the visible text of HTML data.
@@ -366,6 +396,11 @@ type limitedPart struct {
 	name  string
 	limit int64
 	left  int64
+
+	// total, if set, is what the whole document may still read, of
+	// totalLimit.
+	total      *int64
+	totalLimit int64
 }
 
 func (l *limitedPart) Read(p []byte) (int, error) {
@@ -373,6 +408,11 @@ func (l *limitedPart) Read(p []byte) (int, error) {
 	l.left -= int64(n)
 	if l.left < 0 {
 		return 0, fmt.Errorf("%s: decompressed size exceeds the limit of %d bytes", l.name, l.limit)
+	}
+	if l.total != nil {
+		if *l.total -= int64(n); *l.total < 0 {
+			return 0, fmt.Errorf("%s: the document's parts decompress to more than %d bytes in all", l.name, l.totalLimit)
+		}
 	}
 	return n, err
 }

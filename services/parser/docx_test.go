@@ -225,6 +225,29 @@ func TestExtractDocxImportedDocument(t *testing.T) {
 	assert.Contains(t, err.Error(), "documents imported deeper than 3 levels")
 }
 
+// TestExtractDocxImportsAreBoundedInAll: one small part imported many times
+// over must not multiply into unbounded text.
+func TestExtractDocxImportsAreBoundedInAll(t *testing.T) {
+	ns := `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
+	part := "<p>" + strings.Repeat("Lina Farrell manages PRJ-1. ", 600) + "</p>" // about 16 KiB
+	data := makeZip(t,
+		zipEntry{"[Content_Types].xml", `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="html" ContentType="text/html"/></Types>`},
+		zipEntry{"word/document.xml", `<w:document ` + ns + `><w:body>` + strings.Repeat(`<w:altChunk r:id="rId1"/>`, 10) + `</w:body></w:document>`},
+		zipEntry{"word/_rels/document.xml.rels", `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="a.html"/></Relationships>`},
+		zipEntry{"word/a.html", part},
+	)
+	lim := defaultDocxLimits
+	lim.part, lim.total = 32<<10, 64<<10
+	_, err := extractDocx(data, lim)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "word/a.html: the document's parts decompress to more than 65536 bytes in all")
+
+	lim.total = 256 << 10
+	got, err := extractDocx(data, lim)
+	require.NoError(t, err)
+	assert.Equal(t, 10*600, strings.Count(got, "manages PRJ-1"))
+}
+
 func TestExtractDocxBadImportedContent(t *testing.T) {
 	ns := `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
 	data := makeZip(t,
