@@ -176,6 +176,13 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 			continue
 		}
 		if stage == bus.StageGraphWriter {
+			// The writer withdraws names through the gazetteer mirror,
+			// which runs among the tasks started below: open it now, not
+			// once the store is open (a later Neo4j would leave a
+			// graph-writer worker's mirror never started).
+			if _, err := s.gazetteerBook(ctx); err != nil {
+				return err
+			}
 			builders = append(builders, func() (built, error) {
 				rs, err := s.stageRunners(gctx, stage)
 				return built{runners: rs, store: s.graphStore}, err
