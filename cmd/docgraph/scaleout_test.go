@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
@@ -67,4 +70,33 @@ func TestScaleOutWithSpreadsheetsAndCrashes(t *testing.T) {
 
 	got := d.finish(js, fx.files)
 	require.Equal(t, fx.want, got, "graph of the scale-out deployment")
+}
+
+// TestSecondEmbeddedGraphWriterRefused starts a second graph writer with
+// an embedded graph of its own on the NATS of a running one (the error for
+// a second one on the same --data says to give it another): it would take
+// a share of the messages into a graph of its own, so it must refuse to
+// start, naming the first. The first, killed and restarted on its own data,
+// takes over its entry at once.
+func TestSecondEmbeddedGraphWriterRefused(t *testing.T) {
+	n := startTestNATS(t)
+	d := newDeployment(t, n.url(), t.TempDir(), "--graph.store", "duckdb")
+	first := d.start(bus.StageGraphWriter)
+	first.waitReady(t)
+
+	second := d.run(bus.StageGraphWriter, append([]string{"worker", bus.StageGraphWriter, "--nats", d.urls, "--data", t.TempDir()}, workerFlags()...))
+	select {
+	case err := <-second.done:
+		second.done <- err
+		require.Error(t, err, "the second graph writer exits with an error")
+	case <-time.After(60 * time.Second):
+		t.Fatalf("a second graph writer with its own embedded graph runs next to the first:\n%s", notable(second.log(), 20))
+	}
+	second.killed = true // gone: not a worker to wait for
+	assert.Contains(t, second.log(), "another graph writer consumes this NATS")
+	assert.Contains(t, second.log(), fmt.Sprintf("pid %d", first.cmd.Process.Pid))
+	assert.NotContains(t, second.log(), `"msg":"all stages ready"`)
+
+	first.kill(t)
+	d.restart(first).waitReady(t)
 }
