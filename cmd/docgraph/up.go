@@ -268,5 +268,10 @@ func claimGraphWriter(ctx context.Context, cfg config.Config, s *system, command
 	} else {
 		w.Store = "neo4j " + bus.RedactURL(cfg.Neo4j.URI)
 	}
+	if s.ns != nil {
+		if err := bus.ForgetGraphWriters(ctx, s.js); err != nil {
+			return nil, err
+		}
+	}
 	return bus.ClaimGraphWriter(ctx, s.js, w, log)
 }

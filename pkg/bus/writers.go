@@ -178,3 +178,32 @@ func (c *GraphWriterClaim) remove(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ForgetGraphWriters removes every graph writer entry. A process that
+// starts the NATS server calls it before its claim: entries there can only
+// be left by its own earlier run (killed, or restarted on another host
+// name, as a container is), which would otherwise keep it from starting
+// until they expire.
+func ForgetGraphWriters(ctx context.Context, js jetstream.JetStream) error {
+	kv, err := js.KeyValue(ctx, BucketGraphWriters)
+	if err != nil {
+		return fmt.Errorf("graph writers bucket: %w", err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("graph writers bucket: %w", err)
+	}
+	var all []string
+	for k := range keys.Keys() {
+		all = append(all, k)
+	}
+	if err := keys.Stop(); err != nil && !errors.Is(err, nats.ErrBadSubscription) {
+		return fmt.Errorf("graph writers bucket: %w", err)
+	}
+	for _, k := range all {
+		if err := kv.Delete(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("graph writers bucket: %w", err)
+		}
+	}
+	return nil
+}

@@ -65,3 +65,20 @@ func TestClaimGraphWriterReleasedAtStop(t *testing.T) {
 	_, err = bus.ClaimGraphWriter(ctx, js, w, logging.Discard())
 	require.NoError(t, err)
 }
+
+// The process that starts the NATS server forgets the entries of its own
+// earlier run, left by a kill on another host name (a new container).
+func TestForgetGraphWriters(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	ctx := t.Context()
+	w := bus.GraphWriter{Command: "up", PID: 1, Host: "old-container", Store: bus.StoreEmbedded, Data: "/data"}
+	_, err := bus.ClaimGraphWriter(ctx, js, w, logging.Discard())
+	require.NoError(t, err)
+	w.Host, w.PID = "new-container", 2
+	_, err = bus.ClaimGraphWriter(ctx, js, w, logging.Discard())
+	var ce *bus.GraphWriterConflictError
+	require.ErrorAs(t, err, &ce)
+	require.NoError(t, bus.ForgetGraphWriters(ctx, js))
+	_, err = bus.ClaimGraphWriter(ctx, js, w, logging.Discard())
+	require.NoError(t, err)
+}
