@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -483,6 +484,11 @@ func listenMetrics(cfg config.Config) (net.Listener, error) {
 		return nil, nil
 	}
 	ln, err := net.Listen("tcp", cfg.Metrics.Addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// Most often a second docgraph on one machine: the default port is
+		// the same for every process.
+		return nil, fmt.Errorf("metrics.addr: %w (give each docgraph process on this machine its own --metrics-addr, or \"\" for none)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("metrics.addr: %w", err)
 	}
