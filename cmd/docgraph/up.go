@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -268,10 +269,33 @@ func claimGraphWriter(ctx context.Context, cfg config.Config, s *system, command
 	} else {
 		w.Store = "neo4j " + bus.RedactURL(cfg.Neo4j.URI)
 	}
-	if s.ns != nil {
-		if err := bus.ForgetGraphWriters(ctx, s.js); err != nil {
-			return nil, err
+	// Like provisioning, retried while JetStream is slow to answer (a
+	// cluster starting, a leader election).
+	deadline := time.Now().Add(2 * time.Minute)
+	for attempt := 0; ; attempt++ {
+		var c *bus.GraphWriterClaim
+		err := forgetGraphWriters(ctx, s)
+		if err == nil {
+			c, err = bus.ClaimGraphWriter(ctx, s.js, w, log)
+		}
+		if err == nil || ctx.Err() != nil || !bus.IsTransient(err) || time.Now().After(deadline) {
+			return c, err
+		}
+		wait := min(250*time.Millisecond<<attempt, 2*time.Second)
+		log.Warn("record graph writer: jetstream slow to answer; retrying", slog.Duration("retry_in", wait), slog.Any(logging.KeyErr, err))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
 		}
 	}
-	return bus.ClaimGraphWriter(ctx, s.js, w, log)
+}
+
+// forgetGraphWriters forgets the graph writers recorded by an earlier run
+// of this process's own NATS server, if it runs one.
+func forgetGraphWriters(ctx context.Context, s *system) error {
+	if s.ns == nil {
+		return nil
+	}
+	return bus.ForgetGraphWriters(ctx, s.js)
 }
