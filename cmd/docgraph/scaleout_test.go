@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +72,35 @@ func TestScaleOutWithSpreadsheetsAndCrashes(t *testing.T) {
 
 	got := d.finish(js, fx.files)
 	require.Equal(t, fx.want, got, "graph of the scale-out deployment")
+
+	// One document's correlation ID, from the watcher's log, is in the
+	// log of a process of every stage that handled it.
+	var cid string
+	for _, w := range d.workers {
+		if w.stage != bus.StageWatcher {
+			continue
+		}
+		for line := range strings.Lines(w.log()) {
+			var l struct {
+				Msg, Path     string
+				CorrelationID string `json:"correlation_id"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "file published" && strings.HasSuffix(l.Path, ".md") {
+				cid = l.CorrelationID
+				break
+			}
+		}
+	}
+	require.NotEmpty(t, cid, "the watcher logged a published document")
+	for _, stage := range []string{bus.StageParser, bus.StageExtractor, bus.StageGraphWriter} {
+		n := 0
+		for _, w := range d.workers {
+			if w.stage == stage {
+				n += countLines(w.log(), `"stage":"`+stage+`"`, `"correlation_id":"`+cid+`"`)
+			}
+		}
+		assert.Positive(t, n, "log lines of %s with correlation_id %s", stage, cid)
+	}
 }
 
 // TestSecondEmbeddedGraphWriterRefused starts a second graph writer with
