@@ -131,3 +131,52 @@ func TestSecondEmbeddedGraphWriterRefused(t *testing.T) {
 	first.kill(t)
 	d.restart(first).waitReady(t)
 }
+
+// TestKilledParserLeavesNoTempFiles kills a parser while it holds the
+// temporary copy of a large spreadsheet: the parser that starts next on
+// the same data directory removes what the dead one left (a parser in a
+// crash loop would otherwise fill the disk, e.g. the emptyDir of its pod,
+// with a copy per crash).
+func TestKilledParserLeavesNoTempFiles(t *testing.T) {
+	in := t.TempDir()
+	var b strings.Builder
+	b.WriteString("member_name,project_code,team_name,role\n")
+	for i := range 400_000 {
+		fmt.Fprintf(&b, "Person %d,PRJ-%04d,Team %d,Engineer\n", i, i%9000+1000, i%50)
+	}
+	writeFiles(t, in, map[string]string{"teams.csv": b.String()})
+	n := startTestNATS(t)
+	d := newDeployment(t, n.url(), in)
+	data := t.TempDir()
+	args := append([]string{"worker", bus.StageParser, "--nats", d.urls, "--data", data}, workerFlags()...)
+	parser := d.run(bus.StageParser, args)
+	parser.waitReady(t)
+	d.start(bus.StageWatcher)
+
+	copies := func() []string {
+		var found []string
+		_ = filepath.WalkDir(filepath.Join(data, "tmp"), func(p string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() && strings.HasPrefix(e.Name(), "docgraph-parser-") {
+				found = append(found, p)
+			}
+			return nil
+		})
+		return found
+	}
+	waitUntil(t, 60*time.Second, func() error {
+		if len(copies()) == 0 {
+			return fmt.Errorf("no temporary copy of teams.csv yet")
+		}
+		return nil
+	})
+	parser.kill(t)
+	require.NotEmpty(t, copies(), "the killed parser left its copy")
+
+	d.restart(parser).waitReady(t)
+	waitUntil(t, 60*time.Second, func() error {
+		if left := copies(); len(left) > 0 {
+			return fmt.Errorf("temporary copies left by the killed parser: %v", left)
+		}
+		return nil
+	})
+}
