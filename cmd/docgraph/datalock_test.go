@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/bus/bustest"
 )
 
 // deadLetters lists the dead letters `dlq list --json` finds with args.
@@ -180,4 +182,17 @@ func TestUpAddressInUse(t *testing.T) {
 			assert.NotContains(t, errOut, "stage consuming")
 		})
 	}
+}
+
+// A second worker on one machine, started as the docs say (worker STAGE
+// --nats URL), finds the metrics port of the first taken: the error says
+// what to do about it.
+func TestWorkerMetricsAddressInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	ns := bustest.NewServer(t)
+	_, _, err = docgraph(t, "worker", "parser", "--nats", ns.ClientURL(), "--data", t.TempDir(), "--metrics-addr", taken.Addr().String())
+	require.ErrorContains(t, err, "metrics.addr: listen tcp "+taken.Addr().String()+": bind: address already in use")
+	require.ErrorContains(t, err, "give each docgraph process on this machine its own --metrics-addr")
 }

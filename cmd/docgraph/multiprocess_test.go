@@ -59,9 +59,10 @@ type deployment struct {
 // worker is one `docgraph worker STAGE` process.
 type worker struct {
 	*proc
-	stage  string
-	args   []string
-	killed bool
+	stage   string
+	args    []string
+	killed  bool
+	stopped bool // by stop, cleanly
 }
 
 func newDeployment(t *testing.T, urls, in string, extra ...string) *deployment {
@@ -153,7 +154,7 @@ func (w *worker) kill(t *testing.T) {
 // stop sends SIGTERM and requires a clean exit.
 func (w *worker) stop(t *testing.T) {
 	t.Helper()
-	if w.killed {
+	if w.killed || w.stopped {
 		return
 	}
 	if done, err := w.exited(); done {
@@ -164,6 +165,7 @@ func (w *worker) stop(t *testing.T) {
 	case err := <-w.done:
 		w.done <- err
 		require.NoError(t, err, "worker %s exit after SIGTERM\n%s", w.stage, tail(w.log(), 30))
+		w.stopped = true
 	case <-time.After(60 * time.Second):
 		t.Fatalf("worker %s: no exit 60s after SIGTERM\n%s", w.stage, tail(w.log(), 30))
 	}
@@ -295,7 +297,7 @@ func (d *deployment) waitDrained(js jetstream.JetStream, files int) {
 	defer tick.Stop()
 	for quiet := 0; quiet < 2; {
 		for _, w := range d.workers {
-			if done, err := w.exited(); done && !w.killed {
+			if done, err := w.exited(); done && !w.killed && !w.stopped {
 				d.t.Fatalf("worker %s exited: %v\n%s", w.stage, err, tail(w.log(), 30))
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -89,16 +90,17 @@ func parseFlags(e env, name, synopsis, help string, args []string, extra func(*f
 // system is one process's connection to the pipeline: NATS (embedded or
 // external), metrics and the schemas.
 type system struct {
-	cfg     config.Config
-	log     *slog.Logger
-	reg     *prometheus.Registry
-	metrics *pipeline.Metrics
-	ns      *server.Server // embedded server, or nil
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	ready   atomic.Bool
-	closers []func() error
-	lock    *datadir.Lock // the data directory, when this system holds it; released last
+	cfg      config.Config
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	metrics  *pipeline.Metrics
+	ns       *server.Server // embedded server, or nil
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	ready    atomic.Bool
+	closers  []func() error
+	lock     *datadir.Lock // the data directory, when this system holds it; released last
+	procTemp *datadir.Lock // this process's temp directory (procTempDir)
 
 	graphStore graph.Store // the graph writer's store (set by stageRunners)
 	book       *gazetteer.Book
@@ -356,11 +358,31 @@ func stageRunnerConfig(cfg config.Config, sc config.StageConfig, stage, stream s
 	}
 }
 
-// stageRunners builds the runners of one stage.
 // tempDir is where stages write temporary files: under --data, which is
 // writable where the root file system is not.
 func (s *system) tempDir() string { return filepath.Join(s.cfg.Data, "tmp") }
 
+// procTempDir is this process's own directory under tempDir, for the
+// parser's copies of spreadsheets and DuckDB's spill files. Processes
+// share tempDir (workers on one --data); each removes the directories of
+// those that were killed before they could clean up, and its own at a
+// clean stop.
+func (s *system) procTempDir() (string, error) {
+	if s.procTemp != nil {
+		return s.procTemp.Dir(), nil
+	}
+	l, err := datadir.TempDir(s.tempDir(), datadir.Owner{Command: "temp files"})
+	if err != nil {
+		return "", err
+	}
+	s.procTemp = l
+	s.onClose(func() error {
+		return errors.Join(os.RemoveAll(l.Dir()), l.Close())
+	})
+	return l.Dir(), nil
+}
+
+// stageRunners builds the runners of one stage.
 func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Runner, error) {
 	cfg := s.cfg
 	switch stage {
@@ -373,9 +395,9 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		if err != nil {
 			return nil, err
 		}
-		tmp := s.tempDir()
-		if err := os.MkdirAll(tmp, 0o750); err != nil {
-			return nil, fmt.Errorf("temp dir: %w", err)
+		tmp, err := s.procTempDir()
+		if err != nil {
+			return nil, err
 		}
 		st, err := parser.NewStructured(m, parser.StructuredConfig{BatchSize: cfg.Parser.BatchRows, TempDir: tmp}, s.log)
 		if err != nil {
@@ -483,6 +505,11 @@ func listenMetrics(cfg config.Config) (net.Listener, error) {
 		return nil, nil
 	}
 	ln, err := net.Listen("tcp", cfg.Metrics.Addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// Most often a second docgraph on one machine: the default port is
+		// the same for every process.
+		return nil, fmt.Errorf("metrics.addr: %w (give each docgraph process on this machine its own --metrics-addr, or \"\" for none)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("metrics.addr: %w", err)
 	}

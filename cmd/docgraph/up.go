@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -74,7 +75,9 @@ func makeWatchDir(dir string, log *slog.Logger) error {
 const workerHelp = `Runs one stage against an external NATS (--nats URL[,URL...]): watcher, parser,
 extractor or graph-writer. Replicas of a stage share its durable consumer, so start as
 many as the load needs; a replica that dies leaves its unacknowledged messages to the
-others after stages.<stage>.ack_wait. Run one watcher per folder.`
+others after stages.<stage>.ack_wait. Run one watcher per folder. Graph writers
+replicate on Neo4j only: one with the embedded graph (under --data) must be the only
+graph writer on its NATS, and a second one refuses to start.`
 
 func cmdWorker(ctx context.Context, e env, args []string) error {
 	// Flags may come before the stage: 'worker --nats URL parser'.
@@ -149,6 +152,13 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if slices.Contains(stages, bus.StageGraphWriter) {
+		claim, err := claimGraphWriter(ctx, cfg, s, command, log)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return claim.Run(gctx) })
+	}
 	// Stages start independently: a graph writer waiting for Neo4j does not
 	// hold up the others. /readyz turns true once every stage runs.
 	var waiting atomic.Int32
@@ -176,6 +186,13 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 			continue
 		}
 		if stage == bus.StageGraphWriter {
+			// The writer withdraws names through the gazetteer mirror,
+			// which runs among the tasks started below: open it now, not
+			// once the store is open (a later Neo4j would leave a
+			// graph-writer worker's mirror never started).
+			if _, err := s.gazetteerBook(ctx); err != nil {
+				return err
+			}
 			builders = append(builders, func() (built, error) {
 				rs, err := s.stageRunners(gctx, stage)
 				return built{runners: rs, store: s.graphStore}, err
@@ -233,4 +250,52 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 	err = g.Wait()
 	log.Info("docgraph stopped")
 	return err
+}
+
+// claimGraphWriter records this process among the graph writers on its
+// NATS, failing when it cannot run next to one already there (an embedded
+// graph takes a single graph writer).
+func claimGraphWriter(ctx context.Context, cfg config.Config, s *system, command string, log *slog.Logger) (*bus.GraphWriterClaim, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown host"
+	}
+	w := bus.GraphWriter{Command: command, PID: os.Getpid(), Host: host, Store: cfg.GraphStore()}
+	if w.Store != "neo4j" {
+		w.Store = bus.StoreEmbedded
+		if w.Data, err = filepath.Abs(cfg.Data); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+	} else {
+		w.Store = "neo4j " + bus.RedactURL(cfg.Neo4j.URI)
+	}
+	// Like provisioning, retried while JetStream is slow to answer (a
+	// cluster starting, a leader election).
+	deadline := time.Now().Add(2 * time.Minute)
+	for attempt := 0; ; attempt++ {
+		var c *bus.GraphWriterClaim
+		err := forgetGraphWriters(ctx, s)
+		if err == nil {
+			c, err = bus.ClaimGraphWriter(ctx, s.js, w, log)
+		}
+		if err == nil || ctx.Err() != nil || !bus.IsTransient(err) || time.Now().After(deadline) {
+			return c, err
+		}
+		wait := min(250*time.Millisecond<<attempt, 2*time.Second)
+		log.Warn("record graph writer: jetstream slow to answer; retrying", slog.Duration("retry_in", wait), slog.Any(logging.KeyErr, err))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// forgetGraphWriters forgets the graph writers recorded by an earlier run
+// of this process's own NATS server, if it runs one.
+func forgetGraphWriters(ctx context.Context, s *system) error {
+	if s.ns == nil {
+		return nil
+	}
+	return bus.ForgetGraphWriters(ctx, s.js)
 }

@@ -39,6 +39,10 @@ const (
 	// BucketExports is the object store through which the graph writer
 	// hands graph exports to operator commands; objects expire.
 	BucketExports = "docgraph_exports"
+	// BucketGraphWriters holds one entry per running graph writer, which
+	// the process keeps fresh and which expires GraphWriterTTL after it
+	// stops (see ClaimGraphWriter).
+	BucketGraphWriters = "docgraph_graph_writers"
 )
 
 // Stage names; each is also the durable consumer's name.
@@ -187,6 +191,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		{Bucket: BucketWatcher, Description: "Last published state per watched path.", History: 1},
 		{Bucket: BucketGazetteer, Description: "Known entities for the extractor.", History: 1},
 		{Bucket: BucketGazetteerPaths, Description: "Latest version per gazetteer source path; gazetteer revision refreshed through.", History: 1},
+		{Bucket: BucketGraphWriters, Description: "Running graph writers and their stores.", History: 1, TTL: GraphWriterTTL},
 	} {
 		kv.Storage = jetstream.FileStorage
 		kv.Replicas = cfg.Replicas

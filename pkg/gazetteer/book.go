@@ -61,6 +61,7 @@ type Book struct {
 	entries   map[string]Entry // by KVKey
 	revision  uint64
 	synced    chan struct{} // closed once the initial values are loaded
+	stopped   error         // why Run returned, once it has
 	listeners []func(Change)
 	cond      *sync.Cond
 }
@@ -99,8 +100,19 @@ func (b *Book) Listen(fn func(Change)) {
 	b.mu.Unlock()
 }
 
-// Run watches the bucket until ctx is done.
-func (b *Book) Run(ctx context.Context) error {
+// Run watches the bucket until ctx is done. Once it has returned, waits
+// for the mirror to catch up fail with its cause (a stop: context.Canceled).
+func (b *Book) Run(ctx context.Context) (err error) {
+	defer func() {
+		cause := err
+		if cause == nil {
+			cause = context.Cause(ctx)
+		}
+		b.mu.Lock()
+		b.stopped = cause
+		b.mu.Unlock()
+		b.cond.Broadcast()
+	}()
 	w, err := b.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch gazetteer: %w", err)
@@ -342,6 +354,9 @@ func (b *Book) waitRevision(ctx context.Context, rev uint64) error {
 	for b.revision < rev {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if b.stopped != nil {
+			return fmt.Errorf("mirror stopped: %w", b.stopped)
 		}
 		b.cond.Wait()
 	}

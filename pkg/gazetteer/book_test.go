@@ -259,6 +259,38 @@ func TestBookWithdrawWaitsForTheMirror(t *testing.T) {
 	assert.Empty(t, entriesAt(t, stalled))
 }
 
+// At shutdown the mirror stops before the in-flight batches finish: a
+// withdrawal waiting for it then fails at once with the mirror's cause
+// (the stop), so its message is returned for redelivery instead of
+// holding the process for its whole shutdown timeout.
+func TestBookWithdrawFailsOnceTheMirrorStopped(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	ctx := t.Context()
+	b, err := gazetteer.Open(ctx, js, logging.Discard())
+	require.NoError(t, err)
+	rctx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- b.Run(rctx) }()
+	require.NoError(t, b.WaitSynced(ctx))
+	stop()
+	require.NoError(t, <-ran)
+
+	// Another process writes: the stopped mirror can never catch up.
+	other, err := gazetteer.Open(ctx, js, logging.Discard())
+	require.NoError(t, err)
+	require.NoError(t, other.Upsert(ctx, []gazetteer.Entry{{Label: "Person", Key: "ada", Name: "Ada"}}, "teams.csv", "sha1", 1))
+
+	done := make(chan error, 1)
+	go func() { done <- b.Withdraw(ctx, "teams.csv", 2) }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+		assert.ErrorContains(t, err, "mirror stopped")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the withdrawal still waits for a mirror that stopped 10s ago")
+	}
+}
+
 // A request sent while the connection is down (a server restart, a leader
 // election) never gets its reply: each one is bounded, so a writer's batch
 // fails and is retried instead of waiting for its own, distant deadline.
