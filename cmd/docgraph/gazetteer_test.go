@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/logging"
 )
@@ -151,4 +154,37 @@ func TestGazetteerAheadOfItsRefreshIsCaughtUpAtStart(t *testing.T) {
 
 	mustDocgraph(t, ingestArgs(data, in)...)
 	assert.Positive(t, personMentions(exportGraph(t, data), key), "%s is mentioned after the restart", name)
+
+	// The re-extractions carry the revision of the names they were made
+	// with, which lets the graph writer ignore an older extraction of the
+	// same chunk arriving after them.
+	ns, err = bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
+	require.NoError(t, err)
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	nc, err = nats.Connect("", nats.InProcessServer(ns))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err = jetstream.New(nc)
+	require.NoError(t, err)
+	stream, err := js.Stream(t.Context(), bus.StreamExtractions)
+	require.NoError(t, err)
+	info, err := stream.Info(t.Context())
+	require.NoError(t, err)
+	var mentioning, stamped int
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := stream.GetMsg(t.Context(), seq)
+		if err != nil || m.Subject != event.SubjectExtraction {
+			continue
+		}
+		var x event.Extraction
+		require.NoError(t, json.Unmarshal(m.Data, &x))
+		if slices.ContainsFunc(x.Mentions, func(n event.Node) bool { return n.Label == "Person" && n.Key == key }) {
+			mentioning++
+			if x.GazetteerRevision > 0 {
+				stamped++
+			}
+		}
+	}
+	require.Positive(t, mentioning)
+	assert.Equal(t, mentioning, stamped, "every extraction that found %s carries the gazetteer revision", name)
 }

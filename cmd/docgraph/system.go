@@ -450,6 +450,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			} else {
 				g.Put(extractor.Entry{Label: c.Entry.Label, Key: c.Entry.Key, Name: c.Entry.Name})
 			}
+			g.SetRevision(c.Revision)
 			if !c.Initial {
 				ref.Changed(c.Entry.Name, c.Revision)
 			}

@@ -47,7 +47,9 @@ type Op struct {
 	// supported by (path, sha256, index). A newer version of the document
 	// first withdraws everything its older versions supported and deletes
 	// their chunks. Re-writing the same chunk replaces its mentions and
-	// relationships: support it no longer gives is withdrawn.
+	// relationships: support it no longer gives is withdrawn; unless the
+	// stored extraction of the chunk was made at a higher GazetteerRevision,
+	// when the op is stale and ignored.
 	PutChunk *event.Extraction
 
 	// DeleteDocument withdraws all support from the path (text and

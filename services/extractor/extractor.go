@@ -110,10 +110,17 @@ func New(s *schema.Extraction, g *Gazetteer) (*Extractor, error) {
 // (as the parser's chunks do), and at table cell separators ('|'), never
 // inside a mention. Any other line break is a wrapped line: whitespace.
 func (x *Extractor) Extract(text string) (mentions []event.Node, rels []event.Relationship) {
+	mentions, rels, _ = x.extract(text)
+	return mentions, rels
+}
+
+// extract is Extract that also returns the gazetteer revision its names
+// were at.
+func (x *Extractor) extract(text string) (mentions []event.Node, rels []event.Relationship, revision uint64) {
 	text = norm.NFC.String(text)
-	spans := x.spans(text)
+	spans, revision := x.spans(text)
 	if len(spans) == 0 {
-		return nil, nil
+		return nil, nil, revision
 	}
 	seen := make(map[event.NodeRef]int, len(spans))
 	for _, s := range spans {
@@ -134,13 +141,15 @@ func (x *Extractor) Extract(text string) (mentions []event.Node, rels []event.Re
 	if len(x.relations) > 0 && len(spans) > 1 {
 		rels = x.relationships(text, spans)
 	}
-	return mentions, rels
+	return mentions, rels, revision
 }
 
-// spans returns the non-overlapping mentions in text, by position.
-func (x *Extractor) spans(text string) []span {
+// spans returns the non-overlapping mentions in text, by position, and the
+// gazetteer revision.
+func (x *Extractor) spans(text string) ([]span, uint64) {
 	var all []span
-	for _, m := range x.gaz.Match(text) {
+	matches, revision := x.gaz.MatchAt(text)
+	for _, m := range matches {
 		kind, ok := x.keyKinds[m.Label]
 		if !ok {
 			continue
@@ -187,7 +196,7 @@ func (x *Extractor) spans(text string) []span {
 			end = s.end
 		}
 	}
-	return out
+	return out, revision
 }
 
 func (x *Extractor) relationships(text string, spans []span) []event.Relationship {
@@ -395,12 +404,12 @@ func (x *Extractor) Handle(_ context.Context, in pipeline.Message) ([]pipeline.M
 		if err := validChunk(c); err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("extract %s: %w", in.Subject, err))
 		}
-		mentions, rels := x.Extract(c.Text)
+		mentions, rels, revision := x.extract(c.Text)
 		if mentions == nil {
 			mentions = []event.Node{}
 		}
 		out, err := pipeline.NewMessage(event.SubjectExtraction, event.Extraction{
-			Chunk: c, Mentions: mentions, Relationships: rels,
+			Chunk: c, Mentions: mentions, Relationships: rels, GazetteerRevision: revision,
 		})
 		if err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("extract %s: %w", c.Document.Path, err))

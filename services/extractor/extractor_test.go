@@ -373,6 +373,36 @@ func TestHandleChunk(t *testing.T) {
 	}
 }
 
+// TestHandleStampsTheGazetteerRevision checks that an extraction carries the
+// revision of the names it was made with, so that the graph writer can
+// ignore one made with older names than the chunk's stored extraction.
+func TestHandleStampsTheGazetteerRevision(t *testing.T) {
+	g := NewGazetteer(nil)
+	x, err := New(defaultSchema(t), g)
+	require.NoError(t, err)
+	c := event.Chunk{Document: event.NewDocument("a.md", "abc", 1, 1), Index: 0, Total: 1, Text: "Nora Bishop leads PRJ-1000."}
+	extract := func() event.Extraction {
+		t.Helper()
+		out, err := x.Handle(t.Context(), chunkMessage(t, c))
+		require.NoError(t, err)
+		require.Len(t, out, 1)
+		var got event.Extraction
+		require.NoError(t, out[0].Decode(&got))
+		return got
+	}
+	got := extract()
+	assert.Zero(t, got.GazetteerRevision)
+	assert.Equal(t, []string{"Project:PRJ-1000"}, refs(got.Mentions))
+
+	g.Put(Entry{Label: "Person", Key: "Nora Bishop", Name: "Nora Bishop"})
+	got = extract()
+	assert.Zero(t, got.GazetteerRevision, "names applied, revision not yet recorded: the older revision")
+	g.SetRevision(12)
+	got = extract()
+	assert.EqualValues(t, 12, got.GazetteerRevision)
+	assert.Equal(t, []string{"Person:nora bishop", "Project:PRJ-1000"}, refs(got.Mentions))
+}
+
 func TestHandleDeletion(t *testing.T) {
 	x := newTestExtractor(t, nil)
 	d := event.DocumentDeleted{Path: "minutes/a.md", Version: 9}

@@ -45,10 +45,15 @@ type entryRef struct{ label, key string }
 //
 // An entity (label, key) has one name; Put replaces it. Entries with an
 // empty label, key or name are kept but never match.
+//
+// The gazetteer also holds the revision of the source its entries come
+// from (the gazetteer bucket's), which every match reports, so an
+// extraction can say how current its names were.
 type Gazetteer struct {
-	mu      sync.Mutex
-	entries map[entryRef]Entry
-	current atomic.Pointer[matcher]
+	mu       sync.Mutex
+	entries  map[entryRef]Entry
+	revision uint64
+	current  atomic.Pointer[matcher]
 }
 
 // NewGazetteer returns a gazetteer holding entries.
@@ -88,6 +93,19 @@ func (g *Gazetteer) Replace(entries []Entry) {
 	g.current.Store(nil)
 }
 
+// SetRevision records that the entries now reflect revision rev of their
+// source. Call it after the changes of rev have been applied: a match
+// between the two reports the older revision with the newer entries, which
+// errs on the safe side.
+func (g *Gazetteer) SetRevision(rev uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if rev != g.revision {
+		g.revision = rev
+		g.current.Store(nil)
+	}
+}
+
 // Len is the number of entities.
 func (g *Gazetteer) Len() int {
 	g.mu.Lock()
@@ -125,6 +143,13 @@ func (g *Gazetteer) Match(text string) []Match {
 	return g.matcher().match(text)
 }
 
+// MatchAt is Match that also returns the revision the entries it matched
+// with reflect (see SetRevision).
+func (g *Gazetteer) MatchAt(text string) ([]Match, uint64) {
+	m := g.matcher()
+	return m.match(text), m.revision
+}
+
 func (g *Gazetteer) matcher() *matcher {
 	if m := g.current.Load(); m != nil {
 		return m
@@ -135,6 +160,7 @@ func (g *Gazetteer) matcher() *matcher {
 		return m
 	}
 	m := newMatcher(g.entries)
+	m.revision = g.revision
 	g.current.Store(m)
 	return m
 }
@@ -143,8 +169,9 @@ func (g *Gazetteer) matcher() *matcher {
 // run of letters and digits), or by their first rune for names that start
 // with another character.
 type matcher struct {
-	byWord map[string][]candidate
-	byRune map[rune][]candidate
+	byWord   map[string][]candidate
+	byRune   map[rune][]candidate
+	revision uint64 // the gazetteer's when the matcher was built
 }
 
 type candidate struct {

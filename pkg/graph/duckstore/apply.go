@@ -121,8 +121,10 @@ type batch struct {
 	docs   map[string]*docState // nil: path never seen
 	chunks map[string]bool      // chunk key -> node exists
 	// digests holds, per chunk key, the digest of the last extraction each
-	// path wrote to it.
-	digests map[string]map[string]string
+	// path wrote to it; revisions, per (path, sha256, part), its gazetteer
+	// revision (loaded with the digests).
+	digests   map[string]map[string]string
+	revisions map[[3]string]uint64
 
 	nodes     map[nodeID]map[string]any
 	nodeOrder []nodeID
@@ -147,8 +149,14 @@ type batch struct {
 	// pendingChunks are the chunk keys with pending rows (the chunk's
 	// support, MENTIONS and HAS_CHUNK).
 	pendingChunks map[string]bool
-	mentions      []mention            // MENTIONS to append
-	extracted     map[[3]string]string // (path, sha256, part) -> digest to write
+	mentions      []mention               // MENTIONS to append
+	extracted     map[[3]string]extracted // (path, sha256, part) -> what to write
+}
+
+// extracted is an extractions row to write.
+type extracted struct {
+	digest   string
+	revision uint64
 }
 
 // mention is a MENTIONS row: the chunk's node id and the entity.
@@ -159,7 +167,7 @@ type mention struct {
 
 func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
 	b := &batch{tx: tx, conn: conn, types: types, early: map[string]*candidates{}, earlyPaths: map[string]*candidates{},
-		shadowNodes: map[nodeID]int{}, shadowRels: map[relID]int{}, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}}
+		shadowNodes: map[nodeID]int{}, shadowRels: map[relID]int{}, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}, revisions: map[[3]string]uint64{}}
 	b.reset()
 	return b
 }
@@ -171,7 +179,7 @@ func (b *batch) reset() {
 	b.support, b.suppOrder = map[supportRow]bool{}, b.suppOrder[:0]
 	b.dirtyDocs = map[string]bool{}
 	b.pendingChunks = map[string]bool{}
-	b.extracted = map[[3]string]string{}
+	b.extracted = map[[3]string]extracted{}
 	b.mentions = b.mentions[:0]
 }
 
@@ -268,7 +276,7 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 		}
 	}
 	return inChunks(existing, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, "SELECT path, sha256, part, digest FROM extractions WHERE sha256 IN ("+
+		rows, err := b.tx.QueryContext(ctx, "SELECT path, sha256, part, digest, coalesce(revision, 0) FROM extractions WHERE sha256 IN ("+
 			placeholders(len(part), 1)+")", part...)
 		if err != nil {
 			return fmt.Errorf("load digests: %w", err)
@@ -276,10 +284,12 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 		defer rows.Close()
 		for rows.Next() {
 			var p, sha, idx, digest string
-			if err := rows.Scan(&p, &sha, &idx, &digest); err != nil {
+			var rev uint64
+			if err := rows.Scan(&p, &sha, &idx, &digest, &rev); err != nil {
 				return fmt.Errorf("load digests: %w", err)
 			}
 			b.setDigest(sha+":"+idx, p, digest)
+			b.revisions[[3]string{p, sha, idx}] = rev
 		}
 		return rows.Err()
 	})
@@ -328,7 +338,7 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 	var parts, keys []any
 	for _, o := range ops {
 		key := event.ChunkKey(o.doc.SHA256, o.index)
-		if o.kind != opChunk || other[o.doc.Path] || keyCount[key] != 1 || !b.chunks[key] || holders[o.doc.SHA256] > 1 {
+		if o.kind != opChunk || other[o.doc.Path] || keyCount[key] != 1 || !b.chunks[key] || holders[o.doc.SHA256] > 1 || b.staleExtraction(o) {
 			continue
 		}
 		digest, err := extractionDigest(o)
@@ -397,6 +407,18 @@ func (b *batch) stale(d event.Document) bool {
 	return st != nil && (d.Version < st.version || (st.deleted && d.Version <= st.version))
 }
 
+// staleExtraction reports whether chunk op o must be ignored because the
+// stored version of its document holds an extraction of the chunk made
+// with later gazetteer names (o was redelivered after a re-extraction).
+func (b *batch) staleExtraction(o op) bool {
+	st := b.docs[o.doc.Path]
+	if st == nil || st.deleted || st.version != o.doc.Version || st.sha != o.doc.SHA256 {
+		return false
+	}
+	rev, ok := b.revisions[[3]string{o.doc.Path, o.doc.SHA256, fmt.Sprint(o.index)}]
+	return ok && o.revision < rev
+}
+
 func (b *batch) apply(ctx context.Context, o op) error {
 	switch o.kind {
 	case opChunk:
@@ -410,7 +432,7 @@ func (b *batch) apply(ctx context.Context, o op) error {
 
 func (b *batch) putChunk(ctx context.Context, o op) error {
 	d := o.doc
-	if b.stale(d) {
+	if b.stale(d) || b.staleExtraction(o) {
 		return nil
 	}
 	var c candidates
@@ -471,7 +493,8 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	b.addRel(hasChunk, nil)
 	part := fmt.Sprint(o.index)
 	b.setDigest(key, d.Path, digest)
-	b.extracted[[3]string{d.Path, d.SHA256, part}] = digest
+	b.revisions[[3]string{d.Path, d.SHA256, part}] = o.revision
+	b.extracted[[3]string{d.Path, d.SHA256, part}] = extracted{digest, o.revision}
 	for i, m := range o.mentions {
 		b.addNode(m.id, m.props)
 		if addMentions && !slices.ContainsFunc(o.mentions[:i], func(n nodeWrite) bool { return n.id == m.id }) {
@@ -701,6 +724,11 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 			}
 		}
 	}
+	for k := range b.revisions {
+		if gone[k[0]] {
+			delete(b.revisions, k)
+		}
+	}
 	var keys []any
 	pathOf := map[string]string{} // chunk key -> a withdrawn path that had it
 	err = inChunks(paths, func(part []any) error {
@@ -855,6 +883,11 @@ func (b *batch) forgetExtractions(ctx context.Context, where string, args ...any
 			delete(m, path)
 		}
 	}
+	for k := range b.revisions {
+		if k[0] == path && (len(args) == 1 || k[1] != args[1].(string)) {
+			delete(b.revisions, k)
+		}
+	}
 	return nil
 }
 
@@ -1007,10 +1040,10 @@ const (
 				OR support.to_key <> excluded.to_key OR support.source <> excluded.source
 				OR support.path <> excluded.path OR support.sha256 <> excluded.sha256 OR support.part <> excluded.part
 			THEN error('support id collision: ' || excluded.path || ' ' || excluded.from_key) ELSE support.owner END`
-	upsertExtractions = `INSERT INTO extractions (id, path, sha256, part, digest) SELECT col1, col2, col3, col4, col5
+	upsertExtractions = `INSERT INTO extractions (id, path, sha256, part, digest, revision) SELECT col1, col2, col3, col4, col5, col6
 		FROM appended_data ON CONFLICT (id) DO UPDATE SET digest = CASE WHEN extractions.path <> excluded.path
 				OR extractions.sha256 <> excluded.sha256 OR extractions.part <> excluded.part
-			THEN error('extraction id collision: ' || excluded.path) ELSE excluded.digest END`
+			THEN error('extraction id collision: ' || excluded.path) ELSE excluded.digest END, revision = excluded.revision`
 	upsertDocuments = `INSERT INTO documents (path, sha256, version, deleted) SELECT col1, col2, col3, col4
 		FROM appended_data ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256,
 		version = excluded.version, deleted = excluded.deleted`
@@ -1122,10 +1155,10 @@ func (b *batch) flush(ctx context.Context) error {
 		}
 	}
 	if len(b.extracted) > 0 {
-		types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(4)...)
+		types := append(append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(4)...), b.types.ubigint)
 		err := b.appendRows(ctx, upsertExtractions, types, func(add func(...driver.Value) error) error {
-			for k, digest := range b.extracted {
-				if err := add(extractionHash(k[0], k[1], k[2]), k[0], k[1], k[2], digest); err != nil {
+			for k, x := range b.extracted {
+				if err := add(extractionHash(k[0], k[1], k[2]), k[0], k[1], k[2], x.digest, x.revision); err != nil {
 					return err
 				}
 			}

@@ -165,7 +165,9 @@ func displayPath(p string) string {
 // version of every path ever seen, with deleted set once a DocumentDeleted
 // is applied, so stale ops stay ignored. Extractions keep a digest of the
 // last extraction each (path, chunk) wrote, so that a redelivered chunk
-// skips withdrawing what it would add again.
+// skips withdrawing what it would add again, and its gazetteer revision, so
+// that an extraction made with older names is ignored (the column is added
+// to files written before it).
 const schemaDDL = `
 CREATE TABLE IF NOT EXISTS nodes (
 	id BIGINT PRIMARY KEY,
@@ -209,8 +211,10 @@ CREATE TABLE IF NOT EXISTS extractions (
 	path VARCHAR NOT NULL,
 	sha256 VARCHAR NOT NULL,
 	part VARCHAR NOT NULL,
-	digest VARCHAR NOT NULL
+	digest VARCHAR NOT NULL,
+	revision UBIGINT DEFAULT 0
 );
+ALTER TABLE extractions ADD COLUMN IF NOT EXISTS revision UBIGINT DEFAULT 0;
 CREATE TABLE IF NOT EXISTS documents (
 	path VARCHAR PRIMARY KEY,
 	sha256 VARCHAR NOT NULL,

@@ -44,3 +44,27 @@ func TestOpenRefusesOldLayout(t *testing.T) {
 	assert.ErrorContains(t, err, "docgraph reconcile --watch DIR --fix")
 	assert.ErrorContains(t, err, "docgraph replay graph-writer --from-seq 1")
 }
+
+// TestOpenAddsExtractionRevisions checks that a graph file written before
+// extractions kept their gazetteer revision gets the column and keeps its
+// digests.
+func TestOpenAddsExtractionRevisions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.duckdb")
+	s, err := Open(t.Context(), Config{Path: path})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec("ALTER TABLE extractions DROP COLUMN revision; INSERT INTO extractions VALUES (1, 'a.md', 'abc', '0', 'digest')")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err = Open(t.Context(), Config{Path: path})
+	require.NoError(t, err)
+	var rev uint64
+	var digest string
+	require.NoError(t, s.db.QueryRowContext(t.Context(), "SELECT digest, revision FROM extractions WHERE id = 1").Scan(&digest, &rev))
+	assert.Equal(t, "digest", digest)
+	assert.Zero(t, rev)
+	require.NoError(t, s.Close())
+}

@@ -32,6 +32,7 @@ type op struct {
 	index    int
 	text     string
 	mentions []nodeWrite
+	revision uint64 // gazetteer revision of the extraction
 	// PutRecords
 	final bool
 	nodes []nodeWrite
@@ -63,7 +64,7 @@ func (s *Store) validate(o graph.Op) (op, error) {
 	switch {
 	case o.PutChunk != nil:
 		e := o.PutChunk
-		out := op{kind: opChunk, doc: e.Chunk.Document, index: e.Chunk.Index, text: e.Chunk.Text}
+		out := op{kind: opChunk, doc: e.Chunk.Document, index: e.Chunk.Index, text: e.Chunk.Text, revision: e.GazetteerRevision}
 		if err := validDoc(out.doc); err != nil {
 			return op{}, err
 		}

@@ -147,6 +147,45 @@ func cases() []testCase {
 			},
 		},
 		{
+			// A chunk extracted before a spreadsheet named its people, then
+			// re-extracted once it had: the first extraction, redelivered
+			// after the second was written, must not take the names away.
+			name: "extraction with older gazetteer names arriving later is ignored",
+			steps: []step{
+				{ops: []graph.Op{atRevision(0, chunkOp(docA1, 0, "Alice manages Apollo.", node("Project", "apollo", nil)))}},
+				{ops: []graph.Op{atRevision(7, chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages},
+					person("alice"), node("Project", "apollo", nil)))}},
+				{ops: []graph.Op{atRevision(0, chunkOp(docA1, 0, "Alice manages Apollo.", node("Project", "apollo", nil)))}},
+				{ops: []graph.Op{
+					atRevision(7, chunkOp(docB1, 0, "Bob.", person("bob"))),
+					atRevision(3, chunkOp(docB1, 0, "Bob.")),
+				}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(docB1), chunkNode(docA1, 0, "Alice manages Apollo."), chunkNode(docB1, 0, "Bob."),
+					person("alice"), person("bob"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), hasChunk(docB1, 0), mentions(docA1, 0, "Person", "alice"),
+					mentions(docA1, 0, "Project", "apollo"), mentions(docB1, 0, "Person", "bob"), exported(manages)},
+			},
+		},
+		{
+			name: "extraction at a later or equal gazetteer revision replaces, a new version whatever its revision",
+			steps: []step{
+				{ops: []graph.Op{atRevision(4, chunkOp(docA1, 0, "Alice and Bob.", person("alice"), person("bob")))}},
+				{ops: []graph.Op{atRevision(4, chunkOp(docA1, 0, "Alice and Bob.", person("alice")))}},
+				{ops: []graph.Op{
+					atRevision(9, chunkOp(docB1, 0, "Carol.", person("carol"))),
+					atRevision(9, chunkOp(docB1, 0, "Carol.")),
+				}},
+				{ops: []graph.Op{atRevision(2, chunkOp(docA2, 0, "Dave.", person("dave")))}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA2), docNode(docB1), chunkNode(docA2, 0, "Dave."), chunkNode(docB1, 0, "Carol."),
+					person("dave")},
+				Relationships: []graph.Relationship{hasChunk(docA2, 0), hasChunk(docB1, 0), mentions(docA2, 0, "Person", "dave")},
+			},
+		},
+		{
 			name: "rewriting a chunk replaces its mentions and relationships",
 			steps: []step{
 				{ops: []graph.Op{chunkRelOp(docA1, 0, "Alice manages Apollo. Bob too.",

@@ -36,6 +36,11 @@
 //     support of its own.
 //   - Deleting a document keeps its version, so a stale op for the path that
 //     arrives later is still ignored; a newer one recreates the document.
+//   - A PutChunk at the stored version of its path whose GazetteerRevision
+//     is lower than that of the chunk's stored extraction (for that path) is
+//     stale and ignored: it was made with older names than the chunk's
+//     re-extraction and arrived after it. Equal or higher revisions replace,
+//     and a newer version is written whatever its revision.
 //   - Garbage collection runs after each op, so how the writer batches ops
 //     into Apply calls does not change the result.
 //   - Strings sort by bytes (Go string order).

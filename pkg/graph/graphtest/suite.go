@@ -256,6 +256,12 @@ func chunkOp(d event.Document, index int, text string, mentions ...graph.Node) g
 	}}
 }
 
+// atRevision sets the gazetteer revision of a chunk op.
+func atRevision(rev uint64, op graph.Op) graph.Op {
+	op.PutChunk.GazetteerRevision = rev
+	return op
+}
+
 func chunkRelOp(d event.Document, index int, text string, rels []graph.Relationship, mentions ...graph.Node) graph.Op {
 	op := chunkOp(d, index, text, mentions...)
 	op.PutChunk.Relationships = rels

@@ -100,7 +100,7 @@ RETURN old`
 SET d += $doc
 MERGE (s:_Source {key: $source})
 ON CREATE SET s.path = $path, s.sha = $sha, s.part = $part
-SET s.sid = coalesce(s.sid, $sid)`
+SET s.sid = coalesce(s.sid, $sid), s.revision = $revision`
 
 	// qVersions is qVersion for several paths (sorted, so concurrent
 	// transactions lock them in the same order), each with the largest
@@ -119,7 +119,13 @@ MERGE (d:Document {key: x.path})
 SET d += x.doc
 MERGE (s:_Source {key: x.source})
 ON CREATE SET s.path = x.path, s.sha = x.sha, s.part = x.part
-SET s.sid = coalesce(s.sid, x.sid)`
+SET s.sid = coalesce(s.sid, x.sid), s.revision = x.revision`
+
+	// qSourceRevisions returns the gazetteer revision of the extraction
+	// each existing source (of a chunk) was last written with.
+	qSourceRevisions = `UNWIND $keys AS k
+MATCH (s:_Source {key: k})
+RETURN k AS key, s.revision AS revision`
 
 	qPutChunk = `MATCH (d:Document {key: $path})
 MERGE (c:Chunk {key: $chunk})
@@ -403,6 +409,9 @@ func (w *writer) apply(ctx context.Context, p plan) error {
 				return err
 			}
 		case old != nil:
+			if stale, err := w.staleExtractions(ctx, []plan{p}); err != nil || stale[p.source] {
+				return err
+			}
 			if err := w.rewriteChunks(ctx, []plan{p}); err != nil {
 				return err
 			}
@@ -626,6 +635,15 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 		}
 		live = append(live, p)
 	}
+	stale, err := w.staleExtractions(ctx, again)
+	if err != nil {
+		return err
+	}
+	if len(stale) > 0 {
+		isStale := func(p plan) bool { return stale[p.source] }
+		again = slices.DeleteFunc(again, isStale)
+		live = slices.DeleteFunc(live, isStale)
+	}
 	if err := w.rewriteChunks(ctx, again); err != nil {
 		return err
 	}
@@ -638,7 +656,7 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 	mentions := map[string][]map[string]any{}
 	rels := map[relKey][]map[string]any{}
 	for i, p := range live {
-		docs[i] = map[string]any{"path": p.path, "doc": p.doc, "source": p.source, "sha": p.sha, "part": p.part, "sid": p.sid}
+		docs[i] = map[string]any{"path": p.path, "doc": p.doc, "source": p.source, "sha": p.sha, "part": p.part, "sid": p.sid, "revision": p.revision}
 		chunks[i] = map[string]any{"path": p.path, "chunk": p.chunk, "index": p.index, "text": p.text}
 		for _, g := range p.nodes {
 			for _, r := range g.rows {
@@ -721,6 +739,38 @@ func (w *writer) rewriteChunks(ctx context.Context, ps []plan) error {
 	return nil
 }
 
+// staleExtractions returns the sources of the chunk plans (written again
+// at their path's stored version) whose stored extraction was made with
+// later gazetteer names: an extraction redelivered after the chunk's
+// re-extraction must not take its names away.
+func (w *writer) staleExtractions(ctx context.Context, ps []plan) (map[string]bool, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	keys := make([]any, len(ps))
+	for i, p := range ps {
+		keys[i] = p.source
+	}
+	recs, err := w.records(ctx, qSourceRevisions, map[string]any{"keys": keys})
+	if err != nil {
+		return nil, fmt.Errorf("extraction revisions: %w", err)
+	}
+	stored := make(map[string]int64, len(recs))
+	for _, r := range recs {
+		k, _ := r.Values[0].(string)
+		if rev, ok := r.Values[1].(int64); ok {
+			stored[k] = rev
+		}
+	}
+	stale := map[string]bool{}
+	for _, p := range ps {
+		if rev, ok := stored[p.source]; ok && p.revision < rev {
+			stale[p.source] = true
+		}
+	}
+	return stale, nil
+}
+
 // relKey is a relationship group: its type and its endpoints' labels.
 type relKey struct{ typ, from, to string }
 
@@ -770,7 +820,7 @@ func (w *writer) version(ctx context.Context, p plan) (*int64, bool, error) {
 func (w *writer) put(ctx context.Context, p plan) error {
 	params := map[string]any{
 		"path": p.path, "doc": p.doc, "source": p.source, "sha": p.sha, "part": p.part,
-		"chunk": p.chunk, "index": p.index, "text": p.text, "sid": p.sid,
+		"chunk": p.chunk, "index": p.index, "text": p.text, "sid": p.sid, "revision": p.revision,
 	}
 	if err := w.exec(ctx, qPutDocument, params); err != nil {
 		return fmt.Errorf("put document: %w", err)

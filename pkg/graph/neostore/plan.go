@@ -39,11 +39,14 @@ type plan struct {
 	chunk   string // chunk key (PutChunk)
 	index   int64
 	text    string
-	final   bool
-	nodes   []nodeGroup
-	rels    []relGroup
-	items   int
-	opIndex int
+	// revision is the gazetteer revision of a PutChunk's extraction, kept
+	// on its source.
+	revision int64
+	final    bool
+	nodes    []nodeGroup
+	rels     []relGroup
+	items    int
+	opIndex  int
 }
 
 type nodeGroup struct {
@@ -148,6 +151,7 @@ func (s *Store) planChunk(i int, x *event.Extraction) (plan, error) {
 		return plan{}, invalid(i, "document %q: negative chunk index %d", p.path, x.Chunk.Index)
 	}
 	p.kind = opPutChunk
+	p.revision = int64(min(x.GazetteerRevision, math.MaxInt64))
 	p.index = int64(x.Chunk.Index)
 	p.text = x.Chunk.Text
 	p.chunk = event.ChunkKey(p.sha, x.Chunk.Index)
