@@ -169,6 +169,13 @@ type Extraction struct {
 	Chunk         Chunk          `json:"chunk"`
 	Mentions      []Node         `json:"mentions"`
 	Relationships []Relationship `json:"relationships,omitempty"`
+	// GazetteerRevision is the revision of the gazetteer bucket whose
+	// names the extraction was made with (0: none). A chunk re-extracted
+	// when names change is extracted again at a later revision; an
+	// extraction of the chunk at an earlier revision that reaches the
+	// graph writer after it (redelivered after a crash or a timeout) is
+	// stale, and the graph stores ignore it.
+	GazetteerRevision uint64 `json:"gazetteer_revision,omitempty"`
 }
 
 // RowError describes one rejected spreadsheet row.
