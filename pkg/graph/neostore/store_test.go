@@ -82,6 +82,8 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 			wantErr: `neo4j label "_Source"`},
 		{name: "negative pool", give: neostore.Config{URI: "bolt://x", MaxConnectionPoolSize: -1},
 			wantErr: "max connection pool size (-1)"},
+		{name: "negative connect timeout", give: neostore.Config{URI: "bolt://x", ConnectTimeout: -time.Second},
+			wantErr: "connect timeout (-1s)"},
 		{name: "bad scheme", give: neostore.Config{URI: "http://127.0.0.1:1"}, wantErr: "neo4j http://127.0.0.1:1"},
 		{name: "unreachable", give: neostore.Config{URI: "bolt://127.0.0.1:1", User: "neo4j", Password: "s3cret-pw"},
 			wantErr: "neo4j bolt://127.0.0.1:1"},
