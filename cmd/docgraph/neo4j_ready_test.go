@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,4 +220,29 @@ func (p *proxy) close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// TestUpWaitsForASilentNeo4j starts `docgraph up` against a port that
+// accepts connections and never answers the Bolt handshake (the port of
+// another service, a hung server): it says it is retrying, naming the URI,
+// and stops at once on SIGTERM instead of hanging without a word.
+func TestUpWaitsForASilentNeo4j(t *testing.T) {
+	uri := "bolt://" + neostoretest.SilentServer(t)
+	p := startProc(t, "up", "--watch", t.TempDir(), "--data", t.TempDir(), "--nats.listen", "off",
+		"--log-format", "json", "--metrics-addr", "", "--neo4j", uri, "--neo4j.password", "s3cret-pw")
+	p.waitLog(t, 60*time.Second, `"msg":"graph store unavailable; retrying"`, 1)
+	retrying := linesWith(p.log(), `"msg":"graph store unavailable; retrying"`)
+	assert.Contains(t, retrying[0], `"uri":"`+uri+`"`)
+	assert.Contains(t, retrying[0], "no answer within")
+	assert.NotContains(t, p.log(), "s3cret-pw")
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	waitUntil(t, 15*time.Second, func() error {
+		if done, _ := p.exited(); !done {
+			return errors.New("docgraph up still running after SIGTERM")
+		}
+		return nil
+	})
+	_, err := p.exited()
+	require.NoError(t, err, tail(p.log(), 10))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,4 +118,46 @@ func TestBenchRefusesANonEmptyNeo4j(t *testing.T) {
 	assert.Contains(t, err.Error(), "holds")
 	assert.Contains(t, err.Error(), neo[1], "names the URI")
 	assert.NotContains(t, out.String(), "ingest:", "nothing ingested")
+}
+
+// A Neo4j database written through one data directory, then ingested
+// through a fresh one (a files stream starting again at sequence 1, as
+// after the NATS store is lost or moved aside): a file changed in between
+// is written, not ignored as older than the versions the first run stored,
+// and a file deleted in between is removed by reconcile --fix.
+func TestNeo4jFreshDataDirectoryOnAnEarlierGraph(t *testing.T) {
+	neo := neo4jArgs(t)
+	in := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(filepath.Join(in, name), []byte("# "+name+"\n\n"+text+"\n"), 0o600))
+	}
+	write("a.md", "The review covered AACE-101.")
+	write("b.md", "The review covered AACE-102.")
+	write("c.md", "The review covered AACE-103.")
+	first := t.TempDir()
+	mustDocgraph(t, ingestArgs(first, append(neo, in)...)...)
+	for i := range 3 { // raises b.md's version above the files a fresh stream numbers first
+		write("b.md", fmt.Sprintf("Edit %d covered AACE-2%02d.", i, i))
+		mustDocgraph(t, ingestArgs(first, append(neo, in)...)...)
+	}
+
+	write("b.md", "The final edit covered AACE-777.")
+	require.NoError(t, os.Remove(filepath.Join(in, "c.md")))
+	second := t.TempDir()
+	mustDocgraph(t, ingestArgs(second, append(neo, in)...)...)
+	export := func() string {
+		return mustDocgraph(t, append([]string{"graph", "export", "--data", second, "--format", "json"}, neo...)...)
+	}
+	got := export()
+	assert.Contains(t, got, `"key":"AACE-777"`, "the change made between the runs is in the graph")
+	assert.NotContains(t, got, `"key":"AACE-202"`, "the first run's last version of b.md is replaced")
+
+	// Nothing runs on the data directory: the next ingest processes what
+	// reconcile publishes.
+	mustDocgraph(t, append([]string{"reconcile", "--data", second, "--watch", in, "--fix"}, neo...)...)
+	mustDocgraph(t, ingestArgs(second, append(neo, in)...)...)
+	got = export()
+	assert.NotContains(t, got, `"key":"c.md"`, "c.md, deleted between the runs, is gone")
+	assert.Contains(t, got, `"key":"AACE-777"`)
 }

@@ -465,6 +465,9 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		}
 		s.onClose(st.Close)
 		s.graphStore = st
+		if err := s.forgetEarlierVersions(ctx, st); err != nil {
+			return nil, err
+		}
 		wcfg := graphwriter.Config{Small: cfg.Graph.BatchSmall, Medium: cfg.Graph.BatchMedium, Large: cfg.Graph.BatchLarge, MaxLatency: cfg.Graph.MaxLatency}
 		book, err := s.gazetteerBook(ctx)
 		if err != nil {
@@ -492,6 +495,53 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown stage %q (want watcher, parser, extractor or graph-writer)", stage)
+}
+
+// versionStore is a graph store that outlives the files stream whose
+// sequences are its versions (Neo4j; the embedded graph lives with the
+// streams under --data).
+type versionStore interface {
+	MaxVersion(ctx context.Context) (uint64, error)
+	ForgetVersions(ctx context.Context, through uint64) (int64, error)
+}
+
+// forgetEarlierVersions lets a files stream started afresh (a new data
+// directory or NATS store) write to a graph that an earlier one wrote:
+// versions above the stream's last sequence came from the earlier stream,
+// and every write of the new one would be ignored as older than them.
+// The graph's maximum is read before the stream's last sequence, so a
+// version written meanwhile through this stream is never taken for one.
+func (s *system) forgetEarlierVersions(ctx context.Context, st graph.Store) error {
+	vs, ok := st.(versionStore)
+	if !ok {
+		return nil
+	}
+	stored, err := vs.MaxVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("graph versions: %w", err)
+	}
+	if stored == 0 {
+		return nil
+	}
+	stream, err := s.js.Stream(ctx, bus.StreamFiles)
+	if err != nil {
+		return fmt.Errorf("graph versions: stream %s: %w", bus.StreamFiles, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("graph versions: stream %s: %w", bus.StreamFiles, err)
+	}
+	if stored <= info.State.LastSeq {
+		return nil
+	}
+	n, err := vs.ForgetVersions(ctx, stored)
+	if err != nil {
+		return fmt.Errorf("graph versions: %w", err)
+	}
+	s.log.Warn("graph written through an earlier files stream: its versions are forgotten, so the next change of each path is written",
+		slog.String("uri", s.cfg.Neo4j.URI), slog.Uint64("graph_version", stored),
+		slog.Uint64("files_last_seq", info.State.LastSeq), slog.Int64("paths", n))
+	return nil
 }
 
 func (s *system) newWatcher(root string) (*watcher.Watcher, error) {

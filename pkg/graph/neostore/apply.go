@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -74,7 +75,7 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 	}
 	s.m.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return classify(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
+		return classifyWrite(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
 	}
 	s.m.batchSize.Observe(float64(items))
 	return nil
@@ -915,4 +916,32 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// classifyWrite is classify for writes, which also count as unavailable the
+// server's refusals that say nothing about the data (see isAccessError):
+// the graph writer then holds its messages until the cause is fixed instead
+// of dead-lettering every one of them. Open leaves those errors alone, so
+// that a wrong password at start ends the process at once.
+func classifyWrite(err error) error {
+	if isAccessError(err) {
+		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
+	}
+	return classify(err)
+}
+
+// isAccessError reports whether err is Neo4j refusing the connection or the
+// database rather than the statement: credentials that stopped working (a
+// rotated password, an account locked after failed logins), a missing or
+// read-only database.
+func isAccessError(err error) bool {
+	var ne *neo4j.Neo4jError
+	if !errors.As(err, &ne) {
+		return false
+	}
+	switch ne.Code {
+	case "Neo.ClientError.Database.DatabaseNotFound", "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase":
+		return true
+	}
+	return strings.HasPrefix(ne.Code, "Neo.ClientError.Security.")
 }

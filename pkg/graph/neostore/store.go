@@ -1,6 +1,7 @@
 package neostore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +63,17 @@ type Config struct {
 	// MaxConnectionPoolSize bounds the driver's connections; 0 means the
 	// driver default (100).
 	MaxConnectionPoolSize int
+	// ConnectTimeout bounds Open's check that Neo4j answers; 0 means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 }
+
+// DefaultConnectTimeout is how long Open waits for Neo4j to answer. A
+// server that accepts connections but never answers the Bolt handshake (the
+// port of another service, a hung server, a load balancer with no backend)
+// would otherwise block Open for ever: the driver gives up a read only when
+// its context has a deadline, so not even a cancelled context ends it.
+const DefaultConnectTimeout = 15 * time.Second
 
 // LogValue redacts the password.
 func (c Config) LogValue() slog.Value {
@@ -73,7 +84,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("uri", c.URI), slog.String("user", c.User), slog.String("password", pw),
 		slog.String("database", c.Database), slog.Any("labels", c.Labels), slog.Any("rel_types", c.RelTypes),
-		slog.Int("max_connection_pool_size", c.MaxConnectionPoolSize))
+		slog.Int("max_connection_pool_size", c.MaxConnectionPoolSize), slog.Duration("connect_timeout", c.ConnectTimeout))
 }
 
 // identifier is what a configured label or type must look like: it is
@@ -88,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnectionPoolSize < 0 {
 		errs = append(errs, fmt.Errorf("neo4j max connection pool size (%d): must not be negative", c.MaxConnectionPoolSize))
+	}
+	if c.ConnectTimeout < 0 {
+		errs = append(errs, fmt.Errorf("neo4j connect timeout (%s): must not be negative", c.ConnectTimeout))
 	}
 	structural := []string{graph.LabelDocument, graph.LabelChunk, graph.RelHasChunk, graph.RelMentions}
 	check := func(kind string, names []string) {
@@ -110,8 +124,9 @@ type Store struct {
 	driver   neo4j.DriverWithContext
 	database string
 	uri      string
-	labels   []string // entity labels, sorted, deduplicated
-	relTypes []string // domain relationship types, sorted, deduplicated
+	timeout  time.Duration // of Ping
+	labels   []string      // entity labels, sorted, deduplicated
+	relTypes []string      // domain relationship types, sorted, deduplicated
 	m        *metrics
 }
 
@@ -145,7 +160,8 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("neo4j %s: %w", cfg.URI, err)
 	}
-	if err := driver.VerifyConnectivity(ctx); err != nil {
+	timeout := cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
+	if err := verify(ctx, driver, timeout); err != nil {
 		return nil, errors.Join(classify(fmt.Errorf("neo4j %s: %w", cfg.URI, err)), driver.Close(context.WithoutCancel(ctx)))
 	}
 	// Metrics are registered once Neo4j answers, so a caller may retry Open
@@ -158,10 +174,24 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 		driver:   driver,
 		database: cfg.Database,
 		uri:      cfg.URI,
+		timeout:  timeout,
 		labels:   sortedSet(cfg.Labels),
 		relTypes: sortedSet(cfg.RelTypes),
 		m:        m,
 	}, nil
+}
+
+// verify checks that Neo4j answers within timeout (see
+// DefaultConnectTimeout). Running out of time is a context.DeadlineExceeded
+// (Neo4j unavailable, to be retried); a cancelled ctx ends the wait at once.
+func verify(ctx context.Context, driver neo4j.DriverWithContext, timeout time.Duration) error {
+	vctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := driver.VerifyConnectivity(vctx)
+	if err != nil && ctx.Err() == nil && vctx.Err() != nil {
+		return fmt.Errorf("no answer within %s (is it a Neo4j Bolt address?): %w", timeout, context.DeadlineExceeded)
+	}
+	return err
 }
 
 func sortedSet(s []string) []string {
@@ -184,7 +214,7 @@ func (s *Store) Close() error {
 
 // Ping reports whether Neo4j answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.driver.VerifyConnectivity(ctx); err != nil {
+	if err := verify(ctx, s.driver, s.timeout); err != nil {
 		return fmt.Errorf("ping neo4j %s: %w", s.uri, err)
 	}
 	return nil

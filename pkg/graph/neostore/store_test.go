@@ -82,6 +82,8 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 			wantErr: `neo4j label "_Source"`},
 		{name: "negative pool", give: neostore.Config{URI: "bolt://x", MaxConnectionPoolSize: -1},
 			wantErr: "max connection pool size (-1)"},
+		{name: "negative connect timeout", give: neostore.Config{URI: "bolt://x", ConnectTimeout: -time.Second},
+			wantErr: "connect timeout (-1s)"},
 		{name: "bad scheme", give: neostore.Config{URI: "http://127.0.0.1:1"}, wantErr: "neo4j http://127.0.0.1:1"},
 		{name: "unreachable", give: neostore.Config{URI: "bolt://127.0.0.1:1", User: "neo4j", Password: "s3cret-pw"},
 			wantErr: "neo4j bolt://127.0.0.1:1"},
@@ -441,4 +443,45 @@ func waitBlocked(t *testing.T, drv neo4j.DriverWithContext, database string) {
 		n, _ := rec.Get("n")
 		assert.EqualValues(c, 1, n, "a blocked transaction")
 	}, 30*time.Second, 20*time.Millisecond)
+}
+
+// Versions stored by an earlier files stream, once forgotten, no longer make
+// the writes of a new stream (sequences from 1 again) stale.
+func TestForgetVersions(t *testing.T) {
+	s := openStore(t, nil)
+	require.NoError(t, s.Setup(t.Context()))
+	records := func(sha string, version uint64, person string) []graph.Op {
+		d := event.NewDocument("people.csv", sha, 1, version)
+		return []graph.Op{{PutRecords: &event.Records{Source: d, Final: true, Nodes: []graph.Node{{Label: "Person", Key: person}}}}}
+	}
+	people := func() []string {
+		e, err := graphtest.Collect(t.Context(), s)
+		require.NoError(t, err)
+		var keys []string
+		for _, n := range e.Nodes {
+			if n.Label == "Person" {
+				keys = append(keys, n.Key)
+			}
+		}
+		return keys
+	}
+	v, err := s.MaxVersion(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, v, "empty graph")
+	require.NoError(t, s.Apply(t.Context(), records("aaa", 7, "ada")))
+	v, err = s.MaxVersion(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 7, v)
+
+	require.NoError(t, s.Apply(t.Context(), records("bbb", 2, "bob")))
+	assert.Equal(t, []string{"ada"}, people(), "version 2 is older than 7: ignored")
+
+	n, err := s.ForgetVersions(t.Context(), 7)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+	v, err = s.MaxVersion(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, v)
+	require.NoError(t, s.Apply(t.Context(), records("bbb", 2, "bob")))
+	assert.Equal(t, []string{"bob"}, people(), "the next version replaces the forgotten one")
 }

@@ -1,0 +1,47 @@
+package neostore
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/docgraph/docgraph/pkg/graph"
+)
+
+// A write refused for reasons that say nothing about the data is
+// unavailable (held and retried), never a permanent failure of the
+// messages; statement and constraint errors stay data errors.
+func TestClassifyWrite(t *testing.T) {
+	tests := []struct {
+		name            string
+		give            string // Neo4j error code
+		wantUnavailable bool
+	}{
+		{name: "password changed", give: "Neo.ClientError.Security.Unauthorized", wantUnavailable: true},
+		{name: "locked after failed logins", give: "Neo.ClientError.Security.AuthenticationRateLimit", wantUnavailable: true},
+		{name: "credentials expired", give: "Neo.ClientError.Security.CredentialsExpired", wantUnavailable: true},
+		{name: "database dropped", give: "Neo.ClientError.Database.DatabaseNotFound", wantUnavailable: true},
+		{name: "database read-only", give: "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase", wantUnavailable: true},
+		{name: "deadlock", give: "Neo.TransientError.Transaction.DeadlockDetected", wantUnavailable: true},
+		{name: "constraint violated", give: "Neo.ClientError.Schema.ConstraintValidationFailed"},
+		{name: "bad statement", give: "Neo.ClientError.Statement.SyntaxError"},
+		{name: "bad value", give: "Neo.ClientError.Statement.TypeError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := classifyWrite(fmt.Errorf("apply 3 ops to neo4j bolt://x: %w", &neo4j.Neo4jError{Code: tt.give, Msg: "m"}))
+			assert.Equal(t, tt.wantUnavailable, errors.Is(err, graph.ErrUnavailable), "%v", err)
+			assert.Contains(t, err.Error(), tt.give)
+		})
+	}
+}
+
+// Open keeps a refused login a plain error: a wrong password at start ends
+// the process at once instead of being waited for.
+func TestClassifyOpenLeavesRefusedLoginAlone(t *testing.T) {
+	err := classify(fmt.Errorf("neo4j bolt://x: %w", &neo4j.Neo4jError{Code: "Neo.ClientError.Security.Unauthorized"}))
+	assert.NotErrorIs(t, err, graph.ErrUnavailable)
+}
