@@ -1,6 +1,7 @@
 package neostore
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,10 +35,34 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Write transactions run again after a transient error.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.batchSize, m.duration, m.retries} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register graph metrics: %w", err)
-		}
+	var err error
+	if m.sessions, err = register(reg, m.sessions); err != nil {
+		return nil, err
+	}
+	if m.batchSize, err = register(reg, m.batchSize); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.retries, err = register(reg, m.retries); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// register registers c, or returns the collector registered as c before: a
+// store opened again on the same registry (start-up retrying after Setup
+// failed on a server still starting) counts on the same series.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	if err != nil {
+		return c, fmt.Errorf("register graph metrics: %w", err)
+	}
+	return c, nil
 }

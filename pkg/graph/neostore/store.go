@@ -164,8 +164,9 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 	if err := verify(ctx, driver, timeout); err != nil {
 		return nil, errors.Join(classify(fmt.Errorf("neo4j %s: %w", cfg.URI, err)), driver.Close(context.WithoutCancel(ctx)))
 	}
-	// Metrics are registered once Neo4j answers, so a caller may retry Open
-	// with the same registerer while Neo4j is down.
+	// Metrics are registered once Neo4j answers (and an Open again on the
+	// same registerer reuses them), so a caller may retry Open while Neo4j
+	// is down or still starting.
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, errors.Join(err, driver.Close(context.WithoutCancel(ctx)))
@@ -243,7 +244,7 @@ func (s *Store) Setup(ctx context.Context) (err error) {
 			_, err = res.Consume(ctx)
 			return nil, err
 		}); err != nil {
-			return fmt.Errorf("setup neo4j %s: %w", s.uri, err)
+			return classify(fmt.Errorf("setup neo4j %s: %w", s.uri, err))
 		}
 	}
 	// CALL … IN TRANSACTIONS needs an auto-commit transaction.
@@ -252,7 +253,7 @@ func (s *Store) Setup(ctx context.Context) (err error) {
 		_, err = res.Consume(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("setup neo4j %s: convert relationship support: %w", s.uri, err)
+		return classify(fmt.Errorf("setup neo4j %s: convert relationship support: %w", s.uri, err))
 	}
 	if _, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		res, err := tx.Run(ctx, "CALL db.awaitIndexes(300)", nil)
@@ -261,7 +262,7 @@ func (s *Store) Setup(ctx context.Context) (err error) {
 		}
 		return res.Consume(ctx)
 	}); err != nil {
-		return fmt.Errorf("setup neo4j %s: await indexes: %w", s.uri, err)
+		return classify(fmt.Errorf("setup neo4j %s: await indexes: %w", s.uri, err))
 	}
 	return nil
 }

@@ -485,3 +485,31 @@ func TestForgetVersions(t *testing.T) {
 	require.NoError(t, s.Apply(t.Context(), records("bbb", 2, "bob")))
 	assert.Equal(t, []string{"bob"}, people(), "the next version replaces the forgotten one")
 }
+
+// TestSetupFailureOfAnUnavailableServerIsUnavailable: Setup runs right after
+// Open, while a server that has just started may still refuse or time out;
+// that must read as unavailable, so that start-up waits instead of exiting.
+func TestSetupFailureOfAnUnavailableServerIsUnavailable(t *testing.T) {
+	s := openStore(t, nil)
+	ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	err := s.Setup(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, graph.ErrUnavailable)
+}
+
+// TestOpenAgainOnTheSameRegistry: start-up opens the store again after Setup
+// failed on a server still starting, with the registry of the first Open.
+func TestOpenAgainOnTheSameRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	openStore(t, reg)
+	second := openStore(t, reg)
+	require.NoError(t, second.Setup(t.Context()))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, f := range families {
+		names = append(names, f.GetName())
+	}
+	assert.Contains(t, names, "docgraph_graph_batch_size")
+}
