@@ -188,3 +188,62 @@ func TestGazetteerAheadOfItsRefreshIsCaughtUpAtStart(t *testing.T) {
 	require.Positive(t, mentioning)
 	assert.Equal(t, mentioning, stamped, "every extraction that found %s carries the gazetteer revision", name)
 }
+
+// Names removed from the gazetteer while no extractor ran are dropped from
+// the chunks that mentioned them at the next start. The removals are the
+// bucket's latest revisions, which the mirror's initial load sees only as
+// deletion markers of entries it never held: the re-extractions must still
+// carry a revision no older than the extractions they replace, or the graph
+// writer ignores them as stale.
+func TestGazetteerRemovalWhileStoppedIsCaughtUpAtStart(t *testing.T) {
+	exp := loadExpected(t, "sample")
+	mentions := map[string]int{}
+	for _, m := range exp.Mentions {
+		if m.Label == "Person" {
+			mentions[m.Key]++
+		}
+	}
+	var key, name string
+	for _, n := range exp.Nodes {
+		if n.Label == "Person" && mentions[n.Key] > 0 && (key == "" || n.Key < key) {
+			key, name = n.Key, n.Properties["name"].(string)
+		}
+	}
+	require.NotEmpty(t, key)
+
+	in, data := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool {
+		return !strings.HasSuffix(rel, ".csv") && !strings.HasSuffix(rel, ".xlsx")
+	})
+	mustDocgraph(t, ingestArgs(data, in)...)
+
+	// withBook runs fn against the gazetteer with nothing else running.
+	withBook := func(fn func(js jetstream.JetStream, book *gazetteer.Book)) {
+		ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
+		require.NoError(t, err)
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		nc, err := nats.Connect("", nats.InProcessServer(ns))
+		require.NoError(t, err)
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		require.NoError(t, err)
+		book, err := gazetteer.Open(t.Context(), js, logging.Discard())
+		require.NoError(t, err)
+		fn(js, book)
+	}
+	withBook(func(_ jetstream.JetStream, book *gazetteer.Book) {
+		require.NoError(t, book.Upsert(t.Context(), []gazetteer.Entry{{Label: "Person", Key: key, Name: name}}, "people.csv", "sha-1", 1))
+	})
+	mustDocgraph(t, ingestArgs(data, in)...)
+	require.Positive(t, personMentions(exportGraph(t, data), key), "%s is mentioned once the gazetteer names them", name)
+
+	// The name is removed with nothing running (as a graph writer running
+	// alone does when the spreadsheet row goes).
+	withBook(func(js jetstream.JetStream, _ *gazetteer.Book) {
+		kv, err := js.KeyValue(t.Context(), bus.BucketGazetteer)
+		require.NoError(t, err)
+		require.NoError(t, kv.Delete(t.Context(), gazetteer.KVKey("Person", key)))
+	})
+	mustDocgraph(t, ingestArgs(data, in)...)
+	assert.Zero(t, personMentions(exportGraph(t, data), key), "%s is still mentioned after the restart", name)
+}

@@ -103,6 +103,14 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	runCtx, stopRunners := context.WithCancel(ctx)
 	defer stopRunners()
 	g, gctx := errgroup.WithContext(runCtx)
+	// Its graph writer is one more on the NATS, like a worker's: with
+	// --nats, one with an embedded graph there (or this one's) would split
+	// the graph between them.
+	claim, err := claimGraphWriter(ctx, cfg, s, "ingest", log)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return claim.Run(gctx) })
 	var runners []*pipeline.Runner
 	for _, stage := range []string{bus.StageParser, bus.StageExtractor, bus.StageGraphWriter} {
 		rs, err := s.stageRunners(ctx, stage)

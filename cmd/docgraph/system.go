@@ -503,14 +503,19 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 type versionStore interface {
 	MaxVersion(ctx context.Context) (uint64, error)
 	ForgetVersions(ctx context.Context, through uint64) (int64, error)
+	FilesStream(ctx context.Context) (string, error)
+	SetFilesStream(ctx context.Context, id string) error
 }
 
 // forgetEarlierVersions lets a files stream started afresh (a new data
 // directory or NATS store) write to a graph that an earlier one wrote:
-// versions above the stream's last sequence came from the earlier stream,
-// and every write of the new one would be ignored as older than them.
-// The graph's maximum is read before the stream's last sequence, so a
-// version written meanwhile through this stream is never taken for one.
+// the earlier stream's versions are not comparable with the new one's,
+// and every write of the new one below them would be ignored as older.
+// The graph records the stream it was written through (its creation
+// time); a graph written before it did counts as written through another
+// stream when its versions are above the stream's last sequence. The
+// graph's maximum is read before the stream's last sequence, so a version
+// written meanwhile through this stream is never taken for one.
 func (s *system) forgetEarlierVersions(ctx context.Context, st graph.Store) error {
 	vs, ok := st.(versionStore)
 	if !ok {
@@ -520,9 +525,6 @@ func (s *system) forgetEarlierVersions(ctx context.Context, st graph.Store) erro
 	if err != nil {
 		return fmt.Errorf("graph versions: %w", err)
 	}
-	if stored == 0 {
-		return nil
-	}
 	stream, err := s.js.Stream(ctx, bus.StreamFiles)
 	if err != nil {
 		return fmt.Errorf("graph versions: stream %s: %w", bus.StreamFiles, err)
@@ -531,16 +533,26 @@ func (s *system) forgetEarlierVersions(ctx context.Context, st graph.Store) erro
 	if err != nil {
 		return fmt.Errorf("graph versions: stream %s: %w", bus.StreamFiles, err)
 	}
-	if stored <= info.State.LastSeq {
-		return nil
-	}
-	n, err := vs.ForgetVersions(ctx, stored)
+	id := info.Created.UTC().Format(time.RFC3339Nano)
+	recorded, err := vs.FilesStream(ctx)
 	if err != nil {
 		return fmt.Errorf("graph versions: %w", err)
 	}
-	s.log.Warn("graph written through an earlier files stream: its versions are forgotten, so the next change of each path is written",
-		slog.String("uri", s.cfg.Neo4j.URI), slog.Uint64("graph_version", stored),
-		slog.Uint64("files_last_seq", info.State.LastSeq), slog.Int64("paths", n))
+	earlier := recorded != id && (recorded != "" || stored > info.State.LastSeq)
+	if stored > 0 && earlier {
+		n, err := vs.ForgetVersions(ctx, stored)
+		if err != nil {
+			return fmt.Errorf("graph versions: %w", err)
+		}
+		s.log.Warn("graph written through an earlier files stream: its versions are forgotten, so the next change of each path is written",
+			slog.String("uri", s.cfg.Neo4j.URI), slog.Uint64("graph_version", stored),
+			slog.Uint64("files_last_seq", info.State.LastSeq), slog.Int64("paths", n))
+	}
+	if recorded != id {
+		if err := vs.SetFilesStream(ctx, id); err != nil {
+			return fmt.Errorf("graph versions: %w", err)
+		}
+	}
 	return nil
 }
 

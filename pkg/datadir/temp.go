@@ -6,7 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
+
+// startGrace is how long a process directory with an empty lock file is
+// taken for one whose process is still creating it (see sweep).
+const startGrace = time.Minute
 
 // procPrefix starts the name of a process's own temporary directory.
 const procPrefix = "proc-"
@@ -57,8 +62,17 @@ func sweep(parent string) error {
 			continue
 		}
 		dir := filepath.Join(parent, e.Name())
-		if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
+		fi, err := os.Stat(filepath.Join(dir, FileName))
+		if err != nil {
 			continue // not locked yet by a process creating it
+		}
+		if fi.Size() == 0 && time.Since(fi.ModTime()) < startGrace {
+			// A process records itself in the lock file once it holds the
+			// lock: an empty one may be between creating the file and
+			// locking it, and taking the lock now would make it fail (or
+			// lose its directory). One left empty by a process killed
+			// then holds nothing else, and goes at a later sweep.
+			continue
 		}
 		l, err := Acquire(dir, Owner{Command: "sweep"})
 		var inUse *InUseError

@@ -35,3 +35,26 @@ func TestTempDirSweepsDeadProcesses(t *testing.T) {
 	assert.DirExists(t, next.Dir())
 	assert.NotEqual(t, live.Dir(), next.Dir())
 }
+
+// A directory whose lock file another process has just created, and not
+// yet locked, is not a dead process's: a sweep that took it then would
+// hold the lock the new process is about to take (which then fails to
+// start, finding its own directory in use) or remove the directory under
+// it.
+func TestTempDirSweepSparesADirectoryBeingCreated(t *testing.T) {
+	parent := t.TempDir()
+	starting := filepath.Join(parent, "proc-4242-123")
+	require.NoError(t, os.MkdirAll(starting, 0o750))
+	// As Acquire leaves it between creating the lock file and locking it.
+	require.NoError(t, os.WriteFile(filepath.Join(starting, datadir.FileName), nil, 0o640))
+
+	l, err := datadir.TempDir(parent, datadir.Owner{Command: "other"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	assert.DirExists(t, starting)
+
+	// Its process can still lock it.
+	mine, err := datadir.Acquire(starting, datadir.Owner{Command: "starting"})
+	require.NoError(t, err)
+	require.NoError(t, mine.Close())
+}

@@ -42,6 +42,8 @@ func KVKey(label, key string) string {
 
 // Change is one update seen on the bucket.
 type Change struct {
+	// Entry is the entry put, or the one deleted: the zero Entry when the
+	// mirror did not hold it (a deletion among the initial values).
 	Entry    Entry
 	Deleted  bool
 	Revision uint64
@@ -145,7 +147,7 @@ func (b *Book) Run(ctx context.Context) (err error) {
 func (b *Book) apply(kve jetstream.KeyValueEntry, initial bool) {
 	ch := Change{Revision: kve.Revision(), Initial: initial}
 	b.mu.Lock()
-	old, had := b.entries[kve.Key()]
+	old := b.entries[kve.Key()]
 	switch kve.Operation() {
 	case jetstream.KeyValuePut:
 		var e Entry
@@ -157,14 +159,11 @@ func (b *Book) apply(kve jetstream.KeyValueEntry, initial bool) {
 		b.entries[kve.Key()] = e
 		ch.Entry = e
 	default:
+		// A deletion of an entry the mirror never held (a deletion marker
+		// among the initial values) changes no entry, but listeners still
+		// hear its revision: the entries now reflect it.
 		delete(b.entries, kve.Key())
 		ch.Entry, ch.Deleted = old, true
-		if !had {
-			b.revision = max(b.revision, kve.Revision())
-			b.mu.Unlock()
-			b.cond.Broadcast()
-			return
-		}
 	}
 	b.revision = max(b.revision, kve.Revision())
 	listeners := b.listeners

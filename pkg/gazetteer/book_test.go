@@ -334,3 +334,29 @@ func TestBookRefreshMark(t *testing.T) {
 	assert.EqualValues(t, 8, rev)
 	assert.Empty(t, b.Entries(), "the mark is not an entry")
 }
+
+// A mirror started after entries were deleted holds none of them, but its
+// listeners still hear the revisions of the deletions among the initial
+// values: the names they build reflect the bucket at its last revision,
+// not at the last remaining entry's.
+func TestBookListenersHearInitialDeletions(t *testing.T) {
+	writer, js := openBook(t)
+	ctx := t.Context()
+	require.NoError(t, writer.Upsert(ctx, []gazetteer.Entry{{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"}}, "teams.csv", "v1", 1))
+	require.NoError(t, writer.Upsert(ctx, []gazetteer.Entry{{Label: "Person", Key: "bo ek", Name: "Bo Ek"}}, "managers.xlsx", "m1", 1))
+	require.NoError(t, writer.Withdraw(ctx, "managers.xlsx", 2))
+	rev, err := writer.LastRevision(ctx)
+	require.NoError(t, err)
+
+	reader, err := gazetteer.Open(ctx, js, logging.Discard())
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var heard uint64
+	reader.Listen(func(c gazetteer.Change) { mu.Lock(); heard = max(heard, c.Revision); mu.Unlock() })
+	go func() { _ = reader.Run(ctx) }()
+	require.NoError(t, reader.WaitSynced(ctx))
+	assert.Equal(t, []string{"Person:Ada Quinlan"}, names(reader))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, rev, heard, "the listeners heard the bucket's last revision, a deletion")
+}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"mime"
 	"mime/multipart"
+	"mime/quotedprintable"
 	"net/mail"
 	"net/textproto"
 	"path"
@@ -334,10 +335,15 @@ func mhtmlText(data []byte) (string, error) {
 }
 
 // mimePartText returns the visible text of one HTML part of an MHTML
-// message (multipart already undoes quoted-printable).
+// message, or of a message that is one HTML part. (A multipart reader
+// undoes quoted-printable itself and drops the header; a message's body
+// is read as it is sent.)
 func mimePartText(h textproto.MIMEHeader, body io.Reader) (string, error) {
-	if strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") {
+	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
+	case "base64":
 		body = base64.NewDecoder(base64.StdEncoding, body)
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
 	}
 	data, err := io.ReadAll(body)
 	if err != nil {

@@ -261,3 +261,34 @@ func TestExtractDocxBadImportedContent(t *testing.T) {
 	assert.Equal(t, "x.docx: word/document.xml: imported content word/a.html: not valid UTF-8 at byte offset 6 (0xE9), and the document declares no charset (<meta charset>)", err.Error())
 	assert.True(t, pipeline.IsPermanent(err))
 }
+
+// TestExtractDocxSinglePartMHTML: an imported web archive that is one HTML
+// part, not a multipart message, is decoded from its transfer encoding
+// too.
+func TestExtractDocxSinglePartMHTML(t *testing.T) {
+	ns := `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
+	tests := []struct {
+		name string
+		give string
+	}{
+		{"quoted-printable", "MIME-Version: 1.0\r\nContent-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+			"<p class=3D\"x\">Ren=C3=A9e Dupr=C3=A9 manages PRJ-=\r\n2.</p>\r\n"},
+		{"base64", "MIME-Version: 1.0\r\nContent-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			"PHAgY2xhc3M9IngiPlJlbsOpZSBEdXByw6kgbWFuYWdlcyBQUkotMi48L3A+\r\n"},
+		{"8bit", "MIME-Version: 1.0\r\nContent-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+			"<p class=\"x\">Renée Dupré manages PRJ-2.</p>\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := makeZip(t,
+				zipEntry{"[Content_Types].xml", `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="mht" ContentType="message/rfc822"/></Types>`},
+				zipEntry{"word/document.xml", `<w:document ` + ns + `><w:body><w:altChunk r:id="rId1"/></w:body></w:document>`},
+				zipEntry{"word/_rels/document.xml.rels", `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="a.mht"/></Relationships>`},
+				zipEntry{"word/a.mht", tt.give},
+			)
+			got, err := ExtractText("x.docx", data)
+			require.NoError(t, err)
+			assert.Equal(t, "Renée Dupré manages PRJ-2.", got)
+		})
+	}
+}

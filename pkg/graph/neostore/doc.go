@@ -7,7 +7,9 @@
 // Provenance and versions live in bookkeeping the exports never show:
 //
 //   - (:_Version {key: path, version}) holds the newest version of a path,
-//     also after the document is deleted;
+//     also after the document is deleted; one more, keyed by a name no path
+//     can have, records the files stream those versions are sequences of
+//     (see SetFilesStream);
 //   - (:_Source {key, path, sha, part, sid}) is one source of support (a
 //     chunk of a document version, or "rows" of a structured file version);
 //     sid is a random id that names the source in support lists;

@@ -53,3 +53,53 @@ CALL (v) { SET v.version = 0 } IN TRANSACTIONS OF 10000 ROWS`, map[string]any{"t
 	}
 	return 0, classify(fmt.Errorf("forget versions neo4j %s: %w", s.uri, err))
 }
+
+// filesStreamKey is the key of the _Version node that records which files
+// stream the stored versions came from (see SetFilesStream). NUL never
+// occurs in a path, and the node has no version of its own.
+const filesStreamKey = "\x00files-stream"
+
+// FilesStream returns the identity of the files stream recorded by
+// SetFilesStream, "" when none is (a graph written before it was recorded,
+// or never written).
+func (s *Store) FilesStream(ctx context.Context) (_ string, err error) {
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
+	v, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res, err := tx.Run(ctx, "OPTIONAL MATCH (v:_Version {key: $key}) RETURN v.files_stream", map[string]any{"key": filesStreamKey})
+		if err != nil {
+			return nil, err
+		}
+		rec, err := res.Single(ctx)
+		if err != nil {
+			return nil, err
+		}
+		id, _ := rec.Values[0].(string)
+		return id, nil
+	})
+	if err != nil {
+		return "", classify(fmt.Errorf("files stream neo4j %s: %w", s.uri, err))
+	}
+	return v.(string), nil
+}
+
+// SetFilesStream records the identity of the files stream whose sequences
+// the versions written from now on are, so that a graph writer on another
+// stream (a data directory or NATS store started afresh) knows that the
+// stored versions are not comparable with its own, however far its stream
+// has got.
+func (s *Store) SetFilesStream(ctx context.Context, id string) (err error) {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
+	_, err = sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res, err := tx.Run(ctx, "MERGE (v:_Version {key: $key}) SET v.files_stream = $id", map[string]any{"key": filesStreamKey, "id": id})
+		if err != nil {
+			return nil, err
+		}
+		return res.Consume(ctx)
+	})
+	if err != nil {
+		return classify(fmt.Errorf("record files stream neo4j %s: %w", s.uri, err))
+	}
+	return nil
+}
