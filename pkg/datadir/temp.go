@@ -41,11 +41,12 @@ func TempDir(parent string, o Owner) (*Lock, error) {
 		}
 		// Another process's sweep may have taken the directory between its
 		// creation and the lock: then make another.
-		if _, err := os.Stat(filepath.Join(dir, FileName)); err == nil || attempt == 2 {
-			return l, err
+		_, err = os.Stat(filepath.Join(dir, FileName))
+		if err == nil {
+			return l, nil
 		}
-		if err := l.Close(); err != nil {
-			return nil, err
+		if cerr := l.Close(); cerr != nil || attempt == 2 {
+			return nil, errors.Join(fmt.Errorf("temp dir %s: %w", dir, err), cerr)
 		}
 	}
 }
