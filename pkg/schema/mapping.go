@@ -71,7 +71,47 @@ const (
 	NormLower = "lower"
 )
 
+// CSV text encodings (CSVOptions.Encoding). A file in another encoding
+// than UTF-8 is read only when its source declares it: encodings are never
+// guessed.
+const (
+	// EncodingUTF8 is UTF-8, with or without a byte order mark (the
+	// default).
+	EncodingUTF8 = "utf-8"
+	// EncodingWindows1252 is the Western European ANSI code page, what
+	// Excel on Windows writes as "CSV (Comma delimited)".
+	EncodingWindows1252 = "windows-1252"
+	// EncodingISO88591 is ISO-8859-1 (latin-1).
+	EncodingISO88591 = "iso-8859-1"
+	// EncodingUTF16 is UTF-16 whose byte order mark gives the byte order;
+	// a file without one is refused. Excel's "Unicode Text" is UTF-16LE
+	// with a byte order mark, tab-delimited.
+	EncodingUTF16 = "utf-16"
+	// EncodingUTF16LE is little-endian UTF-16; a byte order mark, if any,
+	// must say little-endian.
+	EncodingUTF16LE = "utf-16le"
+	// EncodingUTF16BE is big-endian UTF-16; a byte order mark, if any,
+	// must say big-endian.
+	EncodingUTF16BE = "utf-16be"
+)
+
+// encodingAliases maps other common names of the encodings (lower case)
+// to the canonical ones.
+var encodingAliases = map[string]string{
+	"utf8":        EncodingUTF8,
+	"cp1252":      EncodingWindows1252,
+	"windows1252": EncodingWindows1252,
+	"latin1":      EncodingISO88591,
+	"latin-1":     EncodingISO88591,
+	"iso8859-1":   EncodingISO88591,
+	"iso_8859-1":  EncodingISO88591,
+	"utf16":       EncodingUTF16,
+	"utf16le":     EncodingUTF16LE,
+	"utf16be":     EncodingUTF16BE,
+}
+
 var (
+	mappingEncodings  = []string{EncodingUTF8, EncodingWindows1252, EncodingISO88591, EncodingUTF16, EncodingUTF16LE, EncodingUTF16BE}
 	mappingUnmapped   = []string{UnmappedDocument, UnmappedSkip, UnmappedReject}
 	mappingRowErrors  = []string{OnRowErrorSkip, OnRowErrorReject}
 	mappingFormats    = []string{FormatCSV, FormatXLSX}
@@ -131,6 +171,10 @@ type CSVOptions struct {
 	// Header says whether the first line names the columns (default true).
 	// Without a header, Columns are the file's columns in order.
 	Header *bool `yaml:"header,omitempty"`
+	// Encoding is the files' text encoding, one of the Encoding constants
+	// (common aliases such as cp1252 and latin1 are accepted and
+	// normalised); default EncodingUTF8.
+	Encoding string `yaml:"encoding,omitempty"`
 }
 
 // Column declares one column the mapping reads.
@@ -338,6 +382,7 @@ func (m *Mapping) setDefaults() {
 				t := true
 				s.CSV.Header = &t
 			}
+			s.CSV.Encoding = canonicalEncoding(s.CSV.Encoding)
 		}
 		for j := range s.Nodes {
 			n := &s.Nodes[j]
@@ -575,7 +620,27 @@ func (s Source) validateFormat(where string) []error {
 	if s.CSV.Delimiter == s.CSV.Quote && s.CSV.Delimiter != "" {
 		add("%s: csv.delimiter and csv.quote: must differ", where)
 	}
+	if !slices.Contains(mappingEncodings, s.CSV.Encoding) {
+		add("%s: csv.encoding: %q is not one of %s", where, s.CSV.Encoding, strings.Join(mappingEncodings, ", "))
+	}
 	return errs
+}
+
+// canonicalEncoding returns the canonical name of a known encoding name or
+// alias (any case), EncodingUTF8 for "", and anything else unchanged, for
+// validation to report.
+func canonicalEncoding(name string) string {
+	if name == "" {
+		return EncodingUTF8
+	}
+	n := strings.ToLower(strings.TrimSpace(name))
+	if slices.Contains(mappingEncodings, n) {
+		return n
+	}
+	if c, ok := encodingAliases[n]; ok {
+		return c
+	}
+	return name
 }
 
 // validateGlob checks a files entry: relative, forward slashes, a valid

@@ -74,6 +74,7 @@ func TestMappingDefaults(t *testing.T) {
 	assert.Equal(t, `"`, s.CSV.Quote)
 	assert.Equal(t, `"`, s.CSV.Escape)
 	assert.True(t, s.HasHeader())
+	assert.Equal(t, schema.EncodingUTF8, s.CSV.Encoding)
 	assert.Equal(t, schema.TypeString, s.Columns[0].Type)
 	// Relationship ends take the key normalisation of the label's nodes.
 	assert.Equal(t, schema.KeyLowerCollapse, s.Relationships[0].From.Normalize)
@@ -96,6 +97,7 @@ func TestMappingFull(t *testing.T) {
 	assert.False(t, people.HasHeader())
 	assert.Equal(t, "\t", people.CSV.Delimiter)
 	assert.Equal(t, `\`, people.CSV.Escape)
+	assert.Equal(t, schema.EncodingWindows1252, people.CSV.Encoding, "an alias, in any case, is normalised")
 	assert.Equal(t, schema.PropertyList{
 		{Name: "name", Column: "name", Normalize: schema.NormCollapse},
 		{Name: "active", Column: "active", Normalize: schema.NormTrim},
@@ -189,6 +191,7 @@ func TestParseMappingBad(t *testing.T) {
 		{"csv-on-xlsx.bad.yaml", []string{"csv: only for format csv"}},
 		{"bad-delimiter.bad.yaml", []string{`csv.delimiter: ";;" must be one ASCII character`}},
 		{"delimiter-is-quote.bad.yaml", []string{"csv.delimiter and csv.quote: must differ"}},
+		{"bad-encoding.bad.yaml", []string{`sources[0] (teams): csv.encoding: "klingon" is not one of utf-8, windows-1252, iso-8859-1, utf-16, utf-16le, utf-16be`}},
 		{"unknown-type.bad.yaml", []string{`columns[1] (member_name).type: "text" is not one of string, int, float, bool, date, datetime`}},
 		{"duplicate-column.bad.yaml", []string{`columns[2].name "Member_Name": duplicate column`}},
 		{"empty-column-name.bad.yaml", []string{"columns[2].name: required"}},
@@ -229,6 +232,41 @@ func TestParseMappingBad(t *testing.T) {
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
 			}
+		})
+	}
+}
+
+func TestMappingEncoding(t *testing.T) {
+	tests := []struct {
+		give string
+		want string
+	}{
+		{"", schema.EncodingUTF8},
+		{"utf-8", schema.EncodingUTF8},
+		{"UTF8", schema.EncodingUTF8},
+		{"windows-1252", schema.EncodingWindows1252},
+		{"cp1252", schema.EncodingWindows1252},
+		{"Windows1252", schema.EncodingWindows1252},
+		{"iso-8859-1", schema.EncodingISO88591},
+		{"latin1", schema.EncodingISO88591},
+		{"Latin-1", schema.EncodingISO88591},
+		{"utf-16", schema.EncodingUTF16},
+		{"UTF-16LE", schema.EncodingUTF16LE},
+		{"utf16be", schema.EncodingUTF16BE},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			m, err := schema.ParseMapping([]byte(`
+sources:
+  - name: s
+    files: [s.csv]
+    format: csv
+    csv: {encoding: "` + tt.give + `"}
+    columns: [{name: k, required: true}]
+    nodes: [{label: T, key: k}]
+`))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, m.Sources[0].CSV.Encoding)
 		})
 	}
 }

@@ -29,6 +29,8 @@ import (
 // step with DuckDB's result rows and gives each row its physical line.
 //
 //  1. The header is read by csvTracker (BOM stripped) and must be UTF-8.
+//     A file in another encoding that its source declares (csv.encoding)
+//     arrives here as a UTF-8 copy (transcode.go), with the same lines.
 //  2. Pass 1: DuckDB reads every column (count(cN) forces UTF-8
 //     validation of each) with store_rejects, collecting malformed rows:
 //     wrong field count, bad quoting, over-long lines. Invalid UTF-8
@@ -112,7 +114,7 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 			return nil, pipeline.Permanent(fmt.Errorf("%s: header line longer than %d bytes", doc.Path, csvMaxHeader))
 		}
 		if i := invalidUTF8At(rec.raw); i >= 0 {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text: invalid byte 0x%02X in the header (line 1, byte %d); convert the file to UTF-8", doc.Path, rec.raw[i], i+1))
+			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text: invalid byte 0x%02X in the header (line 1, byte %d); convert the file to UTF-8 or declare its encoding (csv.encoding) in the mapping", doc.Path, rec.raw[i], i+1))
 		}
 		t.hdr = splitCSVRecord(rec.raw, src.CSV.Delimiter[0], src.CSV.Quote[0], src.CSV.Escape[0])
 		t.width = len(t.hdr)
@@ -140,7 +142,7 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 	for _, r := range t.rejects {
 		if r.typ == "INVALID ENCODING" || r.typ == "INVALID UNICODE" {
 			line := lineOfRecord(localPath, src, r.ord)
-			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text at line %d (%s); convert the file to UTF-8", doc.Path, line, clip(strings.ToValidUTF8(r.csvLine, "?"))))
+			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text at line %d (%s); convert the file to UTF-8 or declare its encoding (csv.encoding) in the mapping", doc.Path, line, clip(strings.ToValidUTF8(r.csvLine, "?"))))
 		}
 	}
 	return t, nil

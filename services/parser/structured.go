@@ -50,7 +50,8 @@ type StructuredConfig struct {
 	// BatchSize is the number of rows per Records message
 	// (DefaultBatchSize if 0).
 	BatchSize int
-	// TempDir is where DuckDB spills and large worksheets are inflated
+	// TempDir is where DuckDB spills, large worksheets are inflated and
+	// CSV files in a declared encoding other than UTF-8 are transcoded
 	// (the system temporary directory if empty).
 	TempDir string
 	// DuckDBMemoryLimit caps DuckDB's memory, e.g. "256MB"
@@ -188,10 +189,21 @@ func (s *Structured) Match(relPath string) bool {
 // missing required columns, a bad row under reject_file) is a permanent
 // error naming the file, and then nothing is emitted; under skip_row a bad
 // row is reported in its batch's Rejected and the other rows are ingested.
+// A CSV file whose source declares another encoding than UTF-8 is read
+// from a UTF-8 copy in TempDir, removed when Parse returns.
 func (s *Structured) Parse(ctx context.Context, doc event.Document, localPath string, emit pipeline.Emit) error {
 	src, ok := s.m.Match(doc.Path)
 	if !ok {
 		return pipeline.Permanent(fmt.Errorf("%s: no structured mapping names this file", doc.Path))
+	}
+	if src.Format == schema.FormatCSV && src.CSV.Encoding != schema.EncodingUTF8 {
+		// Once for both passes of reject_file.
+		utf8Path, err := transcodeCSV(ctx, doc.Path, localPath, src.CSV.Encoding, s.cfg.TempDir)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(utf8Path)
+		localPath = utf8Path
 	}
 	var open func(ctx context.Context) (tableReader, error)
 	switch src.Format {
