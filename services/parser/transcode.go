@@ -30,13 +30,6 @@ import (
 // transcodeBuffer is the read and write buffer of transcodeCSV.
 const transcodeBuffer = 256 << 10
 
-// Byte order marks.
-var (
-	bomUTF8    = []byte{0xEF, 0xBB, 0xBF}
-	bomUTF16LE = []byte{0xFF, 0xFE}
-	bomUTF16BE = []byte{0xFE, 0xFF}
-)
-
 // transcodeCSV writes the UTF-8 form of the file at localPath (the copy of
 // the document file), in the encoding enc (a schema encoding other than
 // UTF-8), to a new file in tempDir and returns its path; the caller removes
@@ -49,7 +42,7 @@ func transcodeCSV(ctx context.Context, file, localPath, enc, tempDir string) (_ 
 	}
 	defer in.Close()
 	br := bufio.NewReaderSize(in, transcodeBuffer)
-	head, err := br.Peek(len(bomUTF8))
+	head, err := br.Peek(len(utf8BOM))
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("%s: read: %w", file, err)
 	}
@@ -103,11 +96,11 @@ func transcodeCSV(ctx context.Context, file, localPath, enc, tempDir string) (_ 
 func decoderFor(r io.Reader, head []byte, enc string) (io.Reader, encoding.Encoding, error) {
 	var bom string
 	switch {
-	case bytes.HasPrefix(head, bomUTF8):
+	case bytes.HasPrefix(head, utf8BOM):
 		bom = "UTF-8"
-	case bytes.HasPrefix(head, bomUTF16LE):
+	case bytes.HasPrefix(head, utf16LEBOM):
 		bom = "UTF-16LE"
-	case bytes.HasPrefix(head, bomUTF16BE):
+	case bytes.HasPrefix(head, utf16BEBOM):
 		bom = "UTF-16BE"
 	}
 	contradicts := func() error {
