@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/logging"
 )
 
@@ -273,6 +274,26 @@ func drained(ctx context.Context, js jetstream.JetStream, files int) error {
 	}
 	if si.State.Msgs < uint64(files) {
 		return fmt.Errorf("watcher: %d of %d files published", si.State.Msgs, files)
+	}
+	// Names from spreadsheets re-extract chunks once the extractor has
+	// gathered them (extractor.refresh_delay), after the pipeline may have
+	// looked quiet: the refresh mark must have reached the gazetteer.
+	book, err := gazetteer.Open(ctx, js, logging.Discard())
+	if err != nil {
+		return err
+	}
+	rev, err := book.LastRevision(ctx)
+	if err != nil {
+		return err
+	}
+	if rev > 0 {
+		done, _, err := book.Refreshed(ctx)
+		if err != nil {
+			return err
+		}
+		if done < rev {
+			return fmt.Errorf("extractor: gazetteer at revision %d, chunks re-extracted through %d", rev, done)
+		}
 	}
 	for _, c := range bus.Consumers {
 		ci, si, err := pipelineState(ctx, js, c)
