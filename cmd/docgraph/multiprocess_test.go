@@ -32,6 +32,13 @@ const (
 	// A publish caught in a leader election waits out its PubAck timeout
 	// (30 s) before the input is retried: leave room for two of those.
 	drainTimeout = 150 * time.Second
+	// drainQuiet is how long the pipeline must stay drained to count as
+	// done. Each extractor replica re-extracts after its own bursts of
+	// gazetteer changes, so one replica may still publish re-extractions
+	// (stale ones, which the graph writer ignores) after another has
+	// recorded the refresh mark; those come within a refresh of the first
+	// replica's, well inside this window.
+	drainQuiet   = 3 * time.Second
 	msgProcessed = `"msg":"message processed"`
 )
 
@@ -308,7 +315,7 @@ func drained(ctx context.Context, js jetstream.JetStream, files int) error {
 	return nil
 }
 
-// waitDrained waits until the pipeline is drained in two checks in a row,
+// waitDrained waits until the pipeline has stayed drained for drainQuiet,
 // failing early when a worker that was not killed has exited. On failure
 // it shows the end of every worker's log.
 func (d *deployment) waitDrained(js jetstream.JetStream, files int) {
@@ -316,17 +323,19 @@ func (d *deployment) waitDrained(js jetstream.JetStream, files int) {
 	start := time.Now()
 	deadline, tick := time.After(drainTimeout), time.NewTicker(50*time.Millisecond)
 	defer tick.Stop()
-	for quiet := 0; quiet < 2; {
+	var since time.Time // when the pipeline was last found drained after it was not
+	for quiet := false; !quiet || time.Since(since) < drainQuiet; {
 		for _, w := range d.workers {
 			if done, err := w.exited(); done && !w.killed && !w.stopped {
 				d.t.Fatalf("worker %s exited: %v\n%s", w.stage, err, tail(w.log(), 30))
 			}
 		}
 		err := drained(d.t.Context(), js, files)
-		if err != nil {
-			quiet = 0
-		} else {
-			quiet++
+		switch {
+		case err != nil:
+			quiet = false
+		case !quiet:
+			quiet, since = true, time.Now()
 		}
 		select {
 		case <-deadline:
