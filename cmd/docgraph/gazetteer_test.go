@@ -116,41 +116,13 @@ func docNodes(ex exportJSON) []string {
 // spreadsheet, or the graph writer running alone) are found in those
 // chunks at the next start.
 func TestGazetteerAheadOfItsRefreshIsCaughtUpAtStart(t *testing.T) {
-	exp := loadExpected(t, "sample")
-	mentions := map[string]int{}
-	for _, m := range exp.Mentions {
-		if m.Label == "Person" {
-			mentions[m.Key]++
-		}
-	}
-	var key, name string
-	for _, n := range exp.Nodes {
-		if n.Label == "Person" && mentions[n.Key] > 0 && (key == "" || n.Key < key) {
-			key, name = n.Key, n.Properties["name"].(string)
-		}
-	}
-	require.NotEmpty(t, key)
-
-	in, data := t.TempDir(), t.TempDir()
-	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool {
-		return !strings.HasSuffix(rel, ".csv") && !strings.HasSuffix(rel, ".xlsx")
-	})
-	mustDocgraph(t, ingestArgs(data, in)...)
+	key, name, in, data := ingestSampleDocuments(t)
 	require.Zero(t, personMentions(exportGraph(t, data), key), "no spreadsheet names %s yet", name)
 
 	// The gazetteer learns the name with nothing running.
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
-	require.NoError(t, err)
-	nc, err := nats.Connect("", nats.InProcessServer(ns))
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	book, err := gazetteer.Open(t.Context(), js, logging.Discard())
-	require.NoError(t, err)
-	require.NoError(t, book.Upsert(t.Context(), []gazetteer.Entry{{Label: "Person", Key: key, Name: name}}, "people.csv", "sha-1", 1))
-	nc.Close()
-	ns.Shutdown()
-	ns.WaitForShutdown()
+	withBook(t, data, func(_ jetstream.JetStream, book *gazetteer.Book) {
+		require.NoError(t, book.Upsert(t.Context(), []gazetteer.Entry{{Label: "Person", Key: key, Name: name}}, "people.csv", "sha-1", 1))
+	})
 
 	mustDocgraph(t, ingestArgs(data, in)...)
 	assert.Positive(t, personMentions(exportGraph(t, data), key), "%s is mentioned after the restart", name)
@@ -158,33 +130,27 @@ func TestGazetteerAheadOfItsRefreshIsCaughtUpAtStart(t *testing.T) {
 	// The re-extractions carry the revision of the names they were made
 	// with, which lets the graph writer ignore an older extraction of the
 	// same chunk arriving after them.
-	ns, err = bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
-	require.NoError(t, err)
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	nc, err = nats.Connect("", nats.InProcessServer(ns))
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err = jetstream.New(nc)
-	require.NoError(t, err)
-	stream, err := js.Stream(t.Context(), bus.StreamExtractions)
-	require.NoError(t, err)
-	info, err := stream.Info(t.Context())
-	require.NoError(t, err)
 	var mentioning, stamped int
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := stream.GetMsg(t.Context(), seq)
-		if err != nil || m.Subject != event.SubjectExtraction {
-			continue
-		}
-		var x event.Extraction
-		require.NoError(t, json.Unmarshal(m.Data, &x))
-		if slices.ContainsFunc(x.Mentions, func(n event.Node) bool { return n.Label == "Person" && n.Key == key }) {
-			mentioning++
-			if x.GazetteerRevision > 0 {
-				stamped++
+	withBook(t, data, func(js jetstream.JetStream, _ *gazetteer.Book) {
+		stream, err := js.Stream(t.Context(), bus.StreamExtractions)
+		require.NoError(t, err)
+		info, err := stream.Info(t.Context())
+		require.NoError(t, err)
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+			m, err := stream.GetMsg(t.Context(), seq)
+			if err != nil || m.Subject != event.SubjectExtraction {
+				continue
+			}
+			var x event.Extraction
+			require.NoError(t, json.Unmarshal(m.Data, &x))
+			if slices.ContainsFunc(x.Mentions, func(n event.Node) bool { return n.Label == "Person" && n.Key == key }) {
+				mentioning++
+				if x.GazetteerRevision > 0 {
+					stamped++
+				}
 			}
 		}
-	}
+	})
 	require.Positive(t, mentioning)
 	assert.Equal(t, mentioning, stamped, "every extraction that found %s carries the gazetteer revision", name)
 }
@@ -196,42 +162,9 @@ func TestGazetteerAheadOfItsRefreshIsCaughtUpAtStart(t *testing.T) {
 // carry a revision no older than the extractions they replace, or the graph
 // writer ignores them as stale.
 func TestGazetteerRemovalWhileStoppedIsCaughtUpAtStart(t *testing.T) {
-	exp := loadExpected(t, "sample")
-	mentions := map[string]int{}
-	for _, m := range exp.Mentions {
-		if m.Label == "Person" {
-			mentions[m.Key]++
-		}
-	}
-	var key, name string
-	for _, n := range exp.Nodes {
-		if n.Label == "Person" && mentions[n.Key] > 0 && (key == "" || n.Key < key) {
-			key, name = n.Key, n.Properties["name"].(string)
-		}
-	}
-	require.NotEmpty(t, key)
+	key, name, in, data := ingestSampleDocuments(t)
 
-	in, data := t.TempDir(), t.TempDir()
-	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool {
-		return !strings.HasSuffix(rel, ".csv") && !strings.HasSuffix(rel, ".xlsx")
-	})
-	mustDocgraph(t, ingestArgs(data, in)...)
-
-	// withBook runs fn against the gazetteer with nothing else running.
-	withBook := func(fn func(js jetstream.JetStream, book *gazetteer.Book)) {
-		ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
-		require.NoError(t, err)
-		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-		nc, err := nats.Connect("", nats.InProcessServer(ns))
-		require.NoError(t, err)
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		require.NoError(t, err)
-		book, err := gazetteer.Open(t.Context(), js, logging.Discard())
-		require.NoError(t, err)
-		fn(js, book)
-	}
-	withBook(func(_ jetstream.JetStream, book *gazetteer.Book) {
+	withBook(t, data, func(_ jetstream.JetStream, book *gazetteer.Book) {
 		require.NoError(t, book.Upsert(t.Context(), []gazetteer.Entry{{Label: "Person", Key: key, Name: name}}, "people.csv", "sha-1", 1))
 	})
 	mustDocgraph(t, ingestArgs(data, in)...)
@@ -239,11 +172,56 @@ func TestGazetteerRemovalWhileStoppedIsCaughtUpAtStart(t *testing.T) {
 
 	// The name is removed with nothing running (as a graph writer running
 	// alone does when the spreadsheet row goes).
-	withBook(func(js jetstream.JetStream, _ *gazetteer.Book) {
+	withBook(t, data, func(js jetstream.JetStream, _ *gazetteer.Book) {
 		kv, err := js.KeyValue(t.Context(), bus.BucketGazetteer)
 		require.NoError(t, err)
 		require.NoError(t, kv.Delete(t.Context(), gazetteer.KVKey("Person", key)))
 	})
 	mustDocgraph(t, ingestArgs(data, in)...)
 	assert.Zero(t, personMentions(exportGraph(t, data), key), "%s is still mentioned after the restart", name)
+}
+
+// ingestSampleDocuments ingests the sample's documents without its
+// spreadsheets into a new data directory, and returns a person the
+// spreadsheets name and the documents mention (key and name), the input
+// folder and the data directory.
+func ingestSampleDocuments(t *testing.T) (key, name, in, data string) {
+	t.Helper()
+	exp := loadExpected(t, "sample")
+	mentions := map[string]int{}
+	for _, m := range exp.Mentions {
+		if m.Label == "Person" {
+			mentions[m.Key]++
+		}
+	}
+	for _, n := range exp.Nodes {
+		if n.Label == "Person" && mentions[n.Key] > 0 && (key == "" || n.Key < key) {
+			key, name = n.Key, n.Properties["name"].(string)
+		}
+	}
+	require.NotEmpty(t, key)
+
+	in, data = t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool {
+		return !strings.HasSuffix(rel, ".csv") && !strings.HasSuffix(rel, ".xlsx")
+	})
+	mustDocgraph(t, ingestArgs(data, in)...)
+	return key, name, in, data
+}
+
+// withBook runs fn against the NATS store and gazetteer under data with
+// nothing else running.
+func withBook(t *testing.T, data string, fn func(js jetstream.JetStream, book *gazetteer.Book)) {
+	t.Helper()
+	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
+	require.NoError(t, err)
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	nc, err := nats.Connect("", nats.InProcessServer(ns))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	book, err := gazetteer.Open(t.Context(), js, logging.Discard())
+	require.NoError(t, err)
+	fn(js, book)
 }
