@@ -11,11 +11,22 @@ import (
 // MaxVersion returns the largest version stored for any path, 0 when none
 // is. Versions are sequences of the files stream that carried each path's
 // changes (see graph.Op).
-func (s *Store) MaxVersion(ctx context.Context) (_ uint64, err error) {
+func (s *Store) MaxVersion(ctx context.Context) (uint64, error) {
+	v, err := s.readValue(ctx, "MATCH (v:_Version) RETURN max(v.version)", nil)
+	if err != nil {
+		return 0, classify(fmt.Errorf("max version neo4j %s: %w", s.uri, err))
+	}
+	n, _ := v.(int64)
+	return uint64(max(n, 0)), nil
+}
+
+// readValue runs query q, which returns one row, in a read transaction and
+// returns the row's first value.
+func (s *Store) readValue(ctx context.Context, q string, params map[string]any) (_ any, err error) {
 	sess := s.session(ctx, neo4j.AccessModeRead)
 	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
-	v, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, "MATCH (v:_Version) RETURN max(v.version)", nil)
+	return sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res, err := tx.Run(ctx, q, params)
 		if err != nil {
 			return nil, err
 		}
@@ -23,13 +34,8 @@ func (s *Store) MaxVersion(ctx context.Context) (_ uint64, err error) {
 		if err != nil {
 			return nil, err
 		}
-		n, _ := rec.Values[0].(int64)
-		return n, nil
+		return rec.Values[0], nil
 	})
-	if err != nil {
-		return 0, classify(fmt.Errorf("max version neo4j %s: %w", s.uri, err))
-	}
-	return uint64(max(v.(int64), 0)), nil
 }
 
 // ForgetVersions sets every stored version up to through to 0, below any
@@ -62,25 +68,13 @@ const filesStreamKey = "\x00files-stream"
 // FilesStream returns the identity of the files stream recorded by
 // SetFilesStream, "" when none is (a graph written before it was recorded,
 // or never written).
-func (s *Store) FilesStream(ctx context.Context) (_ string, err error) {
-	sess := s.session(ctx, neo4j.AccessModeRead)
-	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
-	v, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, "OPTIONAL MATCH (v:_Version {key: $key}) RETURN v.files_stream", map[string]any{"key": filesStreamKey})
-		if err != nil {
-			return nil, err
-		}
-		rec, err := res.Single(ctx)
-		if err != nil {
-			return nil, err
-		}
-		id, _ := rec.Values[0].(string)
-		return id, nil
-	})
+func (s *Store) FilesStream(ctx context.Context) (string, error) {
+	v, err := s.readValue(ctx, "OPTIONAL MATCH (v:_Version {key: $key}) RETURN v.files_stream", map[string]any{"key": filesStreamKey})
 	if err != nil {
 		return "", classify(fmt.Errorf("files stream neo4j %s: %w", s.uri, err))
 	}
-	return v.(string), nil
+	id, _ := v.(string)
+	return id, nil
 }
 
 // SetFilesStream records the identity of the files stream whose sequences
