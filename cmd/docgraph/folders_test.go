@@ -88,3 +88,66 @@ func TestUpWatchingAnotherFolderKeepsIngestedDocuments(t *testing.T) {
 	assert.Contains(t, out, "0 new or changed, 2 unchanged, 0 deleted")
 	assert.ElementsMatch(t, []string{"a1.md", "sub/a2.md"}, docNodes(exportGraph(t, data)))
 }
+
+// argumentFolders writes folders a and b under root: a/x.md, a/sub/y.md,
+// b/z.md, and in b files that are never documents (.x.md, sub/y.md~).
+func argumentFolders(t *testing.T) (root, a, b string) {
+	t.Helper()
+	root = t.TempDir()
+	a, b = filepath.Join(root, "a"), filepath.Join(root, "b")
+	writeFile(t, filepath.Join(a, "x.md"), "Alice Smith manages PRJ-1001.\n")
+	writeFile(t, filepath.Join(a, "sub/y.md"), "The review follows AACE-101.\n")
+	writeFile(t, filepath.Join(b, ".x.md"), "hidden: never a document\n")
+	writeFile(t, filepath.Join(b, "sub/y.md~"), "an editor's backup: never a document\n")
+	writeFile(t, filepath.Join(b, "z.md"), "ISO 31000 applies.\n")
+	return root, a, b
+}
+
+// Arguments that would give two files one Document key, or one file two,
+// are refused before anything is published, naming the files.
+func TestIngestRefusesArgumentsThatCollide(t *testing.T) {
+	_, a, b := argumentFolders(t)
+	writeFile(t, filepath.Join(b, "x.md"), "Bob Jones manages PRJ-1002.\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"same path in two folders", []string{a, b},
+			a + "/x.md and " + b + `/x.md would both be document "x.md"`},
+		{"two files of one name", []string{filepath.Join(a, "x.md"), filepath.Join(b, "x.md")},
+			a + "/x.md and " + b + `/x.md would both be document "x.md"`},
+		{"a file and a folder", []string{filepath.Join(a, "x.md"), b},
+			a + "/x.md and " + b + `/x.md would both be document "x.md"`},
+		{"folder inside folder", []string{a, filepath.Join(a, "sub")},
+			"folder " + a + "/sub is inside folder " + a + ": its files would be ingested twice, under two keys"},
+		{"file inside a subfolder", []string{filepath.Join(a, "sub", "y.md"), a},
+			a + "/sub/y.md is inside folder " + a + ": it would be ingested twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := t.TempDir()
+			_, _, err := docgraph(t, ingestArgs(data, tt.args...)...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			entries, err := os.ReadDir(data)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "nothing starts before the arguments are checked")
+		})
+	}
+}
+
+// Arguments that name the same files again are folded, and files that only
+// share a name with an ignored file, or sit in different folders under
+// different names, pass.
+func TestIngestFoldsRepeatedArguments(t *testing.T) {
+	root, a, b := argumentFolders(t)
+	require.NoError(t, os.Symlink(a, filepath.Join(root, "a-link")))
+	data := t.TempDir()
+
+	out := mustDocgraph(t, ingestArgs(data, a, a+"/", filepath.Join(root, "a-link"), filepath.Join(a, "x.md"), filepath.Join(a, "x.md"), b)...)
+
+	// Each file is scanned once: none counts as unchanged by a second scan.
+	assert.Contains(t, out, "3 new or changed, 0 unchanged, 0 deleted, 2 skipped, 0 failed", out)
+	assert.ElementsMatch(t, []string{"x.md", "sub/y.md", "z.md"}, docNodes(exportGraph(t, data)))
+}

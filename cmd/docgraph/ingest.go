@@ -25,16 +25,19 @@ import (
 )
 
 const ingestHelp = `Ingests the given folders or files once: every file passes every stage (or is
-dead-lettered) before the command returns. Document keys are paths relative to the folder
-argument (a file argument: its base name), so ingesting a folder and watching it give the
-same keys. Unchanged files (same bytes at the same path, as recorded under --data) are
-not published again; files that have disappeared from a folder since it was last ingested
-or watched are deleted from the graph. Documents of other folders in the same --data are
-kept (to remove a folder's documents, empty it and ingest it). The graph stays in --data,
-where 'docgraph graph' finds it. One process at a time uses a data directory: ingest fails
-at once while 'docgraph up' runs on --data (drop the files into its watched folder
-instead). Exits 1 if any file failed, including unchanged files whose current version was
-dead-lettered earlier and has not been replayed or purged since ('docgraph dlq').`
+dead-lettered) before the command returns. Document keys are paths relative to the
+folder argument (a file argument: its base name), so ingesting a folder and watching it
+give the same keys. Arguments that would give two files one key (x.md in two folders) or
+one file two keys (a folder and a folder inside it) are refused before anything is
+published. Unchanged files (same bytes at the same path, as recorded under --data) are
+not published again; files that have disappeared from a folder since it was last
+ingested or watched are deleted from the graph. Documents of other folders in the same
+--data are kept (to remove a folder's documents, empty it and ingest it). The graph
+stays in --data, where 'docgraph graph' finds it. One process at a time uses a data
+directory: ingest fails at once while 'docgraph up' runs on --data (drop the files into
+its watched folder instead). Exits 1 if any file failed, including unchanged files whose
+current version was dead-lettered earlier and has not been replayed or purged since
+('docgraph dlq').`
 
 func cmdIngest(ctx context.Context, e env, args []string) error {
 	var quiet bool
@@ -54,35 +57,9 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Folders are scanned whole; files are grouped by their folder and
-	// keyed by their base name.
-	type target struct {
-		root  string
-		files []string // nil: the whole folder
-	}
-	var targets []target
-	byDir := map[string]int{}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("ingest: %w", err)
-		}
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return fmt.Errorf("ingest: %w", err)
-		}
-		if st.IsDir() {
-			targets = append(targets, target{root: abs})
-			continue
-		}
-		dir := filepath.Dir(abs)
-		i, ok := byDir[dir]
-		if !ok {
-			i = len(targets)
-			byDir[dir] = i
-			targets = append(targets, target{root: dir, files: []string{}})
-		}
-		targets[i].files = append(targets[i].files, filepath.Base(abs))
+	targets, err := ingestTargets(ctx, paths)
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	lock, err := lockData(cfg, "ingest", true, false)
@@ -188,6 +165,99 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		return exitCode(1)
 	}
 	return nil
+}
+
+// ingestTarget is a folder that ingest scans: whole (files nil), or only
+// the named files in it, keyed by their names.
+type ingestTarget struct {
+	root  string
+	files []string
+	real  string // root with symlinks resolved
+}
+
+// ingestTargets turns ingest's arguments into folders to scan. Folders are
+// scanned whole; files are grouped by their folder and keyed by their
+// names. Arguments that would give one file two Document keys, or two files
+// one key, are refused before anything is published: a folder inside
+// another folder argument, a file inside a folder argument's subfolders,
+// and two files at the same path relative to their folder arguments (the
+// later would silently replace the earlier).
+func ingestTargets(ctx context.Context, paths []string) ([]ingestTarget, error) {
+	var targets []ingestTarget
+	byDir := map[string]int{}   // file arguments' folders
+	byReal := map[string]bool{} // folder arguments
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		dir, name := abs, ""
+		if !st.IsDir() {
+			dir, name = filepath.Dir(abs), filepath.Base(abs)
+		}
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		switch {
+		case st.IsDir() && !byReal[real]:
+			byReal[real] = true
+			targets = append(targets, ingestTarget{root: abs, real: real})
+		case !st.IsDir():
+			i, ok := byDir[dir]
+			if !ok {
+				i = len(targets)
+				byDir[dir] = i
+				targets = append(targets, ingestTarget{root: dir, files: []string{}, real: real})
+			}
+			if !slices.Contains(targets[i].files, name) {
+				targets[i].files = append(targets[i].files, name)
+			}
+		}
+	}
+	var kept []ingestTarget
+	for _, t := range targets {
+		inside := ""
+		for _, f := range targets {
+			if f.files == nil && f.real != t.real && strings.HasPrefix(t.real, f.real+string(filepath.Separator)) {
+				inside = f.root
+			}
+		}
+		switch {
+		case t.files != nil && byReal[t.real]:
+			continue // a folder argument covers these files, under the same keys
+		case inside != "" && t.files == nil:
+			return nil, fmt.Errorf("ingest: folder %s is inside folder %s: its files would be ingested twice, under two keys; give only one of them", t.root, inside)
+		case inside != "":
+			return nil, fmt.Errorf("ingest: %s is inside folder %s: it would be ingested twice, under two keys; give only one of them", filepath.Join(t.root, t.files[0]), inside)
+		}
+		kept = append(kept, t)
+	}
+	if len(kept) < 2 {
+		return kept, nil
+	}
+	owner := map[string]string{} // Document key -> the file that has it
+	for _, t := range kept {
+		keys := t.files
+		if keys == nil {
+			var err error
+			if keys, err = watcher.Paths(ctx, watcher.Config{Root: t.root}); err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
+		}
+		for _, k := range keys {
+			file := filepath.Join(t.root, filepath.FromSlash(k))
+			if other, ok := owner[k]; ok && other != file {
+				return nil, fmt.Errorf("ingest: %s and %s would both be document %q (a document's key is its path relative to the folder argument, or a file argument's name): give a folder that holds both instead, or ingest them into different --data", other, file, k)
+			}
+			owner[k] = file
+		}
+	}
+	return kept, nil
 }
 
 // flagGiven reports whether args set one of the named flags.

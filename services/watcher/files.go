@@ -50,3 +50,52 @@ func (w *Watcher) ScanFiles(ctx context.Context, rels []string) (Report, error) 
 	rep.Duration = time.Since(start)
 	return rep, nil
 }
+
+// Paths returns the paths, relative to cfg.Root and slash-separated, of the
+// files that a scan of cfg.Root would consider: every entry but the
+// directories and files its name rules ignore (hidden, editor and partial
+// files, cfg.Ignore). It reads the folder only; unreadable directories are
+// left out (a scan reports them).
+func Paths(ctx context.Context, cfg Config) ([]string, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", cfg.Root, err)
+	}
+	w := &Watcher{cfg: cfg.withDefaults(), root: root}
+	var paths []string
+	err = filepath.WalkDir(root, func(abs string, d fs.DirEntry, err error) error {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if abs == root {
+			return err
+		}
+		if err != nil {
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		rel := w.rel(abs)
+		if w.nameRule(rel, d.IsDir()) != "" {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() {
+			paths = append(paths, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", cfg.Root, err)
+	}
+	return paths, nil
+}
