@@ -545,7 +545,7 @@ func (s *system) forgetEarlierVersions(ctx context.Context, st graph.Store) erro
 			return fmt.Errorf("graph versions: %w", err)
 		}
 		s.log.Warn("graph written through an earlier files stream: its versions are forgotten, so the next change of each path is written",
-			slog.String("uri", s.cfg.Neo4j.URI), slog.Uint64("graph_version", stored),
+			slog.String("uri", bus.RedactURL(s.cfg.Neo4j.URI)), slog.Uint64("graph_version", stored),
 			slog.Uint64("files_last_seq", info.State.LastSeq), slog.Int64("paths", n))
 	}
 	if recorded != id {
@@ -650,7 +650,7 @@ func openStoreRetry(ctx context.Context, cfg config.Config, reg prometheus.Regis
 		st, err := openStore(ctx, cfg, reg)
 		if err == nil {
 			if attempt > 0 {
-				log.Info("graph store reachable", slog.String("uri", cfg.Neo4j.URI))
+				log.Info("graph store reachable", slog.String("uri", bus.RedactURL(cfg.Neo4j.URI)))
 			}
 			return st, nil
 		}
@@ -658,7 +658,7 @@ func openStoreRetry(ctx context.Context, cfg config.Config, reg prometheus.Regis
 			return nil, err
 		}
 		wait := min(500*time.Millisecond<<min(attempt, 6), 30*time.Second)
-		log.Warn("graph store unavailable; retrying", slog.String("uri", cfg.Neo4j.URI),
+		log.Warn("graph store unavailable; retrying", slog.String("uri", bus.RedactURL(cfg.Neo4j.URI)),
 			slog.Duration("retry_in", wait), slog.Any(logging.KeyErr, err))
 		select {
 		case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"slices"
 	"time"
@@ -82,9 +83,18 @@ func (c Config) LogValue() slog.Value {
 		pw = "REDACTED"
 	}
 	return slog.GroupValue(
-		slog.String("uri", c.URI), slog.String("user", c.User), slog.String("password", pw),
+		slog.String("uri", redactURI(c.URI)), slog.String("user", c.User), slog.String("password", pw),
 		slog.String("database", c.Database), slog.Any("labels", c.Labels), slog.Any("rel_types", c.RelTypes),
 		slog.Int("max_connection_pool_size", c.MaxConnectionPoolSize), slog.Duration("connect_timeout", c.ConnectTimeout))
+}
+
+// redactURI hides a password in uri, should one be written there.
+func redactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	return u.Redacted()
 }
 
 // identifier is what a configured label or type must look like: it is

@@ -123,6 +123,11 @@ func TestConfigLogValueRedactsPassword(t *testing.T) {
 	assert.NotContains(t, buf.String(), "s3cret-pw")
 	assert.Contains(t, buf.String(), `"password":"REDACTED"`)
 	assert.Contains(t, buf.String(), `"uri":"bolt://h:7687"`)
+
+	buf.Reset()
+	log.Info("config", slog.Any("neo4j", neostore.Config{URI: "neo4j://neo4j:in-uri-pw@h:7687"}))
+	assert.NotContains(t, buf.String(), "in-uri-pw")
+	assert.Contains(t, buf.String(), `"uri":"neo4j://neo4j:xxxxx@h:7687"`)
 }
 
 func TestMetrics(t *testing.T) {
