@@ -353,7 +353,7 @@ func stageRunnerConfig(cfg config.Config, sc config.StageConfig, stage, stream s
 	return pipeline.Config{
 		Stage: stage, Stream: stream, Durable: stage,
 		Concurrency: sc.Concurrency, MaxAckPending: sc.MaxAckPending, AckWait: sc.AckWait,
-		MaxDeliver: sc.MaxDeliver, Backoff: sc.Backoff, HandlerTimeout: sc.HandlerTimeout,
+		MaxDeliver: sc.MaxDeliver, Backoff: sc.Backoff, HandlerTimeout: sc.HandlerTimeout, SlowAfter: sc.SlowAfter,
 		PubAckTimeout: cfg.NATS.PubAckTimeout, ShutdownTimeout: cfg.Shutdown,
 	}
 }

@@ -140,6 +140,7 @@ type StageConfig struct {
 	MaxAckPending  int             `yaml:"max_ack_pending" help:"messages in flight per consumer"`
 	Backoff        []time.Duration `yaml:"backoff" help:"retry delays after failures, comma-separated (last repeats)"`
 	HandlerTimeout time.Duration   `yaml:"handler_timeout" help:"time limit for one message"`
+	SlowAfter      time.Duration   `yaml:"slow_after" help:"a message (or batch) still being handled after this is logged as slow, and again as its age doubles"`
 }
 
 // MetricsConfig configures the HTTP endpoint.
@@ -153,7 +154,7 @@ func Default() Config {
 		return StageConfig{
 			Concurrency: conc, MaxDeliver: 5, AckWait: 30 * time.Second, MaxAckPending: maxAck,
 			Backoff:        []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
-			HandlerTimeout: 5 * time.Minute,
+			HandlerTimeout: 5 * time.Minute, SlowAfter: 30 * time.Second,
 		}
 	}
 	return Config{
@@ -300,6 +301,9 @@ func (c Config) Validate() error {
 		}
 		if s.HandlerTimeout <= 0 {
 			add("%s.handler_timeout (%s): must be positive", p, s.HandlerTimeout)
+		}
+		if s.SlowAfter <= 0 {
+			add("%s.slow_after (%s): must be positive", p, s.SlowAfter)
 		}
 	}
 	if name := "graph_writer"; c.Stages.GraphWriter.MaxAckPending < c.Graph.BatchLarge {

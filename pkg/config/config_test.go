@@ -53,7 +53,7 @@ func TestBadFiles(t *testing.T) {
 	}{
 		{"unknown-key.bad.yaml", []string{"field urls not found"}},
 		{"bad-values.bad.yaml", []string{"watch.rescan", "streams.replicas (7)", "nats.pub_ack_timeout (10ms)", "graph.store (\"mysql\")",
-			"parser.chunk_size (10)", "parser.unmapped (\"guess\")", "parser.read_timeout (0s)", "log.level (\"loud\")"}},
+			"parser.chunk_size (10)", "parser.unmapped (\"guess\")", "parser.read_timeout (0s)", "log.level (\"loud\")", "stages.extractor.slow_after (0s)"}},
 		{"neo4j-without-uri.bad.yaml", []string{"neo4j.uri: required when graph.store is neo4j"}},
 		{"bad-duration.bad.yaml", []string{"soon"}},
 		{"batches.bad.yaml", []string{"graph.batch_small/medium/large", "stages.graph_writer.max_ack_pending (10)"}},

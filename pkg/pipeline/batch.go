@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -95,9 +96,7 @@ func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(workCtx, r.cfg.HandlerTimeout)
-	errs := r.safeBatch(ctx, msgs)
-	cancel()
+	errs := r.watchedBatch(workCtx, msgs)
 	// A dependency outage: hold the messages that hit it and retry them.
 	for attempt := 0; ; attempt++ {
 		var idx []int
@@ -119,9 +118,7 @@ func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
 		for j, i := range idx {
 			retry[j] = msgs[i]
 		}
-		ctx, cancel := context.WithTimeout(workCtx, r.cfg.HandlerTimeout)
-		rerrs := r.safeBatch(ctx, retry)
-		cancel()
+		rerrs := r.watchedBatch(workCtx, retry)
 		for j, i := range idx {
 			errs[i] = nil
 			if j < len(rerrs) {
@@ -140,6 +137,16 @@ func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
 
 // safeBatch calls the batch handler; after a panic it retries the
 // messages one by one so the panic is pinned on the message that causes it.
+// watchedBatch runs safeBatch within HandlerTimeout, warning while it is
+// slow.
+func (r *Runner) watchedBatch(workCtx context.Context, msgs []Message) []error {
+	ctx, cancel := context.WithTimeout(workCtx, r.cfg.HandlerTimeout)
+	defer cancel()
+	defer r.watchSlow(workCtx, time.Now(), len(msgs),
+		slog.String(logging.KeySubject, msgs[0].Subject), slog.Uint64("first_stream_seq", msgs[0].StreamSeq))()
+	return r.safeBatch(ctx, msgs)
+}
+
 func (r *Runner) safeBatch(ctx context.Context, msgs []Message) []error {
 	errs, perr := r.callBatch(ctx, msgs)
 	if perr == nil {

@@ -25,6 +25,7 @@ type Metrics struct {
 	inFlight *prometheus.GaugeVec
 	outputs  *prometheus.CounterVec
 	paused   *prometheus.GaugeVec
+	slow     *prometheus.CounterVec
 }
 
 // NewMetrics registers the runner metrics with reg.
@@ -55,8 +56,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "docgraph", Subsystem: "pipeline", Name: "paused",
 			Help: "1 while a stage has stopped pulling because a dependency is down.",
 		}, []string{"stage"}),
+		slow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "slow_total",
+			Help: "Handlings (of a message or a batch) still running after slow_after, by stage.",
+		}, []string{"stage"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused} {
+	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused, m.slow} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pipeline metrics: %w", err)
 		}
@@ -68,4 +73,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // tests and status).
 func (m *Metrics) MessagesCounter(stage, outcome string) prometheus.Counter {
 	return m.messages.WithLabelValues(stage, outcome)
+}
+
+// SlowCounter returns the counter of slow handlings of a stage (for tests).
+func (m *Metrics) SlowCounter(stage string) prometheus.Counter {
+	return m.slow.WithLabelValues(stage)
 }

@@ -48,6 +48,7 @@ type Config struct {
 	MaxDeliver     int             // deliveries before a retryable failure is dead-lettered
 	Backoff        []time.Duration // NakWithDelay per attempt; the last value repeats
 	HandlerTimeout time.Duration   // per message (or batch)
+	SlowAfter      time.Duration   // a handling running this long is logged as slow, and again each time its age doubles
 	PublishWindow  int             // outputs published but not yet acknowledged
 	PubAckTimeout  time.Duration   // an output not acknowledged within this failed (and holds the outputs after it until then)
 	PullBatch      int             // messages buffered by the pull iterator
@@ -88,6 +89,9 @@ func (c *Config) defaults() {
 	}
 	if c.HandlerTimeout <= 0 {
 		c.HandlerTimeout = 5 * time.Minute
+	}
+	if c.SlowAfter <= 0 {
+		c.SlowAfter = min(30*time.Second, c.HandlerTimeout/2)
 	}
 	if c.PublishWindow <= 0 {
 		c.PublishWindow = 512
@@ -373,13 +377,16 @@ func (r *Runner) process(workCtx context.Context, m jetstream.Msg) {
 		return
 	}
 
-	hctx, cancel := context.WithTimeout(st.ctx, r.cfg.HandlerTimeout)
-	err := r.safeHandle(hctx, st)
-	cancel()
-	for attempt := 0; IsUnavailable(err) && r.hold(st.ctx, err, attempt); attempt++ {
+	handle := func() error {
 		hctx, cancel := context.WithTimeout(st.ctx, r.cfg.HandlerTimeout)
-		err = r.safeHandle(hctx, st)
-		cancel()
+		defer cancel()
+		defer r.watchSlow(st.ctx, time.Now(), 1,
+			slog.String(logging.KeySubject, st.in.Subject), slog.Uint64(logging.KeySeq, st.in.StreamSeq))()
+		return r.safeHandle(hctx, st)
+	}
+	err := handle()
+	for attempt := 0; IsUnavailable(err) && r.hold(st.ctx, err, attempt); attempt++ {
+		err = handle()
 	}
 	if err == nil {
 		r.recovered(st.ctx)
