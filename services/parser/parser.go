@@ -301,7 +301,7 @@ func (p *Parser) parseDocument(ctx context.Context, doc event.Document, ev event
 	if err := checkSum(ev, h); err != nil {
 		return err
 	}
-	text, err := ExtractText(ev.Path, data)
+	text, err := ExtractTextContext(ctx, ev.Path, data)
 	if err != nil {
 		return err
 	}

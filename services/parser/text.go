@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path"
@@ -72,9 +73,10 @@ var binaryMagic = [][]byte{
 // lower-case extension matters) with content data. Supported: .txt, .csv and
 // .tsv (as plain text), .md and .markdown (emphasis and heading markers,
 // HTML tags, link targets and link definitions removed), .html and .htm
-// (visible text only) and .docx (paragraphs and tables of the main document
+// (visible text only), .docx (paragraphs and tables of the main document
 // part, then footnotes and endnotes; imported HTML, text and Word content
-// in place).
+// in place) and .pdf (the text layer of every page, as PDFium reads it; see
+// pdf.go).
 //
 // Text files are UTF-8 (a BOM is stripped), or UTF-16 when they start with
 // a UTF-16 byte order mark (Windows Notepad's "Unicode"). HTML may also
@@ -86,7 +88,16 @@ var binaryMagic = [][]byte{
 // are normalised to LF. Every error is permanent (the same bytes never
 // parse) and starts with name.
 func ExtractText(name string, data []byte) (string, error) {
-	text, err := extract(name, data)
+	return ExtractTextContext(context.Background(), name, data)
+}
+
+// ExtractTextContext is ExtractText with a context, which bounds reading a
+// PDF. Errors of the engine that reads PDFs, and of ctx, are not permanent.
+func ExtractTextContext(ctx context.Context, name string, data []byte) (string, error) {
+	text, err := extract(ctx, name, data)
+	if ee := (*engineError)(nil); errors.As(err, &ee) {
+		return "", fmt.Errorf("%s: %w", name, ee)
+	}
 	if err != nil {
 		return "", pipeline.Permanent(fmt.Errorf("%s: %w", name, err))
 	}
@@ -96,7 +107,7 @@ func ExtractText(name string, data []byte) (string, error) {
 	return text, nil
 }
 
-func extract(name string, data []byte) (string, error) {
+func extract(ctx context.Context, name string, data []byte) (string, error) {
 	ext := strings.ToLower(path.Ext(name))
 	switch ext {
 	case ".txt", ".text", ".csv", ".tsv":
@@ -115,6 +126,8 @@ func extract(name string, data []byte) (string, error) {
 		return extractHTML(text), nil
 	case ".docx":
 		return extractDocx(data, defaultDocxLimits)
+	case ".pdf":
+		return extractPDF(ctx, data)
 	case "":
 		return "", fmt.Errorf("%w: no file extension", errUnsupported)
 	}

@@ -260,7 +260,7 @@ func TestExtractTextErrors(t *testing.T) {
 		{name: "latin-1 byte", file: "l1.txt", give: []byte("caf\xE9 au lait"), wantErr: "l1.txt: not valid UTF-8 at byte offset 3 (0xE9)"},
 		{name: "truncated sequence at the end", file: "t.html", give: []byte("<p>ok \xE2\x82"), wantErr: "t.html: not valid UTF-8 at byte offset 6 (0xE2)"},
 		{name: "offset counts the BOM", file: "b.txt", give: []byte("\xEF\xBB\xBFab\xFF"), wantErr: "b.txt: not valid UTF-8 at byte offset 5 (0xFF)"},
-		{name: "unsupported extension", file: "scan.pdf", give: []byte("x"), wantErr: `scan.pdf: unsupported format ".pdf"`, wantIs: errUnsupported},
+		{name: "unsupported extension", file: "slides.pptx", give: []byte("x"), wantErr: `slides.pptx: unsupported format ".pptx"`, wantIs: errUnsupported},
 		{name: "xlsx is not text", file: "book.xlsx", give: []byte("x"), wantErr: `book.xlsx: unsupported format ".xlsx"`, wantIs: errUnsupported},
 		{name: "no extension", file: "README", give: []byte("x"), wantErr: "README: unsupported format: no file extension", wantIs: errUnsupported},
 		{name: "html without visible text", file: "s.html", give: []byte("<script>var a = 1</script><!-- c -->"), wantErr: "s.html: no text content", wantIs: errNoText},

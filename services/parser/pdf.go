@@ -1,0 +1,195 @@
+package parser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/klippa-app/go-pdfium"
+	pdfiumerrors "github.com/klippa-app/go-pdfium/errors"
+	"github.com/klippa-app/go-pdfium/requests"
+	"github.com/klippa-app/go-pdfium/webassembly"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// How a PDF is read.
+//
+// The text comes from PDFium, the PDF engine of Chromium, compiled to
+// WebAssembly (go-pdfium) and run inside the process by wazero: nothing to
+// install and no cgo. Its page text keeps words apart and puts each line
+// (a table row, too) on its own line, as a reader sees them. The engine
+// runs sandboxed: it sees no file system (a document's bytes are copied
+// into it), its memory is bounded (pdfMemoryPages), a crash inside it is an
+// error of that one call, and a call that outlives its context is
+// interrupted. Each document gets a fresh engine instance, so the memory
+// one document needed is released after it.
+//
+// Compiling the engine takes a few seconds, once per process, at its first
+// PDF; the handler's heartbeat keeps that message meanwhile.
+
+const (
+	// pdfMemoryPages bounds an engine instance's memory, in 64 KiB
+	// WebAssembly pages: 1 GiB.
+	pdfMemoryPages = 16384
+	// pdfInstances is how many PDFs are read at once; more wait.
+	pdfInstances = 2
+	// pdfMaxText bounds the text of one PDF (as decompressed .docx text).
+	pdfMaxText = 256 << 20
+)
+
+// errPDFEncrypted says a PDF needs a password.
+var errPDFEncrypted = errors.New("encrypted PDF: it needs a password to open; save an unprotected copy")
+
+// pdfEngine is the process's PDFium, compiled at first use.
+type pdfEngine struct {
+	once  sync.Once
+	ready chan struct{}
+	pool  pdfium.Pool
+	err   error
+}
+
+var sharedPDF pdfEngine
+
+// get returns the engine, compiling it at the first call; ctx bounds the
+// wait, not the compilation, which other callers may be waiting for.
+func (e *pdfEngine) get(ctx context.Context) (pdfium.Pool, error) {
+	e.once.Do(func() {
+		e.ready = make(chan struct{})
+		go func() {
+			defer close(e.ready)
+			e.pool, e.err = webassembly.Init(webassembly.Config{
+				MaxIdle:  pdfInstances,
+				MaxTotal: pdfInstances,
+				FSConfig: wazero.NewFSConfig(), // no file system
+				Stdout:   io.Discard,
+				Stderr:   io.Discard,
+				// The module lowers setjmp/longjmp to exception handling.
+				RuntimeConfig: wazero.NewRuntimeConfig().
+					WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
+					WithMemoryLimitPages(pdfMemoryPages).
+					WithCloseOnContextDone(true),
+			})
+		}()
+	})
+	select {
+	case <-e.ready:
+		return e.pool, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// engineError is an error of the PDF engine or of the context, not of the
+// document: the same bytes may read another time.
+type engineError struct{ err error }
+
+func (e *engineError) Error() string { return "PDF engine: " + e.err.Error() }
+func (e *engineError) Unwrap() error { return e.err }
+
+// extractPDF returns the text of a PDF, page after page (pages apart like
+// paragraphs). Errors that are not the document's are *engineError.
+func extractPDF(ctx context.Context, data []byte) (string, error) {
+	if len(data) == 0 {
+		return "", errEmpty
+	}
+	pool, err := sharedPDF.get(ctx)
+	if err != nil {
+		return "", &engineError{err}
+	}
+	inst, err := pool.GetInstanceWithContext(ctx)
+	if err != nil {
+		return "", &engineError{err}
+	}
+	type result struct {
+		text string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- result{err: &engineError{fmt.Errorf("panic: %v", v)}}
+			}
+		}()
+		text, err := pdfText(ctx, inst, data)
+		done <- result{text, err}
+	}()
+	select {
+	case r := <-done:
+		_ = inst.Close()
+		return r.text, r.err
+	case <-ctx.Done():
+		// Interrupts the engine's call in flight; the instance is dropped.
+		_ = inst.Kill()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		return "", &engineError{ctx.Err()}
+	}
+}
+
+// pdfText reads every page's text with inst.
+func pdfText(ctx context.Context, inst pdfium.Pdfium, data []byte) (string, error) {
+	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
+	switch {
+	case errors.Is(err, pdfiumerrors.ErrPassword), errors.Is(err, pdfiumerrors.ErrSecurity):
+		return "", errPDFEncrypted
+	case err != nil:
+		return "", fmt.Errorf("unreadable PDF: %w", err)
+	}
+	defer func() {
+		_, _ = inst.FPDF_CloseDocument(&requests.FPDF_CloseDocument{Document: doc.Document})
+	}()
+	pages, err := inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: doc.Document})
+	if err != nil {
+		return "", fmt.Errorf("unreadable PDF: %w", err)
+	}
+	var b strings.Builder
+	for i := range pages.PageCount {
+		if err := ctx.Err(); err != nil {
+			return "", &engineError{err}
+		}
+		page, err := inst.GetPageText(&requests.GetPageText{Page: requests.Page{ByIndex: &requests.PageByIndex{Document: doc.Document, Index: i}}})
+		if err != nil {
+			return "", fmt.Errorf("unreadable PDF: page %d: %w", i+1, err)
+		}
+		if b.Len()+len(page.Text) > pdfMaxText {
+			return "", fmt.Errorf("more than %d MiB of text (page %d of %d)", pdfMaxText>>20, i+1, pages.PageCount)
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(cleanPDFText(page.Text))
+	}
+	if strings.TrimSpace(b.String()) == "" {
+		return "", fmt.Errorf("%w: a PDF of %d page(s) without a text layer (a scan needs OCR first)", errNoText, pages.PageCount)
+	}
+	return b.String(), nil
+}
+
+// cleanPDFText normalises line ends and drops what PDFium marks but a
+// reader does not see: control characters other than line breaks and tabs
+// (PDFium writes a soft hyphen at a line end as U+0002), noncharacters, and
+// invalid UTF-8.
+func cleanPDFText(s string) string {
+	s = normaliseNewlines(strings.ToValidUTF8(s, ""))
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r == '\f' || r == '\v':
+			return '\n'
+		case unicode.IsControl(r), r == 0xFFFE, r == 0xFFFF, r == unicode.ReplacementChar:
+			return -1
+		}
+		return r
+	}, s)
+}

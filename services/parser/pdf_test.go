@@ -1,0 +1,114 @@
+package parser
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/pipeline"
+)
+
+// The PDF fixtures are written by testdata/pdf/make.py; the text of the
+// readable ones is checked by TestExtractTextGolden (testdata/extract).
+
+func TestExtractPDFErrors(t *testing.T) {
+	report, err := os.ReadFile(filepath.Join("testdata", "extract", "status-report.pdf"))
+	require.NoError(t, err)
+	read := func(name string) []byte {
+		data, err := os.ReadFile(filepath.Join("testdata", "pdf", name))
+		require.NoError(t, err)
+		return data
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"encrypted", read("encrypted.pdf"), "report.pdf: encrypted PDF: it needs a password to open"},
+		{"scan", read("scan.pdf"), "report.pdf: no text content: a PDF of 1 page(s) without a text layer (a scan needs OCR first)"},
+		{"not a PDF", []byte("just some words, not a PDF at all\n"), "report.pdf: unreadable PDF: "},
+		{"header only", report[:64], "report.pdf: unreadable PDF: "},
+		{"empty", nil, "report.pdf: empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ExtractText("report.pdf", tt.data)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, pipeline.IsPermanent(err), "the same bytes never read: %v", err)
+		})
+	}
+}
+
+// A PDF read whose context ends is not the document's fault: the error is
+// retryable, and the engine serves the next document.
+func TestExtractPDFContext(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "extract", "minutes.pdf"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = ExtractTextContext(ctx, "minutes.pdf", data)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, pipeline.IsPermanent(err))
+	assert.Contains(t, err.Error(), "minutes.pdf: PDF engine: ")
+
+	text, err := ExtractTextContext(t.Context(), "minutes.pdf", data)
+	require.NoError(t, err)
+	assert.Contains(t, text, "Jörg Müller is the project manager for PRJ-2001.")
+}
+
+func TestCleanPDFText(t *testing.T) {
+	assert.Equal(t, "a\nb\nc\td\ne", cleanPDFText("a\r\nb\rc\td\fe\x02\x00\uFFFE\xff"))
+}
+
+// Damaged PDFs (cut short, or with bytes overwritten) read as far as the
+// engine can repair them, or fail permanently naming the file; they never
+// panic or return invalid text.
+func TestExtractPDFDamaged(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "extract", "minutes.pdf"))
+	require.NoError(t, err)
+	var damaged [][]byte
+	for _, n := range []int{5, 100, len(data) / 3, len(data) / 2, len(data) - 200, len(data) - 1} {
+		damaged = append(damaged, data[:n])
+	}
+	for _, at := range []int{9, len(data) / 4, len(data) / 2, len(data) - 100} {
+		d := bytes.Clone(data)
+		copy(d[at:], bytes.Repeat([]byte{0xFF}, 64))
+		damaged = append(damaged, d)
+	}
+	read := 0
+	for i, d := range damaged {
+		text, err := ExtractText("minutes.pdf", d)
+		if err != nil {
+			assert.True(t, pipeline.IsPermanent(err), "case %d: %v", i, err)
+			assert.Contains(t, err.Error(), "minutes.pdf: ", "case %d", i)
+			continue
+		}
+		read++
+		assert.True(t, utf8.ValidString(text), "case %d", i)
+	}
+	t.Logf("%d of %d damaged copies read", read, len(damaged))
+}
+
+// BenchmarkExtractPDF reads a three-page PDF of some 12 KB of text (the
+// engine compiled before the timer starts).
+//
+//	go test ./services/parser -run '^$' -bench ExtractPDF
+func BenchmarkExtractPDF(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "pdf", "three-pages.pdf"))
+	require.NoError(b, err)
+	_, err = ExtractText("r.pdf", data)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ExtractText("r.pdf", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+"""Writes the PDF fixtures of the parser's tests, as two common PDF writers
+do: ReportLab (standard Type 1 fonts, WinAnsi encoding) and fpdf2 (an
+embedded TrueType subset, Identity-H with a ToUnicode map, as office suites
+write). Run from this folder with reportlab and fpdf2 installed:
+
+    python3 -m venv /tmp/v && /tmp/v/bin/pip install reportlab fpdf2
+    /tmp/v/bin/python make.py
+"""
+import datetime, io, struct, zlib
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.platypus import SimpleDocTemplate, Paragraph, Spacer, Table, PageBreak
+from reportlab.lib import pdfencrypt
+from reportlab.pdfgen import canvas
+from fpdf import FPDF
+
+ss = getSampleStyleSheet()
+
+
+def status_report(path, encrypt=None):
+    doc = SimpleDocTemplate(path, pagesize=A4, encrypt=encrypt, invariant=1)
+    doc.build([
+        Paragraph("Quarterly status report", ss["Title"]),
+        Paragraph("Renée Dupré manages PRJ-1042. The estimate follows AACE-101 and ISO 21500 applies to the "
+                  "whole portfolio, which the steering committee of the delivery organisation reviews every quarter.",
+                  ss["Normal"]),
+        Spacer(1, 12),
+        Paragraph("Jörg Müller is the project manager for PRJ-2001.", ss["Normal"]),
+        Table([["Project", "Manager", "Status"], ["PRJ-1042", "Renée Dupré", "green"], ["PRJ-2001", "Jörg Müller", "amber"]]),
+        PageBreak(),
+        Paragraph("Second page: Alice Smith leads PRJ-3003.", ss["Normal"]),
+    ])
+
+
+status_report("../extract/status-report.pdf")
+status_report("encrypted.pdf", encrypt=pdfencrypt.StandardEncryption("secret", canPrint=1))
+
+p = FPDF()
+p.set_creation_date(datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
+p.add_font("DejaVu", "", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+p.add_font("DejaVu", "B", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+p.add_page()
+p.set_font("DejaVu", size=11)
+p.multi_cell(0, 6, "Minutes of the review\n\nRenée Dupré manages PRJ-1042. The estimate follows AACE-101 and "
+             "ISO 21500 applies to the whole portfolio, which the steering committee of the delivery organisation "
+             "reviews every quarter.\n\nJörg Müller is the project manager for PRJ-2001. Zoë Ångström leads PRJ-3003.",
+             align="J")
+with p.table() as t:
+    for row in [["Project", "Manager"], ["PRJ-1042", "Renée Dupré"], ["PRJ-2001", "Jörg Müller"]]:
+        r = t.row()
+        for c in row:
+            r.cell(c)
+p.output("../extract/minutes.pdf")
+
+# A scan: one page with an image and no text.
+c = canvas.Canvas("scan.pdf", pagesize=(200, 200), invariant=1)
+from reportlab.lib.utils import ImageReader
+def png(w, h):
+    raw = b"".join(b"\x00" + bytes([128]) * w for _ in range(h))
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+c.drawImage(ImageReader(io.BytesIO(png(16, 16))), 10, 10, 100, 100)
+c.showPage()
+c.save()
+
+# For BenchmarkExtractPDF: three pages of some 4 KB of text each.
+p = FPDF()
+p.set_creation_date(datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
+p.add_font("DejaVu", "", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+p.set_font("DejaVu", size=10)
+for page in range(3):
+    p.add_page()
+    p.multi_cell(0, 5, f"Report 0 page {page}. Nora Bishop manages PRJ-4355. The estimate follows AACE-101 "
+                 "and ISO 21500 applies. " * 40, align="J")
+p.output("three-pages.pdf")
