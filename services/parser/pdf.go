@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -53,6 +54,7 @@ type pdfEngine struct {
 	ready chan struct{}
 	pool  pdfium.Pool
 	err   error
+	busy  atomic.Int32 // documents open (tests watch it)
 }
 
 var sharedPDF pdfEngine
@@ -152,6 +154,8 @@ func pdfText(ctx context.Context, inst pdfium.Pdfium, data []byte) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("unreadable PDF: %w", err)
 	}
+	sharedPDF.busy.Add(1)
+	defer sharedPDF.busy.Add(-1)
 	var b strings.Builder
 	for i := range pages.PageCount {
 		if err := ctx.Err(); err != nil {

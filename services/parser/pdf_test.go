@@ -3,15 +3,20 @@ package parser
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 // The PDF fixtures are written by testdata/pdf/make.py; the text of the
@@ -111,4 +116,79 @@ func BenchmarkExtractPDF(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// simplePDF returns a PDF with one page per entry of pages, each line of
+// which is drawn in Helvetica (WinAnsi: ASCII text only).
+func simplePDF(pages []string) []byte {
+	var b bytes.Buffer
+	var offsets []int
+	obj := func(body string) {
+		offsets = append(offsets, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
+	}
+	b.WriteString("%PDF-1.4\n")
+	kids := make([]string, len(pages))
+	for i := range pages {
+		kids[i] = fmt.Sprintf("%d 0 R", 4+2*i)
+	}
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(pages)))
+	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+	esc := strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`)
+	for i, text := range pages {
+		var content strings.Builder
+		content.WriteString("BT /F1 10 Tf 12 TL 40 800 Td\n")
+		for line := range strings.Lines(text) {
+			fmt.Fprintf(&content, "(%s) '\n", esc.Replace(strings.TrimSuffix(line, "\n")))
+		}
+		content.WriteString("ET")
+		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i))
+		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", content.Len(), content.String()))
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
+	for _, o := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	return b.Bytes()
+}
+
+// A read that outlives its context is interrupted inside the engine: the
+// call returns at once with a retryable error, and the engine reads the
+// next document.
+func TestExtractPDFInterrupted(t *testing.T) {
+	page := strings.Repeat("Nora Bishop manages PRJ-4355 and follows AACE-101 in every review.\n", 60)
+	pages := make([]string, 2000)
+	for i := range pages {
+		pages[i] = page
+	}
+	big := simplePDF(pages)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := ExtractTextContext(ctx, "big.pdf", big)
+		done <- err
+	}()
+	// Cancel once the read is under way (the engine compiled and the
+	// document open), not before it starts.
+	testwait.Until(t, time.Minute, func() error {
+		if sharedPDF.busy.Load() == 0 {
+			return errors.New("not reading yet")
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+		assert.False(t, pipeline.IsPermanent(err))
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read did not stop with its context")
+	}
+	text, err := ExtractText("small.pdf", simplePDF([]string{"Ada Quinlan manages PRJ-1234.\nSecond line."}))
+	require.NoError(t, err)
+	assert.Equal(t, "Ada Quinlan manages PRJ-1234.\nSecond line.", strings.TrimSpace(text))
 }
