@@ -72,7 +72,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&o.corpus.Projects, "projects", corpusgen.DefaultProjects, "projects in the structured data")
 	fs.IntVar(&o.corpus.Teams, "teams", corpusgen.DefaultTeams, "teams in the structured data")
 	fs.Int64Var(&o.corpus.Seed, "seed", 1, "corpus seed")
-	fs.StringVar(&formats, "formats", strings.Join(corpusgen.Formats, ","), "document formats to generate")
+	fs.StringVar(&formats, "formats", strings.Join(corpusgen.DefaultFormats, ","), "document formats to generate, of "+strings.Join(corpusgen.Formats, ","))
 	fs.BoolVar(&keep, "keep", false, "keep the corpus and the data folder (their path is printed)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write the heap profile taken at the ingest's highest RSS to this file")

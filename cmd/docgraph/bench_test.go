@@ -47,6 +47,16 @@ func TestBenchChanged(t *testing.T) {
 	assert.Contains(t, second, "24 documents + 3 spreadsheets")
 }
 
+// PDFs (wrapped lines, no paragraph marks in their text) give the same
+// graph as the other formats: the corpus's ground truth, exactly.
+func TestBenchPDF(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"bench", "--docs", "10", "--doc-bytes", "3000", "--formats", "pdf"}, &out, &errOut, noEnv)
+	require.NoError(t, err, errOut.String())
+	assert.Contains(t, out.String(), "10 documents + 3 spreadsheets")
+	assert.Contains(t, out.String(), "graph matches the corpus's node and relationship counts")
+}
+
 func TestBenchCommandErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -54,7 +64,7 @@ func TestBenchCommandErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"bad flag", []string{"bench", "--nope"}, "flag provided but not defined"},
-		{"bad format", []string{"bench", "--docs", "1", "--formats", "pdf"}, `format "pdf"`},
+		{"bad format", []string{"bench", "--docs", "1", "--formats", "rtf"}, `format "rtf"`},
 		{"bad ingest flag", []string{"bench", "--docs", "1", "--", "--graph.batch_small", "0"}, "graph.batch_small"},
 		{"bad profile path", []string{"bench", "--docs", "1", "--cpuprofile", "/nonexistent/dir/cpu.prof"}, "cpuprofile"},
 	}

@@ -13,8 +13,12 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Formats are the document formats Generate can write.
-var Formats = []string{"md", "txt", "html", "docx"}
+// Formats are the document formats Generate can write, and
+// DefaultFormats those it writes when Options.Formats is empty.
+var (
+	Formats        = []string{"md", "txt", "html", "docx", "pdf"}
+	DefaultFormats = []string{"md", "txt", "html", "docx"}
+)
 
 // Default sizes used for zero Options fields.
 const (
@@ -140,7 +144,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.DocBytes = DefaultDocBytes
 	}
 	if len(o.Formats) == 0 {
-		o.Formats = Formats
+		o.Formats = DefaultFormats
 	}
 	var errs []error
 	check := func(name string, v, lo, hi int) {

@@ -187,7 +187,7 @@ func TestGenerateErrors(t *testing.T) {
 		give    corpusgen.Options
 		wantErr string
 	}{
-		{"unknown format", corpusgen.Options{Docs: 1, Formats: []string{"pdf"}}, `format "pdf"`},
+		{"unknown format", corpusgen.Options{Docs: 1, Formats: []string{"rtf"}}, `format "rtf"`},
 		{"too many people", corpusgen.Options{Docs: 1, People: corpusgen.MaxPeople + 1}, "people"},
 		{"too many projects", corpusgen.Options{Docs: 1, Projects: corpusgen.MaxProjects + 1}, "projects"},
 		{"more teams than people", corpusgen.Options{Docs: 1, People: 2, Teams: 3}, "teams (3)"},

@@ -44,6 +44,8 @@ func newRenderer(format string, w io.Writer, rng *rand.Rand) (renderer, *countin
 		return newHTMLRenderer(bw), cw
 	case "docx":
 		return newDocxRenderer(bw, rng), cw
+	case "pdf":
+		return newPDFRenderer(bw), cw
 	default:
 		return newMarkdown(bw), cw
 	}

@@ -29,8 +29,8 @@ import (
 // runs sandboxed: it sees no file system (a document's bytes are copied
 // into it), its memory is bounded (pdfMemoryPages), a crash inside it is an
 // error of that one call, and a call that outlives its context is
-// interrupted. Each document gets a fresh engine instance, so the memory
-// one document needed is released after it.
+// interrupted. Instances are reused, except after a large document, whose
+// memory they would keep.
 //
 // Compiling the engine takes a few seconds, once per process, at its first
 // PDF; the handler's heartbeat keeps that message meanwhile.
@@ -43,6 +43,10 @@ const (
 	pdfInstances = 2
 	// pdfMaxText bounds the text of one PDF (as decompressed .docx text).
 	pdfMaxText = 256 << 20
+	// pdfReuseMax is the largest PDF after which its engine instance is
+	// kept for the next one. An instance's memory only grows, so one that
+	// read a larger document is dropped.
+	pdfReuseMax = 8 << 20
 )
 
 // errPDFEncrypted says a PDF needs a password.
@@ -67,11 +71,12 @@ func (e *pdfEngine) get(ctx context.Context) (pdfium.Pool, error) {
 		go func() {
 			defer close(e.ready)
 			e.pool, e.err = webassembly.Init(webassembly.Config{
-				MaxIdle:  pdfInstances,
-				MaxTotal: pdfInstances,
-				FSConfig: wazero.NewFSConfig(), // no file system
-				Stdout:   io.Discard,
-				Stderr:   io.Discard,
+				MaxIdle:      pdfInstances,
+				MaxTotal:     pdfInstances,
+				ReuseWorkers: true,
+				FSConfig:     wazero.NewFSConfig(), // no file system
+				Stdout:       io.Discard,
+				Stderr:       io.Discard,
 				// The module lowers setjmp/longjmp to exception handling.
 				RuntimeConfig: wazero.NewRuntimeConfig().
 					WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
@@ -125,7 +130,11 @@ func extractPDF(ctx context.Context, data []byte) (string, error) {
 	}()
 	select {
 	case r := <-done:
-		_ = inst.Close()
+		if len(data) > pdfReuseMax {
+			_ = inst.Kill() // its memory grew with the document: drop it
+		} else {
+			_ = inst.Close()
+		}
 		return r.text, r.err
 	case <-ctx.Done():
 		// Interrupts the engine's call in flight; the instance is dropped.
