@@ -302,6 +302,9 @@ func (p *Parser) parseDocument(ctx context.Context, doc event.Document, ev event
 		return err
 	}
 	text, err := ExtractTextContext(ctx, ev.Path, data)
+	if took, ok := sharedPDF.compiled(); ok {
+		p.log.InfoContext(ctx, "PDF engine ready", slog.String("path", ev.Path), slog.Duration("compiled_in", took))
+	}
 	if err != nil {
 		return err
 	}

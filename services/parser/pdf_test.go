@@ -192,3 +192,25 @@ func TestExtractPDFInterrupted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Ada Quinlan manages PRJ-1234.\nSecond line.", strings.TrimSpace(text))
 }
+
+// The engine's compilation is reported once, after it ended well.
+func TestPDFEngineCompiledReportsOnce(t *testing.T) {
+	e := &pdfEngine{}
+	_, ok := e.compiled()
+	assert.False(t, ok, "not started")
+	e.ready = make(chan struct{})
+	_, ok = e.compiled()
+	assert.False(t, ok, "compiling")
+	e.took = 3 * time.Second
+	close(e.ready)
+	took, ok := e.compiled()
+	assert.True(t, ok)
+	assert.Equal(t, 3*time.Second, took)
+	_, ok = e.compiled()
+	assert.False(t, ok, "reported already")
+
+	failed := &pdfEngine{ready: make(chan struct{}), err: errors.New("no")}
+	close(failed.ready)
+	_, ok = failed.compiled()
+	assert.False(t, ok, "a failed compilation is reported by the reads")
+}
