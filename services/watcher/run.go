@@ -18,6 +18,7 @@ import (
 type pending struct {
 	fw          *fsnotify.Watcher
 	entries     map[string]*observation
+	watched     map[string]bool // directories watched (absolute)
 	watchFailed map[string]bool // directories whose watch failed (logged once)
 }
 
@@ -34,6 +35,10 @@ func (p *pending) observe(rel string, st fs.FileInfo) {
 		return
 	}
 	p.entries[rel] = &observation{size: st.Size(), mod: st.ModTime(), since: time.Now()}
+}
+
+func newPending(fw *fsnotify.Watcher) *pending {
+	return &pending{fw: fw, entries: map[string]*observation{}, watched: map[string]bool{}, watchFailed: map[string]bool{}}
 }
 
 // touch queues rel after an event.
@@ -65,7 +70,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.log.DebugContext(ctx, "close fsnotify", slog.Any(keyErr, err))
 		}
 	}()
-	pend := &pending{fw: fw, entries: map[string]*observation{}, watchFailed: map[string]bool{}}
+	pend := newPending(fw)
 	w.mu.Lock()
 	w.watchDir(ctx, pend, w.root)
 	_, err = w.scan(ctx, pend)
@@ -135,7 +140,34 @@ func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
 		}
 		return
 	}
+	pend.watched[abs] = true
 	delete(pend.watchFailed, abs)
+}
+
+// unwatchTree drops the watches of a directory that was moved or deleted
+// and of its subdirectories. A watch follows its directory, not its path:
+// fsnotify drops the watch of a moved directory itself, but those of its
+// subdirectories live on under their old paths, so that their events carry
+// paths that no longer exist, and watching the new paths returns the stale
+// watches unchanged. Once dropped, the new paths are watched afresh.
+func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) {
+	if !pend.watched[dir] && !pend.watchFailed[dir] {
+		return // a file, or a directory nothing watches
+	}
+	for abs := range pend.watched {
+		if !within(dir, abs) {
+			continue
+		}
+		delete(pend.watched, abs)
+		if err := pend.fw.Remove(abs); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
+			w.log.DebugContext(ctx, "unwatch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
+		}
+	}
+	for abs := range pend.watchFailed {
+		if within(dir, abs) {
+			delete(pend.watchFailed, abs)
+		}
+	}
 }
 
 // onEvent queues the path of an fsnotify event. A new directory is watched
@@ -144,6 +176,9 @@ func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
 func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event) {
 	if ev.Name == w.root || !within(w.root, ev.Name) {
 		return
+	}
+	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+		w.unwatchTree(ctx, pend, ev.Name)
 	}
 	rel := w.rel(ev.Name)
 	if w.pathRule(rel, true) != "" {

@@ -205,7 +205,7 @@ func TestScanWatchesARecreatedRoot(t *testing.T) {
 		for range fw.Events { // drained so that the watcher keeps reading
 		}
 	}()
-	pend := &pending{fw: fw, entries: map[string]*observation{}, watchFailed: map[string]bool{}}
+	pend := newPending(fw)
 	e.w.mu.Lock()
 	defer e.w.mu.Unlock()
 	e.w.watchDir(t.Context(), pend, e.root)
@@ -222,4 +222,51 @@ func TestScanWatchesARecreatedRoot(t *testing.T) {
 	_, err = e.w.scan(t.Context(), pend)
 	require.NoError(t, err)
 	assert.Contains(t, fw.WatchList(), e.root)
+}
+
+// A directory renamed inside the folder, or moved out and back in under
+// another name, is followed under its new name: its files move to their new
+// paths, and what is written in it and its subdirectories later is seen at
+// once, not only by the next rescan.
+func TestRunDirectoryMoved(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "d1/top.md", "top")
+	e.write(t, "d1/sub/deep/x.md", "x")
+	startRun(t, e.w)
+	discoveredN := func(p string, n int) func() error {
+		return countIs(n, func() int { return len(e.discovered(t, p)) }, "discovered "+p)
+	}
+	deletedN := func(p string, n int) func() error {
+		return countIs(n, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p)
+	}
+	waitFor(t, runTimeout, discoveredN("d1/top.md", 1))
+	waitFor(t, runTimeout, discoveredN("d1/sub/deep/x.md", 1))
+
+	t.Run("renamed inside", func(t *testing.T) {
+		require.NoError(t, os.Rename(filepath.Join(e.root, "d1"), filepath.Join(e.root, "d2")))
+		for _, p := range []string{"top.md", "sub/deep/x.md"} {
+			waitFor(t, runTimeout, deletedN("d1/"+p, 1))
+			waitFor(t, runTimeout, discoveredN("d2/"+p, 1))
+		}
+		for _, p := range []string{"d2/new.md", "d2/sub/new.md", "d2/sub/deep/new.md"} {
+			e.write(t, p, "written after the rename into "+p)
+			waitFor(t, runTimeout, discoveredN(p, 1))
+		}
+		e.write(t, "d2/sub/deep/x.md", "x, edited after the rename")
+		waitFor(t, runTimeout, discoveredN("d2/sub/deep/x.md", 2))
+	})
+	t.Run("moved out and back in", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "d2")
+		require.NoError(t, os.Rename(filepath.Join(e.root, "d2"), out))
+		waitFor(t, runTimeout, deletedN("d2/sub/deep/x.md", 1))
+		require.NoError(t, os.Rename(out, filepath.Join(e.root, "d3")))
+		waitFor(t, runTimeout, discoveredN("d3/sub/deep/x.md", 1))
+		e.write(t, "d3/sub/deep/back.md", "written after the move back")
+		waitFor(t, runTimeout, discoveredN("d3/sub/deep/back.md", 1))
+	})
+	assert.Len(t, e.discovered(t, "d1/sub/deep/x.md"), 1)
+	assert.Empty(t, e.discovered(t, "d2/sub/deep/back.md"))
 }
