@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -226,7 +227,7 @@ func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]
 		}
 		r, _ := filepath.Rel(root, abs)
 		rel := filepath.ToSlash(r)
-		if strings.HasPrefix(d.Name(), ".") {
+		if strings.HasPrefix(d.Name(), ".") || !utf8.ValidString(rel) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}

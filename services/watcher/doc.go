@@ -48,8 +48,9 @@
 // partial files (*.swp, *.swx, ~$*, *~, *.part, *.tmp, *.crdownload, .#*),
 // names or relative paths matching a Config.Ignore pattern (a pattern that
 // matches a directory skips the whole directory), symlinks whose target
-// leaves the folder, files larger than Config.MaxFileSize and anything that
-// is not a regular file. Symlinks to regular files inside the folder are
+// leaves the folder, files larger than Config.MaxFileSize, names that are not
+// valid UTF-8 (events and state are JSON, which cannot carry them unchanged)
+// and anything that is not a regular file. Symlinks to regular files inside the folder are
 // followed and published under the link's own path; symlinks to directories
 // are not followed (the directory is inside the folder and watched anyway).
 // Each ignored path is logged and counted once, not on every rescan.

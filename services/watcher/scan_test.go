@@ -633,3 +633,31 @@ func TestScanStoresAgainAnObjectLeftIncomplete(t *testing.T) {
 	assert.Equal(t, content, string(got))
 	assert.Len(t, e.logs.lines(t, "stored object incomplete; storing it again"), 1)
 }
+
+// A name that is not valid UTF-8 (an archive made on another system, say)
+// cannot travel in the JSON of events and state, which would carry it
+// changed: the parser would find no object under it, and each scan would
+// publish it and withdraw it again. Such a file, or a directory with such
+// a name, is refused with a warning.
+func TestScanInvalidUTF8Name(t *testing.T) {
+	e := newEnv(t, nil)
+	e.write(t, "Pr\x84sentation.md", "a name in CP437")
+	e.write(t, "Ordner\xff/inside.md", "in a directory whose name is not UTF-8")
+	e.write(t, "ok.md", "a valid name")
+	for i := range 2 {
+		rep := e.scan(t)
+		assert.Equal(t, 1-i, rep.Count(Published), "scan %d", i)
+		assert.Zero(t, rep.Count(Deleted), "scan %d", i)
+		for _, p := range []string{"Pr\x84sentation.md", "Ordner\xff"} {
+			res, ok := rep.Lookup(p)
+			if assert.True(t, ok, "%q not reported", p) {
+				assert.Equal(t, Skipped, res.Outcome, p)
+				assert.Equal(t, ReasonInvalidName, res.Reason, p)
+			}
+		}
+	}
+	assert.Len(t, e.messages(t), 1)
+	skips := e.logs.lines(t, "file skipped")
+	require.Len(t, skips, 2)
+	assert.Equal(t, "WARN", skips[0]["level"])
+}

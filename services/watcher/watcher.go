@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -371,6 +372,12 @@ func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 			return ReasonIgnored
 		}
 	}
+	if !utf8.ValidString(rel) {
+		// Events and state are JSON, which would carry the path changed
+		// (invalid bytes become U+FFFD): the parser would find no object
+		// under it, and the state would record it under another path.
+		return ReasonInvalidName
+	}
 	return ""
 }
 
@@ -711,7 +718,7 @@ func (w *Watcher) skip(ctx context.Context, rel string, reason SkipReason, detai
 		w.m.skipped.WithLabelValues(string(reason)).Inc()
 		level := slog.LevelInfo
 		switch reason {
-		case ReasonTooLarge, ReasonSymlinkOutside:
+		case ReasonTooLarge, ReasonSymlinkOutside, ReasonInvalidName:
 			level = slog.LevelWarn
 		case ReasonUnstable:
 			level = slog.LevelDebug
