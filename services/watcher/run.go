@@ -257,7 +257,7 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 			w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
 			continue // the rescan retries
 		}
-		res := w.visit(ctx, rel, abs, lst, rec, nil)
+		res := w.visit(ctx, rel, abs, lst, rec, nil, false)
 		if res.Outcome == Skipped && res.Reason == ReasonUnstable {
 			pend.touch(rel, abs)
 		}

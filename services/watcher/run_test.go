@@ -270,3 +270,47 @@ func TestRunDirectoryMoved(t *testing.T) {
 	assert.Len(t, e.discovered(t, "d1/sub/deep/x.md"), 1)
 	assert.Empty(t, e.discovered(t, "d2/sub/deep/back.md"))
 }
+
+// A file replaced by different bytes of the same size and mtime (cp -p,
+// rsync -t, an archive extracted over it) is published again: Run had an
+// event for it, so it reads the file instead of trusting the quick check
+// that scans make.
+func TestRunSameSizeAndMtimeReplacement(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	abs := e.write(t, "a.md", "version A")
+	startRun(t, e.w)
+	discoveredN := func(n int) func() error {
+		return countIs(n, func() int { return len(e.discovered(t, "a.md")) }, "discovered a.md")
+	}
+	waitFor(t, runTimeout, discoveredN(1))
+	st, err := os.Stat(abs)
+	require.NoError(t, err)
+
+	t.Run("renamed over", func(t *testing.T) {
+		tmp := e.write(t, "a.md.part", "version B")
+		require.NoError(t, os.Chtimes(tmp, st.ModTime(), st.ModTime()))
+		require.NoError(t, os.Rename(tmp, abs))
+		waitFor(t, runTimeout, discoveredN(2))
+		assert.Equal(t, sha("version B"), e.discovered(t, "a.md")[1].SHA256)
+	})
+	t.Run("rewritten in place", func(t *testing.T) {
+		e.write(t, "a.md", "version C")
+		require.NoError(t, os.Chtimes(abs, st.ModTime(), st.ModTime()))
+		waitFor(t, runTimeout, discoveredN(3))
+		assert.Equal(t, sha("version C"), e.discovered(t, "a.md")[2].SHA256)
+	})
+	t.Run("touched", func(t *testing.T) {
+		rec := e.record(t, "a.md")
+		require.NoError(t, os.Chtimes(abs, time.Now(), time.Now()))
+		waitFor(t, runTimeout, func() error {
+			if r := e.record(t, "a.md"); r.ModTime == rec.ModTime {
+				return errors.New("new mtime not recorded")
+			}
+			return nil
+		})
+		assert.Len(t, e.discovered(t, "a.md"), 3, "the same bytes are not published again")
+	})
+}

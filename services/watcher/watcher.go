@@ -405,12 +405,15 @@ func (w *Watcher) visitEntry(ctx context.Context, rel, abs string, d fs.DirEntry
 	if err != nil {
 		return w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
 	}
-	return w.visit(ctx, rel, abs, lst, recs[rel], pend)
+	return w.visit(ctx, rel, abs, lst, recs[rel], pend, true)
 }
 
 // visit decides and acts on one path that is not a directory; lst is its
-// Lstat. rec is its record or nil. w.mu is held.
-func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, rec *record, pend *pending) Result {
+// Lstat. rec is its record or nil. With quick set, a file whose size and
+// mtime match the record is taken as unchanged without being read (the
+// quick check of scans); Run reads a file it had an event for, since its
+// bytes may have changed behind the same size and mtime. w.mu is held.
+func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, rec *record, pend *pending, quick bool) Result {
 	if reason := w.nameRule(rel, false); reason != "" {
 		return w.skip(ctx, rel, reason, rel)
 	}
@@ -437,7 +440,7 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 	if st.Size() > w.cfg.MaxFileSize {
 		return w.tooLarge(ctx, rel, st.Size())
 	}
-	if rec.matches(st) && rec.ownedBy(w.root) {
+	if quick && rec.matches(st) && rec.ownedBy(w.root) {
 		if rec.Root == "" {
 			w.adopt(ctx, rec)
 		}
@@ -498,6 +501,9 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 		// bytes becomes this folder's.
 		upd := *rec
 		upd.Size, upd.ModTime, upd.Root = st0.Size(), modTime(st0), w.root
+		if upd == *rec {
+			return w.unchanged(rel, rec)
+		}
 		if err := w.putRecord(ctx, &upd); err != nil {
 			w.log.WarnContext(ctx, "update watcher state", slog.String(keyPath, rel), slog.Any(keyErr, err))
 		}
