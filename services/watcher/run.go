@@ -26,6 +26,7 @@ type observation struct {
 	size  int64
 	mod   time.Time
 	since time.Time
+	dir   bool // the path was a watched directory when it was moved or deleted
 }
 
 // observe records st for rel; the settle clock restarts when it differs
@@ -46,7 +47,11 @@ func (p *pending) touch(rel, abs string) {
 	st, err := os.Stat(abs)
 	if err != nil {
 		// Gone (or unreadable): the next settle step looks again.
-		p.entries[rel] = &observation{size: -1, since: time.Now()}
+		o := &observation{size: -1, since: time.Now()}
+		if old := p.entries[rel]; old != nil {
+			o.dir = old.dir // a directory's later events are about its path only
+		}
+		p.entries[rel] = o
 		return
 	}
 	p.observe(rel, st)
@@ -145,14 +150,14 @@ func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
 }
 
 // unwatchTree drops the watches of a directory that was moved or deleted
-// and of its subdirectories. A watch follows its directory, not its path:
+// and of its subdirectories, and reports whether dir was one. A watch follows its directory, not its path:
 // fsnotify drops the watch of a moved directory itself, but those of its
 // subdirectories live on under their old paths, so that their events carry
 // paths that no longer exist, and watching the new paths returns the stale
 // watches unchanged. Once dropped, the new paths are watched afresh.
-func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) {
+func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) bool {
 	if !pend.watched[dir] && !pend.watchFailed[dir] {
-		return // a file, or a directory nothing watches
+		return false // a file, or a directory nothing watches
 	}
 	for abs := range pend.watched {
 		if !within(dir, abs) {
@@ -168,6 +173,7 @@ func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) {
 			delete(pend.watchFailed, abs)
 		}
 	}
+	return true
 }
 
 // onEvent queues the path of an fsnotify event. A new directory is watched
@@ -177,9 +183,7 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 	if ev.Name == w.root || !within(w.root, ev.Name) {
 		return
 	}
-	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-		w.unwatchTree(ctx, pend, ev.Name)
-	}
+	wasDir := (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && w.unwatchTree(ctx, pend, ev.Name)
 	rel := w.rel(ev.Name)
 	if w.pathRule(rel, true) != "" {
 		return // hidden or ignored; editor files are checked (and logged once) by visit
@@ -191,6 +195,9 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 		}
 	}
 	pend.touch(rel, ev.Name)
+	if wasDir {
+		pend.entries[rel].dir = true
+	}
 }
 
 // watchTree watches a new directory and its subdirectories and queues
@@ -229,7 +236,7 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			delete(pend.entries, rel)
-			w.gone(ctx, rel)
+			w.gone(ctx, rel, o.dir)
 			continue
 		case err != nil:
 			delete(pend.entries, rel) // the rescan reports it
@@ -269,7 +276,9 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 
 // gone withdraws a path that disappeared: a recorded file, or a directory
 // with recorded files under it. Files recorded for another folder are left.
-func (w *Watcher) gone(ctx context.Context, rel string) {
+// Only for a directory is the whole state read, which takes long with many
+// files: editors and downloads delete many short-lived files.
+func (w *Watcher) gone(ctx context.Context, rel string, dir bool) {
 	rec, err := w.getRecord(ctx, rel)
 	if err != nil {
 		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
@@ -280,6 +289,10 @@ func (w *Watcher) gone(ctx context.Context, rel string) {
 		w.withdraw(ctx, rec)
 		return
 	}
+	if !dir {
+		return
+	}
+	w.runHook("sweep", rel)
 	recs, err := w.loadRecords(ctx)
 	if err != nil {
 		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,4 +315,39 @@ func TestRunSameSizeAndMtimeReplacement(t *testing.T) {
 		})
 		assert.Len(t, e.discovered(t, "a.md"), 3, "the same bytes are not published again")
 	})
+}
+
+// A deleted path that was neither a recorded file nor a directory (vim's
+// test file 4913, a backup file, a download's temporary file) costs one
+// state lookup: only a deleted or moved directory makes Run read the whole
+// state to find the files under it, which takes long with many files.
+func TestRunDeletedTemporaryFileDoesNotReadAllState(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 100 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "d/a.md", "a")
+	var sweeps atomic.Int32
+	e.w.hook = func(step, _ string) {
+		if step == "sweep" {
+			sweeps.Add(1)
+		}
+	}
+	startRun(t, e.w)
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "d/a.md")) }, "discovered d/a.md"))
+
+	for i := range 20 {
+		for _, name := range []string{strconv.Itoa(4913 + i), fmt.Sprintf("x%d.md~", i), fmt.Sprintf("lu%d.tmp", i)} {
+			require.NoError(t, os.Remove(e.write(t, name, "short-lived")))
+		}
+	}
+	// The deletions are handled at the first tick after their events; the
+	// marker only once it has settled.
+	e.write(t, "marker.md", "marker")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "marker.md")) }, "discovered marker.md"))
+	assert.Zero(t, sweeps.Load())
+
+	require.NoError(t, os.Rename(filepath.Join(e.root, "d"), filepath.Join(t.TempDir(), "d")))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "d/a.md")) }, "deleted d/a.md"))
+	assert.Equal(t, int32(1), sweeps.Load())
 }

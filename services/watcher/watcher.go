@@ -64,7 +64,10 @@ type Watcher struct {
 	smu     sync.Mutex
 	skipped map[string]SkipReason // paths whose skip was logged, by reason
 
-	hook func(step, rel string) // test hook: runs after the steps "hashed" and "stored" of publish
+	// hook is a test hook: it runs after the steps "hashed" and "stored" of
+	// publish, and at "sweep", before Run reads the whole state for the
+	// files of a deleted directory.
+	hook func(step, rel string)
 }
 
 // New validates cfg and returns a Watcher publishing through js. The object
