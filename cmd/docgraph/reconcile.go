@@ -94,7 +94,7 @@ type folderFile struct {
 
 // editorFiles are the names the watcher ignores as editor swap, backup and
 // partial-download files (services/watcher).
-var editorFiles = []string{"*.swp", "*.swx", "~$*", "*~", "*.part", "*.tmp", "*.crdownload", ".#*"}
+var editorFiles = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*.tmp", "*.crdownload", ".#*"}
 
 // spreadsheetFormats are the formats the parser treats as tables.
 var spreadsheetFormats = []string{"csv", "tsv", "xlsx", "xls", "xlsm", "ods"}

@@ -178,7 +178,7 @@ func TestReconcileExpectsWhatTheWatcherPublishes(t *testing.T) {
 	in := t.TempDir()
 	for _, name := range []string{
 		"a.md", "deep/b.txt", ".hidden.md", ".hid/c.md", "d.md~", "e.swp", "~$f.docx", "g.part", "h.tmp",
-		".#i.md", "j.crdownload", "big.txt", "table.csv", "k\xff.md", "l\x84/m.md",
+		".#i.md", "j.crdownload", "big.txt", "table.csv", "k\xff.md", "l\x84/m.md", "#n.md#",
 	} {
 		content := "text\n"
 		if name == "big.txt" {

@@ -48,7 +48,7 @@
 // # What is ignored
 //
 // Hidden files and directories (a name starting with "."), editor and
-// partial files (*.swp, *.swx, ~$*, *~, *.part, *.tmp, *.crdownload, .#*),
+// partial files (*.swp, *.swx, ~$*, *~, #*#, *.part, *.tmp, *.crdownload, .#*),
 // names or relative paths matching a Config.Ignore pattern (a pattern that
 // matches a directory skips the whole directory), symlinks whose target
 // leaves the folder, files larger than Config.MaxFileSize, names that are not

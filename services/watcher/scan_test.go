@@ -274,6 +274,7 @@ func TestScanIgnored(t *testing.T) {
 		{give: "movie.part", want: ReasonEditor},
 		{give: "upload.tmp", want: ReasonEditor},
 		{give: "file.pdf.crdownload", want: ReasonEditor},
+		{give: "#notes.md#", want: ReasonEditor},
 		{give: "sub/.#lock.md", want: ReasonHidden},
 		{give: "drafts/idea.md", want: ReasonIgnored, path: "drafts"},
 		{give: "copy.bak", want: ReasonIgnored},
@@ -304,7 +305,7 @@ func TestScanIgnored(t *testing.T) {
 	assert.Len(t, e.messages(t), 2)
 	// Logged and counted once, not on every scan.
 	assert.Len(t, e.logs.lines(t, "file skipped"), len(tests))
-	assert.Equal(t, 7.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonEditor))))
+	assert.Equal(t, 8.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonEditor))))
 	assert.Equal(t, 4.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonHidden))))
 	assert.Equal(t, 3.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonIgnored))))
 }

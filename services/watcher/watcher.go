@@ -39,8 +39,9 @@ const (
 	keyErr           = "err"
 )
 
-// editorPatterns are the editor swap, backup and partial-download files.
-var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "*.part", "*.tmp", "*.crdownload", ".#*"}
+// editorPatterns are the editor swap, backup, auto-save (Emacs' #name#)
+// and partial-download files.
+var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*.tmp", "*.crdownload", ".#*"}
 
 // Watcher publishes the files of one folder. Scan and Run may be called
 // from different goroutines; their work on the folder is serialised.
