@@ -25,9 +25,10 @@
 // whose bytes did not is Unchanged (its recorded mtime is updated quietly).
 // A scan does not read again a file whose size and mtime both match the
 // record, so a rewrite that restores both is not noticed by scans (as with
-// rsync's quick check); Run reads a file again after an event for it, so
-// that bytes replaced behind the same size and mtime (cp -p, rsync -t, an
-// archive extracted over the folder) are published.
+// rsync's quick check); Run reads a file again after an event that may have
+// changed its bytes (a write, or a file created or moved there), so that
+// bytes replaced behind the same size and mtime (cp -p, rsync -t, an archive
+// extracted over the folder) are published.
 //
 // Object retention: the objects of the last two versions of a path are kept
 // (the current one and the one before it, for a parser that is still

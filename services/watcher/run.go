@@ -27,15 +27,24 @@ type observation struct {
 	mod   time.Time
 	since time.Time
 	dir   bool // the path was a watched directory when it was moved or deleted
+	// written is set by an event that may have changed the bytes (a write,
+	// or a file created or moved there): the file is read even if its size
+	// and mtime match the record.
+	written bool
 }
 
 // observe records st for rel; the settle clock restarts when it differs
 // from what was seen before.
-func (p *pending) observe(rel string, st fs.FileInfo) {
-	if o := p.entries[rel]; o != nil && o.size == st.Size() && o.mod.Equal(st.ModTime()) {
-		return
+func (p *pending) observe(rel string, st fs.FileInfo) *observation {
+	o := p.entries[rel]
+	if o == nil {
+		o = &observation{}
+		p.entries[rel] = o
+	} else if o.size == st.Size() && o.mod.Equal(st.ModTime()) {
+		return o
 	}
-	p.entries[rel] = &observation{size: st.Size(), mod: st.ModTime(), since: time.Now()}
+	o.size, o.mod, o.since = st.Size(), st.ModTime(), time.Now()
+	return o
 }
 
 func newPending(fw *fsnotify.Watcher) *pending {
@@ -43,18 +52,19 @@ func newPending(fw *fsnotify.Watcher) *pending {
 }
 
 // touch queues rel after an event.
-func (p *pending) touch(rel, abs string) {
+func (p *pending) touch(rel, abs string) *observation {
 	st, err := os.Stat(abs)
 	if err != nil {
 		// Gone (or unreadable): the next settle step looks again.
-		o := &observation{size: -1, since: time.Now()}
-		if old := p.entries[rel]; old != nil {
-			o.dir = old.dir // a directory's later events are about its path only
+		o := p.entries[rel]
+		if o == nil {
+			o = &observation{}
+			p.entries[rel] = o
 		}
-		p.entries[rel] = o
-		return
+		o.size, o.mod, o.since = -1, time.Time{}, time.Now()
+		return o
 	}
-	p.observe(rel, st)
+	return p.observe(rel, st)
 }
 
 // Run publishes the folder's files until ctx ends: an initial scan, then
@@ -194,10 +204,9 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 			return
 		}
 	}
-	pend.touch(rel, ev.Name)
-	if wasDir {
-		pend.entries[rel].dir = true
-	}
+	o := pend.touch(rel, ev.Name)
+	o.dir = o.dir || wasDir
+	o.written = o.written || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create)
 }
 
 // watchTree watches a new directory and its subdirectories and queues
@@ -264,9 +273,9 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 			w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
 			continue // the rescan retries
 		}
-		res := w.visit(ctx, rel, abs, lst, rec, nil, false)
+		res := w.visit(ctx, rel, abs, lst, rec, nil, !o.written)
 		if res.Outcome == Skipped && res.Reason == ReasonUnstable {
-			pend.touch(rel, abs)
+			pend.touch(rel, abs).written = o.written
 		}
 		if rec.live() && !res.keepsRecord() && rec.ownedBy(w.root) {
 			w.withdraw(ctx, rec)

@@ -304,6 +304,22 @@ func TestRunSameSizeAndMtimeReplacement(t *testing.T) {
 		waitFor(t, runTimeout, discoveredN(3))
 		assert.Equal(t, sha("version C"), e.discovered(t, "a.md")[2].SHA256)
 	})
+	t.Run("chmod", func(t *testing.T) {
+		// Only a write or a rename can change the bytes: a chmod or chown
+		// of many files does not make Run read them all.
+		var hashed atomic.Int32
+		e.w.mu.Lock()
+		e.w.hook = func(step, rel string) {
+			if step == "hashed" && rel == "a.md" {
+				hashed.Add(1)
+			}
+		}
+		e.w.mu.Unlock()
+		require.NoError(t, os.Chmod(abs, 0o600))
+		e.write(t, "marker.md", "settles after the chmod")
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "marker.md")) }, "discovered marker.md"))
+		assert.Zero(t, hashed.Load())
+	})
 	t.Run("touched", func(t *testing.T) {
 		rec := e.record(t, "a.md")
 		require.NoError(t, os.Chtimes(abs, time.Now(), time.Now()))

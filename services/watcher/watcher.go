@@ -415,8 +415,8 @@ func (w *Watcher) visitEntry(ctx context.Context, rel, abs string, d fs.DirEntry
 // visit decides and acts on one path that is not a directory; lst is its
 // Lstat. rec is its record or nil. With quick set, a file whose size and
 // mtime match the record is taken as unchanged without being read (the
-// quick check of scans); Run reads a file it had an event for, since its
-// bytes may have changed behind the same size and mtime. w.mu is held.
+// quick check of scans); Run reads a file written since, whose bytes may
+// have changed behind the same size and mtime. w.mu is held.
 func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, rec *record, pend *pending, quick bool) Result {
 	if reason := w.nameRule(rel, false); reason != "" {
 		return w.skip(ctx, rel, reason, rel)
