@@ -251,7 +251,11 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 			delete(pend.entries, rel) // the rescan reports it
 			continue
 		case lst.IsDir():
+			// A file, or a moved or deleted directory, replaced by a
+			// directory: the files of the new one are queued on their own,
+			// and what it lacks is gone.
 			delete(pend.entries, rel)
+			w.gone(ctx, rel, o.dir)
 			continue
 		}
 		st := lst
@@ -283,8 +287,9 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 	}
 }
 
-// gone withdraws a path that disappeared: a recorded file, or a directory
-// with recorded files under it. Files recorded for another folder are left.
+// gone withdraws a path that disappeared or became a directory: a recorded
+// file, or a directory with recorded files under it (those that are gone).
+// Files recorded for another folder are left.
 // Only for a directory is the whole state read, which takes long with many
 // files: editors and downloads delete many short-lived files.
 func (w *Watcher) gone(ctx context.Context, rel string, dir bool) {

@@ -367,3 +367,35 @@ func TestRunDeletedTemporaryFileDoesNotReadAllState(t *testing.T) {
 	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "d/a.md")) }, "deleted d/a.md"))
 	assert.Equal(t, int32(1), sweeps.Load())
 }
+
+// A directory swapped for another one under the same name (a deployment or
+// sync tool moving a new version into place) withdraws the files the new
+// one lacks at once, not only at the next rescan; so does a file replaced
+// by a directory of the same name.
+func TestRunDirectorySwapped(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "d/a.md", "a")
+	e.write(t, "d/b.md", "b")
+	e.write(t, "x", "a file, then a directory")
+	startRun(t, e.w)
+	for _, p := range []string{"d/a.md", "d/b.md", "x"} {
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, p)) }, "discovered "+p))
+	}
+
+	next := filepath.Join(t.TempDir(), "d")
+	require.NoError(t, os.MkdirAll(next, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(next, "a.md"), []byte("a, new version"), 0o644))
+	require.NoError(t, os.Rename(filepath.Join(e.root, "d"), filepath.Join(t.TempDir(), "d.old")))
+	require.NoError(t, os.Rename(next, filepath.Join(e.root, "d")))
+	require.NoError(t, os.Remove(filepath.Join(e.root, "x")))
+	e.write(t, "x/inside.md", "x is a directory now")
+
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "d/b.md")) }, "deleted d/b.md"))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "x")) }, "deleted x"))
+	waitFor(t, runTimeout, countIs(2, func() int { return len(e.discovered(t, "d/a.md")) }, "discovered d/a.md"))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "x/inside.md")) }, "discovered x/inside.md"))
+	assert.Equal(t, sha("a, new version"), e.discovered(t, "d/a.md")[1].SHA256)
+}
