@@ -546,7 +546,7 @@ func markIncomplete(ctx context.Context, js jetstream.JetStream, gaps []gap) (in
 		if g.kind != gapDeadLettered || g.fileSHA == "" || g.file.abs == "" {
 			continue
 		}
-		stored, err := storedState(ctx, js, objects, g.path+"@"+g.fileSHA)
+		stored, err := storedState(ctx, js, objects, watcher.ObjectName(g.path, g.fileSHA))
 		if err != nil {
 			return n, err
 		}
@@ -584,7 +584,7 @@ func storedState(ctx context.Context, js jetstream.JetStream, objects jetstream.
 // republish stores the file's bytes (unless the object is there) and
 // publishes a FileDiscovered for them.
 func republish(ctx context.Context, js jetstream.JetStream, objects jetstream.ObjectStore, g gap, run string) (uint64, error) {
-	obj := g.path + "@" + g.fileSHA
+	obj := watcher.ObjectName(g.path, g.fileSHA)
 	stored, err := storedState(ctx, js, objects, obj)
 	if err != nil {
 		return 0, err

@@ -14,8 +14,8 @@
 // published for its path, streamed into the object store (bus.BucketFiles)
 // while its SHA-256 is computed again; the upload is kept only if both hashes
 // and the file's size and mtime before and after agree. The object is named
-// "<path>@<sha256>", so a version a parser is still reading is never
-// overwritten by the next one. Then FileDiscovered is published on
+// "<path>@<sha256>" (a path over 1 KiB by its hash, see ObjectName), so a
+// version a parser is still reading is never overwritten by the next one. Then FileDiscovered is published on
 // event.SubjectFileDiscovered with the headers Correlation-ID (the first 24
 // hex digits of sha256(path + "\x00" + sha256), the same for the same bytes
 // at the same path), Nats-Msg-Id ("file:<path>:<sha256>") and the type and

@@ -662,3 +662,26 @@ func TestScanInvalidUTF8Name(t *testing.T) {
 	require.Len(t, skips, 2)
 	assert.Equal(t, "WARN", skips[0]["level"])
 }
+
+// A file with a very long path is published: the object store puts the
+// object's name, base64-encoded, in a NATS subject, and a name longer than
+// the server accepts made it close the connection, which stopped every
+// stage, again at each restart.
+func TestScanVeryLongPath(t *testing.T) {
+	e := newEnv(t, nil)
+	long := strings.Repeat(strings.Repeat("d", 200)+"/", 16) + "deep.md"
+	e.write(t, long, "far down")
+	e.write(t, "short.md", "near")
+	rep := e.scan(t)
+	for _, p := range []string{long, "short.md"} {
+		res, ok := rep.Lookup(p)
+		require.True(t, ok)
+		require.Equal(t, Published, res.Outcome, "%v", res.Err)
+		assert.True(t, e.objectExists(t, res.Object))
+		assert.Equal(t, ObjectName(p, res.SHA256), res.Object)
+	}
+	assert.Equal(t, "short.md@"+sha("near"), ObjectName("short.md", sha("near")))
+	assert.LessOrEqual(t, len(ObjectName(long, sha("far down"))), maxObjectPath+65)
+	assert.NotEqual(t, ObjectName(long+"x", sha("far down")), ObjectName(long, sha("far down")))
+	assert.Len(t, e.discovered(t, long), 1)
+}

@@ -513,7 +513,7 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 		}
 		return w.unchanged(rel, &upd)
 	}
-	obj := rel + "@" + sum
+	obj := ObjectName(rel, sum)
 	if err := w.upload(ctx, rel, abs, obj, sum, st0.Size()); errors.Is(err, errUnstable) {
 		return w.skip(ctx, rel, ReasonUnstable, rel+" (changed while it was stored)")
 	} else if err != nil {
@@ -776,6 +776,23 @@ func closeQuietly(f *os.File) {
 func CorrelationID(rel, sum string) string {
 	h := sha256.Sum256([]byte(rel + "\x00" + sum))
 	return hex.EncodeToString(h[:])[:24]
+}
+
+// maxObjectPath bounds the length of a path in an object name; longer paths
+// are named by their hash.
+const maxObjectPath = 1024
+
+// ObjectName is the name of a file version in the object store,
+// "<path>@<sha256>". The store puts the name, base64-encoded, in a NATS
+// subject, which the server refuses beyond its control line (4 KiB) by
+// closing the connection: a path longer than maxObjectPath bytes is named
+// by its hash instead ("sha256-<hex>@<sha256>"), as IDPath does.
+func ObjectName(rel, sum string) string {
+	if len(rel) > maxObjectPath {
+		h := sha256.Sum256([]byte(rel))
+		rel = "sha256-" + hex.EncodeToString(h[:])
+	}
+	return rel + "@" + sum
 }
 
 // IDPath is the path as used in a Nats-Msg-Id header, which cannot carry
