@@ -210,7 +210,8 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 }
 
 // watchTree watches a new directory and its subdirectories and queues
-// their files.
+// their files, as written: they are new at their paths, whatever their
+// sizes and mtimes.
 func (w *Watcher) watchTree(ctx context.Context, pend *pending, dir string) {
 	err := filepath.WalkDir(dir, func(abs string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -224,7 +225,7 @@ func (w *Watcher) watchTree(ctx context.Context, pend *pending, dir string) {
 			w.watchDir(ctx, pend, abs)
 			return nil
 		}
-		pend.touch(rel, abs)
+		pend.touch(rel, abs).written = true
 		return nil
 	})
 	if err != nil {

@@ -370,14 +370,15 @@ func TestRunDeletedTemporaryFileDoesNotReadAllState(t *testing.T) {
 
 // A directory swapped for another one under the same name (a deployment or
 // sync tool moving a new version into place) withdraws the files the new
-// one lacks at once, not only at the next rescan; so does a file replaced
-// by a directory of the same name.
+// one lacks at once, not only at the next rescan, and publishes the files
+// it changed, even behind the same size and mtime; a file replaced by a
+// directory of the same name is withdrawn too.
 func TestRunDirectorySwapped(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
 		c.Settle = 50 * time.Millisecond
 		c.Rescan = time.Hour // only fsnotify
 	})
-	e.write(t, "d/a.md", "a")
+	old := e.write(t, "d/a.md", "a, version 1")
 	e.write(t, "d/b.md", "b")
 	e.write(t, "x", "a file, then a directory")
 	startRun(t, e.w)
@@ -385,9 +386,12 @@ func TestRunDirectorySwapped(t *testing.T) {
 		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, p)) }, "discovered "+p))
 	}
 
+	st, err := os.Stat(old)
+	require.NoError(t, err)
 	next := filepath.Join(t.TempDir(), "d")
 	require.NoError(t, os.MkdirAll(next, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(next, "a.md"), []byte("a, new version"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(next, "a.md"), []byte("a, version 2"), 0o644))
+	require.NoError(t, os.Chtimes(filepath.Join(next, "a.md"), st.ModTime(), st.ModTime()))
 	require.NoError(t, os.Rename(filepath.Join(e.root, "d"), filepath.Join(t.TempDir(), "d.old")))
 	require.NoError(t, os.Rename(next, filepath.Join(e.root, "d")))
 	require.NoError(t, os.Remove(filepath.Join(e.root, "x")))
@@ -397,5 +401,5 @@ func TestRunDirectorySwapped(t *testing.T) {
 	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "x")) }, "deleted x"))
 	waitFor(t, runTimeout, countIs(2, func() int { return len(e.discovered(t, "d/a.md")) }, "discovered d/a.md"))
 	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "x/inside.md")) }, "discovered x/inside.md"))
-	assert.Equal(t, sha("a, new version"), e.discovered(t, "d/a.md")[1].SHA256)
+	assert.Equal(t, sha("a, version 2"), e.discovered(t, "d/a.md")[1].SHA256)
 }
