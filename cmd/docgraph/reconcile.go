@@ -221,13 +221,19 @@ func resolveRoot(root string) (string, error) {
 func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]folderFile, []error) {
 	files := map[string]folderFile{}
 	var problems []error
+	data, err := filepath.Abs(cfg.Data)
+	if err == nil {
+		if resolved, err := filepath.EvalSymlinks(data); err == nil {
+			data = resolved
+		}
+	}
 	_ = filepath.WalkDir(root, func(abs string, d fs.DirEntry, err error) error {
 		if abs == root {
 			return err
 		}
 		r, _ := filepath.Rel(root, abs)
 		rel := filepath.ToSlash(r)
-		if strings.HasPrefix(d.Name(), ".") || !utf8.ValidString(rel) {
+		if strings.HasPrefix(d.Name(), ".") || !utf8.ValidString(rel) || abs == data {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
@@ -439,7 +445,8 @@ func inFlight(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 // but the graph lacks is republished directly, under a message ID that is
 // not a duplicate of the first publication.
 func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Config, gaps []gap) (int, error) {
-	w, err := watcher.New(watcher.Config{Root: root, MaxFileSize: int64(cfg.Watch.MaxFileSize)}, s.js, logging.Discard(), nil)
+	w, err := watcher.New(watcher.Config{Root: root, MaxFileSize: int64(cfg.Watch.MaxFileSize), Exclude: []string{cfg.Data}},
+		s.js, logging.Discard(), nil)
 	if err != nil {
 		return 0, err
 	}

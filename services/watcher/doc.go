@@ -51,7 +51,8 @@
 // Hidden files and directories (a name starting with "."), editor and
 // partial files (*.swp, *.swx, ~$*, *~, #*#, *.part, *.tmp, *.crdownload, .#*),
 // names or relative paths matching a Config.Ignore pattern (a pattern that
-// matches a directory skips the whole directory), symlinks whose target
+// matches a directory skips the whole directory), the Config.Exclude
+// directories (docgraph's data directory inside the folder), symlinks whose target
 // leaves the folder, files larger than Config.MaxFileSize, names that are not
 // valid UTF-8 (events and state are JSON, which cannot carry them unchanged)
 // and anything that is not a regular file. Symlinks to regular files inside the folder are

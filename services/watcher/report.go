@@ -28,11 +28,12 @@ const (
 	ReasonNotRegular     SkipReason = "not_regular"
 	ReasonUnstable       SkipReason = "unstable"
 	ReasonInvalidName    SkipReason = "invalid_name"
+	ReasonExcluded       SkipReason = "excluded"
 )
 
 var skipReasons = []SkipReason{
 	ReasonHidden, ReasonEditor, ReasonIgnored, ReasonSymlinkOutside,
-	ReasonTooLarge, ReasonNotRegular, ReasonUnstable, ReasonInvalidName,
+	ReasonTooLarge, ReasonNotRegular, ReasonUnstable, ReasonInvalidName, ReasonExcluded,
 }
 
 // Describe returns the reason as a short phrase for people.
@@ -54,6 +55,8 @@ func (r SkipReason) Describe() string {
 		return "not stable yet"
 	case ReasonInvalidName:
 		return "name is not valid UTF-8"
+	case ReasonExcluded:
+		return "excluded directory (docgraph's data)"
 	}
 	return string(r)
 }

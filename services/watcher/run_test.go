@@ -16,6 +16,8 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/event"
 )
 
 const runTimeout = 10 * time.Second
@@ -402,4 +404,41 @@ func TestRunDirectorySwapped(t *testing.T) {
 	waitFor(t, runTimeout, countIs(2, func() int { return len(e.discovered(t, "d/a.md")) }, "discovered d/a.md"))
 	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "x/inside.md")) }, "discovered x/inside.md"))
 	assert.Equal(t, sha("a, version 2"), e.discovered(t, "d/a.md")[1].SHA256)
+}
+
+// docgraph's data directory inside the watched folder is never published:
+// its store files change with every publication, which published them
+// again, without end.
+func TestRunExcludesTheDataDirectory(t *testing.T) {
+	e := newEnv(t, nil)
+	e.write(t, "data/nats/store.blk", "store")
+	e.write(t, "doc.md", "a document")
+	w, _, _ := e.newWatcher(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = 50 * time.Millisecond
+		c.Exclude = []string{filepath.Join(e.root, "data")}
+	})
+	rep, err := w.Scan(t.Context())
+	require.NoError(t, err)
+	res, ok := rep.Lookup("data")
+	require.True(t, ok)
+	assert.Equal(t, Skipped, res.Outcome)
+	assert.Equal(t, ReasonExcluded, res.Reason)
+	assert.Equal(t, 1, rep.Count(Published))
+
+	startRun(t, w)
+	e.write(t, "data/nats/store.blk", "store, changed")
+	e.write(t, "data/graph.wal", "graph")
+	e.write(t, "marker.md", "written after the store")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "marker.md")) }, "discovered marker.md"))
+	for _, m := range e.messages(t) {
+		var ev event.FileDiscovered
+		require.NoError(t, m.Msg.Decode(&ev))
+		assert.False(t, strings.HasPrefix(ev.Path, "data/"), ev.Path)
+	}
+
+	_, err = New(Config{Root: filepath.Join(e.root, "data"), Exclude: []string{filepath.Join(e.root, "data")}}, e.js, nil, nil)
+	assert.ErrorContains(t, err, "excluded")
+	_, err = New(Config{Root: filepath.Join(e.root, "data/nats"), Exclude: []string{filepath.Join(e.root, "data")}}, e.js, nil, nil)
+	assert.NoError(t, err, "a folder inside the data directory may be watched")
 }

@@ -46,11 +46,12 @@ var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*
 // Watcher publishes the files of one folder. Scan and Run may be called
 // from different goroutines; their work on the folder is serialised.
 type Watcher struct {
-	cfg  Config
-	root string // absolute, symlinks resolved
-	js   jetstream.JetStream
-	log  *slog.Logger
-	m    *metrics
+	cfg      Config
+	root     string   // absolute, symlinks resolved
+	excluded []string // Config.Exclude inside root, relative to it
+	js       jetstream.JetStream
+	log      *slog.Logger
+	m        *metrics
 
 	mu      sync.Mutex // serialises scans and Run's steps; guards what follows
 	objects jetstream.ObjectStore
@@ -91,6 +92,26 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 	if err != nil {
 		return nil, fmt.Errorf("new watcher: root %s: %w", cfg.Root, err)
 	}
+	var excluded []string
+	for _, x := range cfg.Exclude {
+		abs, err := filepath.Abs(x)
+		if err != nil {
+			return nil, fmt.Errorf("new watcher: exclude %s: %w", x, err)
+		}
+		if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = resolved
+		}
+		switch {
+		case abs == root:
+			return nil, fmt.Errorf("new watcher: watcher.root (%s) is excluded (docgraph's data directory?)", root)
+		case within(root, abs):
+			rel, err := filepath.Rel(root, abs)
+			if err != nil {
+				return nil, fmt.Errorf("new watcher: exclude %s: %w", x, err)
+			}
+			excluded = append(excluded, filepath.ToSlash(rel))
+		}
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -102,12 +123,13 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 		return nil, fmt.Errorf("new watcher: %w", err)
 	}
 	return &Watcher{
-		cfg:     cfg,
-		root:    root,
-		js:      js,
-		log:     logger.With(slog.String(keyStage, bus.StageWatcher)),
-		m:       m,
-		skipped: map[string]SkipReason{},
+		cfg:      cfg,
+		root:     root,
+		excluded: excluded,
+		js:       js,
+		log:      logger.With(slog.String(keyStage, bus.StageWatcher)),
+		m:        m,
+		skipped:  map[string]SkipReason{},
 	}, nil
 }
 
@@ -359,6 +381,9 @@ func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 	name := path.Base(rel)
 	if strings.HasPrefix(name, ".") {
 		return ReasonHidden
+	}
+	if slices.ContainsFunc(w.excluded, func(x string) bool { return under(rel, x) }) {
+		return ReasonExcluded
 	}
 	if !isDir {
 		for _, p := range editorPatterns {
