@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -237,6 +239,8 @@ func (w *Watcher) watchTree(ctx context.Context, pend *pending, dir string) {
 // for Settle, and withdraws pending paths that are gone. w.mu is held.
 func (w *Watcher) settle(ctx context.Context, pend *pending) {
 	now := time.Now()
+	var goneDirs []string
+	defer func() { w.sweep(ctx, goneDirs) }()
 	for rel, o := range pend.entries {
 		if ctx.Err() != nil {
 			return
@@ -244,19 +248,17 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 		abs := w.abs(rel)
 		lst, err := os.Lstat(abs)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			delete(pend.entries, rel)
-			w.gone(ctx, rel, o.dir)
-			continue
-		case err != nil:
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			delete(pend.entries, rel) // the rescan reports it
 			continue
-		case lst.IsDir():
-			// A file, or a moved or deleted directory, replaced by a
-			// directory: the files of the new one are queued on their own,
-			// and what it lacks is gone.
+		case err != nil || lst.IsDir():
+			// Gone, or replaced by a directory (whose files are queued on
+			// their own).
 			delete(pend.entries, rel)
-			w.gone(ctx, rel, o.dir)
+			w.gone(ctx, rel)
+			if o.dir {
+				goneDirs = append(goneDirs, rel)
+			}
 			continue
 		}
 		st := lst
@@ -288,12 +290,9 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 	}
 }
 
-// gone withdraws a path that disappeared or became a directory: a recorded
-// file, or a directory with recorded files under it (those that are gone).
-// Files recorded for another folder are left.
-// Only for a directory is the whole state read, which takes long with many
-// files: editors and downloads delete many short-lived files.
-func (w *Watcher) gone(ctx context.Context, rel string, dir bool) {
+// gone withdraws the recorded file of a path that disappeared or became a
+// directory. A file recorded for another folder is left.
+func (w *Watcher) gone(ctx context.Context, rel string) {
 	rec, err := w.getRecord(ctx, rel)
 	if err != nil {
 		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
@@ -302,19 +301,27 @@ func (w *Watcher) gone(ctx context.Context, rel string, dir bool) {
 	w.forgetSkip(rel)
 	if rec.live() && rec.ownedBy(w.root) {
 		w.withdraw(ctx, rec)
+	}
+}
+
+// sweep withdraws the recorded files under directories that were moved,
+// deleted or replaced and that are gone. It reads the whole state, which
+// takes long with many files: once per settle step, for every directory
+// gone in it, and never for a file (editors and downloads delete many
+// short-lived ones). Files recorded for another folder are left.
+func (w *Watcher) sweep(ctx context.Context, dirs []string) {
+	if len(dirs) == 0 || ctx.Err() != nil {
 		return
 	}
-	if !dir {
-		return
-	}
-	w.runHook("sweep", rel)
+	w.runHook("sweep", "")
 	recs, err := w.loadRecords(ctx)
 	if err != nil {
-		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
+		w.log.WarnContext(ctx, "withdraw files of gone directories", slog.Any("dirs", dirs), slog.Any(keyErr, err))
 		return
 	}
-	for p, r := range recs {
-		if !r.live() || !r.ownedBy(w.root) || !under(p, rel) {
+	for _, p := range slices.Sorted(maps.Keys(recs)) {
+		r := recs[p]
+		if !r.live() || !r.ownedBy(w.root) || !inAny(p, dirs) {
 			continue
 		}
 		if _, err := os.Lstat(w.abs(p)); errors.Is(err, fs.ErrNotExist) {

@@ -442,3 +442,37 @@ func TestRunExcludesTheDataDirectory(t *testing.T) {
 	_, err = New(Config{Root: filepath.Join(e.root, "data/nats"), Exclude: []string{filepath.Join(e.root, "data")}}, e.js, nil, nil)
 	assert.NoError(t, err, "a folder inside the data directory may be watched")
 }
+
+// A deleted tree of many directories reads the whole state once per settle
+// step in which directories went, not once per directory, and withdraws
+// every file under it.
+func TestRunDeletedTreeReadsStateOnce(t *testing.T) {
+	const dirs = 20
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 200 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	for i := range dirs {
+		e.write(t, fmt.Sprintf("tree/d%02d/x/f.md", i), fmt.Sprintf("file %d", i))
+	}
+	var sweeps atomic.Int32
+	e.w.hook = func(step, _ string) {
+		if step == "sweep" {
+			sweeps.Add(1)
+		}
+	}
+	startRun(t, e.w)
+	for i := range dirs {
+		p := fmt.Sprintf("tree/d%02d/x/f.md", i)
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, p)) }, "discovered "+p))
+	}
+	require.NoError(t, os.RemoveAll(filepath.Join(e.root, "tree")))
+	for i := range dirs {
+		p := fmt.Sprintf("tree/d%02d/x/f.md", i)
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p))
+	}
+	e.write(t, "marker.md", "marker")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "marker.md")) }, "discovered marker.md"))
+	// 2*dirs+1 directories went, in a few settle steps.
+	assert.Less(t, sweeps.Load(), int32(dirs/2))
+}
