@@ -221,9 +221,10 @@ func resolveRoot(root string) (string, error) {
 func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]folderFile, []error) {
 	files := map[string]folderFile{}
 	var problems []error
-	data, err := filepath.Abs(cfg.Data)
-	if err == nil {
-		if resolved, err := filepath.EvalSymlinks(data); err == nil {
+	var data string // the data directory, never published
+	if abs, err := filepath.Abs(cfg.Data); err == nil && cfg.Data != "" {
+		data = abs
+		if resolved, err := filepath.EvalSymlinks(abs); err == nil {
 			data = resolved
 		}
 	}

@@ -162,11 +162,12 @@ func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
 }
 
 // unwatchTree drops the watches of a directory that was moved or deleted
-// and of its subdirectories, and reports whether dir was one. A watch follows its directory, not its path:
-// fsnotify drops the watch of a moved directory itself, but those of its
-// subdirectories live on under their old paths, so that their events carry
-// paths that no longer exist, and watching the new paths returns the stale
-// watches unchanged. Once dropped, the new paths are watched afresh.
+// and of its subdirectories, and reports whether dir was one. A watch
+// follows its directory, not its path: fsnotify drops the watch of a moved
+// directory itself, but those of its subdirectories live on under their old
+// paths, so that their events carry paths that no longer exist, and
+// watching the new paths returns the stale watches unchanged. Once dropped,
+// the new paths are watched afresh.
 func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) bool {
 	if !pend.watched[dir] && !pend.watchFailed[dir] {
 		return false // a file, or a directory nothing watches

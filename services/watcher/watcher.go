@@ -94,6 +94,9 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 	}
 	var excluded []string
 	for _, x := range cfg.Exclude {
+		if x == "" {
+			continue
+		}
 		abs, err := filepath.Abs(x)
 		if err != nil {
 			return nil, fmt.Errorf("new watcher: exclude %s: %w", x, err)
