@@ -198,8 +198,8 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 	}
 	wasDir := (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && w.unwatchTree(ctx, pend, ev.Name)
 	rel := w.rel(ev.Name)
-	if w.pathRule(rel, true) != "" {
-		return // hidden or ignored; editor files are checked (and logged once) by visit
+	if r := w.pathRule(rel, true); r != "" && r != ReasonInvalidName {
+		return // hidden or ignored; editor files and invalid names are checked (and logged once) by visit
 	}
 	if ev.Has(fsnotify.Create) {
 		if lst, err := os.Lstat(ev.Name); err == nil && lst.IsDir() {

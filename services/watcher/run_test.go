@@ -476,3 +476,29 @@ func TestRunDeletedTreeReadsStateOnce(t *testing.T) {
 	// 2*dirs+1 directories went, in a few settle steps.
 	assert.Less(t, sweeps.Load(), int32(dirs/2))
 }
+
+// A file dropped with a name that is not valid UTF-8 is refused with a
+// warning at once, not only at the next rescan.
+func TestRunWarnsOfAnInvalidName(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	startRun(t, e.w)
+	waitFor(t, runTimeout, func() error {
+		if len(e.logs.lines(t, "watching folder")) == 0 {
+			return errors.New("initial scan not done")
+		}
+		return nil
+	})
+	e.write(t, "Pr\x84sentation.md", "a name in CP437")
+	waitFor(t, runTimeout, func() error {
+		for _, l := range e.logs.lines(t, "file skipped") {
+			if l["reason"] == string(ReasonInvalidName) && l["level"] == "WARN" {
+				return nil
+			}
+		}
+		return errors.New("no warning")
+	})
+	assert.Empty(t, e.messages(t))
+}
