@@ -68,7 +68,7 @@ type Watcher struct {
 
 	// hook is a test hook: it runs after the steps "hashed" and "stored" of
 	// publish, and at "sweep", before Run reads the whole state for the
-	// files of a deleted directory.
+	// files of directories that are gone.
 	hook func(step, rel string)
 }
 
