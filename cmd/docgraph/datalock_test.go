@@ -196,3 +196,29 @@ func TestWorkerMetricsAddressInUse(t *testing.T) {
 	require.ErrorContains(t, err, "metrics.addr: listen tcp "+taken.Addr().String()+": bind: address already in use")
 	require.ErrorContains(t, err, "give each docgraph process on this machine its own --metrics-addr")
 }
+
+// A data directory inside the watched folder is not published: its store
+// files change with every publication, so each publication published them
+// again, without end. The watched folder cannot be the data directory.
+func TestUpDataInsideTheWatchedFolder(t *testing.T) {
+	inbox := t.TempDir()
+	writeFile(t, filepath.Join(inbox, "a.md"), "# a\n\nA document.\n")
+	p := startProc(t, "up", "--watch", inbox, "--data", filepath.Join(inbox, "state"), "--nats.listen", "off",
+		"--metrics-addr", "", "--log-format", "json", "--watch.settle", "50ms", "--watch.rescan", "100ms")
+	p.waitLog(t, 60*time.Second, `"all stages ready"`, 1)
+	p.waitLog(t, 60*time.Second, `"msg":"graph updated"`, 1)
+	writeFile(t, filepath.Join(inbox, "b.md"), "# b\n\nAnother document.\n")
+	p.waitLog(t, 60*time.Second, `"path":"b.md"`, 1)
+	assert.Equal(t, 2, strings.Count(p.log(), `"msg":"file published"`), "only a.md and b.md are published")
+	assert.Equal(t, 0, strings.Count(p.log(), `"path":"state/`), "the data directory is not published")
+
+	p = startProc(t, "up", "--watch", inbox, "--data", inbox, "--nats.listen", "off", "--metrics-addr", "")
+	select {
+	case err := <-p.done:
+		p.done <- err
+		assert.Error(t, err)
+		assert.Contains(t, p.log(), "is excluded")
+	case <-time.After(60 * time.Second):
+		t.Fatalf("up --watch %s --data %s still runs:\n%s", inbox, inbox, p.log())
+	}
+}

@@ -119,7 +119,8 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 
 	var reports []watcher.Report
 	for _, tg := range targets {
-		w, err := watcher.New(watcher.Config{Root: tg.root, MaxFileSize: int64(cfg.Watch.MaxFileSize)}, s.js, log, prometheus.NewRegistry())
+		w, err := watcher.New(watcher.Config{Root: tg.root, MaxFileSize: int64(cfg.Watch.MaxFileSize), Exclude: []string{cfg.Data}},
+			s.js, log, prometheus.NewRegistry())
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -93,7 +94,7 @@ type folderFile struct {
 
 // editorFiles are the names the watcher ignores as editor swap, backup and
 // partial-download files (services/watcher).
-var editorFiles = []string{"*.swp", "*.swx", "~$*", "*~", "*.part", "*.tmp", "*.crdownload", ".#*"}
+var editorFiles = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*.tmp", "*.crdownload", ".#*"}
 
 // spreadsheetFormats are the formats the parser treats as tables.
 var spreadsheetFormats = []string{"csv", "tsv", "xlsx", "xls", "xlsm", "ods"}
@@ -220,13 +221,20 @@ func resolveRoot(root string) (string, error) {
 func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]folderFile, []error) {
 	files := map[string]folderFile{}
 	var problems []error
+	var data string // the data directory, never published
+	if abs, err := filepath.Abs(cfg.Data); err == nil && cfg.Data != "" {
+		data = abs
+		if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+			data = resolved
+		}
+	}
 	_ = filepath.WalkDir(root, func(abs string, d fs.DirEntry, err error) error {
 		if abs == root {
 			return err
 		}
 		r, _ := filepath.Rel(root, abs)
 		rel := filepath.ToSlash(r)
-		if strings.HasPrefix(d.Name(), ".") {
+		if strings.HasPrefix(d.Name(), ".") || !utf8.ValidString(rel) || abs == data {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
@@ -438,7 +446,8 @@ func inFlight(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 // but the graph lacks is republished directly, under a message ID that is
 // not a duplicate of the first publication.
 func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Config, gaps []gap) (int, error) {
-	w, err := watcher.New(watcher.Config{Root: root, MaxFileSize: int64(cfg.Watch.MaxFileSize)}, s.js, logging.Discard(), nil)
+	w, err := watcher.New(watcher.Config{Root: root, MaxFileSize: int64(cfg.Watch.MaxFileSize), Exclude: []string{cfg.Data}},
+		s.js, logging.Discard(), nil)
 	if err != nil {
 		return 0, err
 	}
@@ -545,7 +554,7 @@ func markIncomplete(ctx context.Context, js jetstream.JetStream, gaps []gap) (in
 		if g.kind != gapDeadLettered || g.fileSHA == "" || g.file.abs == "" {
 			continue
 		}
-		stored, err := storedState(ctx, js, objects, g.path+"@"+g.fileSHA)
+		stored, err := storedState(ctx, js, objects, watcher.ObjectName(g.path, g.fileSHA))
 		if err != nil {
 			return n, err
 		}
@@ -583,7 +592,7 @@ func storedState(ctx context.Context, js jetstream.JetStream, objects jetstream.
 // republish stores the file's bytes (unless the object is there) and
 // publishes a FileDiscovered for them.
 func republish(ctx context.Context, js jetstream.JetStream, objects jetstream.ObjectStore, g gap, run string) (uint64, error) {
-	obj := g.path + "@" + g.fileSHA
+	obj := watcher.ObjectName(g.path, g.fileSHA)
 	stored, err := storedState(ctx, js, objects, obj)
 	if err != nil {
 		return 0, err

@@ -178,7 +178,7 @@ func TestReconcileExpectsWhatTheWatcherPublishes(t *testing.T) {
 	in := t.TempDir()
 	for _, name := range []string{
 		"a.md", "deep/b.txt", ".hidden.md", ".hid/c.md", "d.md~", "e.swp", "~$f.docx", "g.part", "h.tmp",
-		".#i.md", "j.crdownload", "big.txt", "table.csv",
+		".#i.md", "j.crdownload", "big.txt", "table.csv", "k\xff.md", "l\x84/m.md", "#n.md#",
 	} {
 		content := "text\n"
 		if name == "big.txt" {
@@ -195,14 +195,16 @@ func TestReconcileExpectsWhatTheWatcherPublishes(t *testing.T) {
 	root, err := resolveRoot(in)
 	require.NoError(t, err)
 
-	cfg := testConfig(t, "--watch.max_file_size", "1KiB")
+	data := filepath.Join(in, "data")
+	writeFile(t, filepath.Join(data, "nats", "store.blk"), "docgraph's own data\n")
+	cfg := testConfig(t, "--watch.max_file_size", "1KiB", "--data", data)
 	_, m, err := loadSchemas(cfg)
 	require.NoError(t, err)
 	files, problems := folderFiles(root, cfg, m)
 	require.Empty(t, problems)
 
 	_, _, js := bustest.Provisioned(t)
-	w, err := watcher.New(watcher.Config{Root: in, MaxFileSize: 1024}, js, logging.Discard(), nil)
+	w, err := watcher.New(watcher.Config{Root: in, MaxFileSize: 1024, Exclude: []string{data}}, js, logging.Discard(), nil)
 	require.NoError(t, err)
 	rep, err := w.Scan(t.Context())
 	require.NoError(t, err)

@@ -559,6 +559,7 @@ func (s *system) forgetEarlierVersions(ctx context.Context, st graph.Store) erro
 func (s *system) newWatcher(root string) (*watcher.Watcher, error) {
 	return watcher.New(watcher.Config{
 		Root: root, Settle: s.cfg.Watch.Settle, Rescan: s.cfg.Watch.Rescan, MaxFileSize: int64(s.cfg.Watch.MaxFileSize),
+		Exclude: []string{s.cfg.Data},
 	}, s.js, s.log, s.reg)
 }
 

@@ -31,6 +31,11 @@ type Config struct {
 	// Ignore holds extra glob patterns (path.Match syntax) matched against
 	// each entry's base name and its slash-separated path relative to Root.
 	Ignore []string
+	// Exclude holds directories never published, such as docgraph's data
+	// directory inside Root, whose store files change with every
+	// publication. Root must not be one of them; those outside Root are
+	// ignored.
+	Exclude []string
 }
 
 func (c Config) withDefaults() Config {

@@ -14,17 +14,22 @@
 // published for its path, streamed into the object store (bus.BucketFiles)
 // while its SHA-256 is computed again; the upload is kept only if both hashes
 // and the file's size and mtime before and after agree. The object is named
-// "<path>@<sha256>", so a version a parser is still reading is never
-// overwritten by the next one. Then FileDiscovered is published on
-// event.SubjectFileDiscovered with the headers Correlation-ID (the first 24
+// "<path>@<sha256>" (a path over 1 KiB by its hash, see ObjectName), so a
+// version a parser is still reading is never overwritten by the next one.
+// Then FileDiscovered is published on event.SubjectFileDiscovered with the
+// headers Correlation-ID (the first 24
 // hex digits of sha256(path + "\x00" + sha256), the same for the same bytes
 // at the same path), Nats-Msg-Id ("file:<path>:<sha256>") and the type and
 // version headers, and finally the state of the path is recorded in the
 // bus.BucketWatcher key-value bucket. The same bytes at the same path are
 // never published twice, also across restarts; a file whose mtime changed but
 // whose bytes did not is Unchanged (its recorded mtime is updated quietly).
-// A file whose size and mtime both match the record is not read again, so a
-// rewrite that restores both is not noticed (as with rsync's quick check).
+// A scan does not read again a file whose size and mtime both match the
+// record, so a rewrite that restores both is not noticed by scans (as with
+// rsync's quick check); Run reads a file again after an event that may have
+// changed its bytes (a write, or a file created or moved there), so that
+// bytes replaced behind the same size and mtime (cp -p, rsync -t, an archive
+// extracted over the folder) are published.
 //
 // Object retention: the objects of the last two versions of a path are kept
 // (the current one and the one before it, for a parser that is still
@@ -45,13 +50,16 @@
 // # What is ignored
 //
 // Hidden files and directories (a name starting with "."), editor and
-// partial files (*.swp, *.swx, ~$*, *~, *.part, *.tmp, *.crdownload, .#*),
-// names or relative paths matching a Config.Ignore pattern (a pattern that
-// matches a directory skips the whole directory), symlinks whose target
-// leaves the folder, files larger than Config.MaxFileSize and anything that
-// is not a regular file. Symlinks to regular files inside the folder are
-// followed and published under the link's own path; symlinks to directories
-// are not followed (the directory is inside the folder and watched anyway).
+// partial files (*.swp, *.swx, ~$*, *~, #*#, *.part, *.tmp, *.crdownload,
+// .#*), names or relative paths matching a Config.Ignore pattern (a pattern
+// that matches a directory skips the whole directory), the Config.Exclude
+// directories (docgraph's data directory inside the folder), symlinks whose
+// target leaves the folder, files larger than Config.MaxFileSize, names that
+// are not valid UTF-8 (events and state are JSON, which cannot carry them
+// unchanged) and anything that is not a regular file. Symlinks to regular
+// files inside the folder are followed and published under the link's own
+// path; symlinks to directories are not followed (the directory is inside
+// the folder and watched anyway).
 // Each ignored path is logged and counted once, not on every rescan.
 //
 // A recorded path is withdrawn (FileDeleted) when a scan finds nothing there

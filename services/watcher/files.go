@@ -45,7 +45,7 @@ func (w *Watcher) ScanFiles(ctx context.Context, rels []string) (Report, error) 
 		if err != nil {
 			return rep, fmt.Errorf("scan %s: %w", w.root, err)
 		}
-		rep.Results = append(rep.Results, w.visit(ctx, rel, abs, lst, rec, nil))
+		rep.Results = append(rep.Results, w.visit(ctx, rel, abs, lst, rec, nil, true))
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil

@@ -27,11 +27,13 @@ const (
 	ReasonTooLarge       SkipReason = "too_large"
 	ReasonNotRegular     SkipReason = "not_regular"
 	ReasonUnstable       SkipReason = "unstable"
+	ReasonInvalidName    SkipReason = "invalid_name"
+	ReasonExcluded       SkipReason = "excluded"
 )
 
 var skipReasons = []SkipReason{
 	ReasonHidden, ReasonEditor, ReasonIgnored, ReasonSymlinkOutside,
-	ReasonTooLarge, ReasonNotRegular, ReasonUnstable,
+	ReasonTooLarge, ReasonNotRegular, ReasonUnstable, ReasonInvalidName, ReasonExcluded,
 }
 
 // Describe returns the reason as a short phrase for people.
@@ -51,6 +53,10 @@ func (r SkipReason) Describe() string {
 		return "not a regular file"
 	case ReasonUnstable:
 		return "not stable yet"
+	case ReasonInvalidName:
+		return "name is not valid UTF-8"
+	case ReasonExcluded:
+		return "excluded directory (docgraph's data)"
 	}
 	return string(r)
 }

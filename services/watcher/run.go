@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -18,6 +20,7 @@ import (
 type pending struct {
 	fw          *fsnotify.Watcher
 	entries     map[string]*observation
+	watched     map[string]bool // directories watched (absolute)
 	watchFailed map[string]bool // directories whose watch failed (logged once)
 }
 
@@ -25,26 +28,45 @@ type observation struct {
 	size  int64
 	mod   time.Time
 	since time.Time
+	dir   bool // the path was a watched directory when it was moved or deleted
+	// written is set by an event that may have changed the bytes (a write,
+	// or a file created or moved there): the file is read even if its size
+	// and mtime match the record.
+	written bool
 }
 
 // observe records st for rel; the settle clock restarts when it differs
 // from what was seen before.
-func (p *pending) observe(rel string, st fs.FileInfo) {
-	if o := p.entries[rel]; o != nil && o.size == st.Size() && o.mod.Equal(st.ModTime()) {
-		return
+func (p *pending) observe(rel string, st fs.FileInfo) *observation {
+	o := p.entries[rel]
+	if o == nil {
+		o = &observation{}
+		p.entries[rel] = o
+	} else if o.size == st.Size() && o.mod.Equal(st.ModTime()) {
+		return o
 	}
-	p.entries[rel] = &observation{size: st.Size(), mod: st.ModTime(), since: time.Now()}
+	o.size, o.mod, o.since = st.Size(), st.ModTime(), time.Now()
+	return o
+}
+
+func newPending(fw *fsnotify.Watcher) *pending {
+	return &pending{fw: fw, entries: map[string]*observation{}, watched: map[string]bool{}, watchFailed: map[string]bool{}}
 }
 
 // touch queues rel after an event.
-func (p *pending) touch(rel, abs string) {
+func (p *pending) touch(rel, abs string) *observation {
 	st, err := os.Stat(abs)
 	if err != nil {
 		// Gone (or unreadable): the next settle step looks again.
-		p.entries[rel] = &observation{size: -1, since: time.Now()}
-		return
+		o := p.entries[rel]
+		if o == nil {
+			o = &observation{}
+			p.entries[rel] = o
+		}
+		o.size, o.mod, o.since = -1, time.Time{}, time.Now()
+		return o
 	}
-	p.observe(rel, st)
+	return p.observe(rel, st)
 }
 
 // Run publishes the folder's files until ctx ends: an initial scan, then
@@ -65,7 +87,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.log.DebugContext(ctx, "close fsnotify", slog.Any(keyErr, err))
 		}
 	}()
-	pend := &pending{fw: fw, entries: map[string]*observation{}, watchFailed: map[string]bool{}}
+	pend := newPending(fw)
 	w.mu.Lock()
 	w.watchDir(ctx, pend, w.root)
 	_, err = w.scan(ctx, pend)
@@ -135,7 +157,36 @@ func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
 		}
 		return
 	}
+	pend.watched[abs] = true
 	delete(pend.watchFailed, abs)
+}
+
+// unwatchTree drops the watches of a directory that was moved or deleted
+// and of its subdirectories, and reports whether dir was one. A watch
+// follows its directory, not its path: fsnotify drops the watch of a moved
+// directory itself, but those of its subdirectories live on under their old
+// paths, so that their events carry paths that no longer exist, and
+// watching the new paths returns the stale watches unchanged. Once dropped,
+// the new paths are watched afresh.
+func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) bool {
+	if !pend.watched[dir] && !pend.watchFailed[dir] {
+		return false // a file, or a directory nothing watches
+	}
+	for abs := range pend.watched {
+		if !within(dir, abs) {
+			continue
+		}
+		delete(pend.watched, abs)
+		if err := pend.fw.Remove(abs); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
+			w.log.DebugContext(ctx, "unwatch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
+		}
+	}
+	for abs := range pend.watchFailed {
+		if within(dir, abs) {
+			delete(pend.watchFailed, abs)
+		}
+	}
+	return true
 }
 
 // onEvent queues the path of an fsnotify event. A new directory is watched
@@ -145,9 +196,10 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 	if ev.Name == w.root || !within(w.root, ev.Name) {
 		return
 	}
+	wasDir := (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && w.unwatchTree(ctx, pend, ev.Name)
 	rel := w.rel(ev.Name)
-	if w.pathRule(rel, true) != "" {
-		return // hidden or ignored; editor files are checked (and logged once) by visit
+	if r := w.pathRule(rel, true); r != "" && r != ReasonInvalidName {
+		return // hidden or ignored; editor files and invalid names are checked (and logged once) by visit
 	}
 	if ev.Has(fsnotify.Create) {
 		if lst, err := os.Lstat(ev.Name); err == nil && lst.IsDir() {
@@ -155,11 +207,14 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 			return
 		}
 	}
-	pend.touch(rel, ev.Name)
+	o := pend.touch(rel, ev.Name)
+	o.dir = o.dir || wasDir
+	o.written = o.written || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create)
 }
 
 // watchTree watches a new directory and its subdirectories and queues
-// their files.
+// their files, as written: they are new at their paths, whatever their
+// sizes and mtimes.
 func (w *Watcher) watchTree(ctx context.Context, pend *pending, dir string) {
 	err := filepath.WalkDir(dir, func(abs string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -173,7 +228,7 @@ func (w *Watcher) watchTree(ctx context.Context, pend *pending, dir string) {
 			w.watchDir(ctx, pend, abs)
 			return nil
 		}
-		pend.touch(rel, abs)
+		pend.touch(rel, abs).written = true
 		return nil
 	})
 	if err != nil {
@@ -185,6 +240,8 @@ func (w *Watcher) watchTree(ctx context.Context, pend *pending, dir string) {
 // for Settle, and withdraws pending paths that are gone. w.mu is held.
 func (w *Watcher) settle(ctx context.Context, pend *pending) {
 	now := time.Now()
+	var goneDirs []string
+	defer func() { w.sweep(ctx, goneDirs) }()
 	for rel, o := range pend.entries {
 		if ctx.Err() != nil {
 			return
@@ -192,15 +249,17 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 		abs := w.abs(rel)
 		lst, err := os.Lstat(abs)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			delete(pend.entries, rel)
-			w.gone(ctx, rel)
-			continue
-		case err != nil:
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			delete(pend.entries, rel) // the rescan reports it
 			continue
-		case lst.IsDir():
+		case err != nil || lst.IsDir():
+			// Gone, or replaced by a directory (whose files are queued on
+			// their own).
 			delete(pend.entries, rel)
+			w.gone(ctx, rel)
+			if o.dir {
+				goneDirs = append(goneDirs, rel)
+			}
 			continue
 		}
 		st := lst
@@ -222,9 +281,9 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 			w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
 			continue // the rescan retries
 		}
-		res := w.visit(ctx, rel, abs, lst, rec, nil)
+		res := w.visit(ctx, rel, abs, lst, rec, nil, !o.written)
 		if res.Outcome == Skipped && res.Reason == ReasonUnstable {
-			pend.touch(rel, abs)
+			pend.touch(rel, abs).written = o.written
 		}
 		if rec.live() && !res.keepsRecord() && rec.ownedBy(w.root) {
 			w.withdraw(ctx, rec)
@@ -232,8 +291,8 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 	}
 }
 
-// gone withdraws a path that disappeared: a recorded file, or a directory
-// with recorded files under it. Files recorded for another folder are left.
+// gone withdraws the recorded file of a path that disappeared or became a
+// directory. A file recorded for another folder is left.
 func (w *Watcher) gone(ctx context.Context, rel string) {
 	rec, err := w.getRecord(ctx, rel)
 	if err != nil {
@@ -243,15 +302,27 @@ func (w *Watcher) gone(ctx context.Context, rel string) {
 	w.forgetSkip(rel)
 	if rec.live() && rec.ownedBy(w.root) {
 		w.withdraw(ctx, rec)
+	}
+}
+
+// sweep withdraws the recorded files under directories that were moved,
+// deleted or replaced and that are gone. It reads the whole state, which
+// takes long with many files: once per settle step, for every directory
+// gone in it, and never for a file (editors and downloads delete many
+// short-lived ones). Files recorded for another folder are left.
+func (w *Watcher) sweep(ctx context.Context, dirs []string) {
+	if len(dirs) == 0 || ctx.Err() != nil {
 		return
 	}
+	w.runHook("sweep", "")
 	recs, err := w.loadRecords(ctx)
 	if err != nil {
-		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
+		w.log.WarnContext(ctx, "withdraw files of gone directories", slog.Any("dirs", dirs), slog.Any(keyErr, err))
 		return
 	}
-	for p, r := range recs {
-		if !r.live() || !r.ownedBy(w.root) || !under(p, rel) {
+	for _, p := range slices.Sorted(maps.Keys(recs)) {
+		r := recs[p]
+		if !r.live() || !r.ownedBy(w.root) || !inAny(p, dirs) {
 			continue
 		}
 		if _, err := os.Lstat(w.abs(p)); errors.Is(err, fs.ErrNotExist) {

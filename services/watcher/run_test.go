@@ -7,13 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/event"
 )
 
 const runTimeout = 10 * time.Second
@@ -205,7 +209,7 @@ func TestScanWatchesARecreatedRoot(t *testing.T) {
 		for range fw.Events { // drained so that the watcher keeps reading
 		}
 	}()
-	pend := &pending{fw: fw, entries: map[string]*observation{}, watchFailed: map[string]bool{}}
+	pend := newPending(fw)
 	e.w.mu.Lock()
 	defer e.w.mu.Unlock()
 	e.w.watchDir(t.Context(), pend, e.root)
@@ -222,4 +226,279 @@ func TestScanWatchesARecreatedRoot(t *testing.T) {
 	_, err = e.w.scan(t.Context(), pend)
 	require.NoError(t, err)
 	assert.Contains(t, fw.WatchList(), e.root)
+}
+
+// A directory renamed inside the folder, or moved out and back in under
+// another name, is followed under its new name: its files move to their new
+// paths, and what is written in it and its subdirectories later is seen at
+// once, not only by the next rescan.
+func TestRunDirectoryMoved(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "d1/top.md", "top")
+	e.write(t, "d1/sub/deep/x.md", "x")
+	startRun(t, e.w)
+	discoveredN := func(p string, n int) func() error {
+		return countIs(n, func() int { return len(e.discovered(t, p)) }, "discovered "+p)
+	}
+	deletedN := func(p string, n int) func() error {
+		return countIs(n, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p)
+	}
+	waitFor(t, runTimeout, discoveredN("d1/top.md", 1))
+	waitFor(t, runTimeout, discoveredN("d1/sub/deep/x.md", 1))
+
+	t.Run("renamed inside", func(t *testing.T) {
+		require.NoError(t, os.Rename(filepath.Join(e.root, "d1"), filepath.Join(e.root, "d2")))
+		for _, p := range []string{"top.md", "sub/deep/x.md"} {
+			waitFor(t, runTimeout, deletedN("d1/"+p, 1))
+			waitFor(t, runTimeout, discoveredN("d2/"+p, 1))
+		}
+		for _, p := range []string{"d2/new.md", "d2/sub/new.md", "d2/sub/deep/new.md"} {
+			e.write(t, p, "written after the rename into "+p)
+			waitFor(t, runTimeout, discoveredN(p, 1))
+		}
+		e.write(t, "d2/sub/deep/x.md", "x, edited after the rename")
+		waitFor(t, runTimeout, discoveredN("d2/sub/deep/x.md", 2))
+	})
+	t.Run("moved out and back in", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "d2")
+		require.NoError(t, os.Rename(filepath.Join(e.root, "d2"), out))
+		waitFor(t, runTimeout, deletedN("d2/sub/deep/x.md", 1))
+		require.NoError(t, os.Rename(out, filepath.Join(e.root, "d3")))
+		waitFor(t, runTimeout, discoveredN("d3/sub/deep/x.md", 1))
+		e.write(t, "d3/sub/deep/back.md", "written after the move back")
+		waitFor(t, runTimeout, discoveredN("d3/sub/deep/back.md", 1))
+	})
+	assert.Len(t, e.discovered(t, "d1/sub/deep/x.md"), 1)
+	assert.Empty(t, e.discovered(t, "d2/sub/deep/back.md"))
+}
+
+// A file replaced by different bytes of the same size and mtime (cp -p,
+// rsync -t, an archive extracted over it) is published again: Run had an
+// event for it, so it reads the file instead of trusting the quick check
+// that scans make.
+func TestRunSameSizeAndMtimeReplacement(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	abs := e.write(t, "a.md", "version A")
+	startRun(t, e.w)
+	discoveredN := func(n int) func() error {
+		return countIs(n, func() int { return len(e.discovered(t, "a.md")) }, "discovered a.md")
+	}
+	waitFor(t, runTimeout, discoveredN(1))
+	st, err := os.Stat(abs)
+	require.NoError(t, err)
+
+	t.Run("renamed over", func(t *testing.T) {
+		tmp := e.write(t, "a.md.part", "version B")
+		require.NoError(t, os.Chtimes(tmp, st.ModTime(), st.ModTime()))
+		require.NoError(t, os.Rename(tmp, abs))
+		waitFor(t, runTimeout, discoveredN(2))
+		assert.Equal(t, sha("version B"), e.discovered(t, "a.md")[1].SHA256)
+	})
+	t.Run("rewritten in place", func(t *testing.T) {
+		e.write(t, "a.md", "version C")
+		require.NoError(t, os.Chtimes(abs, st.ModTime(), st.ModTime()))
+		waitFor(t, runTimeout, discoveredN(3))
+		assert.Equal(t, sha("version C"), e.discovered(t, "a.md")[2].SHA256)
+	})
+	t.Run("chmod", func(t *testing.T) {
+		// Only a write or a rename can change the bytes: a chmod or chown
+		// of many files does not make Run read them all.
+		var hashed atomic.Int32
+		e.w.mu.Lock()
+		e.w.hook = func(step, rel string) {
+			if step == "hashed" && rel == "a.md" {
+				hashed.Add(1)
+			}
+		}
+		e.w.mu.Unlock()
+		require.NoError(t, os.Chmod(abs, 0o600))
+		e.write(t, "marker.md", "settles after the chmod")
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "marker.md")) }, "discovered marker.md"))
+		assert.Zero(t, hashed.Load())
+	})
+	t.Run("touched", func(t *testing.T) {
+		rec := e.record(t, "a.md")
+		require.NoError(t, os.Chtimes(abs, time.Now(), time.Now()))
+		waitFor(t, runTimeout, func() error {
+			if r := e.record(t, "a.md"); r.ModTime == rec.ModTime {
+				return errors.New("new mtime not recorded")
+			}
+			return nil
+		})
+		assert.Len(t, e.discovered(t, "a.md"), 3, "the same bytes are not published again")
+	})
+}
+
+// A deleted path that was neither a recorded file nor a directory (vim's
+// test file 4913, a backup file, a download's temporary file) costs one
+// state lookup: only a deleted or moved directory makes Run read the whole
+// state to find the files under it, which takes long with many files.
+func TestRunDeletedTemporaryFileDoesNotReadAllState(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 100 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "d/a.md", "a")
+	var sweeps atomic.Int32
+	e.w.hook = func(step, _ string) {
+		if step == "sweep" {
+			sweeps.Add(1)
+		}
+	}
+	startRun(t, e.w)
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "d/a.md")) }, "discovered d/a.md"))
+
+	for i := range 20 {
+		for _, name := range []string{strconv.Itoa(4913 + i), fmt.Sprintf("x%d.md~", i), fmt.Sprintf("lu%d.tmp", i)} {
+			require.NoError(t, os.Remove(e.write(t, name, "short-lived")))
+		}
+	}
+	// The deletions are handled at the first tick after their events; the
+	// marker only once it has settled.
+	e.write(t, "marker.md", "marker")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "marker.md")) }, "discovered marker.md"))
+	assert.Zero(t, sweeps.Load())
+
+	require.NoError(t, os.Rename(filepath.Join(e.root, "d"), filepath.Join(t.TempDir(), "d")))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "d/a.md")) }, "deleted d/a.md"))
+	assert.Equal(t, int32(1), sweeps.Load())
+}
+
+// A directory swapped for another one under the same name (a deployment or
+// sync tool moving a new version into place) withdraws the files the new
+// one lacks at once, not only at the next rescan, and publishes the files
+// it changed, even behind the same size and mtime; a file replaced by a
+// directory of the same name is withdrawn too.
+func TestRunDirectorySwapped(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	old := e.write(t, "d/a.md", "a, version 1")
+	e.write(t, "d/b.md", "b")
+	e.write(t, "x", "a file, then a directory")
+	startRun(t, e.w)
+	for _, p := range []string{"d/a.md", "d/b.md", "x"} {
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, p)) }, "discovered "+p))
+	}
+
+	st, err := os.Stat(old)
+	require.NoError(t, err)
+	next := filepath.Join(t.TempDir(), "d")
+	require.NoError(t, os.MkdirAll(next, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(next, "a.md"), []byte("a, version 2"), 0o644))
+	require.NoError(t, os.Chtimes(filepath.Join(next, "a.md"), st.ModTime(), st.ModTime()))
+	require.NoError(t, os.Rename(filepath.Join(e.root, "d"), filepath.Join(t.TempDir(), "d.old")))
+	require.NoError(t, os.Rename(next, filepath.Join(e.root, "d")))
+	require.NoError(t, os.Remove(filepath.Join(e.root, "x")))
+	e.write(t, "x/inside.md", "x is a directory now")
+
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "d/b.md")) }, "deleted d/b.md"))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "x")) }, "deleted x"))
+	waitFor(t, runTimeout, countIs(2, func() int { return len(e.discovered(t, "d/a.md")) }, "discovered d/a.md"))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "x/inside.md")) }, "discovered x/inside.md"))
+	assert.Equal(t, sha("a, version 2"), e.discovered(t, "d/a.md")[1].SHA256)
+}
+
+// docgraph's data directory inside the watched folder is never published:
+// its store files change with every publication, which published them
+// again, without end.
+func TestRunExcludesTheDataDirectory(t *testing.T) {
+	e := newEnv(t, nil)
+	e.write(t, "data/nats/store.blk", "store")
+	e.write(t, "doc.md", "a document")
+	w, _, _ := e.newWatcher(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = 50 * time.Millisecond
+		c.Exclude = []string{filepath.Join(e.root, "data")}
+	})
+	rep, err := w.Scan(t.Context())
+	require.NoError(t, err)
+	res, ok := rep.Lookup("data")
+	require.True(t, ok)
+	assert.Equal(t, Skipped, res.Outcome)
+	assert.Equal(t, ReasonExcluded, res.Reason)
+	assert.Equal(t, 1, rep.Count(Published))
+
+	startRun(t, w)
+	e.write(t, "data/nats/store.blk", "store, changed")
+	e.write(t, "data/graph.wal", "graph")
+	e.write(t, "marker.md", "written after the store")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "marker.md")) }, "discovered marker.md"))
+	for _, m := range e.messages(t) {
+		var ev event.FileDiscovered
+		require.NoError(t, m.Msg.Decode(&ev))
+		assert.False(t, strings.HasPrefix(ev.Path, "data/"), ev.Path)
+	}
+
+	_, err = New(Config{Root: filepath.Join(e.root, "data"), Exclude: []string{filepath.Join(e.root, "data")}}, e.js, nil, nil)
+	assert.ErrorContains(t, err, "excluded")
+	_, err = New(Config{Root: filepath.Join(e.root, "data/nats"), Exclude: []string{filepath.Join(e.root, "data")}}, e.js, nil, nil)
+	assert.NoError(t, err, "a folder inside the data directory may be watched")
+}
+
+// A deleted tree of many directories reads the whole state once per settle
+// step in which directories went, not once per directory, and withdraws
+// every file under it.
+func TestRunDeletedTreeReadsStateOnce(t *testing.T) {
+	const dirs = 20
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 200 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	for i := range dirs {
+		e.write(t, fmt.Sprintf("tree/d%02d/x/f.md", i), fmt.Sprintf("file %d", i))
+	}
+	var sweeps atomic.Int32
+	e.w.hook = func(step, _ string) {
+		if step == "sweep" {
+			sweeps.Add(1)
+		}
+	}
+	startRun(t, e.w)
+	for i := range dirs {
+		p := fmt.Sprintf("tree/d%02d/x/f.md", i)
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, p)) }, "discovered "+p))
+	}
+	require.NoError(t, os.RemoveAll(filepath.Join(e.root, "tree")))
+	for i := range dirs {
+		p := fmt.Sprintf("tree/d%02d/x/f.md", i)
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p))
+	}
+	e.write(t, "marker.md", "marker")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "marker.md")) }, "discovered marker.md"))
+	// 2*dirs+1 directories went, in a few settle steps.
+	assert.Less(t, sweeps.Load(), int32(dirs/2))
+}
+
+// A file dropped with a name that is not valid UTF-8 is refused with a
+// warning at once, not only at the next rescan.
+func TestRunWarnsOfAnInvalidName(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	startRun(t, e.w)
+	waitFor(t, runTimeout, func() error {
+		if len(e.logs.lines(t, "watching folder")) == 0 {
+			return errors.New("initial scan not done")
+		}
+		return nil
+	})
+	e.write(t, "Pr\x84sentation.md", "a name in CP437")
+	waitFor(t, runTimeout, func() error {
+		for _, l := range e.logs.lines(t, "file skipped") {
+			if l["reason"] == string(ReasonInvalidName) && l["level"] == "WARN" {
+				return nil
+			}
+		}
+		return errors.New("no warning")
+	})
+	assert.Empty(t, e.messages(t))
 }

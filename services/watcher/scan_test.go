@@ -274,6 +274,7 @@ func TestScanIgnored(t *testing.T) {
 		{give: "movie.part", want: ReasonEditor},
 		{give: "upload.tmp", want: ReasonEditor},
 		{give: "file.pdf.crdownload", want: ReasonEditor},
+		{give: "#notes.md#", want: ReasonEditor},
 		{give: "sub/.#lock.md", want: ReasonHidden},
 		{give: "drafts/idea.md", want: ReasonIgnored, path: "drafts"},
 		{give: "copy.bak", want: ReasonIgnored},
@@ -304,7 +305,7 @@ func TestScanIgnored(t *testing.T) {
 	assert.Len(t, e.messages(t), 2)
 	// Logged and counted once, not on every scan.
 	assert.Len(t, e.logs.lines(t, "file skipped"), len(tests))
-	assert.Equal(t, 7.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonEditor))))
+	assert.Equal(t, 8.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonEditor))))
 	assert.Equal(t, 4.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonHidden))))
 	assert.Equal(t, 3.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonIgnored))))
 }
@@ -632,4 +633,55 @@ func TestScanStoresAgainAnObjectLeftIncomplete(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, content, string(got))
 	assert.Len(t, e.logs.lines(t, "stored object incomplete; storing it again"), 1)
+}
+
+// A name that is not valid UTF-8 (an archive made on another system, say)
+// cannot travel in the JSON of events and state, which would carry it
+// changed: the parser would find no object under it, and each scan would
+// publish it and withdraw it again. Such a file, or a directory with such
+// a name, is refused with a warning.
+func TestScanInvalidUTF8Name(t *testing.T) {
+	e := newEnv(t, nil)
+	e.write(t, "Pr\x84sentation.md", "a name in CP437")
+	e.write(t, "Ordner\xff/inside.md", "in a directory whose name is not UTF-8")
+	e.write(t, "ok.md", "a valid name")
+	for i := range 2 {
+		rep := e.scan(t)
+		assert.Equal(t, 1-i, rep.Count(Published), "scan %d", i)
+		assert.Zero(t, rep.Count(Deleted), "scan %d", i)
+		for _, p := range []string{"Pr\x84sentation.md", "Ordner\xff"} {
+			res, ok := rep.Lookup(p)
+			if assert.True(t, ok, "%q not reported", p) {
+				assert.Equal(t, Skipped, res.Outcome, p)
+				assert.Equal(t, ReasonInvalidName, res.Reason, p)
+			}
+		}
+	}
+	assert.Len(t, e.messages(t), 1)
+	skips := e.logs.lines(t, "file skipped")
+	require.Len(t, skips, 2)
+	assert.Equal(t, "WARN", skips[0]["level"])
+}
+
+// A file with a very long path is published: the object store puts the
+// object's name, base64-encoded, in a NATS subject, and a name longer than
+// the server accepts made it close the connection, which stopped every
+// stage, again at each restart.
+func TestScanVeryLongPath(t *testing.T) {
+	e := newEnv(t, nil)
+	long := strings.Repeat(strings.Repeat("d", 200)+"/", 16) + "deep.md"
+	e.write(t, long, "far down")
+	e.write(t, "short.md", "near")
+	rep := e.scan(t)
+	for _, p := range []string{long, "short.md"} {
+		res, ok := rep.Lookup(p)
+		require.True(t, ok)
+		require.Equal(t, Published, res.Outcome, "%v", res.Err)
+		assert.True(t, e.objectExists(t, res.Object))
+		assert.Equal(t, ObjectName(p, res.SHA256), res.Object)
+	}
+	assert.Equal(t, "short.md@"+sha("near"), ObjectName("short.md", sha("near")))
+	assert.LessOrEqual(t, len(ObjectName(long, sha("far down"))), maxObjectPath+65)
+	assert.NotEqual(t, ObjectName(long+"x", sha("far down")), ObjectName(long, sha("far down")))
+	assert.Len(t, e.discovered(t, long), 1)
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,17 +39,19 @@ const (
 	keyErr           = "err"
 )
 
-// editorPatterns are the editor swap, backup and partial-download files.
-var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "*.part", "*.tmp", "*.crdownload", ".#*"}
+// editorPatterns are the editor swap, backup, auto-save (Emacs' #name#)
+// and partial-download files.
+var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*.tmp", "*.crdownload", ".#*"}
 
 // Watcher publishes the files of one folder. Scan and Run may be called
 // from different goroutines; their work on the folder is serialised.
 type Watcher struct {
-	cfg  Config
-	root string // absolute, symlinks resolved
-	js   jetstream.JetStream
-	log  *slog.Logger
-	m    *metrics
+	cfg      Config
+	root     string   // absolute, symlinks resolved
+	excluded []string // Config.Exclude inside root, relative to it
+	js       jetstream.JetStream
+	log      *slog.Logger
+	m        *metrics
 
 	mu      sync.Mutex // serialises scans and Run's steps; guards what follows
 	objects jetstream.ObjectStore
@@ -63,7 +66,10 @@ type Watcher struct {
 	smu     sync.Mutex
 	skipped map[string]SkipReason // paths whose skip was logged, by reason
 
-	hook func(step, rel string) // test hook: runs after the steps "hashed" and "stored" of publish
+	// hook is a test hook: it runs after the steps "hashed" and "stored" of
+	// publish, and at "sweep", before Run reads the whole state for the
+	// files of directories that are gone.
+	hook func(step, rel string)
 }
 
 // New validates cfg and returns a Watcher publishing through js. The object
@@ -86,6 +92,29 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 	if err != nil {
 		return nil, fmt.Errorf("new watcher: root %s: %w", cfg.Root, err)
 	}
+	var excluded []string
+	for _, x := range cfg.Exclude {
+		if x == "" {
+			continue
+		}
+		abs, err := filepath.Abs(x)
+		if err != nil {
+			return nil, fmt.Errorf("new watcher: exclude %s: %w", x, err)
+		}
+		if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = resolved
+		}
+		switch {
+		case abs == root:
+			return nil, fmt.Errorf("new watcher: watcher.root (%s) is excluded (docgraph's data directory?)", root)
+		case within(root, abs):
+			rel, err := filepath.Rel(root, abs)
+			if err != nil {
+				return nil, fmt.Errorf("new watcher: exclude %s: %w", x, err)
+			}
+			excluded = append(excluded, filepath.ToSlash(rel))
+		}
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -97,12 +126,13 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 		return nil, fmt.Errorf("new watcher: %w", err)
 	}
 	return &Watcher{
-		cfg:     cfg,
-		root:    root,
-		js:      js,
-		log:     logger.With(slog.String(keyStage, bus.StageWatcher)),
-		m:       m,
-		skipped: map[string]SkipReason{},
+		cfg:      cfg,
+		root:     root,
+		excluded: excluded,
+		js:       js,
+		log:      logger.With(slog.String(keyStage, bus.StageWatcher)),
+		m:        m,
+		skipped:  map[string]SkipReason{},
 	}, nil
 }
 
@@ -355,6 +385,9 @@ func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 	if strings.HasPrefix(name, ".") {
 		return ReasonHidden
 	}
+	if slices.ContainsFunc(w.excluded, func(x string) bool { return under(rel, x) }) {
+		return ReasonExcluded
+	}
 	if !isDir {
 		for _, p := range editorPatterns {
 			if ok, _ := path.Match(p, name); ok {
@@ -370,6 +403,12 @@ func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 		if ok, _ := path.Match(p, rel); ok {
 			return ReasonIgnored
 		}
+	}
+	if !utf8.ValidString(rel) {
+		// Events and state are JSON, which would carry the path changed
+		// (invalid bytes become U+FFFD): the parser would find no object
+		// under it, and the state would record it under another path.
+		return ReasonInvalidName
 	}
 	return ""
 }
@@ -398,12 +437,15 @@ func (w *Watcher) visitEntry(ctx context.Context, rel, abs string, d fs.DirEntry
 	if err != nil {
 		return w.fail(ctx, rel, fmt.Errorf("stat %s: %w", rel, err))
 	}
-	return w.visit(ctx, rel, abs, lst, recs[rel], pend)
+	return w.visit(ctx, rel, abs, lst, recs[rel], pend, true)
 }
 
 // visit decides and acts on one path that is not a directory; lst is its
-// Lstat. rec is its record or nil. w.mu is held.
-func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, rec *record, pend *pending) Result {
+// Lstat. rec is its record or nil. With quick set, a file whose size and
+// mtime match the record is taken as unchanged without being read (the
+// quick check of scans); Run reads a file written since, whose bytes may
+// have changed behind the same size and mtime. w.mu is held.
+func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, rec *record, pend *pending, quick bool) Result {
 	if reason := w.nameRule(rel, false); reason != "" {
 		return w.skip(ctx, rel, reason, rel)
 	}
@@ -430,7 +472,7 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 	if st.Size() > w.cfg.MaxFileSize {
 		return w.tooLarge(ctx, rel, st.Size())
 	}
-	if rec.matches(st) && rec.ownedBy(w.root) {
+	if quick && rec.matches(st) && rec.ownedBy(w.root) {
 		if rec.Root == "" {
 			w.adopt(ctx, rec)
 		}
@@ -491,12 +533,15 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 		// bytes becomes this folder's.
 		upd := *rec
 		upd.Size, upd.ModTime, upd.Root = st0.Size(), modTime(st0), w.root
+		if upd == *rec {
+			return w.unchanged(rel, rec)
+		}
 		if err := w.putRecord(ctx, &upd); err != nil {
 			w.log.WarnContext(ctx, "update watcher state", slog.String(keyPath, rel), slog.Any(keyErr, err))
 		}
 		return w.unchanged(rel, &upd)
 	}
-	obj := rel + "@" + sum
+	obj := ObjectName(rel, sum)
 	if err := w.upload(ctx, rel, abs, obj, sum, st0.Size()); errors.Is(err, errUnstable) {
 		return w.skip(ctx, rel, ReasonUnstable, rel+" (changed while it was stored)")
 	} else if err != nil {
@@ -711,7 +756,7 @@ func (w *Watcher) skip(ctx context.Context, rel string, reason SkipReason, detai
 		w.m.skipped.WithLabelValues(string(reason)).Inc()
 		level := slog.LevelInfo
 		switch reason {
-		case ReasonTooLarge, ReasonSymlinkOutside:
+		case ReasonTooLarge, ReasonSymlinkOutside, ReasonInvalidName:
 			level = slog.LevelWarn
 		case ReasonUnstable:
 			level = slog.LevelDebug
@@ -759,6 +804,23 @@ func closeQuietly(f *os.File) {
 func CorrelationID(rel, sum string) string {
 	h := sha256.Sum256([]byte(rel + "\x00" + sum))
 	return hex.EncodeToString(h[:])[:24]
+}
+
+// maxObjectPath bounds the length of a path in an object name; longer paths
+// are named by their hash.
+const maxObjectPath = 1024
+
+// ObjectName is the name of a file version in the object store,
+// "<path>@<sha256>". The store puts the name, base64-encoded, in a NATS
+// subject, which the server refuses beyond its control line (4 KiB) by
+// closing the connection: a path longer than maxObjectPath bytes is named
+// by its hash instead ("sha256-<hex>@<sha256>"), as IDPath does.
+func ObjectName(rel, sum string) string {
+	if len(rel) > maxObjectPath {
+		h := sha256.Sum256([]byte(rel))
+		rel = "sha256-" + hex.EncodeToString(h[:])
+	}
+	return rel + "@" + sum
 }
 
 // IDPath is the path as used in a Nats-Msg-Id header, which cannot carry
