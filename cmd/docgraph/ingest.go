@@ -57,7 +57,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	targets, err := ingestTargets(ctx, paths)
+	targets, err := ingestTargets(ctx, paths, cfg.Data)
 	if err != nil {
 		return err
 	}
@@ -182,8 +182,9 @@ type ingestTarget struct {
 // one key, are refused before anything is published: a folder inside
 // another folder argument, a file inside a folder argument's subfolders,
 // and two files at the same path relative to their folder arguments (the
-// later would silently replace the earlier).
-func ingestTargets(ctx context.Context, paths []string) ([]ingestTarget, error) {
+// later would silently replace the earlier). The files of data, the data
+// directory, are none of them.
+func ingestTargets(ctx context.Context, paths []string, data string) ([]ingestTarget, error) {
 	var targets []ingestTarget
 	byDir := map[string]int{}   // file arguments' folders
 	byReal := map[string]bool{} // folder arguments
@@ -246,7 +247,7 @@ func ingestTargets(ctx context.Context, paths []string) ([]ingestTarget, error) 
 		keys := t.files
 		if keys == nil {
 			var err error
-			if keys, err = watcher.Paths(ctx, watcher.Config{Root: t.root}); err != nil {
+			if keys, err = watcher.Paths(ctx, watcher.Config{Root: t.root, Exclude: []string{data}}); err != nil {
 				return nil, fmt.Errorf("ingest: %w", err)
 			}
 		}

@@ -13,12 +13,15 @@ import (
 
 // Paths lists exactly the files a scan publishes, without publishing.
 func TestPathsAreWhatAScanPublishes(t *testing.T) {
-	ignore := func(c *Config) { c.Ignore = []string{"drafts", "*.bak"} }
+	ignore := func(c *Config) {
+		c.Ignore = []string{"drafts", "*.bak"}
+		c.Exclude = []string{filepath.Join(c.Root, "state")} // a data directory inside
+	}
 	e := newEnv(t, ignore)
 	for _, rel := range []string{
 		"a.md", "sub/b.txt", "sub/deeper/c.html", "teams.csv",
-		".hidden.md", ".git/config", "~$report.docx", "notes.md.swp", "sub/x.tmp",
-		"drafts/d.md", "old.bak",
+		".hidden.md", ".git/config", "~$report.docx", "notes.md.swp", "sub/x.tmp", "#draft.md#",
+		"drafts/d.md", "old.bak", "state/nats/meta.inf", "bad-\xff-name.md",
 	} {
 		e.write(t, rel, "text of "+rel+"\n")
 	}

@@ -84,36 +84,9 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 		return nil, fmt.Errorf("new watcher: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	abs, err := filepath.Abs(cfg.Root)
+	rules, err := newRules(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("new watcher: root %s: %w", cfg.Root, err)
-	}
-	root, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("new watcher: root %s: %w", cfg.Root, err)
-	}
-	var excluded []string
-	for _, x := range cfg.Exclude {
-		if x == "" {
-			continue
-		}
-		abs, err := filepath.Abs(x)
-		if err != nil {
-			return nil, fmt.Errorf("new watcher: exclude %s: %w", x, err)
-		}
-		if resolved, err := filepath.EvalSymlinks(abs); err == nil {
-			abs = resolved
-		}
-		switch {
-		case abs == root:
-			return nil, fmt.Errorf("new watcher: watcher.root (%s) is excluded (docgraph's data directory?)", root)
-		case within(root, abs):
-			rel, err := filepath.Rel(root, abs)
-			if err != nil {
-				return nil, fmt.Errorf("new watcher: exclude %s: %w", x, err)
-			}
-			excluded = append(excluded, filepath.ToSlash(rel))
-		}
+		return nil, fmt.Errorf("new watcher: %w", err)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -127,13 +100,56 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 	}
 	return &Watcher{
 		cfg:      cfg,
-		root:     root,
-		excluded: excluded,
+		root:     rules.root,
+		excluded: rules.excluded,
 		js:       js,
 		log:      logger.With(slog.String(keyStage, bus.StageWatcher)),
 		m:        m,
 		skipped:  map[string]SkipReason{},
 	}, nil
+}
+
+// rules are what a Watcher decides paths by: its root (absolute, symlinks
+// resolved) and the excluded directories inside it (relative).
+type rules struct {
+	root     string
+	excluded []string
+}
+
+// newRules resolves cfg's root and exclusions.
+func newRules(cfg Config) (rules, error) {
+	abs, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return rules{}, fmt.Errorf("root %s: %w", cfg.Root, err)
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return rules{}, fmt.Errorf("root %s: %w", cfg.Root, err)
+	}
+	var excluded []string
+	for _, x := range cfg.Exclude {
+		if x == "" {
+			continue
+		}
+		abs, err := filepath.Abs(x)
+		if err != nil {
+			return rules{}, fmt.Errorf("exclude %s: %w", x, err)
+		}
+		if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = resolved
+		}
+		switch {
+		case abs == root:
+			return rules{}, fmt.Errorf("watcher.root (%s) is excluded (docgraph's data directory?)", root)
+		case within(root, abs):
+			rel, err := filepath.Rel(root, abs)
+			if err != nil {
+				return rules{}, fmt.Errorf("exclude %s: %w", x, err)
+			}
+			excluded = append(excluded, filepath.ToSlash(rel))
+		}
+	}
+	return rules{root: root, excluded: excluded}, nil
 }
 
 // open opens the buckets once; w.mu is held.
