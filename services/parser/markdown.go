@@ -48,12 +48,14 @@ func extractMarkdown(text string) string {
 	src := []byte(stripFrontMatter(text))
 	doc := markdownParser.Parse(gmtext.NewReader(src))
 	w := markdownWriter{src: src}
+	w.w.b.Grow(len(src))
 	// The walker never returns an error.
 	_ = ast.Walk(doc, w.node)
 	if w.w.b.Len() == 0 {
 		return ""
 	}
-	return w.w.String() + "\n"
+	w.w.b.WriteByte('\n')
+	return w.w.String()
 }
 
 // stripFrontMatter removes a YAML front matter block: text that starts with
@@ -85,18 +87,43 @@ type markdownWriter struct {
 	// prefix is the marker of the list item just entered, written before
 	// the item's first text.
 	prefix string
+	// buf holds unescaped text while it is written.
+	buf []byte
 }
 
 // write writes s after any pending break and list item marker.
 func (m *markdownWriter) write(s string) {
-	if s == "" {
+	if s != "" {
+		m.writePrefix()
+		m.w.raw(s)
+	}
+}
+
+// writeBytes is write for a byte slice.
+func (m *markdownWriter) writeBytes(s []byte) {
+	if len(s) > 0 {
+		m.writePrefix()
+		m.w.rawBytes(s)
+	}
+}
+
+// writeText writes Markdown text with backslash escapes and entity and
+// numeric character references resolved, as CommonMark renders it.
+func (m *markdownWriter) writeText(s []byte) {
+	if bytes.IndexByte(s, '\\') < 0 && bytes.IndexByte(s, '&') < 0 {
+		m.writeBytes(s)
 		return
 	}
+	m.buf = appendUnescaped(m.buf[:0], s)
+	m.writeBytes(m.buf)
+}
+
+// writePrefix writes the marker of the list item just entered, if any.
+func (m *markdownWriter) writePrefix() {
 	if m.prefix != "" {
 		m.w.raw(m.prefix)
 		m.prefix = ""
 	}
-	m.w.raw(s)
 }
 
 // node is the ast.Walker.
@@ -105,9 +132,9 @@ func (m *markdownWriter) node(n ast.Node, entering bool) (ast.WalkStatus, error)
 	case *ast.Text:
 		if entering {
 			if n.IsRaw() {
-				m.write(string(n.Segment.Value(m.src)))
+				m.writeBytes(n.Value(m.src))
 			} else {
-				m.write(unescapeMarkdown(n.Segment.Value(m.src)))
+				m.writeText(n.Value(m.src))
 			}
 			if n.SoftLineBreak() || n.HardLineBreak() {
 				m.w.brk(breakLine)
@@ -116,16 +143,22 @@ func (m *markdownWriter) node(n ast.Node, entering bool) (ast.WalkStatus, error)
 	case *ast.String:
 		if entering {
 			if n.IsCode() || n.IsRaw() {
-				m.write(string(n.Value))
+				m.writeBytes(n.Value)
 			} else {
-				m.write(unescapeMarkdown(n.Value))
+				m.writeText(n.Value)
 			}
 		}
 	case *ast.CodeSpan:
 		// Code is literal: no escapes or entities, line breaks are spaces.
 		for c := n.FirstChild(); entering && c != nil; c = c.NextSibling() {
 			if t, ok := c.(*ast.Text); ok {
-				m.write(strings.ReplaceAll(string(t.Segment.Value(m.src)), "\n", " "))
+				v := t.Value(m.src)
+				if l, ok := bytes.CutSuffix(v, []byte("\n")); ok {
+					m.writeBytes(l)
+					m.write(" ")
+				} else {
+					m.writeBytes(v)
+				}
 			}
 		}
 		return ast.WalkSkipChildren, nil
@@ -163,7 +196,7 @@ func (m *markdownWriter) node(n ast.Node, entering bool) (ast.WalkStatus, error)
 	case *ast.FencedCodeBlock, *ast.CodeBlock:
 		m.w.brk(breakPara)
 		if entering {
-			m.write(strings.TrimRight(string(n.Lines().Value(m.src)), "\n"))
+			m.writeBytes(bytes.TrimRight(n.Lines().Value(m.src), "\n"))
 		}
 	case *ast.HTMLBlock:
 		m.w.brk(breakPara)
@@ -240,13 +273,9 @@ func htmlTagBreaks(raw []byte) bool {
 	return false
 }
 
-// unescapeMarkdown returns Markdown text with backslash escapes and entity
-// and numeric character references resolved, as CommonMark renders it.
-func unescapeMarkdown(s []byte) string {
-	if bytes.IndexByte(s, '\\') < 0 && bytes.IndexByte(s, '&') < 0 {
-		return string(s)
-	}
-	out := make([]byte, 0, len(s))
+// appendUnescaped appends Markdown text s to out with backslash escapes and
+// entity and numeric character references resolved.
+func appendUnescaped(out, s []byte) []byte {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\\' && i+1 < len(s) && util.IsPunct(s[i+1]):
@@ -263,7 +292,7 @@ func unescapeMarkdown(s []byte) string {
 			out = append(out, c)
 		}
 	}
-	return string(out)
+	return out
 }
 
 // charRef decodes the character reference at the start of s ("&amp;",
