@@ -49,8 +49,7 @@ func extractMarkdown(text string) string {
 	doc := markdownParser.Parse(gmtext.NewReader(src))
 	w := markdownWriter{src: src}
 	w.w.b.Grow(len(src))
-	// The walker never returns an error.
-	_ = ast.Walk(doc, w.node)
+	w.walk(doc)
 	if w.w.b.Len() == 0 {
 		return ""
 	}
@@ -89,6 +88,24 @@ type markdownWriter struct {
 	prefix string
 	// buf holds unescaped text while it is written.
 	buf []byte
+	// num is the number of the item of an ordered list about to be walked.
+	num int
+}
+
+// walk writes the text of n and its descendants.
+func (m *markdownWriter) walk(n ast.Node) {
+	if m.node(n, true) {
+		list, _ := n.(*ast.List)
+		i := 0
+		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+			if list != nil {
+				m.num = list.Start + i
+			}
+			m.walk(c)
+			i++
+		}
+	}
+	m.node(n, false)
 }
 
 // write writes s after any pending break and list item marker.
@@ -126,8 +143,9 @@ func (m *markdownWriter) writePrefix() {
 	}
 }
 
-// node is the ast.Walker.
-func (m *markdownWriter) node(n ast.Node, entering bool) (ast.WalkStatus, error) {
+// node writes what n adds to the text of its children when the walk enters
+// and leaves it, and reports whether to walk the children.
+func (m *markdownWriter) node(n ast.Node, entering bool) bool {
 	switch n := n.(type) {
 	case *ast.Text:
 		if entering {
@@ -161,18 +179,18 @@ func (m *markdownWriter) node(n ast.Node, entering bool) (ast.WalkStatus, error)
 				}
 			}
 		}
-		return ast.WalkSkipChildren, nil
+		return false
 	case *ast.AutoLink:
 		if entering {
-			m.write(string(n.Label(m.src)))
+			m.writeBytes(n.Label(m.src))
 		}
 	case *ast.RawHTML:
 		if entering && n.Segments.Len() > 0 && htmlTagBreaks(m.src[n.Segments.At(0).Start:]) {
 			m.w.brk(breakSpace)
 		}
-		return ast.WalkSkipChildren, nil
+		return false
 	case *extast.FootnoteLink:
-		return ast.WalkSkipChildren, nil
+		return false
 	case *ast.Paragraph, *ast.Heading, *ast.Blockquote, *ast.ThematicBreak,
 		*extast.Table, *extast.FootnoteList, *extast.Footnote:
 		m.w.brk(breakPara)
@@ -208,7 +226,7 @@ func (m *markdownWriter) node(n ast.Node, entering bool) (ast.WalkStatus, error)
 			m.write(extractHTML(string(raw)))
 		}
 	}
-	return ast.WalkContinue, nil
+	return true
 }
 
 // listItem starts or ends a list item: a line break between the items of a
@@ -235,11 +253,7 @@ func (m *markdownWriter) listItem(n *ast.ListItem, entering bool) {
 		}
 	}
 	if list.IsOrdered() {
-		num := list.Start
-		for s := n.PreviousSibling(); s != nil; s = s.PreviousSibling() {
-			num++
-		}
-		b.WriteString(strconv.Itoa(num))
+		b.WriteString(strconv.Itoa(m.num))
 	}
 	b.WriteByte(list.Marker)
 	b.WriteByte(' ')
@@ -300,8 +314,9 @@ func appendUnescaped(out, s []byte) []byte {
 // start with one. A code point that is not a valid character becomes
 // U+FFFD.
 func charRef(s []byte) ([]byte, int) {
-	end := bytes.IndexByte(s, ';')
-	if end < 2 || end > 33 { // the longest entity name has 31 letters
+	// The longest entity name has 31 letters.
+	end := bytes.IndexByte(s[:min(len(s), 33)], ';')
+	if end < 2 {
 		return nil, 0
 	}
 	body := s[1:end]

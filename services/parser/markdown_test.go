@@ -92,8 +92,8 @@ func TestExtractMarkdown(t *testing.T) {
 		},
 		{
 			name: "lists keep markers, blockquotes lose theirs",
-			give: "- Lars\n- Irene\n  1. PRJ-1\n  2. PRJ-2\n\n> Quoted by\n> Paul Saito.\n",
-			want: "- Lars\n- Irene\n  1. PRJ-1\n  2. PRJ-2\n\nQuoted by\nPaul Saito.\n",
+			give: "- Lars\n- Irene\n  1. PRJ-1\n  1. PRJ-2\n\n> Quoted by\n> Paul Saito.\n\n7) seven\n7) eight\n",
+			want: "- Lars\n- Irene\n  1. PRJ-1\n  2. PRJ-2\n\nQuoted by\nPaul Saito.\n\n7) seven\n8) eight\n",
 		},
 	}
 	for _, tt := range tests {
