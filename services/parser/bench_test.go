@@ -32,3 +32,17 @@ func BenchmarkExtractHTML(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExtractMarkdown extracts a ~1 MiB document built from the
+// sample corpus's Markdown minutes.
+func BenchmarkExtractMarkdown(b *testing.B) {
+	doc := string(corpusFile(b, "sample/input/minutes/2024-02-14-steering-committee.md"))
+	src := strings.Repeat(doc+"\n", (1<<20)/len(doc))
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ExtractText("minutes.md", []byte(src)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

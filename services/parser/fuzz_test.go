@@ -78,18 +78,26 @@ func FuzzExtractDocx(f *testing.F) {
 	})
 }
 
-func FuzzStripMarkdown(f *testing.F) {
+func FuzzExtractMarkdown(f *testing.F) {
 	f.Add("See [a][b] and [![x](y)](z) <b>Far</b>rell &amp; [c](d_(e)).\n\n[b]: https://x \"t\"\n")
 	f.Add("```\n<b>kept</b> [x](y)\n```\n[[[[[[[[[[x](y)](y)](y)](y)](y)](y)](y)](y)](y)](y)")
 	f.Add("]( ][ ]] [( <a <a b=\"> </ &#x; &")
+	f.Add("---\ntitle: x\n---\n# H\ntext[^1] `<i>c</i>`\n\n[^1]: note\n| a | b |\n| - | - |\n| c \\| d |\n")
+	f.Add("- a\n  - b\n    1. c\n\n> q\n> > r\n\n<div>\n<p>x</p>\n\n*y*\n</div>\n    code\n&#0;&#xD800;&#99999999;")
 	f.Fuzz(func(t *testing.T, src string) {
-		got := stripMarkdown(src)
+		got := extractMarkdown(src)
 		if utf8.ValidString(src) && !utf8.ValidString(got) {
 			t.Fatalf("valid input gave invalid UTF-8: %q", got)
 		}
-		// A thematic break on the last line ends with a newline.
-		if strings.Count(got, "\n") > strings.Count(src, "\n")+1 {
-			t.Fatalf("lines added: %q", got)
+		if got != "" && (!strings.HasSuffix(got, "\n") || strings.HasSuffix(got, "\n\n")) {
+			t.Fatalf("text does not end with exactly one line break: %q", got)
+		}
+		// The whole path must not panic either.
+		if text, err := ExtractText("f.md", []byte(src)); err == nil {
+			if !utf8.ValidString(text) {
+				t.Fatalf("invalid UTF-8 output: %q", text)
+			}
+			checkChunks(t, Chunker{Size: 64, Overlap: 16}, text)
 		}
 	})
 }

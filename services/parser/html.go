@@ -69,6 +69,25 @@ func (w *textWriter) raw(s string) {
 	if s == "" {
 		return
 	}
+	w.flush()
+	w.b.WriteString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	w.space = unicode.IsSpace(last)
+}
+
+// rawBytes is raw for a byte slice.
+func (w *textWriter) rawBytes(s []byte) {
+	if len(s) == 0 {
+		return
+	}
+	w.flush()
+	w.b.Write(s)
+	last, _ := utf8.DecodeLastRune(s)
+	w.space = unicode.IsSpace(last)
+}
+
+// flush writes the pending break, unless nothing has been written yet.
+func (w *textWriter) flush() {
 	if w.b.Len() > 0 {
 		switch w.pending {
 		case breakSpace:
@@ -82,9 +101,6 @@ func (w *textWriter) raw(s string) {
 		}
 	}
 	w.pending = breakNone
-	w.b.WriteString(s)
-	last, _ := utf8.DecodeLastRuneInString(s)
-	w.space = unicode.IsSpace(last)
 }
 
 // cellSep separates a table cell from the previous one in the same row. At

@@ -6,13 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
 	"golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/unicode"
@@ -71,12 +68,15 @@ var binaryMagic = [][]byte{
 
 // ExtractText returns the text of the file called name (a path; only its
 // lower-case extension matters) with content data. Supported: .txt, .csv and
-// .tsv (as plain text), .md and .markdown (emphasis and heading markers,
-// HTML tags, link targets and link definitions removed), .html and .htm
-// (visible text only), .docx (paragraphs and tables of the main document
-// part, then footnotes and endnotes; imported HTML, text and Word content
-// in place) and .pdf (the text layer of every page, as PDFium reads it; see
-// pdf.go).
+// .tsv (as plain text), .md and .markdown (parsed as CommonMark with GitHub
+// pipe tables and footnotes, giving the text a reader of the rendered page
+// sees: no YAML front matter, markup, link targets, link definitions, HTML
+// tags or comments; each block on its own lines, blank lines between
+// paragraphs, list items keeping their markers and table rows their cell
+// separators; see extractMarkdown), .html and .htm (visible text only),
+// .docx (paragraphs and tables of the main document part, then footnotes and
+// endnotes; imported HTML, text and Word content in place) and .pdf (the
+// text layer of every page, as PDFium reads it; see pdf.go).
 //
 // Text files are UTF-8 (a BOM is stripped), or UTF-16 when they start with
 // a UTF-16 byte order mark (Windows Notepad's "Unicode"). HTML may also
@@ -117,7 +117,7 @@ func extract(ctx context.Context, name string, data []byte) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return stripMarkdown(text), nil
+		return extractMarkdown(text), nil
 	case ".html", ".htm":
 		text, err := decodeHTML(data)
 		if err != nil {
@@ -271,251 +271,4 @@ func normaliseNewlines(s string) string {
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.ReplaceAll(s, "\r", "\n")
-}
-
-// stripMarkdown removes markup that would glue names to symbols or leak
-// what a reader does not see: ATX heading markers, strong emphasis (** and
-// __), table delimiter rows, thematic breaks, HTML comments and tags
-// (entities decoded), link targets ([text](url) and [text][ref] keep text,
-// also nested as in badges) and link reference definitions. Table rows keep
-// their cell separators so cells stay apart. Fenced code stays as it is.
-func stripMarkdown(text string) string {
-	text = stripHTMLComments(text)
-	var b strings.Builder
-	b.Grow(len(text))
-	fenced := false
-	for line := range strings.Lines(text) {
-		body := strings.TrimSuffix(line, "\n")
-		trimmed := strings.TrimSpace(body)
-		if strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~") {
-			fenced = !fenced
-			b.WriteString(line)
-			continue
-		}
-		if fenced {
-			b.WriteString(line)
-			continue
-		}
-		switch {
-		case isDelimiterRow(trimmed):
-			continue
-		case isThematicBreak(trimmed):
-			b.WriteString("\n")
-			continue
-		case mdLinkDefinition.MatchString(body):
-			continue
-		}
-		body = stripHeading(body)
-		body = stripTags(body)
-		body = stripLinks(body)
-		body = stripStrong(body)
-		if strings.Contains(body, "&") {
-			body = html.UnescapeString(body)
-		}
-		b.WriteString(body)
-		if strings.HasSuffix(line, "\n") {
-			b.WriteByte('\n')
-		}
-	}
-	return b.String()
-}
-
-// mdLinkDefinition matches a one-line link reference definition,
-// "[label]: url" with an optional title; it is not shown. A footnote
-// ("[^1]: text") is.
-var mdLinkDefinition = regexp.MustCompile(`^ {0,3}\[[^\]^][^\]]*\]:[ \t]*(<[^>]*>|\S+)([ \t]+("[^"]*"|'[^']*'|\([^)]*\)))?[ \t]*$`)
-
-// mdHTMLTag matches an HTML open or closing tag as CommonMark recognises
-// raw HTML inline; an autolink (<https://...>, <a@b.c>) is not one.
-var mdHTMLTag = regexp.MustCompile(`</?([A-Za-z][A-Za-z0-9-]*)(?:\s+[A-Za-z_:][A-Za-z0-9_.:-]*(?:\s*=\s*(?:[^\s"'=<>` + "`" + `]+|'[^']*'|"[^"]*"))?)*\s*/?>`)
-
-// stripTags removes HTML tags from a Markdown line: inline ones (<b>,
-// <span>) leave nothing, so "<b>Far</b>rell" is one word; block ones (<p>,
-// <br>, <td>) leave a space.
-func stripTags(line string) string {
-	if !strings.Contains(line, "<") {
-		return line
-	}
-	return mdHTMLTag.ReplaceAllStringFunc(line, func(tag string) string {
-		name := mdHTMLTag.FindStringSubmatch(tag)[1]
-		switch a := atom.Lookup([]byte(strings.ToLower(name))); {
-		case htmlParagraph[a], a == atom.Br, a == atom.Tr, a == atom.Td, a == atom.Th:
-			return " "
-		}
-		return ""
-	})
-}
-
-// stripHTMLComments removes <!-- ... --> (an unterminated comment runs to
-// the end).
-func stripHTMLComments(text string) string {
-	if !strings.Contains(text, "<!--") {
-		return text
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(text, "<!--")
-		if i < 0 {
-			b.WriteString(text)
-			return b.String()
-		}
-		b.WriteString(text[:i])
-		j := strings.Index(text[i+4:], "-->")
-		if j < 0 {
-			return b.String()
-		}
-		text = text[i+4+j+3:]
-	}
-}
-
-// stripHeading removes ATX heading markers: "## Title ##" -> "Title".
-func stripHeading(line string) string {
-	t := strings.TrimLeft(line, " ")
-	if len(line)-len(t) > 3 || !strings.HasPrefix(t, "#") {
-		return line
-	}
-	level := len(t) - len(strings.TrimLeft(t, "#"))
-	rest := t[level:]
-	if level > 6 || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
-		return line
-	}
-	rest = strings.TrimSpace(rest)
-	// Closing sequence: spaces then only '#'.
-	if c := strings.TrimRight(rest, "#"); c != rest && (c == "" || strings.HasSuffix(c, " ") || strings.HasSuffix(c, "\t")) {
-		rest = strings.TrimSpace(c)
-	}
-	return rest
-}
-
-// stripStrong removes ** everywhere and __ where it opens or closes
-// emphasis (next to a non-word character), so snake__case stays.
-func stripStrong(line string) string {
-	if !strings.Contains(line, "**") && !strings.Contains(line, "__") {
-		return line
-	}
-	line = strings.ReplaceAll(line, "**", "")
-	if !strings.Contains(line, "__") {
-		return line
-	}
-	var b strings.Builder
-	for i := 0; i < len(line); {
-		if strings.HasPrefix(line[i:], "__") {
-			before := i == 0 || !isWordByte(line[i-1])
-			after := i+2 >= len(line) || !isWordByte(line[i+2])
-			if before || after {
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(line[i])
-		i++
-	}
-	return b.String()
-}
-
-func isWordByte(c byte) bool {
-	return c >= utf8.RuneSelf || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-// stripLinks rewrites links and images to their text: [text](target),
-// ![alt](target), [text][label] and [text][]. A link around an image (a
-// badge) takes a second pass.
-func stripLinks(line string) string {
-	for range 8 { // nesting deeper than this is left as it is
-		if !strings.Contains(line, "](") && !strings.Contains(line, "][") {
-			return line
-		}
-		next := stripLinksOnce(line)
-		if next == line {
-			return line
-		}
-		line = next
-	}
-	return line
-}
-
-// stripLinksOnce rewrites the innermost links of line.
-func stripLinksOnce(line string) string {
-	var b strings.Builder
-	for {
-		mid := indexLinkMiddle(line)
-		if mid < 0 {
-			b.WriteString(line)
-			return b.String()
-		}
-		open := strings.LastIndexByte(line[:mid], '[')
-		end := -1
-		if open >= 0 {
-			end = closingBracket(line, mid+1)
-		}
-		if end < 0 {
-			b.WriteString(line[:mid+2])
-			line = line[mid+2:]
-			continue
-		}
-		b.WriteString(strings.TrimSuffix(line[:open], "!"))
-		b.WriteString(line[open+1 : mid])
-		line = line[end+1:]
-	}
-}
-
-// indexLinkMiddle returns the index of the first "](" or "][" in s, or -1.
-func indexLinkMiddle(s string) int {
-	for i := 0; ; {
-		j := strings.IndexByte(s[i:], ']')
-		if j < 0 || i+j+1 >= len(s) {
-			return -1
-		}
-		i += j
-		if s[i+1] == '(' || s[i+1] == '[' {
-			return i
-		}
-		i++
-	}
-}
-
-// closingBracket returns the index of the bracket closing the one at
-// s[i] ('(' or '['), or -1. Parentheses nest (URLs such as
-// https://en.wikipedia.org/wiki/Go_(language) keep theirs).
-func closingBracket(s string, i int) int {
-	if s[i] == '[' {
-		if j := strings.IndexByte(s[i+1:], ']'); j >= 0 {
-			return i + 1 + j
-		}
-		return -1
-	}
-	depth := 0
-	for j := i; j < len(s); j++ {
-		switch s[j] {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return j
-			}
-		}
-	}
-	return -1
-}
-
-// isDelimiterRow reports a markdown table delimiter row like "| --- | :-: |".
-func isDelimiterRow(line string) bool {
-	if !strings.Contains(line, "-") || !strings.Contains(line, "|") {
-		return false
-	}
-	return strings.Trim(line, "|-: \t") == ""
-}
-
-// isThematicBreak reports "---", "***", "___" or a setext underline "===".
-func isThematicBreak(line string) bool {
-	s := strings.ReplaceAll(strings.ReplaceAll(line, " ", ""), "\t", "")
-	if len(s) < 3 {
-		return false
-	}
-	c := s[0]
-	if c != '-' && c != '*' && c != '_' && c != '=' {
-		return false
-	}
-	return strings.Count(s, string(c)) == len(s)
 }
