@@ -24,17 +24,32 @@ import (
 type xlsxTable struct {
 	file   string
 	sheet  string
+	zr     *zip.ReadCloser
 	f      *excelize.File
 	rows   *excelize.Rows
+	scan   *formulaScan // nil for a worksheet without formulas
+	used   []int        // the file columns the mapping reads
 	hdr    []string
 	rowNum int // sheet row number of the last row read
 	kind   cellKind
 }
 
 // openXLSX checks the workbook's declared part sizes, opens it and reads
-// the header row of the mapped sheet.
+// the header row of the mapped sheet. The zip stays open for the formula
+// scan.
 func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *schema.Source, localPath string) (tr tableReader, err error) {
-	if err := s.checkZipSizes(doc.Path, localPath); err != nil {
+	zr, err := zip.OpenReader(localPath)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook (not a complete zip archive): %w", doc.Path, err))
+	}
+	t := &xlsxTable{file: doc.Path, zr: zr, kind: cellKind{xlsx: true}}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.close())
+		}
+	}()
+	formulaParts, err := s.checkZipSizes(doc.Path, &zr.Reader)
+	if err != nil {
 		return nil, err
 	}
 	f, err := excelize.OpenFile(localPath, excelize.Options{
@@ -49,12 +64,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		}
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
-	t := &xlsxTable{file: doc.Path, f: f, kind: cellKind{xlsx: true}}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, t.close())
-		}
-	}()
+	t.f = f
 	sheets := f.GetSheetList()
 	t.sheet = src.Sheet
 	switch {
@@ -74,6 +84,14 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
 	t.kind.date1904 = props.Date1904 != nil && *props.Date1904
+	calc, err := f.GetCalcProps()
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
+	if t.scan, err = openFormulaScan(&zr.Reader, t.sheet, formulaParts, recalc); err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
 	t.rows, err = f.Rows(t.sheet)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s: unreadable: %w", doc.Path, t.sheet, err))
@@ -97,13 +115,9 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 // parts would inflate beyond the limits: worksheets and shared strings
 // (streamed through TempDir) up to XLSXMaxUnzipSize, every other part (read
 // into memory) up to XLSXMaxXMLSize. archive/zip fails a part that inflates
-// beyond its declared size, so the declared sizes bound the work.
-func (s *Structured) checkZipSizes(file, localPath string) error {
-	zr, err := zip.OpenReader(localPath)
-	if err != nil {
-		return pipeline.Permanent(fmt.Errorf("%s: unreadable workbook (not a complete zip archive): %w", file, err))
-	}
-	defer zr.Close()
+// beyond its declared size, so the declared sizes bound the work. It
+// returns the worksheet parts (lower-cased names) holding formulas.
+func (s *Structured) checkZipSizes(file string, zr *zip.Reader) (formulaParts map[string]bool, err error) {
 	var total uint64
 	for _, zf := range zr.File {
 		size := zf.UncompressedSize64
@@ -115,10 +129,10 @@ func (s *Structured) checkZipSizes(file, localPath string) error {
 			limit = uint64(s.cfg.XLSXMaxUnzipSize)
 		}
 		if size > limit {
-			return pipeline.Permanent(fmt.Errorf("%s: refused: part %s inflates to %d bytes, over the limit of %d (%d compressed)", file, zf.Name, size, limit, zf.CompressedSize64))
+			return nil, pipeline.Permanent(fmt.Errorf("%s: refused: part %s inflates to %d bytes, over the limit of %d (%d compressed)", file, zf.Name, size, limit, zf.CompressedSize64))
 		}
 		if total > uint64(s.cfg.XLSXMaxUnzipSize) {
-			return pipeline.Permanent(fmt.Errorf("%s: refused: the workbook inflates to more than %d bytes", file, s.cfg.XLSXMaxUnzipSize))
+			return nil, pipeline.Permanent(fmt.Errorf("%s: refused: the workbook inflates to more than %d bytes", file, s.cfg.XLSXMaxUnzipSize))
 		}
 	}
 	for _, zf := range zr.File {
@@ -126,22 +140,29 @@ func (s *Structured) checkZipSizes(file, localPath string) error {
 		if !strings.HasPrefix(name, "xl/worksheets/sheet") {
 			continue
 		}
-		if err := checkRowNumbers(zf); err != nil {
-			return pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", file, zf.Name, err))
+		hasFormulas, err := checkRowNumbers(zf)
+		if err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", file, zf.Name, err))
+		}
+		if hasFormulas {
+			if formulaParts == nil {
+				formulaParts = map[string]bool{}
+			}
+			formulaParts[name] = true
 		}
 	}
-	return nil
+	return formulaParts, nil
 }
 
 // checkRowNumbers scans a worksheet part for <row r="N"> attributes that
 // are out of range (1..excelize.TotalRows) or not increasing. excelize's
 // row iterator trusts them, so a crafted -1 or a row going backwards would
 // silently misplace rows; a byte scan (no XML decoding) is cheap next to
-// the parse.
-func checkRowNumbers(zf *zip.File) error {
+// the parse. It also reports whether the part holds formulas (<f>).
+func checkRowNumbers(zf *zip.File) (hasFormulas bool, err error) {
 	rc, err := zf.Open()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
@@ -152,9 +173,9 @@ func checkRowNumbers(zf *zip.File) error {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
-				return nil
+				return hasFormulas, nil
 			}
-			return err
+			return hasFormulas, err
 		}
 		head, _ := br.Peek(32)
 		end := bytes.IndexAny(head, " \t\r\n/>")
@@ -165,12 +186,15 @@ func checkRowNumbers(zf *zip.File) error {
 		if i := bytes.IndexByte(tag, ':'); i >= 0 {
 			tag = tag[i+1:]
 		}
+		if string(tag) == "f" {
+			hasFormulas = true
+		}
 		if string(tag) != "row" {
 			continue
 		}
 		elem, err := br.ReadSlice('>')
 		if err != nil {
-			return fmt.Errorf("row element: %w", err)
+			return hasFormulas, fmt.Errorf("row element: %w", err)
 		}
 		r, ok := xmlAttr(elem[end:], "r")
 		if !ok {
@@ -179,10 +203,10 @@ func checkRowNumbers(zf *zip.File) error {
 		}
 		n, err := strconv.Atoi(r)
 		if err != nil || n < 1 || n > excelize.TotalRows {
-			return fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
+			return hasFormulas, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
 		}
 		if n <= prev {
-			return fmt.Errorf("row %d follows row %d: rows out of order", n, prev)
+			return hasFormulas, fmt.Errorf("row %d follows row %d: rows out of order", n, prev)
 		}
 		prev = n
 	}
@@ -208,7 +232,7 @@ func (t *xlsxTable) header() []string { return t.hdr }
 
 func (t *xlsxTable) cellKind() cellKind { return t.kind }
 
-func (t *xlsxTable) selectColumns([]int) {}
+func (t *xlsxTable) selectColumns(positions []int) { t.used = positions }
 
 // next returns the next row with any content; line is its sheet row number.
 func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
@@ -227,14 +251,46 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if err != nil {
 			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
 		}
+		if rowErr, err := t.uncachedFormula(); err != nil || rowErr != nil {
+			return tableRow{line: t.rowNum, rowErr: rowErr}, err == nil, err
+		}
 		if slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" }) {
 			return tableRow{line: t.rowNum, cells: cells}, true, nil
 		}
 	}
 }
 
+// uncachedFormula returns a row error for the current row if a column the
+// mapping reads holds a formula without a usable result: its value, ""
+// or a writer's placeholder 0, is not the formula's.
+func (t *xlsxTable) uncachedFormula() (*event.RowError, error) {
+	if t.scan == nil || t.used == nil { // no formulas, or the header row
+		return nil, nil
+	}
+	cells, err := t.scan.uncached(t.rowNum)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
+	}
+	for _, c := range cells {
+		if !slices.Contains(t.used, c.col) {
+			continue
+		}
+		e := &event.RowError{Line: t.rowNum, Column: strings.TrimSpace(t.hdr[c.col]),
+			Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}
+		if c.formula != "" {
+			e.Value = clip("=" + c.formula)
+		}
+		return e, nil
+	}
+	return nil, nil
+}
+
 func (t *xlsxTable) close() error {
 	var errs []error
+	if t.scan != nil {
+		errs = append(errs, t.scan.close())
+		t.scan = nil
+	}
 	if t.rows != nil {
 		if err := t.rows.Close(); err != nil && !errors.Is(err, excelize.ErrMaxRows) {
 			errs = append(errs, err)
@@ -244,6 +300,10 @@ func (t *xlsxTable) close() error {
 	if t.f != nil {
 		errs = append(errs, t.f.Close())
 		t.f = nil
+	}
+	if t.zr != nil {
+		errs = append(errs, t.zr.Close())
+		t.zr = nil
 	}
 	return errors.Join(errs...)
 }
