@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ type xlsxTable struct {
 func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *schema.Source, localPath string) (tr tableReader, err error) {
 	zr, err := zip.OpenReader(localPath)
 	if err != nil {
+		if isOLE(localPath) {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: not an XLSX workbook: a password-protected workbook or an Excel 97-2003 (.xls) file (OLE compound file): save it without a password as .xlsx", doc.Path))
+		}
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook (not a complete zip archive): %w", doc.Path, err))
 	}
 	t := &xlsxTable{file: doc.Path, zr: zr, kind: cellKind{xlsx: true}}
@@ -51,6 +55,9 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	formulaParts, err := s.checkZipSizes(doc.Path, &zr.Reader)
 	if err != nil {
 		return nil, err
+	}
+	if kind := otherZipKind(&zr.Reader); kind != "" {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: not an XLSX workbook: %s: save it as .xlsx", doc.Path, kind))
 	}
 	f, err := excelize.OpenFile(localPath, excelize.Options{
 		RawCellValue:      true,
@@ -109,6 +116,57 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		break
 	}
 	return t, nil
+}
+
+// oleSignature starts an OLE compound file: an Excel 97-2003 workbook, or
+// an encrypted (password-protected) XLSX one.
+var oleSignature = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+// isOLE reports whether the file at localPath is an OLE compound file.
+func isOLE(localPath string) bool {
+	f, err := os.Open(localPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(oleSignature))
+	_, err = io.ReadFull(f, head)
+	return err == nil && bytes.Equal(head, oleSignature)
+}
+
+// otherZipKind names the kind of a zip archive that is another document
+// format than XLSX, or returns "" (an XLSX workbook, or a damaged one).
+func otherZipKind(zr *zip.Reader) string {
+	var contentTypes, xlsb bool
+	for _, zf := range zr.File {
+		switch name := strings.ToLower(strings.ReplaceAll(zf.Name, `\`, "/")); name {
+		case "mimetype":
+			// OpenDocument: the media type, stored first.
+			rc, err := zf.Open()
+			if err != nil {
+				return ""
+			}
+			mt, _ := io.ReadAll(io.LimitReader(rc, 128))
+			rc.Close()
+			if bytes.HasPrefix(mt, []byte("application/vnd.oasis.opendocument.spreadsheet")) {
+				return "an OpenDocument spreadsheet (.ods)"
+			}
+			if bytes.HasPrefix(mt, []byte("application/vnd.oasis.opendocument.")) {
+				return fmt.Sprintf("an OpenDocument file (%q)", mt)
+			}
+		case "[content_types].xml":
+			contentTypes = true
+		case "xl/workbook.bin":
+			xlsb = true
+		}
+	}
+	switch {
+	case xlsb:
+		return "an Excel binary workbook (.xlsb)"
+	case !contentTypes:
+		return "a zip archive without [Content_Types].xml"
+	}
+	return ""
 }
 
 // checkZipSizes refuses, from the zip directory alone, a workbook whose

@@ -288,6 +288,18 @@ func TestXLSXUnreadable(t *testing.T) {
 			}
 			return data
 		}), parser.StructuredConfig{}, "data.xlsx: unreadable workbook"},
+		{"password-protected workbook", filepath.Join("testdata", "xlsx", "encrypted.xlsx"), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: a password-protected workbook or an Excel 97-2003 (.xls) file"},
+		{"Excel 97-2003 workbook", filepath.Join("testdata", "xlsx", "excel97.xls"), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: a password-protected workbook or an Excel 97-2003 (.xls) file"},
+		{"OpenDocument spreadsheet", zipFile(t, "data.ods",
+			"mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+			"META-INF/manifest.xml", "<manifest/>",
+			"content.xml", "<office:document-content/>",
+		), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: an OpenDocument spreadsheet (.ods): save it as .xlsx"},
+		{"Excel binary workbook", zipFile(t, "data.xlsb",
+			"[Content_Types].xml", "<Types/>",
+			"_rels/.rels", "<Relationships/>",
+			"xl/workbook.bin", "\x83\x01\x00",
+		), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: an Excel binary workbook (.xlsb): save it as .xlsx"},
 		{"part over the in-memory limit", base, parser.StructuredConfig{XLSXMaxXMLSize: 100}, "data.xlsx: refused: part"},
 		{"workbook over the total limit", base, parser.StructuredConfig{XLSXMaxUnzipSize: 9000, XLSXMaxXMLSize: 8000}, "data.xlsx: refused: the workbook inflates to more than 9000 bytes"},
 	}
@@ -301,6 +313,23 @@ func TestXLSXUnreadable(t *testing.T) {
 			assert.Empty(t, p.msgs)
 		})
 	}
+}
+
+// zipFile writes a zip of parts (name, content, name, content...).
+func zipFile(t *testing.T, name string, parts ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i+1 < len(parts); i += 2 {
+		w, err := zw.Create(parts[i])
+		require.NoError(t, err)
+		_, err = w.Write([]byte(parts[i+1]))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o600))
+	return p
 }
 
 func TestXLSXFormulaCachedValues(t *testing.T) {

@@ -1,14 +1,17 @@
 """Writes the workbooks in this folder the way other tools write them.
 
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install openpyxl==3.1.5 xlsxwriter==3.3.1
+    python3 -m venv /tmp/venv
+    /tmp/venv/bin/pip install openpyxl==3.1.5 xlsxwriter==3.3.1 msoffcrypto-tool==6.1.0 xlwt==1.3.0
     /tmp/venv/bin/python gen.py
 
 The files are committed; run this only to make them again.
 """
 import datetime
 
+import msoffcrypto.format.ooxml
 import openpyxl
 import xlsxwriter
+import xlwt
 
 HEADER = ["id", "name", "amount", "day", "note"]
 # Formulas as Python strings: both libraries store them without calculating.
@@ -43,5 +46,23 @@ def with_xlsxwriter(name):
     wb.close()
 
 
+def encrypted(src, name):
+    # A password-protected workbook is an OLE compound file holding the
+    # encrypted zip, as Excel writes it.
+    with open(src, "rb") as f, open(name, "wb") as out:
+        msoffcrypto.format.ooxml.OOXMLFile(f).encrypt("secret", out)
+
+
+def with_xlwt(name):
+    # An Excel 97-2003 workbook: also an OLE compound file.
+    wb = xlwt.Workbook()
+    ws = wb.add_sheet("Data")
+    for i, h in enumerate(HEADER):
+        ws.write(0, i, h)
+    wb.save(name)
+
+
 with_openpyxl("openpyxl_formulas.xlsx")
 with_xlsxwriter("xlsxwriter_formulas.xlsx")
+encrypted("openpyxl_formulas.xlsx", "encrypted.xlsx")
+with_xlwt("excel97.xls")
