@@ -888,6 +888,17 @@ func parseDateCell(s string, kind cellKind) (time.Time, error) {
 			if f < 0 || f > 2958465 || math.IsNaN(f) {
 				return time.Time{}, fmt.Errorf("not a date: serial %s out of range", s)
 			}
+			// In the 1900 date system, day 1 is 1900-01-01: a serial
+			// below is a time of day alone (Excel shows 1900-01-00), and
+			// day 60 is 1900-02-29, which Excel counts (as Lotus 1-2-3
+			// did) but which did not exist.
+			switch {
+			case kind.date1904:
+			case f < 1:
+				return time.Time{}, fmt.Errorf("not a date: serial %s is a time of day without a date", s)
+			case f >= 60 && f < 61:
+				return time.Time{}, fmt.Errorf("not a date: serial %s is 1900-02-29, a day that did not exist", s)
+			}
 			t, err := excelize.ExcelDateToTime(f, kind.date1904)
 			if err != nil {
 				return time.Time{}, fmt.Errorf("not a date: %w", err)

@@ -125,6 +125,41 @@ func TestXLSXDate1904(t *testing.T) {
 	assert.Equal(t, "1908-01-01", p.records[0].Nodes[1].Properties["day"])
 }
 
+// TestXLSXDateSerials reads dates and times stored as serial numbers in
+// the 1900 date system, around the days Excel counts wrongly.
+func TestXLSXDateSerials(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	file := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {
+		{"id", "day", "at"},
+		{1, 1, nil},
+		{2, 59, 59.5},
+		{3, 61, nil},
+		{4, nil, 45352.5},
+		{5, 60, nil},
+		{6, nil, 0.5},
+		{7, 0, nil},
+	}}, false)
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	got := map[string]map[string]any{}
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			got[n.Key] = normJSON(t, n.Properties)
+		}
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"day": "1900-01-01"},
+		"2": {"day": "1900-02-28", "at": "1900-02-28T12:00:00"},
+		"3": {"day": "1900-03-01"},
+		"4": {"at": "2024-03-01T12:00:00"},
+	}, got)
+	assert.Equal(t, []event.RowError{
+		{Line: 6, Column: "day", Value: "60", Error: "not a date: serial 60 is 1900-02-29, a day that did not exist"},
+		{Line: 7, Column: "at", Value: "0.5", Error: "not a date: serial 0.5 is a time of day without a date"},
+		{Line: 8, Column: "day", Value: "0", Error: "not a date: serial 0 is a time of day without a date"},
+	}, p.rejected())
+}
+
 func TestXLSXSheets(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	tests := []struct {
