@@ -28,8 +28,8 @@ type xlsxTable struct {
 	zr     *zip.ReadCloser
 	f      *excelize.File
 	rows   *excelize.Rows
-	scan   *formulaScan // nil for a worksheet without formulas
-	used   []int        // the file columns the mapping reads
+	scan   *cellScan // nil unless the worksheet needs one
+	used   []int     // the file columns the mapping reads
 	hdr    []string
 	rowNum int // sheet row number of the last row read
 	kind   cellKind
@@ -52,7 +52,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 			err = errors.Join(err, t.close())
 		}
 	}()
-	formulaParts, err := s.checkZipSizes(doc.Path, &zr.Reader)
+	scanParts, err := s.checkZipSizes(doc.Path, &zr.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
 	recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
-	if t.scan, err = openFormulaScan(&zr.Reader, t.sheet, formulaParts, recalc); err != nil {
+	if t.scan, err = openCellScan(&zr.Reader, t.sheet, scanParts, recalc); err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
 	t.rows, err = f.Rows(t.sheet)
@@ -174,8 +174,8 @@ func otherZipKind(zr *zip.Reader) string {
 // (streamed through TempDir) up to XLSXMaxUnzipSize, every other part (read
 // into memory) up to XLSXMaxXMLSize. archive/zip fails a part that inflates
 // beyond its declared size, so the declared sizes bound the work. It
-// returns the worksheet parts (lower-cased names) holding formulas.
-func (s *Structured) checkZipSizes(file string, zr *zip.Reader) (formulaParts map[string]bool, err error) {
+// returns the worksheet parts (lower-cased names) that need a cellScan.
+func (s *Structured) checkZipSizes(file string, zr *zip.Reader) (scanParts map[string]bool, err error) {
 	var total uint64
 	for _, zf := range zr.File {
 		size := zf.UncompressedSize64
@@ -198,42 +198,52 @@ func (s *Structured) checkZipSizes(file string, zr *zip.Reader) (formulaParts ma
 		if !strings.HasPrefix(name, "xl/worksheets/sheet") {
 			continue
 		}
-		hasFormulas, err := checkRowNumbers(zf)
+		needsScan, err := checkWorksheet(zf)
 		if err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", file, zf.Name, err))
 		}
-		if hasFormulas {
-			if formulaParts == nil {
-				formulaParts = map[string]bool{}
+		if needsScan {
+			if scanParts == nil {
+				scanParts = map[string]bool{}
 			}
-			formulaParts[name] = true
+			scanParts[name] = true
 		}
 	}
-	return formulaParts, nil
+	return scanParts, nil
 }
 
-// checkRowNumbers scans a worksheet part for <row r="N"> attributes that
+// checkWorksheet scans a worksheet part for <row r="N"> attributes that
 // are out of range (1..excelize.TotalRows) or not increasing. excelize's
 // row iterator trusts them, so a crafted -1 or a row going backwards would
 // silently misplace rows; a byte scan (no XML decoding) is cheap next to
-// the parse. It also reports whether the part holds formulas (<f>).
-func checkRowNumbers(zf *zip.File) (hasFormulas bool, err error) {
+// the parse. It also reports whether the part needs a cellScan: whether it
+// holds formulas (<f>) or values that may be numbers not in their shortest
+// form.
+func checkWorksheet(zf *zip.File) (needsScan bool, err error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return false, err
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
-	prev := 0
+	prev, value := 0, false
 	for {
-		if _, err := br.ReadSlice('<'); err != nil {
+		chunk, err := br.ReadSlice('<')
+		if value && err == nil && !needsScan {
+			// The rest of a <v> start tag, the value and '<'.
+			if i := bytes.IndexByte(chunk, '>'); i >= 0 {
+				_, needsScan = shorterNumber(chunk[i+1 : len(chunk)-1])
+			}
+		}
+		value = false
+		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
-				return hasFormulas, nil
+				return needsScan, nil
 			}
-			return hasFormulas, err
+			return needsScan, err
 		}
 		head, _ := br.Peek(32)
 		end := bytes.IndexAny(head, " \t\r\n/>")
@@ -244,15 +254,18 @@ func checkRowNumbers(zf *zip.File) (hasFormulas bool, err error) {
 		if i := bytes.IndexByte(tag, ':'); i >= 0 {
 			tag = tag[i+1:]
 		}
-		if string(tag) == "f" {
-			hasFormulas = true
+		switch string(tag) {
+		case "f":
+			needsScan = true
+		case "v":
+			value = true
 		}
 		if string(tag) != "row" {
 			continue
 		}
 		elem, err := br.ReadSlice('>')
 		if err != nil {
-			return hasFormulas, fmt.Errorf("row element: %w", err)
+			return needsScan, fmt.Errorf("row element: %w", err)
 		}
 		r, ok := xmlAttr(elem[end:], "r")
 		if !ok {
@@ -261,10 +274,10 @@ func checkRowNumbers(zf *zip.File) (hasFormulas bool, err error) {
 		}
 		n, err := strconv.Atoi(r)
 		if err != nil || n < 1 || n > excelize.TotalRows {
-			return hasFormulas, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
+			return needsScan, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
 		}
 		if n <= prev {
-			return hasFormulas, fmt.Errorf("row %d follows row %d: rows out of order", n, prev)
+			return needsScan, fmt.Errorf("row %d follows row %d: rows out of order", n, prev)
 		}
 		prev = n
 	}
@@ -309,7 +322,7 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if err != nil {
 			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
 		}
-		if rowErr, err := t.uncachedFormula(); err != nil || rowErr != nil {
+		if rowErr, err := t.applyNotes(cells); err != nil || rowErr != nil {
 			return tableRow{line: t.rowNum, rowErr: rowErr}, err == nil, err
 		}
 		if slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" }) {
@@ -318,27 +331,30 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 	}
 }
 
-// uncachedFormula returns a row error for the current row if a column the
-// mapping reads holds a formula without a usable result: its value, ""
-// or a writer's placeholder 0, is not the formula's.
-func (t *xlsxTable) uncachedFormula() (*event.RowError, error) {
-	if t.scan == nil || t.used == nil { // no formulas, or the header row
+// applyNotes applies the cell scan's notes on the current row: numbers
+// take their shortest form, and a formula without a usable result (its
+// value, "" or a writer's placeholder 0, is not the formula's) in a column
+// the mapping reads is a row error.
+func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
+	if t.scan == nil || t.used == nil { // nothing to note, or the header row
 		return nil, nil
 	}
-	cells, err := t.scan.uncached(t.rowNum)
+	notes, err := t.scan.rowNotes(t.rowNum)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
 	}
-	for _, c := range cells {
-		if !slices.Contains(t.used, c.col) {
-			continue
+	for _, n := range notes {
+		if n.uncached && slices.Contains(t.used, n.col) {
+			e := &event.RowError{Line: t.rowNum, Column: strings.TrimSpace(t.hdr[n.col]),
+				Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}
+			if n.formula != "" {
+				e.Value = clip("=" + n.formula)
+			}
+			return e, nil
 		}
-		e := &event.RowError{Line: t.rowNum, Column: strings.TrimSpace(t.hdr[c.col]),
-			Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}
-		if c.formula != "" {
-			e.Value = clip("=" + c.formula)
+		if n.number != "" && n.col < len(cells) {
+			cells[n.col] = n.number
 		}
-		return e, nil
 	}
 	return nil, nil
 }

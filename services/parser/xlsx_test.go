@@ -125,6 +125,45 @@ func TestXLSXDate1904(t *testing.T) {
 	assert.Equal(t, "1908-01-01", p.records[0].Nodes[1].Properties["day"])
 }
 
+// TestXLSXNumberText reads number cells written as Apache POI writes them
+// (Java's Double.toString: "1042.0", "1.0E10"): a string column takes the
+// shortest form of the number, as for a workbook Excel wrote, while a text
+// cell keeps its text.
+func TestXLSXNumberText(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><c r="A2" t="n"><v>1.0</v></c><c r="B2" t="n"><v>1042.0</v></c><c r="C2" t="n"><v>2.5</v></c></row>` +
+		`<row r="3"><c r="A3" t="n"><v>2.0</v></c><c r="B3" t="n"><v>1.0E10</v></c><c r="C3" t="n"><v>1.25E2</v></c></row>` +
+		`<row r="4"><c r="A4"><v>3</v></c><c r="B4"><v>-0.5</v></c><c r="C4"><v>1.0E-7</v></c></row>` +
+		`<row r="5"><c r="A5" t="n"><v>4.0</v></c><c r="B5" t="inlineStr"><is><t>1042.0</t></is></c></row>` +
+		`<row r="6"><c r="A6" t="n"><v>5.0</v></c><c r="B6" t="n"><v>1.0E-7</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := rewriteZip(t, base, func(name string, data []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			return []byte(sheet)
+		}
+		return data
+	})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	got := map[string]map[string]any{}
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			got[n.Key] = normJSON(t, n.Properties)
+		}
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"name": "1042", "amount": 2.5},
+		"2": {"name": "10000000000", "amount": 125.0},
+		"3": {"name": "-0.5", "amount": 1e-7},
+		"4": {"name": "1042.0"},
+		"5": {"name": "1.0E-7"},
+	}, got)
+	assert.Empty(t, p.rejected())
+}
+
 // TestXLSXDateSerials reads dates and times stored as serial numbers in
 // the 1900 date system, around the days Excel counts wrongly.
 func TestXLSXDateSerials(t *testing.T) {

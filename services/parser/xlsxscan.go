@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -16,47 +17,61 @@ import (
 	"github.com/xuri/excelize/v2"
 )
 
+// What excelize's row iterator does not say about a cell, cellScan reads
+// from the worksheet alongside it.
+//
 // A formula cell stores its formula and, in a <v> element, the result its
 // writer calculated. Excel and LibreOffice always store the result; programs
 // that cannot calculate store none (openpyxl writes <v/>) or a placeholder
 // (XlsxWriter writes 0) and set the workbook's fullCalcOnLoad, asking the
-// application that opens it to recalculate. excelize's row iterator gives
-// the stored text either way ("" or "0"), so formulaScan reads the mapped
-// worksheet alongside it to tell such cells apart from real values.
+// application that opens it to recalculate. The iterator gives the stored
+// text either way ("" or "0").
+//
+// A number cell stores the number as its writer printed it: Excel writes
+// the shortest form ("1042"), Apache POI "1042.0" and "1.0E10". The
+// iterator's raw values keep that text, which a string column would take
+// as it is, so that the same number gave different keys by writer.
 
-// uncachedCell is a cell holding a formula without a usable result.
-type uncachedCell struct {
-	col     int    // 0-based column
-	formula string // the formula text, "" for a shared formula's follower
+// cellNote is what cellScan tells about one cell.
+type cellNote struct {
+	col int // 0-based column
+	// uncached marks a formula without a usable result; formula is its
+	// text ("" for a shared formula's follower).
+	uncached bool
+	formula  string
+	// number is the shortest form of a number stored in another ("" when
+	// the stored text is in it).
+	number string
 }
 
-// formulaScan reads a worksheet part row by row, in step with excelize's
-// row iterator, and reports each row's formula cells without a usable
-// result. It scans bytes, as checkRowNumbers does, and runs only for
-// worksheets holding formulas.
-type formulaScan struct {
+// cellScan reads a worksheet part row by row, in step with excelize's row
+// iterator, and notes each row's formula cells without a usable result and
+// number cells not in their shortest form. It scans bytes, as
+// checkWorksheet does, and runs only for worksheets checkWorksheet found
+// such cells in.
+type cellScan struct {
 	rc     io.ReadCloser
 	br     *bufio.Reader
 	recalc bool // fullCalcOnLoad: every stored result is a placeholder
 	eof    bool
-	row    int            // number of the row scanned last
-	cells  []uncachedCell // its uncached cells
+	row    int        // number of the row scanned last
+	notes  []cellNote // its notes
 }
 
 // maxFormulaText bounds the formula text kept for an error message.
 const maxFormulaText = 256
 
-// openFormulaScan opens the worksheet part of sheet if it is one of
-// formulaParts (lower-cased names), and returns nil otherwise.
-func openFormulaScan(zr *zip.Reader, sheet string, formulaParts map[string]bool, recalc bool) (*formulaScan, error) {
-	if len(formulaParts) == 0 {
+// openCellScan opens the worksheet part of sheet if it is one of
+// scanParts (lower-cased names), and returns nil otherwise.
+func openCellScan(zr *zip.Reader, sheet string, scanParts map[string]bool, recalc bool) (*cellScan, error) {
+	if len(scanParts) == 0 {
 		return nil, nil
 	}
 	part, err := sheetPart(zr, sheet)
 	if err != nil {
 		return nil, err
 	}
-	if !formulaParts[strings.ToLower(part)] {
+	if !scanParts[strings.ToLower(part)] {
 		return nil, nil
 	}
 	for _, zf := range zr.File {
@@ -65,15 +80,15 @@ func openFormulaScan(zr *zip.Reader, sheet string, formulaParts map[string]bool,
 			if err != nil {
 				return nil, err
 			}
-			return &formulaScan{rc: rc, br: bufio.NewReaderSize(rc, 64<<10), recalc: recalc}, nil
+			return &cellScan{rc: rc, br: bufio.NewReaderSize(rc, 64<<10), recalc: recalc}, nil
 		}
 	}
 	return nil, fmt.Errorf("sheet %s: part %s missing", sheet, part)
 }
 
-// uncached returns the formula cells without a usable result of sheet row
-// n. Rows are asked for in increasing order.
-func (s *formulaScan) uncached(n int) ([]uncachedCell, error) {
+// rowNotes returns the notes on the cells of sheet row n. Rows are asked
+// for in increasing order.
+func (s *cellScan) rowNotes(n int) ([]cellNote, error) {
 	for s.row < n && !s.eof {
 		if err := s.readRow(); err != nil {
 			return nil, err
@@ -82,14 +97,14 @@ func (s *formulaScan) uncached(n int) ([]uncachedCell, error) {
 	if s.row != n {
 		return nil, nil // row n has no element
 	}
-	return s.cells, nil
+	return s.notes, nil
 }
 
-func (s *formulaScan) close() error { return s.rc.Close() }
+func (s *cellScan) close() error { return s.rc.Close() }
 
-// readRow scans the next row element: its number and uncached cells.
-func (s *formulaScan) readRow() error {
-	s.cells = s.cells[:0]
+// readRow scans the next row element: its number and notes.
+func (s *cellScan) readRow() error {
+	s.notes = s.notes[:0]
 	for {
 		name, err := s.nextTag()
 		if errors.Is(err, io.EOF) {
@@ -118,14 +133,18 @@ func (s *formulaScan) readRow() error {
 	if empty {
 		return nil
 	}
-	col := -1
 	var cell struct {
-		typ, formula       string
+		col                int
+		typ                string
 		hasFormula, cached bool
+		note               cellNote
 	}
+	cell.col = -1
 	done := func() {
-		if cell.hasFormula && (!cell.cached || s.recalc) {
-			s.cells = append(s.cells, uncachedCell{col: col, formula: cell.formula})
+		cell.note.col = cell.col
+		cell.note.uncached = cell.hasFormula && (!cell.cached || s.recalc)
+		if cell.note.uncached || cell.note.number != "" {
+			s.notes = append(s.notes, cell.note)
 		}
 	}
 	for {
@@ -141,16 +160,16 @@ func (s *formulaScan) readRow() error {
 			if err != nil {
 				return err
 			}
-			col++
+			cell.col++
 			if r, ok := xmlAttr(attrs, "r"); ok {
 				c, _, err := excelize.CellNameToCoordinates(r)
 				if err != nil {
 					return fmt.Errorf("row %d: %w", s.row, err)
 				}
-				col = c - 1
+				cell.col = c - 1
 			}
 			cell.typ, _ = xmlAttr(attrs, "t")
-			cell.formula, cell.hasFormula, cell.cached = "", false, false
+			cell.hasFormula, cell.cached, cell.note = false, false, cellNote{}
 			if empty {
 				done()
 			}
@@ -167,29 +186,56 @@ func (s *formulaScan) readRow() error {
 				if err != nil {
 					return err
 				}
-				cell.formula = html.UnescapeString(string(text))
+				cell.note.formula = html.UnescapeString(string(text))
 			}
 		case "v":
 			_, empty, err := s.startTag()
 			if err != nil {
 				return err
 			}
-			if !empty {
-				text, err := s.text()
-				if err != nil {
-					return err
+			if empty {
+				continue
+			}
+			text, err := s.text()
+			if err != nil {
+				return err
+			}
+			// An empty result is a result for a formula giving text
+			// (t="str"), not for one giving a number.
+			cell.cached = len(text) > 0 || cell.typ == "str"
+			if cell.typ == "" || cell.typ == "n" {
+				if n, ok := shorterNumber(text); ok {
+					cell.note.number = n
 				}
-				// An empty result is a result for a formula giving
-				// text (t="str"), not for one giving a number.
-				cell.cached = len(text) > 0 || cell.typ == "str"
 			}
 		}
 	}
 }
 
+// shorterNumber returns the shortest form of the number text stores
+// ("1042" for "1042.0" or "1.042E3"), the same float64, if text has an
+// exponent, a plus sign or a trailing zero after a decimal point; and
+// false otherwise, or if text is not a number or is of a magnitude
+// printed with an exponent (then left as written).
+func shorterNumber(text []byte) (string, bool) {
+	trailingZero := len(text) > 0 && text[len(text)-1] == '0' && bytes.IndexByte(text, '.') >= 0
+	if !trailingZero && !bytes.ContainsAny(text, "eE+") {
+		return "", false
+	}
+	f, err := strconv.ParseFloat(string(text), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", false
+	}
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return "", false
+	}
+	n := strconv.FormatFloat(f, 'f', -1, 64)
+	return n, n != string(text)
+}
+
 // nextTag reads up to and including the next '<' and returns the tag's
 // local name, with a leading "/" for an end tag.
-func (s *formulaScan) nextTag() (string, error) {
+func (s *cellScan) nextTag() (string, error) {
 	for {
 		if _, err := s.br.ReadSlice('<'); err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
@@ -219,7 +265,7 @@ func (s *formulaScan) nextTag() (string, error) {
 
 // startTag reads the rest of the start tag nextTag found: its attribute
 // text, and whether it is empty (<x/>).
-func (s *formulaScan) startTag() (attrs []byte, empty bool, err error) {
+func (s *cellScan) startTag() (attrs []byte, empty bool, err error) {
 	elem, err := s.br.ReadSlice('>')
 	if err != nil {
 		return nil, false, fmt.Errorf("start tag: %w", err)
@@ -229,7 +275,7 @@ func (s *formulaScan) startTag() (attrs []byte, empty bool, err error) {
 
 // text reads the character data up to the next tag (keeping at most
 // maxFormulaText bytes) and then that tag's '<'.
-func (s *formulaScan) text() ([]byte, error) {
+func (s *cellScan) text() ([]byte, error) {
 	var out []byte
 	for {
 		chunk, err := s.br.ReadSlice('<')
