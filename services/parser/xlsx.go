@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -23,21 +24,22 @@ import (
 // xlsxTable is a tableReader over one worksheet, read with excelize's
 // streaming row iterator on raw cell values (no number formatting).
 type xlsxTable struct {
-	file   string
-	sheet  string
-	zr     *zip.ReadCloser
-	f      *excelize.File
-	rows   *excelize.Rows
-	scan   *cellScan // nil unless the worksheet needs one
-	used   []int     // the file columns the mapping reads
-	hdr    []string
-	rowNum int // sheet row number of the last row read
-	kind   cellKind
+	file    string
+	sheet   string
+	zr      *zip.ReadCloser
+	f       *excelize.File
+	rows    *excelize.Rows
+	scan    *cellScan // nil unless the worksheet needs one
+	used    []int     // the file columns the mapping reads
+	hdr     []string
+	rowNum  int // sheet row number of the last row read
+	lastRow int // the worksheet's last row number
+	kind    cellKind
 }
 
-// openXLSX checks the workbook's declared part sizes, opens it and reads
-// the header row of the mapped sheet. The zip stays open for the formula
-// scan.
+// openXLSX checks the workbook's declared part sizes, opens it, checks the
+// mapped sheet's worksheet part and reads its header row. The zip stays
+// open for the cell scan.
 func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *schema.Source, localPath string) (tr tableReader, err error) {
 	zr, err := zip.OpenReader(localPath)
 	if err != nil {
@@ -52,8 +54,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 			err = errors.Join(err, t.close())
 		}
 	}()
-	scanParts, err := s.checkZipSizes(doc.Path, &zr.Reader)
-	if err != nil {
+	if err := s.checkZipSizes(doc.Path, &zr.Reader); err != nil {
 		return nil, err
 	}
 	if kind := otherZipKind(&zr.Reader); kind != "" {
@@ -95,9 +96,20 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
-	recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
-	if t.scan, err = openCellScan(&zr.Reader, t.sheet, scanParts, recalc); err != nil {
+	zf, err := sheetPart(&zr.Reader, t.sheet)
+	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	ws, err := checkWorksheet(zf)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
+	}
+	t.lastRow = ws.lastRow
+	if ws.needsScan {
+		recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
+		if t.scan, err = openCellScan(zf, recalc); err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
+		}
 	}
 	t.rows, err = f.Rows(t.sheet)
 	if err != nil {
@@ -173,9 +185,8 @@ func otherZipKind(zr *zip.Reader) string {
 // parts would inflate beyond the limits: worksheets and shared strings
 // (streamed through TempDir) up to XLSXMaxUnzipSize, every other part (read
 // into memory) up to XLSXMaxXMLSize. archive/zip fails a part that inflates
-// beyond its declared size, so the declared sizes bound the work. It
-// returns the worksheet parts (lower-cased names) that need a cellScan.
-func (s *Structured) checkZipSizes(file string, zr *zip.Reader) (scanParts map[string]bool, err error) {
+// beyond its declared size, so the declared sizes bound the work.
+func (s *Structured) checkZipSizes(file string, zr *zip.Reader) error {
 	var total uint64
 	for _, zf := range zr.File {
 		size := zf.UncompressedSize64
@@ -187,52 +198,53 @@ func (s *Structured) checkZipSizes(file string, zr *zip.Reader) (scanParts map[s
 			limit = uint64(s.cfg.XLSXMaxUnzipSize)
 		}
 		if size > limit {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: refused: part %s inflates to %d bytes, over the limit of %d (%d compressed)", file, zf.Name, size, limit, zf.CompressedSize64))
+			return pipeline.Permanent(fmt.Errorf("%s: refused: part %s inflates to %d bytes, over the limit of %d (%d compressed)", file, zf.Name, size, limit, zf.CompressedSize64))
 		}
 		if total > uint64(s.cfg.XLSXMaxUnzipSize) {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: refused: the workbook inflates to more than %d bytes", file, s.cfg.XLSXMaxUnzipSize))
+			return pipeline.Permanent(fmt.Errorf("%s: refused: the workbook inflates to more than %d bytes", file, s.cfg.XLSXMaxUnzipSize))
 		}
 	}
-	for _, zf := range zr.File {
-		name := strings.ToLower(strings.ReplaceAll(zf.Name, `\`, "/"))
-		if !strings.HasPrefix(name, "xl/worksheets/sheet") {
-			continue
-		}
-		needsScan, err := checkWorksheet(zf)
-		if err != nil {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", file, zf.Name, err))
-		}
-		if needsScan {
-			if scanParts == nil {
-				scanParts = map[string]bool{}
-			}
-			scanParts[name] = true
-		}
-	}
-	return scanParts, nil
+	return nil
 }
 
-// checkWorksheet scans a worksheet part for <row r="N"> attributes that
-// are out of range (1..excelize.TotalRows) or not increasing. excelize's
-// row iterator trusts them, so a crafted -1 or a row going backwards would
-// silently misplace rows; a byte scan (no XML decoding) is cheap next to
-// the parse. It also reports whether the part needs a cellScan: whether it
-// holds formulas (<f>) or values that may be numbers not in their shortest
-// form.
-func checkWorksheet(zf *zip.File) (needsScan bool, err error) {
+// worksheet is what checkWorksheet found in a worksheet part.
+type worksheet struct {
+	lastRow int // number of the last row element
+	// needsScan says the part holds formulas (<f>) or values that may be
+	// numbers not in their shortest form: it needs a cellScan.
+	needsScan bool
+}
+
+// checkWorksheet scans a worksheet part, as bytes (cheap next to the
+// parse), for what excelize's row iterator trusts or hides:
+//
+//   - <row r="N"> attributes out of range (1..excelize.TotalRows) or not
+//     increasing, which would silently misplace rows (a crafted -1, or a
+//     row going backwards);
+//   - characters XML does not allow (control characters, invalid UTF-8,
+//     an & starting no entity), as written by programs that do not escape
+//     text: the iterator stops at the first, as if the sheet ended there.
+//
+// It returns the last row number, for the reader to tell the iterator's
+// end from such a stop (also at XML malformed otherwise), and whether the
+// part needs a cellScan.
+func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 	rc, err := zf.Open()
 	if err != nil {
-		return false, err
+		return ws, err
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
-	prev, value := 0, false
+	value := false
 	for {
 		chunk, err := br.ReadSlice('<')
-		if value && err == nil && !needsScan {
+		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
+			return ws, fmt.Errorf("row %d: %s", ws.lastRow, bad)
+		}
+		if value && err == nil && !ws.needsScan {
 			// The rest of a <v> start tag, the value and '<'.
 			if i := bytes.IndexByte(chunk, '>'); i >= 0 {
-				_, needsScan = shorterNumber(chunk[i+1 : len(chunk)-1])
+				_, ws.needsScan = shorterNumber(chunk[i+1 : len(chunk)-1])
 			}
 		}
 		value = false
@@ -241,9 +253,9 @@ func checkWorksheet(zf *zip.File) (needsScan bool, err error) {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
-				return needsScan, nil
+				return ws, nil
 			}
-			return needsScan, err
+			return ws, err
 		}
 		head, _ := br.Peek(32)
 		end := bytes.IndexAny(head, " \t\r\n/>")
@@ -256,7 +268,7 @@ func checkWorksheet(zf *zip.File) (needsScan bool, err error) {
 		}
 		switch string(tag) {
 		case "f":
-			needsScan = true
+			ws.needsScan = true
 		case "v":
 			value = true
 		}
@@ -265,22 +277,83 @@ func checkWorksheet(zf *zip.File) (needsScan bool, err error) {
 		}
 		elem, err := br.ReadSlice('>')
 		if err != nil {
-			return needsScan, fmt.Errorf("row element: %w", err)
+			return ws, fmt.Errorf("row element: %w", err)
 		}
 		r, ok := xmlAttr(elem[end:], "r")
 		if !ok {
-			prev++
+			ws.lastRow++
 			continue
 		}
 		n, err := strconv.Atoi(r)
 		if err != nil || n < 1 || n > excelize.TotalRows {
-			return needsScan, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
+			return ws, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
 		}
-		if n <= prev {
-			return needsScan, fmt.Errorf("row %d follows row %d: rows out of order", n, prev)
+		if n <= ws.lastRow {
+			return ws, fmt.Errorf("row %d follows row %d: rows out of order", n, ws.lastRow)
 		}
-		prev = n
+		ws.lastRow = n
 	}
+}
+
+// xmlEntities are the entities XML predefines.
+var xmlEntities = []string{"amp", "lt", "gt", "apos", "quot"}
+
+// badXMLText describes the first character in b that XML does not allow
+// (as encoding/xml checks them), or returns "". A chunk cut by a full
+// buffer (cut) may end inside a character or an entity: that end is
+// skipped.
+func badXMLText(b []byte, cut bool) string {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c == '&' {
+			end := bytes.IndexByte(b[i:], ';')
+			if end < 0 && cut {
+				return ""
+			}
+			if end < 0 || !slices.Contains(xmlEntities, string(b[i+1:i+end])) && !isCharRef(string(b[i+1:i+end])) {
+				return "an & that starts no XML entity: the program that wrote the workbook did not escape it"
+			}
+			i += end + 1
+			continue
+		}
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return fmt.Sprintf("character U+%04X, which XML does not allow: the program that wrote the workbook did not escape it", c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			if cut && !utf8.FullRune(b[i:]) {
+				return ""
+			}
+			return fmt.Sprintf("byte 0x%02X, not UTF-8: the program that wrote the workbook used another encoding", c)
+		}
+		if r == 0xFFFE || r == 0xFFFF {
+			return fmt.Sprintf("character U+%04X, which XML does not allow", r)
+		}
+		i += size
+	}
+	return ""
+}
+
+// isCharRef reports whether name is the inside of a character reference
+// (&#65; or &#x41;).
+func isCharRef(name string) bool {
+	digits, base := strings.CutPrefix(name, "#x")
+	if !base {
+		var ok bool
+		if digits, ok = strings.CutPrefix(name, "#"); !ok {
+			return false
+		}
+	}
+	b := 10
+	if base {
+		b = 16
+	}
+	n, err := strconv.ParseUint(digits, b, 32)
+	return err == nil && n > 0
 }
 
 // xmlAttr finds attribute name in the attribute text of a start tag.
@@ -314,6 +387,11 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if !t.rows.Next() {
 			if err := t.rows.Error(); err != nil {
 				return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s after row %d: %w", t.file, t.sheet, t.rowNum, err))
+			}
+			if t.rowNum < t.lastRow {
+				// The iterator stops, without an error, at XML it cannot
+				// read.
+				return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s: unreadable after row %d (the sheet has rows up to %d): malformed XML", t.file, t.sheet, t.rowNum, t.lastRow))
 			}
 			return tableRow{}, false, nil
 		}

@@ -344,6 +344,60 @@ func TestXLSXCraftedRowNumbers(t *testing.T) {
 	}
 }
 
+// TestXLSXMalformedXML reads worksheets that programs writing XML without
+// escaping produce. excelize's row iterator stops at the first bad
+// character as if the sheet ended there; the file must fail instead of
+// losing its remaining rows.
+func TestXLSXMalformedXML(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>1</v></c><c r="B2" t="inlineStr"><is><t>Ana</t></is></c></row>` +
+		`<row r="3"><c r="A3"><v>2</v></c><c r="B3" t="inlineStr"><is><t>NAME</t></is></c></row>` +
+		`<row r="4"><c r="A4"><v>3</v></c><c r="B4" t="inlineStr"><is><t>Di</t></is></c></row>` +
+		`</sheetData></worksheet>`
+	tests := []struct {
+		name string
+		give string // the cell text of row 3, as written
+		want string
+	}{
+		{"control character", "Bo\x01b", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: character U+0001, which XML does not allow"},
+		{"ampersand", "AT&T", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity"},
+		{"HTML entity", "caf&eacute;", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity"},
+		{"Latin-1 text", "Jos\xe9", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: byte 0xE9, not UTF-8"},
+		{"end tag out of place", "Cy</is></c></c>", "data.xlsx: sheet Data: unreadable after row 3 (the sheet has rows up to 4): malformed XML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := rewriteZip(t, base, func(name string, data []byte) []byte {
+				if name == "xl/worksheets/sheet1.xml" {
+					return []byte(strings.Replace(sheet, "NAME", tt.give, 1))
+				}
+				return data
+			})
+			p, err := parseFile(t, s, "data.xlsx", file)
+			require.Error(t, err)
+			assert.True(t, pipeline.IsPermanent(err))
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, p.msgs)
+		})
+	}
+	t.Run("escaped", func(t *testing.T) {
+		file := rewriteZip(t, base, func(name string, data []byte) []byte {
+			if name == "xl/worksheets/sheet1.xml" {
+				return []byte(strings.Replace(sheet, "NAME", "AT&amp;T &#233;&#xE9; &lt;&gt;&quot;&apos;", 1))
+			}
+			return data
+		})
+		p, err := parseFile(t, s, "data.xlsx", file)
+		require.NoError(t, err)
+		require.Len(t, p.records, 1)
+		require.Len(t, p.records[0].Nodes, 3)
+		assert.Equal(t, "AT&T éé <>\"'", p.records[0].Nodes[1].Properties["name"])
+	})
+}
+
 func TestXLSXUnreadable(t *testing.T) {
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}, {1}}}, false)
 	data, err := os.ReadFile(base)

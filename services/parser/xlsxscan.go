@@ -61,29 +61,13 @@ type cellScan struct {
 // maxFormulaText bounds the formula text kept for an error message.
 const maxFormulaText = 256
 
-// openCellScan opens the worksheet part of sheet if it is one of
-// scanParts (lower-cased names), and returns nil otherwise.
-func openCellScan(zr *zip.Reader, sheet string, scanParts map[string]bool, recalc bool) (*cellScan, error) {
-	if len(scanParts) == 0 {
-		return nil, nil
-	}
-	part, err := sheetPart(zr, sheet)
+// openCellScan opens a cellScan of the worksheet part zf.
+func openCellScan(zf *zip.File, recalc bool) (*cellScan, error) {
+	rc, err := zf.Open()
 	if err != nil {
 		return nil, err
 	}
-	if !scanParts[strings.ToLower(part)] {
-		return nil, nil
-	}
-	for _, zf := range zr.File {
-		if strings.EqualFold(strings.ReplaceAll(zf.Name, `\`, "/"), part) {
-			rc, err := zf.Open()
-			if err != nil {
-				return nil, err
-			}
-			return &cellScan{rc: rc, br: bufio.NewReaderSize(rc, 64<<10), recalc: recalc}, nil
-		}
-	}
-	return nil, fmt.Errorf("sheet %s: part %s missing", sheet, part)
+	return &cellScan{rc: rc, br: bufio.NewReaderSize(rc, 64<<10), recalc: recalc}, nil
 }
 
 // rowNotes returns the notes on the cells of sheet row n. Rows are asked
@@ -296,22 +280,22 @@ func (s *cellScan) text() ([]byte, error) {
 	}
 }
 
-// sheetPart finds the part name of sheet, as excelize does: the workbook
-// part from the package relationships, the sheet's relationship from the
-// workbook's.
-func sheetPart(zr *zip.Reader, sheet string) (string, error) {
+// sheetPart finds the worksheet part of sheet, as excelize does: the
+// workbook part from the package relationships, the sheet's relationship
+// from the workbook's.
+func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
 	rels, err := readRels(zr, "_rels/.rels")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var wbPart string
 	for _, r := range rels {
 		if strings.HasSuffix(r.Type, "/officeDocument") {
-			wbPart = strings.TrimPrefix(r.Target, "/")
+			wbPart = path.Clean(strings.TrimPrefix(r.Target, "/"))
 		}
 	}
 	if wbPart == "" {
-		return "", errors.New("no workbook part")
+		return nil, errors.New("no workbook part")
 	}
 	var wb struct {
 		Sheets []struct {
@@ -320,12 +304,12 @@ func sheetPart(zr *zip.Reader, sheet string) (string, error) {
 		} `xml:"sheets>sheet"`
 	}
 	if err := readXMLPart(zr, wbPart, &wb); err != nil {
-		return "", err
+		return nil, err
 	}
 	dir := path.Dir(wbPart)
 	wbRels, err := readRels(zr, path.Join(dir, "_rels", path.Base(wbPart)+".rels"))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	for _, sh := range wb.Sheets {
 		if sh.Name != sheet {
@@ -339,14 +323,19 @@ func sheetPart(zr *zip.Reader, sheet string) (string, error) {
 				if r.ID != a.Value {
 					continue
 				}
-				if strings.HasPrefix(r.Target, "/") {
-					return strings.TrimPrefix(path.Clean(r.Target), "/"), nil
+				target := strings.ReplaceAll(r.Target, `\`, "/")
+				name := path.Join(dir, target)
+				if strings.HasPrefix(target, "/") {
+					name = strings.TrimPrefix(path.Clean(target), "/")
 				}
-				return path.Join(dir, r.Target), nil
+				if zf := findPart(zr, name); zf != nil {
+					return zf, nil
+				}
+				return nil, fmt.Errorf("sheet %s: part %s missing", sheet, name)
 			}
 		}
 	}
-	return "", fmt.Errorf("sheet %s: no worksheet part", sheet)
+	return nil, fmt.Errorf("sheet %s: no worksheet part", sheet)
 }
 
 type relationship struct {
@@ -363,21 +352,30 @@ func readRels(zr *zip.Reader, name string) ([]relationship, error) {
 	return rels.Rels, err
 }
 
-// readXMLPart decodes a small part (the caller checked its size).
-func readXMLPart(zr *zip.Reader, name string, v any) error {
+// findPart returns the part named name (case-insensitive, as excelize
+// reads them), or nil.
+func findPart(zr *zip.Reader, name string) *zip.File {
 	for _, zf := range zr.File {
-		if !strings.EqualFold(strings.ReplaceAll(zf.Name, `\`, "/"), name) {
-			continue
+		if strings.EqualFold(strings.ReplaceAll(zf.Name, `\`, "/"), name) {
+			return zf
 		}
-		rc, err := zf.Open()
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		if err := xml.NewDecoder(rc).Decode(v); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return nil
 	}
-	return fmt.Errorf("part %s missing", name)
+	return nil
+}
+
+// readXMLPart decodes a small part (checkZipSizes bounds it).
+func readXMLPart(zr *zip.Reader, name string, v any) error {
+	zf := findPart(zr, name)
+	if zf == nil {
+		return fmt.Errorf("part %s missing", name)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := xml.NewDecoder(rc).Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
