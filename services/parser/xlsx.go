@@ -60,6 +60,14 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	if kind := otherZipKind(&zr.Reader); kind != "" {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: not an XLSX workbook: %s: save it as .xlsx", doc.Path, kind))
 	}
+	if zf := findPart(&zr.Reader, "xl/sharedStrings.xml"); zf != nil && zf.UncompressedSize64 > uint64(s.cfg.XLSXMaxXMLSize) {
+		// excelize reads shared strings this large item by item, and
+		// stops without an error at XML it cannot decode: the strings
+		// after it would read as empty cells.
+		if err := checkSharedStrings(zf); err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
+		}
+	}
 	f, err := excelize.OpenFile(localPath, excelize.Options{
 		RawCellValue:      true,
 		UnzipSizeLimit:    s.cfg.XLSXMaxUnzipSize,
@@ -292,6 +300,35 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 			return ws, fmt.Errorf("row %d follows row %d: rows out of order", n, ws.lastRow)
 		}
 		ws.lastRow = n
+	}
+}
+
+// checkSharedStrings scans a shared strings part for characters XML does
+// not allow, as checkWorksheet does.
+func checkSharedStrings(zf *zip.File) error {
+	rc, err := zf.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	item := -1 // index of the current <si>, as cells refer to it
+	for {
+		chunk, err := br.ReadSlice('<')
+		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
+			return fmt.Errorf("shared string %d: %s", item, bad)
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
+		}
+		if head, _ := br.Peek(3); bytes.Equal(head, []byte("si>")) || bytes.Equal(head, []byte("si ")) {
+			item++
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package parser_test
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -396,6 +397,30 @@ func TestXLSXMalformedXML(t *testing.T) {
 		require.Len(t, p.records[0].Nodes, 3)
 		assert.Equal(t, "AT&T éé <>\"'", p.records[0].Nodes[1].Properties["name"])
 	})
+}
+
+// TestXLSXMalformedSharedStrings reads a bad character in shared strings
+// larger than XLSXMaxXMLSize, which excelize reads from a temporary file
+// item by item, stopping at the first it cannot decode.
+func TestXLSXMalformedSharedStrings(t *testing.T) {
+	rows := [][]any{{"id", "name"}}
+	for i := range 600 {
+		rows = append(rows, []any{i + 1, fmt.Sprintf("Name %d, padded to make the shared strings large", i+1)})
+	}
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": rows}, false)
+	file := rewriteZip(t, base, func(name string, data []byte) []byte {
+		if name == "xl/sharedStrings.xml" {
+			require.Greater(t, len(data), 20000)
+			return bytes.Replace(data, []byte("Name 300,"), []byte("Name 300,\x01"), 1)
+		}
+		return data
+	})
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{XLSXMaxXMLSize: 20000})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.Error(t, err)
+	assert.True(t, pipeline.IsPermanent(err))
+	assert.Contains(t, err.Error(), "data.xlsx: unreadable workbook: xl/sharedStrings.xml: shared string 301: character U+0001, which XML does not allow")
+	assert.Empty(t, p.msgs)
 }
 
 func TestXLSXUnreadable(t *testing.T) {
