@@ -447,9 +447,9 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 }
 
 // applyNotes applies the cell scan's notes on the current row: numbers
-// take their shortest form, and a formula without a usable result (its
-// value, "" or a writer's placeholder 0, is not the formula's) in a column
-// the mapping reads is a row error.
+// take their shortest form, and a formula without a calculated result in
+// a column the mapping reads is a row error (its value, "" or a
+// placeholder 0, is not the formula's).
 func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 	if t.scan == nil || t.used == nil { // nothing to note, or the header row
 		return nil, nil
@@ -460,8 +460,10 @@ func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 	}
 	for _, n := range notes {
 		if n.uncached && slices.Contains(t.used, n.col) {
-			e := &event.RowError{Line: t.rowNum, Column: strings.TrimSpace(t.hdr[n.col]),
-				Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}
+			e := &event.RowError{Line: t.rowNum, Column: strings.TrimSpace(t.hdr[n.col]), Error: errNoResult}
+			if n.placeholder {
+				e.Error = errPlaceholderResult
+			}
 			if n.formula != "" {
 				e.Value = clip("=" + n.formula)
 			}
@@ -473,6 +475,12 @@ func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 	}
 	return nil, nil
 }
+
+// The row errors of formulas without a calculated result.
+const (
+	errNoResult          = "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"
+	errPlaceholderResult = "a formula whose stored result, 0, may be a placeholder (the workbook asks to be recalculated when opened, as programs that do not calculate formulas write it): open and save it in a spreadsheet application"
+)
 
 func (t *xlsxTable) close() error {
 	var errs []error

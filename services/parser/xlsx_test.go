@@ -553,14 +553,30 @@ func BenchmarkXLSX(b *testing.B) {
 
 // TestXLSXFormulasWithoutResults reads formulas stored without a calculated
 // result: openpyxl writes an empty <v/>, XlsxWriter a placeholder 0 under
-// fullCalcOnLoad (testdata/xlsx/gen.py). A mapped column holding one is a
-// row error, not an empty value or a 0; an unmapped one does not matter.
+// fullCalcOnLoad unless it is given the result (testdata/xlsx/gen.py). A
+// mapped column holding one is a row error, not an empty value or a 0; an
+// unmapped one does not matter.
 func TestXLSXFormulasWithoutResults(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
-	const why = "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"
-	for _, name := range []string{"openpyxl_formulas.xlsx", "xlsxwriter_formulas.xlsx"} {
-		t.Run(name, func(t *testing.T) {
-			p, err := parseFile(t, s, "data.xlsx", filepath.Join("testdata", "xlsx", name))
+	const (
+		none        = "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"
+		placeholder = "a formula whose stored result, 0, may be a placeholder (the workbook asks to be recalculated when opened, as programs that do not calculate formulas write it): open and save it in a spreadsheet application"
+	)
+	nodes := map[string]map[string]any{
+		"1": {"name": "Ana", "amount": 2.5, "day": "2024-03-01"},
+		"4": {"name": "Di", "amount": 3.0},
+	}
+	tests := []struct {
+		file      string
+		wantNodes map[string]map[string]any
+		why       string
+	}{
+		{"openpyxl_formulas.xlsx", nodes, none},
+		{"xlsxwriter_formulas.xlsx", map[string]map[string]any{"1": nodes["1"], "4": nodes["4"], "6": {"name": "Fay"}}, placeholder},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", filepath.Join("testdata", "xlsx", tt.file))
 			require.NoError(t, err)
 			got := map[string]map[string]any{}
 			for _, r := range p.records {
@@ -568,29 +584,27 @@ func TestXLSXFormulasWithoutResults(t *testing.T) {
 					got[n.Key] = normJSON(t, n.Properties)
 				}
 			}
-			assert.Equal(t, map[string]map[string]any{
-				"1": {"name": "Ana", "amount": 2.5, "day": "2024-03-01"},
-				"4": {"name": "Di", "amount": 3.0},
-			}, got)
+			assert.Equal(t, tt.wantNodes, got)
 			assert.Equal(t, []event.RowError{
-				{Line: 3, Column: "name", Value: `="Bo"&"b"`, Error: why},
-				{Line: 4, Column: "amount", Value: "=1/4", Error: why},
-				{Line: 6, Column: "id", Value: "=2+3", Error: why},
+				{Line: 3, Column: "name", Value: `="Bo"&"b"`, Error: tt.why},
+				{Line: 4, Column: "amount", Value: "=1/4", Error: tt.why},
+				{Line: 6, Column: "id", Value: "=2+3", Error: tt.why},
 			}, p.rejected())
 		})
 	}
 }
 
 // TestXLSXFormulaResults reads formulas stored with their results, as
-// Excel and LibreOffice write them: shared formulas, a text formula giving
-// "", and one shared formula follower stored without a result.
+// Excel and LibreOffice write them (a result 0 is a result without
+// fullCalcOnLoad): shared formulas, a text formula giving "", and one
+// shared formula follower stored without a result.
 func TestXLSXFormulaResults(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
 	const sheet = `<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>` +
 		`<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>id</x:t></x:is></x:c><x:c r="B1" t="inlineStr"><x:is><x:t>amount</x:t></x:is></x:c><x:c r="C1" t="inlineStr"><x:is><x:t>name</x:t></x:is></x:c></x:row>` +
-		`<x:row r="2"><x:c r="A2"><x:v>1</x:v></x:c><x:c r="B2"><x:f t="shared" ref="B2:B4" si="0">A2*2</x:f><x:v>2</x:v></x:c><x:c r="C2" t="str"><x:f>IF(A2&gt;1,"big","")</x:f><x:v></x:v></x:c></x:row>` +
-		`<x:row r="3"><x:c r="A3"><x:v>2</x:v></x:c><x:c r="B3"><x:f t="shared" si="0"/><x:v>4</x:v></x:c><x:c r="C3" t="str"><x:f>IF(A3&gt;1,"big","")</x:f><x:v>big</x:v></x:c></x:row>` +
+		`<x:row r="2"><x:c r="A2"><x:v>1</x:v></x:c><x:c r="B2"><x:f t="shared" ref="B2:B4" si="0">(A2-1)*2</x:f><x:v>0</x:v></x:c><x:c r="C2" t="str"><x:f>IF(A2&gt;1,"big","")</x:f><x:v></x:v></x:c></x:row>` +
+		`<x:row r="3"><x:c r="A3"><x:v>2</x:v></x:c><x:c r="B3"><x:f t="shared" si="0"/><x:v>2</x:v></x:c><x:c r="C3" t="str"><x:f>IF(A3&gt;1,"big","")</x:f><x:v>big</x:v></x:c></x:row>` +
 		`<x:row r="4"><x:c r="A4"><x:v>3</x:v></x:c><x:c r="B4"><x:f t="shared" si="0"/><x:v/></x:c></x:row>` +
 		`</x:sheetData></x:worksheet>`
 	file := rewriteZip(t, base, func(name string, data []byte) []byte {
@@ -608,8 +622,8 @@ func TestXLSXFormulaResults(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]map[string]any{
-		"1": {"amount": 2.0},
-		"2": {"amount": 4.0, "name": "big"},
+		"1": {"amount": 0.0},
+		"2": {"amount": 2.0, "name": "big"},
 	}, got)
 	assert.Equal(t, []event.RowError{{Line: 4, Column: "amount",
 		Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}}, p.rejected())

@@ -22,10 +22,12 @@ import (
 //
 // A formula cell stores its formula and, in a <v> element, the result its
 // writer calculated. Excel and LibreOffice always store the result; programs
-// that cannot calculate store none (openpyxl writes <v/>) or a placeholder
-// (XlsxWriter writes 0) and set the workbook's fullCalcOnLoad, asking the
-// application that opens it to recalculate. The iterator gives the stored
-// text either way ("" or "0").
+// that cannot calculate store none (openpyxl writes <v/>) or, as Microsoft
+// recommends, the placeholder 0 (XlsxWriter) and set the workbook's
+// fullCalcOnLoad, asking the application that opens it to recalculate. The
+// iterator gives the stored text either way ("" or "0"). Other results
+// stored under fullCalcOnLoad are taken as calculated (EPPlus sets it by
+// default, and may have calculated them).
 //
 // A number cell stores the number as its writer printed it: Excel writes
 // the shortest form ("1042"), Apache POI "1042.0" and "1.0E10". The
@@ -35,10 +37,11 @@ import (
 // cellNote is what cellScan tells about one cell.
 type cellNote struct {
 	col int // 0-based column
-	// uncached marks a formula without a usable result; formula is its
-	// text ("" for a shared formula's follower).
-	uncached bool
-	formula  string
+	// uncached marks a formula without a stored result, placeholder one
+	// whose result is the placeholder 0; formula is its text ("" for a
+	// shared formula's follower).
+	uncached, placeholder bool
+	formula               string
 	// number is the shortest form of a number stored in another ("" when
 	// the stored text is in it).
 	number string
@@ -52,7 +55,7 @@ type cellNote struct {
 type cellScan struct {
 	rc     io.ReadCloser
 	br     *bufio.Reader
-	recalc bool // fullCalcOnLoad: every stored result is a placeholder
+	recalc bool // fullCalcOnLoad: a stored 0 is a placeholder
 	eof    bool
 	row    int        // number of the row scanned last
 	notes  []cellNote // its notes
@@ -121,12 +124,14 @@ func (s *cellScan) readRow() error {
 		col                int
 		typ                string
 		hasFormula, cached bool
+		zero               bool // the stored result is the number 0
 		note               cellNote
 	}
 	cell.col = -1
 	done := func() {
 		cell.note.col = cell.col
-		cell.note.uncached = cell.hasFormula && (!cell.cached || s.recalc)
+		cell.note.placeholder = cell.hasFormula && cell.zero && s.recalc
+		cell.note.uncached = cell.hasFormula && !cell.cached || cell.note.placeholder
 		if cell.note.uncached || cell.note.number != "" {
 			s.notes = append(s.notes, cell.note)
 		}
@@ -153,7 +158,7 @@ func (s *cellScan) readRow() error {
 				cell.col = c - 1
 			}
 			cell.typ, _ = xmlAttr(attrs, "t")
-			cell.hasFormula, cell.cached, cell.note = false, false, cellNote{}
+			cell.hasFormula, cell.cached, cell.zero, cell.note = false, false, false, cellNote{}
 			if empty {
 				done()
 			}
@@ -188,6 +193,7 @@ func (s *cellScan) readRow() error {
 			// (t="str"), not for one giving a number.
 			cell.cached = len(text) > 0 || cell.typ == "str"
 			if cell.typ == "" || cell.typ == "n" {
+				cell.zero = string(text) == "0"
 				if n, ok := shorterNumber(text); ok {
 					cell.note.number = n
 				}

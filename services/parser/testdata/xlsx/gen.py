@@ -37,12 +37,16 @@ def with_openpyxl(name):
 
 
 def with_xlsxwriter(name):
-    # XlsxWriter stores <f> with <v>0</v> and sets fullCalcOnLoad.
+    # XlsxWriter stores <f> with <v>0</v> and sets fullCalcOnLoad, unless
+    # given the result.
     wb = xlsxwriter.Workbook(name, {"default_date_format": "yyyy-mm-dd"})
     ws = wb.add_worksheet("Data")
     ws.write_row(0, 0, HEADER)
     for i, row in enumerate(ROWS, start=1):
         ws.write_row(i, 0, row)
+    i = len(ROWS) + 1
+    ws.write_formula(i, 0, "=2*3", None, 6)
+    ws.write_row(i, 1, ["Fay", None, None, "formula in id, with its result"])
     wb.close()
 
 
