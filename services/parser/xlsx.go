@@ -31,6 +31,7 @@ type xlsxTable struct {
 	rows    *excelize.Rows
 	scan    *cellScan // nil unless the worksheet needs one
 	used    []int     // the file columns the mapping reads
+	width   int       // cells a row keeps: up to the last of used
 	hdr     []string
 	rowNum  int // sheet row number of the last row read
 	lastRow int // the worksheet's last row number
@@ -413,7 +414,13 @@ func (t *xlsxTable) header() []string { return t.hdr }
 
 func (t *xlsxTable) cellKind() cellKind { return t.kind }
 
-func (t *xlsxTable) selectColumns(positions []int) { t.used = positions }
+func (t *xlsxTable) selectColumns(positions []int) {
+	t.used = positions
+	t.width = 0
+	for _, p := range positions {
+		t.width = max(t.width, p+1)
+	}
+}
 
 // next returns the next row with any content; line is its sheet row number.
 func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
@@ -441,6 +448,11 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 			return tableRow{line: t.rowNum, rowErr: rowErr}, err == nil, err
 		}
 		if slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" }) {
+			if t.used != nil && len(cells) > t.width {
+				// The batch copies every cell it keeps: a row reaching
+				// column XFD would cost 16384 of them.
+				cells = cells[:t.width]
+			}
 			return tableRow{line: t.rowNum, cells: cells}, true, nil
 		}
 	}
