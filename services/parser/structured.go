@@ -505,10 +505,33 @@ func newRowMapper(file string, src *schema.Source, header []string, kind cellKin
 		errs = append(errs, fmt.Sprintf("columns named more than once in the header: %s", strings.Join(dup, ", ")))
 	}
 	if len(errs) > 0 {
-		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)", file, src.Name, strings.Join(errs, "; "), strings.Join(header, ", ")))
+		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)", file, src.Name, strings.Join(errs, "; "), describeHeader(header)))
 	}
 	rm.plan()
 	return rm, nil
+}
+
+// headerNames is how many header names an error message lists.
+const headerNames = 50
+
+// describeHeader lists the non-empty cells of a header for an error
+// message, the first headerNames of them: a workbook row reaching column
+// XFD has 16384 cells.
+func describeHeader(header []string) string {
+	var names []string
+	n := 0
+	for _, h := range header {
+		if strings.TrimSpace(h) == "" {
+			continue
+		}
+		if n++; n <= headerNames {
+			names = append(names, clip(h))
+		}
+	}
+	if n > headerNames {
+		names = append(names, fmt.Sprintf("and %d more", n-headerNames))
+	}
+	return strings.Join(names, ", ")
 }
 
 // plan resolves the mapping's nodes and relationships into slot plans.

@@ -214,6 +214,8 @@ func TestXLSXSheets(t *testing.T) {
 		{"empty sheet", "data.xlsx", map[string][][]any{"Data": {}}, []string{"data.xlsx: sheet Data is empty: no header row"}},
 		{"header below a blank row", "data.xlsx", map[string][][]any{"Data": {{}, {"id"}, {1}}}, nil},
 		{"missing column", "data.xlsx", map[string][][]any{"Data": {{"name"}, {"x"}}}, []string{"data.xlsx: source data: missing required columns: id (header: name)"}},
+		{"missing column in a header reaching XFD", "data.xlsx", map[string][][]any{"Data": {wideRow("name", "far"), {"x"}}}, []string{"data.xlsx: source data: missing required columns: id (header: name, far)"}},
+		{"missing column in a long header", "data.xlsx", map[string][][]any{"Data": {longRow(60), {"x"}}}, []string{"missing required columns: id (header: h1, h2, ", ", h50, and 10 more)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +234,22 @@ func TestXLSXSheets(t *testing.T) {
 			assert.Empty(t, p.msgs)
 		})
 	}
+}
+
+// wideRow is a row of excelize.MaxColumns cells: first at A, last at XFD.
+func wideRow(first, last any) []any {
+	row := make([]any, excelize.MaxColumns)
+	row[0], row[len(row)-1] = first, last
+	return row
+}
+
+// longRow is a row of n cells h1, h2...
+func longRow(n int) []any {
+	row := make([]any, n)
+	for i := range row {
+		row[i] = fmt.Sprintf("h%d", i+1)
+	}
+	return row
 }
 
 // rewriteZip copies the zip at src to a new file, passing every part
