@@ -228,8 +228,9 @@ type worksheet struct {
 // parse), for what excelize's row iterator trusts or hides:
 //
 //   - <row r="N"> attributes out of range (1..excelize.TotalRows) or not
-//     increasing, which would silently misplace rows (a crafted -1, or a
-//     row going backwards);
+//     increasing, and cells of a row out of column order, which would
+//     silently misplace rows or values (a crafted -1, a row going
+//     backwards, a cell B1 after C1);
 //   - characters XML does not allow (control characters, invalid UTF-8,
 //     an & starting no entity), as written by programs that do not escape
 //     text: the iterator stops at the first, as if the sheet ended there.
@@ -245,6 +246,7 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	value := false
+	col := 0 // column of the last cell of the row
 	for {
 		chunk, err := br.ReadSlice('<')
 		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
@@ -280,10 +282,28 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 			ws.needsScan = true
 		case "v":
 			value = true
+		case "c":
+			attrs := head[end:]
+			if !bytes.HasPrefix(attrs, refAttr) { // r is usually first
+				elem, err := br.ReadSlice('>')
+				if err != nil {
+					return ws, fmt.Errorf("row %d: cell element: %w", ws.lastRow, err)
+				}
+				attrs = elem[end:]
+			}
+			c := cellColumn(attrs)
+			if c == 0 {
+				c = col + 1 // no reference: the next column
+			}
+			if c <= col {
+				return ws, fmt.Errorf("row %d: cell %s%d follows %s%[3]d: cells out of order", ws.lastRow, columnName(c), ws.lastRow, columnName(col))
+			}
+			col = c
 		}
 		if string(tag) != "row" {
 			continue
 		}
+		col = 0
 		elem, err := br.ReadSlice('>')
 		if err != nil {
 			return ws, fmt.Errorf("row element: %w", err)
@@ -331,6 +351,40 @@ func checkSharedStrings(zf *zip.File) error {
 			item++
 		}
 	}
+}
+
+// refAttr starts a cell's reference attribute, as writers write it.
+var refAttr = []byte(` r="`)
+
+// cellColumn returns the column number in the r attribute of a cell start
+// tag, 0 without one.
+func cellColumn(attrs []byte) int {
+	var ref []byte
+	if i := bytes.Index(attrs, refAttr); i >= 0 {
+		ref = attrs[i+len(refAttr):]
+	} else if r, ok := xmlAttr(attrs, "r"); ok {
+		ref = []byte(r)
+	}
+	col := 0
+	for _, c := range ref {
+		c |= 0x20 // lower case
+		if c < 'a' || c > 'z' {
+			break
+		}
+		if col = col*26 + int(c-'a') + 1; col > excelize.MaxColumns {
+			return 0 // not a column: excelize reports the reference
+		}
+	}
+	return col
+}
+
+// columnName names column n for a message.
+func columnName(n int) string {
+	name, err := excelize.ColumnNumberToName(n)
+	if err != nil {
+		return strconv.Itoa(n)
+	}
+	return name
 }
 
 // xmlEntities are the entities XML predefines.

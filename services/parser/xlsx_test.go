@@ -363,6 +363,51 @@ func TestXLSXCraftedRowNumbers(t *testing.T) {
 	}
 }
 
+// TestXLSXCellOrder reads rows whose cells are not in column order, which
+// excelize's row iterator would shift into other columns (B3 after C3 lands
+// in D), and rows whose cells omit their references, which are in order.
+func TestXLSXCellOrder(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>1</v></c><c r="B2" t="inlineStr"><is><t>Ana</t></is></c><c r="C2"><v>2.5</v></c></row>` +
+		`<row r="3">ROW3</row>` +
+		`</sheetData></worksheet>`
+	tests := []struct {
+		name string
+		give string // the cells of row 3
+		want string // error substring; "": parses
+	}{
+		{"in order", `<c r="A3"><v>2</v></c><c r="C3"><v>4</v></c>`, ""},
+		{"references omitted", `<c><v>2</v></c><c t="inlineStr"><is><t>Bo</t></is></c><c s="1"><v>4</v></c>`, ""},
+		{"reference after the first attribute", `<c s="0" r="A3"><v>2</v></c><c t="n" r="C3"><v>4</v></c>`, ""},
+		{"out of order", `<c r="A3"><v>2</v></c><c r="C3"><v>4</v></c><c r="B3" t="inlineStr"><is><t>Bo</t></is></c>`, "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: cell B3 follows C3: cells out of order"},
+		{"twice", `<c r="A3"><v>2</v></c><c s="0" r="A3"><v>3</v></c>`, "row 3: cell A3 follows A3: cells out of order"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := rewriteZip(t, base, func(name string, data []byte) []byte {
+				if name == "xl/worksheets/sheet1.xml" {
+					return []byte(strings.Replace(sheet, "ROW3", tt.give, 1))
+				}
+				return data
+			})
+			p, err := parseFile(t, s, "data.xlsx", file)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.Len(t, p.records, 1)
+				assert.Len(t, p.records[0].Nodes, 2)
+				return
+			}
+			require.Error(t, err)
+			assert.True(t, pipeline.IsPermanent(err))
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, p.msgs)
+		})
+	}
+}
+
 // TestXLSXMalformedXML reads worksheets that programs writing XML without
 // escaping produce. excelize's row iterator stops at the first bad
 // character as if the sheet ended there; the file must fail instead of
