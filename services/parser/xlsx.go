@@ -269,13 +269,9 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 			return ws, err
 		}
 		head, _ := br.Peek(32)
-		end := bytes.IndexAny(head, " \t\r\n/>")
+		tag, end := startTag(head)
 		if end < 0 {
 			continue
-		}
-		tag := head[:end]
-		if i := bytes.IndexByte(tag, ':'); i >= 0 {
-			tag = tag[i+1:]
 		}
 		switch string(tag) {
 		case "f":
@@ -347,10 +343,26 @@ func checkSharedStrings(zf *zip.File) error {
 		case err != nil:
 			return err
 		}
-		if head, _ := br.Peek(3); bytes.Equal(head, []byte("si>")) || bytes.Equal(head, []byte("si ")) {
+		head, _ := br.Peek(32)
+		if tag, _ := startTag(head); string(tag) == "si" {
 			item++
 		}
 	}
+}
+
+// startTag returns the local name of the start tag at the start of head
+// (just after its '<') and the length of its name with any prefix; end is
+// -1 if head holds no whole name.
+func startTag(head []byte) (tag []byte, end int) {
+	end = bytes.IndexAny(head, " \t\r\n/>")
+	if end < 0 {
+		return nil, -1
+	}
+	tag = head[:end]
+	if i := bytes.IndexByte(tag, ':'); i >= 0 {
+		tag = tag[i+1:]
+	}
+	return tag, end
 }
 
 // refAttr starts a cell's reference attribute, as writers write it.
@@ -403,7 +415,7 @@ func badXMLText(b []byte, cut bool) string {
 				return ""
 			}
 			if end < 0 || !slices.Contains(xmlEntities, string(b[i+1:i+end])) && !isCharRef(string(b[i+1:i+end])) {
-				return "an & that starts no XML entity: the program that wrote the workbook did not escape it"
+				return "an & that starts no XML entity (or one naming a character XML does not allow): the program that wrote the workbook did not escape it"
 			}
 			i += end + 1
 			continue
@@ -422,7 +434,7 @@ func badXMLText(b []byte, cut bool) string {
 			}
 			return fmt.Sprintf("byte 0x%02X, not UTF-8: the program that wrote the workbook used another encoding", c)
 		}
-		if r == 0xFFFE || r == 0xFFFF {
+		if !isXMLChar(r) {
 			return fmt.Sprintf("character U+%04X, which XML does not allow", r)
 		}
 		i += size
@@ -431,7 +443,7 @@ func badXMLText(b []byte, cut bool) string {
 }
 
 // isCharRef reports whether name is the inside of a character reference
-// (&#65; or &#x41;).
+// (&#65; or &#x41;) to a character XML allows.
 func isCharRef(name string) bool {
 	digits, base := strings.CutPrefix(name, "#x")
 	if !base {
@@ -445,7 +457,13 @@ func isCharRef(name string) bool {
 		b = 16
 	}
 	n, err := strconv.ParseUint(digits, b, 32)
-	return err == nil && n > 0
+	return err == nil && isXMLChar(rune(n))
+}
+
+// isXMLChar reports whether XML allows r (the Char production).
+func isXMLChar(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= utf8.MaxRune
 }
 
 // xmlAttr finds attribute name in the attribute text of a start tag.

@@ -429,6 +429,7 @@ func TestXLSXMalformedXML(t *testing.T) {
 		{"control character", "Bo\x01b", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: character U+0001, which XML does not allow"},
 		{"ampersand", "AT&T", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity"},
 		{"HTML entity", "caf&eacute;", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity"},
+		{"reference to a control character", "Bo&#1;b", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity (or one naming a character XML does not allow)"},
 		{"Latin-1 text", "Jos\xe9", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: byte 0xE9, not UTF-8"},
 		{"end tag out of place", "Cy</is></c></c>", "data.xlsx: sheet Data: unreadable after row 3 (the sheet has rows up to 4): malformed XML"},
 	}
