@@ -158,7 +158,7 @@ func isOLE(localPath string) bool {
 // otherZipKind names the kind of a zip archive that is another document
 // format than XLSX, or returns "" (an XLSX workbook, or a damaged one).
 func otherZipKind(zr *zip.Reader) string {
-	var contentTypes, xlsb bool
+	var contentTypes, workbook, xlsb bool
 	for _, zf := range zr.File {
 		switch name := strings.ToLower(strings.ReplaceAll(zf.Name, `\`, "/")); name {
 		case "mimetype":
@@ -177,15 +177,17 @@ func otherZipKind(zr *zip.Reader) string {
 			}
 		case "[content_types].xml":
 			contentTypes = true
+		case "xl/workbook.xml":
+			workbook = true
 		case "xl/workbook.bin":
 			xlsb = true
 		}
 	}
 	switch {
-	case xlsb:
+	case xlsb && !workbook:
 		return "an Excel binary workbook (.xlsb)"
-	case !contentTypes:
-		return "a zip archive without [Content_Types].xml"
+	case !contentTypes && !workbook:
+		return "a zip archive without [Content_Types].xml or xl/workbook.xml"
 	}
 	return ""
 }

@@ -517,6 +517,7 @@ func TestXLSXUnreadable(t *testing.T) {
 			"_rels/.rels", "<Relationships/>",
 			"xl/workbook.bin", "\x83\x01\x00",
 		), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: an Excel binary workbook (.xlsb): save it as .xlsx"},
+		{"zip of something else", zipFile(t, "data.zip", "readme.txt", "hello"), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: a zip archive without [Content_Types].xml or xl/workbook.xml: save it as .xlsx"},
 		{"part over the in-memory limit", base, parser.StructuredConfig{XLSXMaxXMLSize: 100}, "data.xlsx: refused: part"},
 		{"workbook over the total limit", base, parser.StructuredConfig{XLSXMaxUnzipSize: 9000, XLSXMaxXMLSize: 8000}, "data.xlsx: refused: the workbook inflates to more than 9000 bytes"},
 	}
