@@ -518,10 +518,14 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if err != nil {
 			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
 		}
-		if rowErr, err := t.applyNotes(cells); err != nil || rowErr != nil {
-			return tableRow{line: t.rowNum, rowErr: rowErr}, err == nil, err
+		rowErr, err := t.applyNotes(cells)
+		if err != nil {
+			return tableRow{}, false, err
 		}
 		if slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" }) {
+			if rowErr != nil {
+				return tableRow{line: t.rowNum, rowErr: rowErr}, true, nil
+			}
 			if t.used != nil && len(cells) > t.width {
 				// The batch copies every cell it keeps: a row reaching
 				// column XFD would cost 16384 of them.
@@ -533,9 +537,11 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 }
 
 // applyNotes applies the cell scan's notes on the current row: numbers
-// take their shortest form, and a formula without a calculated result in
-// a column the mapping reads is a row error (its value, "" or a
-// placeholder 0, is not the formula's).
+// take their shortest form, and formulas without a calculated result are
+// blanked (their value, "" or a placeholder 0, is not the formula's). The
+// first such formula in a column the mapping reads is returned as a row
+// error, for a row that is not empty otherwise: templates fill formulas
+// down into rows still without data.
 func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 	if t.scan == nil || t.used == nil { // nothing to note, or the header row
 		return nil, nil
@@ -544,22 +550,29 @@ func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
 	}
+	var rowErr *event.RowError
 	for _, n := range notes {
-		if n.uncached && slices.Contains(t.used, n.col) {
-			e := &event.RowError{Line: t.rowNum, Column: strings.TrimSpace(t.hdr[n.col]), Error: errNoResult}
+		if n.col >= len(cells) {
+			continue
+		}
+		switch {
+		case n.uncached:
+			cells[n.col] = ""
+			if rowErr != nil || !slices.Contains(t.used, n.col) {
+				continue
+			}
+			rowErr = &event.RowError{Line: t.rowNum, Column: strings.TrimSpace(t.hdr[n.col]), Error: errNoResult}
 			if n.placeholder {
-				e.Error = errPlaceholderResult
+				rowErr.Error = errPlaceholderResult
 			}
 			if n.formula != "" {
-				e.Value = clip("=" + n.formula)
+				rowErr.Value = clip("=" + n.formula)
 			}
-			return e, nil
-		}
-		if n.number != "" && n.col < len(cells) {
+		case n.number != "":
 			cells[n.col] = n.number
 		}
 	}
-	return nil, nil
+	return rowErr, nil
 }
 
 // The row errors of formulas without a calculated result.

@@ -620,7 +620,8 @@ func BenchmarkXLSX(b *testing.B) {
 // result: openpyxl writes an empty <v/>, XlsxWriter a placeholder 0 under
 // fullCalcOnLoad unless it is given the result (testdata/xlsx/gen.py). A
 // mapped column holding one is a row error, not an empty value or a 0; an
-// unmapped one does not matter.
+// unmapped one does not matter, nor one in a row empty otherwise (a
+// template's formula filled down).
 func TestXLSXFormulasWithoutResults(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	const (

@@ -21,6 +21,8 @@ ROWS = [
     [3, "Cy", "=1/4", None, "formula in amount"],
     [4, "Di", 3, None, "=A5&\" in an unmapped column\""],
     ["=2+3", "Ed", None, None, "formula in id"],
+    # A template's formula filled down into a row without data yet.
+    [None, None, '=IF(A7="","",A7*2)', None, None],
 ]
 
 
