@@ -237,6 +237,8 @@ type tableRow struct {
 type tableReader interface {
 	// header returns the header cells (nil for a file without header).
 	header() []string
+	// where names the table in messages: the file, and a workbook's sheet.
+	where() string
 	// next returns the next row; ok is false at the end.
 	next(ctx context.Context) (row tableRow, ok bool, err error)
 	// cellKind says how cells encode dates.

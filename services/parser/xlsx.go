@@ -486,6 +486,10 @@ func xmlAttr(attrs []byte, name string) (string, bool) {
 
 func (t *xlsxTable) header() []string { return t.hdr }
 
+// where names the sheet too: without one in the mapping, the first sheet
+// is read, which may be a hidden one.
+func (t *xlsxTable) where() string { return t.file + ": sheet " + t.sheet }
+
 func (t *xlsxTable) cellKind() cellKind { return t.kind }
 
 func (t *xlsxTable) selectColumns(positions []int) {

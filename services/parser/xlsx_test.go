@@ -213,8 +213,9 @@ func TestXLSXSheets(t *testing.T) {
 		{"first sheet when none is named", "any.xlsx", map[string][][]any{"A": {{"id"}, {1}}, "B": {{"x"}}}, nil},
 		{"empty sheet", "data.xlsx", map[string][][]any{"Data": {}}, []string{"data.xlsx: sheet Data is empty: no header row"}},
 		{"header below a blank row", "data.xlsx", map[string][][]any{"Data": {{}, {"id"}, {1}}}, nil},
-		{"missing column", "data.xlsx", map[string][][]any{"Data": {{"name"}, {"x"}}}, []string{"data.xlsx: source data: missing required columns: id (header: name)"}},
-		{"missing column in a header reaching XFD", "data.xlsx", map[string][][]any{"Data": {wideRow("name", "far"), {"x"}}}, []string{"data.xlsx: source data: missing required columns: id (header: name, far)"}},
+		{"missing column", "data.xlsx", map[string][][]any{"Data": {{"name"}, {"x"}}}, []string{"data.xlsx: sheet Data: source data: missing required columns: id (header: name)"}},
+		{"missing column in the first sheet, when none is named", "any.xlsx", map[string][][]any{"A": {{"name"}}, "B": {{"id"}, {1}}}, []string{"any.xlsx: sheet A: source first: missing required columns: id (header: name)"}},
+		{"missing column in a header reaching XFD", "data.xlsx", map[string][][]any{"Data": {wideRow("name", "far"), {"x"}}}, []string{"data.xlsx: sheet Data: source data: missing required columns: id (header: name, far)"}},
 		{"missing column in a long header", "data.xlsx", map[string][][]any{"Data": {longRow(60), {"x"}}}, []string{"missing required columns: id (header: h1, h2, ", ", h50, and 10 more)"}},
 	}
 	for _, tt := range tests {
