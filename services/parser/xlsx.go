@@ -271,7 +271,7 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 			return ws, err
 		}
 		head, _ := br.Peek(32)
-		tag, end := startTag(head)
+		tag, end := tagName(head)
 		if end < 0 {
 			continue
 		}
@@ -346,16 +346,16 @@ func checkSharedStrings(zf *zip.File) error {
 			return err
 		}
 		head, _ := br.Peek(32)
-		if tag, _ := startTag(head); string(tag) == "si" {
+		if tag, _ := tagName(head); string(tag) == "si" {
 			item++
 		}
 	}
 }
 
-// startTag returns the local name of the start tag at the start of head
-// (just after its '<') and the length of its name with any prefix; end is
-// -1 if head holds no whole name.
-func startTag(head []byte) (tag []byte, end int) {
+// tagName returns the local name of the tag at the start of head (just
+// after its '<') and the length of its name with any prefix; end is -1 if
+// head holds no whole name.
+func tagName(head []byte) (tag []byte, end int) {
 	end = bytes.IndexAny(head, " \t\r\n/>")
 	if end < 0 {
 		return nil, -1

@@ -32,14 +32,14 @@ import (
 // A number cell stores the number as its writer printed it: Excel writes
 // the shortest form ("1042"), Apache POI "1042.0" and "1.0E10". The
 // iterator's raw values keep that text, which a string column would take
-// as it is, so that the same number gave different keys by writer.
+// as it is: the same number would give different keys by writer.
 
 // cellNote is what cellScan tells about one cell.
 type cellNote struct {
 	col int // 0-based column
-	// uncached marks a formula without a stored result, placeholder one
-	// whose result is the placeholder 0; formula is its text ("" for a
-	// shared formula's follower).
+	// uncached marks a formula without a usable result: none stored, or
+	// (placeholder) the placeholder 0; formula is its text ("" for a shared
+	// formula's follower).
 	uncached, placeholder bool
 	formula               string
 	// number is the shortest form of a number stored in another ("" when
@@ -234,19 +234,15 @@ func (s *cellScan) nextTag() (string, error) {
 			return "", err
 		}
 		head, _ := s.br.Peek(32)
-		end := bytes.IndexAny(head[min(1, len(head)):], " \t\r\n/>") + 1
-		if end <= 0 {
+		closing := bytes.HasPrefix(head, []byte("/"))
+		if closing {
+			head = head[1:]
+		}
+		tag, end := tagName(head)
+		switch {
+		case end < 0:
 			continue
-		}
-		tag := head[:end]
-		closing := tag[0] == '/'
-		if closing {
-			tag = tag[1:]
-		}
-		if i := bytes.IndexByte(tag, ':'); i >= 0 {
-			tag = tag[i+1:]
-		}
-		if closing {
+		case closing:
 			return "/" + string(tag), nil
 		}
 		return string(tag), nil
