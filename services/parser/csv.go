@@ -210,6 +210,8 @@ func (t *csvTable) header() []string {
 	return t.hdr
 }
 
+func (t *csvTable) where() string { return t.file }
+
 func (t *csvTable) cellKind() cellKind { return cellKind{} }
 
 func (t *csvTable) selectColumns(positions []int) { t.positions = positions }

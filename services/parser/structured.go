@@ -237,6 +237,8 @@ type tableRow struct {
 type tableReader interface {
 	// header returns the header cells (nil for a file without header).
 	header() []string
+	// where names the table in messages: the file, and a workbook's sheet.
+	where() string
 	// next returns the next row; ok is false at the end.
 	next(ctx context.Context) (row tableRow, ok bool, err error)
 	// cellKind says how cells encode dates.
@@ -505,10 +507,33 @@ func newRowMapper(file string, src *schema.Source, header []string, kind cellKin
 		errs = append(errs, fmt.Sprintf("columns named more than once in the header: %s", strings.Join(dup, ", ")))
 	}
 	if len(errs) > 0 {
-		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)", file, src.Name, strings.Join(errs, "; "), strings.Join(header, ", ")))
+		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)", file, src.Name, strings.Join(errs, "; "), describeHeader(header)))
 	}
 	rm.plan()
 	return rm, nil
+}
+
+// headerNames is how many header names an error message lists.
+const headerNames = 50
+
+// describeHeader lists the non-empty cells of a header for an error
+// message, the first headerNames of them: a workbook row reaching column
+// XFD has 16384 cells.
+func describeHeader(header []string) string {
+	var names []string
+	n := 0
+	for _, h := range header {
+		if strings.TrimSpace(h) == "" {
+			continue
+		}
+		if n++; n <= headerNames {
+			names = append(names, clip(h))
+		}
+	}
+	if n > headerNames {
+		names = append(names, fmt.Sprintf("and %d more", n-headerNames))
+	}
+	return strings.Join(names, ", ")
 }
 
 // plan resolves the mapping's nodes and relationships into slot plans.
@@ -887,6 +912,17 @@ func parseDateCell(s string, kind cellKind) (time.Time, error) {
 			// Serials beyond 9999-12-31 are not dates.
 			if f < 0 || f > 2958465 || math.IsNaN(f) {
 				return time.Time{}, fmt.Errorf("not a date: serial %s out of range", s)
+			}
+			// In the 1900 date system, day 1 is 1900-01-01: a serial
+			// below is a time of day alone (Excel shows 1900-01-00), and
+			// day 60 is 1900-02-29, which Excel counts (as Lotus 1-2-3
+			// did) but which did not exist.
+			switch {
+			case kind.date1904:
+			case f < 1:
+				return time.Time{}, fmt.Errorf("not a date: serial %s is a time of day without a date", s)
+			case f >= 60 && f < 61:
+				return time.Time{}, fmt.Errorf("not a date: serial %s is 1900-02-29, a day that did not exist", s)
 			}
 			t, err := excelize.ExcelDateToTime(f, kind.date1904)
 			if err != nil {

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -22,20 +24,50 @@ import (
 // xlsxTable is a tableReader over one worksheet, read with excelize's
 // streaming row iterator on raw cell values (no number formatting).
 type xlsxTable struct {
-	file   string
-	sheet  string
-	f      *excelize.File
-	rows   *excelize.Rows
-	hdr    []string
-	rowNum int // sheet row number of the last row read
-	kind   cellKind
+	file    string
+	sheet   string
+	zr      *zip.ReadCloser
+	f       *excelize.File
+	rows    *excelize.Rows
+	scan    *cellScan // nil unless the worksheet needs one
+	used    []int     // the file columns the mapping reads
+	width   int       // cells a row keeps: up to the last of used
+	hdr     []string
+	rowNum  int // sheet row number of the last row read
+	lastRow int // the worksheet's last row number
+	kind    cellKind
 }
 
-// openXLSX checks the workbook's declared part sizes, opens it and reads
-// the header row of the mapped sheet.
+// openXLSX checks the workbook's declared part sizes, opens it, checks the
+// mapped sheet's worksheet part and reads its header row. The zip stays
+// open for the cell scan.
 func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *schema.Source, localPath string) (tr tableReader, err error) {
-	if err := s.checkZipSizes(doc.Path, localPath); err != nil {
+	zr, err := zip.OpenReader(localPath)
+	if err != nil {
+		if isOLE(localPath) {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: not an XLSX workbook: a password-protected workbook or an Excel 97-2003 (.xls) file (OLE compound file): save it without a password as .xlsx", doc.Path))
+		}
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook (not a complete zip archive): %w", doc.Path, err))
+	}
+	t := &xlsxTable{file: doc.Path, zr: zr, kind: cellKind{xlsx: true}}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.close())
+		}
+	}()
+	if err := s.checkZipSizes(doc.Path, &zr.Reader); err != nil {
 		return nil, err
+	}
+	if kind := otherZipKind(&zr.Reader); kind != "" {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: not an XLSX workbook: %s: save it as .xlsx", doc.Path, kind))
+	}
+	if zf := findPart(&zr.Reader, "xl/sharedStrings.xml"); zf != nil && zf.UncompressedSize64 > uint64(s.cfg.XLSXMaxXMLSize) {
+		// excelize reads shared strings this large item by item, and
+		// stops without an error at XML it cannot decode: the strings
+		// after it would read as empty cells.
+		if err := checkSharedStrings(zf); err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
+		}
 	}
 	f, err := excelize.OpenFile(localPath, excelize.Options{
 		RawCellValue:      true,
@@ -49,12 +81,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		}
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
-	t := &xlsxTable{file: doc.Path, f: f, kind: cellKind{xlsx: true}}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, t.close())
-		}
-	}()
+	t.f = f
 	sheets := f.GetSheetList()
 	t.sheet = src.Sheet
 	switch {
@@ -74,6 +101,25 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
 	t.kind.date1904 = props.Date1904 != nil && *props.Date1904
+	calc, err := f.GetCalcProps()
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	zf, err := sheetPart(&zr.Reader, t.sheet)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	ws, err := checkWorksheet(zf)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
+	}
+	t.lastRow = ws.lastRow
+	if ws.needsScan {
+		recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
+		if t.scan, err = openCellScan(zf, recalc); err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
+		}
+	}
 	t.rows, err = f.Rows(t.sheet)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s: unreadable: %w", doc.Path, t.sheet, err))
@@ -93,17 +139,65 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	return t, nil
 }
 
+// oleSignature starts an OLE compound file: an Excel 97-2003 workbook, or
+// an encrypted (password-protected) XLSX one.
+var oleSignature = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+// isOLE reports whether the file at localPath is an OLE compound file.
+func isOLE(localPath string) bool {
+	f, err := os.Open(localPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(oleSignature))
+	_, err = io.ReadFull(f, head)
+	return err == nil && bytes.Equal(head, oleSignature)
+}
+
+// otherZipKind names the kind of a zip archive that is another document
+// format than XLSX, or returns "" (an XLSX workbook, or a damaged one).
+func otherZipKind(zr *zip.Reader) string {
+	var contentTypes, workbook, xlsb bool
+	for _, zf := range zr.File {
+		switch name := strings.ToLower(strings.ReplaceAll(zf.Name, `\`, "/")); name {
+		case "mimetype":
+			// OpenDocument: the media type, stored first.
+			rc, err := zf.Open()
+			if err != nil {
+				return ""
+			}
+			mt, _ := io.ReadAll(io.LimitReader(rc, 128))
+			rc.Close()
+			if bytes.HasPrefix(mt, []byte("application/vnd.oasis.opendocument.spreadsheet")) {
+				return "an OpenDocument spreadsheet (.ods)"
+			}
+			if bytes.HasPrefix(mt, []byte("application/vnd.oasis.opendocument.")) {
+				return fmt.Sprintf("an OpenDocument file (%q)", mt)
+			}
+		case "[content_types].xml":
+			contentTypes = true
+		case "xl/workbook.xml":
+			workbook = true
+		case "xl/workbook.bin":
+			xlsb = true
+		}
+	}
+	switch {
+	case xlsb && !workbook:
+		return "an Excel binary workbook (.xlsb)"
+	case !contentTypes && !workbook:
+		return "a zip archive without [Content_Types].xml or xl/workbook.xml"
+	}
+	return ""
+}
+
 // checkZipSizes refuses, from the zip directory alone, a workbook whose
 // parts would inflate beyond the limits: worksheets and shared strings
 // (streamed through TempDir) up to XLSXMaxUnzipSize, every other part (read
 // into memory) up to XLSXMaxXMLSize. archive/zip fails a part that inflates
 // beyond its declared size, so the declared sizes bound the work.
-func (s *Structured) checkZipSizes(file, localPath string) error {
-	zr, err := zip.OpenReader(localPath)
-	if err != nil {
-		return pipeline.Permanent(fmt.Errorf("%s: unreadable workbook (not a complete zip archive): %w", file, err))
-	}
-	defer zr.Close()
+func (s *Structured) checkZipSizes(file string, zr *zip.Reader) error {
 	var total uint64
 	for _, zf := range zr.File {
 		size := zf.UncompressedSize64
@@ -121,71 +215,257 @@ func (s *Structured) checkZipSizes(file, localPath string) error {
 			return pipeline.Permanent(fmt.Errorf("%s: refused: the workbook inflates to more than %d bytes", file, s.cfg.XLSXMaxUnzipSize))
 		}
 	}
-	for _, zf := range zr.File {
-		name := strings.ToLower(strings.ReplaceAll(zf.Name, `\`, "/"))
-		if !strings.HasPrefix(name, "xl/worksheets/sheet") {
-			continue
-		}
-		if err := checkRowNumbers(zf); err != nil {
-			return pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", file, zf.Name, err))
-		}
-	}
 	return nil
 }
 
-// checkRowNumbers scans a worksheet part for <row r="N"> attributes that
-// are out of range (1..excelize.TotalRows) or not increasing. excelize's
-// row iterator trusts them, so a crafted -1 or a row going backwards would
-// silently misplace rows; a byte scan (no XML decoding) is cheap next to
-// the parse.
-func checkRowNumbers(zf *zip.File) error {
+// worksheet is what checkWorksheet found in a worksheet part.
+type worksheet struct {
+	lastRow int // number of the last row element
+	// needsScan says the part holds formulas (<f>) or values that may be
+	// numbers not in their shortest form: it needs a cellScan.
+	needsScan bool
+}
+
+// checkWorksheet scans a worksheet part, as bytes (cheap next to the
+// parse), for what excelize's row iterator trusts or hides:
+//
+//   - <row r="N"> attributes out of range (1..excelize.TotalRows) or not
+//     increasing, and cells of a row out of column order, which would
+//     silently misplace rows or values (a crafted -1, a row going
+//     backwards, a cell B1 after C1);
+//   - characters XML does not allow (control characters, invalid UTF-8,
+//     an & starting no entity), as written by programs that do not escape
+//     text: the iterator stops at the first, as if the sheet ended there.
+//
+// It returns the last row number, for the reader to tell the iterator's
+// end from such a stop (also at XML malformed otherwise), and whether the
+// part needs a cellScan.
+func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
+	rc, err := zf.Open()
+	if err != nil {
+		return ws, err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	value := false
+	col := 0 // column of the last cell of the row
+	for {
+		chunk, err := br.ReadSlice('<')
+		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
+			return ws, fmt.Errorf("row %d: %s", ws.lastRow, bad)
+		}
+		if value && err == nil && !ws.needsScan {
+			// The rest of a <v> start tag, the value and '<'.
+			if i := bytes.IndexByte(chunk, '>'); i >= 0 {
+				_, ws.needsScan = shorterNumber(chunk[i+1 : len(chunk)-1])
+			}
+		}
+		value = false
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				return ws, nil
+			}
+			return ws, err
+		}
+		head, _ := br.Peek(32)
+		tag, end := tagName(head)
+		if end < 0 {
+			continue
+		}
+		switch string(tag) {
+		case "f":
+			ws.needsScan = true
+		case "v":
+			value = true
+		case "c":
+			attrs := head[end:]
+			if !bytes.HasPrefix(attrs, refAttr) { // r is usually first
+				elem, err := br.ReadSlice('>')
+				if err != nil {
+					return ws, fmt.Errorf("row %d: cell element: %w", ws.lastRow, err)
+				}
+				attrs = elem[end:]
+			}
+			c := cellColumn(attrs)
+			if c == 0 {
+				c = col + 1 // no reference: the next column
+			}
+			if c <= col {
+				return ws, fmt.Errorf("row %d: cell %s%d follows %s%[3]d: cells out of order", ws.lastRow, columnName(c), ws.lastRow, columnName(col))
+			}
+			col = c
+		}
+		if string(tag) != "row" {
+			continue
+		}
+		col = 0
+		elem, err := br.ReadSlice('>')
+		if err != nil {
+			return ws, fmt.Errorf("row element: %w", err)
+		}
+		r, ok := xmlAttr(elem[end:], "r")
+		if !ok {
+			ws.lastRow++
+			continue
+		}
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 1 || n > excelize.TotalRows {
+			return ws, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
+		}
+		if n <= ws.lastRow {
+			return ws, fmt.Errorf("row %d follows row %d: rows out of order", n, ws.lastRow)
+		}
+		ws.lastRow = n
+	}
+}
+
+// checkSharedStrings scans a shared strings part for characters XML does
+// not allow, as checkWorksheet does.
+func checkSharedStrings(zf *zip.File) error {
 	rc, err := zf.Open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
-	prev := 0
+	item := -1 // index of the current <si>, as cells refer to it
 	for {
-		if _, err := br.ReadSlice('<'); err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
+		chunk, err := br.ReadSlice('<')
+		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
+			return fmt.Errorf("shared string %d: %s", item, bad)
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
 			return err
 		}
 		head, _ := br.Peek(32)
-		end := bytes.IndexAny(head, " \t\r\n/>")
-		if end < 0 {
-			continue
+		if tag, _ := tagName(head); string(tag) == "si" {
+			item++
 		}
-		tag := head[:end]
-		if i := bytes.IndexByte(tag, ':'); i >= 0 {
-			tag = tag[i+1:]
-		}
-		if string(tag) != "row" {
-			continue
-		}
-		elem, err := br.ReadSlice('>')
-		if err != nil {
-			return fmt.Errorf("row element: %w", err)
-		}
-		r, ok := xmlAttr(elem[end:], "r")
-		if !ok {
-			prev++
-			continue
-		}
-		n, err := strconv.Atoi(r)
-		if err != nil || n < 1 || n > excelize.TotalRows {
-			return fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
-		}
-		if n <= prev {
-			return fmt.Errorf("row %d follows row %d: rows out of order", n, prev)
-		}
-		prev = n
 	}
+}
+
+// tagName returns the local name of the tag at the start of head (just
+// after its '<') and the length of its name with any prefix; end is -1 if
+// head holds no whole name.
+func tagName(head []byte) (tag []byte, end int) {
+	end = bytes.IndexAny(head, " \t\r\n/>")
+	if end < 0 {
+		return nil, -1
+	}
+	tag = head[:end]
+	if i := bytes.IndexByte(tag, ':'); i >= 0 {
+		tag = tag[i+1:]
+	}
+	return tag, end
+}
+
+// refAttr starts a cell's reference attribute, as writers write it.
+var refAttr = []byte(` r="`)
+
+// cellColumn returns the column number in the r attribute of a cell start
+// tag, 0 without one.
+func cellColumn(attrs []byte) int {
+	var ref []byte
+	if i := bytes.Index(attrs, refAttr); i >= 0 {
+		ref = attrs[i+len(refAttr):]
+	} else if r, ok := xmlAttr(attrs, "r"); ok {
+		ref = []byte(r)
+	}
+	col := 0
+	for _, c := range ref {
+		c |= 0x20 // lower case
+		if c < 'a' || c > 'z' {
+			break
+		}
+		if col = col*26 + int(c-'a') + 1; col > excelize.MaxColumns {
+			return 0 // not a column: excelize reports the reference
+		}
+	}
+	return col
+}
+
+// columnName names column n for a message.
+func columnName(n int) string {
+	name, err := excelize.ColumnNumberToName(n)
+	if err != nil {
+		return strconv.Itoa(n)
+	}
+	return name
+}
+
+// xmlEntities are the entities XML predefines.
+var xmlEntities = []string{"amp", "lt", "gt", "apos", "quot"}
+
+// badXMLText describes the first character in b that XML does not allow
+// (as encoding/xml checks them), or returns "". A chunk cut by a full
+// buffer (cut) may end inside a character or an entity: that end is
+// skipped.
+func badXMLText(b []byte, cut bool) string {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c == '&' {
+			end := bytes.IndexByte(b[i:], ';')
+			if end < 0 && cut {
+				return ""
+			}
+			if end < 0 || !slices.Contains(xmlEntities, string(b[i+1:i+end])) && !isCharRef(string(b[i+1:i+end])) {
+				return "an & that starts no XML entity (or one naming a character XML does not allow): the program that wrote the workbook did not escape it"
+			}
+			i += end + 1
+			continue
+		}
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return fmt.Sprintf("character U+%04X, which XML does not allow: the program that wrote the workbook did not escape it", c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			if cut && !utf8.FullRune(b[i:]) {
+				return ""
+			}
+			return fmt.Sprintf("byte 0x%02X, not UTF-8: the program that wrote the workbook used another encoding", c)
+		}
+		if !isXMLChar(r) {
+			return fmt.Sprintf("character U+%04X, which XML does not allow", r)
+		}
+		i += size
+	}
+	return ""
+}
+
+// isCharRef reports whether name is the inside of a character reference
+// (&#65; or &#x41;) to a character XML allows.
+func isCharRef(name string) bool {
+	digits, base := strings.CutPrefix(name, "#x")
+	if !base {
+		var ok bool
+		if digits, ok = strings.CutPrefix(name, "#"); !ok {
+			return false
+		}
+	}
+	b := 10
+	if base {
+		b = 16
+	}
+	n, err := strconv.ParseUint(digits, b, 32)
+	return err == nil && isXMLChar(rune(n))
+}
+
+// isXMLChar reports whether XML allows r (the Char production).
+func isXMLChar(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= utf8.MaxRune
 }
 
 // xmlAttr finds attribute name in the attribute text of a start tag.
@@ -206,9 +486,19 @@ func xmlAttr(attrs []byte, name string) (string, bool) {
 
 func (t *xlsxTable) header() []string { return t.hdr }
 
+// where names the sheet too: without one in the mapping, the first sheet
+// is read, which may be a hidden one.
+func (t *xlsxTable) where() string { return t.file + ": sheet " + t.sheet }
+
 func (t *xlsxTable) cellKind() cellKind { return t.kind }
 
-func (t *xlsxTable) selectColumns([]int) {}
+func (t *xlsxTable) selectColumns(positions []int) {
+	t.used = positions
+	t.width = 0
+	for _, p := range positions {
+		t.width = max(t.width, p+1)
+	}
+}
 
 // next returns the next row with any content; line is its sheet row number.
 func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
@@ -220,6 +510,11 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 			if err := t.rows.Error(); err != nil {
 				return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s after row %d: %w", t.file, t.sheet, t.rowNum, err))
 			}
+			if t.rowNum < t.lastRow {
+				// The iterator stops, without an error, at XML it cannot
+				// read.
+				return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s: unreadable after row %d (the sheet has rows up to %d): malformed XML", t.file, t.sheet, t.rowNum, t.lastRow))
+			}
 			return tableRow{}, false, nil
 		}
 		t.rowNum++
@@ -227,14 +522,75 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if err != nil {
 			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
 		}
+		rowErr, err := t.applyNotes(cells)
+		if err != nil {
+			return tableRow{}, false, err
+		}
 		if slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" }) {
+			if rowErr != nil {
+				return tableRow{line: t.rowNum, rowErr: rowErr}, true, nil
+			}
+			if t.used != nil && len(cells) > t.width {
+				// The batch copies every cell it keeps: a row reaching
+				// column XFD would cost 16384 of them.
+				cells = cells[:t.width]
+			}
 			return tableRow{line: t.rowNum, cells: cells}, true, nil
 		}
 	}
 }
 
+// applyNotes applies the cell scan's notes on the current row: numbers
+// take their shortest form, and formulas without a calculated result are
+// blanked (their value, "" or a placeholder 0, is not the formula's). The
+// first such formula in a column the mapping reads is returned as a row
+// error, for a row that is not empty otherwise: templates fill formulas
+// down into rows still without data.
+func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
+	if t.scan == nil || t.used == nil { // nothing to note, or the header row
+		return nil, nil
+	}
+	notes, err := t.scan.rowNotes(t.rowNum)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
+	}
+	var rowErr *event.RowError
+	for _, n := range notes {
+		if n.col >= len(cells) {
+			continue
+		}
+		switch {
+		case n.uncached:
+			cells[n.col] = ""
+			if rowErr != nil || !slices.Contains(t.used, n.col) {
+				continue
+			}
+			rowErr = &event.RowError{Line: t.rowNum, Column: strings.TrimSpace(t.hdr[n.col]), Error: errNoResult}
+			if n.placeholder {
+				rowErr.Error = errPlaceholderResult
+			}
+			if n.formula != "" {
+				rowErr.Value = clip("=" + n.formula)
+			}
+		case n.number != "":
+			cells[n.col] = n.number
+		}
+	}
+	return rowErr, nil
+}
+
+// The row errors of formulas without a calculated result.
+const (
+	errNoResult          = "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"
+	errPlaceholderResult = "a formula whose stored result, 0, may be a placeholder (the workbook asks to be recalculated when opened, as programs that do not calculate formulas write it): open and save it in a spreadsheet application"
+)
+
 func (t *xlsxTable) close() error {
 	var errs []error
+	if t.scan != nil {
+		errs = append(errs, t.scan.close())
+		t.scan = nil
+	}
 	if t.rows != nil {
 		if err := t.rows.Close(); err != nil && !errors.Is(err, excelize.ErrMaxRows) {
 			errs = append(errs, err)
@@ -244,6 +600,10 @@ func (t *xlsxTable) close() error {
 	if t.f != nil {
 		errs = append(errs, t.f.Close())
 		t.f = nil
+	}
+	if t.zr != nil {
+		errs = append(errs, t.zr.Close())
+		t.zr = nil
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package parser_test
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -125,6 +126,80 @@ func TestXLSXDate1904(t *testing.T) {
 	assert.Equal(t, "1908-01-01", p.records[0].Nodes[1].Properties["day"])
 }
 
+// TestXLSXNumberText reads number cells written as Apache POI writes them
+// (Java's Double.toString: "1042.0", "1.0E10"): a string column takes the
+// shortest form of the number, as for a workbook Excel wrote, while a text
+// cell keeps its text.
+func TestXLSXNumberText(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><c r="A2" t="n"><v>1.0</v></c><c r="B2" t="n"><v>1042.0</v></c><c r="C2" t="n"><v>2.5</v></c></row>` +
+		`<row r="3"><c r="A3" t="n"><v>2.0</v></c><c r="B3" t="n"><v>1.0E10</v></c><c r="C3" t="n"><v>1.25E2</v></c></row>` +
+		`<row r="4"><c r="A4"><v>3</v></c><c r="B4"><v>-0.5</v></c><c r="C4"><v>1.0E-7</v></c></row>` +
+		`<row r="5"><c r="A5" t="n"><v>4.0</v></c><c r="B5" t="inlineStr"><is><t>1042.0</t></is></c></row>` +
+		`<row r="6"><c r="A6" t="n"><v>5.0</v></c><c r="B6" t="n"><v>1.0E-7</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := rewriteZip(t, base, func(name string, data []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			return []byte(sheet)
+		}
+		return data
+	})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	got := map[string]map[string]any{}
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			got[n.Key] = normJSON(t, n.Properties)
+		}
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"name": "1042", "amount": 2.5},
+		"2": {"name": "10000000000", "amount": 125.0},
+		"3": {"name": "-0.5", "amount": 1e-7},
+		"4": {"name": "1042.0"},
+		"5": {"name": "1.0E-7"},
+	}, got)
+	assert.Empty(t, p.rejected())
+}
+
+// TestXLSXDateSerials reads dates and times stored as serial numbers in
+// the 1900 date system, around the days Excel counts wrongly.
+func TestXLSXDateSerials(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	file := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {
+		{"id", "day", "at"},
+		{1, 1, nil},
+		{2, 59, 59.5},
+		{3, 61, nil},
+		{4, nil, 45352.5},
+		{5, 60, nil},
+		{6, nil, 0.5},
+		{7, 0, nil},
+	}}, false)
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	got := map[string]map[string]any{}
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			got[n.Key] = normJSON(t, n.Properties)
+		}
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"day": "1900-01-01"},
+		"2": {"day": "1900-02-28", "at": "1900-02-28T12:00:00"},
+		"3": {"day": "1900-03-01"},
+		"4": {"at": "2024-03-01T12:00:00"},
+	}, got)
+	assert.Equal(t, []event.RowError{
+		{Line: 6, Column: "day", Value: "60", Error: "not a date: serial 60 is 1900-02-29, a day that did not exist"},
+		{Line: 7, Column: "at", Value: "0.5", Error: "not a date: serial 0.5 is a time of day without a date"},
+		{Line: 8, Column: "day", Value: "0", Error: "not a date: serial 0 is a time of day without a date"},
+	}, p.rejected())
+}
+
 func TestXLSXSheets(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	tests := []struct {
@@ -138,7 +213,10 @@ func TestXLSXSheets(t *testing.T) {
 		{"first sheet when none is named", "any.xlsx", map[string][][]any{"A": {{"id"}, {1}}, "B": {{"x"}}}, nil},
 		{"empty sheet", "data.xlsx", map[string][][]any{"Data": {}}, []string{"data.xlsx: sheet Data is empty: no header row"}},
 		{"header below a blank row", "data.xlsx", map[string][][]any{"Data": {{}, {"id"}, {1}}}, nil},
-		{"missing column", "data.xlsx", map[string][][]any{"Data": {{"name"}, {"x"}}}, []string{"data.xlsx: source data: missing required columns: id (header: name)"}},
+		{"missing column", "data.xlsx", map[string][][]any{"Data": {{"name"}, {"x"}}}, []string{"data.xlsx: sheet Data: source data: missing required columns: id (header: name)"}},
+		{"missing column in the first sheet, when none is named", "any.xlsx", map[string][][]any{"A": {{"name"}}, "B": {{"id"}, {1}}}, []string{"any.xlsx: sheet A: source first: missing required columns: id (header: name)"}},
+		{"missing column in a header reaching XFD", "data.xlsx", map[string][][]any{"Data": {wideRow("name", "far"), {"x"}}}, []string{"data.xlsx: sheet Data: source data: missing required columns: id (header: name, far)"}},
+		{"missing column in a long header", "data.xlsx", map[string][][]any{"Data": {longRow(60), {"x"}}}, []string{"missing required columns: id (header: h1, h2, ", ", h50, and 10 more)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +235,22 @@ func TestXLSXSheets(t *testing.T) {
 			assert.Empty(t, p.msgs)
 		})
 	}
+}
+
+// wideRow is a row of excelize.MaxColumns cells: first at A, last at XFD.
+func wideRow(first, last any) []any {
+	row := make([]any, excelize.MaxColumns)
+	row[0], row[len(row)-1] = first, last
+	return row
+}
+
+// longRow is a row of n cells h1, h2...
+func longRow(n int) []any {
+	row := make([]any, n)
+	for i := range row {
+		row[i] = fmt.Sprintf("h%d", i+1)
+	}
+	return row
 }
 
 // rewriteZip copies the zip at src to a new file, passing every part
@@ -270,6 +364,130 @@ func TestXLSXCraftedRowNumbers(t *testing.T) {
 	}
 }
 
+// TestXLSXCellOrder reads rows whose cells are not in column order, which
+// excelize's row iterator would shift into other columns (B3 after C3 lands
+// in D), and rows whose cells omit their references, which are in order.
+func TestXLSXCellOrder(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>1</v></c><c r="B2" t="inlineStr"><is><t>Ana</t></is></c><c r="C2"><v>2.5</v></c></row>` +
+		`<row r="3">ROW3</row>` +
+		`</sheetData></worksheet>`
+	tests := []struct {
+		name string
+		give string // the cells of row 3
+		want string // error substring; "": parses
+	}{
+		{"in order", `<c r="A3"><v>2</v></c><c r="C3"><v>4</v></c>`, ""},
+		{"references omitted", `<c><v>2</v></c><c t="inlineStr"><is><t>Bo</t></is></c><c s="1"><v>4</v></c>`, ""},
+		{"reference after the first attribute", `<c s="0" r="A3"><v>2</v></c><c t="n" r="C3"><v>4</v></c>`, ""},
+		{"out of order", `<c r="A3"><v>2</v></c><c r="C3"><v>4</v></c><c r="B3" t="inlineStr"><is><t>Bo</t></is></c>`, "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: cell B3 follows C3: cells out of order"},
+		{"twice", `<c r="A3"><v>2</v></c><c s="0" r="A3"><v>3</v></c>`, "row 3: cell A3 follows A3: cells out of order"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := rewriteZip(t, base, func(name string, data []byte) []byte {
+				if name == "xl/worksheets/sheet1.xml" {
+					return []byte(strings.Replace(sheet, "ROW3", tt.give, 1))
+				}
+				return data
+			})
+			p, err := parseFile(t, s, "data.xlsx", file)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.Len(t, p.records, 1)
+				assert.Len(t, p.records[0].Nodes, 2)
+				return
+			}
+			require.Error(t, err)
+			assert.True(t, pipeline.IsPermanent(err))
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, p.msgs)
+		})
+	}
+}
+
+// TestXLSXMalformedXML reads worksheets that programs writing XML without
+// escaping produce. excelize's row iterator stops at the first bad
+// character as if the sheet ended there; the file must fail instead of
+// losing its remaining rows.
+func TestXLSXMalformedXML(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>1</v></c><c r="B2" t="inlineStr"><is><t>Ana</t></is></c></row>` +
+		`<row r="3"><c r="A3"><v>2</v></c><c r="B3" t="inlineStr"><is><t>NAME</t></is></c></row>` +
+		`<row r="4"><c r="A4"><v>3</v></c><c r="B4" t="inlineStr"><is><t>Di</t></is></c></row>` +
+		`</sheetData></worksheet>`
+	tests := []struct {
+		name string
+		give string // the cell text of row 3, as written
+		want string
+	}{
+		{"control character", "Bo\x01b", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: character U+0001, which XML does not allow"},
+		{"ampersand", "AT&T", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity"},
+		{"HTML entity", "caf&eacute;", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity"},
+		{"reference to a control character", "Bo&#1;b", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity (or one naming a character XML does not allow)"},
+		{"Latin-1 text", "Jos\xe9", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: byte 0xE9, not UTF-8"},
+		{"end tag out of place", "Cy</is></c></c>", "data.xlsx: sheet Data: unreadable after row 3 (the sheet has rows up to 4): malformed XML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := rewriteZip(t, base, func(name string, data []byte) []byte {
+				if name == "xl/worksheets/sheet1.xml" {
+					return []byte(strings.Replace(sheet, "NAME", tt.give, 1))
+				}
+				return data
+			})
+			p, err := parseFile(t, s, "data.xlsx", file)
+			require.Error(t, err)
+			assert.True(t, pipeline.IsPermanent(err))
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, p.msgs)
+		})
+	}
+	t.Run("escaped", func(t *testing.T) {
+		file := rewriteZip(t, base, func(name string, data []byte) []byte {
+			if name == "xl/worksheets/sheet1.xml" {
+				return []byte(strings.Replace(sheet, "NAME", "AT&amp;T &#233;&#xE9; &lt;&gt;&quot;&apos;", 1))
+			}
+			return data
+		})
+		p, err := parseFile(t, s, "data.xlsx", file)
+		require.NoError(t, err)
+		require.Len(t, p.records, 1)
+		require.Len(t, p.records[0].Nodes, 3)
+		assert.Equal(t, "AT&T éé <>\"'", p.records[0].Nodes[1].Properties["name"])
+	})
+}
+
+// TestXLSXMalformedSharedStrings reads a bad character in shared strings
+// larger than XLSXMaxXMLSize, which excelize reads from a temporary file
+// item by item, stopping at the first it cannot decode.
+func TestXLSXMalformedSharedStrings(t *testing.T) {
+	rows := [][]any{{"id", "name"}}
+	for i := range 600 {
+		rows = append(rows, []any{i + 1, fmt.Sprintf("Name %d, padded to make the shared strings large", i+1)})
+	}
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": rows}, false)
+	file := rewriteZip(t, base, func(name string, data []byte) []byte {
+		if name == "xl/sharedStrings.xml" {
+			require.Greater(t, len(data), 20000)
+			return bytes.Replace(data, []byte("Name 300,"), []byte("Name 300,\x01"), 1)
+		}
+		return data
+	})
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{XLSXMaxXMLSize: 20000})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.Error(t, err)
+	assert.True(t, pipeline.IsPermanent(err))
+	assert.Contains(t, err.Error(), "data.xlsx: unreadable workbook: xl/sharedStrings.xml: shared string 301: character U+0001, which XML does not allow")
+	assert.Empty(t, p.msgs)
+}
+
 func TestXLSXUnreadable(t *testing.T) {
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}, {1}}}, false)
 	data, err := os.ReadFile(base)
@@ -288,6 +506,19 @@ func TestXLSXUnreadable(t *testing.T) {
 			}
 			return data
 		}), parser.StructuredConfig{}, "data.xlsx: unreadable workbook"},
+		{"password-protected workbook", filepath.Join("testdata", "xlsx", "encrypted.xlsx"), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: a password-protected workbook or an Excel 97-2003 (.xls) file"},
+		{"Excel 97-2003 workbook", filepath.Join("testdata", "xlsx", "excel97.xls"), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: a password-protected workbook or an Excel 97-2003 (.xls) file"},
+		{"OpenDocument spreadsheet", zipFile(t, "data.ods",
+			"mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+			"META-INF/manifest.xml", "<manifest/>",
+			"content.xml", "<office:document-content/>",
+		), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: an OpenDocument spreadsheet (.ods): save it as .xlsx"},
+		{"Excel binary workbook", zipFile(t, "data.xlsb",
+			"[Content_Types].xml", "<Types/>",
+			"_rels/.rels", "<Relationships/>",
+			"xl/workbook.bin", "\x83\x01\x00",
+		), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: an Excel binary workbook (.xlsb): save it as .xlsx"},
+		{"zip of something else", zipFile(t, "data.zip", "readme.txt", "hello"), parser.StructuredConfig{}, "data.xlsx: not an XLSX workbook: a zip archive without [Content_Types].xml or xl/workbook.xml: save it as .xlsx"},
 		{"part over the in-memory limit", base, parser.StructuredConfig{XLSXMaxXMLSize: 100}, "data.xlsx: refused: part"},
 		{"workbook over the total limit", base, parser.StructuredConfig{XLSXMaxUnzipSize: 9000, XLSXMaxXMLSize: 8000}, "data.xlsx: refused: the workbook inflates to more than 9000 bytes"},
 	}
@@ -301,6 +532,23 @@ func TestXLSXUnreadable(t *testing.T) {
 			assert.Empty(t, p.msgs)
 		})
 	}
+}
+
+// zipFile writes a zip of parts (name, content, name, content...).
+func zipFile(t *testing.T, name string, parts ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i+1 < len(parts); i += 2 {
+		w, err := zw.Create(parts[i])
+		require.NoError(t, err)
+		_, err = w.Write([]byte(parts[i+1]))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o600))
+	return p
 }
 
 func TestXLSXFormulaCachedValues(t *testing.T) {
@@ -367,4 +615,83 @@ func BenchmarkXLSX(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(vmHWM(b))/(1<<20), "peak-rss-MiB")
+}
+
+// TestXLSXFormulasWithoutResults reads formulas stored without a calculated
+// result: openpyxl writes an empty <v/>, XlsxWriter a placeholder 0 under
+// fullCalcOnLoad unless it is given the result (testdata/xlsx/gen.py). A
+// mapped column holding one is a row error, not an empty value or a 0; an
+// unmapped one does not matter, nor one in a row empty otherwise (a
+// template's formula filled down).
+func TestXLSXFormulasWithoutResults(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	const (
+		none        = "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"
+		placeholder = "a formula whose stored result, 0, may be a placeholder (the workbook asks to be recalculated when opened, as programs that do not calculate formulas write it): open and save it in a spreadsheet application"
+	)
+	nodes := map[string]map[string]any{
+		"1": {"name": "Ana", "amount": 2.5, "day": "2024-03-01"},
+		"4": {"name": "Di", "amount": 3.0},
+	}
+	tests := []struct {
+		file      string
+		wantNodes map[string]map[string]any
+		why       string
+	}{
+		{"openpyxl_formulas.xlsx", nodes, none},
+		{"xlsxwriter_formulas.xlsx", map[string]map[string]any{"1": nodes["1"], "4": nodes["4"], "6": {"name": "Fay"}}, placeholder},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", filepath.Join("testdata", "xlsx", tt.file))
+			require.NoError(t, err)
+			got := map[string]map[string]any{}
+			for _, r := range p.records {
+				for _, n := range r.Nodes {
+					got[n.Key] = normJSON(t, n.Properties)
+				}
+			}
+			assert.Equal(t, tt.wantNodes, got)
+			assert.Equal(t, []event.RowError{
+				{Line: 3, Column: "name", Value: `="Bo"&"b"`, Error: tt.why},
+				{Line: 4, Column: "amount", Value: "=1/4", Error: tt.why},
+				{Line: 6, Column: "id", Value: "=2+3", Error: tt.why},
+			}, p.rejected())
+		})
+	}
+}
+
+// TestXLSXFormulaResults reads formulas stored with their results, as
+// Excel and LibreOffice write them (a result 0 is a result without
+// fullCalcOnLoad): shared formulas, a text formula giving "", and one
+// shared formula follower stored without a result.
+func TestXLSXFormulaResults(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>` +
+		`<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>id</x:t></x:is></x:c><x:c r="B1" t="inlineStr"><x:is><x:t>amount</x:t></x:is></x:c><x:c r="C1" t="inlineStr"><x:is><x:t>name</x:t></x:is></x:c></x:row>` +
+		`<x:row r="2"><x:c r="A2"><x:v>1</x:v></x:c><x:c r="B2"><x:f t="shared" ref="B2:B4" si="0">(A2-1)*2</x:f><x:v>0</x:v></x:c><x:c r="C2" t="str"><x:f>IF(A2&gt;1,"big","")</x:f><x:v></x:v></x:c></x:row>` +
+		`<x:row r="3"><x:c r="A3"><x:v>2</x:v></x:c><x:c r="B3"><x:f t="shared" si="0"/><x:v>2</x:v></x:c><x:c r="C3" t="str"><x:f>IF(A3&gt;1,"big","")</x:f><x:v>big</x:v></x:c></x:row>` +
+		`<x:row r="4"><x:c r="A4"><x:v>3</x:v></x:c><x:c r="B4"><x:f t="shared" si="0"/><x:v/></x:c></x:row>` +
+		`</x:sheetData></x:worksheet>`
+	file := rewriteZip(t, base, func(name string, data []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			return []byte(sheet)
+		}
+		return data
+	})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	got := map[string]map[string]any{}
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			got[n.Key] = normJSON(t, n.Properties)
+		}
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"amount": 0.0},
+		"2": {"amount": 2.0, "name": "big"},
+	}, got)
+	assert.Equal(t, []event.RowError{{Line: 4, Column: "amount",
+		Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}}, p.rejected())
 }

@@ -1,0 +1,383 @@
+package parser
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// What excelize's row iterator does not say about a cell, cellScan reads
+// from the worksheet alongside it.
+//
+// A formula cell stores its formula and, in a <v> element, the result its
+// writer calculated. Excel and LibreOffice always store the result; programs
+// that cannot calculate store none (openpyxl writes <v/>) or, as Microsoft
+// recommends, the placeholder 0 (XlsxWriter) and set the workbook's
+// fullCalcOnLoad, asking the application that opens it to recalculate. The
+// iterator gives the stored text either way ("" or "0"). Other results
+// stored under fullCalcOnLoad are taken as calculated (EPPlus sets it by
+// default, and may have calculated them).
+//
+// A number cell stores the number as its writer printed it: Excel writes
+// the shortest form ("1042"), Apache POI "1042.0" and "1.0E10". The
+// iterator's raw values keep that text, which a string column would take
+// as it is: the same number would give different keys by writer.
+
+// cellNote is what cellScan tells about one cell.
+type cellNote struct {
+	col int // 0-based column
+	// uncached marks a formula without a usable result: none stored, or
+	// (placeholder) the placeholder 0; formula is its text ("" for a shared
+	// formula's follower).
+	uncached, placeholder bool
+	formula               string
+	// number is the shortest form of a number stored in another ("" when
+	// the stored text is in it).
+	number string
+}
+
+// cellScan reads a worksheet part row by row, in step with excelize's row
+// iterator, and notes each row's formula cells without a usable result and
+// number cells not in their shortest form. It scans bytes, as
+// checkWorksheet does, and runs only for worksheets checkWorksheet found
+// such cells in.
+type cellScan struct {
+	rc     io.ReadCloser
+	br     *bufio.Reader
+	recalc bool // fullCalcOnLoad: a stored 0 is a placeholder
+	eof    bool
+	row    int        // number of the row scanned last
+	notes  []cellNote // its notes
+}
+
+// maxFormulaText bounds the formula text kept for an error message.
+const maxFormulaText = 256
+
+// openCellScan opens a cellScan of the worksheet part zf.
+func openCellScan(zf *zip.File, recalc bool) (*cellScan, error) {
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, err
+	}
+	return &cellScan{rc: rc, br: bufio.NewReaderSize(rc, 64<<10), recalc: recalc}, nil
+}
+
+// rowNotes returns the notes on the cells of sheet row n. Rows are asked
+// for in increasing order.
+func (s *cellScan) rowNotes(n int) ([]cellNote, error) {
+	for s.row < n && !s.eof {
+		if err := s.readRow(); err != nil {
+			return nil, err
+		}
+	}
+	if s.row != n {
+		return nil, nil // row n has no element
+	}
+	return s.notes, nil
+}
+
+func (s *cellScan) close() error { return s.rc.Close() }
+
+// readRow scans the next row element: its number and notes.
+func (s *cellScan) readRow() error {
+	s.notes = s.notes[:0]
+	for {
+		name, err := s.nextTag()
+		if errors.Is(err, io.EOF) {
+			s.eof = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if name == "row" {
+			break
+		}
+	}
+	attrs, empty, err := s.startTag()
+	if err != nil {
+		return err
+	}
+	s.row++
+	if r, ok := xmlAttr(attrs, "r"); ok {
+		n, err := strconv.Atoi(r)
+		if err != nil {
+			return fmt.Errorf("row number %q: %w", r, err)
+		}
+		s.row = n
+	}
+	if empty {
+		return nil
+	}
+	var cell struct {
+		col                int
+		typ                string
+		hasFormula, cached bool
+		zero               bool // the stored result is the number 0
+		note               cellNote
+	}
+	cell.col = -1
+	done := func() {
+		cell.note.col = cell.col
+		cell.note.placeholder = cell.hasFormula && cell.zero && s.recalc
+		cell.note.uncached = cell.hasFormula && !cell.cached || cell.note.placeholder
+		if cell.note.uncached || cell.note.number != "" {
+			s.notes = append(s.notes, cell.note)
+		}
+	}
+	for {
+		name, err := s.nextTag()
+		if err != nil {
+			return fmt.Errorf("row %d: %w", s.row, err)
+		}
+		switch name {
+		case "/row":
+			return nil
+		case "c":
+			attrs, empty, err := s.startTag()
+			if err != nil {
+				return err
+			}
+			cell.col++
+			if r, ok := xmlAttr(attrs, "r"); ok {
+				c, _, err := excelize.CellNameToCoordinates(r)
+				if err != nil {
+					return fmt.Errorf("row %d: %w", s.row, err)
+				}
+				cell.col = c - 1
+			}
+			cell.typ, _ = xmlAttr(attrs, "t")
+			cell.hasFormula, cell.cached, cell.zero, cell.note = false, false, false, cellNote{}
+			if empty {
+				done()
+			}
+		case "/c":
+			done()
+		case "f":
+			_, empty, err := s.startTag()
+			if err != nil {
+				return err
+			}
+			cell.hasFormula = true
+			if !empty {
+				text, err := s.text()
+				if err != nil {
+					return err
+				}
+				cell.note.formula = html.UnescapeString(string(text))
+			}
+		case "v":
+			_, empty, err := s.startTag()
+			if err != nil {
+				return err
+			}
+			if empty {
+				continue
+			}
+			text, err := s.text()
+			if err != nil {
+				return err
+			}
+			// An empty result is a result for a formula giving text
+			// (t="str"), not for one giving a number.
+			cell.cached = len(text) > 0 || cell.typ == "str"
+			if cell.typ == "" || cell.typ == "n" {
+				cell.zero = string(text) == "0"
+				if n, ok := shorterNumber(text); ok {
+					cell.note.number = n
+				}
+			}
+		}
+	}
+}
+
+// shorterNumber returns the shortest form of the number text stores
+// ("1042" for "1042.0" or "1.042E3"), the same float64, if text has an
+// exponent, a plus sign or a trailing zero after a decimal point; and
+// false otherwise, or if text is not a number or is of a magnitude
+// printed with an exponent (then left as written).
+func shorterNumber(text []byte) (string, bool) {
+	trailingZero := len(text) > 0 && text[len(text)-1] == '0' && bytes.IndexByte(text, '.') >= 0
+	if !trailingZero && !bytes.ContainsAny(text, "eE+") {
+		return "", false
+	}
+	f, err := strconv.ParseFloat(string(text), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", false
+	}
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return "", false
+	}
+	n := strconv.FormatFloat(f, 'f', -1, 64)
+	return n, n != string(text)
+}
+
+// nextTag reads up to and including the next '<' and returns the tag's
+// local name, with a leading "/" for an end tag.
+func (s *cellScan) nextTag() (string, error) {
+	for {
+		if _, err := s.br.ReadSlice('<'); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			return "", err
+		}
+		head, _ := s.br.Peek(32)
+		closing := bytes.HasPrefix(head, []byte("/"))
+		if closing {
+			head = head[1:]
+		}
+		tag, end := tagName(head)
+		switch {
+		case end < 0:
+			continue
+		case closing:
+			return "/" + string(tag), nil
+		}
+		return string(tag), nil
+	}
+}
+
+// startTag reads the rest of the start tag nextTag found: its attribute
+// text, and whether it is empty (<x/>).
+func (s *cellScan) startTag() (attrs []byte, empty bool, err error) {
+	elem, err := s.br.ReadSlice('>')
+	if err != nil {
+		return nil, false, fmt.Errorf("start tag: %w", err)
+	}
+	return elem, bytes.HasSuffix(elem, []byte("/>")), nil
+}
+
+// text reads the character data up to the next tag (keeping at most
+// maxFormulaText bytes) and then that tag's '<'.
+func (s *cellScan) text() ([]byte, error) {
+	var out []byte
+	for {
+		chunk, err := s.br.ReadSlice('<')
+		if len(out) < maxFormulaText {
+			out = append(out, chunk[:min(len(chunk), maxFormulaText-len(out))]...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("text: %w", err)
+		}
+		out = bytes.TrimSuffix(out, []byte("<"))
+		if err := s.br.UnreadByte(); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+// sheetPart finds the worksheet part of sheet, as excelize does: the
+// workbook part from the package relationships, the sheet's relationship
+// from the workbook's.
+func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
+	rels, err := readRels(zr, "_rels/.rels")
+	if err != nil {
+		return nil, err
+	}
+	var wbPart string
+	for _, r := range rels {
+		if strings.HasSuffix(r.Type, "/officeDocument") {
+			wbPart = path.Clean(strings.TrimPrefix(r.Target, "/"))
+		}
+	}
+	if wbPart == "" {
+		return nil, errors.New("no workbook part")
+	}
+	var wb struct {
+		Sheets []struct {
+			Name  string     `xml:"name,attr"`
+			Attrs []xml.Attr `xml:",any,attr"`
+		} `xml:"sheets>sheet"`
+	}
+	if err := readXMLPart(zr, wbPart, &wb); err != nil {
+		return nil, err
+	}
+	dir := path.Dir(wbPart)
+	wbRels, err := readRels(zr, path.Join(dir, "_rels", path.Base(wbPart)+".rels"))
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range wb.Sheets {
+		if sh.Name != sheet {
+			continue
+		}
+		for _, a := range sh.Attrs {
+			if a.Name.Local != "id" {
+				continue
+			}
+			for _, r := range wbRels {
+				if r.ID != a.Value {
+					continue
+				}
+				target := strings.ReplaceAll(r.Target, `\`, "/")
+				name := path.Join(dir, target)
+				if strings.HasPrefix(target, "/") {
+					name = strings.TrimPrefix(path.Clean(target), "/")
+				}
+				if zf := findPart(zr, name); zf != nil {
+					return zf, nil
+				}
+				return nil, fmt.Errorf("sheet %s: part %s missing", sheet, name)
+			}
+		}
+	}
+	return nil, fmt.Errorf("sheet %s: no worksheet part", sheet)
+}
+
+type relationship struct {
+	ID     string `xml:"Id,attr"`
+	Type   string `xml:"Type,attr"`
+	Target string `xml:"Target,attr"`
+}
+
+func readRels(zr *zip.Reader, name string) ([]relationship, error) {
+	var rels struct {
+		Rels []relationship `xml:"Relationship"`
+	}
+	err := readXMLPart(zr, name, &rels)
+	return rels.Rels, err
+}
+
+// findPart returns the part named name (case-insensitive, as excelize
+// reads them), or nil.
+func findPart(zr *zip.Reader, name string) *zip.File {
+	for _, zf := range zr.File {
+		if strings.EqualFold(strings.ReplaceAll(zf.Name, `\`, "/"), name) {
+			return zf
+		}
+	}
+	return nil
+}
+
+// readXMLPart decodes a small part (checkZipSizes bounds it).
+func readXMLPart(zr *zip.Reader, name string, v any) error {
+	zf := findPart(zr, name)
+	if zf == nil {
+		return fmt.Errorf("part %s missing", name)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := xml.NewDecoder(rc).Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
