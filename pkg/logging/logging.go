@@ -1,6 +1,6 @@
 // Package logging builds docgraph's slog logger (tint on a terminal, JSON
-// otherwise), defines the standard attribute keys, and carries the
-// correlation ID in a context so that every line about a message has it.
+// otherwise), defines the standard attribute keys, and carries the message
+// being handled in a context so that every line about a message names it.
 package logging
 
 import (
@@ -93,7 +93,16 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-type ctxKey struct{}
+type (
+	ctxKey     struct{}
+	messageKey struct{}
+)
+
+// message is what a context says about the message being handled.
+type message struct {
+	stage, subject string
+	seq            uint64
+}
 
 // WithCorrelationID returns a context whose log lines carry id.
 func WithCorrelationID(ctx context.Context, id string) context.Context {
@@ -103,14 +112,29 @@ func WithCorrelationID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
+// WithMessage returns a context whose log lines carry the message being
+// handled: its correlation ID (if any), the stage handling it, its subject
+// and stream sequence. What a stage's handler logs with that context names
+// the message, whichever logger it uses.
+func WithMessage(ctx context.Context, correlationID, stage, subject string, seq uint64) context.Context {
+	ctx = WithCorrelationID(ctx, correlationID)
+	return context.WithValue(ctx, messageKey{}, message{stage: stage, subject: subject, seq: seq})
+}
+
 // CorrelationID returns the correlation ID in ctx, or "".
 func CorrelationID(ctx context.Context) string {
 	id, _ := ctx.Value(ctxKey{}).(string)
 	return id
 }
 
-// ContextHandler adds correlation_id from the context to every record.
-type ContextHandler struct{ inner slog.Handler }
+// ContextHandler adds to every record what its context says about the
+// message being handled (correlation_id, stage, subject, stream_seq),
+// except the keys the logger or the record already has.
+type ContextHandler struct {
+	inner slog.Handler
+	has   map[string]bool // top-level keys added by WithAttrs
+	group bool            // WithGroup was called: attrs are nested
+}
 
 // NewContextHandler wraps h.
 func NewContextHandler(h slog.Handler) *ContextHandler { return &ContextHandler{inner: h} }
@@ -122,20 +146,55 @@ func (h *ContextHandler) Enabled(ctx context.Context, l slog.Level) bool {
 
 // Handle implements slog.Handler.
 func (h *ContextHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := CorrelationID(ctx); id != "" {
+	id := CorrelationID(ctx)
+	m, _ := ctx.Value(messageKey{}).(message)
+	if id == "" && m == (message{}) {
+		return h.inner.Handle(ctx, r)
+	}
+	missing := func(k string) bool {
+		if h.has[k] {
+			return false
+		}
+		found := false
+		r.Attrs(func(a slog.Attr) bool {
+			found = a.Key == k
+			return !found
+		})
+		return !found
+	}
+	if id != "" && missing(KeyCorrelationID) {
 		r.AddAttrs(slog.String(KeyCorrelationID, id))
+	}
+	if m.stage != "" && missing(KeyStage) {
+		r.AddAttrs(slog.String(KeyStage, m.stage))
+	}
+	if m.subject != "" && missing(KeySubject) {
+		r.AddAttrs(slog.String(KeySubject, m.subject))
+	}
+	if m.seq != 0 && missing(KeySeq) {
+		r.AddAttrs(slog.Uint64(KeySeq, m.seq))
 	}
 	return h.inner.Handle(ctx, r)
 }
 
 // WithAttrs implements slog.Handler.
 func (h *ContextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &ContextHandler{inner: h.inner.WithAttrs(attrs)}
+	c := &ContextHandler{inner: h.inner.WithAttrs(attrs), has: h.has, group: h.group}
+	if !h.group {
+		c.has = make(map[string]bool, len(h.has)+len(attrs))
+		for k := range h.has {
+			c.has[k] = true
+		}
+		for _, a := range attrs {
+			c.has[a.Key] = true
+		}
+	}
+	return c
 }
 
 // WithGroup implements slog.Handler.
 func (h *ContextHandler) WithGroup(name string) slog.Handler {
-	return &ContextHandler{inner: h.inner.WithGroup(name)}
+	return &ContextHandler{inner: h.inner.WithGroup(name), has: h.has, group: true}
 }
 
 // Discard is a logger that drops everything (tests, benchmarks).

@@ -62,7 +62,7 @@ func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
 	msgs := make([]Message, len(raw))
 	for i, m := range raw {
 		st := &state{raw: m, in: r.message(m), start: time.Now()}
-		st.ctx = logging.WithCorrelationID(workCtx, st.in.CorrelationID())
+		st.ctx = logging.WithMessage(workCtx, st.in.CorrelationID(), r.cfg.Stage, st.in.Subject, st.in.StreamSeq)
 		st.hb = startHeartbeat(m, r.cfg.AckWait)
 		states[i], msgs[i] = st, st.in
 	}

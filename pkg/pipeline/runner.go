@@ -369,7 +369,7 @@ func (r *Runner) message(m jetstream.Msg) Message {
 
 func (r *Runner) process(workCtx context.Context, m jetstream.Msg) {
 	st := &state{raw: m, in: r.message(m), start: time.Now()}
-	st.ctx = logging.WithCorrelationID(workCtx, st.in.CorrelationID())
+	st.ctx = logging.WithMessage(workCtx, st.in.CorrelationID(), r.cfg.Stage, st.in.Subject, st.in.StreamSeq)
 	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Inc()
 	st.hb = startHeartbeat(m, r.cfg.AckWait)
 	if err := r.overDelivered(st); err != nil {
