@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/klippa-app/go-pdfium"
 	pdfiumerrors "github.com/klippa-app/go-pdfium/errors"
@@ -217,12 +218,14 @@ func pdfText(ctx context.Context, inst pdfium.Pdfium, data []byte) (string, erro
 	return b.String(), nil
 }
 
-// cleanPDFText normalises line ends and drops what PDFium marks but a
-// reader does not see: control characters other than line breaks and tabs
-// (PDFium writes a soft hyphen at a line end as U+0002), noncharacters, and
-// invalid UTF-8.
+// cleanPDFText normalises line ends, restores the hyphens PDFium takes
+// for soft ones (pdfLineEndHyphens), spells out ligatures, and drops what
+// PDFium marks but a reader does not see: control characters other than
+// line breaks and tabs, noncharacters, and invalid UTF-8.
 func cleanPDFText(s string) string {
 	s = normaliseNewlines(strings.ToValidUTF8(s, ""))
+	s = pdfLineEndHyphens(s)
+	s = pdfLigatures.Replace(s)
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\n' || r == '\t':
@@ -235,3 +238,35 @@ func cleanPDFText(s string) string {
 		return r
 	}, s)
 }
+
+// pdfLineEndHyphens handles the hyphens that end a line. PDFium takes every
+// one for a soft hyphen (a word broken by the layout): it joins the line to
+// the next and writes U+0002 in the hyphen's place. Documents mostly break
+// lines at real hyphens, so that would turn PRJ-4355, AACE-101 or
+// Anne-Marie, broken after the hyphen, into PRJ4355, AACE101 or AnneMarie,
+// and lose them. The hyphen stays, except between two lower-case letters,
+// where a word was more likely broken ("manage-ment" becomes "management").
+func pdfLineEndHyphens(s string) string {
+	if !strings.ContainsRune(s, '\x02') {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\x02' {
+			b.WriteByte(s[i])
+			continue
+		}
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		after, _ := utf8.DecodeRuneInString(s[i+1:])
+		if !unicode.IsLower(before) || !unicode.IsLower(after) {
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// pdfLigatures spells out the Latin ligatures a font may map its ligature
+// glyphs to, so that "Gri\uFB03n" reads as "Griffin".
+var pdfLigatures = strings.NewReplacer(
+	"\uFB00", "ff", "\uFB01", "fi", "\uFB02", "fl", "\uFB03", "ffi", "\uFB04", "ffl", "\uFB05", "st", "\uFB06", "st")

@@ -69,7 +69,19 @@ func TestExtractPDFContext(t *testing.T) {
 }
 
 func TestCleanPDFText(t *testing.T) {
-	assert.Equal(t, "a\nb\nc\td\ne", cleanPDFText("a\r\nb\rc\td\fe\x02\x00\uFFFE\xff"))
+	assert.Equal(t, "a\nb\nc\td\ne", cleanPDFText("a\r\nb\rc\td\fe\x00\x01\uFFFE\xff"))
+	assert.Equal(t, "Griffin, office, flow, waffle", cleanPDFText("Gri\uFB03n, o\uFB03ce, \uFB02ow, wa\uFB04e"))
+	assert.Equal(t, "management, PRJ-4355, Anne-Marie, ISO-\n, -x", cleanPDFText("manage\x02ment, PRJ\x024355, Anne\x02Marie, ISO\x02\n, \x02x"))
+}
+
+// Lines that end at a hyphen keep it, so that codes and names broken
+// there stay whole; a word broken between lower-case letters is joined.
+func TestExtractPDFLineEndHyphens(t *testing.T) {
+	text, err := ExtractText("a.pdf", simplePDF([]string{
+		"The estimate of PRJ-\n4355 follows AACE-\n101, and Anne-\nMarie Smith leads the manage-\nment of it.",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, "The estimate of PRJ-4355 follows AACE-101, and Anne-Marie Smith leads the management of it.", strings.TrimSpace(text))
 }
 
 // Damaged PDFs (cut short, or with bytes overwritten) read as far as the
