@@ -277,12 +277,7 @@ func TestCSVFileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStructured(t, mustMapping(t, csvCaseMapping), tt.cfg)
 			p, err := parseFile(t, s, "data.csv", writeTemp(t, "data.csv", tt.content))
-			require.Error(t, err)
-			assert.True(t, pipeline.IsPermanent(err), "permanent: %v", err)
-			for _, w := range tt.want {
-				assert.Contains(t, err.Error(), w)
-			}
-			assert.Empty(t, p.msgs)
+			requireRejected(t, p, err, tt.want...)
 		})
 	}
 }

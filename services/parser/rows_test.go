@@ -121,10 +121,7 @@ func TestTableRejectFileNamesFirstBadRow(t *testing.T) {
 	for _, workers := range []int{1, 4} {
 		s := newStructured(t, m, parser.StructuredConfig{BatchSize: 50, MapWorkers: workers})
 		p, err := parseFile(t, s, "teams.csv", path)
-		require.Error(t, err)
-		assert.True(t, pipeline.IsPermanent(err))
-		assert.Contains(t, err.Error(), fmt.Sprintf("teams.csv: line %d", bad[0]))
-		assert.Empty(t, p.msgs)
+		requireRejected(t, p, err, fmt.Sprintf("teams.csv: line %d", bad[0]))
 	}
 }
 

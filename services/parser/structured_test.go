@@ -94,6 +94,18 @@ func (p parsed) rejected() []event.RowError {
 	return out
 }
 
+// requireRejected checks that a file was refused, permanently, with an
+// error containing each of want, and that nothing of it was emitted.
+func requireRejected(t *testing.T, p parsed, err error, want ...string) {
+	t.Helper()
+	require.Error(t, err)
+	assert.True(t, pipeline.IsPermanent(err), "permanent: %v", err)
+	for _, w := range want {
+		assert.Contains(t, err.Error(), w)
+	}
+	assert.Empty(t, p.msgs)
+}
+
 // parseFile runs Parse on a file as if it were at relPath.
 func parseFile(t testing.TB, s *parser.Structured, relPath, localPath string) (parsed, error) {
 	t.Helper()

@@ -152,11 +152,7 @@ func TestCSVUndeclaredEncodingRefused(t *testing.T) {
 	tmp := t.TempDir()
 	s := newStructured(t, mustMapping(t, encodedMapping("", ",")), parser.StructuredConfig{TempDir: tmp})
 	p, err := parseFile(t, s, "coded.csv", writeTemp(t, "coded.csv", data))
-	require.Error(t, err)
-	assert.True(t, pipeline.IsPermanent(err), "permanent: %v", err)
-	assert.Contains(t, err.Error(), "coded.csv: not UTF-8 text at line 2")
-	assert.Contains(t, err.Error(), "convert the file to UTF-8 or declare its encoding (csv.encoding)")
-	assert.Empty(t, p.msgs)
+	requireRejected(t, p, err, "coded.csv: not UTF-8 text at line 2", "convert the file to UTF-8 or declare its encoding (csv.encoding)")
 }
 
 func TestCSVDeclaredEncodingErrors(t *testing.T) {
@@ -211,12 +207,7 @@ func TestCSVDeclaredEncodingErrors(t *testing.T) {
 			tmp := t.TempDir()
 			s := newStructured(t, mustMapping(t, encodedMapping(tt.enc, ",")), parser.StructuredConfig{TempDir: tmp})
 			p, err := parseFile(t, s, "coded.csv", writeTemp(t, "coded.csv", tt.content))
-			require.Error(t, err)
-			assert.True(t, pipeline.IsPermanent(err), "permanent: %v", err)
-			for _, w := range tt.want {
-				assert.Contains(t, err.Error(), w)
-			}
-			assert.Empty(t, p.msgs)
+			requireRejected(t, p, err, tt.want...)
 			assert.Empty(t, utf8Copies(t, tmp), "the UTF-8 copy is removed")
 		})
 	}

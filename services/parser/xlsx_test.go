@@ -141,12 +141,7 @@ func TestXLSXNumberText(t *testing.T) {
 		`<row r="5"><c r="A5" t="n"><v>4.0</v></c><c r="B5" t="inlineStr"><is><t>1042.0</t></is></c></row>` +
 		`<row r="6"><c r="A6" t="n"><v>5.0</v></c><c r="B6" t="n"><v>1.0E-7</v></c></row>` +
 		`</sheetData></worksheet>`
-	file := rewriteZip(t, base, func(name string, data []byte) []byte {
-		if name == "xl/worksheets/sheet1.xml" {
-			return []byte(sheet)
-		}
-		return data
-	})
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
 	got := map[string]map[string]any{}
@@ -227,12 +222,7 @@ func TestXLSXSheets(t *testing.T) {
 				assert.Len(t, p.records[0].Nodes, 1)
 				return
 			}
-			require.Error(t, err)
-			assert.True(t, pipeline.IsPermanent(err))
-			for _, w := range tt.want {
-				assert.Contains(t, err.Error(), w)
-			}
-			assert.Empty(t, p.msgs)
+			requireRejected(t, p, err, tt.want...)
 		})
 	}
 }
@@ -251,6 +241,18 @@ func longRow(n int) []any {
 		row[i] = fmt.Sprintf("h%d", i+1)
 	}
 	return row
+}
+
+// withParts copies the workbook at src with the contents of the named
+// parts replaced.
+func withParts(t *testing.T, src string, parts map[string]string) string {
+	t.Helper()
+	return rewriteZip(t, src, func(name string, data []byte) []byte {
+		if v, ok := parts[name]; ok {
+			return []byte(v)
+		}
+		return data
+	})
 }
 
 // rewriteZip copies the zip at src to a new file, passing every part
@@ -303,15 +305,7 @@ func TestXLSXCellForms(t *testing.T) {
 		`<row r="9"><c r="A9"><v>5</v></c><c r="B9" t="inlineStr"><is><t>Ann</t></is></c><c r="C9" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>` +
 		`<row r="10"><c r="A10" t="e"><v>#REF!</v></c></row>` +
 		`</sheetData></worksheet>`
-	file := rewriteZip(t, base, func(name string, data []byte) []byte {
-		switch name {
-		case "xl/worksheets/sheet1.xml":
-			return []byte(sheet)
-		case "xl/sharedStrings.xml":
-			return []byte(sst)
-		}
-		return data
-	})
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet, "xl/sharedStrings.xml": sst})
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
 	got := map[string]map[string]any{}
@@ -356,10 +350,7 @@ func TestXLSXCraftedRowNumbers(t *testing.T) {
 				return data
 			})
 			p, err := parseFile(t, s, "data.xlsx", file)
-			require.Error(t, err)
-			assert.True(t, pipeline.IsPermanent(err))
-			assert.Contains(t, err.Error(), tt.want)
-			assert.Empty(t, p.msgs)
+			requireRejected(t, p, err, tt.want)
 		})
 	}
 }
@@ -388,12 +379,7 @@ func TestXLSXCellOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			file := rewriteZip(t, base, func(name string, data []byte) []byte {
-				if name == "xl/worksheets/sheet1.xml" {
-					return []byte(strings.Replace(sheet, "ROW3", tt.give, 1))
-				}
-				return data
-			})
+			file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": strings.Replace(sheet, "ROW3", tt.give, 1)})
 			p, err := parseFile(t, s, "data.xlsx", file)
 			if tt.want == "" {
 				require.NoError(t, err)
@@ -401,10 +387,7 @@ func TestXLSXCellOrder(t *testing.T) {
 				assert.Len(t, p.records[0].Nodes, 2)
 				return
 			}
-			require.Error(t, err)
-			assert.True(t, pipeline.IsPermanent(err))
-			assert.Contains(t, err.Error(), tt.want)
-			assert.Empty(t, p.msgs)
+			requireRejected(t, p, err, tt.want)
 		})
 	}
 }
@@ -436,26 +419,13 @@ func TestXLSXMalformedXML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			file := rewriteZip(t, base, func(name string, data []byte) []byte {
-				if name == "xl/worksheets/sheet1.xml" {
-					return []byte(strings.Replace(sheet, "NAME", tt.give, 1))
-				}
-				return data
-			})
+			file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": strings.Replace(sheet, "NAME", tt.give, 1)})
 			p, err := parseFile(t, s, "data.xlsx", file)
-			require.Error(t, err)
-			assert.True(t, pipeline.IsPermanent(err))
-			assert.Contains(t, err.Error(), tt.want)
-			assert.Empty(t, p.msgs)
+			requireRejected(t, p, err, tt.want)
 		})
 	}
 	t.Run("escaped", func(t *testing.T) {
-		file := rewriteZip(t, base, func(name string, data []byte) []byte {
-			if name == "xl/worksheets/sheet1.xml" {
-				return []byte(strings.Replace(sheet, "NAME", "AT&amp;T &#233;&#xE9; &lt;&gt;&quot;&apos;", 1))
-			}
-			return data
-		})
+		file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": strings.Replace(sheet, "NAME", "AT&amp;T &#233;&#xE9; &lt;&gt;&quot;&apos;", 1)})
 		p, err := parseFile(t, s, "data.xlsx", file)
 		require.NoError(t, err)
 		require.Len(t, p.records, 1)
@@ -482,10 +452,7 @@ func TestXLSXMalformedSharedStrings(t *testing.T) {
 	})
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{XLSXMaxXMLSize: 20000})
 	p, err := parseFile(t, s, "data.xlsx", file)
-	require.Error(t, err)
-	assert.True(t, pipeline.IsPermanent(err))
-	assert.Contains(t, err.Error(), "data.xlsx: unreadable workbook: xl/sharedStrings.xml: shared string 301: character U+0001, which XML does not allow")
-	assert.Empty(t, p.msgs)
+	requireRejected(t, p, err, "data.xlsx: unreadable workbook: xl/sharedStrings.xml: shared string 301: character U+0001, which XML does not allow")
 }
 
 func TestXLSXUnreadable(t *testing.T) {
@@ -526,10 +493,7 @@ func TestXLSXUnreadable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStructured(t, mustMapping(t, xlsxCaseMapping), tt.cfg)
 			p, err := parseFile(t, s, "data.xlsx", tt.file)
-			require.Error(t, err)
-			assert.True(t, pipeline.IsPermanent(err), "permanent: %v", err)
-			assert.Contains(t, err.Error(), tt.want)
-			assert.Empty(t, p.msgs)
+			requireRejected(t, p, err, tt.want)
 		})
 	}
 }
@@ -674,12 +638,7 @@ func TestXLSXFormulaResults(t *testing.T) {
 		`<x:row r="3"><x:c r="A3"><x:v>2</x:v></x:c><x:c r="B3"><x:f t="shared" si="0"/><x:v>2</x:v></x:c><x:c r="C3" t="str"><x:f>IF(A3&gt;1,"big","")</x:f><x:v>big</x:v></x:c></x:row>` +
 		`<x:row r="4"><x:c r="A4"><x:v>3</x:v></x:c><x:c r="B4"><x:f t="shared" si="0"/><x:v/></x:c></x:row>` +
 		`</x:sheetData></x:worksheet>`
-	file := rewriteZip(t, base, func(name string, data []byte) []byte {
-		if name == "xl/worksheets/sheet1.xml" {
-			return []byte(sheet)
-		}
-		return data
-	})
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
 	got := map[string]map[string]any{}
