@@ -56,35 +56,23 @@ var errPDFEncrypted = errors.New("encrypted PDF: it needs a password to open; sa
 // pdfEngine is the process's PDFium, compiled at first use.
 type pdfEngine struct {
 	once  sync.Once
-	mu    sync.Mutex // guards ready
 	ready chan struct{}
 	pool  pdfium.Pool
 	err   error
 	busy  atomic.Int32 // documents open (tests watch it)
 
-	took     time.Duration // compiling the engine
+	took     atomic.Int64 // nanoseconds compiling took; 0 until it succeeded
 	reported atomic.Bool
 }
 
 // compiled returns how long compiling the engine took, once, after it
-// has: the first parser to see it says so.
+// succeeded: the first parser to see it says so.
 func (e *pdfEngine) compiled() (time.Duration, bool) {
-	select {
-	case <-e.readyChan():
-	default:
+	took := e.took.Load()
+	if took == 0 || e.reported.Swap(true) {
 		return 0, false
 	}
-	if e.err != nil || e.reported.Swap(true) {
-		return 0, false
-	}
-	return e.took, true
-}
-
-// readyChan is e.ready, or nil (never ready) before the first get.
-func (e *pdfEngine) readyChan() chan struct{} {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.ready
+	return time.Duration(took), true
 }
 
 var sharedPDF pdfEngine
@@ -93,13 +81,15 @@ var sharedPDF pdfEngine
 // wait, not the compilation, which other callers may be waiting for.
 func (e *pdfEngine) get(ctx context.Context) (pdfium.Pool, error) {
 	e.once.Do(func() {
-		e.mu.Lock()
 		e.ready = make(chan struct{})
-		e.mu.Unlock()
 		go func() {
 			defer close(e.ready)
 			start := time.Now()
-			defer func() { e.took = time.Since(start) }()
+			defer func() {
+				if e.err == nil {
+					e.took.Store(max(1, int64(time.Since(start))))
+				}
+			}()
 			e.pool, e.err = webassembly.Init(webassembly.Config{
 				MaxIdle:      pdfInstances,
 				MaxTotal:     pdfInstances,
