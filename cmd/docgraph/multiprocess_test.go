@@ -397,7 +397,7 @@ func (d *deployment) checkAccounting(js jetstream.JetStream, files int) {
 		}
 		d.t.Logf("%s on %s: %d messages, %d deliveries", c.Durable, c.Stream, last, ci.Delivered.Consumer)
 	}
-	assert.Zero(d.t, d.deadLettered(), "dead-lettered messages")
+	assert.Empty(d.t, d.deadLettered(), "dead-lettered messages")
 	st, err := js.Stream(ctx, bus.StreamFiles)
 	require.NoError(d.t, err)
 	si, err := st.Info(ctx)
@@ -416,6 +416,7 @@ type workerLine struct {
 	Stage   string `json:"stage"`
 	Subject string `json:"subject"`
 	Seq     uint64 `json:"stream_seq"`
+	Err     string `json:"err"`
 }
 
 // eachLine calls fn with every line of the workers' logs that their own
@@ -446,15 +447,16 @@ func (d *deployment) loggedSeqs(stream string) map[uint64]bool {
 	return seqs
 }
 
-// deadLettered counts the messages the workers logged as dead-lettered.
-func (d *deployment) deadLettered() int {
-	n := 0
+// deadLettered lists the messages the workers logged as dead-lettered:
+// stage, subject, sequence and error.
+func (d *deployment) deadLettered() []string {
+	var out []string
 	d.eachLine(func(l workerLine) {
 		if l.Msg == "message dead-lettered" {
-			n++
+			out = append(out, fmt.Sprintf("%s %s #%d: %s", l.Stage, l.Subject, l.Seq, l.Err))
 		}
 	})
-	return n
+	return out
 }
 
 func head64(s []uint64) []uint64 {

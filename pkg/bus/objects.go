@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,6 +43,11 @@ func objectStream(bucket string) string { return "OBJ_" + bucket }
 
 // chunkSubject is the subject of the chunks of the object with id nuid.
 func chunkSubject(bucket, nuid string) string { return "$O." + bucket + ".C." + nuid }
+
+// metaSubject is the subject of the metadata of the object called name.
+func metaSubject(bucket, name string) string {
+	return "$O." + bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
+}
 
 // ErrObjectIncomplete marks a read of an object whose chunks are not all
 // stored (see ObjectComplete): reading it again cannot succeed.
@@ -105,20 +113,60 @@ func (o *Objects) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 
 // open returns a chunkReader for an object of at most one chunk, else the
 // object store's reader.
+//
+// An object store's stream allows direct gets, which any replica answers:
+// a follower a few messages behind its leader (just after a publish, or
+// catching up after a failover), or a mirror that serves direct gets, may
+// not have an object that the stream already holds. What a direct get does
+// not find is therefore read again from the stream leader before the
+// object counts as missing or incomplete.
 func (o *Objects) open(ctx context.Context, name string) (io.ReadCloser, error) {
-	info, err := o.store.GetInfo(ctx, name)
+	r, err := o.openFrom(ctx, name, o.stream.GetLastMsgForSubject)
+	if errors.Is(err, errNoMeta) || errors.Is(err, errNoChunk) {
+		r, err = o.openFrom(ctx, name, o.leaderLast)
+	}
+	switch {
+	case errors.Is(err, errNoMeta):
+		return nil, jetstream.ErrObjectNotFound
+	case errors.Is(err, errNoChunk):
+		return &chunkReader{err: fmt.Errorf("object %s: %w (its one chunk is not stored)", name, ErrObjectIncomplete)}, nil
+	}
+	return r, err
+}
+
+// openFrom's reports that its reads did not find the object's metadata, or
+// its one chunk.
+var (
+	errNoMeta  = errors.New("object metadata not found")
+	errNoChunk = errors.New("object chunk not found")
+)
+
+// openFrom opens the object called name, reading its metadata and its one
+// chunk with last.
+func (o *Objects) openFrom(ctx context.Context, name string, last func(context.Context, string) (*jetstream.RawStreamMsg, error)) (io.ReadCloser, error) {
+	meta, err := last(ctx, metaSubject(o.bucket, name))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, errNoMeta
+	}
 	if err != nil {
 		return nil, err
 	}
+	var info jetstream.ObjectInfo
+	if err := json.Unmarshal(meta.Data, &info); err != nil {
+		return nil, jetstream.ErrBadObjectMeta
+	}
+	if info.Deleted {
+		return nil, jetstream.ErrObjectNotFound
+	}
 	if info.Chunks > 1 || info.NUID == "" || info.Opts != nil && info.Opts.Link != nil {
-		return o.store.Get(ctx, name)
+		return o.storeGet(ctx, name)
 	}
 	if info.Chunks == 0 {
 		return &chunkReader{Reader: bytes.NewReader(nil)}, nil
 	}
-	m, err := o.stream.GetLastMsgForSubject(ctx, chunkSubject(o.bucket, info.NUID))
+	m, err := last(ctx, chunkSubject(o.bucket, info.NUID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return &chunkReader{err: fmt.Errorf("object %s: %w (its one chunk is not stored)", name, ErrObjectIncomplete)}, nil
+		return nil, errNoChunk
 	}
 	if err != nil {
 		return nil, err
@@ -129,6 +177,76 @@ func (o *Objects) open(ctx context.Context, name string) (io.ReadCloser, error) 
 		return &chunkReader{err: fmt.Errorf("object %s: stored chunk does not match its size and digest: %w", name, jetstream.ErrDigestMismatch)}, nil
 	}
 	return &chunkReader{Reader: bytes.NewReader(m.Data)}, nil
+}
+
+// storeGet is the object store's reader of an object whose metadata was
+// read. The store reads the metadata again, with a direct get: a replica
+// that has not received it yet is given a moment to catch up.
+func (o *Objects) storeGet(ctx context.Context, name string) (jetstream.ObjectResult, error) {
+	const attempts, pause = 20, 50 * time.Millisecond
+	for range attempts {
+		r, err := o.store.Get(ctx, name)
+		if !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+	return nil, fmt.Errorf("object %s: stored, but the replica that answered did not have it within %s", name, attempts*pause)
+}
+
+// leaderLast reads the last message on subject from the object stream's
+// leader (the JetStream API's message get, which is not a direct get).
+func (o *Objects) leaderLast(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": subject})
+	if err != nil {
+		return nil, err
+	}
+	reply, err := o.js.Conn().RequestWithContext(ctx, apiPrefix(o.js)+"STREAM.MSG.GET."+objectStream(o.bucket), req)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+		Message *struct {
+			Subject string    `json:"subject"`
+			Seq     uint64    `json:"seq"`
+			Data    []byte    `json:"data"`
+			Time    time.Time `json:"time"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(reply.Data, &resp); err != nil {
+		return nil, fmt.Errorf("message get %s: %w", subject, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == int(jetstream.JSErrCodeMessageNotFound):
+		return nil, jetstream.ErrMsgNotFound
+	case resp.Error != nil:
+		return nil, fmt.Errorf("message get %s: %s (%d)", subject, resp.Error.Description, resp.Error.ErrCode)
+	case resp.Message == nil:
+		return nil, fmt.Errorf("message get %s: empty answer", subject)
+	}
+	return &jetstream.RawStreamMsg{Subject: resp.Message.Subject, Sequence: resp.Message.Seq,
+		Data: resp.Message.Data, Time: resp.Message.Time}, nil
+}
+
+// apiPrefix is the subject prefix of js's JetStream API requests.
+func apiPrefix(js jetstream.JetStream) string {
+	opts := js.Options()
+	switch {
+	case opts.Domain != "":
+		return "$JS." + opts.Domain + ".API."
+	case opts.APIPrefix != "":
+		return strings.TrimSuffix(opts.APIPrefix, ".") + "."
+	}
+	return jetstream.DefaultAPIPrefix
 }
 
 // chunkReader reads an object of one chunk from memory, or fails with err.

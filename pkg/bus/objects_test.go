@@ -3,6 +3,7 @@ package bus_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/bus/bustest"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 // BreakObject leaves the object's metadata and purges its chunks, as an
@@ -144,4 +146,78 @@ func TestObjectsOpenOneChunk(t *testing.T) {
 	_, err = read("small.md@1")
 	require.ErrorIs(t, err, bus.ErrObjectIncomplete)
 	assert.Contains(t, err.Error(), "object small.md@1")
+}
+
+// Direct gets, which the object store's stream allows, are answered by any
+// replica, and a replica behind its leader answers "not found" for what
+// it has not received yet. A mirror that serves direct gets (MirrorDirect)
+// but never receives part of the stream is such a replica, for good: it
+// answers about half the requests. Open must not take its answer for the
+// truth, neither for the metadata nor for the chunk.
+func TestObjectsOpenWithAReplicaBehind(t *testing.T) {
+	for _, c := range []struct{ name, mirrors string }{
+		{"no metadata", "$O." + bus.BucketFiles + ".C.>"},
+		{"no chunks", "$O." + bus.BucketFiles + ".M.>"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			js, store, objects := newObjects(t)
+			line := []byte("Ada Quinlan manages PRJ-1042.\n")
+			var names, chunks []string
+			contents := map[string][]byte{}
+			for i := range 5 {
+				name, content := fmt.Sprintf("doc%d.md@1", i), line
+				if i == 4 { // an object of several chunks
+					content = bytes.Repeat(line, 20_000)
+				}
+				info, err := store.PutBytes(t.Context(), name, content)
+				require.NoError(t, err)
+				names = append(names, name)
+				chunks = append(chunks, "$O."+bus.BucketFiles+".C."+info.NUID)
+				contents[name] = content
+			}
+			objStream, err := js.Stream(t.Context(), "OBJ_"+bus.BucketFiles)
+			require.NoError(t, err)
+			_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{
+				Name:         "BEHIND",
+				Mirror:       &jetstream.StreamSource{Name: "OBJ_" + bus.BucketFiles, FilterSubject: c.mirrors},
+				MirrorDirect: true,
+			})
+			require.NoError(t, err)
+			// The mirror has what its filter lets through.
+			testwait.Until(t, 10*time.Second, func() error {
+				st, err := js.Stream(t.Context(), "BEHIND")
+				if err != nil {
+					return err
+				}
+				if n := st.CachedInfo().State.Msgs; c.name == "no chunks" && n != 5 || c.name == "no metadata" && n < 9 {
+					return fmt.Errorf("mirror has %d messages", n)
+				}
+				return nil
+			})
+
+			missed := 0
+			for range 40 {
+				for i, name := range names {
+					if _, err := store.GetInfo(t.Context(), name); err != nil {
+						missed++
+					}
+					if _, err := objStream.GetLastMsgForSubject(t.Context(), chunks[i]); err != nil {
+						missed++
+					}
+					r, err := objects.Open(t.Context(), name)
+					require.NoError(t, err, name)
+					got, err := io.ReadAll(r)
+					require.NoError(t, err, name)
+					require.NoError(t, r.Close())
+					require.Equal(t, contents[name], got, name)
+				}
+			}
+			require.NotZero(t, missed, "the mirror answered no direct get: the test shows nothing")
+			t.Logf("direct gets of a metadata or chunk failed %d times", missed)
+
+			// What the leader does not have either is still missing.
+			_, err = objects.Open(t.Context(), "no-such.md@1")
+			require.ErrorIs(t, err, jetstream.ErrObjectNotFound)
+		})
+	}
 }

@@ -180,7 +180,11 @@ func Export(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, format s
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	obj, err := obs.Get(ctx, r.Object)
+	objects, err := bus.NewObjects(ctx, js, bus.BucketExports)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	obj, err := objects.Open(ctx, r.Object)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
