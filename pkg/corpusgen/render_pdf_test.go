@@ -42,8 +42,12 @@ func TestPDFRendererReadsBack(t *testing.T) {
 	assert.Contains(t, flat, strings.TrimSpace(long))
 	assert.Contains(t, flat, "\u2022 AACE-101 applies \u2022 a \\ backslash")
 	assert.Contains(t, text, "Project | Manager\nPRJ-1042 | Łukasz Wróbel")
-	first, second, ok := strings.Cut(text, "\n\n") // pages apart
-	require.True(t, ok, text)
+	// Blocks read back as paragraphs, and pages apart like them.
+	assert.Contains(t, text, "Steering committee (minutes)\n\nŁukasz Wróbel manages")
+	assert.Contains(t, text, "\n\n\u2022 AACE-101 applies\n\n\u2022 a \\ backslash\n\n")
+	i := strings.LastIndex(text, "\n\n")
+	require.Positive(t, i, text)
+	first, second := text[:i], text[i+2:]
 	assert.Contains(t, first, "PRJ-1042 | Łukasz Wróbel")
 	assert.True(t, strings.HasSuffix(second, "filler\nLast page: Śmigły leads PRJ-2001."), second)
 }

@@ -26,11 +26,12 @@ import (
 // The text comes from PDFium, the PDF engine of Chromium, compiled to
 // WebAssembly (go-pdfium) and run inside the process by wazero: nothing to
 // install and no cgo. Its page text keeps words apart and puts each line
-// (a table row, too) on its own line, as a reader sees them. The engine
-// runs sandboxed: it sees no file system (a document's bytes are copied
-// into it), its memory is bounded (pdfMemoryPages), a crash inside it is an
-// error of that one call, and a call that outlives its context is
-// interrupted. Instances are reused, except after a large document, whose
+// (a table row, too) on its own line, as a reader sees them; where the
+// layout starts a paragraph, a blank line is written (pdfparagraph.go).
+// The engine runs sandboxed: it sees no file system (a document's bytes
+// are copied into it), its memory is bounded (pdfMemoryPages), a crash
+// inside it is an error of that one call, and a call that outlives its
+// context is interrupted. Instances are reused, except after a large document, whose
 // memory they would keep.
 //
 // Compiling the engine takes a few seconds, once per process, at its first
@@ -167,7 +168,8 @@ func extractPDF(ctx context.Context, data []byte) (string, error) {
 	}
 }
 
-// pdfText reads every page's text with inst.
+// pdfText reads every page's text with inst, with paragraphs apart, or as
+// PDFium's plain text where the page's layout cannot be read.
 func pdfText(ctx context.Context, inst pdfium.Pdfium, data []byte) (string, error) {
 	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
 	switch {
@@ -190,17 +192,22 @@ func pdfText(ctx context.Context, inst pdfium.Pdfium, data []byte) (string, erro
 		if err := ctx.Err(); err != nil {
 			return "", &engineError{err}
 		}
-		page, err := inst.GetPageText(&requests.GetPageText{Page: requests.Page{ByIndex: &requests.PageByIndex{Document: doc.Document, Index: i}}})
-		if err != nil {
-			return "", fmt.Errorf("unreadable PDF: page %d: %w", i+1, err)
+		page := requests.Page{ByIndex: &requests.PageByIndex{Document: doc.Document, Index: i}}
+		text, ok := pdfPageParagraphs(inst, page)
+		if !ok {
+			plain, err := inst.GetPageText(&requests.GetPageText{Page: page})
+			if err != nil {
+				return "", fmt.Errorf("unreadable PDF: page %d: %w", i+1, err)
+			}
+			text = plain.Text
 		}
-		if b.Len()+len(page.Text) > pdfMaxText {
+		if b.Len()+len(text) > pdfMaxText {
 			return "", fmt.Errorf("more than %d MiB of text (page %d of %d)", pdfMaxText>>20, i+1, pages.PageCount)
 		}
 		if b.Len() > 0 {
 			b.WriteString("\n\n")
 		}
-		b.WriteString(cleanPDFText(page.Text))
+		b.WriteString(cleanPDFText(text))
 	}
 	if strings.TrimSpace(b.String()) == "" {
 		return "", fmt.Errorf("%w: a PDF of %d page(s) without a text layer (a scan needs OCR first)", errNoText, pages.PageCount)

@@ -8,8 +8,8 @@ write). Run from this folder with reportlab and fpdf2 installed:
 """
 import datetime, io, struct, zlib
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.platypus import SimpleDocTemplate, Paragraph, Spacer, Table, PageBreak
+from reportlab.lib.styles import getSampleStyleSheet, ParagraphStyle
+from reportlab.platypus import SimpleDocTemplate, Paragraph, Spacer, Table, PageBreak, ListFlowable, ListItem
 from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 from fpdf import FPDF
@@ -75,3 +75,24 @@ for page in range(3):
     p.multi_cell(0, 5, f"Report 0 page {page}. Nora Bishop manages PRJ-4355. The estimate follows AACE-101 "
                  "and ISO 21500 applies. " * 40, align="J")
 p.output("three-pages.pdf")
+
+# For TestExtractPDFParagraphs: a heading without a full stop, two
+# paragraphs apart by paragraph spacing (half a line), a bulleted list and
+# a small table, as a word processor lays them out.
+body = ParagraphStyle("body", parent=ss["Normal"], spaceAfter=6)
+doc = SimpleDocTemplate("paragraphs.pdf", pagesize=A4, invariant=1)
+doc.build([
+    Paragraph("Project PRJ-1042", ss["Heading2"]),
+    Paragraph("Ada Quinlan leads the review of PRJ-2001 for the steering committee, which meets every second month "
+              "to decide on the budget, the schedule and the staffing of the delivery organisation.", body),
+    Paragraph("The review found that the estimate follows AACE-101 and that ISO 21500 applies to the whole "
+              "portfolio; the committee accepted both findings at its last meeting.", body),
+    ListFlowable([ListItem(Paragraph(t, ss["Normal"])) for t in [
+        "Nora Bishop owns the schedule",
+        "Omar Haddad owns the budget and reports on it to the steering committee at each of its meetings, "
+        "with the forecast for the rest of the year",
+        "Zoe Park owns the staffing plan",
+    ]], bulletType="bullet", start="\u2022"),
+    Spacer(1, 6),
+    Table([["Project", "Manager", "Status"], ["PRJ-1042", "Ada Quinlan", "green"], ["PRJ-2001", "Omar Haddad", "amber"]]),
+])
