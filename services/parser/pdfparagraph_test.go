@@ -1,11 +1,15 @@
 package parser
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/klippa-app/go-pdfium"
+	"github.com/klippa-app/go-pdfium/requests"
+	"github.com/klippa-app/go-pdfium/responses"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -50,6 +54,32 @@ func TestExtractPDFHeadingApart(t *testing.T) {
 			assert.NotContains(t, s, "PRJ-1042")
 		}
 	}
+}
+
+// noLayout is an engine instance that gives no page's text with positions.
+type noLayout struct{ pdfium.Pdfium }
+
+func (noLayout) FPDFText_LoadPage(*requests.FPDFText_LoadPage) (*responses.FPDFText_LoadPage, error) {
+	return nil, errors.New("no text page")
+}
+
+// A page whose layout cannot be read keeps PDFium's plain text: the same
+// lines, without blank lines between paragraphs.
+func TestExtractPDFPlainTextFallback(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "extract", "minutes.pdf"))
+	require.NoError(t, err)
+	want, err := ExtractText("minutes.pdf", data)
+	require.NoError(t, err)
+	require.Contains(t, want, "\n\n")
+
+	pool, err := sharedPDF.get(t.Context())
+	require.NoError(t, err)
+	inst, err := pool.GetInstanceWithContext(t.Context())
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, inst.Close()) })
+	got, err := pdfText(t.Context(), noLayout{inst}, data)
+	require.NoError(t, err)
+	assert.Equal(t, strings.ReplaceAll(want, "\n\n", "\n"), got)
 }
 
 func extractFixturePDF(t *testing.T, name string) string {
