@@ -31,8 +31,8 @@ import (
 // The engine runs sandboxed: it sees no file system (a document's bytes
 // are copied into it), its memory is bounded (pdfMemoryPages), a crash
 // inside it is an error of that one call, and a call that outlives its
-// context is interrupted. Instances are reused, except after a large document, whose
-// memory they would keep.
+// context is interrupted. Instances are reused, except after a large
+// document, whose memory they would keep.
 //
 // Compiling the engine takes a few seconds, once per process, at its first
 // PDF; the handler's heartbeat keeps that message meanwhile.

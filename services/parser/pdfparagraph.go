@@ -21,9 +21,10 @@ import (
 // paragraphs: a line starts one when it is clearly further below the
 // previous line than the page's lines usually are (paragraph spacing, or
 // a blank line), when its font is markedly larger or smaller (a heading,
-// the text after it, a footer), or when it starts with a bullet. Lines of
-// one paragraph stay joined by a line break; a paragraph ends with a blank
-// line, as in a text file.
+// the text after it, a footer), or when it starts with a bullet. A line
+// above the previous one (the top of the next column) tells nothing. Lines
+// of one paragraph stay joined by a line break; a paragraph ends with a
+// blank line, as in a text file.
 //
 // The text of a page comes in one call; the layout is asked only about the
 // first and last letters of each line, so this costs a few engine calls per
@@ -93,9 +94,11 @@ func pdfPageParagraphs(inst pdfium.Pdfium, page requests.Page) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	// The text holds one UTF-16 unit per character of the page, so that a
-	// position in it is a character's index; the engine leaves out
-	// characters it knows no Unicode of, and then the positions are lost.
+	// The text holds one UTF-16 unit per character of the page (PDFium
+	// keeps a letter beyond the BMP as two, its surrogates, which this
+	// text pairs again), so that a position in it is a character's index;
+	// the engine leaves out characters it knows no Unicode of, and then
+	// the positions are lost.
 	units := 0
 	for _, r := range text.Text {
 		units += utf16.RuneLen(r)
