@@ -190,7 +190,8 @@ type wireResponse struct {
 //
 // Errors are classified: 429, 408, 5xx, a lost connection, a timeout and
 // an answer that is not a chat completion are retryable (the runner naks
-// with backoff; a Retry-After is reported in the error text only). A
+// with the stage's backoff, or after the answer's Retry-After if that is
+// longer: pipeline.RetryAfter). A
 // server that cannot be reached at all (connection refused, unknown host)
 // and 401, 403 and 404 (a wrong key, base URL or model: every request
 // would fail alike until the configuration is fixed) are
@@ -313,6 +314,9 @@ func statusError(resp *http.Response, body []byte) error {
 	e := &StatusError{Status: resp.StatusCode, Message: apiMessage(body), RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	switch statusOutcome(resp.StatusCode) {
 	case OutcomeRateLimited, OutcomeServerError, OutcomeTimeout:
+		if e.RetryAfter > 0 {
+			return pipeline.RetryAfter(e, e.RetryAfter)
+		}
 		return e
 	case OutcomeUnauthorized:
 		return pipeline.Unavailable(fmt.Errorf("check extractor.llm (base URL, model, API key): %w", e))

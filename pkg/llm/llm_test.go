@@ -2,6 +2,7 @@ package llm_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -155,6 +156,13 @@ func TestCompleteClassifiesFailures(t *testing.T) {
 			}
 			assert.NotContains(t, err.Error(), "sk-test")
 			assert.Equal(t, 1.0, counter(t, reg, "docgraph_llm_requests_total", "outcome", tt.wantOutcome))
+			var ra *pipeline.RetryAfterError
+			if tt.reply.Header.Get("Retry-After") != "" {
+				require.ErrorAs(t, err, &ra)
+				assert.Equal(t, 20*time.Second, ra.After)
+			} else {
+				assert.False(t, errors.As(err, &ra), "no Retry-After, the stage's backoff")
+			}
 		})
 	}
 }
@@ -224,6 +232,9 @@ func TestCompleteReportsRetryAfterDateAndClipsLongMessages(t *testing.T) {
 	var se *llm.StatusError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, 503, se.Status)
+	var ra *pipeline.RetryAfterError
+	require.ErrorAs(t, err, &ra, "the runner retries no sooner")
+	assert.InDelta(t, 90*time.Second, ra.After, float64(3*time.Second))
 }
 
 func TestCompleteConnectionLostMidAnswer(t *testing.T) {

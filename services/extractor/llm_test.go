@@ -269,6 +269,11 @@ func TestLLMFailures(t *testing.T) {
 				assert.Contains(t, err.Error(), w)
 			}
 			assert.NotContains(t, err.Error(), "sk-test")
+			if ra := tt.reply.Header.Get("Retry-After"); ra != "" {
+				var rae *pipeline.RetryAfterError
+				require.ErrorAs(t, err, &rae)
+				assert.Equal(t, 7*time.Second, rae.After)
+			}
 			if strings.Contains(tt.name, "content") {
 				assert.Equal(t, 1.0, counterValue(t, reg, "docgraph_llm_malformed_answers_total", "", ""))
 			}
