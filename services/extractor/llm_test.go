@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -437,4 +438,31 @@ func TestClipText(t *testing.T) {
 	long := strings.Repeat("ü", 100)
 	assert.Equal(t, strings.Repeat("ü", 80)+"…", clipText(long))
 	assert.Equal(t, "abc", cutRunes("abc", 5))
+}
+
+// A refresh the model fails for now is tried again rather than leaving a
+// chunk without the new names.
+func TestLLMRefreshFailsWhileTheModelFails(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	var failing atomic.Bool
+	failing.Store(true)
+	srv := llmtest.New(t, func(llmtest.Request) llmtest.Reply {
+		if failing.Load() {
+			return llmtest.Reply{Status: 503, Body: llmtest.Error("overloaded", "server_error")}
+		}
+		return llmtest.Reply{Content: `{"entities":[],"relationships":[]}`}
+	})
+	x, _ := llmExtractor(t, srv, LLMOptions{CacheEntries: 10})
+	publishChunk(t, js, "a.md", "Ada Quinlan reviewed the plan.", 1)
+	x.gaz.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
+	r := NewRefresher(js, x, logging.Discard(), time.Millisecond)
+	_, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 2)
+	require.ErrorContains(t, err, "HTTP 503")
+	assert.Empty(t, extractions(t, js))
+
+	failing.Store(false)
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 2)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	require.Len(t, extractions(t, js), 1)
 }

@@ -31,7 +31,10 @@ import (
 // gazetteer changes (changes are gathered for Debounce first), and only
 // chunks containing a changed name are extracted and written again.
 // Replicas that refresh at the same gazetteer revision publish identical
-// message IDs, so JetStream keeps one copy.
+// message IDs, so JetStream keeps one copy. With the LLM pass (UseLLM), a
+// re-extraction asks the model only for chunks its answer cache does not
+// hold (the answer depends on the text alone); a chunk the model fails on
+// for now fails the refresh, which is tried again.
 //
 // A refresh lives in memory until it has finished, so the revision it
 // reached is recorded (Mark): a process stopped after names changed but
@@ -262,6 +265,12 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 			return nil // superseded
 		}
 		out, err := r.reextract(ctx, m, seq, rev)
+		if err != nil && !pipeline.IsPermanent(err) {
+			// An LLM that failed for now: the refresh is tried again as a
+			// whole (chunks already asked about come from the LLM pass's
+			// cache), rather than leaving this chunk without the new names.
+			return fmt.Errorf("re-extract the chunk at sequence %d: %w", seq, err)
+		}
 		if err != nil {
 			r.log.Warn("refresh skipped a chunk", slog.Uint64("stream_seq", seq), slog.Any(logging.KeyErr, err))
 			return nil
@@ -363,7 +372,7 @@ func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uin
 		return nil, fmt.Errorf("re-extract: %w", err)
 	}
 	if len(outs) != 1 {
-		return nil, fmt.Errorf("re-extract: %d outputs, want 1", len(outs))
+		return nil, pipeline.Permanent(fmt.Errorf("re-extract: %d outputs, want 1", len(outs)))
 	}
 	out := outs[0]
 	nm := nats.NewMsg(out.Subject)
