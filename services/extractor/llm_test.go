@@ -1,7 +1,9 @@
 package extractor
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -465,4 +467,43 @@ func TestLLMRefreshFailsWhileTheModelFails(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	require.Len(t, extractions(t, js), 1)
+}
+
+func TestLLMRefreshRunRetriesUntilTheModelAnswers(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	var failing atomic.Bool
+	failing.Store(true)
+	srv := llmtest.New(t, func(llmtest.Request) llmtest.Reply {
+		if failing.Load() {
+			return llmtest.Reply{Status: 500, Body: llmtest.Error("boom", "server_error")}
+		}
+		return llmtest.Reply{Content: `{"entities":[],"relationships":[]}`}
+	})
+	x, _ := llmExtractor(t, srv, LLMOptions{})
+	publishChunk(t, js, "a.md", "Ada Quinlan reviewed the plan.", 1)
+	r := NewRefresher(js, x, logging.Discard(), time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	r.Synced(1)
+	x.gaz.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
+	r.Changed("Ada Quinlan", 2)
+	waitUntil(t, 10*time.Second, func() error {
+		if len(srv.Requests()) == 0 {
+			return errors.New("no request yet")
+		}
+		return nil
+	})
+	assert.False(t, r.Idle(2))
+	failing.Store(false)
+	waitUntil(t, 10*time.Second, func() error {
+		if !r.Idle(2) {
+			return errors.New("refresh pending")
+		}
+		return nil
+	})
+	assert.Equal(t, 1, r.Replayed())
+	assert.Len(t, extractions(t, js), 1)
 }

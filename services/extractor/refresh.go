@@ -146,8 +146,11 @@ func (r *Refresher) Replayed() int {
 	return r.replayed
 }
 
-// Run refreshes after each burst of changes until ctx is done.
+// Run refreshes after each burst of changes until ctx is done. A failed
+// refresh is tried again after a second, doubling up to half a minute
+// while it keeps failing (an LLM that is down).
 func (r *Refresher) Run(ctx context.Context) error {
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,7 +206,9 @@ func (r *Refresher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			r.log.Warn("gazetteer refresh failed; retrying", slog.Any(logging.KeyErr, err))
+			wait := min(time.Second<<min(failures, 5), 30*time.Second)
+			failures++
+			r.log.Warn("gazetteer refresh failed; retrying", slog.Duration("retry_in", wait), slog.Any(logging.KeyErr, err))
 			select {
 			case r.kick <- struct{}{}:
 			default:
@@ -211,10 +216,11 @@ func (r *Refresher) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(time.Second):
+			case <-time.After(wait):
 			}
 			continue
 		}
+		failures = 0
 		if n > 0 || all {
 			r.log.Info("gazetteer changed: chunks re-extracted", slog.Int("names", len(names)),
 				slog.Bool("all", all), slog.Int("chunks", n), slog.Uint64("revision", rev))
