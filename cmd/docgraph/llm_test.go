@@ -64,3 +64,18 @@ func TestIngestWithLLMExtractor(t *testing.T) {
 		}
 	}
 }
+
+// The API key's variable is needed where the extractor runs, not by
+// commands that share its configuration.
+func TestLLMExtractorNeedsItsKeyToStart(t *testing.T) {
+	llmArgs := []string{"--extractor.kind", "llm", "--extractor.llm.base_url", "http://127.0.0.1:1/v1",
+		"--extractor.llm.model", "m", "--extractor.llm.api_key_env", "E2E_LLM_KEY_NOT_SET"}
+	out := mustDocgraph(t, append([]string{"schema", "check"}, llmArgs...)...)
+	assert.Contains(t, out, "schemas ok")
+
+	_, _, err := docgraph(t, ingestArgs(t.TempDir(), append(llmArgs, t.TempDir())...)...)
+	require.ErrorContains(t, err, "extractor.llm.api_key_env: environment variable E2E_LLM_KEY_NOT_SET is not set")
+
+	_, _, err = docgraph(t, "schema", "check", "--extractor.kind", "llm")
+	require.ErrorContains(t, err, "extractor.llm.base_url: required when extractor.kind is llm")
+}

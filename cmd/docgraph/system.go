@@ -505,6 +505,9 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 
 // useLLM adds the LLM pass of extractor.kind llm to ex.
 func useLLM(ex *extractor.Extractor, cfg config.LLMConfig, reg prometheus.Registerer, log *slog.Logger) error {
+	if err := cfg.MissingAPIKey(); err != nil {
+		return err
+	}
 	c, err := llm.New(llm.Config{BaseURL: cfg.BaseURL, Model: cfg.Model, APIKey: cfg.APIKey, Timeout: cfg.Timeout}, reg)
 	if err != nil {
 		return fmt.Errorf("extractor.llm: %w", err)

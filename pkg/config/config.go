@@ -342,7 +342,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validate checks the LLM settings (extractor.kind llm).
+// validate checks the LLM settings (extractor.kind llm). Whether the API
+// key's variable is set is checked where the extractor starts
+// (MissingAPIKey): operator commands sharing the config file need no key.
 func (l LLMConfig) validate(handlerTimeout time.Duration) []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -353,9 +355,6 @@ func (l LLMConfig) validate(handlerTimeout time.Duration) []error {
 	}
 	if l.Model == "" {
 		add("extractor.llm.model: required when extractor.kind is llm")
-	}
-	if l.APIKeyEnv != "" && l.APIKey == "" {
-		add("extractor.llm.api_key_env: environment variable %s is not set (set it, or set api_key_env to \"\" for an API without keys)", l.APIKeyEnv)
 	}
 	if l.Timeout <= 0 {
 		add("extractor.llm.timeout (%s): must be positive", l.Timeout)
@@ -369,6 +368,15 @@ func (l LLMConfig) validate(handlerTimeout time.Duration) []error {
 		add("extractor.llm.cache_entries (%d): must not be negative", l.CacheEntries)
 	}
 	return errs
+}
+
+// MissingAPIKey returns an error naming the field if api_key_env names an
+// environment variable that is not set.
+func (l LLMConfig) MissingAPIKey() error {
+	if l.APIKeyEnv != "" && l.APIKey == "" {
+		return fmt.Errorf("extractor.llm.api_key_env: environment variable %s is not set (set it, or set api_key_env to \"\" for an API without keys)", l.APIKeyEnv)
+	}
+	return nil
 }
 
 // LogValue hides secrets when the config is logged.

@@ -59,7 +59,7 @@ func TestBadFiles(t *testing.T) {
 		{"batches.bad.yaml", []string{"graph.batch_small/medium/large", "stages.graph_writer.max_ack_pending (10)"}},
 		{"extractor-kind.bad.yaml", []string{`extractor.kind ("magic"): must be rules or llm`}},
 		{"llm-without-api.bad.yaml", []string{"extractor.llm.base_url: required when extractor.kind is llm",
-			"extractor.llm.model: required when extractor.kind is llm", "extractor.llm.api_key_env: environment variable OPENAI_API_KEY is not set"}},
+			"extractor.llm.model: required when extractor.kind is llm"}},
 		{"llm-bad-values.bad.yaml", []string{`extractor.llm.base_url ("api.openai.com/v1"): must be an http or https URL`,
 			"extractor.llm.timeout (10m0s): must be less than stages.extractor.handler_timeout (5m0s)",
 			"extractor.llm.max_chunk_chars (10): must be at least 100", "extractor.llm.cache_entries (-1): must not be negative"}},
@@ -146,6 +146,13 @@ func TestLLMConfig(t *testing.T) {
 	assert.Equal(t, 45*time.Second, l.Timeout)
 	assert.Equal(t, 4000, l.MaxChunkChars)
 	assert.Zero(t, l.CacheEntries)
+	assert.NoError(t, l.MissingAPIKey())
+
+	cfg, err = load(t, []string{"--config", "testdata/llm.good.yaml"}, nil)
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(), "commands that run no extractor need no key")
+	assert.ErrorContains(t, cfg.Extractor.LLM.MissingAPIKey(),
+		"extractor.llm.api_key_env: environment variable DOCGRAPH_TEST_LLM_KEY is not set")
 
 	def := config.Default()
 	assert.Equal(t, "rules", def.Extractor.Kind)
@@ -157,6 +164,7 @@ func TestLLMConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate(), "an API without keys")
 	assert.Empty(t, cfg.Extractor.LLM.APIKey)
+	assert.NoError(t, cfg.Extractor.LLM.MissingAPIKey())
 
 	cfg, err = load(t, nil, map[string]string{"DOCGRAPH_EXTRACTOR_KIND": "llm", "DOCGRAPH_EXTRACTOR_LLM_BASE_URL": "http://h/v1",
 		"DOCGRAPH_EXTRACTOR_LLM_MODEL": "m", "OPENAI_API_KEY": "sk-default-env"})
