@@ -35,6 +35,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
 	"github.com/docgraph/docgraph/pkg/graph/neostore"
+	"github.com/docgraph/docgraph/pkg/llm"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/pkg/schema"
@@ -437,6 +438,11 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		if err != nil {
 			return nil, err
 		}
+		if cfg.Extractor.Kind == "llm" {
+			if err := useLLM(ex, cfg.Extractor.LLM, s.reg, s.log); err != nil {
+				return nil, err
+			}
+		}
 		book, err := s.gazetteerBook(ctx)
 		if err != nil {
 			return nil, err
@@ -495,6 +501,20 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown stage %q (want watcher, parser, extractor or graph-writer)", stage)
+}
+
+// useLLM adds the LLM pass of extractor.kind llm to ex.
+func useLLM(ex *extractor.Extractor, cfg config.LLMConfig, reg prometheus.Registerer, log *slog.Logger) error {
+	if err := cfg.MissingAPIKey(); err != nil {
+		return err
+	}
+	c, err := llm.New(llm.Config{BaseURL: cfg.BaseURL, Model: cfg.Model, APIKey: cfg.APIKey, Timeout: cfg.Timeout}, reg)
+	if err != nil {
+		return fmt.Errorf("extractor.llm: %w", err)
+	}
+	return ex.UseLLM(extractor.LLMOptions{
+		Client: c, MaxChunkChars: cfg.MaxChunkChars, CacheEntries: cfg.CacheEntries, Registerer: reg, Logger: log,
+	})
 }
 
 // versionStore is a graph store that outlives the files stream whose

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -113,8 +114,24 @@ type ParserConfig struct {
 
 // ExtractorConfig tunes the extractor.
 type ExtractorConfig struct {
-	Kind         string        `yaml:"kind" help:"extractor: rules"`
+	Kind         string        `yaml:"kind" help:"extractor: rules (schema patterns and gazetteer) or llm (the rules plus an OpenAI-compatible chat API, see extractor.llm.*)"`
 	RefreshDelay time.Duration `yaml:"refresh_delay" help:"after gazetteer changes, wait this long for more before re-extracting affected chunks"`
+	LLM          LLMConfig     `yaml:"llm"`
+}
+
+// LLMConfig configures the LLM of extractor.kind llm. The API key is read
+// from the environment variable APIKeyEnv names, never from a file or flag.
+type LLMConfig struct {
+	BaseURL       string        `yaml:"base_url" help:"OpenAI-compatible API base URL (requests go to {base_url}/chat/completions), e.g. https://api.openai.com/v1"`
+	Model         string        `yaml:"model" help:"model name; it must support structured output (response_format json_schema)"`
+	APIKeyEnv     string        `yaml:"api_key_env" help:"environment variable holding the API key, sent as a bearer token (empty: an API without keys)"`
+	Timeout       time.Duration `yaml:"timeout" help:"time limit of one API request; must be less than stages.extractor.handler_timeout"`
+	MaxChunkChars int           `yaml:"max_chunk_chars" help:"longer chunk texts are cut to this many characters for the API (the rules still read all of it)"`
+	CacheEntries  int           `yaml:"cache_entries" help:"API answers kept in memory by chunk text, so a chunk extracted again (gazetteer refresh, redelivery) costs no request (0 = none)"`
+
+	// APIKey is the value of the environment variable APIKeyEnv, set by
+	// Loader.Load.
+	APIKey string `yaml:"-"`
 }
 
 // SchemasConfig points at user-edited schema files; empty uses the shipped
@@ -164,9 +181,11 @@ func Default() Config {
 		Streams: StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute, DataDuplicates: 2 * time.Minute},
 		Graph: GraphConfig{Store: "auto", BatchSmall: 256, BatchMedium: 1024, BatchLarge: 4096,
 			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "256MB"},
-		Neo4j:     Neo4jConfig{User: "neo4j"},
-		Parser:    ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, BatchRows: 500, ReadTimeout: 30 * time.Second},
-		Extractor: ExtractorConfig{Kind: "rules", RefreshDelay: 500 * time.Millisecond},
+		Neo4j:  Neo4jConfig{User: "neo4j"},
+		Parser: ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, BatchRows: 500, ReadTimeout: 30 * time.Second},
+		Extractor: ExtractorConfig{Kind: "rules", RefreshDelay: 500 * time.Millisecond, LLM: LLMConfig{
+			APIKeyEnv: "OPENAI_API_KEY", Timeout: time.Minute, MaxChunkChars: 8000, CacheEntries: 4096,
+		}},
 		Stages: StagesConfig{
 			Parser:      stage(2, 256),
 			Extractor:   stage(2, 2048),
@@ -274,8 +293,12 @@ func (c Config) Validate() error {
 	if c.Parser.BatchRows < 1 {
 		add("parser.batch_rows (%d): must be positive", c.Parser.BatchRows)
 	}
-	if c.Extractor.Kind != "rules" {
-		add("extractor.kind (%q): must be rules", c.Extractor.Kind)
+	switch c.Extractor.Kind {
+	case "rules":
+	case "llm":
+		errs = append(errs, c.Extractor.LLM.validate(c.Stages.Extractor.HandlerTimeout)...)
+	default:
+		add("extractor.kind (%q): must be rules or llm", c.Extractor.Kind)
 	}
 	for name, s := range map[string]StageConfig{
 		"parser": c.Stages.Parser, "extractor": c.Stages.Extractor, "graph_writer": c.Stages.GraphWriter,
@@ -319,6 +342,43 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validate checks the LLM settings (extractor.kind llm). Whether the API
+// key's variable is set is checked where the extractor starts
+// (MissingAPIKey): operator commands sharing the config file need no key.
+func (l LLMConfig) validate(handlerTimeout time.Duration) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if l.BaseURL == "" {
+		add("extractor.llm.base_url: required when extractor.kind is llm (e.g. https://api.openai.com/v1)")
+	} else if u, err := url.Parse(l.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("extractor.llm.base_url (%q): must be an http or https URL", l.BaseURL)
+	}
+	if l.Model == "" {
+		add("extractor.llm.model: required when extractor.kind is llm")
+	}
+	if l.Timeout <= 0 {
+		add("extractor.llm.timeout (%s): must be positive", l.Timeout)
+	} else if l.Timeout >= handlerTimeout {
+		add("extractor.llm.timeout (%s): must be less than stages.extractor.handler_timeout (%s)", l.Timeout, handlerTimeout)
+	}
+	if l.MaxChunkChars < 100 {
+		add("extractor.llm.max_chunk_chars (%d): must be at least 100", l.MaxChunkChars)
+	}
+	if l.CacheEntries < 0 {
+		add("extractor.llm.cache_entries (%d): must not be negative", l.CacheEntries)
+	}
+	return errs
+}
+
+// MissingAPIKey returns an error naming the field if api_key_env names an
+// environment variable that is not set.
+func (l LLMConfig) MissingAPIKey() error {
+	if l.APIKeyEnv != "" && l.APIKey == "" {
+		return fmt.Errorf("extractor.llm.api_key_env: environment variable %s is not set (set it, or set api_key_env to \"\" for an API without keys)", l.APIKeyEnv)
+	}
+	return nil
+}
+
 // LogValue hides secrets when the config is logged.
 func (c Config) LogValue() slog.Value {
 	r := c
@@ -330,6 +390,7 @@ func (c Config) LogValue() slog.Value {
 	redact(&r.NATS.Password)
 	redact(&r.NATS.Token)
 	redact(&r.Neo4j.Password)
+	redact(&r.Extractor.LLM.APIKey)
 	return slog.AnyValue(redacted(r))
 }
 

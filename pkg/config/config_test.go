@@ -57,6 +57,13 @@ func TestBadFiles(t *testing.T) {
 		{"neo4j-without-uri.bad.yaml", []string{"neo4j.uri: required when graph.store is neo4j"}},
 		{"bad-duration.bad.yaml", []string{"soon"}},
 		{"batches.bad.yaml", []string{"graph.batch_small/medium/large", "stages.graph_writer.max_ack_pending (10)"}},
+		{"extractor-kind.bad.yaml", []string{`extractor.kind ("magic"): must be rules or llm`}},
+		{"llm-without-api.bad.yaml", []string{"extractor.llm.base_url: required when extractor.kind is llm",
+			"extractor.llm.model: required when extractor.kind is llm"}},
+		{"llm-bad-values.bad.yaml", []string{`extractor.llm.base_url ("api.openai.com/v1"): must be an http or https URL`,
+			"extractor.llm.timeout (10m0s): must be less than stages.extractor.handler_timeout (5m0s)",
+			"extractor.llm.max_chunk_chars (10): must be at least 100", "extractor.llm.cache_entries (-1): must not be negative"}},
+		{"llm-api-key.bad.yaml", []string{"field api_key not found"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -126,13 +133,56 @@ func TestPasswordFile(t *testing.T) {
 	assert.ErrorContains(t, err, "neo4j.password_file")
 }
 
+func TestLLMConfig(t *testing.T) {
+	env := map[string]string{"DOCGRAPH_TEST_LLM_KEY": "sk-from-env"}
+	cfg, err := load(t, []string{"--config", "testdata/llm.good.yaml"}, env)
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	l := cfg.Extractor.LLM
+	assert.Equal(t, "llm", cfg.Extractor.Kind)
+	assert.Equal(t, "https://api.openai.com/v1", l.BaseURL)
+	assert.Equal(t, "gpt-4o-mini", l.Model)
+	assert.Equal(t, "sk-from-env", l.APIKey, "the key comes from the variable api_key_env names")
+	assert.Equal(t, 45*time.Second, l.Timeout)
+	assert.Equal(t, 4000, l.MaxChunkChars)
+	assert.Zero(t, l.CacheEntries)
+	assert.NoError(t, l.MissingAPIKey())
+
+	cfg, err = load(t, []string{"--config", "testdata/llm.good.yaml"}, nil)
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(), "commands that run no extractor need no key")
+	assert.ErrorContains(t, cfg.Extractor.LLM.MissingAPIKey(),
+		"extractor.llm.api_key_env: environment variable DOCGRAPH_TEST_LLM_KEY is not set")
+
+	def := config.Default()
+	assert.Equal(t, "rules", def.Extractor.Kind)
+	assert.Equal(t, "OPENAI_API_KEY", def.Extractor.LLM.APIKeyEnv)
+	assert.Positive(t, def.Extractor.LLM.Timeout)
+
+	cfg, err = load(t, []string{"--extractor.kind", "llm", "--extractor.llm.base_url", "http://127.0.0.1:8080/v1",
+		"--extractor.llm.model", "local", "--extractor.llm.api_key_env", ""}, nil)
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(), "an API without keys")
+	assert.Empty(t, cfg.Extractor.LLM.APIKey)
+	assert.NoError(t, cfg.Extractor.LLM.MissingAPIKey())
+
+	cfg, err = load(t, nil, map[string]string{"DOCGRAPH_EXTRACTOR_KIND": "llm", "DOCGRAPH_EXTRACTOR_LLM_BASE_URL": "http://h/v1",
+		"DOCGRAPH_EXTRACTOR_LLM_MODEL": "m", "OPENAI_API_KEY": "sk-default-env"})
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, "sk-default-env", cfg.Extractor.LLM.APIKey)
+	assert.Contains(t, config.Paths(), "extractor.llm.base_url")
+	assert.NotContains(t, config.Paths(), "extractor.llm.api_key", "the key itself is no setting")
+}
+
 func TestSecretsAreNotLogged(t *testing.T) {
 	cfg := config.Default()
 	cfg.NATS.Password, cfg.NATS.Token, cfg.Neo4j.Password = "nats-secret", "token-secret", "neo-secret"
+	cfg.Extractor.LLM.APIKey = "sk-llm-secret"
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", slog.Any("config", cfg))
 	out := buf.String()
-	for _, s := range []string{"nats-secret", "token-secret", "neo-secret"} {
+	for _, s := range []string{"nats-secret", "token-secret", "neo-secret", "sk-llm-secret"} {
 		assert.NotContains(t, out, s)
 	}
 	assert.Contains(t, out, "REDACTED")

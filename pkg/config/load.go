@@ -267,6 +267,9 @@ func (l *Loader) Load(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	if c.Extractor.LLM.APIKeyEnv != "" {
+		c.Extractor.LLM.APIKey = getenv(c.Extractor.LLM.APIKeyEnv)
+	}
 	if c.Neo4j.PasswordFile != "" && c.Neo4j.Password == "" {
 		pw, err := os.ReadFile(c.Neo4j.PasswordFile)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -148,6 +149,30 @@ func Stream(h Handler) StreamHandler {
 		}
 		return nil
 	}
+}
+
+// RetryAfterError is a retryable error whose source said when to try
+// again (an API's Retry-After): the runner naks the message with that delay
+// when it is longer than the stage's backoff, up to MaxRetryAfter. It still
+// counts a delivery, so max_deliver bounds the attempts.
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// MaxRetryAfter bounds the delay a RetryAfterError gets.
+const MaxRetryAfter = 15 * time.Minute
+
+// RetryAfter marks err as retryable no sooner than after d.
+// RetryAfter(nil, d) is nil.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &RetryAfterError{Err: err, After: d}
 }
 
 // UnavailableError marks a failure caused by a dependency being down (the

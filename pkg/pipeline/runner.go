@@ -540,7 +540,7 @@ func (r *Runner) finish(st *state, herr error) {
 	case st.in.Delivered >= uint64(r.cfg.MaxDeliver):
 		out.Result = r.deadLetter(st, herr, ClassExhausted, ReasonMaxDeliver, log)
 	default:
-		delay := r.backoff(st.in.Delivered)
+		delay := r.retryDelay(st.in.Delivered, herr)
 		_ = st.raw.NakWithDelay(delay)
 		out.Result = OutcomeNak
 		log.WarnContext(st.ctx, "message nacked", slog.Any(logging.KeyErr, herr), slog.Duration("retry_in", delay))
@@ -558,6 +558,17 @@ func (r *Runner) stopping() bool {
 	default:
 		return false
 	}
+}
+
+// retryDelay is the backoff after a failed delivery, or the delay a
+// RetryAfterError asks for if that is longer (at most MaxRetryAfter).
+func (r *Runner) retryDelay(delivered uint64, err error) time.Duration {
+	d := r.backoff(delivered)
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		d = max(d, min(ra.After, MaxRetryAfter))
+	}
+	return d
 }
 
 func (r *Runner) backoff(delivered uint64) time.Duration {

@@ -909,3 +909,33 @@ func TestRunnerRetriesALostOutputOfAPermanentFailure(t *testing.T) {
 	assert.Equal(t, "unreadable", dl.Header.Get(pipeline.HeaderError))
 	e.waitCounted(t, "test", pipeline.OutcomeNak, 1)
 }
+
+// A retryable error that says when to try again is redelivered no sooner,
+// though the stage's backoff is shorter.
+func TestRunnerHonoursRetryAfter(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 1, "rate")
+	const after = 400 * time.Millisecond
+	times := make(chan time.Time, 2)
+	e.start(t, pipeline.Config{MaxDeliver: 3, Backoff: []time.Duration{time.Millisecond}},
+		func(_ context.Context, in pipeline.Message, _ pipeline.Emit) error {
+			times <- time.Now()
+			if in.Delivered == 1 {
+				return fmt.Errorf("llm api: %w", pipeline.RetryAfter(errors.New("HTTP 429"), after))
+			}
+			return nil
+		})
+	var got []time.Time
+	for len(got) < 2 {
+		select {
+		case tm := <-times:
+			got = append(got, tm)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d deliveries within 10s, want 2", len(got))
+		}
+	}
+	assert.GreaterOrEqual(t, got[1].Sub(got[0]), after)
+	e.waitCounted(t, "test", pipeline.OutcomeAck, 1)
+	assert.Nil(t, pipeline.RetryAfter(nil, time.Second))
+	assert.Equal(t, "x", pipeline.RetryAfter(errors.New("x"), time.Second).Error())
+}

@@ -20,9 +20,12 @@ import (
 	"github.com/docgraph/docgraph/pkg/textblock"
 )
 
-// Extractor is the deterministic extractor. It is safe for concurrent use;
-// its results change only with the gazetteer's entries.
+// Extractor is the deterministic extractor, optionally with an LLM pass
+// (UseLLM). It is safe for concurrent use; without the LLM pass its results
+// change only with the gazetteer's entries.
 type Extractor struct {
+	schema    *schema.Extraction
+	llm       *llmPass // nil: rules only
 	gaz       *Gazetteer
 	keyKinds  map[string]string // gazetteer labels -> key normalisation
 	patterns  []pattern
@@ -59,7 +62,7 @@ func New(s *schema.Extraction, g *Gazetteer) (*Extractor, error) {
 	if g == nil {
 		return nil, errors.New("extractor: nil gazetteer")
 	}
-	x := &Extractor{gaz: g, keyKinds: map[string]string{}}
+	x := &Extractor{schema: s, gaz: g, keyKinds: map[string]string{}}
 	for i, e := range s.Entities {
 		if e.HasSource(schema.SourceGazetteer) {
 			x.keyKinds[e.Label] = e.Key
@@ -394,7 +397,12 @@ func evidence(s string) string {
 // event.SubjectExtractionDeletion so it stays ordered after the document's
 // extractions. Any other subject, or a payload that does not decode or
 // names no document, is a permanent error.
-func (x *Extractor) Handle(_ context.Context, in pipeline.Message) ([]pipeline.Message, error) {
+//
+// With the LLM pass, a chunk's extraction is the rules' and the model's
+// (see UseLLM), and its errors name the document and the chunk and keep
+// the LLM client's classification (retryable, pipeline.Unavailable or
+// pipeline.Permanent).
+func (x *Extractor) Handle(ctx context.Context, in pipeline.Message) ([]pipeline.Message, error) {
 	switch in.Subject {
 	case event.SubjectChunk:
 		var c event.Chunk
@@ -405,6 +413,13 @@ func (x *Extractor) Handle(_ context.Context, in pipeline.Message) ([]pipeline.M
 			return nil, pipeline.Permanent(fmt.Errorf("extract %s: %w", in.Subject, err))
 		}
 		mentions, rels, revision := x.extract(c.Text)
+		if x.llm != nil {
+			var err error
+			mentions, rels, err = x.withLLM(ctx, norm.NFC.String(c.Text), mentions, rels)
+			if err != nil {
+				return nil, fmt.Errorf("extract %s chunk %d: %w", c.Document.Path, c.Index, err)
+			}
+		}
 		if mentions == nil {
 			mentions = []event.Node{}
 		}
@@ -416,7 +431,12 @@ func (x *Extractor) Handle(_ context.Context, in pipeline.Message) ([]pipeline.M
 		}
 		// The chunk key alone would collide for two paths (or two versions
 		// of a path) with the same bytes inside the dedupe window, and
-		// JetStream would drop the second extraction.
+		// JetStream would drop the second extraction. The ID does not
+		// depend on the result: a redelivered chunk whose output was
+		// stored is dropped as a duplicate. An LLM may answer differently
+		// on a redelivery whose first output was lost, or on a gazetteer
+		// refresh; the graph writer replaces a chunk's extraction as a
+		// whole, so the last one stored wins and nothing is doubled.
 		out.ID = fmt.Sprintf("%s@%d", c.Key(), c.Document.Version)
 		return []pipeline.Message{out}, nil
 	case event.SubjectDocumentDeleted:

@@ -31,7 +31,10 @@ import (
 // gazetteer changes (changes are gathered for Debounce first), and only
 // chunks containing a changed name are extracted and written again.
 // Replicas that refresh at the same gazetteer revision publish identical
-// message IDs, so JetStream keeps one copy.
+// message IDs, so JetStream keeps one copy. With the LLM pass (UseLLM), a
+// re-extraction asks the model only for chunks its answer cache does not
+// hold (the answer depends on the text alone); a chunk the model fails on
+// for now fails the refresh, which is tried again.
 //
 // A refresh lives in memory until it has finished, so the revision it
 // reached is recorded (Mark): a process stopped after names changed but
@@ -143,8 +146,11 @@ func (r *Refresher) Replayed() int {
 	return r.replayed
 }
 
-// Run refreshes after each burst of changes until ctx is done.
+// Run refreshes after each burst of changes until ctx is done. A failed
+// refresh is tried again after a second, doubling up to half a minute
+// while it keeps failing (an LLM that is down).
 func (r *Refresher) Run(ctx context.Context) error {
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -200,7 +206,9 @@ func (r *Refresher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			r.log.Warn("gazetteer refresh failed; retrying", slog.Any(logging.KeyErr, err))
+			wait := min(time.Second<<min(failures, 5), 30*time.Second)
+			failures++
+			r.log.Warn("gazetteer refresh failed; retrying", slog.Duration("retry_in", wait), slog.Any(logging.KeyErr, err))
 			select {
 			case r.kick <- struct{}{}:
 			default:
@@ -208,10 +216,11 @@ func (r *Refresher) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(time.Second):
+			case <-time.After(wait):
 			}
 			continue
 		}
+		failures = 0
 		if n > 0 || all {
 			r.log.Info("gazetteer changed: chunks re-extracted", slog.Int("names", len(names)),
 				slog.Bool("all", all), slog.Int("chunks", n), slog.Uint64("revision", rev))
@@ -262,6 +271,12 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 			return nil // superseded
 		}
 		out, err := r.reextract(ctx, m, seq, rev)
+		if err != nil && !pipeline.IsPermanent(err) {
+			// An LLM that failed for now: the refresh is tried again as a
+			// whole (chunks already asked about come from the LLM pass's
+			// cache), rather than leaving this chunk without the new names.
+			return fmt.Errorf("re-extract the chunk at sequence %d: %w", seq, err)
+		}
 		if err != nil {
 			r.log.Warn("refresh skipped a chunk", slog.Uint64("stream_seq", seq), slog.Any(logging.KeyErr, err))
 			return nil
@@ -363,7 +378,7 @@ func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uin
 		return nil, fmt.Errorf("re-extract: %w", err)
 	}
 	if len(outs) != 1 {
-		return nil, fmt.Errorf("re-extract: %d outputs, want 1", len(outs))
+		return nil, pipeline.Permanent(fmt.Errorf("re-extract: %d outputs, want 1", len(outs)))
 	}
 	out := outs[0]
 	nm := nats.NewMsg(out.Subject)
