@@ -144,7 +144,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 
 	waitErr := tr.wait(ctx, func(done, total int) {
 		if !quiet {
-			fmt.Fprintf(e.stderr, "ingest: %d/%d files through the pipeline (%s)\n", done, total, time.Since(start).Round(time.Second))
+			fmt.Fprintf(e.stderr, "ingest: %d/%d files through the pipeline (%s)%s\n", done, total, time.Since(start).Round(time.Second), outages(runners))
 		}
 	})
 	if waitErr == nil {
@@ -166,6 +166,22 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		return exitCode(1)
 	}
 	return nil
+}
+
+// outages describes the stages waiting out an outage of a dependency, for
+// ingest's progress line: "" when none is.
+func outages(runners []*pipeline.Runner) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, r := range runners {
+		paused, since, cause := r.Outage()
+		if !paused || seen[r.Stage()] {
+			continue
+		}
+		seen[r.Stage()] = true
+		fmt.Fprintf(&b, "; %s paused for %s, waiting for: %v", r.Stage(), time.Since(since).Round(time.Second), cause)
+	}
+	return b.String()
 }
 
 // ingestTarget is a folder that ingest scans: whole (files nil), or only

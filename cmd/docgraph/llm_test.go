@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,4 +81,50 @@ func TestLLMExtractorNeedsItsKeyToStart(t *testing.T) {
 
 	_, _, err = docgraph(t, "schema", "check", "--extractor.kind", "llm")
 	require.ErrorContains(t, err, "extractor.llm.base_url: required when extractor.kind is llm")
+}
+
+// An LLM API that refuses the key pauses the extractor instead of
+// dead-lettering every chunk; ingest's progress line says what it waits
+// for, and once the API answers, ingest finishes with nothing failed.
+func TestIngestWaitsOutAnLLMOutage(t *testing.T) {
+	var up atomic.Bool
+	srv := llmtest.New(t, func(llmtest.Request) llmtest.Reply {
+		if !up.Load() {
+			return llmtest.Reply{Status: 401, Body: llmtest.Error("Incorrect API key provided", "invalid_request_error")}
+		}
+		return llmtest.Reply{Content: `{"entities":[],"relationships":[]}`}
+	})
+	in := t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool {
+		return rel == "people_notes.txt"
+	})
+	p := startProcEnv(t, []string{"E2E_LLM_API_KEY=sk-old"}, "ingest", "--data", t.TempDir(), "--metrics-addr", "",
+		"--log-format", "json", "--log-level", "info", "--extractor.kind", "llm", "--extractor.llm.base_url", srv.BaseURL(),
+		"--extractor.llm.model", "e2e-model", "--extractor.llm.api_key_env", "E2E_LLM_API_KEY", in)
+	p.waitLog(t, 60*time.Second, "0/1 files through the pipeline", 1)
+	waitUntil(t, 60*time.Second, func() error {
+		if done, err := p.exited(); done {
+			t.Fatalf("ingest exited during the outage: %v\n%s", err, tail(p.log(), 20))
+		}
+		for _, line := range strings.Split(p.log(), "\n") {
+			if strings.HasPrefix(line, "ingest: 0/1 files") && strings.Contains(line, "; extractor paused for ") &&
+				strings.Contains(line, "people_notes.txt") && strings.Contains(line, "HTTP 401") &&
+				strings.Contains(line, "Incorrect API key provided") {
+				return nil
+			}
+		}
+		return errors.New("no progress line names the extractor's outage yet")
+	})
+	require.NotContains(t, p.log(), "message dead-lettered")
+
+	up.Store(true)
+	waitUntil(t, 90*time.Second, func() error {
+		if done, err := p.exited(); done {
+			require.NoError(t, err, tail(p.log(), 20))
+			return nil
+		}
+		return errors.New("ingest still running")
+	})
+	assert.Contains(t, p.log(), `"msg":"dependency back: stage resumed"`)
+	assert.NotContains(t, p.log(), "message dead-lettered")
 }

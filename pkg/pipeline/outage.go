@@ -17,7 +17,8 @@ type outage struct {
 	paused  bool
 	since   time.Time
 	renewed time.Time
-	resumes int // recoveries so far
+	cause   error // the latest failure that held a message
+	resumes int   // recoveries so far
 }
 
 const (
@@ -34,6 +35,7 @@ func (r *Runner) hold(ctx context.Context, err error, attempt int) bool {
 	o := &r.outage
 	o.mu.Lock()
 	now := time.Now()
+	o.cause = err
 	if !o.paused || now.Sub(o.renewed) > pauseFor/2 {
 		if !o.paused {
 			o.since = now
@@ -135,7 +137,17 @@ func (r *Runner) retryResume(ctx context.Context, n int) {
 
 // Paused reports whether the stage is holding messages during an outage.
 func (r *Runner) Paused() bool {
+	paused, _, _ := r.Outage()
+	return paused
+}
+
+// Outage reports whether the stage is holding messages during an outage,
+// since when, and the latest failure that held one.
+func (r *Runner) Outage() (paused bool, since time.Time, cause error) {
 	r.outage.mu.Lock()
 	defer r.outage.mu.Unlock()
-	return r.outage.paused
+	if !r.outage.paused {
+		return false, time.Time{}, nil
+	}
+	return true, r.outage.since, r.outage.cause
 }

@@ -216,6 +216,9 @@ func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
 // and pulls from it: from then on the runner gets its share of the stream.
 func (r *Runner) Consuming() <-chan struct{} { return r.consuming }
 
+// Stage is the name of the runner's stage.
+func (r *Runner) Stage() string { return r.cfg.Stage }
+
 // Run consumes until ctx is cancelled, then stops pulling, lets in-flight
 // work finish (up to ShutdownTimeout), returns unstarted messages to the
 // server and returns nil.

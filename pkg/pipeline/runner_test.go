@@ -706,9 +706,14 @@ func TestRunnerRetriesAFailedResume(t *testing.T) {
 // (the server does not wake them on an explicit resume: 15 s here).
 func TestRunnerDeliversAtOnceAfterAnOutage(t *testing.T) {
 	e := newEnv(t)
+	before := time.Now()
 	r, down := runPaused(t, e, e.js, pipeline.Config{})
 	e.publish(t, 3, "during")
 	assert.True(t, r.Paused())
+	paused, since, cause := r.Outage()
+	assert.True(t, paused)
+	assert.WithinRange(t, since, before, time.Now())
+	assert.ErrorContains(t, cause, "graph store down", "the outage names what it waits for")
 	// The messages stored during the pause reach the server's consumer
 	// (pending, not delivered) before the dependency comes back.
 	waitFor(t, 10*time.Second, func() error {
@@ -721,6 +726,9 @@ func TestRunnerDeliversAtOnceAfterAnOutage(t *testing.T) {
 	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
 	assert.EqualValues(t, 4, streamMsgs(t, e.js, "T_OUT"))
 	assert.False(t, consumerInfo(t, e.js, "T_IN", "test").Paused, "the consumer is no longer paused on the server")
+	paused, _, cause = r.Outage()
+	assert.False(t, paused)
+	assert.NoError(t, cause)
 }
 
 // behindClock is the real JetStream on a server whose clock is behind:
