@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,7 +103,18 @@ type Client struct {
 	endpoint string
 	http     *http.Client
 	metrics  *metrics
+	// failing counts the requests in a row that failed with a server
+	// error, a timeout or a lost connection (see outageAfter).
+	failing atomic.Int64
 }
+
+// outageAfter is how many requests in a row must fail with a server error,
+// a timeout or a lost connection before the API counts as down: from then
+// on such failures are pipeline.Unavailable (the stage pauses and holds its
+// messages) instead of retryable, which would spend a delivery attempt of
+// every message and dead-letter the backlog during a long outage. The
+// first answer resets the count.
+const outageAfter = 3
 
 type metrics struct {
 	requests *prometheus.CounterVec
@@ -196,8 +208,9 @@ type wireResponse struct {
 // and 401, 403 and 404 (a wrong key, base URL or model: every request
 // would fail alike until the configuration is fixed) are
 // pipeline.Unavailable, so the stage pauses instead of dead-lettering its
-// whole input. Any other 4xx, a refusal and an answer cut off by the
-// token limit are pipeline.Permanent.
+// whole input; so are server errors, timeouts and lost connections once
+// outageAfter requests in a row have failed so. Any other 4xx, a refusal
+// and an answer cut off by the token limit are pipeline.Permanent.
 func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 	body, err := json.Marshal(wireRequest{
 		Model: c.cfg.Model, Messages: req.Messages, Temperature: 0,
@@ -210,6 +223,15 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 	}
 	start := time.Now()
 	resp, outcome, err := c.do(ctx, body)
+	switch outcome {
+	case OutcomeServerError, OutcomeTimeout, OutcomeTransport:
+		if n := c.failing.Add(1); n >= outageAfter && !pipeline.IsUnavailable(err) {
+			err = pipeline.Unavailable(fmt.Errorf("%d requests in a row failed, the last: %w", n, err))
+		}
+	case OutcomeCanceled, OutcomeUnreachable:
+	default: // the API answered
+		c.failing.Store(0)
+	}
 	c.metrics.requests.WithLabelValues(outcome).Inc()
 	if outcome != OutcomeCanceled {
 		c.metrics.duration.Observe(time.Since(start).Seconds())

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,6 +166,49 @@ func TestCompleteClassifiesFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A server error now and then is retried; a run of them is an outage, so
+// that the stage pauses instead of spending every message's attempts. The
+// first answer ends it.
+func TestCompleteFailingInARowIsAnOutage(t *testing.T) {
+	var mu sync.Mutex
+	reply := llmtest.Reply{Status: 503, Body: llmtest.Error("The engine is currently overloaded", "server_error")}
+	srv := llmtest.New(t, func(llmtest.Request) llmtest.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		return reply
+	})
+	set := func(r llmtest.Reply) {
+		mu.Lock()
+		defer mu.Unlock()
+		reply = r
+	}
+	c, _ := newClient(t, srv.BaseURL(), 200*time.Millisecond)
+	classes := func(n int) []class {
+		var out []class
+		for range n {
+			_, err := c.Complete(t.Context(), testRequest())
+			require.Error(t, err)
+			out = append(out, classOf(err))
+		}
+		return out
+	}
+	assert.Equal(t, []class{retryable, retryable, unavailable, unavailable}, classes(4))
+	_, err := c.Complete(t.Context(), testRequest())
+	assert.ErrorContains(t, err, "5 requests in a row failed, the last: llm api: HTTP 503: The engine is currently overloaded")
+
+	set(llmtest.Reply{Content: `{"entities":[]}`})
+	_, err = c.Complete(t.Context(), testRequest())
+	require.NoError(t, err)
+	set(llmtest.Reply{Hang: true})
+	assert.Equal(t, []class{retryable, retryable, unavailable}, classes(3), "timeouts, counted afresh after the answer")
+
+	// A rejected request is an answer: the run starts again.
+	set(llmtest.Reply{Status: 400, Body: llmtest.Error("bad", "invalid_request_error")})
+	assert.Equal(t, []class{permanent}, classes(1))
+	set(llmtest.Reply{Status: 500})
+	assert.Equal(t, []class{retryable}, classes(1))
 }
 
 func TestCompleteUnreachableIsAnOutage(t *testing.T) {
