@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -286,7 +287,9 @@ func (x *Extractor) withLLM(ctx context.Context, text string, mentions []event.N
 //     entity's label is found there, its key (and name) is taken, so a
 //     known person or project lands on the node the structured data
 //     made. Otherwise the key is the spelling normalised with the label's
-//     key normalisation, and the spelling is the node's name.
+//     key normalisation, and the spelling is the node's name. A part of
+//     a name that exactly one entity of the chunk has in full is that
+//     entity (shortFor).
 //   - a relationship needs a type of the schema, ends with its labels, two
 //     different ends, and ends that are among the chunk's entities (the
 //     rules' or the model's kept ones). The schema's from_source and
@@ -300,7 +303,7 @@ func (x *Extractor) validate(ctx context.Context, text string, a answer, ruled [
 	for _, m := range ruled {
 		kept[m.Ref()] = true
 	}
-	resolve := func(e answerEntity) (event.Node, string) {
+	lookup := func(e answerEntity) (event.Node, string) {
 		et, ok := p.entities[e.Type]
 		if !ok {
 			return event.Node{}, DropUnknownType
@@ -310,6 +313,20 @@ func (x *Extractor) validate(ctx context.Context, text string, a answer, ruled [
 			return event.Node{}, DropUngrounded
 		}
 		return x.node(et, spelling), ""
+	}
+	// The chunk's named entities, for partial names (see shortFor).
+	named := append([]event.Node(nil), ruled...)
+	for _, e := range a.Entities {
+		if n, reason := lookup(e); reason == "" {
+			named = append(named, n)
+		}
+	}
+	resolve := func(e answerEntity) (event.Node, string) {
+		n, reason := lookup(e)
+		if reason == "" {
+			n = shortFor(n, named)
+		}
+		return n, reason
 	}
 	var nodes []event.Node
 	for _, e := range a.Entities {
@@ -372,6 +389,54 @@ func (x *Extractor) node(et schema.EntityType, spelling string) event.Node {
 	}
 	name := strings.Join(strings.Fields(spelling), " ")
 	return event.Node{Label: et.Label, Key: schema.NormalizeKey(et.Key, spelling), Properties: map[string]any{"name": name}}
+}
+
+// shortFor returns the entity that n's name is a short form of: a name
+// whose words are some of another's ("Bishop", or "Nora", for "Nora
+// Bishop"), when exactly one entity of n's label among named has such a
+// name. A model names an entity in full once and then by a part of its
+// name, as the text does; otherwise each part would become a node of its
+// own. Otherwise it returns n.
+func shortFor(n event.Node, named []event.Node) event.Node {
+	words := nameWords(n)
+	if len(words) == 0 {
+		return n
+	}
+	var found *event.Node
+	for i := range named {
+		c := &named[i]
+		if c.Label != n.Label || c.Key == n.Key {
+			continue
+		}
+		cw := nameWords(*c)
+		if len(cw) <= len(words) || !containsWords(cw, words) {
+			continue
+		}
+		if found != nil && found.Key != c.Key {
+			return n // the short name fits two entities
+		}
+		found = c
+	}
+	if found == nil {
+		return n
+	}
+	return *found
+}
+
+// nameWords is the lower-cased words of a node's name property.
+func nameWords(n event.Node) []string {
+	name, _ := n.Properties["name"].(string)
+	return strings.Fields(strings.ToLower(name))
+}
+
+// containsWords reports whether every word of part is in words.
+func containsWords(words, part []string) bool {
+	for _, w := range part {
+		if !slices.Contains(words, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *llmPass) drop(ctx context.Context, reason, kind, typ, text string) {

@@ -149,13 +149,30 @@ func TestLLMExtraction(t *testing.T) {
 					rel("FUNDS", ent("Person", "Grace Hopper"), ent("Project", "PRJ-1000")),     // no such type
 					rel("MANAGES", ent("Team", "titan scheduling"), ent("Project", "PRJ-1000")), // wrong label
 					rel("MANAGES", ent("Person", "Ada Lovelace"), ent("Project", "PRJ-1000")),   // end not in the text
-					rel("MANAGES", ent("Person", "Grace Hopper"), ent("Project", "Highcliff")),  // end not an entity
+					rel("MANAGES", ent("Person", "Grace Hopper"), ent("Project", "plan")),       // end not an entity
 					rel("MEMBER_OF", ent("Person", "Grace Hopper"), ent("Team", "Grace Hopper")),
 				},
 			},
 			wantMentions: append(append([]event.Node(nil), rules...), grace),
 			wantRels:     []event.Relationship{rulesRel},
 			wantDropped:  map[string]float64{DropUnknownType: 2, DropUngrounded: 3, DropInvalidEnds: 1, DropUnanchored: 3},
+		},
+		{
+			name: "a part of a name is the entity with the whole name",
+			answer: answer{
+				Entities: []answerEntity{
+					ent("Person", "Grace"), // before the whole name
+					ent("Person", "Grace Hopper"),
+					ent("Person", "Bishop"), // the rules' Nora Bishop
+					ent("Project", "Highcliff"),
+				},
+				Relationships: []answerRelationship{
+					rel("MANAGES", ent("Person", "Hopper"), ent("Project", "Highcliff")),
+				},
+			},
+			wantMentions: append(append([]event.Node(nil), rules...), grace),
+			wantRels: []event.Relationship{rulesRel,
+				{Type: "MANAGES", From: grace.Ref(), To: ring.Ref(), Source: event.SourceText}},
 		},
 	}
 	for _, tt := range tests {
@@ -413,6 +430,23 @@ func TestLLMNodeOfAnAmbiguousSpelling(t *testing.T) {
 		x.node(person, "Lars Çelik"))
 	assert.Equal(t, event.Node{Label: "Person", Key: "lars çelik and irene çelik", Properties: map[string]any{"name": "Lars Çelik and Irene Çelik"}},
 		x.node(person, "Lars Çelik and\nIrene Çelik"), "two known people are not one of them")
+}
+
+func TestShortFor(t *testing.T) {
+	person := func(key, name string) event.Node {
+		return event.Node{Label: "Person", Key: key, Properties: map[string]any{"name": name}}
+	}
+	lars, irene := person("lars çelik", "Lars Çelik"), person("irene çelik", "Irene Çelik")
+	team := event.Node{Label: "Team", Key: "lars çelik fans", Properties: map[string]any{"name": "Lars Çelik fans"}}
+	named := []event.Node{lars, irene, team, {Label: "Project", Key: "PRJ-1000"}}
+	assert.Equal(t, lars, shortFor(person("lars", "Lars"), named))
+	assert.Equal(t, lars, shortFor(person("lars", "lars"), named), "case aside")
+	assert.Equal(t, person("çelik", "Çelik"), shortFor(person("çelik", "Çelik"), named), "the short name fits two people")
+	assert.Equal(t, person("ada", "Ada"), shortFor(person("ada", "Ada"), named), "no one of that name")
+	assert.Equal(t, lars, shortFor(lars, named), "a whole name is itself")
+	assert.Equal(t, person("lars çelik jr", "Lars Çelik Jr"), shortFor(person("lars çelik jr", "Lars Çelik Jr"), named), "longer, not shorter")
+	code := event.Node{Label: "Project", Key: "PRJ-1000"}
+	assert.Equal(t, code, shortFor(code, named), "no name, no short form")
 }
 
 func TestAnswerCache(t *testing.T) {
