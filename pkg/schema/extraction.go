@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -68,7 +69,15 @@ type Extraction struct {
 	Entities []EntityType `yaml:"entities"`
 	// Relationships are the relationship types, unique by type.
 	Relationships []RelationshipType `yaml:"relationships"`
+	// Prompt is added to the instructions an LLM extractor gives its model,
+	// after the types and their descriptions: what the documents are, how
+	// their people and projects are written (optional, at most
+	// MaxPromptChars characters).
+	Prompt string `yaml:"prompt,omitempty"`
 }
+
+// MaxPromptChars bounds Extraction.Prompt: it is sent with every chunk.
+const MaxPromptChars = 4000
 
 // EntityType declares one node label.
 type EntityType struct {
@@ -209,6 +218,9 @@ func (x *Extraction) validate() error {
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if x.Version != 1 {
 		add("version: %d not supported (want 1)", x.Version)
+	}
+	if n := utf8.RuneCountInString(x.Prompt); n > MaxPromptChars {
+		add("prompt: %d characters, at most %d (it is sent with every chunk)", n, MaxPromptChars)
 	}
 	if len(x.Entities) == 0 {
 		add("entities: at least one entity type required")

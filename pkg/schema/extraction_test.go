@@ -131,6 +131,7 @@ func TestParseExtractionGood(t *testing.T) {
 	require.NoError(t, err)
 	x, err := schema.ParseExtraction(data)
 	require.NoError(t, err)
+	assert.Equal(t, "Minutes of a stamp collectors' club.\n", x.Prompt)
 	code, ok := x.Entity("Code")
 	require.True(t, ok)
 	assert.Equal(t, schema.StringList{schema.SourcePattern}, code.Source)
@@ -174,6 +175,7 @@ func TestParseExtractionBad(t *testing.T) {
 		{"not-a-mapping", `cannot unmarshal`},
 		{"missing-ends", `relationships[0].from: required`},
 		{"empty", `empty document`},
+		{"long-prompt", `prompt: 4001 characters, at most 4000`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -161,6 +161,11 @@ Rules:
 - Report a relationship only if the text states it; its "from" and "to" are entities you report, with the types the relationship type names.
 - If the text names no entity, answer with empty lists.
 `)
+	if p := strings.TrimSpace(s.Prompt); p != "" {
+		b.WriteString("\nAbout these documents:\n")
+		b.WriteString(p)
+		b.WriteByte('\n')
+	}
 	return b.String()
 }
 

@@ -213,6 +213,8 @@ func TestLLMRequestCarriesTheSchema(t *testing.T) {
 		assert.Contains(t, system, "- "+rt.Type+" (from a "+rt.From+" to a "+rt.To+"): "+rt.Description)
 	}
 	assert.Contains(t, system, "only entities literally present in the text")
+	assert.Contains(t, system, "About these documents:\n"+x.schema.Prompt, "the schema's prompt")
+	assert.NotEmpty(t, x.schema.Prompt, "the shipped schema has a prompt")
 
 	rf := r.ResponseFormat
 	assert.Equal(t, "json_schema", rf.Type)
