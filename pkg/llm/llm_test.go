@@ -17,6 +17,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/llm"
 	"github.com/docgraph/docgraph/pkg/llm/llmtest"
+	"github.com/docgraph/docgraph/pkg/metrictest"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
@@ -60,29 +61,9 @@ func TestCompleteSendsTheWireFormat(t *testing.T) {
 	assert.Equal(t, "object", r.ResponseFormat.JSONSchema.Schema["type"])
 	assert.Equal(t, "Some text.", r.User())
 
-	assert.Equal(t, 1.0, counter(t, reg, "docgraph_llm_requests_total", "outcome", llm.OutcomeOK))
-	assert.Equal(t, 120.0, counter(t, reg, "docgraph_llm_tokens_total", "kind", "prompt"))
-	assert.Equal(t, 30.0, counter(t, reg, "docgraph_llm_tokens_total", "kind", "completion"))
-}
-
-// counter returns the value of the counter name{label=value} (0 if absent).
-func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	assert.Equal(t, 1.0, metrictest.Counter(t, reg, "docgraph_llm_requests_total", "outcome", llm.OutcomeOK))
+	assert.Equal(t, 120.0, metrictest.Counter(t, reg, "docgraph_llm_tokens_total", "kind", "prompt"))
+	assert.Equal(t, 30.0, metrictest.Counter(t, reg, "docgraph_llm_tokens_total", "kind", "completion"))
 }
 
 type class int
@@ -156,7 +137,7 @@ func TestCompleteClassifiesFailures(t *testing.T) {
 				assert.Contains(t, err.Error(), w)
 			}
 			assert.NotContains(t, err.Error(), "sk-test")
-			assert.Equal(t, 1.0, counter(t, reg, "docgraph_llm_requests_total", "outcome", tt.wantOutcome))
+			assert.Equal(t, 1.0, metrictest.Counter(t, reg, "docgraph_llm_requests_total", "outcome", tt.wantOutcome))
 			var ra *pipeline.RetryAfterError
 			if tt.reply.Header.Get("Retry-After") != "" {
 				require.ErrorAs(t, err, &ra)
@@ -221,7 +202,7 @@ func TestCompleteUnreachableIsAnOutage(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, pipeline.IsUnavailable(err), "%v", err)
 	assert.Contains(t, err.Error(), "unreachable")
-	assert.Equal(t, 1.0, counter(t, reg, "docgraph_llm_requests_total", "outcome", llm.OutcomeUnreachable))
+	assert.Equal(t, 1.0, metrictest.Counter(t, reg, "docgraph_llm_requests_total", "outcome", llm.OutcomeUnreachable))
 }
 
 func TestCompleteCanceledByCaller(t *testing.T) {
@@ -233,7 +214,7 @@ func TestCompleteCanceledByCaller(t *testing.T) {
 	_, err := c.Complete(ctx, testRequest())
 	require.ErrorIs(t, err, context.Canceled)
 	assert.False(t, pipeline.IsPermanent(err) || pipeline.IsUnavailable(err))
-	assert.Equal(t, 1.0, counter(t, reg, "docgraph_llm_requests_total", "outcome", llm.OutcomeCanceled))
+	assert.Equal(t, 1.0, metrictest.Counter(t, reg, "docgraph_llm_requests_total", "outcome", llm.OutcomeCanceled))
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -296,5 +277,5 @@ func TestCompleteConnectionLostMidAnswer(t *testing.T) {
 	_, err := c.Complete(t.Context(), testRequest())
 	require.Error(t, err)
 	assert.Equal(t, retryable, classOf(err), "%v", err)
-	assert.Equal(t, 1.0, counter(t, reg, "docgraph_llm_requests_total", "outcome", llm.OutcomeTransport))
+	assert.Equal(t, 1.0, metrictest.Counter(t, reg, "docgraph_llm_requests_total", "outcome", llm.OutcomeTransport))
 }

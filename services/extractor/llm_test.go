@@ -19,6 +19,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/llm"
 	"github.com/docgraph/docgraph/pkg/llm/llmtest"
 	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/metrictest"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
@@ -52,28 +53,6 @@ func ent(typ, text string) answerEntity { return answerEntity{Type: typ, Text: t
 
 func rel(typ string, from, to answerEntity) answerRelationship {
 	return answerRelationship{Type: typ, From: from, To: to}
-}
-
-func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if label == "" {
-				return m.GetCounter().GetValue()
-			}
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 func handleChunk(t *testing.T, x *Extractor, text string) (event.Extraction, error) {
@@ -184,7 +163,7 @@ func TestLLMExtraction(t *testing.T) {
 			assert.Equal(t, tt.wantMentions, got.Mentions)
 			assert.Equal(t, tt.wantRels, got.Relationships)
 			for _, reason := range []string{DropUnknownType, DropUngrounded, DropInvalidEnds, DropUnanchored} {
-				assert.Equal(t, tt.wantDropped[reason], counterValue(t, reg, "docgraph_llm_dropped_total", "reason", reason), reason)
+				assert.Equal(t, tt.wantDropped[reason], metrictest.Counter(t, reg, "docgraph_llm_dropped_total", "reason", reason), reason)
 			}
 			reqs := srv.Requests()
 			require.Len(t, reqs, 1)
@@ -297,7 +276,7 @@ func TestLLMFailures(t *testing.T) {
 				assert.Equal(t, 7*time.Second, rae.After)
 			}
 			if strings.Contains(tt.name, "content") {
-				assert.Equal(t, 1.0, counterValue(t, reg, "docgraph_llm_malformed_answers_total", "", ""))
+				assert.Equal(t, 1.0, metrictest.Counter(t, reg, "docgraph_llm_malformed_answers_total"))
 			}
 
 			// A failed answer is not cached: the next delivery asks again.
@@ -316,7 +295,7 @@ func TestLLMAnswersAreCachedByText(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, first, again)
 	assert.Len(t, srv.Requests(), 1, "the same text is not asked about twice")
-	assert.Equal(t, 1.0, counterValue(t, reg, "docgraph_llm_cache_hits_total", "", ""))
+	assert.Equal(t, 1.0, metrictest.Counter(t, reg, "docgraph_llm_cache_hits_total"))
 
 	// The gazetteer still applies to a cached answer.
 	x.gaz.Put(Entry{Label: "Person", Key: "g. hopper", Name: "Grace Hopper"})
