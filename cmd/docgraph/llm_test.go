@@ -125,6 +125,7 @@ func TestIngestWaitsOutAnLLMOutage(t *testing.T) {
 		}
 		return errors.New("ingest still running")
 	})
+	assert.Contains(t, p.log(), `"msg":"extractor: the rules and an LLM","model":"e2e-model","base_url":"`+srv.BaseURL()+`"`)
 	assert.Contains(t, p.log(), `"msg":"dependency back: stage resumed"`)
 	assert.NotContains(t, p.log(), "message dead-lettered")
 }

@@ -512,9 +512,14 @@ func useLLM(ex *extractor.Extractor, cfg config.LLMConfig, reg prometheus.Regist
 	if err != nil {
 		return fmt.Errorf("extractor.llm: %w", err)
 	}
-	return ex.UseLLM(extractor.LLMOptions{
+	if err := ex.UseLLM(extractor.LLMOptions{
 		Client: c, MaxChunkChars: cfg.MaxChunkChars, CacheEntries: cfg.CacheEntries, Registerer: reg, Logger: log,
-	})
+	}); err != nil {
+		return err
+	}
+	log.Info("extractor: the rules and an LLM", slog.String("model", cfg.Model),
+		slog.String("base_url", bus.RedactURL(cfg.BaseURL)), slog.Duration("timeout", cfg.Timeout))
+	return nil
 }
 
 // versionStore is a graph store that outlives the files stream whose
