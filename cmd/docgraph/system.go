@@ -266,21 +266,31 @@ func loadSchemas(cfg config.Config) (*schema.Extraction, *schema.Mapping, error)
 		}
 		return fs.ReadFile(schemas.FS, shipped)
 	}
-	xb, err := read(cfg.Schemas.Extraction, "extraction.yaml")
-	if err != nil {
-		return nil, nil, fmt.Errorf("schemas.extraction: %w", err)
-	}
-	x, err := schema.LoadExtraction(bytes.NewReader(xb))
-	if err != nil {
-		return nil, nil, fmt.Errorf("schemas.extraction: %w", err)
-	}
-	mb, err := read(cfg.Schemas.Mapping, "structured.yaml")
-	if err != nil {
-		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
-	}
-	m, err := schema.LoadMapping(bytes.NewReader(mb))
-	if err != nil {
-		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
+	// Both files are read and checked before either error is returned,
+	// so that one run reports every problem of both.
+	x, xerr := func() (*schema.Extraction, error) {
+		b, err := read(cfg.Schemas.Extraction, "extraction.yaml")
+		if err != nil {
+			return nil, err
+		}
+		return schema.LoadExtraction(bytes.NewReader(b))
+	}()
+	m, merr := func() (*schema.Mapping, error) {
+		b, err := read(cfg.Schemas.Mapping, "structured.yaml")
+		if err != nil {
+			return nil, err
+		}
+		return schema.LoadMapping(bytes.NewReader(b))
+	}()
+	if xerr != nil || merr != nil {
+		var errs []error
+		if xerr != nil {
+			errs = append(errs, fmt.Errorf("schemas.extraction: %w", xerr))
+		}
+		if merr != nil {
+			errs = append(errs, fmt.Errorf("schemas.mapping: %w", merr))
+		}
+		return nil, nil, errors.Join(errs...)
 	}
 	if err := m.CheckAgainst(x); err != nil {
 		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
