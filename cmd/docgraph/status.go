@@ -85,12 +85,16 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		}
 		dlq[bus.DLQSubject(bus.StageParser)] -= uint64(superseded)
 	}
+	dead, err := deadLetteredPerStream(ctx, s.js, dlq)
+	if err != nil {
+		return fmt.Errorf("status: dead letters: %w", err)
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO")
 	for _, c := range bus.Consumers {
 		cons, err := s.js.Consumer(ctx, c.Stream, c.Durable)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			fmt.Fprintf(tw, "%s\t%s\tnot started\t-\t-\t-\t%d\t-\n", c.Stage, c.Stream, dlq[bus.DLQSubject(c.Stage)])
+			fmt.Fprintf(tw, "%s\t%s\tnot started\t-\t-\t-\t%d\t-\n", c.Stage, c.Stream, dead[c])
 			continue
 		}
 		if err != nil {
@@ -101,7 +105,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("status %s: %w", c.Stage, err)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, stageState(info), info.NumPending, info.NumAckPending,
-			info.NumRedelivered, dlq[bus.DLQSubject(c.Stage)], info.AckFloor.Stream)
+			info.NumRedelivered, dead[c], info.AckFloor.Stream)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -124,6 +128,37 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", sp.Name, info.State.Msgs, info.State.Bytes, info.State.LastSeq)
 	}
 	return tw.Flush()
+}
+
+// deadLetteredPerStream splits the dead letters of each stage (perStage, by
+// DLQ subject) among the stage's consumer rows: a stage with several input
+// streams (the graph writer) by the stream each dead letter came from, so
+// that the column adds up to what 'dlq list' lists.
+func deadLetteredPerStream(ctx context.Context, js jetstream.JetStream, perStage map[string]uint64) (map[bus.ConsumerSpec]uint64, error) {
+	out := map[bus.ConsumerSpec]uint64{}
+	for _, c := range bus.Consumers {
+		cons := bus.ConsumersOf(c.Stage)
+		n := perStage[bus.DLQSubject(c.Stage)]
+		switch {
+		case len(cons) == 1:
+			out[c] = n
+		case n > 0 && c == cons[0]: // once per stage
+			dls, err := bus.ListDeadLetters(ctx, js, bus.Filter{Stage: c.Stage})
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range dls {
+				row := cons[0] // one from a stream the stage no longer reads
+				for _, other := range cons {
+					if other.Stream == d.OrigStream {
+						row = other
+					}
+				}
+				out[row]++
+			}
+		}
+	}
+	return out, nil
 }
 
 // stageState says what a stage's consumer is doing: paused (and for how

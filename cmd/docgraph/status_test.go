@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
 // stateOf returns the STATE column of `docgraph status` for stage on
@@ -59,4 +62,29 @@ func waitForState(t *testing.T, url, stage, stream, state string) {
 		}
 		return nil
 	})
+}
+
+// TestStatusCountsDeadLettersPerStream: the graph writer reads two streams;
+// each of its rows counts the dead letters of its own stream, so that the
+// column adds up to what 'dlq list' lists.
+func TestStatusCountsDeadLettersPerStream(t *testing.T) {
+	n := startTestNATS(t)
+	mustDocgraph(t, "status", "--nats", n.url()) // creates the streams
+	js := connect(t, n.url())
+	for i, subject := range []string{event.SubjectExtraction, event.SubjectRecords, event.SubjectRecords} {
+		in := pipeline.MustMessage(subject, event.Records{})
+		in.StreamSeq, in.Delivered = uint64(i+1), 1
+		dl := pipeline.DeadLetter(bus.StageGraphWriter, bus.StreamOf(subject), in, errors.New("bad input"), pipeline.ClassPermanent)
+		_, err := js.PublishMsg(t.Context(), dl)
+		require.NoError(t, err)
+	}
+
+	out := mustDocgraph(t, "status", "--nats", n.url())
+	deadLettered := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 7 && f[0] == bus.StageGraphWriter {
+			deadLettered[f[1]] = f[len(f)-2]
+		}
+	}
+	assert.Equal(t, map[string]string{bus.StreamExtractions: "1", bus.StreamRecords: "2"}, deadLettered, out)
 }
