@@ -44,9 +44,12 @@ func operatorSystem(ctx context.Context, cfg config.Config, log *slog.Logger, co
 }
 
 func cmdStatus(ctx context.Context, e env, args []string) error {
-	cfg, _, err := parseFlags(e, "status", "[flags]", statusHelp, args, nil)
+	cfg, rest, err := parseFlags(e, "status", "[flags]", statusHelp, args, nil)
 	if err != nil {
 		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("status: unexpected argument %q", rest[0])
 	}
 	cfg.Log.Level = "error"
 	log, err := logging.New(cfg.Log, e.stderr)
