@@ -107,7 +107,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("status %s: %w", c.Stage, err)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, stageState(info), info.NumPending, info.NumAckPending,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, stageState(info, s.ns == nil), info.NumPending, info.NumAckPending,
 			info.NumRedelivered, dead[c], info.AckFloor.Stream)
 	}
 	if err := tw.Flush(); err != nil {
@@ -166,12 +166,14 @@ func deadLetteredPerStream(ctx context.Context, js jetstream.JetStream, perStage
 
 // stageState says what a stage's consumer is doing: paused (and for how
 // long more), pulling (a worker waits for messages or holds some), or no
-// worker pulling.
-func stageState(info *jetstream.ConsumerInfo) string {
+// worker pulling. Without workers (the command runs the data's NATS itself,
+// so nothing else is connected), messages in flight are those a stopped
+// process held; they are delivered again once their ack wait has passed.
+func stageState(info *jetstream.ConsumerInfo, workers bool) string {
 	switch {
 	case info.Paused:
 		return fmt.Sprintf("paused, %s left", info.PauseRemaining.Round(time.Second))
-	case info.NumWaiting > 0 || info.NumAckPending > 0:
+	case workers && (info.NumWaiting > 0 || info.NumAckPending > 0):
 		return "pulling"
 	default:
 		return "no worker pulling"

@@ -88,3 +88,33 @@ func TestStatusCountsDeadLettersPerStream(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{bus.StreamExtractions: "1", bus.StreamRecords: "2"}, deadLettered, out)
 }
+
+// TestStatusOfAStoppedSystemHasNoWorkerPulling: messages a stopped process
+// held stay in flight until their ack wait passes; status on the data
+// (nothing runs there) must not call the stage "pulling" for them.
+func TestStatusOfAStoppedSystemHasNoWorkerPulling(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	writeFile(t, in+"/a.md", "# a\n\nAACE-101.\n")
+	mustDocgraph(t, ingestArgs(data, in)...)
+	withSystem(t, data, func(s *system) {
+		publishRaw(t, s.js, event.SubjectFileDiscovered, []byte(`{}`), nil)
+		cons, err := s.js.Consumer(t.Context(), bus.StreamFiles, bus.StageParser)
+		require.NoError(t, err)
+		batch, err := cons.Fetch(1) // and never acked: the process stops
+		require.NoError(t, err)
+		for range batch.Messages() {
+		}
+		require.NoError(t, batch.Error())
+	})
+
+	out := mustDocgraph(t, "status", "--data", data, "--nats.listen", "off")
+	var row []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 7 && f[0] == bus.StageParser {
+			row = f
+		}
+	}
+	require.NotNil(t, row, out)
+	assert.Equal(t, "no worker pulling", strings.Join(row[2:len(row)-5], " "), out)
+	assert.Equal(t, "1", row[len(row)-4], "in flight: %s", out)
+}
