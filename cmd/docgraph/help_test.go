@@ -34,7 +34,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"schema", "--help"}, "Usage: docgraph schema check"},
 		{[]string{"schema", "-h"}, "-schemas.mapping"},
 		{[]string{"schema", "check", "--help"}, "Usage: docgraph schema check"},
-		{[]string{"version", "--help"}, "docgraph"},
+		{[]string{"version", "--help"}, "Usage: docgraph version"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -67,6 +67,7 @@ func TestSubcommandErrors(t *testing.T) {
 		{[]string{"graph", "stats", "--data", "d", "x"}, `graph stats: unexpected argument "x"`},
 		{[]string{"status", "--data", "d", "parser"}, `status: unexpected argument "parser"`},
 		{[]string{"schema", "check", "extraction.yaml"}, `schema check: unexpected argument "extraction.yaml"`},
+		{[]string{"version", "--short"}, `version: unexpected argument "--short" (it takes none)`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
