@@ -118,3 +118,21 @@ func TestStatusOfAStoppedSystemHasNoWorkerPulling(t *testing.T) {
 	assert.Equal(t, "no worker pulling", strings.Join(row[2:len(row)-5], " "), out)
 	assert.Equal(t, "1", row[len(row)-4], "in flight: %s", out)
 }
+
+// TestOperatorCommandsLeaveStreamConfigAlone: 'docgraph status' (like every
+// operator command) run without the system's stream settings must not
+// rewrite them: its default max_age would delete the history a longer one
+// keeps for replay.
+func TestOperatorCommandsLeaveStreamConfigAlone(t *testing.T) {
+	n := startTestNATS(t)
+	js := connect(t, n.url())
+	topo := bus.DefaultTopology()
+	topo.MaxAge = 720 * time.Hour
+	require.NoError(t, bus.Provision(t.Context(), js, topo))
+
+	mustDocgraph(t, "status", "--nats", n.url())
+	mustDocgraph(t, "dlq", "list", "--nats", n.url())
+	st, err := js.Stream(t.Context(), bus.StreamFiles)
+	require.NoError(t, err)
+	assert.Equal(t, 720*time.Hour, st.CachedInfo().Config.MaxAge)
+}

@@ -137,6 +137,10 @@ func setMemoryLimit(limit config.ByteSize, log *slog.Logger) {
 type systemOptions struct {
 	listen bool // embedded server listens on cfg.NATS.Listen (up); ingest keeps it in-process
 	resume bool // stages run here: redeliver what a previous run left in flight
+	// operator: an operator command creates the streams and buckets that
+	// are missing but leaves the running system's configuration of the
+	// others alone (its defaults are not the system's).
+	operator bool
 }
 
 func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts systemOptions) (*system, error) {
@@ -193,7 +197,7 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	topo := bus.TopologyConfig{Replicas: cfg.Streams.Replicas, MaxAge: cfg.Streams.MaxAge,
-		Duplicates: cfg.Streams.Duplicates, DataDuplicates: cfg.Streams.DataDuplicates}
+		Duplicates: cfg.Streams.Duplicates, DataDuplicates: cfg.Streams.DataDuplicates, KeepExisting: opts.operator}
 	if err := provision(ctx, s.js, topo, log); err != nil {
 		s.close()
 		return nil, err
