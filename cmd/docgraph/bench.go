@@ -177,7 +177,7 @@ func requireEmptyNeo4j(ctx context.Context, e env, data string, ingestArgs []str
 		n += int(c)
 	}
 	if n > 0 {
-		return fmt.Errorf("bench: the Neo4j database at %s holds %d nodes already; the bench checks the whole graph against its corpus: give it an empty database", cfg.Neo4j.URI, n)
+		return fmt.Errorf("bench: the Neo4j database at %s holds %d nodes already; the bench checks the whole graph against its corpus: give it an empty database", bus.RedactURL(cfg.Neo4j.URI), n)
 	}
 	return nil
 }

@@ -171,5 +171,5 @@ func (a attachment) connect(ctx context.Context, cfg config.Config, log *slog.Lo
 		cfg.NATS.NKeyFile, cfg.NATS.CredsFile = "", ""
 		cfg.NATS.TLSCA, cfg.NATS.TLSCert, cfg.NATS.TLSKey = "", "", ""
 	}
-	return startSystem(ctx, cfg, log, systemOptions{})
+	return startSystem(ctx, cfg, log, systemOptions{operator: true})
 }

@@ -31,13 +31,20 @@ func cmdGraph(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("graph: want stats or export")
 	}
 	var format string
-	cfg, _, err := parseFlags(e, "graph "+sub, "[flags]", graphHelp, rest, func(fs *flag.FlagSet) {
+	cfg, rest, err := parseFlags(e, "graph "+sub, "[flags]", graphHelp, rest, func(fs *flag.FlagSet) {
 		if sub == "export" {
 			fs.StringVar(&format, "format", "json", "json or cypher")
 		}
 	})
 	if err != nil {
 		return err
+	}
+	switch {
+	case len(rest) > 0 && sub == "export":
+		// `graph export cypher` must not print JSON.
+		return fmt.Errorf("graph export: unexpected argument %q (the format goes in --format)", rest[0])
+	case len(rest) > 0:
+		return fmt.Errorf("graph %s: unexpected argument %q", sub, rest[0])
 	}
 	if sub == "export" && format != "json" && format != "cypher" {
 		return fmt.Errorf("graph export: --format %q: want json or cypher", format)

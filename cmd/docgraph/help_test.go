@@ -34,7 +34,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"schema", "--help"}, "Usage: docgraph schema check"},
 		{[]string{"schema", "-h"}, "-schemas.mapping"},
 		{[]string{"schema", "check", "--help"}, "Usage: docgraph schema check"},
-		{[]string{"version", "--help"}, "docgraph"},
+		{[]string{"version", "--help"}, "Usage: docgraph version"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -61,6 +61,13 @@ func TestSubcommandErrors(t *testing.T) {
 		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "writer"}, `worker: unknown stage "writer"`},
 		{[]string{"worker", "--data", "d", "parser"}, "worker: nats.url is required"},
 		{[]string{"worker", "parser", "--data", "d"}, "worker: nats.url is required"},
+		// Arguments a command does not take are refused, not ignored:
+		// `graph export cypher` printed JSON.
+		{[]string{"graph", "export", "--data", "d", "cypher"}, `graph export: unexpected argument "cypher" (the format goes in --format)`},
+		{[]string{"graph", "stats", "--data", "d", "x"}, `graph stats: unexpected argument "x"`},
+		{[]string{"status", "--data", "d", "parser"}, `status: unexpected argument "parser"`},
+		{[]string{"schema", "check", "extraction.yaml"}, `schema check: unexpected argument "extraction.yaml"`},
+		{[]string{"version", "--short"}, `version: unexpected argument "--short" (it takes none)`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -117,12 +117,20 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		}
 	}
 
+	// abort stops the stages and waits for them before an early return, so
+	// that the deferred s.close does not close the graph store under a
+	// handler, which would dead-letter a good message (an interrupt while
+	// the folder is scanned did).
+	abort := func(err error) error {
+		stopRunners()
+		return errors.Join(err, g.Wait())
+	}
 	var reports []watcher.Report
 	for _, tg := range targets {
 		w, err := watcher.New(watcher.Config{Root: tg.root, MaxFileSize: int64(cfg.Watch.MaxFileSize), Exclude: []string{cfg.Data}},
 			s.js, log, prometheus.NewRegistry())
 		if err != nil {
-			return err
+			return abort(err)
 		}
 		var rep watcher.Report
 		if tg.files == nil {
@@ -131,7 +139,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 			rep, err = w.ScanFiles(ctx, tg.files)
 		}
 		if err != nil {
-			return fmt.Errorf("ingest %s: %w", tg.root, err)
+			return abort(fmt.Errorf("ingest %s: %w", tg.root, err))
 		}
 		for _, r := range rep.Results {
 			if r.Outcome == watcher.Published || r.Outcome == watcher.Deleted {

@@ -143,7 +143,14 @@ func splitSubcommand(args []string, valueFlags ...string) (string, []string) {
 
 var version = "dev"
 
-func cmdVersion(_ context.Context, e env, _ []string) error {
+func cmdVersion(_ context.Context, e env, args []string) error {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		fmt.Fprintln(e.stdout, "Usage: docgraph version\n\nPrints the version of this docgraph binary.")
+		return nil
+	case len(args) > 0:
+		return fmt.Errorf("version: unexpected argument %q (it takes none)", args[0])
+	}
 	fmt.Fprintln(e.stdout, "docgraph", version)
 	return nil
 }

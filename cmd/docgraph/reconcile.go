@@ -46,6 +46,8 @@ reports every gap:
 Files the watcher does not publish are not expected in the graph: hidden files and
 folders, editor and partial files, symlinks leaving the folder, files over
 watch.max_file_size, and spreadsheets no mapping names when parser.unmapped is skip.
+A Document whose file is there but over watch.max_file_size is no orphan: the watcher
+keeps it, and so does --fix.
 
 With --fix, missing and stale files are published again and deletions are published
 for orphans, through NATS: a watcher scan publishes what the watcher has not seen, and
@@ -158,6 +160,7 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	docs, others := ownDocuments(root, files, docs, roots)
+	oversized := keepOversized(root, files, docs, int64(cfg.Watch.MaxFileSize))
 
 	gaps := findGaps(files, docs, dls)
 	for _, p := range problems {
@@ -167,6 +170,10 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 	if n := sum(maps.Values(others)); n > 0 {
 		fmt.Fprintf(e.stdout, "note: %d document(s) published from other folders (%s) were not compared; reconcile those with --watch FOLDER\n",
 			n, strings.Join(slices.Sorted(maps.Keys(others)), ", "))
+	}
+	if oversized > 0 {
+		fmt.Fprintf(e.stdout, "note: %d document(s) whose file is over watch.max_file_size (%d bytes) were not compared; the watcher keeps what the graph has of them\n",
+			oversized, int64(cfg.Watch.MaxFileSize))
 	}
 	if n, err := inFlight(ctx, s.js); err == nil && n > 0 {
 		fmt.Fprintf(e.stdout, "note: %d message(s) are still pending or in flight in the pipeline; some gaps may be work in progress\n", n)
@@ -321,6 +328,25 @@ func ownDocuments(root string, files map[string]folderFile, docs, roots map[stri
 		own[rel] = sha
 	}
 	return own, others
+}
+
+// keepOversized removes from docs, and counts, the Documents whose file is
+// still in root but over maxSize: the watcher skips such a file and keeps
+// what the graph has of it (published under a higher limit, or before it
+// grew), so it is no orphan, and --fix must not publish its deletion.
+func keepOversized(root string, files map[string]folderFile, docs map[string]string, maxSize int64) int {
+	n := 0
+	for rel := range docs {
+		if _, ok := files[rel]; ok {
+			continue
+		}
+		st, err := os.Lstat(filepath.Join(root, filepath.FromSlash(rel)))
+		if err == nil && st.Mode().IsRegular() && st.Size() > maxSize {
+			delete(docs, rel)
+			n++
+		}
+	}
+	return n
 }
 
 func sum(ns iter.Seq[int]) int {

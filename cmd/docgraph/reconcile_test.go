@@ -376,3 +376,24 @@ func TestReconcileStoresAgainADeadLetteredIncompleteObject(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Empty(t, gapLines(out))
 }
+
+// TestReconcileKeepsDocumentsOfOversizedFiles: a file published under a
+// higher watch.max_file_size (or before it grew) is still there; the
+// watcher keeps its Document, so reconcile must not call it an orphan, and
+// --fix must not delete it.
+func TestReconcileKeepsDocumentsOfOversizedFiles(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(in, "a.md"), "# a\n\nAACE-101.\n")
+	writeFile(t, filepath.Join(in, "big.md"), "# big\n\n"+strings.Repeat("ISO-9001 applies. ", 100))
+	mustDocgraph(t, ingestArgs(data, in)...)
+
+	out, _, err := docgraph(t, reconcileArgs(data, in, "--max-file-size", "1KiB")...)
+	require.NoError(t, err, out)
+	assert.Empty(t, gapLines(out))
+	assert.Contains(t, out, "note: 1 document(s) whose file is over watch.max_file_size (1024 bytes) were not compared")
+
+	out = mustDocgraph(t, reconcileArgs(data, in, "--max-file-size", "1KiB", "--fix")...)
+	assert.Contains(t, out, "nothing to fix")
+	mustDocgraph(t, ingestArgs(data, in)...)
+	findNode(t, exportGraph(t, data), "Document", "big.md")
+}

@@ -23,9 +23,12 @@ func cmdSchema(_ context.Context, e env, args []string) error {
 		}
 		return fmt.Errorf("schema: want check")
 	}
-	cfg, _, err := parseFlags(e, "schema check", "[flags]", schemaHelp, rest, nil)
+	cfg, rest, err := parseFlags(e, "schema check", "[flags]", schemaHelp, rest, nil)
 	if err != nil {
 		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("schema check: unexpected argument %q (files go in --schemas.extraction and --schemas.mapping)", rest[0])
 	}
 	x, m, err := loadSchemas(cfg)
 	if err != nil {

@@ -44,9 +44,12 @@ func operatorSystem(ctx context.Context, cfg config.Config, log *slog.Logger, co
 }
 
 func cmdStatus(ctx context.Context, e env, args []string) error {
-	cfg, _, err := parseFlags(e, "status", "[flags]", statusHelp, args, nil)
+	cfg, rest, err := parseFlags(e, "status", "[flags]", statusHelp, args, nil)
 	if err != nil {
 		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("status: unexpected argument %q", rest[0])
 	}
 	cfg.Log.Level = "error"
 	log, err := logging.New(cfg.Log, e.stderr)
@@ -85,12 +88,16 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		}
 		dlq[bus.DLQSubject(bus.StageParser)] -= uint64(superseded)
 	}
+	dead, err := deadLetteredPerStream(ctx, s.js, dlq)
+	if err != nil {
+		return fmt.Errorf("status: dead letters: %w", err)
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO")
 	for _, c := range bus.Consumers {
 		cons, err := s.js.Consumer(ctx, c.Stream, c.Durable)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			fmt.Fprintf(tw, "%s\t%s\tnot started\t-\t-\t-\t%d\t-\n", c.Stage, c.Stream, dlq[bus.DLQSubject(c.Stage)])
+			fmt.Fprintf(tw, "%s\t%s\tnot started\t-\t-\t-\t%d\t-\n", c.Stage, c.Stream, dead[c])
 			continue
 		}
 		if err != nil {
@@ -100,8 +107,8 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("status %s: %w", c.Stage, err)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, stageState(info), info.NumPending, info.NumAckPending,
-			info.NumRedelivered, dlq[bus.DLQSubject(c.Stage)], info.AckFloor.Stream)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, stageState(info, s.ns == nil), info.NumPending, info.NumAckPending,
+			info.NumRedelivered, dead[c], info.AckFloor.Stream)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -126,14 +133,47 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	return tw.Flush()
 }
 
+// deadLetteredPerStream splits the dead letters of each stage (perStage, by
+// DLQ subject) among the stage's consumer rows: a stage with several input
+// streams (the graph writer) by the stream each dead letter came from, so
+// that the column adds up to what 'dlq list' lists.
+func deadLetteredPerStream(ctx context.Context, js jetstream.JetStream, perStage map[string]uint64) (map[bus.ConsumerSpec]uint64, error) {
+	out := map[bus.ConsumerSpec]uint64{}
+	for _, c := range bus.Consumers {
+		cons := bus.ConsumersOf(c.Stage)
+		n := perStage[bus.DLQSubject(c.Stage)]
+		switch {
+		case len(cons) == 1:
+			out[c] = n
+		case n > 0 && c == cons[0]: // once per stage
+			dls, err := bus.ListDeadLetters(ctx, js, bus.Filter{Stage: c.Stage})
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range dls {
+				row := cons[0] // one from a stream the stage no longer reads
+				for _, other := range cons {
+					if other.Stream == d.OrigStream {
+						row = other
+					}
+				}
+				out[row]++
+			}
+		}
+	}
+	return out, nil
+}
+
 // stageState says what a stage's consumer is doing: paused (and for how
 // long more), pulling (a worker waits for messages or holds some), or no
-// worker pulling.
-func stageState(info *jetstream.ConsumerInfo) string {
+// worker pulling. Without workers (the command runs the data's NATS itself,
+// so nothing else is connected), messages in flight are those a stopped
+// process held; they are delivered again once their ack wait has passed.
+func stageState(info *jetstream.ConsumerInfo, workers bool) string {
 	switch {
 	case info.Paused:
 		return fmt.Sprintf("paused, %s left", info.PauseRemaining.Round(time.Second))
-	case info.NumWaiting > 0 || info.NumAckPending > 0:
+	case workers && (info.NumWaiting > 0 || info.NumAckPending > 0):
 		return "pulling"
 	default:
 		return "no worker pulling"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
 // stateOf returns the STATE column of `docgraph status` for stage on
@@ -59,4 +62,77 @@ func waitForState(t *testing.T, url, stage, stream, state string) {
 		}
 		return nil
 	})
+}
+
+// TestStatusCountsDeadLettersPerStream: the graph writer reads two streams;
+// each of its rows counts the dead letters of its own stream, so that the
+// column adds up to what 'dlq list' lists.
+func TestStatusCountsDeadLettersPerStream(t *testing.T) {
+	n := startTestNATS(t)
+	mustDocgraph(t, "status", "--nats", n.url()) // creates the streams
+	js := connect(t, n.url())
+	for i, subject := range []string{event.SubjectExtraction, event.SubjectRecords, event.SubjectRecords} {
+		in := pipeline.MustMessage(subject, event.Records{})
+		in.StreamSeq, in.Delivered = uint64(i+1), 1
+		dl := pipeline.DeadLetter(bus.StageGraphWriter, bus.StreamOf(subject), in, errors.New("bad input"), pipeline.ClassPermanent)
+		_, err := js.PublishMsg(t.Context(), dl)
+		require.NoError(t, err)
+	}
+
+	out := mustDocgraph(t, "status", "--nats", n.url())
+	deadLettered := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 7 && f[0] == bus.StageGraphWriter {
+			deadLettered[f[1]] = f[len(f)-2]
+		}
+	}
+	assert.Equal(t, map[string]string{bus.StreamExtractions: "1", bus.StreamRecords: "2"}, deadLettered, out)
+}
+
+// TestStatusOfAStoppedSystemHasNoWorkerPulling: messages a stopped process
+// held stay in flight until their ack wait passes; status on the data
+// (nothing runs there) must not call the stage "pulling" for them.
+func TestStatusOfAStoppedSystemHasNoWorkerPulling(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	writeFile(t, in+"/a.md", "# a\n\nAACE-101.\n")
+	mustDocgraph(t, ingestArgs(data, in)...)
+	withSystem(t, data, func(s *system) {
+		publishRaw(t, s.js, event.SubjectFileDiscovered, []byte(`{}`), nil)
+		cons, err := s.js.Consumer(t.Context(), bus.StreamFiles, bus.StageParser)
+		require.NoError(t, err)
+		batch, err := cons.Fetch(1) // and never acked: the process stops
+		require.NoError(t, err)
+		for range batch.Messages() {
+		}
+		require.NoError(t, batch.Error())
+	})
+
+	out := mustDocgraph(t, "status", "--data", data, "--nats.listen", "off")
+	var row []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 7 && f[0] == bus.StageParser {
+			row = f
+		}
+	}
+	require.NotNil(t, row, out)
+	assert.Equal(t, "no worker pulling", strings.Join(row[2:len(row)-5], " "), out)
+	assert.Equal(t, "1", row[len(row)-4], "in flight: %s", out)
+}
+
+// TestOperatorCommandsLeaveStreamConfigAlone: 'docgraph status' (like every
+// operator command) run without the system's stream settings must not
+// rewrite them: its default max_age would delete the history a longer one
+// keeps for replay.
+func TestOperatorCommandsLeaveStreamConfigAlone(t *testing.T) {
+	n := startTestNATS(t)
+	js := connect(t, n.url())
+	topo := bus.DefaultTopology()
+	topo.MaxAge = 720 * time.Hour
+	require.NoError(t, bus.Provision(t.Context(), js, topo))
+
+	mustDocgraph(t, "status", "--nats", n.url())
+	mustDocgraph(t, "dlq", "list", "--nats", n.url())
+	st, err := js.Stream(t.Context(), bus.StreamFiles)
+	require.NoError(t, err)
+	assert.Equal(t, 720*time.Hour, st.CachedInfo().Config.MaxAge)
 }

@@ -137,6 +137,10 @@ func setMemoryLimit(limit config.ByteSize, log *slog.Logger) {
 type systemOptions struct {
 	listen bool // embedded server listens on cfg.NATS.Listen (up); ingest keeps it in-process
 	resume bool // stages run here: redeliver what a previous run left in flight
+	// operator: an operator command creates the streams and buckets that
+	// are missing but leaves the running system's configuration of the
+	// others alone (its defaults are not the system's).
+	operator bool
 }
 
 func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts systemOptions) (*system, error) {
@@ -193,7 +197,7 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	topo := bus.TopologyConfig{Replicas: cfg.Streams.Replicas, MaxAge: cfg.Streams.MaxAge,
-		Duplicates: cfg.Streams.Duplicates, DataDuplicates: cfg.Streams.DataDuplicates}
+		Duplicates: cfg.Streams.Duplicates, DataDuplicates: cfg.Streams.DataDuplicates, KeepExisting: opts.operator}
 	if err := provision(ctx, s.js, topo, log); err != nil {
 		s.close()
 		return nil, err
@@ -266,21 +270,31 @@ func loadSchemas(cfg config.Config) (*schema.Extraction, *schema.Mapping, error)
 		}
 		return fs.ReadFile(schemas.FS, shipped)
 	}
-	xb, err := read(cfg.Schemas.Extraction, "extraction.yaml")
-	if err != nil {
-		return nil, nil, fmt.Errorf("schemas.extraction: %w", err)
-	}
-	x, err := schema.LoadExtraction(bytes.NewReader(xb))
-	if err != nil {
-		return nil, nil, fmt.Errorf("schemas.extraction: %w", err)
-	}
-	mb, err := read(cfg.Schemas.Mapping, "structured.yaml")
-	if err != nil {
-		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
-	}
-	m, err := schema.LoadMapping(bytes.NewReader(mb))
-	if err != nil {
-		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
+	// Both files are read and checked before either error is returned,
+	// so that one run reports every problem of both.
+	x, xerr := func() (*schema.Extraction, error) {
+		b, err := read(cfg.Schemas.Extraction, "extraction.yaml")
+		if err != nil {
+			return nil, err
+		}
+		return schema.LoadExtraction(bytes.NewReader(b))
+	}()
+	m, merr := func() (*schema.Mapping, error) {
+		b, err := read(cfg.Schemas.Mapping, "structured.yaml")
+		if err != nil {
+			return nil, err
+		}
+		return schema.LoadMapping(bytes.NewReader(b))
+	}()
+	if xerr != nil || merr != nil {
+		var errs []error
+		if xerr != nil {
+			errs = append(errs, fmt.Errorf("schemas.extraction: %w", xerr))
+		}
+		if merr != nil {
+			errs = append(errs, fmt.Errorf("schemas.mapping: %w", merr))
+		}
+		return nil, nil, errors.Join(errs...)
 	}
 	if err := m.CheckAgainst(x); err != nil {
 		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)

@@ -137,6 +137,12 @@ type TopologyConfig struct {
 	// duplicate is written again, idempotently.
 	DataDuplicates time.Duration
 	MaxBytes       int64 // per stream; 0 = unlimited
+	// KeepExisting creates only the streams and buckets that are missing
+	// and leaves the configuration of existing ones alone: an operator
+	// command (status, dlq, ...) with its own defaults must not rewrite
+	// the running system's (a shorter max_age would delete history, fewer
+	// replicas would shrink a cluster's streams).
+	KeepExisting bool
 }
 
 // DefaultTopology is what the embedded mode uses.
@@ -171,21 +177,37 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		if s.Name == StreamDLQ {
 			sc.MaxAge = 0 // dead letters stay until purged
 		}
+		if cfg.KeepExisting {
+			_, err := js.Stream(ctx, s.Name)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("provision stream %s: %w", s.Name, err)
+			}
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("provision stream %s: %w", s.Name, err)
 		}
 	}
-	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: BucketFiles, Description: "Bytes of the watched files.",
-		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Compression: true,
-	}); err != nil {
-		return fmt.Errorf("provision object store %s: %w", BucketFiles, err)
-	}
-	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: BucketExports, Description: "Graph exports for operator commands.",
-		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, TTL: time.Hour,
-	}); err != nil {
-		return fmt.Errorf("provision object store %s: %w", BucketExports, err)
+	for _, obs := range []jetstream.ObjectStoreConfig{
+		{Bucket: BucketFiles, Description: "Bytes of the watched files.", Compression: true},
+		{Bucket: BucketExports, Description: "Graph exports for operator commands.", TTL: time.Hour},
+	} {
+		if cfg.KeepExisting {
+			_, err := js.ObjectStore(ctx, obs.Bucket)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, jetstream.ErrBucketNotFound) {
+				return fmt.Errorf("provision object store %s: %w", obs.Bucket, err)
+			}
+		}
+		obs.Storage = jetstream.FileStorage
+		obs.Replicas = cfg.Replicas
+		if _, err := js.CreateOrUpdateObjectStore(ctx, obs); err != nil {
+			return fmt.Errorf("provision object store %s: %w", obs.Bucket, err)
+		}
 	}
 	for _, kv := range []jetstream.KeyValueConfig{
 		{Bucket: BucketWatcher, Description: "Last published state per watched path.", History: 1},
@@ -193,6 +215,15 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		{Bucket: BucketGazetteerPaths, Description: "Latest version per gazetteer source path; gazetteer revision refreshed through.", History: 1},
 		{Bucket: BucketGraphWriters, Description: "Running graph writers and their stores.", History: 1, TTL: GraphWriterTTL},
 	} {
+		if cfg.KeepExisting {
+			_, err := js.KeyValue(ctx, kv.Bucket)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, jetstream.ErrBucketNotFound) {
+				return fmt.Errorf("provision key-value bucket %s: %w", kv.Bucket, err)
+			}
+		}
 		kv.Storage = jetstream.FileStorage
 		kv.Replicas = cfg.Replicas
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kv); err != nil {

@@ -36,3 +36,31 @@ func TestProvisionSetsDuplicateWindows(t *testing.T) {
 		assert.Equal(t, 5*time.Minute, d, name)
 	}
 }
+
+// TestProvisionKeepExisting: an operator command's provisioning creates
+// what is missing and leaves the configuration of existing streams and
+// buckets alone, whatever its own defaults.
+func TestProvisionKeepExisting(t *testing.T) {
+	ns := bustest.NewServer(t)
+	_, js := bustest.Connect(t, ns)
+	system := bus.DefaultTopology()
+	system.MaxAge = 720 * time.Hour
+	require.NoError(t, bus.Provision(t.Context(), js, system))
+	_, err := js.KeyValue(t.Context(), bus.BucketGazetteer)
+	require.NoError(t, err)
+	require.NoError(t, js.DeleteKeyValue(t.Context(), bus.BucketGazetteer)) // one missing
+
+	operator := bus.DefaultTopology()
+	operator.MaxAge, operator.Duplicates, operator.KeepExisting = time.Hour, time.Minute, true
+	require.NoError(t, bus.Provision(t.Context(), js, operator))
+	for _, s := range bus.Streams {
+		st, err := js.Stream(t.Context(), s.Name)
+		require.NoError(t, err)
+		if s.Name != bus.StreamDLQ {
+			assert.Equal(t, 720*time.Hour, st.CachedInfo().Config.MaxAge, s.Name)
+		}
+		assert.NotEqual(t, time.Minute, st.CachedInfo().Config.Duplicates, s.Name)
+	}
+	_, err = js.KeyValue(t.Context(), bus.BucketGazetteer)
+	assert.NoError(t, err, "the missing bucket is created")
+}

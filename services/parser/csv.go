@@ -203,7 +203,58 @@ func (t *csvTable) duckErr(err error) error {
 		msg = msg[:i] // drop DuckDB's dump of the reader options
 	}
 	msg = strings.ReplaceAll(msg, t.path, t.file)
+	// Strict mode refuses a file whose line ends change (a line appended
+	// with LF to a CRLF file) with a message that names neither the line
+	// nor a fix the mapping offers.
+	if strings.Contains(msg, "state machine reached an invalid state") && t.src != nil {
+		if line, first, other := mixedLineEnds(t.path, t.src.CSV.Quote[0]); line > 0 {
+			return pipeline.Permanent(fmt.Errorf("%s: mixed line ends: line %d ends with %s, the lines before it with %s; save the file with one kind of line end",
+				t.file, line, other, first))
+		}
+	}
 	return pipeline.Permanent(fmt.Errorf("%s: unreadable CSV: %s", t.file, strings.TrimSpace(msg)))
+}
+
+// mixedLineEnds returns the first physical line of the file at path whose
+// record end (outside quotes) is not of the kind of the first one, and the
+// two kinds (CRLF, LF); line is 0 if the file's record ends agree.
+func mixedLineEnds(path string, quote byte) (line int, first, other string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", ""
+	}
+	defer f.Close()
+	kind := func(crlf bool) string {
+		if crlf {
+			return "CRLF"
+		}
+		return "LF"
+	}
+	r := bufio.NewReader(f)
+	inQuotes, seen, firstCRLF := false, false, false
+	var prev byte
+	for line = 1; ; prev = 0 {
+		b, err := r.ReadByte()
+		for ; err == nil && b != '\n'; b, err = r.ReadByte() {
+			if b == quote {
+				inQuotes = !inQuotes
+			}
+			prev = b
+		}
+		if err != nil {
+			return 0, "", ""
+		}
+		if !inQuotes {
+			crlf := prev == '\r'
+			switch {
+			case !seen:
+				seen, firstCRLF = true, crlf
+			case crlf != firstCRLF:
+				return line, kind(firstCRLF), kind(crlf)
+			}
+		}
+		line++
+	}
 }
 
 func (t *csvTable) header() []string {

@@ -272,6 +272,8 @@ func TestCSVFileErrors(t *testing.T) {
 		{"latin-1 in the header", "k,v\xe9\na,1\n", parser.StructuredConfig{}, []string{"data.csv: not UTF-8 text: invalid byte 0xE9 in the header (line 1, byte 4)"}},
 		{"too many malformed rows", "k,v\na\nb\nc\n", parser.StructuredConfig{MaxRejectedRows: 2}, []string{"data.csv: more than 2 malformed rows (first: record 2"}},
 		{"header too long", "k,v" + strings.Repeat("x", 1<<20) + "\n", parser.StructuredConfig{}, []string{"data.csv: header line longer than"}},
+		{"mixed line ends", "k,v\r\na,1\r\nb,2\r\nc,3\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 4 ends with LF, the lines before it with CRLF; save the file with one kind of line end"}},
+		{"mixed line ends, LF first", "k,v\na,1\r\nb,2\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 2 ends with CRLF, the lines before it with LF"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

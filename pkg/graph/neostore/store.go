@@ -133,7 +133,7 @@ func (c Config) Validate() error {
 type Store struct {
 	driver   neo4j.DriverWithContext
 	database string
-	uri      string
+	uri      string        // for errors: without a password written in the URI
 	timeout  time.Duration // of Ping
 	labels   []string      // entity labels, sorted, deduplicated
 	relTypes []string      // domain relationship types, sorted, deduplicated
@@ -168,11 +168,11 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 			c.ConnectionAcquisitionTimeout = 30 * time.Second
 		})
 	if err != nil {
-		return nil, fmt.Errorf("neo4j %s: %w", cfg.URI, err)
+		return nil, fmt.Errorf("neo4j %s: %w", redactURI(cfg.URI), err)
 	}
 	timeout := cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
 	if err := verify(ctx, driver, timeout); err != nil {
-		return nil, errors.Join(classify(fmt.Errorf("neo4j %s: %w", cfg.URI, err)), driver.Close(context.WithoutCancel(ctx)))
+		return nil, errors.Join(classify(fmt.Errorf("neo4j %s: %w", redactURI(cfg.URI), err)), driver.Close(context.WithoutCancel(ctx)))
 	}
 	// Metrics are registered once Neo4j answers (and an Open again on the
 	// same registerer reuses them), so a caller may retry Open while Neo4j
@@ -184,7 +184,7 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 	return &Store{
 		driver:   driver,
 		database: cfg.Database,
-		uri:      cfg.URI,
+		uri:      redactURI(cfg.URI),
 		timeout:  timeout,
 		labels:   sortedSet(cfg.Labels),
 		relTypes: sortedSet(cfg.RelTypes),

@@ -116,6 +116,16 @@ func TestOpenRefusesRegistry(t *testing.T) {
 	}
 }
 
+// TestOpenUnreachableHidesPasswordInURI: the error of a Neo4j that cannot be
+// reached names the URI (operator commands print it) without a password
+// written in it.
+func TestOpenUnreachableHidesPasswordInURI(t *testing.T) {
+	_, err := neostore.Open(t.Context(), neostore.Config{URI: "bolt://neo4j:in-uri-pw@127.0.0.1:1"}, prometheus.NewRegistry())
+	require.ErrorIs(t, err, graph.ErrUnavailable)
+	assert.NotContains(t, err.Error(), "in-uri-pw")
+	assert.Contains(t, err.Error(), "bolt://neo4j:xxxxx@127.0.0.1:1")
+}
+
 func TestConfigLogValueRedactsPassword(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
