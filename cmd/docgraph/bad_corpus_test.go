@@ -104,6 +104,17 @@ func TestBadCorpusEndToEnd(t *testing.T) {
 			case "reject_rows":
 				assert.Empty(t, line, "a file with rejected rows is not a failed file")
 				assert.Equal(t, f.RejectedLines, rejectedRows[f.Path], "each rejected line is reported with its file")
+				rows := ""
+				for _, l := range strings.Split(out, "\n") {
+					if strings.HasPrefix(l, "rows    "+f.Path+": ") {
+						rows = l
+					}
+				}
+				require.NotEmpty(t, rows, "the summary names the rows skipped in %s\n%s", f.Path, out)
+				assert.Contains(t, rows, fmt.Sprintf(": %d skipped (on_row_error: skip_row): line %d, ", len(f.RejectedLines), f.RejectedLines[0]))
+				for _, n := range f.RejectedLines {
+					assert.Contains(t, rows, fmt.Sprintf("line %d, ", n))
+				}
 				assert.True(t, docs[f.Path], "the file's good rows are in the graph")
 			case "ingest":
 				assert.Empty(t, line)
@@ -114,6 +125,11 @@ func TestBadCorpusEndToEnd(t *testing.T) {
 		})
 	}
 	assert.Len(t, rejectedRows, 2, "rows are rejected only in the reject_rows files: %v", rejectedRows)
+	skippedRows := 0
+	for _, lines := range rejectedRows {
+		skippedRows += len(lines)
+	}
+	assert.Contains(t, out, fmt.Sprintf(" failed; %d spreadsheet rows skipped\n", skippedRows), "the summary counts the skipped rows")
 
 	// The valid parts are the ground truth: documents, mentions, structured
 	// nodes and relationships (including the good rows of reject_rows

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/services/watcher"
@@ -77,6 +78,8 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	}
 
 	tr := newTracker()
+	skipped := newRejectedRows()
+	s.rowsRejected = skipped.add
 	runCtx, stopRunners := context.WithCancel(ctx)
 	defer stopRunners()
 	g, gctx := errgroup.WithContext(runCtx)
@@ -169,7 +172,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	failed := printSummary(e.stdout, reports, tr, earlier, time.Since(start))
+	failed := printSummary(e.stdout, reports, tr, earlier, skipped, time.Since(start))
 	if failed > 0 {
 		return exitCode(1)
 	}
@@ -370,10 +373,10 @@ func earlierFailures(ctx context.Context, js jetstream.JetStream, reports []watc
 // and returns the number of failures: files the watcher could not publish,
 // messages of this run's files dead-lettered, and the dead letters of
 // unchanged files (earlier, by correlation ID; see earlierFailures).
-func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier map[string][]bus.DeadLetter, took time.Duration) int {
+func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier map[string][]bus.DeadLetter, skipped *rejectedRows, took time.Duration) int {
 	counts := map[watcher.Outcome]int{}
 	var lines []string
-	failed := 0
+	failed, rowsSkipped := 0, 0
 	for _, rep := range reports {
 		for _, r := range rep.Results {
 			counts[r.Outcome]++
@@ -384,9 +387,14 @@ func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier ma
 				failed++
 				lines = append(lines, fmt.Sprintf("failed  %s: %v", r.Path, r.Err))
 			case watcher.Published, watcher.Deleted:
-				for _, msg := range tr.failures(r.CorrelationID) {
+				failures := tr.failures(r.CorrelationID)
+				for _, msg := range failures {
 					failed++
 					lines = append(lines, fmt.Sprintf("failed  %s: %s", r.Path, msg))
+				}
+				if rows := skipped.of(r.Path); len(rows) > 0 && len(failures) == 0 {
+					rowsSkipped += len(rows)
+					lines = append(lines, fmt.Sprintf("rows    %s: %s", r.Path, describeSkipped(rows)))
 				}
 			case watcher.Unchanged:
 				for _, dl := range earlier[watcher.CorrelationID(r.Path, r.SHA256)] {
@@ -401,14 +409,62 @@ func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier ma
 	for _, n := range counts {
 		total += n
 	}
-	fmt.Fprintf(w, "ingested %d files in %s: %d new or changed, %d unchanged, %d deleted, %d skipped, %d failed\n",
+	fmt.Fprintf(w, "ingested %d files in %s: %d new or changed, %d unchanged, %d deleted, %d skipped, %d failed",
 		total, took.Round(time.Millisecond), counts[watcher.Published], counts[watcher.Unchanged],
 		counts[watcher.Deleted], counts[watcher.Skipped], failed)
+	if rowsSkipped > 0 {
+		fmt.Fprintf(w, "; %d spreadsheet rows skipped", rowsSkipped)
+	}
+	fmt.Fprintln(w)
 	sort.Strings(lines)
 	for _, l := range lines {
 		fmt.Fprintln(w, l)
 	}
 	return failed
+}
+
+// rejectedRows gathers, by file, the spreadsheet rows the parser skipped
+// (on_row_error: skip_row), once each however often a file is parsed.
+type rejectedRows struct {
+	mu    sync.Mutex
+	seen  map[string]map[string]bool
+	files map[string][]string // described rows in the order told
+}
+
+func newRejectedRows() *rejectedRows {
+	return &rejectedRows{seen: map[string]map[string]bool{}, files: map[string][]string{}}
+}
+
+func (r *rejectedRows) add(file string, rows []event.RowError) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen[file] == nil {
+		r.seen[file] = map[string]bool{}
+	}
+	for _, row := range rows {
+		if d := row.String(); !r.seen[file][d] {
+			r.seen[file][d] = true
+			r.files[file] = append(r.files[file], d)
+		}
+	}
+}
+
+func (r *rejectedRows) of(file string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.files[file]
+}
+
+// summaryRows is how many skipped rows of a file ingest's summary names.
+const summaryRows = 3
+
+// describeSkipped is the summary's line of a file's skipped rows.
+func describeSkipped(rows []string) string {
+	s := fmt.Sprintf("%d skipped (on_row_error: skip_row): %s", len(rows), strings.Join(rows[:min(len(rows), summaryRows)], "; "))
+	if len(rows) > summaryRows {
+		s += fmt.Sprintf("; and %d more (see the log)", len(rows)-summaryRows)
+	}
+	return s
 }
 
 // tracker follows every file's messages through the stages: a file is

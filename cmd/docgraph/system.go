@@ -31,6 +31,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/datadir"
+	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
@@ -104,9 +105,12 @@ type system struct {
 	procTemp *datadir.Lock // this process's temp directory (procTempDir)
 
 	graphStore graph.Store // the graph writer's store (set by stageRunners)
-	book       *gazetteer.Book
-	refresher  *extractor.Refresher
-	tasks      []func(context.Context) error // background work of the stages
+	// rowsRejected, if set before stageRunners, is told the spreadsheet
+	// rows the parser skips (ingest's summary).
+	rowsRejected func(file string, rows []event.RowError)
+	book         *gazetteer.Book
+	refresher    *extractor.Refresher
+	tasks        []func(context.Context) error // background work of the stages
 }
 
 // gazetteerBook returns the process's mirror of the gazetteer bucket,
@@ -414,7 +418,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		if err != nil {
 			return nil, err
 		}
-		st, err := parser.NewStructured(m, parser.StructuredConfig{BatchSize: cfg.Parser.BatchRows, TempDir: tmp}, s.log)
+		st, err := parser.NewStructured(m, parser.StructuredConfig{BatchSize: cfg.Parser.BatchRows, TempDir: tmp, OnRejected: s.rowsRejected}, s.log)
 		if err != nil {
 			return nil, err
 		}

@@ -186,6 +186,26 @@ type RowError struct {
 	Error  string `json:"error"`
 }
 
+// String renders the error as a file-level message does: "line 7, column
+// start_date, value "31/02/2024": not a date".
+func (e RowError) String() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d", e.Line)
+	} else {
+		b.WriteString("row")
+	}
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %s", e.Column)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ", value %q", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Error)
+	return b.String()
+}
+
 // Records is one batch of mapped rows from a structured source. Batches of a
 // file version are numbered from 0; the one with Final set is the last and
 // carries Batches, the number of batches, so a writer can withdraw what the

@@ -214,7 +214,7 @@ func (b *recordBatcher) mapBatch(rm *rowMapper, src *schema.Source, rb *rowBatch
 			continue
 		}
 		if src.OnRowError == schema.OnRowErrorReject {
-			return batchResult{err: pipeline.Permanent(fmt.Errorf("%s: %s (on_row_error: reject_file)", b.doc.Path, describeRowError(*rowErr)))}
+			return batchResult{err: pipeline.Permanent(fmt.Errorf("%s: %s (on_row_error: reject_file)", b.doc.Path, rowErr.String()))}
 		}
 		if b.emit != nil {
 			b.cur.Rejected = append(b.cur.Rejected, *rowErr)
@@ -281,6 +281,9 @@ func (s *Structured) emitBatches(ctx context.Context, doc event.Document, src *s
 		}
 		if err := emit(*res.msg); err != nil {
 			return err
+		}
+		if len(res.rejected) > 0 && s.cfg.OnRejected != nil {
+			s.cfg.OnRejected(doc.Path, res.rejected)
 		}
 	}
 	if emit != nil && rejected > rowWarnings {

@@ -73,6 +73,10 @@ type StructuredConfig struct {
 	// MapWorkers is how many goroutines map a table's rows to records and
 	// encode them while one reads the file (GOMAXPROCS if 0).
 	MapWorkers int
+	// OnRejected, if set, is told the rows of a file that a batch rejects
+	// (on_row_error: skip_row) as the batch is emitted: ingest reports
+	// them in its summary. A redelivered file tells them again.
+	OnRejected func(file string, rows []event.RowError)
 }
 
 // Structured reads the CSV and XLSX files that the structured mapping
@@ -254,25 +258,6 @@ type tableReader interface {
 type cellKind struct {
 	xlsx     bool
 	date1904 bool
-}
-
-// describeRowError renders a row error for a file-level message.
-func describeRowError(e event.RowError) string {
-	var b strings.Builder
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "line %d", e.Line)
-	} else {
-		b.WriteString("row")
-	}
-	if e.Column != "" {
-		fmt.Fprintf(&b, ", column %s", e.Column)
-	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, ", value %q", e.Value)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Error)
-	return b.String()
 }
 
 // RecordsMsgID is the message ID of batch of doc's records:
