@@ -5,7 +5,6 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,13 +86,7 @@ func TestLLMExtractorNeedsItsKeyToStart(t *testing.T) {
 // dead-lettering every chunk; ingest's progress line says what it waits
 // for, and once the API answers, ingest finishes with nothing failed.
 func TestIngestWaitsOutAnLLMOutage(t *testing.T) {
-	var up atomic.Bool
-	srv := llmtest.New(t, func(llmtest.Request) llmtest.Reply {
-		if !up.Load() {
-			return llmtest.Reply{Status: 401, Body: llmtest.Error("Incorrect API key provided", "invalid_request_error")}
-		}
-		return llmtest.Reply{Content: `{"entities":[],"relationships":[]}`}
-	})
+	srv, down := llmtest.NewDown(t, llmtest.Reply{Status: 401, Body: llmtest.Error("Incorrect API key provided", "invalid_request_error")})
 	in := t.TempDir()
 	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool {
 		return rel == "people_notes.txt"
@@ -117,7 +110,7 @@ func TestIngestWaitsOutAnLLMOutage(t *testing.T) {
 	})
 	require.NotContains(t, p.log(), "message dead-lettered")
 
-	up.Store(true)
+	down.Store(false)
 	waitUntil(t, 90*time.Second, func() error {
 		if done, err := p.exited(); done {
 			require.NoError(t, err, tail(p.log(), 20))

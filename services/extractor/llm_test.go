@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -461,14 +460,7 @@ func TestClipText(t *testing.T) {
 // chunk without the new names.
 func TestLLMRefreshFailsWhileTheModelFails(t *testing.T) {
 	_, _, js := bustest.Provisioned(t)
-	var failing atomic.Bool
-	failing.Store(true)
-	srv := llmtest.New(t, func(llmtest.Request) llmtest.Reply {
-		if failing.Load() {
-			return llmtest.Reply{Status: 503, Body: llmtest.Error("overloaded", "server_error")}
-		}
-		return llmtest.Reply{Content: `{"entities":[],"relationships":[]}`}
-	})
+	srv, failing := llmtest.NewDown(t, llmtest.Reply{Status: 503, Body: llmtest.Error("overloaded", "server_error")})
 	x, _ := llmExtractor(t, srv, LLMOptions{CacheEntries: 10})
 	publishChunk(t, js, "a.md", "Ada Quinlan reviewed the plan.", 1)
 	x.gaz.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
@@ -486,14 +478,7 @@ func TestLLMRefreshFailsWhileTheModelFails(t *testing.T) {
 
 func TestLLMRefreshRunRetriesUntilTheModelAnswers(t *testing.T) {
 	_, _, js := bustest.Provisioned(t)
-	var failing atomic.Bool
-	failing.Store(true)
-	srv := llmtest.New(t, func(llmtest.Request) llmtest.Reply {
-		if failing.Load() {
-			return llmtest.Reply{Status: 500, Body: llmtest.Error("boom", "server_error")}
-		}
-		return llmtest.Reply{Content: `{"entities":[],"relationships":[]}`}
-	})
+	srv, failing := llmtest.NewDown(t, llmtest.Reply{Status: 500, Body: llmtest.Error("boom", "server_error")})
 	x, _ := llmExtractor(t, srv, LLMOptions{})
 	publishChunk(t, js, "a.md", "Ada Quinlan reviewed the plan.", 1)
 	r := NewRefresher(js, x, logging.Discard(), time.Millisecond)

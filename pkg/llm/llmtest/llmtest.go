@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -109,6 +110,22 @@ func New(t testing.TB, reply func(Request) Reply) *Server {
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// NewDown starts a server that answers down while the returned switch is
+// set (it starts set) and an empty extraction once it is cleared: an API
+// that fails, then recovers.
+func NewDown(t testing.TB, down Reply) (*Server, *atomic.Bool) {
+	t.Helper()
+	var isDown atomic.Bool
+	isDown.Store(true)
+	s := New(t, func(Request) Reply {
+		if isDown.Load() {
+			return down
+		}
+		return Reply{Content: `{"entities":[],"relationships":[]}`}
+	})
+	return s, &isDown
 }
 
 // BaseURL is the base URL to configure a client with.
