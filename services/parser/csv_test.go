@@ -237,12 +237,7 @@ sources:
 		"x8,,,,,\n"
 	p, err := parseFile(t, s, "typed.csv", writeTemp(t, "typed.csv", content))
 	require.NoError(t, err)
-	got := map[string]map[string]any{}
-	for _, r := range p.records {
-		for _, n := range r.Nodes {
-			got[n.Key] = normJSON(t, n.Properties)
-		}
-	}
+	got := p.properties(t)
 	assert.Equal(t, map[string]map[string]any{
 		"1": {"ok": true, "day": "2024-03-01", "at": "2024-03-01T10:20:30", "score": 1.5, "label": "a b"},
 		"2": {"ok": false, "day": "2024-03-01", "at": "2024-03-01T10:20:00", "score": -2.0},

@@ -94,6 +94,19 @@ func (p parsed) rejected() []event.RowError {
 	return out
 }
 
+// properties returns the properties of every node emitted, by key, as
+// JSON reads them back.
+func (p parsed) properties(t testing.TB) map[string]map[string]any {
+	t.Helper()
+	got := map[string]map[string]any{}
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			got[n.Key] = normJSON(t, n.Properties)
+		}
+	}
+	return got
+}
+
 // requireRejected checks that a file was refused, permanently, with an
 // error containing each of want, and that nothing of it was emitted.
 func requireRejected(t *testing.T, p parsed, err error, want ...string) {

@@ -95,12 +95,7 @@ func TestXLSXValues(t *testing.T) {
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
 	checkBatches(t, p)
-	got := map[string]map[string]any{}
-	for _, r := range p.records {
-		for _, n := range r.Nodes {
-			got[n.Key] = normJSON(t, n.Properties)
-		}
-	}
+	got := p.properties(t)
 	assert.Equal(t, map[string]map[string]any{
 		"1": {"name": "Widget", "ok": true, "amount": 1234.5, "at": "2024-03-01T10:20:30", "day": "2024-03-01"},
 		"2": {"ok": false, "at": "2024-03-02T08:00:00", "day": "2024-03-02"},
@@ -144,12 +139,7 @@ func TestXLSXNumberText(t *testing.T) {
 	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
-	got := map[string]map[string]any{}
-	for _, r := range p.records {
-		for _, n := range r.Nodes {
-			got[n.Key] = normJSON(t, n.Properties)
-		}
-	}
+	got := p.properties(t)
 	assert.Equal(t, map[string]map[string]any{
 		"1": {"name": "1042", "amount": 2.5},
 		"2": {"name": "10000000000", "amount": 125.0},
@@ -176,12 +166,7 @@ func TestXLSXDateSerials(t *testing.T) {
 	}}, false)
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
-	got := map[string]map[string]any{}
-	for _, r := range p.records {
-		for _, n := range r.Nodes {
-			got[n.Key] = normJSON(t, n.Properties)
-		}
-	}
+	got := p.properties(t)
 	assert.Equal(t, map[string]map[string]any{
 		"1": {"day": "1900-01-01"},
 		"2": {"day": "1900-02-28", "at": "1900-02-28T12:00:00"},
@@ -308,12 +293,7 @@ func TestXLSXCellForms(t *testing.T) {
 	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet, "xl/sharedStrings.xml": sst})
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
-	got := map[string]map[string]any{}
-	for _, r := range p.records {
-		for _, n := range r.Nodes {
-			got[n.Key] = normJSON(t, n.Properties)
-		}
-	}
+	got := p.properties(t)
 	assert.Equal(t, map[string]map[string]any{
 		"1": {"name": "Lina Farrell", "amount": 2.5},
 		"2": {"name": "山田"},
@@ -609,12 +589,7 @@ func TestXLSXFormulasWithoutResults(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			p, err := parseFile(t, s, "data.xlsx", filepath.Join("testdata", "xlsx", tt.file))
 			require.NoError(t, err)
-			got := map[string]map[string]any{}
-			for _, r := range p.records {
-				for _, n := range r.Nodes {
-					got[n.Key] = normJSON(t, n.Properties)
-				}
-			}
+			got := p.properties(t)
 			assert.Equal(t, tt.wantNodes, got)
 			assert.Equal(t, []event.RowError{
 				{Line: 3, Column: "name", Value: `="Bo"&"b"`, Error: tt.why},
@@ -641,12 +616,7 @@ func TestXLSXFormulaResults(t *testing.T) {
 	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
-	got := map[string]map[string]any{}
-	for _, r := range p.records {
-		for _, n := range r.Nodes {
-			got[n.Key] = normJSON(t, n.Properties)
-		}
-	}
+	got := p.properties(t)
 	assert.Equal(t, map[string]map[string]any{
 		"1": {"amount": 0.0},
 		"2": {"amount": 2.0, "name": "big"},
