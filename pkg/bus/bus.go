@@ -177,14 +177,10 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		if s.Name == StreamDLQ {
 			sc.MaxAge = 0 // dead letters stay until purged
 		}
-		if cfg.KeepExisting {
-			_, err := js.Stream(ctx, s.Name)
-			if err == nil {
-				continue
-			}
-			if !errors.Is(err, jetstream.ErrStreamNotFound) {
-				return fmt.Errorf("provision stream %s: %w", s.Name, err)
-			}
+		if keep, err := exists(ctx, js, cfg.KeepExisting, s.Name); err != nil {
+			return fmt.Errorf("provision stream %s: %w", s.Name, err)
+		} else if keep {
+			continue
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("provision stream %s: %w", s.Name, err)
@@ -194,14 +190,10 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		{Bucket: BucketFiles, Description: "Bytes of the watched files.", Compression: true},
 		{Bucket: BucketExports, Description: "Graph exports for operator commands.", TTL: time.Hour},
 	} {
-		if cfg.KeepExisting {
-			_, err := js.ObjectStore(ctx, obs.Bucket)
-			if err == nil {
-				continue
-			}
-			if !errors.Is(err, jetstream.ErrBucketNotFound) {
-				return fmt.Errorf("provision object store %s: %w", obs.Bucket, err)
-			}
+		if keep, err := exists(ctx, js, cfg.KeepExisting, objectStream(obs.Bucket)); err != nil {
+			return fmt.Errorf("provision object store %s: %w", obs.Bucket, err)
+		} else if keep {
+			continue
 		}
 		obs.Storage = jetstream.FileStorage
 		obs.Replicas = cfg.Replicas
@@ -215,14 +207,10 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		{Bucket: BucketGazetteerPaths, Description: "Latest version per gazetteer source path; gazetteer revision refreshed through.", History: 1},
 		{Bucket: BucketGraphWriters, Description: "Running graph writers and their stores.", History: 1, TTL: GraphWriterTTL},
 	} {
-		if cfg.KeepExisting {
-			_, err := js.KeyValue(ctx, kv.Bucket)
-			if err == nil {
-				continue
-			}
-			if !errors.Is(err, jetstream.ErrBucketNotFound) {
-				return fmt.Errorf("provision key-value bucket %s: %w", kv.Bucket, err)
-			}
+		if keep, err := exists(ctx, js, cfg.KeepExisting, "KV_"+kv.Bucket); err != nil {
+			return fmt.Errorf("provision key-value bucket %s: %w", kv.Bucket, err)
+		} else if keep {
+			continue
 		}
 		kv.Storage = jetstream.FileStorage
 		kv.Replicas = cfg.Replicas
@@ -231,6 +219,20 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		}
 	}
 	return nil
+}
+
+// exists reports whether the stream exists, when check is set (and false
+// without asking when it is not). An object store or a key-value bucket
+// is a stream too.
+func exists(ctx context.Context, js jetstream.JetStream, check bool, stream string) (bool, error) {
+	if !check {
+		return false, nil
+	}
+	_, err := js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // IsTransient reports whether a JetStream or connection error may go away

@@ -63,4 +63,11 @@ func TestProvisionKeepExisting(t *testing.T) {
 	}
 	_, err = js.KeyValue(t.Context(), bus.BucketGazetteer)
 	assert.NoError(t, err, "the missing bucket is created")
+
+	// Three replicas on a single server: any stream, object store or
+	// key-value bucket updated would fail.
+	operator.Replicas = 3
+	require.NoError(t, bus.Provision(t.Context(), js, operator), "nothing existing is updated")
+	system.Replicas = 3
+	require.Error(t, bus.Provision(t.Context(), js, system), "an update would fail here")
 }
