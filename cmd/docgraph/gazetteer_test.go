@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,6 +20,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/logging"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 // A person removed from the spreadsheets stops being recognised: the
@@ -179,6 +182,45 @@ func TestGazetteerRemovalWhileStoppedIsCaughtUpAtStart(t *testing.T) {
 	})
 	mustDocgraph(t, ingestArgs(data, in)...)
 	assert.Zero(t, personMentions(exportGraph(t, data), key), "%s is still mentioned after the restart", name)
+}
+
+// Documents ingested longer ago than the streams' history (max_age) still
+// learn the names a spreadsheet brings later: the extractor re-reads the
+// chunk stream, which keeps its history.
+func TestDocumentsOlderThanStreamHistoryLearnNewNames(t *testing.T) {
+	key, name, in, data := ingestSampleDocuments(t)
+
+	// Time passes beyond max_age: every stream with a bounded history
+	// drops what it holds.
+	withBook(t, data, func(js jetstream.JetStream, _ *gazetteer.Book) {
+		for _, s := range bus.Streams {
+			st, err := js.Stream(t.Context(), s.Name)
+			require.NoError(t, err)
+			cfg := st.CachedInfo().Config
+			if cfg.MaxAge == 0 {
+				continue
+			}
+			cfg.MaxAge, cfg.Duplicates = time.Second, time.Second
+			_, err = js.UpdateStream(t.Context(), cfg)
+			require.NoError(t, err)
+		}
+		testwait.Until(t, 30*time.Second, func() error {
+			st, err := js.Stream(t.Context(), bus.StreamFiles)
+			if err != nil {
+				return err
+			}
+			if info, err := st.Info(t.Context()); err != nil || info.State.Msgs > 0 {
+				return fmt.Errorf("the files stream still holds the documents' events (%v)", err)
+			}
+			return nil
+		})
+	})
+
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(rel string) bool {
+		return strings.HasSuffix(rel, ".csv") || strings.HasSuffix(rel, ".xlsx")
+	})
+	mustDocgraph(t, ingestArgs(data, in)...)
+	assert.Positive(t, personMentions(exportGraph(t, data), key), "%s, named by a spreadsheet after the documents' history expired, is mentioned", name)
 }
 
 // ingestSampleDocuments ingests the sample's documents without its

@@ -27,7 +27,8 @@ stream; the originals stay.
 
 For the parser, a file event with a newer event for the same file is skipped: the
 newest state of each file is what gets parsed again. Streams keep history for
-streams.max_age (7 days by default), so older messages cannot be replayed.
+streams.max_age (7 days by default), so older messages cannot be replayed; the
+chunk stream (the extractor's input) for streams.chunks_max_age (by default forever).
 Works against an external NATS (--nats), or else the docgraph whose data is under
 --data: the 'docgraph up' running there, or the data itself when nothing runs there
 (then the stage processes the copies when it next runs).`

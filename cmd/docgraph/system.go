@@ -200,7 +200,7 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 		s.close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	topo := bus.TopologyConfig{Replicas: cfg.Streams.Replicas, MaxAge: cfg.Streams.MaxAge,
+	topo := bus.TopologyConfig{Replicas: cfg.Streams.Replicas, MaxAge: cfg.Streams.MaxAge, ChunksMaxAge: cfg.Streams.ChunksMaxAge,
 		Duplicates: cfg.Streams.Duplicates, DataDuplicates: cfg.Streams.DataDuplicates, KeepExisting: opts.operator}
 	if err := provision(ctx, s.js, topo, log); err != nil {
 		s.close()

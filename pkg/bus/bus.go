@@ -125,9 +125,13 @@ func subjectMatches(pattern, subject string) bool {
 
 // TopologyConfig sizes the streams and buckets.
 type TopologyConfig struct {
-	Replicas   int           // 1 embedded, 3 in a cluster
-	MaxAge     time.Duration // history kept for replay; 0 = forever
-	Duplicates time.Duration // dedupe window for Nats-Msg-Id
+	Replicas int           // 1 embedded, 3 in a cluster
+	MaxAge   time.Duration // history kept for replay; 0 = forever
+	// ChunksMaxAge is the chunk stream's history (0 = forever), which the
+	// extractor re-reads when known names change: a document whose chunks
+	// have left the stream is not re-extracted.
+	ChunksMaxAge time.Duration
+	Duplicates   time.Duration // dedupe window for Nats-Msg-Id
 	// DataDuplicates is the dedupe window of the Data streams (Duplicates
 	// if 0). The server keeps every message ID of the window in memory,
 	// about 100 bytes each: at 10,000 messages/s a 10-minute window holds
@@ -174,8 +178,11 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		if cfg.MaxBytes > 0 {
 			sc.MaxBytes = cfg.MaxBytes
 		}
-		if s.Name == StreamDLQ {
+		switch s.Name {
+		case StreamDLQ:
 			sc.MaxAge = 0 // dead letters stay until purged
+		case StreamChunks:
+			sc.MaxAge = cfg.ChunksMaxAge
 		}
 		if keep, err := exists(ctx, js, cfg.KeepExisting, s.Name); err != nil {
 			return fmt.Errorf("provision stream %s: %w", s.Name, err)

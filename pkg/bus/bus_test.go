@@ -37,6 +37,35 @@ func TestProvisionSetsDuplicateWindows(t *testing.T) {
 	}
 }
 
+// The chunk stream keeps its history (the extractor re-reads it when
+// known names change) unless ChunksMaxAge bounds it; the other streams
+// keep MaxAge, dead letters stay until purged.
+func TestProvisionStreamHistory(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	ages := func() map[string]time.Duration {
+		out := map[string]time.Duration{}
+		for _, s := range bus.Streams {
+			st, err := js.Stream(t.Context(), s.Name)
+			require.NoError(t, err)
+			out[s.Name] = st.CachedInfo().Config.MaxAge
+		}
+		return out
+	}
+	week := 7 * 24 * time.Hour
+	assert.Equal(t, map[string]time.Duration{
+		bus.StreamFiles: week, bus.StreamRecords: week, bus.StreamExtractions: week,
+		bus.StreamChunks: 0, bus.StreamDLQ: 0,
+	}, ages())
+
+	topo := bus.DefaultTopology()
+	topo.MaxAge, topo.ChunksMaxAge = time.Hour, 30*24*time.Hour
+	require.NoError(t, bus.Provision(t.Context(), js, topo))
+	assert.Equal(t, map[string]time.Duration{
+		bus.StreamFiles: time.Hour, bus.StreamRecords: time.Hour, bus.StreamExtractions: time.Hour,
+		bus.StreamChunks: 30 * 24 * time.Hour, bus.StreamDLQ: 0,
+	}, ages())
+}
+
 // TestProvisionKeepExisting: an operator command's provisioning creates
 // what is missing and leaves the configuration of existing streams and
 // buckets alone, whatever its own defaults.
@@ -44,7 +73,7 @@ func TestProvisionKeepExisting(t *testing.T) {
 	ns := bustest.NewServer(t)
 	_, js := bustest.Connect(t, ns)
 	system := bus.DefaultTopology()
-	system.MaxAge = 720 * time.Hour
+	system.MaxAge, system.ChunksMaxAge = 720*time.Hour, 1440*time.Hour
 	require.NoError(t, bus.Provision(t.Context(), js, system))
 	_, err := js.KeyValue(t.Context(), bus.BucketGazetteer)
 	require.NoError(t, err)
@@ -56,7 +85,11 @@ func TestProvisionKeepExisting(t *testing.T) {
 	for _, s := range bus.Streams {
 		st, err := js.Stream(t.Context(), s.Name)
 		require.NoError(t, err)
-		if s.Name != bus.StreamDLQ {
+		switch s.Name {
+		case bus.StreamDLQ:
+		case bus.StreamChunks:
+			assert.Equal(t, 1440*time.Hour, st.CachedInfo().Config.MaxAge, s.Name)
+		default:
 			assert.Equal(t, 720*time.Hour, st.CachedInfo().Config.MaxAge, s.Name)
 		}
 		assert.NotEqual(t, time.Minute, st.CachedInfo().Config.Duplicates, s.Name)

@@ -74,9 +74,14 @@ type NATSConfig struct {
 
 // StreamsConfig sizes the JetStream streams.
 type StreamsConfig struct {
-	Replicas   int           `yaml:"replicas" help:"stream replicas: 1 embedded, 3 in a cluster"`
-	MaxAge     time.Duration `yaml:"max_age" help:"history kept for replay"`
-	Duplicates time.Duration `yaml:"duplicates" help:"deduplication window for Nats-Msg-Id"`
+	Replicas int           `yaml:"replicas" help:"stream replicas: 1 embedded, 3 in a cluster"`
+	MaxAge   time.Duration `yaml:"max_age" help:"history kept for replay (the chunk stream's: streams.chunks_max_age)"`
+	// ChunksMaxAge is the chunk stream's own history: when known names
+	// change, the extractor re-reads the chunks in that stream, so a
+	// document whose chunks have left it keeps the names it was extracted
+	// with.
+	ChunksMaxAge time.Duration `yaml:"chunks_max_age" help:"history of the chunk stream, which the extractor re-reads when the spreadsheets' names change: a document older than this no longer learns new names or forgets removed ones (0 = forever)"`
+	Duplicates   time.Duration `yaml:"duplicates" help:"deduplication window for Nats-Msg-Id"`
 	// DataDuplicates is the window of the chunk, record and extraction
 	// streams, which carry tens of messages per file; the server holds
 	// every ID of the window in memory (about 100 bytes each).
@@ -250,6 +255,9 @@ func (c Config) Validate() error {
 	}
 	if c.Streams.MaxAge < 0 {
 		add("streams.max_age (%s): must not be negative", c.Streams.MaxAge)
+	}
+	if c.Streams.ChunksMaxAge < 0 {
+		add("streams.chunks_max_age (%s): must not be negative", c.Streams.ChunksMaxAge)
 	}
 	if c.Streams.Duplicates < 0 || c.Streams.DataDuplicates < 0 {
 		add("streams.duplicates (%s), streams.data_duplicates (%s): must not be negative", c.Streams.Duplicates, c.Streams.DataDuplicates)

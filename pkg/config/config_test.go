@@ -270,3 +270,11 @@ func TestDuplicateWindows(t *testing.T) {
 	cfg.Streams.DataDuplicates = 0 // the files stream's window
 	assert.NoError(t, cfg.Validate())
 }
+
+func TestChunkHistory(t *testing.T) {
+	cfg := config.Default()
+	assert.Zero(t, cfg.Streams.ChunksMaxAge, "the chunk stream keeps its history")
+	assert.Contains(t, config.Paths(), "streams.chunks_max_age")
+	cfg.Streams.ChunksMaxAge = -time.Hour
+	assert.ErrorContains(t, cfg.Validate(), "streams.chunks_max_age (-1h0m0s): must not be negative")
+}
