@@ -94,6 +94,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO")
+	var missed []string
 	for _, c := range bus.Consumers {
 		cons, err := s.js.Consumer(ctx, c.Stream, c.Durable)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -109,9 +110,16 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, stageState(info, s.ns == nil), info.NumPending, info.NumAckPending,
 			info.NumRedelivered, dead[c], info.AckFloor.Stream)
+		if n, err := bus.Missed(ctx, s.js, c.Stream, c.Durable); err == nil && n > 0 {
+			missed = append(missed, fmt.Sprintf("%s: %d message%s left %s before the stage received them (the stream's max age or size limit): the graph lacks what they carried; see \"Messages missed\" in deployments/README.md",
+				c.Stage, n, plural(int(n)), c.Stream))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, m := range missed {
+		fmt.Fprintln(e.stdout, m)
 	}
 	if superseded > 0 {
 		fmt.Fprintf(e.stdout, "(%d more dead letter%s superseded by a later version of the file: 'docgraph dlq list --all')\n", superseded, plural(superseded))

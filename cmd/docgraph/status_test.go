@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -135,4 +136,39 @@ func TestOperatorCommandsLeaveStreamConfigAlone(t *testing.T) {
 	st, err := js.Stream(t.Context(), bus.StreamFiles)
 	require.NoError(t, err)
 	assert.Equal(t, 720*time.Hour, st.CachedInfo().Config.MaxAge)
+}
+
+// Messages that expired from a stage's input stream before the stage
+// received them are named by status, with where to read what to do.
+func TestStatusNamesMessagesMissed(t *testing.T) {
+	n := startTestNATS(t)
+	js := connect(t, n.url())
+	require.NoError(t, bus.Provision(t.Context(), js, bus.DefaultTopology()))
+	st, err := js.Stream(t.Context(), bus.StreamFiles)
+	require.NoError(t, err)
+	cons, err := st.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{Durable: bus.StageParser, AckPolicy: jetstream.AckExplicitPolicy})
+	require.NoError(t, err)
+	for range 3 {
+		_, err := js.Publish(t.Context(), event.SubjectFileDiscovered, []byte("{}"))
+		require.NoError(t, err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	require.NoError(t, err)
+	for m := range batch.Messages() {
+		require.NoError(t, m.DoubleAck(t.Context()))
+	}
+	assert.NotContains(t, mustDocgraph(t, "status", "--nats", n.url()), "left DOCGRAPH_FILES")
+
+	// The two others expire before the parser gets them.
+	cfg := st.CachedInfo().Config
+	cfg.MaxAge, cfg.Duplicates = time.Second, time.Second
+	_, err = js.UpdateStream(t.Context(), cfg)
+	require.NoError(t, err)
+	waitUntil(t, 30*time.Second, func() error {
+		out := mustDocgraph(t, "status", "--nats", n.url())
+		if !strings.Contains(out, `parser: 2 messages left DOCGRAPH_FILES before the stage received them (the stream's max age or size limit): the graph lacks what they carried; see "Messages missed" in deployments/README.md`) {
+			return fmt.Errorf("status does not name the missed messages:\n%s", out)
+		}
+		return nil
+	})
 }

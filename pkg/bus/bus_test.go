@@ -1,14 +1,17 @@
 package bus_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/bus/bustest"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 // The high-volume streams get the shorter deduplication window; 0 falls
@@ -103,4 +106,55 @@ func TestProvisionKeepExisting(t *testing.T) {
 	require.NoError(t, bus.Provision(t.Context(), js, operator), "nothing existing is updated")
 	system.Replicas = 3
 	require.Error(t, bus.Provision(t.Context(), js, system), "an update would fail here")
+}
+
+// Missed counts the messages that left a stream (here by its max age)
+// before the consumer was delivered them; none for a new consumer, none
+// once the consumer has been delivered a message after the gap.
+func TestMissed(t *testing.T) {
+	ns := bustest.NewServer(t)
+	_, js := bustest.Connect(t, ns)
+	ctx := t.Context()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "M", Subjects: []string{"m"}, MaxAge: time.Second})
+	require.NoError(t, err)
+	_, err = st.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "stage", AckPolicy: jetstream.AckExplicitPolicy})
+	require.NoError(t, err)
+	publish := func(n int) {
+		for range n {
+			_, err := js.Publish(ctx, "m", []byte("x"))
+			require.NoError(t, err)
+		}
+	}
+	consume := func(n int) {
+		cons, err := st.Consumer(ctx, "stage")
+		require.NoError(t, err)
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+		require.NoError(t, err)
+		got := 0
+		for m := range batch.Messages() {
+			require.NoError(t, m.DoubleAck(ctx))
+			got++
+		}
+		require.Equal(t, n, got)
+	}
+	publish(5)
+	n, err := bus.Missed(ctx, js, "M", "stage")
+	require.NoError(t, err)
+	assert.Zero(t, n, "a consumer delivered nothing yet starts at the first message")
+
+	consume(2)
+	testwait.Until(t, 30*time.Second, func() error {
+		if n, err := bus.Missed(ctx, js, "M", "stage"); err != nil || n != 3 {
+			return fmt.Errorf("missed %d (%v), want 3 once the stream has dropped them", n, err)
+		}
+		return nil
+	})
+	publish(1)
+	consume(1)
+	n, err = bus.Missed(ctx, js, "M", "stage")
+	require.NoError(t, err)
+	assert.Zero(t, n, "past the gap")
+
+	_, err = bus.Missed(ctx, js, "M", "nobody")
+	assert.ErrorContains(t, err, "consumer nobody on M")
 }

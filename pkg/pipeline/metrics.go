@@ -26,6 +26,7 @@ type Metrics struct {
 	outputs  *prometheus.CounterVec
 	paused   *prometheus.GaugeVec
 	slow     *prometheus.CounterVec
+	missed   *prometheus.CounterVec
 }
 
 // NewMetrics registers the runner metrics with reg.
@@ -60,8 +61,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "docgraph", Subsystem: "pipeline", Name: "slow_total",
 			Help: "Handlings (of a message or a batch) still running after slow_after, by stage.",
 		}, []string{"stage"}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "missed_total",
+			Help: "Messages that left a stage's input stream (max age, size limit) before the stage received them, by stage.",
+		}, []string{"stage"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused, m.slow} {
+	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused, m.slow, m.missed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pipeline metrics: %w", err)
 		}
@@ -78,4 +83,9 @@ func (m *Metrics) MessagesCounter(stage, outcome string) prometheus.Counter {
 // SlowCounter returns the counter of slow handlings of a stage (for tests).
 func (m *Metrics) SlowCounter(stage string) prometheus.Counter {
 	return m.slow.WithLabelValues(stage)
+}
+
+// MissedCounter returns the counter of messages a stage missed (for tests).
+func (m *Metrics) MissedCounter(stage string) prometheus.Counter {
+	return m.missed.WithLabelValues(stage)
 }

@@ -83,6 +83,7 @@ func (r *Runner) recovered(ctx context.Context) {
 	o.resumes++
 	r.metrics.paused.WithLabelValues(r.cfg.Stage).Set(0)
 	r.log.InfoContext(ctx, "dependency back: stage resumed", slog.Duration("outage", time.Since(o.since)))
+	r.checkMissed(ctx)
 	if err := r.resume(ctx); err != nil {
 		r.log.WarnContext(ctx, "resume consumer failed; retrying", slog.Any(logging.KeyErr, err))
 		go r.retryResume(ctx, o.resumes)

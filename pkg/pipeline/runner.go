@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/logging"
 )
 
@@ -230,6 +231,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("%s: create consumer %s on %s: %w", r.cfg.Stage, r.cfg.Durable, r.cfg.Stream, err)
 	}
+	r.checkMissed(ctx)
 	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.PullBatch), jetstream.PullExpiry(r.cfg.PullExpiry))
 	if err != nil {
 		return fmt.Errorf("%s: consume %s: %w", r.cfg.Stage, r.cfg.Stream, err)
@@ -273,6 +275,27 @@ func (r *Runner) Run(ctx context.Context) error {
 	<-completerDone
 	r.log.Info("stage stopped", slog.String("stream", r.cfg.Stream))
 	return nil
+}
+
+// checkMissed reports the messages that left the input stream before the
+// stage received them, which can only be seen before the consumer pulls
+// past the gap: at start and at the end of an outage (the consumer is
+// still paused then).
+func (r *Runner) checkMissed(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	n, err := bus.Missed(cctx, r.js, r.cfg.Stream, r.cfg.Durable)
+	if err != nil {
+		r.log.WarnContext(ctx, "could not check the input stream for messages missed", slog.Any(logging.KeyErr, err))
+		return
+	}
+	if n == 0 {
+		return
+	}
+	r.metrics.missed.WithLabelValues(r.cfg.Stage).Add(float64(n))
+	r.log.ErrorContext(ctx, "messages left the input stream before this stage received them (the stream's max age or size limit): the graph lacks what they carried",
+		slog.String("stream", r.cfg.Stream), slog.Uint64("missed", n),
+		slog.String("recover", "see \"Messages missed\" in deployments/README.md"))
 }
 
 // fetch feeds messages to the workers until ctx is cancelled; then it

@@ -947,3 +947,70 @@ func TestRunnerHonoursRetryAfter(t *testing.T) {
 	assert.Nil(t, pipeline.RetryAfter(nil, time.Second))
 	assert.Equal(t, "x", pipeline.RetryAfter(errors.New("x"), time.Second).Error())
 }
+
+// expireInput gives the test input stream a max age of a second and
+// waits until it has dropped every message it holds.
+func (e *env) expireInput(t *testing.T) {
+	t.Helper()
+	st, err := e.js.Stream(t.Context(), "T_IN")
+	require.NoError(t, err)
+	cfg := st.CachedInfo().Config
+	cfg.MaxAge, cfg.Duplicates = time.Second, time.Second
+	_, err = e.js.UpdateStream(t.Context(), cfg)
+	require.NoError(t, err)
+	waitFor(t, 30*time.Second, func() error {
+		if n := streamMsgs(t, e.js, "T_IN"); n > 0 {
+			return fmt.Errorf("%d messages not expired yet", n)
+		}
+		return nil
+	})
+}
+
+// Messages that expire from the input stream while the stage is stopped
+// are reported (an error log line and a metric) when it starts again, and
+// the stage goes on with what follows.
+func TestRunnerReportsMessagesMissedWhileStopped(t *testing.T) {
+	e := newEnv(t)
+	cfg := pipeline.Config{Stage: "test", Stream: "T_IN"}
+	r, err := pipeline.NewRunner(cfg, e.js, identity, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	stop := e.run(t, r)
+	e.publish(t, 1, "before")
+	e.waitCounted(t, "test", pipeline.OutcomeAck, 1)
+	stop()
+
+	e.publish(t, 3, "lost")
+	e.expireInput(t)
+
+	var logs testwait.Buffer
+	r, err = pipeline.NewRunner(cfg, e.js, identity, slog.New(slog.NewJSONHandler(&logs, nil)), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r)
+	<-r.Consuming()
+	assert.EqualValues(t, 3, testutil.ToFloat64(e.metrics.MissedCounter("test")))
+	assert.Contains(t, logs.String(), `"level":"ERROR","msg":"messages left the input stream before this stage received them`)
+	assert.Contains(t, logs.String(), `"missed":3`)
+
+	e.publish(t, 1, "after")
+	e.waitCounted(t, "test", pipeline.OutcomeAck, 2)
+	assert.EqualValues(t, 3, testutil.ToFloat64(e.metrics.MissedCounter("test")), "reported once")
+}
+
+// Messages that expire while the stage is paused for an outage are
+// reported when the dependency is back, before the consumer resumes.
+func TestRunnerReportsMessagesMissedDuringAnOutage(t *testing.T) {
+	e := newEnv(t)
+	r, down := runPaused(t, e, e.js, pipeline.Config{})
+	e.publish(t, 4, "lost")
+	e.expireInput(t)
+	down.Store(false)
+	waitFor(t, 10*time.Second, func() error {
+		if r.Paused() {
+			return errors.New("still paused")
+		}
+		return nil
+	})
+	assert.EqualValues(t, 4, testutil.ToFloat64(e.metrics.MissedCounter("test")))
+	e.publish(t, 1, "after")
+	e.waitCounted(t, "test", pipeline.OutcomeAck, 2)
+}
