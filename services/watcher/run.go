@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -249,7 +250,7 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 		abs := w.abs(rel)
 		lst, err := os.Lstat(abs)
 		switch {
-		case err != nil && !errors.Is(err, fs.ErrNotExist):
+		case err != nil && !notExist(err):
 			delete(pend.entries, rel) // the rescan reports it
 			continue
 		case err != nil || lst.IsDir():
@@ -261,6 +262,11 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 				goneDirs = append(goneDirs, rel)
 			}
 			continue
+		case o.dir:
+			// A directory replaced by a file or a symlink: the files that
+			// were in it are gone; the new file is handled below.
+			o.dir = false
+			goneDirs = append(goneDirs, rel)
 		}
 		st := lst
 		if lst.Mode()&fs.ModeSymlink != 0 {
@@ -306,7 +312,8 @@ func (w *Watcher) gone(ctx context.Context, rel string) {
 }
 
 // sweep withdraws the recorded files under directories that were moved,
-// deleted or replaced and that are gone. It reads the whole state, which
+// deleted or replaced (by another directory, a file or a symlink) and that
+// are gone. It reads the whole state, which
 // takes long with many files: once per settle step, for every directory
 // gone in it, and never for a file (editors and downloads delete many
 // short-lived ones). Files recorded for another folder are left.
@@ -320,13 +327,27 @@ func (w *Watcher) sweep(ctx context.Context, dirs []string) {
 		w.log.WarnContext(ctx, "withdraw files of gone directories", slog.Any("dirs", dirs), slog.Any(keyErr, err))
 		return
 	}
+	// A directory replaced by a file or by a symlink (scans do not follow
+	// symlinks to directories) holds none of the files under its path.
+	var replaced []string
+	for _, d := range dirs {
+		if st, err := os.Lstat(w.abs(d)); err == nil && !st.IsDir() {
+			replaced = append(replaced, d)
+		}
+	}
 	for _, p := range slices.Sorted(maps.Keys(recs)) {
 		r := recs[p]
 		if !r.live() || !r.ownedBy(w.root) || !inAny(p, dirs) {
 			continue
 		}
-		if _, err := os.Lstat(w.abs(p)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(w.abs(p)); inAny(p, replaced) || notExist(err) {
 			w.withdraw(ctx, r)
 		}
 	}
+}
+
+// notExist reports whether err says that a path is not there, also because
+// one of its directories is now a file.
+func notExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }

@@ -406,6 +406,38 @@ func TestRunDirectorySwapped(t *testing.T) {
 	assert.Equal(t, sha("a, version 2"), e.discovered(t, "d/a.md")[1].SHA256)
 }
 
+// A directory replaced by a file of the same name, or by a symlink to
+// another directory (which is not followed), withdraws the files that were
+// in it at once, not only at the next rescan, and the file is published.
+func TestRunDirectoryReplacedByAFile(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "x/a.md", "a")
+	e.write(t, "x/sub/b.md", "b")
+	e.write(t, "y/c.md", "c")
+	startRun(t, e.w)
+	for _, p := range []string{"x/a.md", "x/sub/b.md", "y/c.md"} {
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, p)) }, "discovered "+p))
+	}
+
+	t.Run("by a file", func(t *testing.T) {
+		require.NoError(t, os.RemoveAll(filepath.Join(e.root, "x")))
+		e.write(t, "x", "x is a file now")
+		for _, p := range []string{"x/a.md", "x/sub/b.md"} {
+			waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p))
+		}
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "x")) }, "discovered x"))
+	})
+	t.Run("by a symlink", func(t *testing.T) {
+		require.NoError(t, os.Rename(filepath.Join(e.root, "y"), filepath.Join(e.root, "z")))
+		require.NoError(t, os.Symlink("z", filepath.Join(e.root, "y")))
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "y/c.md")) }, "deleted y/c.md"))
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "z/c.md")) }, "discovered z/c.md"))
+	})
+}
+
 // docgraph's data directory inside the watched folder is never published:
 // its store files change with every publication, which published them
 // again, without end.
