@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -336,4 +337,44 @@ func TestScanUnreadableDirectoryKeepsItsFiles(t *testing.T) {
 	assert.Equal(t, Deleted, res.Outcome)
 	res, _ = rep.Lookup("b")
 	assert.Equal(t, Published, res.Outcome)
+}
+
+// A file that keeps failing the same way (unreadable, or the files stream
+// gone) is retried by every scan but warned about once, and the scans that
+// only repeat known failures log at debug level: a rescan every 30 seconds
+// does not fill the log. Once it has succeeded, a new failure is warned
+// about again.
+func TestScanWarnsOfARepeatedFailureOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	e.scan(t) // opens the buckets
+	e.write(t, "a.md", "a")
+	s, err := e.js.Stream(t.Context(), bus.StreamFiles)
+	require.NoError(t, err)
+	cfg := s.CachedInfo().Config
+	require.NoError(t, e.js.DeleteStream(t.Context(), bus.StreamFiles))
+	levels := func(msg string) []any {
+		var out []any
+		for _, l := range e.logs.lines(t, msg) {
+			out = append(out, l["level"])
+		}
+		return out
+	}
+
+	for range 3 {
+		res, _ := e.scan(t).Lookup("a.md")
+		require.Equal(t, Failed, res.Outcome)
+	}
+	assert.Equal(t, []any{"WARN", "DEBUG", "DEBUG"}, levels("file failed"))
+	assert.Equal(t, []any{"DEBUG", "INFO", "DEBUG", "DEBUG"}, levels("scan finished"))
+	assert.Equal(t, 3.0, testutil.ToFloat64(e.w.m.failed), "every attempt is counted")
+
+	_, err = e.js.CreateStream(t.Context(), cfg)
+	require.NoError(t, err)
+	res, _ := e.scan(t).Lookup("a.md")
+	require.Equal(t, Published, res.Outcome)
+	require.NoError(t, e.js.DeleteStream(t.Context(), bus.StreamFiles))
+	e.write(t, "a.md", "a, changed")
+	res, _ = e.scan(t).Lookup("a.md")
+	require.Equal(t, Failed, res.Outcome)
+	assert.Equal(t, []any{"WARN", "DEBUG", "DEBUG", "WARN"}, levels("file failed"))
 }

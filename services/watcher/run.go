@@ -305,7 +305,7 @@ func (w *Watcher) gone(ctx context.Context, rel string) {
 		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
 		return
 	}
-	w.forgetSkip(rel)
+	w.forgetLogged(rel)
 	if rec.live() && rec.ownedBy(w.root) {
 		w.withdraw(ctx, rec)
 	}
