@@ -247,6 +247,30 @@ func TestScanCancelledMidway(t *testing.T) {
 	assert.Empty(t, e.discovered(t, "b.md"))
 }
 
+// A publication interrupted by the shutdown is no failure of the file: it
+// is not warned about nor counted (the next start publishes the file).
+func TestScanInterruptedPublicationIsNoFailure(t *testing.T) {
+	e := newEnv(t, nil)
+	e.write(t, "a.md", "a")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e.w.hook = func(step, _ string) {
+		if step == "hashed" {
+			cancel() // stopped while the file is stored
+		}
+	}
+	_, err := e.w.Scan(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	for _, l := range e.logs.lines(t, "file failed") {
+		assert.NotEqual(t, "WARN", l["level"], "%v", l)
+	}
+	assert.Zero(t, testutil.ToFloat64(e.w.m.failed))
+
+	e.w.hook = nil
+	res, _ := e.scan(t).Lookup("a.md")
+	assert.Equal(t, Published, res.Outcome)
+}
+
 func TestScanRootReplacedByFile(t *testing.T) {
 	e := newEnv(t, nil)
 	e.write(t, "a.md", "a")

@@ -807,8 +807,13 @@ func (w *Watcher) skip(ctx context.Context, rel string, reason SkipReason, detai
 
 // fail reports a path that failed. Every failure is counted, and scans
 // retry it; the same error for the same path is warned about once, then
-// logged at debug level, until the path succeeds or fails otherwise.
+// logged at debug level, until the path succeeds or fails otherwise. Work
+// interrupted by the end of ctx (the shutdown) is no failure of the path.
 func (w *Watcher) fail(ctx context.Context, rel string, err error) Result {
+	if ctx.Err() != nil {
+		w.log.DebugContext(ctx, "file interrupted", slog.String(keyPath, rel), slog.Any(keyErr, err))
+		return Result{Path: rel, Outcome: Failed, Err: err}
+	}
 	w.m.failed.Inc()
 	w.smu.Lock()
 	repeated := w.failed[rel] == err.Error()
