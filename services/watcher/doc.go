@@ -58,8 +58,9 @@
 // are not valid UTF-8 (events and state are JSON, which cannot carry them
 // unchanged) and anything that is not a regular file. Symlinks to regular
 // files inside the folder are followed and published under the link's own
-// path; symlinks to directories are not followed (the directory is inside
-// the folder and watched anyway).
+// path (Run publishes a link again, or withdraws it, when its target
+// changes or goes); symlinks to directories are not followed (the directory
+// is inside the folder and watched anyway).
 // Each ignored path is logged and counted once, not on every rescan.
 //
 // A recorded path is withdrawn (FileDeleted) when a scan finds nothing there

@@ -199,6 +199,9 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 	}
 	wasDir := (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && w.unwatchTree(ctx, pend, ev.Name)
 	rel := w.rel(ev.Name)
+	if ev.Op != fsnotify.Chmod {
+		w.touchLinks(pend, rel)
+	}
 	if r := w.pathRule(rel, true); r != "" && r != ReasonInvalidName {
 		return // hidden or ignored; editor files and invalid names are checked (and logged once) by visit
 	}
@@ -211,6 +214,19 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 	o := pend.touch(rel, ev.Name)
 	o.dir = o.dir || wasDir
 	o.written = o.written || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create)
+}
+
+// touchLinks queues, as written, the symlinks whose targets are rel or are
+// under it: a link's bytes are its target's, and the events name the
+// target only.
+func (w *Watcher) touchLinks(pend *pending, rel string) {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	for link, target := range w.links {
+		if under(target, rel) {
+			pend.touch(link, w.abs(link)).written = true
+		}
+	}
 }
 
 // watchTree watches a new directory and its subdirectories and queues

@@ -438,6 +438,40 @@ func TestRunDirectoryReplacedByAFile(t *testing.T) {
 	})
 }
 
+// A symlink inside the folder is published with its target's bytes: when
+// the target changes or goes, the link is published again or withdrawn at
+// once, not only at the next rescan (the events name the target, not the
+// link).
+func TestRunFollowsTheTargetsOfSymlinks(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "docs/real.md", "version 1")
+	require.NoError(t, os.Symlink("docs/real.md", filepath.Join(e.root, "link.md")))
+	require.NoError(t, os.Symlink("docs", filepath.Join(e.root, "docs-link")))
+	e.write(t, "other/o.md", "o")
+	require.NoError(t, os.Symlink("../docs-link/real.md", filepath.Join(e.root, "other/via-dir-link.md")))
+	startRun(t, e.w)
+	discoveredN := func(p string, n int) func() error {
+		return countIs(n, func() int { return len(e.discovered(t, p)) }, "discovered "+p)
+	}
+	for _, p := range []string{"docs/real.md", "link.md", "other/via-dir-link.md"} {
+		waitFor(t, runTimeout, discoveredN(p, 1))
+	}
+
+	e.write(t, "docs/real.md", "version 2")
+	for _, p := range []string{"docs/real.md", "link.md", "other/via-dir-link.md"} {
+		waitFor(t, runTimeout, discoveredN(p, 2))
+		assert.Equal(t, sha("version 2"), e.discovered(t, p)[1].SHA256, p)
+	}
+
+	require.NoError(t, os.Rename(filepath.Join(e.root, "docs"), filepath.Join(t.TempDir(), "docs")))
+	for _, p := range []string{"docs/real.md", "link.md", "other/via-dir-link.md"} {
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p))
+	}
+}
+
 // docgraph's data directory inside the watched folder is never published:
 // its store files change with every publication, which published them
 // again, without end.

@@ -61,12 +61,15 @@ type Watcher struct {
 	// folders hold in the state.
 	othersLogged bool
 
-	// smu guards skipped, failed, warned and a scan's pending set, which
-	// the files of one scan visited in parallel share.
+	// smu guards skipped, failed, warned, links and a scan's pending set,
+	// which the files of one scan visited in parallel share.
 	smu     sync.Mutex
 	skipped map[string]SkipReason // paths whose skip was logged, by reason
 	failed  map[string]string     // paths whose failure was warned about, by error
 	warned  int                   // failures warned about (not repeated ones)
+	// links maps the symlinks published to their targets (relative paths):
+	// events name the target, and Run reads its links again.
+	links map[string]string
 
 	// hook is a test hook: it runs after the steps "hashed" and "stored" of
 	// publish, and at "sweep", before Run reads the whole state for the
@@ -109,6 +112,7 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 		m:        m,
 		skipped:  map[string]SkipReason{},
 		failed:   map[string]string{},
+		links:    map[string]string{},
 	}, nil
 }
 
@@ -344,6 +348,11 @@ feed:
 			delete(w.failed, p)
 		}
 	}
+	for p := range w.links {
+		if !seen[p] {
+			delete(w.links, p)
+		}
+	}
 	// A scan that only retried failures already warned about is routine.
 	newFailures := w.warned != warned
 	w.smu.Unlock()
@@ -482,6 +491,7 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 		return w.skip(ctx, rel, reason, rel)
 	}
 	st := lst
+	w.setLink(rel, "")
 	if lst.Mode()&fs.ModeSymlink != 0 {
 		target, err := filepath.EvalSymlinks(abs)
 		if err != nil {
@@ -497,6 +507,7 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 		if st.IsDir() {
 			return w.skip(ctx, rel, ReasonNotRegular, rel+" (symlink to a directory, not followed)")
 		}
+		w.setLink(rel, w.rel(target))
 	}
 	if !st.Mode().IsRegular() {
 		return w.skip(ctx, rel, ReasonNotRegular, fmt.Sprintf("%s (%s)", rel, st.Mode().Type()))
@@ -756,6 +767,18 @@ func (w *Watcher) runHook(step, rel string) {
 func (w *Watcher) deleteObject(ctx context.Context, obj string) {
 	if err := w.objects.Delete(ctx, obj); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 		w.log.WarnContext(ctx, "delete superseded object", slog.String("object", obj), slog.Any(keyErr, err))
+	}
+}
+
+// setLink records that the symlink rel points at target, or with target
+// "", that rel is no symlink to a file.
+func (w *Watcher) setLink(rel, target string) {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	if target == "" {
+		delete(w.links, rel)
+	} else {
+		w.links[rel] = target
 	}
 }
 
