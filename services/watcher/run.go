@@ -205,7 +205,9 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 	if r := w.pathRule(rel, true); r != "" && r != ReasonInvalidName {
 		return // hidden or ignored; editor files and invalid names are checked (and logged once) by visit
 	}
-	if ev.Has(fsnotify.Create) {
+	// A directory that could not be watched (unreadable) is watched once
+	// its mode changes, as a new one.
+	if ev.Has(fsnotify.Create) || (ev.Has(fsnotify.Chmod) && pend.watchFailed[ev.Name]) {
 		if lst, err := os.Lstat(ev.Name); err == nil && lst.IsDir() {
 			w.watchTree(ctx, pend, ev.Name)
 			return

@@ -472,6 +472,36 @@ func TestRunFollowsTheTargetsOfSymlinks(t *testing.T) {
 	}
 }
 
+// A directory that could not be watched because it was unreadable is
+// watched, and its files are published, as soon as it is made readable,
+// not only at the next rescan.
+func TestRunWatchesADirectoryMadeReadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any directory; run as another user")
+	}
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "locked/a.md", "a")
+	locked := filepath.Join(e.root, "locked")
+	require.NoError(t, os.Chmod(locked, 0))
+	t.Cleanup(func() { assert.NoError(t, os.Chmod(locked, 0o755)) }) // so that TempDir can remove it
+	startRun(t, e.w)
+	waitFor(t, runTimeout, func() error {
+		if len(e.logs.lines(t, "watching folder")) == 0 {
+			return errors.New("initial scan not done")
+		}
+		return nil
+	})
+	require.Len(t, e.logs.lines(t, "watch directory"), 1, "the failed watch is logged")
+
+	require.NoError(t, os.Chmod(locked, 0o755))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "locked/a.md")) }, "discovered locked/a.md"))
+	e.write(t, "locked/b.md", "written after")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "locked/b.md")) }, "discovered locked/b.md"))
+}
+
 // docgraph's data directory inside the watched folder is never published:
 // its store files change with every publication, which published them
 // again, without end.
