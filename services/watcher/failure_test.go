@@ -402,3 +402,35 @@ func TestScanWarnsOfARepeatedFailureOnce(t *testing.T) {
 	require.Equal(t, Failed, res.Outcome)
 	assert.Equal(t, []any{"WARN", "DEBUG", "DEBUG", "WARN"}, levels("file failed"))
 }
+
+// A directory that cannot be read is warned about once, and again when it
+// becomes unreadable again after it was read.
+func TestScanWarnsOfAnUnreadableDirectoryAgainAfterItWasRead(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any directory; run as another user")
+	}
+	e := newEnv(t, nil)
+	e.write(t, "d/a.md", "a")
+	d := filepath.Join(e.root, "d")
+	t.Cleanup(func() { assert.NoError(t, os.Chmod(d, 0o755)) }) // so that TempDir can remove it
+	warnings := func() int {
+		n := 0
+		for _, l := range e.logs.lines(t, "file failed") {
+			if l["level"] == "WARN" && l["path"] == "d" {
+				n++
+			}
+		}
+		return n
+	}
+	require.NoError(t, os.Chmod(d, 0))
+	e.scan(t)
+	e.scan(t)
+	assert.Equal(t, 1, warnings())
+	require.NoError(t, os.Chmod(d, 0o755))
+	res, _ := e.scan(t).Lookup("d/a.md")
+	require.Equal(t, Published, res.Outcome)
+	require.NoError(t, os.Chmod(d, 0))
+	res, _ = e.scan(t).Lookup("d")
+	require.Equal(t, Failed, res.Outcome)
+	assert.Equal(t, 2, warnings())
+}

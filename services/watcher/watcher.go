@@ -343,8 +343,16 @@ feed:
 			delete(w.skipped, p)
 		}
 	}
+	// A path that did not fail in this scan (a directory read again, say)
+	// is warned about again when it fails anew.
+	failedNow := map[string]bool{}
+	for _, res := range rep.Results {
+		if res.Outcome == Failed {
+			failedNow[res.Path] = true
+		}
+	}
 	for p := range w.failed {
-		if !seen[p] && !recs[p].live() {
+		if !failedNow[p] {
 			delete(w.failed, p)
 		}
 	}
