@@ -43,6 +43,11 @@ const (
 // and partial-download files.
 var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*.tmp", "*.crdownload", ".#*"}
 
+// systemFiles are the names (any case) of files that operating systems
+// create and hide without a leading dot: Windows' thumbnail caches and
+// folder settings, and the custom icon of a macOS folder.
+var systemFiles = []string{"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"}
+
 // Watcher publishes the files of one folder. Scan and Run may be called
 // from different goroutines; their work on the folder is serialised.
 type Watcher struct {
@@ -432,6 +437,9 @@ func (w *Watcher) abs(rel string) string { return filepath.Join(w.root, filepath
 func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 	name := path.Base(rel)
 	if strings.HasPrefix(name, ".") {
+		return ReasonHidden
+	}
+	if !isDir && slices.ContainsFunc(systemFiles, func(f string) bool { return strings.EqualFold(f, name) }) {
 		return ReasonHidden
 	}
 	if slices.ContainsFunc(w.excluded, func(x string) bool { return under(rel, x) }) {
