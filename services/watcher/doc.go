@@ -49,17 +49,20 @@
 //
 // # What is ignored
 //
-// Hidden files and directories (a name starting with "."), editor and
-// partial files (*.swp, *.swx, ~$*, *~, #*#, *.part, *.tmp, *.crdownload,
-// .#*), names or relative paths matching a Config.Ignore pattern (a pattern
-// that matches a directory skips the whole directory), the Config.Exclude
+// Hidden files and directories (a name starting with ".", and the files
+// operating systems hide otherwise: Thumbs.db, ehthumbs.db, desktop.ini and
+// macOS' "Icon\r", in any case), editor and partial files (*.swp, *.swx,
+// ~$*, *~, #*#, *.part, *.tmp, *.crdownload, .#*), names or relative paths
+// matching a Config.Ignore pattern (a pattern that matches a directory
+// skips the whole directory), the Config.Exclude
 // directories (docgraph's data directory inside the folder), symlinks whose
 // target leaves the folder, files larger than Config.MaxFileSize, names that
 // are not valid UTF-8 (events and state are JSON, which cannot carry them
 // unchanged) and anything that is not a regular file. Symlinks to regular
 // files inside the folder are followed and published under the link's own
-// path; symlinks to directories are not followed (the directory is inside
-// the folder and watched anyway).
+// path (Run publishes a link again, or withdraws it, when its target
+// changes or goes); symlinks to directories are not followed (the directory
+// is inside the folder and watched anyway).
 // Each ignored path is logged and counted once, not on every rescan.
 //
 // A recorded path is withdrawn (FileDeleted) when a scan finds nothing there

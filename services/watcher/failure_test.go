@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -246,6 +247,30 @@ func TestScanCancelledMidway(t *testing.T) {
 	assert.Empty(t, e.discovered(t, "b.md"))
 }
 
+// A publication interrupted by the shutdown is no failure of the file: it
+// is not warned about nor counted (the next start publishes the file).
+func TestScanInterruptedPublicationIsNoFailure(t *testing.T) {
+	e := newEnv(t, nil)
+	e.write(t, "a.md", "a")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e.w.hook = func(step, _ string) {
+		if step == "hashed" {
+			cancel() // stopped while the file is stored
+		}
+	}
+	_, err := e.w.Scan(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	for _, l := range e.logs.lines(t, "file failed") {
+		assert.NotEqual(t, "WARN", l["level"], "%v", l)
+	}
+	assert.Zero(t, testutil.ToFloat64(e.w.m.failed))
+
+	e.w.hook = nil
+	res, _ := e.scan(t).Lookup("a.md")
+	assert.Equal(t, Published, res.Outcome)
+}
+
 func TestScanRootReplacedByFile(t *testing.T) {
 	e := newEnv(t, nil)
 	e.write(t, "a.md", "a")
@@ -336,4 +361,76 @@ func TestScanUnreadableDirectoryKeepsItsFiles(t *testing.T) {
 	assert.Equal(t, Deleted, res.Outcome)
 	res, _ = rep.Lookup("b")
 	assert.Equal(t, Published, res.Outcome)
+}
+
+// A file that keeps failing the same way (unreadable, or the files stream
+// gone) is retried by every scan but warned about once, and the scans that
+// only repeat known failures log at debug level: a rescan every 30 seconds
+// does not fill the log. Once it has succeeded, a new failure is warned
+// about again.
+func TestScanWarnsOfARepeatedFailureOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	e.scan(t) // opens the buckets
+	e.write(t, "a.md", "a")
+	s, err := e.js.Stream(t.Context(), bus.StreamFiles)
+	require.NoError(t, err)
+	cfg := s.CachedInfo().Config
+	require.NoError(t, e.js.DeleteStream(t.Context(), bus.StreamFiles))
+	levels := func(msg string) []any {
+		var out []any
+		for _, l := range e.logs.lines(t, msg) {
+			out = append(out, l["level"])
+		}
+		return out
+	}
+
+	for range 3 {
+		res, _ := e.scan(t).Lookup("a.md")
+		require.Equal(t, Failed, res.Outcome)
+	}
+	assert.Equal(t, []any{"WARN", "DEBUG", "DEBUG"}, levels("file failed"))
+	assert.Equal(t, []any{"DEBUG", "INFO", "DEBUG", "DEBUG"}, levels("scan finished"))
+	assert.Equal(t, 3.0, testutil.ToFloat64(e.w.m.failed), "every attempt is counted")
+
+	_, err = e.js.CreateStream(t.Context(), cfg)
+	require.NoError(t, err)
+	res, _ := e.scan(t).Lookup("a.md")
+	require.Equal(t, Published, res.Outcome)
+	require.NoError(t, e.js.DeleteStream(t.Context(), bus.StreamFiles))
+	e.write(t, "a.md", "a, changed")
+	res, _ = e.scan(t).Lookup("a.md")
+	require.Equal(t, Failed, res.Outcome)
+	assert.Equal(t, []any{"WARN", "DEBUG", "DEBUG", "WARN"}, levels("file failed"))
+}
+
+// A directory that cannot be read is warned about once, and again when it
+// becomes unreadable again after it was read.
+func TestScanWarnsOfAnUnreadableDirectoryAgainAfterItWasRead(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any directory; run as another user")
+	}
+	e := newEnv(t, nil)
+	e.write(t, "d/a.md", "a")
+	d := filepath.Join(e.root, "d")
+	t.Cleanup(func() { assert.NoError(t, os.Chmod(d, 0o755)) }) // so that TempDir can remove it
+	warnings := func() int {
+		n := 0
+		for _, l := range e.logs.lines(t, "file failed") {
+			if l["level"] == "WARN" && l["path"] == "d" {
+				n++
+			}
+		}
+		return n
+	}
+	require.NoError(t, os.Chmod(d, 0))
+	e.scan(t)
+	e.scan(t)
+	assert.Equal(t, 1, warnings())
+	require.NoError(t, os.Chmod(d, 0o755))
+	res, _ := e.scan(t).Lookup("d/a.md")
+	require.Equal(t, Published, res.Outcome)
+	require.NoError(t, os.Chmod(d, 0))
+	res, _ = e.scan(t).Lookup("d")
+	require.Equal(t, Failed, res.Outcome)
+	assert.Equal(t, 2, warnings())
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -198,10 +199,15 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 	}
 	wasDir := (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && w.unwatchTree(ctx, pend, ev.Name)
 	rel := w.rel(ev.Name)
+	if ev.Op != fsnotify.Chmod {
+		w.touchLinks(pend, rel)
+	}
 	if r := w.pathRule(rel, true); r != "" && r != ReasonInvalidName {
 		return // hidden or ignored; editor files and invalid names are checked (and logged once) by visit
 	}
-	if ev.Has(fsnotify.Create) {
+	// A directory that could not be watched (unreadable) is watched once
+	// its mode changes, as a new one.
+	if ev.Has(fsnotify.Create) || (ev.Has(fsnotify.Chmod) && pend.watchFailed[ev.Name]) {
 		if lst, err := os.Lstat(ev.Name); err == nil && lst.IsDir() {
 			w.watchTree(ctx, pend, ev.Name)
 			return
@@ -210,6 +216,19 @@ func (w *Watcher) onEvent(ctx context.Context, pend *pending, ev fsnotify.Event)
 	o := pend.touch(rel, ev.Name)
 	o.dir = o.dir || wasDir
 	o.written = o.written || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create)
+}
+
+// touchLinks queues, as written, the symlinks whose targets are rel or are
+// under it: a link's bytes are its target's, and the events name the
+// target only.
+func (w *Watcher) touchLinks(pend *pending, rel string) {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	for link, target := range w.links {
+		if under(target, rel) {
+			pend.touch(link, w.abs(link)).written = true
+		}
+	}
 }
 
 // watchTree watches a new directory and its subdirectories and queues
@@ -249,7 +268,7 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 		abs := w.abs(rel)
 		lst, err := os.Lstat(abs)
 		switch {
-		case err != nil && !errors.Is(err, fs.ErrNotExist):
+		case err != nil && !notExist(err):
 			delete(pend.entries, rel) // the rescan reports it
 			continue
 		case err != nil || lst.IsDir():
@@ -261,6 +280,11 @@ func (w *Watcher) settle(ctx context.Context, pend *pending) {
 				goneDirs = append(goneDirs, rel)
 			}
 			continue
+		case o.dir:
+			// A directory replaced by a file or a symlink: the files that
+			// were in it are gone; the new file is handled below.
+			o.dir = false
+			goneDirs = append(goneDirs, rel)
 		}
 		st := lst
 		if lst.Mode()&fs.ModeSymlink != 0 {
@@ -299,14 +323,15 @@ func (w *Watcher) gone(ctx context.Context, rel string) {
 		w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
 		return
 	}
-	w.forgetSkip(rel)
+	w.forgetLogged(rel)
 	if rec.live() && rec.ownedBy(w.root) {
 		w.withdraw(ctx, rec)
 	}
 }
 
 // sweep withdraws the recorded files under directories that were moved,
-// deleted or replaced and that are gone. It reads the whole state, which
+// deleted or replaced (by another directory, a file or a symlink) and that
+// are gone. It reads the whole state, which
 // takes long with many files: once per settle step, for every directory
 // gone in it, and never for a file (editors and downloads delete many
 // short-lived ones). Files recorded for another folder are left.
@@ -320,13 +345,27 @@ func (w *Watcher) sweep(ctx context.Context, dirs []string) {
 		w.log.WarnContext(ctx, "withdraw files of gone directories", slog.Any("dirs", dirs), slog.Any(keyErr, err))
 		return
 	}
+	// A directory replaced by a file or by a symlink (scans do not follow
+	// symlinks to directories) holds none of the files under its path.
+	var replaced []string
+	for _, d := range dirs {
+		if st, err := os.Lstat(w.abs(d)); err == nil && !st.IsDir() {
+			replaced = append(replaced, d)
+		}
+	}
 	for _, p := range slices.Sorted(maps.Keys(recs)) {
 		r := recs[p]
 		if !r.live() || !r.ownedBy(w.root) || !inAny(p, dirs) {
 			continue
 		}
-		if _, err := os.Lstat(w.abs(p)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(w.abs(p)); inAny(p, replaced) || notExist(err) {
 			w.withdraw(ctx, r)
 		}
 	}
+}
+
+// notExist reports whether err says that a path is not there, also because
+// one of its directories is now a file.
+func notExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }

@@ -406,6 +406,102 @@ func TestRunDirectorySwapped(t *testing.T) {
 	assert.Equal(t, sha("a, version 2"), e.discovered(t, "d/a.md")[1].SHA256)
 }
 
+// A directory replaced by a file of the same name, or by a symlink to
+// another directory (which is not followed), withdraws the files that were
+// in it at once, not only at the next rescan, and the file is published.
+func TestRunDirectoryReplacedByAFile(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "x/a.md", "a")
+	e.write(t, "x/sub/b.md", "b")
+	e.write(t, "y/c.md", "c")
+	startRun(t, e.w)
+	for _, p := range []string{"x/a.md", "x/sub/b.md", "y/c.md"} {
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, p)) }, "discovered "+p))
+	}
+
+	t.Run("by a file", func(t *testing.T) {
+		require.NoError(t, os.RemoveAll(filepath.Join(e.root, "x")))
+		e.write(t, "x", "x is a file now")
+		for _, p := range []string{"x/a.md", "x/sub/b.md"} {
+			waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p))
+		}
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "x")) }, "discovered x"))
+	})
+	t.Run("by a symlink", func(t *testing.T) {
+		require.NoError(t, os.Rename(filepath.Join(e.root, "y"), filepath.Join(e.root, "z")))
+		require.NoError(t, os.Symlink("z", filepath.Join(e.root, "y")))
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "y/c.md")) }, "deleted y/c.md"))
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "z/c.md")) }, "discovered z/c.md"))
+	})
+}
+
+// A symlink inside the folder is published with its target's bytes: when
+// the target changes or goes, the link is published again or withdrawn at
+// once, not only at the next rescan (the events name the target, not the
+// link).
+func TestRunFollowsTheTargetsOfSymlinks(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "docs/real.md", "version 1")
+	require.NoError(t, os.Symlink("docs/real.md", filepath.Join(e.root, "link.md")))
+	require.NoError(t, os.Symlink("docs", filepath.Join(e.root, "docs-link")))
+	e.write(t, "other/o.md", "o")
+	require.NoError(t, os.Symlink("../docs-link/real.md", filepath.Join(e.root, "other/via-dir-link.md")))
+	startRun(t, e.w)
+	discoveredN := func(p string, n int) func() error {
+		return countIs(n, func() int { return len(e.discovered(t, p)) }, "discovered "+p)
+	}
+	for _, p := range []string{"docs/real.md", "link.md", "other/via-dir-link.md"} {
+		waitFor(t, runTimeout, discoveredN(p, 1))
+	}
+
+	e.write(t, "docs/real.md", "version 2")
+	for _, p := range []string{"docs/real.md", "link.md", "other/via-dir-link.md"} {
+		waitFor(t, runTimeout, discoveredN(p, 2))
+		assert.Equal(t, sha("version 2"), e.discovered(t, p)[1].SHA256, p)
+	}
+
+	require.NoError(t, os.Rename(filepath.Join(e.root, "docs"), filepath.Join(t.TempDir(), "docs")))
+	for _, p := range []string{"docs/real.md", "link.md", "other/via-dir-link.md"} {
+		waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, p)) }, "deleted "+p))
+	}
+}
+
+// A directory that could not be watched because it was unreadable is
+// watched, and its files are published, as soon as it is made readable,
+// not only at the next rescan.
+func TestRunWatchesADirectoryMadeReadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any directory; run as another user")
+	}
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 50 * time.Millisecond
+		c.Rescan = time.Hour // only fsnotify
+	})
+	e.write(t, "locked/a.md", "a")
+	locked := filepath.Join(e.root, "locked")
+	require.NoError(t, os.Chmod(locked, 0))
+	t.Cleanup(func() { assert.NoError(t, os.Chmod(locked, 0o755)) }) // so that TempDir can remove it
+	startRun(t, e.w)
+	waitFor(t, runTimeout, func() error {
+		if len(e.logs.lines(t, "watching folder")) == 0 {
+			return errors.New("initial scan not done")
+		}
+		return nil
+	})
+	require.Len(t, e.logs.lines(t, "watch directory"), 1, "the failed watch is logged")
+
+	require.NoError(t, os.Chmod(locked, 0o755))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "locked/a.md")) }, "discovered locked/a.md"))
+	e.write(t, "locked/b.md", "written after")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "locked/b.md")) }, "discovered locked/b.md"))
+}
+
 // docgraph's data directory inside the watched folder is never published:
 // its store files change with every publication, which published them
 // again, without end.

@@ -276,6 +276,10 @@ func TestScanIgnored(t *testing.T) {
 		{give: "file.pdf.crdownload", want: ReasonEditor},
 		{give: "#notes.md#", want: ReasonEditor},
 		{give: "sub/.#lock.md", want: ReasonHidden},
+		{give: "photos/Thumbs.db", want: ReasonHidden},
+		{give: "photos/desktop.ini", want: ReasonHidden},
+		{give: "Desktop.ini", want: ReasonHidden},
+		{give: "photos/Icon\r", want: ReasonHidden},
 		{give: "drafts/idea.md", want: ReasonIgnored, path: "drafts"},
 		{give: "copy.bak", want: ReasonIgnored},
 		{give: "archive/old-plan.md", want: ReasonIgnored},
@@ -306,7 +310,7 @@ func TestScanIgnored(t *testing.T) {
 	// Logged and counted once, not on every scan.
 	assert.Len(t, e.logs.lines(t, "file skipped"), len(tests))
 	assert.Equal(t, 8.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonEditor))))
-	assert.Equal(t, 4.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonHidden))))
+	assert.Equal(t, 8.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonHidden))))
 	assert.Equal(t, 3.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonIgnored))))
 }
 

@@ -43,6 +43,11 @@ const (
 // and partial-download files.
 var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*.tmp", "*.crdownload", ".#*"}
 
+// systemFiles are the names (any case) of files that operating systems
+// create and hide without a leading dot: Windows' thumbnail caches and
+// folder settings, and the custom icon of a macOS folder.
+var systemFiles = []string{"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"}
+
 // Watcher publishes the files of one folder. Scan and Run may be called
 // from different goroutines; their work on the folder is serialised.
 type Watcher struct {
@@ -61,10 +66,15 @@ type Watcher struct {
 	// folders hold in the state.
 	othersLogged bool
 
-	// smu guards skipped and a scan's pending set, which the files of one
-	// scan visited in parallel share.
+	// smu guards skipped, failed, warned, links and a scan's pending set,
+	// which the files of one scan visited in parallel share.
 	smu     sync.Mutex
 	skipped map[string]SkipReason // paths whose skip was logged, by reason
+	failed  map[string]string     // paths whose failure was warned about, by error
+	warned  int                   // failures warned about (not repeated ones)
+	// links maps the symlinks published to their targets (relative paths):
+	// events name the target, and Run reads its links again.
+	links map[string]string
 
 	// hook is a test hook: it runs after the steps "hashed" and "stored" of
 	// publish, and at "sweep", before Run reads the whole state for the
@@ -106,6 +116,8 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 		log:      logger.With(slog.String(keyStage, bus.StageWatcher)),
 		m:        m,
 		skipped:  map[string]SkipReason{},
+		failed:   map[string]string{},
+		links:    map[string]string{},
 	}, nil
 }
 
@@ -186,7 +198,8 @@ func (w *Watcher) open(ctx context.Context) error {
 // is published when its size and mtime before and after hashing agree;
 // Scan does not wait for Config.Settle. An error means the pass could not be
 // made (the root is gone, the state is unreadable, ctx ended); problems with
-// single files are Failed results and are retried by the next scan.
+// single files are Failed results and are retried by the next scan (a
+// failure that repeats is warned about once).
 func (w *Watcher) Scan(ctx context.Context) (Report, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -210,6 +223,9 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 		return Report{}, fmt.Errorf("scan %s: %w", w.root, err)
 	}
 	w.logOtherRoots(ctx, recs)
+	w.smu.Lock()
+	warned := w.warned
+	w.smu.Unlock()
 	var (
 		rep        Report
 		keep       = map[string]bool{} // recorded paths that stay current
@@ -326,15 +342,37 @@ feed:
 			rep.Results = append(rep.Results, w.withdraw(ctx, rec))
 		}
 	}
+	w.smu.Lock()
 	for p := range w.skipped {
 		if !seen[p] {
 			delete(w.skipped, p)
 		}
 	}
+	// A path that did not fail in this scan (a directory read again, say)
+	// is warned about again when it fails anew.
+	failedNow := map[string]bool{}
+	for _, res := range rep.Results {
+		if res.Outcome == Failed {
+			failedNow[res.Path] = true
+		}
+	}
+	for p := range w.failed {
+		if !failedNow[p] {
+			delete(w.failed, p)
+		}
+	}
+	for p := range w.links {
+		if !seen[p] {
+			delete(w.links, p)
+		}
+	}
+	// A scan that only retried failures already warned about is routine.
+	newFailures := w.warned != warned
+	w.smu.Unlock()
 	rep.Duration = time.Since(start)
 	w.m.scan.Observe(rep.Duration.Seconds())
 	level := slog.LevelDebug
-	if rep.Count(Published)+rep.Count(Deleted)+rep.Count(Failed) > 0 {
+	if rep.Count(Published)+rep.Count(Deleted) > 0 || newFailures {
 		level = slog.LevelInfo
 	}
 	w.log.Log(ctx, level, "scan finished",
@@ -399,6 +437,9 @@ func (w *Watcher) abs(rel string) string { return filepath.Join(w.root, filepath
 func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 	name := path.Base(rel)
 	if strings.HasPrefix(name, ".") {
+		return ReasonHidden
+	}
+	if !isDir && slices.ContainsFunc(systemFiles, func(f string) bool { return strings.EqualFold(f, name) }) {
 		return ReasonHidden
 	}
 	if slices.ContainsFunc(w.excluded, func(x string) bool { return under(rel, x) }) {
@@ -466,6 +507,7 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 		return w.skip(ctx, rel, reason, rel)
 	}
 	st := lst
+	w.setLink(rel, "")
 	if lst.Mode()&fs.ModeSymlink != 0 {
 		target, err := filepath.EvalSymlinks(abs)
 		if err != nil {
@@ -481,6 +523,7 @@ func (w *Watcher) visit(ctx context.Context, rel, abs string, lst fs.FileInfo, r
 		if st.IsDir() {
 			return w.skip(ctx, rel, ReasonNotRegular, rel+" (symlink to a directory, not followed)")
 		}
+		w.setLink(rel, w.rel(target))
 	}
 	if !st.Mode().IsRegular() {
 		return w.skip(ctx, rel, ReasonNotRegular, fmt.Sprintf("%s (%s)", rel, st.Mode().Type()))
@@ -594,7 +637,7 @@ func (w *Watcher) publish(ctx context.Context, rel, abs string, rec *record) Res
 	if drop != "" {
 		w.deleteObject(ctx, drop)
 	}
-	w.forgetSkip(rel)
+	w.forgetLogged(rel)
 	w.m.published.Inc()
 	w.m.bytes.Add(float64(st0.Size()))
 	w.log.InfoContext(ctx, "file published",
@@ -671,6 +714,7 @@ func (w *Watcher) withdraw(ctx context.Context, rec *record) Result {
 			w.deleteObject(ctx, obj)
 		}
 	}
+	w.forgetLogged(rec.Path)
 	w.m.deleted.Inc()
 	w.log.InfoContext(ctx, "file deleted",
 		slog.String(keyCorrelationID, cid),
@@ -742,15 +786,28 @@ func (w *Watcher) deleteObject(ctx context.Context, obj string) {
 	}
 }
 
-// forgetSkip forgets that rel's skip was logged.
-func (w *Watcher) forgetSkip(rel string) {
+// setLink records that the symlink rel points at target, or with target
+// "", that rel is no symlink to a file.
+func (w *Watcher) setLink(rel, target string) {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	if target == "" {
+		delete(w.links, rel)
+	} else {
+		w.links[rel] = target
+	}
+}
+
+// forgetLogged forgets that rel's skip or failure was logged.
+func (w *Watcher) forgetLogged(rel string) {
 	w.smu.Lock()
 	delete(w.skipped, rel)
+	delete(w.failed, rel)
 	w.smu.Unlock()
 }
 
 func (w *Watcher) unchanged(rel string, rec *record) Result {
-	w.forgetSkip(rel)
+	w.forgetLogged(rel)
 	return Result{Path: rel, Outcome: Unchanged, SHA256: rec.SHA256, Size: rec.Size, Object: rec.Object, Seq: rec.Seq}
 }
 
@@ -787,9 +844,28 @@ func (w *Watcher) skip(ctx context.Context, rel string, reason SkipReason, detai
 	return Result{Path: rel, Outcome: Skipped, Reason: reason, Detail: detail}
 }
 
+// fail reports a path that failed. Every failure is counted, and scans
+// retry it; the same error for the same path is warned about once, then
+// logged at debug level, until the path succeeds or fails otherwise. Work
+// interrupted by the end of ctx (the shutdown) is no failure of the path.
 func (w *Watcher) fail(ctx context.Context, rel string, err error) Result {
+	if ctx.Err() != nil {
+		w.log.DebugContext(ctx, "file interrupted", slog.String(keyPath, rel), slog.Any(keyErr, err))
+		return Result{Path: rel, Outcome: Failed, Err: err}
+	}
 	w.m.failed.Inc()
-	w.log.WarnContext(ctx, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
+	w.smu.Lock()
+	repeated := w.failed[rel] == err.Error()
+	w.failed[rel] = err.Error()
+	if !repeated {
+		w.warned++
+	}
+	w.smu.Unlock()
+	level := slog.LevelWarn
+	if repeated {
+		level = slog.LevelDebug
+	}
+	w.log.Log(ctx, level, "file failed", slog.String(keyPath, rel), slog.Any(keyErr, err))
 	return Result{Path: rel, Outcome: Failed, Err: err}
 }
 
