@@ -537,11 +537,13 @@ func (x *docxReader) start(t xml.StartElement) {
 			if tb := x.table(); tb != nil {
 				tb.cell.Reset()
 			}
-		case "delText", "instrText", "delInstrText", "moveFrom", "rt":
-			// Deleted text, field codes, the old place of text moved with
-			// changes tracked (moveTo holds it at its new place) and
-			// phonetic guides (ruby text over its base) are not document
-			// text.
+		case "del", "delText", "instrText", "delInstrText", "moveFrom", "rt":
+			// Deleted revisions (whatever element their text is in: Word
+			// writes w:delText, other producers w:t), field codes, the old
+			// place of text moved with changes tracked (moveTo holds it at
+			// its new place) and phonetic guides (ruby text over its base)
+			// are not document text. A w:del that marks a deleted
+			// paragraph mark or table row holds nothing.
 			x.skip = 1
 		}
 	case n.Space == nsMath && n.Local == "t":
