@@ -49,13 +49,14 @@ var errNotDocx = errors.New("not a Word document")
 // then of its footnotes and endnotes: one paragraph per block separated by
 // blank lines, the runs of a paragraph concatenated (runs may split a
 // word), tabs and breaks kept, and tables one row per line with cells
-// separated by " | ". Deleted revisions and the source of tracked moves,
-// field instructions, hidden runs, phonetic guides and the fallback copies
-// of text boxes are left out; so are headers, footers and comments (page
-// furniture and review notes, not what the document says). Imported
-// content (w:altChunk, as web applications export HTML to Word) is read
-// in place when it is HTML, MHTML, plain text or WordprocessingML; other
-// formats (RTF) are skipped.
+// separated by " | ". Tracked changes read as accepted: deleted revisions,
+// the source of tracked moves, field instructions, hidden runs, phonetic
+// guides and the fallback copies of text boxes are left out, and a
+// paragraph whose mark is deleted runs on into the next one. Headers,
+// footers and comments are left out too (page furniture and review notes,
+// not what the document says). Imported content (w:altChunk, as web
+// applications export HTML to Word) is read in place when it is HTML,
+// MHTML, plain text or WordprocessingML; other formats (RTF) are skipped.
 func extractDocx(data []byte, lim docxLimits) (string, error) {
 	left := lim.total
 	if left <= 0 {
@@ -443,6 +444,15 @@ type docxReader struct {
 	inText    bool // inside a text element
 	runHidden bool // the current run is hidden (w:vanish)
 
+	// A paragraph whose mark is a tracked deletion runs on into the next
+	// paragraph, as Word shows the changes accepted: markDeleted is the
+	// open paragraph whose mark is deleted, joined the text of a closed
+	// one that the next paragraph at depth joinedDepth (of the element
+	// stack) continues. Anything else that comes first ends it.
+	markDeleted *strings.Builder
+	joined      *strings.Builder
+	joinedDepth int
+
 	// altChunk returns the text of the imported content a relationship
 	// ID names; nil reads none.
 	altChunk func(id string) (string, error)
@@ -485,6 +495,7 @@ func docxText(r io.Reader, maxDepth int, altChunk func(id string) (string, error
 	}
 	// The decoder rejects unclosed elements, so every paragraph and table
 	// has been closed here.
+	x.endJoined()
 	return strings.TrimSpace(x.out.String()), nil
 }
 
@@ -504,6 +515,12 @@ func (x *docxReader) start(t xml.StartElement) {
 	case isWordNS(n.Space):
 		switch n.Local {
 		case "p":
+			if x.joined != nil && x.joinedDepth == len(x.stack) {
+				x.paras = append(x.paras, x.joined)
+				x.joined = nil
+				break
+			}
+			x.endJoined()
 			x.paras = append(x.paras, &strings.Builder{})
 		case "r":
 			x.runHidden = false
@@ -528,6 +545,7 @@ func (x *docxReader) start(t xml.StartElement) {
 		case "altChunk":
 			x.readAltChunk(t)
 		case "tbl":
+			x.endJoined()
 			x.tables = append(x.tables, &docxTable{})
 		case "tr":
 			if tb := x.table(); tb != nil {
@@ -538,6 +556,9 @@ func (x *docxReader) start(t xml.StartElement) {
 				tb.cell.Reset()
 			}
 		case "del", "delText", "instrText", "delInstrText", "moveFrom", "rt":
+			if n.Local == "del" && x.parent(1) == "rPr" && x.parent(2) == "pPr" && len(x.paras) > 0 {
+				x.markDeleted = x.paras[len(x.paras)-1]
+			}
 			// Deleted revisions (whatever element their text is in: Word
 			// writes w:delText, other producers w:t), field codes, the old
 			// place of text moved with changes tracked (moveTo holds it at
@@ -589,6 +610,7 @@ func (x *docxReader) end(n xml.Name) {
 		case "t":
 			x.inText = false
 		case "tc":
+			x.endJoined()
 			if tb := x.table(); tb != nil {
 				tb.row = append(tb.row, strings.TrimSpace(tb.cell.String()))
 				tb.cell.Reset()
@@ -660,11 +682,27 @@ func (x *docxReader) endParagraph() {
 	}
 	p := x.paras[len(x.paras)-1]
 	x.paras = x.paras[:len(x.paras)-1]
+	if p == x.markDeleted {
+		x.markDeleted = nil
+		x.endJoined()
+		x.joined, x.joinedDepth = p, len(x.stack)
+		return
+	}
 	x.emit(p.String())
+}
+
+// endJoined emits the text of a paragraph whose mark is deleted when no
+// paragraph continues it.
+func (x *docxReader) endJoined() {
+	if p := x.joined; p != nil {
+		x.joined = nil
+		x.emit(p.String())
+	}
 }
 
 // emit adds a finished block of text where it belongs.
 func (x *docxReader) emit(s string) {
+	x.endJoined()
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return
