@@ -142,6 +142,7 @@ func TestExtractMentions(t *testing.T) {
 		{"zero-width space glues words", "Nora\u200bBishop", nil},
 		{"direction marks around a name", "\u200fNora Bishop\u200e and \u2068Lars Çelik\u2069", []string{"Person:nora bishop", "Person:lars çelik"}},
 		{"curly apostrophe in a name", "Aisha O\u2019Connor and Aisha O\u02bcConnor", []string{"Person:aisha o'connor"}},
+		{"non-breaking hyphen in a name", "Mary\u2011Kate Çelik", []string{"Person:mary-kate çelik"}},
 		{"curly possessive", "Nora Bishop\u2019s plan", []string{"Person:nora bishop"}},
 		{"dash joining two names", "the Nora Bishop\u2013Lars Çelik report", []string{"Person:nora bishop", "Person:lars çelik"}},
 	}
