@@ -17,6 +17,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/html/charset"
 )
@@ -48,7 +50,8 @@ var errNotDocx = errors.New("not a Word document")
 // extractDocx returns the text of the main document part of a .docx,
 // then of its footnotes and endnotes: one paragraph per block separated by
 // blank lines, the runs of a paragraph concatenated (runs may split a
-// word), tabs and breaks kept, and tables one row per line with cells
+// word; a superscript or subscript run, such as a footnote mark typed
+// after a name, stands apart), tabs and breaks kept, and tables one row per line with cells
 // separated by " | ". Tracked changes read as accepted: deleted revisions,
 // the source of tracked moves, field instructions, hidden runs, phonetic
 // guides and the fallback copies of text boxes are left out, and a
@@ -443,6 +446,14 @@ type docxReader struct {
 
 	inText    bool // inside a text element
 	runHidden bool // the current run is hidden (w:vanish)
+	runScript bool // the current run is a superscript or subscript (w:vertAlign)
+
+	// The text written last in the current paragraph: whether there is
+	// any, whether it ends with whitespace and whether it was a
+	// superscript or subscript. A superscript or subscript stands apart
+	// from the text around it: a footnote mark typed after a name
+	// ("Lina Farrell¹") is not part of the name.
+	wrote, wroteSpace, wroteScript bool
 
 	// A paragraph whose mark is a tracked deletion runs on into the next
 	// paragraph, as Word shows the changes accepted: markDeleted is the
@@ -489,7 +500,7 @@ func docxText(r io.Reader, maxDepth int, altChunk func(id string) (string, error
 			}
 		case xml.CharData:
 			if x.skip == 0 && x.inText && !x.runHidden {
-				x.write(string(t))
+				x.runText(string(t))
 			}
 		}
 	}
@@ -522,8 +533,9 @@ func (x *docxReader) start(t xml.StartElement) {
 			}
 			x.endJoined()
 			x.paras = append(x.paras, &strings.Builder{})
+			x.wrote = false
 		case "r":
-			x.runHidden = false
+			x.runHidden, x.runScript = false, false
 		case "t":
 			x.inText = true
 		case "tab", "ptab":
@@ -537,6 +549,14 @@ func (x *docxReader) start(t xml.StartElement) {
 		case "noBreakHyphen":
 			if x.parent(1) == "r" {
 				x.write("-")
+			}
+		case "vertAlign":
+			if x.parent(1) == "rPr" && x.parent(2) == "r" {
+				for _, a := range t.Attr {
+					if a.Name.Local == "val" && (a.Value == "superscript" || a.Value == "subscript") {
+						x.runScript = true
+					}
+				}
 			}
 		case "vanish":
 			if x.parent(1) == "rPr" && x.parent(2) == "r" && on(t) {
@@ -606,7 +626,7 @@ func (x *docxReader) end(n xml.Name) {
 		case "p":
 			x.endParagraph()
 		case "r":
-			x.runHidden = false
+			x.runHidden, x.runScript = false, false
 		case "t":
 			x.inText = false
 		case "tc":
@@ -664,11 +684,26 @@ func (x *docxReader) table() *docxTable {
 	return x.tables[len(x.tables)-1]
 }
 
+// runText writes the text of a run, apart from the text before it if one
+// of the two is a superscript or subscript and neither has whitespace
+// between them.
+func (x *docxReader) runText(s string) {
+	if s == "" {
+		return
+	}
+	if first, _ := utf8.DecodeRuneInString(s); x.wrote && x.runScript != x.wroteScript && !x.wroteSpace && !unicode.IsSpace(first) {
+		x.write(" ")
+	}
+	x.write(s)
+}
+
 // write appends run text to the innermost open paragraph (or, outside any
 // paragraph, to the output).
 func (x *docxReader) write(s string) {
 	if len(x.paras) > 0 {
 		x.paras[len(x.paras)-1].WriteString(s)
+		last, _ := utf8.DecodeLastRuneInString(s)
+		x.wrote, x.wroteSpace, x.wroteScript = true, unicode.IsSpace(last), x.runScript
 		return
 	}
 	x.emit(s)
