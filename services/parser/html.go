@@ -17,10 +17,13 @@ const (
 	breakPara
 )
 
-// htmlSkipped elements have no visible text.
+// htmlSkipped elements have no visible text, or (del: a removal from the
+// document, as Word writes a tracked deletion when it saves as a web page)
+// text that the document no longer says.
 var htmlSkipped = map[atom.Atom]bool{
 	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true,
 	atom.Iframe: true, atom.Noembed: true, atom.Noframes: true, atom.Object: true,
+	atom.Del: true,
 }
 
 // htmlParagraph elements start and end a paragraph.
@@ -142,7 +145,8 @@ func (w *textWriter) text(s string) {
 func (w *textWriter) String() string { return w.b.String() }
 
 // extractHTML returns the visible text of an HTML document: no script,
-// style, template or comments, no attribute values, entities decoded.
+// style, template, comments or deletions (<del>; insertions, <ins>, are
+// text), no attribute values, entities decoded.
 // Paragraph-like blocks are separated by blank lines, list items and table
 // rows by line breaks, table cells by " | "; inline elements add nothing, so
 // "<b>Ann</b>a" stays one word, except superscripts and subscripts, which
