@@ -24,8 +24,9 @@ import (
 //     full-width hyphen-minus are '-'; an en or em dash is '-' only
 //     between a letter and a digit ("AACE–101"), where it stands for the
 //     hyphen of a code and nowhere else ("Bishop–Çelik", "2019–2024").
-//   - a right single quotation mark or modifier letter apostrophe between
-//     two letters is an apostrophe ("O’Connor", "Bishop’s").
+//   - a right single quotation mark or modifier letter apostrophe inside a
+//     word (after a letter or digit, before a letter) is an apostrophe
+//     ("O’Connor", "Bishop’s"); a closing quotation mark stays.
 //
 // Text that holds none of these characters is returned as it is (after
 // NFC), without copying.
