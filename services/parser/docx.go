@@ -51,15 +51,16 @@ var errNotDocx = errors.New("not a Word document")
 // then of its footnotes and endnotes: one paragraph per block separated by
 // blank lines, the runs of a paragraph concatenated (runs may split a
 // word; a superscript or subscript run, such as a footnote mark typed
-// after a name, stands apart), tabs and breaks kept, and tables one row per line with cells
-// separated by " | ". Tracked changes read as accepted: deleted revisions,
-// the source of tracked moves, field instructions, hidden runs, phonetic
-// guides and the fallback copies of text boxes are left out, and a
-// paragraph whose mark is deleted runs on into the next one. Headers,
-// footers and comments are left out too (page furniture and review notes,
-// not what the document says). Imported content (w:altChunk, as web
-// applications export HTML to Word) is read in place when it is HTML,
-// MHTML, plain text or WordprocessingML; other formats (RTF) are skipped.
+// after a name, stands apart), tabs and breaks kept, and tables one row
+// per line with cells separated by " | ". Tracked changes read as
+// accepted: deleted revisions and the source of tracked moves are left
+// out, and a paragraph whose mark is deleted runs on into the next one.
+// Field instructions, hidden runs, phonetic guides and the fallback copies
+// of text boxes are left out; so are headers, footers and comments (page
+// furniture and review notes, not what the document says). Imported
+// content (w:altChunk, as web applications export HTML to Word) is read
+// in place when it is HTML, MHTML, plain text or WordprocessingML; other
+// formats (RTF) are skipped.
 func extractDocx(data []byte, lim docxLimits) (string, error) {
 	left := lim.total
 	if left <= 0 {
