@@ -12,8 +12,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/pkg/schema"
@@ -112,6 +110,12 @@ func New(s *schema.Extraction, g *Gazetteer) (*Extractor, error) {
 // at blank lines, at line breaks next to a list item, table row or heading
 // (as the parser's chunks do), and at table cell separators ('|'), never
 // inside a mention. Any other line break is a wrapped line: whitespace.
+//
+// Text is read in one form whatever typographic variants it was written
+// with (see readable): a soft hyphen or zero-width space inside a name, a
+// no-break space or non-breaking hyphen inside a code, or a curly
+// apostrophe in "O’Connor" finds what the plain spelling finds. Offsets
+// and evidence refer to the text in that form.
 func (x *Extractor) Extract(text string) (mentions []event.Node, rels []event.Relationship) {
 	mentions, rels, _ = x.extract(text)
 	return mentions, rels
@@ -120,7 +124,7 @@ func (x *Extractor) Extract(text string) (mentions []event.Node, rels []event.Re
 // extract is Extract that also returns the gazetteer revision its names
 // were at.
 func (x *Extractor) extract(text string) (mentions []event.Node, rels []event.Relationship, revision uint64) {
-	text = norm.NFC.String(text)
+	text = readable(text)
 	spans, revision := x.spans(text)
 	if len(spans) == 0 {
 		return nil, nil, revision
@@ -415,7 +419,7 @@ func (x *Extractor) Handle(ctx context.Context, in pipeline.Message) ([]pipeline
 		mentions, rels, revision := x.extract(c.Text)
 		if x.llm != nil {
 			var err error
-			mentions, rels, err = x.withLLM(ctx, norm.NFC.String(c.Text), mentions, rels)
+			mentions, rels, err = x.withLLM(ctx, readable(c.Text), mentions, rels)
 			if err != nil {
 				return nil, fmt.Errorf("extract %s chunk %d: %w", c.Document.Path, c.Index, err)
 			}

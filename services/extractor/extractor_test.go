@@ -125,6 +125,26 @@ func TestExtractMentions(t *testing.T) {
 		{"first name only", "Karin will circulate the notes", nil},
 		{"unknown person", "Ambrose Quenby joined the call.", nil},
 		{"empty", "", nil},
+		// Typographic variants that word processors, web pages and PDFs write.
+		{"no-break spaces in codes", "Per ISO\u00a021500, PMI\u202f14 and PRJ-1234.", []string{
+			"Procedure:ISO-21500", "Procedure:PMI-14", "Project:PRJ-1234",
+		}},
+		{"hyphen variants in codes", "AACE\u2011101, ISO\u2010 9001 no, IEC\u221261508, PRJ\u20111234 and PRJ\uFF0D5678", []string{
+			"Procedure:AACE-101", "Procedure:IEC-61508", "Project:PRJ-1234", "Project:PRJ-5678",
+		}},
+		{"dashes between prefix and number", "AACE\u2013101 and API\u2014580 and PRJ\u20131234", []string{
+			"Procedure:AACE-101", "Procedure:API-580", "Project:PRJ-1234",
+		}},
+		{"soft hyphens inside words", "No\u00adra Bi\u00adshop and AA\u00adCE-17", []string{"Person:nora bishop", "Procedure:AACE-17"}},
+		{"zero-width characters", "Nora\u200d Bishop, \ufeffLars Çelik\u200b, PRJ-\u20601234", []string{
+			"Person:nora bishop", "Person:lars çelik", "Project:PRJ-1234",
+		}},
+		{"zero-width space glues words", "Nora\u200bBishop", nil},
+		{"direction marks around a name", "\u200fNora Bishop\u200e and \u2068Lars Çelik\u2069", []string{"Person:nora bishop", "Person:lars çelik"}},
+		{"curly apostrophe in a name", "Aisha O\u2019Connor and Aisha O\u02bcConnor", []string{"Person:aisha o'connor"}},
+		{"non-breaking hyphen in a name", "Mary\u2011Kate Çelik", []string{"Person:mary-kate çelik"}},
+		{"curly possessive", "Nora Bishop\u2019s plan", []string{"Person:nora bishop"}},
+		{"dash joining two names", "the Nora Bishop\u2013Lars Çelik report", []string{"Person:nora bishop", "Person:lars çelik"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,6 +238,12 @@ func TestExtractRelationships(t *testing.T) {
 		{"works on in text", "Titan Scheduling works on PRJ-4355 and PRJ-9514.", nil},
 		{"entity in between", "Nora Bishop leads Lars Çelik PRJ-1000.", nil},
 		{"placeholder code", "Lars Çelik manages PRJ-XXXX.", nil},
+		{"no-break spaces and hyphen", "Nora\u00a0Bishop\u00a0manages PRJ\u20111000.", []string{
+			"nora bishop -MANAGES-> PRJ-1000 | Nora Bishop manages PRJ-1000.",
+		}},
+		{"zero-width space and soft hyphen around the phrase", "PRJ-1000 is man\u00adaged by\u200b Nora Bishop\u2019s deputy.", []string{
+			"nora bishop -MANAGES-> PRJ-1000 | PRJ-1000 is managed by Nora Bishop's deputy.",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/textblock"
@@ -137,8 +136,9 @@ func (g *Gazetteer) Entries() []Entry {
 // the name. A match needs a boundary on both sides: the rune before it must
 // not be a letter, digit or '-', and the rune after it must not be a letter,
 // digit or '-' (so "Lars Çelik's", "Nora Bishop." and "**Nora Bishop**"
-// match). Text and names are compared in Unicode NFC; pass NFC text (see
-// norm.NFC) for offsets into the text as given.
+// match). Names are compared in the form readable gives them (Unicode NFC,
+// typographic variants unified); pass text in that form, as Extract does,
+// for offsets into the text as given.
 func (g *Gazetteer) Match(text string) []Match {
 	return g.matcher().match(text)
 }
@@ -186,7 +186,7 @@ func newMatcher(entries map[entryRef]Entry) *matcher {
 		if e.Label == "" || e.Key == "" {
 			continue
 		}
-		tokens := strings.Fields(norm.NFC.String(e.Name))
+		tokens := strings.Fields(readable(e.Name))
 		if len(tokens) == 0 {
 			continue
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -263,8 +262,9 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 	}
 	var futs []jetstream.PubAckFuture
 	count := 0
+	mentions := newNameFilter(names)
 	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
-		if !all && !containsAny(m.Data(), names) {
+		if !all && !mentions.in(m.Data()) {
 			return nil
 		}
 		if path, version, ok := chunkVersion(m.Data()); ok && version < latest[path] {
@@ -359,16 +359,33 @@ func chunkVersion(data []byte) (path string, version uint64, ok bool) {
 	return c.Document.Path, c.Document.Version, true
 }
 
-// containsAny is a cheap pre-filter on the raw JSON; names with characters
-// that JSON escapes are always checked by extraction.
-func containsAny(data []byte, names []string) bool {
-	s := string(data)
+// nameFilter finds the chunks that mention one of a set of names where
+// the gazetteer would: in the text as the rules read it, any whitespace
+// run (a wrapped line too) between the words of a name, on word
+// boundaries. A search of the chunk message's bytes would pass over a
+// name that the text writes with a line break (escaped in JSON), a
+// no-break space, a soft hyphen or in decomposed Unicode, and the chunk
+// would keep its old mentions.
+type nameFilter struct{ m *matcher }
+
+func newNameFilter(names []string) nameFilter {
+	entries := make(map[entryRef]Entry, len(names))
 	for _, n := range names {
-		if strings.Contains(s, n) || strings.ContainsAny(n, "\"\\<>&") {
-			return true
-		}
+		entries[entryRef{"name", n}] = Entry{Label: "name", Key: n, Name: n}
 	}
-	return false
+	return nameFilter{newMatcher(entries)}
+}
+
+// in reports whether the chunk message data mentions one of the names; a
+// message that does not decode is passed on (its extraction reports it).
+func (f nameFilter) in(data []byte) bool {
+	var c struct {
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(data, &c) != nil {
+		return true
+	}
+	return len(f.m.match(readable(c.Text))) > 0
 }
 
 func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uint64) (*nats.Msg, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,6 +128,44 @@ func TestRefresherSkipsSupersededVersions(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s v%d", x.Chunk.Document.Path, x.Chunk.Document.Version))
 	}
 	assert.ElementsMatch(t, []string{"c.md v3", "a.md v4"}, got)
+}
+
+// A chunk is re-extracted for a name however the text writes it where the
+// gazetteer finds it: wrapped over two lines, with several spaces, a
+// no-break space, a soft hyphen or in decomposed Unicode.
+func TestRefresherFindsNamesWrittenWithVariants(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	r := adaRefresher(t, js)
+	texts := []string{
+		"Notes by Ada\nQuinlan.",
+		"Ada  Quinlan reviewed it.",
+		"Ada\u00a0Quinlan manages PRJ-1234.",
+		"A\u00adda Quinlan signed.",
+		"Ada Quinla\u0301n, Ada Quinla\u0301n",
+		"Ada Quinlans and XAda Quinlan: not the name.",
+	}
+	for i, text := range texts {
+		publishChunk(t, js, fmt.Sprintf("d%d.md", i), text, uint64(i+1))
+	}
+	g := r.x.gaz
+	g.Put(Entry{Label: "Person", Key: "ada quinlán", Name: "Ada Quinlán"})
+
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan", "Ada Quinlán"}, false, 7)
+	require.NoError(t, err)
+	assert.Equal(t, len(texts)-1, n)
+	var got []string
+	for _, m := range extractions(t, js) {
+		var x event.Extraction
+		require.NoError(t, json.Unmarshal(m.Data, &x))
+		got = append(got, x.Chunk.Document.Path+" "+strings.Join(refs(x.Mentions), ","))
+	}
+	assert.ElementsMatch(t, []string{
+		"d0.md Person:ada quinlan",
+		"d1.md Person:ada quinlan",
+		"d2.md Person:ada quinlan,Project:PRJ-1234",
+		"d3.md Person:ada quinlan",
+		"d4.md Person:ada quinlán",
+	}, got)
 }
 
 func TestRefresherWithEmptyStream(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/html/charset"
 )
@@ -48,9 +50,12 @@ var errNotDocx = errors.New("not a Word document")
 // extractDocx returns the text of the main document part of a .docx,
 // then of its footnotes and endnotes: one paragraph per block separated by
 // blank lines, the runs of a paragraph concatenated (runs may split a
-// word), tabs and breaks kept, and tables one row per line with cells
-// separated by " | ". Deleted revisions and the source of tracked moves,
-// field instructions, hidden runs, phonetic guides and the fallback copies
+// word; a superscript or subscript run, such as a footnote mark typed
+// after a name, stands apart), tabs and breaks kept, and tables one row
+// per line with cells separated by " | ". Tracked changes read as
+// accepted: deleted revisions and the source of tracked moves are left
+// out, and a paragraph whose mark is deleted runs on into the next one.
+// Field instructions, hidden runs, phonetic guides and the fallback copies
 // of text boxes are left out; so are headers, footers and comments (page
 // furniture and review notes, not what the document says). Imported
 // content (w:altChunk, as web applications export HTML to Word) is read
@@ -442,6 +447,23 @@ type docxReader struct {
 
 	inText    bool // inside a text element
 	runHidden bool // the current run is hidden (w:vanish)
+	runScript bool // the current run is a superscript or subscript (w:vertAlign)
+
+	// The text written last in the current paragraph: whether there is
+	// any, whether it ends with whitespace and whether it was a
+	// superscript or subscript. A superscript or subscript stands apart
+	// from the text around it: a footnote mark typed after a name
+	// ("Lina Farrell¹") is not part of the name.
+	wrote, wroteSpace, wroteScript bool
+
+	// A paragraph whose mark is a tracked deletion runs on into the next
+	// paragraph, as Word shows the changes accepted: markDeleted is the
+	// open paragraph whose mark is deleted, joined the text of a closed
+	// one that the next paragraph at depth joinedDepth (of the element
+	// stack) continues. Anything else that comes first ends it.
+	markDeleted *strings.Builder
+	joined      *strings.Builder
+	joinedDepth int
 
 	// altChunk returns the text of the imported content a relationship
 	// ID names; nil reads none.
@@ -479,12 +501,13 @@ func docxText(r io.Reader, maxDepth int, altChunk func(id string) (string, error
 			}
 		case xml.CharData:
 			if x.skip == 0 && x.inText && !x.runHidden {
-				x.write(string(t))
+				x.runText(string(t))
 			}
 		}
 	}
 	// The decoder rejects unclosed elements, so every paragraph and table
 	// has been closed here.
+	x.endJoined()
 	return strings.TrimSpace(x.out.String()), nil
 }
 
@@ -504,9 +527,16 @@ func (x *docxReader) start(t xml.StartElement) {
 	case isWordNS(n.Space):
 		switch n.Local {
 		case "p":
+			if x.joined != nil && x.joinedDepth == len(x.stack) {
+				x.paras = append(x.paras, x.joined)
+				x.joined = nil
+				break
+			}
+			x.endJoined()
 			x.paras = append(x.paras, &strings.Builder{})
+			x.wrote = false
 		case "r":
-			x.runHidden = false
+			x.runHidden, x.runScript = false, false
 		case "t":
 			x.inText = true
 		case "tab", "ptab":
@@ -521,6 +551,14 @@ func (x *docxReader) start(t xml.StartElement) {
 			if x.parent(1) == "r" {
 				x.write("-")
 			}
+		case "vertAlign":
+			if x.parent(1) == "rPr" && x.parent(2) == "r" {
+				for _, a := range t.Attr {
+					if a.Name.Local == "val" && (a.Value == "superscript" || a.Value == "subscript") {
+						x.runScript = true
+					}
+				}
+			}
 		case "vanish":
 			if x.parent(1) == "rPr" && x.parent(2) == "r" && on(t) {
 				x.runHidden = true
@@ -528,6 +566,7 @@ func (x *docxReader) start(t xml.StartElement) {
 		case "altChunk":
 			x.readAltChunk(t)
 		case "tbl":
+			x.endJoined()
 			x.tables = append(x.tables, &docxTable{})
 		case "tr":
 			if tb := x.table(); tb != nil {
@@ -537,11 +576,16 @@ func (x *docxReader) start(t xml.StartElement) {
 			if tb := x.table(); tb != nil {
 				tb.cell.Reset()
 			}
-		case "delText", "instrText", "delInstrText", "moveFrom", "rt":
-			// Deleted text, field codes, the old place of text moved with
-			// changes tracked (moveTo holds it at its new place) and
-			// phonetic guides (ruby text over its base) are not document
-			// text.
+		case "del", "delText", "instrText", "delInstrText", "moveFrom", "rt":
+			if n.Local == "del" && x.parent(1) == "rPr" && x.parent(2) == "pPr" && len(x.paras) > 0 {
+				x.markDeleted = x.paras[len(x.paras)-1]
+			}
+			// Deleted revisions (whatever element their text is in: Word
+			// writes w:delText, other producers w:t), field codes, the old
+			// place of text moved with changes tracked (moveTo holds it at
+			// its new place) and phonetic guides (ruby text over its base)
+			// are not document text. A w:del that marks a deleted
+			// paragraph mark or table row holds nothing.
 			x.skip = 1
 		}
 	case n.Space == nsMath && n.Local == "t":
@@ -583,10 +627,11 @@ func (x *docxReader) end(n xml.Name) {
 		case "p":
 			x.endParagraph()
 		case "r":
-			x.runHidden = false
+			x.runHidden, x.runScript = false, false
 		case "t":
 			x.inText = false
 		case "tc":
+			x.endJoined()
 			if tb := x.table(); tb != nil {
 				tb.row = append(tb.row, strings.TrimSpace(tb.cell.String()))
 				tb.cell.Reset()
@@ -640,11 +685,26 @@ func (x *docxReader) table() *docxTable {
 	return x.tables[len(x.tables)-1]
 }
 
+// runText writes the text of a run, apart from the text before it if one
+// of the two is a superscript or subscript and neither has whitespace
+// between them.
+func (x *docxReader) runText(s string) {
+	if s == "" {
+		return
+	}
+	if first, _ := utf8.DecodeRuneInString(s); x.wrote && x.runScript != x.wroteScript && !x.wroteSpace && !unicode.IsSpace(first) {
+		x.write(" ")
+	}
+	x.write(s)
+}
+
 // write appends run text to the innermost open paragraph (or, outside any
 // paragraph, to the output).
 func (x *docxReader) write(s string) {
 	if len(x.paras) > 0 {
 		x.paras[len(x.paras)-1].WriteString(s)
+		last, _ := utf8.DecodeLastRuneInString(s)
+		x.wrote, x.wroteSpace, x.wroteScript = true, unicode.IsSpace(last), x.runScript
 		return
 	}
 	x.emit(s)
@@ -658,11 +718,27 @@ func (x *docxReader) endParagraph() {
 	}
 	p := x.paras[len(x.paras)-1]
 	x.paras = x.paras[:len(x.paras)-1]
+	if p == x.markDeleted {
+		x.markDeleted = nil
+		x.endJoined()
+		x.joined, x.joinedDepth = p, len(x.stack)
+		return
+	}
 	x.emit(p.String())
+}
+
+// endJoined emits the text of a paragraph whose mark is deleted when no
+// paragraph continues it.
+func (x *docxReader) endJoined() {
+	if p := x.joined; p != nil {
+		x.joined = nil
+		x.emit(p.String())
+	}
 }
 
 // emit adds a finished block of text where it belongs.
 func (x *docxReader) emit(s string) {
+	x.endJoined()
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return

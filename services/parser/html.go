@@ -17,10 +17,13 @@ const (
 	breakPara
 )
 
-// htmlSkipped elements have no visible text.
+// htmlSkipped elements have no visible text, or (del: a removal from the
+// document, as Word writes a tracked deletion when it saves as a web page)
+// text that the document no longer says.
 var htmlSkipped = map[atom.Atom]bool{
 	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true,
 	atom.Iframe: true, atom.Noembed: true, atom.Noframes: true, atom.Object: true,
+	atom.Del: true,
 }
 
 // htmlParagraph elements start and end a paragraph.
@@ -64,10 +67,14 @@ type textWriter struct {
 // brk requests a break of at least level before the next text.
 func (w *textWriter) brk(level int) { w.pending = max(w.pending, level) }
 
-// raw writes s as is after any pending break.
+// raw writes s as is after any pending break (a pending space is s's own
+// leading whitespace, if it has some).
 func (w *textWriter) raw(s string) {
 	if s == "" {
 		return
+	}
+	if first, _ := utf8.DecodeRuneInString(s); w.pending == breakSpace && unicode.IsSpace(first) {
+		w.pending = breakNone
 	}
 	w.flush()
 	w.b.WriteString(s)
@@ -79,6 +86,9 @@ func (w *textWriter) raw(s string) {
 func (w *textWriter) rawBytes(s []byte) {
 	if len(s) == 0 {
 		return
+	}
+	if first, _ := utf8.DecodeRune(s); w.pending == breakSpace && unicode.IsSpace(first) {
+		w.pending = breakNone
 	}
 	w.flush()
 	w.b.Write(s)
@@ -135,10 +145,13 @@ func (w *textWriter) text(s string) {
 func (w *textWriter) String() string { return w.b.String() }
 
 // extractHTML returns the visible text of an HTML document: no script,
-// style, template or comments, no attribute values, entities decoded.
+// style, template, comments or deletions (<del>; insertions, <ins>, are
+// text), no attribute values, entities decoded.
 // Paragraph-like blocks are separated by blank lines, list items and table
 // rows by line breaks, table cells by " | "; inline elements add nothing, so
-// "<b>Ann</b>a" stays one word.
+// "<b>Ann</b>a" stays one word, except superscripts and subscripts, which
+// stand apart: a footnote mark ("Nora Bishop<sup>1</sup>") is not part of
+// the word it follows.
 func extractHTML(src string) string {
 	z := html.NewTokenizer(strings.NewReader(src))
 	var w textWriter
@@ -184,6 +197,8 @@ func extractHTML(src string) string {
 				continue
 			}
 			switch {
+			case a == atom.Sup || a == atom.Sub:
+				w.brk(breakSpace)
 			case a == atom.Br:
 				if cell > 0 {
 					w.brk(breakSpace)
@@ -219,6 +234,8 @@ func extractHTML(src string) string {
 				continue
 			}
 			switch {
+			case a == atom.Sup || a == atom.Sub:
+				w.brk(breakSpace)
 			case a == atom.Tr:
 				w.brk(breakLine)
 				rowCells = 0

@@ -32,6 +32,8 @@ func TestExtractHTML(t *testing.T) {
 		{name: "empty first cell", give: "<table><tr><td></td><td>c</td></tr></table>", want: "c"},
 		{name: "pre keeps whitespace", give: "<pre>a\n  b</pre><p>c</p>", want: "a\n  b\n\nc"},
 		{name: "newline after pre start dropped", give: "<p>x</p><pre>\n\ta\n</pre>", want: "x\n\n\ta"},
+		{name: "deletions left out, insertions kept", give: `<p>Lina Farrell manages <del cite="mailto:Paul" datetime="2024-02-01T10:00:00">PRJ-1000</del><ins cite="mailto:Paul">PRJ-2000</ins>.</p>`, want: "Lina Farrell manages PRJ-2000."},
+		{name: "superscript and subscript stand apart", give: `<p>Lina Farrell<sup>1</sup> and PRJ-4355<a href="#fn2"><sup>2</sup></a>, CO<sub>2</sub></p>`, want: "Lina Farrell 1 and PRJ-4355 2 , CO 2"},
 		{name: "unknown and custom elements are inline", give: "<p>a<x-widget>b</x-widget>c</p>", want: "abc"},
 		{name: "hidden custom element", give: "<p>a<x-w hidden>b<x-w>c</x-w>d</x-w>e</p>", want: "ae"},
 		{name: "malformed markup", give: "<p>a<b>b</i></p></div>c<", want: "ab\n\nc<"},

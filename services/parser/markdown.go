@@ -272,8 +272,9 @@ func listBreak(l *ast.List) int {
 }
 
 // htmlTagBreaks reports whether the inline HTML tag starting raw separates
-// words: block elements (<p>, <div>, <br>, <td>, ...) do, inline ones
-// (<b>, <span>), comments and other declarations do not.
+// words: block elements (<p>, <div>, <br>, <td>, ...) and superscripts and
+// subscripts (a footnote mark) do, other inline ones (<b>, <span>),
+// comments and other declarations do not.
 func htmlTagBreaks(raw []byte) bool {
 	name := bytes.TrimPrefix(bytes.TrimPrefix(raw, []byte("<")), []byte("/"))
 	end := 0
@@ -281,7 +282,7 @@ func htmlTagBreaks(raw []byte) bool {
 		end++
 	}
 	switch a := atom.Lookup(bytes.ToLower(name[:end])); {
-	case htmlParagraph[a], a == atom.Br, a == atom.Tr, a == atom.Td, a == atom.Th:
+	case htmlParagraph[a], a == atom.Br, a == atom.Tr, a == atom.Td, a == atom.Th, a == atom.Sup, a == atom.Sub:
 		return true
 	}
 	return false

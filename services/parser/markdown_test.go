@@ -76,6 +76,11 @@ func TestExtractMarkdown(t *testing.T) {
 			want: "Farrell and Lina Farrell, a b, c d end\n",
 		},
 		{
+			name: "inline HTML: superscripts and subscripts separate",
+			give: "Lina Farrell<sup>1</sup> leads PRJ-1234<sub>a</sub>.\n",
+			want: "Lina Farrell 1 leads PRJ-1234 a .\n",
+		},
+		{
 			name: "HTML blocks give their visible text",
 			give: "<div align=\"center\">\n<p>Lars <b>Çelik</b></p>\n<!-- Paul Saito -->\n<script>PRJ-9999</script>\n</div>\n\nAfter.\n",
 			want: "Lars Çelik\n\nAfter.\n",

@@ -220,6 +220,9 @@ func decodeUTF8(data []byte) (string, error) {
 		return "", errEmpty
 	}
 	if isBinary(data) {
+		if enc := utf16WithoutBOM(data); enc != "" {
+			return "", fmt.Errorf("%w: every other byte is NUL, as in %s text without a byte order mark; save the file as UTF-8, or as UTF-16 with a byte order mark", errBinary, enc)
+		}
 		return "", errBinary
 	}
 	if err := checkUTF8(data); err != nil {
@@ -247,6 +250,34 @@ func isBinary(data []byte) bool {
 		}
 	}
 	return controls*10 > len(head)
+}
+
+// utf16WithoutBOM returns "UTF-16LE" or "UTF-16BE" when the start of data
+// has the NUL bytes of mostly ASCII text in that encoding (one NUL in
+// every pair of bytes, always on the same side), else "". It only names
+// the likely cause of a rejection: text without a byte order mark is
+// never decoded as UTF-16.
+func utf16WithoutBOM(data []byte) string {
+	head := data[:min(len(data), 1024)&^1]
+	var pairs, le, be int
+	for i := 0; i+1 < len(head); i += 2 {
+		pairs++
+		switch {
+		case head[i] != 0 && head[i+1] == 0:
+			le++
+		case head[i] == 0 && head[i+1] != 0:
+			be++
+		}
+	}
+	switch {
+	case pairs < 2:
+		return ""
+	case le*10 >= pairs*9:
+		return "UTF-16LE"
+	case be*10 >= pairs*9:
+		return "UTF-16BE"
+	}
+	return ""
 }
 
 // checkUTF8 returns an *encodingError for the first invalid byte of data.

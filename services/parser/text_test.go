@@ -249,6 +249,8 @@ func TestExtractTextErrors(t *testing.T) {
 		{name: "only whitespace", file: "blank.md", give: []byte(" \r\n\t\n"), wantErr: "blank.md: empty", wantIs: errEmpty},
 		{name: "only a BOM", file: "bom.txt", give: []byte("\xEF\xBB\xBF\n"), wantErr: "bom.txt: empty", wantIs: errEmpty},
 		{name: "NUL byte", file: "nul.txt", give: []byte("text\x00more"), wantErr: "nul.txt: binary content, not text", wantIs: errBinary},
+		{name: "UTF-16LE without a BOM", file: "u16le.txt", give: []byte("N\x00o\x00r\x00a\x00 \x00\xe9\x00\r\x00\n\x00"), wantErr: "u16le.txt: binary content, not text: every other byte is NUL, as in UTF-16LE text without a byte order mark; save the file as UTF-8, or as UTF-16 with a byte order mark", wantIs: errBinary},
+		{name: "UTF-16BE without a BOM", file: "u16be.md", give: []byte("\x00N\x00o\x00r\x00a"), wantErr: "u16be.md: binary content, not text: every other byte is NUL, as in UTF-16BE text without a byte order mark", wantIs: errBinary},
 		{name: "PNG magic", file: "image.md", give: []byte("\x89PNG\r\n\x1a\nabc"), wantErr: "image.md: binary content, not text", wantIs: errBinary},
 		{name: "PDF magic", file: "doc.txt", give: []byte("%PDF-1.7 text"), wantErr: "doc.txt: binary content, not text", wantIs: errBinary},
 		{name: "control characters", file: "ctl.txt", give: []byte("a\x01\x02\x03\x04b"), wantErr: "ctl.txt: binary content, not text", wantIs: errBinary},
