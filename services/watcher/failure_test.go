@@ -406,8 +406,8 @@ func TestScanWarnsOfARepeatedFailureOnce(t *testing.T) {
 // A directory that cannot be read is warned about once, and again when it
 // becomes unreadable again after it was read.
 func TestScanWarnsOfAnUnreadableDirectoryAgainAfterItWasRead(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads any directory; run as another user")
+	if rerunAsNonRoot(t) {
+		return
 	}
 	e := newEnv(t, nil)
 	e.write(t, "d/a.md", "a")
