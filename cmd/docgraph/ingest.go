@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
@@ -58,7 +60,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	targets, err := ingestTargets(ctx, paths, cfg.Data)
+	targets, err := ingestTargets(ctx, paths, cfg)
 	if err != nil {
 		return err
 	}
@@ -130,8 +132,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	}
 	var reports []watcher.Report
 	for _, tg := range targets {
-		w, err := watcher.New(watcher.Config{Root: tg.root, MaxFileSize: int64(cfg.Watch.MaxFileSize), Exclude: []string{cfg.Data}},
-			s.js, log, prometheus.NewRegistry())
+		w, err := watcher.New(watcherConfig(cfg, tg.root), s.js, log, prometheus.NewRegistry())
 		if err != nil {
 			return abort(err)
 		}
@@ -209,9 +210,10 @@ type ingestTarget struct {
 // one key, are refused before anything is published: a folder inside
 // another folder argument, a file inside a folder argument's subfolders,
 // and two files at the same path relative to their folder arguments (the
-// later would silently replace the earlier). The files of data, the data
-// directory, are none of them.
-func ingestTargets(ctx context.Context, paths []string, data string) ([]ingestTarget, error) {
+// later would silently replace the earlier). What the watcher leaves out
+// (the data directory, watch.ignore, formats docgraph does not read) is
+// none of them.
+func ingestTargets(ctx context.Context, paths []string, cfg config.Config) ([]ingestTarget, error) {
 	var targets []ingestTarget
 	byDir := map[string]int{}   // file arguments' folders
 	byReal := map[string]bool{} // folder arguments
@@ -274,7 +276,7 @@ func ingestTargets(ctx context.Context, paths []string, data string) ([]ingestTa
 		keys := t.files
 		if keys == nil {
 			var err error
-			if keys, err = watcher.Paths(ctx, watcher.Config{Root: t.root, Exclude: []string{data}}); err != nil {
+			if keys, err = watcher.Paths(ctx, watcherConfig(cfg, t.root)); err != nil {
 				return nil, fmt.Errorf("ingest: %w", err)
 			}
 		}
@@ -376,13 +378,14 @@ func earlierFailures(ctx context.Context, js jetstream.JetStream, reports []watc
 func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier map[string][]bus.DeadLetter, skipped *rejectedRows, took time.Duration) int {
 	counts := map[watcher.Outcome]int{}
 	var lines []string
+	skippedBy := map[watcher.SkipReason][]string{}
 	failed, rowsSkipped := 0, 0
 	for _, rep := range reports {
 		for _, r := range rep.Results {
 			counts[r.Outcome]++
 			switch r.Outcome {
 			case watcher.Skipped:
-				lines = append(lines, fmt.Sprintf("skipped %s: %s", r.Path, r.Detail))
+				skippedBy[r.Reason] = append(skippedBy[r.Reason], fmt.Sprintf("skipped %s: %s", r.Path, r.Detail))
 			case watcher.Failed:
 				failed++
 				lines = append(lines, fmt.Sprintf("failed  %s: %v", r.Path, r.Err))
@@ -417,11 +420,24 @@ func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier ma
 	}
 	fmt.Fprintln(w)
 	sort.Strings(lines)
+	for _, reason := range slices.Sorted(maps.Keys(skippedBy)) {
+		skipped := skippedBy[reason]
+		sort.Strings(skipped)
+		if len(skipped) > summarySkipped {
+			more := len(skipped) - summarySkipped
+			skipped = append(skipped[:summarySkipped], fmt.Sprintf("skipped %d more: %s", more, reason.Describe()))
+		}
+		lines = append(lines, skipped...)
+	}
 	for _, l := range lines {
 		fmt.Fprintln(w, l)
 	}
 	return failed
 }
+
+// summarySkipped is how many skipped files of one reason ingest's summary
+// names (a folder of photos beside its documents would fill the screen).
+const summarySkipped = 10
 
 // rejectedRows gathers, by file, the spreadsheet rows the parser skipped
 // (on_row_error: skip_row), once each however often a file is parsed.

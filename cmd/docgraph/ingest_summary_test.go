@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/event"
 )
@@ -25,4 +29,36 @@ func TestRejectedRowsSummary(t *testing.T) {
 	assert.Equal(t, `1 skipped (on_row_error: skip_row): line 2, column budget, value "TBD": not a number`, describeSkipped(r.of("teams.csv")))
 	assert.Empty(t, r.of("other.csv"))
 	assert.Equal(t, "row: 5 fields, the header has 4", r.of("projects.csv")[3])
+}
+
+// Files of formats docgraph does not read, and what watch.ignore names,
+// are skipped, not stored and dead-lettered: the ingest succeeds, its
+// summary names the first of each reason and counts the rest, and
+// reconcile expects none of them in the graph.
+func TestIngestSkipsWhatDocgraphDoesNotRead(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(in, filepath.FromSlash(rel))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	write("minutes.md", "Nora Bishop manages PRJ-1000.\n")
+	write("archive/old.md", "Nora Bishop manages PRJ-2000.\n")
+	write("logo.png", "\x89PNG\r\n\x1a\n\x00\x00")
+	write("backup.zip", "PK\x03\x04")
+	for i := range 12 {
+		write(fmt.Sprintf("photos/p%02d.jpg", i), "\xff\xd8\xff")
+	}
+	out := mustDocgraph(t, ingestArgs(data, "--watch.ignore", "archive", in)...)
+	assert.Contains(t, out, "1 new or changed, 0 unchanged, 0 deleted, 15 skipped, 0 failed")
+	assert.Contains(t, out, "skipped archive: matches an ignore pattern: archive\n")
+	assert.Contains(t, out, "skipped backup.zip: not a format docgraph reads: backup.zip\n")
+	assert.Contains(t, out, "skipped photos/p07.jpg: not a format docgraph reads")
+	assert.NotContains(t, out, "skipped photos/p08.jpg")
+	assert.Contains(t, out, "skipped 4 more: not a format docgraph reads\n")
+
+	assert.Equal(t, []string{"minutes.md"}, docNodes(exportGraph(t, data)))
+	assert.Contains(t, mustDocgraph(t, "dlq", "list", "--data", data), "no dead letters")
+	assert.Contains(t, mustDocgraph(t, "reconcile", "--watch", in, "--data", data, "--watch.ignore", "archive"),
+		"0 missing, 0 stale, 0 orphaned")
 }

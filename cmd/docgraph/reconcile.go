@@ -12,13 +12,11 @@ import (
 	"iter"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,7 +42,8 @@ reports every gap:
                  shown; fix the cause, then 'docgraph dlq replay --id ID'
 
 Files the watcher does not publish are not expected in the graph: hidden files and
-folders, editor and partial files, symlinks leaving the folder, files over
+folders, editor and partial files, what watch.ignore names, formats docgraph does not
+read (images, archives, ...), symlinks leaving the folder, files over
 watch.max_file_size, and spreadsheets no mapping names when parser.unmapped is skip.
 A Document whose file is there but over watch.max_file_size is no orphan: the watcher
 keeps it, and so does --fix.
@@ -93,13 +92,6 @@ type folderFile struct {
 	sha  string
 	mod  time.Time
 }
-
-// editorFiles are the names the watcher ignores as editor swap, backup and
-// partial-download files (services/watcher).
-var editorFiles = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*.tmp", "*.crdownload", ".#*"}
-
-// spreadsheetFormats are the formats the parser treats as tables.
-var spreadsheetFormats = []string{"csv", "tsv", "xlsx", "xls", "xlsm", "ods"}
 
 func cmdReconcile(ctx context.Context, e env, args []string) error {
 	var fix bool
@@ -227,21 +219,18 @@ func resolveRoot(root string) (string, error) {
 // not be read.
 func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]folderFile, []error) {
 	files := map[string]folderFile{}
-	var problems []error
-	var data string // the data directory, never published
-	if abs, err := filepath.Abs(cfg.Data); err == nil && cfg.Data != "" {
-		data = abs
-		if resolved, err := filepath.EvalSymlinks(abs); err == nil {
-			data = resolved
-		}
+	rules, err := watcher.NewRules(watcherConfig(cfg, root))
+	if err != nil {
+		return files, []error{err}
 	}
+	var problems []error
 	_ = filepath.WalkDir(root, func(abs string, d fs.DirEntry, err error) error {
 		if abs == root {
 			return err
 		}
 		r, _ := filepath.Rel(root, abs)
 		rel := filepath.ToSlash(r)
-		if strings.HasPrefix(d.Name(), ".") || !utf8.ValidString(rel) || abs == data {
+		if rules.Skip(rel, d.IsDir()) != "" {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
@@ -253,7 +242,7 @@ func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]
 			}
 			return nil
 		}
-		if d.IsDir() || ignoredByName(d.Name()) {
+		if d.IsDir() {
 			return nil
 		}
 		target := abs
@@ -272,7 +261,7 @@ func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]
 		if !st.Mode().IsRegular() || st.Size() > int64(cfg.Watch.MaxFileSize) {
 			return nil
 		}
-		if cfg.Parser.Unmapped == parser.UnmappedSkip && slices.Contains(spreadsheetFormats, event.FormatOf(rel)) {
+		if cfg.Parser.Unmapped == parser.UnmappedSkip && parser.IsSpreadsheet(event.FormatOf(rel)) {
 			if _, ok := m.Match(rel); !ok {
 				return nil
 			}
@@ -286,15 +275,6 @@ func folderFiles(root string, cfg config.Config, m *schema.Mapping) (map[string]
 		return nil
 	})
 	return files, problems
-}
-
-func ignoredByName(name string) bool {
-	for _, p := range editorFiles {
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-	}
-	return false
 }
 
 func hashPath(p string) (string, error) {
@@ -472,8 +452,7 @@ func inFlight(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 // but the graph lacks is republished directly, under a message ID that is
 // not a duplicate of the first publication.
 func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Config, gaps []gap) (int, error) {
-	w, err := watcher.New(watcher.Config{Root: root, MaxFileSize: int64(cfg.Watch.MaxFileSize), Exclude: []string{cfg.Data}},
-		s.js, logging.Discard(), nil)
+	w, err := watcher.New(watcherConfig(cfg, root), s.js, logging.Discard(), nil)
 	if err != nil {
 		return 0, err
 	}

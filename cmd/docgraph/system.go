@@ -600,10 +600,16 @@ func (s *system) forgetEarlierVersions(ctx context.Context, st graph.Store) erro
 }
 
 func (s *system) newWatcher(root string) (*watcher.Watcher, error) {
-	return watcher.New(watcher.Config{
-		Root: root, Settle: s.cfg.Watch.Settle, Rescan: s.cfg.Watch.Rescan, MaxFileSize: int64(s.cfg.Watch.MaxFileSize),
-		Exclude: []string{s.cfg.Data},
-	}, s.js, s.log, s.reg)
+	return watcher.New(watcherConfig(s.cfg, root), s.js, s.log, s.reg)
+}
+
+// watcherConfig is the watcher's configuration for the folder root: it
+// publishes the formats the parser reads, and never the data directory.
+func watcherConfig(cfg config.Config, root string) watcher.Config {
+	return watcher.Config{
+		Root: root, Settle: cfg.Watch.Settle, Rescan: cfg.Watch.Rescan, MaxFileSize: int64(cfg.Watch.MaxFileSize),
+		Ignore: cfg.Watch.Ignore, Formats: parser.Formats(), Exclude: []string{cfg.Data},
+	}
 }
 
 // listenMetrics binds metrics.addr, or returns nil when it is empty.

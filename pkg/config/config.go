@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ type WatchConfig struct {
 	Settle      time.Duration `yaml:"settle" help:"a file is picked up once its size and mtime were stable this long"`
 	Rescan      time.Duration `yaml:"rescan" help:"periodic full rescan, for what file events miss"`
 	MaxFileSize ByteSize      `yaml:"max_file_size" help:"larger files are refused (e.g. 256MiB)"`
+	Ignore      []string      `yaml:"ignore" help:"files and folders not to publish: glob patterns (Go's path.Match), comma-separated, each matched against the name and the path relative to the folder, e.g. archive,drafts/*,*.bak"`
 }
 
 // NATSConfig says which NATS to use: an external one (URL) or the embedded
@@ -241,6 +243,11 @@ func (c Config) Validate() error {
 	}
 	if c.Watch.MaxFileSize <= 0 {
 		add("watch.max_file_size (%d): must be positive", c.Watch.MaxFileSize)
+	}
+	for i, p := range c.Watch.Ignore {
+		if _, err := path.Match(p, ""); p == "" || err != nil {
+			add("watch.ignore[%d] (%q): not a glob pattern (Go's path.Match: *, ?, [a-z], \\ escapes)", i, p)
+		}
 	}
 	if l := c.NATS.Listen; l != "" && l != "off" {
 		if _, _, err := net.SplitHostPort(l); err != nil {

@@ -278,3 +278,17 @@ func TestChunkHistory(t *testing.T) {
 	cfg.Streams.ChunksMaxAge = -time.Hour
 	assert.ErrorContains(t, cfg.Validate(), "streams.chunks_max_age (-1h0m0s): must not be negative")
 }
+
+func TestWatchIgnore(t *testing.T) {
+	cfg, err := load(t, []string{"--watch.ignore", "archive, drafts/*,*.bak"}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"archive", "drafts/*", "*.bak"}, cfg.Watch.Ignore)
+	cfg, err = load(t, nil, map[string]string{"DOCGRAPH_WATCH_IGNORE": "*.png"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"*.png"}, cfg.Watch.Ignore)
+
+	cfg = config.Default()
+	assert.Empty(t, cfg.Watch.Ignore)
+	cfg.Watch.Ignore = []string{"ok*", "[bad"}
+	assert.ErrorContains(t, cfg.Validate(), `watch.ignore[1] ("[bad"): not a glob pattern`)
+}

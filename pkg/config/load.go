@@ -142,6 +142,14 @@ func setString(v reflect.Value, s string) error {
 			ds = append(ds, d)
 		}
 		v.Set(reflect.ValueOf(ds))
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		var ss []string
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				ss = append(ss, part)
+			}
+		}
+		v.Set(reflect.ValueOf(ss))
 	default:
 		return fmt.Errorf("unsupported type %s", v.Type())
 	}
@@ -304,6 +312,8 @@ func formatValue(v reflect.Value) string {
 			parts = append(parts, time.Duration(v.Index(i).Int()).String())
 		}
 		return strings.Join(parts, ",")
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		return strings.Join(v.Interface().([]string), ",")
 	case v.Kind() == reflect.String:
 		if v.String() == "" {
 			return ""

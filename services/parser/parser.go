@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -240,7 +241,7 @@ func (p *Parser) discovered(ctx context.Context, seq uint64, ev event.FileDiscov
 		p.log.DebugContext(ctx, "parsing structured file", slog.String("path", ev.Path))
 		return p.parseStructured(ctx, doc, ev, emit)
 	}
-	if isSpreadsheet(doc.Format) {
+	if IsSpreadsheet(doc.Format) {
 		// Never guessed at: say what happens to it.
 		p.log.InfoContext(ctx, "spreadsheet not named by the structured mapping",
 			slog.String("path", ev.Path), slog.String("unmapped", p.cfg.Unmapped))
@@ -272,14 +273,21 @@ func (p *Parser) mappingName() string {
 // unmapped file of can be read as a document.
 func hasTextForm(format string) bool { return format == "csv" || format == "tsv" }
 
-// isSpreadsheet reports formats that are tables rather than documents.
-func isSpreadsheet(format string) bool {
-	switch format {
-	case "csv", "tsv", "xlsx", "xls", "xlsm", "ods":
-		return true
-	}
-	return false
-}
+// spreadsheetFormats are the formats that are tables rather than
+// documents: read through the structured mapping, or as Config.Unmapped
+// says.
+var spreadsheetFormats = []string{"csv", "tsv", "xlsx", "xls", "xlsm", "ods"}
+
+// documentFormats are the formats whose text the parser reads (extract).
+var documentFormats = []string{"txt", "text", "md", "markdown", "html", "htm", "docx", "pdf"}
+
+// IsSpreadsheet reports formats that are tables rather than documents.
+func IsSpreadsheet(format string) bool { return slices.Contains(spreadsheetFormats, format) }
+
+// Formats are the formats the parser reads (lower-case file extensions
+// without the dot): documents and spreadsheets. A file of any other
+// format is not published for it.
+func Formats() []string { return slices.Concat(documentFormats, spreadsheetFormats) }
 
 // parseDocument extracts, splits and emits the text of a document. The
 // bytes are held in memory (at most MaxFileSize): a .docx needs random

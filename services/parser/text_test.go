@@ -338,3 +338,25 @@ func TestEncodingErrorMessage(t *testing.T) {
 	assert.Equal(t, byte(0xC3), enc.Byte)
 	assert.NoError(t, checkUTF8([]byte("ünïcödé ✓")))
 }
+
+// Formats lists what the parser reads, which the watcher publishes: every
+// document format is extracted, every spreadsheet format is a table, and a
+// format not listed is unsupported.
+func TestFormats(t *testing.T) {
+	for _, f := range Formats() {
+		if IsSpreadsheet(f) {
+			continue
+		}
+		_, err := ExtractTextContext(t.Context(), "x."+f, []byte("not a valid file of this format"))
+		assert.False(t, errors.Is(err, errUnsupported), "%s: %v", f, err)
+	}
+	for _, f := range []string{"csv", "xlsx"} {
+		assert.Contains(t, Formats(), f)
+		assert.True(t, IsSpreadsheet(f), f)
+	}
+	for _, f := range []string{"png", "zip", "", "doc"} {
+		assert.NotContains(t, Formats(), f)
+		_, err := ExtractTextContext(t.Context(), "x."+f, []byte("text"))
+		assert.ErrorIs(t, err, errUnsupported, f)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,11 @@ type Config struct {
 	// Ignore holds extra glob patterns (path.Match syntax) matched against
 	// each entry's base name and its slash-separated path relative to Root.
 	Ignore []string
+	// Formats are the formats published: lower-case file extensions
+	// without the dot ("" for files without one). A file of another format
+	// is skipped (ReasonUnsupported) rather than stored and dead-lettered
+	// by the parser. Empty: every format.
+	Formats []string
 	// Exclude holds directories never published, such as docgraph's data
 	// directory inside Root, whose store files change with every
 	// publication. Root must not be one of them; those outside Root are
@@ -76,6 +82,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("watcher.ignore[%d]: empty pattern", i))
 		} else if _, err := path.Match(p, ""); err != nil {
 			errs = append(errs, fmt.Errorf("watcher.ignore[%d] (%q): %w", i, p, err))
+		}
+	}
+	for i, f := range c.Formats {
+		if f != strings.ToLower(f) || strings.ContainsAny(f, "./") {
+			errs = append(errs, fmt.Errorf("watcher.formats[%d] (%q): want a lower-case extension without the dot", i, f))
 		}
 	}
 	return errors.Join(errs...)

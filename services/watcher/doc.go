@@ -55,7 +55,9 @@
 // ~$*, *~, #*#, *.part, *.tmp, *.crdownload, .#*), names or relative paths
 // matching a Config.Ignore pattern (a pattern that matches a directory
 // skips the whole directory), the Config.Exclude
-// directories (docgraph's data directory inside the folder), symlinks whose
+// directories (docgraph's data directory inside the folder), files of a
+// format not in Config.Formats (docgraph reads no images or archives: they
+// are not stored to be dead-lettered), symlinks whose
 // target leaves the folder, files larger than Config.MaxFileSize, names that
 // are not valid UTF-8 (events and state are JSON, which cannot carry them
 // unchanged) and anything that is not a regular file. Symlinks to regular

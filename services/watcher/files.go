@@ -53,19 +53,15 @@ func (w *Watcher) ScanFiles(ctx context.Context, rels []string) (Report, error) 
 
 // Paths returns the paths, relative to cfg.Root and slash-separated, of the
 // files that a scan of cfg.Root would consider: every entry but the
-// directories and files its name rules ignore (hidden, editor and partial
-// files, names that are not UTF-8, cfg.Ignore, cfg.Exclude). It reads the folder only; unreadable directories are
-// left out (a scan reports them).
+// directories and files its rules leave out (Rules). It reads the folder
+// only; unreadable directories are left out (a scan reports them).
 func Paths(ctx context.Context, cfg Config) ([]string, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	r, err := newRules(cfg)
+	r, err := NewRules(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", cfg.Root, err)
 	}
-	root := r.root
-	w := &Watcher{cfg: cfg.withDefaults(), root: root, excluded: r.excluded}
+	w := r.w
+	root := w.root
 	var paths []string
 	err = filepath.WalkDir(root, func(abs string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {

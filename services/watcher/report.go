@@ -29,11 +29,12 @@ const (
 	ReasonUnstable       SkipReason = "unstable"
 	ReasonInvalidName    SkipReason = "invalid_name"
 	ReasonExcluded       SkipReason = "excluded"
+	ReasonUnsupported    SkipReason = "unsupported"
 )
 
 var skipReasons = []SkipReason{
 	ReasonHidden, ReasonEditor, ReasonIgnored, ReasonSymlinkOutside,
-	ReasonTooLarge, ReasonNotRegular, ReasonUnstable, ReasonInvalidName, ReasonExcluded,
+	ReasonTooLarge, ReasonNotRegular, ReasonUnstable, ReasonInvalidName, ReasonExcluded, ReasonUnsupported,
 }
 
 // Describe returns the reason as a short phrase for people.
@@ -57,6 +58,8 @@ func (r SkipReason) Describe() string {
 		return "name is not valid UTF-8"
 	case ReasonExcluded:
 		return "excluded directory (docgraph's data)"
+	case ReasonUnsupported:
+		return "not a format docgraph reads"
 	}
 	return string(r)
 }

@@ -258,7 +258,10 @@ func TestScanRevertWithinDuplicateWindow(t *testing.T) {
 }
 
 func TestScanIgnored(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Ignore = []string{"drafts", "*.bak", "archive/old-*"} })
+	e := newEnv(t, func(c *Config) {
+		c.Ignore = []string{"drafts", "*.bak", "archive/old-*"}
+		c.Formats = []string{"md", "pdf"}
+	})
 	tests := []struct {
 		give string
 		want SkipReason
@@ -283,12 +286,15 @@ func TestScanIgnored(t *testing.T) {
 		{give: "drafts/idea.md", want: ReasonIgnored, path: "drafts"},
 		{give: "copy.bak", want: ReasonIgnored},
 		{give: "archive/old-plan.md", want: ReasonIgnored},
+		{give: "photos/logo.png", want: ReasonUnsupported},
+		{give: "backup.ZIP", want: ReasonUnsupported},
+		{give: "README", want: ReasonUnsupported},
 	}
 	for _, tt := range tests {
 		e.write(t, tt.give, "ignored "+tt.give)
 	}
 	e.write(t, "archive/plan.md", "kept")
-	e.write(t, "sub/kept.md", "kept")
+	e.write(t, "sub/KEPT.MD", "kept")
 
 	for i := range 2 {
 		rep := e.scan(t)
@@ -312,6 +318,26 @@ func TestScanIgnored(t *testing.T) {
 	assert.Equal(t, 8.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonEditor))))
 	assert.Equal(t, 8.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonHidden))))
 	assert.Equal(t, 3.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonIgnored))))
+	assert.Equal(t, 3.0, testutil.ToFloat64(e.w.m.skipped.WithLabelValues(string(ReasonUnsupported))))
+}
+
+// Without Formats, every format is published; NewRules gives a scan's
+// decisions by name, a directory's with it.
+func TestRules(t *testing.T) {
+	e := newEnv(t, nil)
+	e.write(t, "logo.png", "png")
+	assert.Equal(t, 1, e.scan(t).Count(Published))
+
+	r, err := NewRules(Config{Root: e.root, Ignore: []string{"drafts"}, Formats: []string{"md"}})
+	require.NoError(t, err)
+	for rel, want := range map[string]SkipReason{
+		"a.md": "", "logo.png": ReasonUnsupported, "drafts/a.md": ReasonIgnored, ".git/a.md": ReasonHidden, "sub/Thumbs.db": ReasonHidden,
+	} {
+		assert.Equal(t, want, r.Skip(rel, false), rel)
+	}
+	assert.Equal(t, SkipReason(""), r.Skip("photos.png", true), "a directory has no format")
+	_, err = NewRules(Config{Root: e.root, Formats: []string{".MD"}})
+	assert.ErrorContains(t, err, `watcher.formats[0] (".MD"): want a lower-case extension without the dot`)
 }
 
 // A recorded file that becomes ignored by name is withdrawn.

@@ -121,6 +121,27 @@ func New(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus
 	}, nil
 }
 
+// Rules decide by name and path alone what a scan leaves out: hidden,
+// system, editor and partial files, names that are not UTF-8, the ignore
+// patterns, the excluded directories and the formats not published.
+type Rules struct{ w *Watcher }
+
+// NewRules returns the rules of cfg.
+func NewRules(cfg Config) (Rules, error) {
+	if err := cfg.Validate(); err != nil {
+		return Rules{}, err
+	}
+	r, err := newRules(cfg)
+	if err != nil {
+		return Rules{}, err
+	}
+	return Rules{&Watcher{cfg: cfg.withDefaults(), root: r.root, excluded: r.excluded}}, nil
+}
+
+// Skip returns why a scan leaves out the entry at rel (relative to the
+// root, slash-separated; a directory's entries with it), or "".
+func (r Rules) Skip(rel string, isDir bool) SkipReason { return r.w.pathRule(rel, isDir) }
+
 // rules are what a Watcher decides paths by: its root (absolute, symlinks
 // resolved) and the excluded directories inside it (relative).
 type rules struct {
@@ -460,6 +481,9 @@ func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 		if ok, _ := path.Match(p, rel); ok {
 			return ReasonIgnored
 		}
+	}
+	if !isDir && len(w.cfg.Formats) > 0 && !slices.Contains(w.cfg.Formats, event.FormatOf(name)) {
+		return ReasonUnsupported
 	}
 	if !utf8.ValidString(rel) {
 		// Events and state are JSON, which would carry the path changed
