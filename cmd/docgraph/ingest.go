@@ -180,8 +180,8 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// outages describes the stages waiting out an outage of a dependency, for
-// ingest's progress line: "" when none is.
+// outages describes the stages waiting out an outage of a dependency, or
+// for room in JetStream, for ingest's progress line: "" when none is.
 func outages(runners []*pipeline.Runner) string {
 	var b strings.Builder
 	seen := map[string]bool{}
@@ -192,6 +192,25 @@ func outages(runners []*pipeline.Runner) string {
 		}
 		seen[r.Stage()] = true
 		fmt.Fprintf(&b, "; %s paused for %s, waiting for: %v", r.Stage(), time.Since(since).Round(time.Second), cause)
+	}
+	// JetStream full holds every stage that publishes: said once.
+	var full []string
+	var fullSince time.Time
+	var fullCause error
+	for _, r := range runners {
+		waiting, since, cause := r.WaitingForRoom()
+		if !waiting || seen[r.Stage()] {
+			continue
+		}
+		seen[r.Stage()] = true
+		full = append(full, r.Stage())
+		if fullCause == nil || since.Before(fullSince) {
+			fullSince, fullCause = since, cause
+		}
+	}
+	if len(full) > 0 {
+		fmt.Fprintf(&b, "; %s waiting %s for room in JetStream (free disk space or raise nats.max_store): %v",
+			strings.Join(full, ", "), time.Since(fullSince).Round(time.Second), fullCause)
 	}
 	return b.String()
 }

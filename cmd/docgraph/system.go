@@ -166,6 +166,7 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 			Port:         -1,
 			SyncInterval: cfg.NATS.SyncInterval,
 			SyncAlways:   cfg.NATS.SyncAlways,
+			MaxStore:     int64(cfg.NATS.MaxStore),
 		}
 		if opts.listen && cfg.NATS.Listen != "" && cfg.NATS.Listen != "off" {
 			host, port, err := net.SplitHostPort(cfg.NATS.Listen)

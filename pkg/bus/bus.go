@@ -253,6 +253,23 @@ func IsTransient(err error) bool {
 		isNATSTransient(err)
 }
 
+// JetStream's error codes for a store without room: the server's or the
+// account's storage limit is reached.
+const (
+	errCodeInsufficientResources jetstream.ErrorCode = 10023
+	errCodeStorageExceeded       jetstream.ErrorCode = 10047
+)
+
+// IsStorageFull reports whether err says that JetStream has no room to
+// store a message: its disk or storage limit is full. Not the message's
+// fault, and not for it to be dead-lettered (the dead letter would not be
+// stored either): room has to be made.
+func IsStorageFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == errCodeInsufficientResources || apiErr.ErrorCode == errCodeStorageExceeded)
+}
+
 // ResumeOrphans makes the work that a previous run left in flight
 // deliverable at once. Only for the embedded server, whose process owns
 // every consumer: its restart forgets naks (the redelivery queue lives in

@@ -21,6 +21,10 @@ type EmbeddedConfig struct {
 	SyncInterval time.Duration
 	SyncAlways   bool
 	ServerName   string
+	// MaxStore caps the disk JetStream uses, in bytes; 0 leaves the
+	// server's default (most of the free disk). At the cap, publishes fail
+	// with "insufficient resources" (IsStorageFull).
+	MaxStore int64
 }
 
 // StartEmbedded starts nats-server in this process with JetStream and waits
@@ -52,6 +56,9 @@ func StartEmbedded(cfg EmbeddedConfig, logger *slog.Logger) (*server.Server, err
 		MaxPayload:   8 << 20,
 		SyncInterval: cfg.SyncInterval,
 		SyncAlways:   cfg.SyncAlways,
+	}
+	if cfg.MaxStore > 0 {
+		opts.JetStreamMaxStore = cfg.MaxStore
 	}
 	switch {
 	case cfg.Port < 0:

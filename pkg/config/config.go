@@ -59,6 +59,7 @@ type NATSConfig struct {
 	Listen       string        `yaml:"listen" help:"embedded server's client listen address; \"off\" for in-process only"`
 	SyncInterval time.Duration `yaml:"sync_interval" help:"embedded server fsync interval (0 = server default, 2m)"`
 	SyncAlways   bool          `yaml:"sync_always" help:"embedded server fsyncs every write (durable against power loss, slower)"`
+	MaxStore     ByteSize      `yaml:"max_store" help:"embedded server: disk its JetStream store may use, e.g. 50GiB (0 = the server's default, most of the free disk); when it is full, stages retry and wait for room"`
 	User         string        `yaml:"user" help:"NATS user"`
 	Password     string        `yaml:"password" secret:"true" help:"NATS password (prefer the env variable)"`
 	Token        string        `yaml:"token" secret:"true" help:"NATS token (prefer the env variable)"`
@@ -240,6 +241,9 @@ func (c Config) Validate() error {
 	}
 	if c.Watch.Rescan <= 0 {
 		add("watch.rescan (%s): must be positive", c.Watch.Rescan)
+	}
+	if c.NATS.MaxStore < 0 {
+		add("nats.max_store (%d): must not be negative", c.NATS.MaxStore)
 	}
 	if c.Watch.MaxFileSize <= 0 {
 		add("watch.max_file_size (%d): must be positive", c.Watch.MaxFileSize)

@@ -140,6 +140,7 @@ type Runner struct {
 	observe Observer
 
 	outage outage
+	full   storageFull
 	window chan struct{}
 	queue  chan item
 	done   chan struct{} // closed when Run stops accepting work (shutdown)
@@ -556,6 +557,11 @@ func (r *Runner) finish(st *state, herr error) {
 		_ = st.raw.Nak()
 		out.Result = OutcomeNak
 		log.InfoContext(st.ctx, "message returned at shutdown")
+	case bus.IsStorageFull(herr):
+		r.waitForRoom(st.ctx, st.in.StreamSeq, herr)
+		_ = st.raw.NakWithDelay(r.backoff(st.in.Delivered))
+		out.Result = OutcomeNak
+		log.DebugContext(st.ctx, "message nacked: no room in JetStream", slog.Any(logging.KeyErr, herr))
 	case errors.As(herr, &pe):
 		log.ErrorContext(st.ctx, "handler panicked", slog.Any(logging.KeyErr, herr), slog.String("stack", string(pe.stack)))
 		out.Result = r.deadLetter(st, herr, ClassPermanent, ReasonPanic, log)
@@ -570,6 +576,9 @@ func (r *Runner) finish(st *state, herr error) {
 		_ = st.raw.NakWithDelay(delay)
 		out.Result = OutcomeNak
 		log.WarnContext(st.ctx, "message nacked", slog.Any(logging.KeyErr, herr), slog.Duration("retry_in", delay))
+	}
+	if !bus.IsStorageFull(herr) {
+		r.roomFound(st.in.StreamSeq)
 	}
 	r.metrics.messages.WithLabelValues(r.cfg.Stage, out.Result).Inc()
 	if r.observe != nil {
@@ -738,9 +747,10 @@ var errOverDelivered = errors.New("delivered more often than max_deliver without
 
 // overDelivered stops a message that keeps coming back without ever
 // finishing (it crashed or hung its workers): past MaxDeliver deliveries it
-// is dead-lettered without calling the handler again.
+// is dead-lettered without calling the handler again, unless it was last
+// retried for want of room in JetStream.
 func (r *Runner) overDelivered(st *state) error {
-	if st.in.Delivered > uint64(r.cfg.MaxDeliver) {
+	if st.in.Delivered > uint64(r.cfg.MaxDeliver) && !r.waitingForRoom(st.in.StreamSeq) {
 		return fmt.Errorf("%w: %d deliveries", errOverDelivered, st.in.Delivered)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1013,4 +1014,48 @@ func TestRunnerReportsMessagesMissedDuringAnOutage(t *testing.T) {
 	assert.EqualValues(t, 4, testutil.ToFloat64(e.metrics.MissedCounter("test")))
 	e.publish(t, 1, "after")
 	e.waitCounted(t, "test", pipeline.OutcomeAck, 2)
+}
+
+// While JetStream has no room for a stage's outputs, its inputs wait and
+// are retried past MaxDeliver, none is dead-lettered for it, and one error
+// line says so; once room is made, every input gets through.
+func TestRunnerWaitsForRoomInJetStream(t *testing.T) {
+	e := newEnvWith(t, bus.EmbeddedConfig{MaxStore: 1 << 20})
+	e.publish(t, 3, "full")
+	_, err := e.js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "FILL", Subjects: []string{"fill"}, Storage: jetstream.FileStorage})
+	require.NoError(t, err)
+	filler := make([]byte, 8<<10)
+	for {
+		_, err := e.js.Publish(t.Context(), "fill", filler)
+		if err != nil {
+			require.True(t, bus.IsStorageFull(err), "filling the store: %v", err)
+			break
+		}
+	}
+
+	var logs testwait.Buffer
+	cfg := pipeline.Config{Stage: "test", Stream: "T_IN", MaxDeliver: 2, Backoff: []time.Duration{10 * time.Millisecond}}
+	r, err := pipeline.NewRunner(cfg, e.js, identity, slog.New(slog.NewJSONHandler(&logs, nil)), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r)
+	waitFor(t, 30*time.Second, func() error {
+		if n := testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeNak)); n < 12 {
+			return fmt.Errorf("%v retries, want every input retried past max_deliver", n)
+		}
+		return nil
+	})
+	assert.Equal(t, 1, strings.Count(logs.String(), "JetStream has no room for this stage's outputs"), logs.String())
+	assert.Empty(t, dlqMessages(t, e.js))
+	waiting, since, cause := r.WaitingForRoom()
+	assert.True(t, waiting)
+	assert.False(t, since.IsZero())
+	assert.ErrorContains(t, cause, "insufficient resources")
+
+	require.NoError(t, e.js.DeleteStream(t.Context(), "FILL"))
+	e.waitCounted(t, "test", pipeline.OutcomeAck, 3)
+	assert.EqualValues(t, 3, streamMsgs(t, e.js, "T_OUT"))
+	assert.Empty(t, dlqMessages(t, e.js), "nothing dead-lettered once room was made")
+	waiting, _, _ = r.WaitingForRoom()
+	assert.False(t, waiting)
+	assert.Zero(t, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeTerm)))
 }
