@@ -191,7 +191,7 @@ func (p *Parser) Handle(ctx context.Context, in pipeline.Message, emit pipeline.
 			if werr := p.withdraw(ev.Path, in.StreamSeq, emit); werr != nil {
 				return werr // retried: the withdrawal must not be lost
 			}
-			p.log.WarnContext(ctx, "unreadable version: the document's earlier content is withdrawn",
+			p.log.WarnContext(ctx, "unreadable version: the graph keeps nothing of the document (what earlier versions stated, if any, is withdrawn)",
 				slog.String("path", ev.Path))
 		}
 		return err
