@@ -35,8 +35,9 @@ import (
 //     validation of each) with store_rejects, collecting malformed rows:
 //     wrong field count, bad quoting, over-long lines. Invalid UTF-8
 //     anywhere rejects the file.
-//  3. Pass 2: csvTracker walks the records again, skipping blank lines,
-//     and splits each record DuckDB accepted into its cells (the same
+//  3. Pass 2: csvTracker walks the records again, skipping blank lines
+//     (and records of empty cells, as a workbook's empty rows are), and
+//     splits each record DuckDB accepted into its cells (the same
 //     quoting rules; DuckDB validated the record's shape and encoding in
 //     pass 1), so rows stream with no result set held in DuckDB. The rows
 //     that pass 1 rejected are reported in order as row errors.
@@ -311,6 +312,11 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			// readers disagree, which must not pass silently.
 			return tableRow{line: rec.line, rowErr: &event.RowError{Line: rec.line, Value: clip(string(rec.raw)),
 				Error: fmt.Sprintf("%d fields, the header has %d", n, t.width)}}, true, nil
+		}
+		if blankRow(t.cells) {
+			// Delimiters alone, as spreadsheets save empty rows: a blank
+			// line, as in a workbook.
+			continue
 		}
 		return tableRow{line: rec.line, cells: t.cells}, true, nil
 	}

@@ -176,6 +176,13 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			},
 		},
 		{
+			// Excel saves rows that were formatted or cleared, and a
+			// sheet's used range, as lines of delimiters alone.
+			name:     "rows of empty cells are blank lines",
+			content:  "k,v\r\na,1\r\n,\r\n \t, \r\nb,2\r\n,\r\n,\r\n",
+			wantKeys: []string{"a", "b"},
+		},
+		{
 			name:     "row without a key",
 			content:  "k,v\n,1\na,2\n",
 			wantKeys: []string{"a"},

@@ -237,6 +237,17 @@ type tableRow struct {
 	rowErr *event.RowError
 }
 
+// blankRow reports whether every cell of a row is empty or white space:
+// such a row is skipped, not mapped.
+func blankRow(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // tableReader yields the header and then the rows of one table.
 type tableReader interface {
 	// header returns the header cells (nil for a file without header).

@@ -526,7 +526,7 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if err != nil {
 			return tableRow{}, false, err
 		}
-		if slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" }) {
+		if !blankRow(cells) {
 			if rowErr != nil {
 				return tableRow{line: t.rowNum, rowErr: rowErr}, true, nil
 			}
