@@ -149,7 +149,8 @@ type Source struct {
 	// CSV holds the CSV dialect.
 	CSV CSVOptions `yaml:"csv,omitempty"`
 	// Columns are the columns the mapping reads, found by header name
-	// (trimmed, case-insensitive); other columns are ignored.
+	// (trimmed, case-insensitive, runs of white space as one space); other
+	// columns are ignored.
 	Columns []Column `yaml:"columns"`
 	// Nodes each row gives.
 	Nodes []NodeMap `yaml:"nodes,omitempty"`

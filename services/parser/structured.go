@@ -468,19 +468,19 @@ func (c *internCache[V]) put(k string, v V) bool {
 	return true
 }
 
-// newRowMapper finds the declared columns in the header (trimmed,
-// case-insensitive). Missing required columns are a permanent error naming
-// the file and every missing column.
+// newRowMapper finds the declared columns in the header (as columnKey
+// reads names). Missing required columns are a permanent error naming the
+// file and every missing column.
 func newRowMapper(file string, src *schema.Source, header []string, kind cellKind) (*rowMapper, error) {
 	rm := &rowMapper{file: file, kind: kind, src: src, byCol: map[string]int{}}
 	positions := map[string][]int{}
 	for i, h := range header {
-		k := strings.ToLower(strings.TrimSpace(h))
+		k := columnKey(h)
 		positions[k] = append(positions[k], i)
 	}
 	var missing, dup []string
 	for i, c := range src.Columns {
-		k := strings.ToLower(strings.TrimSpace(c.Name))
+		k := columnKey(c.Name)
 		pos := -1
 		switch {
 		case !src.HasHeader():
@@ -509,6 +509,14 @@ func newRowMapper(file string, src *schema.Source, header []string, kind cellKin
 	return rm, nil
 }
 
+// columnKey is how a header or a declared column is known: trimmed, runs
+// of white space as one space, in lower case. A header cell may wrap its
+// words onto lines (a line break typed in the cell) or join them with a
+// non-breaking space, and still looks like the name the mapping declares.
+func columnKey(name string) string {
+	return strings.ToLower(strings.Join(strings.Fields(name), " "))
+}
+
 // headerNames is how many header names an error message lists.
 const headerNames = 50
 
@@ -535,7 +543,7 @@ func describeHeader(header []string) string {
 // plan resolves the mapping's nodes and relationships into slot plans.
 func (rm *rowMapper) plan() {
 	slotOf := func(col, norm string) int {
-		k := slotKey{col: rm.byCol[strings.ToLower(strings.TrimSpace(col))], norm: norm}
+		k := slotKey{col: rm.byCol[columnKey(col)], norm: norm}
 		if i := slices.Index(rm.slots, k); i >= 0 {
 			return i
 		}
