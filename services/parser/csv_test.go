@@ -259,6 +259,44 @@ sources:
 	}, p.rejected())
 }
 
+// TestCSVDateTimeZones keeps the time zone a datetime is written with, and
+// only then: an instant in UTC ("Z" or "+00:00") stays one, a local time
+// stays local. ISO 8601 allows a space for the T (as SQL exports write).
+func TestCSVDateTimeZones(t *testing.T) {
+	m := mustMapping(t, `
+sources:
+  - name: times
+    files: [times.csv]
+    format: csv
+    columns:
+      - {name: id, type: int, required: true}
+      - {name: at, type: datetime}
+    nodes:
+      - label: Thing
+        key: id
+        properties: [at]
+`)
+	s := newStructured(t, m, parser.StructuredConfig{})
+	content := "id,at\n" +
+		"1,2024-03-01T10:20:30Z\n" +
+		"2,2024-03-01T10:20:30+00:00\n" +
+		"3,2024-03-01T10:20:30\n" +
+		"4,2024-03-01 10:20:30+02:00\n" +
+		"5,2024-03-01 10:20:30Z\n" +
+		"6,2024-03-01T10:20:30-05:00\n"
+	p, err := parseFile(t, s, "times.csv", writeTemp(t, "times.csv", content))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"at": "2024-03-01T10:20:30Z"},
+		"2": {"at": "2024-03-01T10:20:30Z"},
+		"3": {"at": "2024-03-01T10:20:30"},
+		"4": {"at": "2024-03-01T10:20:30+02:00"},
+		"5": {"at": "2024-03-01T10:20:30Z"},
+		"6": {"at": "2024-03-01T10:20:30-05:00"},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
 func TestCSVFileErrors(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -881,17 +881,17 @@ func convertCell(typ, raw string, kind cellKind) (any, error) {
 		}
 		return nil, errors.New("not a boolean (true/false, yes/no, 1/0)")
 	case schema.TypeDate:
-		t, err := parseDateCell(s, kind)
+		t, _, err := parseDateCell(s, kind)
 		if err != nil {
 			return nil, err
 		}
 		return t.Format(time.DateOnly), nil
 	case schema.TypeDateTime:
-		t, err := parseDateCell(s, kind)
+		t, zoned, err := parseDateCell(s, kind)
 		if err != nil {
 			return nil, err
 		}
-		if _, off := t.Zone(); off != 0 || t.Location() != time.UTC {
+		if zoned {
 			return t.Format(time.RFC3339), nil
 		}
 		return t.Format("2006-01-02T15:04:05"), nil
@@ -899,23 +899,30 @@ func convertCell(typ, raw string, kind cellKind) (any, error) {
 	return nil, fmt.Errorf("unknown column type %q", typ)
 }
 
-// dateLayouts are the text forms accepted for dates and datetimes.
-var dateLayouts = []string{
-	time.DateOnly,
-	"2006-01-02T15:04:05",
-	"2006-01-02 15:04:05",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04",
-	time.RFC3339Nano,
-}
+// dateLayouts are the text forms accepted for dates and datetimes, and
+// zonedDateLayouts those of datetimes with a time zone (Z or an offset).
+var (
+	dateLayouts = []string{
+		time.DateOnly,
+		"2006-01-02T15:04:05",
+		"2006-01-02 15:04:05",
+		"2006-01-02T15:04",
+		"2006-01-02 15:04",
+	}
+	zonedDateLayouts = []string{
+		time.RFC3339Nano,
+		"2006-01-02 15:04:05.999999999Z07:00",
+	}
+)
 
-// parseDateCell reads an Excel serial number (XLSX cells) or ISO text.
-func parseDateCell(s string, kind cellKind) (time.Time, error) {
+// parseDateCell reads an Excel serial number (XLSX cells) or ISO text; the
+// bool says the text gave a time zone.
+func parseDateCell(s string, kind cellKind) (time.Time, bool, error) {
 	if kind.xlsx {
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
 			// Serials beyond 9999-12-31 are not dates.
 			if f < 0 || f > 2958465 || math.IsNaN(f) {
-				return time.Time{}, fmt.Errorf("not a date: serial %s out of range", s)
+				return time.Time{}, false, fmt.Errorf("not a date: serial %s out of range", s)
 			}
 			// In the 1900 date system, day 1 is 1900-01-01: a serial
 			// below is a time of day alone (Excel shows 1900-01-00), and
@@ -924,23 +931,28 @@ func parseDateCell(s string, kind cellKind) (time.Time, error) {
 			switch {
 			case kind.date1904:
 			case f < 1:
-				return time.Time{}, fmt.Errorf("not a date: serial %s is a time of day without a date", s)
+				return time.Time{}, false, fmt.Errorf("not a date: serial %s is a time of day without a date", s)
 			case f >= 60 && f < 61:
-				return time.Time{}, fmt.Errorf("not a date: serial %s is 1900-02-29, a day that did not exist", s)
+				return time.Time{}, false, fmt.Errorf("not a date: serial %s is 1900-02-29, a day that did not exist", s)
 			}
 			t, err := excelize.ExcelDateToTime(f, kind.date1904)
 			if err != nil {
-				return time.Time{}, fmt.Errorf("not a date: %w", err)
+				return time.Time{}, false, fmt.Errorf("not a date: %w", err)
 			}
-			return t, nil
+			return t, false, nil
 		}
 	}
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t, nil
+			return t, false, nil
 		}
 	}
-	return time.Time{}, errors.New("not a date (want YYYY-MM-DD)")
+	for _, l := range zonedDateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true, nil
+		}
+	}
+	return time.Time{}, false, errors.New("not a date (want YYYY-MM-DD)")
 }
 
 // propertyNames lists the property names src's nodes and relationships
