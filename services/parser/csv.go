@@ -111,6 +111,11 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 		if !ok || rec.blank {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: empty file: no header line", doc.Path))
 		}
+		if bareCR(rec.raw, src.CSV.Quote[0]) {
+			// Read as one line: the header would take the first row's
+			// cells, and the file would give no rows.
+			return nil, pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, doc.Path))
+		}
 		if rec.truncated {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: header line longer than %d bytes", doc.Path, csvMaxHeader))
 		}
@@ -426,6 +431,22 @@ func safeDuckDBPath(p, tempDir string) (string, func(), error) {
 		return "", nil, fmt.Errorf("link for duckdb: %w", err)
 	}
 	return link, func() { os.RemoveAll(dir) }, nil
+}
+
+// bareCR reports whether raw holds a carriage return outside quotes that
+// a line feed does not follow: a line end of a file whose lines end with
+// CR alone, which csvTracker does not split.
+func bareCR(raw []byte, quote byte) bool {
+	inQuotes := false
+	for i, c := range raw {
+		switch {
+		case c == quote:
+			inQuotes = !inQuotes
+		case c == '\r' && !inQuotes && i+1 < len(raw) && raw[i+1] != '\n':
+			return true
+		}
+	}
+	return false
 }
 
 // sqlString quotes s as an SQL string literal.
