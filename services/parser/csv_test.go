@@ -307,6 +307,8 @@ func TestCSVFileErrors(t *testing.T) {
 		{"empty file", "", parser.StructuredConfig{}, []string{"data.csv: empty file: no header line"}},
 		{"blank first line", "\n", parser.StructuredConfig{}, []string{"data.csv: empty file: no header line"}},
 		{"missing column", "v,other\n1,2\n", parser.StructuredConfig{}, []string{"data.csv", "missing required columns: k", "header: v, other"}},
+		{"semicolon-delimited", "k;v\r\na;1\r\n", parser.StructuredConfig{}, []string{`data.csv: source kv: missing required columns: k (header: k;v); the header is one column holding ";": if the file is delimited by ";", set csv.delimiter: ";" in the source`}},
+		{"tab-delimited", "k\tv\na\t1\n", parser.StructuredConfig{}, []string{`if the file is delimited by "\t", set csv.delimiter: "\t" in the source`}},
 		{"duplicate header", "k,v,K\n1,2,3\n", parser.StructuredConfig{}, []string{"data.csv", "columns named more than once in the header: k"}},
 		{"latin-1 in the data", "k,v\na,1\nb,1\ncaf\xe9,2\n", parser.StructuredConfig{}, []string{"data.csv: not UTF-8 text at line 4", "convert the file to UTF-8"}},
 		{"latin-1 in the header", "k,v\xe9\na,1\n", parser.StructuredConfig{}, []string{"data.csv: not UTF-8 text: invalid byte 0xE9 in the header (line 1, byte 4)"}},

@@ -503,7 +503,11 @@ func newRowMapper(file string, src *schema.Source, header []string, kind cellKin
 		errs = append(errs, fmt.Sprintf("columns named more than once in the header: %s", strings.Join(dup, ", ")))
 	}
 	if len(errs) > 0 {
-		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)", file, src.Name, strings.Join(errs, "; "), describeHeader(header)))
+		hint := ""
+		if d := otherDelimiter(src, header); len(missing) > 0 && d != "" {
+			hint = fmt.Sprintf("; the header is one column holding %q: if the file is delimited by %[1]q, set csv.delimiter: %[1]q in the source", d)
+		}
+		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)%s", file, src.Name, strings.Join(errs, "; "), describeHeader(header), hint))
 	}
 	rm.plan()
 	return rm, nil
@@ -515,6 +519,22 @@ func newRowMapper(file string, src *schema.Source, header []string, kind cellKin
 // non-breaking space, and still looks like the name the mapping declares.
 func columnKey(name string) string {
 	return strings.ToLower(strings.Join(strings.Fields(name), " "))
+}
+
+// otherDelimiter returns the delimiter, other than its source's, that the
+// header of a CSV file read as one column holds ("" for none): Excel saves
+// "CSV" with ";" where the decimal separator is a comma, and "Unicode
+// Text" with tabs.
+func otherDelimiter(src *schema.Source, header []string) string {
+	if src.Format != schema.FormatCSV || len(header) != 1 {
+		return ""
+	}
+	for _, d := range []string{";", "\t", "|", ","} {
+		if d != src.CSV.Delimiter && strings.Contains(header[0], d) {
+			return d
+		}
+	}
+	return ""
 }
 
 // headerNames is how many header names an error message lists.
