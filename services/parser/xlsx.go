@@ -90,9 +90,14 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	case t.sheet == "":
 		t.sheet = sheets[0]
 	case !slices.Contains(sheets, t.sheet):
-		i := slices.IndexFunc(sheets, func(n string) bool { return strings.EqualFold(n, t.sheet) })
+		// A sheet renamed by hand may keep a space the tab does not show.
+		i := slices.IndexFunc(sheets, func(n string) bool { return strings.EqualFold(n, t.sheet) || columnKey(n) == columnKey(t.sheet) })
 		if i < 0 {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q not found (sheets: %s)", doc.Path, src.Sheet, strings.Join(sheets, ", ")))
+			quoted := make([]string, len(sheets))
+			for j, n := range sheets {
+				quoted[j] = strconv.Quote(n)
+			}
+			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q not found (sheets: %s)", doc.Path, src.Sheet, strings.Join(quoted, ", ")))
 		}
 		t.sheet = sheets[i]
 	}

@@ -188,8 +188,10 @@ func TestXLSXSheets(t *testing.T) {
 		sheets map[string][][]any
 		want   []string // error substrings; nil: parses with one node
 	}{
-		{"missing sheet", "data.xlsx", map[string][][]any{"Cover": {{"id"}, {1}}, "Other": {{"id"}}}, []string{`data.xlsx: sheet "Data" not found (sheets: Cover, Other)`}},
+		{"missing sheet", "data.xlsx", map[string][][]any{"Cover": {{"id"}, {1}}, "Other": {{"id"}}}, []string{`data.xlsx: sheet "Data" not found (sheets: "Cover", "Other")`}},
 		{"sheet name in another case", "data.xlsx", map[string][][]any{"DATA": {{"id"}, {1}}}, nil},
+		{"sheet name with a trailing space", "data.xlsx", map[string][][]any{"Cover": {{"x"}}, "Data ": {{"id"}, {1}}}, nil},
+		{"missing sheet, names quoted", "data.xlsx", map[string][][]any{"Cover": {{"id"}, {1}}, "Dates ": {{"id"}}}, []string{`data.xlsx: sheet "Data" not found (sheets: "Cover", "Dates ")`}},
 		{"first sheet when none is named", "any.xlsx", map[string][][]any{"A": {{"id"}, {1}}, "B": {{"x"}}}, nil},
 		{"empty sheet", "data.xlsx", map[string][][]any{"Data": {}}, []string{"data.xlsx: sheet Data is empty: no header row"}},
 		{"header below a blank row", "data.xlsx", map[string][][]any{"Data": {{}, {"id"}, {1}}}, nil},
