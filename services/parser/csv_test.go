@@ -183,6 +183,15 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			wantKeys: []string{"a", "b"},
 		},
 		{
+			name:     "a key of white space alone is no key, also for exact keys",
+			content:  "k,v\n  ,1\na,2\n\u00a0,3\n",
+			wantKeys: []string{"a"},
+			wantRejct: []event.RowError{
+				{Line: 2, Column: "k", Error: "every key column is empty: the row gives nothing"},
+				{Line: 4, Column: "k", Error: "every key column is empty: the row gives nothing"},
+			},
+		},
+		{
 			name:     "row without a key",
 			content:  "k,v\n,1\na,2\n",
 			wantKeys: []string{"a"},

@@ -713,7 +713,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.R
 			return &event.RowError{Line: line, Column: c.Name, Value: raw, Error: "a formula error, not a value"}
 		}
 		if c.Type == schema.TypeString || c.Type == "" {
-			if raw != "" {
+			if hasText(raw) {
 				cv.set, cv.isStr, cv.str = true, true, raw
 			}
 			continue
@@ -863,11 +863,22 @@ func isSheetError(raw string) bool {
 	return len(raw) > 0 && raw[0] == '#' && sheetErrors[raw]
 }
 
+// hasText reports whether s holds anything but white space.
+func hasText(s string) bool {
+	if s == "" {
+		return false
+	}
+	if c := s[0]; c > ' ' && c < utf8.RuneSelf {
+		return true
+	}
+	return strings.TrimSpace(s) != ""
+}
+
 // convertCell validates raw as typ. An empty (or all-space) cell is nil,
 // no value, for every type.
 func convertCell(typ, raw string, kind cellKind) (any, error) {
 	if typ == schema.TypeString || typ == "" {
-		if raw == "" {
+		if !hasText(raw) {
 			return nil, nil
 		}
 		return raw, nil
