@@ -183,6 +183,16 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			wantKeys: []string{"a", "b"},
 		},
 		{
+			// Excel writes a formula's error as its text when it saves CSV.
+			name:     "spreadsheet error values, as Excel saves them",
+			content:  "k,v\n#N/A,1\na,#REF!\nb,2\n",
+			wantKeys: []string{"b"},
+			wantRejct: []event.RowError{
+				{Line: 2, Column: "k", Value: "#N/A", Error: "a formula error, not a value"},
+				{Line: 3, Column: "v", Value: "#REF!", Error: "a formula error, not a value"},
+			},
+		},
+		{
 			name:     "a key of white space alone is no key, also for exact keys",
 			content:  "k,v\n  ,1\na,2\n\u00a0,3\n",
 			wantKeys: []string{"a"},

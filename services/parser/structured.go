@@ -709,7 +709,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.R
 			continue
 		}
 		raw := cells[c.pos]
-		if rm.kind.xlsx && isSheetError(raw) {
+		if isSheetError(raw) {
 			return &event.RowError{Line: line, Column: c.Name, Value: raw, Error: "a formula error, not a value"}
 		}
 		if c.Type == schema.TypeString || c.Type == "" {
@@ -850,7 +850,8 @@ func formatValue(v any) string {
 
 // sheetErrors are the error values a spreadsheet cell shows when its
 // formula fails (#N/A from a lookup that found nothing, say). The raw
-// value of an error cell is this text, like a string cell's.
+// value of an error cell is this text, like a string cell's, and a
+// spreadsheet saved as CSV writes it as the cell's text.
 var sheetErrors = map[string]bool{
 	"#NULL!": true, "#DIV/0!": true, "#VALUE!": true, "#REF!": true, "#NAME?": true,
 	"#NUM!": true, "#N/A": true, "#GETTING_DATA": true, "#SPILL!": true, "#CALC!": true,
@@ -858,7 +859,7 @@ var sheetErrors = map[string]bool{
 	"#UNKNOWN!": true, "#EXTERNAL!": true, "#PYTHON!": true,
 }
 
-// isSheetError reports whether an XLSX cell value is a spreadsheet error.
+// isSheetError reports whether a cell value is a spreadsheet error.
 func isSheetError(raw string) bool {
 	return len(raw) > 0 && raw[0] == '#' && sheetErrors[raw]
 }
