@@ -226,8 +226,9 @@ func (s *Structured) checkZipSizes(file string, zr *zip.Reader) error {
 // worksheet is what checkWorksheet found in a worksheet part.
 type worksheet struct {
 	lastRow int // number of the last row element
-	// needsScan says the part holds formulas (<f>) or values that may be
-	// numbers not in their shortest form: it needs a cellScan.
+	// needsScan says the part holds formulas (<f>), boolean cells or
+	// values that may be numbers not in their shortest form: it needs a
+	// cellScan.
 	needsScan bool
 }
 
@@ -287,12 +288,19 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 			value = true
 		case "c":
 			attrs := head[end:]
-			if !bytes.HasPrefix(attrs, refAttr) { // r is usually first
+			// r is usually first, and the start tag within the peek.
+			if !bytes.HasPrefix(attrs, refAttr) || !ws.needsScan && bytes.IndexByte(attrs, '>') < 0 {
 				elem, err := br.ReadSlice('>')
 				if err != nil {
 					return ws, fmt.Errorf("row %d: cell element: %w", ws.lastRow, err)
 				}
 				attrs = elem[end:]
+			}
+			if i := bytes.IndexByte(attrs, '>'); i >= 0 {
+				attrs = attrs[:i]
+			}
+			if !ws.needsScan && (bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle)) {
+				ws.needsScan = true
 			}
 			c := cellColumn(attrs)
 			if c == 0 {
@@ -374,6 +382,12 @@ func tagName(head []byte) (tag []byte, end int) {
 
 // refAttr starts a cell's reference attribute, as writers write it.
 var refAttr = []byte(` r="`)
+
+// boolAttr and boolAttrSingle are the type attribute of a boolean cell.
+var (
+	boolAttr       = []byte(` t="b"`)
+	boolAttrSingle = []byte(` t='b'`)
+)
 
 // cellColumn returns the column number in the r attribute of a cell start
 // tag, 0 without one.
@@ -577,8 +591,8 @@ func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 			if n.formula != "" {
 				rowErr.Value = clip("=" + n.formula)
 			}
-		case n.number != "":
-			cells[n.col] = n.number
+		case n.text != "":
+			cells[n.col] = n.text
 		}
 	}
 	return rowErr, nil

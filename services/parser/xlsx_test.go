@@ -176,6 +176,35 @@ func TestXLSXNumberPrecision(t *testing.T) {
 	assert.Empty(t, p.rejected())
 }
 
+// TestXLSXBooleanCells reads boolean cells (t="b", stored as 1 or 0) as
+// the spreadsheet shows them, TRUE or FALSE: in a text column, as a CSV
+// saved from the same sheet has them, and in a bool column.
+func TestXLSXBooleanCells(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id", "name", "ok"}, {1, true, false}}}, false)
+	// A formula giving a boolean, as LibreOffice writes it.
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>ok</t></is></c></row>` +
+		`<row r="2" customFormat="false" ht="12.8" hidden="false" customHeight="false" outlineLevel="0" collapsed="false"><c r="A2" s="0" t="n"><v>2</v></c><c r="B2" s="0" t="b"><f aca="false">AND(A2&gt;1)</f><v>1</v></c><c r="C2" s="0" t="b"><f aca="false">FALSE()</f><v>0</v></c></row>` +
+		`</sheetData></worksheet>`
+	tests := []struct {
+		name string
+		file string
+		want map[string]map[string]any
+	}{
+		{"values", base, map[string]map[string]any{"1": {"name": "TRUE", "ok": false}}},
+		{"formulas", withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet}), map[string]map[string]any{"2": {"name": "TRUE", "ok": false}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", tt.file)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, p.properties(t))
+			assert.Empty(t, p.rejected())
+		})
+	}
+}
+
 // TestXLSXDateSerials reads dates and times stored as serial numbers in
 // the 1900 date system, around the days Excel counts wrongly.
 func TestXLSXDateSerials(t *testing.T) {

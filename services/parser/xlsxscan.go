@@ -33,6 +33,9 @@ import (
 // the shortest form ("1042"), Apache POI "1042.0" and "1.0E10". The
 // iterator's raw values keep that text, which a string column would take
 // as it is: the same number would give different keys by writer.
+//
+// A boolean cell stores 1 or 0, which the iterator's raw values keep; the
+// spreadsheet shows TRUE or FALSE, and writes them when it saves CSV.
 
 // cellNote is what cellScan tells about one cell.
 type cellNote struct {
@@ -42,9 +45,10 @@ type cellNote struct {
 	// formula's follower).
 	uncached, placeholder bool
 	formula               string
-	// number is the shortest form of a number stored in another ("" when
-	// the stored text is in it).
-	number string
+	// text is the value as the spreadsheet shows it, where the stored
+	// text differs ("" otherwise): the shortest form of a number stored in
+	// another, TRUE or FALSE for a boolean (stored as 1 or 0).
+	text string
 }
 
 // cellScan reads a worksheet part row by row, in step with excelize's row
@@ -132,7 +136,7 @@ func (s *cellScan) readRow() error {
 		cell.note.col = cell.col
 		cell.note.placeholder = cell.hasFormula && cell.zero && s.recalc
 		cell.note.uncached = cell.hasFormula && !cell.cached || cell.note.placeholder
-		if cell.note.uncached || cell.note.number != "" {
+		if cell.note.uncached || cell.note.text != "" {
 			s.notes = append(s.notes, cell.note)
 		}
 	}
@@ -192,15 +196,21 @@ func (s *cellScan) readRow() error {
 			// An empty result is a result for a formula giving text
 			// (t="str"), not for one giving a number.
 			cell.cached = len(text) > 0 || cell.typ == "str"
-			if cell.typ == "" || cell.typ == "n" {
+			switch cell.typ {
+			case "", "n":
 				cell.zero = string(text) == "0"
 				if n, ok := shorterNumber(text); ok {
-					cell.note.number = n
+					cell.note.text = n
 				}
+			case "b":
+				cell.note.text = boolText[string(text)]
 			}
 		}
 	}
 }
+
+// boolText is how a spreadsheet shows the values of boolean cells.
+var boolText = map[string]string{"1": "TRUE", "0": "FALSE"}
 
 // shorterNumber returns the shortest form of the number text stores, to
 // the 15 significant digits a spreadsheet shows ("1042" for "1042.0",
