@@ -36,6 +36,24 @@ type xlsxTable struct {
 	rowNum  int // sheet row number of the last row read
 	lastRow int // the worksheet's last row number
 	kind    cellKind
+	// merges are the worksheet's cells merged down over rows, by first
+	// row, from mi on not reached yet; active those filling the rows read.
+	merges []mergeRange
+	mi     int
+	active []activeMerge
+}
+
+// mergeRange is a range of merged cells spanning rows first to last; its
+// value is in column col (0-based) of the first.
+type mergeRange struct {
+	first, last, col int
+}
+
+// activeMerge is the value of a merged range that fills its column down
+// to row last.
+type activeMerge struct {
+	last, col int
+	value     string
 }
 
 // openXLSX checks the workbook's declared part sizes, opens it, checks the
@@ -119,6 +137,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
 	}
 	t.lastRow = ws.lastRow
+	t.merges = ws.merges
 	if ws.needsScan {
 		recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
 		if t.scan, err = openCellScan(zf, recalc); err != nil {
@@ -230,7 +249,12 @@ type worksheet struct {
 	// values that may be numbers not in their shortest form: it needs a
 	// cellScan.
 	needsScan bool
+	// merges are the ranges of merged cells that span rows, by first row.
+	merges []mergeRange
 }
+
+// maxMerges bounds the merged ranges spanning rows a worksheet may have.
+const maxMerges = 1 << 20
 
 // checkWorksheet scans a worksheet part, as bytes (cheap next to the
 // parse), for what excelize's row iterator trusts or hides:
@@ -272,6 +296,7 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
+				slices.SortStableFunc(ws.merges, func(a, b mergeRange) int { return a.first - b.first })
 				return ws, nil
 			}
 			return ws, err
@@ -286,6 +311,18 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 			ws.needsScan = true
 		case "v":
 			value = true
+		case "mergeCell":
+			elem, err := br.ReadSlice('>')
+			if err != nil {
+				return ws, fmt.Errorf("merged cells: %w", err)
+			}
+			ref, _ := xmlAttr(elem[end:], "ref")
+			if m, ok := parseMerge(ref); ok {
+				if len(ws.merges) == maxMerges {
+					return ws, fmt.Errorf("more than %d ranges of cells merged over rows", maxMerges)
+				}
+				ws.merges = append(ws.merges, m)
+			}
 		case "c":
 			attrs := head[end:]
 			// r is usually first, and the start tag within the peek.
@@ -333,6 +370,24 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 		}
 		ws.lastRow = n
 	}
+}
+
+// parseMerge reads the reference of a range of merged cells ("B3:C5"); ok
+// is false for one within a row, or a reference excelize would not read.
+func parseMerge(ref string) (m mergeRange, ok bool) {
+	from, to, found := strings.Cut(ref, ":")
+	if !found {
+		return m, false
+	}
+	c1, r1, err := excelize.CellNameToCoordinates(from)
+	if err != nil {
+		return m, false
+	}
+	c2, r2, err := excelize.CellNameToCoordinates(to)
+	if err != nil || r2 <= r1 || c2 < c1 {
+		return m, false
+	}
+	return mergeRange{first: r1, last: r2, col: c1 - 1}, true
 }
 
 // checkSharedStrings scans a shared strings part for characters XML does
@@ -517,6 +572,36 @@ func (t *xlsxTable) selectColumns(positions []int) {
 	for _, p := range positions {
 		t.width = max(t.width, p+1)
 	}
+	// A merge from the header down is part of the header (a header of
+	// two rows).
+	t.merges = slices.DeleteFunc(t.merges, func(m mergeRange) bool {
+		return m.first <= t.rowNum || !slices.Contains(positions, m.col)
+	})
+}
+
+// fillMerged puts the value of a cell merged down over rows into the
+// empty cell of its column in each row of the merge, as the sheet shows
+// it (a team name written once for its members). Excel keeps the value of
+// merged cells in the first alone.
+func (t *xlsxTable) fillMerged(cells []string) []string {
+	if t.used == nil || len(t.active) == 0 && t.mi == len(t.merges) {
+		return cells
+	}
+	t.active = slices.DeleteFunc(t.active, func(a activeMerge) bool { return a.last < t.rowNum })
+	for _, a := range t.active {
+		for len(cells) <= a.col {
+			cells = append(cells, "")
+		}
+		if cells[a.col] == "" {
+			cells[a.col] = a.value
+		}
+	}
+	for ; t.mi < len(t.merges) && t.merges[t.mi].first <= t.rowNum; t.mi++ {
+		if m := t.merges[t.mi]; m.first == t.rowNum && m.col < len(cells) && cells[m.col] != "" {
+			t.active = append(t.active, activeMerge{last: m.last, col: m.col, value: cells[m.col]})
+		}
+	}
+	return cells
 }
 
 // next returns the next row with any content; line is its sheet row number.
@@ -546,6 +631,7 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 			return tableRow{}, false, err
 		}
 		if !blankRow(cells) {
+			cells = t.fillMerged(cells)
 			if rowErr != nil {
 				return tableRow{line: t.rowNum, rowErr: rowErr}, true, nil
 			}

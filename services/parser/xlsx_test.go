@@ -205,6 +205,64 @@ func TestXLSXBooleanCells(t *testing.T) {
 	}
 }
 
+// TestXLSXMergedCells reads a cell merged down over rows (a team name
+// written once for its members) as the sheet shows it: in each row of the
+// merge. A merge from the header down is part of the header.
+func TestXLSXMergedCells(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: teams
+    files: [teams.xlsx]
+    format: xlsx
+    columns:
+      - {name: name, required: true}
+      - {name: team, required: true}
+    nodes:
+      - {label: Person, key: name, normalize: lower_collapse}
+      - {label: Team, key: team, normalize: lower_collapse}
+    relationships:
+      - type: MEMBER_OF
+        from: {label: Person, key: name}
+        to: {label: Team, key: team}
+`), parser.StructuredConfig{BatchSize: 2})
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, row := range [][]any{
+		{"name", "team", "note"},
+		{"Zoe Lin"},
+		{"Nora Bishop", "Ops", "merged over three rows"},
+		{"Ann Lee"},
+		{"Bob Ray"},
+		{"Cy Dee", "QA", "merged over a blank row"},
+		{},
+		{"Di Eve"},
+		{"Ed Fox", "Sales", "merged across"},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &row))
+	}
+	for _, r := range [][2]string{{"B1", "B2"}, {"B3", "B5"}, {"B6", "B8"}, {"A9", "A10"}, {"B9", "C9"}} {
+		require.NoError(t, f.MergeCell("Sheet1", r[0], r[1]))
+	}
+	file := filepath.Join(t.TempDir(), "teams.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	p, err := parseFile(t, s, "teams.xlsx", file)
+	require.NoError(t, err)
+	checkBatches(t, p)
+	var got []string
+	for _, r := range p.records {
+		for _, rel := range r.Relationships {
+			got = append(got, rel.From.Key+" -> "+rel.To.Key)
+		}
+	}
+	assert.ElementsMatch(t, []string{
+		"nora bishop -> ops", "ann lee -> ops", "bob ray -> ops",
+		"cy dee -> qa", "di eve -> qa", "ed fox -> sales",
+	}, got)
+	assert.Empty(t, p.rejected())
+}
+
 // TestXLSXDateSerials reads dates and times stored as serial numbers in
 // the 1900 date system, around the days Excel counts wrongly.
 func TestXLSXDateSerials(t *testing.T) {
