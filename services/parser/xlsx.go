@@ -106,16 +106,20 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	case len(sheets) == 0:
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: no worksheets", doc.Path))
 	case t.sheet == "":
+		// The first worksheet: Excel puts a chart moved to a sheet of its
+		// own before its data.
 		t.sheet = sheets[0]
+		for _, n := range sheets {
+			if _, ws, err := sheetPart(&zr.Reader, n); err == nil && ws {
+				t.sheet = n
+				break
+			}
+		}
 	case !slices.Contains(sheets, t.sheet):
 		// A sheet renamed by hand may keep a space the tab does not show.
 		i := slices.IndexFunc(sheets, func(n string) bool { return strings.EqualFold(n, t.sheet) || columnKey(n) == columnKey(t.sheet) })
 		if i < 0 {
-			quoted := make([]string, len(sheets))
-			for j, n := range sheets {
-				quoted[j] = strconv.Quote(n)
-			}
-			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q not found (sheets: %s)", doc.Path, src.Sheet, strings.Join(quoted, ", ")))
+			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q not found (sheets: %s)", doc.Path, src.Sheet, quoteNames(sheets)))
 		}
 		t.sheet = sheets[i]
 	}
@@ -128,9 +132,16 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
-	zf, err := sheetPart(&zr.Reader, t.sheet)
+	zf, isWorksheet, err := sheetPart(&zr.Reader, t.sheet)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	if !isWorksheet {
+		worksheets := slices.DeleteFunc(slices.Clone(sheets), func(n string) bool {
+			_, ws, err := sheetPart(&zr.Reader, n)
+			return err != nil || !ws
+		})
+		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q is not a worksheet, with cells, but a chart sheet or the like (worksheets: %s)", doc.Path, t.sheet, quoteNames(worksheets)))
 	}
 	ws, err := checkWorksheet(zf)
 	if err != nil {
@@ -161,6 +172,16 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		break
 	}
 	return t, nil
+}
+
+// quoteNames lists sheet names for a message, quoted: a name may end with
+// a space that a tab does not show.
+func quoteNames(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // oleSignature starts an OLE compound file: an Excel 97-2003 workbook, or

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -325,6 +327,42 @@ func TestXLSXSheets(t *testing.T) {
 			requireRejected(t, p, err, tt.want...)
 		})
 	}
+}
+
+// TestXLSXChartSheets reads the first worksheet when the mapping names no
+// sheet: Excel puts a chart moved to a sheet of its own before its data.
+// A chart sheet named in the mapping is refused, saying so.
+func TestXLSXChartSheets(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Data"))
+	for i, row := range [][]any{{"id", "amount"}, {1, 2.5}, {2, 3.5}} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Data", cell, &row))
+	}
+	require.NoError(t, f.AddChartSheet("Chart1", &excelize.Chart{Type: excelize.Col, Series: []excelize.ChartSeries{
+		{Name: "Data!$B$1", Categories: "Data!$A$2:$A$3", Values: "Data!$B$2:$B$3"},
+	}}))
+	saved := filepath.Join(t.TempDir(), "book.xlsx")
+	require.NoError(t, f.SaveAs(saved))
+	// The chart sheet first, as Excel places it (excelize cannot move it).
+	file := rewriteZip(t, saved, func(name string, data []byte) []byte {
+		if name != "xl/workbook.xml" {
+			return data
+		}
+		sheets := regexp.MustCompile(`<sheet [^>]*>(</sheet>)?`).FindAll(data, -1)
+		require.Len(t, sheets, 2)
+		return bytes.Replace(data, append(slices.Clone(sheets[0]), sheets[1]...), append(slices.Clone(sheets[1]), sheets[0]...), 1)
+	})
+	p, err := parseFile(t, s, "book.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{"1": {"amount": 2.5}, "2": {"amount": 3.5}}, p.properties(t))
+
+	m := mustMapping(t, strings.Replace(xlsxCaseMapping, "sheet: Data", "sheet: Chart1", 1))
+	p, err = parseFile(t, newStructured(t, m, parser.StructuredConfig{}), "data.xlsx", file)
+	requireRejected(t, p, err, `data.xlsx: sheet "Chart1" is not a worksheet, with cells, but a chart sheet or the like (worksheets: "Data")`)
 }
 
 // wideRow is a row of excelize.MaxColumns cells: first at A, last at XFD.

@@ -303,13 +303,13 @@ func (s *cellScan) text() ([]byte, error) {
 	}
 }
 
-// sheetPart finds the worksheet part of sheet, as excelize does: the
-// workbook part from the package relationships, the sheet's relationship
-// from the workbook's.
-func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
+// sheetPart finds the part of sheet, as excelize does: the workbook part
+// from the package relationships, the sheet's relationship from the
+// workbook's; worksheet says it is a worksheet (not a chart sheet, say).
+func sheetPart(zr *zip.Reader, sheet string) (zf *zip.File, worksheet bool, err error) {
 	rels, err := readRels(zr, "_rels/.rels")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var wbPart string
 	for _, r := range rels {
@@ -318,7 +318,7 @@ func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
 		}
 	}
 	if wbPart == "" {
-		return nil, errors.New("no workbook part")
+		return nil, false, errors.New("no workbook part")
 	}
 	var wb struct {
 		Sheets []struct {
@@ -327,12 +327,12 @@ func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
 		} `xml:"sheets>sheet"`
 	}
 	if err := readXMLPart(zr, wbPart, &wb); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	dir := path.Dir(wbPart)
 	wbRels, err := readRels(zr, path.Join(dir, "_rels", path.Base(wbPart)+".rels"))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, sh := range wb.Sheets {
 		if sh.Name != sheet {
@@ -352,13 +352,13 @@ func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
 					name = strings.TrimPrefix(path.Clean(target), "/")
 				}
 				if zf := findPart(zr, name); zf != nil {
-					return zf, nil
+					return zf, strings.HasSuffix(r.Type, "/worksheet"), nil
 				}
-				return nil, fmt.Errorf("sheet %s: part %s missing", sheet, name)
+				return nil, false, fmt.Errorf("sheet %s: part %s missing", sheet, name)
 			}
 		}
 	}
-	return nil, fmt.Errorf("sheet %s: no worksheet part", sheet)
+	return nil, false, fmt.Errorf("sheet %s: no worksheet part", sheet)
 }
 
 type relationship struct {
