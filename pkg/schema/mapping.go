@@ -144,7 +144,7 @@ type Source struct {
 	Files []string `yaml:"files"`
 	// Format is FormatCSV or FormatXLSX.
 	Format string `yaml:"format"`
-	// Sheet names the XLSX worksheet; empty means the first sheet.
+	// Sheet names the XLSX worksheet; empty means the first worksheet.
 	Sheet string `yaml:"sheet,omitempty"`
 	// CSV holds the CSV dialect.
 	CSV CSVOptions `yaml:"csv,omitempty"`
