@@ -894,6 +894,12 @@ func convertCell(typ, raw string, kind cellKind) (any, error) {
 			return i, nil
 		}
 		f, err := strconv.ParseFloat(s, 64)
+		if err == nil && kind.xlsx && f != math.Trunc(f) {
+			// Excel stores a result with 17 significant digits
+			// (=0.1*30 as 3.0000000000000004) and shows, and computes
+			// with, 15.
+			f, err = strconv.ParseFloat(strconv.FormatFloat(f, 'g', 15, 64), 64)
+		}
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 			return nil, errors.New("not a whole number")
 		}

@@ -212,20 +212,14 @@ func (s *cellScan) readRow() error {
 // boolText is how a spreadsheet shows the values of boolean cells.
 var boolText = map[string]string{"1": "TRUE", "0": "FALSE"}
 
-// shorterNumber returns the shortest form of the number text stores, to
-// the 15 significant digits a spreadsheet shows ("1042" for "1042.0",
-// "1.042E3" or "1041.9999999999998"), if text has an exponent, a plus
-// sign, a trailing zero after a decimal point or more than 15 digits with
-// a decimal point; and false otherwise, or if text is not a number or is
-// of a magnitude printed with an exponent (then left as written). Excel
-// stores results with 17 digits (=0.1*3 as 0.30000000000000004); the
-// digits of a whole number (an ID) are all kept.
+// shorterNumber returns the shortest form of the number text stores
+// ("1042" for "1042.0" or "1.042E3"), the same float64, if text has an
+// exponent, a plus sign or a trailing zero after a decimal point; and
+// false otherwise, or if text is not a number or is of a magnitude
+// printed with an exponent (then left as written).
 func shorterNumber(text []byte) (string, bool) {
-	dot := bytes.IndexByte(text, '.') >= 0
-	trailingZero := dot && len(text) > 0 && text[len(text)-1] == '0'
-	// 16 characters hold at most 15 digits, a sign and a point.
-	long := dot && len(text) > 16
-	if !trailingZero && !long && !bytes.ContainsAny(text, "eE+") {
+	trailingZero := len(text) > 0 && text[len(text)-1] == '0' && bytes.IndexByte(text, '.') >= 0
+	if !trailingZero && !bytes.ContainsAny(text, "eE+") {
 		return "", false
 	}
 	f, err := strconv.ParseFloat(string(text), 64)
@@ -234,11 +228,6 @@ func shorterNumber(text []byte) (string, bool) {
 	}
 	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
 		return "", false
-	}
-	if f != math.Trunc(f) {
-		// A fraction, rounded to 15 significant digits: the float64 of
-		// the number those digits give.
-		f, _ = strconv.ParseFloat(strconv.FormatFloat(f, 'g', 15, 64), 64)
 	}
 	n := strconv.FormatFloat(f, 'f', -1, 64)
 	return n, n != string(text)
