@@ -271,7 +271,7 @@ func (t *csvTable) where() string { return t.file }
 
 func (t *csvTable) cellKind() cellKind { return cellKind{} }
 
-func (t *csvTable) selectColumns(positions []int) { t.positions = positions }
+func (t *csvTable) selectColumns(positions []int, _ []string) { t.positions = positions }
 
 // next returns the next good row or rejected row, in file order.
 func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {

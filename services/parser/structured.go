@@ -259,8 +259,8 @@ type tableReader interface {
 	// cellKind says how cells encode dates.
 	cellKind() cellKind
 	// selectColumns names the file columns (by position) the mapping
-	// reads; it is called once, before the first next.
-	selectColumns(positions []int)
+	// reads, and their types; it is called once, before the first next.
+	selectColumns(positions []int, types []string)
 	close() error
 }
 
@@ -608,6 +608,18 @@ func (rm *rowMapper) usedPositions() []int {
 	for _, c := range rm.cols {
 		if c.pos >= 0 {
 			out = append(out, c.pos)
+		}
+	}
+	return out
+}
+
+// usedTypes lists the types of the declared columns present, as
+// usedPositions lists their positions.
+func (rm *rowMapper) usedTypes() []string {
+	var out []string
+	for _, c := range rm.cols {
+		if c.pos >= 0 {
+			out = append(out, c.Type)
 		}
 	}
 	return out

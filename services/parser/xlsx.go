@@ -41,6 +41,13 @@ type xlsxTable struct {
 	merges []mergeRange
 	mi     int
 	active []activeMerge
+	// dateCols and boolCols mark the columns (0-based) holding cells with
+	// a date format and boolean cells, text the text columns the mapping
+	// reads; needsScan says the scan has notes for any column, scanErr is
+	// the error of a scan closed early.
+	dateCols, boolCols, text []bool
+	needsScan                bool
+	scanErr                  error
 }
 
 // mergeRange is a range of merged cells spanning rows first to last; its
@@ -143,15 +150,20 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		})
 		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q is not a worksheet, with cells, but a chart sheet or the like (worksheets: %s)", doc.Path, t.sheet, quoteNames(worksheets)))
 	}
-	ws, err := checkWorksheet(zf)
+	dates, err := readDateStyles(&zr.Reader, t.kind.date1904)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	ws, err := checkWorksheet(zf, dates)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
 	}
 	t.lastRow = ws.lastRow
 	t.merges = ws.merges
-	if ws.needsScan {
+	t.dateCols, t.boolCols, t.needsScan = ws.dateCols, ws.boolCols, ws.needsScan
+	if ws.needsScan || ws.dateCols != nil || ws.boolCols != nil {
 		recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
-		if t.scan, err = openCellScan(zf, recalc); err != nil {
+		if t.scan, err = openCellScan(zf, recalc, dates); err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
 		}
 	}
@@ -266,12 +278,15 @@ func (s *Structured) checkZipSizes(file string, zr *zip.Reader) error {
 // worksheet is what checkWorksheet found in a worksheet part.
 type worksheet struct {
 	lastRow int // number of the last row element
-	// needsScan says the part holds formulas (<f>), boolean cells or
-	// values that may be numbers not in their shortest form: it needs a
-	// cellScan.
+	// needsScan says the part holds formulas (<f>) or values that may be
+	// numbers not in their shortest form: it needs a cellScan.
 	needsScan bool
 	// merges are the ranges of merged cells that span rows, by first row.
 	merges []mergeRange
+	// dateCols and boolCols mark the columns (0-based) holding numbers
+	// with a date format and boolean cells (nil for none): a cellScan
+	// reads them for the columns where they matter.
+	dateCols, boolCols []bool
 }
 
 // maxMerges bounds the merged ranges spanning rows a worksheet may have.
@@ -291,7 +306,7 @@ const maxMerges = 1 << 20
 // It returns the last row number, for the reader to tell the iterator's
 // end from such a stop (also at XML malformed otherwise), and whether the
 // part needs a cellScan.
-func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
+func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return ws, err
@@ -347,7 +362,7 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 		case "c":
 			attrs := head[end:]
 			// r is usually first, and the start tag within the peek.
-			if !bytes.HasPrefix(attrs, refAttr) || !ws.needsScan && bytes.IndexByte(attrs, '>') < 0 {
+			if !bytes.HasPrefix(attrs, refAttr) || bytes.IndexByte(attrs, '>') < 0 {
 				elem, err := br.ReadSlice('>')
 				if err != nil {
 					return ws, fmt.Errorf("row %d: cell element: %w", ws.lastRow, err)
@@ -357,12 +372,16 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 			if i := bytes.IndexByte(attrs, '>'); i >= 0 {
 				attrs = attrs[:i]
 			}
-			if !ws.needsScan && (bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle)) {
-				ws.needsScan = true
-			}
 			c := cellColumn(attrs)
 			if c == 0 {
 				c = col + 1 // no reference: the next column
+			}
+			if c <= excelize.MaxColumns {
+				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) {
+					ws.boolCols = markColumn(ws.boolCols, c-1)
+				} else if dates.of(attrs) {
+					ws.dateCols = markColumn(ws.dateCols, c-1)
+				}
 			}
 			if c <= col {
 				return ws, fmt.Errorf("row %d: cell %s%d follows %s%[3]d: cells out of order", ws.lastRow, columnName(c), ws.lastRow, columnName(col))
@@ -391,6 +410,15 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 		}
 		ws.lastRow = n
 	}
+}
+
+// markColumn marks column i (0-based) in cols, made on first use.
+func markColumn(cols []bool, i int) []bool {
+	if cols == nil {
+		cols = make([]bool, excelize.MaxColumns)
+	}
+	cols[i] = true
+	return cols
 }
 
 // parseMerge reads the reference of a range of merged cells ("B3:C5"); ok
@@ -587,11 +615,25 @@ func (t *xlsxTable) where() string { return t.file + ": sheet " + t.sheet }
 
 func (t *xlsxTable) cellKind() cellKind { return t.kind }
 
-func (t *xlsxTable) selectColumns(positions []int) {
+func (t *xlsxTable) selectColumns(positions []int, types []string) {
 	t.used = positions
 	t.width = 0
 	for _, p := range positions {
 		t.width = max(t.width, p+1)
+	}
+	t.text = make([]bool, t.width)
+	scan := t.needsScan
+	for i, p := range positions {
+		t.text[p] = types[i] == schema.TypeString || types[i] == ""
+		// A date shows as such in a text column; a boolean's 1 or 0 is
+		// TRUE or FALSE but in a bool column.
+		scan = scan || t.text[p] && t.dateCols != nil && t.dateCols[p] ||
+			types[i] != schema.TypeBool && t.boolCols != nil && t.boolCols[p]
+	}
+	if t.scan != nil && !scan {
+		// The scan was for cells that read the same without it here.
+		t.scanErr = t.scan.close()
+		t.scan = nil
 	}
 	// A merge from the header down is part of the header (a header of
 	// two rows).
@@ -667,7 +709,8 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 }
 
 // applyNotes applies the cell scan's notes on the current row: numbers
-// take their shortest form, and formulas without a calculated result are
+// take their shortest form, booleans TRUE or FALSE, dates in text columns
+// their ISO form, and formulas without a calculated result are
 // blanked (their value, "" or a placeholder 0, is not the formula's). The
 // first such formula in a column the mapping reads is returned as a row
 // error, for a row that is not empty otherwise: templates fill formulas
@@ -698,6 +741,8 @@ func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 			if n.formula != "" {
 				rowErr.Value = clip("=" + n.formula)
 			}
+		case n.date != "" && n.col < len(t.text) && t.text[n.col]:
+			cells[n.col] = n.date
 		case n.text != "":
 			cells[n.col] = n.text
 		}
@@ -712,7 +757,7 @@ const (
 )
 
 func (t *xlsxTable) close() error {
-	var errs []error
+	errs := []error{t.scanErr}
 	if t.scan != nil {
 		errs = append(errs, t.scan.close())
 		t.scan = nil

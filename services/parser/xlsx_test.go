@@ -265,6 +265,52 @@ sources:
 	assert.Empty(t, p.rejected())
 }
 
+// TestXLSXDatesInTextColumns reads a date cell (a serial number with a
+// date format) in a text column as the date it shows, in ISO form, not as
+// its serial; date and datetime columns read it as before, and numbers
+// with other formats (times of day alone among them) stay numbers.
+func TestXLSXDatesInTextColumns(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	day := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2024, 3, 1, 10, 20, 30, 0, time.UTC)
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Data"))
+	for i, row := range [][]any{
+		{"id", "name", "day", "at", "amount"},
+		{1, day, day, at, 1234.5},
+		{2, at, nil, nil, nil},
+		{3, 45352, nil, nil, 45352},
+		{4, 45352, nil, nil, nil},
+		{5, 0.5, nil, nil, nil},
+		{6, 1234.5, nil, nil, nil},
+		{7, 45352.5, nil, nil, nil},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Data", cell, &row))
+	}
+	for cell, code := range map[string]string{"B4": "dd/mm/yyyy", "E4": "dd/mm/yyyy", "B5": `[$-409]d\-mmm\-yy;@`, "B6": "h:mm", "B7": "#,##0.00", "E2": "#,##0.00", "B8": `"Day "yyyy-mm-dd hh:mm`} {
+		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+		require.NoError(t, err)
+		require.NoError(t, f.SetCellStyle("Data", cell, cell, style))
+	}
+	file := filepath.Join(t.TempDir(), "data.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"name": "2024-03-01", "day": "2024-03-01", "at": "2024-03-01T10:20:30", "amount": 1234.5},
+		"2": {"name": "2024-03-01T10:20:30"},
+		"3": {"name": "2024-03-01", "amount": 45352.0},
+		"4": {"name": "2024-03-01"},
+		"5": {"name": "0.5"},
+		"6": {"name": "1234.5"},
+		"7": {"name": "2024-03-01T12:00:00"},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
 // TestXLSXDateSerials reads dates and times stored as serial numbers in
 // the 1900 date system, around the days Excel counts wrongly.
 func TestXLSXDateSerials(t *testing.T) {
