@@ -304,8 +304,10 @@ const maxMerges = 1 << 20
 //     text: the iterator stops at the first, as if the sheet ended there.
 //
 // It returns the last row number, for the reader to tell the iterator's
-// end from such a stop (also at XML malformed otherwise), and whether the
-// part needs a cellScan.
+// end from such a stop (also at XML malformed otherwise), whether the part
+// needs a cellScan, the columns of date (by dates) and boolean cells, for
+// which one may need it, and the ranges of cells merged over rows, which
+// the iterator reads as empty below their first row.
 func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 	rc, err := zf.Open()
 	if err != nil {
