@@ -144,12 +144,13 @@ type Source struct {
 	Files []string `yaml:"files"`
 	// Format is FormatCSV or FormatXLSX.
 	Format string `yaml:"format"`
-	// Sheet names the XLSX worksheet; empty means the first sheet.
+	// Sheet names the XLSX worksheet; empty means the first worksheet.
 	Sheet string `yaml:"sheet,omitempty"`
 	// CSV holds the CSV dialect.
 	CSV CSVOptions `yaml:"csv,omitempty"`
 	// Columns are the columns the mapping reads, found by header name
-	// (trimmed, case-insensitive); other columns are ignored.
+	// (trimmed, case-insensitive, runs of white space as one space); other
+	// columns are ignored.
 	Columns []Column `yaml:"columns"`
 	// Nodes each row gives.
 	Nodes []NodeMap `yaml:"nodes,omitempty"`

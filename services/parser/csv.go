@@ -35,8 +35,9 @@ import (
 //     validation of each) with store_rejects, collecting malformed rows:
 //     wrong field count, bad quoting, over-long lines. Invalid UTF-8
 //     anywhere rejects the file.
-//  3. Pass 2: csvTracker walks the records again, skipping blank lines,
-//     and splits each record DuckDB accepted into its cells (the same
+//  3. Pass 2: csvTracker walks the records again, skipping blank lines
+//     (and records of empty cells, as a workbook's empty rows are), and
+//     splits each record DuckDB accepted into its cells (the same
 //     quoting rules; DuckDB validated the record's shape and encoding in
 //     pass 1), so rows stream with no result set held in DuckDB. The rows
 //     that pass 1 rejected are reported in order as row errors.
@@ -109,6 +110,11 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 		}
 		if !ok || rec.blank {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: empty file: no header line", doc.Path))
+		}
+		if bareCR(rec.raw, src.CSV.Quote[0]) {
+			// Read as one line: the header would take the first row's
+			// cells, and the file would give no rows.
+			return nil, pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, doc.Path))
 		}
 		if rec.truncated {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: header line longer than %d bytes", doc.Path, csvMaxHeader))
@@ -265,7 +271,7 @@ func (t *csvTable) where() string { return t.file }
 
 func (t *csvTable) cellKind() cellKind { return cellKind{} }
 
-func (t *csvTable) selectColumns(positions []int) { t.positions = positions }
+func (t *csvTable) selectColumns(positions []int, _ []string) { t.positions = positions }
 
 // next returns the next good row or rejected row, in file order.
 func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
@@ -311,6 +317,11 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			// readers disagree, which must not pass silently.
 			return tableRow{line: rec.line, rowErr: &event.RowError{Line: rec.line, Value: clip(string(rec.raw)),
 				Error: fmt.Sprintf("%d fields, the header has %d", n, t.width)}}, true, nil
+		}
+		if blankRow(t.cells) {
+			// Delimiters alone, as spreadsheets save empty rows: a blank
+			// line, as in a workbook.
+			continue
 		}
 		return tableRow{line: rec.line, cells: t.cells}, true, nil
 	}
@@ -420,6 +431,22 @@ func safeDuckDBPath(p, tempDir string) (string, func(), error) {
 		return "", nil, fmt.Errorf("link for duckdb: %w", err)
 	}
 	return link, func() { os.RemoveAll(dir) }, nil
+}
+
+// bareCR reports whether raw holds a carriage return outside quotes that
+// a line feed does not follow: a line end of a file whose lines end with
+// CR alone, which csvTracker does not split.
+func bareCR(raw []byte, quote byte) bool {
+	inQuotes := false
+	for i, c := range raw {
+		switch {
+		case c == quote:
+			inQuotes = !inQuotes
+		case c == '\r' && !inQuotes && i+1 < len(raw) && raw[i+1] != '\n':
+			return true
+		}
+	}
+	return false
 }
 
 // sqlString quotes s as an SQL string literal.

@@ -176,6 +176,32 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			},
 		},
 		{
+			// Excel saves rows that were formatted or cleared, and a
+			// sheet's used range, as lines of delimiters alone.
+			name:     "rows of empty cells are blank lines",
+			content:  "k,v\r\na,1\r\n,\r\n \t, \r\nb,2\r\n,\r\n,\r\n",
+			wantKeys: []string{"a", "b"},
+		},
+		{
+			// Excel writes a formula's error as its text when it saves CSV.
+			name:     "spreadsheet error values, as Excel saves them",
+			content:  "k,v\n#N/A,1\na,#REF!\nb,2\n",
+			wantKeys: []string{"b"},
+			wantRejct: []event.RowError{
+				{Line: 2, Column: "k", Value: "#N/A", Error: "a formula error, not a value"},
+				{Line: 3, Column: "v", Value: "#REF!", Error: "a formula error, not a value"},
+			},
+		},
+		{
+			name:     "a key of white space alone is no key, also for exact keys",
+			content:  "k,v\n  ,1\na,2\n\u00a0,3\n",
+			wantKeys: []string{"a"},
+			wantRejct: []event.RowError{
+				{Line: 2, Column: "k", Error: "every key column is empty: the row gives nothing"},
+				{Line: 4, Column: "k", Error: "every key column is empty: the row gives nothing"},
+			},
+		},
+		{
 			name:     "row without a key",
 			content:  "k,v\n,1\na,2\n",
 			wantKeys: []string{"a"},
@@ -252,6 +278,44 @@ sources:
 	}, p.rejected())
 }
 
+// TestCSVDateTimeZones keeps the time zone a datetime is written with, and
+// only then: an instant in UTC ("Z" or "+00:00") stays one, a local time
+// stays local. ISO 8601 allows a space for the T (as SQL exports write).
+func TestCSVDateTimeZones(t *testing.T) {
+	m := mustMapping(t, `
+sources:
+  - name: times
+    files: [times.csv]
+    format: csv
+    columns:
+      - {name: id, type: int, required: true}
+      - {name: at, type: datetime}
+    nodes:
+      - label: Thing
+        key: id
+        properties: [at]
+`)
+	s := newStructured(t, m, parser.StructuredConfig{})
+	content := "id,at\n" +
+		"1,2024-03-01T10:20:30Z\n" +
+		"2,2024-03-01T10:20:30+00:00\n" +
+		"3,2024-03-01T10:20:30\n" +
+		"4,2024-03-01 10:20:30+02:00\n" +
+		"5,2024-03-01 10:20:30Z\n" +
+		"6,2024-03-01T10:20:30-05:00\n"
+	p, err := parseFile(t, s, "times.csv", writeTemp(t, "times.csv", content))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"at": "2024-03-01T10:20:30Z"},
+		"2": {"at": "2024-03-01T10:20:30Z"},
+		"3": {"at": "2024-03-01T10:20:30"},
+		"4": {"at": "2024-03-01T10:20:30+02:00"},
+		"5": {"at": "2024-03-01T10:20:30Z"},
+		"6": {"at": "2024-03-01T10:20:30-05:00"},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
 func TestCSVFileErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -262,6 +326,8 @@ func TestCSVFileErrors(t *testing.T) {
 		{"empty file", "", parser.StructuredConfig{}, []string{"data.csv: empty file: no header line"}},
 		{"blank first line", "\n", parser.StructuredConfig{}, []string{"data.csv: empty file: no header line"}},
 		{"missing column", "v,other\n1,2\n", parser.StructuredConfig{}, []string{"data.csv", "missing required columns: k", "header: v, other"}},
+		{"semicolon-delimited", "k;v\r\na;1\r\n", parser.StructuredConfig{}, []string{`data.csv: source kv: missing required columns: k (header: k;v); the header is one column holding ";": if the file is delimited by ";", set csv.delimiter: ";" in the source`}},
+		{"tab-delimited", "k\tv\na\t1\n", parser.StructuredConfig{}, []string{`if the file is delimited by "\t", set csv.delimiter: "\t" in the source`}},
 		{"duplicate header", "k,v,K\n1,2,3\n", parser.StructuredConfig{}, []string{"data.csv", "columns named more than once in the header: k"}},
 		{"latin-1 in the data", "k,v\na,1\nb,1\ncaf\xe9,2\n", parser.StructuredConfig{}, []string{"data.csv: not UTF-8 text at line 4", "convert the file to UTF-8"}},
 		{"latin-1 in the header", "k,v\xe9\na,1\n", parser.StructuredConfig{}, []string{"data.csv: not UTF-8 text: invalid byte 0xE9 in the header (line 1, byte 4)"}},
@@ -269,6 +335,8 @@ func TestCSVFileErrors(t *testing.T) {
 		{"header too long", "k,v" + strings.Repeat("x", 1<<20) + "\n", parser.StructuredConfig{}, []string{"data.csv: header line longer than"}},
 		{"mixed line ends", "k,v\r\na,1\r\nb,2\r\nc,3\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 4 ends with LF, the lines before it with CRLF; save the file with one kind of line end"}},
 		{"mixed line ends, LF first", "k,v\na,1\r\nb,2\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 2 ends with CRLF, the lines before it with LF"}},
+		{"lines ending in CR alone", "k,v\ra,1\rb,2\r", parser.StructuredConfig{}, []string{`data.csv: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`}},
+		{"lines ending in CR alone, beyond the header's bound", "\"k\r\",v\r" + strings.Repeat("a,1\r", 1<<18), parser.StructuredConfig{}, []string{"data.csv: lines end with CR alone"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -237,6 +237,17 @@ type tableRow struct {
 	rowErr *event.RowError
 }
 
+// blankRow reports whether every cell of a row is empty or white space:
+// such a row is skipped, not mapped.
+func blankRow(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // tableReader yields the header and then the rows of one table.
 type tableReader interface {
 	// header returns the header cells (nil for a file without header).
@@ -248,8 +259,8 @@ type tableReader interface {
 	// cellKind says how cells encode dates.
 	cellKind() cellKind
 	// selectColumns names the file columns (by position) the mapping
-	// reads; it is called once, before the first next.
-	selectColumns(positions []int)
+	// reads, and their types; it is called once, before the first next.
+	selectColumns(positions []int, types []string)
 	close() error
 }
 
@@ -457,19 +468,19 @@ func (c *internCache[V]) put(k string, v V) bool {
 	return true
 }
 
-// newRowMapper finds the declared columns in the header (trimmed,
-// case-insensitive). Missing required columns are a permanent error naming
-// the file and every missing column.
+// newRowMapper finds the declared columns in the header (as columnKey
+// reads names). Missing required columns are a permanent error naming the
+// file and every missing column.
 func newRowMapper(file string, src *schema.Source, header []string, kind cellKind) (*rowMapper, error) {
 	rm := &rowMapper{file: file, kind: kind, src: src, byCol: map[string]int{}}
 	positions := map[string][]int{}
 	for i, h := range header {
-		k := strings.ToLower(strings.TrimSpace(h))
+		k := columnKey(h)
 		positions[k] = append(positions[k], i)
 	}
 	var missing, dup []string
 	for i, c := range src.Columns {
-		k := strings.ToLower(strings.TrimSpace(c.Name))
+		k := columnKey(c.Name)
 		pos := -1
 		switch {
 		case !src.HasHeader():
@@ -492,10 +503,38 @@ func newRowMapper(file string, src *schema.Source, header []string, kind cellKin
 		errs = append(errs, fmt.Sprintf("columns named more than once in the header: %s", strings.Join(dup, ", ")))
 	}
 	if len(errs) > 0 {
-		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)", file, src.Name, strings.Join(errs, "; "), describeHeader(header)))
+		hint := ""
+		if d := otherDelimiter(src, header); len(missing) > 0 && d != "" {
+			hint = fmt.Sprintf("; the header is one column holding %q: if the file is delimited by %[1]q, set csv.delimiter: %[1]q in the source", d)
+		}
+		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)%s", file, src.Name, strings.Join(errs, "; "), describeHeader(header), hint))
 	}
 	rm.plan()
 	return rm, nil
+}
+
+// columnKey is how a header or a declared column is known: trimmed, runs
+// of white space as one space, in lower case. A header cell may wrap its
+// words onto lines (a line break typed in the cell) or join them with a
+// non-breaking space, and still looks like the name the mapping declares.
+func columnKey(name string) string {
+	return strings.ToLower(strings.Join(strings.Fields(name), " "))
+}
+
+// otherDelimiter returns the delimiter, other than its source's, that the
+// header of a CSV file read as one column holds ("" for none): Excel saves
+// "CSV" with ";" where the decimal separator is a comma, and "Unicode
+// Text" with tabs.
+func otherDelimiter(src *schema.Source, header []string) string {
+	if src.Format != schema.FormatCSV || len(header) != 1 {
+		return ""
+	}
+	for _, d := range []string{";", "\t", "|", ","} {
+		if d != src.CSV.Delimiter && strings.Contains(header[0], d) {
+			return d
+		}
+	}
+	return ""
 }
 
 // headerNames is how many header names an error message lists.
@@ -524,7 +563,7 @@ func describeHeader(header []string) string {
 // plan resolves the mapping's nodes and relationships into slot plans.
 func (rm *rowMapper) plan() {
 	slotOf := func(col, norm string) int {
-		k := slotKey{col: rm.byCol[strings.ToLower(strings.TrimSpace(col))], norm: norm}
+		k := slotKey{col: rm.byCol[columnKey(col)], norm: norm}
 		if i := slices.Index(rm.slots, k); i >= 0 {
 			return i
 		}
@@ -569,6 +608,18 @@ func (rm *rowMapper) usedPositions() []int {
 	for _, c := range rm.cols {
 		if c.pos >= 0 {
 			out = append(out, c.pos)
+		}
+	}
+	return out
+}
+
+// usedTypes lists the types of the declared columns present, as
+// usedPositions lists their positions.
+func (rm *rowMapper) usedTypes() []string {
+	var out []string
+	for _, c := range rm.cols {
+		if c.pos >= 0 {
+			out = append(out, c.Type)
 		}
 	}
 	return out
@@ -670,11 +721,11 @@ func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.R
 			continue
 		}
 		raw := cells[c.pos]
-		if rm.kind.xlsx && isSheetError(raw) {
+		if isSheetError(raw) {
 			return &event.RowError{Line: line, Column: c.Name, Value: raw, Error: "a formula error, not a value"}
 		}
 		if c.Type == schema.TypeString || c.Type == "" {
-			if raw != "" {
+			if hasText(raw) {
 				cv.set, cv.isStr, cv.str = true, true, raw
 			}
 			continue
@@ -811,7 +862,8 @@ func formatValue(v any) string {
 
 // sheetErrors are the error values a spreadsheet cell shows when its
 // formula fails (#N/A from a lookup that found nothing, say). The raw
-// value of an error cell is this text, like a string cell's.
+// value of an error cell is this text, like a string cell's, and a
+// spreadsheet saved as CSV writes it as the cell's text.
 var sheetErrors = map[string]bool{
 	"#NULL!": true, "#DIV/0!": true, "#VALUE!": true, "#REF!": true, "#NAME?": true,
 	"#NUM!": true, "#N/A": true, "#GETTING_DATA": true, "#SPILL!": true, "#CALC!": true,
@@ -819,16 +871,27 @@ var sheetErrors = map[string]bool{
 	"#UNKNOWN!": true, "#EXTERNAL!": true, "#PYTHON!": true,
 }
 
-// isSheetError reports whether an XLSX cell value is a spreadsheet error.
+// isSheetError reports whether a cell value is a spreadsheet error.
 func isSheetError(raw string) bool {
 	return len(raw) > 0 && raw[0] == '#' && sheetErrors[raw]
+}
+
+// hasText reports whether s holds anything but white space.
+func hasText(s string) bool {
+	if s == "" {
+		return false
+	}
+	if c := s[0]; c > ' ' && c < utf8.RuneSelf {
+		return true
+	}
+	return strings.TrimSpace(s) != ""
 }
 
 // convertCell validates raw as typ. An empty (or all-space) cell is nil,
 // no value, for every type.
 func convertCell(typ, raw string, kind cellKind) (any, error) {
 	if typ == schema.TypeString || typ == "" {
-		if raw == "" {
+		if !hasText(raw) {
 			return nil, nil
 		}
 		return raw, nil
@@ -843,6 +906,12 @@ func convertCell(typ, raw string, kind cellKind) (any, error) {
 			return i, nil
 		}
 		f, err := strconv.ParseFloat(s, 64)
+		if err == nil && kind.xlsx && f != math.Trunc(f) {
+			// Excel stores a result with 17 significant digits
+			// (=0.1*30 as 3.0000000000000004) and shows, and computes
+			// with, 15.
+			f, err = strconv.ParseFloat(strconv.FormatFloat(f, 'g', 15, 64), 64)
+		}
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 			return nil, errors.New("not a whole number")
 		}
@@ -862,17 +931,17 @@ func convertCell(typ, raw string, kind cellKind) (any, error) {
 		}
 		return nil, errors.New("not a boolean (true/false, yes/no, 1/0)")
 	case schema.TypeDate:
-		t, err := parseDateCell(s, kind)
+		t, _, err := parseDateCell(s, kind)
 		if err != nil {
 			return nil, err
 		}
 		return t.Format(time.DateOnly), nil
 	case schema.TypeDateTime:
-		t, err := parseDateCell(s, kind)
+		t, zoned, err := parseDateCell(s, kind)
 		if err != nil {
 			return nil, err
 		}
-		if _, off := t.Zone(); off != 0 || t.Location() != time.UTC {
+		if zoned {
 			return t.Format(time.RFC3339), nil
 		}
 		return t.Format("2006-01-02T15:04:05"), nil
@@ -880,23 +949,30 @@ func convertCell(typ, raw string, kind cellKind) (any, error) {
 	return nil, fmt.Errorf("unknown column type %q", typ)
 }
 
-// dateLayouts are the text forms accepted for dates and datetimes.
-var dateLayouts = []string{
-	time.DateOnly,
-	"2006-01-02T15:04:05",
-	"2006-01-02 15:04:05",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04",
-	time.RFC3339Nano,
-}
+// dateLayouts are the text forms accepted for dates and datetimes, and
+// zonedDateLayouts those of datetimes with a time zone (Z or an offset).
+var (
+	dateLayouts = []string{
+		time.DateOnly,
+		"2006-01-02T15:04:05",
+		"2006-01-02 15:04:05",
+		"2006-01-02T15:04",
+		"2006-01-02 15:04",
+	}
+	zonedDateLayouts = []string{
+		time.RFC3339Nano,
+		"2006-01-02 15:04:05.999999999Z07:00",
+	}
+)
 
-// parseDateCell reads an Excel serial number (XLSX cells) or ISO text.
-func parseDateCell(s string, kind cellKind) (time.Time, error) {
+// parseDateCell reads an Excel serial number (XLSX cells) or ISO text; the
+// bool says the text gave a time zone.
+func parseDateCell(s string, kind cellKind) (time.Time, bool, error) {
 	if kind.xlsx {
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
 			// Serials beyond 9999-12-31 are not dates.
 			if f < 0 || f > 2958465 || math.IsNaN(f) {
-				return time.Time{}, fmt.Errorf("not a date: serial %s out of range", s)
+				return time.Time{}, false, fmt.Errorf("not a date: serial %s out of range", s)
 			}
 			// In the 1900 date system, day 1 is 1900-01-01: a serial
 			// below is a time of day alone (Excel shows 1900-01-00), and
@@ -905,23 +981,28 @@ func parseDateCell(s string, kind cellKind) (time.Time, error) {
 			switch {
 			case kind.date1904:
 			case f < 1:
-				return time.Time{}, fmt.Errorf("not a date: serial %s is a time of day without a date", s)
+				return time.Time{}, false, fmt.Errorf("not a date: serial %s is a time of day without a date", s)
 			case f >= 60 && f < 61:
-				return time.Time{}, fmt.Errorf("not a date: serial %s is 1900-02-29, a day that did not exist", s)
+				return time.Time{}, false, fmt.Errorf("not a date: serial %s is 1900-02-29, a day that did not exist", s)
 			}
 			t, err := excelize.ExcelDateToTime(f, kind.date1904)
 			if err != nil {
-				return time.Time{}, fmt.Errorf("not a date: %w", err)
+				return time.Time{}, false, fmt.Errorf("not a date: %w", err)
 			}
-			return t, nil
+			return t, false, nil
 		}
 	}
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t, nil
+			return t, false, nil
 		}
 	}
-	return time.Time{}, errors.New("not a date (want YYYY-MM-DD)")
+	for _, l := range zonedDateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true, nil
+		}
+	}
+	return time.Time{}, false, errors.New("not a date (want YYYY-MM-DD)")
 }
 
 // propertyNames lists the property names src's nodes and relationships

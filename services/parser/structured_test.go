@@ -618,3 +618,53 @@ func recordsJSON(recs []event.Records) string {
 	}
 	return b.String()
 }
+
+// TestStructuredHeaderWhiteSpace finds columns by header names written as
+// spreadsheets write them: padded, in another case, with a line break
+// (a wrapped header cell, Alt+Enter in Excel) or a non-breaking space
+// between the words.
+func TestStructuredHeaderWhiteSpace(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: csv
+    files: ["*.csv"]
+    format: csv
+    columns: &cols
+      - {name: code, required: true}
+      - {name: start date, type: date}
+      - {name: budget (eur), type: float}
+    nodes: &nodes
+      - label: Project
+        key: code
+        properties:
+          start: start date
+          budget: budget (eur)
+  - name: xlsx
+    files: ["*.xlsx"]
+    format: xlsx
+    columns: *cols
+    nodes: *nodes
+`), parser.StructuredConfig{})
+	header := []any{" Code\u00a0", "Start\nDate", "Budget\u00a0 (EUR)"}
+	want := map[string]map[string]any{"P1": {"start": "2024-01-31", "budget": 1500.0}}
+	tests := []struct {
+		name string
+		file func(t *testing.T) string
+	}{
+		{"csv", func(t *testing.T) string {
+			return writeTemp(t, "p.csv", "\" Code\u00a0\",\"Start\r\nDate\",Budget\u00a0 (EUR)\r\nP1,2024-01-31,1500\r\n")
+		}},
+		{"xlsx", func(t *testing.T) string {
+			return writeWorkbook(t, "p.xlsx", map[string][][]any{"Data": {header, {"P1", "2024-01-31", 1500}}}, false)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := tt.file(t)
+			p, err := parseFile(t, s, filepath.Base(file), file)
+			require.NoError(t, err)
+			assert.Equal(t, want, p.properties(t))
+			assert.Empty(t, p.rejected())
+		})
+	}
+}

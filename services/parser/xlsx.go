@@ -36,6 +36,31 @@ type xlsxTable struct {
 	rowNum  int // sheet row number of the last row read
 	lastRow int // the worksheet's last row number
 	kind    cellKind
+	// merges are the worksheet's cells merged down over rows, by first
+	// row, from mi on not reached yet; active those filling the rows read.
+	merges []mergeRange
+	mi     int
+	active []activeMerge
+	// dateCols and boolCols mark the columns (0-based) holding cells with
+	// a date format and boolean cells, text the text columns the mapping
+	// reads; needsScan says the scan has notes for any column, scanErr is
+	// the error of a scan closed early.
+	dateCols, boolCols, text []bool
+	needsScan                bool
+	scanErr                  error
+}
+
+// mergeRange is a range of merged cells spanning rows first to last; its
+// value is in column col (0-based) of the first.
+type mergeRange struct {
+	first, last, col int
+}
+
+// activeMerge is the value of a merged range that fills its column down
+// to row last.
+type activeMerge struct {
+	last, col int
+	value     string
 }
 
 // openXLSX checks the workbook's declared part sizes, opens it, checks the
@@ -88,11 +113,20 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	case len(sheets) == 0:
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: no worksheets", doc.Path))
 	case t.sheet == "":
+		// The first worksheet: Excel puts a chart moved to a sheet of its
+		// own before its data.
 		t.sheet = sheets[0]
+		for _, n := range sheets {
+			if _, ws, err := sheetPart(&zr.Reader, n); err == nil && ws {
+				t.sheet = n
+				break
+			}
+		}
 	case !slices.Contains(sheets, t.sheet):
-		i := slices.IndexFunc(sheets, func(n string) bool { return strings.EqualFold(n, t.sheet) })
+		// A sheet renamed by hand may keep a space the tab does not show.
+		i := slices.IndexFunc(sheets, func(n string) bool { return strings.EqualFold(n, t.sheet) || columnKey(n) == columnKey(t.sheet) })
 		if i < 0 {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q not found (sheets: %s)", doc.Path, src.Sheet, strings.Join(sheets, ", ")))
+			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q not found (sheets: %s)", doc.Path, src.Sheet, quoteNames(sheets)))
 		}
 		t.sheet = sheets[i]
 	}
@@ -105,18 +139,31 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
-	zf, err := sheetPart(&zr.Reader, t.sheet)
+	zf, isWorksheet, err := sheetPart(&zr.Reader, t.sheet)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
-	ws, err := checkWorksheet(zf)
+	if !isWorksheet {
+		worksheets := slices.DeleteFunc(slices.Clone(sheets), func(n string) bool {
+			_, ws, err := sheetPart(&zr.Reader, n)
+			return err != nil || !ws
+		})
+		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %q is not a worksheet, with cells, but a chart sheet or the like (worksheets: %s)", doc.Path, t.sheet, quoteNames(worksheets)))
+	}
+	dates, err := readDateStyles(&zr.Reader, t.kind.date1904)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
+	}
+	ws, err := checkWorksheet(zf, dates)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
 	}
 	t.lastRow = ws.lastRow
-	if ws.needsScan {
+	t.merges = ws.merges
+	t.dateCols, t.boolCols, t.needsScan = ws.dateCols, ws.boolCols, ws.needsScan
+	if ws.needsScan || ws.dateCols != nil || ws.boolCols != nil {
 		recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
-		if t.scan, err = openCellScan(zf, recalc); err != nil {
+		if t.scan, err = openCellScan(zf, recalc, dates); err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
 		}
 	}
@@ -137,6 +184,16 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		break
 	}
 	return t, nil
+}
+
+// quoteNames lists sheet names for a message, quoted: a name may end with
+// a space that a tab does not show.
+func quoteNames(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // oleSignature starts an OLE compound file: an Excel 97-2003 workbook, or
@@ -224,7 +281,16 @@ type worksheet struct {
 	// needsScan says the part holds formulas (<f>) or values that may be
 	// numbers not in their shortest form: it needs a cellScan.
 	needsScan bool
+	// merges are the ranges of merged cells that span rows, by first row.
+	merges []mergeRange
+	// dateCols and boolCols mark the columns (0-based) holding numbers
+	// with a date format and boolean cells (nil for none): a cellScan
+	// reads them for the columns where they matter.
+	dateCols, boolCols []bool
 }
+
+// maxMerges bounds the merged ranges spanning rows a worksheet may have.
+const maxMerges = 1 << 20
 
 // checkWorksheet scans a worksheet part, as bytes (cheap next to the
 // parse), for what excelize's row iterator trusts or hides:
@@ -238,9 +304,11 @@ type worksheet struct {
 //     text: the iterator stops at the first, as if the sheet ended there.
 //
 // It returns the last row number, for the reader to tell the iterator's
-// end from such a stop (also at XML malformed otherwise), and whether the
-// part needs a cellScan.
-func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
+// end from such a stop (also at XML malformed otherwise), whether the part
+// needs a cellScan, the columns of date (by dates) and boolean cells, for
+// which one may need it, and the ranges of cells merged over rows, which
+// the iterator reads as empty below their first row.
+func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return ws, err
@@ -266,6 +334,7 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
+				slices.SortStableFunc(ws.merges, func(a, b mergeRange) int { return a.first - b.first })
 				return ws, nil
 			}
 			return ws, err
@@ -280,18 +349,41 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 			ws.needsScan = true
 		case "v":
 			value = true
+		case "mergeCell":
+			elem, err := br.ReadSlice('>')
+			if err != nil {
+				return ws, fmt.Errorf("merged cells: %w", err)
+			}
+			ref, _ := xmlAttr(elem[end:], "ref")
+			if m, ok := parseMerge(ref); ok {
+				if len(ws.merges) == maxMerges {
+					return ws, fmt.Errorf("more than %d ranges of cells merged over rows", maxMerges)
+				}
+				ws.merges = append(ws.merges, m)
+			}
 		case "c":
 			attrs := head[end:]
-			if !bytes.HasPrefix(attrs, refAttr) { // r is usually first
+			// r is usually first, and the start tag within the peek.
+			if !bytes.HasPrefix(attrs, refAttr) || bytes.IndexByte(attrs, '>') < 0 {
 				elem, err := br.ReadSlice('>')
 				if err != nil {
 					return ws, fmt.Errorf("row %d: cell element: %w", ws.lastRow, err)
 				}
 				attrs = elem[end:]
 			}
+			if i := bytes.IndexByte(attrs, '>'); i >= 0 {
+				attrs = attrs[:i]
+			}
 			c := cellColumn(attrs)
 			if c == 0 {
 				c = col + 1 // no reference: the next column
+			}
+			if c <= excelize.MaxColumns {
+				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) {
+					ws.boolCols = markColumn(ws.boolCols, c-1)
+				} else if dates.of(attrs) {
+					ws.dateCols = markColumn(ws.dateCols, c-1)
+				}
 			}
 			if c <= col {
 				return ws, fmt.Errorf("row %d: cell %s%d follows %s%[3]d: cells out of order", ws.lastRow, columnName(c), ws.lastRow, columnName(col))
@@ -320,6 +412,33 @@ func checkWorksheet(zf *zip.File) (ws worksheet, err error) {
 		}
 		ws.lastRow = n
 	}
+}
+
+// markColumn marks column i (0-based) in cols, made on first use.
+func markColumn(cols []bool, i int) []bool {
+	if cols == nil {
+		cols = make([]bool, excelize.MaxColumns)
+	}
+	cols[i] = true
+	return cols
+}
+
+// parseMerge reads the reference of a range of merged cells ("B3:C5"); ok
+// is false for one within a row, or a reference excelize would not read.
+func parseMerge(ref string) (m mergeRange, ok bool) {
+	from, to, found := strings.Cut(ref, ":")
+	if !found {
+		return m, false
+	}
+	c1, r1, err := excelize.CellNameToCoordinates(from)
+	if err != nil {
+		return m, false
+	}
+	c2, r2, err := excelize.CellNameToCoordinates(to)
+	if err != nil || r2 <= r1 || c2 < c1 {
+		return m, false
+	}
+	return mergeRange{first: r1, last: r2, col: c1 - 1}, true
 }
 
 // checkSharedStrings scans a shared strings part for characters XML does
@@ -369,6 +488,12 @@ func tagName(head []byte) (tag []byte, end int) {
 
 // refAttr starts a cell's reference attribute, as writers write it.
 var refAttr = []byte(` r="`)
+
+// boolAttr and boolAttrSingle are the type attribute of a boolean cell.
+var (
+	boolAttr       = []byte(` t="b"`)
+	boolAttrSingle = []byte(` t='b'`)
+)
 
 // cellColumn returns the column number in the r attribute of a cell start
 // tag, 0 without one.
@@ -492,12 +617,56 @@ func (t *xlsxTable) where() string { return t.file + ": sheet " + t.sheet }
 
 func (t *xlsxTable) cellKind() cellKind { return t.kind }
 
-func (t *xlsxTable) selectColumns(positions []int) {
+func (t *xlsxTable) selectColumns(positions []int, types []string) {
 	t.used = positions
 	t.width = 0
 	for _, p := range positions {
 		t.width = max(t.width, p+1)
 	}
+	t.text = make([]bool, t.width)
+	scan := t.needsScan
+	for i, p := range positions {
+		t.text[p] = types[i] == schema.TypeString || types[i] == ""
+		// A date shows as such in a text column; a boolean's 1 or 0 is
+		// TRUE or FALSE but in a bool column.
+		scan = scan || t.text[p] && t.dateCols != nil && t.dateCols[p] ||
+			types[i] != schema.TypeBool && t.boolCols != nil && t.boolCols[p]
+	}
+	if t.scan != nil && !scan {
+		// The scan was for cells that read the same without it here.
+		t.scanErr = t.scan.close()
+		t.scan = nil
+	}
+	// A merge from the header down is part of the header (a header of
+	// two rows).
+	t.merges = slices.DeleteFunc(t.merges, func(m mergeRange) bool {
+		return m.first <= t.rowNum || !slices.Contains(positions, m.col)
+	})
+}
+
+// fillMerged puts the value of a cell merged down over rows into the
+// empty cell of its column in each row of the merge, as the sheet shows
+// it (a team name written once for its members). Excel keeps the value of
+// merged cells in the first alone.
+func (t *xlsxTable) fillMerged(cells []string) []string {
+	if t.used == nil || len(t.active) == 0 && t.mi == len(t.merges) {
+		return cells
+	}
+	t.active = slices.DeleteFunc(t.active, func(a activeMerge) bool { return a.last < t.rowNum })
+	for _, a := range t.active {
+		for len(cells) <= a.col {
+			cells = append(cells, "")
+		}
+		if cells[a.col] == "" {
+			cells[a.col] = a.value
+		}
+	}
+	for ; t.mi < len(t.merges) && t.merges[t.mi].first <= t.rowNum; t.mi++ {
+		if m := t.merges[t.mi]; m.first == t.rowNum && m.col < len(cells) && cells[m.col] != "" {
+			t.active = append(t.active, activeMerge{last: m.last, col: m.col, value: cells[m.col]})
+		}
+	}
+	return cells
 }
 
 // next returns the next row with any content; line is its sheet row number.
@@ -526,7 +695,8 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if err != nil {
 			return tableRow{}, false, err
 		}
-		if slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" }) {
+		if !blankRow(cells) {
+			cells = t.fillMerged(cells)
 			if rowErr != nil {
 				return tableRow{line: t.rowNum, rowErr: rowErr}, true, nil
 			}
@@ -541,7 +711,8 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 }
 
 // applyNotes applies the cell scan's notes on the current row: numbers
-// take their shortest form, and formulas without a calculated result are
+// take their shortest form, booleans TRUE or FALSE, dates in text columns
+// their ISO form, and formulas without a calculated result are
 // blanked (their value, "" or a placeholder 0, is not the formula's). The
 // first such formula in a column the mapping reads is returned as a row
 // error, for a row that is not empty otherwise: templates fill formulas
@@ -572,8 +743,10 @@ func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 			if n.formula != "" {
 				rowErr.Value = clip("=" + n.formula)
 			}
-		case n.number != "":
-			cells[n.col] = n.number
+		case n.date != "" && n.col < len(t.text) && t.text[n.col]:
+			cells[n.col] = n.date
+		case n.text != "":
+			cells[n.col] = n.text
 		}
 	}
 	return rowErr, nil
@@ -586,7 +759,7 @@ const (
 )
 
 func (t *xlsxTable) close() error {
-	var errs []error
+	errs := []error{t.scanErr}
 	if t.scan != nil {
 		errs = append(errs, t.scan.close())
 		t.scan = nil

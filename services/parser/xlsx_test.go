@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,6 +152,165 @@ func TestXLSXNumberText(t *testing.T) {
 	assert.Empty(t, p.rejected())
 }
 
+// TestXLSXWholeNumberPrecision reads an int column's number as the whole
+// number the spreadsheet shows, to Excel's 15 significant digits: Excel
+// stores a formula's result with 17 (=0.1*30 as 3.0000000000000004).
+// Other columns read numbers as stored, and a fraction within those 15
+// digits is still no whole number.
+func TestXLSXWholeNumberPrecision(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><c r="A2"><f>0.1*30</f><v>3.0000000000000004</v></c><c r="C2"><f>0.1+0.2</f><v>0.30000000000000004</v></c></row>` +
+		`<row r="3"><c r="A3"><v>4.9999999999999991</v></c><c r="B3"><v>1001.0000000000001</v></c></row>` +
+		`<row r="4"><c r="A4"><v>6.00000000000001</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"3": {"amount": 0.30000000000000004},
+		"5": {"name": "1001.0000000000001"},
+	}, p.properties(t))
+	assert.Equal(t, []event.RowError{
+		{Line: 4, Column: "id", Value: "6.00000000000001", Error: "not a whole number"},
+	}, p.rejected())
+}
+
+// TestXLSXBooleanCells reads boolean cells (t="b", stored as 1 or 0) as
+// the spreadsheet shows them, TRUE or FALSE: in a text column, as a CSV
+// saved from the same sheet has them, and in a bool column.
+func TestXLSXBooleanCells(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id", "name", "ok"}, {1, true, false}}}, false)
+	// A formula giving a boolean, as LibreOffice writes it.
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>ok</t></is></c></row>` +
+		`<row r="2" customFormat="false" ht="12.8" hidden="false" customHeight="false" outlineLevel="0" collapsed="false"><c r="A2" s="0" t="n"><v>2</v></c><c r="B2" s="0" t="b"><f aca="false">AND(A2&gt;1)</f><v>1</v></c><c r="C2" s="0" t="b"><f aca="false">FALSE()</f><v>0</v></c></row>` +
+		`</sheetData></worksheet>`
+	tests := []struct {
+		name string
+		file string
+		want map[string]map[string]any
+	}{
+		{"values", base, map[string]map[string]any{"1": {"name": "TRUE", "ok": false}}},
+		{"formulas", withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet}), map[string]map[string]any{"2": {"name": "TRUE", "ok": false}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", tt.file)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, p.properties(t))
+			assert.Empty(t, p.rejected())
+		})
+	}
+}
+
+// TestXLSXMergedCells reads a cell merged down over rows (a team name
+// written once for its members) as the sheet shows it: in each row of the
+// merge. A merge from the header down is part of the header.
+func TestXLSXMergedCells(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: teams
+    files: [teams.xlsx]
+    format: xlsx
+    columns:
+      - {name: name, required: true}
+      - {name: team, required: true}
+    nodes:
+      - {label: Person, key: name, normalize: lower_collapse}
+      - {label: Team, key: team, normalize: lower_collapse}
+    relationships:
+      - type: MEMBER_OF
+        from: {label: Person, key: name}
+        to: {label: Team, key: team}
+`), parser.StructuredConfig{BatchSize: 2})
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, row := range [][]any{
+		{"name", "team", "note"},
+		{"Zoe Lin"},
+		{"Nora Bishop", "Ops", "merged over three rows"},
+		{"Ann Lee"},
+		{"Bob Ray"},
+		{"Cy Dee", "QA", "merged over a blank row"},
+		{},
+		{"Di Eve"},
+		{"Ed Fox", "Sales", "merged across"},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &row))
+	}
+	for _, r := range [][2]string{{"B1", "B2"}, {"B3", "B5"}, {"B6", "B8"}, {"A9", "A10"}, {"B9", "C9"}} {
+		require.NoError(t, f.MergeCell("Sheet1", r[0], r[1]))
+	}
+	file := filepath.Join(t.TempDir(), "teams.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	p, err := parseFile(t, s, "teams.xlsx", file)
+	require.NoError(t, err)
+	checkBatches(t, p)
+	var got []string
+	for _, r := range p.records {
+		for _, rel := range r.Relationships {
+			got = append(got, rel.From.Key+" -> "+rel.To.Key)
+		}
+	}
+	assert.ElementsMatch(t, []string{
+		"nora bishop -> ops", "ann lee -> ops", "bob ray -> ops",
+		"cy dee -> qa", "di eve -> qa", "ed fox -> sales",
+	}, got)
+	assert.Empty(t, p.rejected())
+}
+
+// TestXLSXDatesInTextColumns reads a date cell (a serial number with a
+// date format) in a text column as the date it shows, in ISO form, not as
+// its serial; date and datetime columns read it as before, and numbers
+// with other formats (times of day alone among them) stay numbers.
+func TestXLSXDatesInTextColumns(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	day := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2024, 3, 1, 10, 20, 30, 0, time.UTC)
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Data"))
+	for i, row := range [][]any{
+		{"id", "name", "day", "at", "amount"},
+		{1, day, day, at, 1234.5},
+		{2, at, nil, nil, nil},
+		{3, 45352, nil, nil, 45352},
+		{4, 45352, nil, nil, nil},
+		{5, 0.5, nil, nil, nil},
+		{6, 1234.5, nil, nil, nil},
+		{7, 45352.5, nil, nil, nil},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Data", cell, &row))
+	}
+	for cell, code := range map[string]string{"B4": "dd/mm/yyyy", "E4": "dd/mm/yyyy", "B5": `[$-409]d\-mmm\-yy;@`, "B6": "h:mm", "B7": "#,##0.00", "E2": "#,##0.00", "B8": `"Day "yyyy-mm-dd hh:mm`} {
+		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+		require.NoError(t, err)
+		require.NoError(t, f.SetCellStyle("Data", cell, cell, style))
+	}
+	file := filepath.Join(t.TempDir(), "data.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"name": "2024-03-01", "day": "2024-03-01", "at": "2024-03-01T10:20:30", "amount": 1234.5},
+		"2": {"name": "2024-03-01T10:20:30"},
+		"3": {"name": "2024-03-01", "amount": 45352.0},
+		"4": {"name": "2024-03-01"},
+		"5": {"name": "0.5"},
+		"6": {"name": "1234.5"},
+		"7": {"name": "2024-03-01T12:00:00"},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
 // TestXLSXDateSerials reads dates and times stored as serial numbers in
 // the 1900 date system, around the days Excel counts wrongly.
 func TestXLSXDateSerials(t *testing.T) {
@@ -188,8 +349,10 @@ func TestXLSXSheets(t *testing.T) {
 		sheets map[string][][]any
 		want   []string // error substrings; nil: parses with one node
 	}{
-		{"missing sheet", "data.xlsx", map[string][][]any{"Cover": {{"id"}, {1}}, "Other": {{"id"}}}, []string{`data.xlsx: sheet "Data" not found (sheets: Cover, Other)`}},
+		{"missing sheet", "data.xlsx", map[string][][]any{"Cover": {{"id"}, {1}}, "Other": {{"id"}}}, []string{`data.xlsx: sheet "Data" not found (sheets: "Cover", "Other")`}},
 		{"sheet name in another case", "data.xlsx", map[string][][]any{"DATA": {{"id"}, {1}}}, nil},
+		{"sheet name with a trailing space", "data.xlsx", map[string][][]any{"Cover": {{"x"}}, "Data ": {{"id"}, {1}}}, nil},
+		{"missing sheet, names quoted", "data.xlsx", map[string][][]any{"Cover": {{"id"}, {1}}, "Dates ": {{"id"}}}, []string{`data.xlsx: sheet "Data" not found (sheets: "Cover", "Dates ")`}},
 		{"first sheet when none is named", "any.xlsx", map[string][][]any{"A": {{"id"}, {1}}, "B": {{"x"}}}, nil},
 		{"empty sheet", "data.xlsx", map[string][][]any{"Data": {}}, []string{"data.xlsx: sheet Data is empty: no header row"}},
 		{"header below a blank row", "data.xlsx", map[string][][]any{"Data": {{}, {"id"}, {1}}}, nil},
@@ -210,6 +373,42 @@ func TestXLSXSheets(t *testing.T) {
 			requireRejected(t, p, err, tt.want...)
 		})
 	}
+}
+
+// TestXLSXChartSheets reads the first worksheet when the mapping names no
+// sheet: Excel puts a chart moved to a sheet of its own before its data.
+// A chart sheet named in the mapping is refused, saying so.
+func TestXLSXChartSheets(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Data"))
+	for i, row := range [][]any{{"id", "amount"}, {1, 2.5}, {2, 3.5}} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Data", cell, &row))
+	}
+	require.NoError(t, f.AddChartSheet("Chart1", &excelize.Chart{Type: excelize.Col, Series: []excelize.ChartSeries{
+		{Name: "Data!$B$1", Categories: "Data!$A$2:$A$3", Values: "Data!$B$2:$B$3"},
+	}}))
+	saved := filepath.Join(t.TempDir(), "book.xlsx")
+	require.NoError(t, f.SaveAs(saved))
+	// The chart sheet first, as Excel places it (excelize cannot move it).
+	file := rewriteZip(t, saved, func(name string, data []byte) []byte {
+		if name != "xl/workbook.xml" {
+			return data
+		}
+		sheets := regexp.MustCompile(`<sheet [^>]*>(</sheet>)?`).FindAll(data, -1)
+		require.Len(t, sheets, 2)
+		return bytes.Replace(data, append(slices.Clone(sheets[0]), sheets[1]...), append(slices.Clone(sheets[1]), sheets[0]...), 1)
+	})
+	p, err := parseFile(t, s, "book.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{"1": {"amount": 2.5}, "2": {"amount": 3.5}}, p.properties(t))
+
+	m := mustMapping(t, strings.Replace(xlsxCaseMapping, "sheet: Data", "sheet: Chart1", 1))
+	p, err = parseFile(t, newStructured(t, m, parser.StructuredConfig{}), "data.xlsx", file)
+	requireRejected(t, p, err, `data.xlsx: sheet "Chart1" is not a worksheet, with cells, but a chart sheet or the like (worksheets: "Data")`)
 }
 
 // wideRow is a row of excelize.MaxColumns cells: first at A, last at XFD.

@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -33,6 +34,13 @@ import (
 // the shortest form ("1042"), Apache POI "1042.0" and "1.0E10". The
 // iterator's raw values keep that text, which a string column would take
 // as it is: the same number would give different keys by writer.
+//
+// A boolean cell stores 1 or 0, which the iterator's raw values keep; the
+// spreadsheet shows TRUE or FALSE, and writes them when it saves CSV.
+//
+// A date cell stores its serial number (days since 1900 or 1904) and shows
+// the date its style's number format gives; a text column reads the date,
+// in ISO form, where the iterator's raw values give the serial.
 
 // cellNote is what cellScan tells about one cell.
 type cellNote struct {
@@ -42,9 +50,14 @@ type cellNote struct {
 	// formula's follower).
 	uncached, placeholder bool
 	formula               string
-	// number is the shortest form of a number stored in another ("" when
-	// the stored text is in it).
-	number string
+	// text is the value as the spreadsheet shows it, where the stored
+	// text differs ("" otherwise): the shortest form of a number stored in
+	// another, TRUE or FALSE for a boolean (stored as 1 or 0).
+	text string
+	// date is the date a number with a date format shows, in ISO form
+	// (YYYY-MM-DD, with THH:MM:SS for a time of day), for a text column;
+	// "" for other cells and serials that are no date.
+	date string
 }
 
 // cellScan reads a worksheet part row by row, in step with excelize's row
@@ -56,6 +69,7 @@ type cellScan struct {
 	rc     io.ReadCloser
 	br     *bufio.Reader
 	recalc bool // fullCalcOnLoad: a stored 0 is a placeholder
+	dates  dateStyles
 	eof    bool
 	row    int        // number of the row scanned last
 	notes  []cellNote // its notes
@@ -65,12 +79,12 @@ type cellScan struct {
 const maxFormulaText = 256
 
 // openCellScan opens a cellScan of the worksheet part zf.
-func openCellScan(zf *zip.File, recalc bool) (*cellScan, error) {
+func openCellScan(zf *zip.File, recalc bool, dates dateStyles) (*cellScan, error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return nil, err
 	}
-	return &cellScan{rc: rc, br: bufio.NewReaderSize(rc, 64<<10), recalc: recalc}, nil
+	return &cellScan{rc: rc, br: bufio.NewReaderSize(rc, 64<<10), recalc: recalc, dates: dates}, nil
 }
 
 // rowNotes returns the notes on the cells of sheet row n. Rows are asked
@@ -125,6 +139,7 @@ func (s *cellScan) readRow() error {
 		typ                string
 		hasFormula, cached bool
 		zero               bool // the stored result is the number 0
+		date               bool // a date format
 		note               cellNote
 	}
 	cell.col = -1
@@ -132,7 +147,7 @@ func (s *cellScan) readRow() error {
 		cell.note.col = cell.col
 		cell.note.placeholder = cell.hasFormula && cell.zero && s.recalc
 		cell.note.uncached = cell.hasFormula && !cell.cached || cell.note.placeholder
-		if cell.note.uncached || cell.note.number != "" {
+		if cell.note.uncached || cell.note.text != "" || cell.note.date != "" {
 			s.notes = append(s.notes, cell.note)
 		}
 	}
@@ -159,6 +174,7 @@ func (s *cellScan) readRow() error {
 			}
 			cell.typ, _ = xmlAttr(attrs, "t")
 			cell.hasFormula, cell.cached, cell.zero, cell.note = false, false, false, cellNote{}
+			cell.date = (cell.typ == "" || cell.typ == "n") && s.dates.of(attrs)
 			if empty {
 				done()
 			}
@@ -192,15 +208,141 @@ func (s *cellScan) readRow() error {
 			// An empty result is a result for a formula giving text
 			// (t="str"), not for one giving a number.
 			cell.cached = len(text) > 0 || cell.typ == "str"
-			if cell.typ == "" || cell.typ == "n" {
+			switch cell.typ {
+			case "", "n":
 				cell.zero = string(text) == "0"
 				if n, ok := shorterNumber(text); ok {
-					cell.note.number = n
+					cell.note.text = n
 				}
+				if cell.date {
+					cell.note.date = s.dates.iso(text)
+				}
+			case "b":
+				cell.note.text = boolText[string(text)]
 			}
 		}
 	}
 }
+
+// dateStyles are the cell styles (by index) of a workbook whose number
+// format shows a date; date1904 is its date system.
+type dateStyles struct {
+	styles   map[int]bool
+	date1904 bool
+}
+
+// of reports whether a cell with the attribute text attrs has a date
+// style.
+func (d dateStyles) of(attrs []byte) bool {
+	if len(d.styles) == 0 {
+		return false
+	}
+	var v []byte
+	if i := bytes.Index(attrs, styleAttr); i >= 0 { // as writers write it
+		v = attrs[i+len(styleAttr):]
+		v = v[:max(0, bytes.IndexByte(v, '"'))]
+	} else if s, ok := xmlAttr(attrs, "s"); ok {
+		v = []byte(s)
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' || n > excelize.MaxCellStyles {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return len(v) > 0 && d.styles[n]
+}
+
+// styleAttr starts a cell's style attribute, as writers write it.
+var styleAttr = []byte(` s="`)
+
+// iso renders a serial as the date it is, or "" if it is none (as
+// parseDateCell refuses it).
+func (d dateStyles) iso(serial []byte) string {
+	t, _, err := parseDateCell(string(serial), cellKind{xlsx: true, date1904: d.date1904})
+	if err != nil {
+		return ""
+	}
+	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
+		return t.Format(time.DateOnly)
+	}
+	return t.Format("2006-01-02T15:04:05")
+}
+
+// readDateStyles finds the cell styles of the workbook's styles part whose
+// number format shows a date: a built-in date format or a custom one with
+// days or years (a format of times alone, h:mm or [h]:mm, shows a number
+// of hours rather than a date).
+func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
+	d := dateStyles{date1904: date1904}
+	if findPart(zr, "xl/styles.xml") == nil {
+		return d, nil
+	}
+	var st struct {
+		NumFmts []struct {
+			ID   int    `xml:"numFmtId,attr"`
+			Code string `xml:"formatCode,attr"`
+		} `xml:"numFmts>numFmt"`
+		Xfs []struct {
+			NumFmtID int `xml:"numFmtId,attr"`
+		} `xml:"cellXfs>xf"`
+	}
+	if err := readXMLPart(zr, "xl/styles.xml", &st); err != nil {
+		return d, err
+	}
+	dateFmt := map[int]bool{}
+	for _, id := range builtInDateFormats {
+		dateFmt[id] = true
+	}
+	for _, nf := range st.NumFmts {
+		dateFmt[nf.ID] = isDateFormat(nf.Code)
+	}
+	for i, xf := range st.Xfs {
+		if dateFmt[xf.NumFmtID] {
+			if d.styles == nil {
+				d.styles = map[int]bool{}
+			}
+			d.styles[i] = true
+		}
+	}
+	return d, nil
+}
+
+// builtInDateFormats are the built-in number formats of dates (14 to 17,
+// 22; 27 to 31, 34 to 36 and 50 to 58 in East Asian locales).
+var builtInDateFormats = []int{14, 15, 16, 17, 22, 27, 28, 29, 30, 31, 34, 35, 36, 50, 51, 52, 53, 54, 55, 56, 57, 58}
+
+// isDateFormat reports whether the first section of a number format code
+// shows days or years: a d or y outside quoted text, escapes and brackets.
+func isDateFormat(code string) bool {
+	for i := 0; i < len(code); i++ {
+		switch c := code[i]; c {
+		case '"':
+			if j := strings.IndexByte(code[i+1:], '"'); j >= 0 {
+				i += j + 1
+			} else {
+				return false
+			}
+		case '[':
+			if j := strings.IndexByte(code[i+1:], ']'); j >= 0 {
+				i += j + 1
+			} else {
+				return false
+			}
+		case '\\', '_', '*':
+			i++ // the next character is literal, or padding
+		case ';':
+			return false
+		case 'd', 'D', 'y', 'Y':
+			return true
+		}
+	}
+	return false
+}
+
+// boolText is how a spreadsheet shows the values of boolean cells.
+var boolText = map[string]string{"1": "TRUE", "0": "FALSE"}
 
 // shorterNumber returns the shortest form of the number text stores
 // ("1042" for "1042.0" or "1.042E3"), the same float64, if text has an
@@ -282,13 +424,13 @@ func (s *cellScan) text() ([]byte, error) {
 	}
 }
 
-// sheetPart finds the worksheet part of sheet, as excelize does: the
-// workbook part from the package relationships, the sheet's relationship
-// from the workbook's.
-func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
+// sheetPart finds the part of sheet, as excelize does: the workbook part
+// from the package relationships, the sheet's relationship from the
+// workbook's; worksheet says it is a worksheet (not a chart sheet, say).
+func sheetPart(zr *zip.Reader, sheet string) (zf *zip.File, worksheet bool, err error) {
 	rels, err := readRels(zr, "_rels/.rels")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var wbPart string
 	for _, r := range rels {
@@ -297,7 +439,7 @@ func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
 		}
 	}
 	if wbPart == "" {
-		return nil, errors.New("no workbook part")
+		return nil, false, errors.New("no workbook part")
 	}
 	var wb struct {
 		Sheets []struct {
@@ -306,12 +448,12 @@ func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
 		} `xml:"sheets>sheet"`
 	}
 	if err := readXMLPart(zr, wbPart, &wb); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	dir := path.Dir(wbPart)
 	wbRels, err := readRels(zr, path.Join(dir, "_rels", path.Base(wbPart)+".rels"))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, sh := range wb.Sheets {
 		if sh.Name != sheet {
@@ -331,13 +473,13 @@ func sheetPart(zr *zip.Reader, sheet string) (*zip.File, error) {
 					name = strings.TrimPrefix(path.Clean(target), "/")
 				}
 				if zf := findPart(zr, name); zf != nil {
-					return zf, nil
+					return zf, strings.HasSuffix(r.Type, "/worksheet"), nil
 				}
-				return nil, fmt.Errorf("sheet %s: part %s missing", sheet, name)
+				return nil, false, fmt.Errorf("sheet %s: part %s missing", sheet, name)
 			}
 		}
 	}
-	return nil, fmt.Errorf("sheet %s: no worksheet part", sheet)
+	return nil, false, fmt.Errorf("sheet %s: no worksheet part", sheet)
 }
 
 type relationship struct {
