@@ -57,15 +57,21 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 	if err := b.load(ctx, valid); err != nil {
 		return fmt.Errorf("graph apply: %w", err)
 	}
-	if err := b.withdrawVersions(ctx, valid); err != nil {
-		return fmt.Errorf("graph apply: %w", err)
-	}
-	if err := b.withdrawRewrites(ctx, valid); err != nil {
-		return fmt.Errorf("graph apply: %w", err)
-	}
-	for i, o := range valid {
-		if err := b.apply(ctx, o); err != nil {
-			return fmt.Errorf("graph apply: op %d (%s): %w", i, o.doc.Path, err)
+	if onlyDeletions(valid) {
+		if err := b.deleteDocuments(ctx, valid); err != nil {
+			return fmt.Errorf("graph apply: %w", err)
+		}
+	} else {
+		if err := b.withdrawVersions(ctx, valid); err != nil {
+			return fmt.Errorf("graph apply: %w", err)
+		}
+		if err := b.withdrawRewrites(ctx, valid); err != nil {
+			return fmt.Errorf("graph apply: %w", err)
+		}
+		for i, o := range valid {
+			if err := b.apply(ctx, o); err != nil {
+				return fmt.Errorf("graph apply: op %d (%s): %w", i, o.doc.Path, err)
+			}
 		}
 	}
 	if err := b.flush(ctx); err != nil {
@@ -608,6 +614,59 @@ func (b *batch) deleteDocument(ctx context.Context, d event.Document) error {
 	}
 	b.docs[d.Path] = &docState{sha: st.sha, version: d.Version, deleted: true}
 	b.dirtyDocs[d.Path] = true
+	return b.collect(ctx, &c)
+}
+
+// onlyDeletions reports whether every op deletes a document.
+func onlyDeletions(ops []op) bool {
+	for _, o := range ops {
+		if o.kind != opDelete {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteDocuments applies a batch of deletions alone (a folder removed, a
+// reconcile of orphans): the live documents among them are withdrawn in a
+// few statements for all, and garbage is collected once, instead of a
+// dozen statements, each reading whole tables, per document. Nothing in
+// the batch adds, so collecting at its end leaves what collecting after
+// each deletion would.
+func (b *batch) deleteDocuments(ctx context.Context, ops []op) error {
+	var paths, docs []any
+	for _, o := range ops {
+		d := o.doc
+		st := b.docs[d.Path]
+		if st == nil || st.deleted || d.Version < st.version {
+			if err := b.deleteDocument(ctx, d); err != nil { // records the version only
+				return fmt.Errorf("delete %s: %w", d.Path, err)
+			}
+			continue
+		}
+		b.docs[d.Path] = &docState{sha: st.sha, version: d.Version, deleted: true}
+		b.dirtyDocs[d.Path] = true
+		paths = append(paths, d.Path)
+		docs = append(docs, []any{nodeID{graph.LabelDocument, d.Path}.hash(), d.Path})
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	var c candidates
+	if err := b.withdrawPaths(ctx, paths, func(string) *candidates { return &c }); err != nil {
+		return err
+	}
+	err := inChunks(docs, func(part []any) error {
+		_, err := b.tx.ExecContext(ctx, `DELETE FROM nodes n USING (VALUES `+placeholders(len(part), 2)+`) AS d(id, key)
+			WHERE n.id = d.id AND n.label = 'Document' AND n.key = d.key`, flatten(part)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete document nodes: %w", err)
+	}
 	return b.collect(ctx, &c)
 }
 

@@ -101,6 +101,24 @@ func BenchmarkReextract(b *testing.B) {
 	benchWrite(b, docs, benchChunkOps(docs), again, 1024, nil)
 }
 
+// BenchmarkDelete deletes every document of BenchmarkIngestChunks's corpus
+// (a folder removed), in batches of 1,024 deletions: each withdraws its
+// chunks, mentions and support.
+//
+//	go test -run '^$' -bench Delete -benchtime 1x ./pkg/graph/duckstore
+func BenchmarkDelete(b *testing.B) {
+	docs := benchEnv(b, "DOCGRAPH_BENCH_DOCS", 2000)
+	var dels []graph.Op
+	for d := range docs {
+		dels = append(dels, graph.Op{DeleteDocument: &event.DocumentDeleted{Path: fmt.Sprintf("reports/2026/report-%05d.md", d), Version: 2}})
+	}
+	benchWrite(b, docs, benchChunkOps(docs), dels, 1024, func(st *duckstore.Store) {
+		stats, err := st.Stats(context.Background())
+		require.NoError(b, err)
+		require.Zero(b, stats.Nodes["Chunk"])
+	})
+}
+
 // benchEnv reads an integer benchmark setting from the environment.
 func benchEnv(b *testing.B, name string, def int) int {
 	v := os.Getenv(name)

@@ -496,6 +496,34 @@ func cases() []testCase {
 			want: Export{},
 		},
 		{
+			name: "documents deleted together",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, true, []graph.Node{aliceProps}),
+					chunkOp(twinA, 0, "Alice.", person("alice")),
+					chunkOp(twinB, 0, "Alice.", person("alice")),
+					chunkRelOp(docA1, 0, "Alice manages Apollo.", []graph.Relationship{manages}),
+					chunkRelOp(docB1, 0, "Apollo is managed by Alice. Bob too.", []graph.Relationship{manages}, person("bob")),
+				}},
+				// One batch: both twins (a shared chunk), a document
+				// deleted twice, a stale deletion and one of a path never
+				// seen.
+				{ops: []graph.Op{
+					deleteOp(twinA.Path, twinA.Version),
+					deleteOp(docB1.Path, docB1.Version),
+					deleteOp(twinB.Path, twinB.Version),
+					deleteOp(docB1.Path, docB1.Version+1),
+					deleteOp(docA1.Path, docA1.Version-1),
+					deleteOp("never/seen.md", 3),
+				}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(people1), aliceProps, docNode(docA1), chunkNode(docA1, 0, "Alice manages Apollo."),
+					node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), exported(manages)},
+			},
+		},
+		{
 			name: "invalid ops are refused and nothing is written",
 			steps: []step{
 				{ops: []graph.Op{chunkOp(docB1, 0, "Bob.", person("bob"))}},
