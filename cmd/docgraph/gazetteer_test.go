@@ -255,6 +255,17 @@ func ingestSampleDocuments(t *testing.T) (key, name, in, data string) {
 // nothing else running.
 func withBook(t *testing.T, data string, fn func(js jetstream.JetStream, book *gazetteer.Book)) {
 	t.Helper()
+	withNATS(t, data, func(js jetstream.JetStream) {
+		book, err := gazetteer.Open(t.Context(), js, logging.Discard())
+		require.NoError(t, err)
+		fn(js, book)
+	})
+}
+
+// withNATS runs fn against the NATS store under data (created if need be)
+// with nothing else running.
+func withNATS(t *testing.T, data string, fn func(js jetstream.JetStream)) {
+	t.Helper()
 	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
 	require.NoError(t, err)
 	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
@@ -263,7 +274,5 @@ func withBook(t *testing.T, data string, fn func(js jetstream.JetStream, book *g
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	book, err := gazetteer.Open(t.Context(), js, logging.Discard())
-	require.NoError(t, err)
-	fn(js, book)
+	fn(js)
 }

@@ -6,13 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/docgraph/docgraph/pkg/bus"
-	"github.com/docgraph/docgraph/pkg/logging"
 )
 
 // A docgraph whose JetStream store is full (nats.max_store) waits for room:
@@ -23,28 +19,21 @@ func TestUpWaitsForRoomInJetStream(t *testing.T) {
 	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(string) bool { return true })
 	// Most of the store is taken before docgraph starts.
 	const maxStore = 2 << 20
-	ns, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(data, "nats"), Port: -1}, logging.Discard())
-	require.NoError(t, err)
-	nc, err := nats.Connect("", nats.InProcessServer(ns))
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "FILLER", Subjects: []string{"filler"}, Storage: jetstream.FileStorage})
-	require.NoError(t, err)
-	for range (maxStore - 64<<10) / (16 << 10) {
-		_, err := js.Publish(t.Context(), "filler", make([]byte, 16<<10))
+	withNATS(t, data, func(js jetstream.JetStream) {
+		_, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "FILLER", Subjects: []string{"filler"}, Storage: jetstream.FileStorage})
 		require.NoError(t, err)
-	}
-	nc.Close()
-	ns.Shutdown()
-	ns.WaitForShutdown()
+		for range (maxStore - 64<<10) / (16 << 10) {
+			_, err := js.Publish(t.Context(), "filler", make([]byte, 16<<10))
+			require.NoError(t, err)
+		}
+	})
 
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	p := startProc(t, "up", "--watch", in, "--data", data, "--nats.listen", listen, "--metrics-addr", "", "--log-format", "json",
 		"--nats.max_store", fmt.Sprint(maxStore), "--watch.rescan", "1s", "--extractor.refresh_delay", "50ms")
 	p.waitLog(t, 60*time.Second, "JetStream has no room for this stage's outputs", 1)
 
-	js = connect(t, "nats://"+listen)
+	js := connect(t, "nats://"+listen)
 	require.NoError(t, js.DeleteStream(t.Context(), "FILLER"))
 	exp := loadExpected(t, "sample")
 	waitUntil(t, 120*time.Second, func() error {
