@@ -60,7 +60,7 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 	if err != nil {
 		return 0, err
 	}
-	tr.selectColumns(rm.usedPositions(), rm.usedTypes())
+	tr.selectColumns(rm.usedColumns())
 
 	workers := max(1, s.cfg.MapWorkers)
 	// Mappers keep per-row state and caches: one per worker (the header

@@ -602,27 +602,15 @@ func (rm *rowMapper) plan() {
 	rm.keys = make([]internCache[string], len(rm.slots))
 }
 
-// usedPositions lists the file positions of the declared columns present.
-func (rm *rowMapper) usedPositions() []int {
-	var out []int
+// usedColumns lists the file positions of the declared columns present,
+// and their types.
+func (rm *rowMapper) usedColumns() (positions []int, types []string) {
 	for _, c := range rm.cols {
 		if c.pos >= 0 {
-			out = append(out, c.pos)
+			positions, types = append(positions, c.pos), append(types, c.Type)
 		}
 	}
-	return out
-}
-
-// usedTypes lists the types of the declared columns present, as
-// usedPositions lists their positions.
-func (rm *rowMapper) usedTypes() []string {
-	var out []string
-	for _, c := range rm.cols {
-		if c.pos >= 0 {
-			out = append(out, c.Type)
-		}
-	}
-	return out
+	return positions, types
 }
 
 // get returns the value of slot i in the current row: normalised text or
