@@ -539,20 +539,27 @@ func (r *Runner) finish(st *state, herr error) {
 	}
 	out := Outcome{Stage: r.cfg.Stage, Subject: st.in.Subject, StreamSeq: st.in.StreamSeq,
 		CorrelationID: st.in.CorrelationID(), Err: herr}
-	log := r.log.With(
-		slog.String(logging.KeySubject, st.in.Subject),
-		slog.Uint64(logging.KeySeq, st.in.StreamSeq),
-		slog.Uint64(logging.KeyDelivery, st.in.Delivered))
+	// The logger naming the message is built only for a line to log: most
+	// messages are acked without one, and building it costs allocations.
+	var log *slog.Logger
+	if herr != nil || r.log.Enabled(st.ctx, slog.LevelDebug) {
+		log = r.messageLogger(st)
+	}
 
 	var pe *panicError
 	switch {
 	case herr == nil:
 		if err := st.raw.Ack(); err != nil {
+			if log == nil {
+				log = r.messageLogger(st)
+			}
 			log.WarnContext(st.ctx, "ack failed", slog.Any(logging.KeyErr, err))
 		}
 		out.Result, out.Outputs = OutcomeAck, st.outputs
-		log.DebugContext(st.ctx, "message processed", slog.Int("outputs", st.outputs),
-			slog.Duration("took", time.Since(st.start)))
+		if log != nil {
+			log.DebugContext(st.ctx, "message processed", slog.Int("outputs", st.outputs),
+				slog.Duration("took", time.Since(st.start)))
+		}
 	case r.stopping() && (errors.Is(herr, context.Canceled) || IsUnavailable(herr)):
 		_ = st.raw.Nak()
 		out.Result = OutcomeNak
@@ -584,6 +591,15 @@ func (r *Runner) finish(st *state, herr error) {
 	if r.observe != nil {
 		r.observe.Finished(out)
 	}
+}
+
+// messageLogger is the stage's logger with the message's subject, stream
+// sequence and delivery count.
+func (r *Runner) messageLogger(st *state) *slog.Logger {
+	return r.log.With(
+		slog.String(logging.KeySubject, st.in.Subject),
+		slog.Uint64(logging.KeySeq, st.in.StreamSeq),
+		slog.Uint64(logging.KeyDelivery, st.in.Delivered))
 }
 
 func (r *Runner) stopping() bool {

@@ -4,10 +4,11 @@
 package extractor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -185,15 +186,14 @@ func (x *Extractor) spans(text string) ([]span, uint64) {
 	}
 	// Leftmost first, then longest, then a pattern match over a gazetteer
 	// name for the very same text (a code is its own best name).
-	sort.SliceStable(all, func(i, j int) bool {
-		a, b := all[i], all[j]
+	slices.SortStableFunc(all, func(a, b span) int {
 		if a.start != b.start {
-			return a.start < b.start
+			return cmp.Compare(a.start, b.start)
 		}
 		if a.end != b.end {
-			return a.end > b.end
+			return cmp.Compare(b.end, a.end)
 		}
-		return a.source == schema.SourcePattern && b.source != schema.SourcePattern
+		return sourceRank(a.source) - sourceRank(b.source)
 	})
 	out := all[:0]
 	end := 0
@@ -204,6 +204,14 @@ func (x *Extractor) spans(text string) ([]span, uint64) {
 		}
 	}
 	return out, revision
+}
+
+// sourceRank orders a pattern match before a gazetteer name.
+func sourceRank(source string) int {
+	if source == schema.SourcePattern {
+		return 0
+	}
+	return 1
 }
 
 func (x *Extractor) relationships(text string, spans []span) []event.Relationship {

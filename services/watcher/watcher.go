@@ -709,6 +709,7 @@ func (w *Watcher) upload(ctx context.Context, rel, abs, obj, sum string, size in
 	info, err = w.objects.Put(ctx, jetstream.ObjectMeta{
 		Name:     obj,
 		Metadata: map[string]string{"path": rel, "sha256": sum},
+		Opts:     &jetstream.ObjectMetaOptions{ChunkSize: objectChunkSize(size)},
 	}, io.TeeReader(f, h))
 	if err != nil {
 		return fmt.Errorf("store %s: object %s: %w", rel, obj, err)
@@ -718,6 +719,15 @@ func (w *Watcher) upload(ctx context.Context, rel, abs, obj, sum string, size in
 		return errUnstable
 	}
 	return nil
+}
+
+// objectChunkSize is the chunk size of an object of size bytes: the object
+// store's default (128 KiB), or the size of a smaller file. The upload reads
+// into a buffer of the chunk size, so a 10 KB file no longer allocates
+// 128 KiB; it is one chunk either way.
+func objectChunkSize(size int64) uint32 {
+	const defaultChunk = 128 << 10
+	return uint32(min(defaultChunk, max(size, 512)))
 }
 
 // withdraw publishes the deletion of a recorded path and removes its state

@@ -50,6 +50,12 @@ type Config struct {
 	// MemoryLimit caps DuckDB's memory, e.g. "512MB" or "2GiB"; "" keeps
 	// DuckDB's default (80% of RAM).
 	MemoryLimit string
+	// Threads is the number of DuckDB's worker threads; 0 means 1. The graph
+	// has one writer whose statements each touch a batch's rows: DuckDB's
+	// default, a thread per core, spends more on handing tasks between its
+	// threads (and takes the cores the pipeline's other stages run on) than
+	// it gains from running them in parallel.
+	Threads int
 }
 
 // Store is a graph.Store in DuckDB. It is safe for concurrent use: Apply
@@ -117,7 +123,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if strings.ContainsRune(cfg.Path, '?') {
 		return nil, fmt.Errorf("open graph: path %q: must not contain '?'", cfg.Path)
 	}
-	settings := []string{fmt.Sprintf("SET checkpoint_threshold = '%dB'", checkpointThreshold(cfg.MemoryLimit))}
+	if cfg.Threads < 0 {
+		return nil, fmt.Errorf("open graph: threads %d: must not be negative", cfg.Threads)
+	}
+	settings := []string{
+		fmt.Sprintf("SET checkpoint_threshold = '%dB'", checkpointThreshold(cfg.MemoryLimit)),
+		fmt.Sprintf("SET threads = %d", max(1, cfg.Threads)),
+	}
 	if cfg.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = '"+cfg.MemoryLimit+"'") // validated above
 	}
