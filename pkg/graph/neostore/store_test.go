@@ -3,7 +3,9 @@ package neostore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -527,4 +529,42 @@ func TestOpenAgainOnTheSameRegistry(t *testing.T) {
 		names = append(names, f.GetName())
 	}
 	assert.Contains(t, names, "docgraph_graph_batch_size")
+}
+
+// TestSetupConcurrentlyOnAFreshDatabase: graph writer replicas started
+// together on a database that has never seen docgraph's labels and
+// properties each run Setup at the same time; every one must take an index
+// or constraint another has just created as made, not fail on "an
+// equivalent index already exists". (A property new to the database stands
+// for the fresh database.)
+func TestSetupConcurrentlyOnAFreshDatabase(t *testing.T) {
+	const replicas = 8
+	cfg := neostoretest.Config(t)
+	stores := make([]*neostore.Store, replicas)
+	for i := range stores {
+		s, err := neostore.Open(t.Context(), cfg, prometheus.NewRegistry())
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		stores[i] = s
+	}
+	for round := range 3 {
+		fresh := fmt.Sprintf("fresh_%d_%d", time.Now().UnixNano(), round)
+		stmts := []string{
+			"CREATE CONSTRAINT `docgraph_" + fresh + "_key` IF NOT EXISTS FOR (n:`" + fresh + "`) REQUIRE n.key IS UNIQUE",
+			"CREATE INDEX `docgraph_" + fresh + "` IF NOT EXISTS FOR (n:`_Source`) ON (n.`" + fresh + "`)",
+		}
+		errs := make([]error, replicas)
+		var wg sync.WaitGroup
+		for i, s := range stores {
+			wg.Go(func() { errs[i] = s.CreateSchema(t.Context(), stmts...) })
+		}
+		wg.Wait()
+		for _, q := range []string{"DROP CONSTRAINT `docgraph_" + fresh + "_key` IF EXISTS", "DROP INDEX `docgraph_" + fresh + "` IF EXISTS"} {
+			_, err := neo4j.ExecuteQuery(t.Context(), stores[0].Driver(), q, nil, neo4j.EagerResultTransformer)
+			require.NoError(t, err)
+		}
+		for i, err := range errs {
+			require.NoError(t, err, "round %d, replica %d", round, i)
+		}
+	}
 }
