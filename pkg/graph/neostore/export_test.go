@@ -3,6 +3,7 @@ package neostore
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
@@ -18,4 +19,12 @@ func (s *Store) CreateSchema(ctx context.Context, stmts ...string) (err error) {
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
 	return createSchema(ctx, sess, stmts)
+}
+
+// SetMaxTransactionRetryTime sets the driver's retry budget of the stores
+// opened next and returns the previous one.
+func SetMaxTransactionRetryTime(d time.Duration) time.Duration {
+	old := maxTransactionRetryTime
+	maxTransactionRetryTime = d
+	return old
 }

@@ -163,7 +163,7 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 			// consumer and holds its messages; with 15s here a Neo4j
 			// outage went unnoticed for about 30s while the writer's
 			// buffered messages timed out and were redelivered.
-			c.MaxTransactionRetryTime = 5 * time.Second
+			c.MaxTransactionRetryTime = maxTransactionRetryTime
 			c.SocketConnectTimeout = 5 * time.Second
 			c.ConnectionAcquisitionTimeout = 30 * time.Second
 		})
@@ -191,6 +191,11 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 		m:        m,
 	}, nil
 }
+
+// maxTransactionRetryTime is the driver's retry budget of a managed
+// transaction (see Open); a variable only so that a test can spend it on
+// the first failure.
+var maxTransactionRetryTime = 5 * time.Second
 
 // verify checks that Neo4j answers within timeout (see
 // DefaultConnectTimeout). Running out of time is a context.DeadlineExceeded
