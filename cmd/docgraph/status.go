@@ -72,23 +72,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	}
 	// Dead letters of file versions replaced since (a fixed file) are not
 	// counted: they say nothing about the files as they are.
-	superseded := 0
-	if dlq[bus.DLQSubject(bus.StageParser)] > 0 {
-		dls, err := bus.ListDeadLetters(ctx, s.js, bus.Filter{Stage: bus.StageParser})
-		if err == nil {
-			err = bus.MarkSuperseded(ctx, s.js, dls)
-		}
-		if err != nil {
-			return fmt.Errorf("status: dead letters: %w", err)
-		}
-		for _, d := range dls {
-			if d.SupersededBy != 0 {
-				superseded++
-			}
-		}
-		dlq[bus.DLQSubject(bus.StageParser)] -= uint64(superseded)
-	}
-	dead, err := deadLetteredPerStream(ctx, s.js, dlq)
+	dead, superseded, err := deadLetteredPerStream(ctx, s.js, dlq)
 	if err != nil {
 		return fmt.Errorf("status: dead letters: %w", err)
 	}
@@ -141,35 +125,42 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	return tw.Flush()
 }
 
-// deadLetteredPerStream splits the dead letters of each stage (perStage, by
-// DLQ subject) among the stage's consumer rows: a stage with several input
-// streams (the graph writer) by the stream each dead letter came from, so
-// that the column adds up to what 'dlq list' lists.
-func deadLetteredPerStream(ctx context.Context, js jetstream.JetStream, perStage map[string]uint64) (map[bus.ConsumerSpec]uint64, error) {
+// deadLetteredPerStream splits the current dead letters of each stage
+// (perStage counts all of them, by DLQ subject) among the stage's consumer
+// rows: a stage with several input streams (the graph writer) by the stream
+// each dead letter came from, so that the column adds up to what 'dlq list'
+// lists. Those superseded by a later version of their file are only
+// counted, in the second result.
+func deadLetteredPerStream(ctx context.Context, js jetstream.JetStream, perStage map[string]uint64) (map[bus.ConsumerSpec]uint64, int, error) {
 	out := map[bus.ConsumerSpec]uint64{}
+	superseded := 0
 	for _, c := range bus.Consumers {
 		cons := bus.ConsumersOf(c.Stage)
-		n := perStage[bus.DLQSubject(c.Stage)]
-		switch {
-		case len(cons) == 1:
-			out[c] = n
-		case n > 0 && c == cons[0]: // once per stage
-			dls, err := bus.ListDeadLetters(ctx, js, bus.Filter{Stage: c.Stage})
-			if err != nil {
-				return nil, err
+		if c != cons[0] || perStage[bus.DLQSubject(c.Stage)] == 0 { // once per stage
+			continue
+		}
+		dls, err := bus.ListDeadLetters(ctx, js, bus.Filter{Stage: c.Stage})
+		if err == nil {
+			err = bus.MarkSuperseded(ctx, js, dls)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, d := range dls {
+			if d.SupersededBy != 0 {
+				superseded++
+				continue
 			}
-			for _, d := range dls {
-				row := cons[0] // one from a stream the stage no longer reads
-				for _, other := range cons {
-					if other.Stream == d.OrigStream {
-						row = other
-					}
+			row := cons[0] // one from a stream the stage no longer reads
+			for _, other := range cons {
+				if other.Stream == d.OrigStream {
+					row = other
 				}
-				out[row]++
 			}
+			out[row]++
 		}
 	}
-	return out, nil
+	return out, superseded, nil
 }
 
 // stageState says what a stage's consumer is doing: paused (and for how

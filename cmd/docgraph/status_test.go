@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,6 +89,43 @@ func TestStatusCountsDeadLettersPerStream(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]string{bus.StreamExtractions: "1", bus.StreamRecords: "2"}, deadLettered, out)
+}
+
+// TestStatusCountsOnlyCurrentDeadLetters: a dead letter of any stage
+// whose file has had a newer version since says nothing about the file as
+// it is: it is counted apart, as 'dlq list' leaves it out.
+func TestStatusCountsOnlyCurrentDeadLetters(t *testing.T) {
+	n := startTestNATS(t)
+	mustDocgraph(t, "status", "--nats", n.url()) // creates the streams
+	js := connect(t, n.url())
+	publishFile := func(path string) uint64 {
+		ev := event.FileDiscovered{Path: path, Size: 3, SHA256: "abc", ModTime: "2024-01-01T00:00:00Z", Object: "obj-" + path}
+		m := pipeline.MustMessage(event.SubjectFileDiscovered, ev)
+		ack, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header})
+		require.NoError(t, err)
+		return ack.Sequence
+	}
+	deadLetter := func(path string, version uint64) {
+		in := pipeline.MustMessage(event.SubjectRecords, event.Records{Source: event.NewDocument(path, "abc", 3, version), Final: true})
+		in.StreamSeq, in.Delivered = version, 1
+		dl := pipeline.DeadLetter(bus.StageGraphWriter, bus.StreamRecords, in, errors.New("too large to index"), pipeline.ClassPermanent)
+		_, err := js.PublishMsg(t.Context(), dl)
+		require.NoError(t, err)
+	}
+	deadLetter("teams.csv", publishFile("teams.csv"))
+	deadLetter("people.csv", publishFile("people.csv"))
+	publishFile("teams.csv") // fixed
+
+	out := mustDocgraph(t, "status", "--nats", n.url())
+	var records string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 7 && f[0] == bus.StageGraphWriter && f[1] == bus.StreamRecords {
+			records = f[len(f)-2]
+		}
+	}
+	assert.Equal(t, "1", records, out)
+	assert.Contains(t, out, "(1 more dead letter superseded by a later version of the file", out)
+	assert.Equal(t, "people.csv", strings.Fields(strings.Split(mustDocgraph(t, "dlq", "list", "--nats", n.url()), "\n")[1])[4])
 }
 
 // TestStatusOfAStoppedSystemHasNoWorkerPulling: messages a stopped process

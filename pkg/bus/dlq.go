@@ -267,14 +267,16 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, ids []uint64
 	return results, nil
 }
 
-// MarkSuperseded sets SupersededBy on the dead letters of file events for
-// which the files stream holds a later event for the same path, other than
-// the replayed copy of that very dead letter.
+// MarkSuperseded sets SupersededBy on the dead letters for which the files
+// stream holds a later event for the same path than the file version they
+// are about, other than the replayed copy of that very dead letter: a file
+// event's own sequence, or the version (the sequence of the file event it
+// comes from) a later stage's message carries.
 func MarkSuperseded(ctx context.Context, js jetstream.JetStream, dls []DeadLetter) error {
 	var from uint64 // first files stream sequence to check for later events
 	for _, dl := range dls {
-		if origStream(dl) == StreamFiles && dl.Path != "" && (from == 0 || dl.OrigSeq+1 < from) {
-			from = dl.OrigSeq + 1
+		if v := fileVersion(dl); v > 0 && (from == 0 || v+1 < from) {
+			from = v + 1
 		}
 	}
 	if from == 0 {
@@ -286,11 +288,25 @@ func MarkSuperseded(ctx context.Context, js jetstream.JetStream, dls []DeadLette
 	}
 	for i := range dls {
 		dl := &dls[i]
-		if ev := latest[dl.Path]; origStream(*dl) == StreamFiles && dl.Path != "" && ev.seq > dl.OrigSeq && ev.replay != replayOf(dl.ID) {
-			dl.SupersededBy = ev.seq
+		if v := fileVersion(*dl); v > 0 {
+			if ev := latest[dl.Path]; ev.seq > v && ev.replay != replayOf(dl.ID) {
+				dl.SupersededBy = ev.seq
+			}
 		}
 	}
 	return nil
+}
+
+// fileVersion is the files stream sequence of the file version dl is
+// about (0 if it names none).
+func fileVersion(dl DeadLetter) uint64 {
+	if dl.Path == "" {
+		return 0
+	}
+	if origStream(dl) == StreamFiles {
+		return dl.OrigSeq
+	}
+	return payloadFile(dl.Data).Version
 }
 
 // origStream is the stream a dead letter's original subject belongs to.

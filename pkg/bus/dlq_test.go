@@ -484,3 +484,31 @@ func TestDeadLettersWithoutStream(t *testing.T) {
 	_, err = bus.ReplayStage(t.Context(), js, bus.StageParser, bus.ReplayFrom{FromSeq: 1}, false)
 	assert.ErrorIs(t, err, jetstream.ErrStreamNotFound)
 }
+
+// A later stage's dead letter is about the file version its message
+// carries (the files stream sequence of its file event): once the file has
+// a newer event it is superseded too, listed only with --all and removed
+// instead of replayed, like a file event's.
+func TestDeadLetterOfALaterStageSupersededByNewerFileEvent(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	a1 := publishInput(t, js, event.SubjectFileDiscovered, fileEvent("teams.csv"), "c1")
+	b1 := publishInput(t, js, event.SubjectFileDiscovered, fileEvent("b.md"), "c2")
+	records := event.Records{Source: event.NewDocument("teams.csv", "abc", 3, a1.StreamSeq), Final: true}
+	_, recordsID := poison(t, js, bus.StageGraphWriter, event.SubjectRecords, records, "c1", pipeline.Permanent(errors.New("too large to index")))
+	_, chunkID := poison(t, js, bus.StageExtractor, event.SubjectChunk,
+		event.Chunk{Document: event.NewDocument("b.md", "abc", 3, b1.StreamSeq), Total: 1, Text: "x"}, "c2", errors.New("e"))
+	newer := publishInput(t, js, event.SubjectFileDiscovered, fileEvent("teams.csv"), "c3")
+
+	dls, err := bus.ListDeadLetters(t.Context(), js, bus.Filter{})
+	require.NoError(t, err)
+	require.NoError(t, bus.MarkSuperseded(t.Context(), js, dls))
+	require.Equal(t, []uint64{recordsID, chunkID}, ids(dls))
+	assert.Equal(t, newer.StreamSeq, dls[0].SupersededBy, "teams.csv has a newer version")
+	assert.Zero(t, dls[1].SupersededBy, "b.md is as it was")
+
+	res, err := bus.ReplayDeadLetters(t.Context(), js, []uint64{recordsID}, false)
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	assert.Equal(t, bus.Superseded, res[0].Outcome)
+	assert.Empty(t, readStream(t, js, bus.StreamRecords)[1:], "the old version's records are not republished")
+}

@@ -328,27 +328,38 @@ func latestByPath(ctx context.Context, js jetstream.JetStream, spec scanSpec) (m
 // "document.*" of a chunk, "chunk.document.*" of an extraction, or
 // "source.*" of a record batch ("" when the payload names none).
 func PayloadFile(data []byte) (path, sha string) {
-	type file struct {
-		Path   string `json:"path"`
-		SHA256 string `json:"sha256"`
-	}
+	f := payloadFile(data)
+	return f.Path, f.SHA256
+}
+
+// payloadDocument is the file a payload is about (see PayloadFile).
+// Version is the files stream sequence of the file event a stage output
+// comes from (0 in a file event, and in a deletion's extraction: its
+// version is that of its event too).
+type payloadDocument struct {
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+	Version uint64 `json:"version"`
+}
+
+func payloadFile(data []byte) payloadDocument {
 	var p struct {
-		file
-		Document file `json:"document"`
+		payloadDocument
+		Document payloadDocument `json:"document"`
 		Chunk    struct {
-			Document file `json:"document"`
+			Document payloadDocument `json:"document"`
 		} `json:"chunk"`
-		Source file `json:"source"`
+		Source payloadDocument `json:"source"`
 	}
 	if json.Unmarshal(data, &p) != nil {
-		return "", ""
+		return payloadDocument{}
 	}
-	for _, f := range []file{p.file, p.Document, p.Chunk.Document, p.Source} {
+	for _, f := range []payloadDocument{p.payloadDocument, p.Document, p.Chunk.Document, p.Source} {
 		if f.Path != "" || f.SHA256 != "" {
-			return f.Path, f.SHA256
+			return f
 		}
 	}
-	return "", ""
+	return payloadDocument{}
 }
 
 func payloadPath(data []byte) string {

@@ -233,6 +233,18 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("%s: create consumer %s on %s: %w", r.cfg.Stage, r.cfg.Durable, r.cfg.Stream, err)
 	}
 	r.checkMissed(ctx)
+	if info := cons.CachedInfo(); info != nil && info.Paused {
+		// A process of this stage paused the consumer for an outage and
+		// stopped before it ended: the pause would hold every replica for
+		// the rest of pauseFor. Resume; should the dependency still be
+		// down, the first message it fails pauses the consumer again.
+		r.log.Info("consumer left paused by an earlier process; resuming it",
+			slog.String("consumer", r.cfg.Durable), slog.Duration("pause_left", info.PauseRemaining.Round(time.Second)))
+		if err := r.resume(ctx); err != nil {
+			r.log.WarnContext(ctx, "resume consumer failed; retrying", slog.Any(logging.KeyErr, err))
+			go r.retryResume(ctx, 0)
+		}
+	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.PullBatch), jetstream.PullExpiry(r.cfg.PullExpiry))
 	if err != nil {
 		return fmt.Errorf("%s: consume %s: %w", r.cfg.Stage, r.cfg.Stream, err)

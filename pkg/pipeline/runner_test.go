@@ -1059,3 +1059,31 @@ func TestRunnerWaitsForRoomInJetStream(t *testing.T) {
 	assert.False(t, waiting)
 	assert.Zero(t, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeTerm)))
 }
+
+// A process that dies during an outage leaves its consumer paused on the
+// server for the rest of the pause (minutes). The stage started after it,
+// with its dependency back, consumes at once: it resumes the consumer
+// (should the dependency still be down, its first failure pauses it again).
+func TestRunnerStartsOnAConsumerAnEarlierProcessLeftPaused(t *testing.T) {
+	e := newEnv(t)
+	down := new(atomic.Bool)
+	down.Store(true)
+	earlier, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN"}, e.js, identityUnlessDown(down), logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	stop := e.run(t, earlier)
+	e.publish(t, 1, "first")
+	waitFor(t, 10*time.Second, func() error {
+		if !earlier.Paused() {
+			return errors.New("not paused yet")
+		}
+		return nil
+	})
+	stop()
+	require.True(t, consumerInfo(t, e.js, "T_IN", "test").Paused, "the earlier process left the consumer paused")
+
+	e.start(t, pipeline.Config{}, identity)
+	e.publish(t, 3, "after")
+	waitFor(t, 10*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "test") })
+	assert.EqualValues(t, 4, streamMsgs(t, e.js, "T_OUT"))
+	assert.False(t, consumerInfo(t, e.js, "T_IN", "test").Paused)
+}

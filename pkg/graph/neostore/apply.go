@@ -73,6 +73,13 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 		mergeOnly = true
 		_, err = sess.ExecuteWrite(ctx, write)
 	}
+	for n := 0; n < deadlockRetries && isDeadlock(err) && ctx.Err() == nil; n++ {
+		// Another writer (a graph writer replica) took the same locks in
+		// another order, and the driver's retries ran out on it: Neo4j
+		// answers, so write again rather than report it down, which would
+		// pause every replica's consumer as for an outage.
+		_, err = sess.ExecuteWrite(ctx, write)
+	}
 	s.m.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return classifyWrite(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
@@ -256,6 +263,21 @@ func recordNodeQuery(label string) string {
 func isUniquenessRace(err error) bool {
 	var ne *neo4j.Neo4jError
 	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Schema.ConstraintValidationFailed"
+}
+
+// deadlockRetries bounds the further managed transactions Apply runs after
+// the driver's retries ran out on deadlocks.
+const deadlockRetries = 10
+
+// isDeadlock reports whether err is Neo4j's deadlock detection, by itself
+// or as the last error of the driver's spent retries.
+func isDeadlock(err error) bool {
+	var limit *neo4j.TransactionExecutionLimit
+	if errors.As(err, &limit) && len(limit.Errors) > 0 {
+		err = limit.Errors[len(limit.Errors)-1]
+	}
+	var ne *neo4j.Neo4jError
+	return errors.As(err, &ne) && ne.Code == "Neo.TransientError.Transaction.DeadlockDetected"
 }
 
 // dedupeKeys is turned off only by a test of the uniqueness race: rows of

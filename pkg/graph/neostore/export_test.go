@@ -1,6 +1,10 @@
 package neostore
 
 import (
+	"context"
+	"errors"
+	"time"
+
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 
@@ -9,3 +13,18 @@ func (s *Store) Driver() neo4j.DriverWithContext { return s.driver }
 
 // SetDedupeKeys turns the merging of rows of one key off (or on again).
 func SetDedupeKeys(on bool) { dedupeKeys = on }
+
+// CreateSchema runs schema statements as Setup does.
+func (s *Store) CreateSchema(ctx context.Context, stmts ...string) (err error) {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
+	return createSchema(ctx, sess, stmts)
+}
+
+// SetMaxTransactionRetryTime sets the driver's retry budget of the stores
+// opened next and returns the previous one.
+func SetMaxTransactionRetryTime(d time.Duration) time.Duration {
+	old := maxTransactionRetryTime
+	maxTransactionRetryTime = d
+	return old
+}

@@ -163,7 +163,7 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 			// consumer and holds its messages; with 15s here a Neo4j
 			// outage went unnoticed for about 30s while the writer's
 			// buffered messages timed out and were redelivered.
-			c.MaxTransactionRetryTime = 5 * time.Second
+			c.MaxTransactionRetryTime = maxTransactionRetryTime
 			c.SocketConnectTimeout = 5 * time.Second
 			c.ConnectionAcquisitionTimeout = 30 * time.Second
 		})
@@ -191,6 +191,11 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 		m:        m,
 	}, nil
 }
+
+// maxTransactionRetryTime is the driver's retry budget of a managed
+// transaction (see Open); a variable only so that a test can spend it on
+// the first failure.
+var maxTransactionRetryTime = 5 * time.Second
 
 // verify checks that Neo4j answers within timeout (see
 // DefaultConnectTimeout). Running out of time is a context.DeadlineExceeded
@@ -244,18 +249,8 @@ func (s *Store) Setup(ctx context.Context) (err error) {
 	stmts = append(stmts, "CREATE INDEX `docgraph__Source_path` IF NOT EXISTS FOR (n:`_Source`) ON (n.path)")
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
-	for _, q := range stmts {
-		// Schema changes cannot share a transaction with anything else.
-		if _, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-			res, err := tx.Run(ctx, q, nil)
-			if err != nil {
-				return nil, err
-			}
-			_, err = res.Consume(ctx)
-			return nil, err
-		}); err != nil {
-			return classify(fmt.Errorf("setup neo4j %s: %w", s.uri, err))
-		}
+	if err := createSchema(ctx, sess, stmts); err != nil {
+		return classify(fmt.Errorf("setup neo4j %s: %w", s.uri, err))
 	}
 	// CALL … IN TRANSACTIONS needs an auto-commit transaction.
 	res, err := sess.Run(ctx, qMigrateRelSupport, nil)
@@ -273,6 +268,33 @@ func (s *Store) Setup(ctx context.Context) (err error) {
 		return res.Consume(ctx)
 	}); err != nil {
 		return classify(fmt.Errorf("setup neo4j %s: await indexes: %w", s.uri, err))
+	}
+	return nil
+}
+
+// createSchema runs each of stmts (CREATE … IF NOT EXISTS) in a
+// transaction of its own: schema changes cannot share one with anything
+// else. Graph writers starting together run them at the same time, and on
+// labels or properties new to the database IF NOT EXISTS does not keep two
+// from creating the same rule: the later one fails with
+// EquivalentSchemaRuleAlreadyExists, which means the rule is there.
+func createSchema(ctx context.Context, sess neo4j.SessionWithContext, stmts []string) error {
+	for _, q := range stmts {
+		_, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			res, err := tx.Run(ctx, q, nil)
+			if err != nil {
+				return nil, err
+			}
+			_, err = res.Consume(ctx)
+			return nil, err
+		})
+		var ne *neo4j.Neo4jError
+		if errors.As(err, &ne) && ne.Code == "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists" {
+			continue
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package neostore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -447,6 +449,12 @@ func TestSupportListNotLostToConcurrentWrite(t *testing.T) {
 // waitBlocked waits until Neo4j shows one transaction blocked on a lock.
 func waitBlocked(t *testing.T, drv neo4j.DriverWithContext, database string) {
 	t.Helper()
+	waitBlockedN(t, drv, database, 1)
+}
+
+// waitBlockedN waits until Neo4j shows n transactions blocked on a lock.
+func waitBlockedN(t *testing.T, drv neo4j.DriverWithContext, database string, n int) {
+	t.Helper()
 	ctx := t.Context()
 	watch := drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: database})
 	defer func() { require.NoError(t, watch.Close(context.WithoutCancel(ctx))) }()
@@ -455,8 +463,8 @@ func waitBlocked(t *testing.T, drv neo4j.DriverWithContext, database string) {
 		require.NoError(c, err)
 		rec, err := res.Single(ctx)
 		require.NoError(c, err)
-		n, _ := rec.Get("n")
-		assert.EqualValues(c, 1, n, "a blocked transaction")
+		blocked, _ := rec.Get("n")
+		assert.EqualValues(c, n, blocked, "blocked transactions")
 	}, 30*time.Second, 20*time.Millisecond)
 }
 
@@ -527,4 +535,125 @@ func TestOpenAgainOnTheSameRegistry(t *testing.T) {
 		names = append(names, f.GetName())
 	}
 	assert.Contains(t, names, "docgraph_graph_batch_size")
+}
+
+// TestSetupConcurrentlyOnAFreshDatabase: graph writer replicas started
+// together on a database that has never seen docgraph's labels and
+// properties each run Setup at the same time; every one must take an index
+// or constraint another has just created as made, not fail on "an
+// equivalent index already exists". (A property new to the database stands
+// for the fresh database.)
+func TestSetupConcurrentlyOnAFreshDatabase(t *testing.T) {
+	const replicas = 8
+	cfg := neostoretest.Config(t)
+	stores := make([]*neostore.Store, replicas)
+	for i := range stores {
+		s, err := neostore.Open(t.Context(), cfg, prometheus.NewRegistry())
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		stores[i] = s
+	}
+	for round := range 3 {
+		fresh := fmt.Sprintf("fresh_%d_%d", time.Now().UnixNano(), round)
+		stmts := []string{
+			"CREATE CONSTRAINT `docgraph_" + fresh + "_key` IF NOT EXISTS FOR (n:`" + fresh + "`) REQUIRE n.key IS UNIQUE",
+			"CREATE INDEX `docgraph_" + fresh + "` IF NOT EXISTS FOR (n:`_Source`) ON (n.`" + fresh + "`)",
+		}
+		errs := make([]error, replicas)
+		var wg sync.WaitGroup
+		for i, s := range stores {
+			wg.Go(func() { errs[i] = s.CreateSchema(t.Context(), stmts...) })
+		}
+		wg.Wait()
+		for _, q := range []string{"DROP CONSTRAINT `docgraph_" + fresh + "_key` IF EXISTS", "DROP INDEX `docgraph_" + fresh + "` IF EXISTS"} {
+			_, err := neo4j.ExecuteQuery(t.Context(), stores[0].Driver(), q, nil, neo4j.EagerResultTransformer)
+			require.NoError(t, err)
+		}
+		for i, err := range errs {
+			require.NoError(t, err, "round %d, replica %d", round, i)
+		}
+	}
+}
+
+// TestDeadlockWithAnotherWriterIsNoOutage: a transaction Neo4j aborts as the
+// victim of a deadlock with another writer (two graph writer replicas
+// withdrawing documents that support the same relationships) is written
+// again, even when the driver's retries are spent: Neo4j answers, and an
+// outage would pause every replica's consumer. (The budget is spent at the
+// first failure here; a batch of a thousand deletions spends it in one
+// attempt.)
+func TestDeadlockWithAnotherWriterIsNoOutage(t *testing.T) {
+	old := neostore.SetMaxTransactionRetryTime(time.Nanosecond)
+	t.Cleanup(func() { neostore.SetMaxTransactionRetryTime(old) })
+	s := openStore(t, nil)
+	ctx := t.Context()
+	require.NoError(t, s.Setup(ctx))
+	cfg := neostoretest.Config(t)
+	records := func(version uint64) []graph.Op {
+		return []graph.Op{{PutRecords: &event.Records{Source: event.NewDocument("people.csv", fmt.Sprint("sha", version), 1, version), Final: true,
+			Nodes: []graph.Node{{Label: "Person", Key: "a", Properties: map[string]any{"v": int64(version)}},
+				{Label: "Person", Key: "b", Properties: map[string]any{"v": int64(version)}}}}}}
+	}
+	require.NoError(t, s.Apply(ctx, records(1)))
+	_, err := neo4j.ExecuteQuery(ctx, s.Driver(), "UNWIND range(1, 20) AS i CREATE (:Busy {i: i})", nil, neo4j.EagerResultTransformer)
+	require.NoError(t, err)
+	begin := func(q string) neo4j.ExplicitTransaction {
+		sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
+		t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
+		tx, err := sess.BeginTransaction(ctx)
+		require.NoError(t, err)
+		res, err := tx.Run(ctx, q, nil)
+		require.NoError(t, err)
+		_, err = res.Consume(ctx)
+		require.NoError(t, err)
+		return tx
+	}
+
+	// Neo4j aborts the transaction of a deadlock that holds the fewest
+	// locks: the other writer holds many. Should it abort the other one
+	// all the same, go again.
+	version := uint64(1)
+	for victims := 0; victims == 0; {
+		version++
+		require.Less(t, version, uint64(50), "Neo4j never aborted Apply's transaction")
+		// Other writers: one holds the Document, one the people.
+		holdsDoc := begin("MATCH (d:Document {key: 'people.csv'}) SET d.other = 1")
+		holdsPeople := begin("MATCH (b:Busy) SET b.other = 1 WITH count(*) AS n MATCH (p:Person) SET p.other = n")
+		// Apply locks the version node of people.csv, then waits for the
+		// Document.
+		done := make(chan error, 1)
+		go func() { done <- s.Apply(ctx, records(version)) }()
+		waitBlockedN(t, s.Driver(), cfg.Database, 1)
+		// The holder of the people waits for the version node, which
+		// Apply holds.
+		versionLocked := make(chan error, 1)
+		go func() {
+			res, err := holdsPeople.Run(ctx, "MATCH (v:_Version {key: 'people.csv'}) SET v.other = 1", nil)
+			if err == nil {
+				_, err = res.Consume(ctx)
+			}
+			versionLocked <- err
+		}()
+		waitBlockedN(t, s.Driver(), cfg.Database, 2)
+		// The Document is free: Apply goes on to the people, held by a
+		// writer waiting for Apply.
+		require.NoError(t, holdsDoc.Commit(ctx))
+		if err := <-versionLocked; err != nil {
+			require.ErrorContains(t, err, "DeadlockDetected", "the other writer was aborted")
+			require.NoError(t, holdsPeople.Rollback(ctx))
+			require.NoError(t, <-done)
+			continue
+		}
+		victims++
+		require.NoError(t, holdsPeople.Commit(ctx))
+		require.NoError(t, <-done)
+	}
+
+	e, err := graphtest.Collect(ctx, s)
+	require.NoError(t, err)
+	for _, n := range e.Nodes {
+		if n.Label == "Person" {
+			assert.Equal(t, int64(version), n.Properties["v"], "%s", n.Key)
+		}
+	}
 }
