@@ -19,13 +19,7 @@ import (
 func TestProvisionSetsDuplicateWindows(t *testing.T) {
 	_, _, js := bustest.Provisioned(t)
 	windows := func() map[string]time.Duration {
-		out := map[string]time.Duration{}
-		for _, s := range bus.Streams {
-			st, err := js.Stream(t.Context(), s.Name)
-			require.NoError(t, err)
-			out[s.Name] = st.CachedInfo().Config.Duplicates
-		}
-		return out
+		return streamSettings(t, js, func(c jetstream.StreamConfig) time.Duration { return c.Duplicates })
 	}
 	assert.Equal(t, map[string]time.Duration{
 		bus.StreamFiles: 10 * time.Minute, bus.StreamDLQ: 10 * time.Minute,
@@ -40,19 +34,26 @@ func TestProvisionSetsDuplicateWindows(t *testing.T) {
 	}
 }
 
+// streamSettings returns one setting of each of docgraph's streams, by
+// stream name.
+func streamSettings[T any](t *testing.T, js jetstream.JetStream, get func(jetstream.StreamConfig) T) map[string]T {
+	t.Helper()
+	out := map[string]T{}
+	for _, s := range bus.Streams {
+		st, err := js.Stream(t.Context(), s.Name)
+		require.NoError(t, err)
+		out[s.Name] = get(st.CachedInfo().Config)
+	}
+	return out
+}
+
 // The chunk stream keeps its history (the extractor re-reads it when
 // known names change) unless ChunksMaxAge bounds it; the other streams
 // keep MaxAge, dead letters stay until purged.
 func TestProvisionStreamHistory(t *testing.T) {
 	_, _, js := bustest.Provisioned(t)
 	ages := func() map[string]time.Duration {
-		out := map[string]time.Duration{}
-		for _, s := range bus.Streams {
-			st, err := js.Stream(t.Context(), s.Name)
-			require.NoError(t, err)
-			out[s.Name] = st.CachedInfo().Config.MaxAge
-		}
-		return out
+		return streamSettings(t, js, func(c jetstream.StreamConfig) time.Duration { return c.MaxAge })
 	}
 	week := 7 * 24 * time.Hour
 	assert.Equal(t, map[string]time.Duration{
