@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -184,9 +185,11 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		case StreamChunks:
 			sc.MaxAge = cfg.ChunksMaxAge
 		}
-		if keep, err := exists(ctx, js, cfg.KeepExisting, s.Name); err != nil {
+		have, err := current(ctx, js, s.Name)
+		if err != nil {
 			return fmt.Errorf("provision stream %s: %w", s.Name, err)
-		} else if keep {
+		}
+		if have != nil && (cfg.KeepExisting || sameStream(*have, sc)) {
 			continue
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
@@ -197,13 +200,15 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		{Bucket: BucketFiles, Description: "Bytes of the watched files.", Compression: true},
 		{Bucket: BucketExports, Description: "Graph exports for operator commands.", TTL: time.Hour},
 	} {
-		if keep, err := exists(ctx, js, cfg.KeepExisting, objectStream(obs.Bucket)); err != nil {
-			return fmt.Errorf("provision object store %s: %w", obs.Bucket, err)
-		} else if keep {
-			continue
-		}
 		obs.Storage = jetstream.FileStorage
 		obs.Replicas = cfg.Replicas
+		have, err := current(ctx, js, objectStream(obs.Bucket))
+		if err != nil {
+			return fmt.Errorf("provision object store %s: %w", obs.Bucket, err)
+		}
+		if have != nil && (cfg.KeepExisting || sameBucket(*have, obs.Description, obs.TTL, obs.Replicas, 0, obs.Compression)) {
+			continue
+		}
 		if _, err := js.CreateOrUpdateObjectStore(ctx, obs); err != nil {
 			return fmt.Errorf("provision object store %s: %w", obs.Bucket, err)
 		}
@@ -214,13 +219,15 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		{Bucket: BucketGazetteerPaths, Description: "Latest version per gazetteer source path; gazetteer revision refreshed through.", History: 1},
 		{Bucket: BucketGraphWriters, Description: "Running graph writers and their stores.", History: 1, TTL: GraphWriterTTL},
 	} {
-		if keep, err := exists(ctx, js, cfg.KeepExisting, "KV_"+kv.Bucket); err != nil {
-			return fmt.Errorf("provision key-value bucket %s: %w", kv.Bucket, err)
-		} else if keep {
-			continue
-		}
 		kv.Storage = jetstream.FileStorage
 		kv.Replicas = cfg.Replicas
+		have, err := current(ctx, js, "KV_"+kv.Bucket)
+		if err != nil {
+			return fmt.Errorf("provision key-value bucket %s: %w", kv.Bucket, err)
+		}
+		if have != nil && (cfg.KeepExisting || sameBucket(*have, kv.Description, kv.TTL, kv.Replicas, int64(kv.History), false)) {
+			continue
+		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kv); err != nil {
 			return fmt.Errorf("provision key-value bucket %s: %w", kv.Bucket, err)
 		}
@@ -228,18 +235,40 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 	return nil
 }
 
-// exists reports whether the stream exists, when check is set (and false
-// without asking when it is not). An object store or a key-value bucket
-// is a stream too.
-func exists(ctx context.Context, js jetstream.JetStream, check bool, stream string) (bool, error) {
-	if !check {
-		return false, nil
-	}
-	_, err := js.Stream(ctx, stream)
+// current returns the configuration of a stream, or nil if there is no
+// such stream. An object store or a key-value bucket is a stream too.
+//
+// Provision updates only what differs from the configuration it wants:
+// every process runs it at start, and a stream update at the moment
+// another process creates a consumer on that stream is a data race in
+// nats-server (v2.15: its file store's UpdateConfig replaces the
+// configuration that ConsumerStore reads).
+func current(ctx context.Context, js jetstream.JetStream, stream string) (*jetstream.StreamConfig, error) {
+	st, err := js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return false, nil
+		return nil, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return nil, err
+	}
+	return &st.CachedInfo().Config, nil
+}
+
+// sameStream reports whether a stream has the settings Provision sets.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Retention == want.Retention && have.Storage == want.Storage && have.Replicas == want.Replicas &&
+		have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates && have.Discard == want.Discard &&
+		max(have.MaxBytes, 0) == max(want.MaxBytes, 0)
+}
+
+// sameBucket reports whether the stream of a key-value bucket or an object
+// store has the settings Provision sets: history (key-value, else 0) is
+// the messages kept per subject.
+func sameBucket(have jetstream.StreamConfig, desc string, ttl time.Duration, replicas int, history int64, compressed bool) bool {
+	return have.Description == desc && have.MaxAge == ttl && have.Replicas == replicas &&
+		have.Storage == jetstream.FileStorage && (history == 0 || have.MaxMsgsPerSubject == history) &&
+		(have.Compression == jetstream.S2Compression) == compressed
 }
 
 // IsTransient reports whether a JetStream or connection error may go away

@@ -2,9 +2,13 @@ package bus_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -158,4 +162,42 @@ func TestMissed(t *testing.T) {
 
 	_, err = bus.Missed(ctx, js, "M", "nobody")
 	assert.ErrorContains(t, err, "consumer nobody on M")
+}
+
+// Provisioning again with the same settings changes nothing: no stream,
+// object store or bucket is updated (every process provisions at start,
+// and nats-server races a stream update against a consumer created on
+// that stream); a changed setting updates what it applies to.
+func TestProvisionUpdatesOnlyWhatDiffers(t *testing.T) {
+	_, nc, js := bustest.Provisioned(t)
+	var mu sync.Mutex
+	var updated []string
+	sub, err := nc.Subscribe("$JS.API.STREAM.*.>", func(m *nats.Msg) {
+		if op := strings.Split(m.Subject, ".")[3]; op == "UPDATE" || op == "CREATE" {
+			mu.Lock()
+			updated = append(updated, m.Subject)
+			mu.Unlock()
+		}
+	})
+	require.NoError(t, err)
+	defer sub.Unsubscribe() //nolint:errcheck // test cleanup
+	require.NoError(t, nc.Flush())
+	seen := func() []string {
+		require.NoError(t, nc.Flush())
+		mu.Lock()
+		defer mu.Unlock()
+		out := slices.Clone(updated)
+		updated = nil
+		slices.Sort(out)
+		return out
+	}
+
+	require.NoError(t, bus.Provision(t.Context(), js, bus.DefaultTopology()))
+	assert.Empty(t, seen(), "nothing updated")
+
+	topo := bus.DefaultTopology()
+	topo.MaxAge = 48 * time.Hour
+	require.NoError(t, bus.Provision(t.Context(), js, topo))
+	assert.Equal(t, []string{"$JS.API.STREAM.UPDATE." + bus.StreamExtractions, "$JS.API.STREAM.UPDATE." + bus.StreamFiles,
+		"$JS.API.STREAM.UPDATE." + bus.StreamRecords}, seen())
 }
