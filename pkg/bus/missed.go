@@ -19,12 +19,9 @@ func Missed(ctx context.Context, js jetstream.JetStream, stream, durable string)
 	if err != nil {
 		return 0, fmt.Errorf("stream %s: %w", stream, err)
 	}
-	// The stream first: a consumer delivered more since reads as no gap
-	// rather than as a gap it has already passed.
-	si, err := st.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", stream, err)
-	}
+	// The stream first (the info js.Stream fetched): a consumer delivered
+	// more since reads as no gap rather than as a gap it has already passed.
+	si := st.CachedInfo()
 	cons, err := st.Consumer(ctx, durable)
 	if err != nil {
 		return 0, fmt.Errorf("consumer %s on %s: %w", durable, stream, err)

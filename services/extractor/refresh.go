@@ -264,11 +264,22 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 	count := 0
 	mentions := newNameFilter(names)
 	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
-		if !all && !mentions.in(m.Data()) {
-			return nil
+		// A message that does not decode is re-extracted: its extraction
+		// reports it.
+		var c struct {
+			Document struct {
+				Path    string `json:"path"`
+				Version uint64 `json:"version"`
+			} `json:"document"`
+			Text string `json:"text"`
 		}
-		if path, version, ok := chunkVersion(m.Data()); ok && version < latest[path] {
-			return nil // superseded
+		if json.Unmarshal(m.Data(), &c) == nil {
+			if !all && !mentions.in(c.Text) {
+				return nil
+			}
+			if c.Document.Version < latest[c.Document.Path] {
+				return nil // superseded
+			}
 		}
 		out, err := r.reextract(ctx, m, seq, rev)
 		if err != nil && !pipeline.IsPermanent(err) {
@@ -376,16 +387,9 @@ func newNameFilter(names []string) nameFilter {
 	return nameFilter{newMatcher(entries)}
 }
 
-// in reports whether the chunk message data mentions one of the names; a
-// message that does not decode is passed on (its extraction reports it).
-func (f nameFilter) in(data []byte) bool {
-	var c struct {
-		Text string `json:"text"`
-	}
-	if json.Unmarshal(data, &c) != nil {
-		return true
-	}
-	return len(f.m.match(readable(c.Text))) > 0
+// in reports whether a chunk's text mentions one of the names.
+func (f nameFilter) in(text string) bool {
+	return len(f.m.match(readable(text))) > 0
 }
 
 func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uint64) (*nats.Msg, error) {
