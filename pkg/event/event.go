@@ -130,6 +130,13 @@ type DocumentDeleted struct {
 // ExtractionDeletion is DocumentDeleted forwarded by the extractor.
 type ExtractionDeletion = DocumentDeleted
 
+// MaxKeyBytes bounds a node key (UTF-8 bytes). Neo4j cannot index a
+// string property longer than about 8 KB, so a longer key would fail the
+// whole write it is part of; producers refuse such keys (a spreadsheet row
+// error, a mention not made) and the graph stores reject them as invalid.
+// No name or code is anywhere near this long.
+const MaxKeyBytes = 4096
+
 // NodeRef names a node by label and normalised key.
 type NodeRef struct {
 	Label string `json:"label"`

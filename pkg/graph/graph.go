@@ -6,6 +6,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/docgraph/docgraph/pkg/event"
 )
@@ -94,6 +95,18 @@ type Stats struct {
 // ErrInvalid marks an op the store refuses (a label or type outside the
 // schema, an empty key): permanent, never retried.
 var ErrInvalid = errors.New("graph: invalid operation")
+
+// KeyProblem says what is wrong with a node key ("" if nothing is): empty,
+// or longer than event.MaxKeyBytes. Both stores refuse such a key.
+func KeyProblem(key string) string {
+	switch {
+	case key == "":
+		return "empty key"
+	case len(key) > event.MaxKeyBytes:
+		return fmt.Sprintf("key of %d bytes, longer than %d (%.40q…)", len(key), event.MaxKeyBytes, key)
+	}
+	return ""
+}
 
 // ErrUnavailable marks a failure to reach the store (connection refused,
 // timeouts, leader switches that outlasted the driver's retries): retryable,

@@ -178,9 +178,13 @@ func (x *Extractor) spans(text string) ([]span, uint64) {
 			default:
 				raw = text[loc[0]:loc[1]]
 			}
+			key := schema.NormalizeKey(p.keyKind, raw)
+			if len(key) > event.MaxKeyBytes {
+				continue // a runaway match no graph key can hold
+			}
 			all = append(all, span{
 				start: loc[0], end: loc[1], label: p.label,
-				key: schema.NormalizeKey(p.keyKind, raw), source: schema.SourcePattern,
+				key: key, source: schema.SourcePattern,
 			})
 		}
 	}

@@ -258,6 +258,20 @@ func TestExtractRelationships(t *testing.T) {
 	}
 }
 
+// A pattern of the user's that matches a runaway run of text makes no
+// mention whose key no graph could hold; its other matches still count.
+func TestExtractSkipsKeysTooLong(t *testing.T) {
+	s, err := schema.ParseExtraction([]byte(`version: 1
+entities:
+  - {label: Asset, key: exact, source: pattern, patterns: [{regex: 'A#(?P<key>[0-9]+)'}]}
+`))
+	require.NoError(t, err)
+	x, err := New(s, NewGazetteer(nil))
+	require.NoError(t, err)
+	mentions, _ := x.Extract("A#" + strings.Repeat("9", event.MaxKeyBytes+1) + " and A#12.")
+	assert.Equal(t, []event.Node{{Label: "Asset", Key: "12"}}, mentions)
+}
+
 func TestExtractCustomTriggers(t *testing.T) {
 	s, err := schema.ParseExtraction([]byte(`version: 1
 entities:

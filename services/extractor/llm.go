@@ -46,6 +46,7 @@ const (
 	DropUngrounded  = "ungrounded"   // entity text not in the chunk
 	DropInvalidEnds = "invalid_ends" // relationship ends with the wrong labels, or one entity twice
 	DropUnanchored  = "unanchored"   // relationship end not among the chunk's entities
+	DropKeyTooLong  = "key_too_long" // entity key longer than event.MaxKeyBytes
 )
 
 // llmPass asks an LLM for a chunk's entities and relationships and keeps
@@ -317,7 +318,11 @@ func (x *Extractor) validate(ctx context.Context, text string, a answer, ruled [
 		if !ok {
 			return event.Node{}, DropUngrounded
 		}
-		return x.node(et, spelling), ""
+		n := x.node(et, spelling)
+		if len(n.Key) > event.MaxKeyBytes {
+			return event.Node{}, DropKeyTooLong
+		}
+		return n, ""
 	}
 	// The chunk's named entities, for partial names (see shortFor).
 	named := append([]event.Node(nil), ruled...)

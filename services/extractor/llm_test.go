@@ -161,7 +161,7 @@ func TestLLMExtraction(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantMentions, got.Mentions)
 			assert.Equal(t, tt.wantRels, got.Relationships)
-			for _, reason := range []string{DropUnknownType, DropUngrounded, DropInvalidEnds, DropUnanchored} {
+			for _, reason := range []string{DropUnknownType, DropUngrounded, DropInvalidEnds, DropUnanchored, DropKeyTooLong} {
 				assert.Equal(t, tt.wantDropped[reason], metrictest.Counter(t, reg, "docgraph_llm_dropped_total", "reason", reason), reason)
 			}
 			reqs := srv.Requests()
@@ -169,6 +169,24 @@ func TestLLMExtraction(t *testing.T) {
 			assert.Equal(t, llmText, reqs[0].User())
 		})
 	}
+}
+
+// An entity whose key would be too long for the graph (a model naming a
+// whole run of text) is dropped, not sent to fail the graph write.
+func TestLLMDropsEntityKeyTooLong(t *testing.T) {
+	long := strings.Repeat("Z", event.MaxKeyBytes+1)
+	text := "Grace Hopper reviewed " + long + " today."
+	srv := llmtest.New(t, fixed(answerJSON(t, answer{
+		Entities: []answerEntity{ent("Project", long), ent("Person", "Grace Hopper")},
+	})))
+	x, reg := llmExtractor(t, srv, LLMOptions{})
+	got, err := handleChunk(t, x, text)
+	require.NoError(t, err)
+	for _, m := range got.Mentions {
+		assert.LessOrEqual(t, len(m.Key), event.MaxKeyBytes, "%s mention", m.Label)
+	}
+	assert.Contains(t, got.Mentions, event.Node{Label: "Person", Key: "grace hopper", Properties: map[string]any{"name": "Grace Hopper"}})
+	assert.Equal(t, 1.0, metrictest.Counter(t, reg, "docgraph_llm_dropped_total", "reason", DropKeyTooLong))
 }
 
 func TestLLMRequestCarriesTheSchema(t *testing.T) {

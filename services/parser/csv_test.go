@@ -636,6 +636,46 @@ sources:
 	assert.True(t, utf8.ValidString(rej[0].Value))
 }
 
+// A key longer than the graph can index fails its row, naming the column,
+// before the row adds any node: the other rows (and the row's other
+// nodes' keys) are not lost with it.
+func TestCSVKeyTooLongIsARowError(t *testing.T) {
+	m := mustMapping(t, `
+sources:
+  - name: teams
+    files: [teams.csv]
+    format: csv
+    columns:
+      - {name: team, required: true}
+      - {name: member, required: true}
+    nodes:
+      - {label: Team, key: team}
+      - {label: Person, key: member}
+    relationships:
+      - type: MEMBER_OF
+        from: {label: Person, key: member}
+        to: {label: Team, key: team}
+`)
+	s := newStructured(t, m, parser.StructuredConfig{})
+	long := strings.Repeat("x", event.MaxKeyBytes+1)
+	content := "team,member\nred,Ann\nblue," + long + "\ngreen,Bob\n"
+	p, err := parseFile(t, s, "teams.csv", writeTemp(t, "teams.csv", content))
+	require.NoError(t, err)
+	var keys []string
+	for _, r := range p.records {
+		for _, n := range r.Nodes {
+			keys = append(keys, n.Label+":"+n.Key)
+		}
+	}
+	assert.ElementsMatch(t, []string{"Team:red", "Person:Ann", "Team:green", "Person:Bob"}, keys, "the row with the long key adds nothing")
+	rej := p.rejected()
+	require.Len(t, rej, 1)
+	assert.Equal(t, 3, rej[0].Line)
+	assert.Equal(t, "member", rej[0].Column)
+	assert.Contains(t, rej[0].Error, fmt.Sprintf("a key of %d bytes: at most %d", event.MaxKeyBytes+1, event.MaxKeyBytes))
+	assert.LessOrEqual(t, len(rej[0].Value), 203, "the value in the error is clipped")
+}
+
 // Property maps are shared between records while their values agree: a
 // merge that changes one record's value must leave the others (in this
 // batch and later ones) as they were, and caches that stop paying (every

@@ -362,10 +362,11 @@ type rowMapper struct {
 	byCol map[string]int // lower-cased declared name -> index in cols
 	src   *schema.Source
 
-	nodes []nodePlan
-	rels  []relPlan
-	slots []slotKey
-	keys  []internCache[string] // by slot: raw text -> normalised
+	nodes    []nodePlan
+	rels     []relPlan
+	slots    []slotKey
+	keySlots []int                 // slots read as node keys
+	keys     []internCache[string] // by slot: raw text -> normalised
 
 	// Per-row state, reused from row to row.
 	vals  []cellValue // by column
@@ -597,6 +598,14 @@ func (rm *rowMapper) plan() {
 		rp.maps = mapCache(rp.props)
 		rm.rels = append(rm.rels, rp)
 	}
+	for _, n := range rm.nodes {
+		rm.keySlots = append(rm.keySlots, n.key)
+	}
+	for _, r := range rm.rels {
+		rm.keySlots = append(rm.keySlots, r.from, r.to)
+	}
+	slices.Sort(rm.keySlots)
+	rm.keySlots = slices.Compact(rm.keySlots)
 	rm.vals = make([]cellValue, len(rm.cols))
 	rm.slotV = make([]slotValue, len(rm.slots))
 	rm.keys = make([]internCache[string], len(rm.slots))
@@ -730,6 +739,13 @@ func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.R
 			cv.isStr, cv.str = true, s
 		} else {
 			cv.v = v
+		}
+	}
+	// A key too long for the graph fails the row before it adds anything.
+	for _, i := range rm.keySlots {
+		if k := rm.key(i); len(k) > event.MaxKeyBytes {
+			return &event.RowError{Line: line, Column: rm.cols[rm.slots[i].col].Name, Value: clip(k),
+				Error: fmt.Sprintf("a key of %d bytes: at most %d", len(k), event.MaxKeyBytes)}
 		}
 	}
 	made := false

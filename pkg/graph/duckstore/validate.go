@@ -115,8 +115,8 @@ func (s *Store) validRef(r graph.NodeRef) error {
 	if !s.labels[r.Label] {
 		return invalid("label %q is not in the schema", r.Label)
 	}
-	if r.Key == "" {
-		return invalid("%s with empty key", r.Label)
+	if p := graph.KeyProblem(r.Key); p != "" {
+		return invalid("%s with %s", r.Label, p)
 	}
 	return nil
 }

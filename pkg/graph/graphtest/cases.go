@@ -2,6 +2,7 @@ package graphtest
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/docgraph/docgraph/pkg/event"
@@ -524,6 +525,19 @@ func cases() []testCase {
 			},
 		},
 		{
+			// Neo4j indexes a string of at most about 8 KB: a key of the
+			// longest length allowed, in two-byte characters, is stored.
+			name: "a key of MaxKeyBytes bytes is stored",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{person(strings.Repeat("é", event.MaxKeyBytes/2))},
+					structRel("MANAGES", ref("Person", strings.Repeat("é", event.MaxKeyBytes/2)), apollo, nil))}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(people1), person(strings.Repeat("é", event.MaxKeyBytes/2)), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{exported(structRel("MANAGES", ref("Person", strings.Repeat("é", event.MaxKeyBytes/2)), apollo, nil))},
+			},
+		},
+		{
 			name: "invalid ops are refused and nothing is written",
 			steps: []step{
 				{ops: []graph.Op{chunkOp(docB1, 0, "Bob.", person("bob"))}},
@@ -546,6 +560,12 @@ func cases() []testCase {
 					structRel("MANAGES", alice, apollo, map[string]any{"source": "x"}))}},
 				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{
 					node("Person", "alice", map[string]any{"nested": map[string]any{"a": 1}})})}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{
+					person(strings.Repeat("a", event.MaxKeyBytes+1))})}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{chunkOp(docA1, 0, "Alice.",
+					node("Project", strings.Repeat("p", event.MaxKeyBytes+1), nil))}},
+				{wantErr: graph.ErrInvalid, ops: []graph.Op{recordsOp(people1, 0, true, nil,
+					structRel("MANAGES", alice, ref("Project", strings.Repeat("p", event.MaxKeyBytes+1)), nil))}},
 				{wantErr: graph.ErrInvalid, ops: []graph.Op{chunkOp(event.NewDocument("", sha("x"), 1, 1), 0, "x")}},
 				{wantErr: graph.ErrInvalid, ops: []graph.Op{chunkOp(event.NewDocument("x.md", "", 1, 1), 0, "x")}},
 				{wantErr: graph.ErrInvalid, ops: []graph.Op{deleteOp("", 1)}},

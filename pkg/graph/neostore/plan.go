@@ -241,8 +241,8 @@ func (s *Store) planNodes(i int, nodes []graph.Node) ([]nodeGroup, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n.Key == "" {
-			return nil, invalid(i, "%s node with an empty key", n.Label)
+		if p := graph.KeyProblem(n.Key); p != "" {
+			return nil, invalid(i, "%s node with %s", n.Label, p)
 		}
 		pr, err := props(i, func() string { return fmt.Sprintf("%s %q", n.Label, n.Key) }, n.Properties, "key")
 		if err != nil {
@@ -276,8 +276,8 @@ func (s *Store) planRels(i int, rels []graph.Relationship, defaultSource string)
 		if err != nil {
 			return nil, fmt.Errorf("%s to: %w", r.Type, err)
 		}
-		if r.From.Key == "" || r.To.Key == "" {
-			return nil, invalid(i, "%s relationship with an empty endpoint key", r.Type)
+		if p := cmp.Or(graph.KeyProblem(r.From.Key), graph.KeyProblem(r.To.Key)); p != "" {
+			return nil, invalid(i, "%s relationship: endpoint with %s", r.Type, p)
 		}
 		src := cmp.Or(r.Source, defaultSource)
 		what := func() string {

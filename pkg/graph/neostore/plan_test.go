@@ -36,7 +36,7 @@ func TestPlanRefusesInvalidOps(t *testing.T) {
 		{name: "from label", give: chunk(doc, 0, graph.Relationship{Type: "MANAGES",
 			From: graph.NodeRef{Label: "Robot", Key: "r"}, To: alice}), wantErr: `MANAGES from: graph: invalid operation: op 0: label "Robot"`},
 		{name: "empty endpoint key", give: chunk(doc, 0, graph.Relationship{Type: "MANAGES",
-			From: alice, To: graph.NodeRef{Label: "Team"}}), wantErr: "empty endpoint key"},
+			From: alice, To: graph.NodeRef{Label: "Team"}}), wantErr: "endpoint with empty key"},
 		{name: "relationship property", give: chunk(doc, 0, graph.Relationship{Type: "MANAGES", From: alice,
 			To: graph.NodeRef{Label: "Team", Key: "t"}, Properties: map[string]any{"x": math.NaN()}}),
 			wantErr: `MANAGES Person "alice" -> Team "t": property "x"`},
