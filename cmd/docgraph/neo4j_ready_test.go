@@ -118,19 +118,8 @@ func linesWith(log, substr string) []string {
 }
 
 func httpStatus(ctx context.Context, u string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil
+	code, _, err := httpGetStatus(ctx, u)
+	return code, err
 }
 
 // freeAddr returns a 127.0.0.1 address with a port nothing listens on.

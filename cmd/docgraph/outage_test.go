@@ -108,6 +108,12 @@ func TestNeo4jOutageMidIngest(t *testing.T) {
 		return nil
 	})
 	t.Logf("graph writer paused %s into the outage", time.Since(cut).Round(time.Millisecond))
+	// Up but not doing its work: not ready, saying which stage waits.
+	readyz := "http://" + metricsAddr + "/readyz"
+	code, body, err := httpGetStatus(t.Context(), readyz)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, code, "/readyz while the graph writer is paused")
+	assert.Contains(t, body, "graph-writer paused")
 	require.NotContains(t, p.log(), resumedLog, "resumed while Neo4j was still unreachable")
 	require.Error(t, drained(t.Context(), js, outageDocs), "the pipeline drained while Neo4j was unreachable")
 
@@ -130,9 +136,12 @@ func TestNeo4jOutageMidIngest(t *testing.T) {
 		return drained(t.Context(), js, outageDocs)
 	})
 	t.Logf("drained %s after Neo4j came back", time.Since(restored).Round(time.Millisecond))
-	body, err := httpGet(t.Context(), metrics)
+	body, err = httpGet(t.Context(), metrics)
 	require.NoError(t, err)
 	assert.NotContains(t, body, pausedMetric, "still paused after draining")
+	code, body, err = httpGetStatus(t.Context(), readyz)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, code, "/readyz after the outage: %s", body)
 
 	// Accounting: no dead letters, every consumer acked its whole stream,
 	// no message delivered more than twice.
@@ -224,23 +233,32 @@ func finishedMessages(t *testing.T, logs string) finishStats {
 }
 
 func httpGet(ctx context.Context, u string) (string, error) {
+	code, body, err := httpGetStatus(ctx, u)
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %d", u, code)
+	}
+	return body, nil
+}
+
+// httpGetStatus GETs u, returning the status code and the body.
+func httpGetStatus(ctx context.Context, u string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return "", err
+		return 0, "", err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return "", err
+		return 0, "", err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %d", u, resp.StatusCode)
-	}
-	return string(b), nil
+	return resp.StatusCode, string(b), nil
 }

@@ -16,6 +16,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -100,6 +102,7 @@ type system struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	ready    atomic.Bool
+	running  runnerSet // the stages' runners, once consuming (/readyz)
 	closers  []func() error
 	lock     *datadir.Lock // the data directory, when this system holds it; released last
 	procTemp *datadir.Lock // this process's temp directory (procTempDir)
@@ -640,11 +643,18 @@ func (s *system) serveHTTP(ctx context.Context, ln net.Listener) error {
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() || !s.nc.IsConnected() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
+		switch {
+		case !s.ready.Load():
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+		case !s.nc.IsConnected():
+			http.Error(w, "not ready: not connected to NATS", http.StatusServiceUnavailable)
+		default:
+			if why := s.running.held(); why != "" {
+				http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ready")
 		}
-		fmt.Fprintln(w, "ready")
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.log.Info("serving metrics", slog.String("addr", ln.Addr().String()))
@@ -658,6 +668,27 @@ func (s *system) serveHTTP(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// runnerSet holds the runners of a process for /readyz.
+type runnerSet struct {
+	mu      sync.Mutex
+	runners []*pipeline.Runner
+}
+
+func (rs *runnerSet) add(runners ...*pipeline.Runner) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.runners = append(rs.runners, runners...)
+}
+
+// held says which stage holds its messages (a dependency down, the
+// JetStream store full) and why, or "" if none does: such a process is up
+// but not doing its work.
+func (rs *runnerSet) held() string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return strings.TrimPrefix(outages(rs.runners), "; ")
 }
 
 // gazetteerLabels are the entity labels the extractor finds by name.

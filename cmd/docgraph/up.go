@@ -233,6 +233,7 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 					return rg.Wait()
 				}
 			}
+			s.running.add(b.runners...)
 			started()
 			return rg.Wait()
 		})
