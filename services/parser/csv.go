@@ -157,13 +157,9 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 // records above it, a title block, are not data: their fields and
 // quoting do not matter, only where they end.
 func (t *csvTable) readHeader() (csvRecord, error) {
-	want := 1
-	if t.src.HeaderRow != nil {
-		want = *t.src.HeaderRow
-	}
-	opt := ""
-	if t.src.HeaderRow != nil {
-		opt = fmt.Sprintf("header_row %d: ", want)
+	want, opt := 1, "" // opt names the option in messages, when set
+	if h := t.src.HeaderRow; h != nil {
+		want, opt = *h, fmt.Sprintf("header_row %d: ", *h)
 	}
 	lines := 0 // the last line of the records read
 	for {
