@@ -20,6 +20,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/schema"
 	"github.com/docgraph/docgraph/services/parser"
 )
 
@@ -872,6 +873,7 @@ func TestXLSXHeaderRow(t *testing.T) {
 }
 
 func TestXLSXHeaderRowErrors(t *testing.T) {
+	require.Equal(t, excelize.TotalRows, schema.MaxSheetRows, "the largest header_row the mapping allows is a worksheet's last row")
 	tests := []struct {
 		name      string
 		headerRow string
