@@ -41,6 +41,10 @@ const (
 	FormatXLSX = "xlsx"
 )
 
+// MaxSheetRows is the number of rows of an XLSX worksheet, the largest
+// header_row of an XLSX source.
+const MaxSheetRows = 1 << 20
+
 // Column types. Values are validated and converted per row; an empty cell
 // is "no value" whatever the type.
 const (
@@ -146,6 +150,14 @@ type Source struct {
 	Format string `yaml:"format"`
 	// Sheet names the XLSX worksheet; empty means the first worksheet.
 	Sheet string `yaml:"sheet,omitempty"`
+	// HeaderRow is the 1-based number of the header row: the physical
+	// line of a CSV file (as a text editor numbers lines, so a quoted
+	// value spanning lines counts each of them), the row of an XLSX sheet.
+	// The rows above it (a title block) are ignored, whatever their
+	// content and number of fields, and the header must be exactly that
+	// row. Nil means the default: a CSV file's first line, an XLSX sheet's
+	// first row with content. Not for a CSV source without a header.
+	HeaderRow *int `yaml:"header_row,omitempty"`
 	// CSV holds the CSV dialect.
 	CSV CSVOptions `yaml:"csv,omitempty"`
 	// Columns are the columns the mapping reads, found by header name
@@ -169,8 +181,9 @@ type CSVOptions struct {
 	// Escape is the character that escapes a quote inside a quoted field;
 	// default: the quote itself (a doubled quote).
 	Escape string `yaml:"escape,omitempty"`
-	// Header says whether the first line names the columns (default true).
-	// Without a header, Columns are the file's columns in order.
+	// Header says whether a header line names the columns (default true):
+	// the first line, or the one Source.HeaderRow names. Without a header,
+	// Columns are the file's columns in order.
 	Header *bool `yaml:"header,omitempty"`
 	// Encoding is the files' text encoding, one of the Encoding constants
 	// (common aliases such as cp1252 and latin1 are accepted and
@@ -604,6 +617,16 @@ func (s Source) validateFormat(where string) []error {
 		add("%s: format: %q is not one of %s", where, s.Format, strings.Join(mappingFormats, ", "))
 		return errs
 	}
+	if h := s.HeaderRow; h != nil {
+		switch {
+		case *h < 1:
+			add("%s: header_row: %d must be 1 or more (the header's row number, counted from 1)", where, *h)
+		case s.Format == FormatXLSX && *h > MaxSheetRows:
+			add("%s: header_row: %d is beyond the last row a worksheet can have (%d)", where, *h, MaxSheetRows)
+		case !s.HasHeader():
+			add("%s: header_row: only for files with a header row (csv.header is false)", where)
+		}
+	}
 	if s.Format == FormatXLSX {
 		if s.CSV != (CSVOptions{}) {
 			add("%s: csv: only for format csv", where)
@@ -742,8 +765,8 @@ func (s *Source) Column(name string) (Column, bool) {
 	return Column{}, false
 }
 
-// HasHeader reports whether the source's files start with a header row
-// (always for XLSX).
+// HasHeader reports whether the source's files have a header row (always
+// for XLSX).
 func (s *Source) HasHeader() bool {
 	return s.Format == FormatXLSX || s.CSV.Header == nil || *s.CSV.Header
 }

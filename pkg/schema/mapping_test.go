@@ -75,6 +75,7 @@ func TestMappingDefaults(t *testing.T) {
 	assert.Equal(t, `"`, s.CSV.Escape)
 	assert.True(t, s.HasHeader())
 	assert.Equal(t, schema.EncodingUTF8, s.CSV.Encoding)
+	assert.Nil(t, s.HeaderRow, "the header is the first line")
 	assert.Equal(t, schema.TypeString, s.Columns[0].Type)
 	// Relationship ends take the key normalisation of the label's nodes.
 	assert.Equal(t, schema.KeyLowerCollapse, s.Relationships[0].From.Normalize)
@@ -219,6 +220,11 @@ func TestParseMappingBad(t *testing.T) {
 		{"property-value-list.bad.yaml", []string{`property "name" must be a column name or {column, normalize}`}},
 		{"property-field-list.bad.yaml", []string{`property "name": column must be a string`}},
 		{"property-key-not-scalar.bad.yaml", []string{"property names must be strings"}},
+		{"header-row-zero.bad.yaml", []string{"sources[0] (teams): header_row: 0 must be 1 or more"}},
+		{"header-row-negative.bad.yaml", []string{"sources[0] (book): header_row: -2 must be 1 or more"}},
+		{"header-row-past-sheet.bad.yaml", []string{"sources[0] (book): header_row: 1048577 is beyond the last row a worksheet can have (1048576)"}},
+		{"header-row-without-header.bad.yaml", []string{"sources[0] (teams): header_row: only for files with a header row (csv.header is false)"}},
+		{"header-row-not-a-number.bad.yaml", []string{"cannot unmarshal !!str `three` into int"}},
 		{"many-problems.bad.yaml", []string{`unmapped: "guess"`, "sources[0] (a): files: at least one", `format: "ods"`, `columns[0] (x).type: "text"`, `nodes[0].key: column "y" is not declared`}},
 	}
 	files, err := filepath.Glob(mappingTestdata("*.bad.yaml"))
@@ -235,6 +241,29 @@ func TestParseMappingBad(t *testing.T) {
 		})
 	}
 }
+
+func TestMappingHeaderRow(t *testing.T) {
+	m, err := schema.LoadMappingFile(mappingTestdata("header-row.good.yaml"))
+	require.NoError(t, err)
+	tests := []struct {
+		source string
+		want   *int
+	}{
+		{"register", ptr(3)},
+		{"budget", ptr(schema.MaxSheetRows)},
+		{"plain", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.source, func(t *testing.T) {
+			s, ok := m.Source(tt.source)
+			require.True(t, ok)
+			assert.Equal(t, tt.want, s.HeaderRow)
+			assert.True(t, s.HasHeader())
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func TestMappingEncoding(t *testing.T) {
 	tests := []struct {
@@ -354,14 +383,20 @@ func FuzzParseMapping(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("sources: [{properties: {a: {column: [x]}}}]"))
+	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, csv: {header: false}, header_row: 2, columns: [{name: k, required: true}], nodes: [{label: T, key: k}]}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := schema.ParseMapping(data)
 		if err != nil {
 			require.Nil(t, m)
 			return
 		}
-		// A valid mapping matches without panicking and re-encodes.
+		// A valid mapping matches without panicking and re-encodes, and
+		// a header row it names is a row of a file with a header.
 		for _, s := range m.Sources {
+			if s.HeaderRow != nil {
+				require.GreaterOrEqual(t, *s.HeaderRow, 1)
+				require.True(t, s.HasHeader())
+			}
 			for _, p := range s.Files {
 				m.Match(p)
 				m.Match(strings.ReplaceAll(p, "*", "x"))

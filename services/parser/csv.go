@@ -28,13 +28,18 @@ import (
 // a light quote-aware scan of the same bytes in Go (csvTracker) runs in
 // step with DuckDB's result rows and gives each row its physical line.
 //
-//  1. The header is read by csvTracker (BOM stripped) and must be UTF-8.
-//     A file in another encoding that its source declares (csv.encoding)
-//     arrives here as a UTF-8 copy (transcode.go), with the same lines.
+//  1. The header is read by csvTracker (BOM stripped) and must be UTF-8:
+//     the first record, or the one starting on the line header_row names,
+//     the records above it (a title block) passed over whatever their
+//     fields. A file in another encoding that its source declares
+//     (csv.encoding) arrives here as a UTF-8 copy (transcode.go), with the
+//     same lines.
 //  2. Pass 1: DuckDB reads every column (count(cN) forces UTF-8
-//     validation of each) with store_rejects, collecting malformed rows:
-//     wrong field count, bad quoting, over-long lines. Invalid UTF-8
-//     anywhere rejects the file.
+//     validation of each) of every record, the title block and the header
+//     too, with store_rejects, collecting malformed rows: wrong field
+//     count, bad quoting, over-long lines. What it rejects up to the
+//     header is not a row and is ignored; invalid UTF-8 anywhere rejects
+//     the file.
 //  3. Pass 2: csvTracker walks the records again, skipping blank lines
 //     (and records of empty cells, as a workbook's empty rows are), and
 //     splits each record DuckDB accepted into its cells (the same
@@ -73,6 +78,8 @@ type csvTable struct {
 	opts    string // read_csv options
 	width   int    // columns in the file
 	hdr     []string
+	hdrLine int // line of the header (0 for none)
+	hdrOrd  int // record number of the header (0 for none)
 	conn    *sql.Conn
 	tracker *csvTracker
 	trackF  *os.File
@@ -104,26 +111,13 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 	}
 	t.tracker = newCSVTracker(t.trackF, src.CSV.Delimiter[0], src.CSV.Quote[0], src.CSV.Escape[0])
 	if src.HasHeader() {
-		rec, ok, err := t.tracker.next(true)
+		rec, err := t.readHeader()
 		if err != nil {
-			return nil, fmt.Errorf("%s: read header: %w", doc.Path, err)
-		}
-		if !ok || rec.blank {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: empty file: no header line", doc.Path))
-		}
-		if bareCR(rec.raw, src.CSV.Quote[0]) {
-			// Read as one line: the header would take the first row's
-			// cells, and the file would give no rows.
-			return nil, pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, doc.Path))
-		}
-		if rec.truncated {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: header line longer than %d bytes", doc.Path, csvMaxHeader))
-		}
-		if i := invalidUTF8At(rec.raw); i >= 0 {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text: invalid byte 0x%02X in the header (line 1, byte %d); convert the file to UTF-8 or declare its encoding (csv.encoding) in the mapping", doc.Path, rec.raw[i], i+1))
+			return nil, err
 		}
 		t.hdr = splitCSVRecord(rec.raw, src.CSV.Delimiter[0], src.CSV.Quote[0], src.CSV.Escape[0])
 		t.width = len(t.hdr)
+		t.hdrLine, t.hdrOrd = rec.line, rec.ord
 	} else {
 		t.width = len(src.Columns)
 	}
@@ -136,8 +130,12 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 	}
 	// buffer_size: DuckDB's default (16 x max_line_size, 32 MiB) per
 	// buffer in flight doubles the parser's peak memory for no speed.
-	t.opts = fmt.Sprintf("header = %t, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8', buffer_size = %d, max_line_size = %d",
-		src.HasHeader(), strings.Join(cols, ", "), sqlString(src.CSV.Delimiter), sqlString(src.CSV.Quote), sqlString(src.CSV.Escape), csvDuckDBBuffer, csvMaxLineSize)
+	// DuckDB reads the header and any title block above it as records
+	// too (header = false): its skip option silently drops every row of
+	// a file when a skipped line holds a misplaced quote, in strict mode.
+	// findRejects ignores what it rejects up to the header.
+	t.opts = fmt.Sprintf("header = false, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8', buffer_size = %d, max_line_size = %d",
+		strings.Join(cols, ", "), sqlString(src.CSV.Delimiter), sqlString(src.CSV.Quote), sqlString(src.CSV.Escape), csvDuckDBBuffer, csvMaxLineSize)
 	t.conn, err = s.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: duckdb connection: %w", doc.Path, err)
@@ -152,6 +150,60 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 		}
 	}
 	return t, nil
+}
+
+// readHeader reads the records up to the header, the one starting on the
+// line header_row names (the first line by default), and returns it. The
+// records above it, a title block, are not data: their fields and
+// quoting do not matter, only where they end.
+func (t *csvTable) readHeader() (csvRecord, error) {
+	want, opt := 1, "" // opt names the option in messages, when set
+	if h := t.src.HeaderRow; h != nil {
+		want, opt = *h, fmt.Sprintf("header_row %d: ", *h)
+	}
+	lines := 0 // the last line of the records read
+	for {
+		rec, ok, err := t.tracker.next(true)
+		if err != nil {
+			return csvRecord{}, fmt.Errorf("%s: read header: %w", t.file, err)
+		}
+		if !ok {
+			if t.src.HeaderRow == nil {
+				return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: empty file: no header line", t.file))
+			}
+			return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: %spast the end of the file, which has %d lines", t.file, opt, lines))
+		}
+		if bareCR(rec.raw, t.src.CSV.Quote[0]) {
+			// Read as one line: the header would take the first row's
+			// cells (or lie beyond the end), and the file would give no
+			// rows.
+			return csvRecord{}, pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, t.file))
+		}
+		// A record ended by a line break leaves the tracker on the next
+		// line; one ended by the end of the file, on its own last line.
+		lines = t.tracker.line - 1
+		if t.tracker.eof {
+			lines = t.tracker.line
+		}
+		if rec.line < want {
+			if lines >= want {
+				return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: %sline %d is inside the record that starts on line %d (a quoted value spanning lines): header_row counts the file's lines, and must name the line where the header starts", t.file, opt, want, rec.line))
+			}
+			continue
+		}
+		switch {
+		case rec.blank && t.src.HeaderRow == nil:
+			return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: empty file: no header line", t.file))
+		case rec.blank:
+			return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: %sline %d is blank, not a header", t.file, opt, want))
+		case rec.truncated:
+			return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: header line longer than %d bytes", t.file, csvMaxHeader))
+		}
+		if i := invalidUTF8At(rec.raw); i >= 0 {
+			return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text: invalid byte 0x%02X in the header (line %d, byte %d); convert the file to UTF-8 or declare its encoding (csv.encoding) in the mapping", t.file, rec.raw[i], rec.line, i+1))
+		}
+		return rec, nil
+	}
 }
 
 const (
@@ -175,9 +227,13 @@ func (t *csvTable) findRejects(ctx context.Context, maxRejected int) error {
 		return t.duckErr(err)
 	}
 	// column_idx is NULL for errors of the whole line (over-long lines).
+	// The title block and the header are not rows: what DuckDB rejects
+	// there (a one-cell title) is ignored, but for text that is not
+	// UTF-8, refused anywhere in the file.
 	rq := fmt.Sprintf(`SELECT line, arg_min(error_type, coalesce(column_idx, 0)), arg_min(coalesce(column_name, ''), coalesce(column_idx, 0)),
 		coalesce(arg_min(csv_line, coalesce(column_idx, 0)), ''), coalesce(arg_min(error_message, coalesce(column_idx, 0)), '')
-		FROM %s GROUP BY line ORDER BY line LIMIT %d`, csvRejectsTable, maxRejected+1)
+		FROM %s WHERE line > %d OR error_type IN ('INVALID ENCODING', 'INVALID UNICODE')
+		GROUP BY line ORDER BY line LIMIT %d`, csvRejectsTable, t.hdrOrd, maxRejected+1)
 	rows, err := t.conn.QueryContext(ctx, rq)
 	if err != nil {
 		return fmt.Errorf("%s: duckdb rejects: %w", t.file, err)
@@ -268,6 +324,8 @@ func (t *csvTable) header() []string {
 }
 
 func (t *csvTable) where() string { return t.file }
+
+func (t *csvTable) headerLine() int { return t.hdrLine }
 
 func (t *csvTable) cellKind() cellKind { return cellKind{} }
 

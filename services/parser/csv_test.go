@@ -326,7 +326,7 @@ func TestCSVFileErrors(t *testing.T) {
 		{"empty file", "", parser.StructuredConfig{}, []string{"data.csv: empty file: no header line"}},
 		{"blank first line", "\n", parser.StructuredConfig{}, []string{"data.csv: empty file: no header line"}},
 		{"missing column", "v,other\n1,2\n", parser.StructuredConfig{}, []string{"data.csv", "missing required columns: k", "header: v, other"}},
-		{"semicolon-delimited", "k;v\r\na;1\r\n", parser.StructuredConfig{}, []string{`data.csv: source kv: missing required columns: k (header: k;v); the header is one column holding ";": if the file is delimited by ";", set csv.delimiter: ";" in the source`}},
+		{"semicolon-delimited", "k;v\r\na;1\r\n", parser.StructuredConfig{}, []string{`data.csv: source kv: header (line 1): missing required columns: k (header: k;v); the header is one column holding ";": if the file is delimited by ";", set csv.delimiter: ";" in the source`}},
 		{"tab-delimited", "k\tv\na\t1\n", parser.StructuredConfig{}, []string{`if the file is delimited by "\t", set csv.delimiter: "\t" in the source`}},
 		{"duplicate header", "k,v,K\n1,2,3\n", parser.StructuredConfig{}, []string{"data.csv", "columns named more than once in the header: k"}},
 		{"latin-1 in the data", "k,v\na,1\nb,1\ncaf\xe9,2\n", parser.StructuredConfig{}, []string{"data.csv: not UTF-8 text at line 4", "convert the file to UTF-8"}},
@@ -830,4 +830,108 @@ sources:
 		}
 	}
 	assert.Equal(t, []string{"a", "c"}, keys)
+}
+
+// registerMapping reads register.csv and register.xlsx, whose header may
+// be below a title block; headerRow is the source's header_row line, if
+// any, and onRowError its on_row_error.
+func registerMapping(headerRow, onRowError string) string {
+	opts := "    on_row_error: " + onRowError + "\n"
+	if headerRow != "" {
+		opts += "    header_row: " + headerRow + "\n"
+	}
+	return `
+sources:
+  - name: register
+    files: [register.csv]
+    format: csv
+` + opts + `    columns: &cols
+      - {name: code, required: true}
+      - {name: name}
+      - {name: budget, type: int}
+    nodes: &nodes
+      - label: Project
+        key: code
+        properties: [name, budget]
+  - name: book
+    files: [register.xlsx]
+    format: xlsx
+    sheet: Register
+` + opts + `    columns: *cols
+    nodes: *nodes
+`
+}
+
+// TestCSVHeaderRow reads files whose header, on line 4, is below title
+// blocks of three lines of every shape: what is above header_row is not
+// data (nor malformed rows, which the file has at most 2 of), and the
+// lines of rows stay the file's.
+func TestCSVHeaderRow(t *testing.T) {
+	const rows = "code,name,budget\n" + // 4
+		"P1,Alpha,10\n" + // 5
+		"P2,\"Beta\nGamma\",20\n" + // 6-7
+		"\n" + // 8 blank
+		"P3,Delta,lots\n" + // 9
+		"P4,Epsilon\n" + // 10
+		"P5,Zeta,50\n" // 11
+	tests := []struct {
+		name  string
+		title string // lines 1-3
+	}{
+		{"one-cell title, a wider line and a blank line", "Project register — Q3 2024\nExported 2024-10-01,by,finance,for,review\n\n"},
+		{"quoted line break in the title", "\"Project register\nQ3 2024\"\n\n"},
+		// DuckDB's skip option drops every row of such a file.
+		{"misplaced quotes in the title, after a byte order mark", "\xEF\xBB\xBF\"Draft\" - do not circulate,,\nOwner: \"PMO\"\n\n"},
+		{"rows of delimiters, as spreadsheets pad a title", "Register,,,,,,\n,,,,,,\nQ3,2024,,,,,\n"},
+	}
+	s := newStructured(t, mustMapping(t, registerMapping("4", "skip_row")), parser.StructuredConfig{BatchSize: 2, MaxRejectedRows: 2})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, "register.csv", writeTemp(t, "register.csv", tt.title+rows))
+			require.NoError(t, err)
+			checkBatches(t, p)
+			assert.Equal(t, map[string]map[string]any{
+				"P1": {"name": "Alpha", "budget": 10.0},
+				"P2": {"name": "Beta\nGamma", "budget": 20.0},
+				"P5": {"name": "Zeta", "budget": 50.0},
+			}, p.properties(t))
+			assert.Equal(t, []event.RowError{
+				{Line: 9, Column: "budget", Value: "lots", Error: "not a whole number"},
+				{Line: 10, Value: "P4,Epsilon", Error: "2 fields, the header has 3"},
+			}, p.rejected())
+		})
+	}
+	t.Run("reject_file names the line of the first bad row", func(t *testing.T) {
+		s := newStructured(t, mustMapping(t, registerMapping("4", "reject_file")), parser.StructuredConfig{})
+		p, err := parseFile(t, s, "register.csv", writeTemp(t, "register.csv", tests[0].title+rows))
+		requireRejected(t, p, err, "register.csv: line 9")
+	})
+}
+
+func TestCSVHeaderRowErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		headerRow string
+		content   string
+		want      string
+	}{
+		{"past the end", "9", "Title\n\ncode,name\nP1,x\n", "register.csv: header_row 9: past the end of the file, which has 4 lines"},
+		{"past the end, no final line break", "3", "Title\ncode", "register.csv: header_row 3: past the end of the file, which has 2 lines"},
+		{"empty file", "2", "", "register.csv: header_row 2: past the end of the file, which has 0 lines"},
+		{"blank line", "2", "Title\n\ncode\nP1\n", "register.csv: header_row 2: line 2 is blank, not a header"},
+		{"inside a quoted value", "2", "\"Title\nmore\"\ncode\nP1\n", "register.csv: header_row 2: line 2 is inside the record that starts on line 1 (a quoted value spanning lines)"},
+		{"on a title line", "1", "Title\n\ncode,name,budget\nP1,x,1\n", "register.csv: source register: header (line 1, header_row: 1): missing required columns: code (header: Title)"},
+		{"one line too low", "4", "Title\n\ncode,name,budget\nP1,x,1\n", "register.csv: source register: header (line 4, header_row: 4): missing required columns: code (header: P1, x, 1)"},
+		{"a title, without header_row", "", "Project register\n\ncode,name,budget\nP1,x,1\n", "register.csv: source register: header (line 1): missing required columns: code (header: Project register); if the header is below a title block, set header_row in the source to its line number"},
+		{"not UTF-8 in the title", "3", "Caf\xe9 register\n\ncode\nP1\n", "register.csv: not UTF-8 text at line 1"},
+		{"not UTF-8 in the header", "3", "Title\n\ncod\xe9\nP1\n", "register.csv: not UTF-8 text: invalid byte 0xE9 in the header (line 3, byte 4)"},
+		{"lines ending in CR alone", "3", "Title\r\rcode\rP1\r", `register.csv: lines end with CR alone`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStructured(t, mustMapping(t, registerMapping(tt.headerRow, "skip_row")), parser.StructuredConfig{})
+			p, err := parseFile(t, s, "register.csv", writeTemp(t, "register.csv", tt.content))
+			requireRejected(t, p, err, tt.want)
+		})
+	}
 }

@@ -56,7 +56,7 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 			err = fmt.Errorf("%s: close: %w", doc.Path, cerr)
 		}
 	}()
-	rm, err := newRowMapper(tr.where(), src, tr.header(), tr.cellKind())
+	rm, err := newRowMapper(tr.where(), src, tr.header(), tr.headerLine(), tr.cellKind())
 	if err != nil {
 		return 0, err
 	}
@@ -67,7 +67,7 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 	// is the one validated above).
 	mappers := []*rowMapper{rm}
 	for len(mappers) < workers {
-		m, err := newRowMapper(tr.where(), src, tr.header(), tr.cellKind())
+		m, err := newRowMapper(tr.where(), src, tr.header(), tr.headerLine(), tr.cellKind())
 		if err != nil {
 			return 0, err
 		}

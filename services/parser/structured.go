@@ -252,6 +252,9 @@ func blankRow(cells []string) bool {
 type tableReader interface {
 	// header returns the header cells (nil for a file without header).
 	header() []string
+	// headerLine returns the line (CSV) or sheet row (XLSX) number of the
+	// header (0 for a file without header).
+	headerLine() int
 	// where names the table in messages: the file, and a workbook's sheet.
 	where() string
 	// next returns the next row; ok is false at the end.
@@ -469,10 +472,11 @@ func (c *internCache[V]) put(k string, v V) bool {
 	return true
 }
 
-// newRowMapper finds the declared columns in the header (as columnKey
-// reads names). Missing required columns are a permanent error naming the
-// file and every missing column.
-func newRowMapper(file string, src *schema.Source, header []string, kind cellKind) (*rowMapper, error) {
+// newRowMapper finds the declared columns in the header, on line (or
+// sheet row) headerLine, as columnKey reads names. Missing required
+// columns are a permanent error naming the file, the header's line and
+// every missing column.
+func newRowMapper(file string, src *schema.Source, header []string, headerLine int, kind cellKind) (*rowMapper, error) {
 	rm := &rowMapper{file: file, kind: kind, src: src, byCol: map[string]int{}}
 	positions := map[string][]int{}
 	for i, h := range header {
@@ -504,11 +508,25 @@ func newRowMapper(file string, src *schema.Source, header []string, kind cellKin
 		errs = append(errs, fmt.Sprintf("columns named more than once in the header: %s", strings.Join(dup, ", ")))
 	}
 	if len(errs) > 0 {
-		hint := ""
-		if d := otherDelimiter(src, header); len(missing) > 0 && d != "" {
-			hint = fmt.Sprintf("; the header is one column holding %q: if the file is delimited by %[1]q, set csv.delimiter: %[1]q in the source", d)
+		row := "row"
+		if src.Format == schema.FormatCSV {
+			row = "line"
 		}
-		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s (header: %s)%s", file, src.Name, strings.Join(errs, "; "), describeHeader(header), hint))
+		// Where the header was looked for: a header_row set wrong, or a
+		// title block it should skip, shows here.
+		at := fmt.Sprintf("header (%s %d)", row, headerLine)
+		if src.HeaderRow != nil {
+			at = fmt.Sprintf("header (%s %d, header_row: %d)", row, headerLine, *src.HeaderRow)
+		}
+		hint := ""
+		switch d := otherDelimiter(src, header); {
+		case len(missing) == 0:
+		case d != "":
+			hint = fmt.Sprintf("; the header is one column holding %q: if the file is delimited by %[1]q, set csv.delimiter: %[1]q in the source", d)
+		case src.HeaderRow == nil:
+			hint = fmt.Sprintf("; if the header is below a title block, set header_row in the source to its %s number", row)
+		}
+		return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %s: %s (header: %s)%s", file, src.Name, at, strings.Join(errs, "; "), describeHeader(header), hint))
 	}
 	rm.plan()
 	return rm, nil

@@ -132,6 +132,25 @@ func TestCSVDeclaredEncoding(t *testing.T) {
 	}
 }
 
+// TestCSVDeclaredEncodingHeaderRow reads Excel's "Unicode Text" of a sheet
+// with a title block: the UTF-8 copy keeps the lines, so header_row and
+// row lines are the original file's.
+func TestCSVDeclaredEncodingHeaderRow(t *testing.T) {
+	m := strings.ReplaceAll(encodedMapping("utf-16", "\t"), "    format: csv\n", "    format: csv\n    header_row: 3\n")
+	s := newStructured(t, mustMapping(t, m), parser.StructuredConfig{})
+	text := strings.ReplaceAll("Équipes — Q3 2024\r\n\r\n"+encodedRows, ",", "\t")
+	data, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes([]byte(text))
+	require.NoError(t, err)
+	p, err := parseFile(t, s, "coded.csv", writeTemp(t, "coded.csv", string(data)))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"Renée Dupré":  {"city": "Orléans", "age": 41.0},
+		"Müller":       {"city": "Köln\r\nEhrenfeld", "age": 38.0},
+		"Zoë Ångström": {"city": "Malmö", "age": 29.0},
+	}, personNodes(t, p))
+	assert.Equal(t, []event.RowError{{Line: 8, Column: "age", Value: "vingt", Error: "not a whole number"}}, p.rejected())
+}
+
 // utf8Copies lists the UTF-8 copies left in dir.
 func utf8Copies(t *testing.T, dir string) []string {
 	t.Helper()

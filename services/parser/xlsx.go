@@ -33,6 +33,7 @@ type xlsxTable struct {
 	used    []int     // the file columns the mapping reads
 	width   int       // cells a row keeps: up to the last of used
 	hdr     []string
+	hdrRow  int // sheet row number of the header
 	rowNum  int // sheet row number of the last row read
 	lastRow int // the worksheet's last row number
 	kind    cellKind
@@ -171,19 +172,40 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s: unreadable: %w", doc.Path, t.sheet, err))
 	}
-	// The header is the first row with any content.
+	if err := t.readHeader(ctx, src.HeaderRow); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// readHeader reads the header: row headerRow, the rows above it (a title
+// block, merged cells maybe) ignored, or by default the first row with any
+// content.
+func (t *xlsxTable) readHeader(ctx context.Context, headerRow *int) error {
 	for {
 		row, ok, err := t.next(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if !ok {
-			return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s is empty: no header row", doc.Path, t.sheet))
+		if headerRow == nil {
+			if !ok {
+				return pipeline.Permanent(fmt.Errorf("%s: sheet %s is empty: no header row", t.file, t.sheet))
+			}
+			t.hdr, t.hdrRow = row.cells, row.line
+			return nil
 		}
-		t.hdr = row.cells
-		break
+		want := *headerRow
+		switch {
+		case !ok && want > t.lastRow:
+			return pipeline.Permanent(fmt.Errorf("%s: sheet %s: header_row %d: past the end of the sheet, whose last row is %d", t.file, t.sheet, want, t.lastRow))
+		case !ok || row.line > want:
+			return pipeline.Permanent(fmt.Errorf("%s: sheet %s: header_row %d: row %d is empty, not a header", t.file, t.sheet, want, want))
+		case row.line < want:
+			continue // a title block
+		}
+		t.hdr, t.hdrRow = row.cells, row.line
+		return nil
 	}
-	return t, nil
 }
 
 // quoteNames lists sheet names for a message, quoted: a name may end with
@@ -610,6 +632,8 @@ func xmlAttr(attrs []byte, name string) (string, bool) {
 }
 
 func (t *xlsxTable) header() []string { return t.hdr }
+
+func (t *xlsxTable) headerLine() int { return t.hdrRow }
 
 // where names the sheet too: without one in the mapping, the first sheet
 // is read, which may be a hidden one.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
+	"github.com/docgraph/docgraph/pkg/schema"
 	"github.com/docgraph/docgraph/services/parser"
 )
 
@@ -356,9 +357,9 @@ func TestXLSXSheets(t *testing.T) {
 		{"first sheet when none is named", "any.xlsx", map[string][][]any{"A": {{"id"}, {1}}, "B": {{"x"}}}, nil},
 		{"empty sheet", "data.xlsx", map[string][][]any{"Data": {}}, []string{"data.xlsx: sheet Data is empty: no header row"}},
 		{"header below a blank row", "data.xlsx", map[string][][]any{"Data": {{}, {"id"}, {1}}}, nil},
-		{"missing column", "data.xlsx", map[string][][]any{"Data": {{"name"}, {"x"}}}, []string{"data.xlsx: sheet Data: source data: missing required columns: id (header: name)"}},
-		{"missing column in the first sheet, when none is named", "any.xlsx", map[string][][]any{"A": {{"name"}}, "B": {{"id"}, {1}}}, []string{"any.xlsx: sheet A: source first: missing required columns: id (header: name)"}},
-		{"missing column in a header reaching XFD", "data.xlsx", map[string][][]any{"Data": {wideRow("name", "far"), {"x"}}}, []string{"data.xlsx: sheet Data: source data: missing required columns: id (header: name, far)"}},
+		{"missing column", "data.xlsx", map[string][][]any{"Data": {{"name"}, {"x"}}}, []string{"data.xlsx: sheet Data: source data: header (row 1): missing required columns: id (header: name); if the header is below a title block, set header_row in the source to its row number"}},
+		{"missing column in the first sheet, when none is named", "any.xlsx", map[string][][]any{"A": {{"name"}}, "B": {{"id"}, {1}}}, []string{"any.xlsx: sheet A: source first: header (row 1): missing required columns: id (header: name)"}},
+		{"missing column in a header reaching XFD", "data.xlsx", map[string][][]any{"Data": {wideRow("name", "far"), {"x"}}}, []string{"data.xlsx: sheet Data: source data: header (row 1): missing required columns: id (header: name, far)"}},
 		{"missing column in a long header", "data.xlsx", map[string][][]any{"Data": {longRow(60), {"x"}}}, []string{"missing required columns: id (header: h1, h2, ", ", h50, and 10 more)"}},
 	}
 	for _, tt := range tests {
@@ -822,4 +823,74 @@ func TestXLSXFormulaResults(t *testing.T) {
 	}, got)
 	assert.Equal(t, []event.RowError{{Line: 4, Column: "amount",
 		Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}}, p.rejected())
+}
+
+// writeRegister writes register.xlsx: a title merged over A1:A2, a row
+// wider than the table with a formula never calculated in B2, an empty
+// row 3 and the header on row 4, then rows 5 to 8 (6 with a bad budget, 7
+// empty).
+func writeRegister(t *testing.T) string {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Register"))
+	for i, row := range [][]any{
+		{"Project register — Q3 2024"},
+		{nil, nil, nil, "Exported", "2024-10-01", "by finance"},
+		{},
+		{"code", "name", "budget"},
+		{"P1", "Alpha", 10},
+		{"P2", "Beta", "lots"},
+		{},
+		{"P3", "Gamma", 30},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Register", cell, &row))
+	}
+	require.NoError(t, f.MergeCell("Register", "A1", "A2"))
+	require.NoError(t, f.SetCellFormula("Register", "B2", "TODAY()"))
+	file := filepath.Join(t.TempDir(), "register.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	return file
+}
+
+// TestXLSXHeaderRow reads a sheet whose header is below a title block:
+// the rows above header_row are not data (merged title cells fill no
+// column), and rows keep their sheet row numbers.
+func TestXLSXHeaderRow(t *testing.T) {
+	s := newStructured(t, mustMapping(t, registerMapping("4", "skip_row")), parser.StructuredConfig{BatchSize: 2})
+	p, err := parseFile(t, s, "register.xlsx", writeRegister(t))
+	require.NoError(t, err)
+	checkBatches(t, p)
+	assert.Equal(t, map[string]map[string]any{
+		"P1": {"name": "Alpha", "budget": 10.0},
+		"P3": {"name": "Gamma", "budget": 30.0},
+	}, p.properties(t))
+	assert.Equal(t, []event.RowError{
+		{Line: 6, Column: "budget", Value: "lots", Error: "not a whole number"},
+	}, p.rejected())
+}
+
+func TestXLSXHeaderRowErrors(t *testing.T) {
+	require.Equal(t, excelize.TotalRows, schema.MaxSheetRows, "the largest header_row the mapping allows is a worksheet's last row")
+	tests := []struct {
+		name      string
+		headerRow string
+		want      string
+	}{
+		{"past the end", "20", "register.xlsx: sheet Register: header_row 20: past the end of the sheet, whose last row is 8"},
+		{"an empty row", "3", "register.xlsx: sheet Register: header_row 3: row 3 is empty, not a header"},
+		{"on a title row", "2", "register.xlsx: sheet Register: source book: header (row 2, header_row: 2): missing required columns: code (header: Exported, 2024-10-01, by finance)"},
+		{"one row too low", "5", "register.xlsx: sheet Register: source book: header (row 5, header_row: 5): missing required columns: code (header: P1, Alpha, 10)"},
+		{"a title, without header_row", "", "register.xlsx: sheet Register: source book: header (row 1): missing required columns: code (header: Project register — Q3 2024); if the header is below a title block, set header_row in the source to its row number"},
+	}
+	file := writeRegister(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStructured(t, mustMapping(t, registerMapping(tt.headerRow, "skip_row")), parser.StructuredConfig{})
+			p, err := parseFile(t, s, "register.xlsx", file)
+			requireRejected(t, p, err, tt.want)
+		})
+	}
 }
