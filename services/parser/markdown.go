@@ -15,7 +15,8 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
-// markdownParser parses CommonMark with GitHub's pipe tables and footnotes.
+// markdownParser parses CommonMark with GitHub's pipe tables, strikethrough
+// and footnotes.
 // Footnote definitions stay where the first of them is written (the
 // extension's AST transformer, which moves them to the end and drops those
 // never referenced, is left out). A goldmark parser is safe for concurrent
@@ -24,7 +25,8 @@ var markdownParser = gmparser.NewParser(
 	gmparser.WithBlockParsers(append(gmparser.DefaultBlockParsers(),
 		util.Prioritized(extension.NewFootnoteBlockParser(), 999))...),
 	gmparser.WithInlineParsers(append(gmparser.DefaultInlineParsers(),
-		util.Prioritized(extension.NewFootnoteParser(), 101))...),
+		util.Prioritized(extension.NewFootnoteParser(), 101),
+		util.Prioritized(extension.NewStrikethroughParser(), 500))...),
 	gmparser.WithParagraphTransformers(append(gmparser.DefaultParagraphTransformers(),
 		util.Prioritized(extension.NewTableParagraphTransformer(), 200))...),
 	gmparser.WithASTTransformers(util.Prioritized(extension.NewTableASTTransformer(), 0)),
@@ -39,7 +41,9 @@ var markdownParser = gmparser.NewParser(
 // table rows their cell separators ("| a | b |"), so that sentences end
 // there. Line breaks inside a paragraph are kept. Emphasis markers, link
 // targets, link reference definitions, footnote references, YAML front
-// matter and HTML comments are dropped; links and images keep their text,
+// matter, HTML comments and struck-through text ("~~PRJ-1~~", rendered as
+// <del>: what the document no longer says, as HTML's del) are dropped;
+// links and images keep their text,
 // autolinks their address. Inline HTML tags are dropped: inline ones (<b>,
 // <span>) leave nothing, so "<b>Far</b>rell" is one word, block ones (<p>,
 // <br>, <td>) a space. HTML blocks give their visible text. Entities and
@@ -189,7 +193,7 @@ func (m *markdownWriter) node(n ast.Node, entering bool) bool {
 			m.w.brk(breakSpace)
 		}
 		return false
-	case *extast.FootnoteLink:
+	case *extast.FootnoteLink, *extast.Strikethrough:
 		return false
 	case *ast.Paragraph, *ast.Heading, *ast.Blockquote, *ast.ThematicBreak,
 		*extast.Table, *extast.FootnoteList, *extast.Footnote:

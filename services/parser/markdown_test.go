@@ -31,6 +31,16 @@ func TestExtractMarkdown(t *testing.T) {
 			want: "Lina Farrell manages PRJ-7770.\n",
 		},
 		{
+			name: "struck-through text is left out",
+			give: "Lina Farrell manages ~~PRJ-1000~~ PRJ-2000.\nIrene Çelik leads ~PRJ-3000~ nothing.\n",
+			want: "Lina Farrell manages  PRJ-2000.\nIrene Çelik leads  nothing.\n",
+		},
+		{
+			name: "tildes that strike nothing stay",
+			give: "The budget is ~10k for ~5 people ~ more or less, ~~ not struck.\n",
+			want: "The budget is ~10k for ~5 people ~ more or less, ~~ not struck.\n",
+		},
+		{
 			name: "code span content is literal",
 			give: "Use `<b>bold</b>` and `a &amp; b` and `**x**`.\n",
 			want: "Use <b>bold</b> and a &amp; b and **x**.\n",
