@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -130,9 +131,36 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		stopRunners()
 		return errors.Join(err, g.Wait())
 	}
+	// The files go in as the scan reaches them, and the pipeline works on
+	// them meanwhile: progress shows from the start of a large folder.
+	var scanned atomic.Int64
+	var scanDone atomic.Bool
+	onResult := func(r watcher.Result) {
+		scanned.Add(1)
+		if r.Outcome == watcher.Published || r.Outcome == watcher.Deleted {
+			tr.expect(r.CorrelationID, r.Path)
+		}
+	}
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+	waited := make(chan error, 1)
+	go func() {
+		waited <- tr.wait(waitCtx, func(done, total int) {
+			switch {
+			case quiet:
+			case !scanDone.Load():
+				fmt.Fprintf(e.stderr, "ingest: scanning, %d files seen: %d/%d files through the pipeline (%s)%s\n",
+					scanned.Load(), done, total, time.Since(start).Round(time.Second), outages(runners))
+			default:
+				fmt.Fprintf(e.stderr, "ingest: %d/%d files through the pipeline (%s)%s\n", done, total, time.Since(start).Round(time.Second), outages(runners))
+			}
+		})
+	}()
 	var reports []watcher.Report
 	for _, tg := range targets {
-		w, err := watcher.New(watcherConfig(cfg, tg.root), s.js, log, prometheus.NewRegistry())
+		wcfg := watcherConfig(cfg, tg.root)
+		wcfg.OnScanResult = onResult
+		w, err := watcher.New(wcfg, s.js, log, prometheus.NewRegistry())
 		if err != nil {
 			return abort(err)
 		}
@@ -145,20 +173,12 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return abort(fmt.Errorf("ingest %s: %w", tg.root, err))
 		}
-		for _, r := range rep.Results {
-			if r.Outcome == watcher.Published || r.Outcome == watcher.Deleted {
-				tr.expect(r.CorrelationID, r.Path)
-			}
-		}
 		reports = append(reports, rep)
 	}
+	scanDone.Store(true)
 	tr.sealed()
 
-	waitErr := tr.wait(ctx, func(done, total int) {
-		if !quiet {
-			fmt.Fprintf(e.stderr, "ingest: %d/%d files through the pipeline (%s)%s\n", done, total, time.Since(start).Round(time.Second), outages(runners))
-		}
-	})
+	waitErr := <-waited
 	if waitErr == nil {
 		waitErr = s.waitQuiet(ctx)
 	}
@@ -604,10 +624,13 @@ func (t *tracker) progress() (done, total int, finished bool) {
 	return t.done, len(t.expected), t.isSealed && t.done == len(t.expected)
 }
 
+// progressEvery is the interval of ingest's progress lines.
+var progressEvery = 3 * time.Second
+
 // wait blocks until every expected file is through, printing progress
 // every few seconds.
 func (t *tracker) wait(ctx context.Context, progress func(done, total int)) error {
-	tick := time.NewTicker(3 * time.Second)
+	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
 	for {
 		done, total, finished := t.progress()

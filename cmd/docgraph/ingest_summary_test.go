@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -61,4 +63,28 @@ func TestIngestSkipsWhatDocgraphDoesNotRead(t *testing.T) {
 	assert.Contains(t, mustDocgraph(t, "dlq", "list", "--data", data), "no dead letters")
 	assert.Contains(t, mustDocgraph(t, "reconcile", "--watch", in, "--data", data, "--watch.ignore", "archive"),
 		"0 missing, 0 stale, 0 orphaned")
+}
+
+// Progress shows while the folder is still being scanned: the files go in
+// as the scan reaches them, so a large folder is not silent until its last
+// file is stored. Every file is still waited for.
+func TestIngestShowsProgressWhileScanning(t *testing.T) {
+	old := progressEvery
+	progressEvery = time.Millisecond
+	t.Cleanup(func() { progressEvery = old })
+	in, data := t.TempDir(), t.TempDir()
+	writeDocs(t, in, 120)
+	out, errOut, err := docgraph(t, "ingest", "--data", data, "--metrics-addr", "", in)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "ingested 120 files")
+	var scanning []string
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.HasPrefix(l, "ingest: scanning, ") {
+			scanning = append(scanning, l)
+		}
+	}
+	require.NotEmpty(t, scanning, "no progress line during the scan:\n%s", errOut)
+	assert.Regexp(t, `^ingest: scanning, \d+ files seen: \d+/\d+ files through the pipeline \(\d+s\)$`, scanning[0])
+	stats := mustDocgraph(t, "graph", "stats", "--data", data)
+	assert.Regexp(t, `Document\s+120\b`, stats)
 }

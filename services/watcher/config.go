@@ -42,6 +42,11 @@ type Config struct {
 	// publication. Root must not be one of them; those outside Root are
 	// ignored.
 	Exclude []string
+	// OnScanResult, if set, is told each file's result as a scan (Scan,
+	// ScanFiles, Run's rescans) reaches it, before the scan returns: a
+	// caller can show progress through a large folder. It is called from
+	// several goroutines at once.
+	OnScanResult func(Result)
 }
 
 func (c Config) withDefaults() Config {

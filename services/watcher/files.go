@@ -29,7 +29,7 @@ func (w *Watcher) ScanFiles(ctx context.Context, rels []string) (Report, error) 
 		}
 		rel = filepath.ToSlash(filepath.Clean(rel))
 		if rel == "." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
-			rep.Results = append(rep.Results, w.fail(ctx, rel, fmt.Errorf("%s is not inside %s", rel, w.root)))
+			rep.Results = append(rep.Results, w.told(w.fail(ctx, rel, fmt.Errorf("%s is not inside %s", rel, w.root))))
 			continue
 		}
 		abs := w.abs(rel)
@@ -38,14 +38,14 @@ func (w *Watcher) ScanFiles(ctx context.Context, rels []string) (Report, error) 
 			if errors.Is(err, fs.ErrNotExist) {
 				err = fmt.Errorf("%s: no such file", rel)
 			}
-			rep.Results = append(rep.Results, w.fail(ctx, rel, err))
+			rep.Results = append(rep.Results, w.told(w.fail(ctx, rel, err)))
 			continue
 		}
 		rec, err := w.getRecord(ctx, rel)
 		if err != nil {
 			return rep, fmt.Errorf("scan %s: %w", w.root, err)
 		}
-		rep.Results = append(rep.Results, w.visit(ctx, rel, abs, lst, rec, nil, true))
+		rep.Results = append(rep.Results, w.told(w.visit(ctx, rel, abs, lst, rec, nil, true)))
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -714,4 +715,52 @@ func TestScanVeryLongPath(t *testing.T) {
 	assert.LessOrEqual(t, len(ObjectName(long, sha("far down"))), maxObjectPath+65)
 	assert.NotEqual(t, ObjectName(long+"x", sha("far down")), ObjectName(long, sha("far down")))
 	assert.Len(t, e.discovered(t, long), 1)
+}
+
+// OnScanResult is told every result of a scan as the scan reaches it,
+// before Scan returns: the same results the report holds, published,
+// unchanged, skipped and deleted alike, and ScanFiles's too.
+func TestOnScanResultTellsEveryResult(t *testing.T) {
+	var mu sync.Mutex
+	var told []Result
+	e := newEnv(t, func(c *Config) {
+		c.Formats = []string{"md", "txt", "csv"}
+		c.OnScanResult = func(r Result) {
+			mu.Lock()
+			told = append(told, r)
+			mu.Unlock()
+		}
+	})
+	taken := func() []Result {
+		mu.Lock()
+		defer mu.Unlock()
+		out := told
+		told = nil
+		return out
+	}
+	e.write(t, "a.md", "# A\n")
+	e.write(t, "b.txt", "B\n")
+	e.write(t, "data/teams.csv", "team,member\nred,Ann\n")
+	e.write(t, "c.md", "# C\n")
+	e.write(t, "photo.jpg", "\xff\xd8")
+	rep := e.scan(t)
+	assert.ElementsMatch(t, rep.Results, taken())
+	assert.Equal(t, 4, rep.Count(Published))
+	assert.Equal(t, 1, rep.Count(Skipped))
+
+	require.NoError(t, os.Remove(filepath.Join(e.root, "b.txt")))
+	e.write(t, "a.md", "# A, edited\n")
+	rep = e.scan(t)
+	got := taken()
+	assert.ElementsMatch(t, rep.Results, got)
+	outcomes := map[Outcome]int{}
+	for _, r := range got {
+		outcomes[r.Outcome]++
+	}
+	assert.Equal(t, map[Outcome]int{Published: 1, Unchanged: 2, Skipped: 1, Deleted: 1}, outcomes)
+
+	rep, err := e.w.ScanFiles(t.Context(), []string{"c.md", "missing.md"})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, rep.Results, taken())
+	assert.Len(t, rep.Results, 2)
 }

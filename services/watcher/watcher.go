@@ -282,7 +282,7 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 				return nil // vanished while walking: a deletion, if it was recorded
 			}
 			incomplete = append(incomplete, rel)
-			rep.Results = append(rep.Results, w.fail(ctx, rel, fmt.Errorf("read %s: %w", rel, err)))
+			rep.Results = append(rep.Results, w.told(w.fail(ctx, rel, fmt.Errorf("read %s: %w", rel, err))))
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -290,7 +290,7 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 		}
 		if d.IsDir() {
 			if reason := w.nameRule(rel, true); reason != "" {
-				rep.Results = append(rep.Results, w.skip(ctx, rel, reason, rel))
+				rep.Results = append(rep.Results, w.told(w.skip(ctx, rel, reason, rel)))
 				return fs.SkipDir
 			}
 			if pend != nil {
@@ -302,7 +302,7 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 			later = append(later, deferred{rel, abs, d})
 			return nil
 		}
-		if res := w.visitEntry(ctx, rel, abs, d, recs, pend); res.Path != "" {
+		if res := w.told(w.visitEntry(ctx, rel, abs, d, recs, pend)); res.Path != "" {
 			if res.keepsRecord() {
 				keep[rel] = true
 			}
@@ -321,7 +321,7 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 	for range min(scanWorkers, len(later)) {
 		wg.Go(func() {
 			for i := range next {
-				results[i] = w.visitEntry(ctx, later[i].rel, later[i].abs, later[i].d, recs, pend)
+				results[i] = w.told(w.visitEntry(ctx, later[i].rel, later[i].abs, later[i].d, recs, pend))
 			}
 		})
 	}
@@ -360,7 +360,7 @@ feed:
 			// folder's scans withdraw it, not this one's.
 		case keep[p] || inAny(p, incomplete):
 		default:
-			rep.Results = append(rep.Results, w.withdraw(ctx, rec))
+			rep.Results = append(rep.Results, w.told(w.withdraw(ctx, rec)))
 		}
 	}
 	w.smu.Lock()
@@ -404,6 +404,14 @@ feed:
 		slog.Int("failed", rep.Count(Failed)),
 		slog.Duration("duration", rep.Duration))
 	return rep, nil
+}
+
+// told passes a scan's result for a file to Config.OnScanResult.
+func (w *Watcher) told(res Result) Result {
+	if res.Path != "" && w.cfg.OnScanResult != nil {
+		w.cfg.OnScanResult(res)
+	}
+	return res
 }
 
 // logOtherRoots logs once which other folders the state holds live files
