@@ -162,14 +162,17 @@ RETURN ids`
 
 	qDeleteDocument = `MATCH (d:Document {key: $path}) DETACH DELETE d`
 
-	// qDeleteDocumentsChunks is qDeleteChunks (all chunks) for several
-	// paths: the aggregation unlinks every path's chunks before any chunk
-	// is found unshared, so a chunk that only documents of $paths share
-	// goes too.
-	qDeleteDocumentsChunks = `UNWIND $paths AS path
-MATCH (:Document {key: path})-[h:HAS_CHUNK]->(c:Chunk)
-DELETE h
-WITH collect(DISTINCT c) AS chunks
+	// qDeleteDocuments deletes the documents of several paths and their
+	// chunks that no other document has (qDeleteChunks, then
+	// qDeleteDocument, for each path): the aggregation deletes every
+	// document before any chunk is found unshared, so a chunk that only
+	// documents of $paths share goes too.
+	qDeleteDocuments = `UNWIND $paths AS path
+MATCH (d:Document {key: path})
+OPTIONAL MATCH (d)-[:HAS_CHUNK]->(c:Chunk)
+WITH collect(DISTINCT d) AS docs, collect(DISTINCT c) AS chunks
+FOREACH (d IN docs | DETACH DELETE d)
+WITH chunks
 UNWIND chunks AS c
 WITH c
 WHERE NOT EXISTS { MATCH (:Document)-[:HAS_CHUNK]->(c) }
@@ -177,11 +180,6 @@ OPTIONAL MATCH (c)-[:MENTIONS]->(n)
 WITH c, collect(elementId(n)) AS ids
 DETACH DELETE c
 RETURN ids`
-
-	// qDeleteDocuments is qDeleteDocument for several paths.
-	qDeleteDocuments = `UNWIND $paths AS path
-MATCH (d:Document {key: path})
-DETACH DELETE d`
 
 	// qPutChunks is qPutChunk for several chunks.
 	qPutChunks = `UNWIND $chunks AS x
@@ -801,14 +799,11 @@ func (w *writer) applyDeletes(ctx context.Context, run []plan) error {
 		if err := w.withdrawWhere(ctx, pathsSources, params); err != nil {
 			return err
 		}
-		recs, err := w.records(ctx, qDeleteDocumentsChunks, params)
+		recs, err := w.records(ctx, qDeleteDocuments, params)
 		if err != nil {
-			return fmt.Errorf("delete chunks: %w", err)
-		}
-		w.candidates(recs, "ids")
-		if err := w.exec(ctx, qDeleteDocuments, params); err != nil {
 			return fmt.Errorf("delete documents: %w", err)
 		}
+		w.candidates(recs, "ids")
 	}
 	return w.collect(ctx)
 }
