@@ -199,13 +199,20 @@ DELETE m
 RETURN elementId(n) AS id`
 
 	// qCollect deletes the candidate entities left without support and
-	// without relationships other than bookkeeping.
+	// without relationships other than bookkeeping. The bookkeeping of an
+	// entity only ever points at it (from its sources), so it has no other
+	// relationship when it has no outgoing one and only _SUPPORTS_REL
+	// incoming ones; those are counted from the node's degrees, without
+	// reading its relationships: an entity many chunks mention has
+	// thousands, and going through them for every candidate made garbage
+	// collection most of the cost of a deletion.
 	qCollect = `UNWIND $ids AS id
 MATCH (n) WHERE elementId(n) = id
 WITH n
 WHERE NOT n:Document AND NOT n:Chunk AND NOT n:_Source AND NOT n:_Version
-  AND NOT EXISTS { MATCH (n)<-[:_SUPPORTS]-() }
-  AND NOT EXISTS { MATCH (n)-[r]-() WHERE NOT type(r) IN ['_SUPPORTS', '_SUPPORTS_REL'] }
+  AND NOT EXISTS { (n)<-[:_SUPPORTS]-() }
+  AND NOT EXISTS { (n)-->() }
+  AND COUNT { (n)<--() } = COUNT { (n)<-[:_SUPPORTS_REL]-() }
 DETACH DELETE n`
 )
 
