@@ -303,7 +303,8 @@ func TestRecordsRunsMatchOpByOp(t *testing.T) {
 func TestDeleteRunsMatchOpByOp(t *testing.T) {
 	s := openStore(t, nil)
 	require.NoError(t, s.Setup(t.Context()))
-	t.Cleanup(func() { neostore.SetMaxDeletePaths(neostore.SetMaxDeletePaths(2)) })
+	old := neostore.SetMaxDeletePaths(2)
+	t.Cleanup(func() { neostore.SetMaxDeletePaths(old) })
 	ref := func(l, k string) graph.NodeRef { return graph.NodeRef{Label: l, Key: k} }
 	alice, bob, apollo := ref("Person", "alice"), ref("Person", "bob"), ref("Project", "apollo")
 	rel := func(typ string, from, to graph.NodeRef) graph.Relationship {
