@@ -2,6 +2,7 @@ package graphtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -18,9 +19,13 @@ var (
 	people1 = event.NewDocument("data/people.csv", sha("people v1"), 300, 3)
 	people2 = event.NewDocument("data/people.csv", sha("people v2"), 310, 7)
 	// twinA and twinB hold identical bytes at different paths.
-	twinA   = event.NewDocument("twins/one.md", sha("same bytes"), 10, 4)
-	twinB   = event.NewDocument("twins/two.md", sha("same bytes"), 10, 6)
-	unicode = event.NewDocument("protokolle/Überprüfung Protokoll – März 2024 (Entwurf) ✓.md", sha("ü"), 42, 8)
+	twinA = event.NewDocument("twins/one.md", sha("same bytes"), 10, 4)
+	twinB = event.NewDocument("twins/two.md", sha("same bytes"), 10, 6)
+	// twinAgain is twinA's path written again after a deletion.
+	twinAgain = event.NewDocument("twins/one.md", sha("other bytes"), 12, 6)
+	docB8     = event.NewDocument("notes/b.txt", sha("b v8"), 70, 8)
+	docB10    = event.NewDocument("notes/b.txt", sha("b v10"), 72, 10)
+	unicode   = event.NewDocument("protokolle/Überprüfung Protokoll – März 2024 (Entwurf) ✓.md", sha("ü"), 42, 8)
 )
 
 const hostile = "x`}) DETACH DELETE n //"
@@ -524,6 +529,65 @@ func cases() []testCase {
 				Relationships: []graph.Relationship{hasChunk(docA1, 0), exported(manages)},
 			},
 		},
+		folderDeleted(),
+		{
+			// Deletions in one batch apply in op order: a path deleted,
+			// written again and deleted again; one deleted, then written
+			// again; stale writes after its deletion.
+			name: "deleted paths written again in the same batch",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkOp(docA1, 0, "Alice.", person("alice")),
+					chunkOp(docB1, 0, "Bob.", person("bob")),
+					chunkOp(twinA, 0, "Twin.", person("dave")),
+				}},
+				{ops: []graph.Op{
+					deleteOp(docA1.Path, 4),
+					deleteOp(docB1.Path, 4),
+					deleteOp(twinA.Path, 5),
+					chunkOp(docA2, 0, "Carol.", person("carol")),
+					chunkOp(twinAgain, 0, "Twin again.", person("erin")),
+					deleteOp(docB1.Path, 3),
+					chunkOp(docB1, 0, "Bob again.", person("bob")),
+					deleteOp(twinA.Path, twinAgain.Version+1),
+					deleteOp(docA1.Path, 4),
+				}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(docA2), chunkNode(docA2, 0, "Carol."), person("carol")},
+				Relationships: []graph.Relationship{hasChunk(docA2, 0), mentions(docA2, 0, "Person", "carol")},
+			},
+		},
+		{
+			// A deletion is stale below the stored version, deletes at it,
+			// and keeps its own version: writes older than it that arrive
+			// later are ignored, newer ones accepted.
+			name: "deletions in a batch compare versions and keep theirs",
+			steps: []step{
+				{ops: []graph.Op{
+					chunkOp(docA2, 0, "Alice.", person("alice")),
+					chunkOp(docB1, 0, "Bob.", person("bob")),
+					chunkOp(twinA, 0, "Twin.", person("dave")),
+				}},
+				{ops: []graph.Op{
+					deleteOp(docA2.Path, docA2.Version-1),
+					deleteOp(docB1.Path, 9),
+					deleteOp(twinA.Path, twinA.Version),
+					deleteOp(docB1.Path, 8),
+				}},
+				{ops: []graph.Op{
+					chunkOp(docB8, 0, "Bob late.", person("bob")),
+					chunkOp(event.NewDocument(twinA.Path, sha("twin v3"), 10, 3), 0, "Twin.", person("dave")),
+				}},
+				{ops: []graph.Op{chunkOp(docB10, 0, "Bob back.", person("bob"))}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA2), docNode(docB10), chunkNode(docA2, 0, "Alice."), chunkNode(docB10, 0, "Bob back."),
+					person("alice"), person("bob")},
+				Relationships: []graph.Relationship{hasChunk(docA2, 0), hasChunk(docB10, 0),
+					mentions(docA2, 0, "Person", "alice"), mentions(docB10, 0, "Person", "bob")},
+			},
+		},
 		{
 			// Neo4j indexes a string of at most about 8 KB: a key of the
 			// longest length allowed, in two-byte characters, is stored.
@@ -580,5 +644,44 @@ func cases() []testCase {
 				Relationships: []graph.Relationship{hasChunk(docB1, 0), mentions(docB1, 0, "Person", "bob")},
 			},
 		},
+	}
+}
+
+// folderDeleted deletes most documents of a folder in one batch: the
+// entities, relationships and chunks they share with the documents that
+// stay (text and structured) stay, the rest goes.
+func folderDeleted() testCase {
+	alice, apollo, core := ref("Person", "alice"), ref("Project", "apollo"), ref("Team", "core")
+	manages := textRel("MANAGES", alice, apollo)
+	aliceProps := node("Person", "alice", map[string]any{"name": "Alice", "email": "alice@example.com"})
+	memberOf := structRel("MEMBER_OF", alice, core, map[string]any{"role": "lead"})
+	const docs, kept = 12, 2
+	var setup, dels []graph.Op
+	want := Export{
+		Nodes:         []graph.Node{docNode(people1), aliceProps, node("Project", "apollo", nil), node("Team", "core", nil)},
+		Relationships: []graph.Relationship{exported(manages), exported(memberOf)},
+	}
+	setup = append(setup, recordsOp(people1, 0, true, []graph.Node{aliceProps}, memberOf))
+	for i := range docs {
+		d := event.NewDocument(fmt.Sprintf("folder/doc%02d.md", i), sha(fmt.Sprint("folder ", i)), 10, uint64(10+i))
+		own := fmt.Sprintf("p%02d", i)
+		text := fmt.Sprintf("Alice manages Apollo with %s.", own)
+		works := textRel("WORKS_ON", ref("Person", own), ref("Project", fmt.Sprintf("x%02d", i)))
+		setup = append(setup, chunkRelOp(d, 0, text, []graph.Relationship{manages, works}, person("alice"), person(own)),
+			chunkOp(d, 1, "Shared words.", person("bob")))
+		if i < docs-kept {
+			dels = append(dels, deleteOp(d.Path, d.Version))
+			continue
+		}
+		want.Nodes = append(want.Nodes, docNode(d), chunkNode(d, 0, text), chunkNode(d, 1, "Shared words."), person(own),
+			node("Project", fmt.Sprintf("x%02d", i), nil))
+		want.Relationships = append(want.Relationships, hasChunk(d, 0), hasChunk(d, 1), exported(works),
+			mentions(d, 0, "Person", "alice"), mentions(d, 0, "Person", own), mentions(d, 1, "Person", "bob"))
+	}
+	want.Nodes = append(want.Nodes, person("bob"))
+	return testCase{
+		name:  "documents of a folder deleted in one batch keep what the others support",
+		steps: []step{{ops: setup}, {ops: dels}},
+		want:  want,
 	}
 }

@@ -51,6 +51,14 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 				i += n
 				continue
 			}
+			if n := deleteRun(plans[i:]); n > 1 {
+				run := plans[i : i+n]
+				if err := w.applyDeletes(ctx, run); err != nil {
+					return nil, fmt.Errorf("ops %d-%d (deletions of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+				}
+				i += n
+				continue
+			}
 			if n := chunkRun(plans[i:]); n > 1 {
 				run := plans[i : i+n]
 				if err := w.applyChunks(ctx, run); err != nil {
@@ -154,6 +162,25 @@ RETURN ids`
 
 	qDeleteDocument = `MATCH (d:Document {key: $path}) DETACH DELETE d`
 
+	// qDeleteDocuments deletes the documents of several paths and their
+	// chunks that no other document has (qDeleteChunks, then
+	// qDeleteDocument, for each path): the aggregation deletes every
+	// document before any chunk is found unshared, so a chunk that only
+	// documents of $paths share goes too.
+	qDeleteDocuments = `UNWIND $paths AS path
+MATCH (d:Document {key: path})
+OPTIONAL MATCH (d)-[:HAS_CHUNK]->(c:Chunk)
+WITH collect(DISTINCT d) AS docs, collect(DISTINCT c) AS chunks
+FOREACH (d IN docs | DETACH DELETE d)
+WITH chunks
+UNWIND chunks AS c
+WITH c
+WHERE NOT EXISTS { MATCH (:Document)-[:HAS_CHUNK]->(c) }
+OPTIONAL MATCH (c)-[:MENTIONS]->(n)
+WITH c, collect(elementId(n)) AS ids
+DETACH DELETE c
+RETURN ids`
+
 	// qPutChunks is qPutChunk for several chunks.
 	qPutChunks = `UNWIND $chunks AS x
 MATCH (d:Document {key: x.path})
@@ -172,13 +199,20 @@ DELETE m
 RETURN elementId(n) AS id`
 
 	// qCollect deletes the candidate entities left without support and
-	// without relationships other than bookkeeping.
+	// without relationships other than bookkeeping. The bookkeeping of an
+	// entity only ever points at it (from its sources), so it has no other
+	// relationship when it has no outgoing one and only _SUPPORTS_REL
+	// incoming ones; those are counted from the node's degrees, without
+	// reading its relationships: an entity many chunks mention has
+	// thousands, and going through them for every candidate made garbage
+	// collection most of the cost of a deletion.
 	qCollect = `UNWIND $ids AS id
 MATCH (n) WHERE elementId(n) = id
 WITH n
 WHERE NOT n:Document AND NOT n:Chunk AND NOT n:_Source AND NOT n:_Version
-  AND NOT EXISTS { MATCH (n)<-[:_SUPPORTS]-() }
-  AND NOT EXISTS { MATCH (n)-[r]-() WHERE NOT type(r) IN ['_SUPPORTS', '_SUPPORTS_REL'] }
+  AND NOT EXISTS { (n)<-[:_SUPPORTS]-() }
+  AND NOT EXISTS { (n)-->() }
+  AND COUNT { (n)<--() } = COUNT { (n)<-[:_SUPPORTS_REL]-() }
 DETACH DELETE n`
 )
 
@@ -186,6 +220,7 @@ DETACH DELETE n`
 // contents), or those of a list of keys.
 const (
 	allSources      = "s.path = $path"
+	pathsSources    = "s.path IN $paths"
 	otherSHASources = "s.path = $path AND s.sha <> $sha"
 	listedSources   = "s.key IN $keys"
 )
@@ -730,6 +765,61 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 	return w.collect(ctx)
 }
 
+// deleteRun returns how many plans from the first are DeleteDocument ops.
+// Deletions only take away: op by op, a path of the run is deleted by its
+// first deletion whose version is not below the one stored before the run
+// (the deletions before it are stale and raise nothing), and its later
+// deletions find nothing left. So the path is deleted if and only if its
+// largest version in the run is not below the stored one, and the run's
+// withdrawals and chunk and document deletions can be made for all its
+// paths together. Collecting garbage once at the end of the run removes
+// what collecting after each op would: nothing in the run adds support or
+// relationships, and a node collected has no relationship that kept
+// another.
+func deleteRun(plans []plan) int {
+	n := 0
+	for _, p := range plans {
+		if p.kind != opDelete {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// applyDeletes writes a run of DeleteDocument ops (see deleteRun) with a
+// few queries for all of them instead of several per op, in parts of at
+// most maxDeletePaths paths.
+func (w *writer) applyDeletes(ctx context.Context, run []plan) error {
+	versions, stored, err := w.raiseVersions(ctx, run)
+	if err != nil {
+		return err
+	}
+	var paths []any
+	for _, path := range slices.Sorted(maps.Keys(versions)) {
+		if old, ok := stored[path]; !ok || versions[path] >= old {
+			paths = append(paths, path)
+		}
+	}
+	for part := range slices.Chunk(paths, maxDeletePaths) {
+		params := map[string]any{"paths": part}
+		if err := w.withdrawWhere(ctx, pathsSources, params); err != nil {
+			return err
+		}
+		recs, err := w.records(ctx, qDeleteDocuments, params)
+		if err != nil {
+			return fmt.Errorf("delete documents: %w", err)
+		}
+		w.candidates(recs, "ids")
+	}
+	return w.collect(ctx)
+}
+
+// maxDeletePaths bounds the paths of one query of applyDeletes: each path
+// brings all that its document supported and its chunks. A variable only so
+// that a test can split small runs.
+var maxDeletePaths = 1000
+
 // rewriteChunks prepares chunks written again at the version already
 // stored: each chunk's previous write loses the support it gave, and the
 // mentions its new extraction does not make.
@@ -876,6 +966,13 @@ func (w *writer) withdraw(ctx context.Context, path, cond string, extra map[stri
 	for k, v := range extra {
 		params[k] = v
 	}
+	return w.withdrawWhere(ctx, cond, params)
+}
+
+// withdrawWhere removes the support that the sources matching cond (with
+// params) gave, deletes the relationships left without support and the
+// sources.
+func (w *writer) withdrawWhere(ctx context.Context, cond string, params map[string]any) error {
 	recs, err := w.records(ctx, qWithdrawRels(cond), params)
 	if err != nil {
 		return fmt.Errorf("withdraw relationship support: %w", err)
@@ -904,18 +1001,24 @@ func (w *writer) deleteChunks(ctx context.Context, path string, keep *string) er
 	return nil
 }
 
-// collect garbage-collects the candidates of the op just written.
+// collect garbage-collects the candidates of the op (or run) just written,
+// each once: a run of deletions names an entity its documents share once
+// per document and mention.
 func (w *writer) collect(ctx context.Context) error {
 	if len(w.cand) == 0 {
 		return nil
 	}
-	ids := make([]any, len(w.cand))
-	for i, id := range w.cand {
-		ids[i] = id
-	}
+	slices.Sort(w.cand)
+	cand := slices.Compact(w.cand)
 	w.cand = w.cand[:0]
-	if err := w.exec(ctx, qCollect, map[string]any{"ids": ids}); err != nil {
-		return fmt.Errorf("collect garbage: %w", err)
+	for part := range slices.Chunk(cand, maxQueryRows) {
+		ids := make([]any, len(part))
+		for i, id := range part {
+			ids[i] = id
+		}
+		if err := w.exec(ctx, qCollect, map[string]any{"ids": ids}); err != nil {
+			return fmt.Errorf("collect garbage: %w", err)
+		}
 	}
 	return nil
 }

@@ -14,6 +14,14 @@ func (s *Store) Driver() neo4j.DriverWithContext { return s.driver }
 // SetDedupeKeys turns the merging of rows of one key off (or on again).
 func SetDedupeKeys(on bool) { dedupeKeys = on }
 
+// SetMaxDeletePaths sets the paths of one deletion query and returns the
+// previous bound.
+func SetMaxDeletePaths(n int) int {
+	old := maxDeletePaths
+	maxDeletePaths = n
+	return old
+}
+
 // CreateSchema runs schema statements as Setup does.
 func (s *Store) CreateSchema(ctx context.Context, stmts ...string) (err error) {
 	sess := s.session(ctx, neo4j.AccessModeWrite)

@@ -294,6 +294,125 @@ func TestRecordsRunsMatchOpByOp(t *testing.T) {
 	assert.NotEmpty(t, got.Relationships)
 }
 
+// TestDeleteRunsMatchOpByOp: deletions that Apply writes together (runs
+// split into parts of two paths, with paths deleted twice, stale, at their
+// stored version, never seen, written again between runs, documents
+// sharing chunks, entities and relationships with each other and with
+// documents that stay) give the graph and the versions that op-by-op
+// writing gives, on this store and on the embedded one.
+func TestDeleteRunsMatchOpByOp(t *testing.T) {
+	s := openStore(t, nil)
+	require.NoError(t, s.Setup(t.Context()))
+	old := neostore.SetMaxDeletePaths(2)
+	t.Cleanup(func() { neostore.SetMaxDeletePaths(old) })
+	ref := func(l, k string) graph.NodeRef { return graph.NodeRef{Label: l, Key: k} }
+	alice, bob, apollo := ref("Person", "alice"), ref("Person", "bob"), ref("Project", "apollo")
+	rel := func(typ string, from, to graph.NodeRef) graph.Relationship {
+		return graph.Relationship{Type: typ, From: from, To: to}
+	}
+	chunk := func(d event.Document, i int, text string, rels []graph.Relationship, mentions ...graph.NodeRef) graph.Op {
+		x := &event.Extraction{Chunk: event.Chunk{Document: d, Index: i, Total: i + 1, Text: text}, Relationships: rels}
+		for _, m := range mentions {
+			x.Mentions = append(x.Mentions, graph.Node{Label: m.Label, Key: m.Key})
+		}
+		return graph.Op{PutChunk: x}
+	}
+	del := func(path string, v uint64) graph.Op {
+		return graph.Op{DeleteDocument: &event.DocumentDeleted{Path: path, Version: v}}
+	}
+	doc := func(i int, v uint64) event.Document {
+		return event.NewDocument(fmt.Sprintf("notes/%d.md", i), fmt.Sprintf("sha-%d-%d", i, v), 10, v)
+	}
+	twinA := event.NewDocument("twins/a.md", "same", 10, 3)
+	twinB := event.NewDocument("twins/b.md", "same", 10, 3)
+	people := event.NewDocument("data/people.csv", "p1", 1, 2)
+	people2 := event.NewDocument("data/people.csv", "p2", 1, 4)
+	var setup []graph.Op
+	for i := range 8 {
+		own := ref("Person", fmt.Sprintf("p%d", i))
+		setup = append(setup,
+			chunk(doc(i, 5), 0, "Alice manages Apollo.", []graph.Relationship{rel("MANAGES", alice, apollo), rel("WORKS_ON", own, apollo)}, alice, own),
+			chunk(doc(i, 5), 1, "Bob.", nil, bob))
+	}
+	setup = append(setup,
+		chunk(twinA, 0, "Twins.", []graph.Relationship{rel("MEMBER_OF", bob, ref("Team", "core"))}, bob),
+		chunk(twinB, 0, "Twins.", []graph.Relationship{rel("MEMBER_OF", bob, ref("Team", "core"))}, bob),
+		graph.Op{PutRecords: &event.Records{Source: people, Final: true, Nodes: []graph.Node{{Label: "Person", Key: "alice",
+			Properties: map[string]any{"name": "Alice"}}}, Relationships: []graph.Relationship{rel("MANAGES", alice, bob)}}},
+		graph.Op{PutRecords: &event.Records{Source: people2, Nodes: []graph.Node{{Label: "Person", Key: "carol"}},
+			Relationships: []graph.Relationship{rel("MANAGES", ref("Person", "carol"), bob)}}},
+	)
+	dels := []graph.Op{
+		del(doc(0, 0).Path, 6), del(twinA.Path, 3), del(doc(1, 0).Path, 4), del(doc(2, 0).Path, 5),
+		del(doc(0, 0).Path, 7), del(doc(0, 0).Path, 6), del("never/seen.md", 1), del(people.Path, 4),
+		del(doc(3, 0).Path, 6), del(doc(4, 0).Path, 6),
+		chunk(doc(3, 8), 0, "Bob again.", nil, bob),
+		del(doc(3, 0).Path, 7), del(twinB.Path, 9), del(doc(5, 0).Path, 9), del(doc(4, 0).Path, 8),
+		chunk(doc(5, 8), 0, "Stale.", nil, ref("Person", "stale")),
+		del(doc(6, 0).Path, 10),
+	}
+
+	// The reference: the embedded store, op by op.
+	emb, err := duckstore.Open(t.Context(), duckstore.Config{Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes()})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, emb.Close()) })
+	require.NoError(t, emb.Setup(t.Context()))
+	require.NoError(t, emb.Apply(t.Context(), setup))
+	for i, op := range dels {
+		require.NoError(t, emb.Apply(t.Context(), []graph.Op{op}), "op %d", i)
+	}
+	want, err := graphtest.Collect(t.Context(), emb)
+	require.NoError(t, err)
+
+	// This store op by op, then again in one Apply.
+	require.NoError(t, s.Apply(t.Context(), setup))
+	for i, op := range dels {
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{op}), "op %d", i)
+	}
+	opByOp, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	opByOpVersions := storedVersions(t, s)
+	require.NoError(t, s.Wipe(t.Context()))
+	require.NoError(t, s.Apply(t.Context(), setup))
+	require.NoError(t, s.Apply(t.Context(), dels))
+	got, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+
+	assert.Equal(t, emptyPropsNil(want), emptyPropsNil(got))
+	assert.Equal(t, emptyPropsNil(opByOp), emptyPropsNil(got))
+	assert.Equal(t, opByOpVersions, storedVersions(t, s))
+	assert.Equal(t, map[string]int64{"data/people.csv": 4, "never/seen.md": 1, "notes/0.md": 7, "notes/1.md": 5,
+		"notes/2.md": 5, "notes/3.md": 8, "notes/4.md": 8, "notes/5.md": 9, "notes/6.md": 10, "notes/7.md": 5,
+		"twins/a.md": 3, "twins/b.md": 9}, storedVersions(t, s))
+	var docs, persons []string
+	for _, n := range got.Nodes {
+		switch n.Label {
+		case graph.LabelDocument:
+			docs = append(docs, n.Key)
+		case "Person":
+			persons = append(persons, n.Key)
+		}
+	}
+	assert.Equal(t, []string{"notes/1.md", "notes/3.md", "notes/7.md"}, docs)
+	assert.Equal(t, []string{"alice", "bob", "p1", "p7"}, persons)
+}
+
+// storedVersions returns the version stored for every path.
+func storedVersions(t *testing.T, s *neostore.Store) map[string]int64 {
+	t.Helper()
+	sess := s.Driver().NewSession(t.Context(), neo4j.SessionConfig{DatabaseName: neostoretest.Config(t).Database})
+	defer func() { require.NoError(t, sess.Close(t.Context())) }()
+	res, err := sess.Run(t.Context(), "MATCH (v:_Version) WHERE v.version IS NOT NULL RETURN v.key, v.version", nil)
+	require.NoError(t, err)
+	recs, err := res.Collect(t.Context())
+	require.NoError(t, err)
+	out := map[string]int64{}
+	for _, r := range recs {
+		out[r.Values[0].(string)] = r.Values[1].(int64)
+	}
+	return out
+}
+
 func emptyPropsNil(e graphtest.Export) graphtest.Export {
 	for i := range e.Nodes {
 		if len(e.Nodes[i].Properties) == 0 {
