@@ -39,7 +39,10 @@ type (
 //
 // Versions: Document.Version grows with every new state of a path. An op
 // whose Document.Version is lower than the version stored for that path is
-// stale and ignored; equal versions are idempotent re-writes.
+// stale and ignored; equal versions are idempotent re-writes, except after
+// a deletion: an op no newer than the deletion that stored its version is
+// stale too (the parser withdraws a version it cannot finish under that
+// version's own number, and what of it arrives later stays out).
 type Op struct {
 	// PutChunk writes one chunk's extraction: the Document node (properties
 	// path, name, format, sha256, size), the Chunk node (key

@@ -589,6 +589,30 @@ func cases() []testCase {
 			},
 		},
 		{
+			// The parser withdraws a version it cannot finish (a
+			// spreadsheet rejected whole after some batches went out)
+			// under that version's own number: what of that version
+			// arrives after the withdrawal, over another stream or in
+			// the same batch, stays out.
+			name: "a write at the version of its path's deletion is stale",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, false, []graph.Node{person("alice")})}},
+				{ops: []graph.Op{deleteOp(people1.Path, people1.Version)}},
+				{ops: []graph.Op{recordsOp(people1, 1, true, []graph.Node{person("bob")})}},
+				{ops: []graph.Op{
+					chunkOp(docA1, 0, "Alice.", person("alice")),
+					deleteOp(docA1.Path, docA1.Version),
+					chunkOp(docA1, 1, "Carol.", person("carol")),
+				}},
+				{ops: []graph.Op{deleteOp(docB1.Path, docB1.Version), deleteOp(twinA.Path, twinA.Version)}},
+				{ops: []graph.Op{
+					chunkOp(docB1, 0, "Bob.", person("bob")),
+					recordsOp(twinA, 0, true, []graph.Node{person("dave")}),
+				}},
+			},
+			want: Export{},
+		},
+		{
 			// Neo4j indexes a string of at most about 8 KB: a key of the
 			// longest length allowed, in two-byte characters, is stored.
 			name: "a key of MaxKeyBytes bytes is stored",

@@ -102,13 +102,16 @@ const (
 	// qVersion locks the path's version node (SET then REMOVE of a dummy
 	// property takes the write lock before the version is read, so
 	// concurrent ops on one path serialise), returns the stored version and
-	// keeps the larger one.
+	// whether a deletion set it, and stores the op's version unless the op
+	// is stale (see storedVersion.stale).
 	qVersion = `MERGE (v:_Version {key: $path})
 SET v._lock = true
 REMOVE v._lock
-WITH v, v.version AS old
-SET v.version = CASE WHEN old IS NULL OR $version > old THEN $version ELSE old END
-RETURN old`
+WITH v, v.version AS old, coalesce(v.deleted, false) AS gone
+WITH v, old, gone, old IS NOT NULL AND ($version < old OR (gone AND $version <= old)) AS stale
+SET v.version = CASE WHEN stale THEN old ELSE $version END,
+    v.deleted = CASE WHEN stale THEN gone ELSE $deleted END
+RETURN old, gone`
 
 	// qPutDocument also gives the op's source its support id (sources
 	// written before ids existed get one on their next write).
@@ -120,14 +123,17 @@ SET s.sid = coalesce(s.sid, $sid), s.revision = $revision`
 
 	// qVersions is qVersion for several paths (sorted, so concurrent
 	// transactions lock them in the same order), each with the largest
-	// version a run of ops brings.
+	// version a run of ops (all deletions, or none) brings: that one is
+	// stale only if every op of the path in the run is.
 	qVersions = `UNWIND $paths AS p
 MERGE (v:_Version {key: p.path})
 SET v._lock = true
 REMOVE v._lock
-WITH p, v, v.version AS old
-SET v.version = CASE WHEN old IS NULL OR p.version > old THEN p.version ELSE old END
-RETURN p.path AS path, old`
+WITH p, v, v.version AS old, coalesce(v.deleted, false) AS gone
+WITH p, v, old, gone, old IS NOT NULL AND (p.version < old OR (gone AND p.version <= old)) AS stale
+SET v.version = CASE WHEN stale THEN old ELSE p.version END,
+    v.deleted = CASE WHEN stale THEN gone ELSE $deleted END
+RETURN p.path AS path, old, gone`
 
 	// qPutDocuments is qPutDocument for several ops, in op order.
 	qPutDocuments = `UNWIND $docs AS x
@@ -438,14 +444,14 @@ func (w *writer) candidates(recs []*neo4j.Record, cols ...string) {
 }
 
 func (w *writer) apply(ctx context.Context, p plan) error {
-	old, stale, err := w.version(ctx, p)
+	old, err := w.version(ctx, p)
 	if err != nil {
 		return err
 	}
-	if stale {
+	if old.stale(p.version) {
 		return nil
 	}
-	newer := old != nil && p.version > *old
+	newer := old.known && p.version > old.version
 	switch p.kind {
 	case opDelete:
 		if err := w.withdraw(ctx, p.path, allSources, nil); err != nil {
@@ -466,7 +472,7 @@ func (w *writer) apply(ctx context.Context, p plan) error {
 			if err := w.deleteChunks(ctx, p.path, nil); err != nil {
 				return err
 			}
-		case old != nil:
+		case old.known:
 			if stale, err := w.staleExtractions(ctx, []plan{p}); err != nil || stale[p.source] {
 				return err
 			}
@@ -515,10 +521,10 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 	}
 	var live []plan
 	for _, p := range run {
-		if old, ok := stored[p.path]; ok && p.version < old {
-			continue // stale
+		if stored[p.path].stale(p.version) {
+			continue
 		}
-		stored[p.path] = max(stored[p.path], p.version)
+		stored[p.path] = stored[p.path].after(p.version, false)
 		live = append(live, p)
 	}
 	if len(live) == 0 {
@@ -615,7 +621,7 @@ func (w *writer) applyRecords(ctx context.Context, run []plan) error {
 // brings, with one query (paths sorted, so that concurrent transactions lock
 // them in one order), and returns those versions and the ones stored before
 // (absent for a path never seen).
-func (w *writer) raiseVersions(ctx context.Context, run []plan) (versions, stored map[string]int64, err error) {
+func (w *writer) raiseVersions(ctx context.Context, run []plan) (versions map[string]int64, stored map[string]storedVersion, err error) {
 	versions = map[string]int64{}
 	for _, p := range run {
 		versions[p.path] = max(versions[p.path], p.version)
@@ -625,16 +631,14 @@ func (w *writer) raiseVersions(ctx context.Context, run []plan) (versions, store
 	for i, path := range paths {
 		rows[i] = map[string]any{"path": path, "version": versions[path]}
 	}
-	recs, err := w.records(ctx, qVersions, map[string]any{"paths": rows})
+	recs, err := w.records(ctx, qVersions, map[string]any{"paths": rows, "deleted": run[0].kind == opDelete})
 	if err != nil {
 		return nil, nil, fmt.Errorf("versions: %w", err)
 	}
-	stored = map[string]int64{}
+	stored = map[string]storedVersion{}
 	for _, r := range recs {
 		path, _ := r.Values[0].(string)
-		if old, ok := r.Values[1].(int64); ok {
-			stored[path] = old
-		}
+		stored[path] = readVersion(r.Values[1], r.Values[2])
 	}
 	return versions, stored, nil
 }
@@ -673,7 +677,7 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 	}
 	// A newer version replaces everything of its path.
 	for _, path := range slices.Sorted(maps.Keys(versions)) {
-		if old, ok := stored[path]; ok && versions[path] > old {
+		if old := stored[path]; old.known && versions[path] > old.version {
 			if err := w.withdraw(ctx, path, allSources, nil); err != nil {
 				return err
 			}
@@ -684,11 +688,11 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 	}
 	var live, again []plan
 	for _, p := range run {
-		old, ok := stored[p.path]
-		if ok && p.version < old {
-			continue // stale
+		old := stored[p.path]
+		if old.stale(p.version) {
+			continue
 		}
-		if ok && p.version == old {
+		if old.known && p.version == old.version {
 			again = append(again, p)
 		}
 		live = append(live, p)
@@ -767,10 +771,10 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 
 // deleteRun returns how many plans from the first are DeleteDocument ops.
 // Deletions only take away: op by op, a path of the run is deleted by its
-// first deletion whose version is not below the one stored before the run
-// (the deletions before it are stale and raise nothing), and its later
+// first deletion that is not stale against the version stored before the
+// run (the deletions before it are stale and raise nothing), and its later
 // deletions find nothing left. So the path is deleted if and only if its
-// largest version in the run is not below the stored one, and the run's
+// largest version in the run is not stale, and the run's
 // withdrawals and chunk and document deletions can be made for all its
 // paths together. Collecting garbage once at the end of the run removes
 // what collecting after each op would: nothing in the run adds support or
@@ -797,7 +801,7 @@ func (w *writer) applyDeletes(ctx context.Context, run []plan) error {
 	}
 	var paths []any
 	for _, path := range slices.Sorted(maps.Keys(versions)) {
-		if old, ok := stored[path]; !ok || versions[path] >= old {
+		if !stored[path].stale(versions[path]) {
 			paths = append(paths, path)
 		}
 	}
@@ -912,22 +916,44 @@ func appendGroup(groups []sourceRows, source string, rows []map[string]any) []so
 	return append(groups, sourceRows{source: source, rows: slices.Clone(rows)})
 }
 
-// version returns the version stored for the path before p (nil if none)
-// and whether p is stale; it stores p's version when it is newer.
-func (w *writer) version(ctx context.Context, p plan) (*int64, bool, error) {
-	recs, err := w.records(ctx, qVersion, map[string]any{"path": p.path, "version": p.version})
+// version returns the version stored for the path before p, and stores
+// p's unless p is stale.
+func (w *writer) version(ctx context.Context, p plan) (storedVersion, error) {
+	recs, err := w.records(ctx, qVersion, map[string]any{"path": p.path, "version": p.version, "deleted": p.kind == opDelete})
 	if err != nil {
-		return nil, false, fmt.Errorf("version: %w", err)
+		return storedVersion{}, fmt.Errorf("version: %w", err)
 	}
 	if len(recs) != 1 {
-		return nil, false, fmt.Errorf("version: %d rows", len(recs))
+		return storedVersion{}, fmt.Errorf("version: %d rows", len(recs))
 	}
-	v, _ := recs[0].Get("old")
-	old, ok := v.(int64)
-	if !ok {
-		return nil, false, nil
-	}
-	return &old, p.version < old, nil
+	return readVersion(recs[0].Values[0], recs[0].Values[1]), nil
+}
+
+// storedVersion is the version stored for a path: the newest written to
+// it, and whether a deletion wrote it.
+type storedVersion struct {
+	known   bool // a version is stored
+	version int64
+	deleted bool
+}
+
+func readVersion(version, deleted any) storedVersion {
+	v, ok := version.(int64)
+	gone, _ := deleted.(bool)
+	return storedVersion{known: ok, version: v, deleted: ok && gone}
+}
+
+// stale reports whether an op of version v is ignored: it is older than
+// the stored version, or no newer than a deletion (the parser withdraws a
+// version it cannot finish under that version's own number, and what of
+// it arrives later must stay out).
+func (s storedVersion) stale(v int64) bool {
+	return s.known && (v < s.version || (s.deleted && v <= s.version))
+}
+
+// after is s once an op of version v that is not stale is written.
+func (s storedVersion) after(v int64, deletion bool) storedVersion {
+	return storedVersion{known: true, version: max(s.version, v), deleted: deletion}
 }
 
 func (w *writer) put(ctx context.Context, p plan) error {
