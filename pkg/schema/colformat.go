@@ -98,11 +98,11 @@ const DateFormatTokens = "YYYY YY MMMM MMM MM M DD D dddd ddd HH H hh h mm m ss 
 //	hh    hour, 01-12               h     hour, 1-12 (one or two digits)
 //	mm    minute, 00-59             m     minute, 0-59 (one or two digits)
 //	ss    second, 00-59             s     second, 0-59 (one or two digits)
-//	A     AM or PM                  a     am or pm
+//	A     AM or PM (upper case)     a     am or pm (lower case)
 //	Z     offset +02:00, or Z       ZZ    offset +0200, or Z
 //
-// Names are English, in any case; a fraction of a second may follow the
-// seconds. Anything else is written as it is: punctuation, spaces, the
+// Month and weekday names are English, in any case (a weekday is checked
+// for its spelling alone); a fraction of a second may follow the seconds. Anything else is written as it is: punctuation, spaces, the
 // letter T and characters outside ASCII; other letters, digits and _ are
 // errors. A format needs a year, a month and a day; a 12-hour hour needs A
 // or a; a one-or-two-digit number must not be followed directly by

@@ -58,6 +58,9 @@ type cellNote struct {
 	// (YYYY-MM-DD, with THH:MM:SS for a time of day), for a text column;
 	// "" for other cells and serials that are no date.
 	date string
+	// typed marks a number or date cell (rather than text) in a column
+	// of cellScan.typedCols.
+	typed bool
 }
 
 // cellScan reads a worksheet part row by row, in step with excelize's row
@@ -73,6 +76,9 @@ type cellScan struct {
 	eof    bool
 	row    int        // number of the row scanned last
 	notes  []cellNote // its notes
+	// typedCols marks the columns (0-based) whose number and date cells
+	// are noted as typed: those read with a text format.
+	typedCols []bool
 }
 
 // maxFormulaText bounds the formula text kept for an error message.
@@ -147,7 +153,7 @@ func (s *cellScan) readRow() error {
 		cell.note.col = cell.col
 		cell.note.placeholder = cell.hasFormula && cell.zero && s.recalc
 		cell.note.uncached = cell.hasFormula && !cell.cached || cell.note.placeholder
-		if cell.note.uncached || cell.note.text != "" || cell.note.date != "" {
+		if cell.note.uncached || cell.note.text != "" || cell.note.date != "" || cell.note.typed {
 			s.notes = append(s.notes, cell.note)
 		}
 	}
@@ -208,6 +214,10 @@ func (s *cellScan) readRow() error {
 			// An empty result is a result for a formula giving text
 			// (t="str"), not for one giving a number.
 			cell.cached = len(text) > 0 || cell.typ == "str"
+			switch cell.typ {
+			case "", "n", "d":
+				cell.note.typed = len(text) > 0 && cell.col >= 0 && cell.col < len(s.typedCols) && s.typedCols[cell.col]
+			}
 			switch cell.typ {
 			case "", "n":
 				cell.zero = string(text) == "0"
