@@ -1,6 +1,8 @@
 package parser
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -102,4 +104,38 @@ func TestConvertCellFormats(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// FuzzPlainNumber checks that what plainNumber accepts is a number Go
+// reads, and the digits and sign of the text, in order.
+func FuzzPlainNumber(f *testing.F) {
+	for _, s := range []string{"1.234,56", "-1 234 567,89", "1\u00a0234", "12.34.567", ",5", "+1'234.5", "1e5", "1,234.56", "-", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			return // convertCell never passes empty text
+		}
+		for _, sep := range []struct {
+			decimal   byte
+			thousands string
+		}{{',', "."}, {',', " "}, {'.', ","}, {'.', "'"}, {',', ""}} {
+			got, ok := plainNumber(s, sep.decimal, sep.thousands)
+			if !ok {
+				continue
+			}
+			_, err := strconv.ParseFloat(got, 64)
+			require.NoError(t, err, "%q read as %q", s, got)
+			keep := func(r rune) rune {
+				switch {
+				case r >= '0' && r <= '9', r == '-':
+					return r
+				case r == rune(sep.decimal):
+					return '.'
+				}
+				return -1
+			}
+			assert.Equal(t, strings.Map(keep, s), got, "%q with decimal %q, thousands %q", s, sep.decimal, sep.thousands)
+		}
+	})
 }
