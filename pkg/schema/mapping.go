@@ -218,6 +218,12 @@ type Column struct {
 	Thousands string `yaml:"thousands,omitempty"`
 }
 
+// HasTextFormat reports whether the column reads text with a format: a
+// date layout or number separators other than the default.
+func (c Column) HasTextFormat() bool {
+	return c.NumberText() || c.Format != "" && (c.Type == TypeDate || c.Type == TypeDateTime)
+}
+
 // NumberText reports whether the column reads the text of numbers with
 // separators other than the default (a "." decimal point, no thousands
 // separator).

@@ -284,14 +284,15 @@ func TestMappingColumnFormats(t *testing.T) {
 		decimal    string
 		thousands  string
 		numberText bool
+		textFormat bool
 	}{
-		{"code", "", "", "", false},
-		{"start", "DD.MM.YYYY", "", "", false},
-		{"updated", "YYYY-MM-DD HH:mm", "", "", false},
-		{"budget", "", ",", ".", true},
-		{"staff", "", "", " ", true},
-		{"spent", "", ".", ",", true},
-		{"plain", "", ".", "", false},
+		{"code", "", "", "", false, false},
+		{"start", "DD.MM.YYYY", "", "", false, true},
+		{"updated", "YYYY-MM-DD HH:mm", "", "", false, true},
+		{"budget", "", ",", ".", true, true},
+		{"staff", "", "", " ", true, true},
+		{"spent", "", ".", ",", true, true},
+		{"plain", "", ".", "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.column, func(t *testing.T) {
@@ -301,6 +302,7 @@ func TestMappingColumnFormats(t *testing.T) {
 			assert.Equal(t, tt.decimal, c.Decimal)
 			assert.Equal(t, tt.thousands, c.Thousands)
 			assert.Equal(t, tt.numberText, c.NumberText())
+			assert.Equal(t, tt.textFormat, c.HasTextFormat())
 		})
 	}
 }

@@ -66,6 +66,7 @@ type mergeRange struct {
 type activeMerge struct {
 	last, col int
 	value     string
+	typed     bool // the value is a number or date cell's (tableRow.typed)
 }
 
 // openXLSX checks the workbook's declared part sizes, opens it, checks the
@@ -186,9 +187,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 // format (a date layout, number separators): the cell scan tells which of
 // its cells are numbers or dates rather than text.
 func readsFormattedText(src *schema.Source) bool {
-	return slices.ContainsFunc(src.Columns, func(c schema.Column) bool {
-		return c.NumberText() || c.Format != "" && (c.Type == schema.TypeDate || c.Type == schema.TypeDateTime)
-	})
+	return slices.ContainsFunc(src.Columns, schema.Column.HasTextFormat)
 }
 
 // readHeader reads the header: row headerRow, the rows above it (a title
@@ -690,10 +689,11 @@ func (t *xlsxTable) selectColumns(positions []int, types []string, formatted []b
 // fillMerged puts the value of a cell merged down over rows into the
 // empty cell of its column in each row of the merge, as the sheet shows
 // it (a team name written once for its members). Excel keeps the value of
-// merged cells in the first alone.
-func (t *xlsxTable) fillMerged(cells []string) []string {
+// merged cells in the first alone. typed (tableRow.typed) gains the
+// columns filled with a number or date cell's value.
+func (t *xlsxTable) fillMerged(cells []string, typed []int) ([]string, []int) {
 	if t.used == nil || len(t.active) == 0 && t.mi == len(t.merges) {
-		return cells
+		return cells, typed
 	}
 	t.active = slices.DeleteFunc(t.active, func(a activeMerge) bool { return a.last < t.rowNum })
 	for _, a := range t.active {
@@ -702,14 +702,17 @@ func (t *xlsxTable) fillMerged(cells []string) []string {
 		}
 		if cells[a.col] == "" {
 			cells[a.col] = a.value
+			if a.typed {
+				typed = append(typed, a.col)
+			}
 		}
 	}
 	for ; t.mi < len(t.merges) && t.merges[t.mi].first <= t.rowNum; t.mi++ {
 		if m := t.merges[t.mi]; m.first == t.rowNum && m.col < len(cells) && cells[m.col] != "" {
-			t.active = append(t.active, activeMerge{last: m.last, col: m.col, value: cells[m.col]})
+			t.active = append(t.active, activeMerge{last: m.last, col: m.col, value: cells[m.col], typed: slices.Contains(typed, m.col)})
 		}
 	}
-	return cells
+	return cells, typed
 }
 
 // next returns the next row with any content; line is its sheet row number.
@@ -739,7 +742,7 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 			return tableRow{}, false, err
 		}
 		if !blankRow(cells) {
-			cells = t.fillMerged(cells)
+			cells, typed = t.fillMerged(cells, typed)
 			if rowErr != nil {
 				return tableRow{line: t.rowNum, rowErr: rowErr}, true, nil
 			}

@@ -959,3 +959,38 @@ sources:
 	}, p.properties(t))
 	assert.Empty(t, p.rejected())
 }
+
+// TestXLSXLocalFormatsMergedCells fills the rows of a merged number cell
+// with the number, and those of a merged text cell with the text read in
+// its column's format.
+func TestXLSXLocalFormatsMergedCells(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: book
+    files: [book.xlsx]
+    format: xlsx
+    columns:
+      - {name: id, type: int, required: true}
+      - {name: amount, type: float, decimal: ",", thousands: "."}
+    nodes:
+      - {label: Thing, key: id, properties: [amount]}
+`), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, row := range [][]any{{"id", "amount"}, {1, 1.234}, {2}, {3, "1.234"}, {4}} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &row))
+	}
+	require.NoError(t, f.MergeCell("Sheet1", "B2", "B3"))
+	require.NoError(t, f.MergeCell("Sheet1", "B4", "B5"))
+	file := filepath.Join(t.TempDir(), "book.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	p, err := parseFile(t, s, "book.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"amount": 1.234}, "2": {"amount": 1.234},
+		"3": {"amount": 1234.0}, "4": {"amount": 1234.0},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
