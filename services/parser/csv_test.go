@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
@@ -1018,5 +1019,42 @@ func TestCSVLocalFormatsRejectFile(t *testing.T) {
 	s := newStructured(t, mustMapping(t, m), parser.StructuredConfig{})
 	content := "id;start;budget\n1;31/12/2024;1.234,56\n2;12/31/2024;1.234,56\n"
 	p, err := parseFile(t, s, "register.csv", writeTemp(t, "register.csv", content))
-	requireRejected(t, p, err, "register.csv: line 3, column start", "12/31/2024", "not a date in the format DD/MM/YYYY", "reject_file")
+	requireRejected(t, p, err, `register.csv: line 3, column start, value "12/31/2024": not a date in the format DD/MM/YYYY (on_row_error: reject_file)`)
+}
+
+// TestCSVLocalFormatsWindows1252 reads the file Excel saves as "CSV
+// (Comma delimited)" where the decimal separator is a comma: Windows-1252,
+// delimited by ";", dates as DD.MM.YYYY and numbers as 1.234,56.
+func TestCSVLocalFormatsWindows1252(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: kosten
+    files: [kosten.csv]
+    format: csv
+    csv: {delimiter: ";", encoding: windows-1252}
+    columns:
+      - {name: Projekt, required: true}
+      - {name: Beginn, type: date, format: DD.MM.YYYY}
+      - {name: "Budget (€)", type: float, decimal: ",", thousands: "."}
+    nodes:
+      - label: Project
+        key: Projekt
+        properties:
+          start: Beginn
+          budget: "Budget (€)"
+`), parser.StructuredConfig{})
+	content, err := charmap.Windows1252.NewEncoder().String("Projekt;Beginn;Budget (€)\r\n" +
+		"Straßenbau;31.12.2024;1.234.567,89\r\n" +
+		"Brücke;01.02.2025;-12,5\r\n" +
+		"Tunnel;2025-02-01;1.234,5\r\n")
+	require.NoError(t, err)
+	p, err := parseFile(t, s, "kosten.csv", writeTemp(t, "kosten.csv", content))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"Straßenbau": {"start": "2024-12-31", "budget": 1234567.89},
+		"Brücke":     {"start": "2025-02-01", "budget": -12.5},
+	}, p.properties(t))
+	assert.Equal(t, []event.RowError{
+		{Line: 4, Column: "Beginn", Value: "2025-02-01", Error: "not a date in the format DD.MM.YYYY"},
+	}, p.rejected())
 }
