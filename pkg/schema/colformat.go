@@ -126,6 +126,8 @@ func ParseDateFormat(pattern string) (DateFormat, error) {
 				return df, fmt.Errorf("digit %q: write the date's numbers as tokens (%s)", r, DateFormatTokens)
 			case r == '_':
 				return df, errors.New(`"_" is not allowed`)
+			case r == 'S':
+				return df, fmt.Errorf("unknown token %q: a fraction of a second after ss needs no token", unknownToken(pattern[i:]))
 			case r != 'T' && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'):
 				return df, fmt.Errorf("unknown token %q (tokens: %s)", unknownToken(pattern[i:]), DateFormatTokens)
 			}

@@ -345,6 +345,7 @@ func TestParseDateFormatBad(t *testing.T) {
 		{"DD/MM/JJJJ", `unknown token "JJJJ"`},
 		{"Do MMM YYYY", `unknown token "o"`},
 		{"DD/MM/YYYYY", `unknown token "Y"`},
+		{"DD/MM/YYYY HH:mm:ss.SSS", `unknown token "SSS": a fraction of a second after ss needs no token`},
 		{"DD/MM", "no year"},
 		{"HH:mm", "no year, month, day"},
 		{"DD/MM/2024", `digit '2'`},
