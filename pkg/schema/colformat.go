@@ -43,6 +43,7 @@ const (
 	fieldZone
 )
 
+// dateFieldNames name the fields in messages.
 var dateFieldNames = [...]string{"year", "month", "day", "weekday", "hour", "hour", "minute", "second", "AM/PM", "time zone"}
 
 // dateToken is one token of a date format: its Go layout element, the
