@@ -51,13 +51,14 @@ const (
 	// TypeString keeps the text.
 	TypeString = "string"
 	// TypeInt is a whole number (int64); "12.0" is accepted, "12.5" is not.
+	// Column.Decimal and Column.Thousands say how its text is written.
 	TypeInt = "int"
-	// TypeFloat is a number (float64).
+	// TypeFloat is a number (float64), its text written as TypeInt's.
 	TypeFloat = "float"
 	// TypeBool accepts true/false, yes/no, 1/0 (any case).
 	TypeBool = "bool"
 	// TypeDate becomes "YYYY-MM-DD": from a date cell (an Excel serial
-	// number) or from ISO text.
+	// number) or from text, ISO or in the column's Format.
 	TypeDate = "date"
 	// TypeDateTime becomes "YYYY-MM-DDThh:mm:ss" (RFC 3339 when the text
 	// carries a zone).
@@ -200,6 +201,34 @@ type Column struct {
 	// Required columns must be present in the header; a file without them
 	// is rejected. Cells may still be empty.
 	Required bool `yaml:"required,omitempty"`
+	// Format is the format of the text of a date or datetime column, in
+	// the tokens of ParseDateFormat ("DD/MM/YYYY"); text must then match
+	// it. Empty means ISO 8601 text. Date and number cells of a workbook
+	// are read as the dates they are whatever it says.
+	Format string `yaml:"format,omitempty"`
+	// Decimal is the decimal separator of the text of an int or float
+	// column: "." (the default, also for "") or ",".
+	Decimal string `yaml:"decimal,omitempty"`
+	// Thousands is the separator of the digit groups of the text of an int
+	// or float column: ",", ".", " " (also a no-break space) or "'"; empty
+	// means none. A number may omit it, but where it is used every group
+	// after the first must have three digits, the first one to three.
+	// Number cells of a workbook are read as the numbers they are whatever
+	// Decimal and Thousands say.
+	Thousands string `yaml:"thousands,omitempty"`
+}
+
+// HasTextFormat reports whether the column reads text with a format: a
+// date layout or number separators other than the default.
+func (c Column) HasTextFormat() bool {
+	return c.NumberText() || c.Format != "" && (c.Type == TypeDate || c.Type == TypeDateTime)
+}
+
+// NumberText reports whether the column reads the text of numbers with
+// separators other than the default (a "." decimal point, no thousands
+// separator).
+func (c Column) NumberText() bool {
+	return (c.Type == TypeInt || c.Type == TypeFloat) && (c.Decimal == "," || c.Thousands != "")
 }
 
 // NodeMap makes one node per row.
@@ -517,7 +546,9 @@ func (m *Mapping) validate() error {
 			}
 			if !slices.Contains(mappingTypes, c.Type) {
 				add("%s: columns[%d] (%s).type: %q is not one of %s", where, j, c.Name, c.Type, strings.Join(mappingTypes, ", "))
+				continue
 			}
+			errs = append(errs, validateColumnFormat(fmt.Sprintf("%s: columns[%d] (%s)", where, j, c.Name), c)...)
 		}
 		if len(s.Columns) == 0 {
 			add("%s: columns: at least one column is required", where)

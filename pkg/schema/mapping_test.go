@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
@@ -225,6 +226,13 @@ func TestParseMappingBad(t *testing.T) {
 		{"header-row-past-sheet.bad.yaml", []string{"sources[0] (book): header_row: 1048577 is beyond the last row a worksheet can have (1048576)"}},
 		{"header-row-without-header.bad.yaml", []string{"sources[0] (teams): header_row: only for files with a header row (csv.header is false)"}},
 		{"header-row-not-a-number.bad.yaml", []string{"cannot unmarshal !!str `three` into int"}},
+		{"format-unknown-token.bad.yaml", []string{`sources[0] (budget): columns[1] (start).format "DD.MM.JJJJ": unknown token "JJJJ" (tokens: YYYY YY`}},
+		{"format-incomplete.bad.yaml", []string{`sources[0] (budget): columns[1] (start).format "MM/YYYY": no day`}},
+		{"format-not-a-date.bad.yaml", []string{"columns[1] (budget).format: only for date and datetime columns (the type is float)", "columns[2] (note).format: only for date and datetime columns (the type is string)"}},
+		{"separator-not-a-number.bad.yaml", []string{"columns[1] (start).decimal: only for int and float columns (the type is date)", "columns[2] (note).thousands: only for int and float columns (the type is string)"}},
+		{"bad-decimal.bad.yaml", []string{`sources[0] (budget): columns[1] (budget).decimal: ";" is not one of ".", ","`}},
+		{"bad-thousands.bad.yaml", []string{`sources[0] (budget): columns[1] (budget).thousands: "_" is not one of ",", ".", " ", "'"`}},
+		{"thousands-is-decimal.bad.yaml", []string{`columns[1] (budget).decimal and thousands: must differ (both ".")`, `columns[2] (staff).decimal and thousands: must differ (both ",")`}},
 		{"many-problems.bad.yaml", []string{`unmapped: "guess"`, "sources[0] (a): files: at least one", `format: "ods"`, `columns[0] (x).type: "text"`, `nodes[0].key: column "y" is not declared`}},
 	}
 	files, err := filepath.Glob(mappingTestdata("*.bad.yaml"))
@@ -264,6 +272,104 @@ func TestMappingHeaderRow(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestMappingColumnFormats(t *testing.T) {
+	m, err := schema.LoadMappingFile(mappingTestdata("column-formats.good.yaml"))
+	require.NoError(t, err)
+	s, ok := m.Source("budget")
+	require.True(t, ok)
+	tests := []struct {
+		column     string
+		format     string
+		decimal    string
+		thousands  string
+		numberText bool
+		textFormat bool
+	}{
+		{"code", "", "", "", false, false},
+		{"start", "DD.MM.YYYY", "", "", false, true},
+		{"updated", "YYYY-MM-DD HH:mm", "", "", false, true},
+		{"budget", "", ",", ".", true, true},
+		{"staff", "", "", " ", true, true},
+		{"spent", "", ".", ",", true, true},
+		{"plain", "", ".", "", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.column, func(t *testing.T) {
+			c, ok := s.Column(tt.column)
+			require.True(t, ok)
+			assert.Equal(t, tt.format, c.Format)
+			assert.Equal(t, tt.decimal, c.Decimal)
+			assert.Equal(t, tt.thousands, c.Thousands)
+			assert.Equal(t, tt.numberText, c.NumberText())
+			assert.Equal(t, tt.textFormat, c.HasTextFormat())
+		})
+	}
+}
+
+func TestParseDateFormat(t *testing.T) {
+	tests := []struct {
+		give      string
+		want      string
+		wantZoned bool
+	}{
+		{"DD/MM/YYYY", "02/01/2006", false},
+		{"MM/DD/YYYY", "01/02/2006", false},
+		{"DD.MM.YYYY", "02.01.2006", false},
+		{"D.M.YY", "2.1.06", false},
+		{"YYYYMMDD", "20060102", false},
+		{"YYYY-MM-DD HH:mm", "2006-01-02 15:04", false},
+		{"D MMM YYYY", "2 Jan 2006", false},
+		{"dddd, D MMMM YYYY", "Monday, 2 January 2006", false},
+		{"M/D/YYYY h:mm:ss A", "1/2/2006 3:04:05 PM", false},
+		{"DD/MM/YYYY hh:mm a", "02/01/2006 03:04 pm", false},
+		{"YYYY-MM-DDTHH:mm:ssZ", "2006-01-02T15:04:05Z07:00", true},
+		{"DD.MM.YYYY H:m:s ZZ", "02.01.2006 15:4:5 Z0700", true},
+		{"YYYY年M月D日", "2006年1月2日", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			df, err := schema.ParseDateFormat(tt.give)
+			require.NoError(t, err)
+			assert.Equal(t, schema.DateFormat{Pattern: tt.give, Layout: tt.want, Zoned: tt.wantZoned}, df)
+		})
+	}
+}
+
+func TestParseDateFormatBad(t *testing.T) {
+	tests := []struct {
+		give string
+		want string
+	}{
+		{"", "empty"},
+		{"DD/MM/JJJJ", `unknown token "JJJJ"`},
+		{"Do MMM YYYY", `unknown token "o"`},
+		{"DD/MM/YYYYY", `unknown token "Y"`},
+		{"DD/MM/YYYY HH:mm:ss.SSS", `unknown token "SSS": a fraction of a second after ss needs no token`},
+		{"DD/MM", "no year"},
+		{"HH:mm", "no year, month, day"},
+		{"DD/MM/2024", `digit '2'`},
+		{"DD_MM_YYYY", `"_" is not allowed`},
+		{"DD/MM/YYYY/DD", "DD and DD: the day appears twice"},
+		{"DD/MM/YYYY HH:mm hh", "HH and hh: the hour appears twice"},
+		{"DMYYYY", "D followed directly by M"},
+		{"YYYY-MM-DD hh:mm", "a 12-hour hour (hh, h) and AM/PM (A, a) go together"},
+		{"YYYY-MM-DD HH:mm A", "a 12-hour hour (hh, h) and AM/PM (A, a) go together"},
+		{"DD/MM/YYYY\xff", "not UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			_, err := schema.ParseDateFormat(tt.give)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestNumberExample(t *testing.T) {
+	assert.Equal(t, `1.234.567,89 (decimal ",", thousands ".")`, schema.NumberExample(",", "."))
+	assert.Equal(t, `1234567,89 (decimal ",", no thousands separator)`, schema.NumberExample(",", ""))
+	assert.Equal(t, `1 234 567.89 (decimal ".", thousands " ")`, schema.NumberExample("", " "))
+}
 
 func TestMappingEncoding(t *testing.T) {
 	tests := []struct {
@@ -384,6 +490,9 @@ func FuzzParseMapping(f *testing.F) {
 	}
 	f.Add([]byte("sources: [{properties: {a: {column: [x]}}}]"))
 	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, csv: {header: false}, header_row: 2, columns: [{name: k, required: true}], nodes: [{label: T, key: k}]}]"))
+	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, columns: [{name: k, required: true}, {name: d, type: date, format: DD/MM/YYYY}, {name: n, type: float, decimal: ',', thousands: '.'}], nodes: [{label: T, key: k, properties: [d, n]}]}]"))
+	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, columns: [{name: k, required: true}, {name: d, type: datetime, format: 'D MMM YYYY h:mm A Z'}, {name: n, type: int, thousands: ' '}], nodes: [{label: T, key: k}]}]"))
+	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, columns: [{name: k, required: true}, {name: d, type: date, format: DMYYYY}, {name: n, type: int, thousands: '.'}], nodes: [{label: T, key: k}]}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := schema.ParseMapping(data)
 		if err != nil {
@@ -396,6 +505,19 @@ func FuzzParseMapping(f *testing.F) {
 			if s.HeaderRow != nil {
 				require.GreaterOrEqual(t, *s.HeaderRow, 1)
 				require.True(t, s.HasHeader())
+			}
+			// Column formats are valid where they are allowed.
+			for _, c := range s.Columns {
+				if c.Format != "" {
+					require.Contains(t, []string{schema.TypeDate, schema.TypeDateTime}, c.Type)
+					df, err := schema.ParseDateFormat(c.Format)
+					require.NoError(t, err)
+					require.NotEmpty(t, df.Layout)
+				}
+				if c.Decimal != "" || c.Thousands != "" {
+					require.Contains(t, []string{schema.TypeInt, schema.TypeFloat}, c.Type)
+					require.NotEqual(t, cmp.Or(c.Decimal, "."), c.Thousands)
+				}
 			}
 			for _, p := range s.Files {
 				m.Match(p)

@@ -329,7 +329,7 @@ func (t *csvTable) headerLine() int { return t.hdrLine }
 
 func (t *csvTable) cellKind() cellKind { return cellKind{} }
 
-func (t *csvTable) selectColumns(positions []int, _ []string) { t.positions = positions }
+func (t *csvTable) selectColumns(positions []int, _ []string, _ []bool) { t.positions = positions }
 
 // next returns the next good row or rejected row, in file order.
 func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {

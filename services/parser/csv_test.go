@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
@@ -934,4 +935,126 @@ func TestCSVHeaderRowErrors(t *testing.T) {
 			requireRejected(t, p, err, tt.want)
 		})
 	}
+}
+
+// localFormatsMapping reads a register written in local formats: the
+// columns declare their date layouts and number separators.
+const localFormatsMapping = `
+sources:
+  - name: register
+    files: [register.csv]
+    format: csv
+    csv: {delimiter: ";"}
+    columns:
+      - {name: id, type: int, required: true}
+      - {name: start, type: date, format: DD/MM/YYYY}
+      - {name: due, type: date, format: MM/DD/YYYY}
+      - {name: signed, type: date, format: D MMM YYYY}
+      - {name: updated, type: datetime, format: "DD.MM.YYYY HH:mm"}
+      - {name: budget, type: float, decimal: ",", thousands: "."}
+      - {name: cost, type: float, decimal: ",", thousands: " "}
+      - {name: spent, type: float, thousands: ","}
+      - {name: staff, type: int, decimal: ",", thousands: "."}
+      - {name: rate, type: float, decimal: ",", thousands: "'"}
+      - {name: plain, type: float}
+    nodes:
+      - label: Project
+        key: id
+        properties: [start, due, signed, updated, budget, cost, spent, staff, rate, plain]
+`
+
+// TestCSVLocalFormats reads dates and numbers written in the formats
+// their columns declare, and reports the values that do not match them
+// with their lines.
+func TestCSVLocalFormats(t *testing.T) {
+	s := newStructured(t, mustMapping(t, localFormatsMapping), parser.StructuredConfig{})
+	content := "id;start;due;signed;updated;budget;cost;spent;staff;rate;plain\n" +
+		"1;31/12/2024;12/31/2024;5 Mar 2024;31.12.2024 23:59;1.234,56;1 234,56;1,234.56;1.234;1'234,5;1234.5\n" +
+		"2;01/02/2024;02/01/2024;15 MAR 2024;01.02.2024 08:05;1234,5;\"1\u00a0234,5\";1234.5;12,0;0,5;-0.5\n" +
+		"3;;;;;-1.234.567,89;-1 234 567,89;-1,234,567.89;-1.234.567;-1'234'567,89;\n" +
+		"4;;;;;1,234;1,234;1,234;;;\n" +
+		"5;2024-12-31;;;;;;;;;\n" +
+		"6;31/02/2024;;;;;;;;;\n" +
+		"7;;31/12/2024;;;;;;;;\n" +
+		"8;;;5 Mär 2024;;;;;;;\n" +
+		"9;;;;2024-12-31T23:59;;;;;;\n" +
+		"10;;;;;12.34.567;;;;;\n" +
+		"11;;;;;1234.56;;;;;\n" +
+		"12;;;;;;1.234,56;;;;\n" +
+		"13;;;;;;;1.234,56;;;\n" +
+		"14;;;;;;;;1.234,5;;\n" +
+		"15;;;;;;;;;;1,5\n"
+	p, err := parseFile(t, s, "register.csv", writeTemp(t, "register.csv", content))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"start": "2024-12-31", "due": "2024-12-31", "signed": "2024-03-05", "updated": "2024-12-31T23:59:00",
+			"budget": 1234.56, "cost": 1234.56, "spent": 1234.56, "staff": 1234.0, "rate": 1234.5, "plain": 1234.5},
+		"2": {"start": "2024-02-01", "due": "2024-02-01", "signed": "2024-03-15", "updated": "2024-02-01T08:05:00",
+			"budget": 1234.5, "cost": 1234.5, "spent": 1234.5, "staff": 12.0, "rate": 0.5, "plain": -0.5},
+		"3": {"budget": -1234567.89, "cost": -1234567.89, "spent": -1234567.89, "staff": -1234567.0, "rate": -1234567.89},
+		// The same text is a decimal fraction where the decimal separator
+		// is a comma, a thousand where the comma groups digits.
+		"4": {"budget": 1.234, "cost": 1.234, "spent": 1234.0},
+	}, p.properties(t))
+	const eu = `not a number in the format 1.234.567,89 (decimal ",", thousands ".")`
+	assert.Equal(t, []event.RowError{
+		{Line: 6, Column: "start", Value: "2024-12-31", Error: "not a date in the format DD/MM/YYYY"},
+		{Line: 7, Column: "start", Value: "31/02/2024", Error: "not a date in the format DD/MM/YYYY"},
+		{Line: 8, Column: "due", Value: "31/12/2024", Error: "not a date in the format MM/DD/YYYY"},
+		{Line: 9, Column: "signed", Value: "5 Mär 2024", Error: "not a date in the format D MMM YYYY"},
+		{Line: 10, Column: "updated", Value: "2024-12-31T23:59", Error: "not a date in the format DD.MM.YYYY HH:mm"},
+		{Line: 11, Column: "budget", Value: "12.34.567", Error: eu},
+		{Line: 12, Column: "budget", Value: "1234.56", Error: eu},
+		{Line: 13, Column: "cost", Value: "1.234,56", Error: `not a number in the format 1 234 567,89 (decimal ",", thousands " ")`},
+		{Line: 14, Column: "spent", Value: "1.234,56", Error: `not a number in the format 1,234,567.89 (decimal ".", thousands ",")`},
+		{Line: 15, Column: "staff", Value: "1.234,5", Error: "not a whole number"},
+		{Line: 16, Column: "plain", Value: "1,5", Error: "not a number"},
+	}, p.rejected())
+}
+
+// TestCSVLocalFormatsRejectFile names the file, the line, the column, the
+// value and the expected format of a value that does not match it.
+func TestCSVLocalFormatsRejectFile(t *testing.T) {
+	m := strings.Replace(localFormatsMapping, "    csv: {delimiter: \";\"}\n", "    csv: {delimiter: \";\"}\n    on_row_error: reject_file\n", 1)
+	s := newStructured(t, mustMapping(t, m), parser.StructuredConfig{})
+	content := "id;start;budget\n1;31/12/2024;1.234,56\n2;12/31/2024;1.234,56\n"
+	p, err := parseFile(t, s, "register.csv", writeTemp(t, "register.csv", content))
+	requireRejected(t, p, err, `register.csv: line 3, column start, value "12/31/2024": not a date in the format DD/MM/YYYY (on_row_error: reject_file)`)
+}
+
+// TestCSVLocalFormatsWindows1252 reads the file Excel saves as "CSV
+// (Comma delimited)" where the decimal separator is a comma: Windows-1252,
+// delimited by ";", dates as DD.MM.YYYY and numbers as 1.234,56.
+func TestCSVLocalFormatsWindows1252(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: kosten
+    files: [kosten.csv]
+    format: csv
+    csv: {delimiter: ";", encoding: windows-1252}
+    columns:
+      - {name: Projekt, required: true}
+      - {name: Beginn, type: date, format: DD.MM.YYYY}
+      - {name: "Budget (€)", type: float, decimal: ",", thousands: "."}
+    nodes:
+      - label: Project
+        key: Projekt
+        properties:
+          start: Beginn
+          budget: "Budget (€)"
+`), parser.StructuredConfig{})
+	content, err := charmap.Windows1252.NewEncoder().String("Projekt;Beginn;Budget (€)\r\n" +
+		"Straßenbau;31.12.2024;1.234.567,89\r\n" +
+		"Brücke;01.02.2025;-12,5\r\n" +
+		"Tunnel;2025-02-01;1.234,5\r\n")
+	require.NoError(t, err)
+	p, err := parseFile(t, s, "kosten.csv", writeTemp(t, "kosten.csv", content))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"Straßenbau": {"start": "2024-12-31", "budget": 1234567.89},
+		"Brücke":     {"start": "2025-02-01", "budget": -12.5},
+	}, p.properties(t))
+	assert.Equal(t, []event.RowError{
+		{Line: 4, Column: "Beginn", Value: "2025-02-01", Error: "not a date in the format DD.MM.YYYY"},
+	}, p.rejected())
 }

@@ -30,6 +30,7 @@ type rowBatch struct {
 	final bool
 	lines []int
 	cells [][]string        // by row; nil for a row the reader rejected
+	typed [][]int           // by row: tableRow.typed
 	errs  []*event.RowError // by row; the reader's error, or nil
 	done  chan batchResult  // receives the mapped batch, once
 }
@@ -161,7 +162,8 @@ func (s *Structured) cutBatches(ctx context.Context, tr tableReader, work, order
 	for {
 		if cur == nil {
 			cur = &rowBatch{seq: seq, done: make(chan batchResult, 1),
-				lines: make([]int, 0, size), cells: make([][]string, 0, size), errs: make([]*event.RowError, 0, size)}
+				lines: make([]int, 0, size), cells: make([][]string, 0, size), typed: make([][]int, 0, size),
+				errs: make([]*event.RowError, 0, size)}
 		}
 		row, ok, err := tr.next(ctx)
 		if err != nil {
@@ -174,6 +176,7 @@ func (s *Structured) cutBatches(ctx context.Context, tr tableReader, work, order
 		cur.lines = append(cur.lines, row.line)
 		cur.errs = append(cur.errs, row.rowErr)
 		cur.cells = append(cur.cells, nil)
+		cur.typed = append(cur.typed, row.typed)
 		widths = append(widths, len(row.cells))
 		if row.rowErr == nil {
 			for _, c := range row.cells {
@@ -208,7 +211,7 @@ func (b *recordBatcher) mapBatch(rm *rowMapper, src *schema.Source, rb *rowBatch
 	for i, line := range rb.lines {
 		rowErr := rb.errs[i]
 		if rowErr == nil {
-			rowErr = rm.mapRow(line, rb.cells[i], b)
+			rowErr = rm.mapRow(line, rb.cells[i], rb.typed[i], b)
 		}
 		if rowErr == nil {
 			continue

@@ -17,7 +17,7 @@ import (
 // the file and the batch and keeps the worker's stack.
 func TestMapPanicRaisedInCaller(t *testing.T) {
 	b := &recordBatcher{doc: event.NewDocument("teams.csv", "sha", 1, 1)}
-	rb := &rowBatch{seq: 3, lines: []int{2}, cells: [][]string{{"x"}}, errs: []*event.RowError{nil}, done: make(chan batchResult, 1)}
+	rb := &rowBatch{seq: 3, lines: []int{2}, cells: [][]string{{"x"}}, typed: [][]int{nil}, errs: []*event.RowError{nil}, done: make(chan batchResult, 1)}
 	res := b.safeMapBatch(nil, &schema.Source{}, rb) // nil mapper: a nil dereference
 	require.NotEmpty(t, res.panic)
 	assert.Contains(t, res.panic, "teams.csv: batch 3: runtime error")

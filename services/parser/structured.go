@@ -235,6 +235,11 @@ type tableRow struct {
 	line   int
 	cells  []string
 	rowErr *event.RowError
+	// typed lists the file columns, among those read with a text format
+	// (selectColumns), whose cells the file stores as numbers or dates
+	// rather than text: a workbook's number and date cells. Text formats
+	// do not apply to them. Nil for CSV.
+	typed []int
 }
 
 // blankRow reports whether every cell of a row is empty or white space:
@@ -262,8 +267,10 @@ type tableReader interface {
 	// cellKind says how cells encode dates.
 	cellKind() cellKind
 	// selectColumns names the file columns (by position) the mapping
-	// reads, and their types; it is called once, before the first next.
-	selectColumns(positions []int, types []string)
+	// reads, their types and whether they read text with a format (a
+	// date layout, number separators); it is called once, before the
+	// first next.
+	selectColumns(positions []int, types []string, formatted []bool)
 	close() error
 }
 
@@ -379,6 +386,18 @@ type rowMapper struct {
 type mappedColumn struct {
 	schema.Column
 	pos int // index in the row's cells; -1 when absent from the file
+	// date is the column's date format (Layout "" for ISO text).
+	date schema.DateFormat
+	// numberText says the column reads numbers with the separators
+	// decimal and thousands.
+	numberText bool
+	decimal    byte
+	thousands  string
+}
+
+// formatted reports whether the column reads text with a format.
+func (c *mappedColumn) formatted() bool {
+	return c.date.Layout != "" || c.numberText
 }
 
 // cellValue is a converted cell: text stays unboxed.
@@ -497,8 +516,12 @@ func newRowMapper(file string, src *schema.Source, header []string, headerLine i
 		case c.Required:
 			missing = append(missing, c.Name)
 		}
+		mc, err := newMappedColumn(c, pos)
+		if err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %w", file, src.Name, err))
+		}
 		rm.byCol[k] = len(rm.cols)
-		rm.cols = append(rm.cols, mappedColumn{Column: c, pos: pos})
+		rm.cols = append(rm.cols, mc)
 	}
 	var errs []string
 	if len(missing) > 0 {
@@ -530,6 +553,26 @@ func newRowMapper(file string, src *schema.Source, header []string, headerLine i
 	}
 	rm.plan()
 	return rm, nil
+}
+
+// newMappedColumn resolves column c's text format; pos is its file
+// position.
+func newMappedColumn(c schema.Column, pos int) (mappedColumn, error) {
+	mc := mappedColumn{Column: c, pos: pos}
+	if c.Format != "" && (c.Type == schema.TypeDate || c.Type == schema.TypeDateTime) {
+		df, err := schema.ParseDateFormat(c.Format)
+		if err != nil {
+			return mc, fmt.Errorf("column %s: format %q: %w", c.Name, c.Format, err)
+		}
+		mc.date = df
+	}
+	if c.NumberText() {
+		mc.numberText, mc.decimal, mc.thousands = true, '.', c.Thousands
+		if c.Decimal == "," {
+			mc.decimal = ','
+		}
+	}
+	return mc, nil
 }
 
 // columnKey is how a header or a declared column is known: trimmed, runs
@@ -630,14 +673,14 @@ func (rm *rowMapper) plan() {
 }
 
 // usedColumns lists the file positions of the declared columns present,
-// and their types.
-func (rm *rowMapper) usedColumns() (positions []int, types []string) {
-	for _, c := range rm.cols {
-		if c.pos >= 0 {
-			positions, types = append(positions, c.pos), append(types, c.Type)
+// their types and whether they read text with a format.
+func (rm *rowMapper) usedColumns() (positions []int, types []string, formatted []bool) {
+	for i := range rm.cols {
+		if c := &rm.cols[i]; c.pos >= 0 {
+			positions, types, formatted = append(positions, c.pos), append(types, c.Type), append(formatted, c.formatted())
 		}
 	}
-	return positions, types
+	return positions, types, formatted
 }
 
 // get returns the value of slot i in the current row: normalised text or
@@ -726,10 +769,12 @@ func (rm *rowMapper) setProps(pl []propPlan, cache *internCache[map[string]any],
 
 // mapRow converts the row's values and adds its nodes and relationships
 // to b. A row with a bad value or an empty node key adds nothing and
-// returns the error. cells is not retained.
-func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.RowError {
+// returns the error. typed lists the file columns whose cells are stored
+// as numbers or dates (tableRow.typed). cells is not retained.
+func (rm *rowMapper) mapRow(line int, cells []string, typed []int, b *recordBatcher) *event.RowError {
 	clear(rm.slotV)
-	for i, c := range rm.cols {
+	for i := range rm.cols {
+		c := &rm.cols[i]
 		cv := &rm.vals[i]
 		*cv = cellValue{}
 		if c.pos < 0 || c.pos >= len(cells) {
@@ -745,7 +790,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, b *recordBatcher) *event.R
 			}
 			continue
 		}
-		v, err := convertCell(c.Type, raw, rm.kind)
+		v, err := convertCell(c, raw, rm.kind, len(typed) > 0 && slices.Contains(typed, c.pos))
 		if err != nil {
 			return &event.RowError{Line: line, Column: c.Name, Value: clip(raw), Error: err.Error()}
 		}
@@ -909,9 +954,12 @@ func hasText(s string) bool {
 	return strings.TrimSpace(s) != ""
 }
 
-// convertCell validates raw as typ. An empty (or all-space) cell is nil,
-// no value, for every type.
-func convertCell(typ, raw string, kind cellKind) (any, error) {
+// convertCell validates raw as c's type. An empty (or all-space) cell is
+// nil, no value, for every type. Text is read with c's text format, if it
+// has one; a typed cell (a workbook's number or date cell, whose raw value
+// is the number) is read as the number it is.
+func convertCell(c *mappedColumn, raw string, kind cellKind, typed bool) (any, error) {
+	typ := c.Type
 	if typ == schema.TypeString || typ == "" {
 		if !hasText(raw) {
 			return nil, nil
@@ -921,6 +969,13 @@ func convertCell(typ, raw string, kind cellKind) (any, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return nil, nil
+	}
+	if c.numberText && !typed {
+		plain, ok := plainNumber(s, c.decimal, c.thousands)
+		if !ok {
+			return nil, fmt.Errorf("not a number in the format %s", schema.NumberExample(c.Decimal, c.Thousands))
+		}
+		s = plain
 	}
 	switch typ {
 	case schema.TypeInt:
@@ -953,13 +1008,13 @@ func convertCell(typ, raw string, kind cellKind) (any, error) {
 		}
 		return nil, errors.New("not a boolean (true/false, yes/no, 1/0)")
 	case schema.TypeDate:
-		t, _, err := parseDateCell(s, kind)
+		t, _, err := parseDate(s, c.date, kind, typed)
 		if err != nil {
 			return nil, err
 		}
 		return t.Format(time.DateOnly), nil
 	case schema.TypeDateTime:
-		t, zoned, err := parseDateCell(s, kind)
+		t, zoned, err := parseDate(s, c.date, kind, typed)
 		if err != nil {
 			return nil, err
 		}
@@ -986,6 +1041,100 @@ var (
 		"2006-01-02 15:04:05.999999999Z07:00",
 	}
 )
+
+// parseDate reads a date cell: text in the format df, if the column has
+// one, or else as parseDateCell does. A workbook's typed cell holds a
+// serial, whatever the format.
+func parseDate(s string, df schema.DateFormat, kind cellKind, typed bool) (time.Time, bool, error) {
+	if df.Layout == "" || typed {
+		return parseDateCell(s, kind)
+	}
+	t, err := time.Parse(df.Layout, s)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("not a date in the format %s", df.Pattern)
+	}
+	return t, df.Zoned, nil
+}
+
+// plainNumber rewrites s, a number written with the decimal separator
+// decimal and the digit-group separator thousands ("" for none), as Go
+// reads numbers ("-1234.5"); ok is false if s is not such a number. A
+// number is an optional sign, an integer part, and optionally the
+// decimal separator and at least one digit; the integer part may be empty
+// before a fraction (",5"). It may omit the group separators, but where it
+// has them the first group has one to three digits and every other group
+// three. The separator " " also stands for the no-break spaces (U+00A0,
+// U+202F) spreadsheets write in its place.
+func plainNumber(s string, decimal byte, thousands string) (string, bool) {
+	b := make([]byte, 0, len(s))
+	i := 0
+	if s[0] == '+' || s[0] == '-' {
+		if s[0] == '-' {
+			b = append(b, '-')
+		}
+		i++
+	}
+	digits, run, grouped := 0, 0, false
+	for i < len(s) {
+		if c := s[i]; c >= '0' && c <= '9' {
+			b = append(b, c)
+			digits++
+			run++
+			i++
+			continue
+		}
+		n := groupSeparator(s[i:], thousands)
+		if n == 0 {
+			break
+		}
+		// A separator follows a group: the first of one to three digits,
+		// the others of three.
+		if run == 0 || run > 3 || grouped && run != 3 {
+			return "", false
+		}
+		grouped, run = true, 0
+		i += n
+	}
+	if grouped && run != 3 {
+		return "", false
+	}
+	if i < len(s) && s[i] == decimal {
+		b = append(b, '.')
+		i++
+		frac := 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			b = append(b, s[i])
+			frac++
+		}
+		if frac == 0 {
+			return "", false
+		}
+	} else if digits == 0 {
+		return "", false
+	}
+	if i != len(s) {
+		return "", false
+	}
+	return string(b), true
+}
+
+// groupSeparator returns the length of the digit-group separator thousands
+// at the start of s, or 0.
+func groupSeparator(s, thousands string) int {
+	switch {
+	case thousands == "":
+		return 0
+	case strings.HasPrefix(s, thousands):
+		return len(thousands)
+	case thousands != " ":
+		return 0
+	case strings.HasPrefix(s, "\u00a0"):
+		return len("\u00a0")
+	case strings.HasPrefix(s, "\u202f"):
+		return len("\u202f")
+	}
+	return 0
+}
 
 // parseDateCell reads an Excel serial number (XLSX cells) or ISO text; the
 // bool says the text gave a time zone.

@@ -49,6 +49,10 @@ type xlsxTable struct {
 	dateCols, boolCols, text []bool
 	needsScan                bool
 	scanErr                  error
+	// formatted marks the columns (0-based) the mapping reads with a
+	// text format, whose number and date cells the scan tells apart from
+	// text.
+	formatted []bool
 }
 
 // mergeRange is a range of merged cells spanning rows first to last; its
@@ -62,6 +66,7 @@ type mergeRange struct {
 type activeMerge struct {
 	last, col int
 	value     string
+	typed     bool // the value is a number or date cell's (tableRow.typed)
 }
 
 // openXLSX checks the workbook's declared part sizes, opens it, checks the
@@ -162,7 +167,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	t.lastRow = ws.lastRow
 	t.merges = ws.merges
 	t.dateCols, t.boolCols, t.needsScan = ws.dateCols, ws.boolCols, ws.needsScan
-	if ws.needsScan || ws.dateCols != nil || ws.boolCols != nil {
+	if ws.needsScan || ws.dateCols != nil || ws.boolCols != nil || readsFormattedText(src) {
 		recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
 		if t.scan, err = openCellScan(zf, recalc, dates); err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
@@ -176,6 +181,13 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		return nil, err
 	}
 	return t, nil
+}
+
+// readsFormattedText reports whether src reads any column's text with a
+// format (a date layout, number separators): the cell scan tells which of
+// its cells are numbers or dates rather than text.
+func readsFormattedText(src *schema.Source) bool {
+	return slices.ContainsFunc(src.Columns, schema.Column.HasTextFormat)
 }
 
 // readHeader reads the header: row headerRow, the rows above it (a title
@@ -641,16 +653,19 @@ func (t *xlsxTable) where() string { return t.file + ": sheet " + t.sheet }
 
 func (t *xlsxTable) cellKind() cellKind { return t.kind }
 
-func (t *xlsxTable) selectColumns(positions []int, types []string) {
+func (t *xlsxTable) selectColumns(positions []int, types []string, formatted []bool) {
 	t.used = positions
 	t.width = 0
 	for _, p := range positions {
 		t.width = max(t.width, p+1)
 	}
 	t.text = make([]bool, t.width)
+	t.formatted = make([]bool, t.width)
 	scan := t.needsScan
 	for i, p := range positions {
 		t.text[p] = types[i] == schema.TypeString || types[i] == ""
+		t.formatted[p] = formatted[i]
+		scan = scan || formatted[i]
 		// A date shows as such in a text column; a boolean's 1 or 0 is
 		// TRUE or FALSE but in a bool column.
 		scan = scan || t.text[p] && t.dateCols != nil && t.dateCols[p] ||
@@ -660,6 +675,9 @@ func (t *xlsxTable) selectColumns(positions []int, types []string) {
 		// The scan was for cells that read the same without it here.
 		t.scanErr = t.scan.close()
 		t.scan = nil
+	}
+	if t.scan != nil {
+		t.scan.typedCols = t.formatted
 	}
 	// A merge from the header down is part of the header (a header of
 	// two rows).
@@ -671,10 +689,11 @@ func (t *xlsxTable) selectColumns(positions []int, types []string) {
 // fillMerged puts the value of a cell merged down over rows into the
 // empty cell of its column in each row of the merge, as the sheet shows
 // it (a team name written once for its members). Excel keeps the value of
-// merged cells in the first alone.
-func (t *xlsxTable) fillMerged(cells []string) []string {
+// merged cells in the first alone. typed (tableRow.typed) gains the
+// columns filled with a number or date cell's value.
+func (t *xlsxTable) fillMerged(cells []string, typed []int) ([]string, []int) {
 	if t.used == nil || len(t.active) == 0 && t.mi == len(t.merges) {
-		return cells
+		return cells, typed
 	}
 	t.active = slices.DeleteFunc(t.active, func(a activeMerge) bool { return a.last < t.rowNum })
 	for _, a := range t.active {
@@ -683,14 +702,17 @@ func (t *xlsxTable) fillMerged(cells []string) []string {
 		}
 		if cells[a.col] == "" {
 			cells[a.col] = a.value
+			if a.typed {
+				typed = append(typed, a.col)
+			}
 		}
 	}
 	for ; t.mi < len(t.merges) && t.merges[t.mi].first <= t.rowNum; t.mi++ {
 		if m := t.merges[t.mi]; m.first == t.rowNum && m.col < len(cells) && cells[m.col] != "" {
-			t.active = append(t.active, activeMerge{last: m.last, col: m.col, value: cells[m.col]})
+			t.active = append(t.active, activeMerge{last: m.last, col: m.col, value: cells[m.col], typed: slices.Contains(typed, m.col)})
 		}
 	}
-	return cells
+	return cells, typed
 }
 
 // next returns the next row with any content; line is its sheet row number.
@@ -715,12 +737,12 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if err != nil {
 			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
 		}
-		rowErr, err := t.applyNotes(cells)
+		rowErr, typed, err := t.applyNotes(cells)
 		if err != nil {
 			return tableRow{}, false, err
 		}
 		if !blankRow(cells) {
-			cells = t.fillMerged(cells)
+			cells, typed = t.fillMerged(cells, typed)
 			if rowErr != nil {
 				return tableRow{line: t.rowNum, rowErr: rowErr}, true, nil
 			}
@@ -729,7 +751,7 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 				// column XFD would cost 16384 of them.
 				cells = cells[:t.width]
 			}
-			return tableRow{line: t.rowNum, cells: cells}, true, nil
+			return tableRow{line: t.rowNum, cells: cells, typed: typed}, true, nil
 		}
 	}
 }
@@ -740,19 +762,22 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 // blanked (their value, "" or a placeholder 0, is not the formula's). The
 // first such formula in a column the mapping reads is returned as a row
 // error, for a row that is not empty otherwise: templates fill formulas
-// down into rows still without data.
-func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
+// down into rows still without data. typed lists the columns read with a
+// text format whose cells are numbers or dates (tableRow.typed).
+func (t *xlsxTable) applyNotes(cells []string) (rowErr *event.RowError, typed []int, err error) {
 	if t.scan == nil || t.used == nil { // nothing to note, or the header row
-		return nil, nil
+		return nil, nil, nil
 	}
 	notes, err := t.scan.rowNotes(t.rowNum)
 	if err != nil {
-		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
+		return nil, nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
 	}
-	var rowErr *event.RowError
 	for _, n := range notes {
 		if n.col >= len(cells) {
 			continue
+		}
+		if n.typed {
+			typed = append(typed, n.col)
 		}
 		switch {
 		case n.uncached:
@@ -773,7 +798,7 @@ func (t *xlsxTable) applyNotes(cells []string) (*event.RowError, error) {
 			cells[n.col] = n.text
 		}
 	}
-	return rowErr, nil
+	return rowErr, typed, nil
 }
 
 // The row errors of formulas without a calculated result.

@@ -42,7 +42,7 @@ sources:
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tr.close()) })
 	require.Len(t, tr.header(), excelize.MaxColumns)
-	tr.selectColumns([]int{0, 2}, []string{"", ""})
+	tr.selectColumns([]int{0, 2}, []string{"", ""}, []bool{false, false})
 	row, ok, err := tr.next(t.Context())
 	require.NoError(t, err)
 	require.True(t, ok)

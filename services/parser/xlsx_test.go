@@ -894,3 +894,103 @@ func TestXLSXHeaderRowErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestXLSXLocalFormats reads text cells in the formats their columns
+// declare, while number and date cells stay the numbers and dates they
+// are: a number cell 1.234 is 1.234, a text cell "1.234" with "." grouping
+// thousands is 1234.
+func TestXLSXLocalFormats(t *testing.T) {
+	m := mustMapping(t, `
+sources:
+  - name: book
+    files: ["*.xlsx"]
+    format: xlsx
+    columns:
+      - {name: id, type: int, required: true}
+      - {name: day, type: date, format: DD.MM.YYYY}
+      - {name: at, type: datetime, format: "DD.MM.YYYY HH:mm"}
+      - {name: amount, type: float, decimal: ",", thousands: "."}
+      - {name: count, type: int, decimal: ",", thousands: "."}
+    nodes:
+      - label: Thing
+        key: id
+        properties: [day, at, amount, count]
+`)
+	s := newStructured(t, m, parser.StructuredConfig{})
+	file := writeWorkbook(t, "book.xlsx", map[string][][]any{
+		"Data": {
+			{"id", "day", "at", "amount", "count"},
+			{1, "31.12.2024", "31.12.2024 23:59", "1.234,56", "1.234"},
+			{2, time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 3, 1, 10, 20, 30, 0, time.UTC), 1234.5, 1234},
+			{3, nil, nil, 1.234, 12},
+			{4, nil, nil, "1.234", "12.345.678"},
+			{5, "2024-12-31", nil, nil, nil},
+			{6, "45657", nil, nil, nil},
+			{7, nil, nil, "1234.56", nil},
+			{8, nil, nil, nil, "1.234,5"},
+		},
+	}, false)
+	p, err := parseFile(t, s, "book.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"day": "2024-12-31", "at": "2024-12-31T23:59:00", "amount": 1234.56, "count": 1234.0},
+		"2": {"day": "2024-03-01", "at": "2024-03-01T10:20:30", "amount": 1234.5, "count": 1234.0},
+		"3": {"amount": 1.234, "count": 12.0},
+		"4": {"amount": 1234.0, "count": 12345678.0},
+	}, p.properties(t))
+	assert.Equal(t, []event.RowError{
+		{Line: 6, Column: "day", Value: "2024-12-31", Error: "not a date in the format DD.MM.YYYY"},
+		{Line: 7, Column: "day", Value: "45657", Error: "not a date in the format DD.MM.YYYY"},
+		{Line: 8, Column: "amount", Value: "1234.56", Error: `not a number in the format 1.234.567,89 (decimal ",", thousands ".")`},
+		{Line: 9, Column: "count", Value: "1.234,5", Error: "not a whole number"},
+	}, p.rejected(), "line numbers are sheet row numbers")
+
+	// A sheet without dates, formulas or booleans: the text format alone
+	// tells number cells from text.
+	file = writeWorkbook(t, "plain.xlsx", map[string][][]any{
+		"Data": {{"id", "amount"}, {1, 1.234}, {2, "1.234"}, {3, "1,5"}},
+	}, false)
+	p, err = parseFile(t, s, "plain.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"amount": 1.234},
+		"2": {"amount": 1234.0},
+		"3": {"amount": 1.5},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
+// TestXLSXLocalFormatsMergedCells fills the rows of a merged number cell
+// with the number, and those of a merged text cell with the text read in
+// its column's format.
+func TestXLSXLocalFormatsMergedCells(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: book
+    files: [book.xlsx]
+    format: xlsx
+    columns:
+      - {name: id, type: int, required: true}
+      - {name: amount, type: float, decimal: ",", thousands: "."}
+    nodes:
+      - {label: Thing, key: id, properties: [amount]}
+`), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, row := range [][]any{{"id", "amount"}, {1, 1.234}, {2}, {3, "1.234"}, {4}} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &row))
+	}
+	require.NoError(t, f.MergeCell("Sheet1", "B2", "B3"))
+	require.NoError(t, f.MergeCell("Sheet1", "B4", "B5"))
+	file := filepath.Join(t.TempDir(), "book.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	p, err := parseFile(t, s, "book.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"amount": 1.234}, "2": {"amount": 1.234},
+		"3": {"amount": 1234.0}, "4": {"amount": 1234.0},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}

@@ -41,6 +41,11 @@ import (
 // A date cell stores its serial number (days since 1900 or 1904) and shows
 // the date its style's number format gives; a text column reads the date,
 // in ISO form, where the iterator's raw values give the serial.
+//
+// A number cell and a text cell holding the same characters ("1.234") give
+// the same raw value, while a column that reads text with a format (1.234
+// meaning 1234) must tell them apart: the scan says which of its cells are
+// numbers or dates.
 
 // cellNote is what cellScan tells about one cell.
 type cellNote struct {
@@ -58,13 +63,17 @@ type cellNote struct {
 	// (YYYY-MM-DD, with THH:MM:SS for a time of day), for a text column;
 	// "" for other cells and serials that are no date.
 	date string
+	// typed marks a number or date cell (rather than text) in a column
+	// of cellScan.typedCols.
+	typed bool
 }
 
 // cellScan reads a worksheet part row by row, in step with excelize's row
-// iterator, and notes each row's formula cells without a usable result and
-// number cells not in their shortest form. It scans bytes, as
-// checkWorksheet does, and runs only for worksheets checkWorksheet found
-// such cells in.
+// iterator, and notes each row's formula cells without a usable result,
+// number cells not in their shortest form and the number and date cells of
+// typedCols. It scans bytes, as checkWorksheet does, and runs only for
+// worksheets checkWorksheet found such cells in, or whose source reads
+// text with a format.
 type cellScan struct {
 	rc     io.ReadCloser
 	br     *bufio.Reader
@@ -73,6 +82,9 @@ type cellScan struct {
 	eof    bool
 	row    int        // number of the row scanned last
 	notes  []cellNote // its notes
+	// typedCols marks the columns (0-based) whose number and date cells
+	// are noted as typed: those read with a text format.
+	typedCols []bool
 }
 
 // maxFormulaText bounds the formula text kept for an error message.
@@ -147,7 +159,7 @@ func (s *cellScan) readRow() error {
 		cell.note.col = cell.col
 		cell.note.placeholder = cell.hasFormula && cell.zero && s.recalc
 		cell.note.uncached = cell.hasFormula && !cell.cached || cell.note.placeholder
-		if cell.note.uncached || cell.note.text != "" || cell.note.date != "" {
+		if cell.note.uncached || cell.note.text != "" || cell.note.date != "" || cell.note.typed {
 			s.notes = append(s.notes, cell.note)
 		}
 	}
@@ -208,6 +220,8 @@ func (s *cellScan) readRow() error {
 			// An empty result is a result for a formula giving text
 			// (t="str"), not for one giving a number.
 			cell.cached = len(text) > 0 || cell.typ == "str"
+			number := cell.typ == "" || cell.typ == "n" || cell.typ == "d"
+			cell.note.typed = number && len(text) > 0 && cell.col < len(s.typedCols) && s.typedCols[cell.col]
 			switch cell.typ {
 			case "", "n":
 				cell.zero = string(text) == "0"
