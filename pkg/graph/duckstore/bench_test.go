@@ -2,9 +2,6 @@ package duckstore_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,39 +13,8 @@ import (
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
+	"github.com/docgraph/docgraph/pkg/graph/graphtest"
 )
-
-// benchChunkOps returns the chunk ops of docs generated documents shaped
-// like `docgraph bench`'s corpus: 14 chunks of about 900 characters each,
-// nine mentions per chunk out of 80 entities, a MANAGES in every fourth.
-func benchChunkOps(docs int) []graph.Op { return benchChunkOpsVersion(docs, 1) }
-
-// benchChunkOpsVersion is benchChunkOps for a version of every document
-// (a different content for each version).
-func benchChunkOpsVersion(docs int, version uint64) []graph.Op {
-	text := strings.Repeat("The quarterly review covered budget, risks and the AACE-101 procedure. ", 13)
-	var ops []graph.Op
-	for d := range docs {
-		sum := sha256.Sum256([]byte(strconv.Itoa(d) + "/" + strconv.FormatUint(version, 10)))
-		doc := event.NewDocument(fmt.Sprintf("reports/2026/report-%05d.md", d), hex.EncodeToString(sum[:]), 10_000, version)
-		for i := range 14 {
-			x := &event.Extraction{Chunk: event.Chunk{Document: doc, Index: i, Total: 14, Text: text}}
-			for m := range 9 {
-				e := (d*7 + i*3 + m*11) % 80
-				label := []string{"Person", "Project", "Procedure", "Team"}[e%4]
-				x.Mentions = append(x.Mentions, event.Node{Label: label, Key: fmt.Sprintf("%s-%03d", strings.ToLower(label), e),
-					Properties: map[string]any{"name": fmt.Sprintf("Name %d", e)}})
-			}
-			if i%4 == 0 {
-				x.Relationships = append(x.Relationships, event.Relationship{Type: "MANAGES", Source: event.SourceText,
-					From: event.NodeRef{Label: "Person", Key: fmt.Sprintf("person-%03d", (d+i)%20*4)},
-					To:   event.NodeRef{Label: "Project", Key: fmt.Sprintf("project-%03d", (d+i)%20*4+1)}})
-			}
-			ops = append(ops, graph.Op{PutChunk: x})
-		}
-	}
-	return ops
-}
 
 // BenchmarkIngestChunks writes the chunks of 2,000 documents (28,000 chunks,
 // 252,000 mentions) in batches of 1,024 ops, as the graph writer does under
@@ -57,7 +23,7 @@ func benchChunkOpsVersion(docs int, version uint64) []graph.Op {
 //	go test -run '^$' -bench IngestChunks -benchtime 1x ./pkg/graph/duckstore
 func BenchmarkIngestChunks(b *testing.B) {
 	docs := benchEnv(b, "DOCGRAPH_BENCH_DOCS", 2000)
-	ops := benchChunkOps(docs)
+	ops := graphtest.BenchChunkOps(docs, 1)
 	benchWrite(b, docs, nil, ops, benchEnv(b, "DOCGRAPH_BENCH_BATCH", 1024), nil)
 	b.ReportMetric(float64(len(ops)*b.N)/b.Elapsed().Seconds(), "chunks/s")
 	if rss, err := os.ReadFile("/proc/self/status"); err == nil {
@@ -77,8 +43,8 @@ func BenchmarkIngestChunks(b *testing.B) {
 //	go test -run '^$' -bench IngestChanged -benchtime 1x ./pkg/graph/duckstore
 func BenchmarkIngestChanged(b *testing.B) {
 	docs := benchEnv(b, "DOCGRAPH_BENCH_DOCS", 2000)
-	v2 := benchChunkOpsVersion(docs, 2)
-	benchWrite(b, docs, benchChunkOps(docs), v2, 1024, func(st *duckstore.Store) {
+	v2 := graphtest.BenchChunkOps(docs, 2)
+	benchWrite(b, docs, graphtest.BenchChunkOps(docs, 1), v2, 1024, func(st *duckstore.Store) {
 		stats, err := st.Stats(context.Background())
 		require.NoError(b, err)
 		require.Equal(b, int64(len(v2)), stats.Nodes["Chunk"])
@@ -92,13 +58,13 @@ func BenchmarkIngestChanged(b *testing.B) {
 //	go test -run '^$' -bench Reextract -benchtime 1x ./pkg/graph/duckstore
 func BenchmarkReextract(b *testing.B) {
 	docs := benchEnv(b, "DOCGRAPH_BENCH_DOCS", 1000)
-	again := benchChunkOps(docs)
+	again := graphtest.BenchChunkOps(docs, 1)
 	for i := range again {
 		x := *again[i].PutChunk
 		x.Mentions = x.Mentions[:len(x.Mentions)-2]
 		again[i] = graph.Op{PutChunk: &x}
 	}
-	benchWrite(b, docs, benchChunkOps(docs), again, 1024, nil)
+	benchWrite(b, docs, graphtest.BenchChunkOps(docs, 1), again, 1024, nil)
 }
 
 // BenchmarkDelete deletes every document of BenchmarkIngestChunks's corpus
@@ -110,9 +76,9 @@ func BenchmarkDelete(b *testing.B) {
 	docs := benchEnv(b, "DOCGRAPH_BENCH_DOCS", 2000)
 	var dels []graph.Op
 	for d := range docs {
-		dels = append(dels, graph.Op{DeleteDocument: &event.DocumentDeleted{Path: fmt.Sprintf("reports/2026/report-%05d.md", d), Version: 2}})
+		dels = append(dels, graph.Op{DeleteDocument: &event.DocumentDeleted{Path: graphtest.BenchPath(d), Version: 2}})
 	}
-	benchWrite(b, docs, benchChunkOps(docs), dels, 1024, func(st *duckstore.Store) {
+	benchWrite(b, docs, graphtest.BenchChunkOps(docs, 1), dels, 1024, func(st *duckstore.Store) {
 		stats, err := st.Stats(context.Background())
 		require.NoError(b, err)
 		require.Zero(b, stats.Nodes["Chunk"])

@@ -1,19 +1,16 @@
 package neostore_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/graph/graphtest"
 	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
 )
 
@@ -68,37 +65,6 @@ func BenchmarkWrite(b *testing.B) {
 		neostoretest.WritePath{Name: "store", Nodes: writeNodes, Rels: writeRels})
 }
 
-// benchChunkOps returns the chunk ops of docs generated documents shaped
-// like the embedded store's benchmark corpus (`docgraph bench`'s): 14
-// chunks of about 900 characters each, nine mentions per chunk out of 80
-// entities, a MANAGES in every fourth.
-func benchChunkOps(docs int) []graph.Op {
-	text := strings.Repeat("The quarterly review covered budget, risks and the AACE-101 procedure. ", 13)
-	var ops []graph.Op
-	for d := range docs {
-		sum := sha256.Sum256([]byte(strconv.Itoa(d)))
-		doc := event.NewDocument(benchPath(d), hex.EncodeToString(sum[:]), 10_000, 1)
-		for i := range 14 {
-			x := &event.Extraction{Chunk: event.Chunk{Document: doc, Index: i, Total: 14, Text: text}}
-			for m := range 9 {
-				e := (d*7 + i*3 + m*11) % 80
-				label := []string{"Person", "Project", "Procedure", "Team"}[e%4]
-				x.Mentions = append(x.Mentions, graph.Node{Label: label, Key: fmt.Sprintf("%s-%03d", strings.ToLower(label), e),
-					Properties: map[string]any{"name": fmt.Sprintf("Name %d", e)}})
-			}
-			if i%4 == 0 {
-				x.Relationships = append(x.Relationships, graph.Relationship{Type: "MANAGES", Source: event.SourceText,
-					From: graph.NodeRef{Label: "Person", Key: fmt.Sprintf("person-%03d", (d+i)%20*4)},
-					To:   graph.NodeRef{Label: "Project", Key: fmt.Sprintf("project-%03d", (d+i)%20*4+1)}})
-			}
-			ops = append(ops, graph.Op{PutChunk: x})
-		}
-	}
-	return ops
-}
-
-func benchPath(d int) string { return fmt.Sprintf("reports/2026/report-%05d.md", d) }
-
 // BenchmarkDelete writes the chunks of 2,000 documents (28,000 chunks,
 // 252,000 mentions) untimed, then deletes every document (a folder
 // removed) in batches of 1,024 deletions, as the graph writer does under a
@@ -125,12 +91,12 @@ func BenchmarkDelete(b *testing.B) {
 	}
 	dels := make([]graph.Op, docs)
 	for d := range docs {
-		dels[d] = graph.Op{DeleteDocument: &event.DocumentDeleted{Path: benchPath(d), Version: 2}}
+		dels[d] = graph.Op{DeleteDocument: &event.DocumentDeleted{Path: graphtest.BenchPath(d), Version: 2}}
 	}
 	for range b.N {
 		b.StopTimer()
 		require.NoError(b, s.Wipe(ctx))
-		apply(benchChunkOps(docs))
+		apply(graphtest.BenchChunkOps(docs, 1))
 		b.StartTimer()
 		apply(dels)
 		b.StopTimer()
