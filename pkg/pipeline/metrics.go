@@ -27,6 +27,7 @@ type Metrics struct {
 	paused   *prometheus.GaugeVec
 	slow     *prometheus.CounterVec
 	missed   *prometheus.CounterVec
+	noRoom   *prometheus.GaugeVec
 }
 
 // NewMetrics registers the runner metrics with reg.
@@ -65,13 +66,23 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "docgraph", Subsystem: "pipeline", Name: "missed_total",
 			Help: "Messages that left a stage's input stream (max age, size limit) before the stage received them, by stage.",
 		}, []string{"stage"}),
+		noRoom: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "waiting_for_room",
+			Help: "Inputs of a stage retried because JetStream has no room for their outputs (its store is full), by stage.",
+		}, []string{"stage"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused, m.slow, m.missed} {
+	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused, m.slow, m.missed, m.noRoom} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pipeline metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// WaitingForRoomGauge returns the gauge of a stage's inputs waiting for
+// room in JetStream (for tests).
+func (m *Metrics) WaitingForRoomGauge(stage string) prometheus.Gauge {
+	return m.noRoom.WithLabelValues(stage)
 }
 
 // MessagesCounter returns the messages counter of a stage and outcome (for

@@ -1050,6 +1050,7 @@ func TestRunnerWaitsForRoomInJetStream(t *testing.T) {
 	assert.True(t, waiting)
 	assert.False(t, since.IsZero())
 	assert.ErrorContains(t, cause, "insufficient resources")
+	assert.InDelta(t, 3, testutil.ToFloat64(e.metrics.WaitingForRoomGauge("test")), 0, "inputs waiting for room")
 
 	require.NoError(t, e.js.DeleteStream(t.Context(), "FILL"))
 	e.waitCounted(t, "test", pipeline.OutcomeAck, 3)
@@ -1057,6 +1058,7 @@ func TestRunnerWaitsForRoomInJetStream(t *testing.T) {
 	assert.Empty(t, dlqMessages(t, e.js), "nothing dead-lettered once room was made")
 	waiting, _, _ = r.WaitingForRoom()
 	assert.False(t, waiting)
+	assert.Zero(t, testutil.ToFloat64(e.metrics.WaitingForRoomGauge("test")), "inputs waiting for room")
 	assert.Zero(t, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeTerm)))
 }
 

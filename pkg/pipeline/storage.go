@@ -36,6 +36,9 @@ func (r *Runner) waitForRoom(ctx context.Context, seq uint64, err error) {
 	if len(f.waiting) == 0 {
 		f.since = time.Now()
 	}
+	if !f.waiting[seq] {
+		r.metrics.noRoom.WithLabelValues(r.cfg.Stage).Inc()
+	}
 	f.waiting[seq], f.cause = true, err
 	n := len(f.waiting)
 	log := time.Since(f.logged) >= storageFullLogEvery
@@ -54,7 +57,10 @@ func (r *Runner) waitForRoom(ctx context.Context, seq uint64, err error) {
 func (r *Runner) roomFound(seq uint64) {
 	f := &r.full
 	f.mu.Lock()
-	delete(f.waiting, seq)
+	if f.waiting[seq] {
+		delete(f.waiting, seq)
+		r.metrics.noRoom.WithLabelValues(r.cfg.Stage).Dec()
+	}
 	f.mu.Unlock()
 }
 
