@@ -149,7 +149,7 @@ type Source struct {
 	Files []string `yaml:"files"`
 	// Format is FormatCSV or FormatXLSX.
 	Format string `yaml:"format"`
-	// Sheet names the XLSX worksheet; empty means the first worksheet.
+	// Sheet names the XLSX worksheet; empty means the first visible one.
 	Sheet string `yaml:"sheet,omitempty"`
 	// HeaderRow is the 1-based number of the header row: the physical
 	// line of a CSV file (as a text editor numbers lines, so a quoted

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -119,14 +120,25 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	case len(sheets) == 0:
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: no worksheets", doc.Path))
 	case t.sheet == "":
-		// The first worksheet: Excel puts a chart moved to a sheet of its
-		// own before its data.
-		t.sheet = sheets[0]
+		// The first visible worksheet, the one Excel opens on: a chart
+		// moved to a sheet of its own comes before its data, and a
+		// hidden sheet holds lookups. With every worksheet hidden, the
+		// first of them.
+		first := ""
 		for _, n := range sheets {
-			if _, ws, err := sheetPart(&zr.Reader, n); err == nil && ws {
+			if _, ws, err := sheetPart(&zr.Reader, n); err != nil || !ws {
+				continue
+			}
+			if first == "" {
+				first = n
+			}
+			if visible, err := f.GetSheetVisible(n); err == nil && visible {
 				t.sheet = n
 				break
 			}
+		}
+		if t.sheet == "" {
+			t.sheet = cmp.Or(first, sheets[0])
 		}
 	case !slices.Contains(sheets, t.sheet):
 		// A sheet renamed by hand may keep a space the tab does not show.
@@ -647,8 +659,8 @@ func (t *xlsxTable) header() []string { return t.hdr }
 
 func (t *xlsxTable) headerLine() int { return t.hdrRow }
 
-// where names the sheet too: without one in the mapping, the first sheet
-// is read, which may be a hidden one.
+// where names the sheet too: without one in the mapping, the first
+// visible worksheet is read, which may not be the one meant.
 func (t *xlsxTable) where() string { return t.file + ": sheet " + t.sheet }
 
 func (t *xlsxTable) cellKind() cellKind { return t.kind }

@@ -376,6 +376,31 @@ func TestXLSXSheets(t *testing.T) {
 	}
 }
 
+// Without a sheet in the mapping, the first visible worksheet is read,
+// the one Excel opens on: a hidden sheet before it (lookups) is passed
+// over.
+func TestXLSXFirstVisibleSheet(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Lookup"))
+	require.NoError(t, f.SetSheetRow("Lookup", "A1", &[]any{"name"}))
+	require.NoError(t, f.SetSheetRow("Lookup", "A2", &[]any{"not this"}))
+	i, err := f.NewSheet("Register")
+	require.NoError(t, err)
+	require.NoError(t, f.SetSheetRow("Register", "A1", &[]any{"id", "name"}))
+	require.NoError(t, f.SetSheetRow("Register", "A2", &[]any{7, "Widget"}))
+	f.SetActiveSheet(i)
+	require.NoError(t, f.SetSheetVisible("Lookup", false))
+	file := filepath.Join(t.TempDir(), "any.xlsx")
+	require.NoError(t, f.SaveAs(file))
+
+	p, err := parseFile(t, s, "any.xlsx", file)
+	require.NoError(t, err)
+	require.Len(t, p.records, 1)
+	assert.Equal(t, []event.Node{{Label: "Thing", Key: "7", Properties: map[string]any{"name": "Widget"}}}, p.records[0].Nodes)
+}
+
 // TestXLSXChartSheets reads the first worksheet when the mapping names no
 // sheet: Excel puts a chart moved to a sheet of its own before its data.
 // A chart sheet named in the mapping is refused, saying so.
