@@ -25,6 +25,9 @@ import (
 const (
 	alertsPath         = "deployments/prometheus/alerts.yml"
 	prometheusRulePath = "deployments/k8s/prometheusrule.yaml"
+	// alertsUnitTestPath holds promtool's unit tests of alertsPath, run by
+	// hand (deployments/README.md, "Alerts").
+	alertsUnitTestPath = "deployments/prometheus/alerts_test.yml"
 	// promConfigContainer is where docker-compose.yml mounts prometheus.yml;
 	// its rule_files are relative to its folder.
 	promConfigContainer = "/etc/prometheus/prometheus.yml"
@@ -328,6 +331,32 @@ func TestAlertRules(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	t.Run("unit tests", func(t *testing.T) {
+		var ut struct {
+			RuleFiles []string `yaml:"rule_files"`
+			Tests     []struct {
+				AlertRuleTest []struct {
+					Alertname string `yaml:"alertname"`
+				} `yaml:"alert_rule_test"`
+			} `yaml:"tests"`
+		}
+		readYAML(t, repoFile(t, alertsUnitTestPath), &ut)
+		assert.Equal(t, []string{path.Base(alertsPath)}, ut.RuleFiles)
+		tested := map[string]bool{}
+		for _, tc := range ut.Tests {
+			for _, a := range tc.AlertRuleTest {
+				tested[a.Alertname] = true
+			}
+		}
+		for _, g := range rules.Groups {
+			for _, r := range g.Rules {
+				assert.True(t, tested[r.Alert], "%s does not test alert %s", alertsUnitTestPath, r.Alert)
+				delete(tested, r.Alert)
+			}
+		}
+		assert.Empty(t, tested, "%s tests alerts %s does not have", alertsUnitTestPath, alertsPath)
 	})
 
 	t.Run("prometheus operator", func(t *testing.T) {
