@@ -334,9 +334,11 @@ func TestCompose(t *testing.T) {
 	t.Run("prometheus", func(t *testing.T) {
 		prom, ok := c.Services["prometheus"]
 		require.True(t, ok, "a prometheus service")
-		file, err := prom.hostPath(root, "/etc/prometheus/prometheus.yml")
+		file, err := prom.hostPath(root, promConfigContainer)
 		require.NoError(t, err)
 		checkPrometheus(t, root, file, c, img)
+		hostPath := func(p string) (string, error) { return prom.hostPath(root, p) }
+		assert.NoError(t, ruleFilesMounted(loadPromConfigRuleFiles(t, file), hostPath, repoFile(t, alertsPath)))
 	})
 
 	t.Run("grafana", func(t *testing.T) {
@@ -562,6 +564,12 @@ func readYAML(t *testing.T, file string, v any) {
 	require.NoError(t, yaml.Unmarshal(data, v), file)
 }
 
+// optionalManifests are the files of k8s/ that the Kustomize base leaves
+// out, with the reason; deployments/README.md says how to apply them.
+var optionalManifests = map[string]string{
+	"prometheusrule.yaml": "its CRD exists only where the Prometheus Operator runs",
+}
+
 // manifests loads every resource listed in the kustomization.
 type manifests struct {
 	kust    kustomization
@@ -584,11 +592,17 @@ func loadK8s(t *testing.T) manifests {
 		m.objects = append(m.objects, objs...)
 		listed[r] = true
 	}
-	// Every manifest in the folder is listed, so none is forgotten.
+	// Every manifest in the folder is listed, so none is forgotten, except
+	// the optional ones, which must not be.
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	require.NoError(t, err)
 	for _, f := range files {
-		if base := filepath.Base(f); base != "kustomization.yaml" {
+		base := filepath.Base(f)
+		switch {
+		case base == "kustomization.yaml":
+		case optionalManifests[base] != "":
+			assert.False(t, listed[base], "%s is optional (%s): it must not be in kustomization.yaml resources", base, optionalManifests[base])
+		default:
 			assert.True(t, listed[base], "%s is not listed in kustomization.yaml resources", base)
 		}
 	}
@@ -1156,6 +1170,144 @@ func TestChecksFail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := checkInvocation(tt.args, tt.env, noConfig)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+	t.Run("alert rules", testAlertRulesFail)
+	t.Run("rule files", testRuleFilesFail)
+	t.Run("prometheus rule drift", testRuleDriftFail)
+}
+
+// validAlertRule is a rule file with one alert that passes checkAlertRules
+// (runbook anchor "alerts"); the cases of testAlertRulesFail break it.
+const validAlertRule = `groups:
+  - name: g
+    rules:
+      - alert: DocgraphStagePaused
+        expr: max by (stage) (docgraph_pipeline_paused) > 0
+        for: 5m
+        labels:
+          severity: critical
+        annotations:
+          summary: s
+          description: d
+          runbook: deployments/README.md#alerts
+`
+
+func testAlertRulesFail(t *testing.T) {
+	known := alertMetricKnown(t)
+	anchors := map[string]bool{"alerts": true}
+	tests := []struct {
+		name    string
+		old     string
+		new     string
+		wantErr string
+	}{
+		{"valid", "", "", ""},
+		{"valid without for when instant", "DocgraphStagePaused\n        expr: max by (stage) (docgraph_pipeline_paused) > 0\n        for: 5m",
+			"DocgraphMessagesMissed\n        expr: docgraph_pipeline_missed_total > 0", ""},
+		{"unknown field", "expr:", "expression:", "field expression not found"},
+		{"recording rule", "alert: DocgraphStagePaused", "record: stage:paused", "field record not found"},
+		{"no for", "        for: 5m\n", "", "for: required"},
+		{"bad for", "for: 5m", "for: five minutes", `for "five minutes": not a duration`},
+		{"bad severity", "severity: critical", "severity: page", `labels.severity "page"`},
+		{"no severity", "          severity: critical\n", "          team: docs\n", `labels.severity ""`},
+		{"no summary", "summary: s", "title: s", "annotations.summary: required"},
+		{"no description", "description: d", "description: ''", "annotations.description: required"},
+		{"no runbook", "runbook:", "runbook_url:", "annotations.runbook: required"},
+		{"runbook anchor", "#alerts", "#alarms", `annotations.runbook "deployments/README.md#alarms"`},
+		{"runbook file", "deployments/README.md#", "README.md#", `annotations.runbook "README.md#alerts"`},
+		{"unknown docgraph metric", "docgraph_pipeline_paused", "docgraph_pipeline_pauses", "no metric docgraph_pipeline_pauses"},
+		{"unknown exporter metric", "max by (stage) (docgraph_pipeline_paused)", "jetstream_consumer_lag", "no metric jetstream_consumer_lag"},
+		{"no metric", "max by (stage) (docgraph_pipeline_paused) > 0", "vector(1)", "reads no metric"},
+		{"lowercase name", "alert: DocgraphStagePaused", "alert: docgraph_paused", "want a CamelCase name"},
+		{"no groups", validAlertRule, "groups: []\n", "no groups"},
+		{"duplicate alert", validAlertRule, validAlertRule + "  - name: h\n    rules:\n" + alertRuleOf(validAlertRule), "defined twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := strings.Replace(validAlertRule, tt.old, tt.new, 1)
+			require.True(t, tt.old == "" || data != validAlertRule, "the case changes nothing")
+			_, err := checkAlertRules([]byte(data), known, anchors)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+// alertRuleOf returns the rules of a rule file's only group.
+func alertRuleOf(file string) string {
+	_, rules, _ := strings.Cut(file, "    rules:\n")
+	return rules
+}
+
+func testRuleFilesFail(t *testing.T) {
+	dir := t.TempDir()
+	alerts := filepath.Join(dir, "alerts.yml")
+	require.NoError(t, os.WriteFile(alerts, []byte(validAlertRule), 0o600))
+	mounted := func(p string) (string, error) {
+		if p == "/etc/prometheus/alerts.yml" {
+			return alerts, nil
+		}
+		if rel, ok := strings.CutPrefix(p, "/etc/prometheus/"); ok {
+			return filepath.Join(dir, rel), nil
+		}
+		return "", fmt.Errorf("%s is not inside any bind mount", p)
+	}
+	tests := []struct {
+		name      string
+		ruleFiles []string
+		wantErr   string
+	}{
+		{"valid", []string{"alerts.yml"}, ""},
+		{"valid absolute", []string{"/etc/prometheus/alerts.yml"}, ""},
+		{"not listed", nil, "is not loaded"},
+		{"other file", []string{"rules.yml"}, "does not exist"},
+		{"not mounted", []string{"/rules/alerts.yml"}, "not inside any bind mount"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ruleFilesMounted(tt.ruleFiles, mounted, alerts)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func testRuleDriftFail(t *testing.T) {
+	var want ruleFile
+	require.NoError(t, decodeStrict([]byte(validAlertRule), &want))
+	tests := []struct {
+		name    string
+		old     string
+		new     string
+		wantErr string
+	}{
+		{"same", "", "", ""},
+		{"expr", "> 0", "> 1", "alert DocgraphStagePaused differs"},
+		{"for", "for: 5m", "for: 10m", "alert DocgraphStagePaused differs"},
+		{"annotation", "summary: s", "summary: t", "alert DocgraphStagePaused differs"},
+		{"group name", "name: g", "name: h", "group 0: h"},
+		{"group missing", validAlertRule, "groups: []\n", "0 groups, want 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got ruleFile
+			require.NoError(t, decodeStrict([]byte(strings.Replace(validAlertRule, tt.old, tt.new, 1)), &got))
+			err := ruleGroupsDrift(want.Groups, got.Groups)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return
