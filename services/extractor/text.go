@@ -27,6 +27,9 @@ import (
 //   - a right single quotation mark or modifier letter apostrophe inside a
 //     word (after a letter or digit, before a letter) is an apostrophe
 //     ("O’Connor", "Bishop’s"); a closing quotation mark stays.
+//   - the Latin ligatures U+FB00 to U+FB06, which PDFs (and text copied
+//     from them) hold for "ff", "fi", "fl", "ffi", "ffl" and "st", are
+//     their letters: "Griﬃn" is "Griffin".
 //
 // Text that holds none of these characters is returned as it is (after
 // NFC), without copying.
@@ -60,6 +63,8 @@ func readable(text string) string {
 			} else {
 				b.WriteRune(r)
 			}
+		case '\uFB00' <= r && r <= '\uFB06': // Latin ligatures
+			b.WriteString(ligatures[r-'\uFB00'])
 		case r == '\u2019' || r == '\u02BC': // right single quotation mark, modifier apostrophe
 			if isWordRune(prev) && unicode.IsLetter(next) {
 				b.WriteByte('\'')
@@ -94,10 +99,13 @@ func firstVariant(text string) int {
 	return -1
 }
 
+// ligatures are the letters of the Latin ligatures U+FB00 to U+FB06.
+var ligatures = [...]string{"ff", "fi", "fl", "ffi", "ffl", "st", "st"}
+
 // variantLead marks the first bytes of the UTF-8 encodings of the runes
 // isVariant reports: U+00A0 and U+00AD (0xC2), U+02BC (0xCA), U+1680
-// (0xE1), U+2000 to U+206F (0xE2), U+3000 (0xE3) and U+FE63, U+FEFF and
-// U+FF0D (0xEF).
+// (0xE1), U+2000 to U+206F (0xE2), U+3000 (0xE3) and U+FB00 to U+FB06,
+// U+FE63, U+FEFF and U+FF0D (0xEF).
 var variantLead = [256]bool{0xC2: true, 0xCA: true, 0xE1: true, 0xE2: true, 0xE3: true, 0xEF: true}
 
 // isVariant reports whether readable may change r.
@@ -109,6 +117,9 @@ func isVariant(r rune) bool {
 	case '\u2010', '\u2011', '\u2212', '\uFE63', '\uFF0D', // hyphens and minus signs
 		'\u2013', '\u2014', // en and em dash
 		'\u2019', '\u02BC': // apostrophes
+		return true
+	}
+	if '\uFB00' <= r && r <= '\uFB06' { // Latin ligatures
 		return true
 	}
 	return isInvisible(r) || unicode.Is(unicode.Zs, r)

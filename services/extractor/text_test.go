@@ -20,6 +20,7 @@ func TestReadable(t *testing.T) {
 		{"zero-width non-joiner kept", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"},
 		{"apostrophe inside a word", "O\u2019Connor, Bishop\u2019s, O\u02bcConnor, 1990\u2019s", "O'Connor, Bishop's, O'Connor, 1990's"},
 		{"closing quotation mark kept", "\u2018Nora\u2019 and \u2019tis", "\u2018Nora\u2019 and \u2019tis"},
+		{"ligatures", "Gri\ufb03n and Ra\ufb00erty o\ufb00er a \ufb01ne \ufb02ow, \ufb04 \ufb05 \ufb06", "Griffin and Rafferty offer a fine flow, ffl st st"},
 		{"NFC after a dropped character", "Mateo O\u00ad\u0308ztu\u0308rk", "Mateo Öztürk"},
 		{"decomposed text", "Mateo O\u0308ztu\u0308rk", "Mateo Öztürk"},
 		{"empty", "", ""},
@@ -40,6 +41,17 @@ func TestGazetteerNamesInTheirReadableForm(t *testing.T) {
 	})
 	mentions, _ := x.Extract("Seán O'Brien, Seán O’Brien, Nora Bishop")
 	assert.Equal(t, []string{"Person:seán o’brien", "Person:nora bishop"}, refs(mentions))
+}
+
+// A name a PDF writes with a ligature is the name: "Griﬃn" finds Griffin,
+// and a name the spreadsheet holds with one finds the plain spelling.
+func TestNamesThroughLigatures(t *testing.T) {
+	x := newTestExtractor(t, []Entry{
+		{Label: "Person", Key: "nora griffin", Name: "Nora Griffin"},
+		{Label: "Person", Key: "fiona stafford", Name: "Fiona Sta\ufb00ord"},
+	})
+	mentions, _ := x.Extract("Nora Gri\ufb03n met Fiona Stafford.")
+	assert.Equal(t, []string{"Person:nora griffin", "Person:fiona stafford"}, refs(mentions))
 }
 
 func TestVariantLeadCoversEveryVariant(t *testing.T) {
