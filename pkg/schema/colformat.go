@@ -25,6 +25,12 @@ type DateFormat struct {
 	Layout string
 	// Zoned says the pattern holds a time zone offset (Z or ZZ).
 	Zoned bool
+	// Locale is the language of the month and weekday names, set by
+	// ParseLocalDateFormat for a locale other than English; "" reads
+	// English names, as time.Parse does.
+	Locale string
+	// names are the pattern's name tokens, in order, when Locale is set.
+	names []nameSlot
 }
 
 // dateField is what a date token gives.
@@ -103,55 +109,88 @@ const DateFormatTokens = "YYYY YY MMMM MMM MM M DD D dddd ddd HH H hh h mm m ss 
 //	Z     offset +02:00, or Z       ZZ    offset +0200, or Z
 //
 // Month and weekday names are English, in any case (a weekday is checked
-// for its spelling alone); a fraction of a second may follow the seconds. Anything else is written as it is: punctuation, spaces, the
-// letter T and characters outside ASCII; other letters, digits and _ are
-// errors. A format needs a year, a month and a day; a 12-hour hour needs A
-// or a; a one-or-two-digit number must not be followed directly by
-// another number, which could not be told apart from it.
+// for its spelling alone), unless ParseLocalDateFormat names another
+// language; a fraction of a second may follow the seconds. Anything else
+// is written as it is: punctuation, spaces, the letter T and characters
+// outside ASCII; other letters, digits and _ are errors. Other literal
+// text is written in brackets, as moment.js does: D [de] MMMM [de] YYYY,
+// D[.] MMMM YYYY. A bracketed text may not hold digits, _ or the words
+// Go's time layouts read as date elements (Jan, Mon, MST, PM, pm), nor
+// make one with the token beside it (MMM[uary]). A format needs a year, a
+// month and a day; a 12-hour hour needs A or a; a one-or-two-digit number
+// must not be followed directly by another number, which could not be
+// told apart from it.
 func ParseDateFormat(pattern string) (DateFormat, error) {
+	df, _, err := parseDateFormat(pattern)
+	return df, err
+}
+
+// parseDateFormat is ParseDateFormat, also returning the pattern's month
+// and weekday name tokens.
+func parseDateFormat(pattern string) (DateFormat, []nameSlot, error) {
 	df := DateFormat{Pattern: pattern}
 	if strings.TrimSpace(pattern) == "" {
-		return df, errors.New("empty")
+		return df, nil, errors.New("empty")
 	}
 	var b strings.Builder
 	seen := map[dateField]string{}
 	var prev *dateToken
+	var pieces []layoutPiece
 	for i := 0; i < len(pattern); {
+		if pattern[i] == '[' {
+			end := strings.IndexByte(pattern[i+1:], ']')
+			if end < 0 {
+				return df, nil, errors.New(`"[" without "]": literal text is written in brackets, [de]`)
+			}
+			lit := pattern[i+1 : i+1+end]
+			if err := checkLiteral(lit); err != nil {
+				return df, nil, fmt.Errorf("literal [%s]: %w", lit, err)
+			}
+			if lit != "" {
+				b.WriteString(lit)
+				pieces = append(pieces, layoutPiece{text: lit, shown: "[" + lit + "]"})
+				prev = nil
+			}
+			i += end + 2
+			continue
+		}
 		tok := matchDateToken(pattern[i:])
 		if tok == nil {
 			r, size := utf8.DecodeRuneInString(pattern[i:])
 			switch {
 			case r == utf8.RuneError && size == 1:
-				return df, errors.New("not UTF-8")
+				return df, nil, errors.New("not UTF-8")
 			case r >= '0' && r <= '9':
-				return df, fmt.Errorf("digit %q: write the date's numbers as tokens (%s)", r, DateFormatTokens)
+				return df, nil, fmt.Errorf("digit %q: write the date's numbers as tokens (%s)", r, DateFormatTokens)
 			case r == '_':
-				return df, errors.New(`"_" is not allowed`)
+				return df, nil, errors.New(`"_" is not allowed`)
 			case r == 'S':
-				return df, fmt.Errorf("unknown token %q: a fraction of a second after ss needs no token", unknownToken(pattern[i:]))
+				return df, nil, fmt.Errorf("unknown token %q: a fraction of a second after ss needs no token", unknownToken(pattern[i:]))
 			case r != 'T' && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'):
-				return df, fmt.Errorf("unknown token %q (tokens: %s)", unknownToken(pattern[i:]), DateFormatTokens)
+				return df, nil, fmt.Errorf("unknown token %q (tokens: %s)", unknownToken(pattern[i:]), DateFormatTokens)
 			}
 			b.WriteString(pattern[i : i+size])
+			pieces = append(pieces, layoutPiece{text: pattern[i : i+size], shown: pattern[i : i+size]})
 			i += size
 			prev = nil
 			continue
 		}
 		if prev != nil && prev.variable && tok.numeric {
-			return df, fmt.Errorf("%s followed directly by %s: the one-or-two-digit %s needs a separator after it", prev.token, tok.token, dateFieldNames[prev.field])
+			return df, nil, fmt.Errorf("%s followed directly by %s: the one-or-two-digit %s needs a separator after it", prev.token, tok.token, dateFieldNames[prev.field])
 		}
 		f := tok.field
 		if f == fieldHour12 {
 			f = fieldHour24
 		}
 		if other, dup := seen[f]; dup {
-			return df, fmt.Errorf("%s and %s: the %s appears twice", other, tok.token, dateFieldNames[f])
+			return df, nil, fmt.Errorf("%s and %s: the %s appears twice", other, tok.token, dateFieldNames[f])
 		}
 		seen[f] = tok.token
 		if tok.field == fieldZone {
 			df.Zoned = true
 		}
 		b.WriteString(tok.layout)
+		pieces = append(pieces, layoutPiece{text: tok.layout, shown: tok.token, token: tok})
 		i += len(tok.token)
 		prev = tok
 	}
@@ -162,15 +201,18 @@ func ParseDateFormat(pattern string) (DateFormat, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return df, fmt.Errorf("no %s", strings.Join(missing, ", "))
+		return df, nil, fmt.Errorf("no %s", strings.Join(missing, ", "))
 	}
 	h, hasHour := seen[fieldHour24]
 	twelve := hasHour && strings.HasPrefix(h, "h")
 	if _, ampm := seen[fieldAMPM]; ampm != twelve {
-		return df, errors.New("a 12-hour hour (hh, h) and AM/PM (A, a) go together: use HH for a 24-hour clock")
+		return df, nil, errors.New("a 12-hour hour (hh, h) and AM/PM (A, a) go together: use HH for a 24-hour clock")
+	}
+	if err := checkLayout(pieces); err != nil {
+		return df, nil, err
 	}
 	df.Layout = b.String()
-	return df, nil
+	return df, nameSlots(pieces), nil
 }
 
 // matchDateToken returns the token s starts with, or nil.
@@ -218,6 +260,22 @@ func validateColumnFormat(where string, c Column) []error {
 			add("%s.format: only for date and datetime columns (the type is %s)", where, c.Type)
 		} else if _, err := ParseDateFormat(c.Format); err != nil {
 			add("%s.format %q: %v", where, c.Format, err)
+		}
+	}
+	if c.Locale != "" {
+		switch {
+		case !isDate:
+			add("%s.locale: only for date and datetime columns (the type is %s)", where, c.Type)
+		case !slices.Contains(DateLocales, c.Locale):
+			add("%s.locale: %q is not one of %s", where, c.Locale, strings.Join(DateLocales, ", "))
+		case c.Format == "":
+			add("%s.locale: needs a format with month or weekday names (MMMM, MMM, dddd, ddd)", where)
+		default:
+			if _, err := ParseDateFormat(c.Format); err == nil {
+				if _, err := ParseLocalDateFormat(c.Format, c.Locale); err != nil {
+					add("%s.locale: %v", where, err)
+				}
+			}
 		}
 	}
 	for _, o := range []struct {

@@ -206,6 +206,10 @@ type Column struct {
 	// it. Empty means ISO 8601 text. Date and number cells of a workbook
 	// are read as the dates they are whatever it says.
 	Format string `yaml:"format,omitempty"`
+	// Locale is the language of the month and weekday names (MMMM, MMM,
+	// dddd, ddd) of Format, one of DateLocales; empty is English. See
+	// ParseLocalDateFormat.
+	Locale string `yaml:"locale,omitempty"`
 	// Decimal is the decimal separator of the text of an int or float
 	// column: "." (the default, also for "") or ",".
 	Decimal string `yaml:"decimal,omitempty"`

@@ -229,6 +229,21 @@ func TestParseMappingBad(t *testing.T) {
 		{"format-unknown-token.bad.yaml", []string{`sources[0] (budget): columns[1] (start).format "DD.MM.JJJJ": unknown token "JJJJ" (tokens: YYYY YY`}},
 		{"format-incomplete.bad.yaml", []string{`sources[0] (budget): columns[1] (start).format "MM/YYYY": no day`}},
 		{"format-not-a-date.bad.yaml", []string{"columns[1] (budget).format: only for date and datetime columns (the type is float)", "columns[2] (note).format: only for date and datetime columns (the type is string)"}},
+		{"format-bad-literal.bad.yaml", []string{
+			`sources[0] (budget): columns[1] (start).format "D [Q1] MMMM YYYY": literal [Q1]: digit '1': Go's time layouts read digits as date elements`,
+			`columns[2] (due).format "[Jan] D.M.YYYY": literal [Jan]: "Jan": Go's time layouts read it as a date element`,
+			`columns[3] (end).format "D [de MMMM YYYY": "[" without "]"`,
+			`columns[4] (signed).format "D MMM[uary] YYYY": MMM next to [uary]: Go's time layouts read them together as another date element`,
+		}},
+		{"locale-unknown.bad.yaml", []string{`sources[0] (budget): columns[1] (start).locale: "sv" is not one of en, de, fr, es, it, nl, pt`}},
+		{"locale-without-names.bad.yaml", []string{
+			"sources[0] (budget): columns[1] (start).locale: needs a format with month or weekday names (MMMM, MMM, dddd, ddd)",
+			`columns[2] (due).locale: the format "DD.MM.YYYY" has no month or weekday names (MMMM, MMM, dddd, ddd)`,
+		}},
+		{"locale-not-a-date.bad.yaml", []string{
+			"sources[0] (budget): columns[1] (month).locale: only for date and datetime columns (the type is string)",
+			"columns[2] (budget).locale: only for date and datetime columns (the type is float)",
+		}},
 		{"separator-not-a-number.bad.yaml", []string{"columns[1] (start).decimal: only for int and float columns (the type is date)", "columns[2] (note).thousands: only for int and float columns (the type is string)"}},
 		{"bad-decimal.bad.yaml", []string{`sources[0] (budget): columns[1] (budget).decimal: ";" is not one of ".", ","`}},
 		{"bad-thousands.bad.yaml", []string{`sources[0] (budget): columns[1] (budget).thousands: "_" is not one of ",", ".", " ", "'"`}},
@@ -326,6 +341,12 @@ func TestParseDateFormat(t *testing.T) {
 		{"YYYY-MM-DDTHH:mm:ssZ", "2006-01-02T15:04:05Z07:00", true},
 		{"DD.MM.YYYY H:m:s ZZ", "02.01.2006 15:4:5 Z0700", true},
 		{"YYYY年M月D日", "2006年1月2日", false},
+		{"D [de] MMMM [de] YYYY", "2 de January de 2006", false},
+		{"D[.] MMMM YYYY", "2. January 2006", false},
+		{"[Stand:] DD.MM.YYYY[, um] HH:mm [Uhr]", "Stand: 02.01.2006, um 15:04 Uhr", false},
+		{"[[]DD/MM/YYYY]", "[02/01/2006]", false},
+		{"D[M]M YYYY", "2M1 2006", false},
+		{"YYYY-MM-DD[T]HH:mm", "2006-01-02T15:04", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -356,6 +377,20 @@ func TestParseDateFormatBad(t *testing.T) {
 		{"YYYY-MM-DD hh:mm", "a 12-hour hour (hh, h) and AM/PM (A, a) go together"},
 		{"YYYY-MM-DD HH:mm A", "a 12-hour hour (hh, h) and AM/PM (A, a) go together"},
 		{"DD/MM/YYYY\xff", "not UTF-8"},
+		{"D [de MMMM YYYY", `"[" without "]"`},
+		{"D [2] MMMM YYYY", `literal [2]: digit '2'`},
+		{"[Q1] DD.MM.YYYY", `literal [Q1]: digit '1'`},
+		{"DD_[_]MM", `"_" is not allowed`},
+		{"DD[_]MM.YYYY", `literal [_]: "_"`},
+		{"DD.MM.YYYY [Mon]", `literal [Mon]: "Mon": Go's time layouts read it as a date element`},
+		{"DD.MM.YYYY [MST]", `literal [MST]: "MST"`},
+		{"DD.MM.YYYY HH:mm [PM]", `literal [PM]: "PM"`},
+		{"DD.MM.YYYY [pm]", `literal [pm]: "pm"`},
+		{"DD.MM.YYYY [January]", `literal [January]: "Jan"`},
+		{"DD.MM.YYYY[\xff]", `: not UTF-8`},
+		{"D MMM[uary] YYYY", "MMM next to [uary]: Go's time layouts read them together as another date element"},
+		{"D MMMM YYYY [P]ddd", "[P] next to ddd"},
+		{"D[]M YYYY", "D followed directly by M"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -493,6 +528,8 @@ func FuzzParseMapping(f *testing.F) {
 	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, columns: [{name: k, required: true}, {name: d, type: date, format: DD/MM/YYYY}, {name: n, type: float, decimal: ',', thousands: '.'}], nodes: [{label: T, key: k, properties: [d, n]}]}]"))
 	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, columns: [{name: k, required: true}, {name: d, type: datetime, format: 'D MMM YYYY h:mm A Z'}, {name: n, type: int, thousands: ' '}], nodes: [{label: T, key: k}]}]"))
 	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, columns: [{name: k, required: true}, {name: d, type: date, format: DMYYYY}, {name: n, type: int, thousands: '.'}], nodes: [{label: T, key: k}]}]"))
+	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, columns: [{name: k, required: true}, {name: d, type: date, format: 'D [de] MMMM [de] YYYY', locale: es}, {name: e, type: datetime, format: 'ddd D[.] MMM YYYY HH:mm', locale: de}], nodes: [{label: T, key: k}]}]"))
+	f.Add([]byte("sources: [{name: s, files: [s.csv], format: csv, columns: [{name: k, required: true}, {name: d, type: date, format: 'DD.MM.YYYY', locale: fr}, {name: e, type: date, format: 'D [Jan] MMM[uary] YYYY', locale: xx}, {name: f, locale: it}], nodes: [{label: T, key: k}]}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := schema.ParseMapping(data)
 		if err != nil {
@@ -511,6 +548,12 @@ func FuzzParseMapping(f *testing.F) {
 				if c.Format != "" {
 					require.Contains(t, []string{schema.TypeDate, schema.TypeDateTime}, c.Type)
 					df, err := schema.ParseDateFormat(c.Format)
+					require.NoError(t, err)
+					require.NotEmpty(t, df.Layout)
+				}
+				if c.Locale != "" {
+					require.Contains(t, schema.DateLocales, c.Locale)
+					df, err := schema.ParseLocalDateFormat(c.Format, c.Locale)
 					require.NoError(t, err)
 					require.NotEmpty(t, df.Layout)
 				}

@@ -90,6 +90,12 @@ func TestConvertCellFormats(t *testing.T) {
 		{"datetime with a zone", schema.Column{Type: schema.TypeDateTime, Format: "D MMM YYYY h:mm A Z"}, "5 mar 2024 3:04 PM +01:00", cellKind{}, false, "2024-03-05T15:04:00+01:00", ""},
 		{"a date serial", schema.Column{Type: schema.TypeDate, Format: "DD.MM.YYYY"}, "45657", cellKind{xlsx: true}, true, "2024-12-31", ""},
 		{"serial text with a format", schema.Column{Type: schema.TypeDate, Format: "DD.MM.YYYY"}, "45657", cellKind{xlsx: true}, false, nil, "not a date in the format DD.MM.YYYY"},
+		{"German month", schema.Column{Type: schema.TypeDate, Format: "D. MMMM YYYY", Locale: "de"}, "5. März 2024", cellKind{}, false, "2024-03-05", ""},
+		{"Spanish weekday and month", schema.Column{Type: schema.TypeDateTime, Format: "ddd D [de] MMM [de] YYYY HH:mm", Locale: "es"}, "mar 5 de mar de 2024 09:30", cellKind{}, false, "2024-03-05T09:30:00", ""},
+		{"English month with a locale", schema.Column{Type: schema.TypeDate, Format: "D. MMMM YYYY", Locale: "de"}, "5. March 2024", cellKind{}, false, nil, "not a date in the format D. MMMM YYYY (locale de)"},
+		{"German month without a locale", schema.Column{Type: schema.TypeDate, Format: "D. MMMM YYYY"}, "5. März 2024", cellKind{}, false, nil, "not a date in the format D. MMMM YYYY"},
+		{"literal text", schema.Column{Type: schema.TypeDate, Format: "[Stand:] DD.MM.YYYY"}, "Stand: 31.12.2024", cellKind{}, false, "2024-12-31", ""},
+		{"a date cell with a locale", schema.Column{Type: schema.TypeDate, Format: "D. MMMM YYYY", Locale: "de"}, "45657", cellKind{xlsx: true}, true, "2024-12-31", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -560,7 +560,7 @@ func newRowMapper(file string, src *schema.Source, header []string, headerLine i
 func newMappedColumn(c schema.Column, pos int) (mappedColumn, error) {
 	mc := mappedColumn{Column: c, pos: pos}
 	if c.Format != "" && (c.Type == schema.TypeDate || c.Type == schema.TypeDateTime) {
-		df, err := schema.ParseDateFormat(c.Format)
+		df, err := schema.ParseLocalDateFormat(c.Format, c.Locale)
 		if err != nil {
 			return mc, fmt.Errorf("column %s: format %q: %w", c.Name, c.Format, err)
 		}
@@ -1044,13 +1044,18 @@ var (
 
 // parseDate reads a date cell: text in the format df, if the column has
 // one, or else as parseDateCell does. A workbook's typed cell holds a
-// serial, whatever the format.
+// serial, whatever the format. Month and weekday names in the format's
+// locale are read as the English ones time.Parse knows.
 func parseDate(s string, df schema.DateFormat, kind cellKind, typed bool) (time.Time, bool, error) {
 	if df.Layout == "" || typed {
 		return parseDateCell(s, kind)
 	}
-	t, err := time.Parse(df.Layout, s)
-	if err != nil {
+	english, ok := df.EnglishNames(s)
+	t, err := time.Parse(df.Layout, english)
+	if !ok || err != nil {
+		if df.Locale != "" {
+			return time.Time{}, false, fmt.Errorf("not a date in the format %s (locale %s)", df.Pattern, df.Locale)
+		}
 		return time.Time{}, false, fmt.Errorf("not a date in the format %s", df.Pattern)
 	}
 	return t, df.Zoned, nil
