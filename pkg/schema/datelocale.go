@@ -11,8 +11,9 @@ import (
 )
 
 // DateLocales are the languages a date column's month and weekday names
-// may be written in (Column.Locale); en, the default, is time.Parse's
-// reading.
+// may be written in (Column.Locale). en, the default, is time.Parse's
+// reading: English names and their three-letter abbreviations, in any
+// case.
 var DateLocales = []string{"en", "de", "fr", "es", "it", "nl", "pt"}
 
 // layoutPiece is one piece of a date format's Go layout: a token's layout
@@ -61,13 +62,19 @@ var layoutCheckTime = time.Date(2031, time.November, 23, 9, 48, 37, 0, time.Fixe
 // no month).
 func checkLayout(pieces []layoutPiece) error {
 	var layout, want strings.Builder
+	for _, p := range pieces {
+		layout.WriteString(p.text)
+		want.WriteString(pieceText(p))
+	}
+	if layoutCheckTime.Format(layout.String()) == want.String() {
+		return nil
+	}
+	// Find the first piece that makes the layout differ, to name it.
+	layout.Reset()
+	want.Reset()
 	for i, p := range pieces {
 		layout.WriteString(p.text)
-		if p.token != nil {
-			want.WriteString(layoutCheckTime.Format(p.text))
-		} else {
-			want.WriteString(p.text)
-		}
+		want.WriteString(pieceText(p))
 		if layoutCheckTime.Format(layout.String()) == want.String() {
 			continue
 		}
@@ -77,7 +84,15 @@ func checkLayout(pieces []layoutPiece) error {
 		return fmt.Errorf("%s next to %s: Go's time layouts read them together as another date element; put a separator between them",
 			pieces[i-1].shown, p.shown)
 	}
-	return nil
+	return errors.New("Go's time layouts read it as other date elements")
+}
+
+// pieceText is the text a piece's layout gives for layoutCheckTime.
+func pieceText(p layoutPiece) string {
+	if p.token == nil {
+		return p.text
+	}
+	return layoutCheckTime.Format(p.text)
 }
 
 // nameSlot is a month or weekday name token of a pattern: the English
@@ -186,11 +201,12 @@ func (df DateFormat) EnglishNames(s string) (english string, ok bool) {
 	return b.String(), slot == len(df.names)
 }
 
-// wordEnd returns the end of the run of letters of s starting at i.
+// wordEnd returns the end of the run of letters of s starting at i,
+// with the combining accents of letters written decomposed (a, U+0308).
 func wordEnd(s string, i int) int {
 	for i < len(s) {
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if !unicode.IsLetter(r) {
+		if !unicode.IsLetter(r) && !unicode.Is(unicode.Mn, r) {
 			break
 		}
 		i += size
@@ -213,12 +229,16 @@ func englishName(slot nameSlot, n int) string {
 	return name
 }
 
-// foldName is a name as the tables key it: lower case, without accents.
+// foldName is a name as the tables key it: lower case, without accents,
+// whether written as one letter (ä) or as a letter and a combining mark.
 func foldName(s string) string {
 	s = strings.ToLower(s)
 	return strings.Map(func(r rune) rune {
 		if f, ok := accentFolds[r]; ok {
 			return f
+		}
+		if unicode.Is(unicode.Mn, r) {
+			return -1
 		}
 		return r
 	}, s)

@@ -1,9 +1,13 @@
 package schema
 
 import (
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestLocaleSpellings checks that no spelling, without its accents, names
@@ -32,5 +36,50 @@ func TestLocaleSpellings(t *testing.T) {
 	}
 	for loc := range localeSpellings {
 		assert.Contains(t, DateLocales, loc)
+	}
+}
+
+// TestLocaleSpellingsRead reads every spelling of every month and weekday
+// of every language, in lower, upper and title case, with and without a
+// dot and its accents, where a full name and an abbreviation are wanted.
+func TestLocaleSpellingsRead(t *testing.T) {
+	variants := func(name string) []string {
+		title := strings.ToUpper(name[:1]) + name[1:]
+		if r, size := utf8.DecodeRuneInString(name); size > 1 {
+			title = strings.ToUpper(string(r)) + name[size:]
+		}
+		var out []string
+		for _, v := range []string{name, strings.ToUpper(name), title, foldName(name)} {
+			out = append(out, v, v+".")
+		}
+		return out
+	}
+	for loc, sp := range localeSpellings {
+		for _, pattern := range []string{"ddd, D MMM YYYY", "dddd, D MMMM YYYY"} {
+			df, err := ParseLocalDateFormat(pattern, loc)
+			require.NoError(t, err)
+			for m, names := range sp.months {
+				for _, name := range names {
+					for _, v := range variants(name) {
+						got, ok := df.EnglishNames(sp.weekdays[0][0] + ", 5 " + v + " 2024")
+						require.True(t, ok, "%s %q: %q", loc, v, got)
+						tm, err := time.Parse(df.Layout, got)
+						require.NoError(t, err, "%s %q: %q", loc, v, got)
+						assert.Equal(t, time.Month(m+1), tm.Month(), "%s %q", loc, v)
+					}
+				}
+			}
+			for d, names := range sp.weekdays {
+				for _, name := range names {
+					for _, v := range variants(name) {
+						got, ok := df.EnglishNames(v + ", 5 " + sp.months[2][0] + " 2024")
+						require.True(t, ok, "%s %q: %q", loc, v, got)
+						_, err := time.Parse(df.Layout, got)
+						require.NoError(t, err, "%s %q: %q", loc, v, got)
+						assert.True(t, strings.HasPrefix(got, englishName(df.names[0], d)+","), "%s %q: %q", loc, v, got)
+					}
+				}
+			}
+		}
 	}
 }

@@ -91,6 +91,7 @@ func TestDateFormatEnglishNames(t *testing.T) {
 		{"de", "D. MMMM YYYY", "5. MÄRZ 2024", "5. March 2024"},
 		{"de", "D. MMMM YYYY", "5. Marz 2024", "5. March 2024"},
 		{"de", "D. MMMM YYYY", "5. Maerz 2024", "5. March 2024"},
+		{"de", "D. MMMM YYYY", "5. Ma\u0308rz 2024", "5. March 2024"},
 		{"de", "D. MMMM YYYY", "5. Mär. 2024", "5. March 2024"},
 		{"de", "D. MMM YYYY", "5. Mrz 2024", "5. Mar 2024"},
 		{"de", "D. MMM YYYY", "5. Dezember 2024", "5. Dec 2024"},
@@ -210,8 +211,8 @@ func formatPattern(t *testing.T, pattern string) string {
 	return b.String()
 }
 
-// truncateTo is layoutCheck as a pattern without time (or zone) reads it.
-func truncateTo(t time.Time, pattern string) string {
+// truncateTo is tm as a pattern without time (or zone) reads it.
+func truncateTo(tm time.Time, pattern string) string {
 	noBrackets := pattern
 	for {
 		a := strings.IndexByte(noBrackets, '[')
@@ -222,11 +223,11 @@ func truncateTo(t time.Time, pattern string) string {
 		noBrackets = noBrackets[:a] + noBrackets[a+b+1:]
 	}
 	if !strings.ContainsAny(noBrackets, "Hh") {
-		t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		tm = time.Date(tm.Year(), tm.Month(), tm.Day(), 0, 0, 0, 0, time.UTC)
 	} else if !strings.Contains(noBrackets, "Z") {
-		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+		tm = time.Date(tm.Year(), tm.Month(), tm.Day(), tm.Hour(), tm.Minute(), tm.Second(), 0, time.UTC)
 	}
-	return t.Format(time.RFC3339)
+	return tm.Format(time.RFC3339)
 }
 
 // TestDateFormatLiterals checks every literal of up to three characters

@@ -207,8 +207,8 @@ type Column struct {
 	// are read as the dates they are whatever it says.
 	Format string `yaml:"format,omitempty"`
 	// Locale is the language of the month and weekday names (MMMM, MMM,
-	// dddd, ddd) of Format, one of DateLocales; empty is English. See
-	// ParseLocalDateFormat.
+	// dddd, ddd) of Format, one of DateLocales; empty is en, English. It
+	// needs a Format with such a name. See ParseLocalDateFormat.
 	Locale string `yaml:"locale,omitempty"`
 	// Decimal is the decimal separator of the text of an int or float
 	// column: "." (the default, also for "") or ",".
