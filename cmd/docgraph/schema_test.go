@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -240,4 +242,15 @@ func TestSchemaTryArguments(t *testing.T) {
 			assert.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+}
+
+// TestSchemaTryInterrupted: an interrupted run ends with the interruption,
+// not with files reported as rejected.
+func TestSchemaTryInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var out, errOut bytes.Buffer
+	err := run(ctx, []string{"schema", "try", filepath.Join(sampleInput(t), "teams.csv")}, &out, &errOut, func(string) string { return "" })
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotContains(t, out.String(), "schema try:")
 }

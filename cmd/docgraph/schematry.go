@@ -88,6 +88,9 @@ func cmdSchemaTry(ctx context.Context, e env, args []string) error {
 			fmt.Fprintln(e.stdout)
 		}
 		counts[tr.try(ctx, f)]++
+		if err := ctx.Err(); err != nil {
+			return err // interrupted: the file was not rejected
+		}
 	}
 	fmt.Fprintf(e.stdout, "\nschema try: %d file%s: %d would ingest, %d rejected, %d named by no source\n",
 		len(files), plural(len(files)), counts[tryIngests], counts[tryRejected], counts[tryUnnamed])
