@@ -59,7 +59,7 @@ func TestSchemaTrySample(t *testing.T) {
 	projects, managers, ok := strings.Cut(rest, "managers.xlsx\n")
 	require.True(t, ok, out)
 
-	assert.Contains(t, teams, `source:  teams (csv), matching "teams.csv"`)
+	assert.Contains(t, teams, `source:  teams (csv), matching "teams.csv" (its name, as 'docgraph ingest FILE' keys it)`)
 	assert.Contains(t, teams, "header:  line 1\n")
 	assert.Regexp(t, `member_name +matched, column 1\n`, teams)
 	assert.Regexp(t, `team_name +matched, column 3\n`, teams)
@@ -75,7 +75,7 @@ func TestSchemaTrySample(t *testing.T) {
 	assert.Contains(t, teams, "Team 5)")
 	assert.Contains(t, teams, "result:  would ingest")
 
-	assert.Contains(t, projects, `source:  projects (xlsx), matching "projects.xlsx"`)
+	assert.Contains(t, projects, `source:  projects (xlsx), matching "projects.xlsx" (its name`)
 	assert.Contains(t, projects, "sheet:   Projects\n")
 	assert.Contains(t, projects, "header:  row 1\n")
 	assert.Regexp(t, `code +matched, column A\n`, projects)
@@ -199,9 +199,11 @@ func TestSchemaTryKeys(t *testing.T) {
 	writeFile(t, filepath.Join("plans", "q3.csv"), "code,budget\nA-1,5\n")
 	writeFile(t, filepath.Join("plans", "budgets.csv"), "code,budget\nA-1,5\n")
 	out := mustDocgraph(t, "schema", "try", "--schemas.mapping", mapping, "plans/q3.csv", "./plans/budgets.csv")
-	assert.Contains(t, out, "plans/q3.csv\n"+`  source:  budgets (csv), matching "plans/q3.csv"`+"\n"+
-		`  note:    as "q3.csv" no source names it`+"\n")
-	assert.Contains(t, out, "./plans/budgets.csv\n"+`  source:  budgets (csv), matching "plans/budgets.csv"`+"\n  header:")
+	assert.Contains(t, out, "plans/q3.csv\n"+
+		`  source:  budgets (csv), matching "plans/q3.csv" (its path from here, as a watched folder here keys it)`+"\n"+
+		`  note:    as "q3.csv" (its name, as 'docgraph ingest FILE' keys it) no source names it`+"\n")
+	assert.Contains(t, out, "./plans/budgets.csv\n"+
+		`  source:  budgets (csv), matching "plans/budgets.csv" (its path from here, as a watched folder here keys it)`+"\n  header:")
 }
 
 // TestSchemaTryRows: --rows 0 shows no rows but the totals. The

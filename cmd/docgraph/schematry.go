@@ -133,6 +133,14 @@ func tryKeys(file string) []string {
 	return keys
 }
 
+// keyRole says when a file has key as its Document path.
+func keyRole(file, key string) string {
+	if key == filepath.Base(file) {
+		return "its name, as 'docgraph ingest FILE' keys it"
+	}
+	return "its path from here, as a watched folder here keys it"
+}
+
 // trier tries the mapping on files, one at a time.
 type trier struct {
 	w        io.Writer
@@ -162,15 +170,15 @@ func (tr *trier) try(ctx context.Context, file string) tryOutcome {
 		fmt.Fprintf(w, "  result:  named by no source\n")
 		return tryUnnamed
 	}
-	fmt.Fprintf(w, "  source:  %s (%s), matching %q\n", src.Name, src.Format, key)
+	fmt.Fprintf(w, "  source:  %s (%s), matching %q (%s)\n", src.Name, src.Format, key, keyRole(file, key))
 	for _, k := range keys {
 		if k == key {
 			continue
 		}
 		if other, ok := tr.m.Match(k); !ok {
-			fmt.Fprintf(w, "  note:    as %q no source names it\n", k)
+			fmt.Fprintf(w, "  note:    as %q (%s) no source names it\n", k, keyRole(file, k))
 		} else if other != src {
-			fmt.Fprintf(w, "  note:    as %q source %s names it\n", k, other.Name)
+			fmt.Fprintf(w, "  note:    as %q (%s) source %s names it\n", k, keyRole(file, k), other.Name)
 		}
 	}
 	tr.table = nil
