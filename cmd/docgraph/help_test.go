@@ -31,9 +31,12 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"dlq", "--help"}, "Usage: docgraph dlq list|show|replay|purge"},
 		{[]string{"dlq", "list", "--help"}, "Usage: docgraph dlq list"},
 		{[]string{"dlq", "purge", "-h"}, "Usage: docgraph dlq purge"},
-		{[]string{"schema", "--help"}, "Usage: docgraph schema check"},
+		{[]string{"schema", "--help"}, "Usage: docgraph schema check|try"},
+		{[]string{"schema", "help"}, "try FILE..."},
 		{[]string{"schema", "-h"}, "-schemas.mapping"},
 		{[]string{"schema", "check", "--help"}, "Usage: docgraph schema check"},
+		{[]string{"schema", "try", "--help"}, "Usage: docgraph schema try [flags] FILE..."},
+		{[]string{"schema", "try", "-h"}, "-rows"},
 		{[]string{"version", "--help"}, "Usage: docgraph version"},
 	}
 	for _, tt := range tests {
@@ -50,8 +53,8 @@ func TestSubcommandErrors(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"schema"}, "schema: want check"},
-		{[]string{"schema", "chek"}, `schema: unknown subcommand "chek" (want check)`},
+		{[]string{"schema"}, "schema: want check or try"},
+		{[]string{"schema", "chek"}, `schema: unknown subcommand "chek" (want check or try)`},
 		{[]string{"graph"}, "graph: want stats or export"},
 		{[]string{"graph", "--data", "d"}, "graph: want stats or export"},
 		{[]string{"dlq", "--data", "d"}, "dlq: want list, show, replay or purge"},

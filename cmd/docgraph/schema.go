@@ -9,19 +9,29 @@ const schemaHelp = `Validates the extraction schema and the structured mapping (
 --schemas.extraction / --schemas.mapping) and reports every problem, naming the entry
 and field.`
 
-func cmdSchema(_ context.Context, e env, args []string) error {
-	sub, rest := splitSubcommand(args)
-	if sub != "check" {
-		if isHelp(sub) {
-			// The flags of 'schema check', which is all there is.
-			_, _, err := parseFlags(e, "schema check", "[flags]", schemaHelp, []string{"--help"}, nil)
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Usage: docgraph schema check [flags]\n\n%s\n", schemaHelp)
+const schemaUsage = `Usage: docgraph schema check|try [flags]
+
+  check          validate the extraction schema and the structured mapping
+  try FILE...    show what the structured mapping makes of files, before ingesting them
+
+Run 'docgraph schema check --help' or 'docgraph schema try --help' for the flags
+(--schemas.mapping and --schemas.extraction name the files to use).
+`
+
+func cmdSchema(ctx context.Context, e env, args []string) error {
+	sub, rest := splitSubcommand(args, "rows")
+	switch {
+	case sub == "try":
+		return cmdSchemaTry(ctx, e, rest)
+	case isHelp(sub):
+		fmt.Fprint(e.stdout, schemaUsage)
+		return nil
+	case sub != "check":
+		fmt.Fprint(e.stderr, schemaUsage)
 		if sub != "" {
-			return fmt.Errorf("schema: unknown subcommand %q (want check)", sub)
+			return fmt.Errorf("schema: unknown subcommand %q (want check or try)", sub)
 		}
-		return fmt.Errorf("schema: want check")
+		return fmt.Errorf("schema: want check or try")
 	}
 	cfg, rest, err := parseFlags(e, "schema check", "[flags]", schemaHelp, rest, nil)
 	if err != nil {

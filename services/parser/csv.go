@@ -325,6 +325,8 @@ func (t *csvTable) header() []string {
 
 func (t *csvTable) where() string { return t.file }
 
+func (t *csvTable) sheetName() string { return "" }
+
 func (t *csvTable) headerLine() int { return t.hdrLine }
 
 func (t *csvTable) cellKind() cellKind { return cellKind{} }

@@ -269,6 +269,29 @@ func (p *Parser) mappingName() string {
 	return p.cfg.Mapping
 }
 
+// UnmappedOutcome says what the parser does with a file of format (a
+// lower-case extension without the dot) that no mapping source names,
+// under unmapped (a Config.Unmapped value; "" means UnmappedDocument), and
+// whether that fails the file.
+func UnmappedOutcome(format, unmapped string) (what string, fails bool) {
+	if unmapped == "" {
+		unmapped = UnmappedDocument
+	}
+	switch {
+	case !slices.Contains(Formats(), format):
+		return fmt.Sprintf("not a format docgraph reads (.%s): the watcher leaves it out", format), false
+	case !IsSpreadsheet(format):
+		return "not a spreadsheet: read as a document, its text extracted", false
+	case unmapped == UnmappedSkip:
+		return "skipped (unmapped: skip): nothing is ingested from it", false
+	case unmapped == UnmappedReject:
+		return "rejected (unmapped: reject)", true
+	case !hasTextForm(format):
+		return fmt.Sprintf("rejected (unmapped: document): .%s files are read only through the mapping", format), true
+	}
+	return "read as a document (unmapped: document): its text is extracted, its rows are not mapped", false
+}
+
 // hasTextForm reports spreadsheet formats whose bytes are text, which an
 // unmapped file of can be read as a document.
 func hasTextForm(format string) bool { return format == "csv" || format == "tsv" }

@@ -57,6 +57,12 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 			err = fmt.Errorf("%s: close: %w", doc.Path, cerr)
 		}
 	}()
+	if s.cfg.OnTable != nil {
+		s.cfg.OnTable(Table{
+			File: doc.Path, Source: src.Name, Format: src.Format, Sheet: tr.sheetName(),
+			HeaderLine: tr.headerLine(), Header: slices.Clone(tr.header()), Columns: MatchColumns(src, tr.header()),
+		})
+	}
 	rm, err := newRowMapper(tr.where(), src, tr.header(), tr.headerLine(), tr.cellKind())
 	if err != nil {
 		return 0, err

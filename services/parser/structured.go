@@ -77,6 +77,12 @@ type StructuredConfig struct {
 	// (on_row_error: skip_row) as the batch is emitted: ingest reports
 	// them in its summary. A redelivered file tells them again.
 	OnRejected func(file string, rows []event.RowError)
+	// OnTable, if set, is told the table of each file Parse reads (its
+	// sheet, header and how the declared columns matched it) once the
+	// header is read and before any row is: also when the header then
+	// rejects the file. A file under on_row_error: reject_file is read
+	// twice, and told twice.
+	OnTable func(Table)
 }
 
 // Structured reads the CSV and XLSX files that the structured mapping
@@ -260,6 +266,8 @@ type tableReader interface {
 	// headerLine returns the line (CSV) or sheet row (XLSX) number of the
 	// header (0 for a file without header).
 	headerLine() int
+	// sheetName returns the worksheet read ("" for CSV).
+	sheetName() string
 	// where names the table in messages: the file, and a workbook's sheet.
 	where() string
 	// next returns the next row; ok is false at the end.
@@ -497,32 +505,20 @@ func (c *internCache[V]) put(k string, v V) bool {
 // every missing column.
 func newRowMapper(file string, src *schema.Source, header []string, headerLine int, kind cellKind) (*rowMapper, error) {
 	rm := &rowMapper{file: file, kind: kind, src: src, byCol: map[string]int{}}
-	positions := map[string][]int{}
-	for i, h := range header {
-		k := columnKey(h)
-		positions[k] = append(positions[k], i)
-	}
-	var missing, dup []string
-	for i, c := range src.Columns {
-		k := columnKey(c.Name)
+	matches := MatchColumns(src, header)
+	for _, cm := range matches.Declared {
 		pos := -1
-		switch {
-		case !src.HasHeader():
-			pos = i
-		case len(positions[k]) == 1:
-			pos = positions[k][0]
-		case len(positions[k]) > 1:
-			dup = append(dup, c.Name)
-		case c.Required:
-			missing = append(missing, c.Name)
+		if cm.Status == ColumnMatched {
+			pos = cm.Positions[0]
 		}
-		mc, err := newMappedColumn(c, pos)
+		mc, err := newMappedColumn(cm.Column, pos)
 		if err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: source %s: %w", file, src.Name, err))
 		}
-		rm.byCol[k] = len(rm.cols)
+		rm.byCol[columnKey(cm.Column.Name)] = len(rm.cols)
 		rm.cols = append(rm.cols, mc)
 	}
+	missing, dup := matches.MissingRequired(), matches.Duplicated()
 	var errs []string
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Sprintf("missing required columns: %s", strings.Join(missing, ", ")))

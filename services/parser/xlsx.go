@@ -663,6 +663,8 @@ func (t *xlsxTable) headerLine() int { return t.hdrRow }
 // visible worksheet is read, which may not be the one meant.
 func (t *xlsxTable) where() string { return t.file + ": sheet " + t.sheet }
 
+func (t *xlsxTable) sheetName() string { return t.sheet }
+
 func (t *xlsxTable) cellKind() cellKind { return t.kind }
 
 func (t *xlsxTable) selectColumns(positions []int, types []string, formatted []bool) {
