@@ -248,12 +248,12 @@ func (p *Parser) discovered(ctx context.Context, seq uint64, ev event.FileDiscov
 		if p.unmapped != nil {
 			p.unmapped.WithLabelValues(p.cfg.Unmapped).Inc()
 		}
-		switch {
-		case p.cfg.Unmapped == UnmappedSkip:
+		switch unmappedFor(doc.Format, p.cfg.Unmapped) {
+		case unmappedSkipped:
 			return nil
-		case p.cfg.Unmapped == UnmappedReject:
+		case unmappedRejected:
 			return pipeline.Permanent(fmt.Errorf("%s: spreadsheet not named by the structured mapping (%s)", ev.Path, p.mappingName()))
-		case !hasTextForm(doc.Format):
+		case unmappedNoTextForm:
 			return pipeline.Permanent(fmt.Errorf("%s: spreadsheet not named by the structured mapping (%s); .%s files are "+
 				"read only through the mapping: add an entry, or set unmapped: skip", ev.Path, p.mappingName(), doc.Format))
 		}
@@ -274,22 +274,46 @@ func (p *Parser) mappingName() string {
 // under unmapped (a Config.Unmapped value; "" means UnmappedDocument), and
 // whether that fails the file.
 func UnmappedOutcome(format, unmapped string) (what string, fails bool) {
-	if unmapped == "" {
-		unmapped = UnmappedDocument
-	}
 	switch {
 	case !slices.Contains(Formats(), format):
 		return fmt.Sprintf("not a format docgraph reads (.%s): the watcher leaves it out", format), false
 	case !IsSpreadsheet(format):
 		return "not a spreadsheet: read as a document, its text extracted", false
-	case unmapped == UnmappedSkip:
+	}
+	switch unmappedFor(format, unmapped) {
+	case unmappedSkipped:
 		return "skipped (unmapped: skip): nothing is ingested from it", false
-	case unmapped == UnmappedReject:
+	case unmappedRejected:
 		return "rejected (unmapped: reject)", true
-	case !hasTextForm(format):
+	case unmappedNoTextForm:
 		return fmt.Sprintf("rejected (unmapped: document): .%s files are read only through the mapping", format), true
 	}
 	return "read as a document (unmapped: document): its text is extracted, its rows are not mapped", false
+}
+
+// unmappedAction is what becomes of a spreadsheet no mapping source names.
+type unmappedAction int
+
+const (
+	unmappedAsDocument unmappedAction = iota // its text is read as a document
+	unmappedSkipped                          // consumed, nothing ingested
+	unmappedRejected                         // failed (unmapped: reject)
+	unmappedNoTextForm                       // failed: a format with no text to read
+)
+
+// unmappedFor decides, for a spreadsheet of format, under unmapped (a
+// Config.Unmapped value; "" means UnmappedDocument): the parser acts on
+// it, and UnmappedOutcome describes it.
+func unmappedFor(format, unmapped string) unmappedAction {
+	switch {
+	case unmapped == UnmappedSkip:
+		return unmappedSkipped
+	case unmapped == UnmappedReject:
+		return unmappedRejected
+	case !hasTextForm(format):
+		return unmappedNoTextForm
+	}
+	return unmappedAsDocument
 }
 
 // hasTextForm reports spreadsheet formats whose bytes are text, which an
