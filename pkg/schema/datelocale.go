@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // DateLocales are the languages a date column's month and weekday names
@@ -230,29 +232,15 @@ func englishName(slot nameSlot, n int) string {
 }
 
 // foldName is a name as the tables key it: lower case, without accents,
-// whether written as one letter (ä) or as a letter and a combining mark.
+// whether written as one letter (ä) or as a letter and a combining mark
+// (decomposed, the marks dropped).
 func foldName(s string) string {
-	s = strings.ToLower(s)
 	return strings.Map(func(r rune) rune {
-		if f, ok := accentFolds[r]; ok {
-			return f
-		}
 		if unicode.Is(unicode.Mn, r) {
 			return -1
 		}
 		return r
-	}, s)
-}
-
-// accentFolds are the accented letters of the locales' names and the
-// letters they are written as without accents.
-var accentFolds = map[rune]rune{
-	'à': 'a', 'á': 'a', 'â': 'a', 'ã': 'a', 'ä': 'a',
-	'ç': 'c',
-	'è': 'e', 'é': 'e', 'ê': 'e', 'ë': 'e',
-	'ì': 'i', 'í': 'i', 'î': 'i', 'ï': 'i',
-	'ò': 'o', 'ó': 'o', 'ô': 'o', 'õ': 'o', 'ö': 'o',
-	'ù': 'u', 'ú': 'u', 'û': 'u', 'ü': 'u',
+	}, norm.NFD.String(strings.ToLower(s)))
 }
 
 // localeSpellings are the ways each language writes the months (January
