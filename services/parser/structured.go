@@ -403,11 +403,6 @@ type mappedColumn struct {
 	thousands  string
 }
 
-// formatted reports whether the column reads text with a format.
-func (c *mappedColumn) formatted() bool {
-	return c.date.Layout != "" || c.numberText
-}
-
 // cellValue is a converted cell: text stays unboxed.
 type cellValue struct {
 	set   bool
@@ -673,7 +668,7 @@ func (rm *rowMapper) plan() {
 func (rm *rowMapper) usedColumns() (positions []int, types []string, formatted []bool) {
 	for i := range rm.cols {
 		if c := &rm.cols[i]; c.pos >= 0 {
-			positions, types, formatted = append(positions, c.pos), append(types, c.Type), append(formatted, c.formatted())
+			positions, types, formatted = append(positions, c.pos), append(types, c.Type), append(formatted, c.HasTextFormat())
 		}
 	}
 	return positions, types, formatted
