@@ -62,15 +62,10 @@ type alertRule struct {
 
 // prometheusRule is the Prometheus Operator's PrometheusRule.
 type prometheusRule struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name        string            `yaml:"name"`
-		Namespace   string            `yaml:"namespace"`
-		Labels      map[string]string `yaml:"labels"`
-		Annotations map[string]string `yaml:"annotations"`
-	} `yaml:"metadata"`
-	Spec ruleFile `yaml:"spec"`
+	APIVersion string   `yaml:"apiVersion"`
+	Kind       string   `yaml:"kind"`
+	Metadata   k8sMeta  `yaml:"metadata"`
+	Spec       ruleFile `yaml:"spec"`
 }
 
 // decodeStrict decodes one YAML document; an unknown field is an error.
