@@ -129,7 +129,13 @@ func TestCompleteClassifiesFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := llmtest.New(t, func(llmtest.Request) llmtest.Reply { return tt.reply })
-			c, reg := newClient(t, srv.BaseURL(), 200*time.Millisecond)
+			// Only the hanging server waits out the timeout; the others
+			// answer, however long a loaded machine takes to send 5 MiB.
+			timeout := time.Minute
+			if tt.reply.Hang {
+				timeout = 200 * time.Millisecond
+			}
+			c, reg := newClient(t, srv.BaseURL(), timeout)
 			_, err := c.Complete(t.Context(), testRequest())
 			require.Error(t, err)
 			assert.Equal(t, tt.wantClass, classOf(err), "class of %v", err)
