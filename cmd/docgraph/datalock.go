@@ -58,7 +58,7 @@ func recordNATS(l *datadir.Lock, s *system, command string) error {
 	if l == nil || s.ns == nil {
 		return nil
 	}
-	o := datadir.Owner{Command: command, NATS: datadir.Off}
+	o := datadir.Owner{Command: command, NATS: datadir.Off, MaxStore: s.ns.JetStreamConfig().MaxStore}
 	if addr := s.ns.Addr(); addr != nil {
 		o.NATS = s.ns.ClientURL()
 	}

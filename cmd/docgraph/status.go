@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -16,7 +18,10 @@ import (
 )
 
 const statusHelp = `Prints per stage: its state, messages pending, in flight (delivered, not yet
-acked), redelivered, and dead-lettered; and per stream: messages stored. The state is
+acked), redelivered, and dead-lettered; per stream (the pipeline's, then the buckets'
+and any other in the account): messages and bytes stored, and its limits; then how
+much of its limit the JetStream store uses, with a warning when a limit is nearly
+reached. The state is
 "pulling" (a worker asks for or holds messages), "no worker pulling" (start one: 'docgraph
 worker STAGE'), "paused" (its dependency, e.g. the graph store, is down: the stage holds its
 messages and resumes by itself) or "not started". Talks to NATS: --nats, or else the
@@ -40,6 +45,11 @@ func operatorSystem(ctx context.Context, cfg config.Config, log *slog.Logger, co
 		return nil, errors.Join(err, att.lock.Close())
 	}
 	s.lock = att.lock
+	if s.ns != nil {
+		s.maxStore = s.ns.JetStreamConfig().MaxStore
+	} else if cfg.NATS.URL == "" {
+		s.maxStore = att.owner.MaxStore
+	}
 	return s, nil
 }
 
@@ -110,9 +120,14 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout)
 	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tLAST SEQ")
-	for _, sp := range bus.Streams {
-		st, err := s.js.Stream(ctx, sp.Name)
+	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tLAST SEQ\tMAX BYTES\tMAX AGE")
+	var warnings []string
+	names, err := streamNames(ctx, s.js)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	for _, name := range names {
+		st, err := s.js.Stream(ctx, name)
 		if err != nil {
 			continue
 		}
@@ -120,9 +135,123 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", sp.Name, info.State.Msgs, info.State.Bytes, info.State.LastSeq)
+		maxBytes, maxAge := "-", "-"
+		if info.Config.MaxBytes > 0 {
+			maxBytes = fmt.Sprintf("%s (%s)", sizeOf(info.Config.MaxBytes), percentOf(info.State.Bytes, info.Config.MaxBytes))
+			if float64(info.State.Bytes) >= nearlyFull*float64(info.Config.MaxBytes) && info.Config.Discard == jetstream.DiscardOld {
+				warnings = append(warnings, fmt.Sprintf("%s holds %s of its max bytes: each new message now discards the oldest, which a stage behind would miss",
+					name, percentOf(info.State.Bytes, info.Config.MaxBytes)))
+			}
+		}
+		if info.Config.MaxAge > 0 {
+			maxAge = info.Config.MaxAge.String()
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", name, info.State.Msgs, info.State.Bytes, info.State.LastSeq, maxBytes, maxAge)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	store, err := jetStreamStore(ctx, s)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	fmt.Fprintln(e.stdout, store.String())
+	if store.nearlyFull() {
+		warnings = append(warnings, fmt.Sprintf("the JetStream store is %s full: when it is full, the stages wait for room; see \"A full store\" in deployments/README.md",
+			percentOf(store.used, store.limit)))
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(e.stdout, "warning: "+w)
+	}
+	return nil
+}
+
+// streamNames lists the account's streams, the pipeline's first, in
+// order, then the others (the buckets' streams, those of other
+// applications sharing the account) by name: they all take room in the
+// store.
+func streamNames(ctx context.Context, js jetstream.JetStream) ([]string, error) {
+	var names, others []string
+	ours := map[string]bool{}
+	for _, sp := range bus.Streams {
+		names = append(names, sp.Name)
+		ours[sp.Name] = true
+	}
+	lister := js.StreamNames(ctx)
+	for name := range lister.Name() {
+		if !ours[name] {
+			others = append(others, name)
+		}
+	}
+	if err := lister.Err(); err != nil {
+		return nil, fmt.Errorf("list streams: %w", err)
+	}
+	slices.Sort(others)
+	return append(names, others...), nil
+}
+
+// nearlyFull is the share of a limit from which status warns.
+const nearlyFull = 0.9
+
+// storeUse is how much of its limit JetStream's file store uses.
+type storeUse struct {
+	used  uint64
+	limit int64  // 0 when not known
+	whose string // "account" or "server"
+}
+
+func (u storeUse) nearlyFull() bool {
+	return u.limit > 0 && float64(u.used) >= nearlyFull*float64(u.limit)
+}
+
+func (u storeUse) String() string {
+	if u.limit <= 0 {
+		return fmt.Sprintf("JetStream store: %s used (no account limit; the servers' max_file_store and disks bound it)", sizeOf(int64(u.used))) //nolint:gosec // sizes fit
+	}
+	return fmt.Sprintf("JetStream store: %s used of %s (%s limit), %s", sizeOf(int64(u.used)), sizeOf(u.limit), u.whose, percentOf(u.used, u.limit)) //nolint:gosec // sizes fit
+}
+
+// jetStreamStore measures the store of s's account against its limit: the
+// account's own, or else that of the embedded server (this process's, or
+// the one the data directory's owner recorded), which NATS does not tell
+// clients.
+func jetStreamStore(ctx context.Context, s *system) (storeUse, error) {
+	info, err := s.js.AccountInfo(ctx)
+	if err != nil {
+		return storeUse{}, fmt.Errorf("jetstream account: %w", err)
+	}
+	u := storeUse{used: info.Store}
+	switch {
+	case info.Limits.MaxStore > 0:
+		u.limit, u.whose = info.Limits.MaxStore, "account"
+	case s.maxStore > 0:
+		u.limit, u.whose = s.maxStore, "server"
+	}
+	return u, nil
+}
+
+// sizeOf renders n bytes for people: "512 B", "3.4 MiB".
+func sizeOf(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// percentOf renders part/whole as a whole percentage, "99%" rather than
+// "100%" until it is all used.
+func percentOf(part uint64, whole int64) string {
+	if whole <= 0 {
+		return "-"
+	}
+	p := math.Floor(float64(part) * 100 / float64(whole))
+	return fmt.Sprintf("%.0f%%", p)
 }
 
 // deadLetteredPerStream splits the current dead letters of each stage

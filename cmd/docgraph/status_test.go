@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -156,6 +158,9 @@ func TestStatusOfAStoppedSystemHasNoWorkerPulling(t *testing.T) {
 	require.NotNil(t, row, out)
 	assert.Equal(t, "no worker pulling", strings.Join(row[2:len(row)-5], " "), out)
 	assert.Equal(t, "1", row[len(row)-4], "in flight: %s", out)
+	// The store is measured against the server's limit: this process runs
+	// the data's NATS.
+	assert.Regexp(t, `JetStream store: [\d.]+ (KiB|MiB) used of [\d.]+ [KMGTP]iB \(server limit\), \d+%`, out)
 }
 
 // TestOperatorCommandsLeaveStreamConfigAlone: 'docgraph status' (like every
@@ -209,4 +214,56 @@ func TestStatusNamesMessagesMissed(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// status measures the JetStream store against the account's limit where
+// the account has one, and warns of a stream whose max bytes is nearly
+// reached: from then on each new message discards its oldest.
+func TestStatusMeasuresTheStoreAgainstItsLimits(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	writeFile(t, conf, fmt.Sprintf(`listen: 127.0.0.1:-1
+jetstream { store_dir: %q }
+accounts { DOCGRAPH { jetstream { max_file: 4MiB, max_mem: 0 }, users: [{user: dg, password: dg-pw}] } }
+`, t.TempDir()))
+	opts, err := server.ProcessConfigFile(conf)
+	require.NoError(t, err)
+	opts.NoLog, opts.NoSigs = true, true
+	ns, err := server.NewServer(opts)
+	require.NoError(t, err)
+	go ns.Start()
+	require.True(t, ns.ReadyForConnections(10*time.Second))
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	url := ns.ClientURL()
+
+	nc, err := nats.Connect(url, nats.UserInfo("dg", "dg-pw"))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	topo := bus.DefaultTopology()
+	topo.MaxBytes = 256 << 10
+	require.NoError(t, bus.Provision(t.Context(), js, topo))
+	for i := range 30 {
+		publishRaw(t, js, event.SubjectFileDiscovered, append([]byte(fmt.Sprint(i)), make([]byte, 8<<10)...), nil)
+	}
+
+	out := mustDocgraph(t, "status", "--nats", url, "--nats.user", "dg", "--nats.password", "dg-pw")
+	assert.Regexp(t, `JetStream store: [\d.]+ (KiB|MiB) used of 4\.0 MiB \(account limit\), \d+%`, out)
+	assert.Regexp(t, `DOCGRAPH_FILES\s+30\s+\d+\s+30\s+256\.0 KiB \(9\d%\)\s+168h0m0s`, out)
+	assert.Contains(t, out, "warning: DOCGRAPH_FILES holds 9")
+	assert.Contains(t, out, "of its max bytes: each new message now discards the oldest, which a stage behind would miss")
+	assert.NotContains(t, out, "warning: the JetStream store")
+}
+
+func TestSizeAndPercent(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB",
+		50 << 30: "50.0 GiB", 3 << 40: "3.0 TiB", 5 << 50: "5.0 PiB", 2048 << 50: "2048.0 PiB"} {
+		assert.Equal(t, want, sizeOf(n), "%d bytes", n)
+	}
+	assert.Equal(t, "99%", percentOf(999, 1000), "not yet all used")
+	assert.Equal(t, "100%", percentOf(1000, 1000))
+	assert.Equal(t, "-", percentOf(1, 0))
+	assert.True(t, storeUse{used: 90, limit: 100}.nearlyFull())
+	assert.False(t, storeUse{used: 89, limit: 100}.nearlyFull())
+	assert.False(t, storeUse{used: 1 << 40}.nearlyFull(), "no known limit")
 }

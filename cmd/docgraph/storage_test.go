@@ -32,6 +32,13 @@ func TestUpWaitsForRoomInJetStream(t *testing.T) {
 	p := startProc(t, "up", "--watch", in, "--data", data, "--nats.listen", listen, "--metrics-addr", "", "--log-format", "json",
 		"--nats.max_store", fmt.Sprint(maxStore), "--watch.rescan", "1s", "--extractor.refresh_delay", "50ms")
 	p.waitLog(t, 60*time.Second, "JetStream has no room for this stage's outputs", 1)
+	// status, through the running process, measures the store against the
+	// limit that process's embedded server has.
+	status := mustDocgraph(t, "status", "--data", data)
+	assert.Regexp(t, `JetStream store: [\d.]+ (KiB|MiB) used of 2\.0 MiB \(server limit\), (9\d|100)%`, status)
+	assert.Regexp(t, `\nFILLER\s+\d+\s+\d+`, status, "every stream takes room")
+	assert.Regexp(t, `warning: the JetStream store is (9\d|100)% full: when`, status)
+	assert.Contains(t, status, `full: when it is full, the stages wait for room; see "A full store" in deployments/README.md`)
 
 	js := connect(t, "nats://"+listen)
 	require.NoError(t, js.DeleteStream(t.Context(), "FILLER"))

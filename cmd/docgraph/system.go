@@ -94,17 +94,21 @@ func parseFlags(e env, name, synopsis, help string, args []string, extra func(*f
 // system is one process's connection to the pipeline: NATS (embedded or
 // external), metrics and the schemas.
 type system struct {
-	cfg      config.Config
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	metrics  *pipeline.Metrics
-	ns       *server.Server // embedded server, or nil
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	ready    atomic.Bool
-	running  runnerSet // the stages' runners, once consuming (/readyz)
-	closers  []func() error
-	lock     *datadir.Lock // the data directory, when this system holds it; released last
+	cfg     config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *pipeline.Metrics
+	ns      *server.Server // embedded server, or nil
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	ready   atomic.Bool
+	running runnerSet // the stages' runners, once consuming (/readyz)
+	closers []func() error
+	lock    *datadir.Lock // the data directory, when this system holds it; released last
+	// maxStore is the disk the embedded server's JetStream may use
+	// (operator commands: this process's server, or the one of the data
+	// directory's owner), 0 when not known.
+	maxStore int64
 	procTemp *datadir.Lock // this process's temp directory (procTempDir)
 
 	graphStore graph.Store // the graph writer's store (set by stageRunners)

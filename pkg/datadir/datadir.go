@@ -32,6 +32,10 @@ type Owner struct {
 	// its embedded server.
 	NATS     string `json:"nats,omitempty"`
 	External bool   `json:"external,omitempty"`
+	// MaxStore is the disk its embedded server's JetStream may use, in
+	// bytes (0 when unknown or external): what 'docgraph status' measures
+	// the store against, since NATS tells clients only account limits.
+	MaxStore int64 `json:"max_store,omitempty"`
 }
 
 // String names the owner for messages: "docgraph up (pid 42)".
