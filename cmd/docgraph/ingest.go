@@ -36,7 +36,9 @@ one file two keys (a folder and a folder inside it) are refused before anything 
 published. Unchanged files (same bytes at the same path, as recorded under --data) are
 not published again; files that have disappeared from a folder since it was last
 ingested or watched are deleted from the graph. Documents of other folders in the same
---data are kept (to remove a folder's documents, empty it and ingest it). The graph
+--data are kept (to remove a folder's documents, empty it and ingest it with
+--watch.allow_empty: a folder that held files and is found empty, a share not
+mounted, keeps them by default, and ingest fails saying so). The graph
 stays in --data, where 'docgraph graph' finds it. One process at a time uses a data
 directory: ingest fails at once while 'docgraph up' runs on --data (drop the files into
 its watched folder instead). Exits 1 if any file failed, including unchanged files whose
@@ -420,6 +422,11 @@ func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier ma
 	skippedBy := map[watcher.SkipReason][]string{}
 	failed, rowsSkipped := 0, 0
 	for _, rep := range reports {
+		if rep.Held > 0 {
+			failed++
+			lines = append(lines, fmt.Sprintf("held    %s: the folder is empty; the %d files recorded for it stay in the graph (a share not mounted? if they were deleted on purpose, --watch.allow_empty withdraws them)",
+				rep.Root, rep.Held))
+		}
 		for _, r := range rep.Results {
 			counts[r.Outcome]++
 			switch r.Outcome {

@@ -88,3 +88,29 @@ func TestIngestShowsProgressWhileScanning(t *testing.T) {
 	stats := mustDocgraph(t, "graph", "stats", "--data", data)
 	assert.Regexp(t, `Document\s+120\b`, stats)
 }
+
+// A folder that held files and is found empty (a share not mounted) keeps
+// its documents in the graph: ingest and reconcile --fix say so and fail,
+// until watch.allow_empty says the files were deleted on purpose.
+func TestAnEmptiedFolderKeepsItsDocuments(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(in, "a.md"), "Nora Bishop manages PRJ-1000.\n")
+	writeFile(t, filepath.Join(in, "b.md"), "Nora Bishop manages PRJ-2000.\n")
+	mustDocgraph(t, ingestArgs(data, in)...)
+	require.NoError(t, os.Remove(filepath.Join(in, "a.md")))
+	require.NoError(t, os.Remove(filepath.Join(in, "b.md")))
+
+	out, _, err := docgraph(t, ingestArgs(data, in)...)
+	require.Error(t, err)
+	assert.Contains(t, out, "held    "+in+": the folder is empty; the 2 files recorded for it stay in the graph (a share not mounted? if they were deleted on purpose, --watch.allow_empty withdraws them)")
+	assert.Equal(t, []string{"a.md", "b.md"}, docNodes(exportGraph(t, data)))
+
+	out, _, err = docgraph(t, "reconcile", "--watch", in, "--data", data, "--fix")
+	require.Error(t, err)
+	assert.Contains(t, out, "kept           a.md: the folder is empty (a share not mounted?); if its files were deleted on purpose, --watch.allow_empty withdraws them")
+	assert.Contains(t, out, "0 deletions published, 0 left to the DLQ, 0 not fixed, 2 kept (the folder is empty)")
+	assert.Equal(t, []string{"a.md", "b.md"}, docNodes(exportGraph(t, data)))
+
+	mustDocgraph(t, ingestArgs(data, "--watch.allow_empty", in)...)
+	assert.Empty(t, docNodes(exportGraph(t, data)))
+}

@@ -474,7 +474,7 @@ func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Conf
 	}
 	// Names this reconcile's messages; later runs see a higher sequence.
 	run := strconv.FormatUint(info.State.LastSeq, 10)
-	republished, deleted, left, failed := 0, 0, 0, 0
+	republished, deleted, left, failed, kept := 0, 0, 0, 0, 0
 	// republishGap stores and publishes g's file again.
 	republishGap := func(g gap, why string) {
 		seq, err := republish(ctx, s.js, objects, g, run)
@@ -510,6 +510,11 @@ func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Conf
 				republishGap(g, "")
 			}
 		case gapOrphaned:
+			if rep.Held > 0 {
+				kept++
+				fmt.Fprintf(e.stdout, "kept           %s: the folder is empty (a share not mounted?); if its files were deleted on purpose, --watch.allow_empty withdraws them\n", g.path)
+				continue
+			}
 			if scanned && res.Outcome == watcher.Deleted {
 				deleted++
 				fmt.Fprintf(e.stdout, "deleted        %s (files seq %d)\n", g.path, res.Seq)
@@ -532,11 +537,14 @@ func fixGaps(ctx context.Context, e env, s *system, root string, cfg config.Conf
 		}
 	}
 	fmt.Fprintf(e.stdout, "fix: %d published, %d deletions published, %d left to the DLQ, %d not fixed", republished, deleted, left, failed)
+	if kept > 0 {
+		fmt.Fprintf(e.stdout, ", %d kept (the folder is empty)", kept)
+	}
 	if other > 0 {
 		fmt.Fprintf(e.stdout, "; the watcher scan also published %d other change(s)", other)
 	}
 	fmt.Fprintln(e.stdout)
-	return failed, nil
+	return failed + kept, nil
 }
 
 func resultDetail(r watcher.Result) string {

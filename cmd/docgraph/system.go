@@ -616,7 +616,7 @@ func (s *system) newWatcher(root string) (*watcher.Watcher, error) {
 func watcherConfig(cfg config.Config, root string) watcher.Config {
 	return watcher.Config{
 		Root: root, Settle: cfg.Watch.Settle, Rescan: cfg.Watch.Rescan, MaxFileSize: int64(cfg.Watch.MaxFileSize),
-		Ignore: cfg.Watch.Ignore, Formats: parser.Formats(), Exclude: []string{cfg.Data},
+		Ignore: cfg.Watch.Ignore, Formats: parser.Formats(), Exclude: []string{cfg.Data}, AllowEmpty: cfg.Watch.AllowEmpty,
 	}
 }
 

@@ -50,6 +50,7 @@ type WatchConfig struct {
 	Rescan      time.Duration `yaml:"rescan" help:"periodic full rescan, for what file events miss"`
 	MaxFileSize ByteSize      `yaml:"max_file_size" help:"larger files are refused (e.g. 256MiB)"`
 	Ignore      []string      `yaml:"ignore" help:"files and folders not to publish: glob patterns (Go's path.Match), comma-separated, each matched against the name and the path relative to the folder, e.g. archive,drafts/*,*.bak"`
+	AllowEmpty  bool          `yaml:"allow_empty" help:"a scan that finds the folder empty withdraws its files from the graph (by default they are kept: an empty folder that held files is taken for a share not mounted; files deleted while docgraph runs are withdrawn all the same)"`
 }
 
 // NATSConfig says which NATS to use: an external one (URL) or the embedded

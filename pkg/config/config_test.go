@@ -292,3 +292,19 @@ func TestWatchIgnore(t *testing.T) {
 	cfg.Watch.Ignore = []string{"ok*", "[bad"}
 	assert.ErrorContains(t, cfg.Validate(), `watch.ignore[1] ("[bad"): not a glob pattern`)
 }
+
+// A bool setting's flag is a switch: given alone it sets true, and takes
+// =false or =true.
+func TestBoolFlagsAreSwitches(t *testing.T) {
+	cfg, err := load(t, []string{"--nats.sync_always", "--watch.allow_empty", "inbox"}, nil)
+	require.NoError(t, err)
+	assert.True(t, cfg.NATS.SyncAlways)
+	assert.True(t, cfg.Watch.AllowEmpty)
+
+	cfg, err = load(t, []string{"--nats.sync_always=false"}, map[string]string{"DOCGRAPH_NATS_SYNC_ALWAYS": "true"})
+	require.NoError(t, err)
+	assert.False(t, cfg.NATS.SyncAlways, "the flag wins over the environment")
+
+	_, err = load(t, []string{"--watch.allow_empty=maybe"}, nil)
+	assert.ErrorContains(t, err, `invalid boolean value "maybe" for -watch.allow_empty`)
+}

@@ -196,10 +196,10 @@ func (l *Loader) RegisterFlags(fs *flag.FlagSet, all bool) {
 	for _, a := range names {
 		p := Aliases[a]
 		if a == p {
-			fs.Func(a, byPath[p].usage(), l.setter(p))
+			byPath[p].register(fs, a, byPath[p].usage(), l.setter(p))
 			continue
 		}
-		fs.Func(a, byPath[p].help+" (same as --"+p+")", l.setter(p))
+		byPath[p].register(fs, a, byPath[p].help+" (same as --"+p+")", l.setter(p))
 	}
 	if !all {
 		return
@@ -208,8 +208,18 @@ func (l *Loader) RegisterFlags(fs *flag.FlagSet, all bool) {
 		if _, dup := Aliases[f.path]; dup {
 			continue
 		}
-		fs.Func(f.path, f.usage(), l.setter(f.path))
+		f.register(fs, f.path, f.usage(), l.setter(f.path))
 	}
+}
+
+// register defines the flag name for f: a switch for a bool field
+// (--nats.sync_always alone, or =false), a flag taking a value otherwise.
+func (f field) register(fs *flag.FlagSet, name, usage string, set func(string) error) {
+	if f.v.Kind() == reflect.Bool {
+		fs.BoolFunc(name, usage, set)
+		return
+	}
+	fs.Func(name, usage, set)
 }
 
 // usage is the field's flag help: what it is, its default and its

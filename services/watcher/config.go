@@ -47,6 +47,14 @@ type Config struct {
 	// caller can show progress through a large folder. It is called from
 	// several goroutines at once.
 	OnScanResult func(Result)
+	// AllowEmpty lets a scan that finds Root empty withdraw the files
+	// recorded for it. By default they are kept, if there are more than
+	// one (Report.Held): a folder
+	// that held files and is suddenly empty is more often a share that is
+	// not mounted (yet) than files deleted on purpose, and withdrawing
+	// them would empty the graph. Files deleted while the watcher runs are
+	// withdrawn one by one, whatever this says.
+	AllowEmpty bool
 }
 
 func (c Config) withDefaults() Config {

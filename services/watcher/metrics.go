@@ -14,6 +14,7 @@ type metrics struct {
 	failed    prometheus.Counter
 	bytes     prometheus.Counter
 	scan      prometheus.Histogram
+	held      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,6 +33,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Duration of full scans of the watched folder.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "docgraph", Subsystem: "watcher", Name: "files_held",
+			Help: "Recorded files the last scan kept though it found the watched folder empty (a share not mounted?).",
+		}),
 	}
 	var err error
 	m.published = register(reg, m.published, &err)
@@ -40,6 +45,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.failed = register(reg, m.failed, &err)
 	m.bytes = register(reg, m.bytes, &err)
 	m.scan = register(reg, m.scan, &err)
+	m.held = register(reg, m.held, &err)
 	if err != nil {
 		return nil, fmt.Errorf("register watcher metrics: %w", err)
 	}

@@ -102,6 +102,10 @@ func (r Result) keepsRecord() bool {
 type Report struct {
 	Results  []Result
 	Duration time.Duration
+	// Held is how many recorded files the scan did not withdraw because it
+	// found the folder, Root, empty (Config.AllowEmpty).
+	Held int
+	Root string
 }
 
 // Count returns the number of results with outcome o.

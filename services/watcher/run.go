@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +24,21 @@ type pending struct {
 	entries     map[string]*observation
 	watched     map[string]bool // directories watched (absolute)
 	watchFailed map[string]bool // directories whose watch failed (logged once)
+}
+
+// covers reports whether an event is pending for rel or for a directory
+// above it.
+func (p *pending) covers(rel string) bool {
+	for {
+		if _, ok := p.entries[rel]; ok {
+			return true
+		}
+		i := strings.LastIndexByte(rel, '/')
+		if i < 0 {
+			return false
+		}
+		rel = rel[:i]
+	}
 }
 
 type observation struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -597,4 +598,52 @@ func TestRunWarnsOfAnInvalidName(t *testing.T) {
 		return errors.New("no warning")
 	})
 	assert.Empty(t, e.messages(t))
+}
+
+// A share mounted after docgraph started: the first scans find the folder
+// empty and keep its files; once it is mounted they are found unchanged.
+// Files deleted while the watcher runs are withdrawn, empty folder or not.
+func TestRunKeepsTheFilesOfAFolderFoundEmptyAtStart(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = 50 * time.Millisecond
+	})
+	for _, p := range []string{"a.md", "sub/b.md"} {
+		e.write(t, p, p)
+	}
+	e.scan(t)
+	require.NoError(t, os.Rename(e.root, e.root+".away")) // unmounted
+	require.NoError(t, os.Mkdir(e.root, 0o755))           // the empty mount point
+
+	startRun(t, e.w)
+	waitFor(t, runTimeout, countIs(1, func() int {
+		return len(e.logs.lines(t, "watched folder is empty: its files are kept in the graph, not withdrawn"))
+	}, "files held"))
+	assert.Equal(t, 2.0, testutil.ToFloat64(e.w.m.held))
+
+	require.NoError(t, os.Remove(e.root))
+	require.NoError(t, os.Rename(e.root+".away", e.root)) // mounted
+	waitFor(t, runTimeout, func() error {
+		if n := testutil.ToFloat64(e.w.m.held); n != 0 {
+			return fmt.Errorf("%v files held", n)
+		}
+		return nil
+	})
+	assert.Empty(t, e.deletedEvents(t, "a.md"))
+	assert.Len(t, e.discovered(t, "sub/b.md"), 1, "found unchanged")
+
+	// Deleted while watched: withdrawn as they go.
+	require.NoError(t, os.Remove(filepath.Join(e.root, "a.md")))
+	require.NoError(t, os.RemoveAll(filepath.Join(e.root, "sub")))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "sub/b.md")) }, "deleted sub/b.md"))
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.deletedEvents(t, "a.md")) }, "deleted a.md"))
+}
+
+func TestPendingCovers(t *testing.T) {
+	p := &pending{entries: map[string]*observation{"gone": {}, "docs/old.md": {}}}
+	assert.True(t, p.covers("gone/x/y.md"), "under a pending directory")
+	assert.True(t, p.covers("docs/old.md"))
+	assert.False(t, p.covers("docs/other.md"))
+	assert.False(t, p.covers("gone.md"))
+	assert.False(t, p.covers("goner/x.md"))
 }

@@ -764,3 +764,73 @@ func TestOnScanResultTellsEveryResult(t *testing.T) {
 	assert.ElementsMatch(t, rep.Results, taken())
 	assert.Len(t, rep.Results, 2)
 }
+
+// A folder that held files and is found empty (a share not mounted yet, a
+// folder being replaced) keeps its files in the graph, saying so once; they
+// are withdrawn when the folder is empty with AllowEmpty, or when a scan of
+// a folder with other content no longer finds them.
+func TestScanKeepsTheFilesOfAFolderFoundEmpty(t *testing.T) {
+	e := newEnv(t, nil)
+	data := filepath.Join(e.root, ".docgraph")
+	require.NoError(t, os.MkdirAll(filepath.Join(data, "nats"), 0o755))
+	e.w, e.reg, e.logs = e.newWatcher(t, func(c *Config) { c.Exclude = []string{data} })
+	e.write(t, "a.md", "a")
+	e.write(t, "sub/b.md", "b")
+	require.Equal(t, 2, e.scan(t).Count(Published))
+
+	// Unmounted: nothing left but the excluded data directory.
+	require.NoError(t, os.Remove(filepath.Join(e.root, "a.md")))
+	require.NoError(t, os.RemoveAll(filepath.Join(e.root, "sub")))
+	for range 2 {
+		rep := e.scan(t)
+		assert.Zero(t, rep.Count(Deleted))
+		assert.Equal(t, 2, rep.Held)
+	}
+	assert.Empty(t, e.deletedEvents(t, "a.md"))
+	assert.True(t, e.record(t, "sub/b.md").live())
+	assert.Equal(t, 2.0, testutil.ToFloat64(e.w.m.held))
+	held := e.logs.lines(t, "watched folder is empty: its files are kept in the graph, not withdrawn")
+	require.Len(t, held, 1, "said once")
+	assert.EqualValues(t, 2, held[0]["files"])
+	assert.Contains(t, held[0]["hint"], "--watch.allow_empty")
+
+	// Mounted again: nothing to publish, nothing held.
+	e.write(t, "a.md", "a")
+	e.write(t, "sub/b.md", "b")
+	rep := e.scan(t)
+	assert.Equal(t, 2, rep.Count(Unchanged))
+	assert.Zero(t, rep.Held)
+	assert.Zero(t, testutil.ToFloat64(e.w.m.held))
+	assert.Len(t, e.logs.lines(t, "watched folder: the files kept while it was empty are no longer held"), 1)
+
+	// Deleted on purpose: withdrawn once the scan may find the folder empty.
+	require.NoError(t, os.Remove(filepath.Join(e.root, "a.md")))
+	require.NoError(t, os.RemoveAll(filepath.Join(e.root, "sub")))
+	assert.Equal(t, 2, e.scan(t).Held)
+	e.w, e.reg, e.logs = e.newWatcher(t, func(c *Config) { c.Exclude, c.AllowEmpty = []string{data}, true })
+	rep = e.scan(t)
+	assert.Equal(t, 2, rep.Count(Deleted))
+	assert.Zero(t, rep.Held)
+	assert.Len(t, e.deletedEvents(t, "sub/b.md"), 1)
+}
+
+// Any entry makes a folder not empty: its other files are withdrawn as
+// usual, and so is the only file of a folder.
+func TestScanWithdrawsFromAFolderNotEmpty(t *testing.T) {
+	e := newEnv(t, nil)
+	e.write(t, "a.md", "a")
+	e.write(t, "b.md", "b")
+	e.scan(t)
+	require.NoError(t, os.Remove(filepath.Join(e.root, "a.md")))
+	require.NoError(t, os.Remove(filepath.Join(e.root, "b.md")))
+	require.NoError(t, os.Mkdir(filepath.Join(e.root, "new folder"), 0o755))
+	rep := e.scan(t)
+	assert.Equal(t, 2, rep.Count(Deleted))
+	assert.Zero(t, rep.Held)
+
+	one := newEnv(t, nil)
+	one.write(t, "only.md", "only")
+	one.scan(t)
+	require.NoError(t, os.Remove(filepath.Join(one.root, "only.md")))
+	assert.Equal(t, 1, one.scan(t).Count(Deleted))
+}

@@ -71,6 +71,7 @@ type Watcher struct {
 	smu     sync.Mutex
 	skipped map[string]SkipReason // paths whose skip was logged, by reason
 	failed  map[string]string     // paths whose failure was warned about, by error
+	held    int                   // files the last scan kept, finding the folder empty
 	warned  int                   // failures warned about (not repeated ones)
 	// links maps the symlinks published to their targets (relative paths):
 	// events name the target, and Run reads its links again.
@@ -252,6 +253,7 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 		keep       = map[string]bool{} // recorded paths that stay current
 		seen       = map[string]bool{}
 		incomplete []string // directories that could not be read
+		empty      = true   // nothing in the folder but excluded directories
 	)
 	// Files that look like spreadsheets are visited during the walk and the
 	// others after it, so that a pass publishes the structured data (which
@@ -277,6 +279,9 @@ func (w *Watcher) scan(ctx context.Context, pend *pending) (Report, error) {
 		}
 		rel := w.rel(abs)
 		seen[rel] = true
+		if d == nil || !d.IsDir() || !w.isExcluded(rel) {
+			empty = false
+		}
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // vanished while walking: a deletion, if it was recorded
@@ -347,6 +352,7 @@ feed:
 		}
 		rep.Results = append(rep.Results, res)
 	}
+	var gone []*record
 	for _, p := range slices.Sorted(maps.Keys(recs)) {
 		rec := recs[p]
 		if err := ctx.Err(); err != nil {
@@ -360,8 +366,33 @@ feed:
 			// folder's scans withdraw it, not this one's.
 		case keep[p] || inAny(p, incomplete):
 		default:
-			rep.Results = append(rep.Results, w.told(w.withdraw(ctx, rec)))
+			gone = append(gone, rec)
 		}
+	}
+	held := 0
+	if empty && !w.cfg.AllowEmpty {
+		// Files whose deletion the running watcher saw (an event for them
+		// or a directory above them is pending) were deleted on purpose,
+		// and are withdrawn; the others were not seen to go.
+		var seenGo, unseen []*record
+		for _, rec := range gone {
+			if pend != nil && pend.covers(rec.Path) {
+				seenGo = append(seenGo, rec)
+			} else {
+				unseen = append(unseen, rec)
+			}
+		}
+		if len(unseen) >= holdFrom {
+			held, gone = len(unseen), seenGo
+			rep.Held, rep.Root = held, w.root
+		}
+	}
+	w.holdAll(ctx, held)
+	for _, rec := range gone {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("scan %s: %w", w.root, err)
+		}
+		rep.Results = append(rep.Results, w.told(w.withdraw(ctx, rec)))
 	}
 	w.smu.Lock()
 	for p := range w.skipped {
@@ -404,6 +435,30 @@ feed:
 		slog.Int("failed", rep.Count(Failed)),
 		slog.Duration("duration", rep.Duration))
 	return rep, nil
+}
+
+// holdFrom is how many recorded files a scan that finds the folder empty
+// must be about to withdraw for it to keep them instead (Config.AllowEmpty):
+// a folder of one file emptied is no sign of a share gone.
+const holdFrom = 2
+
+// holdAll records that a scan found the folder empty and kept the n files
+// recorded for it (0: it did not), saying so once per change.
+func (w *Watcher) holdAll(ctx context.Context, n int) {
+	w.m.held.Set(float64(n))
+	w.smu.Lock()
+	was := w.held
+	w.held = n
+	w.smu.Unlock()
+	switch {
+	case n > 0 && n != was:
+		w.log.ErrorContext(ctx, "watched folder is empty: its files are kept in the graph, not withdrawn",
+			slog.String("root", w.root), slog.Int("files", n),
+			slog.String("hint", "a share that is not mounted, or a folder being replaced? Once the files are back, nothing changes. "+
+				"If they were deleted on purpose, run once with watch.allow_empty (--watch.allow_empty) to withdraw them"))
+	case n == 0 && was > 0:
+		w.log.InfoContext(ctx, "watched folder: the files kept while it was empty are no longer held", slog.String("root", w.root))
+	}
 }
 
 // told passes a scan's result for a file to Config.OnScanResult.
@@ -462,6 +517,11 @@ func (w *Watcher) rel(abs string) string {
 
 func (w *Watcher) abs(rel string) string { return filepath.Join(w.root, filepath.FromSlash(rel)) }
 
+// isExcluded reports whether rel is in one of Config.Exclude.
+func (w *Watcher) isExcluded(rel string) bool {
+	return slices.ContainsFunc(w.excluded, func(x string) bool { return under(rel, x) })
+}
+
 // nameRule returns why a directory or file is ignored by its name, or "".
 func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 	name := path.Base(rel)
@@ -471,7 +531,7 @@ func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 	if !isDir && slices.ContainsFunc(systemFiles, func(f string) bool { return strings.EqualFold(f, name) }) {
 		return ReasonHidden
 	}
-	if slices.ContainsFunc(w.excluded, func(x string) bool { return under(rel, x) }) {
+	if w.isExcluded(rel) {
 		return ReasonExcluded
 	}
 	if !isDir {
