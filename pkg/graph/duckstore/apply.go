@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -33,8 +34,36 @@ const partRows = "rows"
 // version, a rewritten chunk, a deletion, a final records batch) first
 // flushes what is pending, then withdraws, writes, and collects garbage
 // among what it withdrew, so the result is the same as applying the ops one
-// by one.
+// by one. A disk that fails the write (full, read-only) fails the call with
+// graph.ErrUnavailable.
 func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
+	return storageErr(s.apply(ctx, ops))
+}
+
+// storageErrors are what DuckDB says when the disk under the graph fails a
+// write, in whichever error type it reports it (a commit's is a
+// transaction error).
+var storageErrors = []string{"No space left on device", "Disk quota exceeded", "Read-only file system", "Could not write file"}
+
+// storageErr marks a failure of the disk under the graph (full, read-only,
+// over a quota) as graph.ErrUnavailable: not the batch's fault, so the
+// graph writer holds its messages and retries once there is room, rather
+// than dead-letter every message written meanwhile. DuckDB stays usable:
+// the write that failed is rolled back, and the next one succeeds once the
+// disk has room.
+func storageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *duckdb.Error
+	if errors.Is(err, syscall.ENOSPC) || (errors.As(err, &de) && (de.Type == duckdb.ErrorTypeIO || de.Type == duckdb.ErrorTypePermission)) ||
+		slices.ContainsFunc(storageErrors, func(s string) bool { return strings.Contains(err.Error(), s) }) {
+		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
+	}
+	return err
+}
+
+func (s *Store) apply(ctx context.Context, ops []graph.Op) error {
 	if len(ops) == 0 {
 		return nil
 	}
