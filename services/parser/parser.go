@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/disk"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
@@ -187,6 +188,15 @@ func (p *Parser) Handle(ctx context.Context, in pipeline.Message, emit pipeline.
 			return err
 		}
 		err := p.discovered(ctx, in.StreamSeq, ev, emit)
+		if disk.Full(err) {
+			// Not the file's fault: its version must not be withdrawn, nor
+			// the message dead-lettered. The stage waits for room.
+			dir := p.cfg.TempDir
+			if dir == "" {
+				dir = os.TempDir()
+			}
+			return pipeline.Unavailable(fmt.Errorf("%s: no room on the parser's disk (temporary files in %s): %w", ev.Path, dir, err))
+		}
 		if unreadable(ev, err) {
 			if werr := p.withdraw(ev.Path, in.StreamSeq, emit); werr != nil {
 				return werr // retried: the withdrawal must not be lost

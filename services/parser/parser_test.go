@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/disk/disktest"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
@@ -664,4 +665,35 @@ func TestIncompleteObjectIsPermanent(t *testing.T) {
 	assert.True(t, pipeline.IsPermanent(err), "reading again cannot help")
 	assert.Contains(t, err.Error(), "read object a.md@")
 	assert.Contains(t, err.Error(), "'docgraph reconcile --fix' stores the file again")
+}
+
+// A disk without room for the temporary copy (or for DuckDB's spill) is
+// no fault of the file: the stage waits for room, and the version is
+// neither withdrawn nor dead-lettered.
+func TestHandleStructuredWithoutRoomWaits(t *testing.T) {
+	data := append([]byte("team_name,member_name\n"), bytes.Repeat([]byte("Team A,Ada Quinlan\n"), 4<<16)...) // 1.2 MiB
+	const path = "teams.csv"
+	obj := path + "@" + sha(data)
+	tmp := disktest.Small(t, 1<<20)
+	st := &fakeStructured{match: path}
+	p := newParser(t, Config{TempDir: tmp}, &fakeObjects{data: map[string][]byte{obj: data}}, st)
+	var c collector
+	err := p.Handle(t.Context(), discovered(t, path, data, 1), c.emit)
+	require.Error(t, err)
+	assert.True(t, pipeline.IsUnavailable(err), "%v", err)
+	assert.Contains(t, err.Error(), "teams.csv: no room on the parser's disk (temporary files in "+tmp+")")
+	assert.Empty(t, c.msgs, "nothing withdrawn")
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "the partial copy is removed")
+
+	// DuckDB reports the same as text, inside what the structured parser
+	// calls a bad file.
+	small := []byte("team_name,member_name\nA,B\n")
+	sobj := path + "@" + sha(small)
+	st.err = pipeline.Permanent(errors.New(`teams.csv: IO Error: Could not write file "/tmp/duckdb_temp_storage-0.tmp": No space left on device`))
+	p = newParser(t, Config{TempDir: t.TempDir()}, &fakeObjects{data: map[string][]byte{sobj: small}}, st)
+	err = p.Handle(t.Context(), discovered(t, path, small, 2), c.emit)
+	assert.True(t, pipeline.IsUnavailable(err), "%v", err)
+	assert.Empty(t, c.msgs, "nothing withdrawn")
 }

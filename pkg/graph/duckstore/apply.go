@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/docgraph/docgraph/pkg/disk"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
 )
@@ -41,9 +41,9 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 }
 
 // storageErrors are what DuckDB says when the disk under the graph fails a
-// write, in whichever error type it reports it (a commit's is a
-// transaction error).
-var storageErrors = []string{"No space left on device", "Disk quota exceeded", "Read-only file system", "Could not write file"}
+// write (besides disk.Full), in whichever error type it reports it (a
+// commit's is a transaction error).
+var storageErrors = []string{"Read-only file system", "Could not write file"}
 
 // storageErr marks a failure of the disk under the graph (full, read-only,
 // over a quota) as graph.ErrUnavailable: not the batch's fault, so the
@@ -56,7 +56,7 @@ func storageErr(err error) error {
 		return nil
 	}
 	var de *duckdb.Error
-	if errors.Is(err, syscall.ENOSPC) || (errors.As(err, &de) && (de.Type == duckdb.ErrorTypeIO || de.Type == duckdb.ErrorTypePermission)) ||
+	if disk.Full(err) || (errors.As(err, &de) && (de.Type == duckdb.ErrorTypeIO || de.Type == duckdb.ErrorTypePermission)) ||
 		slices.ContainsFunc(storageErrors, func(s string) bool { return strings.Contains(err.Error(), s) }) {
 		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
 	}

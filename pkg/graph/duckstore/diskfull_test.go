@@ -1,39 +1,23 @@
 package duckstore_test
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
+	"github.com/docgraph/docgraph/pkg/disk/disktest"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/graphtest"
 )
-
-// smallDisk mounts a tmpfs of size bytes for the test: a disk that fills
-// up. Mounting needs root (CI runs as root); elsewhere the test is skipped.
-func smallDisk(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	err := unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size))
-	if errors.Is(err, unix.EPERM) && os.Getenv("CI") != "true" {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	require.NoError(t, err, "mount a tmpfs on %s", dir)
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
 
 // A full disk under the graph fails writes as unavailable (the graph
 // writer then holds its messages) and nothing else: once there is room,
 // the same writes succeed on the same store, and the graph holds them all.
 func TestApplyOnAFullDiskIsUnavailable(t *testing.T) {
-	disk := smallDisk(t, 8<<20)
+	disk := disktest.Small(t, 8<<20)
 	filler := filepath.Join(disk, "filler")
 	require.NoError(t, os.WriteFile(filler, make([]byte, 6<<20), 0o644))
 	s := openStore(t, filepath.Join(disk, "graph.duckdb"))
