@@ -50,13 +50,15 @@ var storageErrors = []string{"Read-only file system", "Could not write file"}
 // graph writer holds its messages and retries once there is room, rather
 // than dead-letter every message written meanwhile. DuckDB stays usable:
 // the write that failed is rolled back, and the next one succeeds once the
-// disk has room.
+// disk has room. So is a fatal error, after which DuckDB refuses every
+// write until the process restarts (its message says so): the stage
+// pauses, and nothing is dead-lettered for it.
 func storageErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	var de *duckdb.Error
-	if disk.Full(err) || (errors.As(err, &de) && (de.Type == duckdb.ErrorTypeIO || de.Type == duckdb.ErrorTypePermission)) ||
+	if disk.Full(err) || (errors.As(err, &de) && (de.Type == duckdb.ErrorTypeIO || de.Type == duckdb.ErrorTypePermission || de.Type == duckdb.ErrorTypeFatal)) ||
 		slices.ContainsFunc(storageErrors, func(s string) bool { return strings.Contains(err.Error(), s) }) {
 		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
 	}

@@ -1,7 +1,11 @@
 package duckstore
 
 import (
+	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -61,4 +65,27 @@ func TestHashPartsAreUnambiguous(t *testing.T) {
 	assert.NotEqual(t, hashParts("a\x00", "b"), hashParts("a", "\x00b"))
 	assert.NotEqual(t, hashParts("ab", ""), hashParts("a", "b"))
 	assert.Equal(t, nodeID{"Person", "ada"}.hash(), nodeID{"Person", "ada"}.hash())
+}
+
+// Failures of the disk or of DuckDB itself are the store's, not the
+// batch's: unavailable. Anything else is left as it is.
+func TestStorageErr(t *testing.T) {
+	assert.NoError(t, storageErr(nil))
+	for _, err := range []error{
+		&duckdb.Error{Type: duckdb.ErrorTypeIO, Msg: "IO Error: Cannot open file"},
+		&duckdb.Error{Type: duckdb.ErrorTypePermission, Msg: "Permission Error: Cannot write"},
+		&duckdb.Error{Type: duckdb.ErrorTypeFatal, Msg: "FATAL Error: database has been invalidated because of a previous fatal error"},
+		fmt.Errorf("commit: %w", &duckdb.Error{Type: duckdb.ErrorTypeTransaction, Msg: `TransactionContext Error: Failed to commit: Could not write file "/d/graph.duckdb.wal": Read-only file system`}),
+		errors.New(`Could not write file "/d/graph.duckdb.wal": No space left on device`),
+	} {
+		got := storageErr(err)
+		assert.ErrorIs(t, got, graph.ErrUnavailable, "%v", err)
+		assert.ErrorIs(t, got, err)
+	}
+	for _, err := range []error{
+		&duckdb.Error{Type: duckdb.ErrorTypeConstraint, Msg: "Constraint Error: Duplicate key"},
+		fmt.Errorf("%w: key too long", graph.ErrInvalid),
+	} {
+		assert.Same(t, err, storageErr(err))
+	}
 }
