@@ -125,9 +125,10 @@ func TestXLSXDate1904(t *testing.T) {
 }
 
 // TestXLSXNumberText reads number cells written as Apache POI writes them
-// (Java's Double.toString: "1042.0", "1.0E10"): a string column takes the
-// shortest form of the number, as for a workbook Excel wrote, while a text
-// cell keeps its text.
+// (Java's Double.toString: "1042.0", "1.0E10") and as Excel writes some
+// (17 significant digits: "0.10299999999999999" for 0.103): a string column
+// takes the shortest form of the number, as the spreadsheet shows it, while
+// a text cell keeps its text.
 func TestXLSXNumberText(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
@@ -138,6 +139,8 @@ func TestXLSXNumberText(t *testing.T) {
 		`<row r="4"><c r="A4"><v>3</v></c><c r="B4"><v>-0.5</v></c><c r="C4"><v>1.0E-7</v></c></row>` +
 		`<row r="5"><c r="A5" t="n"><v>4.0</v></c><c r="B5" t="inlineStr"><is><t>1042.0</t></is></c></row>` +
 		`<row r="6"><c r="A6" t="n"><v>5.0</v></c><c r="B6" t="n"><v>1.0E-7</v></c></row>` +
+		`<row r="7"><c r="A7"><v>6</v></c><c r="B7"><v>0.10299999999999999</v></c><c r="C7"><v>0.27600000000000002</v></c></row>` +
+		`<row r="8"><c r="A8"><v>7</v></c><c r="B8"><v>1001.0000000000001</v></c></row>` +
 		`</sheetData></worksheet>`
 	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
 	p, err := parseFile(t, s, "data.xlsx", file)
@@ -149,8 +152,20 @@ func TestXLSXNumberText(t *testing.T) {
 		"3": {"name": "-0.5", "amount": 1e-7},
 		"4": {"name": "1042.0"},
 		"5": {"name": "1.0E-7"},
+		"6": {"name": "0.103", "amount": 0.276},
+		"7": {"name": "1001.0000000000001"},
 	}, got)
 	assert.Empty(t, p.rejected())
+
+	// Without other numbers to shorten in the sheet.
+	const excel = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>1</v></c><c r="B2"><v>0.27600000000000002</v></c></row>` +
+		`</sheetData></worksheet>`
+	file = withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": excel})
+	p, err = parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{"1": {"name": "0.276"}}, p.properties(t))
 }
 
 // TestXLSXWholeNumberPrecision reads an int column's number as the whole

@@ -31,7 +31,8 @@ import (
 // default, and may have calculated them).
 //
 // A number cell stores the number as its writer printed it: Excel writes
-// the shortest form ("1042"), Apache POI "1042.0" and "1.0E10". The
+// the shortest form ("1042") or 17 significant digits
+// ("0.10299999999999999" for 0.103), Apache POI "1042.0" and "1.0E10". The
 // iterator's raw values keep that text, which a string column would take
 // as it is: the same number would give different keys by writer.
 //
@@ -359,13 +360,15 @@ func isDateFormat(code string) bool {
 var boolText = map[string]string{"1": "TRUE", "0": "FALSE"}
 
 // shorterNumber returns the shortest form of the number text stores
-// ("1042" for "1042.0" or "1.042E3"), the same float64, if text has an
-// exponent, a plus sign or a trailing zero after a decimal point; and
-// false otherwise, or if text is not a number or is of a magnitude
-// printed with an exponent (then left as written).
+// ("1042" for "1042.0" or "1.042E3", "0.103" for "0.10299999999999999"),
+// the same float64, if text has an exponent, a plus sign, a trailing zero
+// after a decimal point or more digits than the shortest form of any
+// float64 needs (16 or 17, as Excel writes some numbers); and false
+// otherwise, or if text is not a number or is of a magnitude printed with
+// an exponent (then left as written).
 func shorterNumber(text []byte) (string, bool) {
 	trailingZero := len(text) > 0 && text[len(text)-1] == '0' && bytes.IndexByte(text, '.') >= 0
-	if !trailingZero && !bytes.ContainsAny(text, "eE+") {
+	if !trailingZero && !bytes.ContainsAny(text, "eE+") && digits(text) < 16 {
 		return "", false
 	}
 	f, err := strconv.ParseFloat(string(text), 64)
@@ -377,6 +380,17 @@ func shorterNumber(text []byte) (string, bool) {
 	}
 	n := strconv.FormatFloat(f, 'f', -1, 64)
 	return n, n != string(text)
+}
+
+// digits counts the decimal digits in text.
+func digits(text []byte) int {
+	n := 0
+	for _, c := range text {
+		if c >= '0' && c <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // nextTag reads up to and including the next '<' and returns the tag's
