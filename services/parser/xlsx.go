@@ -779,12 +779,23 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 // down into rows still without data. typed lists the columns read with a
 // text format whose cells are numbers or dates (tableRow.typed).
 func (t *xlsxTable) applyNotes(cells []string) (rowErr *event.RowError, typed []int, err error) {
-	if t.scan == nil || t.used == nil { // nothing to note, or the header row
+	if t.scan == nil { // nothing to note
 		return nil, nil, nil
 	}
 	notes, err := t.scan.rowNotes(t.rowNum)
 	if err != nil {
 		return nil, nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
+	}
+	if t.used == nil {
+		// The header, or a row above it: number, date and boolean cells
+		// name their columns as the spreadsheet shows them (a month's
+		// date, not its serial).
+		for _, n := range notes {
+			if n.col < len(cells) && !n.uncached {
+				cells[n.col] = cmp.Or(n.date, n.text, cells[n.col])
+			}
+		}
+		return nil, nil, nil
 	}
 	for _, n := range notes {
 		if n.col >= len(cells) {

@@ -912,6 +912,58 @@ func TestXLSXHeaderRow(t *testing.T) {
 	}, p.rejected())
 }
 
+// TestXLSXHeaderCells matches header cells that are numbers, dates or
+// booleans by the text the spreadsheet shows: a column per month headed
+// by date cells, a number Excel stores with 17 significant digits.
+func TestXLSXHeaderCells(t *testing.T) {
+	const mapping = `
+sources:
+  - name: months
+    files: [months.xlsx]
+    format: xlsx
+    columns:
+      - {name: id, type: int, required: true}
+      - {name: 2024-01-01, type: float, required: true}
+      - {name: 2024-02-01T12:30:00, type: float, required: true}
+      - {name: "0.103", required: true}
+      - {name: "TRUE", required: true}
+    nodes:
+      - label: Thing
+        key: id
+        properties: {jan: 2024-01-01, feb: 2024-02-01T12:30:00, rate: "0.103", flag: "TRUE"}
+`
+	s := newStructured(t, mustMapping(t, mapping), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, row := range [][]any{
+		{"id", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 1, 12, 30, 0, 0, time.UTC), nil, true},
+		{1, 10, 20, "a", "b"},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &row))
+	}
+	require.NoError(t, f.SetCellFloat("Sheet1", "D1", 0.103, -1, 64))
+	code := "mmm yyyy"
+	style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+	require.NoError(t, err)
+	require.NoError(t, f.SetCellStyle("Sheet1", "B1", "C1", style))
+	base := filepath.Join(t.TempDir(), "base.xlsx")
+	require.NoError(t, f.SaveAs(base))
+	// D1 as Excel writes 0.103.
+	file := rewriteZip(t, base, func(name string, data []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			return bytes.Replace(data, []byte("<v>0.103</v>"), []byte("<v>0.10299999999999999</v>"), 1)
+		}
+		return data
+	})
+	p, err := parseFile(t, s, "months.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"jan": 10.0, "feb": 20.0, "rate": "a", "flag": "b"},
+	}, p.properties(t))
+}
+
 func TestXLSXHeaderRowErrors(t *testing.T) {
 	require.Equal(t, excelize.TotalRows, schema.MaxSheetRows, "the largest header_row the mapping allows is a worksheet's last row")
 	tests := []struct {
