@@ -283,8 +283,9 @@ sources:
 
 // TestXLSXDatesInTextColumns reads a date cell (a serial number with a
 // date format) in a text column as the date it shows, in ISO form, not as
-// its serial; date and datetime columns read it as before, and numbers
-// with other formats (times of day alone among them) stay numbers.
+// its serial, and a time of day (a format of times alone) as hh:mm:ss;
+// date and datetime columns read it as before, and numbers with other
+// formats (a number of hours, [h]:mm, among them) stay numbers.
 func TestXLSXDatesInTextColumns(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	day := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -301,12 +302,17 @@ func TestXLSXDatesInTextColumns(t *testing.T) {
 		{5, 0.5, nil, nil, nil},
 		{6, 1234.5, nil, nil, nil},
 		{7, 45352.5, nil, nil, nil},
+		{8, 0.466099537037037, nil, nil, nil},
+		{9, 1.5, nil, nil, nil},
+		{10, 0.5, nil, nil, nil},
+		{11, 0.75, nil, nil, nil},
 	} {
 		cell, err := excelize.CoordinatesToCellName(1, i+1)
 		require.NoError(t, err)
 		require.NoError(t, f.SetSheetRow("Data", cell, &row))
 	}
-	for cell, code := range map[string]string{"B4": "dd/mm/yyyy", "E4": "dd/mm/yyyy", "B5": `[$-409]d\-mmm\-yy;@`, "B6": "h:mm", "B7": "#,##0.00", "E2": "#,##0.00", "B8": `"Day "yyyy-mm-dd hh:mm`} {
+	for cell, code := range map[string]string{"B4": "dd/mm/yyyy", "E4": "dd/mm/yyyy", "B5": `[$-409]d\-mmm\-yy;@`, "B6": "h:mm", "B7": "#,##0.00", "E2": "#,##0.00", "B8": `"Day "yyyy-mm-dd hh:mm`,
+		"B9": "H:MM:SS;@", "B10": "[h]:mm", "B11": `0.00 "h"`, "B12": "h:mm AM/PM"} {
 		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
 		require.NoError(t, err)
 		require.NoError(t, f.SetCellStyle("Data", cell, cell, style))
@@ -316,13 +322,17 @@ func TestXLSXDatesInTextColumns(t *testing.T) {
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]map[string]any{
-		"1": {"name": "2024-03-01", "day": "2024-03-01", "at": "2024-03-01T10:20:30", "amount": 1234.5},
-		"2": {"name": "2024-03-01T10:20:30"},
-		"3": {"name": "2024-03-01", "amount": 45352.0},
-		"4": {"name": "2024-03-01"},
-		"5": {"name": "0.5"},
-		"6": {"name": "1234.5"},
-		"7": {"name": "2024-03-01T12:00:00"},
+		"1":  {"name": "2024-03-01", "day": "2024-03-01", "at": "2024-03-01T10:20:30", "amount": 1234.5},
+		"2":  {"name": "2024-03-01T10:20:30"},
+		"3":  {"name": "2024-03-01", "amount": 45352.0},
+		"4":  {"name": "2024-03-01"},
+		"5":  {"name": "12:00:00"},
+		"6":  {"name": "1234.5"},
+		"7":  {"name": "2024-03-01T12:00:00"},
+		"8":  {"name": "11:11:11"},
+		"9":  {"name": "1.5"},
+		"10": {"name": "0.5"},
+		"11": {"name": "18:00:00"},
 	}, p.properties(t))
 	assert.Empty(t, p.rejected())
 }

@@ -41,7 +41,9 @@ import (
 //
 // A date cell stores its serial number (days since 1900 or 1904) and shows
 // the date its style's number format gives; a text column reads the date,
-// in ISO form, where the iterator's raw values give the serial.
+// in ISO form, where the iterator's raw values give the serial. A time of
+// day (a fraction of a day with a format of times alone, h:mm) reads as
+// hh:mm:ss.
 //
 // A number cell and a text cell holding the same characters ("1.234") give
 // the same raw value, while a column that reads text with a format (1.234
@@ -61,8 +63,9 @@ type cellNote struct {
 	// another, TRUE or FALSE for a boolean (stored as 1 or 0).
 	text string
 	// date is the date a number with a date format shows, in ISO form
-	// (YYYY-MM-DD, with THH:MM:SS for a time of day), for a text column;
-	// "" for other cells and serials that are no date.
+	// (YYYY-MM-DD, with THH:MM:SS for a time of day), or the time of day
+	// (hh:mm:ss) one with a format of times alone shows, for a text
+	// column; "" for other cells and serials that are no date or time.
 	date string
 	// typed marks a number or date cell (rather than text) in a column
 	// of cellScan.typedCols.
@@ -152,7 +155,8 @@ func (s *cellScan) readRow() error {
 		typ                string
 		hasFormula, cached bool
 		zero               bool // the stored result is the number 0
-		date               bool // a date format
+		date               bool // a date or time format
+		time               bool // a format of times alone
 		note               cellNote
 	}
 	cell.col = -1
@@ -187,7 +191,9 @@ func (s *cellScan) readRow() error {
 			}
 			cell.typ, _ = xmlAttr(attrs, "t")
 			cell.hasFormula, cell.cached, cell.zero, cell.note = false, false, false, cellNote{}
-			cell.date = (cell.typ == "" || cell.typ == "n") && s.dates.of(attrs)
+			kind := s.dates.kind(attrs)
+			cell.date = (cell.typ == "" || cell.typ == "n") && kind != notDate
+			cell.time = kind == timeOfDay
 			if empty {
 				done()
 			}
@@ -229,7 +235,10 @@ func (s *cellScan) readRow() error {
 				if n, ok := shorterNumber(text); ok {
 					cell.note.text = n
 				}
-				if cell.date {
+				switch {
+				case cell.time:
+					cell.note.date = timeText(text)
+				case cell.date:
 					cell.note.date = s.dates.iso(text)
 				}
 			case "b":
@@ -240,17 +249,30 @@ func (s *cellScan) readRow() error {
 }
 
 // dateStyles are the cell styles (by index) of a workbook whose number
-// format shows a date; date1904 is its date system.
+// format shows a date or a time of day; date1904 is its date system.
 type dateStyles struct {
-	styles   map[int]bool
+	styles   map[int]dateKind
 	date1904 bool
 }
 
-// of reports whether a cell with the attribute text attrs has a date
-// style.
-func (d dateStyles) of(attrs []byte) bool {
+// dateKind is what a number format shows of a serial.
+type dateKind int
+
+const (
+	notDate   dateKind = iota
+	dateTime           // a date, maybe with a time
+	timeOfDay          // a time alone (h:mm, mm:ss)
+)
+
+// of reports whether a cell with the attribute text attrs has a date or
+// time style.
+func (d dateStyles) of(attrs []byte) bool { return d.kind(attrs) != notDate }
+
+// kind returns the dateKind of the style of a cell with the attribute
+// text attrs.
+func (d dateStyles) kind(attrs []byte) dateKind {
 	if len(d.styles) == 0 {
-		return false
+		return notDate
 	}
 	var v []byte
 	if i := bytes.Index(attrs, styleAttr); i >= 0 { // as writers write it
@@ -262,11 +284,14 @@ func (d dateStyles) of(attrs []byte) bool {
 	n := 0
 	for _, c := range v {
 		if c < '0' || c > '9' || n > excelize.MaxCellStyles {
-			return false
+			return notDate
 		}
 		n = n*10 + int(c-'0')
 	}
-	return len(v) > 0 && d.styles[n]
+	if len(v) == 0 {
+		return notDate
+	}
+	return d.styles[n]
 }
 
 // styleAttr starts a cell's style attribute, as writers write it.
@@ -286,9 +311,9 @@ func (d dateStyles) iso(serial []byte) string {
 }
 
 // readDateStyles finds the cell styles of the workbook's styles part whose
-// number format shows a date: a built-in date format or a custom one with
-// days or years (a format of times alone, h:mm or [h]:mm, shows a number
-// of hours rather than a date).
+// number format shows a date (a built-in date format or a custom one with
+// days or years) or a time of day (h:mm; not [h]:mm, which shows a number
+// of hours).
 func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 	d := dateStyles{date1904: date1904}
 	if findPart(zr, "xl/styles.xml") == nil {
@@ -306,19 +331,22 @@ func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 	if err := readXMLPart(zr, "xl/styles.xml", &st); err != nil {
 		return d, err
 	}
-	dateFmt := map[int]bool{}
+	dateFmt := map[int]dateKind{}
 	for _, id := range builtInDateFormats {
-		dateFmt[id] = true
+		dateFmt[id] = dateTime
+	}
+	for _, id := range builtInTimeFormats {
+		dateFmt[id] = timeOfDay
 	}
 	for _, nf := range st.NumFmts {
-		dateFmt[nf.ID] = isDateFormat(nf.Code)
+		dateFmt[nf.ID] = formatKind(nf.Code)
 	}
 	for i, xf := range st.Xfs {
-		if dateFmt[xf.NumFmtID] {
+		if k := dateFmt[xf.NumFmtID]; k != notDate {
 			if d.styles == nil {
-				d.styles = map[int]bool{}
+				d.styles = map[int]dateKind{}
 			}
-			d.styles[i] = true
+			d.styles[i] = k
 		}
 	}
 	return d, nil
@@ -328,32 +356,57 @@ func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 // 22; 27 to 31, 34 to 36 and 50 to 58 in East Asian locales).
 var builtInDateFormats = []int{14, 15, 16, 17, 22, 27, 28, 29, 30, 31, 34, 35, 36, 50, 51, 52, 53, 54, 55, 56, 57, 58}
 
-// isDateFormat reports whether the first section of a number format code
-// shows days or years: a d or y outside quoted text, escapes and brackets.
-func isDateFormat(code string) bool {
+// builtInTimeFormats are the built-in number formats of times of day (18
+// to 21, 45 and 47; 46 is [h]:mm:ss, a number of hours).
+var builtInTimeFormats = []int{18, 19, 20, 21, 45, 47}
+
+// formatKind says what the first section of a number format code shows:
+// a date for a d or y outside quoted text, escapes and brackets, a time
+// of day for an h or s there (without an elapsed [h], [m] or [s]).
+func formatKind(code string) dateKind {
+	kind := notDate
 	for i := 0; i < len(code); i++ {
 		switch c := code[i]; c {
 		case '"':
 			if j := strings.IndexByte(code[i+1:], '"'); j >= 0 {
 				i += j + 1
 			} else {
-				return false
+				return notDate
 			}
 		case '[':
-			if j := strings.IndexByte(code[i+1:], ']'); j >= 0 {
-				i += j + 1
-			} else {
-				return false
+			j := strings.IndexByte(code[i+1:], ']')
+			if j < 0 {
+				return notDate
 			}
+			if strings.Trim(strings.ToLower(code[i+1:i+1+j]), "hms") == "" {
+				return notDate // elapsed time
+			}
+			i += j + 1
 		case '\\', '_', '*':
 			i++ // the next character is literal, or padding
 		case ';':
-			return false
+			return kind
 		case 'd', 'D', 'y', 'Y':
-			return true
+			return dateTime
+		case 'h', 'H', 's', 'S':
+			kind = timeOfDay
 		}
 	}
-	return false
+	return kind
+}
+
+// timeText renders a serial below 1 as the time of day it is (hh:mm:ss,
+// to the second, as Excel shows it), or "" for another.
+func timeText(serial []byte) string {
+	f, err := strconv.ParseFloat(string(serial), 64)
+	if err != nil || f < 0 || f >= 1 {
+		return ""
+	}
+	sec := int(math.Round(f * 86400))
+	if sec == 86400 {
+		return ""
+	}
+	return fmt.Sprintf("%02d:%02d:%02d", sec/3600, sec/60%60, sec%60)
 }
 
 // boolText is how a spreadsheet shows the values of boolean cells.
