@@ -330,8 +330,8 @@ type worksheet struct {
 	// merges are the ranges of merged cells that span rows, by first row.
 	merges []mergeRange
 	// dateCols and boolCols mark the columns (0-based) holding numbers
-	// with a date format and boolean cells (nil for none): a cellScan
-	// reads them for the columns where they matter.
+	// with a date format or ISO 8601 date cells, and boolean cells (nil
+	// for none): a cellScan reads them for the columns where they matter.
 	dateCols, boolCols []bool
 }
 
@@ -427,7 +427,7 @@ func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 			if c <= excelize.MaxColumns {
 				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) {
 					ws.boolCols = markColumn(ws.boolCols, c-1)
-				} else if dates.of(attrs) {
+				} else if dates.of(attrs) || bytes.Contains(attrs, dateAttr) || bytes.Contains(attrs, dateAttrSingle) {
 					ws.dateCols = markColumn(ws.dateCols, c-1)
 				}
 			}
@@ -535,10 +535,13 @@ func tagName(head []byte) (tag []byte, end int) {
 // refAttr starts a cell's reference attribute, as writers write it.
 var refAttr = []byte(` r="`)
 
-// boolAttr and boolAttrSingle are the type attribute of a boolean cell.
+// boolAttr and boolAttrSingle are the type attribute of a boolean cell,
+// dateAttr and dateAttrSingle that of a date cell holding ISO 8601 text.
 var (
 	boolAttr       = []byte(` t="b"`)
 	boolAttrSingle = []byte(` t='b'`)
+	dateAttr       = []byte(` t="d"`)
+	dateAttrSingle = []byte(` t='d'`)
 )
 
 // cellColumn returns the column number in the r attribute of a cell start

@@ -337,6 +337,32 @@ func TestXLSXDatesInTextColumns(t *testing.T) {
 	assert.Empty(t, p.rejected())
 }
 
+// TestXLSXISODateCells reads dates stored as ISO 8601 text (t="d", as
+// openpyxl writes them with iso_dates and Excel in its strict format): a
+// text column reads them as it reads a date stored as a serial, a date at
+// midnight without its time, whatever the cell's style.
+func TestXLSXISODateCells(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>day</t></is></c><c r="D1" t="inlineStr"><is><t>at</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>1</v></c><c r="B2" t="d"><v>2024-03-01T00:00:00</v></c><c r="C2" t="d"><v>2024-03-02T00:00:00</v></c><c r="D2" t="d"><v>2024-03-01T10:20:30.500</v></c></row>` +
+		`<row r="3"><c r="A3"><v>2</v></c><c r="B3" t="d"><v>2024-03-01T10:20:30.500</v></c></row>` +
+		`<row r="4"><c r="A4"><v>3</v></c><c r="B4" t="d"><v>09:30:00</v></c></row>` +
+		`<row r="5"><c r="A5"><v>4</v></c><c r="B5" t="d"><v>2024-03-01</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"name": "2024-03-01", "day": "2024-03-02", "at": "2024-03-01T10:20:30"},
+		"2": {"name": "2024-03-01T10:20:30"},
+		"3": {"name": "09:30:00"},
+		"4": {"name": "2024-03-01"},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
 // TestXLSXDateSerials reads dates and times stored as serial numbers in
 // the 1900 date system, around the days Excel counts wrongly.
 func TestXLSXDateSerials(t *testing.T) {

@@ -41,7 +41,8 @@ import (
 //
 // A date cell stores its serial number (days since 1900 or 1904) and shows
 // the date its style's number format gives; a text column reads the date,
-// in ISO form, where the iterator's raw values give the serial. A time of
+// in ISO form, where the iterator's raw values give the serial (and a
+// date cell of ISO 8601 text, t="d", the same form). A time of
 // day (a fraction of a day with a format of times alone, h:mm) reads as
 // hh:mm:ss.
 //
@@ -243,6 +244,8 @@ func (s *cellScan) readRow() error {
 				}
 			case "b":
 				cell.note.text = boolText[string(text)]
+			case "d":
+				cell.note.date = isoDateCell(text)
 			}
 		}
 	}
@@ -304,6 +307,24 @@ func (d dateStyles) iso(serial []byte) string {
 	if err != nil {
 		return ""
 	}
+	return isoText(t)
+}
+
+// isoDateCell renders the ISO 8601 text of a date cell (t="d") as iso
+// renders a serial, or returns "" for text without a date and time in
+// the local time of the sheet (a time alone, a time with an offset).
+func isoDateCell(text []byte) string {
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, string(text)); err == nil {
+			return isoText(t)
+		}
+	}
+	return ""
+}
+
+// isoText renders a date as a text column reads it: YYYY-MM-DD, with
+// THH:MM:SS unless at midnight.
+func isoText(t time.Time) string {
 	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
 		return t.Format(time.DateOnly)
 	}
