@@ -330,8 +330,9 @@ type worksheet struct {
 	// merges are the ranges of merged cells that span rows, by first row.
 	merges []mergeRange
 	// dateCols and boolCols mark the columns (0-based) holding numbers
-	// with a date format or ISO 8601 date cells, and boolean cells (nil
-	// for none): a cellScan reads them for the columns where they matter.
+	// with a date format or ISO 8601 date cells, and boolean cells or
+	// numbers with a boolean format (nil for none): a cellScan reads them
+	// for the columns where they matter.
 	dateCols, boolCols []bool
 }
 
@@ -425,9 +426,10 @@ func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 				c = col + 1 // no reference: the next column
 			}
 			if c <= excelize.MaxColumns {
-				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) {
+				kind := dates.kind(attrs)
+				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) || kind == booleanNumber {
 					ws.boolCols = markColumn(ws.boolCols, c-1)
-				} else if dates.of(attrs) || bytes.Contains(attrs, dateAttr) || bytes.Contains(attrs, dateAttrSingle) {
+				} else if kind != notDate || bytes.Contains(attrs, dateAttr) || bytes.Contains(attrs, dateAttrSingle) {
 					ws.dateCols = markColumn(ws.dateCols, c-1)
 				}
 			}

@@ -197,6 +197,29 @@ func TestXLSXWholeNumberPrecision(t *testing.T) {
 // TestXLSXBooleanCells reads boolean cells (t="b", stored as 1 or 0) as
 // the spreadsheet shows them, TRUE or FALSE: in a text column, as a CSV
 // saved from the same sheet has them, and in a bool column.
+// booleanNumbers writes booleans as LibreOffice saves them: number cells,
+// 1 or 0, with the format "TRUE";"TRUE";"FALSE" (localised, as
+// "WAHR";"WAHR";"FALSCH").
+func booleanNumbers(t *testing.T) string {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Data"))
+	for i, row := range [][]any{{"id", "name", "ok"}, {3, 1, 0}, {4, 0, 1}} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Data", cell, &row))
+	}
+	for cells, code := range map[[2]string]string{{"B2", "C2"}: `"TRUE";"TRUE";"FALSE"`, {"B3", "C3"}: `"WAHR";"WAHR";"FALSCH"`} {
+		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+		require.NoError(t, err)
+		require.NoError(t, f.SetCellStyle("Data", cells[0], cells[1], style))
+	}
+	file := filepath.Join(t.TempDir(), "data.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	return file
+}
+
 func TestXLSXBooleanCells(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id", "name", "ok"}, {1, true, false}}}, false)
@@ -212,6 +235,10 @@ func TestXLSXBooleanCells(t *testing.T) {
 	}{
 		{"values", base, map[string]map[string]any{"1": {"name": "TRUE", "ok": false}}},
 		{"formulas", withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet}), map[string]map[string]any{"2": {"name": "TRUE", "ok": false}}},
+		{"numbers with a boolean format", booleanNumbers(t), map[string]map[string]any{
+			"3": {"name": "TRUE", "ok": false},
+			"4": {"name": "FALSE", "ok": true},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

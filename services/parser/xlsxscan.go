@@ -38,6 +38,8 @@ import (
 //
 // A boolean cell stores 1 or 0, which the iterator's raw values keep; the
 // spreadsheet shows TRUE or FALSE, and writes them when it saves CSV.
+// LibreOffice saves booleans as number cells, 1 or 0, whose format shows
+// them as such ("TRUE";"TRUE";"FALSE"): they read as boolean cells do.
 //
 // A date cell stores its serial number (days since 1900 or 1904) and shows
 // the date its style's number format gives; a text column reads the date,
@@ -158,6 +160,7 @@ func (s *cellScan) readRow() error {
 		zero               bool // the stored result is the number 0
 		date               bool // a date or time format
 		time               bool // a format of times alone
+		boolean            bool // a number with a boolean format
 		note               cellNote
 	}
 	cell.col = -1
@@ -193,8 +196,10 @@ func (s *cellScan) readRow() error {
 			cell.typ, _ = xmlAttr(attrs, "t")
 			cell.hasFormula, cell.cached, cell.zero, cell.note = false, false, false, cellNote{}
 			kind := s.dates.kind(attrs)
-			cell.date = (cell.typ == "" || cell.typ == "n") && kind != notDate
+			number := cell.typ == "" || cell.typ == "n"
+			cell.date = number && (kind == dateTime || kind == timeOfDay)
 			cell.time = kind == timeOfDay
+			cell.boolean = number && kind == booleanNumber
 			if empty {
 				done()
 			}
@@ -237,6 +242,8 @@ func (s *cellScan) readRow() error {
 					cell.note.text = n
 				}
 				switch {
+				case cell.boolean:
+					cell.note.text = boolText[string(text)]
 				case cell.time:
 					cell.note.date = timeText(text)
 				case cell.date:
@@ -252,24 +259,23 @@ func (s *cellScan) readRow() error {
 }
 
 // dateStyles are the cell styles (by index) of a workbook whose number
-// format shows a date or a time of day; date1904 is its date system.
+// format shows a date, a time of day or a boolean; date1904 is its date
+// system.
 type dateStyles struct {
 	styles   map[int]dateKind
 	date1904 bool
 }
 
-// dateKind is what a number format shows of a serial.
+// dateKind is what a number format shows of a number: a date, a time of
+// day, a boolean or none of these.
 type dateKind int
 
 const (
-	notDate   dateKind = iota
-	dateTime           // a date, maybe with a time
-	timeOfDay          // a time alone (h:mm, mm:ss)
+	notDate       dateKind = iota
+	dateTime               // a date, maybe with a time
+	timeOfDay              // a time alone (h:mm, mm:ss)
+	booleanNumber          // 1 or 0 as TRUE or FALSE ("TRUE";"TRUE";"FALSE")
 )
-
-// of reports whether a cell with the attribute text attrs has a date or
-// time style.
-func (d dateStyles) of(attrs []byte) bool { return d.kind(attrs) != notDate }
 
 // kind returns the dateKind of the style of a cell with the attribute
 // text attrs.
@@ -361,6 +367,9 @@ func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 	}
 	for _, nf := range st.NumFmts {
 		dateFmt[nf.ID] = formatKind(nf.Code)
+		if isBooleanFormat(nf.Code) {
+			dateFmt[nf.ID] = booleanNumber
+		}
 	}
 	for i, xf := range st.Xfs {
 		if k := dateFmt[xf.NumFmtID]; k != notDate {
@@ -414,6 +423,22 @@ func formatKind(code string) dateKind {
 		}
 	}
 	return kind
+}
+
+// isBooleanFormat reports whether a number format code shows numbers as
+// a boolean, as LibreOffice writes it: three sections of quoted text, the
+// first two the same ("TRUE";"TRUE";"FALSE", "WAHR";"WAHR";"FALSCH").
+func isBooleanFormat(code string) bool {
+	sections := strings.Split(code, ";")
+	if len(sections) != 3 || sections[0] != sections[1] || sections[1] == sections[2] {
+		return false
+	}
+	for _, s := range sections {
+		if len(s) < 3 || s[0] != '"' || s[len(s)-1] != '"' || strings.Contains(s[1:len(s)-1], `"`) {
+			return false
+		}
+	}
+	return true
 }
 
 // timeText renders a serial below 1 as the time of day it is (hh:mm:ss,
