@@ -401,7 +401,7 @@ func (t *csvTable) rejectError(r csvReject, rec csvRecord) *event.RowError {
 		e.Error = "unterminated or misplaced quote"
 		e.Column = t.columnName(r.column)
 	case "LINE SIZE OVER MAXIMUM":
-		e.Error = "line longer than the maximum line size"
+		e.Error = fmt.Sprintf("line longer than the maximum line size, %d bytes", csvMaxLineSize)
 	default:
 		e.Error = strings.ToLower(r.typ) + ": " + r.message
 		e.Column = t.columnName(r.column)

@@ -165,7 +165,7 @@ func TestCSVTableNextRejectPlacement(t *testing.T) {
 		assert.Equal(t, &event.RowError{Line: 2, Value: "3,4,5", Error: "3 fields, the header has 2"}, rows[1].rowErr)
 		assert.Equal(t, []string{"6", "7"}, rows[2].cells)
 		assert.Equal(t, 4, rows[2].line)
-		assert.Equal(t, &event.RowError{Value: "x", Error: "line longer than the maximum line size (record 9)"}, rows[3].rowErr)
+		assert.Equal(t, &event.RowError{Value: "x", Error: "line longer than the maximum line size, 2000000 bytes (record 9)"}, rows[3].rowErr)
 	})
 	t.Run("behind the tracker", func(t *testing.T) {
 		tb := newTable("1,2\n3,4\n", csvReject{ord: 1, typ: "UNQUOTED VALUE", column: "c1", csvLine: "q"})

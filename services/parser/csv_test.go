@@ -800,7 +800,7 @@ func TestCSVEmitFailures(t *testing.T) {
 	assert.Equal(t, 2, n)
 }
 
-// A record over DuckDB's maximum line size (2 MiB) is a rejected row at
+// A record over DuckDB's maximum line size (2 MB) is a rejected row at
 // its line; the rows around it are read.
 func TestCSVOverlongLineRejected(t *testing.T) {
 	m := mustMapping(t, `
@@ -823,7 +823,7 @@ sources:
 	rej := p.rejected()
 	require.Len(t, rej, 1)
 	assert.Equal(t, 3, rej[0].Line)
-	assert.Equal(t, "line longer than the maximum line size", rej[0].Error)
+	assert.Equal(t, "line longer than the maximum line size, 2000000 bytes", rej[0].Error)
 	var keys []string
 	for _, r := range p.records {
 		for _, n := range r.Nodes {

@@ -330,8 +330,9 @@ type worksheet struct {
 	// merges are the ranges of merged cells that span rows, by first row.
 	merges []mergeRange
 	// dateCols and boolCols mark the columns (0-based) holding numbers
-	// with a date format and boolean cells (nil for none): a cellScan
-	// reads them for the columns where they matter.
+	// with a date format or ISO 8601 date cells, and boolean cells or
+	// numbers with a boolean format (nil for none): a cellScan reads them
+	// for the columns where they matter.
 	dateCols, boolCols []bool
 }
 
@@ -425,9 +426,10 @@ func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 				c = col + 1 // no reference: the next column
 			}
 			if c <= excelize.MaxColumns {
-				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) {
+				kind := dates.kind(attrs)
+				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) || kind == booleanNumber {
 					ws.boolCols = markColumn(ws.boolCols, c-1)
-				} else if dates.of(attrs) {
+				} else if kind != notDate || bytes.Contains(attrs, dateAttr) || bytes.Contains(attrs, dateAttrSingle) {
 					ws.dateCols = markColumn(ws.dateCols, c-1)
 				}
 			}
@@ -535,10 +537,13 @@ func tagName(head []byte) (tag []byte, end int) {
 // refAttr starts a cell's reference attribute, as writers write it.
 var refAttr = []byte(` r="`)
 
-// boolAttr and boolAttrSingle are the type attribute of a boolean cell.
+// boolAttr and boolAttrSingle are the type attribute of a boolean cell,
+// dateAttr and dateAttrSingle that of a date cell holding ISO 8601 text.
 var (
 	boolAttr       = []byte(` t="b"`)
 	boolAttrSingle = []byte(` t='b'`)
+	dateAttr       = []byte(` t="d"`)
+	dateAttrSingle = []byte(` t='d'`)
 )
 
 // cellColumn returns the column number in the r attribute of a cell start
@@ -779,12 +784,23 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 // down into rows still without data. typed lists the columns read with a
 // text format whose cells are numbers or dates (tableRow.typed).
 func (t *xlsxTable) applyNotes(cells []string) (rowErr *event.RowError, typed []int, err error) {
-	if t.scan == nil || t.used == nil { // nothing to note, or the header row
+	if t.scan == nil { // nothing to note
 		return nil, nil, nil
 	}
 	notes, err := t.scan.rowNotes(t.rowNum)
 	if err != nil {
 		return nil, nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
+	}
+	if t.used == nil {
+		// The header, or a row above it: number, date and boolean cells
+		// name their columns as the spreadsheet shows them (a month's
+		// date, not its serial).
+		for _, n := range notes {
+			if n.col < len(cells) && !n.uncached {
+				cells[n.col] = cmp.Or(n.date, n.text, cells[n.col])
+			}
+		}
+		return nil, nil, nil
 	}
 	for _, n := range notes {
 		if n.col >= len(cells) {

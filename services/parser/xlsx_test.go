@@ -125,9 +125,10 @@ func TestXLSXDate1904(t *testing.T) {
 }
 
 // TestXLSXNumberText reads number cells written as Apache POI writes them
-// (Java's Double.toString: "1042.0", "1.0E10"): a string column takes the
-// shortest form of the number, as for a workbook Excel wrote, while a text
-// cell keeps its text.
+// (Java's Double.toString: "1042.0", "1.0E10") and as Excel writes some
+// (17 significant digits: "0.10299999999999999" for 0.103): a string column
+// takes the shortest form of the number, as the spreadsheet shows it, while
+// a text cell keeps its text.
 func TestXLSXNumberText(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
@@ -138,6 +139,8 @@ func TestXLSXNumberText(t *testing.T) {
 		`<row r="4"><c r="A4"><v>3</v></c><c r="B4"><v>-0.5</v></c><c r="C4"><v>1.0E-7</v></c></row>` +
 		`<row r="5"><c r="A5" t="n"><v>4.0</v></c><c r="B5" t="inlineStr"><is><t>1042.0</t></is></c></row>` +
 		`<row r="6"><c r="A6" t="n"><v>5.0</v></c><c r="B6" t="n"><v>1.0E-7</v></c></row>` +
+		`<row r="7"><c r="A7"><v>6</v></c><c r="B7"><v>0.10299999999999999</v></c><c r="C7"><v>0.27600000000000002</v></c></row>` +
+		`<row r="8"><c r="A8"><v>7</v></c><c r="B8"><v>1001.0000000000001</v></c></row>` +
 		`</sheetData></worksheet>`
 	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
 	p, err := parseFile(t, s, "data.xlsx", file)
@@ -149,8 +152,20 @@ func TestXLSXNumberText(t *testing.T) {
 		"3": {"name": "-0.5", "amount": 1e-7},
 		"4": {"name": "1042.0"},
 		"5": {"name": "1.0E-7"},
+		"6": {"name": "0.103", "amount": 0.276},
+		"7": {"name": "1001.0000000000001"},
 	}, got)
 	assert.Empty(t, p.rejected())
+
+	// Without other numbers to shorten in the sheet.
+	const excel = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>1</v></c><c r="B2"><v>0.27600000000000002</v></c></row>` +
+		`</sheetData></worksheet>`
+	file = withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": excel})
+	p, err = parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{"1": {"name": "0.276"}}, p.properties(t))
 }
 
 // TestXLSXWholeNumberPrecision reads an int column's number as the whole
@@ -182,6 +197,29 @@ func TestXLSXWholeNumberPrecision(t *testing.T) {
 // TestXLSXBooleanCells reads boolean cells (t="b", stored as 1 or 0) as
 // the spreadsheet shows them, TRUE or FALSE: in a text column, as a CSV
 // saved from the same sheet has them, and in a bool column.
+// booleanNumbers writes booleans as LibreOffice saves them: number cells,
+// 1 or 0, with the format "TRUE";"TRUE";"FALSE" (localised, as
+// "WAHR";"WAHR";"FALSCH").
+func booleanNumbers(t *testing.T) string {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Data"))
+	for i, row := range [][]any{{"id", "name", "ok"}, {3, 1, 0}, {4, 0, 1}} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Data", cell, &row))
+	}
+	for cells, code := range map[[2]string]string{{"B2", "C2"}: `"TRUE";"TRUE";"FALSE"`, {"B3", "C3"}: `"WAHR";"WAHR";"FALSCH"`} {
+		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+		require.NoError(t, err)
+		require.NoError(t, f.SetCellStyle("Data", cells[0], cells[1], style))
+	}
+	file := filepath.Join(t.TempDir(), "data.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	return file
+}
+
 func TestXLSXBooleanCells(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id", "name", "ok"}, {1, true, false}}}, false)
@@ -197,6 +235,10 @@ func TestXLSXBooleanCells(t *testing.T) {
 	}{
 		{"values", base, map[string]map[string]any{"1": {"name": "TRUE", "ok": false}}},
 		{"formulas", withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet}), map[string]map[string]any{"2": {"name": "TRUE", "ok": false}}},
+		{"numbers with a boolean format", booleanNumbers(t), map[string]map[string]any{
+			"3": {"name": "TRUE", "ok": false},
+			"4": {"name": "FALSE", "ok": true},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,8 +310,9 @@ sources:
 
 // TestXLSXDatesInTextColumns reads a date cell (a serial number with a
 // date format) in a text column as the date it shows, in ISO form, not as
-// its serial; date and datetime columns read it as before, and numbers
-// with other formats (times of day alone among them) stay numbers.
+// its serial, and a time of day (a format of times alone) as hh:mm:ss;
+// date and datetime columns read it as before, and numbers with other
+// formats (a number of hours, [h]:mm, among them) stay numbers.
 func TestXLSXDatesInTextColumns(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	day := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -286,12 +329,17 @@ func TestXLSXDatesInTextColumns(t *testing.T) {
 		{5, 0.5, nil, nil, nil},
 		{6, 1234.5, nil, nil, nil},
 		{7, 45352.5, nil, nil, nil},
+		{8, 0.466099537037037, nil, nil, nil},
+		{9, 1.5, nil, nil, nil},
+		{10, 0.5, nil, nil, nil},
+		{11, 0.75, nil, nil, nil},
 	} {
 		cell, err := excelize.CoordinatesToCellName(1, i+1)
 		require.NoError(t, err)
 		require.NoError(t, f.SetSheetRow("Data", cell, &row))
 	}
-	for cell, code := range map[string]string{"B4": "dd/mm/yyyy", "E4": "dd/mm/yyyy", "B5": `[$-409]d\-mmm\-yy;@`, "B6": "h:mm", "B7": "#,##0.00", "E2": "#,##0.00", "B8": `"Day "yyyy-mm-dd hh:mm`} {
+	for cell, code := range map[string]string{"B4": "dd/mm/yyyy", "E4": "dd/mm/yyyy", "B5": `[$-409]d\-mmm\-yy;@`, "B6": "h:mm", "B7": "#,##0.00", "E2": "#,##0.00", "B8": `"Day "yyyy-mm-dd hh:mm`,
+		"B9": "H:MM:SS;@", "B10": "[h]:mm", "B11": `0.00 "h"`, "B12": "h:mm AM/PM"} {
 		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
 		require.NoError(t, err)
 		require.NoError(t, f.SetCellStyle("Data", cell, cell, style))
@@ -301,13 +349,43 @@ func TestXLSXDatesInTextColumns(t *testing.T) {
 	p, err := parseFile(t, s, "data.xlsx", file)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]map[string]any{
-		"1": {"name": "2024-03-01", "day": "2024-03-01", "at": "2024-03-01T10:20:30", "amount": 1234.5},
+		"1":  {"name": "2024-03-01", "day": "2024-03-01", "at": "2024-03-01T10:20:30", "amount": 1234.5},
+		"2":  {"name": "2024-03-01T10:20:30"},
+		"3":  {"name": "2024-03-01", "amount": 45352.0},
+		"4":  {"name": "2024-03-01"},
+		"5":  {"name": "12:00:00"},
+		"6":  {"name": "1234.5"},
+		"7":  {"name": "2024-03-01T12:00:00"},
+		"8":  {"name": "11:11:11"},
+		"9":  {"name": "1.5"},
+		"10": {"name": "0.5"},
+		"11": {"name": "18:00:00"},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
+// TestXLSXISODateCells reads dates stored as ISO 8601 text (t="d", as
+// openpyxl writes them with iso_dates and Excel in its strict format): a
+// text column reads them as it reads a date stored as a serial, a date at
+// midnight without its time, whatever the cell's style.
+func TestXLSXISODateCells(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>day</t></is></c><c r="D1" t="inlineStr"><is><t>at</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>1</v></c><c r="B2" t="d"><v>2024-03-01T00:00:00</v></c><c r="C2" t="d"><v>2024-03-02T00:00:00</v></c><c r="D2" t="d"><v>2024-03-01T10:20:30.500</v></c></row>` +
+		`<row r="3"><c r="A3"><v>2</v></c><c r="B3" t="d"><v>2024-03-01T10:20:30.500</v></c></row>` +
+		`<row r="4"><c r="A4"><v>3</v></c><c r="B4" t="d"><v>09:30:00</v></c></row>` +
+		`<row r="5"><c r="A5"><v>4</v></c><c r="B5" t="d"><v>2024-03-01</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"name": "2024-03-01", "day": "2024-03-02", "at": "2024-03-01T10:20:30"},
 		"2": {"name": "2024-03-01T10:20:30"},
-		"3": {"name": "2024-03-01", "amount": 45352.0},
+		"3": {"name": "09:30:00"},
 		"4": {"name": "2024-03-01"},
-		"5": {"name": "0.5"},
-		"6": {"name": "1234.5"},
-		"7": {"name": "2024-03-01T12:00:00"},
 	}, p.properties(t))
 	assert.Empty(t, p.rejected())
 }
@@ -895,6 +973,58 @@ func TestXLSXHeaderRow(t *testing.T) {
 	assert.Equal(t, []event.RowError{
 		{Line: 6, Column: "budget", Value: "lots", Error: "not a whole number"},
 	}, p.rejected())
+}
+
+// TestXLSXHeaderCells matches header cells that are numbers, dates or
+// booleans by the text the spreadsheet shows: a column per month headed
+// by date cells, a number Excel stores with 17 significant digits.
+func TestXLSXHeaderCells(t *testing.T) {
+	const mapping = `
+sources:
+  - name: months
+    files: [months.xlsx]
+    format: xlsx
+    columns:
+      - {name: id, type: int, required: true}
+      - {name: 2024-01-01, type: float, required: true}
+      - {name: 2024-02-01T12:30:00, type: float, required: true}
+      - {name: "0.103", required: true}
+      - {name: "TRUE", required: true}
+    nodes:
+      - label: Thing
+        key: id
+        properties: {jan: 2024-01-01, feb: 2024-02-01T12:30:00, rate: "0.103", flag: "TRUE"}
+`
+	s := newStructured(t, mustMapping(t, mapping), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, row := range [][]any{
+		{"id", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 1, 12, 30, 0, 0, time.UTC), nil, true},
+		{1, 10, 20, "a", "b"},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &row))
+	}
+	require.NoError(t, f.SetCellFloat("Sheet1", "D1", 0.103, -1, 64))
+	code := "mmm yyyy"
+	style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+	require.NoError(t, err)
+	require.NoError(t, f.SetCellStyle("Sheet1", "B1", "C1", style))
+	base := filepath.Join(t.TempDir(), "base.xlsx")
+	require.NoError(t, f.SaveAs(base))
+	// D1 as Excel writes 0.103.
+	file := rewriteZip(t, base, func(name string, data []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			return bytes.Replace(data, []byte("<v>0.103</v>"), []byte("<v>0.10299999999999999</v>"), 1)
+		}
+		return data
+	})
+	p, err := parseFile(t, s, "months.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"1": {"jan": 10.0, "feb": 20.0, "rate": "a", "flag": "b"},
+	}, p.properties(t))
 }
 
 func TestXLSXHeaderRowErrors(t *testing.T) {

@@ -31,16 +31,22 @@ import (
 // default, and may have calculated them).
 //
 // A number cell stores the number as its writer printed it: Excel writes
-// the shortest form ("1042"), Apache POI "1042.0" and "1.0E10". The
+// the shortest form ("1042") or 17 significant digits
+// ("0.10299999999999999" for 0.103), Apache POI "1042.0" and "1.0E10". The
 // iterator's raw values keep that text, which a string column would take
 // as it is: the same number would give different keys by writer.
 //
 // A boolean cell stores 1 or 0, which the iterator's raw values keep; the
 // spreadsheet shows TRUE or FALSE, and writes them when it saves CSV.
+// LibreOffice saves booleans as number cells, 1 or 0, whose format shows
+// them as such ("TRUE";"TRUE";"FALSE"): they read as boolean cells do.
 //
 // A date cell stores its serial number (days since 1900 or 1904) and shows
 // the date its style's number format gives; a text column reads the date,
-// in ISO form, where the iterator's raw values give the serial.
+// in ISO form, where the iterator's raw values give the serial (and a
+// date cell of ISO 8601 text, t="d", the same form). A time of
+// day (a fraction of a day with a format of times alone, h:mm) reads as
+// hh:mm:ss.
 //
 // A number cell and a text cell holding the same characters ("1.234") give
 // the same raw value, while a column that reads text with a format (1.234
@@ -60,8 +66,9 @@ type cellNote struct {
 	// another, TRUE or FALSE for a boolean (stored as 1 or 0).
 	text string
 	// date is the date a number with a date format shows, in ISO form
-	// (YYYY-MM-DD, with THH:MM:SS for a time of day), for a text column;
-	// "" for other cells and serials that are no date.
+	// (YYYY-MM-DD, with THH:MM:SS for a time of day), or the time of day
+	// (hh:mm:ss) one with a format of times alone shows, for a text
+	// column; "" for other cells and serials that are no date or time.
 	date string
 	// typed marks a number or date cell (rather than text) in a column
 	// of cellScan.typedCols.
@@ -151,7 +158,9 @@ func (s *cellScan) readRow() error {
 		typ                string
 		hasFormula, cached bool
 		zero               bool // the stored result is the number 0
-		date               bool // a date format
+		date               bool // a date or time format
+		time               bool // a format of times alone
+		boolean            bool // a number with a boolean format
 		note               cellNote
 	}
 	cell.col = -1
@@ -186,7 +195,11 @@ func (s *cellScan) readRow() error {
 			}
 			cell.typ, _ = xmlAttr(attrs, "t")
 			cell.hasFormula, cell.cached, cell.zero, cell.note = false, false, false, cellNote{}
-			cell.date = (cell.typ == "" || cell.typ == "n") && s.dates.of(attrs)
+			kind := s.dates.kind(attrs)
+			number := cell.typ == "" || cell.typ == "n"
+			cell.date = number && (kind == dateTime || kind == timeOfDay)
+			cell.time = kind == timeOfDay
+			cell.boolean = number && kind == booleanNumber
 			if empty {
 				done()
 			}
@@ -228,28 +241,47 @@ func (s *cellScan) readRow() error {
 				if n, ok := shorterNumber(text); ok {
 					cell.note.text = n
 				}
-				if cell.date {
+				switch {
+				case cell.boolean:
+					cell.note.text = boolText[string(text)]
+				case cell.time:
+					cell.note.date = timeText(text)
+				case cell.date:
 					cell.note.date = s.dates.iso(text)
 				}
 			case "b":
 				cell.note.text = boolText[string(text)]
+			case "d":
+				cell.note.date = isoDateCell(text)
 			}
 		}
 	}
 }
 
 // dateStyles are the cell styles (by index) of a workbook whose number
-// format shows a date; date1904 is its date system.
+// format shows a date, a time of day or a boolean; date1904 is its date
+// system.
 type dateStyles struct {
-	styles   map[int]bool
+	styles   map[int]dateKind
 	date1904 bool
 }
 
-// of reports whether a cell with the attribute text attrs has a date
-// style.
-func (d dateStyles) of(attrs []byte) bool {
+// dateKind is what a number format shows of a number: a date, a time of
+// day, a boolean or none of these.
+type dateKind int
+
+const (
+	notDate       dateKind = iota
+	dateTime               // a date, maybe with a time
+	timeOfDay              // a time alone (h:mm, mm:ss)
+	booleanNumber          // 1 or 0 as TRUE or FALSE ("TRUE";"TRUE";"FALSE")
+)
+
+// kind returns the dateKind of the style of a cell with the attribute
+// text attrs.
+func (d dateStyles) kind(attrs []byte) dateKind {
 	if len(d.styles) == 0 {
-		return false
+		return notDate
 	}
 	var v []byte
 	if i := bytes.Index(attrs, styleAttr); i >= 0 { // as writers write it
@@ -261,11 +293,14 @@ func (d dateStyles) of(attrs []byte) bool {
 	n := 0
 	for _, c := range v {
 		if c < '0' || c > '9' || n > excelize.MaxCellStyles {
-			return false
+			return notDate
 		}
 		n = n*10 + int(c-'0')
 	}
-	return len(v) > 0 && d.styles[n]
+	if len(v) == 0 {
+		return notDate
+	}
+	return d.styles[n]
 }
 
 // styleAttr starts a cell's style attribute, as writers write it.
@@ -278,6 +313,24 @@ func (d dateStyles) iso(serial []byte) string {
 	if err != nil {
 		return ""
 	}
+	return isoText(t)
+}
+
+// isoDateCell renders the ISO 8601 text of a date cell (t="d") as iso
+// renders a serial, or returns "" for text without a date and time in
+// the local time of the sheet (a time alone, a time with an offset).
+func isoDateCell(text []byte) string {
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, string(text)); err == nil {
+			return isoText(t)
+		}
+	}
+	return ""
+}
+
+// isoText renders a date as a text column reads it: YYYY-MM-DD, with
+// THH:MM:SS unless at midnight.
+func isoText(t time.Time) string {
 	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
 		return t.Format(time.DateOnly)
 	}
@@ -285,9 +338,9 @@ func (d dateStyles) iso(serial []byte) string {
 }
 
 // readDateStyles finds the cell styles of the workbook's styles part whose
-// number format shows a date: a built-in date format or a custom one with
-// days or years (a format of times alone, h:mm or [h]:mm, shows a number
-// of hours rather than a date).
+// number format shows a date (a built-in date format or a custom one with
+// days or years) or a time of day (h:mm; not [h]:mm, which shows a number
+// of hours).
 func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 	d := dateStyles{date1904: date1904}
 	if findPart(zr, "xl/styles.xml") == nil {
@@ -305,19 +358,25 @@ func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 	if err := readXMLPart(zr, "xl/styles.xml", &st); err != nil {
 		return d, err
 	}
-	dateFmt := map[int]bool{}
+	dateFmt := map[int]dateKind{}
 	for _, id := range builtInDateFormats {
-		dateFmt[id] = true
+		dateFmt[id] = dateTime
+	}
+	for _, id := range builtInTimeFormats {
+		dateFmt[id] = timeOfDay
 	}
 	for _, nf := range st.NumFmts {
-		dateFmt[nf.ID] = isDateFormat(nf.Code)
+		dateFmt[nf.ID] = formatKind(nf.Code)
+		if isBooleanFormat(nf.Code) {
+			dateFmt[nf.ID] = booleanNumber
+		}
 	}
 	for i, xf := range st.Xfs {
-		if dateFmt[xf.NumFmtID] {
+		if k := dateFmt[xf.NumFmtID]; k != notDate {
 			if d.styles == nil {
-				d.styles = map[int]bool{}
+				d.styles = map[int]dateKind{}
 			}
-			d.styles[i] = true
+			d.styles[i] = k
 		}
 	}
 	return d, nil
@@ -327,45 +386,88 @@ func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 // 22; 27 to 31, 34 to 36 and 50 to 58 in East Asian locales).
 var builtInDateFormats = []int{14, 15, 16, 17, 22, 27, 28, 29, 30, 31, 34, 35, 36, 50, 51, 52, 53, 54, 55, 56, 57, 58}
 
-// isDateFormat reports whether the first section of a number format code
-// shows days or years: a d or y outside quoted text, escapes and brackets.
-func isDateFormat(code string) bool {
+// builtInTimeFormats are the built-in number formats of times of day (18
+// to 21, 45 and 47; 46 is [h]:mm:ss, a number of hours).
+var builtInTimeFormats = []int{18, 19, 20, 21, 45, 47}
+
+// formatKind says what the first section of a number format code shows:
+// a date for a d or y outside quoted text, escapes and brackets, a time
+// of day for an h or s there (without an elapsed [h], [m] or [s]).
+func formatKind(code string) dateKind {
+	kind := notDate
 	for i := 0; i < len(code); i++ {
 		switch c := code[i]; c {
 		case '"':
 			if j := strings.IndexByte(code[i+1:], '"'); j >= 0 {
 				i += j + 1
 			} else {
-				return false
+				return notDate
 			}
 		case '[':
-			if j := strings.IndexByte(code[i+1:], ']'); j >= 0 {
-				i += j + 1
-			} else {
-				return false
+			j := strings.IndexByte(code[i+1:], ']')
+			if j < 0 {
+				return notDate
 			}
+			if strings.Trim(strings.ToLower(code[i+1:i+1+j]), "hms") == "" {
+				return notDate // elapsed time
+			}
+			i += j + 1
 		case '\\', '_', '*':
 			i++ // the next character is literal, or padding
 		case ';':
-			return false
+			return kind
 		case 'd', 'D', 'y', 'Y':
-			return true
+			return dateTime
+		case 'h', 'H', 's', 'S':
+			kind = timeOfDay
 		}
 	}
-	return false
+	return kind
+}
+
+// isBooleanFormat reports whether a number format code shows numbers as
+// a boolean, as LibreOffice writes it: three sections of quoted text, the
+// first two the same ("TRUE";"TRUE";"FALSE", "WAHR";"WAHR";"FALSCH").
+func isBooleanFormat(code string) bool {
+	sections := strings.Split(code, ";")
+	if len(sections) != 3 || sections[0] != sections[1] || sections[1] == sections[2] {
+		return false
+	}
+	for _, s := range sections {
+		if len(s) < 3 || s[0] != '"' || s[len(s)-1] != '"' || strings.Contains(s[1:len(s)-1], `"`) {
+			return false
+		}
+	}
+	return true
+}
+
+// timeText renders a serial below 1 as the time of day it is (hh:mm:ss,
+// to the second, as Excel shows it), or "" for another.
+func timeText(serial []byte) string {
+	f, err := strconv.ParseFloat(string(serial), 64)
+	if err != nil || f < 0 || f >= 1 {
+		return ""
+	}
+	sec := int(math.Round(f * 86400))
+	if sec == 86400 {
+		return ""
+	}
+	return fmt.Sprintf("%02d:%02d:%02d", sec/3600, sec/60%60, sec%60)
 }
 
 // boolText is how a spreadsheet shows the values of boolean cells.
 var boolText = map[string]string{"1": "TRUE", "0": "FALSE"}
 
 // shorterNumber returns the shortest form of the number text stores
-// ("1042" for "1042.0" or "1.042E3"), the same float64, if text has an
-// exponent, a plus sign or a trailing zero after a decimal point; and
-// false otherwise, or if text is not a number or is of a magnitude
-// printed with an exponent (then left as written).
+// ("1042" for "1042.0" or "1.042E3", "0.103" for "0.10299999999999999"),
+// the same float64, if text has an exponent, a plus sign, a trailing zero
+// after a decimal point or more digits than the shortest form of any
+// float64 needs (16 or 17, as Excel writes some numbers); and false
+// otherwise, or if text is not a number or is of a magnitude printed with
+// an exponent (then left as written).
 func shorterNumber(text []byte) (string, bool) {
 	trailingZero := len(text) > 0 && text[len(text)-1] == '0' && bytes.IndexByte(text, '.') >= 0
-	if !trailingZero && !bytes.ContainsAny(text, "eE+") {
+	if !trailingZero && !bytes.ContainsAny(text, "eE+") && digits(text) < 16 {
 		return "", false
 	}
 	f, err := strconv.ParseFloat(string(text), 64)
@@ -377,6 +479,17 @@ func shorterNumber(text []byte) (string, bool) {
 	}
 	n := strconv.FormatFloat(f, 'f', -1, 64)
 	return n, n != string(text)
+}
+
+// digits counts the decimal digits in text.
+func digits(text []byte) int {
+	n := 0
+	for _, c := range text {
+		if c >= '0' && c <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // nextTag reads up to and including the next '<' and returns the tag's
