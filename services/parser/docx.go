@@ -55,9 +55,10 @@ var errNotDocx = errors.New("not a Word document")
 // per line with cells separated by " | ". Tracked changes read as
 // accepted: deleted revisions and the source of tracked moves are left
 // out, and a paragraph whose mark is deleted runs on into the next one.
-// Field instructions, hidden runs, phonetic guides and the fallback copies
-// of text boxes are left out; so are headers, footers and comments (page
-// furniture and review notes, not what the document says). Imported
+// Field instructions (with the fields nested in them), hidden runs,
+// phonetic guides and the fallback copies of text boxes are left out; so
+// are headers, footers and comments (page furniture and review notes, not
+// what the document says). Imported
 // content (w:altChunk, as web applications export HTML to Word) is read
 // in place when it is HTML, MHTML, plain text or WordprocessingML; other
 // formats (RTF) are skipped.
@@ -465,6 +466,15 @@ type docxReader struct {
 	joined      *strings.Builder
 	joinedDepth int
 
+	// fields are the open complex fields (w:fldChar begin ... separate
+	// ... end), innermost last, each true once past its separator. Word
+	// shows a field's result, not its instruction, nor the results of
+	// the fields nested in the instruction (an IF over a MERGEFIELD), so
+	// text shows only while every open field is in its result. An
+	// instruction ends with its paragraph at the latest: a field never
+	// separated must not hide the rest of the document.
+	fields []bool
+
 	// altChunk returns the text of the imported content a relationship
 	// ID names; nil reads none.
 	altChunk func(id string) (string, error)
@@ -539,6 +549,10 @@ func (x *docxReader) start(t xml.StartElement) {
 			x.runHidden, x.runScript = false, false
 		case "t":
 			x.inText = true
+		case "fldChar":
+			if x.parent(1) == "r" {
+				x.fieldChar(t)
+			}
 		case "tab", "ptab":
 			if x.parent(1) == "r" {
 				x.write("\t")
@@ -592,6 +606,32 @@ func (x *docxReader) start(t xml.StartElement) {
 		x.inText = true
 	}
 }
+
+// fieldChar follows a w:fldChar: the begin, separator or end of a complex
+// field.
+func (x *docxReader) fieldChar(t xml.StartElement) {
+	for _, a := range t.Attr {
+		if a.Name.Local != "fldCharType" {
+			continue
+		}
+		switch a.Value {
+		case "begin":
+			x.fields = append(x.fields, false)
+		case "separate":
+			if len(x.fields) > 0 {
+				x.fields[len(x.fields)-1] = true
+			}
+		case "end":
+			if len(x.fields) > 0 {
+				x.fields = x.fields[:len(x.fields)-1]
+			}
+		}
+	}
+}
+
+// inFieldCode reports whether run content is part of a field's
+// instruction rather than shown.
+func (x *docxReader) inFieldCode() bool { return slices.Contains(x.fields, false) }
 
 // readAltChunk emits the text of the imported content a w:altChunk names
 // (its r:id) in its place.
@@ -701,6 +741,9 @@ func (x *docxReader) runText(s string) {
 // write appends run text to the innermost open paragraph (or, outside any
 // paragraph, to the output).
 func (x *docxReader) write(s string) {
+	if x.inFieldCode() {
+		return
+	}
 	if len(x.paras) > 0 {
 		x.paras[len(x.paras)-1].WriteString(s)
 		last, _ := utf8.DecodeLastRuneInString(s)
@@ -713,6 +756,9 @@ func (x *docxReader) write(s string) {
 // endParagraph closes the innermost paragraph: inside a table cell its text
 // joins the cell's, otherwise it becomes a block of the output.
 func (x *docxReader) endParagraph() {
+	for i := range x.fields {
+		x.fields[i] = true
+	}
 	if len(x.paras) == 0 {
 		return
 	}
