@@ -37,7 +37,19 @@ var htmlParagraph = map[atom.Atom]bool{
 	atom.Details: true, atom.Summary: true, atom.Hr: true, atom.Title: true,
 	atom.Li: true, atom.Dt: true, atom.Dd: true, atom.Caption: true,
 	atom.Body: true, atom.Html: true, atom.Legend: true, atom.Thead: true,
-	atom.Tbody: true, atom.Tfoot: true,
+	atom.Tbody: true, atom.Tfoot: true, atom.Center: true, atom.Dir: true,
+	atom.Menu: true, atom.Hgroup: true, atom.Search: true, atom.Dialog: true,
+	atom.Listing: true, atom.Xmp: true,
+}
+
+// htmlReplaced elements are drawn as boxes of their own (an image, a
+// graphic, a form control, an option of a list): the text on either side
+// of one is not one word.
+var htmlReplaced = map[atom.Atom]bool{
+	atom.Img: true, atom.Svg: true, atom.Canvas: true, atom.Video: true,
+	atom.Audio: true, atom.Embed: true, atom.Input: true, atom.Button: true,
+	atom.Select: true, atom.Option: true, atom.Textarea: true, atom.Meter: true,
+	atom.Progress: true,
 }
 
 // htmlOptionalEnd elements may be closed implicitly, so an attribute that
@@ -151,7 +163,7 @@ func (w *textWriter) String() string { return w.b.String() }
 // rows by line breaks, table cells by " | "; inline elements add nothing, so
 // "<b>Ann</b>a" stays one word, except superscripts and subscripts, which
 // stand apart: a footnote mark ("Nora Bishop<sup>1</sup>") is not part of
-// the word it follows.
+// the word it follows. So do images and form controls, boxes of their own.
 func extractHTML(src string) string {
 	z := html.NewTokenizer(strings.NewReader(src))
 	var w textWriter
@@ -199,6 +211,10 @@ func extractHTML(src string) string {
 			switch {
 			case a == atom.Sup || a == atom.Sub:
 				w.brk(breakSpace)
+			case htmlReplaced[a]:
+				if !htmlVoid[a] || !hasAttr || !hidden(z, a) {
+					w.brk(breakSpace)
+				}
 			case a == atom.Br:
 				if cell > 0 {
 					w.brk(breakSpace)
@@ -234,7 +250,7 @@ func extractHTML(src string) string {
 				continue
 			}
 			switch {
-			case a == atom.Sup || a == atom.Sub:
+			case a == atom.Sup || a == atom.Sub || htmlReplaced[a]:
 				w.brk(breakSpace)
 			case a == atom.Tr:
 				w.brk(breakLine)
@@ -268,7 +284,8 @@ func blockBreak(w *textWriter, cell int) {
 }
 
 // hidden reports whether the start tag being read has the hidden attribute,
-// aria-hidden="true" or an inline display:none / visibility:hidden style.
+// aria-hidden="true", an inline display:none / visibility:hidden style or
+// (an input) type="hidden".
 // Elements whose end tag is optional are never treated as hidden because
 // their extent cannot be known without a full parse.
 func hidden(z *html.Tokenizer, a atom.Atom) bool {
@@ -280,6 +297,10 @@ func hidden(z *html.Tokenizer, a atom.Atom) bool {
 		switch string(key) {
 		case "hidden":
 			return true
+		case "type":
+			if a == atom.Input && strings.EqualFold(strings.TrimSpace(string(val)), "hidden") {
+				return true
+			}
 		case "aria-hidden":
 			if strings.EqualFold(strings.TrimSpace(string(val)), "true") {
 				return true
