@@ -16,6 +16,7 @@ import (
 	"net/textproto"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -51,7 +52,8 @@ var errNotDocx = errors.New("not a Word document")
 // then of its footnotes and endnotes: one paragraph per block separated by
 // blank lines, the runs of a paragraph concatenated (runs may split a
 // word; a superscript or subscript run, such as a footnote mark typed
-// after a name, stands apart), tabs and breaks kept, and tables one row
+// after a name, stands apart), tabs and breaks kept, symbols of the Symbol
+// font (w:sym: Greek letters, ±, °) as their characters, and tables one row
 // per line with cells separated by " | ". Tracked changes read as
 // accepted: deleted revisions and the source of tracked moves are left
 // out, and a paragraph whose mark is deleted runs on into the next one.
@@ -565,6 +567,10 @@ func (x *docxReader) start(t xml.StartElement) {
 			if x.parent(1) == "r" {
 				x.write("-")
 			}
+		case "sym":
+			if x.parent(1) == "r" && !x.runHidden {
+				x.runText(symbolChar(t))
+			}
 		case "vertAlign":
 			if x.parent(1) == "rPr" && x.parent(2) == "r" {
 				for _, a := range t.Attr {
@@ -702,6 +708,52 @@ func (x *docxReader) parent(i int) string {
 		return ""
 	}
 	return x.stack[j].Local
+}
+
+// The characters of the Symbol font from 0x20 to 0x7E and from 0xA0 to
+// 0xFE, as the dingbat-to-unicode package maps them (BSD-2-Clause).
+const (
+	symbolFontLow  = " !∀#∃%&∍()*+,−./0123456789:;<=>?≅ΑΒΧΔΕΦΓΗΙϑΚΛΜΝΟΠΘΡΣΤΥςΩΞΨΖ[∴]⊥_‾αβχδεφγηιϕκλμνοπθρστυϖωξψζ{|}~"
+	symbolFontHigh = "€ϒ′≤⁄∞ƒ♣♦♥♠↔←↑→↓°±″≥×∝∂•÷≠≡≈…⏐⎯↵ℵℑℜ℘⊗⊕∅∩∪⊃⊇⊄⊂⊆∈∉∠∇®©™∏√⋅¬∧∨⇔⇐⇑⇒⇓◊〈®©™∑⎛⎜⎝⎡⎢⎣⎧⎨⎩⎪\uf8ff〉∫⌠⎮⌡⎞⎟⎠⎤⎥⎦⎫⎬⎭"
+)
+
+// symbolChar returns the character a w:sym shows. Word stores a symbol
+// font's character by its code in the font, in the private use area
+// (U+F020-F0FF) or not: the Symbol font's (Greek letters, ±, °, ≥) read
+// as their Unicode characters, other symbol fonts' (Wingdings' pictures)
+// as nothing, and a character outside the private use area as itself.
+func symbolChar(t xml.StartElement) string {
+	var font, char string
+	for _, a := range t.Attr {
+		switch a.Name.Local {
+		case "font":
+			font = a.Value
+		case "char":
+			char = a.Value
+		}
+	}
+	n, err := strconv.ParseUint(char, 16, 32)
+	if err != nil {
+		return ""
+	}
+	r := rune(n)
+	if !strings.EqualFold(strings.TrimSpace(font), "Symbol") || r > 0xFF && (r < 0xF000 || r > 0xF0FF) {
+		if r > 0xFF && utf8.ValidRune(r) && !unicode.Is(unicode.Co, r) {
+			return string(r)
+		}
+		return ""
+	}
+	code := r & 0xFF
+	var table string
+	switch {
+	case code >= 0x20 && code <= 0x7E:
+		table, code = symbolFontLow, code-0x20
+	case code >= 0xA0 && code <= 0xFE:
+		table, code = symbolFontHigh, code-0xA0
+	default:
+		return ""
+	}
+	return string([]rune(table)[code])
 }
 
 // on reports whether a toggle property such as <w:vanish/> is switched on
