@@ -93,6 +93,7 @@ func extractDocxWithin(data []byte, lim docxLimits, left *int64) (string, error)
 		return "", fmt.Errorf("%w: no %s in the archive", errNotDocx, name)
 	}
 	rels := pkg.rels(name)
+	pkg.hidden = pkg.hiddenStyles(rels)
 	text, err := pkg.partText(name, rels)
 	if err != nil {
 		return "", err
@@ -119,6 +120,10 @@ type docxPackage struct {
 	lim   docxLimits
 	left  *int64            // decompressed bytes this document may still read
 	types map[string]string // content type by part name ("word/x.html") or by "*.ext"
+
+	// hidden tells by style ID whether a style's text is hidden (w:vanish,
+	// its own or inherited through w:basedOn), for the styles that say.
+	hidden map[string]bool
 }
 
 // docxRel is a package relationship, its target resolved to a part name.
@@ -143,7 +148,7 @@ func (p *docxPackage) partText(name string, rels []docxRel) (string, error) {
 		return "", err
 	}
 	defer rc.Close()
-	text, err := docxText(rc, p.lim.depth, func(id string) (string, error) { return p.altChunk(rels, id) })
+	text, err := docxText(rc, p.lim.depth, p.hidden, func(id string) (string, error) { return p.altChunk(rels, id) })
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", f.Name, err)
 	}
@@ -189,6 +194,66 @@ func (p *docxPackage) rels(name string) []docxRel {
 		r.target = strings.TrimPrefix(path.Clean(t), "/")
 	}
 	return doc.Rel
+}
+
+// hiddenStyles reads the styles part that the main part's relationships
+// rels name (else word/styles.xml) and tells by style ID whether a style
+// hides its text; none if the part is missing or unreadable.
+func (p *docxPackage) hiddenStyles(rels []docxRel) map[string]bool {
+	name := "word/styles.xml"
+	for _, r := range rels {
+		if strings.HasSuffix(r.Type, "/styles") && !r.External() {
+			name = r.target
+		}
+	}
+	f := findEntry(p.zr, name)
+	if f == nil {
+		return nil
+	}
+	rc, err := p.open(f)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	type val struct {
+		Val *string `xml:"val,attr"`
+	}
+	var doc struct {
+		Style []struct {
+			ID      string `xml:"styleId,attr"`
+			BasedOn val    `xml:"basedOn"`
+			Vanish  *val   `xml:"rPr>vanish"`
+		} `xml:"style"`
+	}
+	if err := xml.NewDecoder(rc).Decode(&doc); err != nil {
+		return nil
+	}
+	basedOn := map[string]string{}
+	own := map[string]bool{}
+	for _, st := range doc.Style {
+		if st.BasedOn.Val != nil {
+			basedOn[st.ID] = *st.BasedOn.Val
+		}
+		if v := st.Vanish; v != nil {
+			own[st.ID] = v.Val == nil || !slices.Contains([]string{"0", "false", "off"}, strings.ToLower(*v.Val))
+		}
+	}
+	hidden := map[string]bool{}
+	for _, st := range doc.Style {
+		// A style inherits what the nearest style it is based on says;
+		// chains are short, and a cycle of w:basedOn says nothing.
+		id := st.ID
+		for range 64 {
+			if v, ok := own[id]; ok {
+				hidden[st.ID] = v
+				break
+			}
+			if id = basedOn[id]; id == "" {
+				break
+			}
+		}
+	}
+	return hidden
 }
 
 // contentType returns the declared content type of the part called name,
@@ -279,7 +344,7 @@ func (p *docxPackage) altChunk(rels []docxRel, id string) (string, error) {
 // part's content type), or a main part alone.
 func (p *docxPackage) importedDocument(data []byte) (string, error) {
 	if !bytes.HasPrefix(data, []byte("PK\x03\x04")) {
-		return docxText(bytes.NewReader(data), p.lim.depth, nil)
+		return docxText(bytes.NewReader(data), p.lim.depth, nil, nil)
 	}
 	if p.lim.imports <= 0 {
 		return "", fmt.Errorf("documents imported deeper than %d levels", defaultDocxLimits.imports)
@@ -449,8 +514,14 @@ type docxReader struct {
 	skip   int // depth of a skipped subtree (0 = not skipping)
 
 	inText    bool // inside a text element
-	runHidden bool // the current run is hidden (w:vanish)
+	runHidden bool // the current run is hidden (w:vanish, its own or its style's)
 	runScript bool // the current run is a superscript or subscript (w:vertAlign)
+
+	// hidden tells by style ID whether a style hides its text, and
+	// paraHidden whether each open paragraph's style does (a run's own
+	// style, then its own w:vanish, override it).
+	hidden     map[string]bool
+	paraHidden []bool
 
 	// The text written last in the current paragraph: whether there is
 	// any, whether it ends with whitespace and whether it was a
@@ -483,11 +554,12 @@ type docxReader struct {
 	err      error // the first error of altChunk
 }
 
-// docxText reads document XML from r; altChunk (nil: none) reads the
-// imported content that a w:altChunk names.
-func docxText(r io.Reader, maxDepth int, altChunk func(id string) (string, error)) (string, error) {
+// docxText reads document XML from r; hidden tells by style ID whether a
+// style hides its text, and altChunk (nil: none) reads the imported
+// content that a w:altChunk names.
+func docxText(r io.Reader, maxDepth int, hidden map[string]bool, altChunk func(id string) (string, error)) (string, error) {
 	d := xml.NewDecoder(r)
-	x := docxReader{altChunk: altChunk}
+	x := docxReader{hidden: hidden, altChunk: altChunk}
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -539,6 +611,7 @@ func (x *docxReader) start(t xml.StartElement) {
 	case isWordNS(n.Space):
 		switch n.Local {
 		case "p":
+			x.paraHidden = append(x.paraHidden, false)
 			if x.joined != nil && x.joinedDepth == len(x.stack) {
 				x.paras = append(x.paras, x.joined)
 				x.joined = nil
@@ -549,6 +622,17 @@ func (x *docxReader) start(t xml.StartElement) {
 			x.wrote = false
 		case "r":
 			x.runHidden, x.runScript = false, false
+			if n := len(x.paraHidden); n > 0 {
+				x.runHidden = x.paraHidden[n-1]
+			}
+		case "pStyle":
+			if x.parent(1) == "pPr" && x.parent(2) == "p" && len(x.paraHidden) > 0 {
+				x.paraHidden[len(x.paraHidden)-1] = x.hidden[attrVal(t)]
+			}
+		case "rStyle":
+			if v, ok := x.hidden[attrVal(t)]; ok && x.parent(1) == "rPr" && x.parent(2) == "r" {
+				x.runHidden = v
+			}
 		case "t":
 			x.inText = true
 		case "fldChar":
@@ -580,8 +664,9 @@ func (x *docxReader) start(t xml.StartElement) {
 				}
 			}
 		case "vanish":
-			if x.parent(1) == "rPr" && x.parent(2) == "r" && on(t) {
-				x.runHidden = true
+			// After w:rStyle in w:rPr, so a run's own setting wins.
+			if x.parent(1) == "rPr" && x.parent(2) == "r" {
+				x.runHidden = on(t)
 			}
 		case "altChunk":
 			x.readAltChunk(t)
@@ -672,6 +757,9 @@ func (x *docxReader) end(n xml.Name) {
 		switch n.Local {
 		case "p":
 			x.endParagraph()
+			if len(x.paraHidden) > 0 {
+				x.paraHidden = x.paraHidden[:len(x.paraHidden)-1]
+			}
 		case "r":
 			x.runHidden, x.runScript = false, false
 		case "t":
@@ -756,6 +844,16 @@ func symbolChar(t xml.StartElement) string {
 	return string([]rune(table)[code])
 }
 
+// attrVal returns an element's w:val attribute, or "".
+func attrVal(t xml.StartElement) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == "val" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
 // on reports whether a toggle property such as <w:vanish/> is switched on
 // (no w:val, or a true value).
 func on(t xml.StartElement) bool {
@@ -793,7 +891,7 @@ func (x *docxReader) runText(s string) {
 // write appends run text to the innermost open paragraph (or, outside any
 // paragraph, to the output).
 func (x *docxReader) write(s string) {
-	if x.inFieldCode() {
+	if x.runHidden || x.inFieldCode() {
 		return
 	}
 	if len(x.paras) > 0 {

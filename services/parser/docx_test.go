@@ -300,3 +300,30 @@ func TestExtractDocxSinglePartMHTML(t *testing.T) {
 		})
 	}
 }
+
+func TestExtractDocxHiddenByStyle(t *testing.T) {
+	ns := `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"`
+	styles := `<w:styles ` + ns + `>` +
+		`<w:style w:type="paragraph" w:styleId="Guidance"><w:name w:val="Guidance"/><w:rPr><w:vanish/><w:color w:val="0000FF"/></w:rPr></w:style>` +
+		`<w:style w:type="paragraph" w:styleId="GuidanceNote"><w:basedOn w:val="Guidance"/></w:style>` +
+		`<w:style w:type="paragraph" w:styleId="ShownNote"><w:basedOn w:val="Guidance"/><w:rPr><w:vanish w:val="0"/></w:rPr></w:style>` +
+		`<w:style w:type="character" w:styleId="HiddenChar"><w:rPr><w:vanish/></w:rPr></w:style>` +
+		`<w:style w:type="character" w:styleId="Shown"><w:rPr><w:vanish w:val="false"/></w:rPr></w:style>` +
+		`<w:style w:type="character" w:styleId="Loop"><w:basedOn w:val="Loop"/></w:style>` +
+		`</w:styles>`
+	body := `<w:p><w:pPr><w:pStyle w:val="Guidance"/></w:pPr><w:r><w:t>Replace this with the owner, e.g. Paul Saito.</w:t></w:r></w:p>` +
+		`<w:p><w:pPr><w:pStyle w:val="GuidanceNote"/></w:pPr><w:r><w:t>Amir van der Berg</w:t></w:r><w:r><w:rPr><w:rStyle w:val="Shown"/></w:rPr><w:t>Shown in a hidden paragraph.</w:t></w:r></w:p>` +
+		`<w:p><w:pPr><w:pStyle w:val="ShownNote"/></w:pPr><w:r><w:t xml:space="preserve">Lina Farrell </w:t></w:r><w:r><w:rPr><w:rStyle w:val="HiddenChar"/></w:rPr><w:t>(draft: Paul Saito) </w:t></w:r><w:r><w:rPr><w:rStyle w:val="HiddenChar"/><w:vanish w:val="0"/></w:rPr><w:t xml:space="preserve">manages </w:t></w:r><w:r><w:rPr><w:rStyle w:val="Loop"/></w:rPr><w:t>PRJ-1.</w:t></w:r></w:p>`
+	rels := `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
+		`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>`
+	data := makeZip(t,
+		zipEntry{"[Content_Types].xml", docxContentTypes},
+		zipEntry{"_rels/.rels", docxRels},
+		zipEntry{"word/document.xml", wordBody(body)},
+		zipEntry{"word/_rels/document.xml.rels", rels},
+		zipEntry{"word/styles.xml", styles},
+	)
+	got, err := ExtractText("x.docx", data)
+	require.NoError(t, err)
+	assert.Equal(t, "Shown in a hidden paragraph.\n\nLina Farrell manages PRJ-1.", got)
+}
