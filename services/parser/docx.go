@@ -52,9 +52,10 @@ var errNotDocx = errors.New("not a Word document")
 // then of its footnotes and endnotes: one paragraph per block separated by
 // blank lines, the runs of a paragraph concatenated (runs may split a
 // word; a superscript or subscript run, such as a footnote mark typed
-// after a name, stands apart), tabs and breaks kept, symbols of the Symbol
-// font (w:sym: Greek letters, ±, °) as their characters, and tables one row
-// per line with cells separated by " | ". Tracked changes read as
+// after a name, stands apart), tabs and breaks kept, symbols of the
+// Symbol font (w:sym: Greek letters, ±, °) as their characters, and tables
+// one row per line with cells separated by " | " (a break in a cell is a
+// space, as between a cell's paragraphs). Tracked changes read as
 // accepted: deleted revisions and the source of tracked moves are left
 // out, and a paragraph whose mark is deleted runs on into the next one.
 // Field instructions (with the fields nested in them), hidden runs,
@@ -644,7 +645,15 @@ func (x *docxReader) start(t xml.StartElement) {
 				x.write("\t")
 			}
 		case "br", "cr":
-			if x.parent(1) == "r" {
+			switch {
+			case x.parent(1) != "r":
+			case len(x.tables) > 0:
+				// In a table a break is a space: a row stays one line, as
+				// the paragraphs of a cell do.
+				if !x.wrote || !x.wroteSpace {
+					x.write(" ")
+				}
+			default:
 				x.write("\n")
 			}
 		case "noBreakHyphen":

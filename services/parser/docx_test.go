@@ -24,6 +24,7 @@ func TestExtractDocx(t *testing.T) {
 		{name: "tab and breaks", body: `<w:p><w:r><w:t>a</w:t><w:tab/><w:t>b</w:t><w:br/><w:t>c</w:t><w:cr/><w:t>d</w:t></w:r></w:p>`, want: "a\tb\nc\nd"},
 		{name: "tab stops are not text", body: `<w:p><w:pPr><w:tabs><w:tab w:val="left" w:pos="1"/></w:tabs></w:pPr><w:r><w:t>x</w:t></w:r></w:p>`, want: "x"},
 		{name: "table rows and cells", body: `<w:tbl><w:tr><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>b</w:t></w:r></w:p></w:tc></w:tr><w:tr><w:tc><w:p><w:r><w:t>c</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>d</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p><w:r><w:t>after</w:t></w:r></w:p>`, want: "a | b\nc | d\n\nafter"},
+		{name: "breaks in a cell keep the row on one line", body: `<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Lina Farrell</w:t><w:br/><w:t>Project manager</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>PRJ-1</w:t><w:cr/><w:t>PRJ-2</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p><w:r><w:t>a</w:t><w:br/><w:t>b</w:t></w:r></w:p>`, want: "Lina Farrell Project manager | PRJ-1 PRJ-2\n\na\nb"},
 		{name: "cells outside a row", body: `<w:tbl><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>b</w:t></w:r></w:p></w:tc></w:tbl>`, want: "a | b"},
 		{name: "text outside paragraphs", body: `<w:r><w:t>loose</w:t></w:r><w:p><w:r><w:t>para</w:t></w:r></w:p>`, want: "loose\n\npara"},
 		{name: "deleted text and field codes", body: `<w:p><w:del><w:r><w:delText>gone</w:delText></w:r></w:del><w:r><w:instrText>HYPERLINK</w:instrText></w:r><w:r><w:t>kept</w:t></w:r></w:p>`, want: "kept"},
