@@ -30,6 +30,8 @@ func TestExtractHTML(t *testing.T) {
 		{name: "table rows and cells", give: "<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td><p>x</p><p>y</p></td></tr></table><p>after</p>", want: "A | B\n1 | x y\n\nafter"},
 		{name: "cells with br stay on the row", give: "<table><tr><td>a<br>b</td><td>c</td></tr></table>", want: "a b | c"},
 		{name: "empty first cell", give: "<table><tr><td></td><td>c</td></tr></table>", want: "c"},
+		{name: "nested table stays in its cell", give: "<table><tr><td><table><tr><td>Lina Farrell</td><td>PRJ-1</td></tr><tr><td>Paul Saito</td><td>PRJ-2</td></tr></table></td><td>e</td></tr><tr><td>f</td><td>g</td></tr></table><p>after</p>", want: "Lina Farrell | PRJ-1; Paul Saito | PRJ-2 | e\nf | g\n\nafter"},
+		{name: "unclosed cells end with their table", give: "<table><tr><td>a<td><table><tr><td>b<td>c</table>d</table><p>x</p><table><tr><td>y</td></tr></table>", want: "a | b | c d\n\nx\n\ny"},
 		{name: "pre keeps whitespace", give: "<pre>a\n  b</pre><p>c</p>", want: "a\n  b\n\nc"},
 		{name: "newline after pre start dropped", give: "<p>x</p><pre>\n\ta\n</pre>", want: "x\n\n\ta"},
 		{name: "deletions left out, insertions kept", give: `<p>Lina Farrell manages <del cite="mailto:Paul" datetime="2024-02-01T10:00:00">PRJ-1000</del><ins cite="mailto:Paul">PRJ-2000</ins>.</p>`, want: "Lina Farrell manages PRJ-2000."},
