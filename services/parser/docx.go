@@ -16,6 +16,7 @@ import (
 	"net/textproto"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -51,13 +52,16 @@ var errNotDocx = errors.New("not a Word document")
 // then of its footnotes and endnotes: one paragraph per block separated by
 // blank lines, the runs of a paragraph concatenated (runs may split a
 // word; a superscript or subscript run, such as a footnote mark typed
-// after a name, stands apart), tabs and breaks kept, and tables one row
-// per line with cells separated by " | ". Tracked changes read as
+// after a name, stands apart), tabs and breaks kept, symbols of the
+// Symbol font (w:sym: Greek letters, ±, °) as their characters, and tables
+// one row per line with cells separated by " | " (a break in a cell is a
+// space, as between a cell's paragraphs). Tracked changes read as
 // accepted: deleted revisions and the source of tracked moves are left
 // out, and a paragraph whose mark is deleted runs on into the next one.
-// Field instructions, hidden runs, phonetic guides and the fallback copies
-// of text boxes are left out; so are headers, footers and comments (page
-// furniture and review notes, not what the document says). Imported
+// Field instructions (with the fields nested in them), hidden runs,
+// phonetic guides and the fallback copies of text boxes are left out; so
+// are headers, footers and comments (page furniture and review notes, not
+// what the document says). Imported
 // content (w:altChunk, as web applications export HTML to Word) is read
 // in place when it is HTML, MHTML, plain text or WordprocessingML; other
 // formats (RTF) are skipped.
@@ -90,6 +94,7 @@ func extractDocxWithin(data []byte, lim docxLimits, left *int64) (string, error)
 		return "", fmt.Errorf("%w: no %s in the archive", errNotDocx, name)
 	}
 	rels := pkg.rels(name)
+	pkg.hidden = pkg.hiddenStyles(rels)
 	text, err := pkg.partText(name, rels)
 	if err != nil {
 		return "", err
@@ -116,6 +121,10 @@ type docxPackage struct {
 	lim   docxLimits
 	left  *int64            // decompressed bytes this document may still read
 	types map[string]string // content type by part name ("word/x.html") or by "*.ext"
+
+	// hidden tells by style ID whether a style's text is hidden (w:vanish,
+	// its own or inherited through w:basedOn), for the styles that say.
+	hidden map[string]bool
 }
 
 // docxRel is a package relationship, its target resolved to a part name.
@@ -140,7 +149,7 @@ func (p *docxPackage) partText(name string, rels []docxRel) (string, error) {
 		return "", err
 	}
 	defer rc.Close()
-	text, err := docxText(rc, p.lim.depth, func(id string) (string, error) { return p.altChunk(rels, id) })
+	text, err := docxText(rc, p.lim.depth, p.hidden, func(id string) (string, error) { return p.altChunk(rels, id) })
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", f.Name, err)
 	}
@@ -186,6 +195,66 @@ func (p *docxPackage) rels(name string) []docxRel {
 		r.target = strings.TrimPrefix(path.Clean(t), "/")
 	}
 	return doc.Rel
+}
+
+// hiddenStyles reads the styles part that the main part's relationships
+// rels name (else word/styles.xml) and tells by style ID whether a style
+// hides its text; none if the part is missing or unreadable.
+func (p *docxPackage) hiddenStyles(rels []docxRel) map[string]bool {
+	name := "word/styles.xml"
+	for _, r := range rels {
+		if strings.HasSuffix(r.Type, "/styles") && !r.External() {
+			name = r.target
+		}
+	}
+	f := findEntry(p.zr, name)
+	if f == nil {
+		return nil
+	}
+	rc, err := p.open(f)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	type val struct {
+		Val *string `xml:"val,attr"`
+	}
+	var doc struct {
+		Style []struct {
+			ID      string `xml:"styleId,attr"`
+			BasedOn val    `xml:"basedOn"`
+			Vanish  *val   `xml:"rPr>vanish"`
+		} `xml:"style"`
+	}
+	if err := xml.NewDecoder(rc).Decode(&doc); err != nil {
+		return nil
+	}
+	basedOn := map[string]string{}
+	own := map[string]bool{}
+	for _, st := range doc.Style {
+		if st.BasedOn.Val != nil {
+			basedOn[st.ID] = *st.BasedOn.Val
+		}
+		if v := st.Vanish; v != nil {
+			own[st.ID] = v.Val == nil || !slices.Contains([]string{"0", "false", "off"}, strings.ToLower(*v.Val))
+		}
+	}
+	hidden := map[string]bool{}
+	for _, st := range doc.Style {
+		// A style inherits what the nearest style it is based on says;
+		// chains are short, and a cycle of w:basedOn says nothing.
+		id := st.ID
+		for range 64 {
+			if v, ok := own[id]; ok {
+				hidden[st.ID] = v
+				break
+			}
+			if id = basedOn[id]; id == "" {
+				break
+			}
+		}
+	}
+	return hidden
 }
 
 // contentType returns the declared content type of the part called name,
@@ -276,7 +345,7 @@ func (p *docxPackage) altChunk(rels []docxRel, id string) (string, error) {
 // part's content type), or a main part alone.
 func (p *docxPackage) importedDocument(data []byte) (string, error) {
 	if !bytes.HasPrefix(data, []byte("PK\x03\x04")) {
-		return docxText(bytes.NewReader(data), p.lim.depth, nil)
+		return docxText(bytes.NewReader(data), p.lim.depth, nil, nil)
 	}
 	if p.lim.imports <= 0 {
 		return "", fmt.Errorf("documents imported deeper than %d levels", defaultDocxLimits.imports)
@@ -446,8 +515,14 @@ type docxReader struct {
 	skip   int // depth of a skipped subtree (0 = not skipping)
 
 	inText    bool // inside a text element
-	runHidden bool // the current run is hidden (w:vanish)
+	runHidden bool // the current run is hidden (w:vanish, its own or its style's)
 	runScript bool // the current run is a superscript or subscript (w:vertAlign)
+
+	// hidden tells by style ID whether a style hides its text, and
+	// paraHidden whether each open paragraph's style does (a run's own
+	// style, then its own w:vanish, override it).
+	hidden     map[string]bool
+	paraHidden []bool
 
 	// The text written last in the current paragraph: whether there is
 	// any, whether it ends with whitespace and whether it was a
@@ -465,17 +540,27 @@ type docxReader struct {
 	joined      *strings.Builder
 	joinedDepth int
 
+	// fields are the open complex fields (w:fldChar begin ... separate
+	// ... end), innermost last, each true once past its separator. Word
+	// shows a field's result, not its instruction, nor the results of
+	// the fields nested in the instruction (an IF over a MERGEFIELD), so
+	// text shows only while every open field is in its result. An
+	// instruction ends with its paragraph at the latest: a field never
+	// separated must not hide the rest of the document.
+	fields []bool
+
 	// altChunk returns the text of the imported content a relationship
 	// ID names; nil reads none.
 	altChunk func(id string) (string, error)
 	err      error // the first error of altChunk
 }
 
-// docxText reads document XML from r; altChunk (nil: none) reads the
-// imported content that a w:altChunk names.
-func docxText(r io.Reader, maxDepth int, altChunk func(id string) (string, error)) (string, error) {
+// docxText reads document XML from r; hidden tells by style ID whether a
+// style hides its text, and altChunk (nil: none) reads the imported
+// content that a w:altChunk names.
+func docxText(r io.Reader, maxDepth int, hidden map[string]bool, altChunk func(id string) (string, error)) (string, error) {
 	d := xml.NewDecoder(r)
-	x := docxReader{altChunk: altChunk}
+	x := docxReader{hidden: hidden, altChunk: altChunk}
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -527,6 +612,7 @@ func (x *docxReader) start(t xml.StartElement) {
 	case isWordNS(n.Space):
 		switch n.Local {
 		case "p":
+			x.paraHidden = append(x.paraHidden, false)
 			if x.joined != nil && x.joinedDepth == len(x.stack) {
 				x.paras = append(x.paras, x.joined)
 				x.joined = nil
@@ -537,19 +623,46 @@ func (x *docxReader) start(t xml.StartElement) {
 			x.wrote = false
 		case "r":
 			x.runHidden, x.runScript = false, false
+			if n := len(x.paraHidden); n > 0 {
+				x.runHidden = x.paraHidden[n-1]
+			}
+		case "pStyle":
+			if x.parent(1) == "pPr" && x.parent(2) == "p" && len(x.paraHidden) > 0 {
+				x.paraHidden[len(x.paraHidden)-1] = x.hidden[attrVal(t)]
+			}
+		case "rStyle":
+			if v, ok := x.hidden[attrVal(t)]; ok && x.parent(1) == "rPr" && x.parent(2) == "r" {
+				x.runHidden = v
+			}
 		case "t":
 			x.inText = true
+		case "fldChar":
+			if x.parent(1) == "r" {
+				x.fieldChar(t)
+			}
 		case "tab", "ptab":
 			if x.parent(1) == "r" {
 				x.write("\t")
 			}
 		case "br", "cr":
-			if x.parent(1) == "r" {
+			switch {
+			case x.parent(1) != "r":
+			case len(x.tables) > 0:
+				// In a table a break is a space: a row stays one line, as
+				// the paragraphs of a cell do.
+				if !x.wrote || !x.wroteSpace {
+					x.write(" ")
+				}
+			default:
 				x.write("\n")
 			}
 		case "noBreakHyphen":
 			if x.parent(1) == "r" {
 				x.write("-")
+			}
+		case "sym":
+			if x.parent(1) == "r" && !x.runHidden {
+				x.runText(symbolChar(t))
 			}
 		case "vertAlign":
 			if x.parent(1) == "rPr" && x.parent(2) == "r" {
@@ -560,8 +673,9 @@ func (x *docxReader) start(t xml.StartElement) {
 				}
 			}
 		case "vanish":
-			if x.parent(1) == "rPr" && x.parent(2) == "r" && on(t) {
-				x.runHidden = true
+			// After w:rStyle in w:rPr, so a run's own setting wins.
+			if x.parent(1) == "rPr" && x.parent(2) == "r" {
+				x.runHidden = on(t)
 			}
 		case "altChunk":
 			x.readAltChunk(t)
@@ -592,6 +706,32 @@ func (x *docxReader) start(t xml.StartElement) {
 		x.inText = true
 	}
 }
+
+// fieldChar follows a w:fldChar: the begin, separator or end of a complex
+// field.
+func (x *docxReader) fieldChar(t xml.StartElement) {
+	for _, a := range t.Attr {
+		if a.Name.Local != "fldCharType" {
+			continue
+		}
+		switch a.Value {
+		case "begin":
+			x.fields = append(x.fields, false)
+		case "separate":
+			if len(x.fields) > 0 {
+				x.fields[len(x.fields)-1] = true
+			}
+		case "end":
+			if len(x.fields) > 0 {
+				x.fields = x.fields[:len(x.fields)-1]
+			}
+		}
+	}
+}
+
+// inFieldCode reports whether run content is part of a field's
+// instruction rather than shown.
+func (x *docxReader) inFieldCode() bool { return slices.Contains(x.fields, false) }
 
 // readAltChunk emits the text of the imported content a w:altChunk names
 // (its r:id) in its place.
@@ -626,6 +766,9 @@ func (x *docxReader) end(n xml.Name) {
 		switch n.Local {
 		case "p":
 			x.endParagraph()
+			if len(x.paraHidden) > 0 {
+				x.paraHidden = x.paraHidden[:len(x.paraHidden)-1]
+			}
 		case "r":
 			x.runHidden, x.runScript = false, false
 		case "t":
@@ -662,6 +805,62 @@ func (x *docxReader) parent(i int) string {
 		return ""
 	}
 	return x.stack[j].Local
+}
+
+// The characters of the Symbol font from 0x20 to 0x7E and from 0xA0 to
+// 0xFE, as the dingbat-to-unicode package maps them (BSD-2-Clause).
+const (
+	symbolFontLow  = " !∀#∃%&∍()*+,−./0123456789:;<=>?≅ΑΒΧΔΕΦΓΗΙϑΚΛΜΝΟΠΘΡΣΤΥςΩΞΨΖ[∴]⊥_‾αβχδεφγηιϕκλμνοπθρστυϖωξψζ{|}~"
+	symbolFontHigh = "€ϒ′≤⁄∞ƒ♣♦♥♠↔←↑→↓°±″≥×∝∂•÷≠≡≈…⏐⎯↵ℵℑℜ℘⊗⊕∅∩∪⊃⊇⊄⊂⊆∈∉∠∇®©™∏√⋅¬∧∨⇔⇐⇑⇒⇓◊〈®©™∑⎛⎜⎝⎡⎢⎣⎧⎨⎩⎪\uf8ff〉∫⌠⎮⌡⎞⎟⎠⎤⎥⎦⎫⎬⎭"
+)
+
+// symbolChar returns the character a w:sym shows. Word stores a symbol
+// font's character by its code in the font, in the private use area
+// (U+F020-F0FF) or not: the Symbol font's (Greek letters, ±, °, ≥) read
+// as their Unicode characters, other symbol fonts' (Wingdings' pictures)
+// as nothing, and a character outside the private use area as itself.
+func symbolChar(t xml.StartElement) string {
+	var font, char string
+	for _, a := range t.Attr {
+		switch a.Name.Local {
+		case "font":
+			font = a.Value
+		case "char":
+			char = a.Value
+		}
+	}
+	n, err := strconv.ParseUint(char, 16, 32)
+	if err != nil {
+		return ""
+	}
+	r := rune(n)
+	if !strings.EqualFold(strings.TrimSpace(font), "Symbol") || r > 0xFF && (r < 0xF000 || r > 0xF0FF) {
+		if r > 0xFF && utf8.ValidRune(r) && !unicode.Is(unicode.Co, r) {
+			return string(r)
+		}
+		return ""
+	}
+	code := r & 0xFF
+	var table string
+	switch {
+	case code >= 0x20 && code <= 0x7E:
+		table, code = symbolFontLow, code-0x20
+	case code >= 0xA0 && code <= 0xFE:
+		table, code = symbolFontHigh, code-0xA0
+	default:
+		return ""
+	}
+	return string([]rune(table)[code])
+}
+
+// attrVal returns an element's w:val attribute, or "".
+func attrVal(t xml.StartElement) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == "val" {
+			return a.Value
+		}
+	}
+	return ""
 }
 
 // on reports whether a toggle property such as <w:vanish/> is switched on
@@ -701,6 +900,9 @@ func (x *docxReader) runText(s string) {
 // write appends run text to the innermost open paragraph (or, outside any
 // paragraph, to the output).
 func (x *docxReader) write(s string) {
+	if x.runHidden || x.inFieldCode() {
+		return
+	}
 	if len(x.paras) > 0 {
 		x.paras[len(x.paras)-1].WriteString(s)
 		last, _ := utf8.DecodeLastRuneInString(s)
@@ -713,6 +915,9 @@ func (x *docxReader) write(s string) {
 // endParagraph closes the innermost paragraph: inside a table cell its text
 // joins the cell's, otherwise it becomes a block of the output.
 func (x *docxReader) endParagraph() {
+	for i := range x.fields {
+		x.fields[i] = true
+	}
 	if len(x.paras) == 0 {
 		return
 	}

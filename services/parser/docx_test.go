@@ -24,6 +24,7 @@ func TestExtractDocx(t *testing.T) {
 		{name: "tab and breaks", body: `<w:p><w:r><w:t>a</w:t><w:tab/><w:t>b</w:t><w:br/><w:t>c</w:t><w:cr/><w:t>d</w:t></w:r></w:p>`, want: "a\tb\nc\nd"},
 		{name: "tab stops are not text", body: `<w:p><w:pPr><w:tabs><w:tab w:val="left" w:pos="1"/></w:tabs></w:pPr><w:r><w:t>x</w:t></w:r></w:p>`, want: "x"},
 		{name: "table rows and cells", body: `<w:tbl><w:tr><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>b</w:t></w:r></w:p></w:tc></w:tr><w:tr><w:tc><w:p><w:r><w:t>c</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>d</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p><w:r><w:t>after</w:t></w:r></w:p>`, want: "a | b\nc | d\n\nafter"},
+		{name: "breaks in a cell keep the row on one line", body: `<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Lina Farrell</w:t><w:br/><w:t>Project manager</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>PRJ-1</w:t><w:cr/><w:t>PRJ-2</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p><w:r><w:t>a</w:t><w:br/><w:t>b</w:t></w:r></w:p>`, want: "Lina Farrell Project manager | PRJ-1 PRJ-2\n\na\nb"},
 		{name: "cells outside a row", body: `<w:tbl><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>b</w:t></w:r></w:p></w:tc></w:tbl>`, want: "a | b"},
 		{name: "text outside paragraphs", body: `<w:r><w:t>loose</w:t></w:r><w:p><w:r><w:t>para</w:t></w:r></w:p>`, want: "loose\n\npara"},
 		{name: "deleted text and field codes", body: `<w:p><w:del><w:r><w:delText>gone</w:delText></w:r></w:del><w:r><w:instrText>HYPERLINK</w:instrText></w:r><w:r><w:t>kept</w:t></w:r></w:p>`, want: "kept"},
@@ -34,6 +35,10 @@ func TestExtractDocx(t *testing.T) {
 		{name: "tracked move kept once, at its new place", body: `<w:p><w:moveFrom w:id="1"><w:r><w:t xml:space="preserve">Lina Farrell </w:t></w:r></w:moveFrom><w:r><w:t xml:space="preserve">manages PRJ-1</w:t></w:r><w:moveTo w:id="2"><w:r><w:t xml:space="preserve"> with Lina Farrell</w:t></w:r></w:moveTo><w:r><w:rPr><w:moveFrom w:id="3"/></w:rPr><w:t>.</w:t></w:r></w:p>`, want: "manages PRJ-1 with Lina Farrell."},
 		{name: "ruby phonetic guide left out", body: `<w:p><w:ruby><w:rubyPr/><w:rt><w:r><w:t>やまだ</w:t></w:r></w:rt><w:rubyBase><w:r><w:t>山田</w:t></w:r></w:rubyBase></w:ruby><w:r><w:t>さん</w:t></w:r></w:p>`, want: "山田さん"},
 		{name: "hyperlink, smart tag, simple field and content control text", body: `<w:sdt><w:sdtPr><w:alias w:val="Owner"/></w:sdtPr><w:sdtContent><w:p><w:r><w:t xml:space="preserve">Lina </w:t></w:r><w:hyperlink r:id="rId4"><w:r><w:t>Far</w:t></w:r></w:hyperlink><w:smartTag w:element="x"><w:r><w:t>rell</w:t></w:r></w:smartTag><w:fldSimple w:instr=" AUTHOR "><w:r><w:t xml:space="preserve"> Paul Saito</w:t></w:r></w:fldSimple></w:p></w:sdtContent></w:sdt>`, want: "Lina Farrell Paul Saito"},
+		{name: "field results shown, the fields nested in an instruction not", body: `<w:p><w:r><w:t xml:space="preserve">Owner: </w:t></w:r><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> IF </w:instrText></w:r><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>MERGEFIELD owner</w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>«owner»</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r><w:r><w:instrText xml:space="preserve"> = "" "Paul Saito" "Lina Farrell" </w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>Lina Farrell</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r><w:r><w:t xml:space="preserve"> manages PRJ-1.</w:t></w:r></w:p>`, want: "Owner: Lina Farrell manages PRJ-1."},
+		{name: "field result over paragraphs", body: `<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>TOC \o "1-3"</w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>Scope</w:t></w:r><w:r><w:tab/><w:t>1</w:t></w:r></w:p><w:p><w:r><w:t>Risks</w:t></w:r><w:r><w:tab/><w:t>2</w:t></w:r></w:p><w:p><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p><w:p><w:r><w:t>Body.</w:t></w:r></w:p>`, want: "Scope\t1\n\nRisks\t2\n\nBody."},
+		{name: "field instruction without a result ends with its paragraph", body: `<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>SEQ</w:instrText></w:r><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>PAGE</w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>7</w:t></w:r></w:p><w:p><w:r><w:t>Lina Farrell manages PRJ-1.</w:t></w:r></w:p>`, want: "Lina Farrell manages PRJ-1."},
+		{name: "symbols of the Symbol font read as their characters", body: `<w:p><w:r><w:t xml:space="preserve">Tolerance </w:t><w:sym w:font="Symbol" w:char="F0B1"/><w:t xml:space="preserve">5 </w:t><w:sym w:font="Symbol" w:char="F06D"/><w:t>m, </w:t><w:sym w:font="Symbol" w:char="44"/><w:t xml:space="preserve">T </w:t><w:sym w:font="Symbol" w:char="F0B3"/><w:t xml:space="preserve"> 2</w:t><w:sym w:font="Symbol" w:char="F0B0"/><w:t>C</w:t></w:r></w:p><w:p><w:r><w:t>Lina Farrell</w:t><w:sym w:font="Arial" w:char="2192"/><w:t>PRJ-1</w:t><w:sym w:font="Wingdings" w:char="F0FC"/></w:r><w:r><w:rPr><w:vanish/></w:rPr><w:sym w:font="Symbol" w:char="F061"/></w:r></w:p>`, want: "Tolerance ±5 μm, ΔT ≥ 2°C\n\nLina Farrell→PRJ-1"},
 		{name: "hidden runs", body: `<w:p><w:r><w:rPr><w:vanish/></w:rPr><w:t>hidden</w:t></w:r><w:r><w:rPr><w:vanish w:val="0"/></w:rPr><w:t>shown</w:t></w:r></w:p>`, want: "shown"},
 		{name: "no body text", body: `<w:sectPr/>`, want: ""},
 	}
@@ -295,4 +300,31 @@ func TestExtractDocxSinglePartMHTML(t *testing.T) {
 			assert.Equal(t, "Renée Dupré manages PRJ-2.", got)
 		})
 	}
+}
+
+func TestExtractDocxHiddenByStyle(t *testing.T) {
+	ns := `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"`
+	styles := `<w:styles ` + ns + `>` +
+		`<w:style w:type="paragraph" w:styleId="Guidance"><w:name w:val="Guidance"/><w:rPr><w:vanish/><w:color w:val="0000FF"/></w:rPr></w:style>` +
+		`<w:style w:type="paragraph" w:styleId="GuidanceNote"><w:basedOn w:val="Guidance"/></w:style>` +
+		`<w:style w:type="paragraph" w:styleId="ShownNote"><w:basedOn w:val="Guidance"/><w:rPr><w:vanish w:val="0"/></w:rPr></w:style>` +
+		`<w:style w:type="character" w:styleId="HiddenChar"><w:rPr><w:vanish/></w:rPr></w:style>` +
+		`<w:style w:type="character" w:styleId="Shown"><w:rPr><w:vanish w:val="false"/></w:rPr></w:style>` +
+		`<w:style w:type="character" w:styleId="Loop"><w:basedOn w:val="Loop"/></w:style>` +
+		`</w:styles>`
+	body := `<w:p><w:pPr><w:pStyle w:val="Guidance"/></w:pPr><w:r><w:t>Replace this with the owner, e.g. Paul Saito.</w:t></w:r></w:p>` +
+		`<w:p><w:pPr><w:pStyle w:val="GuidanceNote"/></w:pPr><w:r><w:t>Amir van der Berg</w:t></w:r><w:r><w:rPr><w:rStyle w:val="Shown"/></w:rPr><w:t>Shown in a hidden paragraph.</w:t></w:r></w:p>` +
+		`<w:p><w:pPr><w:pStyle w:val="ShownNote"/></w:pPr><w:r><w:t xml:space="preserve">Lina Farrell </w:t></w:r><w:r><w:rPr><w:rStyle w:val="HiddenChar"/></w:rPr><w:t>(draft: Paul Saito) </w:t></w:r><w:r><w:rPr><w:rStyle w:val="HiddenChar"/><w:vanish w:val="0"/></w:rPr><w:t xml:space="preserve">manages </w:t></w:r><w:r><w:rPr><w:rStyle w:val="Loop"/></w:rPr><w:t>PRJ-1.</w:t></w:r></w:p>`
+	rels := `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
+		`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>`
+	data := makeZip(t,
+		zipEntry{"[Content_Types].xml", docxContentTypes},
+		zipEntry{"_rels/.rels", docxRels},
+		zipEntry{"word/document.xml", wordBody(body)},
+		zipEntry{"word/_rels/document.xml.rels", rels},
+		zipEntry{"word/styles.xml", styles},
+	)
+	got, err := ExtractText("x.docx", data)
+	require.NoError(t, err)
+	assert.Equal(t, "Shown in a hidden paragraph.\n\nLina Farrell manages PRJ-1.", got)
 }

@@ -37,7 +37,19 @@ var htmlParagraph = map[atom.Atom]bool{
 	atom.Details: true, atom.Summary: true, atom.Hr: true, atom.Title: true,
 	atom.Li: true, atom.Dt: true, atom.Dd: true, atom.Caption: true,
 	atom.Body: true, atom.Html: true, atom.Legend: true, atom.Thead: true,
-	atom.Tbody: true, atom.Tfoot: true,
+	atom.Tbody: true, atom.Tfoot: true, atom.Center: true, atom.Dir: true,
+	atom.Menu: true, atom.Hgroup: true, atom.Search: true, atom.Dialog: true,
+	atom.Listing: true, atom.Xmp: true,
+}
+
+// htmlReplaced elements are drawn as boxes of their own (an image, a
+// graphic, a form control, an option of a list): the text on either side
+// of one is not one word.
+var htmlReplaced = map[atom.Atom]bool{
+	atom.Img: true, atom.Svg: true, atom.Canvas: true, atom.Video: true,
+	atom.Audio: true, atom.Embed: true, atom.Input: true, atom.Button: true,
+	atom.Select: true, atom.Option: true, atom.Textarea: true, atom.Meter: true,
+	atom.Progress: true,
 }
 
 // htmlOptionalEnd elements may be closed implicitly, so an attribute that
@@ -124,6 +136,17 @@ func (w *textWriter) cellSep() {
 	w.space = true
 }
 
+// rowSep separates a row of a table nested in a cell from the previous
+// one: the cell, and so the enclosing row, stays on one line.
+func (w *textWriter) rowSep() {
+	if w.b.Len() == 0 {
+		return
+	}
+	w.pending = breakNone
+	w.b.WriteString("; ")
+	w.space = true
+}
+
 // text writes s with runs of whitespace collapsed into single spaces.
 func (w *textWriter) text(s string) {
 	for len(s) > 0 {
@@ -148,10 +171,12 @@ func (w *textWriter) String() string { return w.b.String() }
 // style, template, comments or deletions (<del>; insertions, <ins>, are
 // text), no attribute values, entities decoded.
 // Paragraph-like blocks are separated by blank lines, list items and table
-// rows by line breaks, table cells by " | "; inline elements add nothing, so
+// rows by line breaks, table cells by " | " (a table nested in a cell is
+// text of the cell, its rows separated by "; ", as in Word documents);
+// inline elements add nothing, so
 // "<b>Ann</b>a" stays one word, except superscripts and subscripts, which
 // stand apart: a footnote mark ("Nora Bishop<sup>1</sup>") is not part of
-// the word it follows.
+// the word it follows. So do images and form controls, boxes of their own.
 func extractHTML(src string) string {
 	z := html.NewTokenizer(strings.NewReader(src))
 	var w textWriter
@@ -163,6 +188,10 @@ func extractHTML(src string) string {
 		preStart  bool // just after a <pre> start tag
 		cell      int  // depth of table cells
 		rowCells  int  // cells started in the current row
+		// The cell depth and row cells of the tables enclosing the
+		// open ones, restored when a table ends (closing its cells):
+		// a table nested in a cell is text of that cell.
+		tables []htmlTable
 	)
 	for {
 		tt := z.Next()
@@ -199,14 +228,27 @@ func extractHTML(src string) string {
 			switch {
 			case a == atom.Sup || a == atom.Sub:
 				w.brk(breakSpace)
+			case htmlReplaced[a]:
+				if !htmlVoid[a] || !hasAttr || !hidden(z, a) {
+					w.brk(breakSpace)
+				}
 			case a == atom.Br:
 				if cell > 0 {
 					w.brk(breakSpace)
 				} else {
 					w.brk(breakLine)
 				}
+			case a == atom.Table:
+				blockBreak(&w, cell)
+				tables = append(tables, htmlTable{cell: cell, rowCells: rowCells})
+				rowCells = 0
 			case a == atom.Tr:
-				w.brk(breakLine)
+				switch {
+				case !nestedTable(tables):
+					w.brk(breakLine)
+				case rowCells > 0:
+					w.rowSep()
+				}
 				rowCells = 0
 			case a == atom.Td || a == atom.Th:
 				if tt == html.SelfClosingTagToken {
@@ -234,19 +276,27 @@ func extractHTML(src string) string {
 				continue
 			}
 			switch {
-			case a == atom.Sup || a == atom.Sub:
+			case a == atom.Sup || a == atom.Sub || htmlReplaced[a]:
 				w.brk(breakSpace)
 			case a == atom.Tr:
-				w.brk(breakLine)
-				rowCells = 0
+				// In a nested table the next row's start separates it
+				// from this one if this one had cells.
+				if !nestedTable(tables) {
+					w.brk(breakLine)
+					rowCells = 0
+				}
 			case a == atom.Td || a == atom.Th:
 				if cell > 0 {
 					cell--
 				}
 				w.brk(breakSpace)
 			case a == atom.Table:
-				cell = 0
-				w.brk(breakPara)
+				cell, rowCells = 0, 0
+				if n := len(tables); n > 0 {
+					cell, rowCells = tables[n-1].cell, tables[n-1].rowCells
+					tables = tables[:n-1]
+				}
+				blockBreak(&w, cell)
 			case htmlParagraph[a]:
 				blockBreak(&w, cell)
 				if a == atom.Pre && pre > 0 {
@@ -255,6 +305,17 @@ func extractHTML(src string) string {
 			}
 		}
 	}
+}
+
+// htmlTable is what a table start saves of the enclosing table's state.
+type htmlTable struct {
+	cell, rowCells int
+}
+
+// nestedTable reports whether the innermost open table is in a cell of
+// another.
+func nestedTable(tables []htmlTable) bool {
+	return len(tables) > 0 && tables[len(tables)-1].cell > 0
 }
 
 // blockBreak requests the break a block element boundary makes: a blank
@@ -268,7 +329,8 @@ func blockBreak(w *textWriter, cell int) {
 }
 
 // hidden reports whether the start tag being read has the hidden attribute,
-// aria-hidden="true" or an inline display:none / visibility:hidden style.
+// aria-hidden="true", an inline display:none / visibility:hidden style or
+// (an input) type="hidden".
 // Elements whose end tag is optional are never treated as hidden because
 // their extent cannot be known without a full parse.
 func hidden(z *html.Tokenizer, a atom.Atom) bool {
@@ -280,6 +342,10 @@ func hidden(z *html.Tokenizer, a atom.Atom) bool {
 		switch string(key) {
 		case "hidden":
 			return true
+		case "type":
+			if a == atom.Input && strings.EqualFold(strings.TrimSpace(string(val)), "hidden") {
+				return true
+			}
 		case "aria-hidden":
 			if strings.EqualFold(strings.TrimSpace(string(val)), "true") {
 				return true

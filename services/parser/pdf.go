@@ -193,6 +193,7 @@ func pdfText(ctx context.Context, inst pdfium.Pdfium, data []byte) (string, erro
 			return "", &engineError{err}
 		}
 		page := requests.Page{ByIndex: &requests.PageByIndex{Document: doc.Document, Index: i}}
+		flattenAnnotations(inst, page)
 		text, ok := pdfPageParagraphs(inst, page)
 		if !ok {
 			plain, err := inst.GetPageText(&requests.GetPageText{Page: page})
@@ -234,6 +235,19 @@ func cleanPDFText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// flattenAnnotations draws the annotations of a page into its content, as
+// a viewer shows them (not those hidden from view), in the document open
+// in the engine only: a filled form's values are drawn by its fields'
+// widgets, not by the page's content, and would be no text. A page that
+// cannot be flattened is read as it is.
+func flattenAnnotations(inst pdfium.Pdfium, page requests.Page) {
+	n, err := inst.FPDFPage_GetAnnotCount(&requests.FPDFPage_GetAnnotCount{Page: page})
+	if err != nil || n.Count == 0 {
+		return
+	}
+	_, _ = inst.FPDFPage_Flatten(&requests.FPDFPage_Flatten{Page: page, Usage: requests.FPDFPage_FlattenUsageNormalDisplay})
 }
 
 // pdfLineEndHyphens handles the hyphens that end a line. PDFium takes every

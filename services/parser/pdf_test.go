@@ -51,6 +51,18 @@ func TestExtractPDFErrors(t *testing.T) {
 	}
 }
 
+// A filled form shows its values through its fields' widgets, not the
+// page's content; what a hidden widget would show is not text.
+func TestExtractPDFFilledForm(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "pdf", "form.pdf"))
+	require.NoError(t, err)
+	text, err := ExtractText("form.pdf", data)
+	require.NoError(t, err)
+	assert.Contains(t, text, "Project manager:")
+	assert.Contains(t, text, "Lina Farrell")
+	assert.NotContains(t, text, "Paul Saito")
+}
+
 // A PDF read whose context ends is not the document's fault: the error is
 // retryable, and the engine serves the next document.
 func TestExtractPDFContext(t *testing.T) {

@@ -96,3 +96,45 @@ doc.build([
     Spacer(1, 6),
     Table([["Project", "Manager", "Status"], ["PRJ-1042", "Ada Quinlan", "green"], ["PRJ-2001", "Omar Haddad", "amber"]]),
 ])
+
+
+def filled_form(path):
+    """For TestExtractPDFFilledForm: a form filled in as Acrobat saves it,
+    the field's value drawn by its widget's appearance stream, not by the
+    page's content; a second widget is hidden (annotation flag 2)."""
+    def widget(name, value, y, flags):
+        return (b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (" + name + b") /V (" + value + b") /F " + flags +
+                b" /Rect [150 " + y + b" 300 " + str(int(y) + 20).encode() + b"] /P 3 0 R /DA (/Helv 12 Tf 0 g)"
+                b" /AP << /N " + (b"7" if name == b"manager" else b"8") + b" 0 R >> >>")
+    def appearance(value):
+        s = b"/Tx BMC BT /Helv 12 Tf 2 6 Td (" + value + b") Tj ET EMC"
+        return (b"<< /Type /XObject /Subtype /Form /BBox [0 0 150 20] /Resources << /Font << /Helv 6 0 R >> >>"
+                b" /Length " + str(len(s)).encode() + b" >>\nstream\n" + s + b"\nendstream")
+    content = b"BT /F1 12 Tf 30 150 Td (Project manager:) Tj 0 -40 Td (Deputy:) Tj ET"
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 9 0 R] /DR << /Font << /Helv 6 0 R >> >> >> >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 320 200] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 6 0 R >> >> /Annots [5 0 R 9 0 R] >>",
+        b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream",
+        widget(b"manager", b"Lina Farrell", b"145", b"4"),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        appearance(b"Lina Farrell"),
+        appearance(b"Paul Saito"),
+        widget(b"deputy", b"Paul Saito", b"105", b"2"),
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += str(i).encode() + b" 0 obj\n" + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 " + str(len(objs) + 1).encode() + b"\n0000000000 65535 f \n"
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size " + str(len(objs) + 1).encode() + b" /Root 1 0 R >>\nstartxref\n" + str(xref).encode() + b"\n%%EOF\n"
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+filled_form("form.pdf")
