@@ -56,6 +56,14 @@ func TestEndsSentence(t *testing.T) {
 		{"para\n \t\n  next", true, "next"},
 		{"text\n- item", true, "- item"},
 		{"# Heading\ntext", true, "text"},
+		{"- item\n  wrapped", false, "wrapped"},
+		{"12. item\n\twrapped", false, "wrapped"},
+		{"  - nested item\n    wrapped", false, "wrapped"},
+		{"- item\nat the margin", true, "at the margin"},
+		{"  - nested item\n  as deep as the marker", true, "as deep as the marker"},
+		{"- item\n  - next item", true, "- next item"},
+		{"- item\n  | cell |", true, "| cell |"},
+		{"# Heading\n  indented", true, "indented"},
 		{"last\n", false, ""},
 	}
 	for _, tt := range tests {

@@ -110,7 +110,9 @@ func New(s *schema.Extraction, g *Gazetteer) (*Extractor, error) {
 // them). Sentences end at '.', '!' or '?' followed by whitespace or the end,
 // at blank lines, at line breaks next to a list item, table row or heading
 // (as the parser's chunks do), and at table cell separators ('|'), never
-// inside a mention. Any other line break is a wrapped line: whitespace.
+// inside a mention. Any other line break is a wrapped line: whitespace, as
+// is a line break inside a list item whose text goes on indented on the
+// next line (see textblock.EndsBetween).
 //
 // Text is read in one form whatever typographic variants it was written
 // with (see readable): a soft hyphen or zero-width space inside a name, a

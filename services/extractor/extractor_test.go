@@ -258,6 +258,44 @@ func TestExtractRelationships(t *testing.T) {
 	}
 }
 
+// A list item wrapped over several lines, its continuation indented under
+// the item's text, is one sentence, as in a paragraph; the next item, or a
+// line back at the margin, still ends it.
+func TestExtractRelationshipsInWrappedListItems(t *testing.T) {
+	x := newTestExtractor(t, []Entry{
+		{Label: "Person", Key: "bo li", Name: "Bo Li"},
+		{Label: "Person", Key: "siobhán o'brien", Name: "Siobhán O'Brien"},
+		{Label: "Person", Key: "anne-marie lefèvre", Name: "Anne-Marie Lefèvre"},
+	})
+	tests := []struct {
+		name string
+		give string
+		want []string
+	}{
+		{"bullet", "- The steering group noted that Bo Li manages\n  PRJ-2004 from next week.", []string{
+			"bo li -MANAGES-> PRJ-2004 | The steering group noted that Bo Li manages PRJ-2004 from next week.",
+		}},
+		{"name across the wrap", "* PRJ-2003 is managed by Siobhán\n  O'Brien until March.", []string{
+			"siobhán o'brien -MANAGES-> PRJ-2003 | PRJ-2003 is managed by Siobhán O'Brien until March.",
+		}},
+		{"numbered item, three lines", "1. Since the re-baseline,\n   Anne-Marie Lefèvre is the project manager\n   for PRJ-2002.", []string{
+			"anne-marie lefèvre -MANAGES-> PRJ-2002 | Since the re-baseline, Anne-Marie Lefèvre is the project manager for PRJ-2002.",
+		}},
+		{"nested item", "- Actions\n  - Bo Li leads\n    PRJ-2001", []string{"bo li -MANAGES-> PRJ-2001 | Bo Li leads PRJ-2001"}},
+		{"next item", "- Bo Li manages\n- PRJ-2004", nil},
+		{"nested next item", "- Bo Li manages\n  - PRJ-2004", nil},
+		{"line at the margin", "- Bo Li manages\nPRJ-2004 is late.", nil},
+		{"table row after the item", "- Bo Li manages\n  | PRJ-2004 |", nil},
+		{"heading is one line", "# Bo Li manages\n  PRJ-2004", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, rels := x.Extract(tt.give)
+			assert.Equal(t, tt.want, relStrings(rels))
+		})
+	}
+}
+
 // A pattern of the user's that matches a runaway run of text makes no
 // mention whose key no graph could hold; its other matches still count.
 func TestExtractSkipsKeysTooLong(t *testing.T) {

@@ -30,7 +30,8 @@ const (
 // if one lies in the second half of the chunk, otherwise after the last
 // sentence that fits. A sentence ends after '.', '!' or '?' (and any closing
 // quotes or brackets) followed by whitespace, at a blank line, or at a line
-// break next to a structural line (list item, table row, heading); a period
+// break next to a structural line (list item, table row, heading; a list
+// item's own text wrapped onto indented lines is one sentence); a period
 // after an initial or a common abbreviation ("Dr.", "e.g.") does not end a
 // sentence. A sentence is never cut unless it alone is longer than the hard
 // limit of 2*Size bytes; only then is it split at line breaks, then at
@@ -227,7 +228,7 @@ func segment(text string, size, hard int) []unit {
 				if len(units) > 0 {
 					para = true
 				}
-			case textblock.IsStructural(text[lineStart:i]) || textblock.IsStructural(textblock.LineAt(text, next)):
+			case textblock.EndsBetween(text[lineStart:i], textblock.LineAt(text, next)):
 				add(start, i)
 				start = j
 			}
