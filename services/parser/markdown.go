@@ -39,7 +39,9 @@ var markdownParser = gmparser.NewParser(
 // except the items of a tight list and the rows of a table, which are
 // separated by a line break. List items keep their marker ("- ", "2. ") and
 // table rows their cell separators ("| a | b |"), so that sentences end
-// there. Line breaks inside a paragraph are kept. Emphasis markers, link
+// there. Line breaks inside a paragraph are kept; the later lines of a list
+// item's text are indented under its first, so that a wrapped item reads as
+// one sentence (see textblock.EndsBetween). Emphasis markers, link
 // targets, link reference definitions, footnote references, YAML front
 // matter, HTML comments and struck-through text ("~~PRJ-1~~", rendered as
 // <del>: what the document no longer says, as HTML's del) are dropped;
@@ -88,8 +90,13 @@ type markdownWriter struct {
 	src []byte
 	w   textWriter
 	// prefix is the marker of the list item just entered, written before
-	// the item's first text.
+	// the item's first text, or the indentation of a line that continues
+	// an item's text.
 	prefix string
+	// indents holds, for each list item being walked, the indentation of
+	// the lines that continue its text: as deep as the text after its
+	// marker, so that a wrapped item stays one sentence.
+	indents []string
 	// buf holds unescaped text while it is written.
 	buf []byte
 	// num is the number of the item of an ordered list about to be walked.
@@ -160,6 +167,7 @@ func (m *markdownWriter) node(n ast.Node, entering bool) bool {
 			}
 			if n.SoftLineBreak() || n.HardLineBreak() {
 				m.w.brk(breakLine)
+				m.continueItem()
 			}
 		}
 	case *ast.String:
@@ -198,8 +206,10 @@ func (m *markdownWriter) node(n ast.Node, entering bool) bool {
 	case *ast.Paragraph, *ast.Heading, *ast.Blockquote, *ast.ThematicBreak,
 		*extast.Table, *extast.FootnoteList, *extast.Footnote:
 		m.w.brk(breakPara)
+		m.laterBlock(n, entering)
 	case *ast.TextBlock:
 		m.w.brk(breakLine)
+		m.laterBlock(n, entering)
 	case *ast.List:
 		m.w.brk(listBreak(n))
 	case *ast.ListItem:
@@ -248,6 +258,7 @@ func (m *markdownWriter) listItem(n *ast.ListItem, entering bool) {
 	}
 	if !entering {
 		m.prefix = "" // an item without text shows nothing
+		m.indents = m.indents[:len(m.indents)-1]
 		return
 	}
 	var b strings.Builder
@@ -262,6 +273,22 @@ func (m *markdownWriter) listItem(n *ast.ListItem, entering bool) {
 	b.WriteByte(list.Marker)
 	b.WriteByte(' ')
 	m.prefix = b.String()
+	m.indents = append(m.indents, strings.Repeat(" ", len(m.prefix)))
+}
+
+// continueItem indents the next line as the text of the list item being
+// walked, if any.
+func (m *markdownWriter) continueItem() {
+	if len(m.indents) > 0 {
+		m.prefix = m.indents[len(m.indents)-1]
+	}
+}
+
+// laterBlock indents a paragraph of a list item after its first block.
+func (m *markdownWriter) laterBlock(n ast.Node, entering bool) {
+	if _, ok := n.Parent().(*ast.ListItem); ok && entering && n.PreviousSibling() != nil {
+		m.continueItem()
+	}
 }
 
 // listBreak is the break around a list: a line break for a list nested in

@@ -110,6 +110,11 @@ func TestExtractMarkdown(t *testing.T) {
 			give: "- Lars\n- Irene\n  1. PRJ-1\n  1. PRJ-2\n\n> Quoted by\n> Paul Saito.\n\n7) seven\n7) eight\n",
 			want: "- Lars\n- Irene\n  1. PRJ-1\n  2. PRJ-2\n\nQuoted by\nPaul Saito.\n\n7) seven\n8) eight\n",
 		},
+		{
+			name: "wrapped list items go on under their text",
+			give: "- The group noted that Bo Li manages\n  PRJ-2004 from next week.\n- Siobhán O'Brien\\\n  leads\n  - nested,\n    wrapped\n\n10. Anne-Marie Lefèvre\nleads PRJ-2002.\n\n    Second paragraph\n    of the item.\n",
+			want: "- The group noted that Bo Li manages\n  PRJ-2004 from next week.\n- Siobhán O'Brien\n  leads\n  - nested,\n    wrapped\n\n10. Anne-Marie Lefèvre\n    leads PRJ-2002.\n\n    Second paragraph\n    of the item.\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
