@@ -296,6 +296,34 @@ func TestExtractRelationshipsInWrappedListItems(t *testing.T) {
 	}
 }
 
+// Names in scripts whose vowel signs are spacing marks (Devanagari, Tamil)
+// match on word boundaries too: a mark continues the word it stands in.
+func TestExtractNamesWithSpacingMarks(t *testing.T) {
+	x := newTestExtractor(t, []Entry{
+		{Label: "Person", Key: "राम", Name: "राम"},
+		{Label: "Person", Key: "प्रिया शर्मा", Name: "प्रिया शर्मा"},
+		{Label: "Person", Key: "கமலா ராஜா", Name: "கமலா ராஜா"},
+	})
+	tests := []struct {
+		name string
+		give string
+		want []string
+	}{
+		{"name", "प्रिया शर्मा leads PRJ-2001.", []string{"Person:प्रिया शर्मा", "Project:PRJ-2001"}},
+		{"name ending in a vowel sign", "கமலா ராஜா, राम.", []string{"Person:கமலா ராஜா", "Person:राम"}},
+		{"inside a longer word", "सीताराम attended.", nil},
+		{"word going on after a vowel sign", "प्रिया शर्माजी and கமலா ராஜாவின் report", nil},
+		{"word ending in a vowel sign before", "श्रीप्रिया शर्मा attended.", nil},
+		{"code after a vowel sign", "शर्माPRJ-2001", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mentions, _ := x.Extract(tt.give)
+			assert.Equal(t, tt.want, refs(mentions))
+		})
+	}
+}
+
 // A pattern of the user's that matches a runaway run of text makes no
 // mention whose key no graph could hold; its other matches still count.
 func TestExtractSkipsKeysTooLong(t *testing.T) {

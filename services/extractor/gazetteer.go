@@ -305,12 +305,13 @@ func matchAt(text string, i int, tokens []string) int {
 }
 
 // isWordRune reports whether r is part of a word: a letter, digit or
-// combining mark.
+// combining mark, spacing ones included (the vowel signs of Devanagari or
+// Tamil, which end many names and go on inside words).
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {
 		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
 	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
 }
 
 // blocksStart reports whether a name may not begin right after r (or end
