@@ -58,7 +58,9 @@ func ParseByteSize(given string) (ByteSize, error) {
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseByteSize(n.Value)
 	if err != nil {
-		return err
+		// A TypeError carries the line, and decoding goes on to report
+		// the file's other errors with it.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*b = v
 	return nil
@@ -299,14 +301,124 @@ func (l *Loader) Load(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// decodeYAML decodes strictly: unknown keys are errors.
+// decodeYAML decodes strictly: unknown keys are errors. Each error names
+// the key's path (watch.settle) besides its line, and what is wanted.
 func decodeYAML(data []byte, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	err := dec.Decode(c)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
 		return err
 	}
-	return nil
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return err
+	}
+	paths := map[int]string{} // line -> the path of the key or value there
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, prefix)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := prefix + n.Content[i].Value
+				if _, ok := paths[n.Content[i].Line]; !ok {
+					paths[n.Content[i].Line] = p
+				}
+				walk(n.Content[i+1], p+".")
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", strings.TrimSuffix(prefix, "."), i)
+				if _, ok := paths[c.Line]; !ok {
+					paths[c.Line] = p
+				}
+				walk(c, p+".")
+			}
+		}
+	}
+	walk(&doc, "")
+	msgs := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		msgs[i] = explainYAMLError(e, paths)
+	}
+	return fmt.Errorf("yaml: unmarshal errors:\n  %s", strings.Join(msgs, "\n  "))
+}
+
+// explainYAMLError rewrites one of the YAML decoder's errors ("line 4:
+// cannot unmarshal !!int `5` into time.Duration") to name the key's path
+// and what it wants ("line 4: watch.settle: want a duration with a unit,
+// e.g. 30s, not `5`").
+func explainYAMLError(e string, paths map[int]string) string {
+	var line int
+	if _, err := fmt.Sscanf(e, "line %d:", &line); err != nil {
+		return e
+	}
+	path, ok := paths[line]
+	if !ok {
+		return e
+	}
+	head := fmt.Sprintf("line %d: ", line)
+	rest := strings.TrimPrefix(e, head)
+	if field, typ, ok := strings.Cut(strings.TrimPrefix(rest, "field "), " not found in type "); ok && strings.HasPrefix(rest, "field ") {
+		if keys := yamlKeys(typ); keys != "" {
+			return fmt.Sprintf("%s%s: unknown key %q (known here: %s)", head, path, field, keys)
+		}
+		return fmt.Sprintf("%s%s: unknown key %q", head, path, field)
+	}
+	if value, typ, ok := strings.Cut(strings.TrimPrefix(rest, "cannot unmarshal "), " into "); ok && strings.HasPrefix(rest, "cannot unmarshal ") {
+		// value is "!!str `abc`"; the tag says little to a reader.
+		if _, v, ok := strings.Cut(value, " "); ok {
+			value = v
+		} else if v, ok := map[string]string{"!!map": "a mapping", "!!seq": "a list"}[value]; ok {
+			value = v
+		}
+		want := map[string]string{
+			"time.Duration":   "a duration with a unit, e.g. 30s",
+			"int":             "a whole number",
+			"bool":            "true or false",
+			"string":          "a string",
+			"[]string":        "a list",
+			"[]time.Duration": "a list of durations, e.g. [1s, 5s]",
+		}[typ]
+		if want == "" {
+			want = typ
+		}
+		return fmt.Sprintf("%s%s: want %s, not %s", head, path, want, value)
+	}
+	return head + path + ": " + rest
+}
+
+// yamlKeys lists the keys of the config section whose Go type is named
+// typ ("config.NATSConfig"), "" if it is not one.
+func yamlKeys(typ string) string {
+	var keys []string
+	var find func(t reflect.Type) bool
+	find = func(t reflect.Type) bool {
+		if t.String() == typ {
+			for i := range t.NumField() {
+				if name := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; name != "" && name != "-" {
+					keys = append(keys, name)
+				}
+			}
+			return true
+		}
+		for i := range t.NumField() {
+			if ft := t.Field(i).Type; ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Time{}) && find(ft) {
+				return true
+			}
+		}
+		return false
+	}
+	find(reflect.TypeOf(Config{}))
+	return strings.Join(keys, ", ")
 }
 
 func formatValue(v reflect.Value) string {
