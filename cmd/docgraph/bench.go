@@ -81,7 +81,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(fs.Output(), "Usage: docgraph bench [flags] [-- ingest flags]\n\n%s\n\nFlags:\n", benchHelp)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlagSet(fs, e.stderr, args); err != nil {
 		return err
 	}
 	o.ingestArgs = fs.Args()

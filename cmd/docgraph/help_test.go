@@ -128,3 +128,34 @@ func TestSplitSubcommand(t *testing.T) {
 		})
 	}
 }
+
+// A mistyped flag or value is said in one line naming the flag, the
+// nearest flag when there is one, and where the flags are listed, instead
+// of the error above a listing of every flag (two hundred lines).
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"ingest", "--watch.setle", "2s", "in"},
+			"flag provided but not defined: -watch.setle (did you mean --watch.settle? 'docgraph ingest --help' lists the flags)"},
+		{[]string{"schema", "check", "--schemas.mappng", "m.yaml"},
+			"flag provided but not defined: -schemas.mappng (did you mean --schemas.mapping? 'docgraph schema check --help' lists the flags)"},
+		{[]string{"status", "--verbose"}, "flag provided but not defined: -verbose ('docgraph status --help' lists the flags)"},
+		{[]string{"up", "--watch.settle", "5"},
+			`invalid value "5" for flag -watch.settle: invalid duration "5" (want e.g. 30s) ('docgraph up --help' lists the flags)`},
+		{[]string{"dlq", "purge", "--older-than", "1x"},
+			`invalid value "1x" for flag -older-than: parse error ('docgraph dlq purge --help' lists the flags)`},
+		{[]string{"bench", "--doc", "5"},
+			"flag provided but not defined: -doc (did you mean --docs? 'docgraph bench --help' lists the flags)"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, errOut, err := docgraph(t, tt.args...)
+			require.Error(t, err)
+			assert.NotEqual(t, exitCode(0), err)
+			assert.ErrorContains(t, err, tt.wantErr)
+			assert.NotContains(t, errOut, "Flags:", "the flags are listed by --help only")
+		})
+	}
+}

@@ -67,7 +67,7 @@ func parseFlags(e env, name, synopsis, help string, args []string, extra func(*f
 	// Flags may come before or after positional arguments.
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlagSet(fs, e.stderr, args); err != nil {
 			return config.Config{}, nil, err
 		}
 		rest := fs.Args()
