@@ -173,6 +173,9 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 			rep, err = w.ScanFiles(ctx, tg.files)
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return abort(fmt.Errorf("ingest interrupted while scanning %s (run it again to finish): %w", tg.root, context.Cause(ctx)))
+			}
 			return abort(fmt.Errorf("ingest %s: %w", tg.root, err))
 		}
 		reports = append(reports, rep)
@@ -189,7 +192,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if waitErr != nil {
-		return fmt.Errorf("ingest interrupted: %w", waitErr)
+		return fmt.Errorf("ingest interrupted (run it again to finish): %w", waitErr)
 	}
 	earlier, err := earlierFailures(ctx, s.js, reports)
 	if err != nil {
