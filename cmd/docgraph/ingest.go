@@ -67,6 +67,10 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A schema with errors fails before anything starts.
+	if _, _, err := loadSchemas(cfg); err != nil {
+		return err
+	}
 	start := time.Now()
 	lock, err := lockData(cfg, "ingest", true, false)
 	if err != nil {

@@ -284,32 +284,40 @@ func loadSchemas(cfg config.Config) (*schema.Extraction, *schema.Mapping, error)
 	}
 	// Both files are read and checked before either error is returned,
 	// so that one run reports every problem of both.
+	// An error names the key and, when it is not the shipped one, the file.
+	label := func(key, file string) string {
+		if file == "" {
+			return key
+		}
+		return key + " " + file
+	}
 	x, xerr := func() (*schema.Extraction, error) {
 		b, err := read(cfg.Schemas.Extraction, "extraction.yaml")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("schemas.extraction: %w", err)
 		}
-		return schema.LoadExtraction(bytes.NewReader(b))
+		x, err := schema.LoadExtraction(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", label("schemas.extraction", cfg.Schemas.Extraction), err)
+		}
+		return x, nil
 	}()
 	m, merr := func() (*schema.Mapping, error) {
 		b, err := read(cfg.Schemas.Mapping, "structured.yaml")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("schemas.mapping: %w", err)
 		}
-		return schema.LoadMapping(bytes.NewReader(b))
+		m, err := schema.LoadMapping(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", label("schemas.mapping", cfg.Schemas.Mapping), err)
+		}
+		return m, nil
 	}()
 	if xerr != nil || merr != nil {
-		var errs []error
-		if xerr != nil {
-			errs = append(errs, fmt.Errorf("schemas.extraction: %w", xerr))
-		}
-		if merr != nil {
-			errs = append(errs, fmt.Errorf("schemas.mapping: %w", merr))
-		}
-		return nil, nil, errors.Join(errs...)
+		return nil, nil, errors.Join(xerr, merr)
 	}
 	if err := m.CheckAgainst(x); err != nil {
-		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", label("schemas.mapping", cfg.Schemas.Mapping), err)
 	}
 	return x, m, nil
 }

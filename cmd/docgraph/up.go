@@ -126,6 +126,11 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 	}()
 	// What can fail at once does so before the server starts or a stage
 	// publishes anything.
+	if slices.ContainsFunc(stages, func(s string) bool { return s != bus.StageWatcher }) {
+		if _, _, err := loadSchemas(cfg); err != nil {
+			return err
+		}
+	}
 	if command == "up" && cfg.Watch.Dir != "" {
 		if err := makeWatchDir(cfg.Watch.Dir, log); err != nil {
 			return err
