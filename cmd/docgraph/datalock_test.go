@@ -169,7 +169,8 @@ func TestUpAddressInUse(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{"nats.listen", []string{"--nats.listen", addr, "--metrics-addr", ""}, "embedded nats: listen tcp " + addr + ": bind: address already in use"},
+		{"nats.listen", []string{"--nats.listen", addr, "--metrics-addr", ""}, "nats.listen: embedded nats: listen tcp " + addr +
+			": bind: address already in use (give each docgraph process on this machine its own --nats.listen, or off for none)"},
 		{"metrics.addr", []string{"--nats.listen", "off", "--metrics-addr", addr}, "metrics.addr: listen tcp " + addr + ": bind: address already in use"},
 	}
 	for _, tt := range tests {

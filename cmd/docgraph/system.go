@@ -186,6 +186,9 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 			}
 		}
 		ns, err := bus.StartEmbedded(ec, log)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("nats.listen: %w (give each docgraph process on this machine its own --nats.listen, or off for none)", err)
+		}
 		if err != nil {
 			return nil, err
 		}
