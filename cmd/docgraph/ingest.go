@@ -465,11 +465,11 @@ func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier ma
 	for _, n := range counts {
 		total += n
 	}
-	fmt.Fprintf(w, "ingested %d files in %s: %d new or changed, %d unchanged, %d deleted, %d skipped, %d failed",
-		total, took.Round(time.Millisecond), counts[watcher.Published], counts[watcher.Unchanged],
+	fmt.Fprintf(w, "ingested %d file%s in %s: %d new or changed, %d unchanged, %d deleted, %d skipped, %d failed",
+		total, plural(total), took.Round(time.Millisecond), counts[watcher.Published], counts[watcher.Unchanged],
 		counts[watcher.Deleted], counts[watcher.Skipped], failed)
 	if rowsSkipped > 0 {
-		fmt.Fprintf(w, "; %d spreadsheet rows skipped", rowsSkipped)
+		fmt.Fprintf(w, "; %d spreadsheet row%s skipped", rowsSkipped, plural(rowsSkipped))
 	}
 	fmt.Fprintln(w)
 	sort.Strings(lines)

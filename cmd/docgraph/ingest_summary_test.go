@@ -114,3 +114,11 @@ func TestAnEmptiedFolderKeepsItsDocuments(t *testing.T) {
 	mustDocgraph(t, ingestArgs(data, "--watch.allow_empty", in)...)
 	assert.Empty(t, docNodes(exportGraph(t, data)))
 }
+
+// One file is one file in the summary.
+func TestIngestSummaryOneFile(t *testing.T) {
+	in := t.TempDir()
+	writeFile(t, filepath.Join(in, "a.md"), "# A\n\nAnn Lee reviewed AACE-101.\n")
+	out := mustDocgraph(t, ingestArgs(t.TempDir(), in)...)
+	assert.Contains(t, out, "ingested 1 file in ")
+}
