@@ -19,6 +19,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"help"}, "Usage: docgraph COMMAND"},
 		{[]string{"up", "--help"}, "Usage: docgraph up"},
 		{[]string{"worker", "--help"}, "Usage: docgraph worker"},
+		{[]string{"worker", "-h"}, "'docgraph worker STAGE --help' lists the flags"},
 		{[]string{"ingest", "--help"}, "Usage: docgraph ingest"},
 		{[]string{"ingest", "-h"}, "Usage: docgraph ingest"},
 		{[]string{"replay", "--help"}, "Usage: docgraph replay"},
