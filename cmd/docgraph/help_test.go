@@ -146,7 +146,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"up", "--watch.settle", "5"},
 			`invalid value "5" for flag -watch.settle: invalid duration "5" (want e.g. 30s) ('docgraph up --help' lists the flags)`},
 		{[]string{"dlq", "purge", "--older-than", "1x"},
-			`invalid value "1x" for flag -older-than: parse error ('docgraph dlq purge --help' lists the flags)`},
+			`invalid value "1x" for flag -older-than: not a duration (want e.g. 168h or 30m) ('docgraph dlq purge --help' lists the flags)`},
 		{[]string{"bench", "--doc", "5"},
 			"flag provided but not defined: -doc (did you mean --docs? 'docgraph bench --help' lists the flags)"},
 	}
