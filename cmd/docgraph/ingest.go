@@ -54,6 +54,9 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if len(paths) == 0 {
+		if cfg.Watch.Dir != "" {
+			return fmt.Errorf("ingest: at least one folder or file required (ingest takes them as arguments: 'docgraph ingest %s')", cfg.Watch.Dir)
+		}
 		return fmt.Errorf("ingest: at least one folder or file required")
 	}
 	if !flagGiven(args, "log-level", "log.level") && e.getenv("DOCGRAPH_LOG_LEVEL") == "" {
