@@ -147,7 +147,8 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 
 // benchConfig is the configuration the bench's ingest runs with.
 func benchConfig(e env, data string, ingestArgs []string) (config.Config, error) {
-	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench", "", "",
+	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench --", "[ingest flags]",
+		"Flags after -- go to the bench's ingest, as 'docgraph ingest' takes them (--data is the bench's own).",
 		append(slices.Clone(ingestArgs), "--data", data), nil)
 	return cfg, err
 }
