@@ -52,6 +52,7 @@ func TestBadFiles(t *testing.T) {
 		want []string
 	}{
 		{"unknown-key.bad.yaml", []string{`line 2: nats.urls: unknown key "urls" (known here: url, listen,`}},
+		{"flow.bad.yaml", []string{"line 1: watch.rescan: want a duration with a unit, e.g. 30s, not `5`", `line 2: nats.lisen: unknown key "lisen"`}},
 		{"wrong-types.bad.yaml", []string{"line 2: watch.settle: want a duration with a unit, e.g. 30s, not `5`",
 			`line 3: watch.max_file_size: invalid size "lots" (want e.g. 256MiB)`,
 			"line 6: stages.parser.concurrency: want a whole number, not `two`",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -318,7 +319,7 @@ func decodeYAML(data []byte, c *Config) error {
 	if yaml.Unmarshal(data, &doc) != nil {
 		return err
 	}
-	paths := map[int]string{} // line -> the path of the key or value there
+	spots := map[int][]yamlSpot{} // by line
 	var walk func(n *yaml.Node, prefix string)
 	walk = func(n *yaml.Node, prefix string) {
 		switch n.Kind {
@@ -328,18 +329,14 @@ func decodeYAML(data []byte, c *Config) error {
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				p := prefix + n.Content[i].Value
-				if _, ok := paths[n.Content[i].Line]; !ok {
-					paths[n.Content[i].Line] = p
-				}
-				walk(n.Content[i+1], p+".")
+				k, v := n.Content[i], n.Content[i+1]
+				spots[k.Line] = append(spots[k.Line], yamlSpot{path: prefix + k.Value, key: k.Value, value: v.Value})
+				walk(v, prefix+k.Value+".")
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
 				p := fmt.Sprintf("%s[%d]", strings.TrimSuffix(prefix, "."), i)
-				if _, ok := paths[c.Line]; !ok {
-					paths[c.Line] = p
-				}
+				spots[c.Line] = append(spots[c.Line], yamlSpot{path: p, value: c.Value})
 				walk(c, p+".")
 			}
 		}
@@ -347,27 +344,38 @@ func decodeYAML(data []byte, c *Config) error {
 	walk(&doc, "")
 	msgs := make([]string, len(te.Errors))
 	for i, e := range te.Errors {
-		msgs[i] = explainYAMLError(e, paths)
+		msgs[i] = explainYAMLError(e, spots)
 	}
 	return fmt.Errorf("yaml: unmarshal errors:\n  %s", strings.Join(msgs, "\n  "))
+}
+
+// yamlSpot is a key or a list item of a YAML file: its path in the
+// config, its key (none for an item) and its value, if a scalar.
+type yamlSpot struct {
+	path, key, value string
 }
 
 // explainYAMLError rewrites one of the YAML decoder's errors ("line 4:
 // cannot unmarshal !!int `5` into time.Duration") to name the key's path
 // and what it wants ("line 4: watch.settle: want a duration with a unit,
 // e.g. 30s, not `5`").
-func explainYAMLError(e string, paths map[int]string) string {
+func explainYAMLError(e string, spots map[int][]yamlSpot) string {
 	var line int
-	if _, err := fmt.Sscanf(e, "line %d:", &line); err != nil {
+	if _, err := fmt.Sscanf(e, "line %d:", &line); err != nil || len(spots[line]) == 0 {
 		return e
 	}
-	path, ok := paths[line]
-	if !ok {
-		return e
+	// The spot the error is about: the first on its line, unless several
+	// share it ({settle: 5, rescan: x}) and its key or value tells which.
+	path := spots[line][0].path
+	at := func(match func(yamlSpot) bool) {
+		if i := slices.IndexFunc(spots[line], match); i >= 0 {
+			path = spots[line][i].path
+		}
 	}
 	head := fmt.Sprintf("line %d: ", line)
 	rest := strings.TrimPrefix(e, head)
 	if field, typ, ok := strings.Cut(strings.TrimPrefix(rest, "field "), " not found in type "); ok && strings.HasPrefix(rest, "field ") {
+		at(func(s yamlSpot) bool { return s.key == field })
 		if keys := yamlKeys(typ); keys != "" {
 			return fmt.Sprintf("%s%s: unknown key %q (known here: %s)", head, path, field, keys)
 		}
@@ -377,6 +385,7 @@ func explainYAMLError(e string, paths map[int]string) string {
 		// value is "!!str `abc`"; the tag says little to a reader.
 		if _, v, ok := strings.Cut(value, " "); ok {
 			value = v
+			at(func(s yamlSpot) bool { return "`"+s.value+"`" == v })
 		} else if v, ok := map[string]string{"!!map": "a mapping", "!!seq": "a list"}[value]; ok {
 			value = v
 		}
