@@ -1326,7 +1326,7 @@ func TestConfigFileIsStrict(t *testing.T) {
 		wantErr string
 	}{
 		{"valid", "nats:\n  url: nats://n:4222\nstreams:\n  replicas: 3\n", ""},
-		{"unknown key", "nats:\n  uri: nats://n:4222\n", "field uri not found"},
+		{"unknown key", "nats:\n  uri: nats://n:4222\n", `nats.uri: unknown key "uri"`},
 		{"invalid value", "nats:\n  url: nats://n:4222\nparser:\n  unmapped: guess\n", "parser.unmapped"},
 	}
 	for _, tt := range tests {

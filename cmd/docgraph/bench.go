@@ -81,7 +81,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(fs.Output(), "Usage: docgraph bench [flags] [-- ingest flags]\n\n%s\n\nFlags:\n", benchHelp)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlagSet(fs, e.stderr, args); err != nil {
 		return err
 	}
 	o.ingestArgs = fs.Args()
@@ -147,7 +147,8 @@ func runBench(ctx context.Context, e env, o benchOptions) (benchResult, error) {
 
 // benchConfig is the configuration the bench's ingest runs with.
 func benchConfig(e env, data string, ingestArgs []string) (config.Config, error) {
-	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench", "", "",
+	cfg, _, err := parseFlags(env{stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}, "bench --", "[ingest flags]",
+		"Flags after -- go to the bench's ingest, as 'docgraph ingest' takes them (--data is the bench's own).",
 		append(slices.Clone(ingestArgs), "--data", data), nil)
 	return cfg, err
 }

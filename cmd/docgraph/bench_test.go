@@ -66,6 +66,8 @@ func TestBenchCommandErrors(t *testing.T) {
 		{"bad flag", []string{"bench", "--nope"}, "flag provided but not defined"},
 		{"bad format", []string{"bench", "--docs", "1", "--formats", "rtf"}, `format "rtf"`},
 		{"bad ingest flag", []string{"bench", "--docs", "1", "--", "--graph.batch_small", "0"}, "graph.batch_small"},
+		{"unknown ingest flag", []string{"bench", "--docs", "1", "--", "--graph.batch_smal", "10"},
+			"flag provided but not defined: -graph.batch_smal (did you mean --graph.batch_small? 'docgraph bench -- --help' lists the flags)"},
 		{"bad profile path", []string{"bench", "--docs", "1", "--cpuprofile", "/nonexistent/dir/cpu.prof"}, "cpuprofile"},
 	}
 	for _, tt := range tests {
@@ -76,6 +78,14 @@ func TestBenchCommandErrors(t *testing.T) {
 			assert.Contains(t, err.Error()+errOut.String(), tt.wantErr)
 		})
 	}
+}
+
+// The flags after -- are ingest's, and their help says so.
+func TestBenchIngestFlagsHelp(t *testing.T) {
+	_, errOut, err := docgraph(t, "bench", "--docs", "1", "--", "--help")
+	require.NoError(t, err)
+	assert.Contains(t, errOut, "Usage: docgraph bench -- [ingest flags]\n\nFlags after -- go to the bench's ingest")
+	assert.Contains(t, errOut, "-graph.batch_small")
 }
 
 // TestBenchMentions checks the generator's mention ground truth against the

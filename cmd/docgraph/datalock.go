@@ -47,6 +47,11 @@ func lockData(cfg config.Config, command string, graphWriter, listen bool) (*dat
 	l, err := datadir.Acquire(cfg.Data, o)
 	var inUse *datadir.InUseError
 	if errors.As(err, &inUse) {
+		if command == "ingest" && inUse.Owner.Command == "up" {
+			// Another --data would make a graph of its own, which the
+			// up's graph does not show.
+			return nil, fmt.Errorf("%w (while 'docgraph up' runs, drop the files into its watched folder instead)", err)
+		}
 		return nil, fmt.Errorf("%w (stop it, or give this one another --data)", err)
 	}
 	return l, err

@@ -81,6 +81,11 @@ func TestOperatorCommandsReachTheDocgraphOnTheirData(t *testing.T) {
 		require.ErrorContains(t, err, inUse, args[0])
 		assert.NotContains(t, errOut, "embedded nats started", args[0])
 	}
+	// An ingest is not told to take another --data, which would make a
+	// graph of its own that the up's does not show.
+	_, _, err = docgraph(t, ingestArgs(x, inX)...)
+	require.ErrorContains(t, err, "while 'docgraph up' runs, drop the files into its watched folder instead")
+	assert.NotContains(t, err.Error(), "another --data")
 	_, _, err = docgraph(t, "graph", "stats", "--data", x)
 	require.NoError(t, err, "the running up still answers")
 }
@@ -169,7 +174,8 @@ func TestUpAddressInUse(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{"nats.listen", []string{"--nats.listen", addr, "--metrics-addr", ""}, "embedded nats: listen tcp " + addr + ": bind: address already in use"},
+		{"nats.listen", []string{"--nats.listen", addr, "--metrics-addr", ""}, "nats.listen: embedded nats: listen tcp " + addr +
+			": bind: address already in use (give each docgraph process on this machine its own --nats.listen, or off for none)"},
 		{"metrics.addr", []string{"--nats.listen", "off", "--metrics-addr", addr}, "metrics.addr: listen tcp " + addr + ": bind: address already in use"},
 	}
 	for _, tt := range tests {

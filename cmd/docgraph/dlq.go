@@ -478,7 +478,7 @@ func dlqPurge(ctx context.Context, e env, args []string) error {
 	)
 	cfg, rest, err := parseFlags(e, "dlq purge", "[--stage S] [--older-than DURATION] --yes [flags]", dlqHelp, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&stage, "stage", "", "only this stage's dead letters")
-		fs.DurationVar(&olderThan, "older-than", 0, "only those dead-lettered more than this long ago, e.g. 168h")
+		fs.Var((*durationValue)(&olderThan), "older-than", "only those dead-lettered more than this long ago, e.g. 168h")
 		fs.BoolVar(&yes, "yes", false, "really delete them (they cannot be replayed afterwards)")
 	})
 	if err != nil {
@@ -559,4 +559,19 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// durationValue is a duration flag whose error says what it wants (the
+// flag package's says "parse error").
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration (want e.g. 168h or 30m)")
+	}
+	*d = durationValue(v)
+	return nil
 }

@@ -19,6 +19,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"help"}, "Usage: docgraph COMMAND"},
 		{[]string{"up", "--help"}, "Usage: docgraph up"},
 		{[]string{"worker", "--help"}, "Usage: docgraph worker"},
+		{[]string{"worker", "-h"}, "'docgraph worker STAGE --help' lists the flags"},
 		{[]string{"ingest", "--help"}, "Usage: docgraph ingest"},
 		{[]string{"ingest", "-h"}, "Usage: docgraph ingest"},
 		{[]string{"replay", "--help"}, "Usage: docgraph replay"},
@@ -125,6 +126,37 @@ func TestSplitSubcommand(t *testing.T) {
 			sub, rest := splitSubcommand(tt.give, "stage")
 			assert.Equal(t, tt.wantSub, sub)
 			assert.Equal(t, tt.wantRest, rest)
+		})
+	}
+}
+
+// A mistyped flag or value is said in one line naming the flag, the
+// nearest flag when there is one, and where the flags are listed, instead
+// of the error above a listing of every flag (two hundred lines).
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"ingest", "--watch.setle", "2s", "in"},
+			"flag provided but not defined: -watch.setle (did you mean --watch.settle? 'docgraph ingest --help' lists the flags)"},
+		{[]string{"schema", "check", "--schemas.mappng", "m.yaml"},
+			"flag provided but not defined: -schemas.mappng (did you mean --schemas.mapping? 'docgraph schema check --help' lists the flags)"},
+		{[]string{"status", "--verbose"}, "flag provided but not defined: -verbose ('docgraph status --help' lists the flags)"},
+		{[]string{"up", "--watch.settle", "5"},
+			`invalid value "5" for flag -watch.settle: invalid duration "5" (want e.g. 30s) ('docgraph up --help' lists the flags)`},
+		{[]string{"dlq", "purge", "--older-than", "1x"},
+			`invalid value "1x" for flag -older-than: not a duration (want e.g. 168h or 30m) ('docgraph dlq purge --help' lists the flags)`},
+		{[]string{"bench", "--doc", "5"},
+			"flag provided but not defined: -doc (did you mean --docs? 'docgraph bench --help' lists the flags)"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, errOut, err := docgraph(t, tt.args...)
+			require.Error(t, err)
+			assert.NotEqual(t, exitCode(0), err)
+			assert.ErrorContains(t, err, tt.wantErr)
+			assert.NotContains(t, errOut, "Flags:", "the flags are listed by --help only")
 		})
 	}
 }

@@ -54,6 +54,9 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if len(paths) == 0 {
+		if cfg.Watch.Dir != "" {
+			return fmt.Errorf("ingest: at least one folder or file required (ingest takes them as arguments: 'docgraph ingest %s')", cfg.Watch.Dir)
+		}
 		return fmt.Errorf("ingest: at least one folder or file required")
 	}
 	if !flagGiven(args, "log-level", "log.level") && e.getenv("DOCGRAPH_LOG_LEVEL") == "" {
@@ -65,6 +68,10 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	}
 	targets, err := ingestTargets(ctx, paths, cfg)
 	if err != nil {
+		return err
+	}
+	// A schema with errors fails before anything starts.
+	if _, _, err := loadSchemas(cfg); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -173,6 +180,9 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 			rep, err = w.ScanFiles(ctx, tg.files)
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return abort(fmt.Errorf("ingest interrupted while scanning %s (run it again to finish): %w", tg.root, context.Cause(ctx)))
+			}
 			return abort(fmt.Errorf("ingest %s: %w", tg.root, err))
 		}
 		reports = append(reports, rep)
@@ -189,7 +199,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if waitErr != nil {
-		return fmt.Errorf("ingest interrupted: %w", waitErr)
+		return fmt.Errorf("ingest interrupted (run it again to finish): %w", waitErr)
 	}
 	earlier, err := earlierFailures(ctx, s.js, reports)
 	if err != nil {
@@ -458,11 +468,11 @@ func printSummary(w io.Writer, reports []watcher.Report, tr *tracker, earlier ma
 	for _, n := range counts {
 		total += n
 	}
-	fmt.Fprintf(w, "ingested %d files in %s: %d new or changed, %d unchanged, %d deleted, %d skipped, %d failed",
-		total, took.Round(time.Millisecond), counts[watcher.Published], counts[watcher.Unchanged],
+	fmt.Fprintf(w, "ingested %d file%s in %s: %d new or changed, %d unchanged, %d deleted, %d skipped, %d failed",
+		total, plural(total), took.Round(time.Millisecond), counts[watcher.Published], counts[watcher.Unchanged],
 		counts[watcher.Deleted], counts[watcher.Skipped], failed)
 	if rowsSkipped > 0 {
-		fmt.Fprintf(w, "; %d spreadsheet rows skipped", rowsSkipped)
+		fmt.Fprintf(w, "; %d spreadsheet row%s skipped", rowsSkipped, plural(rowsSkipped))
 	}
 	fmt.Fprintln(w)
 	sort.Strings(lines)

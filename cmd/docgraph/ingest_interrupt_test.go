@@ -65,3 +65,21 @@ func TestIngestInterruptedWhileScanningDeadLettersNothing(t *testing.T) {
 		assert.Contains(t, dlq, "no dead letters")
 	}
 }
+
+// An interrupt while the folder is scanned says so, as one after the scan
+// does, rather than naming the scan that was cancelled.
+func TestIngestInterruptedWhileScanningSaysSo(t *testing.T) {
+	in := t.TempDir()
+	for i := range 300 {
+		writeFile(t, filepath.Join(in, fmt.Sprintf("d%d", i%3), fmt.Sprintf("n%03d.md", i)), fmt.Sprintf("# Note %d\n\nAnn Lee reviewed AACE-101.\n", i))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out bytes.Buffer
+	getenv := func(string) string { return "" }
+	err := run(ctx, ingestArgs(t.TempDir(), "--log-level", "info", in), &out, &cancelOnLog{`"msg":"file published"`, 5, cancel}, getenv)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "ingest interrupted")
+	assert.ErrorContains(t, err, "run it again to finish")
+	assert.NotContains(t, err.Error(), "scan "+in+":")
+}

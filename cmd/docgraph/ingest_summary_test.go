@@ -114,3 +114,25 @@ func TestAnEmptiedFolderKeepsItsDocuments(t *testing.T) {
 	mustDocgraph(t, ingestArgs(data, "--watch.allow_empty", in)...)
 	assert.Empty(t, docNodes(exportGraph(t, data)))
 }
+
+// One file is one file in the summary.
+func TestIngestSummaryOneFile(t *testing.T) {
+	in := t.TempDir()
+	writeFile(t, filepath.Join(in, "a.md"), "# A\n\nAnn Lee reviewed AACE-101.\n")
+	out := mustDocgraph(t, ingestArgs(t.TempDir(), in)...)
+	assert.Contains(t, out, "ingested 1 file in ")
+}
+
+// 'ingest --watch DIR', up's way of naming the folder, says that ingest
+// takes its folders as arguments; one file reconciled is one file.
+func TestIngestWatchFlagAndOneFileReconciled(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(in, "a.md"), "# A\n\nAnn Lee reviewed AACE-101.\n")
+	_, _, err := docgraph(t, ingestArgs(data, "--watch", in)...)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "ingest: at least one folder or file required (ingest takes them as arguments: 'docgraph ingest "+in+"')")
+
+	mustDocgraph(t, ingestArgs(data, in)...)
+	out := mustDocgraph(t, "reconcile", "--data", data, "--nats.listen", "off", "--watch", in)
+	assert.Contains(t, out, "reconciled 1 file with 1 document: 0 missing")
+}

@@ -154,3 +154,62 @@ func cmdVersion(_ context.Context, e env, args []string) error {
 	fmt.Fprintln(e.stdout, "docgraph", version)
 	return nil
 }
+
+// parseFlagSet parses args with fs. A mistake is returned in one line, with
+// the nearest flag to one that is not defined and where the flags are
+// listed, rather than printed above the whole listing; --help prints it.
+func parseFlagSet(fs *flag.FlagSet, stderr io.Writer, args []string) error {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(stderr)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	hint := ""
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		if near := nearestFlag(fs, name); near != "" {
+			hint = "did you mean --" + near + "? "
+		}
+	}
+	return fmt.Errorf("%w (%s'%s --help' lists the flags)", err, hint, fs.Name())
+}
+
+// nearestFlag returns the flag of fs whose name is nearest to name, within
+// two edits, or "" if none is.
+func nearestFlag(fs *flag.FlagSet, name string) string {
+	best, bestDist := "", 3
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(name, f.Name); d < bestDist && d < len(f.Name)/2 {
+			best, bestDist = f.Name, d
+		}
+	})
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -414,8 +414,8 @@ func printGaps(w io.Writer, gaps []gap, nFiles, nDocs int) int {
 		}
 	}
 	open := counts[gapMissing] + counts[gapStale] + counts[gapOrphaned]
-	fmt.Fprintf(w, "reconciled %d files with %d documents: %d missing, %d stale, %d orphaned, %d dead-lettered\n",
-		nFiles, nDocs, counts[gapMissing], counts[gapStale], counts[gapOrphaned], counts[gapDeadLettered])
+	fmt.Fprintf(w, "reconciled %d file%s with %d document%s: %d missing, %d stale, %d orphaned, %d dead-lettered\n",
+		nFiles, plural(nFiles), nDocs, plural(nDocs), counts[gapMissing], counts[gapStale], counts[gapOrphaned], counts[gapDeadLettered])
 	return open
 }
 

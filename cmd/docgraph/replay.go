@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,9 @@ func cmdReplay(ctx context.Context, e env, args []string) error {
 	stage := rest[0]
 	if len(rest) > 1 {
 		return fmt.Errorf("replay: unexpected argument %q", rest[1])
+	}
+	if fromSeq == 0 && slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "from-seq") }) {
+		return errors.New("replay: --from-seq: stream sequences start at 1")
 	}
 	now := time.Now()
 	from := bus.ReplayFrom{FromSeq: fromSeq, UntilSeq: untilSq, Stream: stream}

@@ -57,12 +57,13 @@ func TestReplayCommandErrors(t *testing.T) {
 	}{
 		{"no stage", op(data, "replay"), "replay: want a STAGE: parser, extractor or graph-writer"},
 		{"unknown stage", op(data, "replay", "watcher", "--from-seq", "1"), `unknown stage "watcher"`},
-		{"no start", op(data, "replay", "parser"), "a start is required"},
-		{"two starts", op(data, "replay", "parser", "--since", "2h", "--from-seq", "3"), "not both"},
+		{"no start", op(data, "replay", "parser"), "a start is required: a time (--since) or a sequence (--from-seq)"},
+		{"two starts", op(data, "replay", "parser", "--since", "2h", "--from-seq", "3"), "give either a start time (--since) or a start sequence (--from-seq), not both"},
 		{"bad since", op(data, "replay", "parser", "--since", "yesterday"), `--since: "yesterday": want an RFC 3339 time`},
 		{"bad until", op(data, "replay", "parser", "--since", "2h", "--until", "soon"), `--until: "soon"`},
 		{"until before since", op(data, "replay", "parser", "--since", "1h", "--until", "2h"), "is before since"},
-		{"graph-writer sequences", op(data, "replay", "graph-writer", "--from-seq", "1"), "name one stream"},
+		{"graph-writer sequences", op(data, "replay", "graph-writer", "--from-seq", "1"), "name one stream with --stream"},
+		{"sequence 0", op(data, "replay", "parser", "--from-seq", "0"), "--from-seq: stream sequences start at 1"},
 		{"stream of another stage", op(data, "replay", "parser", "--from-seq", "1", "--stream", "DOCGRAPH_CHUNKS"), "stage parser reads DOCGRAPH_FILES"},
 		{"extra argument", op(data, "replay", "parser", "--from-seq", "1", "extra"), `unexpected argument "extra"`},
 	}

@@ -23,8 +23,8 @@ func TestSchemaCheckReportsBothFiles(t *testing.T) {
 	writeFile(t, mapping, "unmapped: sometimes\n")
 	_, _, err := docgraph(t, "schema", "check", "--schemas.extraction", extraction, "--schemas.mapping", mapping)
 	require.Error(t, err)
-	assert.ErrorContains(t, err, "schemas.extraction: extraction schema: entities: at least one entity type required")
-	assert.ErrorContains(t, err, `schemas.mapping: mapping: unmapped: "sometimes"`)
+	assert.ErrorContains(t, err, "schemas.extraction "+extraction+": extraction schema: entities: at least one entity type required")
+	assert.ErrorContains(t, err, "schemas.mapping "+mapping+`: mapping: unmapped: "sometimes"`)
 }
 
 // sampleInput is the sample corpus's input folder.
@@ -255,4 +255,37 @@ func TestSchemaTryInterrupted(t *testing.T) {
 	err := run(ctx, []string{"schema", "try", filepath.Join(sampleInput(t), "teams.csv")}, &out, &errOut, func(string) string { return "" })
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.NotContains(t, out.String(), "schema try:")
+}
+
+// A mapping with errors stops up, worker and ingest before anything
+// starts: no watched folder made, no NATS server started, and no warning
+// about a graph writer entry left behind by the stop.
+func TestInvalidMappingStopsBeforeStarting(t *testing.T) {
+	mapping := filepath.Join(t.TempDir(), "structured.yaml")
+	writeFile(t, mapping, "sources:\n  - name: teams\n    files: [teams.csv]\n    format: csv\n    columns:\n"+
+		"      - {name: team, required: true}\n    nodes:\n      - {label: Team, key: team, normalize: uper}\n")
+	in := t.TempDir()
+	writeFile(t, filepath.Join(in, "a.md"), "# a\n")
+	tests := []struct {
+		name string
+		args func(data string) []string
+	}{
+		{"up", func(data string) []string {
+			return []string{"up", "--data", data, "--watch", filepath.Join(data, "inbox"), "--metrics-addr", "", "--nats.listen", "off"}
+		}},
+		{"ingest", func(data string) []string { return ingestArgs(data, in) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			require.NoError(t, os.Mkdir(data, 0o755))
+			_, errOut, err := docgraph(t, append(tt.args(data), "--schemas.mapping", mapping, "--log-format", "json")...)
+			require.Error(t, err)
+			assert.ErrorContains(t, err, `schemas.mapping `+mapping+`: mapping: sources[0] (teams): nodes[0].normalize: "uper" is not one of`)
+			assert.NotContains(t, errOut, "embedded nats started")
+			assert.NotContains(t, errOut, "graph writer entry not removed")
+			assert.NoDirExists(t, filepath.Join(data, "inbox"))
+			assert.NoDirExists(t, filepath.Join(data, "nats"))
+		})
+	}
 }

@@ -67,7 +67,7 @@ func parseFlags(e env, name, synopsis, help string, args []string, extra func(*f
 	// Flags may come before or after positional arguments.
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlagSet(fs, e.stderr, args); err != nil {
 			return config.Config{}, nil, err
 		}
 		rest := fs.Args()
@@ -186,6 +186,9 @@ func startSystem(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 			}
 		}
 		ns, err := bus.StartEmbedded(ec, log)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("nats.listen: %w (give each docgraph process on this machine its own --nats.listen, or off for none)", err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -284,32 +287,40 @@ func loadSchemas(cfg config.Config) (*schema.Extraction, *schema.Mapping, error)
 	}
 	// Both files are read and checked before either error is returned,
 	// so that one run reports every problem of both.
+	// An error names the key and, when it is not the shipped one, the file.
+	label := func(key, file string) string {
+		if file == "" {
+			return key
+		}
+		return key + " " + file
+	}
 	x, xerr := func() (*schema.Extraction, error) {
 		b, err := read(cfg.Schemas.Extraction, "extraction.yaml")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("schemas.extraction: %w", err)
 		}
-		return schema.LoadExtraction(bytes.NewReader(b))
+		x, err := schema.LoadExtraction(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", label("schemas.extraction", cfg.Schemas.Extraction), err)
+		}
+		return x, nil
 	}()
 	m, merr := func() (*schema.Mapping, error) {
 		b, err := read(cfg.Schemas.Mapping, "structured.yaml")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("schemas.mapping: %w", err)
 		}
-		return schema.LoadMapping(bytes.NewReader(b))
+		m, err := schema.LoadMapping(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", label("schemas.mapping", cfg.Schemas.Mapping), err)
+		}
+		return m, nil
 	}()
 	if xerr != nil || merr != nil {
-		var errs []error
-		if xerr != nil {
-			errs = append(errs, fmt.Errorf("schemas.extraction: %w", xerr))
-		}
-		if merr != nil {
-			errs = append(errs, fmt.Errorf("schemas.mapping: %w", merr))
-		}
-		return nil, nil, errors.Join(errs...)
+		return nil, nil, errors.Join(xerr, merr)
 	}
 	if err := m.CheckAgainst(x); err != nil {
-		return nil, nil, fmt.Errorf("schemas.mapping: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", label("schemas.mapping", cfg.Schemas.Mapping), err)
 	}
 	return x, m, nil
 }

@@ -77,13 +77,14 @@ extractor or graph-writer. Replicas of a stage share its durable consumer, so st
 many as the load needs; a replica that dies leaves its unacknowledged messages to the
 others after stages.<stage>.ack_wait. Run one watcher per folder. Graph writers
 replicate on Neo4j only: one with the embedded graph (under --data) must be the only
-graph writer on its NATS, and a second one refuses to start.`
+graph writer on its NATS, and a second one refuses to start. Each process on a machine
+needs its own --metrics-addr (or "" for none).`
 
 func cmdWorker(ctx context.Context, e env, args []string) error {
 	// Flags may come before the stage: 'worker --nats URL parser'.
 	stage, args := splitSubcommand(args)
 	if stage == "" || isHelp(stage) {
-		fmt.Fprintf(e.stderr, "Usage: docgraph worker STAGE --nats URL [flags]\n\n%s\n", workerHelp)
+		fmt.Fprintf(e.stderr, "Usage: docgraph worker STAGE --nats URL [flags]\n\n%s\n\n'docgraph worker STAGE --help' lists the flags.\n", workerHelp)
 		if stage == "" {
 			return fmt.Errorf("worker: stage required")
 		}
@@ -126,6 +127,11 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 	}()
 	// What can fail at once does so before the server starts or a stage
 	// publishes anything.
+	if slices.ContainsFunc(stages, func(s string) bool { return s != bus.StageWatcher }) {
+		if _, _, err := loadSchemas(cfg); err != nil {
+			return err
+		}
+	}
 	if command == "up" && cfg.Watch.Dir != "" {
 		if err := makeWatchDir(cfg.Watch.Dir, log); err != nil {
 			return err

@@ -141,9 +141,9 @@ func replayStreams(stage string, from ReplayFrom) ([]string, error) {
 	}
 	switch {
 	case from.Since.IsZero() && from.FromSeq == 0:
-		errs = append(errs, errors.New("a start is required: a time (since) or a sequence (from-seq)"))
+		errs = append(errs, errors.New("a start is required: a time (--since) or a sequence (--from-seq)"))
 	case !from.Since.IsZero() && from.FromSeq != 0:
-		errs = append(errs, errors.New("give either a start time (since) or a start sequence (from-seq), not both"))
+		errs = append(errs, errors.New("give either a start time (--since) or a start sequence (--from-seq), not both"))
 	}
 	if !from.Until.IsZero() && !from.Since.IsZero() && from.Until.Before(from.Since) {
 		errs = append(errs, fmt.Errorf("until (%s) is before since (%s)", from.Until.Format(time.RFC3339), from.Since.Format(time.RFC3339)))
@@ -152,7 +152,7 @@ func replayStreams(stage string, from ReplayFrom) ([]string, error) {
 		errs = append(errs, fmt.Errorf("until-seq (%d) is before from-seq (%d)", from.UntilSeq, from.FromSeq))
 	}
 	if (from.FromSeq != 0 || from.UntilSeq != 0) && len(streams) > 1 {
-		errs = append(errs, fmt.Errorf("sequence numbers are per stream and stage %s reads %s: name one stream", stage, strings.Join(streams, " and ")))
+		errs = append(errs, fmt.Errorf("sequence numbers are per stream and stage %s reads %s: name one stream with --stream", stage, strings.Join(streams, " and ")))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("replay %s: %w", stage, err)

@@ -250,10 +250,10 @@ func TestReplayStageRejectsBadRanges(t *testing.T) {
 	}{
 		{"unknown stage", "watcher", bus.ReplayFrom{FromSeq: 1}, `unknown stage "watcher" (want parser, extractor, graph-writer)`},
 		{"no start", bus.StageParser, bus.ReplayFrom{}, "a start is required"},
-		{"two starts", bus.StageParser, bus.ReplayFrom{FromSeq: 1, Since: now}, "either a start time (since) or a start sequence (from-seq), not both"},
+		{"two starts", bus.StageParser, bus.ReplayFrom{FromSeq: 1, Since: now}, "either a start time (--since) or a start sequence (--from-seq), not both"},
 		{"until before since", bus.StageParser, bus.ReplayFrom{Since: now, Until: now.Add(-time.Hour)}, "until ("},
 		{"until-seq before from-seq", bus.StageParser, bus.ReplayFrom{FromSeq: 5, UntilSeq: 4}, "until-seq (4) is before from-seq (5)"},
-		{"sequences need a stream", bus.StageGraphWriter, bus.ReplayFrom{FromSeq: 1}, "sequence numbers are per stream and stage graph-writer reads DOCGRAPH_EXTRACTIONS and DOCGRAPH_RECORDS: name one stream"},
+		{"sequences need a stream", bus.StageGraphWriter, bus.ReplayFrom{FromSeq: 1}, "sequence numbers are per stream and stage graph-writer reads DOCGRAPH_EXTRACTIONS and DOCGRAPH_RECORDS: name one stream with --stream"},
 		{"a stream the stage does not read", bus.StageParser, bus.ReplayFrom{FromSeq: 1, Stream: bus.StreamChunks}, `stream "DOCGRAPH_CHUNKS": stage parser reads DOCGRAPH_FILES`},
 	}
 	for _, tt := range tests {

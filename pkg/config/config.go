@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -255,8 +256,10 @@ func (c Config) Validate() error {
 		}
 	}
 	if l := c.NATS.Listen; l != "" && l != "off" {
-		if _, _, err := net.SplitHostPort(l); err != nil {
+		if _, port, err := net.SplitHostPort(l); err != nil {
 			add("nats.listen (%q): must be host:port or off", l)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			add("nats.listen (%q): port must be a number from 0 to 65535", l)
 		}
 	}
 	if c.NATS.PubAckTimeout < 100*time.Millisecond {

@@ -51,9 +51,14 @@ func TestBadFiles(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"unknown-key.bad.yaml", []string{"field urls not found"}},
+		{"unknown-key.bad.yaml", []string{`line 2: nats.urls: unknown key "urls" (known here: url, listen,`}},
+		{"flow.bad.yaml", []string{"line 1: watch.rescan: want a duration with a unit, e.g. 30s, not `5`", `line 2: nats.lisen: unknown key "lisen"`}},
+		{"wrong-types.bad.yaml", []string{"line 2: watch.settle: want a duration with a unit, e.g. 30s, not `5`",
+			`line 3: watch.max_file_size: invalid size "lots" (want e.g. 256MiB)`,
+			"line 6: stages.parser.concurrency: want a whole number, not `two`",
+			"line 9: stages.parser.backoff[1]: want a duration with a unit, e.g. 30s, not `five`"}},
 		{"bad-values.bad.yaml", []string{"watch.rescan", "streams.replicas (7)", "nats.pub_ack_timeout (10ms)", "graph.store (\"mysql\")",
-			"parser.chunk_size (10)", "parser.unmapped (\"guess\")", "parser.read_timeout (0s)", "log.level (\"loud\")", "stages.extractor.slow_after (0s)"}},
+			`nats.listen ("127.0.0.1:99999"): port must be a number from 0 to 65535`, "parser.chunk_size (10)", "parser.unmapped (\"guess\")", "parser.read_timeout (0s)", "log.level (\"loud\")", "stages.extractor.slow_after (0s)"}},
 		{"neo4j-without-uri.bad.yaml", []string{"neo4j.uri: required when graph.store is neo4j"}},
 		{"bad-duration.bad.yaml", []string{"soon"}},
 		{"batches.bad.yaml", []string{"graph.batch_small/medium/large", "stages.graph_writer.max_ack_pending (10)"}},
@@ -63,7 +68,7 @@ func TestBadFiles(t *testing.T) {
 		{"llm-bad-values.bad.yaml", []string{`extractor.llm.base_url ("api.openai.com/v1"): must be an http or https URL`,
 			"extractor.llm.timeout (10m0s): must be less than stages.extractor.handler_timeout (5m0s)",
 			"extractor.llm.max_chunk_chars (10): must be at least 100", "extractor.llm.cache_entries (-1): must not be negative"}},
-		{"llm-api-key.bad.yaml", []string{"field api_key not found"}},
+		{"llm-api-key.bad.yaml", []string{`extractor.llm.api_key: unknown key "api_key"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

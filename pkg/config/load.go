@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,7 +59,9 @@ func ParseByteSize(given string) (ByteSize, error) {
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseByteSize(n.Value)
 	if err != nil {
-		return err
+		// A TypeError carries the line, and decoding goes on to report
+		// the file's other errors with it.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*b = v
 	return nil
@@ -299,14 +302,132 @@ func (l *Loader) Load(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// decodeYAML decodes strictly: unknown keys are errors.
+// decodeYAML decodes strictly: unknown keys are errors. Each error names
+// the key's path (watch.settle) besides its line, and what is wanted.
 func decodeYAML(data []byte, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	err := dec.Decode(c)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
 		return err
 	}
-	return nil
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return err
+	}
+	spots := map[int][]yamlSpot{} // by line
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, prefix)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				spots[k.Line] = append(spots[k.Line], yamlSpot{path: prefix + k.Value, key: k.Value, value: v.Value})
+				walk(v, prefix+k.Value+".")
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", strings.TrimSuffix(prefix, "."), i)
+				spots[c.Line] = append(spots[c.Line], yamlSpot{path: p, value: c.Value})
+				walk(c, p+".")
+			}
+		}
+	}
+	walk(&doc, "")
+	msgs := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		msgs[i] = explainYAMLError(e, spots)
+	}
+	return fmt.Errorf("yaml: unmarshal errors:\n  %s", strings.Join(msgs, "\n  "))
+}
+
+// yamlSpot is a key or a list item of a YAML file: its path in the
+// config, its key (none for an item) and its value, if a scalar.
+type yamlSpot struct {
+	path, key, value string
+}
+
+// explainYAMLError rewrites one of the YAML decoder's errors ("line 4:
+// cannot unmarshal !!int `5` into time.Duration") to name the key's path
+// and what it wants ("line 4: watch.settle: want a duration with a unit,
+// e.g. 30s, not `5`").
+func explainYAMLError(e string, spots map[int][]yamlSpot) string {
+	var line int
+	if _, err := fmt.Sscanf(e, "line %d:", &line); err != nil || len(spots[line]) == 0 {
+		return e
+	}
+	// The spot the error is about: the first on its line, unless several
+	// share it ({settle: 5, rescan: x}) and its key or value tells which.
+	path := spots[line][0].path
+	at := func(match func(yamlSpot) bool) {
+		if i := slices.IndexFunc(spots[line], match); i >= 0 {
+			path = spots[line][i].path
+		}
+	}
+	head := fmt.Sprintf("line %d: ", line)
+	rest := strings.TrimPrefix(e, head)
+	if field, typ, ok := strings.Cut(strings.TrimPrefix(rest, "field "), " not found in type "); ok && strings.HasPrefix(rest, "field ") {
+		at(func(s yamlSpot) bool { return s.key == field })
+		if keys := yamlKeys(typ); keys != "" {
+			return fmt.Sprintf("%s%s: unknown key %q (known here: %s)", head, path, field, keys)
+		}
+		return fmt.Sprintf("%s%s: unknown key %q", head, path, field)
+	}
+	if value, typ, ok := strings.Cut(strings.TrimPrefix(rest, "cannot unmarshal "), " into "); ok && strings.HasPrefix(rest, "cannot unmarshal ") {
+		// value is "!!str `abc`"; the tag says little to a reader.
+		if _, v, ok := strings.Cut(value, " "); ok {
+			value = v
+			at(func(s yamlSpot) bool { return "`"+s.value+"`" == v })
+		} else if v, ok := map[string]string{"!!map": "a mapping", "!!seq": "a list"}[value]; ok {
+			value = v
+		}
+		want := map[string]string{
+			"time.Duration":   "a duration with a unit, e.g. 30s",
+			"int":             "a whole number",
+			"bool":            "true or false",
+			"string":          "a string",
+			"[]string":        "a list",
+			"[]time.Duration": "a list of durations, e.g. [1s, 5s]",
+		}[typ]
+		if want == "" {
+			want = typ
+		}
+		return fmt.Sprintf("%s%s: want %s, not %s", head, path, want, value)
+	}
+	return head + path + ": " + rest
+}
+
+// yamlKeys lists the keys of the config section whose Go type is named
+// typ ("config.NATSConfig"), "" if it is not one.
+func yamlKeys(typ string) string {
+	var keys []string
+	var find func(t reflect.Type) bool
+	find = func(t reflect.Type) bool {
+		if t.String() == typ {
+			for i := range t.NumField() {
+				if name := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; name != "" && name != "-" {
+					keys = append(keys, name)
+				}
+			}
+			return true
+		}
+		for i := range t.NumField() {
+			if ft := t.Field(i).Type; ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Time{}) && find(ft) {
+				return true
+			}
+		}
+		return false
+	}
+	find(reflect.TypeOf(Config{}))
+	return strings.Join(keys, ", ")
 }
 
 func formatValue(v reflect.Value) string {
