@@ -167,23 +167,29 @@ func (p *docxPackage) mainPart() string {
 	return "word/document.xml"
 }
 
+// decodePart decodes the XML part called name into v; false if the part
+// is missing or unreadable.
+func (p *docxPackage) decodePart(name string, v any) bool {
+	f := findEntry(p.zr, name)
+	if f == nil {
+		return false
+	}
+	rc, err := p.open(f)
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	return xml.NewDecoder(rc).Decode(v) == nil
+}
+
 // rels reads the relationships of the part called name ("" for the
 // package's own); none if they are missing or unreadable.
 func (p *docxPackage) rels(name string) []docxRel {
 	dir, base := path.Split(name)
-	f := findEntry(p.zr, dir+"_rels/"+base+".rels")
-	if f == nil {
-		return nil
-	}
-	rc, err := p.open(f)
-	if err != nil {
-		return nil
-	}
-	defer rc.Close()
 	var doc struct {
 		Rel []docxRel `xml:"Relationship"`
 	}
-	if err := xml.NewDecoder(rc).Decode(&doc); err != nil {
+	if !p.decodePart(dir+"_rels/"+base+".rels", &doc) {
 		return nil
 	}
 	for i := range doc.Rel {
@@ -207,15 +213,6 @@ func (p *docxPackage) hiddenStyles(rels []docxRel) map[string]bool {
 			name = r.target
 		}
 	}
-	f := findEntry(p.zr, name)
-	if f == nil {
-		return nil
-	}
-	rc, err := p.open(f)
-	if err != nil {
-		return nil
-	}
-	defer rc.Close()
 	type val struct {
 		Val *string `xml:"val,attr"`
 	}
@@ -226,7 +223,7 @@ func (p *docxPackage) hiddenStyles(rels []docxRel) map[string]bool {
 			Vanish  *val   `xml:"rPr>vanish"`
 		} `xml:"style"`
 	}
-	if err := xml.NewDecoder(rc).Decode(&doc); err != nil {
+	if !p.decodePart(name, &doc) {
 		return nil
 	}
 	basedOn := map[string]string{}
@@ -262,27 +259,22 @@ func (p *docxPackage) hiddenStyles(rels []docxRel) map[string]bool {
 func (p *docxPackage) contentType(name string) string {
 	if p.types == nil {
 		p.types = map[string]string{}
-		if f := findEntry(p.zr, "[Content_Types].xml"); f != nil {
-			if rc, err := p.open(f); err == nil {
-				var doc struct {
-					Default []struct {
-						Extension   string `xml:",attr"`
-						ContentType string `xml:",attr"`
-					}
-					Override []struct {
-						PartName    string `xml:",attr"`
-						ContentType string `xml:",attr"`
-					}
-				}
-				if xml.NewDecoder(rc).Decode(&doc) == nil {
-					for _, d := range doc.Default {
-						p.types["*."+strings.ToLower(d.Extension)] = d.ContentType
-					}
-					for _, o := range doc.Override {
-						p.types[strings.ToLower(strings.TrimPrefix(o.PartName, "/"))] = o.ContentType
-					}
-				}
-				rc.Close()
+		var doc struct {
+			Default []struct {
+				Extension   string `xml:",attr"`
+				ContentType string `xml:",attr"`
+			}
+			Override []struct {
+				PartName    string `xml:",attr"`
+				ContentType string `xml:",attr"`
+			}
+		}
+		if p.decodePart("[Content_Types].xml", &doc) {
+			for _, d := range doc.Default {
+				p.types["*."+strings.ToLower(d.Extension)] = d.ContentType
+			}
+			for _, o := range doc.Override {
+				p.types[strings.ToLower(strings.TrimPrefix(o.PartName, "/"))] = o.ContentType
 			}
 		}
 	}
