@@ -39,8 +39,17 @@ func TestStatusShowsWhatEachStageDoes(t *testing.T) {
 	d := newDeployment(t, n.url(), t.TempDir())
 	w := d.start(bus.StageGraphWriter)
 	w.waitReady(t)
+	// A worker's start line names what its stage uses: the graph writer
+	// the graph, a parser neither the graph nor a watched folder.
+	w.waitLog(t, 30*time.Second, `"msg":"docgraph running","stages":["graph-writer"],"nats":`, 1)
+	assert.Contains(t, w.log(), `"graph":"duckdb"`)
 
 	assert.Equal(t, "not started", stateOf(t, n.url(), bus.StageParser, bus.StreamFiles))
+	p := d.start(bus.StageParser)
+	p.waitLog(t, 30*time.Second, `"msg":"docgraph running","stages":["parser"],"nats":`, 1)
+	assert.NotContains(t, p.log(), `"graph":`)
+	assert.NotContains(t, p.log(), `"watch":`)
+	p.stop(t)
 	// The worker's first pull request reaches the server just after it
 	// reports ready.
 	waitForState(t, n.url(), bus.StageGraphWriter, bus.StreamExtractions, "pulling")

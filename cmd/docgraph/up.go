@@ -252,8 +252,16 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 			natsURL = "embedded, clients on nats://" + cfg.NATS.Listen
 		}
 	}
-	log.Info("docgraph running", slog.Any("stages", stages), slog.String("watch", cfg.Watch.Dir),
-		slog.String("nats", natsURL), slog.String("graph", cfg.GraphStore()), slog.String("data", cfg.Data))
+	// The folder and the graph are named by the stages that use them.
+	attrs := []any{slog.Any("stages", stages)}
+	if slices.Contains(stages, bus.StageWatcher) {
+		attrs = append(attrs, slog.String("watch", cfg.Watch.Dir))
+	}
+	attrs = append(attrs, slog.String("nats", natsURL))
+	if slices.Contains(stages, bus.StageGraphWriter) {
+		attrs = append(attrs, slog.String("graph", cfg.GraphStore()))
+	}
+	log.Info("docgraph running", append(attrs, slog.String("data", cfg.Data))...)
 	err = g.Wait()
 	log.Info("docgraph stopped")
 	return err

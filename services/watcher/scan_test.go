@@ -437,7 +437,7 @@ func TestScanTooLarge(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, Skipped, big.Outcome)
 	assert.Equal(t, ReasonTooLarge, big.Reason)
-	assert.Equal(t, "file too large: big.txt is 11 bytes, over the limit of 10 bytes", big.Detail)
+	assert.Equal(t, "file too large: big.txt is 11 bytes, over the limit of 10 bytes (watch.max_file_size)", big.Detail)
 	logs := e.logs.lines(t, "file skipped")
 	require.Len(t, logs, 1)
 	assert.Equal(t, "WARN", logs[0]["level"])

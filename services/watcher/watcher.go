@@ -915,7 +915,7 @@ func (w *Watcher) unchanged(rel string, rec *record) Result {
 
 func (w *Watcher) tooLarge(ctx context.Context, rel string, size int64) Result {
 	return w.skip(ctx, rel, ReasonTooLarge,
-		fmt.Sprintf("%s is %d bytes, over the limit of %d bytes", rel, size, w.cfg.MaxFileSize),
+		fmt.Sprintf("%s is %d bytes, over the limit of %d bytes (watch.max_file_size)", rel, size, w.cfg.MaxFileSize),
 		slog.Int64("size", size), slog.Int64("max_size", w.cfg.MaxFileSize))
 }
 
