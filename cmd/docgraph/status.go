@@ -131,10 +131,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			continue
 		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			continue
-		}
+		info := st.CachedInfo() // fetched by Stream
 		maxBytes, maxAge := "-", "-"
 		if info.Config.MaxBytes > 0 {
 			maxBytes = fmt.Sprintf("%s (%s)", sizeOf(info.Config.MaxBytes), percentOf(info.State.Bytes, info.Config.MaxBytes))
