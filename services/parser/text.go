@@ -110,7 +110,13 @@ func ExtractTextContext(ctx context.Context, name string, data []byte) (string, 
 func extract(ctx context.Context, name string, data []byte) (string, error) {
 	ext := strings.ToLower(path.Ext(name))
 	switch ext {
-	case ".txt", ".text", ".csv", ".tsv":
+	case ".txt", ".text":
+		text, err := decodeText(data)
+		if err != nil {
+			return "", err
+		}
+		return unquoteMail(text), nil
+	case ".csv", ".tsv":
 		return decodeText(data)
 	case ".md", ".markdown":
 		text, err := decodeText(data)
