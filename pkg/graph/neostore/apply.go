@@ -1050,14 +1050,15 @@ func (w *writer) collect(ctx context.Context) error {
 }
 
 // classify marks failures to reach Neo4j (connection errors, transient
-// errors that outlasted the driver's retries, timeouts) as
-// graph.ErrUnavailable, so the writer waits for Neo4j instead of
-// dead-lettering; anything else is a problem with the data.
+// errors that outlasted the driver's retries, timeouts) and failures of
+// the database itself (see isDatabaseFailure) as graph.ErrUnavailable, so
+// the writer waits for Neo4j instead of dead-lettering; anything else is a
+// problem with the data.
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || isDatabaseFailure(err) {
 		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
 	}
 	// The driver's predicates look at the error itself, not its wrappers.
@@ -1079,6 +1080,21 @@ func classifyWrite(err error) error {
 		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
 	}
 	return classify(err)
+}
+
+// isDatabaseFailure reports whether err is Neo4j failing to run any
+// transaction rather than this one: a commit it could not write (a full
+// disk) and, after that, the "critical error" that refuses every
+// transaction until the server is restarted. Those are
+// Neo.DatabaseError.Transaction.* and Neo.DatabaseError.General.*; a
+// statement's own failures (Neo.DatabaseError.Statement.*) are left to the
+// caller.
+func isDatabaseFailure(err error) bool {
+	var ne *neo4j.Neo4jError
+	if !errors.As(err, &ne) {
+		return false
+	}
+	return strings.HasPrefix(ne.Code, "Neo.DatabaseError.Transaction.") || strings.HasPrefix(ne.Code, "Neo.DatabaseError.General.")
 }
 
 // isAccessError reports whether err is Neo4j refusing the connection or the

@@ -29,6 +29,10 @@ func TestClassifyWrite(t *testing.T) {
 		{name: "constraint violated", give: "Neo.ClientError.Schema.ConstraintValidationFailed"},
 		{name: "bad statement", give: "Neo.ClientError.Statement.SyntaxError"},
 		{name: "bad value", give: "Neo.ClientError.Statement.TypeError"},
+		{name: "commit not written (full disk)", give: "Neo.DatabaseError.Transaction.TransactionCommitFailed", wantUnavailable: true},
+		{name: "database needs a restart", give: "Neo.DatabaseError.Transaction.TransactionStartFailed", wantUnavailable: true},
+		{name: "unknown database failure", give: "Neo.DatabaseError.General.UnknownError", wantUnavailable: true},
+		{name: "statement failed", give: "Neo.DatabaseError.Statement.ExecutionFailed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
