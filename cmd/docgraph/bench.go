@@ -164,7 +164,7 @@ func requireEmptyNeo4j(ctx context.Context, e env, data string, ingestArgs []str
 	if cfg.GraphStore() != "neo4j" {
 		return nil
 	}
-	st, err := openStore(ctx, cfg, nil)
+	st, err := openStore(ctx, cfg, nil, nil)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -295,7 +295,7 @@ func (r *benchResult) inspect(ctx context.Context, e env, data string, ingestArg
 	if err := names.Err(); err != nil {
 		return fmt.Errorf("streams: %w", err)
 	}
-	st, err := openStore(ctx, cfg, nil)
+	st, err := openStore(ctx, cfg, nil, nil)
 	if err != nil {
 		return err
 	}

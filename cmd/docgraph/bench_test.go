@@ -102,7 +102,7 @@ func TestBenchMentions(t *testing.T) {
 
 	cfg, _, err := parseFlags(e, "bench", "", "", []string{"--data", filepath.Join(dir, "data")}, nil)
 	require.NoError(t, err)
-	st, err := openStore(t.Context(), cfg, nil)
+	st, err := openStore(t.Context(), cfg, nil, nil)
 	require.NoError(t, err)
 	defer st.Close()
 	docOf := map[string]string{}

@@ -57,7 +57,7 @@ func cmdGraph(ctx context.Context, e env, args []string) error {
 		// Say so: a NEO4J_URI left in the environment would otherwise
 		// pass for the graph under --data.
 		fmt.Fprintf(e.stderr, "graph %s: the Neo4j graph at %s (neo4j.uri; --graph.store duckdb reads the one under --data)\n", sub, bus.RedactURL(cfg.Neo4j.URI))
-		st, err = openStore(ctx, cfg, nil)
+		st, err = openStore(ctx, cfg, nil, nil)
 	case cfg.NATS.URL != "":
 		return askGraph(ctx, e, cfg, attachment{}, sub, format)
 	default:
@@ -69,7 +69,7 @@ func cmdGraph(ctx context.Context, e env, args []string) error {
 		if att.lock == nil {
 			return askGraph(ctx, e, cfg, att, sub, format)
 		}
-		st, err = openStore(ctx, cfg, nil)
+		st, err = openStore(ctx, cfg, nil, nil)
 	}
 	if err != nil {
 		return err

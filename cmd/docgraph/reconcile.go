@@ -665,7 +665,7 @@ func publishFileEvent(ctx context.Context, js jetstream.JetStream, subject strin
 // local), or else from the graph writer of the running docgraph s reaches.
 func graphDocuments(ctx context.Context, s *system, local bool) (map[string]string, error) {
 	if local || s.cfg.GraphStore() == "neo4j" {
-		store, err := openStore(ctx, s.cfg, nil)
+		store, err := openStore(ctx, s.cfg, nil, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("open the graph: %w", err)
 		}

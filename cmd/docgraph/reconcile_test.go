@@ -91,7 +91,7 @@ func TestReconcileReportsAndFixesGaps(t *testing.T) {
 	writeFile(t, filepath.Join(in, "b.md"), "# b changed\n\nISO 9001 now.\n")
 	require.NoError(t, os.Remove(filepath.Join(in, "c.md")))
 	cfg := testConfig(t, "--data", data)
-	st, err := openStore(t.Context(), cfg, prometheus.NewRegistry())
+	st, err := openStore(t.Context(), cfg, prometheus.NewRegistry(), nil)
 	require.NoError(t, err)
 	ghost := event.NewDocument("ghost.md", strings.Repeat("ab", 32), 10, 1)
 	require.NoError(t, st.Apply(t.Context(), []graph.Op{
@@ -342,7 +342,7 @@ func TestReconcileStoresAgainADeadLetteredIncompleteObject(t *testing.T) {
 	sum := sha256Hex([]byte(content))
 
 	cfg := testConfig(t, "--data", data)
-	st, err := openStore(t.Context(), cfg, prometheus.NewRegistry())
+	st, err := openStore(t.Context(), cfg, prometheus.NewRegistry(), nil)
 	require.NoError(t, err)
 	require.NoError(t, st.Apply(t.Context(), []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: "x.md", Version: 1}}}))
 	require.NoError(t, st.Close())

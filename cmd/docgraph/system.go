@@ -350,8 +350,9 @@ func graphSchema(x *schema.Extraction, m *schema.Mapping) (labels, relTypes []st
 	return labels, relTypes
 }
 
-// openStore opens the configured graph store.
-func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer) (graph.Store, error) {
+// openStore opens the configured graph store; log (nil: discarded) gets
+// the embedded store's own events, such as a reopen after a fatal error.
+func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (graph.Store, error) {
 	x, m, err := loadSchemas(cfg)
 	if err != nil {
 		return nil, err
@@ -372,7 +373,9 @@ func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
 		path := filepath.Join(cfg.Data, "graph.duckdb")
-		st, err = duckstore.Open(ctx, duckstore.Config{Path: path, Labels: labels, RelTypes: relTypes, MemoryLimit: cfg.Graph.DuckDBMemory})
+		st, err = duckstore.Open(ctx, duckstore.Config{
+			Path: path, Labels: labels, RelTypes: relTypes, MemoryLimit: cfg.Graph.DuckDBMemory, Logger: log,
+		})
 		if err != nil {
 			err = fmt.Errorf("%w (the embedded graph can be open in one process only: is `docgraph up` running on %s?)", err, cfg.Data)
 		}
@@ -744,7 +747,7 @@ func (s *system) startTasks(ctx context.Context, g *errgroup.Group) error {
 // unreachable (Neo4j starting after docgraph); other errors return at once.
 func openStoreRetry(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (graph.Store, error) {
 	for attempt := 0; ; attempt++ {
-		st, err := openStore(ctx, cfg, reg)
+		st, err := openStore(ctx, cfg, reg, log)
 		if err == nil {
 			if attempt > 0 {
 				log.Info("graph store reachable", slog.String("uri", bus.RedactURL(cfg.Neo4j.URI)))

@@ -36,36 +36,14 @@ const partRows = "rows"
 // among what it withdrew, so the result is the same as applying the ops one
 // by one. A disk that fails the write (full, read-only) fails the call with
 // graph.ErrUnavailable.
+//
+// A fatal error, after which DuckDB refuses every statement (it
+// invalidates the database: a checkpoint that failed, e.g. on a full disk),
+// also fails the call with graph.ErrUnavailable, and the store then opens
+// its file again: what was committed before is kept, nothing of the failed
+// call is. If that fails too, each later Apply tries once more before it
+// writes, so the caller's retries, not the store, set the pace.
 func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
-	return storageErr(s.apply(ctx, ops))
-}
-
-// storageErrors are what DuckDB says when the disk under the graph fails a
-// write (besides disk.Full), in whichever error type it reports it (a
-// commit's is a transaction error).
-var storageErrors = []string{"Read-only file system", "Could not write file"}
-
-// storageErr marks a failure of the disk under the graph (full, read-only,
-// over a quota) as graph.ErrUnavailable: not the batch's fault, so the
-// graph writer holds its messages and retries once there is room, rather
-// than dead-letter every message written meanwhile. DuckDB stays usable:
-// the write that failed is rolled back, and the next one succeeds once the
-// disk has room. So is a fatal error, after which DuckDB refuses every
-// write until the process restarts (its message says so): the stage
-// pauses, and nothing is dead-lettered for it.
-func storageErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var de *duckdb.Error
-	if disk.Full(err) || (errors.As(err, &de) && (de.Type == duckdb.ErrorTypeIO || de.Type == duckdb.ErrorTypePermission || de.Type == duckdb.ErrorTypeFatal)) ||
-		slices.ContainsFunc(storageErrors, func(s string) bool { return strings.Contains(err.Error(), s) }) {
-		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
-	}
-	return err
-}
-
-func (s *Store) apply(ctx context.Context, ops []graph.Op) error {
 	if len(ops) == 0 {
 		return nil
 	}
@@ -79,6 +57,49 @@ func (s *Store) apply(ctx context.Context, ops []graph.Op) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wconn == nil {
+		if s.closed || s.fatal == nil {
+			return fmt.Errorf("graph apply: %w", errClosed)
+		}
+		if err := s.reopen(ctx, s.fatal); err != nil {
+			return fmt.Errorf("%w: graph apply: %w", graph.ErrUnavailable, err)
+		}
+	}
+	err := s.apply(ctx, valid)
+	if invalidated(err) {
+		if rerr := s.reopen(ctx, err); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return storageErr(err)
+}
+
+// storageErrors are what DuckDB says when the disk under the graph fails a
+// write (besides disk.Full), in whichever error type it reports it (a
+// commit's is a transaction error).
+var storageErrors = []string{"Read-only file system", "Could not write file"}
+
+// storageErr marks a failure of the disk under the graph (full, read-only,
+// over a quota) as graph.ErrUnavailable: not the batch's fault, so the
+// graph writer holds its messages and retries once there is room, rather
+// than dead-letter every message written meanwhile. DuckDB stays usable:
+// the write that failed is rolled back, and the next one succeeds once the
+// disk has room. So is a fatal error, after which Apply reopens the
+// database: the stage pauses, and nothing is dead-lettered for it.
+func storageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *duckdb.Error
+	if disk.Full(err) || (errors.As(err, &de) && (de.Type == duckdb.ErrorTypeIO || de.Type == duckdb.ErrorTypePermission || de.Type == duckdb.ErrorTypeFatal)) ||
+		slices.ContainsFunc(storageErrors, func(s string) bool { return strings.Contains(err.Error(), s) }) {
+		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
+	}
+	return err
+}
+
+// apply writes valid ops in one transaction; it is called with s.mu held.
+func (s *Store) apply(ctx context.Context, valid []op) error {
 	tx, err := s.wconn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("graph apply: begin: %w", err)

@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/logging"
 )
 
 // columnTypes are the appender column types Apply uses.
@@ -56,20 +58,39 @@ type Config struct {
 	// threads (and takes the cores the pipeline's other stages run on) than
 	// it gains from running them in parallel.
 	Threads int
+	// Logger receives the store's own events (the database reopened after
+	// a fatal error); nil discards them.
+	Logger *slog.Logger
 }
 
 // Store is a graph.Store in DuckDB. It is safe for concurrent use: Apply
 // calls are serialised (DuckDB has one writer per process), reads run
 // concurrently on snapshots.
+//
+// After a fatal error DuckDB invalidates the database and refuses every
+// statement until it is opened again; the store then opens its file again
+// by itself (see Apply).
 type Store struct {
+	path     string
+	settings []string // run on each new connection
+	log      *slog.Logger
+	types    columnTypes
+	labels   map[string]bool
+	relTypes map[string]bool
+
+	mu sync.Mutex // serialises Apply, Setup, reopening and Close
+	// dbMu guards the connections below: reads hold it shared, reopening
+	// and Close exclusively, so no read runs on a database being closed.
+	// Their writers also hold mu, so Apply and Setup use them under mu alone.
+	dbMu      sync.RWMutex
 	connector *duckdb.Connector
 	db        *sql.DB
 	wconn     *sql.Conn // Apply's connection: appenders need the transaction's connection
-	types     columnTypes
-	labels    map[string]bool
-	relTypes  map[string]bool
-
-	mu sync.Mutex // serialises Apply
+	// fatal is the error that invalidated the database while it is not
+	// open again (the connections above are then nil); closed is set by
+	// Close. Both are guarded like the connections.
+	fatal  error
+	closed bool
 }
 
 var _ graph.Store = (*Store)(nil)
@@ -104,7 +125,10 @@ var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|
 
 // Open opens (creating if needed) the graph database and its tables.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	s := &Store{labels: map[string]bool{}, relTypes: map[string]bool{}}
+	s := &Store{path: cfg.Path, log: cfg.Logger, labels: map[string]bool{}, relTypes: map[string]bool{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	for _, l := range cfg.Labels {
 		if l == "" || l == graph.LabelDocument || l == graph.LabelChunk {
 			return nil, fmt.Errorf("open graph: labels: %q is not an entity label", l)
@@ -126,37 +150,126 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Threads < 0 {
 		return nil, fmt.Errorf("open graph: threads %d: must not be negative", cfg.Threads)
 	}
-	settings := []string{
+	s.settings = []string{
 		fmt.Sprintf("SET checkpoint_threshold = '%dB'", checkpointThreshold(cfg.MemoryLimit)),
 		fmt.Sprintf("SET threads = %d", max(1, cfg.Threads)),
 	}
 	if cfg.MemoryLimit != "" {
-		settings = append(settings, "SET memory_limit = '"+cfg.MemoryLimit+"'") // validated above
+		s.settings = append(s.settings, "SET memory_limit = '"+cfg.MemoryLimit+"'") // validated above
 	}
+	var err error
+	if s.types, err = newColumnTypes(); err != nil {
+		return nil, fmt.Errorf("open graph: %w", err)
+	}
+	if err := s.connect(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	if err := s.Setup(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+// connect opens the database file (DuckDB replays its write-ahead log) and
+// Apply's connection. The pool opens connections long after ctx's call
+// returned, so their settings run without ctx's cancellation.
+func (s *Store) connect(ctx context.Context) error {
+	initCtx := context.WithoutCancel(ctx)
 	init := func(c driver.ExecerContext) error {
-		for _, stmt := range settings {
-			if _, err := c.ExecContext(ctx, stmt, nil); err != nil {
+		for _, stmt := range s.settings {
+			if _, err := c.ExecContext(initCtx, stmt, nil); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	c, err := duckdb.NewConnector(cfg.Path, init)
+	c, err := duckdb.NewConnector(s.path, init)
 	if err != nil {
-		return nil, fmt.Errorf("open graph %s: %w", displayPath(cfg.Path), err)
+		return fmt.Errorf("open graph %s: %w", displayPath(s.path), err)
 	}
 	s.connector = c
 	s.db = sql.OpenDB(c)
-	if s.types, err = newColumnTypes(); err != nil {
-		return nil, errors.Join(fmt.Errorf("open graph: %w", err), s.Close())
-	}
-	if err := s.Setup(ctx); err != nil {
-		return nil, errors.Join(err, s.Close())
-	}
 	if s.wconn, err = s.db.Conn(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("open graph: %w", err), s.Close())
+		return fmt.Errorf("open graph %s: %w", displayPath(s.path), err)
 	}
-	return s, nil
+	return nil
+}
+
+// disconnect closes the connections and the database, and forgets them.
+func (s *Store) disconnect() error {
+	var errs []error
+	if s.wconn != nil {
+		if err := s.wconn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+			errs = append(errs, err)
+		}
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if s.connector != nil {
+		errs = append(errs, s.connector.Close())
+	}
+	s.wconn, s.db, s.connector = nil, nil, nil
+	return errors.Join(errs...)
+}
+
+// invalidated reports whether err is one after which DuckDB refuses every
+// statement until the database is opened again: a fatal error (a failed
+// checkpoint, e.g. on a full disk) invalidates the whole database, not
+// just the transaction, and later statements say so.
+func invalidated(err error) bool {
+	var de *duckdb.Error
+	return err != nil && (errors.As(err, &de) && de.Type == duckdb.ErrorTypeFatal ||
+		strings.Contains(err.Error(), "database has been invalidated"))
+}
+
+// reopen closes the connections to a database DuckDB invalidated (cause
+// says why) and opens its file again: DuckDB replays the write-ahead log,
+// so every committed transaction is kept and the failed one is gone
+// whole. On failure the store stays closed, and the next Apply tries
+// again. It is called with s.mu held.
+func (s *Store) reopen(ctx context.Context, cause error) error {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	s.fatal = cause
+	closeErr := s.disconnect() // the invalidated database's: it is dropped anyway
+	if s.path == "" {
+		return errors.New("reopen graph: an in-memory graph is lost with its database")
+	}
+	if err := s.connect(ctx); err != nil {
+		return errors.Join(fmt.Errorf("reopen graph: %w", err), s.disconnect())
+	}
+	attrs := []any{slog.String(logging.KeyPath, s.path), slog.Any(logging.KeyErr, s.fatal)}
+	if closeErr != nil {
+		attrs = append(attrs, slog.Any("close_err", closeErr))
+	}
+	s.log.WarnContext(ctx, "graph reopened after a fatal error", attrs...)
+	s.fatal = nil
+	return nil
+}
+
+// reader returns the database for a read; done releases it. While the
+// database is being reopened reads wait, and until it is open again they
+// fail as unavailable.
+func (s *Store) reader() (db *sql.DB, done func(), err error) {
+	s.dbMu.RLock()
+	if s.db == nil {
+		err := s.unopened()
+		s.dbMu.RUnlock()
+		return nil, nil, err
+	}
+	return s.db, s.dbMu.RUnlock, nil
+}
+
+// errClosed is returned by a Store's methods after Close.
+var errClosed = errors.New("graph closed")
+
+// unopened says why the connections are nil: closed, or a reopen failed.
+func (s *Store) unopened() error {
+	if s.closed || s.fatal == nil {
+		return errClosed
+	}
+	return fmt.Errorf("%w: the database is not open again after a fatal error: %w", graph.ErrUnavailable, s.fatal)
 }
 
 func displayPath(p string) string {
@@ -243,6 +356,9 @@ var ErrOldLayout = errors.New("the graph file has the table layout of an earlier
 func (s *Store) Setup(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.db == nil {
+		return fmt.Errorf("graph setup: %w", s.unopened())
+	}
 	var old bool
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() t
 		WHERE t.table_name = 'nodes' AND t.schema_name = 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_columns() c
@@ -263,8 +379,13 @@ func (s *Store) Setup(ctx context.Context) error {
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	db, done, err := s.reader()
+	if err != nil {
+		return fmt.Errorf("graph ping: %w", err)
+	}
+	defer done()
 	var one int
-	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("graph ping: %w", err)
 	}
 	return nil
@@ -272,19 +393,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database; the file is flushed and released.
 func (s *Store) Close() error {
-	var errs []error
-	if s.wconn != nil {
-		if err := s.wconn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
-			errs = append(errs, err)
-		}
-	}
-	if s.db != nil {
-		errs = append(errs, s.db.Close())
-	}
-	if s.connector != nil {
-		errs = append(errs, s.connector.Close())
-	}
-	if err := errors.Join(errs...); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	s.closed = true
+	if err := s.disconnect(); err != nil {
 		return fmt.Errorf("close graph: %w", err)
 	}
 	return nil
@@ -292,19 +406,24 @@ func (s *Store) Close() error {
 
 // Stats counts nodes per label and relationships per type.
 func (s *Store) Stats(ctx context.Context) (graph.Stats, error) {
+	db, done, err := s.reader()
+	if err != nil {
+		return graph.Stats{}, fmt.Errorf("graph stats: %w", err)
+	}
+	defer done()
 	st := graph.Stats{Nodes: map[string]int64{}, Relationships: map[string]int64{}}
-	if err := s.count(ctx, "SELECT label, count(*) FROM nodes GROUP BY label", st.Nodes); err != nil {
+	if err := count(ctx, db, "SELECT label, count(*) FROM nodes GROUP BY label", st.Nodes); err != nil {
 		return graph.Stats{}, err
 	}
-	if err := s.count(ctx, `SELECT type, count(*) FROM relationships GROUP BY type
+	if err := count(ctx, db, `SELECT type, count(*) FROM relationships GROUP BY type
 		UNION ALL SELECT 'MENTIONS', count(*) FROM mentions HAVING count(*) > 0`, st.Relationships); err != nil {
 		return graph.Stats{}, err
 	}
 	return st, nil
 }
 
-func (s *Store) count(ctx context.Context, q string, into map[string]int64) error {
-	rows, err := s.db.QueryContext(ctx, q)
+func count(ctx context.Context, db *sql.DB, q string, into map[string]int64) error {
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return fmt.Errorf("graph stats: %w", err)
 	}
@@ -325,7 +444,12 @@ func (s *Store) count(ctx context.Context, q string, into map[string]int64) erro
 
 // Documents maps every Document node's path to its sha256.
 func (s *Store) Documents(ctx context.Context) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT path, sha256 FROM documents WHERE NOT deleted")
+	db, done, err := s.reader()
+	if err != nil {
+		return nil, fmt.Errorf("graph documents: %w", err)
+	}
+	defer done()
+	rows, err := db.QueryContext(ctx, "SELECT path, sha256 FROM documents WHERE NOT deleted")
 	if err != nil {
 		return nil, fmt.Errorf("graph documents: %w", err)
 	}
@@ -346,9 +470,15 @@ func (s *Store) Documents(ctx context.Context) (map[string]string, error) {
 
 // Export streams every node, then every relationship, sorted, from one
 // snapshot. An error returned by a callback stops the export and is
-// returned as is.
+// returned as is. The callbacks must not call the store: a reopen after a
+// fatal error waits for the export to end, and the store's reads for it.
 func (s *Store) Export(ctx context.Context, nodes func(graph.Node) error, rels func(graph.Relationship) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	db, done, err := s.reader()
+	if err != nil {
+		return fmt.Errorf("graph export: %w", err)
+	}
+	defer done()
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("graph export: %w", err)
 	}
