@@ -50,8 +50,9 @@ import (
 )
 
 // parseFlags builds a command's flag set over the config loader, parses
-// args and loads the config (defaults < file < env < flags). The returned
-// args are the positional ones.
+// args and loads the config (defaults < file < env < flags), refusing a
+// DOCGRAPH_* variable that sets nothing. The returned args are the
+// positional ones.
 func parseFlags(e env, name, synopsis, help string, args []string, extra func(*flag.FlagSet)) (config.Config, []string, error) {
 	fs := flag.NewFlagSet("docgraph "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -82,7 +83,7 @@ func parseFlags(e env, name, synopsis, help string, args []string, extra func(*f
 		args = rest[1:]
 	}
 	cfg, err := l.Load(e.getenv)
-	if err != nil {
+	if err := errors.Join(err, config.CheckEnv(e.environ(), cfg)); err != nil {
 		return cfg, nil, err
 	}
 	if err := cfg.Validate(); err != nil {
