@@ -110,7 +110,11 @@ type system struct {
 	// (operator commands: this process's server, or the one of the data
 	// directory's owner), 0 when not known.
 	maxStore int64
-	procTemp *datadir.Lock // this process's temp directory (procTempDir)
+	// maxStoreUnrecorded names the data directory's owner when it runs
+	// the embedded server but did not record its maxStore (an earlier
+	// version did not): that server has a limit, which is unknown.
+	maxStoreUnrecorded string
+	procTemp           *datadir.Lock // this process's temp directory (procTempDir)
 
 	graphStore graph.Store // the graph writer's store (set by stageRunners)
 	// rowsRejected, if set before stageRunners, is told the spreadsheet
