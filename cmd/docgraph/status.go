@@ -209,7 +209,7 @@ func (u storeUse) nearlyFull() bool {
 
 func (u storeUse) String() string {
 	if u.limit <= 0 && u.unrecorded != "" {
-		return fmt.Sprintf("JetStream store: %s used (limit unknown: %s, an earlier version, did not record its embedded server's limit in the data directory; restarting it records the limit)", sizeOf(int64(u.used)), u.unrecorded) //nolint:gosec // sizes fit
+		return fmt.Sprintf("JetStream store: %s used (limit unknown: %s, of an earlier version, did not record its embedded server's limit, nats.max_store; restart it with this version to see the limit here)", sizeOf(int64(u.used)), u.unrecorded) //nolint:gosec // sizes fit
 	}
 	if u.limit <= 0 {
 		return fmt.Sprintf("JetStream store: %s used (no account limit; the servers' max_file_store and disks bound it)", sizeOf(int64(u.used))) //nolint:gosec // sizes fit

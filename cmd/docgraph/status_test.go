@@ -276,8 +276,8 @@ func TestStatusOnAnUpThatDidNotRecordItsStoreLimit(t *testing.T) {
 		want     string
 	}{
 		{"recorded", 1 << 30, `JetStream store: [\d.]+ (B|KiB) used of 1\.0 GiB \(server limit\), \d+%`},
-		{"not recorded", 0, `JetStream store: [\d.]+ (B|KiB) used \(limit unknown: docgraph up \(pid \d+\), an earlier version, ` +
-			`did not record its embedded server's limit in the data directory; restarting it records the limit\)`},
+		{"not recorded", 0, `JetStream store: [\d.]+ (B|KiB) used \(limit unknown: docgraph up \(pid \d+\), of an earlier version, ` +
+			`did not record its embedded server's limit, nats.max_store; restart it with this version to see the limit here\)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
