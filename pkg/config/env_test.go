@@ -59,21 +59,6 @@ func TestCheckEnv(t *testing.T) {
 	}
 }
 
-// No setting's variable looks like a variable CheckEnv lets pass for
-// another purpose, so none of a setting's typos hides behind them.
-func TestSettingsEnvAreChecked(t *testing.T) {
-	for path, names := range config.Paths() {
-		for _, name := range names {
-			if !strings.HasPrefix(name, "DOCGRAPH_") {
-				continue
-			}
-			// The variable itself passes; one letter more is refused.
-			require.NoError(t, config.CheckEnv([]string{name + "=x"}, config.Default()), path)
-			assert.Error(t, config.CheckEnv([]string{name + "X=tcp://10.0.0.7:80"}, config.Default()), path)
-		}
-	}
-}
-
 func TestNearest(t *testing.T) {
 	names := []string{"nats.url", "watch.settle", "docs"}
 	tests := []struct {
