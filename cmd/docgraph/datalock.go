@@ -57,6 +57,21 @@ func lockData(cfg config.Config, command string, graphWriter, listen bool) (*dat
 	return l, err
 }
 
+// releaseData gives up the data directory l holds (nil: none) at the end
+// of a command that returns err. A command that failed also removes the
+// directory if it created it and stored nothing there (datadir's Discard):
+// a start that failed (a port in use, say) leaves no folder that looks like
+// docgraph data to the operator commands.
+func releaseData(l *datadir.Lock, err error) error {
+	if err == nil {
+		return l.Close()
+	}
+	if derr := l.Discard(); derr != nil {
+		return errors.Join(err, derr)
+	}
+	return err
+}
+
 // recordNATS records in l where s's embedded NATS server takes clients:
 // its client URL, or off when it listens in-process only.
 func recordNATS(l *datadir.Lock, s *system, command string) error {

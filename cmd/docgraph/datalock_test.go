@@ -190,6 +190,44 @@ func TestUpAddressInUse(t *testing.T) {
 	}
 }
 
+// An up that fails at start removes the data directory it created and
+// left empty, so that no folder looks like docgraph data to the operator
+// commands; one that existed before stays.
+func TestFailedUpRemovesTheDataItCreated(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	addr := taken.Addr().String()
+	tests := []struct {
+		name    string
+		args    []string
+		existed bool
+	}{
+		{"nats.listen in use", []string{"--nats.listen", addr, "--metrics-addr", ""}, false},
+		{"metrics.addr in use", []string{"--nats.listen", "off", "--metrics-addr", addr}, false},
+		{"nats.listen in use, data existed", []string{"--nats.listen", addr, "--metrics-addr", ""}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := t.TempDir()
+			writeFiles(t, in, map[string]string{"a.md": "# A\n"})
+			data := filepath.Join(t.TempDir(), "new", "data")
+			if tt.existed {
+				require.NoError(t, os.MkdirAll(data, 0o750))
+			}
+			_, _, err := docgraph(t, append([]string{"up", "--watch", in, "--data", data, "--log-format", "json"}, tt.args...)...)
+			require.ErrorContains(t, err, "address already in use")
+			if tt.existed {
+				assert.DirExists(t, data)
+				return
+			}
+			assert.NoDirExists(t, filepath.Dir(data))
+			_, _, err = docgraph(t, "status", "--data", data)
+			assert.ErrorContains(t, err, "no docgraph data at "+data)
+		})
+	}
+}
+
 // A second worker on one machine, started as the docs say (worker STAGE
 // --nats URL), finds the metrics port of the first taken: the error says
 // what to do about it.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -157,6 +160,35 @@ func TestFlagErrors(t *testing.T) {
 			assert.NotEqual(t, exitCode(0), err)
 			assert.ErrorContains(t, err, tt.wantErr)
 			assert.NotContains(t, errOut, "Flags:", "the flags are listed by --help only")
+		})
+	}
+}
+
+// A mistyped DOCGRAPH_* variable fails every command at start, as a
+// mistyped flag does, naming the nearest variable, before the command
+// creates anything; the tests' own variables pass.
+func TestEnvErrors(t *testing.T) {
+	t.Setenv("DOCGRAPH_WATCH_SETLE", "30s")
+	t.Setenv("DOCGRAPH_TEST_UNUSED", "1")
+	getenv := func(k string) string {
+		if strings.HasPrefix(k, "NEO4J_") || (strings.HasPrefix(k, "DOCGRAPH_") && k != "DOCGRAPH_WATCH_SETLE" && k != "DOCGRAPH_TEST_UNUSED") {
+			return "" // only this test's variables
+		}
+		return os.Getenv(k)
+	}
+	data, in := filepath.Join(t.TempDir(), "data"), t.TempDir()
+	for _, args := range [][]string{
+		{"up", "--data", data, "--watch", in, "--nats.listen", "off", "--metrics-addr", ""},
+		{"ingest", "--data", data, in},
+		{"status", "--data", data},
+		{"schema", "check"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(t.Context(), args, &out, &errOut, getenv)
+			require.Error(t, err)
+			assert.Equal(t, "env DOCGRAPH_WATCH_SETLE: docgraph reads no such variable (did you mean DOCGRAPH_WATCH_SETTLE?)", err.Error())
+			assert.NoDirExists(t, data)
 		})
 	}
 }

@@ -45,7 +45,7 @@ its watched folder instead). Exits 1 if any file failed, including unchanged fil
 current version was dead-lettered earlier and has not been replayed or purged since
 ('docgraph dlq').`
 
-func cmdIngest(ctx context.Context, e env, args []string) error {
+func cmdIngest(ctx context.Context, e env, args []string) (err error) {
 	var quiet bool
 	cfg, paths, err := parseFlags(e, "ingest", "[flags] FOLDER|FILE...", ingestHelp, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&quiet, "quiet", false, "no progress lines")
@@ -79,7 +79,7 @@ func cmdIngest(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
+	defer func() { err = releaseData(lock, err) }()
 	s, err := startSystem(ctx, cfg, log, systemOptions{resume: true})
 	if err != nil {
 		return err

@@ -46,6 +46,19 @@ type env struct {
 	getenv         func(string) string
 }
 
+// environ lists the variables set (KEY=VALUE) as getenv sees them: the
+// process's environment, less what a test's getenv hides.
+func (e env) environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if v := e.getenv(k); v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
 type command struct {
 	name    string
 	summary string
@@ -181,35 +194,10 @@ func parseFlagSet(fs *flag.FlagSet, stderr io.Writer, args []string) error {
 	return fmt.Errorf("%w (%s'%s --help' lists the flags)", err, hint, fs.Name())
 }
 
-// nearestFlag returns the flag of fs whose name is nearest to name, within
-// two edits, or "" if none is.
+// nearestFlag returns the flag of fs whose name is nearest to name (see
+// config.Nearest), or "" if none is near.
 func nearestFlag(fs *flag.FlagSet, name string) string {
-	best, bestDist := "", 3
-	fs.VisitAll(func(f *flag.Flag) {
-		if d := editDistance(name, f.Name); d < bestDist && d < len(f.Name)/2 {
-			best, bestDist = f.Name, d
-		}
-	})
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return config.Nearest(name, names)
 }

@@ -49,6 +49,9 @@ func operatorSystem(ctx context.Context, cfg config.Config, log *slog.Logger, co
 		s.maxStore = s.ns.JetStreamConfig().MaxStore
 	} else if cfg.NATS.URL == "" {
 		s.maxStore = att.owner.MaxStore
+		if s.maxStore <= 0 {
+			s.maxStoreUnrecorded = att.owner.String()
+		}
 	}
 	return s, nil
 }
@@ -195,6 +198,9 @@ type storeUse struct {
 	used  uint64
 	limit int64  // 0 when not known
 	whose string // "account" or "server"
+	// unrecorded names the process whose embedded server has a limit it
+	// did not record (see system.maxStoreUnrecorded).
+	unrecorded string
 }
 
 func (u storeUse) nearlyFull() bool {
@@ -202,6 +208,9 @@ func (u storeUse) nearlyFull() bool {
 }
 
 func (u storeUse) String() string {
+	if u.limit <= 0 && u.unrecorded != "" {
+		return fmt.Sprintf("JetStream store: %s used (limit unknown: %s, of an earlier version, did not record its embedded server's limit, nats.max_store; restart it with this version to see the limit here)", sizeOf(int64(u.used)), u.unrecorded) //nolint:gosec // sizes fit
+	}
 	if u.limit <= 0 {
 		return fmt.Sprintf("JetStream store: %s used (no account limit; the servers' max_file_store and disks bound it)", sizeOf(int64(u.used))) //nolint:gosec // sizes fit
 	}
@@ -217,7 +226,7 @@ func jetStreamStore(ctx context.Context, s *system) (storeUse, error) {
 	if err != nil {
 		return storeUse{}, fmt.Errorf("jetstream account: %w", err)
 	}
-	u := storeUse{used: info.Store}
+	u := storeUse{used: info.Store, unrecorded: s.maxStoreUnrecorded}
 	switch {
 	case info.Limits.MaxStore > 0:
 		u.limit, u.whose = info.Limits.MaxStore, "account"

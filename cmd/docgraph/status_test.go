@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/datadir"
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
@@ -262,6 +263,36 @@ accounts { DOCGRAPH { jetstream { max_file: 4MiB, max_mem: 0 }, users: [{user: d
 	assert.Contains(t, out, "warning: DOCGRAPH_FILES holds 9")
 	assert.Contains(t, out, "of its max bytes: each new message now discards the oldest, which a stage behind would miss")
 	assert.NotContains(t, out, "warning: the JetStream store")
+}
+
+// status on the data of a running up measures the store against the limit
+// of its embedded server, which the up records in the data directory; an
+// up of an earlier version did not, and its server's limit is unknown, not
+// absent.
+func TestStatusOnAnUpThatDidNotRecordItsStoreLimit(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxStore int64
+		want     string
+	}{
+		{"recorded", 1 << 30, `JetStream store: [\d.]+ (B|KiB) used of 1\.0 GiB \(server limit\), \d+%`},
+		{"not recorded", 0, `JetStream store: [\d.]+ (B|KiB) used \(limit unknown: docgraph up \(pid \d+\), of an earlier version, ` +
+			`did not record its embedded server's limit, nats.max_store; restart it with this version to see the limit here\)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := startTestNATS(t)
+			require.NoError(t, bus.Provision(t.Context(), connect(t, n.url()), bus.DefaultTopology()))
+			data := t.TempDir()
+			lock, err := datadir.Acquire(data, datadir.Owner{Command: "up", NATS: n.url(), MaxStore: tt.maxStore})
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, lock.Close()) })
+
+			out := mustDocgraph(t, "status", "--data", data)
+			assert.Regexp(t, tt.want, out)
+			assert.NotContains(t, out, "no account limit")
+		})
+	}
 }
 
 func TestSizeAndPercent(t *testing.T) {

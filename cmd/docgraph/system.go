@@ -50,8 +50,9 @@ import (
 )
 
 // parseFlags builds a command's flag set over the config loader, parses
-// args and loads the config (defaults < file < env < flags). The returned
-// args are the positional ones.
+// args and loads the config (defaults < file < env < flags), refusing a
+// DOCGRAPH_* variable that sets nothing. The returned args are the
+// positional ones.
 func parseFlags(e env, name, synopsis, help string, args []string, extra func(*flag.FlagSet)) (config.Config, []string, error) {
 	fs := flag.NewFlagSet("docgraph "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -82,7 +83,7 @@ func parseFlags(e env, name, synopsis, help string, args []string, extra func(*f
 		args = rest[1:]
 	}
 	cfg, err := l.Load(e.getenv)
-	if err != nil {
+	if err := errors.Join(err, config.CheckEnv(e.environ(), cfg)); err != nil {
 		return cfg, nil, err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -109,7 +110,11 @@ type system struct {
 	// (operator commands: this process's server, or the one of the data
 	// directory's owner), 0 when not known.
 	maxStore int64
-	procTemp *datadir.Lock // this process's temp directory (procTempDir)
+	// maxStoreUnrecorded names the data directory's owner when it runs
+	// the embedded server but did not record its maxStore (an earlier
+	// version did not): that server has a limit, which is unknown.
+	maxStoreUnrecorded string
+	procTemp           *datadir.Lock // this process's temp directory (procTempDir)
 
 	graphStore graph.Store // the graph writer's store (set by stageRunners)
 	// rowsRejected, if set before stageRunners, is told the spreadsheet

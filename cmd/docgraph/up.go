@@ -141,7 +141,7 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
+	defer func() { err = releaseData(lock, err) }()
 	metricsLn, err := listenMetrics(cfg)
 	if err != nil {
 		return err

@@ -94,7 +94,7 @@ func fields(c *Config) []field {
 				continue
 			}
 			f := field{path: p, help: sf.Tag.Get("help"), secret: sf.Tag.Get("secret") == "true", v: fv}
-			f.env = []string{"DOCGRAPH_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(p))}
+			f.env = []string{envPrefix + strings.ToUpper(strings.NewReplacer(".", "_").Replace(p))}
 			if e := sf.Tag.Get("env"); e != "" {
 				f.env = append(f.env, e)
 			}

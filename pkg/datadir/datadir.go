@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -61,6 +62,9 @@ func (e *InUseError) Error() string {
 type Lock struct {
 	f   *os.File
 	dir string
+	// created are the folders Acquire created: dir and the missing ones
+	// above it, dir first.
+	created []string
 }
 
 // Acquire takes dir for this process, creating it if needed, and records
@@ -72,27 +76,59 @@ func Acquire(dir string, o Owner) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	var created []string
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) || filepath.Dir(d) == d {
+			break
+		}
+		created = append(created, d)
+	}
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	path := filepath.Join(abs, FileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	if err := lockFile(f); err != nil {
-		_ = f.Close()
-		if errors.Is(err, errLocked) {
-			return nil, &InUseError{Dir: abs, Owner: readOwner(path)}
+	// A process that discards the directory (Discard) removes the file
+	// while it holds the lock: one that opened the file before and locks
+	// it after holds a file nobody else sees, and tries again.
+	for attempt := 0; ; attempt++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
 		}
-		return nil, fmt.Errorf("data dir: lock %s: %w", path, err)
+		if err := lockFile(f); err != nil {
+			_ = f.Close()
+			if errors.Is(err, errLocked) {
+				return nil, &InUseError{Dir: abs, Owner: readOwner(path)}
+			}
+			return nil, fmt.Errorf("data dir: lock %s: %w", path, err)
+		}
+		if !sameFile(f, path) {
+			_ = f.Close()
+			if attempt == 2 {
+				return nil, fmt.Errorf("data dir: %s was removed while it was being locked", path)
+			}
+			if err := os.MkdirAll(abs, 0o750); err != nil {
+				return nil, fmt.Errorf("data dir: %w", err)
+			}
+			continue
+		}
+		l := &Lock{f: f, dir: abs, created: created}
+		if err := l.Record(o); err != nil {
+			_ = l.Close()
+			return nil, err
+		}
+		return l, nil
 	}
-	l := &Lock{f: f, dir: abs}
-	if err := l.Record(o); err != nil {
-		_ = l.Close()
-		return nil, err
+}
+
+// sameFile reports whether f is the file at path.
+func sameFile(f *os.File, path string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
 	}
-	return l, nil
+	pi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, pi)
 }
 
 // Dir is the locked directory, absolute.
@@ -128,6 +164,64 @@ func (l *Lock) Close() error {
 	err := l.f.Close() // closing the last descriptor releases the lock
 	l.f = nil
 	return err
+}
+
+// Discard gives the directory up, as Close does, and removes it, with the
+// folders above it that Acquire created, if Acquire created it and it
+// holds nothing but the lock file and empty folders: what a process that
+// failed at start left there would otherwise look like a data directory
+// (the embedded NATS server creates its store folders at start). A
+// directory that existed before, or that holds any other file, stays.
+func (l *Lock) Discard() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	if len(l.created) == 0 || l.created[0] != l.dir {
+		return l.Close()
+	}
+	var dirs []string // in walk order: each before the folders inside it
+	onlyFolders := true
+	err := filepath.WalkDir(l.dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir():
+			dirs = append(dirs, p)
+		case p != filepath.Join(l.dir, FileName):
+			onlyFolders = false
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil || !onlyFolders {
+		return errors.Join(err, l.Close())
+	}
+	// The folders go first, while the lock keeps others out; then the
+	// lock file (where an open file can be removed, while it is locked),
+	// and the directory once it is unlocked.
+	for i := len(dirs) - 1; i > 0; i-- {
+		if err := os.Remove(dirs[i]); err != nil {
+			return errors.Join(fmt.Errorf("data dir: %w", err), l.Close())
+		}
+	}
+	lockPath := filepath.Join(l.dir, FileName)
+	removed := os.Remove(lockPath) == nil
+	if err := l.Close(); err != nil {
+		return err
+	}
+	if !removed {
+		if err := os.Remove(lockPath); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+	}
+	// Another process may have taken the directory since: then it is not
+	// empty, and stays.
+	for _, d := range l.created {
+		if os.Remove(d) != nil {
+			break
+		}
+	}
+	return nil
 }
 
 // readOwner reads what the owner recorded; the zero Owner if it has not

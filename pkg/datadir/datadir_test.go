@@ -92,3 +92,55 @@ func TestUnreadableOwner(t *testing.T) {
 	assert.Equal(t, datadir.Owner{}, inUse.Owner)
 	assert.Contains(t, err.Error(), "in use by another docgraph process")
 }
+
+// Discard removes a directory Acquire created, with the folders above it
+// that it created, when it holds nothing but the lock file and empty
+// folders (a process that failed at start); it leaves a directory that
+// existed before, or that holds anything else, as Close does.
+func TestDiscard(t *testing.T) {
+	tests := []struct {
+		name     string
+		existed  bool
+		files    []string // written in the directory before Discard
+		wantGone bool
+	}{
+		{"created, empty folders only", false, nil, true},
+		{"created, holding a file", false, []string{"nats/jetstream/$G/streams/S/meta.inf"}, false},
+		{"created, holding a file at the top", false, []string{"graph.duckdb"}, false},
+		{"existed", true, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			top := filepath.Join(parent, "a")
+			dir := filepath.Join(top, "b", "data")
+			if tt.existed {
+				require.NoError(t, os.MkdirAll(dir, 0o750))
+			}
+			l, err := datadir.Acquire(dir, datadir.Owner{Command: "up"})
+			require.NoError(t, err)
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "nats", "jetstream"), 0o750))
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "tmp"), 0o750))
+			for _, f := range tt.files {
+				require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o750))
+				require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600))
+			}
+
+			require.NoError(t, l.Discard())
+			if tt.wantGone {
+				assert.NoDirExists(t, top)
+				assert.DirExists(t, parent)
+			} else {
+				assert.FileExists(t, filepath.Join(dir, datadir.FileName))
+				assert.DirExists(t, filepath.Join(dir, "nats", "jetstream"))
+				for _, f := range tt.files {
+					assert.FileExists(t, filepath.Join(dir, f))
+				}
+			}
+			// Released either way.
+			l, err = datadir.Acquire(dir, datadir.Owner{Command: "up"})
+			require.NoError(t, err)
+			require.NoError(t, l.Close())
+		})
+	}
+}
