@@ -43,13 +43,14 @@ type xlsxTable struct {
 	merges []mergeRange
 	mi     int
 	active []activeMerge
-	// dateCols and boolCols mark the columns (0-based) holding cells with
-	// a date format and boolean cells, text the text columns the mapping
+	// shownCols and boolCols mark the columns (0-based) holding cells
+	// with a date format or a format showing a number as other text
+	// (shownNumber), and boolean cells, text the text columns the mapping
 	// reads; needsScan says the scan has notes for any column, scanErr is
 	// the error of a scan closed early.
-	dateCols, boolCols, text []bool
-	needsScan                bool
-	scanErr                  error
+	shownCols, boolCols, text []bool
+	needsScan                 bool
+	scanErr                   error
 	// formatted marks the columns (0-based) the mapping reads with a
 	// text format, whose number and date cells the scan tells apart from
 	// text.
@@ -178,8 +179,8 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	}
 	t.lastRow = ws.lastRow
 	t.merges = ws.merges
-	t.dateCols, t.boolCols, t.needsScan = ws.dateCols, ws.boolCols, ws.needsScan
-	if ws.needsScan || ws.dateCols != nil || ws.boolCols != nil || readsFormattedText(src) {
+	t.shownCols, t.boolCols, t.needsScan = ws.shownCols, ws.boolCols, ws.needsScan
+	if ws.needsScan || ws.shownCols != nil || ws.boolCols != nil || readsFormattedText(src) {
 		recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
 		if t.scan, err = openCellScan(zf, recalc, dates); err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
@@ -329,11 +330,12 @@ type worksheet struct {
 	needsScan bool
 	// merges are the ranges of merged cells that span rows, by first row.
 	merges []mergeRange
-	// dateCols and boolCols mark the columns (0-based) holding numbers
-	// with a date format or ISO 8601 date cells, and boolean cells or
-	// numbers with a boolean format (nil for none): a cellScan reads them
-	// for the columns where they matter.
-	dateCols, boolCols []bool
+	// shownCols and boolCols mark the columns (0-based) holding numbers
+	// with a date format or one showing them as other text (shownNumber)
+	// or ISO 8601 date cells, and boolean cells or numbers with a boolean
+	// format (nil for none): a cellScan reads them for the columns where
+	// they matter.
+	shownCols, boolCols []bool
 }
 
 // maxMerges bounds the merged ranges spanning rows a worksheet may have.
@@ -430,7 +432,7 @@ func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) || kind == booleanNumber {
 					ws.boolCols = markColumn(ws.boolCols, c-1)
 				} else if kind != notDate || bytes.Contains(attrs, dateAttr) || bytes.Contains(attrs, dateAttrSingle) {
-					ws.dateCols = markColumn(ws.dateCols, c-1)
+					ws.shownCols = markColumn(ws.shownCols, c-1)
 				}
 			}
 			if c <= col {
@@ -685,9 +687,10 @@ func (t *xlsxTable) selectColumns(positions []int, types []string, formatted []b
 		t.text[p] = types[i] == schema.TypeString || types[i] == ""
 		t.formatted[p] = formatted[i]
 		scan = scan || formatted[i]
-		// A date shows as such in a text column; a boolean's 1 or 0 is
-		// TRUE or FALSE but in a bool column.
-		scan = scan || t.text[p] && t.dateCols != nil && t.dateCols[p] ||
+		// A date, or a number padded with zeros or shown as a
+		// percentage, shows as such in a text column; a boolean's 1 or 0
+		// is TRUE or FALSE but in a bool column.
+		scan = scan || t.text[p] && t.shownCols != nil && t.shownCols[p] ||
 			types[i] != schema.TypeBool && t.boolCols != nil && t.boolCols[p]
 	}
 	if t.scan != nil && !scan {
@@ -797,7 +800,7 @@ func (t *xlsxTable) applyNotes(cells []string) (rowErr *event.RowError, typed []
 		// date, not its serial).
 		for _, n := range notes {
 			if n.col < len(cells) && !n.uncached {
-				cells[n.col] = cmp.Or(n.date, n.text, cells[n.col])
+				cells[n.col] = cmp.Or(n.shown, n.text, cells[n.col])
 			}
 		}
 		return nil, nil, nil
@@ -822,8 +825,8 @@ func (t *xlsxTable) applyNotes(cells []string) (rowErr *event.RowError, typed []
 			if n.formula != "" {
 				rowErr.Value = clip("=" + n.formula)
 			}
-		case n.date != "" && n.col < len(t.text) && t.text[n.col]:
-			cells[n.col] = n.date
+		case n.shown != "" && n.col < len(t.text) && t.text[n.col]:
+			cells[n.col] = n.shown
 		case n.text != "":
 			cells[n.col] = n.text
 		}

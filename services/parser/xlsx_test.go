@@ -1149,3 +1149,76 @@ sources:
 	}, p.properties(t))
 	assert.Empty(t, p.rejected())
 }
+
+// TestXLSXNumberFormatsInTextColumns reads number cells whose format
+// shows them as other text than the number in text columns as the sheet
+// shows them: zero-padded identifiers (00000, "EMP"0000, 000-00-0000),
+// as the same identifiers written as text elsewhere are, and percentages
+// (0%, 0.00%), rounded as shown. Number columns read the number, and
+// formats that only round or group digits or add a unit (0, #,##0.00,
+// 0.00 "h") or mark text (@) leave a text column the number, as other
+// number cells are read.
+func TestXLSXNumberFormatsInTextColumns(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: people
+    files: [people.xlsx]
+    format: xlsx
+    columns:
+      - {name: id, required: true}
+      - {name: emp}
+      - {name: ssn}
+      - {name: number, type: int}
+      - {name: share}
+      - {name: rate, type: float}
+      - {name: plain}
+      - {name: text}
+    nodes:
+      - label: Person
+        key: id
+        properties: [emp, ssn, number, share, rate, plain, text]
+`), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, row := range [][]any{
+		{"id", "emp", "ssn", "number", "share", "rate", "plain", "text"},
+		{123, 42, 123456789, 123, 0.25, 0.25, 12.5, 123},
+		{"00124", 7, 12345678, 124, 0.1234, 0.125, 1234.5, "00123"},
+		{125.6, -42, 0, nil, -0.05, -0.05, 3, nil},
+		{127, 12345, 1234567890, nil, 1, nil, nil, nil},
+		{1234567, nil, nil, nil, -0.0025, nil, nil, nil},
+		{128, nil, nil, nil, 0.5, 0.5},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &row))
+	}
+	for cells, code := range map[[2]string]string{
+		{"A2", "A6"}: "00000", {"B2", "B6"}: `"EMP"0000`, {"C2", "C6"}: "000-00-0000", {"D2", "D6"}: "00000",
+		{"E2", "E2"}: "0%", {"E3", "E3"}: "0.00%", {"E4", "E6"}: "0.0%;[Red]-0.0%", {"F2", "F6"}: "0.0%",
+		{"G2", "G2"}: "0", {"G3", "G3"}: "#,##0.00", {"G4", "G4"}: `0.00 "h"`, {"H2", "H6"}: "@",
+	} {
+		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+		require.NoError(t, err)
+		require.NoError(t, f.SetCellStyle("Sheet1", cells[0], cells[1], style))
+	}
+	// The built-in percentage formats, 0% and 0.00%.
+	for cell, id := range map[string]int{"E7": 9, "F7": 10} {
+		style, err := f.NewStyle(&excelize.Style{NumFmt: id})
+		require.NoError(t, err)
+		require.NoError(t, f.SetCellStyle("Sheet1", cell, cell, style))
+	}
+	file := filepath.Join(t.TempDir(), "people.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	p, err := parseFile(t, s, "people.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"00123":   {"emp": "EMP0042", "ssn": "123-45-6789", "number": 123.0, "share": "25%", "rate": 0.25, "plain": "12.5", "text": "123"},
+		"00124":   {"emp": "EMP0007", "ssn": "012-34-5678", "number": 124.0, "share": "12.34%", "rate": 0.125, "plain": "1234.5", "text": "00123"},
+		"00126":   {"emp": "-EMP0042", "ssn": "000-00-0000", "share": "-5.0%", "rate": -0.05, "plain": "3"},
+		"00127":   {"emp": "EMP12345", "ssn": "1234-56-7890", "share": "100.0%"},
+		"1234567": {"share": "-0.3%"},
+		"128":     {"share": "50%", "rate": 0.5},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
