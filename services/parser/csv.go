@@ -340,6 +340,8 @@ func (t *csvTable) cellKind() cellKind { return cellKind{} }
 
 func (t *csvTable) selectColumns(positions []int, _ []string, _ []bool) { t.positions = positions }
 
+func (t *csvTable) headerHeadings() []string { return nil }
+
 // next returns the next good row or rejected row, in file order.
 func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 	for {

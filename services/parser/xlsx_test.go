@@ -1036,7 +1036,7 @@ func TestXLSXHeaderRowErrors(t *testing.T) {
 	}{
 		{"past the end", "20", "register.xlsx: sheet Register: header_row 20: past the end of the sheet, whose last row is 8"},
 		{"an empty row", "3", "register.xlsx: sheet Register: header_row 3: row 3 is empty, not a header"},
-		{"on a title row", "2", "register.xlsx: sheet Register: source book: header (row 2, header_row: 2): missing required columns: code (header: Exported, 2024-10-01, by finance)"},
+		{"on a title row", "2", "register.xlsx: sheet Register: source book: header (row 2, header_row: 2): missing required columns: code (header: Project register — Q3 2024, Exported, 2024-10-01, by finance)"},
 		{"one row too low", "5", "register.xlsx: sheet Register: source book: header (row 5, header_row: 5): missing required columns: code (header: P1, Alpha, 10)"},
 		{"a title, without header_row", "", "register.xlsx: sheet Register: source book: header (row 1): missing required columns: code (header: Project register — Q3 2024); if the header is below a title block, set header_row in the source to its row number"},
 	}
@@ -1221,4 +1221,113 @@ sources:
 		"128":     {"share": "50%", "rate": 0.5},
 	}, p.properties(t))
 	assert.Empty(t, p.rejected())
+}
+
+// payMapping reads id and the two pay columns of pay.xlsx, below the
+// header row headerRow ("" for the default).
+func payMapping(headerRow string) string {
+	hr := ""
+	if headerRow != "" {
+		hr = "\n    header_row: " + headerRow
+	}
+	return `
+sources:
+  - name: pay
+    files: [pay.xlsx]
+    format: xlsx` + hr + `
+    columns:
+      - {name: id, required: true}
+      - {name: net, type: float, required: true}
+      - {name: gross, type: float}
+    nodes:
+      - {label: Payslip, key: id, properties: [net, gross]}
+`
+}
+
+// writeMerged writes rows into pay.xlsx and merges the ranges.
+func writeMerged(t *testing.T, rows [][]any, merges ...string) string {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Pay"))
+	for i, row := range rows {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Pay", cell, &row))
+	}
+	for _, m := range merges {
+		from, to, _ := strings.Cut(m, ":")
+		require.NoError(t, f.MergeCell("Pay", from, to))
+	}
+	file := filepath.Join(t.TempDir(), "pay.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	return file
+}
+
+// TestXLSXMergedHeaderCells reads headers with merged cells: a header of
+// two rows, whose cells merged down from the row above name their columns
+// in the row header_row names, a title merged across the sheet above it,
+// and a header cell merged across columns, which names the first of them:
+// Excel keeps a merged range's value in its first cell, and a cell merged
+// in each row as the header is has its value there too. The other columns
+// of the range have no name, and are not read.
+func TestXLSXMergedHeaderCells(t *testing.T) {
+	tests := []struct {
+		name      string
+		headerRow string
+		rows      [][]any
+		merges    []string
+		want      map[string]map[string]any
+	}{
+		{"a header of two rows", "2", [][]any{{"id", "pay"}, {nil, "net", "gross"}, {"a", 1, 2}}, []string{"A1:A2", "B1:C1"},
+			map[string]map[string]any{"a": {"net": 1.0, "gross": 2.0}}},
+		{"a title merged across, with header_row", "2", [][]any{{"Payroll 2024"}, {"id", "net", "gross"}, {"a", 1, 2}}, []string{"A1:C1"},
+			map[string]map[string]any{"a": {"net": 1.0, "gross": 2.0}}},
+		{"a header cell merged across columns, merged rows below", "", [][]any{{"id", "net"}, {"a", 1}, {"b", 3}}, []string{"B1:C1", "B2:C2", "B3:C3"},
+			map[string]map[string]any{"a": {"net": 1.0}, "b": {"net": 3.0}}},
+		{"a header cell merged across columns, values in both", "", [][]any{{"id", "net"}, {"a", 1, "EUR"}}, []string{"B1:C1"},
+			map[string]map[string]any{"a": {"net": 1.0}}},
+		{"a header cell merged over two rows and columns", "2", [][]any{{"id", "net", nil, "pay"}, {nil, nil, nil, "gross"}, {"a", 1, "EUR", 2}}, []string{"A1:A2", "B1:C2"},
+			map[string]map[string]any{"a": {"net": 1.0, "gross": 2.0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStructured(t, mustMapping(t, payMapping(tt.headerRow)), parser.StructuredConfig{})
+			p, err := parseFile(t, s, "pay.xlsx", writeMerged(t, tt.rows, tt.merges...))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, p.properties(t))
+			assert.Empty(t, p.rejected())
+		})
+	}
+}
+
+// TestXLSXMergedHeaderCellsErrors rejects a header missing columns below
+// a title or a heading merged across columns, naming the merged cells.
+func TestXLSXMergedHeaderCellsErrors(t *testing.T) {
+	const hint = "a title or a heading over several columns: if the header is below it, set header_row in the source to its row number"
+	twoRows := [][]any{{"id", "pay"}, {nil, "net", "gross"}, {"a", 1, 2}}
+	tests := []struct {
+		name      string
+		headerRow string
+		rows      [][]any
+		merges    []string
+		want      string
+	}{
+		{"a heading over two columns, without header_row", "", twoRows, []string{"A1:A2", "B1:C1"},
+			`pay.xlsx: sheet Pay: source pay: header (row 1): missing required columns: net (header: id, pay); cells B1:C1 ("pay") are merged, ` + hint},
+		{"a heading over two columns, header_row on it", "1", twoRows, []string{"A1:A2", "B1:C1"},
+			`pay.xlsx: sheet Pay: source pay: header (row 1, header_row: 1): missing required columns: net (header: id, pay); cells B1:C1 ("pay") are merged, ` + hint},
+		{"a title merged across, without header_row", "", [][]any{{"Payroll 2024"}, {"id", "net", "gross"}, {"a", 1, 2}}, []string{"A1:C1"},
+			`pay.xlsx: sheet Pay: source pay: header (row 1): missing required columns: id, net (header: Payroll 2024); cells A1:C1 ("Payroll 2024") are merged, ` + hint},
+		{"two headings", "", [][]any{{"id", "pay", nil, "tax"}, {nil, "net", "gross", "rate", "due"}, {"a", 1, 2, 3, 4}}, []string{"B1:C1", "D1:E1"},
+			`pay.xlsx: sheet Pay: source pay: header (row 1): missing required columns: net (header: id, pay, tax); cells B1:C1 ("pay"), D1:E1 ("tax") are merged, titles or headings over several columns: if the header is below them, set header_row in the source to its row number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStructured(t, mustMapping(t, payMapping(tt.headerRow)), parser.StructuredConfig{})
+			p, err := parseFile(t, s, "pay.xlsx", writeMerged(t, tt.rows, tt.merges...))
+			requireRejected(t, p, err)
+			assert.EqualError(t, err, tt.want)
+		})
+	}
 }
