@@ -28,6 +28,11 @@ import (
 // a light quote-aware scan of the same bytes in Go (csvTracker) runs in
 // step with DuckDB's result rows and gives each row its physical line.
 //
+// A blank line is empty or holds white space alone (spaces, tabs that do
+// not delimit): an editor leaves them where a line was cleared. It is not
+// a row; DuckDB rejects one of white space in a file of several columns
+// (too few fields), and pass 1 ignores that.
+//
 //  1. The header is read by csvTracker (BOM stripped) and must be UTF-8:
 //     the first record, or the one starting on the line header_row names,
 //     the records above it (a title block) passed over whatever their
@@ -229,11 +234,13 @@ func (t *csvTable) findRejects(ctx context.Context, maxRejected int) error {
 	// column_idx is NULL for errors of the whole line (over-long lines).
 	// The title block and the header are not rows: what DuckDB rejects
 	// there (a one-cell title) is ignored, but for text that is not
-	// UTF-8, refused anywhere in the file.
+	// UTF-8, refused anywhere in the file. A blank line of white space is
+	// not a row either (csvTracker skips it).
 	rq := fmt.Sprintf(`SELECT line, arg_min(error_type, coalesce(column_idx, 0)), arg_min(coalesce(column_name, ''), coalesce(column_idx, 0)),
 		coalesce(arg_min(csv_line, coalesce(column_idx, 0)), ''), coalesce(arg_min(error_message, coalesce(column_idx, 0)), '')
-		FROM %s WHERE line > %d OR error_type IN ('INVALID ENCODING', 'INVALID UNICODE')
-		GROUP BY line ORDER BY line LIMIT %d`, csvRejectsTable, t.hdrOrd, maxRejected+1)
+		FROM %s WHERE (line > %d OR error_type IN ('INVALID ENCODING', 'INVALID UNICODE'))
+		AND NOT (error_type = 'MISSING COLUMNS' AND trim(coalesce(csv_line, ''), %s) = '')
+		GROUP BY line ORDER BY line LIMIT %d`, csvRejectsTable, t.hdrOrd, sqlChars(blankSpace(t.src.CSV.Delimiter[0])), maxRejected+1)
 	rows, err := t.conn.QueryContext(ctx, rq)
 	if err != nil {
 		return fmt.Errorf("%s: duckdb rejects: %w", t.file, err)
@@ -332,6 +339,8 @@ func (t *csvTable) headerLine() int { return t.hdrLine }
 func (t *csvTable) cellKind() cellKind { return cellKind{} }
 
 func (t *csvTable) selectColumns(positions []int, _ []string, _ []bool) { t.positions = positions }
+
+func (t *csvTable) headerHeadings() []string { return nil }
 
 // next returns the next good row or rejected row, in file order.
 func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
@@ -509,6 +518,28 @@ func bareCR(raw []byte, quote byte) bool {
 	return false
 }
 
+// blankSpace returns the bytes a blank line may hold besides its line
+// break, for a file delimited by delim: spaces and tabs, but the
+// delimiter (a line of tabs in a tab-delimited file is a row of empty
+// cells).
+func blankSpace(delim byte) string {
+	return strings.ReplaceAll(" \t\r\n", string(delim), "")
+}
+
+// sqlChars renders s, ASCII, as a DuckDB string expression (chr for
+// control characters).
+func sqlChars(s string) string {
+	parts := make([]string, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' {
+			parts = append(parts, fmt.Sprintf("chr(%d)", c))
+		} else {
+			parts = append(parts, sqlString(string(c)))
+		}
+	}
+	return strings.Join(parts, " || ")
+}
+
 // sqlString quotes s as an SQL string literal.
 func sqlString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
@@ -530,7 +561,8 @@ func invalidUTF8At(b []byte) int {
 // bytes the way DuckDB splits them: a quote opens a quoted field only at
 // the start of a field; inside it the escape character (or a doubled
 // quote) escapes a quote, and line breaks are part of the value. Records
-// end at '\n' ("\r\n" included) outside quotes; an empty line is blank.
+// end at '\n' ("\r\n" included) outside quotes; a line empty or of white
+// space alone (one field of spaces and tabs) is blank.
 type csvTracker struct {
 	r                 *bufio.Reader
 	delim, quote, esc byte
@@ -578,6 +610,7 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 	}
 	state := csvStField
 	content := false // any byte other than the line break
+	ink := false     // any byte other than white space
 	for {
 		chunk, err := t.r.ReadSlice('\n')
 		if capture && len(chunk) > 0 {
@@ -599,6 +632,9 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			if len(bytes.TrimRight(body, "\r")) > 0 || (len(body) > 0 && !ended) {
 				content = true
 			}
+			if !ink && rec.fields == 1 {
+				ink = len(bytes.Trim(body, " \t\r")) > 0
+			}
 			if len(body) > 0 {
 				state = csvStUnquoted
 			}
@@ -611,6 +647,9 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 				}
 				if c != '\r' {
 					content = true
+				}
+				if c != ' ' && c != '\t' && c != '\r' {
+					ink = true
 				}
 				switch state {
 				case csvStField, csvStUnquoted:
@@ -655,7 +694,7 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 		if ended {
 			t.line++
 			t.ord++
-			rec.blank = !content
+			rec.blank = !content || !ink && rec.fields == 1
 			if capture {
 				rec.raw = bytes.TrimRight(rec.raw, "\r\n")
 			}
@@ -670,7 +709,7 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 				return csvRecord{}, false, nil
 			}
 			t.ord++
-			rec.blank = !content
+			rec.blank = !content || !ink && rec.fields == 1
 			if capture {
 				rec.raw = bytes.TrimRight(rec.raw, "\r\n")
 			}

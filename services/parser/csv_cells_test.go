@@ -135,6 +135,40 @@ func TestSplitCSVCellsShapes(t *testing.T) {
 	}
 }
 
+// A line of white space alone is blank, as an empty one is, unless a
+// tab delimits its fields or a quote makes the spaces a value.
+func TestCSVTrackerBlankLines(t *testing.T) {
+	tests := []struct {
+		name  string
+		give  string
+		delim byte
+		want  []bool // blank, by record
+	}{
+		{"empty and spaces", "a,b\n\n   \n1,2\n", ',', []bool{false, true, true, false}},
+		{"tabs and CRLF", "a,b\r\n\t \r\n1,2\r\n", ',', []bool{false, true, false}},
+		{"last line without a break", "a,b\n \t", ',', []bool{false, true}},
+		{"tabs that delimit", "a\tb\n\t\n \n", '\t', []bool{false, false, true}},
+		{"quoted spaces", "a,b\n\"  \"\n", ',', []bool{false, false}},
+		{"spaces between delimiters", "a,b\n , \n", ',', []bool{false, false}},
+		{"a long line of spaces", "a,b\n" + strings.Repeat(" ", 3*csvTrackerBuffer) + "\n1,2\n", ',', []bool{false, true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := newCSVTracker(strings.NewReader(tt.give), tt.delim, '"', '"')
+			var got []bool
+			for {
+				rec, ok, err := tr.next(false)
+				require.NoError(t, err)
+				if !ok {
+					break
+				}
+				got = append(got, rec.blank)
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
 // csvTable.next places DuckDB's rejects among the records it splits; the
 // rejects it cannot place are still reported, by record number.
 func TestCSVTableNextRejectPlacement(t *testing.T) {

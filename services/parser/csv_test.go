@@ -184,6 +184,18 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			wantKeys: []string{"a", "b"},
 		},
 		{
+			// An editor leaves spaces or a tab on a line meant to be
+			// empty: a blank line, not a row of one field.
+			name:     "lines of white space alone are blank lines",
+			content:  "k,v\na,1\n   \n\t\n \t \nb,2\n  ",
+			wantKeys: []string{"a", "b"},
+		},
+		{
+			name:     "lines of white space alone, CRLF",
+			content:  "k,v\r\na,1\r\n  \r\n\t\r\nb,2\r\n \r\n",
+			wantKeys: []string{"a", "b"},
+		},
+		{
 			// Excel writes a formula's error as its text when it saves CSV.
 			name:     "spreadsheet error values, as Excel saves them",
 			content:  "k,v\n#N/A,1\na,#REF!\nb,2\n",
@@ -227,6 +239,15 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			assert.Equal(t, tt.wantRejct, p.rejected())
 		})
 	}
+}
+
+// Lines of white space alone do not count as the malformed rows a file
+// may have: DuckDB finds too few fields in them, but they are blank.
+func TestCSVBlankLinesAreNotMalformed(t *testing.T) {
+	s := newStructured(t, mustMapping(t, csvCaseMapping), parser.StructuredConfig{MaxRejectedRows: 1})
+	p, err := parseFile(t, s, "data.csv", writeTemp(t, "data.csv", "k,v\na,1\n \n  \n\t\nb,2\nc\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []event.RowError{{Line: 7, Value: "c", Error: "1 fields, the header has 2"}}, p.rejected())
 }
 
 func TestCSVValues(t *testing.T) {
@@ -386,6 +407,16 @@ sources:
 		keys = append(keys, n.Key)
 	}
 	assert.Equal(t, []string{`a"b`, "c"}, keys)
+
+	// A line of spaces is blank; one of a tab, two empty cells.
+	p, err = parseFile(t, s, "tabs.txt", writeTemp(t, "tabs.txt", "k\tx\ta\n  \nb\t1\t2\n\t\n"))
+	require.NoError(t, err)
+	keys = nil
+	for _, n := range p.records[0].Nodes {
+		keys = append(keys, n.Key)
+	}
+	assert.Equal(t, []string{"b"}, keys)
+	assert.Equal(t, []event.RowError{{Line: 4, Value: "\t", Error: "2 fields, the header has 3"}}, p.rejected())
 }
 
 func TestCSVPathWithGlobCharacters(t *testing.T) {

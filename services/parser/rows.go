@@ -63,7 +63,7 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 			HeaderLine: tr.headerLine(), Header: slices.Clone(tr.header()), Columns: MatchColumns(src, tr.header()),
 		})
 	}
-	rm, err := newRowMapper(tr.where(), src, tr.header(), tr.headerLine(), tr.cellKind())
+	rm, err := newRowMapper(tr.where(), src, tr.header(), tr.headerLine(), tr.cellKind(), tr.headerHeadings())
 	if err != nil {
 		return 0, err
 	}
@@ -74,7 +74,7 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 	// is the one validated above).
 	mappers := []*rowMapper{rm}
 	for len(mappers) < workers {
-		m, err := newRowMapper(tr.where(), src, tr.header(), tr.headerLine(), tr.cellKind())
+		m, err := newRowMapper(tr.where(), src, tr.header(), tr.headerLine(), tr.cellKind(), tr.headerHeadings())
 		if err != nil {
 			return 0, err
 		}

@@ -279,6 +279,9 @@ type tableReader interface {
 	// date layout, number separators); it is called once, before the
 	// first next.
 	selectColumns(positions []int, types []string, formatted []bool)
+	// headerHeadings describes the header's cells merged across columns
+	// (`B1:C1 ("pay")`), for messages; nil for none.
+	headerHeadings() []string
 	close() error
 }
 
@@ -498,7 +501,7 @@ func (c *internCache[V]) put(k string, v V) bool {
 // sheet row) headerLine, as columnKey reads names. Missing required
 // columns are a permanent error naming the file, the header's line and
 // every missing column.
-func newRowMapper(file string, src *schema.Source, header []string, headerLine int, kind cellKind) (*rowMapper, error) {
+func newRowMapper(file string, src *schema.Source, header []string, headerLine int, kind cellKind, headings []string) (*rowMapper, error) {
 	rm := &rowMapper{file: file, kind: kind, src: src, byCol: map[string]int{}}
 	matches := MatchColumns(src, header)
 	for _, cm := range matches.Declared {
@@ -537,6 +540,13 @@ func newRowMapper(file string, src *schema.Source, header []string, headerLine i
 		case len(missing) == 0:
 		case d != "":
 			hint = fmt.Sprintf("; the header is one column holding %q: if the file is delimited by %[1]q, set csv.delimiter: %[1]q in the source", d)
+		case len(headings) > 0:
+			// A title, or a heading over columns the row below names.
+			what := "a title or a heading over several columns: if the header is below it"
+			if len(headings) > 1 {
+				what = "titles or headings over several columns: if the header is below them"
+			}
+			hint = fmt.Sprintf("; cells %s are merged, %s, set header_row in the source to its %s number", strings.Join(headings, ", "), what, row)
 		case src.HeaderRow == nil:
 			hint = fmt.Sprintf("; if the header is below a title block, set header_row in the source to its %s number", row)
 		}

@@ -43,13 +43,20 @@ type xlsxTable struct {
 	merges []mergeRange
 	mi     int
 	active []activeMerge
-	// dateCols and boolCols mark the columns (0-based) holding cells with
-	// a date format and boolean cells, text the text columns the mapping
+	// wide are the worksheet's cells merged across columns; headings
+	// those that cover the header row, whose first cell has a name: a
+	// title or a heading over several columns. The name is the first
+	// column's, where Excel keeps a merged range's value.
+	wide     []cellRange
+	headings []cellRange
+	// shownCols and boolCols mark the columns (0-based) holding cells
+	// with a date format or a format showing a number as other text
+	// (shownNumber), and boolean cells, text the text columns the mapping
 	// reads; needsScan says the scan has notes for any column, scanErr is
 	// the error of a scan closed early.
-	dateCols, boolCols, text []bool
-	needsScan                bool
-	scanErr                  error
+	shownCols, boolCols, text []bool
+	needsScan                 bool
+	scanErr                   error
 	// formatted marks the columns (0-based) the mapping reads with a
 	// text format, whose number and date cells the scan tells apart from
 	// text.
@@ -60,6 +67,17 @@ type xlsxTable struct {
 // value is in column col (0-based) of the first.
 type mergeRange struct {
 	first, last, col int
+}
+
+// cellRange is a range of merged cells: rows r1 to r2, columns c1 to c2
+// (0-based). Its value is in the cell at r1, c1.
+type cellRange struct {
+	r1, r2, c1, c2 int
+}
+
+// String names the range as the sheet does ("B1:C1").
+func (r cellRange) String() string {
+	return fmt.Sprintf("%s%d:%s%d", columnName(r.c1+1), r.r1, columnName(r.c2+1), r.r2)
 }
 
 // activeMerge is the value of a merged range that fills its column down
@@ -172,14 +190,19 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %w", doc.Path, err))
 	}
-	ws, err := checkWorksheet(zf, dates)
+	headerRow := 0
+	if src.HeaderRow != nil {
+		headerRow = *src.HeaderRow
+	}
+	ws, err := checkWorksheet(zf, dates, headerRow)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
 	}
 	t.lastRow = ws.lastRow
 	t.merges = ws.merges
-	t.dateCols, t.boolCols, t.needsScan = ws.dateCols, ws.boolCols, ws.needsScan
-	if ws.needsScan || ws.dateCols != nil || ws.boolCols != nil || readsFormattedText(src) {
+	t.wide = ws.wide
+	t.shownCols, t.boolCols, t.needsScan = ws.shownCols, ws.boolCols, ws.needsScan
+	if ws.needsScan || ws.shownCols != nil || ws.boolCols != nil || readsFormattedText(src) {
 		recalc := calc.FullCalcOnLoad != nil && *calc.FullCalcOnLoad
 		if t.scan, err = openCellScan(zf, recalc, dates); err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
@@ -215,7 +238,7 @@ func (t *xlsxTable) readHeader(ctx context.Context, headerRow *int) error {
 			if !ok {
 				return pipeline.Permanent(fmt.Errorf("%s: sheet %s is empty: no header row", t.file, t.sheet))
 			}
-			t.hdr, t.hdrRow = row.cells, row.line
+			t.setHeader(row)
 			return nil
 		}
 		want := *headerRow
@@ -227,8 +250,19 @@ func (t *xlsxTable) readHeader(ctx context.Context, headerRow *int) error {
 		case row.line < want:
 			continue // a title block
 		}
-		t.hdr, t.hdrRow = row.cells, row.line
+		t.setHeader(row)
 		return nil
+	}
+}
+
+// setHeader makes row the header, and finds its headings: cells merged
+// across columns, whose first cell names a column.
+func (t *xlsxTable) setHeader(row tableRow) {
+	t.hdr, t.hdrRow = row.cells, row.line
+	for _, r := range t.wide {
+		if r.r1 <= t.hdrRow && t.hdrRow <= r.r2 && r.c1 < len(t.hdr) && strings.TrimSpace(t.hdr[r.c1]) != "" {
+			t.headings = append(t.headings, r)
+		}
 	}
 }
 
@@ -327,16 +361,22 @@ type worksheet struct {
 	// needsScan says the part holds formulas (<f>) or values that may be
 	// numbers not in their shortest form: it needs a cellScan.
 	needsScan bool
-	// merges are the ranges of merged cells that span rows, by first row.
+	// merges are the ranges of merged cells that span rows, by first row,
+	// wide those that span columns over the header row (header_row, or
+	// the first row holding a value).
 	merges []mergeRange
-	// dateCols and boolCols mark the columns (0-based) holding numbers
-	// with a date format or ISO 8601 date cells, and boolean cells or
-	// numbers with a boolean format (nil for none): a cellScan reads them
-	// for the columns where they matter.
-	dateCols, boolCols []bool
+	wide   []cellRange
+	// firstValue is the first row holding a value (0 for none).
+	firstValue int
+	// shownCols and boolCols mark the columns (0-based) holding numbers
+	// with a date format or one showing them as other text (shownNumber)
+	// or ISO 8601 date cells, and boolean cells or numbers with a boolean
+	// format (nil for none): a cellScan reads them for the columns where
+	// they matter.
+	shownCols, boolCols []bool
 }
 
-// maxMerges bounds the merged ranges spanning rows a worksheet may have.
+// maxMerges bounds the ranges of merged cells a worksheet may have.
 const maxMerges = 1 << 20
 
 // checkWorksheet scans a worksheet part, as bytes (cheap next to the
@@ -354,8 +394,10 @@ const maxMerges = 1 << 20
 // end from such a stop (also at XML malformed otherwise), whether the part
 // needs a cellScan, the columns of date (by dates) and boolean cells, for
 // which one may need it, and the ranges of cells merged over rows, which
-// the iterator reads as empty below their first row.
-func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
+// the iterator reads as empty below their first row, and those across
+// columns over the header row, headerRow (0: the first row holding a
+// value).
+func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet, err error) {
 	rc, err := zf.Open()
 	if err != nil {
 		return ws, err
@@ -394,19 +436,29 @@ func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 		switch string(tag) {
 		case "f":
 			ws.needsScan = true
-		case "v":
-			value = true
+		case "v", "is":
+			value = string(tag) == "v"
+			if ws.firstValue == 0 {
+				ws.firstValue = ws.lastRow
+			}
 		case "mergeCell":
 			elem, err := br.ReadSlice('>')
 			if err != nil {
 				return ws, fmt.Errorf("merged cells: %w", err)
 			}
 			ref, _ := xmlAttr(elem[end:], "ref")
-			if m, ok := parseMerge(ref); ok {
-				if len(ws.merges) == maxMerges {
-					return ws, fmt.Errorf("more than %d ranges of cells merged over rows", maxMerges)
+			if r, ok := parseMerge(ref); ok {
+				if len(ws.merges)+len(ws.wide) == maxMerges {
+					return ws, fmt.Errorf("more than %d ranges of merged cells", maxMerges)
 				}
-				ws.merges = append(ws.merges, m)
+				if r.r2 > r.r1 {
+					ws.merges = append(ws.merges, mergeRange{first: r.r1, last: r.r2, col: r.c1})
+				}
+				// The cells follow the sheet's rows: its first with a value
+				// is known.
+				if hdr := cmp.Or(headerRow, ws.firstValue); r.c2 > r.c1 && r.r1 <= hdr && hdr <= r.r2 {
+					ws.wide = append(ws.wide, r)
+				}
 			}
 		case "c":
 			attrs := head[end:]
@@ -430,7 +482,7 @@ func checkWorksheet(zf *zip.File, dates dateStyles) (ws worksheet, err error) {
 				if bytes.Contains(attrs, boolAttr) || bytes.Contains(attrs, boolAttrSingle) || kind == booleanNumber {
 					ws.boolCols = markColumn(ws.boolCols, c-1)
 				} else if kind != notDate || bytes.Contains(attrs, dateAttr) || bytes.Contains(attrs, dateAttrSingle) {
-					ws.dateCols = markColumn(ws.dateCols, c-1)
+					ws.shownCols = markColumn(ws.shownCols, c-1)
 				}
 			}
 			if c <= col {
@@ -472,21 +524,21 @@ func markColumn(cols []bool, i int) []bool {
 }
 
 // parseMerge reads the reference of a range of merged cells ("B3:C5"); ok
-// is false for one within a row, or a reference excelize would not read.
-func parseMerge(ref string) (m mergeRange, ok bool) {
+// is false for one cell, or a reference excelize would not read.
+func parseMerge(ref string) (r cellRange, ok bool) {
 	from, to, found := strings.Cut(ref, ":")
 	if !found {
-		return m, false
+		return r, false
 	}
 	c1, r1, err := excelize.CellNameToCoordinates(from)
 	if err != nil {
-		return m, false
+		return r, false
 	}
 	c2, r2, err := excelize.CellNameToCoordinates(to)
-	if err != nil || r2 <= r1 || c2 < c1 {
-		return m, false
+	if err != nil || r2 < r1 || c2 < c1 || r2 == r1 && c2 == c1 {
+		return r, false
 	}
-	return mergeRange{first: r1, last: r2, col: c1 - 1}, true
+	return cellRange{r1: r1, r2: r2, c1: c1 - 1, c2: c2 - 1}, true
 }
 
 // checkSharedStrings scans a shared strings part for characters XML does
@@ -662,6 +714,16 @@ func xmlAttr(attrs []byte, name string) (string, bool) {
 
 func (t *xlsxTable) header() []string { return t.hdr }
 
+// headerHeadings describes the header's headings: cells merged across
+// columns, named by range and text (`B1:C1 ("pay")`).
+func (t *xlsxTable) headerHeadings() []string {
+	var out []string
+	for _, r := range t.headings {
+		out = append(out, fmt.Sprintf("%s (%q)", r, strings.TrimSpace(t.hdr[r.c1])))
+	}
+	return out
+}
+
 func (t *xlsxTable) headerLine() int { return t.hdrRow }
 
 // where names the sheet too: without one in the mapping, the first
@@ -685,9 +747,10 @@ func (t *xlsxTable) selectColumns(positions []int, types []string, formatted []b
 		t.text[p] = types[i] == schema.TypeString || types[i] == ""
 		t.formatted[p] = formatted[i]
 		scan = scan || formatted[i]
-		// A date shows as such in a text column; a boolean's 1 or 0 is
-		// TRUE or FALSE but in a bool column.
-		scan = scan || t.text[p] && t.dateCols != nil && t.dateCols[p] ||
+		// A date, or a number padded with zeros or shown as a
+		// percentage, shows as such in a text column; a boolean's 1 or 0
+		// is TRUE or FALSE but in a bool column.
+		scan = scan || t.text[p] && t.shownCols != nil && t.shownCols[p] ||
 			types[i] != schema.TypeBool && t.boolCols != nil && t.boolCols[p]
 	}
 	if t.scan != nil && !scan {
@@ -699,19 +762,21 @@ func (t *xlsxTable) selectColumns(positions []int, types []string, formatted []b
 		t.scan.typedCols = t.formatted
 	}
 	// A merge from the header down is part of the header (a header of
-	// two rows).
+	// two rows), and so is one from above it, which filled the header.
 	t.merges = slices.DeleteFunc(t.merges, func(m mergeRange) bool {
 		return m.first <= t.rowNum || !slices.Contains(positions, m.col)
 	})
+	t.mi, t.active = 0, nil
 }
 
 // fillMerged puts the value of a cell merged down over rows into the
 // empty cell of its column in each row of the merge, as the sheet shows
-// it (a team name written once for its members). Excel keeps the value of
-// merged cells in the first alone. typed (tableRow.typed) gains the
-// columns filled with a number or date cell's value.
+// it (a team name written once for its members; a column name merged
+// down over a header of two rows). Excel keeps the value of merged cells
+// in the first alone. typed (tableRow.typed) gains the columns filled
+// with a number or date cell's value.
 func (t *xlsxTable) fillMerged(cells []string, typed []int) ([]string, []int) {
-	if t.used == nil || len(t.active) == 0 && t.mi == len(t.merges) {
+	if len(t.active) == 0 && t.mi == len(t.merges) {
 		return cells, typed
 	}
 	t.active = slices.DeleteFunc(t.active, func(a activeMerge) bool { return a.last < t.rowNum })
@@ -797,7 +862,7 @@ func (t *xlsxTable) applyNotes(cells []string) (rowErr *event.RowError, typed []
 		// date, not its serial).
 		for _, n := range notes {
 			if n.col < len(cells) && !n.uncached {
-				cells[n.col] = cmp.Or(n.date, n.text, cells[n.col])
+				cells[n.col] = cmp.Or(n.shown, n.text, cells[n.col])
 			}
 		}
 		return nil, nil, nil
@@ -822,8 +887,8 @@ func (t *xlsxTable) applyNotes(cells []string) (rowErr *event.RowError, typed []
 			if n.formula != "" {
 				rowErr.Value = clip("=" + n.formula)
 			}
-		case n.date != "" && n.col < len(t.text) && t.text[n.col]:
-			cells[n.col] = n.date
+		case n.shown != "" && n.col < len(t.text) && t.text[n.col]:
+			cells[n.col] = n.shown
 		case n.text != "":
 			cells[n.col] = n.text
 		}

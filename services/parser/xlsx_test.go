@@ -1036,7 +1036,7 @@ func TestXLSXHeaderRowErrors(t *testing.T) {
 	}{
 		{"past the end", "20", "register.xlsx: sheet Register: header_row 20: past the end of the sheet, whose last row is 8"},
 		{"an empty row", "3", "register.xlsx: sheet Register: header_row 3: row 3 is empty, not a header"},
-		{"on a title row", "2", "register.xlsx: sheet Register: source book: header (row 2, header_row: 2): missing required columns: code (header: Exported, 2024-10-01, by finance)"},
+		{"on a title row", "2", "register.xlsx: sheet Register: source book: header (row 2, header_row: 2): missing required columns: code (header: Project register — Q3 2024, Exported, 2024-10-01, by finance)"},
 		{"one row too low", "5", "register.xlsx: sheet Register: source book: header (row 5, header_row: 5): missing required columns: code (header: P1, Alpha, 10)"},
 		{"a title, without header_row", "", "register.xlsx: sheet Register: source book: header (row 1): missing required columns: code (header: Project register — Q3 2024); if the header is below a title block, set header_row in the source to its row number"},
 	}
@@ -1148,4 +1148,186 @@ sources:
 		"3": {"amount": 1234.0}, "4": {"amount": 1234.0},
 	}, p.properties(t))
 	assert.Empty(t, p.rejected())
+}
+
+// TestXLSXNumberFormatsInTextColumns reads number cells whose format
+// shows them as other text than the number in text columns as the sheet
+// shows them: zero-padded identifiers (00000, "EMP"0000, 000-00-0000),
+// as the same identifiers written as text elsewhere are, and percentages
+// (0%, 0.00%), rounded as shown. Number columns read the number, and
+// formats that only round or group digits or add a unit (0, #,##0.00,
+// 0.00 "h") or mark text (@) leave a text column the number, as other
+// number cells are read.
+func TestXLSXNumberFormatsInTextColumns(t *testing.T) {
+	s := newStructured(t, mustMapping(t, `
+sources:
+  - name: people
+    files: [people.xlsx]
+    format: xlsx
+    columns:
+      - {name: id, required: true}
+      - {name: emp}
+      - {name: ssn}
+      - {name: number, type: int}
+      - {name: share}
+      - {name: rate, type: float}
+      - {name: plain}
+      - {name: text}
+    nodes:
+      - label: Person
+        key: id
+        properties: [emp, ssn, number, share, rate, plain, text]
+`), parser.StructuredConfig{})
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, row := range [][]any{
+		{"id", "emp", "ssn", "number", "share", "rate", "plain", "text"},
+		{123, 42, 123456789, 123, 0.25, 0.25, 12.5, 123},
+		{"00124", 7, 12345678, 124, 0.1234, 0.125, 1234.5, "00123"},
+		{125.6, -42, 0, nil, -0.05, -0.05, 3, nil},
+		{127, 12345, 1234567890, nil, 1, nil, nil, nil},
+		{1234567, nil, nil, nil, -0.0025, nil, nil, nil},
+		{128, nil, nil, nil, 0.5, 0.5},
+	} {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Sheet1", cell, &row))
+	}
+	for cells, code := range map[[2]string]string{
+		{"A2", "A6"}: "00000", {"B2", "B6"}: `"EMP"0000`, {"C2", "C6"}: "000-00-0000", {"D2", "D6"}: "00000",
+		{"E2", "E2"}: "0%", {"E3", "E3"}: "0.00%", {"E4", "E6"}: "0.0%;[Red]-0.0%", {"F2", "F6"}: "0.0%",
+		{"G2", "G2"}: "0", {"G3", "G3"}: "#,##0.00", {"G4", "G4"}: `0.00 "h"`, {"H2", "H6"}: "@",
+	} {
+		style, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+		require.NoError(t, err)
+		require.NoError(t, f.SetCellStyle("Sheet1", cells[0], cells[1], style))
+	}
+	// The built-in percentage formats, 0% and 0.00%.
+	for cell, id := range map[string]int{"E7": 9, "F7": 10} {
+		style, err := f.NewStyle(&excelize.Style{NumFmt: id})
+		require.NoError(t, err)
+		require.NoError(t, f.SetCellStyle("Sheet1", cell, cell, style))
+	}
+	file := filepath.Join(t.TempDir(), "people.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	p, err := parseFile(t, s, "people.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{
+		"00123":   {"emp": "EMP0042", "ssn": "123-45-6789", "number": 123.0, "share": "25%", "rate": 0.25, "plain": "12.5", "text": "123"},
+		"00124":   {"emp": "EMP0007", "ssn": "012-34-5678", "number": 124.0, "share": "12.34%", "rate": 0.125, "plain": "1234.5", "text": "00123"},
+		"00126":   {"emp": "-EMP0042", "ssn": "000-00-0000", "share": "-5.0%", "rate": -0.05, "plain": "3"},
+		"00127":   {"emp": "EMP12345", "ssn": "1234-56-7890", "share": "100.0%"},
+		"1234567": {"share": "-0.3%"},
+		"128":     {"share": "50%", "rate": 0.5},
+	}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
+// payMapping reads id and the two pay columns of pay.xlsx, below the
+// header row headerRow ("" for the default).
+func payMapping(headerRow string) string {
+	hr := ""
+	if headerRow != "" {
+		hr = "\n    header_row: " + headerRow
+	}
+	return `
+sources:
+  - name: pay
+    files: [pay.xlsx]
+    format: xlsx` + hr + `
+    columns:
+      - {name: id, required: true}
+      - {name: net, type: float, required: true}
+      - {name: gross, type: float}
+    nodes:
+      - {label: Payslip, key: id, properties: [net, gross]}
+`
+}
+
+// writeMerged writes rows into pay.xlsx and merges the ranges.
+func writeMerged(t *testing.T, rows [][]any, merges ...string) string {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	require.NoError(t, f.SetSheetName("Sheet1", "Pay"))
+	for i, row := range rows {
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow("Pay", cell, &row))
+	}
+	for _, m := range merges {
+		from, to, _ := strings.Cut(m, ":")
+		require.NoError(t, f.MergeCell("Pay", from, to))
+	}
+	file := filepath.Join(t.TempDir(), "pay.xlsx")
+	require.NoError(t, f.SaveAs(file))
+	return file
+}
+
+// TestXLSXMergedHeaderCells reads headers with merged cells: a header of
+// two rows, whose cells merged down from the row above name their columns
+// in the row header_row names, a title merged across the sheet above it,
+// and a header cell merged across columns, which names the first of them:
+// Excel keeps a merged range's value in its first cell, and a cell merged
+// in each row as the header is has its value there too. The other columns
+// of the range have no name, and are not read.
+func TestXLSXMergedHeaderCells(t *testing.T) {
+	tests := []struct {
+		name      string
+		headerRow string
+		rows      [][]any
+		merges    []string
+		want      map[string]map[string]any
+	}{
+		{"a header of two rows", "2", [][]any{{"id", "pay"}, {nil, "net", "gross"}, {"a", 1, 2}}, []string{"A1:A2", "B1:C1"},
+			map[string]map[string]any{"a": {"net": 1.0, "gross": 2.0}}},
+		{"a title merged across, with header_row", "2", [][]any{{"Payroll 2024"}, {"id", "net", "gross"}, {"a", 1, 2}}, []string{"A1:C1"},
+			map[string]map[string]any{"a": {"net": 1.0, "gross": 2.0}}},
+		{"a header cell merged across columns, merged rows below", "", [][]any{{"id", "net"}, {"a", 1}, {"b", 3}}, []string{"B1:C1", "B2:C2", "B3:C3"},
+			map[string]map[string]any{"a": {"net": 1.0}, "b": {"net": 3.0}}},
+		{"a header cell merged across columns, values in both", "", [][]any{{"id", "net"}, {"a", 1, "EUR"}}, []string{"B1:C1"},
+			map[string]map[string]any{"a": {"net": 1.0}}},
+		{"a header cell merged over two rows and columns", "2", [][]any{{"id", "net", nil, "pay"}, {nil, nil, nil, "gross"}, {"a", 1, "EUR", 2}}, []string{"A1:A2", "B1:C2"},
+			map[string]map[string]any{"a": {"net": 1.0, "gross": 2.0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStructured(t, mustMapping(t, payMapping(tt.headerRow)), parser.StructuredConfig{})
+			p, err := parseFile(t, s, "pay.xlsx", writeMerged(t, tt.rows, tt.merges...))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, p.properties(t))
+			assert.Empty(t, p.rejected())
+		})
+	}
+}
+
+// TestXLSXMergedHeaderCellsErrors rejects a header missing columns below
+// a title or a heading merged across columns, naming the merged cells.
+func TestXLSXMergedHeaderCellsErrors(t *testing.T) {
+	const hint = "a title or a heading over several columns: if the header is below it, set header_row in the source to its row number"
+	twoRows := [][]any{{"id", "pay"}, {nil, "net", "gross"}, {"a", 1, 2}}
+	tests := []struct {
+		name      string
+		headerRow string
+		rows      [][]any
+		merges    []string
+		want      string
+	}{
+		{"a heading over two columns, without header_row", "", twoRows, []string{"A1:A2", "B1:C1"},
+			`pay.xlsx: sheet Pay: source pay: header (row 1): missing required columns: net (header: id, pay); cells B1:C1 ("pay") are merged, ` + hint},
+		{"a heading over two columns, header_row on it", "1", twoRows, []string{"A1:A2", "B1:C1"},
+			`pay.xlsx: sheet Pay: source pay: header (row 1, header_row: 1): missing required columns: net (header: id, pay); cells B1:C1 ("pay") are merged, ` + hint},
+		{"a title merged across, without header_row", "", [][]any{{"Payroll 2024"}, {"id", "net", "gross"}, {"a", 1, 2}}, []string{"A1:C1"},
+			`pay.xlsx: sheet Pay: source pay: header (row 1): missing required columns: id, net (header: Payroll 2024); cells A1:C1 ("Payroll 2024") are merged, ` + hint},
+		{"two headings", "", [][]any{{"id", "pay", nil, "tax"}, {nil, "net", "gross", "rate", "due"}, {"a", 1, 2, 3, 4}}, []string{"B1:C1", "D1:E1"},
+			`pay.xlsx: sheet Pay: source pay: header (row 1): missing required columns: net (header: id, pay, tax); cells B1:C1 ("pay"), D1:E1 ("tax") are merged, titles or headings over several columns: if the header is below them, set header_row in the source to its row number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStructured(t, mustMapping(t, payMapping(tt.headerRow)), parser.StructuredConfig{})
+			p, err := parseFile(t, s, "pay.xlsx", writeMerged(t, tt.rows, tt.merges...))
+			requireRejected(t, p, err)
+			assert.EqualError(t, err, tt.want)
+		})
+	}
 }

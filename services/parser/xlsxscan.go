@@ -48,6 +48,10 @@ import (
 // day (a fraction of a day with a format of times alone, h:mm) reads as
 // hh:mm:ss.
 //
+// A number cell whose format pads it with zeros or shows it as a
+// percentage (numfmt.go) reads in a text column as the sheet shows it
+// (00123, EMP0123, 25.0%).
+//
 // A number cell and a text cell holding the same characters ("1.234") give
 // the same raw value, while a column that reads text with a format (1.234
 // meaning 1234) must tell them apart: the scan says which of its cells are
@@ -65,11 +69,13 @@ type cellNote struct {
 	// text differs ("" otherwise): the shortest form of a number stored in
 	// another, TRUE or FALSE for a boolean (stored as 1 or 0).
 	text string
-	// date is the date a number with a date format shows, in ISO form
-	// (YYYY-MM-DD, with THH:MM:SS for a time of day), or the time of day
-	// (hh:mm:ss) one with a format of times alone shows, for a text
-	// column; "" for other cells and serials that are no date or time.
-	date string
+	// shown is the value a text column reads where a number's format
+	// shows it as other text: the date a number with a date format
+	// shows, in ISO form (YYYY-MM-DD, with THH:MM:SS for a time of day),
+	// the time of day (hh:mm:ss) one with a format of times alone shows,
+	// or the text of a zero-padded number or a percentage (shownNumber);
+	// "" for other cells and serials that are no date or time.
+	shown string
 	// typed marks a number or date cell (rather than text) in a column
 	// of cellScan.typedCols.
 	typed bool
@@ -157,10 +163,11 @@ func (s *cellScan) readRow() error {
 		col                int
 		typ                string
 		hasFormula, cached bool
-		zero               bool // the stored result is the number 0
-		date               bool // a date or time format
-		time               bool // a format of times alone
-		boolean            bool // a number with a boolean format
+		zero               bool          // the stored result is the number 0
+		date               bool          // a date or time format
+		time               bool          // a format of times alone
+		boolean            bool          // a number with a boolean format
+		format             *numberFormat // a format showing other text (shownNumber)
 		note               cellNote
 	}
 	cell.col = -1
@@ -168,7 +175,7 @@ func (s *cellScan) readRow() error {
 		cell.note.col = cell.col
 		cell.note.placeholder = cell.hasFormula && cell.zero && s.recalc
 		cell.note.uncached = cell.hasFormula && !cell.cached || cell.note.placeholder
-		if cell.note.uncached || cell.note.text != "" || cell.note.date != "" || cell.note.typed {
+		if cell.note.uncached || cell.note.text != "" || cell.note.shown != "" || cell.note.typed {
 			s.notes = append(s.notes, cell.note)
 		}
 	}
@@ -195,11 +202,15 @@ func (s *cellScan) readRow() error {
 			}
 			cell.typ, _ = xmlAttr(attrs, "t")
 			cell.hasFormula, cell.cached, cell.zero, cell.note = false, false, false, cellNote{}
-			kind := s.dates.kind(attrs)
+			style, kind := s.dates.style(attrs)
 			number := cell.typ == "" || cell.typ == "n"
 			cell.date = number && (kind == dateTime || kind == timeOfDay)
 			cell.time = kind == timeOfDay
 			cell.boolean = number && kind == booleanNumber
+			cell.format = nil
+			if number && kind == shownNumber {
+				cell.format = s.dates.shown[style]
+			}
 			if empty {
 				done()
 			}
@@ -245,29 +256,32 @@ func (s *cellScan) readRow() error {
 				case cell.boolean:
 					cell.note.text = boolText[string(text)]
 				case cell.time:
-					cell.note.date = timeText(text)
+					cell.note.shown = timeText(text)
 				case cell.date:
-					cell.note.date = s.dates.iso(text)
+					cell.note.shown = s.dates.iso(text)
+				case cell.format != nil:
+					cell.note.shown = cell.format.render(text)
 				}
 			case "b":
 				cell.note.text = boolText[string(text)]
 			case "d":
-				cell.note.date = isoDateCell(text)
+				cell.note.shown = isoDateCell(text)
 			}
 		}
 	}
 }
 
 // dateStyles are the cell styles (by index) of a workbook whose number
-// format shows a date, a time of day or a boolean; date1904 is its date
-// system.
+// format shows a date, a time of day, a boolean or a number as other text
+// (shown has the formats of those); date1904 is its date system.
 type dateStyles struct {
 	styles   map[int]dateKind
+	shown    map[int]*numberFormat
 	date1904 bool
 }
 
 // dateKind is what a number format shows of a number: a date, a time of
-// day, a boolean or none of these.
+// day, a boolean, other text than the number or none of these.
 type dateKind int
 
 const (
@@ -275,13 +289,21 @@ const (
 	dateTime               // a date, maybe with a time
 	timeOfDay              // a time alone (h:mm, mm:ss)
 	booleanNumber          // 1 or 0 as TRUE or FALSE ("TRUE";"TRUE";"FALSE")
+	shownNumber            // zero-padded or a percentage (parseNumberFormat)
 )
 
 // kind returns the dateKind of the style of a cell with the attribute
 // text attrs.
 func (d dateStyles) kind(attrs []byte) dateKind {
+	_, k := d.style(attrs)
+	return k
+}
+
+// style returns the style index of a cell with the attribute text attrs
+// and its dateKind; the index is meaningless for notDate.
+func (d dateStyles) style(attrs []byte) (int, dateKind) {
 	if len(d.styles) == 0 {
-		return notDate
+		return 0, notDate
 	}
 	var v []byte
 	if i := bytes.Index(attrs, styleAttr); i >= 0 { // as writers write it
@@ -293,14 +315,14 @@ func (d dateStyles) kind(attrs []byte) dateKind {
 	n := 0
 	for _, c := range v {
 		if c < '0' || c > '9' || n > excelize.MaxCellStyles {
-			return notDate
+			return 0, notDate
 		}
 		n = n*10 + int(c-'0')
 	}
 	if len(v) == 0 {
-		return notDate
+		return 0, notDate
 	}
-	return d.styles[n]
+	return n, d.styles[n]
 }
 
 // styleAttr starts a cell's style attribute, as writers write it.
@@ -339,8 +361,9 @@ func isoText(t time.Time) string {
 
 // readDateStyles finds the cell styles of the workbook's styles part whose
 // number format shows a date (a built-in date format or a custom one with
-// days or years) or a time of day (h:mm; not [h]:mm, which shows a number
-// of hours).
+// days or years), a time of day (h:mm; not [h]:mm, which shows a number
+// of hours), a boolean or a number as other text (a built-in or custom
+// percentage, a zero-padded custom format).
 func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 	d := dateStyles{date1904: date1904}
 	if findPart(zr, "xl/styles.xml") == nil {
@@ -365,10 +388,18 @@ func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 	for _, id := range builtInTimeFormats {
 		dateFmt[id] = timeOfDay
 	}
+	shown := map[int]*numberFormat{}
+	for id, f := range builtInShownFormats {
+		dateFmt[id], shown[id] = shownNumber, f
+	}
 	for _, nf := range st.NumFmts {
 		dateFmt[nf.ID] = formatKind(nf.Code)
-		if isBooleanFormat(nf.Code) {
+		delete(shown, nf.ID)
+		switch f, ok := parseNumberFormat(nf.Code); {
+		case isBooleanFormat(nf.Code):
 			dateFmt[nf.ID] = booleanNumber
+		case dateFmt[nf.ID] == notDate && ok:
+			dateFmt[nf.ID], shown[nf.ID] = shownNumber, f
 		}
 	}
 	for i, xf := range st.Xfs {
@@ -377,9 +408,29 @@ func readDateStyles(zr *zip.Reader, date1904 bool) (dateStyles, error) {
 				d.styles = map[int]dateKind{}
 			}
 			d.styles[i] = k
+			if k == shownNumber {
+				if d.shown == nil {
+					d.shown = map[int]*numberFormat{}
+				}
+				d.shown[i] = shown[xf.NumFmtID]
+			}
 		}
 	}
 	return d, nil
+}
+
+// builtInShownFormats are the built-in number formats that show numbers
+// as other text: percentages. A numberFormat is read-only once parsed.
+var builtInShownFormats = map[int]*numberFormat{9: mustNumberFormat("0%"), 10: mustNumberFormat("0.00%")}
+
+// mustNumberFormat parses a format code known to be a numberFormat, for
+// package-level values.
+func mustNumberFormat(code string) *numberFormat {
+	f, ok := parseNumberFormat(code)
+	if !ok {
+		panic("parser: not a number format showing other text: " + code)
+	}
+	return f
 }
 
 // builtInDateFormats are the built-in number formats of dates (14 to 17,
