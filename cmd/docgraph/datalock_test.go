@@ -165,10 +165,7 @@ func TestUpWatchFolder(t *testing.T) {
 
 // An address in use fails up at once, before anything starts.
 func TestUpAddressInUse(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = taken.Close() })
-	addr := taken.Addr().String()
+	addr := takenAddr(t)
 	tests := []struct {
 		name    string
 		args    []string
@@ -194,10 +191,7 @@ func TestUpAddressInUse(t *testing.T) {
 // left empty, so that no folder looks like docgraph data to the operator
 // commands; one that existed before stays.
 func TestFailedUpRemovesTheDataItCreated(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = taken.Close() })
-	addr := taken.Addr().String()
+	addr := takenAddr(t)
 	tests := []struct {
 		name    string
 		args    []string
@@ -232,12 +226,10 @@ func TestFailedUpRemovesTheDataItCreated(t *testing.T) {
 // --nats URL), finds the metrics port of the first taken: the error says
 // what to do about it.
 func TestWorkerMetricsAddressInUse(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = taken.Close() })
+	addr := takenAddr(t)
 	ns := bustest.NewServer(t)
-	_, _, err = docgraph(t, "worker", "parser", "--nats", ns.ClientURL(), "--data", t.TempDir(), "--metrics-addr", taken.Addr().String())
-	require.ErrorContains(t, err, "metrics.addr: listen tcp "+taken.Addr().String()+": bind: address already in use")
+	_, _, err := docgraph(t, "worker", "parser", "--nats", ns.ClientURL(), "--data", t.TempDir(), "--metrics-addr", addr)
+	require.ErrorContains(t, err, "metrics.addr: listen tcp "+addr+": bind: address already in use")
 	require.ErrorContains(t, err, "give each docgraph process on this machine its own --metrics-addr")
 }
 
@@ -265,4 +257,14 @@ func TestUpDataInsideTheWatchedFolder(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("up --watch %s --data %s still runs:\n%s", inbox, inbox, p.log())
 	}
+}
+
+// takenAddr returns an address on 127.0.0.1 that the test holds, so that
+// listening on it fails.
+func takenAddr(t *testing.T) string {
+	t.Helper()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	return taken.Addr().String()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/docgraph/docgraph/pkg/disk/disktest"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/graphtest"
+	"github.com/docgraph/docgraph/pkg/testwait"
 )
 
 const reopenedMsg = "graph reopened after a fatal error"
@@ -224,7 +225,7 @@ func TestReadsDuringReopen(t *testing.T) {
 	for i := range succeeded {
 		before[i] = succeeded[i].Load()
 	}
-	waitFor(t, 10*time.Second, func() error {
+	testwait.Until(t, 10*time.Second, func() error {
 		for i := range succeeded {
 			if succeeded[i].Load() == before[i] {
 				return fmt.Errorf("read %d has not succeeded since the reopen", i)
@@ -239,17 +240,4 @@ func TestReadsDuringReopen(t *testing.T) {
 		t.Errorf("read: %v", err)
 	}
 	assert.Equal(t, reference(t, batches[:2]), collect(t, s))
-}
-
-func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline, tick := time.After(timeout), time.NewTicker(10*time.Millisecond)
-	defer tick.Stop()
-	for err := cond(); err != nil; err = cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("not met within %s: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
 }
