@@ -24,6 +24,13 @@ type pending struct {
 	entries     map[string]*observation
 	watched     map[string]bool // directories watched (absolute)
 	watchFailed map[string]bool // directories whose watch failed (logged once)
+	// overLimit holds the directories of watchFailed that the system's
+	// limit of watches refused (inotify's max_user_watches): they are not
+	// logged one by one but counted, and their changes are found by the
+	// rescans.
+	overLimit map[string]bool
+	// limitReported is the number of overLimit last logged.
+	limitReported int
 }
 
 // covers reports whether an event is pending for rel or for a directory
@@ -67,7 +74,10 @@ func (p *pending) observe(rel string, st fs.FileInfo) *observation {
 }
 
 func newPending(fw *fsnotify.Watcher) *pending {
-	return &pending{fw: fw, entries: map[string]*observation{}, watched: map[string]bool{}, watchFailed: map[string]bool{}}
+	return &pending{
+		fw: fw, entries: map[string]*observation{}, watched: map[string]bool{},
+		watchFailed: map[string]bool{}, overLimit: map[string]bool{},
+	}
 }
 
 // touch queues rel after an event.
@@ -108,6 +118,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.mu.Lock()
 	w.watchDir(ctx, pend, w.root)
 	_, err = w.scan(ctx, pend)
+	w.reportWatches(ctx, pend)
 	w.mu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -132,6 +143,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			w.mu.Lock()
 			w.onEvent(ctx, pend, ev)
+			w.reportWatches(ctx, pend)
 			w.mu.Unlock()
 		case err, ok := <-fw.Errors:
 			if !ok {
@@ -162,12 +174,25 @@ func (w *Watcher) rescan(ctx context.Context, pend *pending) {
 	if _, err := w.scan(ctx, pend); err != nil && ctx.Err() == nil {
 		w.log.WarnContext(ctx, "rescan failed", slog.Any(keyErr, err))
 	}
+	w.reportWatches(ctx, pend)
 }
 
-// watchDir adds an fsnotify watch for one directory; a failure (e.g. the
-// inotify watch limit) is logged once, and the rescan covers the directory.
+// watchDir adds an fsnotify watch for one directory; a failure is logged
+// once, and the rescans cover the directory (and try to watch it again).
+// Directories refused by the system's limit of watches are counted instead
+// of logged, for reportWatches.
 func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
-	if err := pend.fw.Add(abs); err != nil {
+	add := pend.fw.Add
+	if w.addWatch != nil {
+		add = func(dir string) error { return w.addWatch(pend.fw, dir) }
+	}
+	if err := add(abs); err != nil {
+		if watchLimited(err) {
+			pend.watchFailed[abs] = true
+			pend.overLimit[abs] = true
+			return
+		}
+		delete(pend.overLimit, abs)
 		if !pend.watchFailed[abs] {
 			pend.watchFailed[abs] = true
 			w.log.WarnContext(ctx, "watch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
@@ -176,6 +201,38 @@ func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
 	}
 	pend.watched[abs] = true
 	delete(pend.watchFailed, abs)
+	delete(pend.overLimit, abs)
+}
+
+// watchLimited reports whether err is the system's limit of watches:
+// inotify's max_user_watches (ENOSPC, "no space left on device", which is
+// no disk full), or the open files that kqueue needs per directory (EMFILE).
+func watchLimited(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE)
+}
+
+// reportWatches says when directories go unwatched for the system's limit
+// of watches, and when they are all watched again: one line for all of
+// them, not one per directory. w.mu is held.
+func (w *Watcher) reportWatches(ctx context.Context, pend *pending) {
+	n := len(pend.overLimit)
+	w.m.unwatched.Set(float64(n))
+	was := pend.limitReported
+	pend.limitReported = n
+	switch {
+	case n > 0 && was == 0:
+		w.log.WarnContext(ctx, "directories not watched: the system's limit of file watches is reached",
+			slog.String("root", w.root),
+			slog.Int("directories", n),
+			slog.Int("watched", len(pend.watched)),
+			slog.Duration("rescan", w.cfg.Rescan),
+			slog.String("hint", "changes in these directories are found by the rescan only, every watch.rescan; "+
+				"raise the limit (Linux: sysctl fs.inotify.max_user_watches=524288; macOS: ulimit -n) "+
+				"and restart to follow them at once"))
+	case n == 0 && was > 0:
+		w.log.InfoContext(ctx, "all directories watched again", slog.String("root", w.root),
+			slog.Int("watched", len(pend.watched)))
+	}
 }
 
 // unwatchTree drops the watches of a directory that was moved or deleted
@@ -201,6 +258,7 @@ func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) bo
 	for abs := range pend.watchFailed {
 		if within(dir, abs) {
 			delete(pend.watchFailed, abs)
+			delete(pend.overLimit, abs)
 		}
 	}
 	return true

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -646,4 +647,50 @@ func TestPendingCovers(t *testing.T) {
 	assert.False(t, p.covers("docs/other.md"))
 	assert.False(t, p.covers("gone.md"))
 	assert.False(t, p.covers("goner/x.md"))
+}
+
+// Directories over the system's limit of watches (inotify's
+// max_user_watches: ENOSPC, which reads "no space left on device") are
+// reported in one line that names the limit, not one line per directory,
+// counted in a gauge, and their changes are still published by the rescans.
+func TestRunReportsTheWatchLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = 100 * time.Millisecond
+	})
+	for i := range 5 {
+		e.write(t, fmt.Sprintf("d%d/a.md", i), "a")
+	}
+	var refuse atomic.Bool
+	refuse.Store(true)
+	e.w.addWatch = func(fw *fsnotify.Watcher, dir string) error {
+		if refuse.Load() && dir != e.root {
+			return fmt.Errorf("watch %s: %w", dir, syscall.ENOSPC)
+		}
+		return fw.Add(dir)
+	}
+	startRun(t, e.w)
+	waitFor(t, runTimeout, func() error {
+		if len(e.logs.lines(t, "watching folder")) == 0 {
+			return errors.New("initial scan not done")
+		}
+		return nil
+	})
+	assert.Empty(t, e.logs.lines(t, "watch directory"), "no line per directory")
+	limit := e.logs.lines(t, "directories not watched: the system's limit of file watches is reached")
+	require.Len(t, limit, 1)
+	assert.EqualValues(t, 5, limit[0]["directories"])
+	assert.Contains(t, limit[0]["hint"], "fs.inotify.max_user_watches")
+	assert.InDelta(t, 5, testutil.ToFloat64(e.w.m.unwatched), 0)
+
+	// A change in an unwatched directory is found by the rescan.
+	e.write(t, "d3/b.md", "written while unwatched")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "d3/b.md")) }, "discovered d3/b.md"))
+	assert.Len(t, e.logs.lines(t, "directories not watched: the system's limit of file watches is reached"), 1,
+		"said once, not at every rescan")
+
+	// Once watches are free again, the rescan watches the directories.
+	refuse.Store(false)
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.logs.lines(t, "all directories watched again")) }, "watched again"))
+	assert.InDelta(t, 0, testutil.ToFloat64(e.w.m.unwatched), 0)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +82,8 @@ type Watcher struct {
 	// publish, and at "sweep", before Run reads the whole state for the
 	// files of directories that are gone.
 	hook func(step, rel string)
+	// addWatch is a test hook standing in for fw.Add.
+	addWatch func(fw *fsnotify.Watcher, dir string) error
 }
 
 // New validates cfg and returns a Watcher publishing through js. The object
