@@ -98,7 +98,8 @@ func (p *pending) touch(rel, abs string) *observation {
 
 // Run publishes the folder's files until ctx ends: an initial scan, then
 // fsnotify events (directories created later are watched too) and a full
-// rescan every Config.Rescan. A file with events, or one the rescan finds
+// rescan every Config.Rescan (or longer, for a folder that takes long to
+// scan: see rescanSpacing). A file with events, or one the rescan finds
 // modified less than Config.Settle ago, is published once its size and
 // mtime have stayed the same for Settle, so a file being copied slowly is
 // published once, complete. Deletions and renames publish FileDeleted. Run
@@ -117,7 +118,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	pend := newPending(fw)
 	w.mu.Lock()
 	w.watchDir(ctx, pend, w.root)
-	_, err = w.scan(ctx, pend)
+	rep, err := w.scan(ctx, pend)
 	w.reportWatches(ctx, pend)
 	w.mu.Unlock()
 	if err != nil {
@@ -129,7 +130,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.log.InfoContext(ctx, "watching folder", slog.String("root", w.root),
 		slog.Duration("settle", w.cfg.Settle), slog.Duration("rescan", w.cfg.Rescan))
 
-	rescan := time.NewTicker(w.cfg.Rescan)
+	rescan := time.NewTimer(w.nextRescan(ctx, rep.Duration))
 	defer rescan.Stop()
 	tick := time.NewTicker(tickInterval(w.cfg.Settle))
 	defer tick.Stop()
@@ -149,12 +150,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if !ok {
 				return fmt.Errorf("watch %s: fsnotify errors closed", w.root)
 			}
-			w.log.WarnContext(ctx, "fsnotify error", slog.Any(keyErr, err))
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				w.rescan(ctx, pend)
+			if !errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.log.WarnContext(ctx, "fsnotify error", slog.Any(keyErr, err))
+				continue
 			}
+			w.log.WarnContext(ctx, "file events lost: rescanning the folder", slog.Any(keyErr, err),
+				slog.String("hint", "more changes at once than the system's event queue holds (Linux: fs.inotify.max_queued_events); "+
+					"the rescan finds them all"))
+			rescan.Reset(w.nextRescan(ctx, w.rescan(ctx, pend)))
 		case <-rescan.C:
-			w.rescan(ctx, pend)
+			rescan.Reset(w.nextRescan(ctx, w.rescan(ctx, pend)))
 		case <-tick.C:
 			w.mu.Lock()
 			w.settle(ctx, pend)
@@ -168,13 +173,47 @@ func tickInterval(settle time.Duration) time.Duration {
 	return min(max(settle/4, 5*time.Millisecond), 250*time.Millisecond)
 }
 
-func (w *Watcher) rescan(ctx context.Context, pend *pending) {
+// rescan scans the folder again and returns how long it took.
+func (w *Watcher) rescan(ctx context.Context, pend *pending) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	start := time.Now()
 	if _, err := w.scan(ctx, pend); err != nil && ctx.Err() == nil {
 		w.log.WarnContext(ctx, "rescan failed", slog.Any(keyErr, err))
 	}
 	w.reportWatches(ctx, pend)
+	return time.Since(start)
+}
+
+// rescanSpacing bounds the share of time rescans take: the next rescan
+// waits at least this many times as long as the last scan took. A scan
+// costs in proportion to the files (it walks the folder and reads the whole
+// state), so with a fixed interval a large enough folder would be rescanned
+// almost without pause; fsnotify follows the changes in between.
+const rescanSpacing = 20
+
+// rescanDelay is the wait before the next rescan, after a scan that took
+// last, for the configured interval.
+func rescanDelay(interval, last time.Duration) time.Duration {
+	return max(interval, rescanSpacing*last)
+}
+
+// nextRescan returns the wait before the next rescan and says when it
+// becomes longer than Config.Rescan, or returns to it.
+func (w *Watcher) nextRescan(ctx context.Context, last time.Duration) time.Duration {
+	d := rescanDelay(w.cfg.Rescan, last)
+	stretched := d > w.cfg.Rescan
+	if stretched != w.rescanStretched {
+		w.rescanStretched = stretched
+		if stretched {
+			w.log.InfoContext(ctx, "rescan interval lengthened: the folder takes long to scan",
+				slog.Duration("rescan", d), slog.Duration("configured", w.cfg.Rescan), slog.Duration("scan", last),
+				slog.String("hint", "rescans find what file events miss; they wait at least 20 times as long as a scan takes"))
+		} else {
+			w.log.InfoContext(ctx, "rescan interval back to the configured one", slog.Duration("rescan", d))
+		}
+	}
+	return d
 }
 
 // watchDir adds an fsnotify watch for one directory; a failure is logged

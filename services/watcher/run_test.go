@@ -694,3 +694,61 @@ func TestRunReportsTheWatchLimit(t *testing.T) {
 	waitFor(t, runTimeout, countIs(1, func() int { return len(e.logs.lines(t, "all directories watched again")) }, "watched again"))
 	assert.InDelta(t, 0, testutil.ToFloat64(e.w.m.unwatched), 0)
 }
+
+// A folder whose scan takes long is not rescanned almost back to back:
+// rescans take at most a twentieth of the time, and the change of interval
+// is said once each way.
+func TestRescanDelay(t *testing.T) {
+	tests := []struct {
+		name           string
+		interval, last time.Duration
+		want           time.Duration
+	}{
+		{name: "quick scan", interval: 30 * time.Second, last: 200 * time.Millisecond, want: 30 * time.Second},
+		{name: "scan of a twentieth", interval: 30 * time.Second, last: 1500 * time.Millisecond, want: 30 * time.Second},
+		{name: "long scan", interval: 30 * time.Second, last: 10 * time.Second, want: 200 * time.Second},
+		{name: "scan longer than the interval", interval: time.Second, last: 3 * time.Second, want: time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, rescanDelay(tt.interval, tt.last))
+		})
+	}
+
+	e := newEnv(t, func(c *Config) { c.Rescan = 30 * time.Second })
+	for _, last := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, time.Second, 2 * time.Second} {
+		e.w.nextRescan(t.Context(), last)
+	}
+	assert.Len(t, e.logs.lines(t, "rescan interval lengthened: the folder takes long to scan"), 2)
+	assert.Len(t, e.logs.lines(t, "rescan interval back to the configured one"), 1)
+}
+
+// Lost events (the system's event queue overflowed) are said as such, and
+// the rescan they start finds the changes.
+func TestRunRescansAfterLostEvents(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = time.Hour // only the rescan of the overflow
+	})
+	e.write(t, "d/a.md", "a")
+	fws := make(chan *fsnotify.Watcher, 1)
+	e.w.addWatch = func(fw *fsnotify.Watcher, dir string) error {
+		if dir == e.root {
+			select {
+			case fws <- fw:
+			default:
+			}
+			return fw.Add(dir)
+		}
+		return syscall.ENOSPC // no events from d
+	}
+	startRun(t, e.w)
+	fw := <-fws
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "d/a.md")) }, "discovered d/a.md"))
+	e.write(t, "d/b.md", "b")
+	fw.Errors <- fsnotify.ErrEventOverflow
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "d/b.md")) }, "discovered d/b.md"))
+	lost := e.logs.lines(t, "file events lost: rescanning the folder")
+	require.Len(t, lost, 1)
+	assert.Contains(t, lost[0]["hint"], "max_queued_events")
+}

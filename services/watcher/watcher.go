@@ -66,6 +66,9 @@ type Watcher struct {
 	// othersLogged is set once a scan has logged the documents other
 	// folders hold in the state.
 	othersLogged bool
+	// rescanStretched is set while Run waits longer than Config.Rescan
+	// between rescans (rescanSpacing). Only Run's goroutine uses it.
+	rescanStretched bool
 
 	// smu guards skipped, failed, warned, links and a scan's pending set,
 	// which the files of one scan visited in parallel share.
