@@ -44,6 +44,20 @@ const (
 // and partial-download files.
 var editorPatterns = []string{"*.swp", "*.swx", "~$*", "*~", "#*#", "*.part", "*.tmp", "*.crdownload", ".#*"}
 
+// isEditorFile reports whether name matches one of editorPatterns. Each
+// pattern has one "*" and no other wildcard, so a prefix and a suffix
+// decide: path.Match, which tries the star at every position, took a
+// third of a rescan's time in a folder of many files.
+func isEditorFile(name string) bool {
+	for _, p := range editorPatterns {
+		pre, suf, _ := strings.Cut(p, "*")
+		if len(name) >= len(pre)+len(suf) && strings.HasPrefix(name, pre) && strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
+}
+
 // systemFiles are the names (any case) of files that operating systems
 // create and hide without a leading dot: Windows' thumbnail caches and
 // folder settings, and the custom icon of a macOS folder.
@@ -540,12 +554,8 @@ func (w *Watcher) nameRule(rel string, isDir bool) SkipReason {
 	if w.isExcluded(rel) {
 		return ReasonExcluded
 	}
-	if !isDir {
-		for _, p := range editorPatterns {
-			if ok, _ := path.Match(p, name); ok {
-				return ReasonEditor
-			}
-		}
+	if !isDir && isEditorFile(name) {
+		return ReasonEditor
 	}
 	for _, p := range w.cfg.Ignore {
 		// Patterns were checked by Validate, so Match cannot fail here.
