@@ -130,7 +130,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.log.InfoContext(ctx, "watching folder", slog.String("root", w.root),
 		slog.Duration("settle", w.cfg.Settle), slog.Duration("rescan", w.cfg.Rescan))
 
-	rescan := time.NewTimer(w.nextRescan(ctx, rep.Duration))
+	rescan := time.NewTimer(w.nextRescan(ctx, rep))
 	defer rescan.Stop()
 	tick := time.NewTicker(tickInterval(w.cfg.Settle))
 	defer tick.Stop()
@@ -173,16 +173,18 @@ func tickInterval(settle time.Duration) time.Duration {
 	return min(max(settle/4, 5*time.Millisecond), 250*time.Millisecond)
 }
 
-// rescan scans the folder again and returns how long it took.
-func (w *Watcher) rescan(ctx context.Context, pend *pending) time.Duration {
+// rescan scans the folder again and returns its report.
+func (w *Watcher) rescan(ctx context.Context, pend *pending) Report {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	start := time.Now()
-	if _, err := w.scan(ctx, pend); err != nil && ctx.Err() == nil {
+	rep, err := w.scan(ctx, pend)
+	if err != nil && ctx.Err() == nil {
 		w.log.WarnContext(ctx, "rescan failed", slog.Any(keyErr, err))
 	}
+	rep.Duration = time.Since(start)
 	w.reportWatches(ctx, pend)
-	return time.Since(start)
+	return rep
 }
 
 // rescanSpacing bounds the share of time rescans take: the next rescan
@@ -198,12 +200,19 @@ func rescanDelay(interval, last time.Duration) time.Duration {
 	return max(interval, rescanSpacing*last)
 }
 
-// nextRescan returns the wait before the next rescan and says when it
-// becomes longer than Config.Rescan, or returns to it.
-func (w *Watcher) nextRescan(ctx context.Context, last time.Duration) time.Duration {
+// nextRescan returns the wait before the next rescan, after the scan of
+// rep, and says when it becomes longer than Config.Rescan, or returns to
+// it. A scan that published or withdrew files (the first one of a new
+// folder, say) took the time of that work, which the next one will not
+// have: the interval stays as it was.
+func (w *Watcher) nextRescan(ctx context.Context, rep Report) time.Duration {
+	if rep.Count(Published)+rep.Count(Deleted) > 0 {
+		return max(w.cfg.Rescan, w.rescanWait)
+	}
+	last := rep.Duration
 	d := rescanDelay(w.cfg.Rescan, last)
-	stretched := d > w.cfg.Rescan
-	if stretched != w.rescanStretched {
+	w.rescanWait = d
+	if stretched := d > w.cfg.Rescan; stretched != w.rescanStretched {
 		w.rescanStretched = stretched
 		if stretched {
 			w.log.InfoContext(ctx, "rescan interval lengthened: the folder takes long to scan",

@@ -716,11 +716,15 @@ func TestRescanDelay(t *testing.T) {
 	}
 
 	e := newEnv(t, func(c *Config) { c.Rescan = 30 * time.Second })
+	published := Report{Duration: time.Minute, Results: []Result{{Path: "a.md", Outcome: Published}}}
+	assert.Equal(t, 30*time.Second, e.w.nextRescan(t.Context(), published),
+		"a scan that published files took the time of publishing them")
 	for _, last := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, time.Second, 2 * time.Second} {
-		e.w.nextRescan(t.Context(), last)
+		e.w.nextRescan(t.Context(), Report{Duration: last})
 	}
 	assert.Len(t, e.logs.lines(t, "rescan interval lengthened: the folder takes long to scan"), 2)
 	assert.Len(t, e.logs.lines(t, "rescan interval back to the configured one"), 1)
+	assert.Equal(t, 40*time.Second, e.w.nextRescan(t.Context(), published), "the last wait is kept")
 }
 
 // Lost events (the system's event queue overflowed) are said as such, and

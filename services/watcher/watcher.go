@@ -81,8 +81,10 @@ type Watcher struct {
 	// folders hold in the state.
 	othersLogged bool
 	// rescanStretched is set while Run waits longer than Config.Rescan
-	// between rescans (rescanSpacing). Only Run's goroutine uses it.
+	// between rescans (rescanSpacing), rescanWait is that wait. Only Run's
+	// goroutine uses them.
 	rescanStretched bool
+	rescanWait      time.Duration
 
 	// smu guards skipped, failed, warned, links and a scan's pending set,
 	// which the files of one scan visited in parallel share.
