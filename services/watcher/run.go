@@ -31,6 +31,20 @@ type pending struct {
 	overLimit map[string]bool
 	// limitReported is the number of overLimit last logged.
 	limitReported int
+	// subdirs holds, by directory, its subdirectories in watched or
+	// watchFailed, so that a directory gone drops the watches under it
+	// without going through all of them.
+	subdirs map[string]map[string]bool
+}
+
+// known records abs, a directory watched or whose watch failed, under its
+// parent.
+func (p *pending) known(abs string) {
+	parent := filepath.Dir(abs)
+	if p.subdirs[parent] == nil {
+		p.subdirs[parent] = map[string]bool{}
+	}
+	p.subdirs[parent][abs] = true
 }
 
 // covers reports whether an event is pending for rel or for a directory
@@ -76,7 +90,7 @@ func (p *pending) observe(rel string, st fs.FileInfo) *observation {
 func newPending(fw *fsnotify.Watcher) *pending {
 	return &pending{
 		fw: fw, entries: map[string]*observation{}, watched: map[string]bool{},
-		watchFailed: map[string]bool{}, overLimit: map[string]bool{},
+		watchFailed: map[string]bool{}, overLimit: map[string]bool{}, subdirs: map[string]map[string]bool{},
 	}
 }
 
@@ -234,6 +248,7 @@ func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
 	if w.addWatch != nil {
 		add = func(dir string) error { return w.addWatch(pend.fw, dir) }
 	}
+	pend.known(abs)
 	if err := add(abs); err != nil {
 		if watchLimited(err) {
 			pend.watchFailed[abs] = true
@@ -294,21 +309,26 @@ func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) bo
 	if !pend.watched[dir] && !pend.watchFailed[dir] {
 		return false // a file, or a directory nothing watches
 	}
-	for abs := range pend.watched {
-		if !within(dir, abs) {
-			continue
+	// Only the directories under dir are visited: deleting a tree of n
+	// directories sends n events, and going through every watch for each
+	// would take time in the square of n.
+	var drop func(abs string)
+	drop = func(abs string) {
+		for sub := range pend.subdirs[abs] {
+			drop(sub)
 		}
-		delete(pend.watched, abs)
-		if err := pend.fw.Remove(abs); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
-			w.log.DebugContext(ctx, "unwatch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
+		delete(pend.subdirs, abs)
+		if pend.watched[abs] {
+			delete(pend.watched, abs)
+			if err := pend.fw.Remove(abs); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
+				w.log.DebugContext(ctx, "unwatch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
+			}
 		}
+		delete(pend.watchFailed, abs)
+		delete(pend.overLimit, abs)
 	}
-	for abs := range pend.watchFailed {
-		if within(dir, abs) {
-			delete(pend.watchFailed, abs)
-			delete(pend.overLimit, abs)
-		}
-	}
+	drop(dir)
+	delete(pend.subdirs[filepath.Dir(dir)], dir)
 	return true
 }
 
