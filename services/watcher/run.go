@@ -489,15 +489,16 @@ func (w *Watcher) sweep(ctx context.Context, dirs []string) {
 	}
 	// A directory replaced by a file or by a symlink (scans do not follow
 	// symlinks to directories) holds none of the files under its path.
-	var replaced []string
+	replaced := dirSet{}
 	for _, d := range dirs {
 		if st, err := os.Lstat(w.abs(d)); err == nil && !st.IsDir() {
-			replaced = append(replaced, d)
+			replaced[d] = true
 		}
 	}
+	goneDirs := newDirSet(dirs)
 	for _, p := range slices.Sorted(maps.Keys(recs)) {
 		r := recs[p]
-		if !r.live() || !r.ownedBy(w.root) || !inAny(p, dirs) {
+		if !r.live() || !r.ownedBy(w.root) || !inAny(p, goneDirs) {
 			continue
 		}
 		if _, err := os.Lstat(w.abs(p)); inAny(p, replaced) || notExist(err) {

@@ -61,3 +61,45 @@ func BenchmarkUnwatchTree(b *testing.B) {
 		}
 	}
 }
+
+func TestInAny(t *testing.T) {
+	dirs := newDirSet([]string{"a/b", "c"})
+	tests := []struct {
+		give string
+		want bool
+	}{
+		{give: "a/b", want: true},
+		{give: "a/b/x.md", want: true},
+		{give: "a/b/c/x.md", want: true},
+		{give: "c/x.md", want: true},
+		{give: "a/bc/x.md", want: false},
+		{give: "a/x.md", want: false},
+		{give: "a", want: false},
+		{give: "cx.md", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			assert.Equal(t, tt.want, inAny(tt.give, dirs))
+		})
+	}
+	assert.False(t, inAny("a/b", nil))
+}
+
+// BenchmarkInAny checks 120,000 recorded files against the 5,000
+// directories of a deleted tree, as sweep does.
+func BenchmarkInAny(b *testing.B) {
+	var dirs []string
+	for i := range 5000 {
+		dirs = append(dirs, fmt.Sprintf("d%02d/e%03d", i/100, i%100))
+	}
+	set := newDirSet(dirs)
+	paths := make([]string, 120_000)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("minutes/f%02d/%06d-steering-committee.md", i%100, i)
+	}
+	for b.Loop() {
+		for _, p := range paths {
+			inAny(p, set)
+		}
+	}
+}

@@ -375,6 +375,7 @@ feed:
 		rep.Results = append(rep.Results, res)
 	}
 	var gone []*record
+	incompleteSet := newDirSet(incomplete)
 	for _, p := range slices.Sorted(maps.Keys(recs)) {
 		rec := recs[p]
 		if err := ctx.Err(); err != nil {
@@ -386,7 +387,7 @@ feed:
 		case !rec.ownedBy(w.root):
 			// Published from another folder into the same data: that
 			// folder's scans withdraw it, not this one's.
-		case keep[p] || inAny(p, incomplete):
+		case keep[p] || inAny(p, incompleteSet):
 		default:
 			gone = append(gone, rec)
 		}
@@ -519,13 +520,35 @@ func (w *Watcher) logOtherRoots(ctx context.Context, recs map[string]*record) {
 			"'docgraph ingest FOLDER', or 'docgraph reconcile --watch FOLDER --fix' while docgraph runs"))
 }
 
-func inAny(p string, dirs []string) bool {
+// dirSet is a set of directories (relative, slash-separated).
+type dirSet map[string]bool
+
+func newDirSet(dirs []string) dirSet {
+	s := make(dirSet, len(dirs))
 	for _, d := range dirs {
-		if under(p, d) {
+		s[d] = true
+	}
+	return s
+}
+
+// inAny reports whether p is one of dirs or inside one. It looks up p and
+// each directory above it, so that checking every recorded file against
+// the directories of a deleted tree takes time in the number of files, not
+// in files times directories.
+func inAny(p string, dirs dirSet) bool {
+	if len(dirs) == 0 {
+		return false
+	}
+	for {
+		if dirs[p] {
 			return true
 		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			return false
+		}
+		p = p[:i]
 	}
-	return false
 }
 
 // rel returns abs relative to the root with forward slashes.
