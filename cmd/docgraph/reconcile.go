@@ -672,7 +672,7 @@ func graphDocuments(ctx context.Context, s *system, local bool) (map[string]stri
 		defer store.Close()
 		return store.Documents(ctx)
 	}
-	docs, err := graphapi.Documents(ctx, s.nc)
+	docs, err := graphapi.Documents(ctx, s.nc, s.js)
 	if errors.Is(err, graphapi.ErrNoServer) {
 		return nil, fmt.Errorf("no graph writer answers on %s", bus.RedactURL(s.cfg.NATS.URL))
 	}

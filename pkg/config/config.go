@@ -48,7 +48,7 @@ type Config struct {
 type WatchConfig struct {
 	Dir         string        `yaml:"dir" help:"folder to watch (recursively)"`
 	Settle      time.Duration `yaml:"settle" help:"a file is picked up once its size and mtime were stable this long"`
-	Rescan      time.Duration `yaml:"rescan" help:"periodic full rescan, for what file events miss"`
+	Rescan      time.Duration `yaml:"rescan" help:"periodic full rescan, for what file events miss; a folder whose scan takes over a twentieth of it is rescanned less often"`
 	MaxFileSize ByteSize      `yaml:"max_file_size" help:"larger files are refused (e.g. 256MiB)"`
 	Ignore      []string      `yaml:"ignore" help:"files and folders not to publish: glob patterns (Go's path.Match), comma-separated, each matched against the name and the path relative to the folder, e.g. archive,drafts/*,*.bak"`
 	AllowEmpty  bool          `yaml:"allow_empty" help:"a scan that finds the folder empty withdraws its files from the graph (by default they are kept: an empty folder that held files is taken for a share not mounted; files deleted while docgraph runs are withdrawn all the same)"`

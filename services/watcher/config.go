@@ -24,7 +24,8 @@ type Config struct {
 	// Run publishes it (default 1s). Scan does not wait.
 	Settle time.Duration
 	// Rescan is the interval of Run's full rescan, which catches what
-	// fsnotify misses (default 30s).
+	// fsnotify misses (default 30s). A folder whose rescan takes longer
+	// than a twentieth of it is rescanned less often (rescanSpacing).
 	Rescan time.Duration
 	// MaxFileSize is the largest file published, in bytes (default 256 MiB);
 	// larger files are refused with a warning.

@@ -15,6 +15,7 @@ type metrics struct {
 	bytes     prometheus.Counter
 	scan      prometheus.Histogram
 	held      prometheus.Gauge
+	unwatched prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,6 +38,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "docgraph", Subsystem: "watcher", Name: "files_held",
 			Help: "Recorded files the last scan kept though it found the watched folder empty (a share not mounted?).",
 		}),
+		unwatched: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "docgraph", Subsystem: "watcher", Name: "directories_unwatched",
+			Help: "Directories not watched for the system's limit of file watches, whose changes only rescans find.",
+		}),
 	}
 	var err error
 	m.published = register(reg, m.published, &err)
@@ -46,6 +51,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.bytes = register(reg, m.bytes, &err)
 	m.scan = register(reg, m.scan, &err)
 	m.held = register(reg, m.held, &err)
+	m.unwatched = register(reg, m.unwatched, &err)
 	if err != nil {
 		return nil, fmt.Errorf("register watcher metrics: %w", err)
 	}

@@ -24,6 +24,27 @@ type pending struct {
 	entries     map[string]*observation
 	watched     map[string]bool // directories watched (absolute)
 	watchFailed map[string]bool // directories whose watch failed (logged once)
+	// overLimit holds the directories of watchFailed that the system's
+	// limit of watches refused (inotify's max_user_watches): they are not
+	// logged one by one but counted, and their changes are found by the
+	// rescans.
+	overLimit map[string]bool
+	// limitReported is the number of overLimit last logged.
+	limitReported int
+	// subdirs holds, by directory, its subdirectories in watched or
+	// watchFailed, so that a directory gone drops the watches under it
+	// without going through all of them.
+	subdirs map[string]map[string]bool
+}
+
+// known records abs, a directory watched or whose watch failed, under its
+// parent.
+func (p *pending) known(abs string) {
+	parent := filepath.Dir(abs)
+	if p.subdirs[parent] == nil {
+		p.subdirs[parent] = map[string]bool{}
+	}
+	p.subdirs[parent][abs] = true
 }
 
 // covers reports whether an event is pending for rel or for a directory
@@ -67,7 +88,10 @@ func (p *pending) observe(rel string, st fs.FileInfo) *observation {
 }
 
 func newPending(fw *fsnotify.Watcher) *pending {
-	return &pending{fw: fw, entries: map[string]*observation{}, watched: map[string]bool{}, watchFailed: map[string]bool{}}
+	return &pending{
+		fw: fw, entries: map[string]*observation{}, watched: map[string]bool{},
+		watchFailed: map[string]bool{}, overLimit: map[string]bool{}, subdirs: map[string]map[string]bool{},
+	}
 }
 
 // touch queues rel after an event.
@@ -88,7 +112,8 @@ func (p *pending) touch(rel, abs string) *observation {
 
 // Run publishes the folder's files until ctx ends: an initial scan, then
 // fsnotify events (directories created later are watched too) and a full
-// rescan every Config.Rescan. A file with events, or one the rescan finds
+// rescan every Config.Rescan (or longer, for a folder that takes long to
+// scan: see rescanSpacing). A file with events, or one the rescan finds
 // modified less than Config.Settle ago, is published once its size and
 // mtime have stayed the same for Settle, so a file being copied slowly is
 // published once, complete. Deletions and renames publish FileDeleted. Run
@@ -107,7 +132,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 	pend := newPending(fw)
 	w.mu.Lock()
 	w.watchDir(ctx, pend, w.root)
-	_, err = w.scan(ctx, pend)
+	rep, err := w.scan(ctx, pend)
+	w.reportWatches(ctx, pend)
 	w.mu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -118,7 +144,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.log.InfoContext(ctx, "watching folder", slog.String("root", w.root),
 		slog.Duration("settle", w.cfg.Settle), slog.Duration("rescan", w.cfg.Rescan))
 
-	rescan := time.NewTicker(w.cfg.Rescan)
+	rescan := time.NewTimer(w.nextRescan(ctx, rep))
 	defer rescan.Stop()
 	tick := time.NewTicker(tickInterval(w.cfg.Settle))
 	defer tick.Stop()
@@ -132,17 +158,22 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			w.mu.Lock()
 			w.onEvent(ctx, pend, ev)
+			w.reportWatches(ctx, pend)
 			w.mu.Unlock()
 		case err, ok := <-fw.Errors:
 			if !ok {
 				return fmt.Errorf("watch %s: fsnotify errors closed", w.root)
 			}
-			w.log.WarnContext(ctx, "fsnotify error", slog.Any(keyErr, err))
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				w.rescan(ctx, pend)
+			if !errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.log.WarnContext(ctx, "fsnotify error", slog.Any(keyErr, err))
+				continue
 			}
+			w.log.WarnContext(ctx, "file events lost: rescanning the folder", slog.Any(keyErr, err),
+				slog.String("hint", "more changes at once than the system's event queue holds (Linux: fs.inotify.max_queued_events); "+
+					"the rescan finds them all"))
+			rescan.Reset(w.nextRescan(ctx, w.rescan(ctx, pend)))
 		case <-rescan.C:
-			w.rescan(ctx, pend)
+			rescan.Reset(w.nextRescan(ctx, w.rescan(ctx, pend)))
 		case <-tick.C:
 			w.mu.Lock()
 			w.settle(ctx, pend)
@@ -156,18 +187,75 @@ func tickInterval(settle time.Duration) time.Duration {
 	return min(max(settle/4, 5*time.Millisecond), 250*time.Millisecond)
 }
 
-func (w *Watcher) rescan(ctx context.Context, pend *pending) {
+// rescan scans the folder again and returns its report.
+func (w *Watcher) rescan(ctx context.Context, pend *pending) Report {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, err := w.scan(ctx, pend); err != nil && ctx.Err() == nil {
+	start := time.Now()
+	rep, err := w.scan(ctx, pend)
+	if err != nil && ctx.Err() == nil {
 		w.log.WarnContext(ctx, "rescan failed", slog.Any(keyErr, err))
 	}
+	rep.Duration = time.Since(start)
+	w.reportWatches(ctx, pend)
+	return rep
 }
 
-// watchDir adds an fsnotify watch for one directory; a failure (e.g. the
-// inotify watch limit) is logged once, and the rescan covers the directory.
+// rescanSpacing bounds the share of time rescans take: the next rescan
+// waits at least this many times as long as the last scan took. A scan
+// costs in proportion to the files (it walks the folder and reads the whole
+// state), so with a fixed interval a large enough folder would be rescanned
+// almost without pause; fsnotify follows the changes in between.
+const rescanSpacing = 20
+
+// rescanDelay is the wait before the next rescan, after a scan that took
+// last, for the configured interval.
+func rescanDelay(interval, last time.Duration) time.Duration {
+	return max(interval, rescanSpacing*last)
+}
+
+// nextRescan returns the wait before the next rescan, after the scan of
+// rep, and says when it becomes longer than Config.Rescan, or returns to
+// it. A scan that published or withdrew files (the first one of a new
+// folder, say) took the time of that work, which the next one will not
+// have: the interval stays as it was.
+func (w *Watcher) nextRescan(ctx context.Context, rep Report) time.Duration {
+	if rep.Count(Published)+rep.Count(Deleted) > 0 {
+		return max(w.cfg.Rescan, w.rescanWait)
+	}
+	last := rep.Duration
+	d := rescanDelay(w.cfg.Rescan, last)
+	w.rescanWait = d
+	if stretched := d > w.cfg.Rescan; stretched != w.rescanStretched {
+		w.rescanStretched = stretched
+		if stretched {
+			w.log.InfoContext(ctx, "rescan interval lengthened: the folder takes long to scan",
+				slog.Duration("rescan", d), slog.Duration("configured", w.cfg.Rescan), slog.Duration("scan", last),
+				slog.String("hint", "rescans find what file events miss; they wait at least 20 times as long as a scan takes"))
+		} else {
+			w.log.InfoContext(ctx, "rescan interval back to the configured one", slog.Duration("rescan", d))
+		}
+	}
+	return d
+}
+
+// watchDir adds an fsnotify watch for one directory; a failure is logged
+// once, and the rescans cover the directory (and try to watch it again).
+// Directories refused by the system's limit of watches are counted instead
+// of logged, for reportWatches.
 func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
-	if err := pend.fw.Add(abs); err != nil {
+	add := pend.fw.Add
+	if w.addWatch != nil {
+		add = func(dir string) error { return w.addWatch(pend.fw, dir) }
+	}
+	pend.known(abs)
+	if err := add(abs); err != nil {
+		if watchLimited(err) {
+			pend.watchFailed[abs] = true
+			pend.overLimit[abs] = true
+			return
+		}
+		delete(pend.overLimit, abs)
 		if !pend.watchFailed[abs] {
 			pend.watchFailed[abs] = true
 			w.log.WarnContext(ctx, "watch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
@@ -176,6 +264,38 @@ func (w *Watcher) watchDir(ctx context.Context, pend *pending, abs string) {
 	}
 	pend.watched[abs] = true
 	delete(pend.watchFailed, abs)
+	delete(pend.overLimit, abs)
+}
+
+// watchLimited reports whether err is the system's limit of watches:
+// inotify's max_user_watches (ENOSPC, "no space left on device", which is
+// no disk full), or the open files that kqueue needs per directory (EMFILE).
+func watchLimited(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE)
+}
+
+// reportWatches says when directories go unwatched for the system's limit
+// of watches, and when they are all watched again: one line for all of
+// them, not one per directory. w.mu is held.
+func (w *Watcher) reportWatches(ctx context.Context, pend *pending) {
+	n := len(pend.overLimit)
+	w.m.unwatched.Set(float64(n))
+	was := pend.limitReported
+	pend.limitReported = n
+	switch {
+	case n > 0 && was == 0:
+		w.log.WarnContext(ctx, "directories not watched: the system's limit of file watches is reached",
+			slog.String("root", w.root),
+			slog.Int("directories", n),
+			slog.Int("watched", len(pend.watched)),
+			slog.Duration("rescan", w.cfg.Rescan),
+			slog.String("hint", "changes in these directories are found by the rescan only, every watch.rescan; "+
+				"raise the limit (Linux: sysctl fs.inotify.max_user_watches=524288; macOS: ulimit -n) "+
+				"and restart to follow them at once"))
+	case n == 0 && was > 0:
+		w.log.InfoContext(ctx, "all directories watched again", slog.String("root", w.root),
+			slog.Int("watched", len(pend.watched)))
+	}
 }
 
 // unwatchTree drops the watches of a directory that was moved or deleted
@@ -189,20 +309,26 @@ func (w *Watcher) unwatchTree(ctx context.Context, pend *pending, dir string) bo
 	if !pend.watched[dir] && !pend.watchFailed[dir] {
 		return false // a file, or a directory nothing watches
 	}
-	for abs := range pend.watched {
-		if !within(dir, abs) {
-			continue
+	// Only the directories under dir are visited: deleting a tree of n
+	// directories sends n events, and going through every watch for each
+	// would take time in the square of n.
+	var drop func(abs string)
+	drop = func(abs string) {
+		for sub := range pend.subdirs[abs] {
+			drop(sub)
 		}
-		delete(pend.watched, abs)
-		if err := pend.fw.Remove(abs); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
-			w.log.DebugContext(ctx, "unwatch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
+		delete(pend.subdirs, abs)
+		if pend.watched[abs] {
+			delete(pend.watched, abs)
+			if err := pend.fw.Remove(abs); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
+				w.log.DebugContext(ctx, "unwatch directory", slog.String(keyPath, w.rel(abs)), slog.Any(keyErr, err))
+			}
 		}
+		delete(pend.watchFailed, abs)
+		delete(pend.overLimit, abs)
 	}
-	for abs := range pend.watchFailed {
-		if within(dir, abs) {
-			delete(pend.watchFailed, abs)
-		}
-	}
+	drop(dir)
+	delete(pend.subdirs[filepath.Dir(dir)], dir)
 	return true
 }
 
@@ -363,15 +489,16 @@ func (w *Watcher) sweep(ctx context.Context, dirs []string) {
 	}
 	// A directory replaced by a file or by a symlink (scans do not follow
 	// symlinks to directories) holds none of the files under its path.
-	var replaced []string
+	replaced := dirSet{}
 	for _, d := range dirs {
 		if st, err := os.Lstat(w.abs(d)); err == nil && !st.IsDir() {
-			replaced = append(replaced, d)
+			replaced[d] = true
 		}
 	}
+	goneDirs := newDirSet(dirs)
 	for _, p := range slices.Sorted(maps.Keys(recs)) {
 		r := recs[p]
-		if !r.live() || !r.ownedBy(w.root) || !inAny(p, dirs) {
+		if !r.live() || !r.ownedBy(w.root) || !inAny(p, goneDirs) {
 			continue
 		}
 		if _, err := os.Lstat(w.abs(p)); inAny(p, replaced) || notExist(err) {

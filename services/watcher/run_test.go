@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -646,4 +647,112 @@ func TestPendingCovers(t *testing.T) {
 	assert.False(t, p.covers("docs/other.md"))
 	assert.False(t, p.covers("gone.md"))
 	assert.False(t, p.covers("goner/x.md"))
+}
+
+// Directories over the system's limit of watches (inotify's
+// max_user_watches: ENOSPC, which reads "no space left on device") are
+// reported in one line that names the limit, not one line per directory,
+// counted in a gauge, and their changes are still published by the rescans.
+func TestRunReportsTheWatchLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = 100 * time.Millisecond
+	})
+	for i := range 5 {
+		e.write(t, fmt.Sprintf("d%d/a.md", i), "a")
+	}
+	var refuse atomic.Bool
+	refuse.Store(true)
+	e.w.addWatch = func(fw *fsnotify.Watcher, dir string) error {
+		if refuse.Load() && dir != e.root {
+			return fmt.Errorf("watch %s: %w", dir, syscall.ENOSPC)
+		}
+		return fw.Add(dir)
+	}
+	startRun(t, e.w)
+	waitFor(t, runTimeout, func() error {
+		if len(e.logs.lines(t, "watching folder")) == 0 {
+			return errors.New("initial scan not done")
+		}
+		return nil
+	})
+	assert.Empty(t, e.logs.lines(t, "watch directory"), "no line per directory")
+	limit := e.logs.lines(t, "directories not watched: the system's limit of file watches is reached")
+	require.Len(t, limit, 1)
+	assert.EqualValues(t, 5, limit[0]["directories"])
+	assert.Contains(t, limit[0]["hint"], "fs.inotify.max_user_watches")
+	assert.InDelta(t, 5, testutil.ToFloat64(e.w.m.unwatched), 0)
+
+	// A change in an unwatched directory is found by the rescan.
+	e.write(t, "d3/b.md", "written while unwatched")
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "d3/b.md")) }, "discovered d3/b.md"))
+	assert.Len(t, e.logs.lines(t, "directories not watched: the system's limit of file watches is reached"), 1,
+		"said once, not at every rescan")
+
+	// Once watches are free again, the rescan watches the directories.
+	refuse.Store(false)
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.logs.lines(t, "all directories watched again")) }, "watched again"))
+	assert.InDelta(t, 0, testutil.ToFloat64(e.w.m.unwatched), 0)
+}
+
+// A folder whose scan takes long is not rescanned almost back to back:
+// rescans take at most a twentieth of the time, and the change of interval
+// is said once each way.
+func TestRescanDelay(t *testing.T) {
+	tests := []struct {
+		name           string
+		interval, last time.Duration
+		want           time.Duration
+	}{
+		{name: "quick scan", interval: 30 * time.Second, last: 200 * time.Millisecond, want: 30 * time.Second},
+		{name: "scan of a twentieth", interval: 30 * time.Second, last: 1500 * time.Millisecond, want: 30 * time.Second},
+		{name: "long scan", interval: 30 * time.Second, last: 10 * time.Second, want: 200 * time.Second},
+		{name: "scan longer than the interval", interval: time.Second, last: 3 * time.Second, want: time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, rescanDelay(tt.interval, tt.last))
+		})
+	}
+
+	e := newEnv(t, func(c *Config) { c.Rescan = 30 * time.Second })
+	published := Report{Duration: time.Minute, Results: []Result{{Path: "a.md", Outcome: Published}}}
+	assert.Equal(t, 30*time.Second, e.w.nextRescan(t.Context(), published),
+		"a scan that published files took the time of publishing them")
+	for _, last := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, time.Second, 2 * time.Second} {
+		e.w.nextRescan(t.Context(), Report{Duration: last})
+	}
+	assert.Len(t, e.logs.lines(t, "rescan interval lengthened: the folder takes long to scan"), 2)
+	assert.Len(t, e.logs.lines(t, "rescan interval back to the configured one"), 1)
+	assert.Equal(t, 40*time.Second, e.w.nextRescan(t.Context(), published), "the last wait is kept")
+}
+
+// Lost events (the system's event queue overflowed) are said as such, and
+// the rescan they start finds the changes.
+func TestRunRescansAfterLostEvents(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Settle = 20 * time.Millisecond
+		c.Rescan = time.Hour // only the rescan of the overflow
+	})
+	e.write(t, "d/a.md", "a")
+	fws := make(chan *fsnotify.Watcher, 1)
+	e.w.addWatch = func(fw *fsnotify.Watcher, dir string) error {
+		if dir == e.root {
+			select {
+			case fws <- fw:
+			default:
+			}
+			return fw.Add(dir)
+		}
+		return syscall.ENOSPC // no events from d
+	}
+	startRun(t, e.w)
+	fw := <-fws
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "d/a.md")) }, "discovered d/a.md"))
+	e.write(t, "d/b.md", "b")
+	fw.Errors <- fsnotify.ErrEventOverflow
+	waitFor(t, runTimeout, countIs(1, func() int { return len(e.discovered(t, "d/b.md")) }, "discovered d/b.md"))
+	lost := e.logs.lines(t, "file events lost: rescanning the folder")
+	require.Len(t, lost, 1)
+	assert.Contains(t, lost[0]["hint"], "max_queued_events")
 }

@@ -39,12 +39,19 @@ type exportRequest struct {
 	Format string `json:"format"`
 }
 
+// reply answers a request. Documents travel in the reply when they fit in
+// one NATS message, and otherwise, like exports, as JSON in an object of
+// bus.BucketExports named by Object.
 type reply struct {
 	Error     string            `json:"error,omitempty"`
 	Stats     *graph.Stats      `json:"stats,omitempty"`
 	Documents map[string]string `json:"documents,omitempty"`
 	Object    string            `json:"object,omitempty"`
 }
+
+// replyHeadroom is what a reply leaves of the connection's maximum payload
+// for the protocol around it.
+const replyHeadroom = 4 << 10
 
 // Serve answers graph queries from st until ctx is done. An export is
 // written to a temporary file in tempDir ("" for the system's) first.
@@ -80,6 +87,17 @@ func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.
 			}
 		}
 		data, _ := json.Marshal(r)
+		if r.Documents != nil && int64(len(data)) > nc.MaxPayload()-replyHeadroom {
+			// A folder of many files: 100,000 paths with their sha256 are
+			// over 10 MB, more than a NATS message may carry.
+			name, err := putObject(ctx, js, func(w io.Writer) error { return json.NewEncoder(w).Encode(r.Documents) }, tempDir)
+			if err != nil {
+				r = reply{Error: "documents: " + err.Error()}
+			} else {
+				r = reply{Object: name}
+			}
+			data, _ = json.Marshal(r)
+		}
 		if err := m.Respond(data); err != nil {
 			log.Warn("graph api reply failed", slog.String("subject", m.Subject), slog.Any(logging.KeyErr, err))
 		}
@@ -101,29 +119,40 @@ func export(ctx context.Context, js jetstream.JetStream, st graph.Store, format,
 	default:
 		return "", fmt.Errorf("unknown export format %q", format)
 	}
+	name, err := putObject(ctx, js, func(w io.Writer) error { return write(ctx, st, w) }, tempDir)
+	if err != nil {
+		return "", fmt.Errorf("export: %w", err)
+	}
+	return name, nil
+}
+
+// putObject stores what write writes in a new object of
+// bus.BucketExports, through a temporary file in tempDir ("" for the
+// system's), and returns its name.
+func putObject(ctx context.Context, js jetstream.JetStream, write func(io.Writer) error, tempDir string) (string, error) {
 	if tempDir != "" {
 		if err := os.MkdirAll(tempDir, 0o750); err != nil {
-			return "", fmt.Errorf("export: %w", err)
+			return "", err
 		}
 	}
 	f, err := os.CreateTemp(tempDir, "docgraph-export-*")
 	if err != nil {
-		return "", fmt.Errorf("export: %w", err)
+		return "", err
 	}
 	defer func() { _ = f.Close(); _ = os.Remove(f.Name()) }()
-	if err := write(ctx, st, f); err != nil {
-		return "", fmt.Errorf("export: %w", err)
+	if err := write(f); err != nil {
+		return "", err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", fmt.Errorf("export: %w", err)
+		return "", err
 	}
 	obs, err := js.ObjectStore(ctx, bus.BucketExports)
 	if err != nil {
-		return "", fmt.Errorf("export: %w", err)
+		return "", err
 	}
 	name := "export-" + nuid.Next()
 	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: name}, f); err != nil {
-		return "", fmt.Errorf("export: %w", err)
+		return "", err
 	}
 	return name, nil
 }
@@ -161,13 +190,22 @@ func Stats(ctx context.Context, nc *nats.Conn) (graph.Stats, error) {
 	return *r.Stats, nil
 }
 
-// Documents asks a running graph writer for every Document's sha256.
-func Documents(ctx context.Context, nc *nats.Conn) (map[string]string, error) {
+// Documents asks a running graph writer for every Document's sha256. A
+// list too large for one NATS message comes through the object store.
+func Documents(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (map[string]string, error) {
 	r, err := request(ctx, nc, SubjectDocuments, struct{}{}, time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	return r.Documents, nil
+	if r.Object == "" {
+		return r.Documents, nil
+	}
+	var docs map[string]string
+	err = fetchObject(ctx, js, r.Object, func(rd io.Reader) error { return json.NewDecoder(rd).Decode(&docs) })
+	if err != nil {
+		return nil, fmt.Errorf("documents: %w", err)
+	}
+	return docs, nil
 }
 
 // Export asks a running graph writer for an export and copies it to w.
@@ -176,25 +214,35 @@ func Export(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, format s
 	if err != nil {
 		return err
 	}
-	obs, err := js.ObjectStore(ctx, bus.BucketExports)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	objects, err := bus.NewObjects(ctx, js, bus.BucketExports)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	obj, err := objects.Open(ctx, r.Object)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	_, err = io.Copy(w, obj)
-	_ = obj.Close()
-	if derr := obs.Delete(ctx, r.Object); err == nil && derr != nil {
-		err = derr
-	}
+	err = fetchObject(ctx, js, r.Object, func(rd io.Reader) error {
+		_, err := io.Copy(w, rd)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	return nil
+}
+
+// fetchObject hands the object name of bus.BucketExports to read, then
+// deletes it.
+func fetchObject(ctx context.Context, js jetstream.JetStream, name string, read func(io.Reader) error) error {
+	obs, err := js.ObjectStore(ctx, bus.BucketExports)
+	if err != nil {
+		return err
+	}
+	objects, err := bus.NewObjects(ctx, js, bus.BucketExports)
+	if err != nil {
+		return err
+	}
+	obj, err := objects.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	err = read(obj)
+	_ = obj.Close()
+	if derr := obs.Delete(ctx, name); err == nil && derr != nil {
+		err = derr
+	}
+	return err
 }

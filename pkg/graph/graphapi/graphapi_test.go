@@ -1,0 +1,77 @@
+package graphapi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/bus/bustest"
+	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/graph/graphapi"
+	"github.com/docgraph/docgraph/pkg/testwait"
+)
+
+// documentStore is a graph holding only Documents.
+type documentStore struct {
+	graph.Store
+	docs map[string]string
+}
+
+func (s documentStore) Documents(context.Context) (map[string]string, error) { return s.docs, nil }
+
+// The Documents of a folder of many files are more than one NATS message
+// carries (8 MiB embedded, 1 MiB by default): they come through the
+// object store, whole, and the object is removed.
+func TestDocuments(t *testing.T) {
+	tests := []struct {
+		name string
+		give int
+	}{
+		{name: "few", give: 3},
+		{name: "more than a message holds", give: 100_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns, nc, js := bustest.Provisioned(t)
+			docs := make(map[string]string, tt.give)
+			for i := range tt.give {
+				docs[fmt.Sprintf("minutes/%06d-steering-committee.md", i)] = strings.Repeat(fmt.Sprintf("%x", i%16), 64)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() {
+				done <- graphapi.Serve(ctx, nc, js, documentStore{docs: docs}, t.TempDir(), slog.New(slog.DiscardHandler))
+			}()
+			t.Cleanup(func() {
+				cancel()
+				assert.NoError(t, <-done)
+			})
+			client, cjs := bustest.Connect(t, ns)
+
+			var got map[string]string
+			testwait.Until(t, 10*time.Second, func() error {
+				var err error
+				got, err = graphapi.Documents(t.Context(), client, cjs)
+				if errors.Is(err, graphapi.ErrNoServer) {
+					return err // not serving yet
+				}
+				require.NoError(t, err)
+				return nil
+			})
+			assert.Len(t, got, tt.give)
+			assert.Equal(t, docs, got)
+			obs, err := cjs.ObjectStore(t.Context(), "docgraph_exports")
+			require.NoError(t, err)
+			left, err := obs.List(t.Context())
+			require.ErrorIs(t, err, jetstream.ErrNoObjectsFound, "the object is removed: %v", left)
+		})
+	}
+}
