@@ -385,7 +385,7 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			// DuckDB accepted the record: unreachable unless the two
 			// readers disagree, which must not pass silently.
 			return tableRow{line: rec.line, rowErr: &event.RowError{Line: rec.line, Value: clip(string(rec.raw)),
-				Error: fmt.Sprintf("%d fields, the header has %d", n, t.width)}}, true, nil
+				Error: fmt.Sprintf("%d fields where DuckDB read %d: the parser's two CSV readers disagree (a bug)", n, t.width)}}, true, nil
 		}
 		if blankRow(t.cells) {
 			// Delimiters alone, as spreadsheets save empty rows: a blank
@@ -773,16 +773,28 @@ func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
 
 // splitCSVCells splits one accepted record into cells (as
 // splitCSVRecord), filling cells up to its length, and returns the number
-// of fields. The record is converted to a string once; cells without
-// escapes are substrings of it.
+// of fields. Empty fields past len(cells) are not counted when every
+// field there is empty: DuckDB reads such a record (a delimiter ending
+// each line, as some programs write) as one of len(cells) fields. The
+// record is converted to a string once; cells without escapes are
+// substrings of it.
 func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 	line := string(raw)
 	n := 0
+	over := false // a field past len(cells) holds something
 	set := func(v string) {
 		if n < len(cells) {
 			cells[n] = v
+		} else if v != "" {
+			over = true
 		}
 		n++
+	}
+	count := func() int {
+		if n > len(cells) && !over {
+			return len(cells)
+		}
+		return n
 	}
 	for i := 0; ; {
 		if i < len(line) && line[i] == quote {
@@ -835,7 +847,7 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 			}
 			set(v)
 			if k >= len(line) {
-				return n
+				return count()
 			}
 			i = k + 1
 			continue
@@ -843,7 +855,7 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 		k := strings.IndexByte(line[i:], delim)
 		if k < 0 {
 			set(line[i:])
-			return n
+			return count()
 		}
 		set(line[i : i+k])
 		i += k + 1

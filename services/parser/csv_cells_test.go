@@ -32,6 +32,7 @@ func TestSplitCSVCellsMatchesDuckDB(t *testing.T) {
 		{name: "crlf and bom", data: []byte("\xEF\xBB\xBFa,b\r\n1,2\r\n\"3\r\n4\",5\r\n")},
 		{name: "blank lines and no final newline", data: []byte("a,b\n\n1, 2 \n\n\n x ,y")},
 		{name: "trailing empty fields", data: []byte("a,b,c\n1,,\n,,\n\"\",\"\",\"\"\n")},
+		{name: "empty fields past the header's", data: []byte("a,b\n1,2,\n3,4,,\"\"\n5,6,,\r\n,,,\n7,8,")},
 		{name: "unicode", data: []byte("a,b\nÉté,\"naïve, ok\"\n日本,\"😀\"\"\"\n")},
 		{name: "backslash escape", data: []byte("a,b\n\"x\\\"y\",\"p\\\\q\"\n"), esc: '\\'},
 		{name: "semicolon single quote", data: []byte("a;b\n'x;y';'it''s'\n"), delim: ';', quote: '\''},
@@ -124,6 +125,9 @@ func TestSplitCSVCellsShapes(t *testing.T) {
 		{raw: `"x"y,z`, want: []string{"xy", "z"}, n: 2},
 		{raw: `"unterminated`, want: []string{"unterminated", ""}, n: 1},
 		{raw: `"a""b",`, want: []string{`a"b`, ""}, n: 2},
+		{raw: `a,b,,""`, want: []string{"a", "b"}, n: 2},
+		{raw: `a,b,,x`, want: []string{"a", "b"}, n: 4},
+		{raw: `a,b, `, want: []string{"a", "b"}, n: 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.raw, func(t *testing.T) {
@@ -213,7 +217,7 @@ func TestCSVTableNextRejectPlacement(t *testing.T) {
 	t.Run("readers disagree", func(t *testing.T) {
 		rows := drain(t, newTable("1,2,3\n"))
 		require.Len(t, rows, 1)
-		assert.Equal(t, &event.RowError{Line: 1, Value: "1,2,3", Error: "3 fields, the header has 2"}, rows[0].rowErr)
+		assert.Equal(t, &event.RowError{Line: 1, Value: "1,2,3", Error: "3 fields where DuckDB read 2: the parser's two CSV readers disagree (a bug)"}, rows[0].rowErr)
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		tb := newTable(strings.Repeat("1,2\n", 2000))

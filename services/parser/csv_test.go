@@ -184,6 +184,17 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			wantKeys: []string{"a", "b"},
 		},
 		{
+			// Some programs end every line with a delimiter: DuckDB reads
+			// the empty fields past the header's as nothing, and so does
+			// pass 2.
+			name:     "empty fields past the header's",
+			content:  "k,v\na,1,\nb,2,,\"\"\nc,3,,x\nd,4,",
+			wantKeys: []string{"a", "b", "d"},
+			wantRejct: []event.RowError{
+				{Line: 4, Value: "c,3,,x", Error: "4 fields, the header has 2"},
+			},
+		},
+		{
 			// An editor leaves spaces or a tab on a line meant to be
 			// empty: a blank line, not a row of one field.
 			name:     "lines of white space alone are blank lines",
