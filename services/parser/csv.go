@@ -559,10 +559,12 @@ func invalidUTF8At(b []byte) int {
 
 // csvTracker finds record boundaries and physical line numbers in CSV
 // bytes the way DuckDB splits them: a quote opens a quoted field only at
-// the start of a field; inside it the escape character (or a doubled
-// quote) escapes a quote, and line breaks are part of the value. Records
-// end at '\n' ("\r\n" included) outside quotes; a line empty or of white
-// space alone (one field of spaces and tabs) is blank.
+// the start of a field, or after one space there; inside it the escape
+// character (or a doubled quote) escapes a quote, and line breaks are part
+// of the value. After the closing quote, spaces are not data, and (when
+// the escape is the quote) a quote after them resumes the quoted value.
+// Records end at '\n' ("\r\n" included) outside quotes; a line empty or
+// of white space alone (one field of spaces and tabs) is blank.
 type csvTracker struct {
 	r                 *bufio.Reader
 	delim, quote, esc byte
@@ -590,12 +592,36 @@ func newCSVTracker(r io.Reader, delim, quote, esc byte) *csvTracker {
 }
 
 const (
-	csvStField = iota
+	csvStField      = iota
+	csvStFieldSpace // one space at the start of a field: a quote may follow
 	csvStUnquoted
 	csvStQuoted
 	csvStQuotedQuote // a quote inside a quoted field: closes it unless doubled
 	csvStQuotedEsc   // the escape character inside a quoted field
+	csvStQuotedSpace // spaces after a closing quote (splitCSVRecord)
 )
+
+// fieldSpace reports whether c, at the start of a field, is the one space
+// after which a quote still opens a quoted field, as DuckDB reads it.
+func fieldSpace(c, delim byte) bool { return c == ' ' && delim != ' ' }
+
+// fieldStartState returns the state after body, a piece of a record
+// without quoting that follows state (csvStField, csvStFieldSpace or
+// csvStUnquoted).
+func fieldStartState(state int, body []byte, delim byte) int {
+	n := len(body)
+	switch {
+	case n == 0:
+		return state
+	case body[n-1] == delim:
+		return csvStField
+	case !fieldSpace(body[n-1], delim):
+		return csvStUnquoted
+	case n >= 2 && body[n-2] == delim, n == 1 && state == csvStField:
+		return csvStFieldSpace
+	}
+	return csvStUnquoted
+}
 
 // next scans one record; capture keeps its bytes (up to captureMax) in
 // rec.raw, valid until the next call.
@@ -621,7 +647,7 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			}
 		}
 		ended := false
-		if (state == csvStField || state == csvStUnquoted) && bytes.IndexByte(chunk, t.quote) < 0 && (t.esc == t.quote || bytes.IndexByte(chunk, t.esc) < 0) {
+		if (state == csvStField || state == csvStFieldSpace || state == csvStUnquoted) && bytes.IndexByte(chunk, t.quote) < 0 && (t.esc == t.quote || bytes.IndexByte(chunk, t.esc) < 0) {
 			// Fast path: no quoting in this piece.
 			rec.fields += bytes.Count(chunk, []byte{t.delim})
 			body := chunk
@@ -635,9 +661,7 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			if !ink && rec.fields == 1 {
 				ink = len(bytes.Trim(body, " \t\r")) > 0
 			}
-			if len(body) > 0 {
-				state = csvStUnquoted
-			}
+			state = fieldStartState(state, body, t.delim)
 		} else {
 			for i := 0; i < len(chunk); i++ {
 				c := chunk[i]
@@ -652,15 +676,15 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 					ink = true
 				}
 				switch state {
-				case csvStField, csvStUnquoted:
-					switch c {
-					case t.delim:
+				case csvStField, csvStFieldSpace, csvStUnquoted:
+					switch {
+					case c == t.delim:
 						rec.fields++
 						state = csvStField
-					case t.quote:
-						if state == csvStField {
-							state = csvStQuoted
-						}
+					case c == t.quote && state != csvStUnquoted:
+						state = csvStQuoted
+					case state == csvStField && fieldSpace(c, t.delim):
+						state = csvStFieldSpace
 					default:
 						state = csvStUnquoted
 					}
@@ -679,13 +703,18 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 					}
 					state = csvStQuoted
 				case csvStQuotedQuote:
-					switch c {
-					case t.quote:
-						state = csvStQuoted // a doubled quote
-					case t.delim:
+					switch {
+					case c == t.quote && t.esc == t.quote:
+						state = csvStQuoted // a doubled quote, or quoting resumed after spaces
+					case c == t.delim:
 						rec.fields++
 						state = csvStField
+					case fieldSpace(c, t.delim):
+						// Spaces after the closing quote.
 					default:
+						// Anything else after the closing quote (with
+						// another escape, a quote too) is a bad field:
+						// DuckDB reads on to the line end.
 						state = csvStUnquoted
 					}
 				}
@@ -725,18 +754,23 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
 	var fields []string
 	var cur []byte
+	spaces := 0 // after a closing quote
 	state := csvStField
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch state {
-		case csvStField, csvStUnquoted:
+		case csvStField, csvStFieldSpace, csvStUnquoted:
 			switch {
 			case c == delim:
 				fields = append(fields, string(cur))
 				cur = cur[:0]
 				state = csvStField
-			case c == quote && state == csvStField:
+			case c == quote && state != csvStUnquoted:
+				cur = cur[:0] // the space before the quote is not data
 				state = csvStQuoted
+			case state == csvStField && fieldSpace(c, delim):
+				cur = append(cur, c)
+				state = csvStFieldSpace
 			default:
 				cur = append(cur, c)
 				state = csvStUnquoted
@@ -753,16 +787,29 @@ func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
 		case csvStQuotedEsc:
 			cur = append(cur, c)
 			state = csvStQuoted
-		case csvStQuotedQuote:
-			switch c {
-			case quote:
-				cur = append(cur, c)
+		case csvStQuotedQuote, csvStQuotedSpace:
+			switch {
+			case c == quote && state == csvStQuotedQuote:
+				cur = append(cur, c) // a doubled quote
 				state = csvStQuoted
-			case delim:
+			case c == quote && esc == quote:
+				// Quoting resumes after spaces, which DuckDB keeps.
+				cur = append(cur, bytes.Repeat([]byte{' '}, spaces)...)
+				state = csvStQuoted
+			case c == delim:
 				fields = append(fields, string(cur))
 				cur = cur[:0]
 				state = csvStField
+			case fieldSpace(c, delim):
+				if state == csvStQuotedQuote {
+					spaces = 0
+				}
+				spaces++
+				state = csvStQuotedSpace
 			default:
+				if state == csvStQuotedSpace {
+					cur = append(cur, bytes.Repeat([]byte{' '}, spaces)...)
+				}
 				cur = append(cur, c)
 				state = csvStUnquoted
 			}
@@ -797,6 +844,9 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 		return n
 	}
 	for i := 0; ; {
+		if i+1 < len(line) && fieldSpace(line[i], delim) && line[i+1] == quote {
+			i++ // one space before the opening quote is not data
+		}
 		if i < len(line) && line[i] == quote {
 			// Quoted field: up to the closing quote; escapes force a copy.
 			start := i + 1
@@ -822,6 +872,20 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 						j += 2
 						continue
 					}
+					// Spaces after the closing quote, then a quote: the
+					// quoting resumes, the spaces kept.
+					m := j + 1
+					for m < len(line) && fieldSpace(line[m], delim) {
+						m++
+					}
+					if m > j+1 && m < len(line) && line[m] == quote && esc == quote {
+						if !copied {
+							cur, copied = append(cur, line[start:j]...), true
+						}
+						cur = append(cur, line[j+1:m]...)
+						j = m + 1
+						continue
+					}
 					break
 				}
 				if copied {
@@ -836,13 +900,14 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 				v = line[start:min(j, len(line))]
 			}
 			j++ // the closing quote
-			// Anything between the closing quote and the delimiter is
-			// kept, as splitCSVRecord does (DuckDB rejects it).
+			// Spaces between the closing quote and the delimiter are
+			// not data. Anything else there is kept, spaces too, as
+			// splitCSVRecord does (DuckDB rejects it).
 			k := j
 			for k < len(line) && line[k] != delim {
 				k++
 			}
-			if k > j && j <= len(line) {
+			if k > j && j <= len(line) && strings.Trim(line[j:k], " ") != "" {
 				v += line[j:k]
 			}
 			set(v)

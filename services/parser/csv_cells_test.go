@@ -35,6 +35,8 @@ func TestSplitCSVCellsMatchesDuckDB(t *testing.T) {
 		{name: "empty fields past the header's", data: []byte("a,b\n1,2,\n3,4,,\"\"\n5,6,,\r\n,,,\n7,8,")},
 		{name: "unicode", data: []byte("a,b\nÉté,\"naïve, ok\"\n日本,\"😀\"\"\"\n")},
 		{name: "backslash escape", data: []byte("a,b\n\"x\\\"y\",\"p\\\\q\"\n"), esc: '\\'},
+		{name: "spaces around quotes", data: []byte("a,b,c\n1, \"x,y\",3\n \"p\nq\" ,  \"r\" , s\n\"t\"  \"u,v\",w, \"\"\n")},
+		{name: "spaces around quotes, backslash escape", data: []byte("a;b\n \"x\\\"y;\" ;z\n\"p\"  ; \"q\nr\"\n"), delim: ';', esc: '\\'},
 		{name: "semicolon single quote", data: []byte("a;b\n'x;y';'it''s'\n"), delim: ';', quote: '\''},
 	}
 	spectrum := filepath.Join(sharedDir(t), "corpus", "external", "csv-spectrum", "csvs")
@@ -127,6 +129,9 @@ func TestSplitCSVCellsShapes(t *testing.T) {
 		{raw: `"a""b",`, want: []string{`a"b`, ""}, n: 2},
 		{raw: `a,b,,""`, want: []string{"a", "b"}, n: 2},
 		{raw: `a,b,,x`, want: []string{"a", "b"}, n: 4},
+		{raw: ` "a,b" , "c"`, want: []string{"a,b", "c"}, n: 2},
+		{raw: `"a"  "b,c",d`, want: []string{"a  b,c", "d"}, n: 2},
+		{raw: `  "a",b`, want: []string{`  "a"`, "b"}, n: 2},
 		{raw: `a,b, `, want: []string{"a", "b"}, n: 3},
 	}
 	for _, tc := range tests {

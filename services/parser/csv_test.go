@@ -184,6 +184,13 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			wantKeys: []string{"a", "b"},
 		},
 		{
+			// DuckDB opens a quoted field after one space too, and reads
+			// spaces after the closing quote as nothing.
+			name:     "spaces around quoted fields",
+			content:  "k,v\n \"a,\nb\",1\n\"c\" ,2\nd,3\n",
+			wantKeys: []string{"a,\nb", "c", "d"},
+		},
+		{
 			// Some programs end every line with a delimiter: DuckDB reads
 			// the empty fields past the header's as nothing, and so does
 			// pass 2.
