@@ -157,6 +157,12 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 	return t, nil
 }
 
+// crAloneErr refuses a file whose first line ends with CR alone: DuckDB
+// then splits records at CR, and csvTracker only at LF.
+func (t *csvTable) crAloneErr() error {
+	return pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, t.file))
+}
+
 // readHeader reads the records up to the header, the one starting on the
 // line header_row names (the first line by default), and returns it. The
 // records above it, a title block, are not data: their fields and
@@ -182,7 +188,7 @@ func (t *csvTable) readHeader() (csvRecord, error) {
 			// Read as one line: the header would take the first row's
 			// cells (or lie beyond the end), and the file would give no
 			// rows.
-			return csvRecord{}, pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, t.file))
+			return csvRecord{}, t.crAloneErr()
 		}
 		// A record ended by a line break leaves the tracker on the next
 		// line; one ended by the end of the file, on its own last line.
@@ -368,6 +374,10 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 				return tableRow{rowErr: t.rejectError(r, csvRecord{})}, true, nil
 			}
 			return tableRow{}, false, nil
+		}
+		if rec.ord == 1 && bareCR(rec.raw, t.tracker.quote) {
+			// A file without a header: its first line is checked here.
+			return tableRow{}, false, t.crAloneErr()
 		}
 		if rec.blank {
 			continue

@@ -418,6 +418,11 @@ sources:
 	assert.Equal(t, []string{"a", "b;c", "it's"}, keys)
 	assert.Equal(t, []event.RowError{{Line: 4, Value: "d;4;5", Error: "3 fields, the header has 2"}}, p.rejected())
 
+	// Without a header, the first line is checked for CR line ends too:
+	// DuckDB would split the file at CR, and pass 2 would not.
+	p, err = parseFile(t, s, "semi.csv", writeTemp(t, "semi.csv", "a;1\rb;2\r"))
+	requireRejected(t, p, err, "semi.csv: lines end with CR alone")
+
 	p, err = parseFile(t, s, "tabs.txt", writeTemp(t, "tabs.txt", "k\tx\n\"a\\\"b\"\t1\nc\t2\n"))
 	require.NoError(t, err)
 	keys = nil
