@@ -375,9 +375,15 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			}
 			return tableRow{}, false, nil
 		}
-		if rec.ord == 1 && bareCR(rec.raw, t.tracker.quote) {
-			// A file without a header: its first line is checked here.
-			return tableRow{}, false, t.crAloneErr()
+		if bareCR(rec.raw, t.tracker.quote) {
+			if rec.ord == 1 {
+				// A file without a header: its first line is checked here.
+				return tableRow{}, false, t.crAloneErr()
+			}
+			// DuckDB refuses most files with a CR alone after their first
+			// line; where it does not, it splits the record there, and
+			// the two readers would no longer agree on the records.
+			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: mixed line ends: a line inside the record on line %d ends with CR alone; save the file with one kind of line end", t.file, rec.line))
 		}
 		if rec.blank {
 			continue
