@@ -163,6 +163,19 @@ func (t *csvTable) crAloneErr() error {
 	return pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, t.file))
 }
 
+// mixedEndErr refuses a file whose line ends change on line.
+func (t *csvTable) mixedEndErr(line int) error {
+	kind := func(crlf bool) string {
+		if crlf {
+			return "CRLF"
+		}
+		return "LF"
+	}
+	first := t.tracker.firstCRLF
+	return pipeline.Permanent(fmt.Errorf("%s: mixed line ends: line %d ends with %s, the lines before it with %s; save the file with one kind of line end",
+		t.file, line, kind(!first), kind(first)))
+}
+
 // readHeader reads the records up to the header, the one starting on the
 // line header_row names (the first line by default), and returns it. The
 // records above it, a title block, are not data: their fields and
@@ -388,6 +401,12 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 		if rec.blank {
 			continue
 		}
+		if rec.mixedEnd {
+			// DuckDB refuses most such files as a whole; where it reads
+			// on (after a record it rejects), its record numbers no
+			// longer follow the lines.
+			return tableRow{}, false, t.mixedEndErr(rec.endLine)
+		}
 		if t.ri < len(t.rejects) && t.rejects[t.ri].ord == int64(rec.ord) {
 			r := t.rejects[t.ri]
 			t.ri++
@@ -589,6 +608,9 @@ type csvTracker struct {
 	buf               []byte
 	ord               int // DuckDB record number of the next record
 	eof               bool
+	// seenEnd says a record has ended with a line break; firstCRLF, that
+	// the first one was CRLF: DuckDB takes the file's line end from it.
+	seenEnd, firstCRLF bool
 }
 
 // csvRecord is one record as csvTracker saw it.
@@ -597,6 +619,10 @@ type csvRecord struct {
 	blank             bool
 	raw               []byte // only when captured
 	truncated         bool
+	// mixedEnd says the record ends (on line endLine) with a line break
+	// of another kind (CRLF, LF) than the file's first.
+	mixedEnd bool
+	endLine  int
 }
 
 func newCSVTracker(r io.Reader, delim, quote, esc byte) *csvTracker {
@@ -653,6 +679,7 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 	state := csvStField
 	content := false // any byte other than the line break
 	ink := false     // any byte other than white space
+	var last byte    // the last byte of the record's previous piece
 	for {
 		chunk, err := t.r.ReadSlice('\n')
 		if capture && len(chunk) > 0 {
@@ -737,6 +764,16 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			}
 		}
 		if ended {
+			before := last
+			if len(chunk) >= 2 {
+				before = chunk[len(chunk)-2]
+			}
+			if crlf := before == '\r'; !t.seenEnd {
+				t.seenEnd, t.firstCRLF = true, crlf
+			} else {
+				rec.mixedEnd = crlf != t.firstCRLF
+			}
+			rec.endLine = t.line
 			t.line++
 			t.ord++
 			rec.blank = !content || !ink && rec.fields == 1
@@ -744,6 +781,9 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 				rec.raw = bytes.TrimRight(rec.raw, "\r\n")
 			}
 			return rec, true, nil
+		}
+		if len(chunk) > 0 {
+			last = chunk[len(chunk)-1]
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
