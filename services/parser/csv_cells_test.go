@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -244,4 +245,83 @@ func TestCSVTableDuckErr(t *testing.T) {
 	require.EqualError(t, err, "in/f.csv: unreadable CSV: Invalid Input Error: bad thing in in/f.csv")
 	assert.True(t, pipeline.IsPermanent(err))
 	require.ErrorIs(t, tb.duckErr(fmt.Errorf("wrapped: %w", context.Canceled)), context.Canceled)
+}
+
+// FuzzSplitCSVCellsMatchesDuckDB reads arbitrary bytes as a CSV file of
+// three columns, in the dialects of FuzzStructuredCSV: where DuckDB's
+// read_csv (strict mode, the options openCSV uses) accepts every record,
+// csvTracker and splitCSVCells give the same records and cells.
+func FuzzSplitCSVCellsMatchesDuckDB(f *testing.F) {
+	dialects := [][3]byte{{',', '"', '"'}, {';', '"', '\\'}, {'\t', '\'', '\''}, {'|', '"', '\\'}}
+	f.Add([]byte("a,b,c\n1, \"x,y\" ,3\n\"p\"\"q\",,\n"), byte(0))
+	f.Add([]byte("a;b;c\r\n\"x\\\"y\";\"p\\\\q\";\r\n"), byte(1))
+	f.Add([]byte("a\tb\tc\n'x\ty'\t'it''s'\t\n"), byte(2))
+	f.Add([]byte("a|b|c\n\"x\ny\"|2|3,\n"), byte(3))
+	db, err := sql.Open("duckdb", "")
+	require.NoError(f, err)
+	f.Cleanup(func() { db.Close() })
+	dir := f.TempDir()
+	const width = 3
+	f.Fuzz(func(t *testing.T, data []byte, dialect byte) {
+		d := dialects[int(dialect)%len(dialects)]
+		delim, quote, esc := d[0], d[1], d[2]
+		path := filepath.Join(dir, "in.csv")
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		cols := make([]string, width)
+		sel := make([]string, width)
+		for i := range cols {
+			cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
+			sel[i] = fmt.Sprintf("coalesce(c%d, '')", i)
+		}
+		q := fmt.Sprintf("SELECT %s FROM read_csv(%s, header = false, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8')",
+			strings.Join(sel, ", "), sqlString(path), strings.Join(cols, ", "), sqlString(string(delim)), sqlString(string(quote)), sqlString(string(esc)))
+		rows, err := db.QueryContext(t.Context(), q)
+		if err != nil {
+			return // DuckDB rejects a record, or the file
+		}
+		var want [][]string
+		for rows.Next() {
+			cells := make([]string, width)
+			ptrs := make([]any, width)
+			for i := range cells {
+				ptrs[i] = &cells[i]
+			}
+			require.NoError(t, rows.Scan(ptrs...))
+			want = append(want, cells)
+		}
+		if rows.Err() != nil {
+			rows.Close()
+			return
+		}
+		rows.Close()
+		tr := newCSVTracker(bytes.NewReader(data), delim, quote, esc)
+		tr.captureMax = 0
+		var got [][]string
+		for {
+			rec, ok, err := tr.next(true)
+			require.NoError(t, err)
+			if !ok {
+				break
+			}
+			if rec.blank {
+				continue
+			}
+			if bareCR(rec.raw, quote) || rec.mixedEnd {
+				return // the parser refuses the file
+			}
+			cells := make([]string, width)
+			if n := splitCSVCells(rec.raw, delim, quote, esc, cells); n != width {
+				t.Fatalf("line %d: %d fields, DuckDB read %d: %q", rec.line, n, width, rec.raw)
+			}
+			got = append(got, cells)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d records, DuckDB read %d: got %q, want %q", len(got), len(want), got, want)
+		}
+		for i := range got {
+			if !slices.Equal(got[i], want[i]) {
+				t.Fatalf("record %d: got %q, DuckDB read %q", i+1, got[i], want[i])
+			}
+		}
+	})
 }
