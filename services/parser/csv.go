@@ -154,6 +154,9 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text at line %d (%s); convert the file to UTF-8 or declare its encoding (csv.encoding) in the mapping", doc.Path, line, clip(strings.ToValidUTF8(r.csvLine, "?"))))
 		}
 	}
+	if err := t.checkLineEnds(localPath); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -163,17 +166,52 @@ func (t *csvTable) crAloneErr() error {
 	return pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, t.file))
 }
 
-// mixedEndErr refuses a file whose line ends change on line.
-func (t *csvTable) mixedEndErr(line int) error {
-	kind := func(crlf bool) string {
-		if crlf {
-			return "CRLF"
-		}
-		return "LF"
+// checkLineEnds refuses, before any row is read, a file whose line ends
+// DuckDB reads otherwise than csvTracker: a first data line ending with
+// CR alone (in a file without a header; readHeader checks the header),
+// and, after a record DuckDB rejected (where DuckDB reads on rather than
+// refusing the file), a CR alone or a change of line end (CRLF, LF) on a
+// data line. DuckDB's record numbers then no longer follow the lines, and
+// its rejects would be placed on the wrong rows.
+func (t *csvTable) checkLineEnds(localPath string) error {
+	if len(t.rejects) == 0 && t.src.HasHeader() {
+		return nil
 	}
-	first := t.tracker.firstCRLF
-	return pipeline.Permanent(fmt.Errorf("%s: mixed line ends: line %d ends with %s, the lines before it with %s; save the file with one kind of line end",
-		t.file, line, kind(!first), kind(first)))
+	f, err := os.Open(localPath)
+	if err != nil {
+		return fmt.Errorf("%s: open: %w", t.file, err)
+	}
+	defer f.Close()
+	tr := newCSVTracker(f, t.src.CSV.Delimiter[0], t.src.CSV.Quote[0], t.src.CSV.Escape[0])
+	for {
+		rec, ok, err := tr.next(false)
+		if err != nil {
+			return fmt.Errorf("%s: read: %w", t.file, err)
+		}
+		if !ok {
+			return nil
+		}
+		switch {
+		case rec.ord <= t.hdrOrd || rec.blank:
+			continue
+		case rec.bareCR && rec.ord == 1:
+			return t.crAloneErr()
+		case rec.bareCR:
+			return pipeline.Permanent(fmt.Errorf("%s: mixed line ends: a line inside the record on line %d ends with CR alone; save the file with one kind of line end", t.file, rec.line))
+		case rec.mixedEnd:
+			kind := func(crlf bool) string {
+				if crlf {
+					return "CRLF"
+				}
+				return "LF"
+			}
+			return pipeline.Permanent(fmt.Errorf("%s: mixed line ends: line %d ends with %s, the lines before it with %s; save the file with one kind of line end",
+				t.file, rec.endLine, kind(!tr.firstCRLF), kind(tr.firstCRLF)))
+		}
+		if len(t.rejects) == 0 {
+			return nil // without rejects, only the first line matters
+		}
+	}
 }
 
 // readHeader reads the records up to the header, the one starting on the
@@ -388,24 +426,8 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			}
 			return tableRow{}, false, nil
 		}
-		if bareCR(rec.raw, t.tracker.quote) {
-			if rec.ord == 1 {
-				// A file without a header: its first line is checked here.
-				return tableRow{}, false, t.crAloneErr()
-			}
-			// DuckDB refuses most files with a CR alone after their first
-			// line; where it does not, it splits the record there, and
-			// the two readers would no longer agree on the records.
-			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: mixed line ends: a line inside the record on line %d ends with CR alone; save the file with one kind of line end", t.file, rec.line))
-		}
 		if rec.blank {
 			continue
-		}
-		if rec.mixedEnd {
-			// DuckDB refuses most such files as a whole; where it reads
-			// on (after a record it rejects), its record numbers no
-			// longer follow the lines.
-			return tableRow{}, false, t.mixedEndErr(rec.endLine)
 		}
 		if t.ri < len(t.rejects) && t.rejects[t.ri].ord == int64(rec.ord) {
 			r := t.rejects[t.ri]
@@ -623,6 +645,9 @@ type csvRecord struct {
 	// of another kind (CRLF, LF) than the file's first.
 	mixedEnd bool
 	endLine  int
+	// bareCR says a CR that no LF follows lies outside quotes: DuckDB
+	// ends a line there.
+	bareCR bool
 }
 
 func newCSVTracker(r io.Reader, delim, quote, esc byte) *csvTracker {
@@ -677,11 +702,16 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 		defer func() { t.buf = rec.raw[:0] }()
 	}
 	state := csvStField
-	content := false // any byte other than the line break
-	ink := false     // any byte other than white space
-	var last byte    // the last byte of the record's previous piece
+	content := false   // any byte other than the line break
+	ink := false       // any byte other than white space
+	var last byte      // the last byte of the record's previous piece
+	pendingCR := false // the previous piece ended with a CR outside quotes
 	for {
 		chunk, err := t.r.ReadSlice('\n')
+		if pendingCR && len(chunk) > 0 {
+			pendingCR = false
+			rec.bareCR = rec.bareCR || chunk[0] != '\n'
+		}
 		if capture && len(chunk) > 0 {
 			if t.captureMax > 0 && len(rec.raw)+len(chunk) > t.captureMax {
 				rec.truncated = true
@@ -704,6 +734,12 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			if !ink && rec.fields == 1 {
 				ink = len(bytes.Trim(body, " \t\r")) > 0
 			}
+			if n := len(body); n > 0 {
+				// A CR before the last byte has no LF after it; the
+				// last one has, if the next piece starts with it.
+				rec.bareCR = rec.bareCR || bytes.IndexByte(body[:n-1], '\r') >= 0
+				pendingCR = body[n-1] == '\r' && !ended
+			}
 			state = fieldStartState(state, body, t.delim)
 		} else {
 			for i := 0; i < len(chunk); i++ {
@@ -714,6 +750,12 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 				}
 				if c != '\r' {
 					content = true
+				} else if state != csvStQuoted && state != csvStQuotedEsc {
+					if i+1 < len(chunk) {
+						rec.bareCR = rec.bareCR || chunk[i+1] != '\n'
+					} else {
+						pendingCR = true
+					}
 				}
 				if c != ' ' && c != '\t' && c != '\r' {
 					ink = true

@@ -306,7 +306,7 @@ func FuzzSplitCSVCellsMatchesDuckDB(f *testing.F) {
 			if rec.blank {
 				continue
 			}
-			if bareCR(rec.raw, quote) || rec.mixedEnd {
+			if rec.bareCR || rec.mixedEnd {
 				return // the parser refuses the file
 			}
 			cells := make([]string, width)
@@ -324,4 +324,43 @@ func FuzzSplitCSVCellsMatchesDuckDB(f *testing.F) {
 			}
 		}
 	})
+}
+
+// csvTracker notes a CR outside quotes that no LF follows, also across
+// its read buffer's boundary, and a change of line end.
+func TestCSVTrackerLineEnds(t *testing.T) {
+	long := strings.Repeat("x", csvTrackerBuffer-1)
+	tests := []struct {
+		name      string
+		give      string
+		wantBare  []bool
+		wantMixed []bool
+	}{
+		{"LF", "a\nb\n", []bool{false, false}, []bool{false, false}},
+		{"CRLF", "a\r\nb\r\nc", []bool{false, false, false}, []bool{false, false, false}},
+		{"CR inside a line", "a\rb\nc\n", []bool{true, false}, []bool{false, false}},
+		{"CR inside quotes", "\"a\rb\"\n\"c\r\"\n", []bool{false, false}, []bool{false, false}},
+		{"CR after a closing quote", "\"a\"\rb\n", []bool{true}, []bool{false}},
+		{"CR at the end of the file", "a\nb\r", []bool{false, false}, []bool{false, false}},
+		{"CR at the buffer's end", long + "\ry\n", []bool{true}, []bool{false}},
+		{"CRLF across the buffer's end", long + "\r\ny\r\n", []bool{false, false}, []bool{false, false}},
+		{"LF after CRLF", "a\r\nb\nc\r\n", []bool{false, false, false}, []bool{false, true, false}},
+		{"CRLF after LF", "\nb\r\n", []bool{false, false}, []bool{false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := newCSVTracker(strings.NewReader(tt.give), ',', '"', '"')
+			var bare, mixed []bool
+			for {
+				rec, ok, err := tr.next(false)
+				require.NoError(t, err)
+				if !ok {
+					break
+				}
+				bare, mixed = append(bare, rec.bareCR), append(mixed, rec.mixedEnd)
+			}
+			assert.Equal(t, tt.wantBare, bare, "bare CR")
+			assert.Equal(t, tt.wantMixed, mixed, "mixed line end")
+		})
+	}
 }
