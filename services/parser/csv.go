@@ -235,7 +235,7 @@ func (t *csvTable) readHeader() (csvRecord, error) {
 			}
 			return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: %spast the end of the file, which has %d lines", t.file, opt, lines))
 		}
-		if bareCR(rec.raw, t.src.CSV.Quote[0]) {
+		if rec.bareCR {
 			// Read as one line: the header would take the first row's
 			// cells (or lie beyond the end), and the file would give no
 			// rows.
@@ -557,22 +557,6 @@ func safeDuckDBPath(p, tempDir string) (string, func(), error) {
 		return "", nil, fmt.Errorf("link for duckdb: %w", err)
 	}
 	return link, func() { os.RemoveAll(dir) }, nil
-}
-
-// bareCR reports whether raw holds a carriage return outside quotes that
-// a line feed does not follow: a line end of a file whose lines end with
-// CR alone, which csvTracker does not split.
-func bareCR(raw []byte, quote byte) bool {
-	inQuotes := false
-	for i, c := range raw {
-		switch {
-		case c == quote:
-			inQuotes = !inQuotes
-		case c == '\r' && !inQuotes && i+1 < len(raw) && raw[i+1] != '\n':
-			return true
-		}
-	}
-	return false
 }
 
 // blankSpace returns the bytes a blank line may hold besides its line

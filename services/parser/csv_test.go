@@ -375,6 +375,7 @@ func TestCSVFileErrors(t *testing.T) {
 		{"header too long", "k,v" + strings.Repeat("x", 1<<20) + "\n", parser.StructuredConfig{}, []string{"data.csv: header line longer than"}},
 		{"mixed line ends", "k,v\r\na,1\r\nb,2\r\nc,3\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 4 ends with LF, the lines before it with CRLF; save the file with one kind of line end"}},
 		{"mixed line ends after a rejected row", "k,v\r\n\"\"0\na,1\r\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 2 ends with LF, the lines before it with CRLF"}},
+		{"CR alone after a quote inside an unquoted header cell", "k,v\"\ra,1\r", parser.StructuredConfig{}, []string{"data.csv: lines end with CR alone"}},
 		{"CR alone after the first line", "k,v\r\na,1\r\n\r\"0", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: a line inside the record on line 3 ends with CR alone"}},
 		{"mixed line ends, LF first", "k,v\na,1\r\nb,2\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 2 ends with CRLF, the lines before it with LF"}},
 		{"lines ending in CR alone", "k,v\ra,1\rb,2\r", parser.StructuredConfig{}, []string{`data.csv: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`}},
