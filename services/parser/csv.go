@@ -914,7 +914,8 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 	set := func(v string) {
 		if n < len(cells) {
 			cells[n] = v
-		} else if v != "" {
+		} else if v != "" && v != "\x00" {
+			// DuckDB reads a lone NUL byte there as nothing, too.
 			over = true
 		}
 		n++

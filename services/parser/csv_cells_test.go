@@ -130,6 +130,8 @@ func TestSplitCSVCellsShapes(t *testing.T) {
 		{raw: `"a""b",`, want: []string{`a"b`, ""}, n: 2},
 		{raw: `a,b,,""`, want: []string{"a", "b"}, n: 2},
 		{raw: `a,b,,x`, want: []string{"a", "b"}, n: 4},
+		{raw: "a,b,\x00,\"\x00\"", want: []string{"a", "b"}, n: 2},
+		{raw: "a,b,\x00\x00", want: []string{"a", "b"}, n: 3},
 		{raw: ` "a,b" , "c"`, want: []string{"a,b", "c"}, n: 2},
 		{raw: `"a"  "b,c",d`, want: []string{"a  b,c", "d"}, n: 2},
 		{raw: `  "a",b`, want: []string{`  "a"`, "b"}, n: 2},
