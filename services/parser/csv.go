@@ -914,8 +914,10 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 	set := func(v string) {
 		if n < len(cells) {
 			cells[n] = v
-		} else if v != "" && v != "\x00" {
-			// DuckDB reads a lone NUL byte there as nothing, too.
+		} else if strings.Trim(v, "\x00") != "" {
+			// DuckDB reads NUL bytes alone there as nothing, at times
+			// (one, or several at the end of the file); where it rejects
+			// them, its reject is reported.
 			over = true
 		}
 		n++
