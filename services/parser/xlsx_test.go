@@ -1331,3 +1331,20 @@ func TestXLSXMergedHeaderCellsErrors(t *testing.T) {
 		})
 	}
 }
+
+// A value or formula outside any cell, and a cell end tag without its
+// start, are passed over (as excelize's row reader does), not read as a
+// cell before the first.
+func TestXLSXValueOutsideCell(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><v>0</v><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><f>1+1</f><v>7</v><c r="A2"><v>1</v></c><c r="B2"><v>2.5</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{"1": {"amount": 2.5}}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
