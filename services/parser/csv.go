@@ -154,7 +154,64 @@ func (s *Structured) openCSV(ctx context.Context, doc event.Document, src *schem
 			return nil, pipeline.Permanent(fmt.Errorf("%s: not UTF-8 text at line %d (%s); convert the file to UTF-8 or declare its encoding (csv.encoding) in the mapping", doc.Path, line, clip(strings.ToValidUTF8(r.csvLine, "?"))))
 		}
 	}
+	if err := t.checkLineEnds(localPath); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// crAloneErr refuses a file whose first line ends with CR alone: DuckDB
+// then splits records at CR, and csvTracker only at LF.
+func (t *csvTable) crAloneErr() error {
+	return pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, t.file))
+}
+
+// checkLineEnds refuses, before any row is read, a file whose line ends
+// DuckDB reads otherwise than csvTracker: a first data line ending with
+// CR alone (in a file without a header; readHeader checks the header),
+// and, after a record DuckDB rejected (where DuckDB reads on rather than
+// refusing the file), a CR alone or a change of line end (CRLF, LF) on a
+// data line. DuckDB's record numbers then no longer follow the lines, and
+// its rejects would be placed on the wrong rows.
+func (t *csvTable) checkLineEnds(localPath string) error {
+	if len(t.rejects) == 0 && t.src.HasHeader() {
+		return nil
+	}
+	f, err := os.Open(localPath)
+	if err != nil {
+		return fmt.Errorf("%s: open: %w", t.file, err)
+	}
+	defer f.Close()
+	tr := newCSVTracker(f, t.src.CSV.Delimiter[0], t.src.CSV.Quote[0], t.src.CSV.Escape[0])
+	for {
+		rec, ok, err := tr.next(false)
+		if err != nil {
+			return fmt.Errorf("%s: read: %w", t.file, err)
+		}
+		if !ok {
+			return nil
+		}
+		switch {
+		case rec.ord <= t.hdrOrd || rec.blank:
+			continue
+		case rec.bareCR && rec.ord == 1:
+			return t.crAloneErr()
+		case rec.bareCR:
+			return pipeline.Permanent(fmt.Errorf("%s: mixed line ends: a line inside the record on line %d ends with CR alone; save the file with one kind of line end", t.file, rec.line))
+		case rec.mixedEnd:
+			kind := func(crlf bool) string {
+				if crlf {
+					return "CRLF"
+				}
+				return "LF"
+			}
+			return pipeline.Permanent(fmt.Errorf("%s: mixed line ends: line %d ends with %s, the lines before it with %s; save the file with one kind of line end",
+				t.file, rec.endLine, kind(!tr.firstCRLF), kind(tr.firstCRLF)))
+		}
+		if len(t.rejects) == 0 {
+			return nil // without rejects, only the first line matters
+		}
+	}
 }
 
 // readHeader reads the records up to the header, the one starting on the
@@ -178,11 +235,11 @@ func (t *csvTable) readHeader() (csvRecord, error) {
 			}
 			return csvRecord{}, pipeline.Permanent(fmt.Errorf("%s: %spast the end of the file, which has %d lines", t.file, opt, lines))
 		}
-		if bareCR(rec.raw, t.src.CSV.Quote[0]) {
+		if rec.bareCR {
 			// Read as one line: the header would take the first row's
 			// cells (or lie beyond the end), and the file would give no
 			// rows.
-			return csvRecord{}, pipeline.Permanent(fmt.Errorf(`%s: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`, t.file))
+			return csvRecord{}, t.crAloneErr()
 		}
 		// A record ended by a line break leaves the tracker on the next
 		// line; one ended by the end of the file, on its own last line.
@@ -385,7 +442,7 @@ func (t *csvTable) next(ctx context.Context) (tableRow, bool, error) {
 			// DuckDB accepted the record: unreachable unless the two
 			// readers disagree, which must not pass silently.
 			return tableRow{line: rec.line, rowErr: &event.RowError{Line: rec.line, Value: clip(string(rec.raw)),
-				Error: fmt.Sprintf("%d fields, the header has %d", n, t.width)}}, true, nil
+				Error: fmt.Sprintf("%d fields where DuckDB read %d: the parser's two CSV readers disagree (a bug)", n, t.width)}}, true, nil
 		}
 		if blankRow(t.cells) {
 			// Delimiters alone, as spreadsheets save empty rows: a blank
@@ -502,22 +559,6 @@ func safeDuckDBPath(p, tempDir string) (string, func(), error) {
 	return link, func() { os.RemoveAll(dir) }, nil
 }
 
-// bareCR reports whether raw holds a carriage return outside quotes that
-// a line feed does not follow: a line end of a file whose lines end with
-// CR alone, which csvTracker does not split.
-func bareCR(raw []byte, quote byte) bool {
-	inQuotes := false
-	for i, c := range raw {
-		switch {
-		case c == quote:
-			inQuotes = !inQuotes
-		case c == '\r' && !inQuotes && i+1 < len(raw) && raw[i+1] != '\n':
-			return true
-		}
-	}
-	return false
-}
-
 // blankSpace returns the bytes a blank line may hold besides its line
 // break, for a file delimited by delim: spaces and tabs, but the
 // delimiter (a line of tabs in a tab-delimited file is a row of empty
@@ -559,10 +600,12 @@ func invalidUTF8At(b []byte) int {
 
 // csvTracker finds record boundaries and physical line numbers in CSV
 // bytes the way DuckDB splits them: a quote opens a quoted field only at
-// the start of a field; inside it the escape character (or a doubled
-// quote) escapes a quote, and line breaks are part of the value. Records
-// end at '\n' ("\r\n" included) outside quotes; a line empty or of white
-// space alone (one field of spaces and tabs) is blank.
+// the start of a field, or after one space there; inside it the escape
+// character (or a doubled quote) escapes a quote, and line breaks are part
+// of the value. After the closing quote, spaces are not data, and (when
+// the escape is the quote) a quote after them resumes the quoted value.
+// Records end at '\n' ("\r\n" included) outside quotes; a line empty or
+// of white space alone (one field of spaces and tabs) is blank.
 type csvTracker struct {
 	r                 *bufio.Reader
 	delim, quote, esc byte
@@ -571,6 +614,9 @@ type csvTracker struct {
 	buf               []byte
 	ord               int // DuckDB record number of the next record
 	eof               bool
+	// seenEnd says a record has ended with a line break; firstCRLF, that
+	// the first one was CRLF: DuckDB takes the file's line end from it.
+	seenEnd, firstCRLF bool
 }
 
 // csvRecord is one record as csvTracker saw it.
@@ -579,6 +625,13 @@ type csvRecord struct {
 	blank             bool
 	raw               []byte // only when captured
 	truncated         bool
+	// mixedEnd says the record ends (on line endLine) with a line break
+	// of another kind (CRLF, LF) than the file's first.
+	mixedEnd bool
+	endLine  int
+	// bareCR says a CR that no LF follows lies outside quotes: DuckDB
+	// ends a line there.
+	bareCR bool
 }
 
 func newCSVTracker(r io.Reader, delim, quote, esc byte) *csvTracker {
@@ -590,12 +643,36 @@ func newCSVTracker(r io.Reader, delim, quote, esc byte) *csvTracker {
 }
 
 const (
-	csvStField = iota
+	csvStField      = iota
+	csvStFieldSpace // one space at the start of a field: a quote may follow
 	csvStUnquoted
 	csvStQuoted
 	csvStQuotedQuote // a quote inside a quoted field: closes it unless doubled
 	csvStQuotedEsc   // the escape character inside a quoted field
+	csvStQuotedSpace // spaces after a closing quote (splitCSVRecord)
 )
+
+// fieldSpace reports whether c, at the start of a field, is the one space
+// after which a quote still opens a quoted field, as DuckDB reads it.
+func fieldSpace(c, delim byte) bool { return c == ' ' && delim != ' ' }
+
+// fieldStartState returns the state after body, a piece of a record
+// without quoting that follows state (csvStField, csvStFieldSpace or
+// csvStUnquoted).
+func fieldStartState(state int, body []byte, delim byte) int {
+	n := len(body)
+	switch {
+	case n == 0:
+		return state
+	case body[n-1] == delim:
+		return csvStField
+	case !fieldSpace(body[n-1], delim):
+		return csvStUnquoted
+	case n >= 2 && body[n-2] == delim, n == 1 && state == csvStField:
+		return csvStFieldSpace
+	}
+	return csvStUnquoted
+}
 
 // next scans one record; capture keeps its bytes (up to captureMax) in
 // rec.raw, valid until the next call.
@@ -609,10 +686,16 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 		defer func() { t.buf = rec.raw[:0] }()
 	}
 	state := csvStField
-	content := false // any byte other than the line break
-	ink := false     // any byte other than white space
+	content := false   // any byte other than the line break
+	ink := false       // any byte other than white space
+	var last byte      // the last byte of the record's previous piece
+	pendingCR := false // the previous piece ended with a CR outside quotes
 	for {
 		chunk, err := t.r.ReadSlice('\n')
+		if pendingCR && len(chunk) > 0 {
+			pendingCR = false
+			rec.bareCR = rec.bareCR || chunk[0] != '\n'
+		}
 		if capture && len(chunk) > 0 {
 			if t.captureMax > 0 && len(rec.raw)+len(chunk) > t.captureMax {
 				rec.truncated = true
@@ -621,7 +704,7 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			}
 		}
 		ended := false
-		if (state == csvStField || state == csvStUnquoted) && bytes.IndexByte(chunk, t.quote) < 0 && (t.esc == t.quote || bytes.IndexByte(chunk, t.esc) < 0) {
+		if (state == csvStField || state == csvStFieldSpace || state == csvStUnquoted) && bytes.IndexByte(chunk, t.quote) < 0 && (t.esc == t.quote || bytes.IndexByte(chunk, t.esc) < 0) {
 			// Fast path: no quoting in this piece.
 			rec.fields += bytes.Count(chunk, []byte{t.delim})
 			body := chunk
@@ -635,9 +718,13 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			if !ink && rec.fields == 1 {
 				ink = len(bytes.Trim(body, " \t\r")) > 0
 			}
-			if len(body) > 0 {
-				state = csvStUnquoted
+			if n := len(body); n > 0 {
+				// A CR before the last byte has no LF after it; the
+				// last one has, if the next piece starts with it.
+				rec.bareCR = rec.bareCR || bytes.IndexByte(body[:n-1], '\r') >= 0
+				pendingCR = body[n-1] == '\r' && !ended
 			}
+			state = fieldStartState(state, body, t.delim)
 		} else {
 			for i := 0; i < len(chunk); i++ {
 				c := chunk[i]
@@ -647,20 +734,26 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 				}
 				if c != '\r' {
 					content = true
+				} else if state != csvStQuoted && state != csvStQuotedEsc {
+					if i+1 < len(chunk) {
+						rec.bareCR = rec.bareCR || chunk[i+1] != '\n'
+					} else {
+						pendingCR = true
+					}
 				}
 				if c != ' ' && c != '\t' && c != '\r' {
 					ink = true
 				}
 				switch state {
-				case csvStField, csvStUnquoted:
-					switch c {
-					case t.delim:
+				case csvStField, csvStFieldSpace, csvStUnquoted:
+					switch {
+					case c == t.delim:
 						rec.fields++
 						state = csvStField
-					case t.quote:
-						if state == csvStField {
-							state = csvStQuoted
-						}
+					case c == t.quote && state != csvStUnquoted:
+						state = csvStQuoted
+					case state == csvStField && fieldSpace(c, t.delim):
+						state = csvStFieldSpace
 					default:
 						state = csvStUnquoted
 					}
@@ -679,19 +772,34 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 					}
 					state = csvStQuoted
 				case csvStQuotedQuote:
-					switch c {
-					case t.quote:
-						state = csvStQuoted // a doubled quote
-					case t.delim:
+					switch {
+					case c == t.quote && t.esc == t.quote:
+						state = csvStQuoted // a doubled quote, or quoting resumed after spaces
+					case c == t.delim:
 						rec.fields++
 						state = csvStField
+					case fieldSpace(c, t.delim):
+						// Spaces after the closing quote.
 					default:
+						// Anything else after the closing quote (with
+						// another escape, a quote too) is a bad field:
+						// DuckDB reads on to the line end.
 						state = csvStUnquoted
 					}
 				}
 			}
 		}
 		if ended {
+			before := last
+			if len(chunk) >= 2 {
+				before = chunk[len(chunk)-2]
+			}
+			if crlf := before == '\r'; !t.seenEnd {
+				t.seenEnd, t.firstCRLF = true, crlf
+			} else {
+				rec.mixedEnd = crlf != t.firstCRLF
+			}
+			rec.endLine = t.line
 			t.line++
 			t.ord++
 			rec.blank = !content || !ink && rec.fields == 1
@@ -699,6 +807,9 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 				rec.raw = bytes.TrimRight(rec.raw, "\r\n")
 			}
 			return rec, true, nil
+		}
+		if len(chunk) > 0 {
+			last = chunk[len(chunk)-1]
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
@@ -725,18 +836,23 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
 	var fields []string
 	var cur []byte
+	spaces := 0 // after a closing quote
 	state := csvStField
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch state {
-		case csvStField, csvStUnquoted:
+		case csvStField, csvStFieldSpace, csvStUnquoted:
 			switch {
 			case c == delim:
 				fields = append(fields, string(cur))
 				cur = cur[:0]
 				state = csvStField
-			case c == quote && state == csvStField:
+			case c == quote && state != csvStUnquoted:
+				cur = cur[:0] // the space before the quote is not data
 				state = csvStQuoted
+			case state == csvStField && fieldSpace(c, delim):
+				cur = append(cur, c)
+				state = csvStFieldSpace
 			default:
 				cur = append(cur, c)
 				state = csvStUnquoted
@@ -753,16 +869,29 @@ func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
 		case csvStQuotedEsc:
 			cur = append(cur, c)
 			state = csvStQuoted
-		case csvStQuotedQuote:
-			switch c {
-			case quote:
-				cur = append(cur, c)
+		case csvStQuotedQuote, csvStQuotedSpace:
+			switch {
+			case c == quote && state == csvStQuotedQuote:
+				cur = append(cur, c) // a doubled quote
 				state = csvStQuoted
-			case delim:
+			case c == quote && esc == quote:
+				// Quoting resumes after spaces, which DuckDB keeps.
+				cur = append(cur, bytes.Repeat([]byte{' '}, spaces)...)
+				state = csvStQuoted
+			case c == delim:
 				fields = append(fields, string(cur))
 				cur = cur[:0]
 				state = csvStField
+			case fieldSpace(c, delim):
+				if state == csvStQuotedQuote {
+					spaces = 0
+				}
+				spaces++
+				state = csvStQuotedSpace
 			default:
+				if state == csvStQuotedSpace {
+					cur = append(cur, bytes.Repeat([]byte{' '}, spaces)...)
+				}
 				cur = append(cur, c)
 				state = csvStUnquoted
 			}
@@ -773,18 +902,36 @@ func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
 
 // splitCSVCells splits one accepted record into cells (as
 // splitCSVRecord), filling cells up to its length, and returns the number
-// of fields. The record is converted to a string once; cells without
-// escapes are substrings of it.
+// of fields. Empty fields past len(cells) are not counted when every
+// field there is empty: DuckDB reads such a record (a delimiter ending
+// each line, as some programs write) as one of len(cells) fields. The
+// record is converted to a string once; cells without escapes are
+// substrings of it.
 func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 	line := string(raw)
 	n := 0
+	over := false // a field past len(cells) holds something
 	set := func(v string) {
 		if n < len(cells) {
 			cells[n] = v
+		} else if strings.Trim(v, "\x00") != "" {
+			// DuckDB reads NUL bytes alone there as nothing, at times
+			// (one, or several at the end of the file); where it rejects
+			// them, its reject is reported.
+			over = true
 		}
 		n++
 	}
+	count := func() int {
+		if n > len(cells) && !over {
+			return len(cells)
+		}
+		return n
+	}
 	for i := 0; ; {
+		if i+1 < len(line) && fieldSpace(line[i], delim) && line[i+1] == quote {
+			i++ // one space before the opening quote is not data
+		}
 		if i < len(line) && line[i] == quote {
 			// Quoted field: up to the closing quote; escapes force a copy.
 			start := i + 1
@@ -810,6 +957,20 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 						j += 2
 						continue
 					}
+					// Spaces after the closing quote, then a quote: the
+					// quoting resumes, the spaces kept.
+					m := j + 1
+					for m < len(line) && fieldSpace(line[m], delim) {
+						m++
+					}
+					if m > j+1 && m < len(line) && line[m] == quote && esc == quote {
+						if !copied {
+							cur, copied = append(cur, line[start:j]...), true
+						}
+						cur = append(cur, line[j+1:m]...)
+						j = m + 1
+						continue
+					}
 					break
 				}
 				if copied {
@@ -824,18 +985,19 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 				v = line[start:min(j, len(line))]
 			}
 			j++ // the closing quote
-			// Anything between the closing quote and the delimiter is
-			// kept, as splitCSVRecord does (DuckDB rejects it).
+			// Spaces between the closing quote and the delimiter are
+			// not data. Anything else there is kept, spaces too, as
+			// splitCSVRecord does (DuckDB rejects it).
 			k := j
 			for k < len(line) && line[k] != delim {
 				k++
 			}
-			if k > j && j <= len(line) {
+			if k > j && j <= len(line) && strings.Trim(line[j:k], " ") != "" {
 				v += line[j:k]
 			}
 			set(v)
 			if k >= len(line) {
-				return n
+				return count()
 			}
 			i = k + 1
 			continue
@@ -843,7 +1005,7 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 		k := strings.IndexByte(line[i:], delim)
 		if k < 0 {
 			set(line[i:])
-			return n
+			return count()
 		}
 		set(line[i : i+k])
 		i += k + 1

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,8 +33,11 @@ func TestSplitCSVCellsMatchesDuckDB(t *testing.T) {
 		{name: "crlf and bom", data: []byte("\xEF\xBB\xBFa,b\r\n1,2\r\n\"3\r\n4\",5\r\n")},
 		{name: "blank lines and no final newline", data: []byte("a,b\n\n1, 2 \n\n\n x ,y")},
 		{name: "trailing empty fields", data: []byte("a,b,c\n1,,\n,,\n\"\",\"\",\"\"\n")},
+		{name: "empty fields past the header's", data: []byte("a,b\n1,2,\n3,4,,\"\"\n5,6,,\r\n,,,\n7,8,")},
 		{name: "unicode", data: []byte("a,b\nÉté,\"naïve, ok\"\n日本,\"😀\"\"\"\n")},
 		{name: "backslash escape", data: []byte("a,b\n\"x\\\"y\",\"p\\\\q\"\n"), esc: '\\'},
+		{name: "spaces around quotes", data: []byte("a,b,c\n1, \"x,y\",3\n \"p\nq\" ,  \"r\" , s\n\"t\"  \"u,v\",w, \"\"\n")},
+		{name: "spaces around quotes, backslash escape", data: []byte("a;b\n \"x\\\"y;\" ;z\n\"p\"  ; \"q\nr\"\n"), delim: ';', esc: '\\'},
 		{name: "semicolon single quote", data: []byte("a;b\n'x;y';'it''s'\n"), delim: ';', quote: '\''},
 	}
 	spectrum := filepath.Join(sharedDir(t), "corpus", "external", "csv-spectrum", "csvs")
@@ -124,6 +128,15 @@ func TestSplitCSVCellsShapes(t *testing.T) {
 		{raw: `"x"y,z`, want: []string{"xy", "z"}, n: 2},
 		{raw: `"unterminated`, want: []string{"unterminated", ""}, n: 1},
 		{raw: `"a""b",`, want: []string{`a"b`, ""}, n: 2},
+		{raw: `a,b,,""`, want: []string{"a", "b"}, n: 2},
+		{raw: `a,b,,x`, want: []string{"a", "b"}, n: 4},
+		{raw: "a,b,\x00,\"\x00\"", want: []string{"a", "b"}, n: 2},
+		{raw: "a,b,\x00\x00", want: []string{"a", "b"}, n: 2},
+		{raw: "a,b,\x00x", want: []string{"a", "b"}, n: 3},
+		{raw: ` "a,b" , "c"`, want: []string{"a,b", "c"}, n: 2},
+		{raw: `"a"  "b,c",d`, want: []string{"a  b,c", "d"}, n: 2},
+		{raw: `  "a",b`, want: []string{`  "a"`, "b"}, n: 2},
+		{raw: `a,b, `, want: []string{"a", "b"}, n: 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.raw, func(t *testing.T) {
@@ -213,7 +226,7 @@ func TestCSVTableNextRejectPlacement(t *testing.T) {
 	t.Run("readers disagree", func(t *testing.T) {
 		rows := drain(t, newTable("1,2,3\n"))
 		require.Len(t, rows, 1)
-		assert.Equal(t, &event.RowError{Line: 1, Value: "1,2,3", Error: "3 fields, the header has 2"}, rows[0].rowErr)
+		assert.Equal(t, &event.RowError{Line: 1, Value: "1,2,3", Error: "3 fields where DuckDB read 2: the parser's two CSV readers disagree (a bug)"}, rows[0].rowErr)
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		tb := newTable(strings.Repeat("1,2\n", 2000))
@@ -235,4 +248,122 @@ func TestCSVTableDuckErr(t *testing.T) {
 	require.EqualError(t, err, "in/f.csv: unreadable CSV: Invalid Input Error: bad thing in in/f.csv")
 	assert.True(t, pipeline.IsPermanent(err))
 	require.ErrorIs(t, tb.duckErr(fmt.Errorf("wrapped: %w", context.Canceled)), context.Canceled)
+}
+
+// FuzzSplitCSVCellsMatchesDuckDB reads arbitrary bytes as a CSV file of
+// three columns, in the dialects of FuzzStructuredCSV: where DuckDB's
+// read_csv (strict mode, the options openCSV uses) accepts every record,
+// csvTracker and splitCSVCells give the same records and cells.
+func FuzzSplitCSVCellsMatchesDuckDB(f *testing.F) {
+	dialects := [][3]byte{{',', '"', '"'}, {';', '"', '\\'}, {'\t', '\'', '\''}, {'|', '"', '\\'}}
+	f.Add([]byte("a,b,c\n1, \"x,y\" ,3\n\"p\"\"q\",,\n"), byte(0))
+	f.Add([]byte("a;b;c\r\n\"x\\\"y\";\"p\\\\q\";\r\n"), byte(1))
+	f.Add([]byte("a\tb\tc\n'x\ty'\t'it''s'\t\n"), byte(2))
+	f.Add([]byte("a|b|c\n\"x\ny\"|2|3,\n"), byte(3))
+	db, err := sql.Open("duckdb", "")
+	require.NoError(f, err)
+	f.Cleanup(func() { db.Close() })
+	dir := f.TempDir()
+	const width = 3
+	f.Fuzz(func(t *testing.T, data []byte, dialect byte) {
+		d := dialects[int(dialect)%len(dialects)]
+		delim, quote, esc := d[0], d[1], d[2]
+		path := filepath.Join(dir, "in.csv")
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		cols := make([]string, width)
+		sel := make([]string, width)
+		for i := range cols {
+			cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
+			sel[i] = fmt.Sprintf("coalesce(c%d, '')", i)
+		}
+		q := fmt.Sprintf("SELECT %s FROM read_csv(%s, header = false, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8')",
+			strings.Join(sel, ", "), sqlString(path), strings.Join(cols, ", "), sqlString(string(delim)), sqlString(string(quote)), sqlString(string(esc)))
+		rows, err := db.QueryContext(t.Context(), q)
+		if err != nil {
+			return // DuckDB rejects a record, or the file
+		}
+		var want [][]string
+		for rows.Next() {
+			cells := make([]string, width)
+			ptrs := make([]any, width)
+			for i := range cells {
+				ptrs[i] = &cells[i]
+			}
+			require.NoError(t, rows.Scan(ptrs...))
+			want = append(want, cells)
+		}
+		if rows.Err() != nil {
+			rows.Close()
+			return
+		}
+		rows.Close()
+		tr := newCSVTracker(bytes.NewReader(data), delim, quote, esc)
+		tr.captureMax = 0
+		var got [][]string
+		for {
+			rec, ok, err := tr.next(true)
+			require.NoError(t, err)
+			if !ok {
+				break
+			}
+			if rec.blank {
+				continue
+			}
+			if rec.bareCR || rec.mixedEnd {
+				return // the parser refuses the file
+			}
+			cells := make([]string, width)
+			if n := splitCSVCells(rec.raw, delim, quote, esc, cells); n != width {
+				t.Fatalf("line %d: %d fields, DuckDB read %d: %q", rec.line, n, width, rec.raw)
+			}
+			got = append(got, cells)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d records, DuckDB read %d: got %q, want %q", len(got), len(want), got, want)
+		}
+		for i := range got {
+			if !slices.Equal(got[i], want[i]) {
+				t.Fatalf("record %d: got %q, DuckDB read %q", i+1, got[i], want[i])
+			}
+		}
+	})
+}
+
+// csvTracker notes a CR outside quotes that no LF follows, also across
+// its read buffer's boundary, and a change of line end.
+func TestCSVTrackerLineEnds(t *testing.T) {
+	long := strings.Repeat("x", csvTrackerBuffer-1)
+	tests := []struct {
+		name      string
+		give      string
+		wantBare  []bool
+		wantMixed []bool
+	}{
+		{"LF", "a\nb\n", []bool{false, false}, []bool{false, false}},
+		{"CRLF", "a\r\nb\r\nc", []bool{false, false, false}, []bool{false, false, false}},
+		{"CR inside a line", "a\rb\nc\n", []bool{true, false}, []bool{false, false}},
+		{"CR inside quotes", "\"a\rb\"\n\"c\r\"\n", []bool{false, false}, []bool{false, false}},
+		{"CR after a closing quote", "\"a\"\rb\n", []bool{true}, []bool{false}},
+		{"CR at the end of the file", "a\nb\r", []bool{false, false}, []bool{false, false}},
+		{"CR at the buffer's end", long + "\ry\n", []bool{true}, []bool{false}},
+		{"CRLF across the buffer's end", long + "\r\ny\r\n", []bool{false, false}, []bool{false, false}},
+		{"LF after CRLF", "a\r\nb\nc\r\n", []bool{false, false, false}, []bool{false, true, false}},
+		{"CRLF after LF", "\nb\r\n", []bool{false, false}, []bool{false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := newCSVTracker(strings.NewReader(tt.give), ',', '"', '"')
+			var bare, mixed []bool
+			for {
+				rec, ok, err := tr.next(false)
+				require.NoError(t, err)
+				if !ok {
+					break
+				}
+				bare, mixed = append(bare, rec.bareCR), append(mixed, rec.mixedEnd)
+			}
+			assert.Equal(t, tt.wantBare, bare, "bare CR")
+			assert.Equal(t, tt.wantMixed, mixed, "mixed line end")
+		})
+	}
 }

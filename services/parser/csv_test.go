@@ -184,6 +184,24 @@ func TestCSVLinesAndRejects(t *testing.T) {
 			wantKeys: []string{"a", "b"},
 		},
 		{
+			// DuckDB opens a quoted field after one space too, and reads
+			// spaces after the closing quote as nothing.
+			name:     "spaces around quoted fields",
+			content:  "k,v\n \"a,\nb\",1\n\"c\" ,2\nd,3\n",
+			wantKeys: []string{"a,\nb", "c", "d"},
+		},
+		{
+			// Some programs end every line with a delimiter: DuckDB reads
+			// the empty fields past the header's as nothing, and so does
+			// pass 2.
+			name:     "empty fields past the header's",
+			content:  "k,v\na,1,\nb,2,,\"\"\nc,3,,x\nd,4,",
+			wantKeys: []string{"a", "b", "d"},
+			wantRejct: []event.RowError{
+				{Line: 4, Value: "c,3,,x", Error: "4 fields, the header has 2"},
+			},
+		},
+		{
 			// An editor leaves spaces or a tab on a line meant to be
 			// empty: a blank line, not a row of one field.
 			name:     "lines of white space alone are blank lines",
@@ -356,6 +374,9 @@ func TestCSVFileErrors(t *testing.T) {
 		{"too many malformed rows", "k,v\na\nb\nc\n", parser.StructuredConfig{MaxRejectedRows: 2}, []string{"data.csv: more than 2 malformed rows (first: record 2"}},
 		{"header too long", "k,v" + strings.Repeat("x", 1<<20) + "\n", parser.StructuredConfig{}, []string{"data.csv: header line longer than"}},
 		{"mixed line ends", "k,v\r\na,1\r\nb,2\r\nc,3\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 4 ends with LF, the lines before it with CRLF; save the file with one kind of line end"}},
+		{"mixed line ends after a rejected row", "k,v\r\n\"\"0\na,1\r\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 2 ends with LF, the lines before it with CRLF"}},
+		{"CR alone after a quote inside an unquoted header cell", "k,v\"\ra,1\r", parser.StructuredConfig{}, []string{"data.csv: lines end with CR alone"}},
+		{"CR alone after the first line", "k,v\r\na,1\r\n\r\"0", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: a line inside the record on line 3 ends with CR alone"}},
 		{"mixed line ends, LF first", "k,v\na,1\r\nb,2\n", parser.StructuredConfig{}, []string{"data.csv: mixed line ends: line 2 ends with CRLF, the lines before it with LF"}},
 		{"lines ending in CR alone", "k,v\ra,1\rb,2\r", parser.StructuredConfig{}, []string{`data.csv: lines end with CR alone (as Excel's "CSV (Macintosh)" saves them): save the file with CRLF or LF line ends`}},
 		{"lines ending in CR alone, beyond the header's bound", "\"k\r\",v\r" + strings.Repeat("a,1\r", 1<<18), parser.StructuredConfig{}, []string{"data.csv: lines end with CR alone"}},
@@ -399,6 +420,11 @@ sources:
 	}
 	assert.Equal(t, []string{"a", "b;c", "it's"}, keys)
 	assert.Equal(t, []event.RowError{{Line: 4, Value: "d;4;5", Error: "3 fields, the header has 2"}}, p.rejected())
+
+	// Without a header, the first line is checked for CR line ends too:
+	// DuckDB would split the file at CR, and pass 2 would not.
+	p, err = parseFile(t, s, "semi.csv", writeTemp(t, "semi.csv", "a;1\rb;2\r"))
+	requireRejected(t, p, err, "semi.csv: lines end with CR alone")
 
 	p, err = parseFile(t, s, "tabs.txt", writeTemp(t, "tabs.txt", "k\tx\n\"a\\\"b\"\t1\nc\t2\n"))
 	require.NoError(t, err)

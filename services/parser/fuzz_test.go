@@ -1,8 +1,12 @@
 package parser
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -99,5 +103,51 @@ func FuzzExtractMarkdown(f *testing.F) {
 			}
 			checkChunks(t, Chunker{Size: 64, Overlap: 16}, text)
 		}
+	})
+}
+
+// FuzzExtractPDF reads arbitrary bytes as a PDF: PDFium, in WebAssembly,
+// returns text that is valid UTF-8 or an error naming the file, within a
+// bound. The engine is compiled once per fuzzing process, and each input
+// takes milliseconds.
+func FuzzExtractPDF(f *testing.F) {
+	f.Add(simplePDF([]string{"Lina Farrell manages PRJ-1.\nSecond line", "Page two"}))
+	f.Add(simplePDF([]string{"(unbalanced \\ text)"}))
+	for _, name := range []string{"pdf/form.pdf", "pdf/paragraphs.pdf", "pdf/scan.pdf", "pdf/encrypted.pdf", "extract/status-report.pdf"} {
+		data, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(name)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 1 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		type result struct {
+			text string
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			text, err := ExtractTextContext(ctx, "f.pdf", data)
+			done <- result{text, err}
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("ExtractTextContext did not return within 2m, its context bounding it to 1m")
+		}
+		if r.err != nil {
+			if !strings.HasPrefix(r.err.Error(), "f.pdf: ") {
+				t.Fatalf("error does not name the file: %v", r.err)
+			}
+			return
+		}
+		if !utf8.ValidString(r.text) {
+			t.Fatalf("invalid UTF-8 output: %q", r.text)
+		}
+		checkChunks(t, Chunker{Size: 64, Overlap: 16}, r.text)
 	})
 }

@@ -405,7 +405,8 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	value := false
-	col := 0 // column of the last cell of the row
+	col := 0        // column of the last cell of the row
+	inCell := false // after a cell's start tag, before its end
 	for {
 		chunk, err := br.ReadSlice('<')
 		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
@@ -432,6 +433,17 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 		tag, end := tagName(head)
 		if end < 0 {
 			continue
+		}
+		if len(head) > 0 && head[0] == '/' {
+			if name, _ := tagName(head[1:]); string(name) == "c" {
+				// excelize's row reader stops at a cell end tag without
+				// its start, without an error: in the last row, nothing
+				// would show that its other cells were not read.
+				if !inCell {
+					return ws, fmt.Errorf("row %d: a cell's end tag without its start: malformed XML", ws.lastRow)
+				}
+				inCell = false
+			}
 		}
 		switch string(tag) {
 		case "f":
@@ -473,6 +485,7 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 			if i := bytes.IndexByte(attrs, '>'); i >= 0 {
 				attrs = attrs[:i]
 			}
+			inCell = !bytes.HasSuffix(attrs, []byte("/"))
 			c := cellColumn(attrs)
 			if c == 0 {
 				c = col + 1 // no reference: the next column
@@ -493,7 +506,7 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 		if string(tag) != "row" {
 			continue
 		}
-		col = 0
+		col, inCell = 0, false
 		elem, err := br.ReadSlice('>')
 		if err != nil {
 			return ws, fmt.Errorf("row element: %w", err)

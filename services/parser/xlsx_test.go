@@ -698,7 +698,7 @@ func TestXLSXMalformedXML(t *testing.T) {
 		{"HTML entity", "caf&eacute;", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity"},
 		{"reference to a control character", "Bo&#1;b", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity (or one naming a character XML does not allow)"},
 		{"Latin-1 text", "Jos\xe9", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: byte 0xE9, not UTF-8"},
-		{"end tag out of place", "Cy</is></c></c>", "data.xlsx: sheet Data: unreadable after row 3 (the sheet has rows up to 4): malformed XML"},
+		{"end tag out of place", "Cy</is></c></c>", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: a cell's end tag without its start: malformed XML"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1330,4 +1330,36 @@ func TestXLSXMergedHeaderCellsErrors(t *testing.T) {
 			assert.EqualError(t, err, tt.want)
 		})
 	}
+}
+
+// A value or formula outside any cell, and a cell end tag without its
+// start, are passed over (as excelize's row reader does), not read as a
+// cell before the first.
+func TestXLSXValueOutsideCell(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><v>0</v><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><f>1+1</f><v>7</v><c r="A2"><v>1</v></c><c r="B2"><v>2.5</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]any{"1": {"amount": 2.5}}, p.properties(t))
+	assert.Empty(t, p.rejected())
+}
+
+// excelize's row reader stops at a cell end tag without its start as if
+// the sheet ended there: in the last row, the cells after it would be
+// lost without an error.
+func TestXLSXStrayCellEndTag(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	const sheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><c r="A2"/></c><c r="B2"><v>2.5</v></c></row>` +
+		`</sheetData></worksheet>`
+	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+	p, err := parseFile(t, s, "data.xlsx", file)
+	requireRejected(t, p, err, "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 2: a cell's end tag without its start: malformed XML")
 }

@@ -171,7 +171,12 @@ func (s *cellScan) readRow() error {
 		note               cellNote
 	}
 	cell.col = -1
+	inCell := false // between a c start tag and its end
 	done := func() {
+		if !inCell {
+			return // an end tag without its start
+		}
+		inCell = false
 		cell.note.col = cell.col
 		cell.note.placeholder = cell.hasFormula && cell.zero && s.recalc
 		cell.note.uncached = cell.hasFormula && !cell.cached || cell.note.placeholder
@@ -193,6 +198,7 @@ func (s *cellScan) readRow() error {
 				return err
 			}
 			cell.col++
+			inCell = true
 			if r, ok := xmlAttr(attrs, "r"); ok {
 				c, _, err := excelize.CellNameToCoordinates(r)
 				if err != nil {
@@ -216,6 +222,14 @@ func (s *cellScan) readRow() error {
 			}
 		case "/c":
 			done()
+		case "f", "v":
+			if !inCell {
+				// A value outside a cell (excelize's row reader passes
+				// it over): not a note.
+				continue
+			}
+		}
+		switch name {
 		case "f":
 			_, empty, err := s.startTag()
 			if err != nil {
