@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +80,7 @@ func TestConvertCellFormats(t *testing.T) {
 		{"int with a fraction", schema.Column{Type: schema.TypeInt, Decimal: ","}, "12,5", cellKind{}, false, nil, "not a whole number"},
 		{"grouped wrongly", schema.Column{Type: schema.TypeFloat, Decimal: ",", Thousands: "."}, "12.34.567", cellKind{}, false, nil,
 			`not a number in the format 1.234.567,89 (decimal ",", thousands ".")`},
+		{"beyond float64", schema.Column{Type: schema.TypeFloat, Decimal: ",", Thousands: "."}, "1" + strings.Repeat("0", 400) + ",5", cellKind{}, false, nil, "not a number"},
 		{"a number cell", schema.Column{Type: schema.TypeFloat, Decimal: ",", Thousands: "."}, "1.234", cellKind{xlsx: true}, true, 1.234, ""},
 		{"a text cell", schema.Column{Type: schema.TypeFloat, Decimal: ",", Thousands: "."}, "1.234", cellKind{xlsx: true}, false, 1234.0, ""},
 		{"default separators", schema.Column{Type: schema.TypeFloat}, "1234.5", cellKind{}, false, 1234.5, ""},
@@ -130,8 +132,12 @@ func FuzzPlainNumber(f *testing.F) {
 			if !ok {
 				continue
 			}
+			// A number beyond float64 is a number all the same: the
+			// column's conversion refuses it (ErrRange), not plainNumber.
 			_, err := strconv.ParseFloat(got, 64)
-			require.NoError(t, err, "%q read as %q", s, got)
+			if !errors.Is(err, strconv.ErrRange) {
+				require.NoError(t, err, "%q read as %q", s, got)
+			}
 			keep := func(r rune) rune {
 				switch {
 				case r >= '0' && r <= '9', r == '-':
