@@ -89,15 +89,7 @@ func TestSplitCSVCellsMatchesDuckDB(t *testing.T) {
 			if width == 0 {
 				return // nothing to compare
 			}
-			cols := make([]string, width)
-			sel := make([]string, width)
-			for i := range cols {
-				cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
-				sel[i] = fmt.Sprintf("coalesce(c%d, '')", i)
-			}
-			q := fmt.Sprintf("SELECT %s FROM read_csv(%s, header = false, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8')",
-				strings.Join(sel, ", "), sqlString(path), strings.Join(cols, ", "), sqlString(string(delim)), sqlString(string(quote)), sqlString(string(esc)))
-			rows, err := db.QueryContext(t.Context(), q)
+			rows, err := db.QueryContext(t.Context(), duckDBCellsQuery(path, width, delim, quote, esc))
 			require.NoError(t, err)
 			defer rows.Close()
 			var want [][]string
@@ -270,15 +262,7 @@ func FuzzSplitCSVCellsMatchesDuckDB(f *testing.F) {
 		delim, quote, esc := d[0], d[1], d[2]
 		path := filepath.Join(dir, "in.csv")
 		require.NoError(t, os.WriteFile(path, data, 0o600))
-		cols := make([]string, width)
-		sel := make([]string, width)
-		for i := range cols {
-			cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
-			sel[i] = fmt.Sprintf("coalesce(c%d, '')", i)
-		}
-		q := fmt.Sprintf("SELECT %s FROM read_csv(%s, header = false, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8')",
-			strings.Join(sel, ", "), sqlString(path), strings.Join(cols, ", "), sqlString(string(delim)), sqlString(string(quote)), sqlString(string(esc)))
-		rows, err := db.QueryContext(t.Context(), q)
+		rows, err := db.QueryContext(t.Context(), duckDBCellsQuery(path, width, delim, quote, esc))
 		if err != nil {
 			return // DuckDB rejects a record, or the file
 		}
@@ -366,4 +350,17 @@ func TestCSVTrackerLineEnds(t *testing.T) {
 			assert.Equal(t, tt.wantMixed, mixed, "mixed line end")
 		})
 	}
+}
+
+// duckDBCellsQuery reads the CSV file at path as DuckDB's strict reader
+// does, every field of width columns as text (empty for a missing one).
+func duckDBCellsQuery(path string, width int, delim, quote, esc byte) string {
+	cols := make([]string, width)
+	sel := make([]string, width)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
+		sel[i] = fmt.Sprintf("coalesce(c%d, '')", i)
+	}
+	return fmt.Sprintf("SELECT %s FROM read_csv(%s, header = false, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8')",
+		strings.Join(sel, ", "), sqlString(path), strings.Join(cols, ", "), sqlString(string(delim)), sqlString(string(quote)), sqlString(string(esc)))
 }

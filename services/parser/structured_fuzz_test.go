@@ -30,6 +30,29 @@ const fuzzParseTimeout = 30 * time.Second
 // failing the test if Parse does not return within fuzzParseTimeout. The
 // emitted batches are decoded; a message that does not decode fails the
 // test.
+// parsedWhole checks the outcome of a parse that may fail: a failure is
+// permanent, names the file and emitted nothing; a success ends with a
+// final batch. It reports whether the parse succeeded.
+func parsedWhole(t *testing.T, name string, err error, p parsed) bool {
+	t.Helper()
+	if err != nil {
+		if !pipeline.IsPermanent(err) {
+			t.Fatalf("error is not permanent: %v", err)
+		}
+		if !strings.HasPrefix(err.Error(), name+": ") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+		if len(p.msgs) > 0 {
+			t.Fatalf("%d batches emitted before the error %v", len(p.msgs), err)
+		}
+		return false
+	}
+	if len(p.records) == 0 || !p.records[len(p.records)-1].Final {
+		t.Fatalf("no final batch")
+	}
+	return true
+}
+
 func parseBytesWithin(t *testing.T, s *parser.Structured, relPath string, data []byte) (parsed, error) {
 	t.Helper()
 	local := filepath.Join(t.TempDir(), filepath.Base(relPath))
@@ -137,20 +160,8 @@ func FuzzStructuredCSV(f *testing.F) {
 			name = "n" + name[1:]
 		}
 		p, err := parseBytesWithin(t, s, name, data)
-		if err != nil {
-			if !pipeline.IsPermanent(err) {
-				t.Fatalf("error is not permanent: %v", err)
-			}
-			if !strings.HasPrefix(err.Error(), name+": ") {
-				t.Fatalf("error does not name the file: %v", err)
-			}
-			if len(p.msgs) > 0 {
-				t.Fatalf("%d batches emitted before the error %v", len(p.msgs), err)
-			}
+		if !parsedWhole(t, name, err, p) {
 			return
-		}
-		if len(p.records) == 0 || !p.records[len(p.records)-1].Final {
-			t.Fatalf("no final batch")
 		}
 		for _, e := range p.rejected() {
 			if strings.Contains(e.Error, "readers disagree") {
@@ -288,20 +299,8 @@ func FuzzStructuredXLSX(f *testing.F) {
 		if n := after.TotalAlloc - before.TotalAlloc; n > fuzzXLSXAllocLimit {
 			t.Fatalf("Parse allocated %d MiB for a sheet of %d bytes", n>>20, len(sheetXML))
 		}
-		if err != nil {
-			if !pipeline.IsPermanent(err) {
-				t.Fatalf("error is not permanent: %v", err)
-			}
-			if !strings.HasPrefix(err.Error(), "data.xlsx: ") {
-				t.Fatalf("error does not name the file: %v", err)
-			}
-			if len(p.msgs) > 0 {
-				t.Fatalf("%d batches emitted before the error %v", len(p.msgs), err)
-			}
+		if !parsedWhole(t, "data.xlsx", err, p) {
 			return
-		}
-		if len(p.records) == 0 || !p.records[len(p.records)-1].Final {
-			t.Fatalf("no final batch")
 		}
 		for _, e := range p.rejected() {
 			if e.Line <= 0 {
