@@ -92,17 +92,8 @@ func TestSplitCSVCellsMatchesDuckDB(t *testing.T) {
 			rows, err := db.QueryContext(t.Context(), duckDBCellsQuery(path, width, delim, quote, esc))
 			require.NoError(t, err)
 			defer rows.Close()
-			var want [][]string
-			for rows.Next() {
-				cells := make([]string, width)
-				ptrs := make([]any, width)
-				for i := range cells {
-					ptrs[i] = &cells[i]
-				}
-				require.NoError(t, rows.Scan(ptrs...))
-				want = append(want, cells)
-			}
-			require.NoError(t, rows.Err())
+			want, err := scanCells(t, rows, width)
+			require.NoError(t, err)
 			assert.Equal(t, want, got)
 		})
 	}
@@ -266,21 +257,11 @@ func FuzzSplitCSVCellsMatchesDuckDB(f *testing.F) {
 		if err != nil {
 			return // DuckDB rejects a record, or the file
 		}
-		var want [][]string
-		for rows.Next() {
-			cells := make([]string, width)
-			ptrs := make([]any, width)
-			for i := range cells {
-				ptrs[i] = &cells[i]
-			}
-			require.NoError(t, rows.Scan(ptrs...))
-			want = append(want, cells)
-		}
-		if rows.Err() != nil {
-			rows.Close()
+		want, err := scanCells(t, rows, width)
+		rows.Close()
+		if err != nil {
 			return
 		}
-		rows.Close()
 		tr := newCSVTracker(bytes.NewReader(data), delim, quote, esc)
 		tr.captureMax = 0
 		var got [][]string
@@ -363,4 +344,21 @@ func duckDBCellsQuery(path string, width int, delim, quote, esc byte) string {
 	}
 	return fmt.Sprintf("SELECT %s FROM read_csv(%s, header = false, auto_detect = false, columns = {%s}, delim = %s, quote = %s, escape = %s, strict_mode = true, encoding = 'utf-8')",
 		strings.Join(sel, ", "), sqlString(path), strings.Join(cols, ", "), sqlString(string(delim)), sqlString(string(quote)), sqlString(string(esc)))
+}
+
+// scanCells reads the rows of duckDBCellsQuery; the error is the rows'
+// (DuckDB rejecting a record as it reads on).
+func scanCells(t *testing.T, rows *sql.Rows, width int) ([][]string, error) {
+	t.Helper()
+	var all [][]string
+	for rows.Next() {
+		cells := make([]string, width)
+		ptrs := make([]any, width)
+		for i := range cells {
+			ptrs[i] = &cells[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		all = append(all, cells)
+	}
+	return all, rows.Err()
 }
