@@ -220,6 +220,16 @@ func TestFailedUpRemovesTheDataItCreated(t *testing.T) {
 			assert.ErrorContains(t, err, "no docgraph data at "+data)
 		})
 	}
+	// The watch folder up created goes too; one that existed stays.
+	inbox := filepath.Join(t.TempDir(), "inbox")
+	_, errOut, err := docgraph(t, "up", "--watch", inbox, "--data", t.TempDir(), "--nats.listen", addr, "--metrics-addr", "", "--log-format", "json")
+	require.ErrorContains(t, err, "address already in use")
+	assert.Contains(t, errOut, `"msg":"watch folder created"`)
+	assert.NoDirExists(t, inbox)
+	require.NoError(t, os.Mkdir(inbox, 0o750))
+	_, _, err = docgraph(t, "up", "--watch", inbox, "--data", t.TempDir(), "--nats.listen", addr, "--metrics-addr", "")
+	require.ErrorContains(t, err, "address already in use")
+	assert.DirExists(t, inbox)
 }
 
 // A second worker on one machine, started as the docs say (worker STAGE

@@ -52,23 +52,23 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 }
 
 // makeWatchDir creates the watched folder if it is missing and its parent
-// exists (`up --watch ./inbox` on a fresh machine); a missing parent is
-// more likely a mistyped path.
-func makeWatchDir(dir string, log *slog.Logger) error {
-	err := os.Mkdir(dir, 0o750)
+// exists (`up --watch ./inbox` on a fresh machine), and says whether it
+// did; a missing parent is more likely a mistyped path.
+func makeWatchDir(dir string, log *slog.Logger) (created bool, err error) {
+	err = os.Mkdir(dir, 0o750)
 	switch {
 	case err == nil:
 		log.Info("watch folder created", slog.String("dir", dir))
-		return nil
+		return true, nil
 	case errors.Is(err, fs.ErrExist):
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return fmt.Errorf("watch.dir: %s is not a folder", dir)
+			return false, fmt.Errorf("watch.dir: %s is not a folder", dir)
 		}
-		return nil
+		return false, nil
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("watch.dir: %s does not exist, nor its parent folder %s", dir, filepath.Dir(filepath.Clean(dir)))
+		return false, fmt.Errorf("watch.dir: %s does not exist, nor its parent folder %s", dir, filepath.Dir(filepath.Clean(dir)))
 	default:
-		return fmt.Errorf("watch.dir: %w", err)
+		return false, fmt.Errorf("watch.dir: %w", err)
 	}
 }
 
@@ -133,8 +133,19 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 		}
 	}
 	if command == "up" && cfg.Watch.Dir != "" {
-		if err := makeWatchDir(cfg.Watch.Dir, log); err != nil {
-			return err
+		created, mkErr := makeWatchDir(cfg.Watch.Dir, log)
+		if mkErr != nil {
+			return mkErr
+		}
+		if created {
+			// A start that fails takes back the folder it made, unless
+			// files were put in it meanwhile (os.Remove leaves a folder
+			// that is not empty).
+			defer func() {
+				if err != nil && !errors.Is(err, context.Canceled) {
+					_ = os.Remove(cfg.Watch.Dir)
+				}
+			}()
 		}
 	}
 	lock, err := lockData(cfg, command, slices.Contains(stages, bus.StageGraphWriter), listen)
