@@ -19,6 +19,7 @@ func TestHelpExitsZero(t *testing.T) {
 	}{
 		{[]string{"--help"}, "Usage: docgraph COMMAND"},
 		{[]string{"-h"}, "Usage: docgraph COMMAND"},
+		{[]string{"-h"}, "Those marked [env ...] can also be\nset in a YAML file"}, // not --fix, --docs, ...
 		{[]string{"help"}, "Usage: docgraph COMMAND"},
 		{[]string{"up", "--help"}, "Usage: docgraph up"},
 		{[]string{"worker", "--help"}, "Usage: docgraph worker"},

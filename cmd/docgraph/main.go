@@ -93,7 +93,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nRun 'docgraph COMMAND --help' for a command's flags. Every flag can also be set in a\nYAML file (--config) or as DOCGRAPH_<PATH> in the environment, e.g. DOCGRAPH_NATS_URL.\n")
+	fmt.Fprint(w, "\nRun 'docgraph COMMAND --help' for a command's flags. Those marked [env ...] can also be\nset in a YAML file (--config) or as DOCGRAPH_<PATH> in the environment, e.g. DOCGRAPH_NATS_URL.\n")
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
