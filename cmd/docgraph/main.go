@@ -75,7 +75,7 @@ func commands() []command {
 		{"dlq", "dead letters: list, show, replay or purge them", cmdDLQ},
 		{"reconcile", "compare the folder with the graph: missing, stale, orphaned; --fix republishes", cmdReconcile},
 		{"replay", "re-run a stage over its input history (after a schema change)", cmdReplay},
-		{"bench", "generate a corpus, ingest it and report documents/s, messages/s and peak RSS", cmdBench},
+		{"bench", "generate a corpus, ingest it and report files/s, messages/s and peak RSS", cmdBench},
 		{"schema", "check the schemas; try the structured mapping on files before ingesting them", cmdSchema},
 		{"version", "print the version", cmdVersion},
 	}
