@@ -29,7 +29,7 @@ import (
 
 const benchHelp = `Generates a corpus of documents (and the spreadsheets that name their people,
 projects and teams) into a temporary folder, ingests it with the same code path as
-'docgraph ingest' on the embedded default, and reports documents/s, messages through
+'docgraph ingest' on the embedded default, and reports files/s, messages through
 JetStream, peak RSS and the graph, which must match the corpus's ground truth.
 With --changed it then rewrites every file with another corpus (the next seed: other
 names and contents at the same paths) and ingests again into the same data: the graph

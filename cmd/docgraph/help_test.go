@@ -19,6 +19,7 @@ func TestHelpExitsZero(t *testing.T) {
 	}{
 		{[]string{"--help"}, "Usage: docgraph COMMAND"},
 		{[]string{"-h"}, "Usage: docgraph COMMAND"},
+		{[]string{"-h"}, "Those marked [env ...] can also be\nset in a YAML file"}, // not --fix, --docs, ...
 		{[]string{"help"}, "Usage: docgraph COMMAND"},
 		{[]string{"up", "--help"}, "Usage: docgraph up"},
 		{[]string{"worker", "--help"}, "Usage: docgraph worker"},
@@ -27,6 +28,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"ingest", "-h"}, "Usage: docgraph ingest"},
 		{[]string{"replay", "--help"}, "Usage: docgraph replay"},
 		{[]string{"bench", "--help"}, "Usage: docgraph bench"},
+		{[]string{"bench", "--help"}, "reports files/s"}, // as its output does
 		{[]string{"status", "--help"}, "Usage: docgraph status"},
 		{[]string{"reconcile", "--help"}, "Usage: docgraph reconcile"},
 		{[]string{"graph", "--help"}, "Usage: docgraph graph stats|export"},

@@ -70,8 +70,11 @@ func cmdIngest(ctx context.Context, e env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	// A schema with errors fails before anything starts.
+	// A schema with errors, or a missing API key, fails before anything starts.
 	if _, _, err := loadSchemas(cfg); err != nil {
+		return err
+	}
+	if err := llmKeyMissing(cfg, []string{bus.StageExtractor}); err != nil {
 		return err
 	}
 	start := time.Now()

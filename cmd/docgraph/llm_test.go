@@ -78,6 +78,15 @@ func TestLLMExtractorNeedsItsKeyToStart(t *testing.T) {
 	_, _, err := docgraph(t, ingestArgs(t.TempDir(), append(llmArgs, t.TempDir())...)...)
 	require.ErrorContains(t, err, "extractor.llm.api_key_env: environment variable E2E_LLM_KEY_NOT_SET is not set")
 
+	// up fails before it starts anything: no data folder, nothing watched.
+	in, data := t.TempDir(), filepath.Join(t.TempDir(), "data")
+	writeFile(t, filepath.Join(in, "a.md"), "# A\n")
+	_, errOut, err := docgraph(t, append([]string{"up", "--watch", in, "--data", data, "--nats.listen", "off",
+		"--metrics-addr", "", "--log-format", "json"}, llmArgs...)...)
+	require.ErrorContains(t, err, "extractor.llm.api_key_env: environment variable E2E_LLM_KEY_NOT_SET is not set")
+	assert.NoDirExists(t, data)
+	assert.NotContains(t, errOut, "watching folder")
+
 	_, _, err = docgraph(t, "schema", "check", "--extractor.kind", "llm")
 	require.ErrorContains(t, err, "extractor.llm.base_url: required when extractor.kind is llm")
 }

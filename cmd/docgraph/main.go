@@ -75,7 +75,7 @@ func commands() []command {
 		{"dlq", "dead letters: list, show, replay or purge them", cmdDLQ},
 		{"reconcile", "compare the folder with the graph: missing, stale, orphaned; --fix republishes", cmdReconcile},
 		{"replay", "re-run a stage over its input history (after a schema change)", cmdReplay},
-		{"bench", "generate a corpus, ingest it and report documents/s, messages/s and peak RSS", cmdBench},
+		{"bench", "generate a corpus, ingest it and report files/s, messages/s and peak RSS", cmdBench},
 		{"schema", "check the schemas; try the structured mapping on files before ingesting them", cmdSchema},
 		{"version", "print the version", cmdVersion},
 	}
@@ -93,7 +93,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nRun 'docgraph COMMAND --help' for a command's flags. Every flag can also be set in a\nYAML file (--config) or as DOCGRAPH_<PATH> in the environment, e.g. DOCGRAPH_NATS_URL.\n")
+	fmt.Fprint(w, "\nRun 'docgraph COMMAND --help' for a command's flags. Those marked [env ...] can also be\nset in a YAML file (--config) or as DOCGRAPH_<PATH> in the environment, e.g. DOCGRAPH_NATS_URL.\n")
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

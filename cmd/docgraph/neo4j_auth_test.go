@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docgraph/docgraph/pkg/config"
 	"github.com/docgraph/docgraph/pkg/graph/neostore/neostoretest"
 )
 
@@ -94,5 +96,29 @@ func TestNeo4jPasswordChangedWhileUp(t *testing.T) {
 	require.NotContains(t, p.log(), `"msg":"message dead-lettered"`)
 	if done, err := p.exited(); done {
 		require.NoError(t, errors.Join(errors.New("docgraph up exited"), err), tail(p.log(), 20))
+	}
+}
+
+// A login refused while no password was given says how to give one; with a
+// password, or for another error, the error stays as it is.
+func TestNeo4jLoginHint(t *testing.T) {
+	refused := fmt.Errorf("neo4j bolt://x: %w", &neo4j.Neo4jError{Code: "Neo.ClientError.Security.Unauthorized"})
+	unreachable := errors.New("neo4j bolt://x: connection refused")
+	tests := []struct {
+		name     string
+		give     error
+		password string
+		want     string // added to the error
+	}{
+		{"no password", refused, "", ": no password was given (set NEO4J_PASSWORD, or neo4j.password_file)"},
+		{"wrong password", refused, "not-the-one", ""},
+		{"unreachable", unreachable, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := neo4jLoginHint(tt.give, config.Neo4jConfig{Password: tt.password})
+			require.ErrorIs(t, err, tt.give)
+			assert.Equal(t, tt.give.Error()+tt.want, err.Error())
+		})
 	}
 }

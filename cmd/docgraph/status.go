@@ -23,7 +23,7 @@ and any other in the account): messages and bytes stored, and its limits; then h
 much of its limit the JetStream store uses, with a warning when a limit is nearly
 reached. The state is
 "pulling" (a worker asks for or holds messages), "no worker pulling" (start one: 'docgraph
-worker STAGE'), "paused" (its dependency, e.g. the graph store, is down: the stage holds its
+worker STAGE', or 'docgraph up' on --data), "paused" (its dependency, e.g. the graph store, is down: the stage holds its
 messages and resumes by itself) or "not started". Talks to NATS: --nats, or else the
 docgraph whose data is under --data: the 'docgraph up' running there (through the NATS
 address it recorded in --data), or the data itself when nothing runs there.`
@@ -162,6 +162,10 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(e.stdout, "warning: "+w)
+	}
+	if s.ns != nil {
+		// The data's own server: no worker can reach it to pull.
+		fmt.Fprintf(e.stderr, "note: no docgraph is running on %s; its stages pull again when 'docgraph up' or 'ingest' runs there\n", cfg.Data)
 	}
 	return nil
 }

@@ -158,7 +158,9 @@ func TestStatusOfAStoppedSystemHasNoWorkerPulling(t *testing.T) {
 		require.NoError(t, batch.Error())
 	})
 
-	out := mustDocgraph(t, "status", "--data", data, "--nats.listen", "off")
+	out, errOut, err := docgraph(t, "status", "--data", data, "--nats.listen", "off")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, errOut, "note: no docgraph is running on "+data+"; its stages pull again when 'docgraph up' or 'ingest' runs there")
 	var row []string
 	for _, l := range strings.Split(out, "\n") {
 		if f := strings.Fields(l); len(f) > 7 && f[0] == bus.StageParser {

@@ -373,6 +373,7 @@ func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer
 			URI: cfg.Neo4j.URI, User: cfg.Neo4j.User, Password: cfg.Neo4j.Password, Database: cfg.Neo4j.Database,
 			Labels: labels, RelTypes: relTypes,
 		}, reg)
+		err = neo4jLoginHint(err, cfg.Neo4j)
 	default:
 		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
@@ -393,6 +394,15 @@ func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer
 		return nil, err
 	}
 	return st, nil
+}
+
+// neo4jLoginHint adds to a refused login without a password how to give
+// one: the driver's "unauthorized" does not say that none was sent.
+func neo4jLoginHint(err error, cfg config.Neo4jConfig) error {
+	if err == nil || cfg.Password != "" || !neostore.IsLoginRefused(err) {
+		return err
+	}
+	return fmt.Errorf("%w: no password was given (set NEO4J_PASSWORD, or neo4j.password_file)", err)
 }
 
 func stageRunnerConfig(cfg config.Config, sc config.StageConfig, stage, stream string) pipeline.Config {

@@ -51,6 +51,16 @@ func cmdUp(ctx context.Context, e env, args []string) error {
 	return runStages(ctx, cfg, "up", stages, true, log)
 }
 
+// llmKeyMissing reports an API key that extractor.kind llm needs and the
+// environment lacks, when stages include the extractor: before the data
+// directory, the server or the watcher start.
+func llmKeyMissing(cfg config.Config, stages []string) error {
+	if cfg.Extractor.Kind != "llm" || !slices.Contains(stages, bus.StageExtractor) {
+		return nil
+	}
+	return cfg.Extractor.LLM.MissingAPIKey()
+}
+
 // makeWatchDir creates the watched folder if it is missing and its parent
 // exists (`up --watch ./inbox` on a fresh machine), and says whether it
 // did; a missing parent is more likely a mistyped path.
@@ -131,6 +141,9 @@ func runStages(ctx context.Context, cfg config.Config, command string, stages []
 		if _, _, err := loadSchemas(cfg); err != nil {
 			return err
 		}
+	}
+	if err := llmKeyMissing(cfg, stages); err != nil {
+		return err
 	}
 	if command == "up" && cfg.Watch.Dir != "" {
 		created, mkErr := makeWatchDir(cfg.Watch.Dir, log)

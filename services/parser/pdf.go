@@ -54,6 +54,10 @@ const (
 // errPDFEncrypted says a PDF needs a password.
 var errPDFEncrypted = errors.New("encrypted PDF: it needs a password to open; save an unprotected copy")
 
+// errPDFFormat says PDFium could not read the bytes as a PDF (its error
+// codes, "3: incorrect format", mean nothing to the reader of a dead letter).
+var errPDFFormat = errors.New("unreadable PDF: not a PDF, or a damaged or truncated one")
+
 // pdfEngine is the process's PDFium, compiled at first use.
 type pdfEngine struct {
 	once  sync.Once
@@ -175,6 +179,8 @@ func pdfText(ctx context.Context, inst pdfium.Pdfium, data []byte) (string, erro
 	switch {
 	case errors.Is(err, pdfiumerrors.ErrPassword), errors.Is(err, pdfiumerrors.ErrSecurity):
 		return "", errPDFEncrypted
+	case errors.Is(err, pdfiumerrors.ErrFormat), errors.Is(err, pdfiumerrors.ErrFile):
+		return "", errPDFFormat
 	case err != nil:
 		return "", fmt.Errorf("unreadable PDF: %w", err)
 	}

@@ -37,8 +37,8 @@ func TestExtractPDFErrors(t *testing.T) {
 	}{
 		{"encrypted", read("encrypted.pdf"), "report.pdf: encrypted PDF: it needs a password to open"},
 		{"scan", read("scan.pdf"), "report.pdf: no text content: a PDF of 1 page(s) without a text layer (a scan needs OCR first)"},
-		{"not a PDF", []byte("just some words, not a PDF at all\n"), "report.pdf: unreadable PDF: "},
-		{"header only", report[:64], "report.pdf: unreadable PDF: "},
+		{"not a PDF", []byte("just some words, not a PDF at all\n"), "report.pdf: unreadable PDF: not a PDF, or a damaged or truncated one"},
+		{"header only", report[:64], "report.pdf: unreadable PDF: not a PDF, or a damaged or truncated one"},
 		{"empty", nil, "report.pdf: empty"},
 	}
 	for _, tt := range tests {

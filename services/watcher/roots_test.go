@@ -168,7 +168,9 @@ func TestScanLogsOtherFolders(t *testing.T) {
 	assert.Equal(t, "INFO", logs[0]["level"])
 	assert.Equal(t, 2.0, logs[0]["files"])
 	assert.Equal(t, []any{a.w.root}, logs[0]["other_roots"])
-	assert.Contains(t, logs[0]["hint"], "docgraph ingest FOLDER")
+	assert.Contains(t, logs[0]["hint"], "'docgraph ingest --watch.allow_empty FOLDER'",
+		"an emptied folder that held files is kept without the switch")
+	assert.Contains(t, logs[0]["hint"], "'docgraph reconcile --watch FOLDER --fix --watch.allow_empty'")
 }
 
 // Run withdraws, when a directory disappears, only the files of its own

@@ -517,7 +517,8 @@ func (w *Watcher) logOtherRoots(ctx context.Context, recs map[string]*record) {
 		slog.Any("other_roots", slices.Sorted(maps.Keys(byRoot))),
 		slog.String("hint", "a folder's files are withdrawn only by scans of that folder; to remove "+
 			"them from the graph, empty that folder (create it again if it is gone) and run "+
-			"'docgraph ingest FOLDER', or 'docgraph reconcile --watch FOLDER --fix' while docgraph runs"))
+			"'docgraph ingest --watch.allow_empty FOLDER', or 'docgraph reconcile --watch FOLDER --fix "+
+			"--watch.allow_empty' while docgraph runs"))
 }
 
 // dirSet is a set of directories (relative, slash-separated).

@@ -1097,6 +1097,13 @@ func isDatabaseFailure(err error) bool {
 	return strings.HasPrefix(ne.Code, "Neo.DatabaseError.Transaction.") || strings.HasPrefix(ne.Code, "Neo.DatabaseError.General.")
 }
 
+// IsLoginRefused reports whether err is Neo4j refusing the user and
+// password (Neo.ClientError.Security.Unauthorized).
+func IsLoginRefused(err error) bool {
+	var ne *neo4j.Neo4jError
+	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Security.Unauthorized"
+}
+
 // isAccessError reports whether err is Neo4j refusing the connection or the
 // database rather than the statement: credentials that stopped working (a
 // rotated password, an account locked after failed logins), a missing or

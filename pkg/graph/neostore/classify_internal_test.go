@@ -49,3 +49,24 @@ func TestClassifyOpenLeavesRefusedLoginAlone(t *testing.T) {
 	err := classify(fmt.Errorf("neo4j bolt://x: %w", &neo4j.Neo4jError{Code: "Neo.ClientError.Security.Unauthorized"}))
 	assert.NotErrorIs(t, err, graph.ErrUnavailable)
 }
+
+// IsLoginRefused picks a refused user or password out of Open's errors,
+// not other refusals.
+func TestIsLoginRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		give error
+		want bool
+	}{
+		{"wrong password", &neo4j.Neo4jError{Code: "Neo.ClientError.Security.Unauthorized"}, true},
+		{"wrapped", fmt.Errorf("neo4j bolt://x: %w", &neo4j.Neo4jError{Code: "Neo.ClientError.Security.Unauthorized"}), true},
+		{"locked account", &neo4j.Neo4jError{Code: "Neo.ClientError.Security.AuthenticationRateLimit"}, false},
+		{"no such database", &neo4j.Neo4jError{Code: "Neo.ClientError.Database.DatabaseNotFound"}, false},
+		{"not a Neo4j error", errors.New("connection refused"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, IsLoginRefused(tt.give))
+		})
+	}
+}
