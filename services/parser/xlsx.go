@@ -387,8 +387,13 @@ const maxMerges = 1 << 20
 //     silently misplace rows or values (a crafted -1, a row going
 //     backwards, a cell B1 after C1);
 //   - characters XML does not allow (control characters, invalid UTF-8,
-//     an & starting no entity), as written by programs that do not escape
-//     text: the iterator stops at the first, as if the sheet ended there.
+//     an & starting no entity, "]]>" outside a CDATA section), as written
+//     by programs that do not escape text: the iterator stops at the
+//     first, as if the sheet ended there;
+//   - inside <sheetData>, markup encoding/xml refuses (xlsxmarkup.go): an
+//     end tag that does not close the element open, an element never
+//     closed, a start tag out of its syntax. The iterator stops there
+//     too; in the last row, nothing else would show the cells lost.
 //
 // It returns the last row number, for the reader to tell the iterator's
 // end from such a stop (also at XML malformed otherwise), whether the part
@@ -405,13 +410,21 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	value := false
-	col := 0        // column of the last cell of the row
-	inCell := false // after a cell's start tag, before its end
+	col := 0              // column of the last cell of the row
+	var open openElements // inside <sheetData>, the elements open
+	first := true         // before the part's first markup
+	after := afterText    // the markup the next chunk starts with
 	for {
 		chunk, err := br.ReadSlice('<')
-		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
+		bad, inText := badXML(chunk, errors.Is(err, bufio.ErrBufferFull), true)
+		if bad != "" {
 			return ws, fmt.Errorf("row %d: %s", ws.lastRow, bad)
 		}
+		if inText && bytes.Contains(textAfter(chunk, after), cdataEnd) {
+			// encoding/xml refuses it in text (not in an attribute value).
+			return ws, fmt.Errorf("row %d: \"]]>\" in text, outside a CDATA section: malformed XML", ws.lastRow)
+		}
+		after = afterText
 		if value && err == nil && !ws.needsScan {
 			// The rest of a <v> start tag, the value and '<'.
 			if i := bytes.IndexByte(chunk, '>'); i >= 0 {
@@ -424,25 +437,56 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 				continue
 			}
 			if errors.Is(err, io.EOF) {
+				if name := open.top(); name != nil {
+					return ws, fmt.Errorf("row %d: <%s> not closed at the end of the worksheet: malformed XML", ws.lastRow, name)
+				}
 				slices.SortStableFunc(ws.merges, func(a, b mergeRange) int { return a.first - b.first })
 				return ws, nil
 			}
 			return ws, err
 		}
-		head, _ := br.Peek(32)
-		tag, end := tagName(head)
-		if end < 0 {
+		head, _ := br.Peek(tagPeek)
+		if len(head) == 0 {
+			continue // '<' ends the part
+		}
+		wasFirst := first
+		first = false
+		switch head[0] {
+		case '/':
+			after = afterEndTag
+			if open.depth() > 0 {
+				// excelize's row reader stops at an end tag that does
+				// not close the element open, without an error: in the
+				// last row, nothing would show that its other cells
+				// were not read.
+				if err := open.pop(head[1:]); err != nil {
+					return ws, fmt.Errorf("row %d: %w: malformed XML", ws.lastRow, err)
+				}
+			}
+			continue
+		case '!', '?':
+			if err := skipMarkup(br, head, open.depth() > 0, wasFirst); err != nil {
+				return ws, fmt.Errorf("row %d: %w: malformed XML", ws.lastRow, err)
+			}
 			continue
 		}
-		if len(head) > 0 && head[0] == '/' {
-			if name, _ := tagName(head[1:]); string(name) == "c" {
-				// excelize's row reader stops at a cell end tag without
-				// its start, without an error: in the last row, nothing
-				// would show that its other cells were not read.
-				if !inCell {
-					return ws, fmt.Errorf("row %d: a cell's end tag without its start: malformed XML", ws.lastRow)
+		after = afterStartTag
+		var tag []byte
+		end := -1
+		if open.depth() == 0 {
+			tag, end = tagName(head)
+		}
+		var elem []byte // the start tag, from its name to its '>'
+		if end < 0 || slices.Contains(readTags, string(tag)) {
+			if elem, err = peekStartTag(br); err != nil {
+				return ws, fmt.Errorf("row %d: %w: malformed XML", ws.lastRow, err)
+			}
+			tag, end = tagName(elem)
+			empty := bytes.HasSuffix(elem, []byte("/>"))
+			if !empty && (open.depth() > 0 || string(tag) == "sheetData") {
+				if err := open.push(elem[:end]); err != nil {
+					return ws, fmt.Errorf("row %d: %w", ws.lastRow, err)
 				}
-				inCell = false
 			}
 		}
 		switch string(tag) {
@@ -454,10 +498,6 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 				ws.firstValue = ws.lastRow
 			}
 		case "mergeCell":
-			elem, err := br.ReadSlice('>')
-			if err != nil {
-				return ws, fmt.Errorf("merged cells: %w", err)
-			}
 			ref, _ := xmlAttr(elem[end:], "ref")
 			if r, ok := parseMerge(ref); ok {
 				if len(ws.merges)+len(ws.wide) == maxMerges {
@@ -473,19 +513,7 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 				}
 			}
 		case "c":
-			attrs := head[end:]
-			// r is usually first, and the start tag within the peek.
-			if !bytes.HasPrefix(attrs, refAttr) || bytes.IndexByte(attrs, '>') < 0 {
-				elem, err := br.ReadSlice('>')
-				if err != nil {
-					return ws, fmt.Errorf("row %d: cell element: %w", ws.lastRow, err)
-				}
-				attrs = elem[end:]
-			}
-			if i := bytes.IndexByte(attrs, '>'); i >= 0 {
-				attrs = attrs[:i]
-			}
-			inCell = !bytes.HasSuffix(attrs, []byte("/"))
+			attrs := elem[end : len(elem)-1]
 			c := cellColumn(attrs)
 			if c == 0 {
 				c = col + 1 // no reference: the next column
@@ -502,29 +530,57 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 				return ws, fmt.Errorf("row %d: cell %s%d follows %s%[3]d: cells out of order", ws.lastRow, columnName(c), ws.lastRow, columnName(col))
 			}
 			col = c
+		case "row":
+			col = 0
+			r, ok := xmlAttr(elem[end:], "r")
+			if !ok {
+				ws.lastRow++
+				continue
+			}
+			n, err := strconv.Atoi(r)
+			if err != nil || n < 1 || n > excelize.TotalRows {
+				return ws, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
+			}
+			if n <= ws.lastRow {
+				return ws, fmt.Errorf("row %d follows row %d: rows out of order", n, ws.lastRow)
+			}
+			ws.lastRow = n
 		}
-		if string(tag) != "row" {
-			continue
-		}
-		col, inCell = 0, false
-		elem, err := br.ReadSlice('>')
-		if err != nil {
-			return ws, fmt.Errorf("row element: %w", err)
-		}
-		r, ok := xmlAttr(elem[end:], "r")
-		if !ok {
-			ws.lastRow++
-			continue
-		}
-		n, err := strconv.Atoi(r)
-		if err != nil || n < 1 || n > excelize.TotalRows {
-			return ws, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
-		}
-		if n <= ws.lastRow {
-			return ws, fmt.Errorf("row %d follows row %d: rows out of order", n, ws.lastRow)
-		}
-		ws.lastRow = n
 	}
+}
+
+// readTags are the start tags checkWorksheet reads whole wherever they
+// are; inside <sheetData>, it reads every start tag whole.
+var readTags = []string{"sheetData", "row", "c", "mergeCell"}
+
+// What a chunk of a worksheet starts with, before its text: the rest of
+// a start tag or of an end tag, or nothing (the part's start, or markup
+// read whole).
+const (
+	afterText = iota
+	afterStartTag
+	afterEndTag
+)
+
+// cdataEnd ends a CDATA section; encoding/xml refuses it in other text.
+var cdataEnd = []byte("]]>")
+
+// textAfter returns the text of a chunk that starts with the rest of the
+// markup after: its part after that markup's '>'.
+func textAfter(chunk []byte, after int) []byte {
+	switch after {
+	case afterStartTag:
+		if end, err := startTagEnd(chunk); err == nil && end > 0 {
+			return chunk[end:]
+		}
+		return nil // refused where it was read, or not read
+	case afterEndTag:
+		if i := bytes.IndexByte(chunk, '>'); i >= 0 {
+			return chunk[i+1:]
+		}
+		return nil
+	}
+	return chunk
 }
 
 // markColumn marks column i (0-based) in cols, made on first use.
@@ -586,15 +642,18 @@ func checkSharedStrings(zf *zip.File) error {
 
 // tagName returns the local name of the tag at the start of head (just
 // after its '<') and the length of its name with any prefix; end is -1 if
-// head holds no whole name.
+// head holds no whole name. The name ends, as encoding/xml reads it, at
+// the first byte that cannot be part of one, and its prefix is what comes
+// before a ':' with text on both sides (<:c> and <c:> are named so whole,
+// as excelize sees them).
 func tagName(head []byte) (tag []byte, end int) {
-	end = bytes.IndexAny(head, " \t\r\n/>")
+	end = nameLen(head)
 	if end < 0 {
 		return nil, -1
 	}
 	tag = head[:end]
-	if i := bytes.IndexByte(tag, ':'); i >= 0 {
-		tag = tag[i+1:]
+	if prefix, local, ok := bytes.Cut(tag, []byte(":")); ok && len(prefix) > 0 && len(local) > 0 {
+		tag = local
 	}
 	return tag, end
 }
@@ -650,39 +709,76 @@ var xmlEntities = []string{"amp", "lt", "gt", "apos", "quot"}
 // buffer (cut) may end inside a character or an entity: that end is
 // skipped.
 func badXMLText(b []byte, cut bool) string {
+	bad, _ := badXML(b, cut, true)
+	return bad
+}
+
+// badXMLChars is badXMLText for a CDATA section's text, where '&' is a
+// character like any other.
+func badXMLChars(b []byte, cut bool) string {
+	bad, _ := badXML(b, cut, false)
+	return bad
+}
+
+// xmlTextBytes marks the bytes badXML looks at closer: control characters,
+// '&', ']' (of "]]>") and the bytes of characters beyond ASCII.
+var xmlTextBytes = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = c != '\t' && c != '\n' && c != '\r'
+	}
+	t['&'], t[']'] = true, true
+	for c := utf8.RuneSelf; c < len(t); c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+// badXML is badXMLText, reading '&' as the start of an entity or not
+// (entities); cdataEnd says b holds "]]>", which encoding/xml refuses in
+// text (but not in an attribute value).
+func badXML(b []byte, cut, entities bool) (bad string, cdataEnd bool) {
 	for i := 0; i < len(b); {
+		for i < len(b) && !xmlTextBytes[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
 		c := b[i]
-		if c == '&' {
+		switch {
+		case c == ']':
+			cdataEnd = cdataEnd || bytes.HasPrefix(b[i:], []byte("]]>"))
+			i++
+			continue
+		case c == '&' && !entities:
+			i++
+			continue
+		case c == '&':
 			end := bytes.IndexByte(b[i:], ';')
 			if end < 0 && cut {
-				return ""
+				return "", cdataEnd
 			}
 			if end < 0 || !slices.Contains(xmlEntities, string(b[i+1:i+end])) && !isCharRef(string(b[i+1:i+end])) {
-				return "an & that starts no XML entity (or one naming a character XML does not allow): the program that wrote the workbook did not escape it"
+				return "an & that starts no XML entity (or one naming a character XML does not allow): the program that wrote the workbook did not escape it", cdataEnd
 			}
 			i += end + 1
 			continue
-		}
-		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return fmt.Sprintf("character U+%04X, which XML does not allow: the program that wrote the workbook did not escape it", c)
-			}
-			i++
-			continue
+		case c < utf8.RuneSelf:
+			return fmt.Sprintf("character U+%04X, which XML does not allow: the program that wrote the workbook did not escape it", c), cdataEnd
 		}
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 {
 			if cut && !utf8.FullRune(b[i:]) {
-				return ""
+				return "", cdataEnd
 			}
-			return fmt.Sprintf("byte 0x%02X, not UTF-8: the program that wrote the workbook used another encoding", c)
+			return fmt.Sprintf("byte 0x%02X, not UTF-8: the program that wrote the workbook used another encoding", c), cdataEnd
 		}
 		if !isXMLChar(r) {
-			return fmt.Sprintf("character U+%04X, which XML does not allow", r)
+			return fmt.Sprintf("character U+%04X, which XML does not allow", r), cdataEnd
 		}
 		i += size
 	}
-	return ""
+	return "", cdataEnd
 }
 
 // isCharRef reports whether name is the inside of a character reference
