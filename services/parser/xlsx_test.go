@@ -849,6 +849,31 @@ func TestXLSXWellFormedTags(t *testing.T) {
 	}
 }
 
+// The cell scan, reading what the row iterator does not say (here, a
+// formula without a result), passes over comments and processing
+// instructions, and reads a start tag to its end past '>' and "/>" in
+// attribute values.
+func TestXLSXCellScanMarkup(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	tests := []struct {
+		name     string
+		old, new string // the edit of row 4's cells
+	}{
+		{"comment", `<c r="C#"><v>2.5</v></c>`, `<!-- <row r="9"><c r="C9"><v>1</v></c></row> --><c r="C#"><f>1+1</f><v/></c>`},
+		{"processing instruction", `<c r="C#"><v>2.5</v></c>`, `<?pi <row r="9"> ?><c r="C#"><f>1+1</f><v/></c>`},
+		{"/> in an attribute value", `<c r="C#"><v>2.5</v></c>`, `<c r="C#" a="/>"><f>1+1</f><v/></c>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", markupWorkbook(t, base, 4, tt.old, tt.new))
+			require.NoError(t, err)
+			assert.Equal(t, []event.RowError{{Line: 4, Column: "amount", Value: "=1+1",
+				Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}}, p.rejected())
+		})
+	}
+}
+
 // TestXLSXMalformedSharedStrings reads a bad character in shared strings
 // larger than XLSXMaxXMLSize, which excelize reads from a temporary file
 // item by item, stopping at the first it cannot decode.
