@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -257,7 +259,9 @@ func zipParts(t testing.TB, parts map[string][]byte) []byte {
 // FuzzStructuredXLSX reads a small workbook whose worksheet XML is the
 // input. Parse never panics, hangs or allocates without bound; it returns
 // a permanent error naming the file, or rows and row errors that name
-// their row.
+// their row. It reads no worksheet whose sheet data encoding/xml stops
+// in: excelize's row reader would stop there without an error, losing
+// the cells after it.
 func FuzzStructuredXLSX(f *testing.F) {
 	parts := fuzzWorkbook(f)
 	const sheetPart = "xl/worksheets/sheet1.xml"
@@ -307,5 +311,33 @@ func FuzzStructuredXLSX(f *testing.F) {
 				t.Fatalf("row error without a row: %+v", e)
 			}
 		}
+		if err := sheetDataErr(sheetXML); err != nil {
+			t.Fatalf("read, but encoding/xml stops in its sheet data: %v", err)
+		}
 	})
+}
+
+// sheetDataErr returns the error encoding/xml, as excelize's row reader
+// uses it, meets in a worksheet's XML before the end of its <sheetData>.
+func sheetDataErr(sheetXML string) error {
+	d := xml.NewDecoder(strings.NewReader(sheetXML))
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	inside := false
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) && !inside {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			inside = inside || tok.Name.Local == "sheetData"
+		case xml.EndElement:
+			if tok.Name.Local == "sheetData" {
+				return nil
+			}
+		}
+	}
 }

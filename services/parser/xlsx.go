@@ -390,10 +390,10 @@ const maxMerges = 1 << 20
 //     an & starting no entity, "]]>" outside a CDATA section), as written
 //     by programs that do not escape text: the iterator stops at the
 //     first, as if the sheet ended there;
-//   - inside <sheetData>, markup encoding/xml refuses (xlsxmarkup.go): an
-//     end tag that does not close the element open, an element never
-//     closed, a start tag out of its syntax. The iterator stops there
-//     too; in the last row, nothing else would show the cells lost.
+//   - markup encoding/xml refuses (xlsxmarkup.go): an end tag that does
+//     not close the element open, an element never closed, a start tag
+//     out of its syntax. The iterator stops there too; in the last row,
+//     nothing else would show the cells lost.
 //
 // It returns the last row number, for the reader to tell the iterator's
 // end from such a stop (also at XML malformed otherwise), whether the part
@@ -411,18 +411,18 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 	br := bufio.NewReaderSize(rc, 64<<10)
 	value := false
 	col := 0              // column of the last cell of the row
-	var open openElements // inside <sheetData>, the elements open
+	var open openElements // the elements open
 	first := true         // before the part's first markup
 	after := afterText    // the markup the next chunk starts with
 	for {
 		chunk, err := br.ReadSlice('<')
 		bad, inText := badXML(chunk, errors.Is(err, bufio.ErrBufferFull), true)
 		if bad != "" {
-			return ws, fmt.Errorf("row %d: %s", ws.lastRow, bad)
+			return ws, fmt.Errorf("%s: %s", rowAt(ws.lastRow), bad)
 		}
 		if inText && bytes.Contains(textAfter(chunk, after), cdataEnd) {
 			// encoding/xml refuses it in text (not in an attribute value).
-			return ws, fmt.Errorf("row %d: \"]]>\" in text, outside a CDATA section: malformed XML", ws.lastRow)
+			return ws, fmt.Errorf("%s: \"]]>\" in text, outside a CDATA section: malformed XML", rowAt(ws.lastRow))
 		}
 		after = afterText
 		if value && err == nil && !ws.needsScan {
@@ -438,7 +438,7 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 			}
 			if errors.Is(err, io.EOF) {
 				if name := open.top(); name != nil {
-					return ws, fmt.Errorf("row %d: <%s> not closed at the end of the worksheet: malformed XML", ws.lastRow, name)
+					return ws, fmt.Errorf("%s: <%s> not closed at the end of the worksheet: malformed XML", rowAt(ws.lastRow), name)
 				}
 				slices.SortStableFunc(ws.merges, func(a, b mergeRange) int { return a.first - b.first })
 				return ws, nil
@@ -454,39 +454,29 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 		switch head[0] {
 		case '/':
 			after = afterEndTag
-			if open.depth() > 0 {
-				// excelize's row reader stops at an end tag that does
-				// not close the element open, without an error: in the
-				// last row, nothing would show that its other cells
-				// were not read.
-				if err := open.pop(head[1:]); err != nil {
-					return ws, fmt.Errorf("row %d: %w: malformed XML", ws.lastRow, err)
-				}
+			// excelize's row reader stops at an end tag that does not
+			// close the element open, without an error: in the last
+			// row, nothing would show that its other cells were not
+			// read.
+			if err := open.pop(head[1:]); err != nil {
+				return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
 			}
 			continue
 		case '!', '?':
 			if err := skipMarkup(br, head, open.depth() > 0, wasFirst); err != nil {
-				return ws, fmt.Errorf("row %d: %w: malformed XML", ws.lastRow, err)
+				return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
 			}
 			continue
 		}
 		after = afterStartTag
-		var tag []byte
-		end := -1
-		if open.depth() == 0 {
-			tag, end = tagName(head)
+		elem, err := peekStartTag(br) // from its name to its '>'
+		if err != nil {
+			return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
 		}
-		var elem []byte // the start tag, from its name to its '>'
-		if end < 0 || slices.Contains(readTags, string(tag)) {
-			if elem, err = peekStartTag(br); err != nil {
-				return ws, fmt.Errorf("row %d: %w: malformed XML", ws.lastRow, err)
-			}
-			tag, end = tagName(elem)
-			empty := bytes.HasSuffix(elem, []byte("/>"))
-			if !empty && (open.depth() > 0 || string(tag) == "sheetData") {
-				if err := open.push(elem[:end]); err != nil {
-					return ws, fmt.Errorf("row %d: %w", ws.lastRow, err)
-				}
+		tag, end := tagName(elem)
+		if !bytes.HasSuffix(elem, []byte("/>")) {
+			if err := open.push(elem[:end]); err != nil {
+				return ws, fmt.Errorf("%s: %w", rowAt(ws.lastRow), err)
 			}
 		}
 		switch string(tag) {
@@ -549,9 +539,13 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 	}
 }
 
-// readTags are the start tags checkWorksheet reads whole wherever they
-// are; inside <sheetData>, it reads every start tag whole.
-var readTags = []string{"sheetData", "row", "c", "mergeCell"}
+// rowAt names where checkWorksheet is, after row n (0 for none) started.
+func rowAt(n int) string {
+	if n == 0 {
+		return "before the first row"
+	}
+	return "row " + strconv.Itoa(n)
+}
 
 // What a chunk of a worksheet starts with, before its text: the rest of
 // a start tag or of an end tag, or nothing (the part's start, or markup

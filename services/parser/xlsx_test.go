@@ -788,8 +788,9 @@ func TestXLSXMalformedTags(t *testing.T) {
 		{"start tag not ended", `<c r="C#">`, `<c r="C#"`, "start tag <c>: no attribute name where one must be"},
 		{"/ not followed by >", `<c r="C#">`, `<c r="C#"/ >`, "start tag <c>: '/' not followed by '>'"},
 		{"bad element name", `<v>#</v></c>`, `<v>#</v><1a/></c>`, `a tag named "1a", not an XML name`},
+		{"end tag without a name", `<v>#</v></c>`, `<v>#</v></></c>`, `an end tag named "", not an XML name`},
 		{"comment not ended by -->", `<v>#</v></c>`, `<v>#</v><!-- a -- b --></c>`, `"--" inside a comment`},
-		{"bad <!", `<v>#</v></c>`, `<v>#</v><!DOCTYPE x></c>`, "a declaration (<!...>) inside the sheet data"},
+		{"bad <!", `<v>#</v></c>`, `<v>#</v><!DOCTYPE x></c>`, "a declaration (<!...>) inside the worksheet element"},
 		{"XML declaration", `<v>#</v></c>`, `<v>#</v><?xml version="1.0" encoding="ISO-8859-1"?></c>`, "an XML declaration inside the worksheet"},
 		{"CDATA with a control character", `<t>Name #</t>`, "<t><![CDATA[Name\x01 #]]></t>", "character U+0001, which XML does not allow: the program that wrote the workbook did not escape it"},
 	}

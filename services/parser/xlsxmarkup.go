@@ -16,13 +16,14 @@ import (
 // quotes), the iterator stops as if the sheet ended there. In any row
 // but the last, the rows it did not reach show it; in the last, the cells
 // after that point are lost without a word. checkWorksheet therefore
-// reads the markup inside <sheetData> as encoding/xml does: names,
-// start tags with their attributes, end tags against the elements open,
-// comments, CDATA sections and processing instructions.
+// reads a worksheet's markup as encoding/xml does: names, start tags with
+// their attributes, end tags against the elements open, comments, CDATA
+// sections and processing instructions. It does so for the whole part,
+// as excelize reads rows wherever they are, even outside <sheetData>.
 
-// Limits on the markup inside <sheetData>, far beyond what writers
-// produce: a row's cells nest some 7 deep (row, c, is, r, rPr, b), and
-// SpreadsheetML names are short.
+// Limits on a worksheet's markup, far beyond what writers produce: a
+// row's cells nest some 8 deep (worksheet, sheetData, row, c, is, r, rPr,
+// b), and SpreadsheetML names are short.
 const (
 	maxOpenElements = 256
 	maxNameLen      = 256
@@ -31,8 +32,8 @@ const (
 	tagPeek = 512
 )
 
-// openElements is the stack of the elements open inside <sheetData>
-// (itself first), by name as written, prefix included: encoding/xml
+// openElements is the stack of the elements open, the root first, by
+// name as written, prefix included: encoding/xml
 // matches an end tag with its start by both.
 type openElements struct {
 	names []byte // the names, one after the other
@@ -76,7 +77,7 @@ func (o *openElements) pop(head []byte) error {
 	}
 	name := head[:n]
 	top := o.top()
-	if !bytes.Equal(name, top) {
+	if top == nil || !bytes.Equal(name, top) {
 		if !validName(name) {
 			return fmt.Errorf("an end tag named %q, not an XML name", name)
 		}
@@ -239,10 +240,10 @@ func peekStartTag(br *bufio.Reader) ([]byte, error) {
 
 // skipMarkup reads the comment, CDATA section, processing instruction or
 // declaration whose '<' was just read, up to and including its end; head
-// is what follows the '<'. Inside <sheetData> (inData), only comments,
-// CDATA sections and processing instructions may be; an XML declaration
-// only opens the part (first).
-func skipMarkup(br *bufio.Reader, head []byte, inData, first bool) error {
+// is what follows the '<'. Inside the root element (inRoot), only
+// comments, CDATA sections and processing instructions may be; an XML
+// declaration only opens the part (first).
+func skipMarkup(br *bufio.Reader, head []byte, inRoot, first bool) error {
 	switch {
 	case bytes.HasPrefix(head, []byte("!--")):
 		if _, err := br.Discard(3); err != nil {
@@ -266,10 +267,10 @@ func skipMarkup(br *bufio.Reader, head []byte, inData, first bool) error {
 			return err
 		}
 		return skipPast(br, "?>", "a processing instruction")
-	case inData:
-		return errors.New("a declaration (<!...>) inside the sheet data")
+	case inRoot:
+		return errors.New("a declaration (<!...>) inside the worksheet element")
 	}
-	return nil // a document type declaration, before the cells
+	return nil // a document type declaration, before the root
 }
 
 // skipComment reads a comment after its "<!--", up to and including its
