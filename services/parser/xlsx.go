@@ -470,6 +470,23 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 		}
 		after = afterStartTag
 		elem, err := peekStartTag(br) // from its name to its '>'
+		if errors.Is(err, errLongTag) && !open.holds("sheetData") && !open.holds("row") {
+			// Outside the cells, a long attribute (a data validation's
+			// ranges) is read through.
+			head, _ = br.Peek(tagPeek)
+			if err := open.push(head[:nameLen(head)]); err != nil {
+				return ws, fmt.Errorf("%s: %w", rowAt(ws.lastRow), err)
+			}
+			empty, err := skipLongTag(br)
+			if err != nil {
+				return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
+			}
+			if empty {
+				open.drop()
+			}
+			after = afterText
+			continue
+		}
 		if err != nil {
 			return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
 		}
@@ -645,11 +662,16 @@ func tagName(head []byte) (tag []byte, end int) {
 	if end < 0 {
 		return nil, -1
 	}
-	tag = head[:end]
-	if prefix, local, ok := bytes.Cut(tag, []byte(":")); ok && len(prefix) > 0 && len(local) > 0 {
-		tag = local
+	return localName(head[:end]), end
+}
+
+// localName returns name without its prefix: what comes before a ':'
+// with text on both sides, as encoding/xml reads it.
+func localName(name []byte) []byte {
+	if prefix, local, ok := bytes.Cut(name, []byte(":")); ok && len(prefix) > 0 && len(local) > 0 {
+		return local
 	}
-	return tag, end
+	return name
 }
 
 // refAttr starts a cell's reference attribute, as writers write it.

@@ -804,7 +804,7 @@ func TestXLSXMalformedTags(t *testing.T) {
 	}
 	t.Run("not closed at the end", func(t *testing.T) {
 		for _, end := range []string{`</row></sheetData></worksheet>`, `</sheetData></worksheet>`} {
-			sheet := strings.ReplaceAll(strings.Replace(strings.Replace(markupSheet, "ROW3", markupCells, 1), "ROW4", markupCells, 1), "#", "3")
+			sheet := strings.NewReplacer("ROW3", strings.ReplaceAll(markupCells, "#", "3"), "ROW4", strings.ReplaceAll(markupCells, "#", "4")).Replace(markupSheet)
 			sheet = strings.TrimSuffix(sheet, end)
 			file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
 			p, err := parseFile(t, s, "data.xlsx", file)
@@ -848,6 +848,37 @@ func TestXLSXWellFormedTags(t *testing.T) {
 			assert.Empty(t, p.rejected())
 		})
 	}
+}
+
+// A start tag longer than the check's buffer (64 KiB) is read through
+// outside the cells, where Excel may write a list of ranges that long,
+// and refused in a row.
+func TestXLSXLongStartTag(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	var ranges []string
+	for i := range 10000 {
+		ranges = append(ranges, fmt.Sprintf("D%d:E%d", 2*i+1, 2*i+1))
+	}
+	sqref := strings.Join(ranges, " ")
+	require.Greater(t, len(sqref), 64<<10)
+	sheet := strings.NewReplacer("ROW3", strings.ReplaceAll(markupCells, "#", "3"), "ROW4", strings.ReplaceAll(markupCells, "#", "4")).Replace(markupSheet)
+	sheet = strings.Replace(sheet, `<row r="4">`, `<row r="4" `+`a="/>" x="`+sqref+`">`, 1)
+	sheet = strings.Replace(sheet, "<sheetData>", `<sheetViews><sheetView workbookViewId="0"><selection activeCell="D1" sqref="`+sqref+`"/></sheetView></sheetViews><sheetData>`, 1)
+	outside := strings.Replace(sheet, `a="/>" x="`+sqref+`"`, ``, 1)
+	outside = strings.Replace(outside, "</sheetData>", `</sheetData><dataValidations count="1"><dataValidation type="list" allowBlank="1" sqref="`+sqref+`"><formula1>"a,b"</formula1></dataValidation></dataValidations>`, 1)
+	t.Run("outside the cells", func(t *testing.T) {
+		file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": outside})
+		p, err := parseFile(t, s, "data.xlsx", file)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]any{"name": "Name 4", "amount": 2.5}, p.properties(t)["4"])
+		assert.Len(t, p.properties(t), 3)
+	})
+	t.Run("in a row", func(t *testing.T) {
+		file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+		p, err := parseFile(t, s, "data.xlsx", file)
+		requireRejected(t, p, err, "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: a start tag longer than the buffer (65536 bytes): malformed XML")
+	})
 }
 
 // The cell scan, reading what the row iterator does not say (here, a

@@ -59,6 +59,17 @@ func (o *openElements) start(i int) int {
 	return o.ends[i-1]
 }
 
+// holds reports whether an element named local (without its prefix) is
+// open.
+func (o *openElements) holds(local string) bool {
+	for i := range o.ends {
+		if string(localName(o.names[o.start(i):o.ends[i]])) == local {
+			return true
+		}
+	}
+	return false
+}
+
 func (o *openElements) push(name []byte) error {
 	if len(o.ends) == maxOpenElements {
 		return fmt.Errorf("elements nested more than %d deep", maxOpenElements)
@@ -91,10 +102,15 @@ func (o *openElements) pop(head []byte) error {
 	if i := skipSpace(head, n); i == len(head) || head[i] != '>' {
 		return fmt.Errorf("end tag </%s> not ended by '>'", name)
 	}
+	o.drop()
+	return nil
+}
+
+// drop removes the innermost element.
+func (o *openElements) drop() {
 	last := len(o.ends) - 1
 	o.names = o.names[:o.start(last)]
 	o.ends = o.ends[:last]
-	return nil
 }
 
 // nameBytes marks the bytes that may be part of an XML name as
@@ -219,6 +235,10 @@ func startTagEnd(b []byte) (int, error) {
 	}
 }
 
+// errLongTag is peekStartTag's error for a start tag longer than the
+// reader's buffer.
+var errLongTag = errors.New("a start tag longer than the buffer")
+
 // peekStartTag returns the start tag whose '<' was just read, up to and
 // including its '>', without reading it.
 func peekStartTag(br *bufio.Reader) ([]byte, error) {
@@ -233,8 +253,36 @@ func peekStartTag(br *bufio.Reader) ([]byte, error) {
 		case len(b) < n:
 			return nil, errors.New("a start tag cut by the end of the worksheet")
 		case n == br.Size():
-			return nil, fmt.Errorf("a start tag longer than %d bytes", n)
+			return nil, fmt.Errorf("%w (%d bytes)", errLongTag, n)
 		}
+	}
+}
+
+// skipLongTag reads the start tag whose name was just read up to and
+// including its '>' (not one in a quoted attribute value), and reports
+// whether it is empty (<x ... />). It checks no more of its syntax: it is
+// for the rare start tag longer than the reader's buffer, outside the
+// rows (a data validation's list of ranges).
+func skipLongTag(br *bufio.Reader) (empty bool, err error) {
+	var quote, prev byte
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return false, errors.New("a start tag cut by the end of the worksheet")
+		}
+		switch {
+		case quote != 0:
+			if b == quote {
+				quote = 0
+			}
+		case b == '"' || b == '\'':
+			quote = b
+		case b == '<':
+			return false, errors.New("a start tag not ended by '>'")
+		case b == '>':
+			return prev == '/', nil
+		}
+		prev = b
 	}
 }
 
