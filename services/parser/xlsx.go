@@ -414,9 +414,10 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 	var open openElements // the elements open
 	first := true         // before the part's first markup
 	after := afterText    // the markup the next chunk starts with
+	text := xmlText{entities: true}
 	for {
 		chunk, err := br.ReadSlice('<')
-		bad, inText := badXML(chunk, errors.Is(err, bufio.ErrBufferFull), true)
+		bad, inText := text.check(chunk, errors.Is(err, bufio.ErrBufferFull))
 		if bad != "" {
 			return ws, fmt.Errorf("%s: %s", rowAt(ws.lastRow), bad)
 		}
@@ -631,9 +632,10 @@ func checkSharedStrings(zf *zip.File) error {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	item := -1 // index of the current <si>, as cells refer to it
+	text := xmlText{entities: true}
 	for {
 		chunk, err := br.ReadSlice('<')
-		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
+		if bad, _ := text.check(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
 			return fmt.Errorf("shared string %d: %s", item, bad)
 		}
 		switch {
@@ -720,20 +722,70 @@ func columnName(n int) string {
 // xmlEntities are the entities XML predefines.
 var xmlEntities = []string{"amp", "lt", "gt", "apos", "quot"}
 
-// badXMLText describes the first character in b that XML does not allow
-// (as encoding/xml checks them), or returns "". A chunk cut by a full
-// buffer (cut) may end inside a character or an entity: that end is
-// skipped.
-func badXMLText(b []byte, cut bool) string {
-	bad, _ := badXML(b, cut, true)
-	return bad
+// xmlText checks text read in chunks for characters XML does not allow,
+// as encoding/xml checks them (badXML): a chunk cut by a full buffer may
+// end inside a character or an entity, whose end the next chunk holds.
+type xmlText struct {
+	entities bool // '&' starts an entity (not in a CDATA section)
+	kept     [maxEntity + utf8.UTFMax]byte
+	n        int // bytes kept: the start of a character or an entity
 }
 
-// badXMLChars is badXMLText for a CDATA section's text, where '&' is a
-// character like any other.
-func badXMLChars(b []byte, cut bool) string {
-	bad, _ := badXML(b, cut, false)
-	return bad
+// maxEntity bounds the entities xmlText reads across chunks ("&#x1F600;").
+const maxEntity = 32
+
+// check describes the first character in chunk that XML does not allow,
+// or returns "", and says whether chunk holds "]]>" (badXML). A chunk cut
+// by a full buffer (cut) keeps its end for the next.
+func (x *xmlText) check(chunk []byte, cut bool) (bad string, cdataEnd bool) {
+	if x.n > 0 {
+		// The end of the character or entity kept.
+		kept := x.kept[:x.n]
+		x.n = 0
+		k := 0
+		if kept[0] == '&' {
+			k = bytes.IndexByte(chunk[:min(len(chunk), maxEntity)], ';') + 1
+		} else if need := utf8Len(kept[0]) - len(kept); need > 0 {
+			k = min(need, len(chunk))
+		}
+		var b [2*maxEntity + utf8.UTFMax]byte
+		if bad, _ := badXML(append(append(b[:0], kept...), chunk[:k]...), x.entities); bad != "" {
+			return bad, false
+		}
+		chunk = chunk[k:]
+	}
+	if cut {
+		end := len(chunk)
+		for i := len(chunk) - 1; i >= 0 && i >= len(chunk)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(chunk[i]) {
+				if !utf8.FullRune(chunk[i:]) {
+					end = i
+				}
+				break
+			}
+		}
+		if amp := bytes.LastIndexByte(chunk[:end], '&'); x.entities && amp >= 0 && len(chunk)-amp <= maxEntity &&
+			bytes.IndexByte(chunk[amp:], ';') < 0 {
+			end = amp
+		}
+		x.n = copy(x.kept[:], chunk[end:])
+		chunk = chunk[:end]
+	}
+	return badXML(chunk, x.entities)
+}
+
+// utf8Len returns the length of the UTF-8 sequence lead starts (1 for a
+// byte that starts none).
+func utf8Len(lead byte) int {
+	switch {
+	case lead&0xE0 == 0xC0:
+		return 2
+	case lead&0xF0 == 0xE0:
+		return 3
+	case lead&0xF8 == 0xF0:
+		return 4
+	}
+	return 1
 }
 
 // xmlTextBytes marks the bytes badXML looks at closer: control characters,
@@ -749,10 +801,11 @@ var xmlTextBytes = func() (t [256]bool) {
 	return t
 }()
 
-// badXML is badXMLText, reading '&' as the start of an entity or not
-// (entities); cdataEnd says b holds "]]>", which encoding/xml refuses in
-// text (but not in an attribute value).
-func badXML(b []byte, cut, entities bool) (bad string, cdataEnd bool) {
+// badXML describes the first character in b that XML does not allow
+// (as encoding/xml checks them), or returns "", reading '&' as the start
+// of an entity or not (entities); cdataEnd says b holds "]]>", which
+// encoding/xml refuses in text (but not in an attribute value).
+func badXML(b []byte, entities bool) (bad string, cdataEnd bool) {
 	for i := 0; i < len(b); {
 		for i < len(b) && !xmlTextBytes[b[i]] {
 			i++
@@ -771,9 +824,6 @@ func badXML(b []byte, cut, entities bool) (bad string, cdataEnd bool) {
 			continue
 		case c == '&':
 			end := bytes.IndexByte(b[i:], ';')
-			if end < 0 && cut {
-				return "", cdataEnd
-			}
 			if end < 0 || !slices.Contains(xmlEntities, string(b[i+1:i+end])) && !isCharRef(string(b[i+1:i+end])) {
 				return "an & that starts no XML entity (or one naming a character XML does not allow): the program that wrote the workbook did not escape it", cdataEnd
 			}
@@ -784,9 +834,6 @@ func badXML(b []byte, cut, entities bool) (bad string, cdataEnd bool) {
 		}
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 {
-			if cut && !utf8.FullRune(b[i:]) {
-				return "", cdataEnd
-			}
 			return fmt.Sprintf("byte 0x%02X, not UTF-8: the program that wrote the workbook used another encoding", c), cdataEnd
 		}
 		if !isXMLChar(r) {

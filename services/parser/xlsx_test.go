@@ -718,6 +718,41 @@ func TestXLSXMalformedXML(t *testing.T) {
 	})
 }
 
+// A text longer than the worksheet check's buffer (64 KiB) is read in
+// pieces: a character or an entity cut between two is read whole, and
+// refused only if it is not one.
+func TestXLSXLongText(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	workbook := func(t *testing.T, text string) string {
+		t.Helper()
+		cells := strings.Replace(strings.ReplaceAll(markupCells, "#", "4"), "Name 4", text, 1)
+		sheet := strings.NewReplacer("ROW3", strings.ReplaceAll(markupCells, "#", "3"), "ROW4", cells).Replace(markupSheet)
+		return withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+	}
+	for pad := range 8 { // every place of the cut in "&amp;€"
+		t.Run(fmt.Sprintf("pad %d", pad), func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", workbook(t, strings.Repeat("a", pad)+strings.Repeat("&amp;€", 10000)))
+			require.NoError(t, err)
+			assert.Equal(t, strings.Repeat("a", pad)+strings.Repeat("&€", 10000), p.properties(t)["4"]["name"])
+		})
+	}
+	// The piece holding the text starts with "t>", after the '<' of <t>.
+	const before = 64<<10 - len("t>")
+	tests := []struct {
+		name, give, want string
+	}{
+		{"entity cut", strings.Repeat("a", before-3) + "&nbsp;", "row 4: an & that starts no XML entity"},
+		{"character cut", strings.Repeat("a", before-1) + "\xe2\x82x", "row 4: byte 0xE2, not UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", workbook(t, tt.give))
+			requireRejected(t, p, err, tt.want)
+		})
+	}
+}
+
 // markupSheet is a worksheet of a header and rows 2 to 4, whose cells
 // markupCells gives (# standing for the row number) but for ROW3 and ROW4.
 const (

@@ -350,7 +350,8 @@ func skipComment(br *bufio.Reader) error {
 // CDATA section must hold only characters XML allows.
 func skipPast(br *bufio.Reader, end, what string) error {
 	cdata := end == "]]>"
-	var last [2]byte // the two bytes before the piece
+	var chars xmlText // a CDATA section's: '&' is a character as any
+	var last [2]byte  // the two bytes before the piece
 	for {
 		piece, err := br.ReadSlice('>')
 		cut := errors.Is(err, bufio.ErrBufferFull)
@@ -365,7 +366,7 @@ func skipPast(br *bufio.Reader, end, what string) error {
 			text = piece[:len(piece)-1]
 		}
 		if cdata {
-			if bad := badXMLChars(text, cut); bad != "" {
+			if bad, _ := chars.check(text, cut); bad != "" {
 				return errors.New(bad)
 			}
 		}
