@@ -282,6 +282,8 @@ func FuzzStructuredXLSX(f *testing.F) {
 		{`<sheetData>`, `<sheetData><row><c><v>1</v></c><c t="str"><f>A1</f><v>x</v></c></row>`},
 		{`</sheetData>`, `<row r="9"><c r="A9" t="s"><v>99999</v></c><c r="C9" t="b"><v>1</v></c><c r="D9" t="d"><v>2024-13-01</v></c></row></sheetData>`},
 		{`<sheetData>`, `<sheetData><row r="1" spans="1:16384"><c r="A1">&amp;&#1;&lt;</c></row>`},
+		{`</sheetData>`, `<row r="9"><c r="A9" t="inlineStr" a='/>'><is><r><rPr><b/></rPr><t>P-<![CDATA[9]]></t></r><rPh sb="0" eb="1"><t>p</t></rPh></is></c><!-- </c> --><?pi </row>?></row></sheetData>`},
+		{`</sheetData>`, `<x:row r="9" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:c r="A9"><x:v>9</x:v></x:c></x:row></sheetData>`},
 	} {
 		f.Add(strings.Replace(sheet, edit[0], edit[1], 1))
 	}

@@ -33,8 +33,8 @@ const (
 )
 
 // openElements is the stack of the elements open, the root first, by
-// name as written, prefix included: encoding/xml
-// matches an end tag with its start by both.
+// name as written, prefix included: encoding/xml matches an end tag with
+// its start by both.
 type openElements struct {
 	names []byte // the names, one after the other
 	ends  []int  // the end of each name in names
@@ -83,8 +83,11 @@ func (o *openElements) push(name []byte) error {
 // read; head is what follows it.
 func (o *openElements) pop(head []byte) error {
 	n := nameLen(head)
-	if n < 0 || n > maxNameLen {
+	switch {
+	case n < 0:
 		return errors.New("an end tag without its '>'")
+	case n > maxNameLen:
+		return fmt.Errorf("a tag name longer than %d bytes", maxNameLen)
 	}
 	name := head[:n]
 	top := o.top()
