@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -257,7 +259,9 @@ func zipParts(t testing.TB, parts map[string][]byte) []byte {
 // FuzzStructuredXLSX reads a small workbook whose worksheet XML is the
 // input. Parse never panics, hangs or allocates without bound; it returns
 // a permanent error naming the file, or rows and row errors that name
-// their row.
+// their row. It reads no worksheet whose sheet data encoding/xml stops
+// in: excelize's row reader would stop there without an error, losing
+// the cells after it.
 func FuzzStructuredXLSX(f *testing.F) {
 	parts := fuzzWorkbook(f)
 	const sheetPart = "xl/worksheets/sheet1.xml"
@@ -278,6 +282,8 @@ func FuzzStructuredXLSX(f *testing.F) {
 		{`<sheetData>`, `<sheetData><row><c><v>1</v></c><c t="str"><f>A1</f><v>x</v></c></row>`},
 		{`</sheetData>`, `<row r="9"><c r="A9" t="s"><v>99999</v></c><c r="C9" t="b"><v>1</v></c><c r="D9" t="d"><v>2024-13-01</v></c></row></sheetData>`},
 		{`<sheetData>`, `<sheetData><row r="1" spans="1:16384"><c r="A1">&amp;&#1;&lt;</c></row>`},
+		{`</sheetData>`, `<row r="9"><c r="A9" t="inlineStr" a='/>'><is><r><rPr><b/></rPr><t>P-<![CDATA[9]]></t></r><rPh sb="0" eb="1"><t>p</t></rPh></is></c><!-- </c> --><?pi </row>?></row></sheetData>`},
+		{`</sheetData>`, `<x:row r="9" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:c r="A9"><x:v>9</x:v></x:c></x:row></sheetData>`},
 	} {
 		f.Add(strings.Replace(sheet, edit[0], edit[1], 1))
 	}
@@ -307,5 +313,33 @@ func FuzzStructuredXLSX(f *testing.F) {
 				t.Fatalf("row error without a row: %+v", e)
 			}
 		}
+		if err := sheetDataErr(sheetXML); err != nil {
+			t.Fatalf("read, but encoding/xml stops in its sheet data: %v", err)
+		}
 	})
+}
+
+// sheetDataErr returns the error encoding/xml, as excelize's row reader
+// uses it, meets in a worksheet's XML before the end of its <sheetData>.
+func sheetDataErr(sheetXML string) error {
+	d := xml.NewDecoder(strings.NewReader(sheetXML))
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	inside := false
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) && !inside {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			inside = inside || tok.Name.Local == "sheetData"
+		case xml.EndElement:
+			if tok.Name.Local == "sheetData" {
+				return nil
+			}
+		}
+	}
 }

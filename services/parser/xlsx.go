@@ -387,8 +387,13 @@ const maxMerges = 1 << 20
 //     silently misplace rows or values (a crafted -1, a row going
 //     backwards, a cell B1 after C1);
 //   - characters XML does not allow (control characters, invalid UTF-8,
-//     an & starting no entity), as written by programs that do not escape
-//     text: the iterator stops at the first, as if the sheet ended there.
+//     an & starting no entity, "]]>" outside a CDATA section), as written
+//     by programs that do not escape text: the iterator stops at the
+//     first, as if the sheet ended there;
+//   - markup encoding/xml refuses (xlsxmarkup.go): an end tag that does
+//     not close the element open, an element never closed, a start tag
+//     out of its syntax. The iterator stops there too; in the last row,
+//     nothing else would show the cells lost.
 //
 // It returns the last row number, for the reader to tell the iterator's
 // end from such a stop (also at XML malformed otherwise), whether the part
@@ -405,13 +410,22 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	value := false
-	col := 0        // column of the last cell of the row
-	inCell := false // after a cell's start tag, before its end
+	col := 0              // column of the last cell of the row
+	var open openElements // the elements open
+	first := true         // before the part's first markup
+	after := afterText    // the markup the next chunk starts with
+	text := xmlText{entities: true}
 	for {
 		chunk, err := br.ReadSlice('<')
-		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
-			return ws, fmt.Errorf("row %d: %s", ws.lastRow, bad)
+		bad, inText := text.check(chunk, errors.Is(err, bufio.ErrBufferFull))
+		if bad != "" {
+			return ws, fmt.Errorf("%s: %s", rowAt(ws.lastRow), bad)
 		}
+		if inText && bytes.Contains(textAfter(chunk, after), cdataEnd) {
+			// encoding/xml refuses it in text (not in an attribute value).
+			return ws, fmt.Errorf("%s: \"]]>\" in text, outside a CDATA section: malformed XML", rowAt(ws.lastRow))
+		}
+		after = afterText
 		if value && err == nil && !ws.needsScan {
 			// The rest of a <v> start tag, the value and '<'.
 			if i := bytes.IndexByte(chunk, '>'); i >= 0 {
@@ -424,25 +438,63 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 				continue
 			}
 			if errors.Is(err, io.EOF) {
+				if name := open.top(); name != nil {
+					return ws, fmt.Errorf("%s: <%s> not closed at the end of the worksheet: malformed XML", rowAt(ws.lastRow), name)
+				}
 				slices.SortStableFunc(ws.merges, func(a, b mergeRange) int { return a.first - b.first })
 				return ws, nil
 			}
 			return ws, err
 		}
-		head, _ := br.Peek(32)
-		tag, end := tagName(head)
-		if end < 0 {
+		head, _ := br.Peek(tagPeek)
+		if len(head) == 0 {
+			continue // '<' ends the part
+		}
+		wasFirst := first
+		first = false
+		switch head[0] {
+		case '/':
+			after = afterEndTag
+			// excelize's row reader stops at an end tag that does not
+			// close the element open, without an error: in the last
+			// row, nothing would show that its other cells were not
+			// read.
+			if err := open.pop(head[1:]); err != nil {
+				return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
+			}
+			continue
+		case '!', '?':
+			if err := skipMarkup(br, head, open.depth() > 0, wasFirst); err != nil {
+				return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
+			}
 			continue
 		}
-		if len(head) > 0 && head[0] == '/' {
-			if name, _ := tagName(head[1:]); string(name) == "c" {
-				// excelize's row reader stops at a cell end tag without
-				// its start, without an error: in the last row, nothing
-				// would show that its other cells were not read.
-				if !inCell {
-					return ws, fmt.Errorf("row %d: a cell's end tag without its start: malformed XML", ws.lastRow)
-				}
-				inCell = false
+		after = afterStartTag
+		elem, err := peekStartTag(br) // from its name to its '>'
+		if errors.Is(err, errLongTag) && !open.holds("sheetData") && !open.holds("row") {
+			// Outside the cells, a long attribute (a data validation's
+			// ranges) is read through.
+			head, _ = br.Peek(tagPeek)
+			if err := open.push(head[:nameLen(head)]); err != nil {
+				return ws, fmt.Errorf("%s: %w", rowAt(ws.lastRow), err)
+			}
+			empty, err := skipLongTag(br)
+			if err != nil {
+				return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
+			}
+			if empty {
+				open.drop()
+			}
+			after = afterText
+			continue
+		}
+		if err != nil {
+			return ws, fmt.Errorf("%s: %w: malformed XML", rowAt(ws.lastRow), err)
+		}
+		tag, end := tagName(elem)
+		if !bytes.HasSuffix(elem, []byte("/>")) {
+			if err := open.push(elem[:end]); err != nil {
+				return ws, fmt.Errorf("%s: %w", rowAt(ws.lastRow), err)
 			}
 		}
 		switch string(tag) {
@@ -454,10 +506,6 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 				ws.firstValue = ws.lastRow
 			}
 		case "mergeCell":
-			elem, err := br.ReadSlice('>')
-			if err != nil {
-				return ws, fmt.Errorf("merged cells: %w", err)
-			}
 			ref, _ := xmlAttr(elem[end:], "ref")
 			if r, ok := parseMerge(ref); ok {
 				if len(ws.merges)+len(ws.wide) == maxMerges {
@@ -473,19 +521,7 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 				}
 			}
 		case "c":
-			attrs := head[end:]
-			// r is usually first, and the start tag within the peek.
-			if !bytes.HasPrefix(attrs, refAttr) || bytes.IndexByte(attrs, '>') < 0 {
-				elem, err := br.ReadSlice('>')
-				if err != nil {
-					return ws, fmt.Errorf("row %d: cell element: %w", ws.lastRow, err)
-				}
-				attrs = elem[end:]
-			}
-			if i := bytes.IndexByte(attrs, '>'); i >= 0 {
-				attrs = attrs[:i]
-			}
-			inCell = !bytes.HasSuffix(attrs, []byte("/"))
+			attrs := elem[end : len(elem)-1]
 			c := cellColumn(attrs)
 			if c == 0 {
 				c = col + 1 // no reference: the next column
@@ -502,29 +538,61 @@ func checkWorksheet(zf *zip.File, dates dateStyles, headerRow int) (ws worksheet
 				return ws, fmt.Errorf("row %d: cell %s%d follows %s%[3]d: cells out of order", ws.lastRow, columnName(c), ws.lastRow, columnName(col))
 			}
 			col = c
+		case "row":
+			col = 0
+			r, ok := xmlAttr(elem[end:], "r")
+			if !ok {
+				ws.lastRow++
+				continue
+			}
+			n, err := strconv.Atoi(r)
+			if err != nil || n < 1 || n > excelize.TotalRows {
+				return ws, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
+			}
+			if n <= ws.lastRow {
+				return ws, fmt.Errorf("row %d follows row %d: rows out of order", n, ws.lastRow)
+			}
+			ws.lastRow = n
 		}
-		if string(tag) != "row" {
-			continue
-		}
-		col, inCell = 0, false
-		elem, err := br.ReadSlice('>')
-		if err != nil {
-			return ws, fmt.Errorf("row element: %w", err)
-		}
-		r, ok := xmlAttr(elem[end:], "r")
-		if !ok {
-			ws.lastRow++
-			continue
-		}
-		n, err := strconv.Atoi(r)
-		if err != nil || n < 1 || n > excelize.TotalRows {
-			return ws, fmt.Errorf("row number %q out of range (1 to %d)", r, excelize.TotalRows)
-		}
-		if n <= ws.lastRow {
-			return ws, fmt.Errorf("row %d follows row %d: rows out of order", n, ws.lastRow)
-		}
-		ws.lastRow = n
 	}
+}
+
+// rowAt names where checkWorksheet is, after row n (0 for none) started.
+func rowAt(n int) string {
+	if n == 0 {
+		return "before the first row"
+	}
+	return "row " + strconv.Itoa(n)
+}
+
+// What a chunk of a worksheet starts with, before its text: the rest of
+// a start tag or of an end tag, or nothing (the part's start, or markup
+// read whole).
+const (
+	afterText = iota
+	afterStartTag
+	afterEndTag
+)
+
+// cdataEnd ends a CDATA section; encoding/xml refuses it in other text.
+var cdataEnd = []byte("]]>")
+
+// textAfter returns the text of a chunk that starts with the rest of the
+// markup after: its part after that markup's '>'.
+func textAfter(chunk []byte, after int) []byte {
+	switch after {
+	case afterStartTag:
+		if end, err := startTagEnd(chunk); err == nil && end > 0 {
+			return chunk[end:]
+		}
+		return nil // refused where it was read, or not read
+	case afterEndTag:
+		if i := bytes.IndexByte(chunk, '>'); i >= 0 {
+			return chunk[i+1:]
+		}
+		return nil
+	}
+	return chunk
 }
 
 // markColumn marks column i (0-based) in cols, made on first use.
@@ -564,9 +632,10 @@ func checkSharedStrings(zf *zip.File) error {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	item := -1 // index of the current <si>, as cells refer to it
+	text := xmlText{entities: true}
 	for {
 		chunk, err := br.ReadSlice('<')
-		if bad := badXMLText(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
+		if bad, _ := text.check(chunk, errors.Is(err, bufio.ErrBufferFull)); bad != "" {
 			return fmt.Errorf("shared string %d: %s", item, bad)
 		}
 		switch {
@@ -586,17 +655,25 @@ func checkSharedStrings(zf *zip.File) error {
 
 // tagName returns the local name of the tag at the start of head (just
 // after its '<') and the length of its name with any prefix; end is -1 if
-// head holds no whole name.
+// head holds no whole name. The name ends, as encoding/xml reads it, at
+// the first byte that cannot be part of one, and its prefix is what comes
+// before a ':' with text on both sides (<:c> and <c:> are named so whole,
+// as excelize sees them).
 func tagName(head []byte) (tag []byte, end int) {
-	end = bytes.IndexAny(head, " \t\r\n/>")
+	end = nameLen(head)
 	if end < 0 {
 		return nil, -1
 	}
-	tag = head[:end]
-	if i := bytes.IndexByte(tag, ':'); i >= 0 {
-		tag = tag[i+1:]
+	return localName(head[:end]), end
+}
+
+// localName returns name without its prefix: what comes before a ':'
+// with text on both sides, as encoding/xml reads it.
+func localName(name []byte) []byte {
+	if prefix, local, ok := bytes.Cut(name, []byte(":")); ok && len(prefix) > 0 && len(local) > 0 {
+		return local
 	}
-	return tag, end
+	return name
 }
 
 // refAttr starts a cell's reference attribute, as writers write it.
@@ -645,44 +722,126 @@ func columnName(n int) string {
 // xmlEntities are the entities XML predefines.
 var xmlEntities = []string{"amp", "lt", "gt", "apos", "quot"}
 
-// badXMLText describes the first character in b that XML does not allow
-// (as encoding/xml checks them), or returns "". A chunk cut by a full
-// buffer (cut) may end inside a character or an entity: that end is
-// skipped.
-func badXMLText(b []byte, cut bool) string {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c == '&' {
-			end := bytes.IndexByte(b[i:], ';')
-			if end < 0 && cut {
-				return ""
+// xmlText checks text read in chunks for characters XML does not allow,
+// as encoding/xml checks them (badXML): a chunk cut by a full buffer may
+// end inside a character or an entity, whose end the next chunk holds.
+type xmlText struct {
+	entities bool // '&' starts an entity (not in a CDATA section)
+	kept     [maxEntity + utf8.UTFMax]byte
+	n        int // bytes kept: the start of a character or an entity
+}
+
+// maxEntity bounds the entities xmlText reads across chunks ("&#x1F600;").
+const maxEntity = 32
+
+// check describes the first character in chunk that XML does not allow,
+// or returns "", and says whether chunk holds "]]>" (badXML). A chunk cut
+// by a full buffer (cut) keeps its end for the next.
+func (x *xmlText) check(chunk []byte, cut bool) (bad string, cdataEnd bool) {
+	if x.n > 0 {
+		// The end of the character or entity kept.
+		kept := x.kept[:x.n]
+		x.n = 0
+		k := 0
+		if kept[0] == '&' {
+			k = bytes.IndexByte(chunk[:min(len(chunk), maxEntity)], ';') + 1
+		} else if need := utf8Len(kept[0]) - len(kept); need > 0 {
+			k = min(need, len(chunk))
+		}
+		var b [2*maxEntity + utf8.UTFMax]byte
+		if bad, _ := badXML(append(append(b[:0], kept...), chunk[:k]...), x.entities); bad != "" {
+			return bad, false
+		}
+		chunk = chunk[k:]
+	}
+	if cut {
+		end := len(chunk)
+		for i := len(chunk) - 1; i >= 0 && i >= len(chunk)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(chunk[i]) {
+				if !utf8.FullRune(chunk[i:]) {
+					end = i
+				}
+				break
 			}
+		}
+		if amp := bytes.LastIndexByte(chunk[:end], '&'); x.entities && amp >= 0 && len(chunk)-amp <= maxEntity &&
+			bytes.IndexByte(chunk[amp:], ';') < 0 {
+			end = amp
+		}
+		x.n = copy(x.kept[:], chunk[end:])
+		chunk = chunk[:end]
+	}
+	return badXML(chunk, x.entities)
+}
+
+// utf8Len returns the length of the UTF-8 sequence lead starts (1 for a
+// byte that starts none).
+func utf8Len(lead byte) int {
+	switch {
+	case lead&0xE0 == 0xC0:
+		return 2
+	case lead&0xF0 == 0xE0:
+		return 3
+	case lead&0xF8 == 0xF0:
+		return 4
+	}
+	return 1
+}
+
+// xmlTextBytes marks the bytes badXML looks at closer: control characters,
+// '&', ']' (of "]]>") and the bytes of characters beyond ASCII.
+var xmlTextBytes = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = c != '\t' && c != '\n' && c != '\r'
+	}
+	t['&'], t[']'] = true, true
+	for c := utf8.RuneSelf; c < len(t); c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+// badXML describes the first character in b that XML does not allow
+// (as encoding/xml checks them), or returns "", reading '&' as the start
+// of an entity or not (entities); cdataEnd says b holds "]]>", which
+// encoding/xml refuses in text (but not in an attribute value).
+func badXML(b []byte, entities bool) (bad string, cdataEnd bool) {
+	for i := 0; i < len(b); {
+		for i < len(b) && !xmlTextBytes[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
+		c := b[i]
+		switch {
+		case c == ']':
+			cdataEnd = cdataEnd || bytes.HasPrefix(b[i:], []byte("]]>"))
+			i++
+			continue
+		case c == '&' && !entities:
+			i++
+			continue
+		case c == '&':
+			end := bytes.IndexByte(b[i:], ';')
 			if end < 0 || !slices.Contains(xmlEntities, string(b[i+1:i+end])) && !isCharRef(string(b[i+1:i+end])) {
-				return "an & that starts no XML entity (or one naming a character XML does not allow): the program that wrote the workbook did not escape it"
+				return "an & that starts no XML entity (or one naming a character XML does not allow): the program that wrote the workbook did not escape it", cdataEnd
 			}
 			i += end + 1
 			continue
-		}
-		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return fmt.Sprintf("character U+%04X, which XML does not allow: the program that wrote the workbook did not escape it", c)
-			}
-			i++
-			continue
+		case c < utf8.RuneSelf:
+			return fmt.Sprintf("character U+%04X, which XML does not allow: the program that wrote the workbook did not escape it", c), cdataEnd
 		}
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 {
-			if cut && !utf8.FullRune(b[i:]) {
-				return ""
-			}
-			return fmt.Sprintf("byte 0x%02X, not UTF-8: the program that wrote the workbook used another encoding", c)
+			return fmt.Sprintf("byte 0x%02X, not UTF-8: the program that wrote the workbook used another encoding", c), cdataEnd
 		}
 		if !isXMLChar(r) {
-			return fmt.Sprintf("character U+%04X, which XML does not allow", r)
+			return fmt.Sprintf("character U+%04X, which XML does not allow", r), cdataEnd
 		}
 		i += size
 	}
-	return ""
+	return "", cdataEnd
 }
 
 // isCharRef reports whether name is the inside of a character reference

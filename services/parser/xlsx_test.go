@@ -698,7 +698,8 @@ func TestXLSXMalformedXML(t *testing.T) {
 		{"HTML entity", "caf&eacute;", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity"},
 		{"reference to a control character", "Bo&#1;b", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: an & that starts no XML entity (or one naming a character XML does not allow)"},
 		{"Latin-1 text", "Jos\xe9", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: byte 0xE9, not UTF-8"},
-		{"end tag out of place", "Cy</is></c></c>", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: a cell's end tag without its start: malformed XML"},
+		{"end tag out of place", "Cy</is></c></c>", "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: <t> not closed before </is>: malformed XML"},
+		{"]]> in text", "a]]>b", `data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: "]]>" in text, outside a CDATA section: malformed XML`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -715,6 +716,229 @@ func TestXLSXMalformedXML(t *testing.T) {
 		require.Len(t, p.records[0].Nodes, 3)
 		assert.Equal(t, "AT&T éé <>\"'", p.records[0].Nodes[1].Properties["name"])
 	})
+}
+
+// A text longer than the worksheet check's buffer (64 KiB) is read in
+// pieces: a character or an entity cut between two is read whole, and
+// refused only if it is not one.
+func TestXLSXLongText(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	workbook := func(t *testing.T, text string) string {
+		t.Helper()
+		cells := strings.Replace(strings.ReplaceAll(markupCells, "#", "4"), "Name 4", text, 1)
+		sheet := strings.NewReplacer("ROW3", strings.ReplaceAll(markupCells, "#", "3"), "ROW4", cells).Replace(markupSheet)
+		return withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+	}
+	for pad := range 8 { // every place of the cut in "&amp;€"
+		t.Run(fmt.Sprintf("pad %d", pad), func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", workbook(t, strings.Repeat("a", pad)+strings.Repeat("&amp;€", 10000)))
+			require.NoError(t, err)
+			assert.Equal(t, strings.Repeat("a", pad)+strings.Repeat("&€", 10000), p.properties(t)["4"]["name"])
+		})
+	}
+	// The piece holding the text starts with "t>", after the '<' of <t>.
+	const before = 64<<10 - len("t>")
+	tests := []struct {
+		name, give, want string
+	}{
+		{"entity cut", strings.Repeat("a", before-3) + "&nbsp;", "row 4: an & that starts no XML entity"},
+		{"character cut", strings.Repeat("a", before-1) + "\xe2\x82x", "row 4: byte 0xE2, not UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", workbook(t, tt.give))
+			requireRejected(t, p, err, tt.want)
+		})
+	}
+}
+
+// markupSheet is a worksheet of a header and rows 2 to 4, whose cells
+// markupCells gives (# standing for the row number) but for ROW3 and ROW4.
+const (
+	markupSheet = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>` +
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="C1" t="inlineStr"><is><t>amount</t></is></c></row>` +
+		`<row r="2"><c r="A2"><v>2</v></c><c r="B2" t="inlineStr"><is><t>Name 2</t></is></c><c r="C2"><v>2.5</v></c></row>` +
+		`<row r="3">ROW3</row>` +
+		`<row r="4">ROW4</row>` +
+		`</sheetData></worksheet>`
+	markupCells = `<c r="A#"><v>#</v></c><c r="B#" t="inlineStr"><is><t>Name #</t></is></c><c r="C#"><v>2.5</v></c>`
+)
+
+// markupWorkbook returns a workbook of markupSheet whose row (3 or 4) has
+// markupCells with old replaced by new (# standing for the row number in
+// both too), and the other markupCells.
+func markupWorkbook(t *testing.T, base string, row int, old, new string) string {
+	t.Helper()
+	sheet := markupSheet
+	for r := 3; r <= 4; r++ {
+		n := strconv.Itoa(r)
+		cells := strings.ReplaceAll(markupCells, "#", n)
+		if r == row {
+			old, new := strings.ReplaceAll(old, "#", n), strings.ReplaceAll(new, "#", n)
+			require.Contains(t, cells, old)
+			cells = strings.Replace(cells, old, new, 1)
+		}
+		sheet = strings.Replace(sheet, "ROW"+n, cells, 1)
+	}
+	return withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+}
+
+// excelize's row reader stops, without an error, at markup encoding/xml
+// refuses. Below a row, the rows missed show it; in the last row, the
+// cells after it would be lost without a word (the whole row, for a <v>
+// never closed). The worksheet check refuses such markup wherever it is,
+// naming its row.
+func TestXLSXMalformedTags(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	tests := []struct {
+		name     string
+		old, new string // the edit of the row's cells
+		want     string
+	}{
+		{"stray </v>", `<v>#</v></c>`, `<v>#</v></v></c>`, "end tag </v> without its start"},
+		{"stray </f>", `<v>#</v></c>`, `<v>#</v></f></c>`, "end tag </f> without its start"},
+		{"stray </is>", `<v>#</v></c>`, `<v>#</v></is></c>`, "end tag </is> without its start"},
+		{"stray </t>", `<v>#</v></c>`, `<v>#</v></t></c>`, "end tag </t> without its start"},
+		{"stray </r>", `<t>Name #</t>`, `<t>Name #</t></r>`, "end tag </r> without its start"},
+		{"stray </rPh>", `<v>#</v></c>`, `<v>#</v></rPh></c>`, "end tag </rPh> without its start"},
+		{"stray </c>", `<v>#</v></c>`, `<v>#</v></c></c>`, "end tag </c> without its start"},
+		{"stray </row> in a cell", `<v>#</v></c>`, `<v>#</v></row></c>`, "<c> not closed before </row>"},
+		{"stray </row> after a cell", `<v>#</v></c>`, `<v>#</v></c></row>`, "end tag </row> without its start"},
+		{"stray </sheetData>", `<v>#</v></c>`, `<v>#</v></c></sheetData>`, "<row> not closed before </sheetData>"},
+		{"<v> not closed", `<v>#</v></c>`, `<v>#</c>`, "<v> not closed before </c>"},
+		{"<f> not closed", `<v>#</v></c>`, `<f>1<v>#</v></c>`, "<f> not closed before </c>"},
+		{"<c> not closed", `<v>#</v></c>`, `<v>#</v>`, "<c> not closed before </row>"},
+		{"<is> not closed", `<t>Name #</t></is>`, `<t>Name #</t>`, "<is> not closed before </c>"},
+		{"<t> not closed", `<t>Name #</t>`, `<t>Name #`, "<t> not closed before </is>"},
+		{"<r> not closed", `<t>Name #</t>`, `<r><t>Name #</t>`, "<r> not closed before </is>"},
+		{"<rPh> not closed", `<t>Name #</t>`, `<t>Name #</t><rPh sb="0" eb="1"><t>N</t>`, "<rPh> not closed before </is>"},
+		{"other prefix", `<v>#</v></c>`, `<v>#</x:v></c>`, "end tag </x:v> without its start"},
+		{"no prefix", `<t>Name #</t>`, `<x:t xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">Name #</t>`, "end tag </t> without its start"},
+		{"end tag with an attribute", `<v>#</v>`, `<v>#</v a="1">`, "end tag </v> not ended by '>'"},
+		{"attribute without quotes", `<c r="C#">`, `<c r=C#>`, "start tag <c>: an attribute value without quotes"},
+		{"attribute without a value", `<c r="C#">`, `<c r="C#" hidden>`, "start tag <c>: an attribute without '='"},
+		{"< in an attribute value", `<c r="C#">`, `<c r="C#" a="<">`, "start tag <c>: '<' in an attribute value"},
+		{"start tag not ended", `<c r="C#">`, `<c r="C#"`, "start tag <c>: no attribute name where one must be"},
+		{"/ not followed by >", `<c r="C#">`, `<c r="C#"/ >`, "start tag <c>: '/' not followed by '>'"},
+		{"bad element name", `<v>#</v></c>`, `<v>#</v><1a/></c>`, `a tag named "1a", not an XML name`},
+		{"end tag without a name", `<v>#</v></c>`, `<v>#</v></></c>`, `an end tag named "", not an XML name`},
+		{"comment not ended by -->", `<v>#</v></c>`, `<v>#</v><!-- a -- b --></c>`, `"--" inside a comment`},
+		{"bad <!", `<v>#</v></c>`, `<v>#</v><!DOCTYPE x></c>`, "a declaration (<!...>) inside the worksheet element"},
+		{"XML declaration", `<v>#</v></c>`, `<v>#</v><?xml version="1.0" encoding="ISO-8859-1"?></c>`, "an XML declaration inside the worksheet"},
+		{"CDATA with a control character", `<t>Name #</t>`, "<t><![CDATA[Name\x01 #]]></t>", "character U+0001, which XML does not allow: the program that wrote the workbook did not escape it"},
+	}
+	for _, tt := range tests {
+		for _, row := range []int{3, 4} { // a middle row, and the last
+			t.Run(fmt.Sprintf("%s in row %d", tt.name, row), func(t *testing.T) {
+				p, err := parseFile(t, s, "data.xlsx", markupWorkbook(t, base, row, tt.old, tt.new))
+				requireRejected(t, p, err, fmt.Sprintf("data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row %d: %s: malformed XML", row, tt.want))
+			})
+		}
+	}
+	t.Run("not closed at the end", func(t *testing.T) {
+		for _, end := range []string{`</row></sheetData></worksheet>`, `</sheetData></worksheet>`} {
+			sheet := strings.NewReplacer("ROW3", strings.ReplaceAll(markupCells, "#", "3"), "ROW4", strings.ReplaceAll(markupCells, "#", "4")).Replace(markupSheet)
+			sheet = strings.TrimSuffix(sheet, end)
+			file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+			p, err := parseFile(t, s, "data.xlsx", file)
+			requireRejected(t, p, err, "not closed at the end of the worksheet: malformed XML")
+		}
+	})
+}
+
+// Markup that writers use, or that XML allows, is read: every cell of
+// the last row is there.
+func TestXLSXWellFormedTags(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	tests := []struct {
+		name     string
+		old, new string // the edit of row 4's cells
+		wantName string
+	}{
+		{"as written", `</c>`, `</c>`, "Name 4"},
+		{"self-closing", `<c r="C4"><v>2.5</v></c>`, `<c r="C4"><v>2.5</v></c><c r="D4"/><c r="E4" s="1"><v/></c>`, "Name 4"},
+		{"white space", `<c r="B4" t="inlineStr"><is><t>Name 4</t></is></c>`, "<c\n r = 'B4'\tt=\"inlineStr\"\r\n><is ><t\n>Name 4</t\n></is\t></c >", "Name 4"},
+		{"> and / in attribute values", `<c r="B4" t="inlineStr">`, `<c r="B4" a="x/>" b='/' t="inlineStr">`, "Name 4"},
+		{"comment", `<v>4</v></c>`, `<v>4</v><!-- </c></row> <row r="9"> - --></c><!----><!-- <![CDATA[ -->`, "Name 4"},
+		{"processing instruction", `<v>4</v></c>`, `<v>4</v><?pi </c> > ? ?></c><?p?>`, "Name 4"},
+		{"CDATA", `<t>Name 4</t>`, `<t><![CDATA[</c>]] >Name]]><![CDATA[ 4]]></t>`, "</c>]] >Name 4"},
+		{"rich text", `<t>Name 4</t>`, `<r><rPr><b/><sz val="11"/><rFont val="Calibri"/></rPr><t>Name</t></r><r><t xml:space="preserve"> 4</t></r><rPh sb="0" eb="1"><t>ネーム</t></rPh><phoneticPr fontId="1"/>`, "Name 4"},
+		{"prefixed", `<c r="B4" t="inlineStr"><is><t>Name 4</t></is></c>`, `<x:c xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" r="B4" t="inlineStr"><x:is><x:t>Name 4</x:t></x:is></x:c>`, "Name 4"},
+		{"extension", `<v>4</v></c>`, `<v>4</v><extLst><ext uri="{X}"><y:z xmlns:y="urn:y"><y:w/></y:z></ext></extLst></c>`, "Name 4"},
+		{"]]> in an attribute value", `<c r="B4" t="inlineStr">`, `<c r="B4" a="]]>" t="inlineStr">`, "Name 4"},
+		{"entities", `<t>Name 4</t>`, `<t>Name 4&gt;&amp;&apos;</t>`, "Name 4>&'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", markupWorkbook(t, base, 4, tt.old, tt.new))
+			require.NoError(t, err)
+			assert.Equal(t, map[string]map[string]any{
+				"2": {"name": "Name 2", "amount": 2.5},
+				"3": {"name": "Name 3", "amount": 2.5},
+				"4": {"name": tt.wantName, "amount": 2.5},
+			}, p.properties(t))
+			assert.Empty(t, p.rejected())
+		})
+	}
+}
+
+// A start tag longer than the check's buffer (64 KiB) is read through
+// outside the cells, where Excel may write a list of ranges that long,
+// and refused in a row.
+func TestXLSXLongStartTag(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	var ranges []string
+	for i := range 10000 {
+		ranges = append(ranges, fmt.Sprintf("D%d:E%d", 2*i+1, 2*i+1))
+	}
+	sqref := strings.Join(ranges, " ")
+	require.Greater(t, len(sqref), 64<<10)
+	sheet := strings.NewReplacer("ROW3", strings.ReplaceAll(markupCells, "#", "3"), "ROW4", strings.ReplaceAll(markupCells, "#", "4")).Replace(markupSheet)
+	sheet = strings.Replace(sheet, `<row r="4">`, `<row r="4" `+`a="/>" x="`+sqref+`">`, 1)
+	sheet = strings.Replace(sheet, "<sheetData>", `<sheetViews><sheetView workbookViewId="0"><selection activeCell="D1" sqref="`+sqref+`"/></sheetView></sheetViews><sheetData>`, 1)
+	outside := strings.Replace(sheet, `a="/>" x="`+sqref+`"`, ``, 1)
+	outside = strings.Replace(outside, "</sheetData>", `</sheetData><dataValidations count="1"><dataValidation type="list" allowBlank="1" sqref="`+sqref+`"><formula1>"a,b"</formula1></dataValidation></dataValidations>`, 1)
+	t.Run("outside the cells", func(t *testing.T) {
+		file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": outside})
+		p, err := parseFile(t, s, "data.xlsx", file)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]any{"name": "Name 4", "amount": 2.5}, p.properties(t)["4"])
+		assert.Len(t, p.properties(t), 3)
+	})
+	t.Run("in a row", func(t *testing.T) {
+		file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
+		p, err := parseFile(t, s, "data.xlsx", file)
+		requireRejected(t, p, err, "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 3: a start tag longer than the buffer (65536 bytes): malformed XML")
+	})
+}
+
+// The cell scan, reading what the row iterator does not say (here, a
+// formula without a result), passes over comments and processing
+// instructions, and reads a start tag to its end past '>' and "/>" in
+// attribute values.
+func TestXLSXCellScanMarkup(t *testing.T) {
+	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
+	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
+	tests := []struct {
+		name     string
+		old, new string // the edit of row 4's cells
+	}{
+		{"comment", `<c r="C#"><v>2.5</v></c>`, `<!-- <row r="9"><c r="C9"><v>1</v></c></row> --><c r="C#"><f>1+1</f><v/></c>`},
+		{"processing instruction", `<c r="C#"><v>2.5</v></c>`, `<?pi <row r="9"> ?><c r="C#"><f>1+1</f><v/></c>`},
+		{"/> in an attribute value", `<c r="C#"><v>2.5</v></c>`, `<c r="C#" a="/>"><f>1+1</f><v/></c>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parseFile(t, s, "data.xlsx", markupWorkbook(t, base, 4, tt.old, tt.new))
+			require.NoError(t, err)
+			assert.Equal(t, []event.RowError{{Line: 4, Column: "amount", Value: "=1+1",
+				Error: "a formula without a calculated result (the workbook was saved by a program that does not calculate formulas): open and save it in a spreadsheet application"}}, p.rejected())
+		})
+	}
 }
 
 // TestXLSXMalformedSharedStrings reads a bad character in shared strings
@@ -1332,9 +1556,8 @@ func TestXLSXMergedHeaderCellsErrors(t *testing.T) {
 	}
 }
 
-// A value or formula outside any cell, and a cell end tag without its
-// start, are passed over (as excelize's row reader does), not read as a
-// cell before the first.
+// A value or formula outside any cell is passed over (as excelize's row
+// reader does), not read as a cell before the first.
 func TestXLSXValueOutsideCell(t *testing.T) {
 	s := newStructured(t, mustMapping(t, xlsxCaseMapping), parser.StructuredConfig{})
 	base := writeWorkbook(t, "data.xlsx", map[string][][]any{"Data": {{"id"}}}, false)
@@ -1361,5 +1584,5 @@ func TestXLSXStrayCellEndTag(t *testing.T) {
 		`</sheetData></worksheet>`
 	file := withParts(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheet})
 	p, err := parseFile(t, s, "data.xlsx", file)
-	requireRejected(t, p, err, "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 2: a cell's end tag without its start: malformed XML")
+	requireRejected(t, p, err, "data.xlsx: unreadable workbook: xl/worksheets/sheet1.xml: row 2: end tag </c> without its start: malformed XML")
 }

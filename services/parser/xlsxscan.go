@@ -567,7 +567,15 @@ func (s *cellScan) nextTag() (string, error) {
 			}
 			return "", err
 		}
-		head, _ := s.br.Peek(32)
+		head, _ := s.br.Peek(tagPeek)
+		if len(head) > 0 && (head[0] == '!' || head[0] == '?') {
+			// A comment, CDATA section or processing instruction, whose
+			// text may look like tags (checkWorksheet checked them).
+			if err := skipMarkup(s.br, head, false, true); err != nil {
+				return "", err
+			}
+			continue
+		}
 		closing := bytes.HasPrefix(head, []byte("/"))
 		if closing {
 			head = head[1:]
@@ -585,10 +593,15 @@ func (s *cellScan) nextTag() (string, error) {
 
 // startTag reads the rest of the start tag nextTag found: its attribute
 // text, and whether it is empty (<x/>).
+// Like ReadSlice's, attrs is valid until the next read. A '>' or "/>" in an
+// attribute value does not end the tag.
 func (s *cellScan) startTag() (attrs []byte, empty bool, err error) {
-	elem, err := s.br.ReadSlice('>')
+	elem, err := peekStartTag(s.br)
 	if err != nil {
 		return nil, false, fmt.Errorf("start tag: %w", err)
+	}
+	if _, err := s.br.Discard(len(elem)); err != nil {
+		return nil, false, err
 	}
 	return elem, bytes.HasSuffix(elem, []byte("/>")), nil
 }
