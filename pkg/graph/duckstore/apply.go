@@ -65,7 +65,12 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 			return fmt.Errorf("%w: graph apply: %w", graph.ErrUnavailable, err)
 		}
 	}
-	err := s.apply(ctx, valid)
+	err := s.rebuildIndex(ctx)
+	if err != nil {
+		err = fmt.Errorf("graph apply: %w", err)
+	} else {
+		err = s.apply(ctx, valid)
+	}
 	if invalidated(err) {
 		if rerr := s.reopen(ctx, err); rerr != nil {
 			err = errors.Join(err, rerr)

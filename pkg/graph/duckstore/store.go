@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -91,6 +92,9 @@ type Store struct {
 	// Close. Both are guarded like the connections.
 	fatal  error
 	closed bool
+	// replayed is set when the last connect found a write-ahead log to
+	// replay, until the index on mentions is built again (see rebuildIndex).
+	replayed bool
 }
 
 var _ graph.Store = (*Store)(nil)
@@ -182,6 +186,12 @@ func (s *Store) connect(ctx context.Context) error {
 			}
 		}
 		return nil
+	}
+	s.replayed = false
+	if s.path != "" {
+		if st, err := os.Stat(s.path + ".wal"); err == nil && st.Size() > 0 {
+			s.replayed = true
+		}
 	}
 	c, err := duckdb.NewConnector(s.path, init)
 	if err != nil {
@@ -374,6 +384,30 @@ func (s *Store) Setup(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, schemaDDL); err != nil {
 		return fmt.Errorf("graph setup: %w", err)
 	}
+	if err := s.rebuildIndex(ctx); err != nil {
+		return fmt.Errorf("graph setup: %w", err)
+	}
+	return nil
+}
+
+// rebuildIndex builds the index on mentions again when DuckDB replayed a
+// write-ahead log at connect (a process killed without closing the graph).
+// Once such a replay is checkpointed, lookups through that index miss
+// rows, so the deletions that find a chunk's mentions through it (a chunk
+// extracted again, replaced or deleted) leave some behind: mentions
+// duplicated or stale, and entities kept alive by mentions of chunks that
+// are gone (see TestMentionsAfterAKill). Setup calls it, before anything
+// can checkpoint the replay, and so does Apply before it writes (after the
+// database is reopened), both with s.mu held.
+func (s *Store) rebuildIndex(ctx context.Context) error {
+	if !s.replayed {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `DROP INDEX IF EXISTS mentions_chunk;
+		CREATE INDEX mentions_chunk ON mentions (chunk)`); err != nil {
+		return fmt.Errorf("rebuild the mentions index: %w", err)
+	}
+	s.replayed = false
 	return nil
 }
 
