@@ -18,6 +18,8 @@ var (
 	docB1   = event.NewDocument("notes/b.txt", sha("b v1"), 64, 2)
 	people1 = event.NewDocument("data/people.csv", sha("people v1"), 300, 3)
 	people2 = event.NewDocument("data/people.csv", sha("people v2"), 310, 7)
+	// managers1 is another spreadsheet naming some of people's nodes.
+	managers1 = event.NewDocument("data/managers.csv", sha("managers v1"), 200, 2)
 	// twinA and twinB hold identical bytes at different paths.
 	twinA = event.NewDocument("twins/one.md", sha("same bytes"), 10, 4)
 	twinB = event.NewDocument("twins/two.md", sha("same bytes"), 10, 6)
@@ -308,10 +310,38 @@ func cases() []testCase {
 				{ops: []graph.Op{recordsOp(people2, 0, true, nil)}},
 			},
 			want: Export{
+				// The properties went with the records that gave them: the
+				// graph is the one the files left give, whatever came before.
 				Nodes: []graph.Node{docNode(docA1), docNode(people2), chunkNode(docA1, 0, "Alice wrote this."),
-					aliceProps},
+					person("alice")},
 				Relationships: []graph.Relationship{hasChunk(docA1, 0), mentions(docA1, 0, "Person", "alice")},
 			},
+		},
+		{
+			name: "a deleted file's properties go, another file's stay",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, true, []graph.Node{aliceProps}),
+					recordsOp(managers1, 0, true, []graph.Node{
+						node("Person", "alice", map[string]any{"name": "Alice", "role": "lead"})}),
+				}},
+				{ops: []graph.Op{deleteOp(people1.Path, people1.Version+10)}},
+			},
+			want: Export{Nodes: []graph.Node{docNode(managers1),
+				node("Person", "alice", map[string]any{"name": "Alice", "role": "lead"})}},
+		},
+		{
+			name: "a new version's properties replace the old version's",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{
+					node("Person", "alice", map[string]any{"a": 1, "b": "x"}), person("bob")})}},
+				{ops: []graph.Op{recordsOp(people2, 0, false, []graph.Node{
+					node("Person", "alice", map[string]any{"a": 2})})}},
+				{ops: []graph.Op{recordsOp(people2, 1, true, []graph.Node{
+					node("Person", "bob", map[string]any{"c": true})})}},
+			},
+			want: Export{Nodes: []graph.Node{docNode(people2),
+				node("Person", "alice", map[string]any{"a": int64(2)}), node("Person", "bob", map[string]any{"c": true})}},
 		},
 		{
 			name: "final records batch withdraws other versions",
