@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -157,6 +158,9 @@ type supportRow struct {
 type candidates struct {
 	nodes map[nodeID]bool
 	rels  map[relID]bool
+	// props holds the property keys that withdrawn records support gave
+	// each node: collect takes them back (reprops).
+	props map[nodeID]map[string]bool
 }
 
 func (c *candidates) empty() bool { return len(c.nodes) == 0 && len(c.rels) == 0 }
@@ -200,6 +204,9 @@ type batch struct {
 	freshRels  map[relID]bool
 	support    map[supportRow]bool
 	suppOrder  []supportRow
+	// suppProps holds the properties a records support gives its node
+	// (nil removes one), merged in order.
+	suppProps map[supportRow]map[string]any
 	dirtyDocs  map[string]bool
 	// early holds, per chunk key, what withdrawRewrites withdrew for the
 	// chunk's op ahead of time, and earlyPaths, per path, what
@@ -240,6 +247,7 @@ func (b *batch) reset() {
 	b.rels, b.relOrder = map[relID]map[string]any{}, b.relOrder[:0]
 	b.freshNodes, b.freshRels = map[nodeID]bool{}, map[relID]bool{}
 	b.support, b.suppOrder = map[supportRow]bool{}, b.suppOrder[:0]
+	b.suppProps = map[supportRow]map[string]any{}
 	b.dirtyDocs = map[string]bool{}
 	b.pendingChunks = map[string]bool{}
 	b.extracted = map[[3]string]extracted{}
@@ -419,7 +427,7 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 		rows, err := b.tx.QueryContext(ctx, `DELETE FROM support s
 			USING (VALUES `+placeholders(len(part), 3)+`) AS w(path, sha256, part)
 			WHERE s.path = w.path AND s.sha256 = w.sha256 AND s.part = w.part
-			RETURNING s.sha256, s.part, s.kind, s.type, s.from_label, s.from_key, s.to_label, s.to_key, s.source`,
+			RETURNING s.sha256, s.part, s.kind, s.type, s.from_label, s.from_key, s.to_label, s.to_key, s.source, s.props`,
 			flatten(part)...)
 		if err != nil {
 			return fmt.Errorf("withdraw support: %w", err)
@@ -427,12 +435,16 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 		defer rows.Close()
 		for rows.Next() {
 			var sha, idx, kind string
+			var props sql.NullString
 			var id relID
-			if err := rows.Scan(&sha, &idx, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source); err != nil {
+			if err := rows.Scan(&sha, &idx, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
 				return fmt.Errorf("withdraw support: %w", err)
 			}
 			c := b.early[sha+":"+idx]
 			if kind == "node" {
+				if err := c.addProps(nodeID{id.fromLabel, id.fromKey}, props); err != nil {
+					return err
+				}
 				c.addNode(nodeID{id.fromLabel, id.fromKey})
 			} else {
 				c.addRel(id)
@@ -630,8 +642,17 @@ func (b *batch) putRecords(ctx context.Context, o op) error {
 	b.putDocument(d)
 	for _, n := range o.nodes {
 		b.addNode(n.id, n.props)
-		b.addSupport(supportRow{kind: "node", id: relID{fromLabel: n.id.label, fromKey: n.id.key},
-			path: d.Path, sha: d.SHA256, part: partRows})
+		r := supportRow{kind: "node", id: relID{fromLabel: n.id.label, fromKey: n.id.key},
+			path: d.Path, sha: d.SHA256, part: partRows}
+		b.addSupport(r)
+		if len(n.props) > 0 {
+			cur := b.suppProps[r]
+			if cur == nil {
+				cur = map[string]any{}
+				b.suppProps[r] = cur
+			}
+			maps.Copy(cur, n.props)
+		}
 	}
 	b.addDomainRels(o.rels, d, partRows)
 	if !o.final {
@@ -800,18 +821,22 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path string) *candidates) error {
 	err := inChunks(paths, func(part []any) error {
 		rows, err := b.tx.QueryContext(ctx, `DELETE FROM support WHERE path IN (`+placeholders(len(part), 1)+
-			`) RETURNING path, kind, type, from_label, from_key, to_label, to_key, source`, part...)
+			`) RETURNING path, kind, type, from_label, from_key, to_label, to_key, source, props`, part...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var path, kind string
+			var props sql.NullString
 			var id relID
-			if err := rows.Scan(&path, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source); err != nil {
+			if err := rows.Scan(&path, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
 				return err
 			}
 			if kind == "node" {
+				if err := cand(path).addProps(nodeID{id.fromLabel, id.fromKey}, props); err != nil {
+					return err
+				}
 				cand(path).addNode(nodeID{id.fromLabel, id.fromKey})
 			} else {
 				cand(path).addRel(id)
@@ -1011,18 +1036,22 @@ func (b *batch) forgetExtractions(ctx context.Context, where string, args ...any
 // owners as candidates.
 func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args ...any) error {
 	rows, err := b.tx.QueryContext(ctx, `DELETE FROM support WHERE `+where+
-		` RETURNING kind, type, from_label, from_key, to_label, to_key, source`, args...)
+		` RETURNING kind, type, from_label, from_key, to_label, to_key, source, props`, args...)
 	if err != nil {
 		return fmt.Errorf("withdraw support: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var kind string
+		var props sql.NullString
 		var id relID
-		if err := rows.Scan(&kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source); err != nil {
+		if err := rows.Scan(&kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
 			return fmt.Errorf("withdraw support: %w", err)
 		}
 		if kind == "node" {
+			if err := c.addProps(nodeID{id.fromLabel, id.fromKey}, props); err != nil {
+				return fmt.Errorf("withdraw support: %w", err)
+			}
 			c.addNode(nodeID{id.fromLabel, id.fromKey})
 		} else {
 			c.addRel(id)
@@ -1056,10 +1085,19 @@ func (b *batch) deleteMentionsOf(ctx context.Context, keys []any, mentioned func
 	})
 }
 
-// collect writes what is pending, then deletes the candidate domain
-// relationships left without support, then the candidate entity nodes left
-// without support and relationships.
+// collect deletes the candidate domain relationships left without
+// support, then the candidate entity nodes left without support and
+// relationships; then it takes back the properties withdrawn support gave
+// the nodes left (reprops).
 func (b *batch) collect(ctx context.Context, c *candidates) error {
+	if err := b.collectGarbage(ctx, c); err != nil {
+		return err
+	}
+	return b.reprops(ctx, c.props)
+}
+
+// collectGarbage deletes what collect deletes.
+func (b *batch) collectGarbage(ctx context.Context, c *candidates) error {
 	// Every pending addition survives its flush (entity nodes and domain
 	// relationships come with support or a relationship), and no pending
 	// row refers to anything else, so the database alone decides the rest
@@ -1149,13 +1187,15 @@ const (
 				OR relationships.source <> excluded.source
 			THEN error('relationship id collision: ' || excluded.type || ' ' || excluded.from_key || ' ' || excluded.to_key)
 			ELSE json_merge_patch(relationships.props, excluded.props) END`
-	upsertSupport = `INSERT INTO support SELECT col1, col2, col3, col4, col5, col6, col7, col8, col9, col10, col11, col12
+	upsertSupport = `INSERT INTO support SELECT col1, col2, col3, col4, col5, col6, col7, col8, col9, col10, col11, col12,
+			json_merge_patch('{}', col13)
 		FROM appended_data ON CONFLICT (id) DO UPDATE SET owner = CASE WHEN support.kind <> excluded.kind
 				OR support.type <> excluded.type OR support.from_label <> excluded.from_label
 				OR support.from_key <> excluded.from_key OR support.to_label <> excluded.to_label
 				OR support.to_key <> excluded.to_key OR support.source <> excluded.source
 				OR support.path <> excluded.path OR support.sha256 <> excluded.sha256 OR support.part <> excluded.part
-			THEN error('support id collision: ' || excluded.path || ' ' || excluded.from_key) ELSE support.owner END`
+			THEN error('support id collision: ' || excluded.path || ' ' || excluded.from_key) ELSE support.owner END,
+			props = json_merge_patch(coalesce(support.props, '{}'), excluded.props)`
 	upsertExtractions = `INSERT INTO extractions (id, path, sha256, part, digest, revision) SELECT col1, col2, col3, col4, col5, col6
 		FROM appended_data ON CONFLICT (id) DO UPDATE SET digest = CASE WHEN extractions.path <> excluded.path
 				OR extractions.sha256 <> excluded.sha256 OR extractions.part <> excluded.part
@@ -1251,11 +1291,15 @@ func (b *batch) flush(ctx context.Context) error {
 		}
 	}
 	if len(b.suppOrder) > 0 {
-		types := append([]duckdb.TypeInfo{b.types.bigint, b.types.bigint}, b.varchars(10)...)
+		types := append([]duckdb.TypeInfo{b.types.bigint, b.types.bigint}, b.varchars(11)...)
 		err := b.appendRows(ctx, upsertSupport, types, func(add func(...driver.Value) error) error {
 			for _, r := range b.suppOrder {
+				props, err := encodeProps(b.suppProps[r])
+				if err != nil {
+					return fmt.Errorf("node %s %q: %w", r.id.fromLabel, r.id.fromKey, err)
+				}
 				if err := add(r.hash(), r.owner(), r.kind, r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey,
-					r.id.source, r.path, r.sha, r.part); err != nil {
+					r.id.source, r.path, r.sha, r.part, props); err != nil {
 					return err
 				}
 			}
