@@ -207,7 +207,7 @@ type batch struct {
 	// suppProps holds the properties a records support gives its node
 	// (nil removes one), merged in order.
 	suppProps map[supportRow]map[string]any
-	dirtyDocs  map[string]bool
+	dirtyDocs map[string]bool
 	// early holds, per chunk key, what withdrawRewrites withdrew for the
 	// chunk's op ahead of time, and earlyPaths, per path, what
 	// withdrawVersions withdrew for the path's first op; shadowNodes and
