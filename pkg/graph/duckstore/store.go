@@ -381,7 +381,7 @@ func (s *Store) Setup(ctx context.Context) error {
 	if old {
 		return fmt.Errorf("graph setup: %w: move it aside, start docgraph and rebuild the graph with "+
 			"`docgraph reconcile --watch DIR --fix` (republishes every file the graph lacks) or, while the "+
-			"streams keep the history, `docgraph replay graph-writer --from-seq 1`", ErrOldLayout)
+			"streams keep the history, `docgraph replay graph-writer --since 2000-01-01` (both its input streams from the start)", ErrOldLayout)
 	}
 	if _, err := s.db.ExecContext(ctx, schemaDDL); err != nil {
 		return fmt.Errorf("graph setup: %w", err)

@@ -42,7 +42,7 @@ func TestOpenRefusesOldLayout(t *testing.T) {
 	_, err = Open(t.Context(), Config{Path: path})
 	require.ErrorIs(t, err, ErrOldLayout)
 	assert.ErrorContains(t, err, "docgraph reconcile --watch DIR --fix")
-	assert.ErrorContains(t, err, "docgraph replay graph-writer --from-seq 1")
+	assert.ErrorContains(t, err, "docgraph replay graph-writer --since 2000-01-01")
 }
 
 // TestOpenAddsExtractionRevisions checks that a graph file written before
