@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 )
 
 // A node's properties come from the records that state it, merged as they
@@ -60,31 +61,16 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 		ids = append(ids, id.hash())
 	}
 	props := map[nodeID]map[string]json.RawMessage{}
-	err := inChunks(ids, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, "SELECT label, key, props FROM nodes WHERE id IN ("+placeholders(len(part), 1)+")", part...)
-		if err != nil {
-			return err
+	err := b.eachProps(ctx, ids, func(n int) string {
+		return "SELECT label, key, props FROM nodes WHERE id IN (" + placeholders(n, 1) + ")"
+	}, func(id nodeID, cur map[string]json.RawMessage) {
+		if withdrawn[id] == nil {
+			return // another node with the id's hash
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id nodeID
-			var p string
-			if err := rows.Scan(&id.label, &id.key, &p); err != nil {
-				return err
-			}
-			if withdrawn[id] == nil {
-				continue // another node with the id's hash
-			}
-			cur, err := rawProps(p)
-			if err != nil {
-				return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
-			}
-			for k := range withdrawn[id] {
-				delete(cur, k)
-			}
-			props[id] = cur
+		for k := range withdrawn[id] {
+			delete(cur, k)
 		}
-		return rows.Err()
+		props[id] = cur
 	})
 	if err != nil {
 		return fmt.Errorf("node properties: %w", err)
@@ -92,36 +78,17 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 	if len(props) == 0 {
 		return nil // every such node is gone
 	}
-	err = inChunks(ids, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, `SELECT from_label, from_key, props FROM support
-			WHERE kind = 'node' AND owner IN (`+placeholders(len(part), 1)+`) AND props IS NOT NULL AND props <> '{}'
-			ORDER BY path, sha256, part`, part...)
-		if err != nil {
-			return err
+	err = b.eachProps(ctx, ids, func(n int) string {
+		return `SELECT from_label, from_key, props FROM support
+			WHERE kind = 'node' AND owner IN (` + placeholders(n, 1) + `) AND props IS NOT NULL AND props <> '{}'
+			ORDER BY path, sha256, part`
+	}, func(id nodeID, give map[string]json.RawMessage) {
+		if cur, ok := props[id]; ok {
+			maps.Copy(cur, give)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id nodeID
-			var p string
-			if err := rows.Scan(&id.label, &id.key, &p); err != nil {
-				return err
-			}
-			cur, ok := props[id]
-			if !ok {
-				continue
-			}
-			give, err := rawProps(p)
-			if err != nil {
-				return fmt.Errorf("node %s %q: support properties: %w", id.label, id.key, err)
-			}
-			for k, v := range give {
-				cur[k] = v
-			}
-		}
-		return rows.Err()
 	})
 	if err != nil {
-		return fmt.Errorf("node properties: %w", err)
+		return fmt.Errorf("support properties: %w", err)
 	}
 	var updates []any
 	for id, cur := range props {
@@ -145,6 +112,33 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 		return fmt.Errorf("node properties: %w", err)
 	}
 	return nil
+}
+
+// eachProps runs the query that query(n) returns for n of the node ids at
+// a time, and calls fn with each row's node (label and key) and
+// properties (a props column), in the rows' order.
+func (b *batch) eachProps(ctx context.Context, ids []any, query func(n int) string,
+	fn func(id nodeID, props map[string]json.RawMessage)) error {
+	return inChunks(ids, func(part []any) error {
+		rows, err := b.tx.QueryContext(ctx, query(len(part)), part...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id nodeID
+			var p string
+			if err := rows.Scan(&id.label, &id.key, &p); err != nil {
+				return err
+			}
+			props, err := rawProps(p)
+			if err != nil {
+				return fmt.Errorf("%s %q: %w", id.label, id.key, err)
+			}
+			fn(id, props)
+		}
+		return rows.Err()
+	})
 }
 
 // rawProps decodes a props column into its properties, leaving each value
