@@ -7,6 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/graph"
 )
 
 func TestCheckpointThreshold(t *testing.T) {
@@ -67,4 +70,43 @@ func TestOpenAddsExtractionRevisions(t *testing.T) {
 	assert.Equal(t, "digest", digest)
 	assert.Zero(t, rev)
 	require.NoError(t, s.Close())
+}
+
+// TestOpenAddsSupportProperties checks that a graph file written before
+// support kept the properties it gave gets the column: its records stay
+// as they are, and records written afterwards take their properties back
+// when withdrawn.
+func TestOpenAddsSupportProperties(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.duckdb")
+	records := func(file, sha string, version uint64, key string, props map[string]any) graph.Op {
+		return graph.Op{PutRecords: &event.Records{Source: event.NewDocument(file, sha, 10, version), Mapping: "people",
+			Final: true, Batches: 1, Nodes: []graph.Node{{Label: "Person", Key: key, Properties: props}}}}
+	}
+	mention := graph.Op{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: event.NewDocument("a.md", "sha-a", 10, 1),
+		Total: 1, Text: "Ada and Bob."}, Mentions: []graph.Node{{Label: "Person", Key: "ada"}, {Label: "Person", Key: "bob"}}}}
+	s, err := Open(t.Context(), Config{Path: path, Labels: []string{"Person"}})
+	require.NoError(t, err)
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{mention, records("old.csv", "sha-old", 2, "ada", map[string]any{"email": "ada@x"})}))
+	require.NoError(t, s.Close())
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec("ALTER TABLE support DROP COLUMN props")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err = Open(t.Context(), Config{Path: path, Labels: []string{"Person"}})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{records("new.csv", "sha-new", 3, "bob", map[string]any{"email": "bob@x"})}))
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{
+		{DeleteDocument: &event.DocumentDeleted{Path: "old.csv", Version: 4}},
+		{DeleteDocument: &event.DocumentDeleted{Path: "new.csv", Version: 5}},
+	}))
+	props := func(key string) string {
+		var p string
+		require.NoError(t, s.db.QueryRowContext(t.Context(), "SELECT props FROM nodes WHERE label = 'Person' AND key = ?", key).Scan(&p))
+		return p
+	}
+	assert.JSONEq(t, `{"email":["s","ada@x"]}`, props("ada"), "support written before the column gave nothing to take back")
+	assert.JSONEq(t, `{}`, props("bob"), "support written since takes its properties back")
 }
