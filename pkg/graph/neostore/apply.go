@@ -252,13 +252,50 @@ RETURN elementId(a) AS a, elementId(b) AS b`
 // that what follows reads r's support list as the last commit left it.
 const lockRel = "SET r._docgraph_lock = true\nREMOVE r._docgraph_lock"
 
+// qWithdrawNodes deletes the sources and so their support of nodes. It
+// returns the nodes they supported (ids) and, for each support that held
+// properties (records'), the node and the property keys (taken).
 func qWithdrawNodes(cond string) string {
 	return `MATCH (s:_Source) WHERE ` + cond + `
-OPTIONAL MATCH (s)-[:_SUPPORTS]->(n)
-WITH collect(DISTINCT s) AS sources, collect(DISTINCT elementId(n)) AS ids
+OPTIONAL MATCH (s)-[u:_SUPPORTS]->(n)
+WITH collect(DISTINCT s) AS sources, collect(DISTINCT elementId(n)) AS ids,
+  collect(CASE WHEN size(keys(u)) > 0 THEN {id: elementId(n), keys: keys(u)} END) AS taken
 FOREACH (x IN sources | DETACH DELETE x)
-RETURN ids`
+RETURN ids, taken`
 }
+
+// qReapplyProps gives nodes that lost records support the properties the
+// sources left give: it removes the keys the withdrawn supports held
+// (row.keys; row.clear maps them to null), then sets the properties of each
+// remaining support in turn, ordered by the source's path and key, so that
+// the result does not depend on the order the files were written in. A
+// node that has those values already (a new version that gives a row
+// again unchanged) is not written. One that is gets its write lock first
+// and its supports read again: a concurrent transaction that wrote the node
+// and a support of it has committed by then, and its properties are kept.
+const qReapplyProps = `UNWIND $rows AS row
+MATCH (n) WHERE elementId(n) = row.id
+` + givenProps + `
+WITH n, row, given
+WHERE any(k IN reduce(ks = row.keys, p IN given | ks + keys(p)) WHERE NOT coalesce(
+  n[k] = last([p IN given WHERE p[k] IS NOT NULL | p[k]])
+    AND valueType(n[k]) = valueType(last([p IN given WHERE p[k] IS NOT NULL | p[k]])),
+  n[k] IS NULL AND none(p IN given WHERE p[k] IS NOT NULL)))
+SET n._docgraph_lock = true
+REMOVE n._docgraph_lock
+WITH n, row
+` + givenProps + `
+SET n += row.clear
+FOREACH (p IN given | SET n += p)`
+
+// givenProps collects the properties of n's supports (given), ordered by
+// their source's path and key.
+const givenProps = `CALL (n) {
+  OPTIONAL MATCH (s:_Source)-[u:_SUPPORTS]->(n)
+  WITH u, s.path AS path, s.key AS source
+  ORDER BY path, source
+  RETURN collect(properties(u)) AS given
+}`
 
 // nodeQuery upserts nodes of one schema label with the support of one
 // source, and MENTIONS from the chunk when mentions is set.
@@ -267,11 +304,13 @@ func nodeQuery(label string, mentions bool) string {
 	if mentions {
 		q += "MATCH (c:Chunk {key: $chunk})\n"
 	}
-	q += "UNWIND $rows AS row\nMERGE (n:`" + label + "` {key: row.key})\nSET n += row.props\nMERGE (s)-[:_SUPPORTS]->(n)"
+	q += "UNWIND $rows AS row\nMERGE (n:`" + label + "` {key: row.key})\nSET n += row.props\nMERGE (s)-[u:_SUPPORTS]->(n)"
 	if mentions {
-		q += "\nMERGE (c)-[:MENTIONS]->(n)"
+		return q + "\nMERGE (c)-[:MENTIONS]->(n)"
 	}
-	return q
+	// Records' support keeps the properties its source gave (see
+	// qReapplyProps).
+	return q + "\nSET u += row.props"
 }
 
 // mentionQuery upserts nodes of one schema label mentioned by chunks, each
@@ -289,13 +328,15 @@ func mentionQuery(label string) string {
 // the lookup and the CREATE, the uniqueness constraint fails this
 // transaction, and Apply runs it again with nodeQuery's MERGE. (Neo4j's
 // lookup waits for an uncommitted creation of the key, so this is a safety
-// net: TestRecordsNodeCreatedConcurrently.)
+// net: TestRecordsNodeCreatedConcurrently.) The support keeps the
+// properties its source gave, merged over its batches as the node's are
+// (see qReapplyProps).
 func recordNodeQuery(label string) string {
 	return "MATCH (s:_Source {key: $source})\nUNWIND $rows AS row\nOPTIONAL MATCH (x:`" + label + "` {key: row.key})\n" +
 		"FOREACH (_ IN CASE WHEN x IS NULL THEN [1] ELSE [] END |\n" +
-		"  CREATE (n:`" + label + "` {key: row.key}) SET n += row.props CREATE (s)-[:_SUPPORTS]->(n))\n" +
+		"  CREATE (n:`" + label + "` {key: row.key}) CREATE (s)-[u:_SUPPORTS]->(n) SET n += row.props, u += row.props)\n" +
 		"FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END |\n" +
-		"  SET x += row.props MERGE (s)-[:_SUPPORTS]->(x))"
+		"  SET x += row.props MERGE (s)-[v:_SUPPORTS]->(x) SET v += row.props)"
 }
 
 // isUniquenessRace reports whether err is a uniqueness constraint failing
@@ -401,6 +442,10 @@ func relQueryFrom(head, typ, from, to string, starts int) string {
 type writer struct {
 	tx   neo4j.ManagedTransaction
 	cand []string
+	// taken maps the nodes that lost records support holding properties
+	// to those properties' keys; collect (or reapplyProps) gives them the
+	// properties their remaining supports give.
+	taken map[string]map[string]bool
 	// mergeOnly writes records nodes with nodeQuery's MERGE (after a
 	// uniqueness race, see recordNodeQuery).
 	mergeOnly bool
@@ -470,6 +515,11 @@ func (w *writer) apply(ctx context.Context, p plan) error {
 				return err
 			}
 			if err := w.deleteChunks(ctx, p.path, nil); err != nil {
+				return err
+			}
+			// Before the mentions set their properties (a path whose
+			// records are replaced by text).
+			if err := w.reapplyProps(ctx); err != nil {
 				return err
 			}
 		case old.known:
@@ -685,6 +735,11 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 				return err
 			}
 		}
+	}
+	// Before the mentions set their properties (a path whose records are
+	// replaced by text).
+	if err := w.reapplyProps(ctx); err != nil {
+		return err
 	}
 	var live, again []plan
 	for _, p := range run {
@@ -1009,6 +1064,63 @@ func (w *writer) withdrawWhere(ctx context.Context, cond string, params map[stri
 		return fmt.Errorf("withdraw node support: %w", err)
 	}
 	w.candidates(recs, "ids")
+	w.takenProps(recs)
+	return nil
+}
+
+// takenProps adds the nodes and property keys in column taken of recs
+// (qWithdrawNodes) to w.taken.
+func (w *writer) takenProps(recs []*neo4j.Record) {
+	for _, r := range recs {
+		v, _ := r.Get("taken")
+		list, _ := v.([]any)
+		for _, it := range list {
+			m, _ := it.(map[string]any)
+			id, ok := m["id"].(string)
+			if !ok {
+				continue
+			}
+			keys, _ := m["keys"].([]any)
+			if w.taken == nil {
+				w.taken = map[string]map[string]bool{}
+			}
+			if w.taken[id] == nil {
+				w.taken[id] = map[string]bool{}
+			}
+			for _, k := range keys {
+				if k, ok := k.(string); ok && k != "key" {
+					w.taken[id][k] = true
+				}
+			}
+		}
+	}
+}
+
+// reapplyProps gives the nodes in w.taken that still exist the properties
+// of the records sources that support them (qReapplyProps), in parts of
+// maxQueryRows nodes sorted by id, so that concurrent transactions lock them
+// in one order.
+func (w *writer) reapplyProps(ctx context.Context) error {
+	if len(w.taken) == 0 {
+		return nil
+	}
+	ids := slices.Sorted(maps.Keys(w.taken))
+	rows := make([]any, len(ids))
+	for i, id := range ids {
+		keys := make([]any, 0, len(w.taken[id]))
+		gone := make(map[string]any, len(w.taken[id]))
+		for k := range w.taken[id] {
+			keys = append(keys, k)
+			gone[k] = nil
+		}
+		rows[i] = map[string]any{"id": id, "keys": keys, "clear": gone}
+	}
+	w.taken = nil
+	for part := range slices.Chunk(rows, maxQueryRows) {
+		if err := w.exec(ctx, qReapplyProps, map[string]any{"rows": part}); err != nil {
+			return fmt.Errorf("reapply properties: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -1029,10 +1141,11 @@ func (w *writer) deleteChunks(ctx context.Context, path string, keep *string) er
 
 // collect garbage-collects the candidates of the op (or run) just written,
 // each once: a run of deletions names an entity its documents share once
-// per document and mention.
+// per document and mention. Then the nodes left that lost records support
+// get the properties their remaining sources give (reapplyProps).
 func (w *writer) collect(ctx context.Context) error {
 	if len(w.cand) == 0 {
-		return nil
+		return w.reapplyProps(ctx)
 	}
 	slices.Sort(w.cand)
 	cand := slices.Compact(w.cand)
@@ -1046,7 +1159,9 @@ func (w *writer) collect(ctx context.Context) error {
 			return fmt.Errorf("collect garbage: %w", err)
 		}
 	}
-	return nil
+	// After the collection, which deleted the nodes left without support:
+	// only those that stay get their properties again.
+	return w.reapplyProps(ctx)
 }
 
 // classify marks failures to reach Neo4j (connection errors, transient

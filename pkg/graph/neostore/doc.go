@@ -14,6 +14,9 @@
 //     chunk of a document version, or "rows" of a structured file version);
 //     sid is a random id that names the source in support lists;
 //   - (:_Source)-[:_SUPPORTS]->(entity) is that source's support of a node;
+//     a records source's support holds the properties it gave the node
+//     (merged over its batches), so that withdrawing it takes them from
+//     the node, which then gets again those its other sources give;
 //   - a domain relationship lists the sids of the sources that support it in
 //     its _docgraph_support property, and each of those sources also
 //     supports its start node, through which a withdrawal finds it. That

@@ -240,9 +240,123 @@ CREATE (s)-[:_SUPPORTS_REL {type: 'WORKS_ON', source: 'structured', to_label: 'P
 	assert.Equal(t, []string{"Document:data/more.csv", "Person:alice", "Project:apollo"}, keys)
 }
 
+// TestWithdrawnRecordsTakeTheirProperties covers what the shared cases do
+// not: a graph written before supports kept properties, a node kept only by
+// a relationship, and a path whose records are replaced by text.
+func TestWithdrawnRecordsTakeTheirProperties(t *testing.T) {
+	people := event.NewDocument("data/people.csv", "abc", 1, 1)
+	managers := event.NewDocument("data/managers.csv", "def", 1, 2)
+	alice, bob := graph.NodeRef{Label: "Person", Key: "alice"}, graph.NodeRef{Label: "Person", Key: "bob"}
+	records := func(d event.Document, nodes []graph.Node, rels ...graph.Relationship) graph.Op {
+		return graph.Op{PutRecords: &event.Records{Source: d, Final: true, Nodes: nodes, Relationships: rels}}
+	}
+	nodes := func(t *testing.T, s *neostore.Store) []graph.Node {
+		t.Helper()
+		e, err := graphtest.Collect(t.Context(), s)
+		require.NoError(t, err)
+		var out []graph.Node
+		for _, n := range e.Nodes {
+			if n.Label != graph.LabelDocument {
+				out = append(out, n)
+			}
+		}
+		return emptyPropsNilNodes(out)
+	}
+
+	t.Run("support written without properties", func(t *testing.T) {
+		s := openStore(t, nil)
+		require.NoError(t, s.Setup(t.Context()))
+		// Earlier versions kept no properties on the support: withdrawing
+		// it leaves the node's properties alone.
+		legacy := `MERGE (v:_Version {key: $path}) SET v.version = 1
+MERGE (d:Document {key: $path}) SET d += {path: $path, name: 'people.csv', format: 'csv', sha256: 'abc', size: 1}
+CREATE (s:_Source {key: $path + '\u0000abc\u0000rows', path: $path, sha: 'abc', part: 'rows', sid: 1})
+CREATE (a:Person {key: 'alice', name: 'Alice', email: 'alice@example.com'})
+CREATE (s)-[:_SUPPORTS]->(a)`
+		_, err := neo4j.ExecuteQuery(t.Context(), s.Driver(), legacy, map[string]any{"path": people.Path}, neo4j.EagerResultTransformer)
+		require.NoError(t, err)
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{
+			records(managers, []graph.Node{{Label: "Person", Key: "alice", Properties: map[string]any{"role": "lead"}}}),
+			{DeleteDocument: &event.DocumentDeleted{Path: people.Path, Version: 3}},
+		}))
+		assert.Equal(t, []graph.Node{{Label: "Person", Key: "alice",
+			Properties: map[string]any{"name": "Alice", "email": "alice@example.com", "role": "lead"}}}, nodes(t, s))
+	})
+
+	t.Run("node kept by a relationship", func(t *testing.T) {
+		s := openStore(t, nil)
+		require.NoError(t, s.Setup(t.Context()))
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{
+			records(people, []graph.Node{{Label: "Person", Key: "bob", Properties: map[string]any{"name": "Bob"}}}),
+			records(managers, []graph.Node{{Label: "Person", Key: "alice"}},
+				graph.Relationship{Type: "MANAGES", From: alice, To: bob}),
+		}))
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: people.Path, Version: 2}}}))
+		assert.Equal(t, []graph.Node{{Label: "Person", Key: "alice"}, {Label: "Person", Key: "bob"}}, nodes(t, s))
+	})
+
+	// A value equal in Cypher but of another type is no value the node has.
+	t.Run("a row given again, and a value of another type", func(t *testing.T) {
+		s := openStore(t, nil)
+		require.NoError(t, s.Setup(t.Context()))
+		people2 := event.NewDocument(people.Path, "abd", 1, 2)
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{records(managers, []graph.Node{
+			{Label: "Person", Key: "bob", Properties: map[string]any{"a": 1.0}}})}))
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{records(people, []graph.Node{
+			{Label: "Person", Key: "alice", Properties: map[string]any{"a": 1, "b": "x"}},
+			{Label: "Person", Key: "bob", Properties: map[string]any{"a": 1}}})}))
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{records(people2, []graph.Node{
+			{Label: "Person", Key: "alice", Properties: map[string]any{"a": 1, "b": "x"}}})}))
+		assert.Equal(t, []graph.Node{
+			{Label: "Person", Key: "alice", Properties: map[string]any{"a": int64(1), "b": "x"}},
+			{Label: "Person", Key: "bob", Properties: map[string]any{"a": 1.0}}}, nodes(t, s))
+	})
+
+	t.Run("a key another file gives after a nil took it", func(t *testing.T) {
+		s := openStore(t, nil)
+		require.NoError(t, s.Setup(t.Context()))
+		batch := func(d event.Document, n int, final bool, props map[string]any) graph.Op {
+			return graph.Op{PutRecords: &event.Records{Source: d, Batch: n, Final: final,
+				Nodes: []graph.Node{{Label: "Person", Key: "alice", Properties: props}}}}
+		}
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{
+			batch(people, 0, false, map[string]any{"a": 1, "b": 2}),
+			batch(managers, 0, true, map[string]any{"b": 5}),
+			batch(people, 1, true, map[string]any{"b": nil}),
+		}))
+		assert.Equal(t, []graph.Node{{Label: "Person", Key: "alice", Properties: map[string]any{"a": int64(1)}}}, nodes(t, s))
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: people.Path, Version: 3}}}))
+		assert.Equal(t, []graph.Node{{Label: "Person", Key: "alice", Properties: map[string]any{"b": int64(5)}}}, nodes(t, s))
+	})
+
+	// The mentions' properties stay: one chunk (op by op) and two (a run).
+	for _, chunks := range []int{1, 2} {
+		t.Run(fmt.Sprintf("records replaced by text in %d chunks", chunks), func(t *testing.T) {
+			s := openStore(t, nil)
+			require.NoError(t, s.Setup(t.Context()))
+			require.NoError(t, s.Apply(t.Context(), []graph.Op{records(people, []graph.Node{
+				{Label: "Person", Key: "alice", Properties: map[string]any{"name": "Alice", "email": "alice@example.com"}}})}))
+			text := event.NewDocument(people.Path, "ghi", 1, 2)
+			var ops []graph.Op
+			want := []graph.Node{}
+			for i := range chunks {
+				ops = append(ops, graph.Op{PutChunk: &event.Extraction{
+					Chunk:    event.Chunk{Document: text, Index: i, Total: chunks, Text: "Alice"},
+					Mentions: []graph.Node{{Label: "Person", Key: "alice", Properties: map[string]any{"name": "A."}}}}})
+				want = append(want, graph.Node{Label: "Chunk", Key: event.ChunkKey(text.SHA256, i),
+					Properties: map[string]any{"index": int64(i), "text": "Alice"}})
+			}
+			require.NoError(t, s.Apply(t.Context(), ops))
+			want = append(want, graph.Node{Label: "Person", Key: "alice", Properties: map[string]any{"name": "A."}})
+			assert.Equal(t, want, nodes(t, s))
+		})
+	}
+}
+
 // TestRecordsRunsMatchOpByOp: records ops that Apply writes together (runs
 // up to a Final batch, mixed with chunk ops, stale versions and deletions)
-// give the graph the embedded store builds op by op.
+// give the graph that op-by-op writing gives, on this store and on the
+// embedded one.
 func TestRecordsRunsMatchOpByOp(t *testing.T) {
 	s := openStore(t, nil)
 	require.NoError(t, s.Setup(t.Context()))
@@ -287,9 +401,17 @@ func TestRecordsRunsMatchOpByOp(t *testing.T) {
 	want, err := graphtest.Collect(t.Context(), ref0)
 	require.NoError(t, err)
 
+	// This store op by op, then again in one Apply.
+	for i, op := range ops {
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{op}), "op %d", i)
+	}
+	opByOp, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	require.NoError(t, s.Wipe(t.Context()))
 	require.NoError(t, s.Apply(t.Context(), ops))
 	got, err := graphtest.Collect(t.Context(), s)
 	require.NoError(t, err)
+	assert.Equal(t, emptyPropsNil(opByOp), emptyPropsNil(got))
 	assert.Equal(t, emptyPropsNil(want), emptyPropsNil(got))
 	assert.NotEmpty(t, got.Relationships)
 }
@@ -563,6 +685,50 @@ func TestSupportListNotLostToConcurrentWrite(t *testing.T) {
 	assert.Len(t, after, 3, "a.csv's, the other transaction's and b.csv's: %v", after)
 	assert.Contains(t, after, before[0])
 	assert.Contains(t, after, int64(42))
+}
+
+// TestReappliedPropertiesKeepAConcurrentWrite: properties given again
+// after a withdrawal include those of a support that a concurrent
+// transaction wrote while the withdrawal ran.
+func TestReappliedPropertiesKeepAConcurrentWrite(t *testing.T) {
+	s := openStore(t, nil)
+	ctx := t.Context()
+	require.NoError(t, s.Setup(ctx))
+	people := event.NewDocument("data/people.csv", "abc", 1, 1)
+	teams := event.NewDocument("data/teams.csv", "ghi", 1, 1)
+	require.NoError(t, s.Apply(ctx, []graph.Op{
+		{PutRecords: &event.Records{Source: people, Final: true, Nodes: []graph.Node{
+			{Label: "Person", Key: "alice", Properties: map[string]any{"name": "Alice", "email": "a@example.com"}}}}},
+		{PutRecords: &event.Records{Source: teams, Final: true, Nodes: []graph.Node{{Label: "Person", Key: "alice"}}}},
+	}))
+
+	cfg := neostoretest.Config(t)
+	sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
+	t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
+	// Another file's records, as the store writes them.
+	other, err := sess.BeginTransaction(ctx)
+	require.NoError(t, err)
+	res, err := other.Run(ctx, `MATCH (a:Person {key: 'alice'})
+SET a += {email: 'm@example.com'}
+CREATE (s:_Source {key: 'data/managers.csv\u0000def\u0000rows', path: 'data/managers.csv', sha: 'def', part: 'rows', sid: 7})
+CREATE (s)-[u:_SUPPORTS]->(a) SET u += {email: 'm@example.com'}`, nil)
+	require.NoError(t, err)
+	_, err = res.Consume(ctx)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Apply(ctx, []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: people.Path, Version: 2}}})
+	}()
+	waitBlocked(t, s.Driver(), cfg.Database)
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, <-done)
+
+	e, err := graphtest.Collect(ctx, s)
+	require.NoError(t, err)
+	require.Len(t, e.Nodes, 2)
+	assert.Equal(t, teams.Path, e.Nodes[0].Key)
+	assert.Equal(t, graph.Node{Label: "Person", Key: "alice", Properties: map[string]any{"email": "m@example.com"}}, e.Nodes[1])
 }
 
 // waitBlocked waits until Neo4j shows one transaction blocked on a lock.
