@@ -132,6 +132,9 @@ func (s *Store) apply(ctx context.Context, valid []op) error {
 			}
 		}
 	}
+	if err := b.repropsMentioned(ctx); err != nil {
+		return fmt.Errorf("graph apply: %w", err)
+	}
 	if err := b.flush(ctx); err != nil {
 		return fmt.Errorf("graph apply: %w", err)
 	}
@@ -159,8 +162,11 @@ type candidates struct {
 	nodes map[nodeID]bool
 	rels  map[relID]bool
 	// props holds the property keys that withdrawn records support gave
-	// each node: collect takes them back (reprops).
-	props map[nodeID]map[string]bool
+	// each node: collect takes them back (reprops). mentioned holds those
+	// withdrawn mentions gave: collect hands them to the batch, which
+	// takes back the ones no later op gives again (repropsMentioned).
+	props     map[nodeID]map[string]bool
+	mentioned map[nodeID]map[string]bool
 }
 
 func (c *candidates) empty() bool { return len(c.nodes) == 0 && len(c.rels) == 0 }
@@ -216,6 +222,9 @@ type batch struct {
 	earlyPaths  map[string]*candidates
 	shadowNodes map[nodeID]int
 	shadowRels  map[relID]int
+	// mentioned holds the property keys withdrawn mentions gave each node
+	// that no later op of the batch gave again (see repropsMentioned).
+	mentioned map[nodeID]map[string]bool
 	// pendingChunks are the chunk keys with pending rows (the chunk's
 	// support, MENTIONS and HAS_CHUNK).
 	pendingChunks map[string]bool
@@ -229,10 +238,12 @@ type extracted struct {
 	revision uint64
 }
 
-// mention is a MENTIONS row: the chunk's node id and the entity.
+// mention is a MENTIONS row: the chunk's node id, the entity and the
+// properties the mention gives it (encoded; "" for none).
 type mention struct {
 	chunk int64
 	node  nodeID
+	props string
 }
 
 func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
@@ -459,7 +470,9 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 	for _, k := range keys {
 		byID[nodeID{graph.LabelChunk, k.(string)}.hash()] = b.early[k.(string)]
 	}
-	err = b.deleteMentionsOf(ctx, keys, func(chunk int64, id nodeID) { byID[chunk].addNode(id) })
+	err = b.deleteMentionsOf(ctx, keys, func(chunk int64, id nodeID, props sql.NullString) error {
+		return byID[chunk].addMentioned(id, props)
+	})
 	for _, c := range b.early {
 		b.shadow(c)
 	}
@@ -549,7 +562,9 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 		if err := b.withdraw(ctx, &c, "path = ? AND sha256 = ? AND part = ?", d.Path, d.SHA256, fmt.Sprint(o.index)); err != nil {
 			return err
 		}
-		if err := b.deleteMentionsOf(ctx, []any{key}, func(_ int64, id nodeID) { c.addNode(id) }); err != nil {
+		if err := b.deleteMentionsOf(ctx, []any{key}, func(_ int64, id nodeID, props sql.NullString) error {
+			return c.addMentioned(id, props)
+		}); err != nil {
 			return err
 		}
 	}
@@ -573,8 +588,15 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	for i, m := range o.mentions {
 		b.addNode(m.id, m.props)
 		if addMentions && !slices.ContainsFunc(o.mentions[:i], func(n nodeWrite) bool { return n.id == m.id }) {
-			b.mentions = append(b.mentions, mention{chunk: chunkID, node: m.id})
+			props, err := mentionProps(o.mentions[i:], m.id)
+			if err != nil {
+				return err
+			}
+			b.mentions = append(b.mentions, mention{chunk: chunkID, node: m.id, props: props})
 		}
+		// A property this extraction gives again is not taken back: the
+		// node has it from this op, the latest, as it would anyway.
+		c.regiven(m.id, m.props)
 	}
 	b.addDomainRels(o.rels, d, part)
 	return b.collect(ctx, &c)
@@ -784,6 +806,7 @@ func (b *batch) addNode(id nodeID, props map[string]any) {
 	for k, v := range props {
 		cur[k] = v
 	}
+	b.regiven(id, props)
 }
 
 func (b *batch) addRel(id relID, props map[string]any) {
@@ -919,7 +942,9 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 			pathOfID[nodeID{graph.LabelChunk, key}.hash()] = pathOf[key]
 		}
 	}
-	err = b.deleteMentionsOf(ctx, orphans, func(chunk int64, id nodeID) { cand(pathOfID[chunk]).addNode(id) })
+	err = b.deleteMentionsOf(ctx, orphans, func(chunk int64, id nodeID, props sql.NullString) error {
+		return cand(pathOfID[chunk]).addMentioned(id, props)
+	})
 	if err != nil {
 		return err
 	}
@@ -1064,11 +1089,12 @@ func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args 
 }
 
 // deleteMentionsOf deletes the MENTIONS of the chunk keys and calls
-// mentioned with each deleted row's chunk id and entity.
-func (b *batch) deleteMentionsOf(ctx context.Context, keys []any, mentioned func(chunk int64, id nodeID)) error {
+// mentioned with each deleted row's chunk id, entity and the properties
+// the mention gave it.
+func (b *batch) deleteMentionsOf(ctx context.Context, keys []any, mentioned func(chunk int64, id nodeID, props sql.NullString) error) error {
 	return inChunks(chunkIDs(keys), func(part []any) error {
 		rows, err := b.tx.QueryContext(ctx, `DELETE FROM mentions WHERE chunk IN (`+placeholders(len(part), 1)+
-			") RETURNING chunk, label, key", part...)
+			") RETURNING chunk, label, key, props", part...)
 		if err != nil {
 			return fmt.Errorf("delete mentions: %w", err)
 		}
@@ -1076,10 +1102,13 @@ func (b *batch) deleteMentionsOf(ctx context.Context, keys []any, mentioned func
 		for rows.Next() {
 			var chunk int64
 			var id nodeID
-			if err := rows.Scan(&chunk, &id.label, &id.key); err != nil {
+			var props sql.NullString
+			if err := rows.Scan(&chunk, &id.label, &id.key, &props); err != nil {
 				return fmt.Errorf("delete mentions: %w", err)
 			}
-			mentioned(chunk, id)
+			if err := mentioned(chunk, id, props); err != nil {
+				return fmt.Errorf("delete mentions: %w", err)
+			}
 		}
 		return rows.Err()
 	})
@@ -1093,7 +1122,8 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 	if err := b.collectGarbage(ctx, c); err != nil {
 		return err
 	}
-	return b.reprops(ctx, c.props)
+	b.unmentioned(c.mentioned)
+	return b.reprops(ctx, c.props, false)
 }
 
 // collectGarbage deletes what collect deletes.
@@ -1350,7 +1380,11 @@ func (b *batch) flush(ctx context.Context) error {
 func (b *batch) appendMentions() error {
 	return b.appendTable("mentions", func(add func(...driver.Value) error) error {
 		for _, m := range b.mentions {
-			if err := add(m.chunk, m.node.hash(), m.node.label, m.node.key); err != nil {
+			var props any
+			if m.props != "" {
+				props = m.props
+			}
+			if err := add(m.chunk, m.node.hash(), m.node.label, m.node.key, props); err != nil {
 				return err
 			}
 		}

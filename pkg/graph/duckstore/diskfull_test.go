@@ -17,7 +17,7 @@ import (
 // writer then holds its messages) and nothing else: once there is room,
 // the same writes succeed on the same store, and the graph holds them all.
 func TestApplyOnAFullDiskIsUnavailable(t *testing.T) {
-	disk := disktest.Small(t, 8<<20)
+	disk := disktest.Small(t, 10<<20)
 	filler := filepath.Join(disk, "filler")
 	require.NoError(t, os.WriteFile(filler, make([]byte, 6<<20), 0o644))
 	s := openStore(t, filepath.Join(disk, "graph.duckdb"))

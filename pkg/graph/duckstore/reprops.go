@@ -5,40 +5,50 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"maps"
 )
 
-// A node's properties come from the records that state it, merged as they
-// arrive; each records support row keeps those its file version gave
-// (support.props). When such support is withdrawn (the file deleted, or a
-// new version that no longer states the node or one of its columns), the
-// node keeps no property only that support gave: reprops takes the
-// withdrawn keys off the node and applies again what the remaining
-// support gives, in the order of its paths. So the node holds what the
-// files present give, whatever came before. Nodes whose withdrawn support
-// gave no properties (and support written before support.props) are left
-// as they are.
+// A node's properties come from the records that state it and the
+// mentions that give it properties (the name the gazetteer had when the
+// chunk was extracted), merged as they arrive; each records support row
+// keeps those its file version gave (support.props), and each MENTIONS row
+// those its mention gave (mentions.props). When such support or mention is
+// withdrawn (the file deleted, a new version that no longer states the
+// node or one of its columns, a chunk extracted again without them), the
+// node keeps no property only that support or mention gave: reprops takes
+// the withdrawn keys off the node and applies again what the remaining
+// mentions give, in chunk order, then what the remaining support gives,
+// in the order of its paths. So the node holds what the files present
+// give, whatever came before: a name a chunk was extracted with goes when
+// it is extracted again without it, even one that reached the graph after
+// its spreadsheet's deletion. Nodes whose withdrawn support or mentions
+// gave no properties (and support or mentions written before they kept
+// their properties) are left as they are.
 
 // addProps records the property keys a withdrawn node support gave its
 // node (its props column).
 func (c *candidates) addProps(id nodeID, props sql.NullString) error {
+	return addKeys(&c.props, id, props)
+}
+
+// addKeys adds the keys of the encoded props to those of id in *m.
+func addKeys(m *map[nodeID]map[string]bool, id nodeID, props sql.NullString) error {
 	if !props.Valid || props.String == "{}" || props.String == "" {
 		return nil
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(props.String), &raw); err != nil {
-		return fmt.Errorf("node %s %q: support properties: %w", id.label, id.key, err)
+		return fmt.Errorf("node %s %q: given properties: %w", id.label, id.key, err)
 	}
 	if len(raw) == 0 {
 		return nil
 	}
-	if c.props == nil {
-		c.props = map[nodeID]map[string]bool{}
+	if *m == nil {
+		*m = map[nodeID]map[string]bool{}
 	}
-	keys := c.props[id]
+	keys := (*m)[id]
 	if keys == nil {
 		keys = map[string]bool{}
-		c.props[id] = keys
+		(*m)[id] = keys
 	}
 	for k := range raw {
 		keys[k] = true
@@ -46,10 +56,104 @@ func (c *candidates) addProps(id nodeID, props sql.NullString) error {
 	return nil
 }
 
+// dropKeys removes from the keys of id in m those props give (the non-nil
+// ones).
+func dropKeys(m map[nodeID]map[string]bool, id nodeID, props map[string]any) {
+	keys := m[id]
+	if keys == nil {
+		return
+	}
+	for k, v := range props {
+		if v != nil {
+			delete(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		delete(m, id)
+	}
+}
+
+// addMentioned records a withdrawn MENTIONS row: its entity is a
+// candidate, and the property keys the mention gave it (its props column)
+// are to be taken back.
+func (c *candidates) addMentioned(id nodeID, props sql.NullString) error {
+	c.addNode(id)
+	return addKeys(&c.mentioned, id, props)
+}
+
+// regiven drops from the keys withdrawn mentions gave id those props give
+// it again.
+func (c *candidates) regiven(id nodeID, props map[string]any) { dropKeys(c.mentioned, id, props) }
+
+// unmentioned hands the batch the keys withdrawn mentions gave, to take
+// back at its end unless a later op gives them again.
+func (b *batch) unmentioned(m map[nodeID]map[string]bool) {
+	for id, keys := range m {
+		if b.mentioned == nil {
+			b.mentioned = map[nodeID]map[string]bool{}
+		}
+		if b.mentioned[id] == nil {
+			b.mentioned[id] = map[string]bool{}
+		}
+		for k := range keys {
+			b.mentioned[id][k] = true
+		}
+	}
+}
+
+// regiven drops from the keys to take back at the batch's end those an op
+// gives id again: the node has them from that op, the latest, as it would
+// if each op were applied alone.
+func (b *batch) regiven(id nodeID, props map[string]any) { dropKeys(b.mentioned, id, props) }
+
+// repropsMentioned takes back, once per batch, the properties withdrawn
+// mentions gave that no later op gave again: only those keys are applied
+// again, from what the mentions and support left give, so the result is
+// the one of applying each op alone (then the last withdrawal of a key
+// takes it back with the givers of the end; a later giver wins anyway)
+// without writing the batch out at every op.
+func (b *batch) repropsMentioned(ctx context.Context) error {
+	m := b.mentioned
+	b.mentioned = nil
+	return b.reprops(ctx, m, true)
+}
+
+// mentionProps encodes the properties the mentions of id among ms give
+// it, merged in order, without the nil ones (which remove a property, and
+// give none); "" when there are none.
+func mentionProps(ms []nodeWrite, id nodeID) (string, error) {
+	var props map[string]any
+	for _, m := range ms {
+		if m.id != id {
+			continue
+		}
+		for k, v := range m.props {
+			if props == nil {
+				props = map[string]any{}
+			}
+			props[k] = v
+		}
+	}
+	for k, v := range props {
+		if v == nil {
+			delete(props, k)
+		}
+	}
+	if len(props) == 0 {
+		return "", nil
+	}
+	p, err := encodeProps(props)
+	if err != nil {
+		return "", fmt.Errorf("node %s %q: %w", id.label, id.key, err)
+	}
+	return p, nil
+}
+
 // reprops rewrites the properties of the nodes that lost support giving
 // them the keys in withdrawn, after writing what is pending: the earlier
 // ops' properties are then in the nodes, as if each op were applied alone.
-func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]bool) error {
+// With only, the givers apply again only the withdrawn keys.
+func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]bool, only bool) error {
 	if len(withdrawn) == 0 {
 		return nil
 	}
@@ -78,15 +182,36 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 	if len(props) == 0 {
 		return nil // every such node is gone
 	}
+	// give merges the properties a row gives into its node's.
+	give := func(id nodeID, given map[string]json.RawMessage) {
+		cur, ok := props[id]
+		if !ok {
+			return
+		}
+		for k, v := range given {
+			if !only || withdrawn[id][k] {
+				cur[k] = v
+			}
+		}
+	}
+	// What the mentions left give first, then the records: a spreadsheet
+	// states its entities, and wins over a name a chunk was extracted with.
+	// Mentions give in chunk order; as most of an entity's give the same,
+	// each distinct value is read once, at its last chunk, which gives the
+	// same result.
+	err = b.eachProps(ctx, ids, func(n int) string {
+		return `SELECT label, key, props FROM mentions
+			WHERE node IN (` + placeholders(n, 1) + `) AND props IS NOT NULL AND props <> '{}'
+			GROUP BY node, label, key, props ORDER BY max(chunk), props`
+	}, give)
+	if err != nil {
+		return fmt.Errorf("mention properties: %w", err)
+	}
 	err = b.eachProps(ctx, ids, func(n int) string {
 		return `SELECT from_label, from_key, props FROM support
 			WHERE kind = 'node' AND owner IN (` + placeholders(n, 1) + `) AND props IS NOT NULL AND props <> '{}'
 			ORDER BY path, sha256, part`
-	}, func(id nodeID, give map[string]json.RawMessage) {
-		if cur, ok := props[id]; ok {
-			maps.Copy(cur, give)
-		}
-	})
+	}, give)
 	if err != nil {
 		return fmt.Errorf("support properties: %w", err)
 	}

@@ -294,7 +294,8 @@ func displayPath(p string) string {
 // MENTIONS live in their own table, without a key: a chunk's mentions are
 // only ever added all at once to a chunk that has none (a new chunk, or one
 // whose mentions were just deleted), so they need no upsert; a mention keeps
-// its entity alive. Support rows name their owner (kind 'node': label in
+// its entity alive, and the properties it gave the entity (props, added to
+// files written before it) go with it (see reprops). Support rows name their owner (kind 'node': label in
 // from_label, key in from_key, other identity columns empty; kind 'rel')
 // and its id; structural relationships have source ”. Documents keep the
 // version of every path ever seen, with deleted set once a DocumentDeleted
@@ -324,8 +325,10 @@ CREATE TABLE IF NOT EXISTS mentions (
 	chunk BIGINT NOT NULL USING COMPRESSION uncompressed,
 	node BIGINT NOT NULL,
 	label VARCHAR NOT NULL,
-	key VARCHAR NOT NULL
+	key VARCHAR NOT NULL,
+	props VARCHAR
 );
+ALTER TABLE mentions ADD COLUMN IF NOT EXISTS props VARCHAR;
 CREATE INDEX IF NOT EXISTS mentions_chunk ON mentions (chunk);
 CREATE TABLE IF NOT EXISTS support (
 	id BIGINT PRIMARY KEY,

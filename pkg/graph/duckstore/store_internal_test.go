@@ -110,3 +110,33 @@ func TestOpenAddsSupportProperties(t *testing.T) {
 	assert.JSONEq(t, `{"email":["s","ada@x"]}`, props("ada"), "support written before the column gave nothing to take back")
 	assert.JSONEq(t, `{}`, props("bob"), "support written since takes its properties back")
 }
+
+// TestOpenAddsMentionProperties checks that a graph file written before
+// MENTIONS kept their properties gets the column, keeps its mentions and
+// takes new ones.
+func TestOpenAddsMentionProperties(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.duckdb")
+	s, err := Open(t.Context(), Config{Path: path})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`DROP INDEX mentions_chunk; ALTER TABLE mentions DROP COLUMN props;
+		CREATE INDEX mentions_chunk ON mentions (chunk); INSERT INTO mentions VALUES (1, 2, 'Person', 'ada')`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err = Open(t.Context(), Config{Path: path, Labels: []string{"Person"}})
+	require.NoError(t, err)
+	var props sql.NullString
+	require.NoError(t, s.db.QueryRowContext(t.Context(), "SELECT props FROM mentions WHERE chunk = 1").Scan(&props))
+	assert.False(t, props.Valid)
+	doc := event.NewDocument("a.md", "abc", 3, 1)
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{{PutChunk: &event.Extraction{
+		Chunk:    event.Chunk{Document: doc, Index: 0, Total: 1, Text: "Ada."},
+		Mentions: []graph.Node{{Label: "Person", Key: "ada", Properties: map[string]any{"name": "Ada"}}},
+	}}}))
+	require.NoError(t, s.db.QueryRowContext(t.Context(), "SELECT props FROM mentions WHERE chunk <> 1").Scan(&props))
+	assert.JSONEq(t, `{"name":["s","Ada"]}`, props.String)
+	require.NoError(t, s.Close())
+}

@@ -333,3 +333,92 @@ func TestBatchingMatchesOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// projectProps returns the properties of node Project key in s (nil if
+// the node has none), and whether the node is there.
+func projectProps(t *testing.T, s graph.Store, key string) (map[string]any, bool) {
+	t.Helper()
+	e, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	for _, n := range e.Nodes {
+		if n.Label == "Project" && n.Key == key {
+			if len(n.Properties) == 0 {
+				return nil, true
+			}
+			return n.Properties, true
+		}
+	}
+	return nil, false
+}
+
+// TestMentionPropertiesGoWithTheMention: the properties a chunk's mention
+// gives its node (the name the gazetteer had) go when the chunk no longer
+// gives them, as a fresh ingest would never have set them. An extraction
+// made with a spreadsheet's names can reach the graph after the
+// spreadsheet's deletion; the re-extraction without them must take the
+// name back.
+func TestMentionPropertiesGoWithTheMention(t *testing.T) {
+	named := func(name string) map[string]any { return map[string]any{"name": name} }
+	records := func(d event.Document, props map[string]any) graph.Op {
+		return graph.Op{PutRecords: &event.Records{Source: d, Mapping: "projects", Final: true, Batches: 1,
+			Nodes: []graph.Node{{Label: "Project", Key: "PRJ-1", Properties: props}}}}
+	}
+	chunk := func(d event.Document, props map[string]any, rev uint64) graph.Op {
+		return graph.Op{PutChunk: &event.Extraction{
+			Chunk:             event.Chunk{Document: d, Index: 0, Total: 1, Text: "PRJ-1 (Ironbridge) " + d.Path},
+			Mentions:          []graph.Node{{Label: "Project", Key: "PRJ-1", Properties: props}},
+			GazetteerRevision: rev,
+		}}
+	}
+	projects := event.NewDocument("data/projects.csv", "p1", 10, 1)
+	noteA := event.NewDocument("notes/a.md", "a1", 10, 2)
+	noteB := event.NewDocument("notes/b.md", "b1", 10, 3)
+
+	t.Run("late extraction after the spreadsheet's deletion", func(t *testing.T) {
+		for _, batched := range []bool{false, true} {
+			t.Run(fmt.Sprint("batched=", batched), func(t *testing.T) {
+				s := openStore(t, "")
+				steps := [][]graph.Op{
+					{records(projects, named("Ironbridge")), chunk(noteA, named("Ironbridge"), 1)},
+					// The deletion, then an extraction made before it.
+					{{DeleteDocument: &event.DocumentDeleted{Path: projects.Path, Version: 4}},
+						chunk(noteB, named("Ironbridge"), 1)},
+					// The gazetteer lost the name: both chunks extracted again.
+					{chunk(noteA, nil, 5), chunk(noteB, nil, 5)},
+				}
+				for _, ops := range steps {
+					if batched {
+						require.NoError(t, s.Apply(t.Context(), ops))
+						continue
+					}
+					for _, op := range ops {
+						require.NoError(t, s.Apply(t.Context(), []graph.Op{op}))
+					}
+				}
+				props, ok := projectProps(t, s, "PRJ-1")
+				require.True(t, ok, "PRJ-1 is still mentioned")
+				assert.Empty(t, props)
+			})
+		}
+	})
+
+	t.Run("a chunk's name stays while it gives it", func(t *testing.T) {
+		s := openStore(t, "")
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{records(projects, named("Ironbridge")), chunk(noteA, named("Ironbridge"), 1)}))
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: projects.Path, Version: 4}}}))
+		props, _ := projectProps(t, s, "PRJ-1")
+		assert.Equal(t, named("Ironbridge"), props)
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: noteA.Path, Version: 5}}}))
+		_, ok := projectProps(t, s, "PRJ-1")
+		assert.False(t, ok, "PRJ-1 is no longer stated")
+	})
+
+	t.Run("the spreadsheet's new name wins over a chunk's old one", func(t *testing.T) {
+		s := openStore(t, "")
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{records(projects, named("Old")), chunk(noteA, named("Old"), 1)}))
+		renamed := event.NewDocument(projects.Path, "p2", 10, 6)
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{records(renamed, named("New"))}))
+		props, _ := projectProps(t, s, "PRJ-1")
+		assert.Equal(t, named("New"), props)
+	})
+}
