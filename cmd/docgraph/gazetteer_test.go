@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/event"
@@ -275,4 +276,37 @@ func withNATS(t *testing.T, data string, fn func(js jetstream.JetStream)) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	fn(js)
+}
+
+// A project renamed in projects.xlsx is no longer found by its old name:
+// the chunks that named it so (and not by its code) are extracted again,
+// and the graph is the one a fresh ingest of the renamed folder gives.
+func TestProjectRenamedInSpreadsheetIsFoundByItsNewNameOnly(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(string) bool { return true })
+	book := filepath.Join(in, "projects.xlsx")
+	f, err := excelize.OpenFile(book)
+	require.NoError(t, err)
+	rows, err := f.GetRows("Projects")
+	require.NoError(t, err)
+	col := slices.Index(rows[0], "name")
+	require.GreaterOrEqual(t, col, 0, "projects.xlsx has a name column")
+	require.Greater(t, len(rows), 1)
+	name := rows[1][col]
+	cell, err := excelize.CoordinatesToCellName(col+1, 2)
+	require.NoError(t, err)
+	writeFile(t, filepath.Join(in, "notes", "review.md"), "# Review\n\nThe "+name+" review is next week.\n")
+
+	mustDocgraph(t, ingestArgs(data, in)...)
+	before := exportGraph(t, data)
+	require.NoError(t, f.SetCellStr("Projects", cell, "Quillfeather Renewal Programme"))
+	require.NoError(t, f.SaveAs(book))
+	require.NoError(t, f.Close())
+	mustDocgraph(t, ingestArgs(data, in)...)
+
+	fresh := t.TempDir()
+	mustDocgraph(t, ingestArgs(fresh, in)...)
+	after := exportGraph(t, data)
+	assert.NotEqual(t, before, after)
+	assert.Equal(t, exportGraph(t, fresh), after)
 }

@@ -514,6 +514,10 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			g.SetRevision(c.Revision)
 			if !c.Initial {
 				ref.Changed(c.Entry.Name, c.Revision)
+				if old := c.Previous.Name; old != "" && old != c.Entry.Name {
+					// A renamed entry: chunks found by the old name lose it.
+					ref.Changed(old, c.Revision)
+				}
 			}
 		})
 		s.tasks = append(s.tasks, ref.Run)

@@ -44,8 +44,11 @@ func KVKey(label, key string) string {
 type Change struct {
 	// Entry is the entry put, or the one deleted: the zero Entry when the
 	// mirror did not hold it (a deletion among the initial values).
-	Entry    Entry
-	Deleted  bool
+	Entry   Entry
+	Deleted bool
+	// Previous is, for a put, the entry it replaced (the zero Entry for a
+	// new one): a name it changes is no longer known.
+	Previous Entry
 	Revision uint64
 	// Initial marks the values loaded when Run starts (before WaitSynced
 	// returns), as opposed to changes made while running.
@@ -157,7 +160,7 @@ func (b *Book) apply(kve jetstream.KeyValueEntry, initial bool) {
 			return
 		}
 		b.entries[kve.Key()] = e
-		ch.Entry = e
+		ch.Entry, ch.Previous = e, old
 	default:
 		// A deletion of an entry the mirror never held (a deletion marker
 		// among the initial values) changes no entry, but listeners still
