@@ -36,13 +36,9 @@ func TestCheckpointThreshold(t *testing.T) {
 // ids is refused with a way out, instead of failing on its first write.
 func TestOpenRefusesOldLayout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "graph.duckdb")
-	db, err := sql.Open("duckdb", path)
-	require.NoError(t, err)
-	_, err = db.Exec("CREATE TABLE nodes (label VARCHAR, key VARCHAR, props VARCHAR, PRIMARY KEY (label, key))")
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	execOn(t, path, "CREATE TABLE nodes (label VARCHAR, key VARCHAR, props VARCHAR, PRIMARY KEY (label, key))")
 
-	_, err = Open(t.Context(), Config{Path: path})
+	_, err := Open(t.Context(), Config{Path: path})
 	require.ErrorIs(t, err, ErrOldLayout)
 	assert.ErrorContains(t, err, "docgraph reconcile --watch DIR --fix")
 	assert.ErrorContains(t, err, "docgraph replay graph-writer --since 2000-01-01")
@@ -56,11 +52,7 @@ func TestOpenAddsExtractionRevisions(t *testing.T) {
 	s, err := Open(t.Context(), Config{Path: path})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	db, err := sql.Open("duckdb", path)
-	require.NoError(t, err)
-	_, err = db.Exec("ALTER TABLE extractions DROP COLUMN revision; INSERT INTO extractions VALUES (1, 'a.md', 'abc', '0', 'digest')")
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	execOn(t, path, "ALTER TABLE extractions DROP COLUMN revision; INSERT INTO extractions VALUES (1, 'a.md', 'abc', '0', 'digest')")
 
 	s, err = Open(t.Context(), Config{Path: path})
 	require.NoError(t, err)
@@ -88,11 +80,7 @@ func TestOpenAddsSupportProperties(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Apply(t.Context(), []graph.Op{mention, records("old.csv", "sha-old", 2, "ada", map[string]any{"email": "ada@x"})}))
 	require.NoError(t, s.Close())
-	db, err := sql.Open("duckdb", path)
-	require.NoError(t, err)
-	_, err = db.Exec("ALTER TABLE support DROP COLUMN props")
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	execOn(t, path, "ALTER TABLE support DROP COLUMN props")
 
 	s, err = Open(t.Context(), Config{Path: path, Labels: []string{"Person"}})
 	require.NoError(t, err)
@@ -119,12 +107,8 @@ func TestOpenAddsMentionProperties(t *testing.T) {
 	s, err := Open(t.Context(), Config{Path: path})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	db, err := sql.Open("duckdb", path)
-	require.NoError(t, err)
-	_, err = db.Exec(`DROP INDEX mentions_chunk; ALTER TABLE mentions DROP COLUMN props;
+	execOn(t, path, `DROP INDEX mentions_chunk; ALTER TABLE mentions DROP COLUMN props;
 		CREATE INDEX mentions_chunk ON mentions (chunk); INSERT INTO mentions VALUES (1, 2, 'Person', 'ada')`)
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
 
 	s, err = Open(t.Context(), Config{Path: path, Labels: []string{"Person"}})
 	require.NoError(t, err)
@@ -139,4 +123,15 @@ func TestOpenAddsMentionProperties(t *testing.T) {
 	require.NoError(t, s.db.QueryRowContext(t.Context(), "SELECT props FROM mentions WHERE chunk <> 1").Scan(&props))
 	assert.JSONEq(t, `{"name":["s","Ada"]}`, props.String)
 	require.NoError(t, s.Close())
+}
+
+// execOn runs stmt on the graph file at path, as a file written by an
+// earlier version would read.
+func execOn(t *testing.T, path, stmt string) {
+	t.Helper()
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec(stmt)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
 }
