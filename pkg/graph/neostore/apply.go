@@ -75,17 +75,19 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 		return nil, nil
 	}
 	_, err = sess.ExecuteWrite(ctx, write)
-	if isUniquenessRace(err) {
-		// A concurrent transaction created a node this one was creating:
-		// write again, finding every node by MERGE.
-		mergeOnly = true
-		_, err = sess.ExecuteWrite(ctx, write)
-	}
-	for n := 0; n < deadlockRetries && isDeadlock(err) && ctx.Err() == nil; n++ {
-		// Another writer (a graph writer replica) took the same locks in
-		// another order, and the driver's retries ran out on it: Neo4j
-		// answers, so write again rather than report it down, which would
-		// pause every replica's consumer as for an outage.
+	// Races with other writers: a concurrent transaction created a node
+	// this one was creating (write again, finding every node by MERGE), or
+	// gave a node this one was deleting a relationship (see qCollect), or
+	// another writer (a graph writer replica) took the same locks in
+	// another order and the driver's retries ran out on it. Neo4j
+	// answers, so write again rather than report it down, which would
+	// pause every replica's consumer as for an outage.
+	for n := 0; n < raceRetries && ctx.Err() == nil; n++ {
+		if isUniquenessRace(err) {
+			mergeOnly = true
+		} else if !isDeleteRace(err) && !isDeadlock(err) {
+			break
+		}
 		_, err = sess.ExecuteWrite(ctx, write)
 	}
 	s.m.duration.Observe(time.Since(start).Seconds())
@@ -212,6 +214,12 @@ RETURN elementId(n) AS id`
 	// reading its relationships: an entity many chunks mention has
 	// thousands, and going through them for every candidate made garbage
 	// collection most of the cost of a deletion.
+	//
+	// The bookkeeping is deleted, then the node, by DELETE: the
+	// relationships of a dense node take only shared locks on it, so
+	// another transaction may give it support or a relationship while this
+	// one runs. DELETE waits for that transaction, and then fails
+	// (isDeleteRace) where DETACH DELETE would delete what it wrote.
 	qCollect = `UNWIND $ids AS id
 MATCH (n) WHERE elementId(n) = id
 WITH n
@@ -219,7 +227,10 @@ WHERE NOT n:Document AND NOT n:Chunk AND NOT n:_Source AND NOT n:_Version
   AND NOT EXISTS { (n)<-[:_SUPPORTS]-() }
   AND NOT EXISTS { (n)-->() }
   AND COUNT { (n)<--() } = COUNT { (n)<-[:_SUPPORTS_REL]-() }
-DETACH DELETE n`
+OPTIONAL MATCH (n)<-[b:_SUPPORTS_REL]-()
+DELETE b
+WITH DISTINCT n
+DELETE n`
 )
 
 // Which sources a withdrawal concerns: a path's (all, those of other
@@ -249,8 +260,12 @@ RETURN elementId(a) AS a, elementId(b) AS b`
 }
 
 // lockRel takes r's write lock (setting and removing a dummy property), so
-// that what follows reads r's support list as the last commit left it.
-const lockRel = "SET r._docgraph_lock = true\nREMOVE r._docgraph_lock"
+// that what follows reads r's support list as the last commit left it;
+// lockNode does the same for a node n.
+const (
+	lockRel  = "SET r._docgraph_lock = true\nREMOVE r._docgraph_lock"
+	lockNode = "SET n._docgraph_lock = true\nREMOVE n._docgraph_lock"
+)
 
 // qWithdrawNodes deletes the sources and so their support of nodes. It
 // returns the nodes they supported (ids) and, for each support that held
@@ -281,8 +296,7 @@ WHERE any(k IN reduce(ks = row.keys, p IN given | ks + keys(p)) WHERE NOT coales
   n[k] = last([p IN given WHERE p[k] IS NOT NULL | p[k]])
     AND valueType(n[k]) = valueType(last([p IN given WHERE p[k] IS NOT NULL | p[k]])),
   n[k] IS NULL AND none(p IN given WHERE p[k] IS NOT NULL)))
-SET n._docgraph_lock = true
-REMOVE n._docgraph_lock
+` + lockNode + `
 WITH n, row
 ` + givenProps + `
 SET n += row.clear
@@ -344,12 +358,22 @@ func recordNodeQuery(label string) string {
 // without MERGE).
 func isUniquenessRace(err error) bool {
 	var ne *neo4j.Neo4jError
-	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Schema.ConstraintValidationFailed"
+	return errors.As(err, &ne) && ne.Code == codeConstraint && !isDeleteRace(err)
 }
 
-// deadlockRetries bounds the further managed transactions Apply runs after
-// the driver's retries ran out on deadlocks.
-const deadlockRetries = 10
+// isDeleteRace reports whether err is the failure of a DELETE of a node
+// that a concurrent transaction gave a relationship (see qCollect).
+func isDeleteRace(err error) bool {
+	var ne *neo4j.Neo4jError
+	return errors.As(err, &ne) && ne.Code == codeConstraint && strings.Contains(ne.Msg, "still has relationships")
+}
+
+const codeConstraint = "Neo.ClientError.Schema.ConstraintValidationFailed"
+
+// raceRetries bounds the further managed transactions Apply runs after
+// losing a race with another writer (or after the driver's retries ran out
+// on deadlocks).
+const raceRetries = 10
 
 // isDeadlock reports whether err is Neo4j's deadlock detection, by itself
 // or as the last error of the driver's spent retries.

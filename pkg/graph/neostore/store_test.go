@@ -731,6 +731,61 @@ CREATE (s)-[u:_SUPPORTS]->(a) SET u += {email: 'm@example.com'}`, nil)
 	assert.Equal(t, graph.Node{Label: "Person", Key: "alice", Properties: map[string]any{"email": "m@example.com"}}, e.Nodes[1])
 }
 
+// An entity a deletion leaves without support is kept when another
+// transaction supports it meanwhile. Relationships of a dense node (over
+// Neo4j's dense_node_threshold, 50) take only shared locks on it, so
+// another writer can add one while the deletion is under way: the
+// collection must see it before it deletes the node.
+func TestCollectKeepsAnEntitySupportedMeanwhile(t *testing.T) {
+	s := openStore(t, nil)
+	ctx := t.Context()
+	require.NoError(t, s.Setup(ctx))
+	report := event.NewDocument("report.md", "abc", 1, 1)
+	const chunks = 60
+	var ops []graph.Op
+	for i := range chunks {
+		ops = append(ops, graph.Op{PutChunk: &event.Extraction{
+			Chunk:    event.Chunk{Document: report, Index: i, Total: chunks, Text: "Alice"},
+			Mentions: []graph.Node{{Label: "Person", Key: "alice"}}}})
+	}
+	require.NoError(t, s.Apply(ctx, ops))
+
+	cfg := neostoretest.Config(t)
+	sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
+	t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
+	// Another file's records, as the store writes them, not committed yet.
+	other, err := sess.BeginTransaction(ctx)
+	require.NoError(t, err)
+	res, err := other.Run(ctx, `MATCH (a:Person {key: 'alice'})
+CREATE (s:_Source {key: 'people.csv\u0000def\u0000rows', path: 'people.csv', sha: 'def', part: 'rows', sid: 7})
+CREATE (s)-[:_SUPPORTS]->(a)`, nil)
+	require.NoError(t, err)
+	_, err = res.Consume(ctx)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Apply(ctx, []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: report.Path, Version: 2}}})
+	}()
+	waitBlocked(t, s.Driver(), cfg.Database)
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, <-done)
+
+	e, err := graphtest.Collect(ctx, s)
+	require.NoError(t, err)
+	var keys []string
+	for _, n := range e.Nodes {
+		keys = append(keys, n.Label+":"+n.Key)
+	}
+	assert.Equal(t, []string{"Person:alice"}, keys, "the entity the other file supports stays")
+	res, err = sess.Run(ctx, "MATCH (:_Source {path: 'people.csv'})-[:_SUPPORTS]->(:Person {key: 'alice'}) RETURN count(*) AS n", nil)
+	require.NoError(t, err)
+	rec, err := res.Single(ctx)
+	require.NoError(t, err)
+	n, _ := rec.Get("n")
+	assert.EqualValues(t, 1, n, "with its support")
+}
+
 // waitBlocked waits until Neo4j shows one transaction blocked on a lock.
 func waitBlocked(t *testing.T, drv neo4j.DriverWithContext, database string) {
 	t.Helper()
