@@ -76,16 +76,17 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 	}
 	_, err = sess.ExecuteWrite(ctx, write)
 	// Races with other writers: a concurrent transaction created a node
-	// this one was creating (write again, finding every node by MERGE), or
+	// this one was creating (write again, finding every node by MERGE),
 	// gave a node this one was deleting a relationship (see qCollect), or
-	// another writer (a graph writer replica) took the same locks in
+	// deleted a node this one found (its garbage collection), or another
+	// writer (a graph writer replica) took the same locks in
 	// another order and the driver's retries ran out on it. Neo4j
 	// answers, so write again rather than report it down, which would
 	// pause every replica's consumer as for an outage.
 	for n := 0; n < raceRetries && ctx.Err() == nil; n++ {
 		if isUniquenessRace(err) {
 			mergeOnly = true
-		} else if !isDeleteRace(err) && !isDeadlock(err) {
+		} else if !isDeleteRace(err) && !isDeletedMeanwhile(err) && !isDeadlock(err) {
 			break
 		}
 		_, err = sess.ExecuteWrite(ctx, write)
@@ -366,6 +367,14 @@ func isUniquenessRace(err error) bool {
 func isDeleteRace(err error) bool {
 	var ne *neo4j.Neo4jError
 	return errors.As(err, &ne) && ne.Code == codeConstraint && strings.Contains(ne.Msg, "still has relationships")
+}
+
+// isDeletedMeanwhile reports whether err is a write to a node that a
+// concurrent transaction deleted after this one found it: that
+// transaction held the node's lock until it committed the deletion.
+func isDeletedMeanwhile(err error) bool {
+	var ne *neo4j.Neo4jError
+	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Statement.EntityNotFound"
 }
 
 const codeConstraint = "Neo.ClientError.Schema.ConstraintValidationFailed"

@@ -786,6 +786,53 @@ CREATE (s)-[:_SUPPORTS]->(a)`, nil)
 	assert.EqualValues(t, 1, n, "with its support")
 }
 
+// A write that finds an entity another transaction is deleting, and waits
+// for it, writes the entity again once that transaction has committed.
+func TestWriteFindsAnEntityDeletedMeanwhile(t *testing.T) {
+	for _, op := range []string{"records", "chunk"} {
+		t.Run(op, func(t *testing.T) {
+			s := openStore(t, nil)
+			ctx := t.Context()
+			require.NoError(t, s.Setup(ctx))
+			cfg := neostoretest.Config(t)
+			sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
+			t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
+			res, err := sess.Run(ctx, "CREATE (:Person {key: 'alice'})", nil)
+			require.NoError(t, err)
+			_, err = res.Consume(ctx)
+			require.NoError(t, err)
+			// Another writer collecting it, not committed yet.
+			other, err := sess.BeginTransaction(ctx)
+			require.NoError(t, err)
+			res, err = other.Run(ctx, "MATCH (n:Person {key: 'alice'}) DELETE n", nil)
+			require.NoError(t, err)
+			_, err = res.Consume(ctx)
+			require.NoError(t, err)
+
+			doc := event.NewDocument("people.csv", "abc", 1, 1)
+			o := graph.Op{PutRecords: &event.Records{Source: doc, Final: true, Nodes: []graph.Node{{Label: "Person", Key: "alice"}}}}
+			if op == "chunk" {
+				doc.Path = "report.md"
+				o = graph.Op{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: doc, Index: 0, Total: 1, Text: "Alice"},
+					Mentions: []graph.Node{{Label: "Person", Key: "alice"}}}}
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.Apply(ctx, []graph.Op{o}) }()
+			waitBlocked(t, s.Driver(), cfg.Database)
+			require.NoError(t, other.Commit(ctx))
+			require.NoError(t, <-done)
+
+			e, err := graphtest.Collect(ctx, s)
+			require.NoError(t, err)
+			var keys []string
+			for _, n := range e.Nodes {
+				keys = append(keys, n.Label+":"+n.Key)
+			}
+			assert.Contains(t, keys, "Person:alice")
+		})
+	}
+}
+
 // waitBlocked waits until Neo4j shows one transaction blocked on a lock.
 func waitBlocked(t *testing.T, drv neo4j.DriverWithContext, database string) {
 	t.Helper()
