@@ -343,6 +343,59 @@ func cases() []testCase {
 			want: Export{Nodes: []graph.Node{docNode(people2),
 				node("Person", "alice", map[string]any{"a": int64(2)}), node("Person", "bob", map[string]any{"c": true})}},
 		},
+		// A mention's properties (the name the gazetteer had when its chunk
+		// was extracted) go with the mention, as records' go with their
+		// file; a spreadsheet wins over a chunk's name.
+		{
+			name: "a mention's properties go with the mention",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, true, []graph.Node{node("Person", "alice", named("Alice"))}),
+					atRevision(1, chunkOp(docA1, 0, "Alice wrote this.", node("Person", "alice", named("Alice")))),
+				}},
+				// The spreadsheet's deletion, then an extraction made before it.
+				{ops: []graph.Op{deleteOp(people1.Path, people1.Version+10),
+					atRevision(1, chunkOp(docB1, 0, "Alice read it.", node("Person", "alice", named("Alice"))))}},
+				// The gazetteer lost the name: both chunks extracted again.
+				{ops: []graph.Op{atRevision(5, chunkOp(docA1, 0, "Alice wrote this.", person("alice"))),
+					atRevision(5, chunkOp(docB1, 0, "Alice read it.", person("alice")))}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(docB1), chunkNode(docA1, 0, "Alice wrote this."),
+					chunkNode(docB1, 0, "Alice read it."), person("alice")},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), hasChunk(docB1, 0),
+					mentions(docA1, 0, "Person", "alice"), mentions(docB1, 0, "Person", "alice")},
+			},
+		},
+		{
+			name: "a chunk's name stays while the chunk gives it",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, true, []graph.Node{node("Person", "alice", named("Alice"))}),
+					chunkOp(docA1, 0, "Alice wrote this.", node("Person", "alice", named("Alice"))),
+				}},
+				{ops: []graph.Op{deleteOp(people1.Path, people1.Version+10)}},
+			},
+			want: Export{
+				Nodes:         []graph.Node{docNode(docA1), chunkNode(docA1, 0, "Alice wrote this."), node("Person", "alice", named("Alice"))},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), mentions(docA1, 0, "Person", "alice")},
+			},
+		},
+		{
+			name: "a spreadsheet's new name wins over a chunk's old one",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, true, []graph.Node{node("Person", "alice", named("Old"))}),
+					chunkOp(docA1, 0, "Old wrote this.", node("Person", "alice", named("Old"))),
+				}},
+				{ops: []graph.Op{recordsOp(people2, 0, true, []graph.Node{node("Person", "alice", named("New"))})}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(people2), chunkNode(docA1, 0, "Old wrote this."),
+					node("Person", "alice", named("New"))},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), mentions(docA1, 0, "Person", "alice")},
+			},
+		},
 		{
 			name: "final records batch withdraws other versions",
 			steps: []step{

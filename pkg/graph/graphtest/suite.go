@@ -249,6 +249,8 @@ func node(label, key string, props map[string]any) graph.Node {
 	return graph.Node{Label: label, Key: key, Properties: props}
 }
 
+func named(name string) map[string]any { return map[string]any{"name": name} }
+
 func chunkOp(d event.Document, index int, text string, mentions ...graph.Node) graph.Op {
 	return graph.Op{PutChunk: &event.Extraction{
 		Chunk:    event.Chunk{Document: d, Index: index, Total: index + 1, Text: text},

@@ -270,7 +270,8 @@ const (
 
 // qWithdrawNodes deletes the sources and so their support of nodes. It
 // returns the nodes they supported (ids) and, for each support that held
-// properties (records'), the node and the property keys (taken).
+// properties (records' and mentions'), the node and the property keys
+// (taken).
 func qWithdrawNodes(cond string) string {
 	return `MATCH (s:_Source) WHERE ` + cond + `
 OPTIONAL MATCH (s)-[u:_SUPPORTS]->(n)
@@ -280,11 +281,13 @@ FOREACH (x IN sources | DETACH DELETE x)
 RETURN ids, taken`
 }
 
-// qReapplyProps gives nodes that lost records support the properties the
-// sources left give: it removes the keys the withdrawn supports held
-// (row.keys; row.clear maps them to null), then sets the properties of each
-// remaining support in turn, ordered by the source's path and key, so that
-// the result does not depend on the order the files were written in. A
+// qReapplyProps gives nodes that lost support that gave them properties
+// (records', or a mention's: the name the gazetteer had when the chunk was
+// extracted) the properties the sources left give: it removes the keys the
+// withdrawn supports held (row.keys; row.clear maps them to null), then
+// sets the properties of each remaining support in turn, in givenProps'
+// order, so that the result does not depend on the order the files were
+// written in. A
 // node that has those values already (a new version that gives a row
 // again unchanged) is not written. One that is gets its write lock first
 // and its supports read again: a concurrent transaction that wrote the node
@@ -303,12 +306,15 @@ WITH n, row
 SET n += row.clear
 FOREACH (p IN given | SET n += p)`
 
-// givenProps collects the properties of n's supports (given), ordered by
-// their source's path and key.
+// givenProps collects the properties of n's supports (given): those of
+// mentions first, in chunk order (the key "<sha256>:<index>" as text), then
+// those of records, in the order of their source's path and key. A
+// spreadsheet states its entities, and wins over a name a chunk was
+// extracted with.
 const givenProps = `CALL (n) {
   OPTIONAL MATCH (s:_Source)-[u:_SUPPORTS]->(n)
-  WITH u, s.path AS path, s.key AS source
-  ORDER BY path, source
+  WITH u, s.part = '` + partRows + `' AS rows, s.path AS path, s.sha + ':' + s.part AS chunk, s.key AS source
+  ORDER BY rows, CASE WHEN rows THEN path ELSE chunk END, source
   RETURN collect(properties(u)) AS given
 }`
 
@@ -319,20 +325,20 @@ func nodeQuery(label string, mentions bool) string {
 	if mentions {
 		q += "MATCH (c:Chunk {key: $chunk})\n"
 	}
-	q += "UNWIND $rows AS row\nMERGE (n:`" + label + "` {key: row.key})\nSET n += row.props\nMERGE (s)-[u:_SUPPORTS]->(n)"
+	// The support keeps the properties its source gave (see
+	// qReapplyProps).
+	q += "UNWIND $rows AS row\nMERGE (n:`" + label + "` {key: row.key})\nSET n += row.props\nMERGE (s)-[u:_SUPPORTS]->(n)\nSET u += row.props"
 	if mentions {
 		return q + "\nMERGE (c)-[:MENTIONS]->(n)"
 	}
-	// Records' support keeps the properties its source gave (see
-	// qReapplyProps).
-	return q + "\nSET u += row.props"
+	return q
 }
 
 // mentionQuery upserts nodes of one schema label mentioned by chunks, each
 // row with the support of its chunk's source and a MENTIONS from its chunk.
 func mentionQuery(label string) string {
 	return "UNWIND $rows AS row\nMATCH (s:_Source {key: row.source})\nMATCH (c:Chunk {key: row.chunk})\n" +
-		"MERGE (n:`" + label + "` {key: row.key})\nSET n += row.props\nMERGE (s)-[:_SUPPORTS]->(n)\nMERGE (c)-[:MENTIONS]->(n)"
+		"MERGE (n:`" + label + "` {key: row.key})\nSET n += row.props\nMERGE (s)-[u:_SUPPORTS]->(n)\nSET u += row.props\nMERGE (c)-[:MENTIONS]->(n)"
 }
 
 // recordNodeQuery upserts nodes of one schema label from records, with
@@ -475,8 +481,8 @@ func relQueryFrom(head, typ, from, to string, starts int) string {
 type writer struct {
 	tx   neo4j.ManagedTransaction
 	cand []string
-	// taken maps the nodes that lost records support holding properties
-	// to those properties' keys; collect (or reapplyProps) gives them the
+	// taken maps the nodes that lost support holding properties to those
+	// properties' keys; collect (or reapplyProps) gives them the
 	// properties their remaining supports give.
 	taken map[string]map[string]bool
 	// mergeOnly writes records nodes with nodeQuery's MERGE (after a
@@ -1130,7 +1136,7 @@ func (w *writer) takenProps(recs []*neo4j.Record) {
 }
 
 // reapplyProps gives the nodes in w.taken that still exist the properties
-// of the records sources that support them (qReapplyProps), in parts of
+// of the sources that support them (qReapplyProps), in parts of
 // maxQueryRows nodes sorted by id, so that concurrent transactions lock them
 // in one order.
 func (w *writer) reapplyProps(ctx context.Context) error {
@@ -1174,8 +1180,9 @@ func (w *writer) deleteChunks(ctx context.Context, path string, keep *string) er
 
 // collect garbage-collects the candidates of the op (or run) just written,
 // each once: a run of deletions names an entity its documents share once
-// per document and mention. Then the nodes left that lost records support
-// get the properties their remaining sources give (reapplyProps).
+// per document and mention. Then the nodes left that lost support that
+// gave them properties get those their remaining sources give
+// (reapplyProps).
 func (w *writer) collect(ctx context.Context) error {
 	if len(w.cand) == 0 {
 		return w.reapplyProps(ctx)
