@@ -81,6 +81,18 @@ func TestChaos(t *testing.T) {
 	c.run(steps)
 }
 
+// TestChaosNeo4j is TestChaos with the graph in Neo4j, written by two
+// graph writer goroutines per stream: the graph must still equal that of a
+// fresh ingest into the embedded store.
+func TestChaosNeo4j(t *testing.T) {
+	seed := envInt(t, chaosSeedEnv, chaosSeed)
+	steps := int(envInt(t, chaosStepsEnv, chaosSteps))
+	t.Logf("seed %d, %d steps (%s, %s)", seed, steps, chaosSeedEnv, chaosStepsEnv)
+	c := newChaos(t, uint64(seed))
+	c.graph = neo4jArgs(t)
+	c.run(steps)
+}
+
 // chaos is one run: the folder, the data of the `up` under test, and what
 // the run did so far.
 type chaos struct {
@@ -92,6 +104,7 @@ type chaos struct {
 	people []string          // member names of the sample teams.csv
 	teams  []string          // data rows of the sample teams.csv
 	header string            // its header
+	graph  []string          // flags selecting the graph store (none: embedded)
 	p      *proc             // the running up; nil while it is stopped
 	procs  []*proc           // every up started, for DOCGRAPH_TEST_CHAOS_KEEP
 	listen string
@@ -205,7 +218,7 @@ func (c *chaos) run(steps int) {
 	c.waitQuiet()
 	t.Logf("quiet %s after the last operation", time.Since(start).Round(time.Millisecond))
 
-	out, errOut, err := docgraph(t, "graph", "export", "--data", c.data, "--format", "json")
+	out, errOut, err := docgraph(t, append([]string{"graph", "export", "--data", c.data, "--format", "json"}, c.graph...)...)
 	require.NoError(t, err, errOut)
 	got := parseExport(t, []byte(out))
 
@@ -253,6 +266,9 @@ func (c *chaos) start() {
 		"--log-format", "json", "--log-level", "debug"}
 	for _, s := range []string{"parser", "extractor", "graph_writer"} {
 		args = append(args, "--stages."+s+".ack_wait", "3s", "--stages."+s+".backoff", "200ms,1s")
+	}
+	if c.graph != nil {
+		args = append(append(args, c.graph...), "--stages.graph_writer.concurrency", "2")
 	}
 	c.p = startProc(c.t, args...)
 	c.procs = append(c.procs, c.p)
@@ -322,7 +338,7 @@ func (c *chaos) waitQuiet() {
 // quiet says why the system is not done: a gap reconcile reports between
 // the folder and the graph, or work left in the pipeline.
 func (c *chaos) quiet(js jetstream.JetStream) error {
-	out, errOut, err := docgraph(c.t, "reconcile", "--watch", c.dir, "--data", c.data)
+	out, errOut, err := docgraph(c.t, append([]string{"reconcile", "--watch", c.dir, "--data", c.data}, c.graph...)...)
 	if err != nil && err != exitCode(1) {
 		return fmt.Errorf("reconcile: %v: %s", err, errOut)
 	}
