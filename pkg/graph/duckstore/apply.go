@@ -162,10 +162,13 @@ type candidates struct {
 	nodes map[nodeID]bool
 	rels  map[relID]bool
 	// props holds the property keys that withdrawn records support gave
-	// each node: collect takes them back (reprops). mentioned holds those
-	// withdrawn mentions gave: collect hands them to the batch, which
-	// takes back the ones no later op gives again (repropsMentioned).
+	// each node, relProps those withdrawn support gave each relationship:
+	// collect takes them back (reprops, repropsRels). mentioned holds
+	// those withdrawn mentions gave: collect hands them to the batch,
+	// which takes back the ones no later op gives again
+	// (repropsMentioned).
 	props     map[nodeID]map[string]bool
+	relProps  map[relID]map[string]bool
 	mentioned map[nodeID]map[string]bool
 }
 
@@ -210,8 +213,8 @@ type batch struct {
 	freshRels  map[relID]bool
 	support    map[supportRow]bool
 	suppOrder  []supportRow
-	// suppProps holds the properties a records support gives its node
-	// (nil removes one), merged in order.
+	// suppProps holds the properties a support row gives its node or
+	// relationship (nil removes one), merged in order.
 	suppProps map[supportRow]map[string]any
 	dirtyDocs map[string]bool
 	// early holds, per chunk key, what withdrawRewrites withdrew for the
@@ -451,14 +454,8 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 			if err := rows.Scan(&sha, &idx, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
 				return fmt.Errorf("withdraw support: %w", err)
 			}
-			c := b.early[sha+":"+idx]
-			if kind == "node" {
-				if err := c.addProps(nodeID{id.fromLabel, id.fromKey}, props); err != nil {
-					return err
-				}
-				c.addNode(nodeID{id.fromLabel, id.fromKey})
-			} else {
-				c.addRel(id)
+			if err := b.early[sha+":"+idx].withdrawn(kind, id, props); err != nil {
+				return err
 			}
 		}
 		return rows.Err()
@@ -666,15 +663,7 @@ func (b *batch) putRecords(ctx context.Context, o op) error {
 		b.addNode(n.id, n.props)
 		r := supportRow{kind: "node", id: relID{fromLabel: n.id.label, fromKey: n.id.key},
 			path: d.Path, sha: d.SHA256, part: partRows}
-		b.addSupport(r)
-		if len(n.props) > 0 {
-			cur := b.suppProps[r]
-			if cur == nil {
-				cur = map[string]any{}
-				b.suppProps[r] = cur
-			}
-			maps.Copy(cur, n.props)
-		}
+		b.addSupport(r, n.props)
 	}
 	b.addDomainRels(o.rels, d, partRows)
 	if !o.final {
@@ -790,7 +779,7 @@ func (b *batch) addDomainRels(rels []relWrite, d event.Document, part string) {
 		b.addNode(nodeID{r.id.fromLabel, r.id.fromKey}, nil)
 		b.addNode(nodeID{r.id.toLabel, r.id.toKey}, nil)
 		b.addRel(r.id, r.props)
-		b.addSupport(supportRow{kind: "rel", id: r.id, path: d.Path, sha: d.SHA256, part: part})
+		b.addSupport(supportRow{kind: "rel", id: r.id, path: d.Path, sha: d.SHA256, part: part}, r.props)
 	}
 }
 
@@ -821,10 +810,21 @@ func (b *batch) addRel(id relID, props map[string]any) {
 	}
 }
 
-func (b *batch) addSupport(r supportRow) {
+// addSupport adds the support row r, which gives its node or
+// relationship props (kept in its props column, so that a withdrawal takes
+// them back).
+func (b *batch) addSupport(r supportRow, props map[string]any) {
 	if !b.support[r] {
 		b.support[r] = true
 		b.suppOrder = append(b.suppOrder, r)
+	}
+	if len(props) > 0 {
+		cur := b.suppProps[r]
+		if cur == nil {
+			cur = map[string]any{}
+			b.suppProps[r] = cur
+		}
+		maps.Copy(cur, props)
 	}
 }
 
@@ -856,13 +856,8 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 			if err := rows.Scan(&path, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
 				return err
 			}
-			if kind == "node" {
-				if err := cand(path).addProps(nodeID{id.fromLabel, id.fromKey}, props); err != nil {
-					return err
-				}
-				cand(path).addNode(nodeID{id.fromLabel, id.fromKey})
-			} else {
-				cand(path).addRel(id)
+			if err := cand(path).withdrawn(kind, id, props); err != nil {
+				return err
 			}
 		}
 		return rows.Err()
@@ -1073,13 +1068,8 @@ func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args 
 		if err := rows.Scan(&kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
 			return fmt.Errorf("withdraw support: %w", err)
 		}
-		if kind == "node" {
-			if err := c.addProps(nodeID{id.fromLabel, id.fromKey}, props); err != nil {
-				return fmt.Errorf("withdraw support: %w", err)
-			}
-			c.addNode(nodeID{id.fromLabel, id.fromKey})
-		} else {
-			c.addRel(id)
+		if err := c.withdrawn(kind, id, props); err != nil {
+			return fmt.Errorf("withdraw support: %w", err)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -1123,7 +1113,10 @@ func (b *batch) collect(ctx context.Context, c *candidates) error {
 		return err
 	}
 	b.unmentioned(c.mentioned)
-	return b.reprops(ctx, c.props, false)
+	if err := b.reprops(ctx, c.props, false); err != nil {
+		return err
+	}
+	return b.repropsRels(ctx, c.relProps)
 }
 
 // collectGarbage deletes what collect deletes.
@@ -1244,7 +1237,7 @@ func (b *batch) flush(ctx context.Context) error {
 				if !b.freshNodes[id] {
 					continue
 				}
-				props, err := encodeProps(b.nodes[id])
+				props, err := graph.EncodeProperties(b.nodes[id])
 				if err != nil {
 					return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
 				}
@@ -1265,7 +1258,7 @@ func (b *batch) flush(ctx context.Context) error {
 				if b.freshNodes[id] {
 					continue
 				}
-				props, err := encodeProps(b.nodes[id])
+				props, err := graph.EncodeProperties(b.nodes[id])
 				if err != nil {
 					return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
 				}
@@ -1285,7 +1278,7 @@ func (b *batch) flush(ctx context.Context) error {
 				if !b.freshRels[id] {
 					continue
 				}
-				props, err := encodeProps(b.rels[id])
+				props, err := graph.EncodeProperties(b.rels[id])
 				if err != nil {
 					return fmt.Errorf("relationship %s: %w", id.typ, err)
 				}
@@ -1306,7 +1299,7 @@ func (b *batch) flush(ctx context.Context) error {
 				if b.freshRels[id] {
 					continue
 				}
-				props, err := encodeProps(b.rels[id])
+				props, err := graph.EncodeProperties(b.rels[id])
 				if err != nil {
 					return fmt.Errorf("relationship %s: %w", id.typ, err)
 				}
@@ -1324,9 +1317,9 @@ func (b *batch) flush(ctx context.Context) error {
 		types := append([]duckdb.TypeInfo{b.types.bigint, b.types.bigint}, b.varchars(11)...)
 		err := b.appendRows(ctx, upsertSupport, types, func(add func(...driver.Value) error) error {
 			for _, r := range b.suppOrder {
-				props, err := encodeProps(b.suppProps[r])
+				props, err := graph.EncodeProperties(b.suppProps[r])
 				if err != nil {
-					return fmt.Errorf("node %s %q: %w", r.id.fromLabel, r.id.fromKey, err)
+					return fmt.Errorf("%s %s %q: %w", r.kind, r.id.fromLabel, r.id.fromKey, err)
 				}
 				if err := add(r.hash(), r.owner(), r.kind, r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey,
 					r.id.source, r.path, r.sha, r.part, props); err != nil {

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
+
+	"github.com/docgraph/docgraph/pkg/graph"
 )
 
 // A node's properties come from the records that state it and the
@@ -24,26 +27,33 @@ import (
 // gave no properties (and support or mentions written before they kept
 // their properties) are left as they are.
 
-// addProps records the property keys a withdrawn node support gave its
-// node (its props column).
-func (c *candidates) addProps(id nodeID, props sql.NullString) error {
-	return addKeys(&c.props, id, props)
+// withdrawn records a withdrawn support row (of kind "node" or "rel", with
+// its identity and props column): its owner is a candidate for garbage
+// collection, and the property keys it gave are to be taken back.
+func (c *candidates) withdrawn(kind string, id relID, props sql.NullString) error {
+	if kind != "node" {
+		c.addRel(id)
+		return addKeys(&c.relProps, id, props)
+	}
+	n := nodeID{id.fromLabel, id.fromKey}
+	c.addNode(n)
+	return addKeys(&c.props, n, props)
 }
 
 // addKeys adds the keys of the encoded props to those of id in *m.
-func addKeys(m *map[nodeID]map[string]bool, id nodeID, props sql.NullString) error {
+func addKeys[K comparable](m *map[K]map[string]bool, id K, props sql.NullString) error {
 	if !props.Valid || props.String == "{}" || props.String == "" {
 		return nil
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(props.String), &raw); err != nil {
-		return fmt.Errorf("node %s %q: given properties: %w", id.label, id.key, err)
+		return fmt.Errorf("%v: given properties: %w", id, err)
 	}
 	if len(raw) == 0 {
 		return nil
 	}
 	if *m == nil {
-		*m = map[nodeID]map[string]bool{}
+		*m = map[K]map[string]bool{}
 	}
 	keys := (*m)[id]
 	if keys == nil {
@@ -142,7 +152,7 @@ func mentionProps(ms []nodeWrite, id nodeID) (string, error) {
 	if len(props) == 0 {
 		return "", nil
 	}
-	p, err := encodeProps(props)
+	p, err := graph.EncodeProperties(props)
 	if err != nil {
 		return "", fmt.Errorf("node %s %q: %w", id.label, id.key, err)
 	}
@@ -244,6 +254,24 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 // properties (a props column), in the rows' order.
 func (b *batch) eachProps(ctx context.Context, ids []any, query func(n int) string,
 	fn func(id nodeID, props map[string]json.RawMessage)) error {
+	return b.eachRow(ctx, ids, query, func(rows *sql.Rows) error {
+		var id nodeID
+		var p string
+		if err := rows.Scan(&id.label, &id.key, &p); err != nil {
+			return err
+		}
+		props, err := rawProps(p)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", id.label, id.key, err)
+		}
+		fn(id, props)
+		return nil
+	})
+}
+
+// eachRow runs the query that query(n) returns for n of the ids at a
+// time, and calls scan on each row, in the rows' order.
+func (b *batch) eachRow(ctx context.Context, ids []any, query func(n int) string, scan func(rows *sql.Rows) error) error {
 	return inChunks(ids, func(part []any) error {
 		rows, err := b.tx.QueryContext(ctx, query(len(part)), part...)
 		if err != nil {
@@ -251,16 +279,9 @@ func (b *batch) eachProps(ctx context.Context, ids []any, query func(n int) stri
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id nodeID
-			var p string
-			if err := rows.Scan(&id.label, &id.key, &p); err != nil {
+			if err := scan(rows); err != nil {
 				return err
 			}
-			props, err := rawProps(p)
-			if err != nil {
-				return fmt.Errorf("%s %q: %w", id.label, id.key, err)
-			}
-			fn(id, props)
 		}
 		return rows.Err()
 	})
@@ -280,4 +301,92 @@ func rawProps(s string) (map[string]json.RawMessage, error) {
 		raw = map[string]json.RawMessage{}
 	}
 	return raw, nil
+}
+
+// repropsRels rewrites the properties of the relationships that lost
+// support giving them the keys in withdrawn, as reprops does for nodes:
+// the withdrawn keys go, and what the remaining support gives is applied
+// again, in the order of its paths. So a relationship holds what the files
+// present state, whatever came before (a column emptied or dropped in a new
+// version, or the file that stated a value deleted).
+func (b *batch) repropsRels(ctx context.Context, withdrawn map[relID]map[string]bool) error {
+	if len(withdrawn) == 0 {
+		return nil
+	}
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	var ids []any
+	for id := range withdrawn {
+		ids = append(ids, id.hash())
+	}
+	props := map[relID]map[string]json.RawMessage{}
+	err := b.eachRelProps(ctx, ids, func(n int) string {
+		return "SELECT type, from_label, from_key, to_label, to_key, source, props FROM relationships WHERE id IN (" + placeholders(n, 1) + ")"
+	}, func(id relID, cur map[string]json.RawMessage) {
+		if withdrawn[id] == nil {
+			return // another relationship with the id's hash
+		}
+		for k := range withdrawn[id] {
+			delete(cur, k)
+		}
+		props[id] = cur
+	})
+	if err != nil {
+		return fmt.Errorf("relationship properties: %w", err)
+	}
+	if len(props) == 0 {
+		return nil // every such relationship is gone
+	}
+	err = b.eachRelProps(ctx, ids, func(n int) string {
+		return `SELECT type, from_label, from_key, to_label, to_key, source, props FROM support
+			WHERE kind = 'rel' AND owner IN (` + placeholders(n, 1) + `) AND props IS NOT NULL AND props <> '{}'
+			ORDER BY path, sha256, part`
+	}, func(id relID, given map[string]json.RawMessage) {
+		if cur, ok := props[id]; ok {
+			maps.Copy(cur, given)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("relationship support properties: %w", err)
+	}
+	var updates []any
+	for id, cur := range props {
+		data, err := json.Marshal(cur)
+		if err != nil {
+			return fmt.Errorf("relationship %s: %w", id.typ, err)
+		}
+		updates = append(updates, []any{id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, string(data)})
+	}
+	err = inChunks(updates, func(part []any) error {
+		_, err := b.tx.ExecContext(ctx, `UPDATE relationships r SET props = u.props
+			FROM (VALUES `+placeholders(len(part), 8)+`) AS u(id, type, from_label, from_key, to_label, to_key, source, props)
+			WHERE r.id = u.id AND r.type = u.type AND r.from_label = u.from_label AND r.from_key = u.from_key
+				AND r.to_label = u.to_label AND r.to_key = u.to_key AND r.source = u.source`, flatten(part)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("relationship properties: %w", err)
+	}
+	return nil
+}
+
+// eachRelProps is eachProps for relationships: the query's rows give a
+// relationship's identity (type, from_label, from_key, to_label, to_key,
+// source) and properties.
+func (b *batch) eachRelProps(ctx context.Context, ids []any, query func(n int) string,
+	fn func(id relID, props map[string]json.RawMessage)) error {
+	return b.eachRow(ctx, ids, query, func(rows *sql.Rows) error {
+		var id relID
+		var p string
+		if err := rows.Scan(&id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &p); err != nil {
+			return err
+		}
+		props, err := rawProps(p)
+		if err != nil {
+			return fmt.Errorf("%s %q-%q: %w", id.typ, id.fromKey, id.toKey, err)
+		}
+		fn(id, props)
+		return nil
+	})
 }

@@ -540,7 +540,7 @@ func exportNodes(ctx context.Context, tx *sql.Tx, fn func(graph.Node) error) err
 		if err := rows.Scan(&n.Label, &n.Key, &props); err != nil {
 			return fmt.Errorf("graph export nodes: %w", err)
 		}
-		if n.Properties, err = decodeProps(props); err != nil {
+		if n.Properties, err = graph.DecodeProperties(props); err != nil {
 			return fmt.Errorf("graph export node %s %q: %w", n.Label, n.Key, err)
 		}
 		if err := fn(n); err != nil {
@@ -568,7 +568,7 @@ func exportRels(ctx context.Context, tx *sql.Tx, fn func(graph.Relationship) err
 		if err := rows.Scan(&r.Type, &r.From.Label, &r.From.Key, &r.To.Label, &r.To.Key, &r.Source, &props); err != nil {
 			return fmt.Errorf("graph export relationships: %w", err)
 		}
-		if r.Properties, err = decodeProps(props); err != nil {
+		if r.Properties, err = graph.DecodeProperties(props); err != nil {
 			return fmt.Errorf("graph export relationship %s: %w", r.Type, err)
 		}
 		if r.Source != "" {

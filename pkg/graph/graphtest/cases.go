@@ -475,6 +475,37 @@ func cases() []testCase {
 			},
 		},
 		{
+			name: "a new version's relationship properties replace the old version's",
+			steps: []step{
+				{ops: []graph.Op{recordsOp(people1, 0, true, []graph.Node{person("alice")},
+					structRel("MEMBER_OF", alice, ref("Team", "core"), map[string]any{"role": "lead", "since": "2020"}))}},
+				{ops: []graph.Op{recordsOp(people2, 0, true, []graph.Node{person("alice")},
+					structRel("MEMBER_OF", alice, ref("Team", "core"), map[string]any{"role": "member"}))}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(people2), person("alice"), node("Team", "core", nil)},
+				Relationships: []graph.Relationship{exported(structRel("MEMBER_OF", alice, ref("Team", "core"),
+					map[string]any{"role": "member"}))},
+			},
+		},
+		{
+			name: "a deleted file's relationship properties go, another file's stay",
+			steps: []step{
+				{ops: []graph.Op{
+					recordsOp(people1, 0, true, []graph.Node{person("alice")},
+						structRel("MEMBER_OF", alice, ref("Team", "core"), map[string]any{"role": "lead", "since": "2020"})),
+					recordsOp(managers1, 0, true, []graph.Node{person("alice")},
+						structRel("MEMBER_OF", alice, ref("Team", "core"), map[string]any{"role": "member"})),
+				}},
+				{ops: []graph.Op{deleteOp(managers1.Path, managers1.Version+10)}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(people1), person("alice"), node("Team", "core", nil)},
+				Relationships: []graph.Relationship{exported(structRel("MEMBER_OF", alice, ref("Team", "core"),
+					map[string]any{"role": "lead", "since": "2020"}))},
+			},
+		},
+		{
 			name: "relationship identity includes its source",
 			steps: []step{{ops: []graph.Op{
 				recordsOp(people1, 0, true, nil, structRel("MANAGES", alice, apollo, nil)),

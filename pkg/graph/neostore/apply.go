@@ -247,18 +247,30 @@ const (
 // relationships they support (found from the nodes the sources support)
 // and deletes the relationships left without support. The list is
 // read again after a write has locked the relationship: a concurrent
-// transaction may have changed it since the MATCH read it.
+// transaction may have changed it since the MATCH read it. The properties
+// the sources gave a relationship that stays are taken off its list of
+// given properties (propGiven) and returned with those left (rel), for
+// regive.
 func qWithdrawRels(cond string) string {
 	return `MATCH (s:_Source) WHERE ` + cond + `
 MATCH (s)-[:_SUPPORTS]->(a)-[r]->(b)
 WHERE s.sid IN r.` + propSupport + `
-WITH a, b, r, collect(s.sid) AS gone
+WITH a, b, r, collect(s.sid) AS gone, collect(s.key + '\u0000') AS prefixes
 ` + lockRel + `
-SET r.` + propSupport + ` = [x IN r.` + propSupport + ` WHERE NOT x IN gone]
-WITH a, b, r WHERE size(r.` + propSupport + `) = 0
-DELETE r
-RETURN elementId(a) AS a, elementId(b) AS b`
+WITH a, b, r, gone, [e IN coalesce(r.` + propGiven + `, []) WHERE any(p IN prefixes WHERE e STARTS WITH p)] AS taken
+SET r.` + propSupport + ` = [x IN r.` + propSupport + ` WHERE NOT x IN gone],
+  r.` + propGiven + ` = CASE WHEN size(taken) = 0 THEN r.` + propGiven + ` ELSE [e IN r.` + propGiven + ` WHERE NOT e IN taken] END
+WITH a, b, r, taken, size(r.` + propSupport + `) = 0 AS dead
+WITH a, b, r, dead, CASE WHEN NOT dead AND size(taken) > 0 THEN {id: elementId(r), taken: taken, given: r.` + propGiven + `} END AS rel
+FOREACH (_ IN CASE WHEN dead THEN [1] ELSE [] END | DELETE r)
+RETURN CASE WHEN dead THEN elementId(a) END AS a, CASE WHEN dead THEN elementId(b) END AS b, rel`
 }
+
+// qRegive sets the properties of relationships that lost given ones
+// (regive).
+const qRegive = `UNWIND $rows AS row
+MATCH ()-[r]->() WHERE elementId(r) = row.id
+SET r += row.props`
 
 // lockRel takes r's write lock (setting and removing a dummy property), so
 // that what follows reads r's support list as the last commit left it;
@@ -466,9 +478,12 @@ func relQueryFrom(head, typ, from, to string, starts int) string {
 		"MERGE (a:`" + from + "` {key: row.from})\n" +
 		"MERGE (b:`" + to + "` {key: row.to})\n" +
 		"MERGE (a)-[r:`" + typ + "` {source: row.source}]->(b)\n" +
-		"ON CREATE SET r += row.props, r." + propSupport + " = [s.sid]\n" +
+		// What the source gave is kept (propGiven) for regive.
+		"ON CREATE SET r += row.props, r." + propSupport + " = [s.sid], r." + propGiven + " = CASE WHEN row.given IS NULL THEN null ELSE [s.key + '\\u0000' + row.given] END\n" +
 		"ON MATCH SET r += row.props, r." + propSupport + " = CASE WHEN s.sid IN coalesce(r." + propSupport + ", []) THEN r." + propSupport +
-		" ELSE coalesce(r." + propSupport + ", []) + s.sid END\n"
+		" ELSE coalesce(r." + propSupport + ", []) + s.sid END,\n" +
+		"  r." + propGiven + " = CASE WHEN row.given IS NULL OR s.key + '\\u0000' + row.given IN coalesce(r." + propGiven + ", []) THEN r." + propGiven +
+		" ELSE coalesce(r." + propGiven + ", []) + (s.key + '\\u0000' + row.given) END\n"
 	if starts == flaggedStart {
 		return q + "FOREACH (_ IN CASE WHEN row.support THEN [1] ELSE [] END | MERGE (s)-[:_SUPPORTS]->(a))"
 	}
@@ -1098,6 +1113,9 @@ func (w *writer) withdrawWhere(ctx context.Context, cond string, params map[stri
 		return fmt.Errorf("withdraw relationship support: %w", err)
 	}
 	w.candidates(recs, "a", "b")
+	if err := w.regive(ctx, recs); err != nil {
+		return err
+	}
 	recs, err = w.records(ctx, qWithdrawNodes(cond), params)
 	if err != nil {
 		return fmt.Errorf("withdraw node support: %w", err)
@@ -1105,6 +1123,72 @@ func (w *writer) withdrawWhere(ctx context.Context, cond string, params map[stri
 	w.candidates(recs, "ids")
 	w.takenProps(recs)
 	return nil
+}
+
+// regive gives the relationships in column rel of recs (qWithdrawRels)
+// the properties their remaining sources give: the keys the withdrawn
+// sources gave are removed, then what each remaining source gave is
+// applied, in the order of the sources' keys (path, sha256, part), as on
+// the embedded store. So a relationship holds what the files present
+// state: a column emptied in a new version, or the file that stated a
+// value deleted, takes the value away.
+func (w *writer) regive(ctx context.Context, recs []*neo4j.Record) error {
+	var rows []map[string]any
+	for _, rec := range recs {
+		v, _ := rec.Get("rel")
+		m, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		props := map[string]any{}
+		taken, _ := m["taken"].([]any)
+		for _, e := range taken {
+			p, err := givenEntry(e)
+			if err != nil {
+				return err
+			}
+			for k := range p {
+				props[k] = nil
+			}
+		}
+		given, _ := m["given"].([]any)
+		slices.SortStableFunc(given, func(a, b any) int { return cmp.Compare(givenSource(a), givenSource(b)) })
+		for _, e := range given {
+			p, err := givenEntry(e)
+			if err != nil {
+				return err
+			}
+			maps.Copy(props, p)
+		}
+		rows = append(rows, map[string]any{"id": m["id"], "props": props})
+	}
+	// Sorted by id, so that concurrent transactions lock in one order.
+	slices.SortFunc(rows, func(a, b map[string]any) int { return cmp.Compare(a["id"].(string), b["id"].(string)) })
+	for part := range slices.Chunk(rows, maxQueryRows) {
+		if err := w.exec(ctx, qRegive, map[string]any{"rows": part}); err != nil {
+			return fmt.Errorf("regive relationship properties: %w", err)
+		}
+	}
+	return nil
+}
+
+// givenSource returns the source key of an entry of propGiven.
+func givenSource(e any) string {
+	s, _ := e.(string)
+	if i := strings.LastIndexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// givenEntry decodes the properties of an entry of propGiven.
+func givenEntry(e any) (map[string]any, error) {
+	s, _ := e.(string)
+	p, err := graph.DecodeProperties(s[strings.LastIndexByte(s, 0)+1:])
+	if err != nil {
+		return nil, fmt.Errorf("relationship properties given by %q: %w", givenSource(e), err)
+	}
+	return p, nil
 }
 
 // takenProps adds the nodes and property keys in column taken of recs

@@ -59,6 +59,7 @@ func (s *Store) Export(ctx context.Context, nodes func(graph.Node) error, rels f
 			tk, _ := r.Values[3].(string)
 			p, _ := r.Values[4].(map[string]any)
 			delete(p, propSupport)
+			delete(p, propGiven)
 			src, _ := p["source"].(string)
 			return rels(graph.Relationship{Type: t, From: graph.NodeRef{Label: fl, Key: fk},
 				To: graph.NodeRef{Label: tl, Key: tk}, Source: src, Properties: p})

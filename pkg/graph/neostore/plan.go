@@ -283,12 +283,19 @@ func (s *Store) planRels(i int, rels []graph.Relationship, defaultSource string)
 		what := func() string {
 			return fmt.Sprintf("%s %s %q -> %s %q", r.Type, r.From.Label, r.From.Key, r.To.Label, r.To.Key)
 		}
-		pr, err := props(i, what, r.Properties, "source", propSupport)
+		pr, err := props(i, what, r.Properties, "source", propSupport, propGiven)
 		if err != nil {
 			return nil, err
 		}
+		// given: the properties as kept for regive.
+		var given any
+		if len(pr) > 0 {
+			if given, err = graph.EncodeProperties(pr); err != nil {
+				return nil, invalid(i, "%s: %v", what(), err)
+			}
+		}
 		k := groupKey{t, from, to}
-		byGroup[k] = append(byGroup[k], map[string]any{"from": r.From.Key, "to": r.To.Key, "source": src, "props": pr})
+		byGroup[k] = append(byGroup[k], map[string]any{"from": r.From.Key, "to": r.To.Key, "source": src, "props": pr, "given": given})
 	}
 	groups := make([]relGroup, 0, len(byGroup))
 	for k, rows := range byGroup {

@@ -66,7 +66,7 @@ func TestPlanSortsRowsStably(t *testing.T) {
 		Relationships: []graph.Relationship{
 			{Type: "MANAGES", From: ref("Person", "bob"), To: ref("Team", "t")},
 			{Type: "MANAGES", From: ref("Person", "alice"), To: ref("Person", "bob"), Source: "text"},
-			{Type: "MANAGES", From: ref("Person", "alice"), To: ref("Team", "t")},
+			{Type: "MANAGES", From: ref("Person", "alice"), To: ref("Team", "t"), Properties: map[string]any{"since": 2020}},
 		}}}
 	plans, err := s.plan([]graph.Op{op})
 	require.NoError(t, err)
@@ -81,10 +81,11 @@ func TestPlanSortsRowsStably(t *testing.T) {
 	}, p.nodes[0].rows)
 	require.Len(t, p.rels, 2)
 	assert.Equal(t, relGroup{typ: "MANAGES", from: "Person", to: "Person", rows: []map[string]any{
-		{"from": "alice", "to": "bob", "source": "text", "props": map[string]any{}},
+		{"from": "alice", "to": "bob", "source": "text", "props": map[string]any{}, "given": nil},
 	}}, p.rels[0])
 	assert.Equal(t, "structured", p.rels[1].rows[0]["source"])
 	assert.Equal(t, "alice", p.rels[1].rows[0]["from"])
+	assert.Equal(t, `{"since":["i","2020"]}`, p.rels[1].rows[0]["given"], "the properties as kept for regive")
 	assert.Equal(t, 7, p.items)
 	assert.Positive(t, p.sid, "a new source's support id")
 }

@@ -27,6 +27,10 @@ const (
 	// propSupport is the relationship property listing the ids (sid) of
 	// the sources that support a domain relationship.
 	propSupport = "_docgraph_support"
+	// propGiven is the relationship property listing the properties each
+	// source gave it: "<source key>\x00<encoded properties>" (see
+	// graph.EncodeProperties), in the order written.
+	propGiven = "_docgraph_given"
 	// legacyRelSupport is the relationship support of earlier versions (one
 	// edge per supported relationship); Setup converts it.
 	legacyRelSupport = "_SUPPORTS_REL"

@@ -1,4 +1,4 @@
-package duckstore
+package graph
 
 import (
 	"encoding/json"
@@ -6,15 +6,17 @@ import (
 	"strconv"
 )
 
-// Properties are stored as a JSON object whose values are tagged pairs
-// [kind, payload] ("s" string, "i" int64 as text, "f" float64 as text, "b"
-// bool, "l" list of pairs), so that 3 and 3.0 keep their types through
-// DuckDB's json_merge_patch, which replaces arrays whole and removes keys
-// whose patch value is null, exactly like Cypher's SET n += {p: null}.
+// Stores keep properties as text (the embedded store in its tables, Neo4j
+// the properties each source gave a relationship) in a JSON object whose
+// values are tagged pairs [kind, payload] ("s" string, "i" int64 as text,
+// "f" float64 as text, "b" bool, "l" list of pairs), so that 3 and 3.0 keep
+// their types, also through DuckDB's json_merge_patch, which replaces
+// arrays whole and removes keys whose patch value is null, exactly like
+// Cypher's SET n += {p: null}.
 
-// encodeProps encodes canonical properties (see graph.NormalizeProperties);
+// EncodeProperties encodes canonical properties (see NormalizeProperties);
 // nil values are kept as null so that a merge removes them.
-func encodeProps(props map[string]any) (string, error) {
+func EncodeProperties(props map[string]any) (string, error) {
 	if len(props) == 0 {
 		return "{}", nil
 	}
@@ -61,8 +63,8 @@ func encodeValue(v any) ([2]any, error) {
 	return [2]any{}, fmt.Errorf("unsupported value type %T", v)
 }
 
-// decodeProps is the inverse of encodeProps; nulls are dropped.
-func decodeProps(s string) (map[string]any, error) {
+// DecodeProperties is the inverse of EncodeProperties; nulls are dropped.
+func DecodeProperties(s string) (map[string]any, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		return nil, fmt.Errorf("decode properties: %w", err)
