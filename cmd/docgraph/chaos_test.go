@@ -114,17 +114,19 @@ type chaos struct {
 	// created again.
 	lastDeleted        string
 	lastDeletedContent []byte
-	droppedRows        []string // rows taken out of teams.csv, to be added back
+	droppedRows        []string          // rows taken out of teams.csv, to be added back
+	editedRows         map[string]string // rows of teams.csv changed, to what
 }
 
 func newChaos(t *testing.T, seed uint64) *chaos {
 	t.Helper()
 	c := &chaos{
-		t:      t,
-		rng:    rand.New(rand.NewPCG(seed, seed^0x5eed)),
-		dir:    t.TempDir(),
-		data:   t.TempDir(),
-		corpus: map[string][]byte{},
+		t:          t,
+		rng:        rand.New(rand.NewPCG(seed, seed^0x5eed)),
+		dir:        t.TempDir(),
+		data:       t.TempDir(),
+		corpus:     map[string][]byte{},
+		editedRows: map[string]string{},
 	}
 	sample := filepath.Join(corpusDir(t, "sample"), "input")
 	err := filepath.WalkDir(sample, func(p string, d fs.DirEntry, err error) error {
@@ -482,14 +484,19 @@ func (c *chaos) workbookWithout(base string, row int) []byte {
 	return buf.Bytes()
 }
 
-// teamsContent is teams.csv without the rows dropped so far.
+// teamsContent is teams.csv without the rows dropped so far, and with the
+// rows edited so far changed.
 func (c *chaos) teamsContent() string {
 	var b strings.Builder
 	b.WriteString(c.header + "\n")
 	for _, l := range c.teams {
-		if !slices.Contains(c.droppedRows, l) {
-			b.WriteString(l + "\n")
+		if slices.Contains(c.droppedRows, l) {
+			continue
 		}
+		if e, ok := c.editedRows[l]; ok {
+			l = e
+		}
+		b.WriteString(l + "\n")
 	}
 	return b.String()
 }
@@ -685,7 +692,23 @@ func (c *chaos) editTeams() bool {
 		return false
 	}
 	var what string
-	if len(c.droppedRows) > 0 && c.rng.IntN(2) == 0 {
+	if c.rng.IntN(3) == 0 {
+		// A row's last column (the role, which relationships carry)
+		// emptied or changed, or given back.
+		row := c.pick(c.teams)
+		if _, ok := c.editedRows[row]; ok {
+			delete(c.editedRows, row)
+			what = "restore " + row
+		} else {
+			body, cr := strings.CutSuffix(row, "\r") // the file's lines end with CRLF
+			edited := body[:strings.LastIndexByte(body, ',')+1] + []string{"", "Lead"}[c.rng.IntN(2)]
+			if cr {
+				edited += "\r"
+			}
+			c.editedRows[row] = edited
+			what = "edit " + row + " to " + edited
+		}
+	} else if len(c.droppedRows) > 0 && c.rng.IntN(2) == 0 {
 		i := c.rng.IntN(len(c.droppedRows))
 		what = "add back " + c.droppedRows[i]
 		c.droppedRows = slices.Delete(c.droppedRows, i, i+1)
