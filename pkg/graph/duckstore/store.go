@@ -403,11 +403,15 @@ func (s *Store) Setup(ctx context.Context) error {
 // duplicated or stale, and entities kept alive by mentions of chunks that
 // are gone (see TestMentionsAfterAKill). Setup calls it, before anything
 // can checkpoint the replay, and so does Apply before it writes (after the
-// database is reopened), both with s.mu held.
+// database is reopened), both with s.mu held. Reads wait meanwhile: DuckDB
+// may crash a query that reads mentions while their index is dropped and
+// created again.
 func (s *Store) rebuildIndex(ctx context.Context) error {
 	if !s.replayed {
 		return nil
 	}
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
 	if _, err := s.db.ExecContext(ctx, `DROP INDEX IF EXISTS mentions_chunk;
 		CREATE INDEX mentions_chunk ON mentions (chunk)`); err != nil {
 		return fmt.Errorf("rebuild the mentions index: %w", err)
