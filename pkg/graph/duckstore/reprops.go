@@ -164,27 +164,10 @@ func mentionProps(ms []nodeWrite, id nodeID) (string, error) {
 // ops' properties are then in the nodes, as if each op were applied alone.
 // With only, the givers apply again only the withdrawn keys.
 func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]bool, only bool) error {
-	if len(withdrawn) == 0 {
-		return nil
-	}
-	if err := b.flush(ctx); err != nil {
-		return err
-	}
-	var ids []any
-	for id := range withdrawn {
-		ids = append(ids, id.hash())
-	}
-	props := map[nodeID]map[string]json.RawMessage{}
-	err := b.eachProps(ctx, ids, func(n int) string {
-		return "SELECT label, key, props FROM nodes WHERE id IN (" + placeholders(n, 1) + ")"
-	}, func(id nodeID, cur map[string]json.RawMessage) {
-		if withdrawn[id] == nil {
-			return // another node with the id's hash
-		}
-		for k := range withdrawn[id] {
-			delete(cur, k)
-		}
-		props[id] = cur
+	ids, props, err := withoutWithdrawn(ctx, b, withdrawn, func(ids []any, fn func(nodeID, map[string]json.RawMessage)) error {
+		return b.eachProps(ctx, ids, func(n int) string {
+			return "SELECT label, key, props FROM nodes WHERE id IN (" + placeholders(n, 1) + ")"
+		}, fn)
 	})
 	if err != nil {
 		return fmt.Errorf("node properties: %w", err)
@@ -249,6 +232,41 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 	return nil
 }
 
+// owner is the identity of a node or relationship.
+type owner interface {
+	comparable
+	hash() int64
+}
+
+// withoutWithdrawn reads (with read, after writing what is pending) the
+// properties of the owners in withdrawn and takes the withdrawn keys off
+// them. It returns the owners' ids, and the properties of those still
+// there; nothing when withdrawn is empty.
+func withoutWithdrawn[K owner](ctx context.Context, b *batch, withdrawn map[K]map[string]bool,
+	read func(ids []any, fn func(K, map[string]json.RawMessage)) error) ([]any, map[K]map[string]json.RawMessage, error) {
+	if len(withdrawn) == 0 {
+		return nil, nil, nil
+	}
+	if err := b.flush(ctx); err != nil {
+		return nil, nil, err
+	}
+	var ids []any
+	for id := range withdrawn {
+		ids = append(ids, id.hash())
+	}
+	props := map[K]map[string]json.RawMessage{}
+	err := read(ids, func(id K, cur map[string]json.RawMessage) {
+		if withdrawn[id] == nil {
+			return // another owner with the id's hash
+		}
+		for k := range withdrawn[id] {
+			delete(cur, k)
+		}
+		props[id] = cur
+	})
+	return ids, props, err
+}
+
 // eachProps runs the query that query(n) returns for n of the node ids at
 // a time, and calls fn with each row's node (label and key) and
 // properties (a props column), in the rows' order.
@@ -310,27 +328,10 @@ func rawProps(s string) (map[string]json.RawMessage, error) {
 // present state, whatever came before (a column emptied or dropped in a new
 // version, or the file that stated a value deleted).
 func (b *batch) repropsRels(ctx context.Context, withdrawn map[relID]map[string]bool) error {
-	if len(withdrawn) == 0 {
-		return nil
-	}
-	if err := b.flush(ctx); err != nil {
-		return err
-	}
-	var ids []any
-	for id := range withdrawn {
-		ids = append(ids, id.hash())
-	}
-	props := map[relID]map[string]json.RawMessage{}
-	err := b.eachRelProps(ctx, ids, func(n int) string {
-		return "SELECT type, from_label, from_key, to_label, to_key, source, props FROM relationships WHERE id IN (" + placeholders(n, 1) + ")"
-	}, func(id relID, cur map[string]json.RawMessage) {
-		if withdrawn[id] == nil {
-			return // another relationship with the id's hash
-		}
-		for k := range withdrawn[id] {
-			delete(cur, k)
-		}
-		props[id] = cur
+	ids, props, err := withoutWithdrawn(ctx, b, withdrawn, func(ids []any, fn func(relID, map[string]json.RawMessage)) error {
+		return b.eachRelProps(ctx, ids, func(n int) string {
+			return "SELECT type, from_label, from_key, to_label, to_key, source, props FROM relationships WHERE id IN (" + placeholders(n, 1) + ")"
+		}, fn)
 	})
 	if err != nil {
 		return fmt.Errorf("relationship properties: %w", err)

@@ -702,27 +702,12 @@ func TestReappliedPropertiesKeepAConcurrentWrite(t *testing.T) {
 		{PutRecords: &event.Records{Source: teams, Final: true, Nodes: []graph.Node{{Label: "Person", Key: "alice"}}}},
 	}))
 
-	cfg := neostoretest.Config(t)
-	sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
-	t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
 	// Another file's records, as the store writes them.
-	other, err := sess.BeginTransaction(ctx)
-	require.NoError(t, err)
-	res, err := other.Run(ctx, `MATCH (a:Person {key: 'alice'})
+	applyBlocked(t, s, `MATCH (a:Person {key: 'alice'})
 SET a += {email: 'm@example.com'}
 CREATE (s:_Source {key: 'data/managers.csv\u0000def\u0000rows', path: 'data/managers.csv', sha: 'def', part: 'rows', sid: 7})
-CREATE (s)-[u:_SUPPORTS]->(a) SET u += {email: 'm@example.com'}`, nil)
-	require.NoError(t, err)
-	_, err = res.Consume(ctx)
-	require.NoError(t, err)
-
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Apply(ctx, []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: people.Path, Version: 2}}})
-	}()
-	waitBlocked(t, s.Driver(), cfg.Database)
-	require.NoError(t, other.Commit(ctx))
-	require.NoError(t, <-done)
+CREATE (s)-[u:_SUPPORTS]->(a) SET u += {email: 'm@example.com'}`,
+		[]graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: people.Path, Version: 2}}})
 
 	e, err := graphtest.Collect(ctx, s)
 	require.NoError(t, err)
@@ -750,39 +735,15 @@ func TestCollectKeepsAnEntitySupportedMeanwhile(t *testing.T) {
 	}
 	require.NoError(t, s.Apply(ctx, ops))
 
-	cfg := neostoretest.Config(t)
-	sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
-	t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
-	// Another file's records, as the store writes them, not committed yet.
-	other, err := sess.BeginTransaction(ctx)
-	require.NoError(t, err)
-	res, err := other.Run(ctx, `MATCH (a:Person {key: 'alice'})
+	// Another file's records, as the store writes them.
+	applyBlocked(t, s, `MATCH (a:Person {key: 'alice'})
 CREATE (s:_Source {key: 'people.csv\u0000def\u0000rows', path: 'people.csv', sha: 'def', part: 'rows', sid: 7})
-CREATE (s)-[:_SUPPORTS]->(a)`, nil)
-	require.NoError(t, err)
-	_, err = res.Consume(ctx)
-	require.NoError(t, err)
+CREATE (s)-[:_SUPPORTS]->(a)`, []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: report.Path, Version: 2}}})
 
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Apply(ctx, []graph.Op{{DeleteDocument: &event.DocumentDeleted{Path: report.Path, Version: 2}}})
-	}()
-	waitBlocked(t, s.Driver(), cfg.Database)
-	require.NoError(t, other.Commit(ctx))
-	require.NoError(t, <-done)
-
-	e, err := graphtest.Collect(ctx, s)
-	require.NoError(t, err)
-	var keys []string
-	for _, n := range e.Nodes {
-		keys = append(keys, n.Label+":"+n.Key)
-	}
-	assert.Equal(t, []string{"Person:alice"}, keys, "the entity the other file supports stays")
-	res, err = sess.Run(ctx, "MATCH (:_Source {path: 'people.csv'})-[:_SUPPORTS]->(:Person {key: 'alice'}) RETURN count(*) AS n", nil)
-	require.NoError(t, err)
-	rec, err := res.Single(ctx)
-	require.NoError(t, err)
-	n, _ := rec.Get("n")
+	assert.Equal(t, []string{"Person:alice"}, nodeKeys(t, s), "the entity the other file supports stays")
+	res := runCypher(t, s, "MATCH (:_Source {path: 'people.csv'})-[:_SUPPORTS]->(:Person {key: 'alice'}) RETURN count(*) AS n")
+	require.Len(t, res.Records, 1)
+	n, _ := res.Records[0].Get("n")
 	assert.EqualValues(t, 1, n, "with its support")
 }
 
@@ -792,22 +753,8 @@ func TestWriteFindsAnEntityDeletedMeanwhile(t *testing.T) {
 	for _, op := range []string{"records", "chunk"} {
 		t.Run(op, func(t *testing.T) {
 			s := openStore(t, nil)
-			ctx := t.Context()
-			require.NoError(t, s.Setup(ctx))
-			cfg := neostoretest.Config(t)
-			sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
-			t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
-			res, err := sess.Run(ctx, "CREATE (:Person {key: 'alice'})", nil)
-			require.NoError(t, err)
-			_, err = res.Consume(ctx)
-			require.NoError(t, err)
-			// Another writer collecting it, not committed yet.
-			other, err := sess.BeginTransaction(ctx)
-			require.NoError(t, err)
-			res, err = other.Run(ctx, "MATCH (n:Person {key: 'alice'}) DELETE n", nil)
-			require.NoError(t, err)
-			_, err = res.Consume(ctx)
-			require.NoError(t, err)
+			require.NoError(t, s.Setup(t.Context()))
+			runCypher(t, s, "CREATE (:Person {key: 'alice'})")
 
 			doc := event.NewDocument("people.csv", "abc", 1, 1)
 			o := graph.Op{PutRecords: &event.Records{Source: doc, Final: true, Nodes: []graph.Node{{Label: "Person", Key: "alice"}}}}
@@ -816,21 +763,54 @@ func TestWriteFindsAnEntityDeletedMeanwhile(t *testing.T) {
 				o = graph.Op{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: doc, Index: 0, Total: 1, Text: "Alice"},
 					Mentions: []graph.Node{{Label: "Person", Key: "alice"}}}}
 			}
-			done := make(chan error, 1)
-			go func() { done <- s.Apply(ctx, []graph.Op{o}) }()
-			waitBlocked(t, s.Driver(), cfg.Database)
-			require.NoError(t, other.Commit(ctx))
-			require.NoError(t, <-done)
-
-			e, err := graphtest.Collect(ctx, s)
-			require.NoError(t, err)
-			var keys []string
-			for _, n := range e.Nodes {
-				keys = append(keys, n.Label+":"+n.Key)
-			}
-			assert.Contains(t, keys, "Person:alice")
+			// Another writer collecting it.
+			applyBlocked(t, s, "MATCH (n:Person {key: 'alice'}) DELETE n", []graph.Op{o})
+			assert.Contains(t, nodeKeys(t, s), "Person:alice")
 		})
 	}
+}
+
+// applyBlocked applies ops while another transaction, which ran cypher and
+// holds its locks, is open: once Apply waits on a lock, the other
+// transaction commits, and Apply must then succeed.
+func applyBlocked(t *testing.T, s *neostore.Store, cypher string, ops []graph.Op) {
+	t.Helper()
+	ctx := t.Context()
+	cfg := neostoretest.Config(t)
+	sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
+	defer func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) }()
+	other, err := sess.BeginTransaction(ctx)
+	require.NoError(t, err)
+	res, err := other.Run(ctx, cypher, nil)
+	require.NoError(t, err)
+	_, err = res.Consume(ctx)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- s.Apply(ctx, ops) }()
+	waitBlocked(t, s.Driver(), cfg.Database)
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, <-done)
+}
+
+// runCypher runs a query on the test database.
+func runCypher(t *testing.T, s *neostore.Store, cypher string) *neo4j.EagerResult {
+	t.Helper()
+	res, err := neo4j.ExecuteQuery(t.Context(), s.Driver(), cypher, nil, neo4j.EagerResultTransformer,
+		neo4j.ExecuteQueryWithDatabase(neostoretest.Config(t).Database))
+	require.NoError(t, err)
+	return res
+}
+
+// nodeKeys returns the exported nodes of s as "Label:key".
+func nodeKeys(t *testing.T, s *neostore.Store) []string {
+	t.Helper()
+	e, err := graphtest.Collect(t.Context(), s)
+	require.NoError(t, err)
+	var keys []string
+	for _, n := range e.Nodes {
+		keys = append(keys, n.Label+":"+n.Key)
+	}
+	return keys
 }
 
 // waitBlocked waits until Neo4j shows one transaction blocked on a lock.
