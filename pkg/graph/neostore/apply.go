@@ -308,7 +308,7 @@ const qReapplyProps = `UNWIND $rows AS row
 MATCH (n) WHERE elementId(n) = row.id
 ` + givenProps + `
 WITH n, row, given
-WHERE any(k IN reduce(ks = row.keys, p IN given | ks + keys(p)) WHERE NOT coalesce(
+WHERE any(k IN reduce(ks = row.keys, p IN given | ks + [x IN keys(p) WHERE NOT x IN ks]) WHERE NOT coalesce(
   n[k] = last([p IN given WHERE p[k] IS NOT NULL | p[k]])
     AND valueType(n[k]) = valueType(last([p IN given WHERE p[k] IS NOT NULL | p[k]])),
   n[k] IS NULL AND none(p IN given WHERE p[k] IS NOT NULL)))
@@ -322,12 +322,16 @@ FOREACH (p IN given | SET n += p)`
 // mentions first, in chunk order (the key "<sha256>:<index>" as text), then
 // those of records, in the order of their source's path and key. A
 // spreadsheet states its entities, and wins over a name a chunk was
-// extracted with.
+// extracted with. As most of an entity's mentions give the same, each
+// distinct value is listed once, at its last place, which merges to the
+// same result: an entity thousands of chunks mention has a short list.
 const givenProps = `CALL (n) {
   OPTIONAL MATCH (s:_Source)-[u:_SUPPORTS]->(n)
-  WITH u, s.part = '` + partRows + `' AS rows, s.path AS path, s.sha + ':' + s.part AS chunk, s.key AS source
-  ORDER BY rows, CASE WHEN rows THEN path ELSE chunk END, source
-  RETURN collect(properties(u)) AS given
+  WITH properties(u) AS p, s.part = '` + partRows + `' AS rows,
+    CASE WHEN s.part = '` + partRows + `' THEN s.path ELSE s.sha + ':' + s.part END + '\u0000' + s.key AS place
+  WITH p, rows, max(place) AS last
+  ORDER BY rows, last
+  RETURN collect(p) AS given
 }`
 
 // nodeQuery upserts nodes of one schema label with the support of one
