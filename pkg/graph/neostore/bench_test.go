@@ -65,6 +65,54 @@ func BenchmarkWrite(b *testing.B) {
 		neostoretest.WritePath{Name: "store", Nodes: writeNodes, Rels: writeRels})
 }
 
+// BenchmarkIngestChanged writes the chunks of 1,000 documents untimed,
+// then a new version of each (other text, the same entities) in batches of
+// 1,024 ops, as the graph writer does under a backlog: each withdraws the
+// old version's chunks, mentions and support, and the entities they shared
+// get their properties again from what is left. DOCGRAPH_BENCH_DOCS changes
+// the number of documents:
+//
+//	go test -run '^$' -bench BenchmarkIngestChanged -benchtime 1x ./pkg/graph/neostore
+func BenchmarkIngestChanged(b *testing.B) {
+	docs := benchDocs(b, 1000)
+	ctx := b.Context()
+	s := openStore(b, nil)
+	require.NoError(b, s.Setup(ctx))
+	v2 := graphtest.BenchChunkOps(docs, 2)
+	for range b.N {
+		b.StopTimer()
+		require.NoError(b, s.Wipe(ctx))
+		applyBatches(b, s, graphtest.BenchChunkOps(docs, 1), 1024)
+		b.StartTimer()
+		applyBatches(b, s, v2, 1024)
+		b.StopTimer()
+		stats, err := s.Stats(ctx)
+		require.NoError(b, err)
+		require.EqualValues(b, len(v2), stats.Nodes["Chunk"])
+	}
+	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// benchDocs is DOCGRAPH_BENCH_DOCS, or def.
+func benchDocs(b *testing.B, def int) int {
+	b.Helper()
+	v := os.Getenv("DOCGRAPH_BENCH_DOCS")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(b, err, "DOCGRAPH_BENCH_DOCS")
+	return n
+}
+
+// applyBatches applies ops in batches of size.
+func applyBatches(b *testing.B, s graph.Store, ops []graph.Op, size int) {
+	b.Helper()
+	for part := range slices.Chunk(ops, size) {
+		require.NoError(b, s.Apply(b.Context(), part))
+	}
+}
+
 // BenchmarkDelete writes the chunks of 2,000 documents (28,000 chunks,
 // 252,000 mentions) untimed, then deletes every document (a folder
 // removed) in batches of 1,024 deletions, as the graph writer does under a
@@ -74,21 +122,10 @@ func BenchmarkWrite(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkDelete -benchtime 1x ./pkg/graph/neostore
 func BenchmarkDelete(b *testing.B) {
-	docs := 2000
-	if v := os.Getenv("DOCGRAPH_BENCH_DOCS"); v != "" {
-		var err error
-		docs, err = strconv.Atoi(v)
-		require.NoError(b, err, "DOCGRAPH_BENCH_DOCS")
-	}
-	const batch = 1024
+	docs := benchDocs(b, 2000)
 	ctx := b.Context()
 	s := openStore(b, nil)
 	require.NoError(b, s.Setup(ctx))
-	apply := func(ops []graph.Op) {
-		for part := range slices.Chunk(ops, batch) {
-			require.NoError(b, s.Apply(ctx, part))
-		}
-	}
 	dels := make([]graph.Op, docs)
 	for d := range docs {
 		dels[d] = graph.Op{DeleteDocument: &event.DocumentDeleted{Path: graphtest.BenchPath(d), Version: 2}}
@@ -96,9 +133,9 @@ func BenchmarkDelete(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		require.NoError(b, s.Wipe(ctx))
-		apply(graphtest.BenchChunkOps(docs, 1))
+		applyBatches(b, s, graphtest.BenchChunkOps(docs, 1), 1024)
 		b.StartTimer()
-		apply(dels)
+		applyBatches(b, s, dels, 1024)
 		b.StopTimer()
 		stats, err := s.Stats(ctx)
 		require.NoError(b, err)
