@@ -66,6 +66,9 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 			return fmt.Errorf("%w: graph apply: %w", graph.ErrUnavailable, err)
 		}
 	}
+	if err := s.renewConn(ctx); err != nil {
+		return err
+	}
 	err := s.rebuildIndex(ctx)
 	if err != nil {
 		err = fmt.Errorf("graph apply: %w", err)
@@ -78,6 +81,24 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 		}
 	}
 	return storageErr(err)
+}
+
+// renewConn replaces Apply's connection when database/sql has closed it:
+// a statement interrupted by a cancelled context (the graph writer's
+// handler timeout, a shutdown) marks the connection bad, and every later
+// transaction on it would fail. It is called with s.mu held.
+func (s *Store) renewConn(ctx context.Context) error {
+	if err := s.wconn.Raw(func(any) error { return nil }); !errors.Is(err, sql.ErrConnDone) {
+		return nil
+	}
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: graph apply: new connection: %w", graph.ErrUnavailable, err)
+	}
+	s.wconn = c
+	return nil
 }
 
 // storageErrors are what DuckDB says when the disk under the graph fails a

@@ -2,6 +2,8 @@ package duckstore
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -255,4 +257,27 @@ func TestReadsDuringReopen(t *testing.T) {
 		t.Errorf("read: %v", err)
 	}
 	assert.Equal(t, reference(t, batches[:failing+1]), collect(t, s))
+}
+
+// An Apply interrupted by its context (the graph writer's handler timeout,
+// a shutdown) can leave database/sql's connection closed: the next Apply
+// writes on a new one rather than fail, every batch after it, for good.
+func TestApplyAfterAnInterruptedApply(t *testing.T) {
+	var logs bytes.Buffer
+	s := openLogged(t, filepath.Join(t.TempDir(), "graph.duckdb"), &logs)
+	ops := graphtest.BenchChunkOps(300, 1)
+	closed := false
+	for wait := time.Millisecond; wait < 10*time.Second && !closed; wait *= 2 {
+		ctx, cancel := context.WithTimeout(t.Context(), wait)
+		err := s.Apply(ctx, ops)
+		cancel()
+		if err == nil {
+			break // written whole before the deadline
+		}
+		closed = errors.Is(s.wconn.Raw(func(any) error { return nil }), sql.ErrConnDone)
+	}
+	require.True(t, closed, "no interrupted Apply closed the connection")
+	require.NoError(t, s.Apply(t.Context(), ops[:28]))
+	require.NoError(t, s.Apply(t.Context(), ops))
+	assert.Equal(t, reference(t, [][]graph.Op{ops}), collect(t, s))
 }
