@@ -1165,52 +1165,114 @@ func (b *batch) collectGarbage(ctx context.Context, c *candidates) error {
 	for id := range c.rels {
 		rels = append(rels, []any{id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source})
 	}
-	err := inChunks(rels, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships r
-			USING (VALUES `+placeholders(len(part), 7)+`) AS c(id, type, from_label, from_key, to_label, to_key, source)
-			WHERE r.id = c.id AND r.type = c.type AND r.from_label = c.from_label AND r.from_key = c.from_key
-				AND r.to_label = c.to_label AND r.to_key = c.to_key AND r.source = c.source
-				AND r.type <> 'HAS_CHUNK'
-				AND NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = r.id AND s.kind = 'rel')
-			RETURNING r.from_label, r.from_key, r.to_label, r.to_key`, flatten(part)...)
-		if err != nil {
-			return fmt.Errorf("collect relationships: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var from, to nodeID
-			if err := rows.Scan(&from.label, &from.key, &to.label, &to.key); err != nil {
-				return fmt.Errorf("collect relationships: %w", err)
-			}
-			for _, id := range []nodeID{from, to} {
-				if _, ok := b.nodes[id]; !ok && b.shadowNodes[id] == 0 {
-					c.addNode(id)
-				}
-			}
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return err
+	if err := b.collectRels(ctx, c, rels); err != nil {
+		return fmt.Errorf("collect relationships: %w", err)
 	}
 	var nodes []any
 	for id := range c.nodes {
 		nodes = append(nodes, []any{id.hash(), id.label, id.key})
 	}
-	return inChunks(nodes, func(part []any) error {
-		_, err := b.tx.ExecContext(ctx, `DELETE FROM nodes n
-			USING (VALUES `+placeholders(len(part), 3)+`) AS c(id, label, key)
-			WHERE n.id = c.id AND n.label = c.label AND n.key = c.key AND n.label NOT IN ('Document', 'Chunk')
-				AND NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = n.id AND s.kind = 'node')
-				AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.node = n.id)
-				AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.from_label = n.label AND r.from_key = n.key)
-				AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.to_label = n.label AND r.to_key = n.key)`,
-			flatten(part)...)
-		if err != nil {
-			return fmt.Errorf("collect nodes: %w", err)
+	if len(nodes) == 0 {
+		return nil
+	}
+	src, args, err := b.rowSource(ctx, "collect_nodes", []string{"id", "label", "key"}, nodes)
+	if err != nil {
+		return fmt.Errorf("collect nodes: %w", err)
+	}
+	_, err = b.tx.ExecContext(ctx, `DELETE FROM nodes n USING `+src+`
+		WHERE n.id = c.id AND n.label = c.label AND n.key = c.key AND n.label NOT IN ('Document', 'Chunk')
+			AND NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = n.id AND s.kind = 'node')
+			AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.node = n.id)
+			AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.from_label = n.label AND r.from_key = n.key)
+			AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.to_label = n.label AND r.to_key = n.key)`, args...)
+	if err != nil {
+		return fmt.Errorf("collect nodes: %w", err)
+	}
+	return nil
+}
+
+// collectRels deletes the relationships among rels (candidates: id and
+// identity) left without support, and makes their ends candidates.
+func (b *batch) collectRels(ctx context.Context, c *candidates, rels []any) error {
+	if len(rels) == 0 {
+		return nil
+	}
+	src, args, err := b.rowSource(ctx, "collect_rels", []string{"id", "type", "from_label", "from_key", "to_label", "to_key", "source"}, rels)
+	if err != nil {
+		return err
+	}
+	rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships r USING `+src+`
+		WHERE r.id = c.id AND r.type = c.type AND r.from_label = c.from_label AND r.from_key = c.from_key
+			AND r.to_label = c.to_label AND r.to_key = c.to_key AND r.source = c.source
+			AND r.type <> 'HAS_CHUNK'
+			AND NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = r.id AND s.kind = 'rel')
+		RETURNING r.from_label, r.from_key, r.to_label, r.to_key`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var from, to nodeID
+		if err := rows.Scan(&from.label, &from.key, &to.label, &to.key); err != nil {
+			return err
+		}
+		for _, id := range []nodeID{from, to} {
+			if _, ok := b.nodes[id]; !ok && b.shadowNodes[id] == 0 {
+				c.addNode(id)
+			}
+		}
+	}
+	return rows.Err()
+}
+
+// rowSource returns what a statement over rows (tuples of an id and text
+// columns, named cols) reads them from, as c, and its parameters: VALUES
+// for a few, a temporary table for more. Statements of a few hundred rows
+// each made a large withdrawal (a new version of a big spreadsheet) scan
+// the support table thousands of times.
+func (b *batch) rowSource(ctx context.Context, table string, cols []string, rows []any) (string, []any, error) {
+	if len(rows) <= rowsPerStatement {
+		return "(VALUES " + tuples(len(rows), len(cols)) + ") AS c(" + strings.Join(cols, ", ") + ")", flatten(rows), nil
+	}
+	ddl := "CREATE TEMP TABLE IF NOT EXISTS " + table + " (" + cols[0] + " BIGINT"
+	for _, c := range cols[1:] {
+		ddl += ", " + c + " VARCHAR"
+	}
+	if _, err := b.tx.ExecContext(ctx, ddl+"); DELETE FROM "+table); err != nil {
+		return "", nil, err
+	}
+	types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(len(cols)-1)...)
+	if err := b.appendRows(ctx, "INSERT INTO "+table+" SELECT * FROM appended_data", types, addTuples(rows)); err != nil {
+		return "", nil, err
+	}
+	return table + " AS c", nil, nil
+}
+
+// addTuples returns a fill for appendRows that appends rows (each a
+// []any).
+func addTuples(rows []any) func(add func(...driver.Value) error) error {
+	return func(add func(...driver.Value) error) error {
+		for _, r := range rows {
+			vals := r.([]any)
+			args := make([]driver.Value, len(vals))
+			for i, v := range vals {
+				args[i] = v
+			}
+			if err := add(args...); err != nil {
+				return err
+			}
 		}
 		return nil
-	})
+	}
+}
+
+// tuples returns n comma-separated parenthesised tuples of width "?".
+func tuples(n, width int) string {
+	p := placeholders(n, width)
+	if width == 1 {
+		return "(" + strings.ReplaceAll(p, ", ", "), (") + ")"
+	}
+	return p
 }
 
 // Upserts of the pending additions, one per table. Each runs over the rows

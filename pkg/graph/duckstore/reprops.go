@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/duckdb/duckdb-go/v2"
+
 	"github.com/docgraph/docgraph/pkg/graph"
 )
 
@@ -165,8 +167,8 @@ func mentionProps(ms []nodeWrite, id nodeID) (string, error) {
 // With only, the givers apply again only the withdrawn keys.
 func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]bool, only bool) error {
 	ids, props, err := withoutWithdrawn(ctx, b, withdrawn, func(ids []any, fn func(nodeID, map[string]json.RawMessage)) error {
-		return b.eachProps(ctx, ids, func(n int) string {
-			return "SELECT label, key, props FROM nodes WHERE id IN (" + placeholders(n, 1) + ")"
+		return b.eachProps(ctx, ids, func(in string) string {
+			return "SELECT label, key, props FROM nodes WHERE id IN (" + in + ")"
 		}, fn)
 	})
 	if err != nil {
@@ -192,17 +194,17 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 	// Mentions give in chunk order; as most of an entity's give the same,
 	// each distinct value is read once, at its last chunk, which gives the
 	// same result.
-	err = b.eachProps(ctx, ids, func(n int) string {
+	err = b.eachProps(ctx, ids, func(in string) string {
 		return `SELECT label, key, props FROM mentions
-			WHERE node IN (` + placeholders(n, 1) + `) AND props IS NOT NULL AND props <> '{}'
+			WHERE node IN (` + in + `) AND props IS NOT NULL AND props <> '{}'
 			GROUP BY node, label, key, props ORDER BY max(chunk), props`
 	}, give)
 	if err != nil {
 		return fmt.Errorf("mention properties: %w", err)
 	}
-	err = b.eachProps(ctx, ids, func(n int) string {
+	err = b.eachProps(ctx, ids, func(in string) string {
 		return `SELECT from_label, from_key, props FROM support
-			WHERE kind = 'node' AND owner IN (` + placeholders(n, 1) + `) AND props IS NOT NULL AND props <> '{}'
+			WHERE kind = 'node' AND owner IN (` + in + `) AND props IS NOT NULL AND props <> '{}'
 			ORDER BY path, sha256, part`
 	}, give)
 	if err != nil {
@@ -220,16 +222,24 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 		}
 		updates = append(updates, []any{id.hash(), id.label, id.key, p})
 	}
-	err = inChunks(updates, func(part []any) error {
-		_, err := b.tx.ExecContext(ctx, `UPDATE nodes SET props = u.props
-			FROM (VALUES `+placeholders(len(part), 4)+`) AS u(id, label, key, props)
-			WHERE nodes.id = u.id AND nodes.label = u.label AND nodes.key = u.key`, flatten(part)...)
-		return err
-	})
+	err = b.updateRows(ctx, `UPDATE nodes SET props = u.col4 FROM appended_data AS u
+			WHERE nodes.id = u.col1 AND nodes.label = u.col2 AND nodes.key = u.col3`, updates)
 	if err != nil {
 		return fmt.Errorf("node properties: %w", err)
 	}
 	return nil
+}
+
+// updateRows runs the UPDATE query over rows (each an id, then text
+// columns) appended as appended_data: one statement, where statements of a
+// few hundred rows each made a large update scan its table thousands of
+// times.
+func (b *batch) updateRows(ctx context.Context, query string, rows []any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0].([]any))
+	return b.appendRows(ctx, query, append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(width-1)...), addTuples(rows))
 }
 
 // owner is the identity of a node or relationship.
@@ -267,10 +277,10 @@ func withoutWithdrawn[K owner](ctx context.Context, b *batch, withdrawn map[K]ma
 	return ids, props, err
 }
 
-// eachProps runs the query that query(n) returns for n of the node ids at
-// a time, and calls fn with each row's node (label and key) and
+// eachProps runs the query that query(in) returns for the node ids (see
+// eachRow), and calls fn with each row's node (label and key) and
 // properties (a props column), in the rows' order.
-func (b *batch) eachProps(ctx context.Context, ids []any, query func(n int) string,
+func (b *batch) eachProps(ctx context.Context, ids []any, query func(in string) string,
 	fn func(id nodeID, props map[string]json.RawMessage)) error {
 	return b.eachRow(ctx, ids, query, func(rows *sql.Rows) error {
 		var id nodeID
@@ -287,22 +297,29 @@ func (b *batch) eachProps(ctx context.Context, ids []any, query func(n int) stri
 	})
 }
 
-// eachRow runs the query that query(n) returns for n of the ids at a
-// time, and calls scan on each row, in the rows' order.
-func (b *batch) eachRow(ctx context.Context, ids []any, query func(n int) string, scan func(rows *sql.Rows) error) error {
-	return inChunks(ids, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, query(len(part)), part...)
-		if err != nil {
+// eachRow runs the query that query(in) returns, in being a subquery
+// listing the ids (see rowSource), and calls scan on each row, in the
+// rows' order.
+func (b *batch) eachRow(ctx context.Context, ids []any, query func(in string) string, scan func(rows *sql.Rows) error) error {
+	tuples := make([]any, len(ids))
+	for i, id := range ids {
+		tuples[i] = []any{id}
+	}
+	src, args, err := b.rowSource(ctx, "given_ids", []string{"id"}, tuples)
+	if err != nil {
+		return err
+	}
+	rows, err := b.tx.QueryContext(ctx, query("SELECT c.id FROM "+src), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	})
+	}
+	return rows.Err()
 }
 
 // rawProps decodes a props column into its properties, leaving each value
@@ -329,8 +346,8 @@ func rawProps(s string) (map[string]json.RawMessage, error) {
 // version, or the file that stated a value deleted).
 func (b *batch) repropsRels(ctx context.Context, withdrawn map[relID]map[string]bool) error {
 	ids, props, err := withoutWithdrawn(ctx, b, withdrawn, func(ids []any, fn func(relID, map[string]json.RawMessage)) error {
-		return b.eachRelProps(ctx, ids, func(n int) string {
-			return "SELECT type, from_label, from_key, to_label, to_key, source, props FROM relationships WHERE id IN (" + placeholders(n, 1) + ")"
+		return b.eachRelProps(ctx, ids, func(in string) string {
+			return "SELECT type, from_label, from_key, to_label, to_key, source, props FROM relationships WHERE id IN (" + in + ")"
 		}, fn)
 	})
 	if err != nil {
@@ -339,9 +356,9 @@ func (b *batch) repropsRels(ctx context.Context, withdrawn map[relID]map[string]
 	if len(props) == 0 {
 		return nil // every such relationship is gone
 	}
-	err = b.eachRelProps(ctx, ids, func(n int) string {
+	err = b.eachRelProps(ctx, ids, func(in string) string {
 		return `SELECT type, from_label, from_key, to_label, to_key, source, props FROM support
-			WHERE kind = 'rel' AND owner IN (` + placeholders(n, 1) + `) AND props IS NOT NULL AND props <> '{}'
+			WHERE kind = 'rel' AND owner IN (` + in + `) AND props IS NOT NULL AND props <> '{}'
 			ORDER BY path, sha256, part`
 	}, func(id relID, given map[string]json.RawMessage) {
 		if cur, ok := props[id]; ok {
@@ -359,13 +376,9 @@ func (b *batch) repropsRels(ctx context.Context, withdrawn map[relID]map[string]
 		}
 		updates = append(updates, []any{id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, string(data)})
 	}
-	err = inChunks(updates, func(part []any) error {
-		_, err := b.tx.ExecContext(ctx, `UPDATE relationships r SET props = u.props
-			FROM (VALUES `+placeholders(len(part), 8)+`) AS u(id, type, from_label, from_key, to_label, to_key, source, props)
-			WHERE r.id = u.id AND r.type = u.type AND r.from_label = u.from_label AND r.from_key = u.from_key
-				AND r.to_label = u.to_label AND r.to_key = u.to_key AND r.source = u.source`, flatten(part)...)
-		return err
-	})
+	err = b.updateRows(ctx, `UPDATE relationships r SET props = u.col8 FROM appended_data AS u
+			WHERE r.id = u.col1 AND r.type = u.col2 AND r.from_label = u.col3 AND r.from_key = u.col4
+				AND r.to_label = u.col5 AND r.to_key = u.col6 AND r.source = u.col7`, updates)
 	if err != nil {
 		return fmt.Errorf("relationship properties: %w", err)
 	}
@@ -375,7 +388,7 @@ func (b *batch) repropsRels(ctx context.Context, withdrawn map[relID]map[string]
 // eachRelProps is eachProps for relationships: the query's rows give a
 // relationship's identity (type, from_label, from_key, to_label, to_key,
 // source) and properties.
-func (b *batch) eachRelProps(ctx context.Context, ids []any, query func(n int) string,
+func (b *batch) eachRelProps(ctx context.Context, ids []any, query func(in string) string,
 	fn func(id relID, props map[string]json.RawMessage)) error {
 	return b.eachRow(ctx, ids, query, func(rows *sql.Rows) error {
 		var id relID

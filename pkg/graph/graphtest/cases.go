@@ -505,6 +505,7 @@ func cases() []testCase {
 					map[string]any{"role": "lead", "since": "2020"}))},
 			},
 		},
+		manyRowsNewVersion(),
 		{
 			name: "relationship identity includes its source",
 			steps: []step{{ops: []graph.Op{
@@ -821,5 +822,31 @@ func folderDeleted() testCase {
 		name:  "documents of a folder deleted in one batch keep what the others support",
 		steps: []step{{ops: setup}, {ops: dels}},
 		want:  want,
+	}
+}
+
+// manyRowsNewVersion: a new version of a file of more rows than a store's
+// statements take at once drops a property of every node and relationship.
+func manyRowsNewVersion() testCase {
+	const rows = 600
+	var v1, v2, want []graph.Node
+	var r1, r2, wantRels []graph.Relationship
+	team := ref("Team", "core")
+	for i := range rows {
+		key := fmt.Sprintf("p%04d", i)
+		v1 = append(v1, node("Person", key, map[string]any{"n": i, "gone": "x"}))
+		v2 = append(v2, node("Person", key, map[string]any{"n": i}))
+		want = append(want, node("Person", key, map[string]any{"n": int64(i)}))
+		r1 = append(r1, structRel("MEMBER_OF", ref("Person", key), team, map[string]any{"role": "lead", "n": i}))
+		r2 = append(r2, structRel("MEMBER_OF", ref("Person", key), team, map[string]any{"n": i}))
+		wantRels = append(wantRels, exported(structRel("MEMBER_OF", ref("Person", key), team, map[string]any{"n": int64(i)})))
+	}
+	return testCase{
+		name: "a new version of many rows drops a property of each",
+		steps: []step{
+			{ops: []graph.Op{recordsOp(people1, 0, true, v1, r1...)}},
+			{ops: []graph.Op{recordsOp(people2, 0, true, v2, r2...)}},
+		},
+		want: Export{Nodes: append(append([]graph.Node{docNode(people2)}, want...), node("Team", "core", nil)), Relationships: wantRels},
 	}
 }
