@@ -1268,11 +1268,10 @@ func addTuples(rows []any) func(add func(...driver.Value) error) error {
 
 // tuples returns n comma-separated parenthesised tuples of width "?".
 func tuples(n, width int) string {
-	p := placeholders(n, width)
-	if width == 1 {
-		return "(" + strings.ReplaceAll(p, ", ", "), (") + ")"
+	if width > 1 {
+		return placeholders(n, width)
 	}
-	return p
+	return strings.TrimSuffix(strings.Repeat("(?), ", n), ", ")
 }
 
 // Upserts of the pending additions, one per table. Each runs over the rows

@@ -75,20 +75,29 @@ func BenchmarkWrite(b *testing.B) {
 //	go test -run '^$' -bench BenchmarkIngestChanged -benchtime 1x ./pkg/graph/neostore
 func BenchmarkIngestChanged(b *testing.B) {
 	docs := benchDocs(b, 1000)
+	v2 := graphtest.BenchChunkOps(docs, 2)
+	benchOverCorpus(b, docs, v2, func(stats graph.Stats) {
+		require.EqualValues(b, len(v2), stats.Nodes["Chunk"])
+	})
+}
+
+// benchOverCorpus times writing ops, in batches of 1,024, over the chunks
+// of docs documents written untimed, then checks the graph's stats, in
+// each round; it reports documents/s.
+func benchOverCorpus(b *testing.B, docs int, ops []graph.Op, check func(graph.Stats)) {
 	ctx := b.Context()
 	s := openStore(b, nil)
 	require.NoError(b, s.Setup(ctx))
-	v2 := graphtest.BenchChunkOps(docs, 2)
 	for range b.N {
 		b.StopTimer()
 		require.NoError(b, s.Wipe(ctx))
 		applyBatches(b, s, graphtest.BenchChunkOps(docs, 1), 1024)
 		b.StartTimer()
-		applyBatches(b, s, v2, 1024)
+		applyBatches(b, s, ops, 1024)
 		b.StopTimer()
 		stats, err := s.Stats(ctx)
 		require.NoError(b, err)
-		require.EqualValues(b, len(v2), stats.Nodes["Chunk"])
+		check(stats)
 	}
 	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
 }
@@ -123,24 +132,12 @@ func applyBatches(b *testing.B, s graph.Store, ops []graph.Op, size int) {
 //	go test -run '^$' -bench BenchmarkDelete -benchtime 1x ./pkg/graph/neostore
 func BenchmarkDelete(b *testing.B) {
 	docs := benchDocs(b, 2000)
-	ctx := b.Context()
-	s := openStore(b, nil)
-	require.NoError(b, s.Setup(ctx))
 	dels := make([]graph.Op, docs)
 	for d := range docs {
 		dels[d] = graph.Op{DeleteDocument: &event.DocumentDeleted{Path: graphtest.BenchPath(d), Version: 2}}
 	}
-	for range b.N {
-		b.StopTimer()
-		require.NoError(b, s.Wipe(ctx))
-		applyBatches(b, s, graphtest.BenchChunkOps(docs, 1), 1024)
-		b.StartTimer()
-		applyBatches(b, s, dels, 1024)
-		b.StopTimer()
-		stats, err := s.Stats(ctx)
-		require.NoError(b, err)
+	benchOverCorpus(b, docs, dels, func(stats graph.Stats) {
 		require.Empty(b, stats.Nodes, "nodes left")
 		require.Empty(b, stats.Relationships, "relationships left")
-	}
-	b.ReportMetric(float64(docs*b.N)/b.Elapsed().Seconds(), "docs/s")
+	})
 }

@@ -776,20 +776,29 @@ func TestWriteFindsAnEntityDeletedMeanwhile(t *testing.T) {
 func applyBlocked(t *testing.T, s *neostore.Store, cypher string, ops []graph.Op) {
 	t.Helper()
 	ctx := t.Context()
-	cfg := neostoretest.Config(t)
-	sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
-	defer func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) }()
-	other, err := sess.BeginTransaction(ctx)
+	other := beginOther(t, s, cypher)
+	done := make(chan error, 1)
+	go func() { done <- s.Apply(ctx, ops) }()
+	waitBlocked(t, s.Driver(), neostoretest.Config(t).Database)
+	require.NoError(t, other.Commit(ctx))
+	require.NoError(t, <-done)
+}
+
+// beginOther runs cypher in a transaction of another writer, left open
+// (holding its locks) for the caller to commit; its session closes when
+// the test ends.
+func beginOther(t *testing.T, s *neostore.Store, cypher string) neo4j.ExplicitTransaction {
+	t.Helper()
+	ctx := t.Context()
+	sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: neostoretest.Config(t).Database})
+	t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
+	tx, err := sess.BeginTransaction(ctx)
 	require.NoError(t, err)
-	res, err := other.Run(ctx, cypher, nil)
+	res, err := tx.Run(ctx, cypher, nil)
 	require.NoError(t, err)
 	_, err = res.Consume(ctx)
 	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- s.Apply(ctx, ops) }()
-	waitBlocked(t, s.Driver(), cfg.Database)
-	require.NoError(t, other.Commit(ctx))
-	require.NoError(t, <-done)
+	return tx
 }
 
 // runCypher runs a query on the test database.
@@ -964,17 +973,6 @@ func TestDeadlockWithAnotherWriterIsNoOutage(t *testing.T) {
 	require.NoError(t, s.Apply(ctx, records(1)))
 	_, err := neo4j.ExecuteQuery(ctx, s.Driver(), "UNWIND range(1, 20) AS i CREATE (:Busy {i: i})", nil, neo4j.EagerResultTransformer)
 	require.NoError(t, err)
-	begin := func(q string) neo4j.ExplicitTransaction {
-		sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite, DatabaseName: cfg.Database})
-		t.Cleanup(func() { require.NoError(t, sess.Close(context.WithoutCancel(ctx))) })
-		tx, err := sess.BeginTransaction(ctx)
-		require.NoError(t, err)
-		res, err := tx.Run(ctx, q, nil)
-		require.NoError(t, err)
-		_, err = res.Consume(ctx)
-		require.NoError(t, err)
-		return tx
-	}
 
 	// Neo4j aborts the transaction of a deadlock that holds the fewest
 	// locks: the other writer holds many. Should it abort the other one
@@ -984,8 +982,8 @@ func TestDeadlockWithAnotherWriterIsNoOutage(t *testing.T) {
 		version++
 		require.Less(t, version, uint64(50), "Neo4j never aborted Apply's transaction")
 		// Other writers: one holds the Document, one the people.
-		holdsDoc := begin("MATCH (d:Document {key: 'people.csv'}) SET d.other = 1")
-		holdsPeople := begin("MATCH (b:Busy) SET b.other = 1 WITH count(*) AS n MATCH (p:Person) SET p.other = n")
+		holdsDoc := beginOther(t, s, "MATCH (d:Document {key: 'people.csv'}) SET d.other = 1")
+		holdsPeople := beginOther(t, s, "MATCH (b:Busy) SET b.other = 1 WITH count(*) AS n MATCH (p:Person) SET p.other = n")
 		// Apply locks the version node of people.csv, then waits for the
 		// Document.
 		done := make(chan error, 1)
