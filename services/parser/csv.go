@@ -940,6 +940,15 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 			copied := false
 			for j < len(line) {
 				c := line[j]
+				if c == esc && esc != quote && j+1 == len(line) {
+					// An escape that ends the file inside quotes: DuckDB
+					// reads nothing for it.
+					if !copied {
+						cur, copied = append(cur, line[start:j]...), true
+					}
+					j++
+					continue
+				}
 				if c == esc && esc != quote && j+1 < len(line) {
 					if !copied {
 						cur, copied = append(cur, line[start:j]...), true
