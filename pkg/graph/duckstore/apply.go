@@ -459,30 +459,21 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 		keys = append(keys, key)
 	}
 	err := inChunks(parts, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, `DELETE FROM support s
-			USING (VALUES `+placeholders(len(part), 3)+`) AS w(path, sha256, part)
-			WHERE s.path = w.path AND s.sha256 = w.sha256 AND s.part = w.part
-			RETURNING s.sha256, s.part, s.kind, s.type, s.from_label, s.from_key, s.to_label, s.to_key, s.source, s.props`,
-			flatten(part)...)
-		if err != nil {
-			return fmt.Errorf("withdraw support: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var sha, idx, kind string
-			var props sql.NullString
-			var id relID
-			if err := rows.Scan(&sha, &idx, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
-				return fmt.Errorf("withdraw support: %w", err)
-			}
-			if err := b.early[sha+":"+idx].withdrawn(kind, id, props); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return b.deleteRows(ctx, "support s", "(VALUES "+placeholders(len(part), 3)+") AS w(path, sha256, part)",
+			"s.path = w.path AND s.sha256 = w.sha256 AND s.part = w.part",
+			"s.sha256, s.part, s.kind, s.type, s.from_label, s.from_key, s.to_label, s.to_key, s.source, s.props", flatten(part),
+			func(rows *sql.Rows) error {
+				var sha, idx, kind string
+				var props sql.NullString
+				var id relID
+				if err := rows.Scan(&sha, &idx, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
+					return err
+				}
+				return b.early[sha+":"+idx].withdrawn(kind, id, props)
+			})
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("withdraw support: %w", err)
 	}
 	byID := map[int64]*candidates{}
 	for _, k := range keys {
@@ -864,24 +855,17 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 // candidates.
 func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path string) *candidates) error {
 	err := inChunks(paths, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, `DELETE FROM support WHERE path IN (`+placeholders(len(part), 1)+
-			`) RETURNING path, kind, type, from_label, from_key, to_label, to_key, source, props`, part...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var path, kind string
-			var props sql.NullString
-			var id relID
-			if err := rows.Scan(&path, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
-				return err
-			}
-			if err := cand(path).withdrawn(kind, id, props); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return b.deleteRows(ctx, "support", "", "path IN ("+placeholders(len(part), 1)+")",
+			"path, kind, type, from_label, from_key, to_label, to_key, source, props", part,
+			func(rows *sql.Rows) error {
+				var path, kind string
+				var props sql.NullString
+				var id relID
+				if err := rows.Scan(&path, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
+					return err
+				}
+				return cand(path).withdrawn(kind, id, props)
+			})
 	})
 	if err != nil {
 		return fmt.Errorf("withdraw support: %w", err)
@@ -912,24 +896,19 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 	var keys []any
 	pathOf := map[string]string{} // chunk key -> a withdrawn path that had it
 	err = inChunks(paths, func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships
-			WHERE type = 'HAS_CHUNK' AND from_label = 'Document' AND from_key IN (`+placeholders(len(part), 1)+
-			`) RETURNING from_key, to_key`, part...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var path, key string
-			if err := rows.Scan(&path, &key); err != nil {
-				return err
-			}
-			if _, ok := pathOf[key]; !ok {
-				pathOf[key] = path
-				keys = append(keys, key)
-			}
-		}
-		return rows.Err()
+		return b.deleteRows(ctx, "relationships", "",
+			"type = 'HAS_CHUNK' AND from_label = 'Document' AND from_key IN ("+placeholders(len(part), 1)+")", "from_key, to_key", part,
+			func(rows *sql.Rows) error {
+				var path, key string
+				if err := rows.Scan(&path, &key); err != nil {
+					return err
+				}
+				if _, ok := pathOf[key]; !ok {
+					pathOf[key] = path
+					keys = append(keys, key)
+				}
+				return nil
+			})
 	})
 	if err != nil {
 		return fmt.Errorf("delete chunks: %w", err)
@@ -1076,24 +1055,17 @@ func (b *batch) forgetExtractions(ctx context.Context, where string, args ...any
 // withdraw deletes the support rows matching where and records their
 // owners as candidates.
 func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args ...any) error {
-	rows, err := b.tx.QueryContext(ctx, `DELETE FROM support WHERE `+where+
-		` RETURNING kind, type, from_label, from_key, to_label, to_key, source, props`, args...)
+	err := b.deleteRows(ctx, "support", "", where, "kind, type, from_label, from_key, to_label, to_key, source, props", args,
+		func(rows *sql.Rows) error {
+			var kind string
+			var props sql.NullString
+			var id relID
+			if err := rows.Scan(&kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
+				return err
+			}
+			return c.withdrawn(kind, id, props)
+		})
 	if err != nil {
-		return fmt.Errorf("withdraw support: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind string
-		var props sql.NullString
-		var id relID
-		if err := rows.Scan(&kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
-			return fmt.Errorf("withdraw support: %w", err)
-		}
-		if err := c.withdrawn(kind, id, props); err != nil {
-			return fmt.Errorf("withdraw support: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("withdraw support: %w", err)
 	}
 	return nil
@@ -1104,24 +1076,20 @@ func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args 
 // the mention gave it.
 func (b *batch) deleteMentionsOf(ctx context.Context, keys []any, mentioned func(chunk int64, id nodeID, props sql.NullString) error) error {
 	return inChunks(chunkIDs(keys), func(part []any) error {
-		rows, err := b.tx.QueryContext(ctx, `DELETE FROM mentions WHERE chunk IN (`+placeholders(len(part), 1)+
-			") RETURNING chunk, label, key, props", part...)
+		err := b.deleteRows(ctx, "mentions", "", "chunk IN ("+placeholders(len(part), 1)+")", "chunk, label, key, props", part,
+			func(rows *sql.Rows) error {
+				var chunk int64
+				var id nodeID
+				var props sql.NullString
+				if err := rows.Scan(&chunk, &id.label, &id.key, &props); err != nil {
+					return err
+				}
+				return mentioned(chunk, id, props)
+			})
 		if err != nil {
 			return fmt.Errorf("delete mentions: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var chunk int64
-			var id nodeID
-			var props sql.NullString
-			if err := rows.Scan(&chunk, &id.label, &id.key, &props); err != nil {
-				return fmt.Errorf("delete mentions: %w", err)
-			}
-			if err := mentioned(chunk, id, props); err != nil {
-				return fmt.Errorf("delete mentions: %w", err)
-			}
-		}
-		return rows.Err()
+		return nil
 	})
 }
 
@@ -1201,28 +1169,52 @@ func (b *batch) collectRels(ctx context.Context, c *candidates, rels []any) erro
 	if err != nil {
 		return err
 	}
-	rows, err := b.tx.QueryContext(ctx, `DELETE FROM relationships r USING `+src+`
-		WHERE r.id = c.id AND r.type = c.type AND r.from_label = c.from_label AND r.from_key = c.from_key
+	return b.deleteRows(ctx, "relationships r", src, `r.id = c.id AND r.type = c.type AND r.from_label = c.from_label AND r.from_key = c.from_key
 			AND r.to_label = c.to_label AND r.to_key = c.to_key AND r.source = c.source
 			AND r.type <> 'HAS_CHUNK'
-			AND NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = r.id AND s.kind = 'rel')
-		RETURNING r.from_label, r.from_key, r.to_label, r.to_key`, args...)
+			AND NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = r.id AND s.kind = 'rel')`,
+		"r.from_label, r.from_key, r.to_label, r.to_key", args,
+		func(rows *sql.Rows) error {
+			var from, to nodeID
+			if err := rows.Scan(&from.label, &from.key, &to.label, &to.key); err != nil {
+				return err
+			}
+			for _, id := range []nodeID{from, to} {
+				if _, ok := b.nodes[id]; !ok && b.shadowNodes[id] == 0 {
+					c.addNode(id)
+				}
+			}
+			return nil
+		})
+}
+
+// deleteRows deletes the rows of table (with its alias, if any) that
+// match where, joined with using if given, and calls scan on each with
+// the columns cols of the row. It reads the rows with a SELECT first and
+// then deletes them, in the transaction: DuckDB's DELETE … RETURNING
+// takes about 50 µs a row, so withdrawing the 600,000 support rows of a
+// 200,000-row spreadsheet took 28 s that way against 1 s for the two
+// statements.
+func (b *batch) deleteRows(ctx context.Context, table, using, where, cols string, args []any, scan func(*sql.Rows) error) error {
+	from, del := table, "DELETE FROM "+table
+	if using != "" {
+		from += ", " + using
+		del += " USING " + using
+	}
+	rows, err := b.tx.QueryContext(ctx, "SELECT "+cols+" FROM "+from+" WHERE "+where, args...)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	for rows.Next() {
-		var from, to nodeID
-		if err := rows.Scan(&from.label, &from.key, &to.label, &to.key); err != nil {
-			return err
-		}
-		for _, id := range []nodeID{from, to} {
-			if _, ok := b.nodes[id]; !ok && b.shadowNodes[id] == 0 {
-				c.addNode(id)
-			}
+		if err := scan(rows); err != nil {
+			return errors.Join(err, rows.Close())
 		}
 	}
-	return rows.Err()
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	_, err = b.tx.ExecContext(ctx, del+" WHERE "+where, args...)
+	return err
 }
 
 // rowSource returns what a statement over rows (tuples of an id and text
