@@ -99,7 +99,7 @@ func benchEnv(b *testing.B, name string, def int) int {
 
 // benchWrite opens a store in a database file per iteration, writes setup
 // untimed, then times writing ops in batches of batch, calls check (if not
-// nil) and reports documents per second.
+// nil) and reports documents per second (docs of them; none if docs is 0).
 func benchWrite(b *testing.B, docs int, setup, ops []graph.Op, batch int, check func(*duckstore.Store)) {
 	ctx := context.Background()
 	apply := func(st *duckstore.Store, ops []graph.Op) {
