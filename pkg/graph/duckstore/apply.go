@@ -188,9 +188,9 @@ type candidates struct {
 	// those withdrawn mentions gave: collect hands them to the batch,
 	// which takes back the ones no later op gives again
 	// (repropsMentioned).
-	props     map[nodeID]map[string]bool
-	relProps  map[relID]map[string]bool
-	mentioned map[nodeID]map[string]bool
+	props     map[nodeID]keySet
+	relProps  map[relID]keySet
+	mentioned map[nodeID]keySet
 }
 
 func (c *candidates) empty() bool { return len(c.nodes) == 0 && len(c.rels) == 0 }
@@ -248,7 +248,7 @@ type batch struct {
 	shadowRels  map[relID]int
 	// mentioned holds the property keys withdrawn mentions gave each node
 	// that no later op of the batch gave again (see repropsMentioned).
-	mentioned map[nodeID]map[string]bool
+	mentioned map[nodeID]keySet
 	// pendingChunks are the chunk keys with pending rows (the chunk's
 	// support, MENTIONS and HAS_CHUNK).
 	pendingChunks map[string]bool
@@ -461,15 +461,15 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 	err := inChunks(parts, func(part []any) error {
 		return b.deleteRows(ctx, "support s", "(VALUES "+placeholders(len(part), 3)+") AS w(path, sha256, part)",
 			"s.path = w.path AND s.sha256 = w.sha256 AND s.part = w.part",
-			"s.sha256, s.part, s.kind, s.type, s.from_label, s.from_key, s.to_label, s.to_key, s.source, s.props", flatten(part),
+			"s.sha256, s.part, s.kind, s.type, s.from_label, s.from_key, s.to_label, s.to_key, s.source, "+propKeys("s.props"), flatten(part),
 			func(rows *sql.Rows) error {
 				var sha, idx, kind string
-				var props sql.NullString
+				var keys sql.NullString
 				var id relID
-				if err := rows.Scan(&sha, &idx, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
+				if err := rows.Scan(&sha, &idx, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &keys); err != nil {
 					return err
 				}
-				return b.early[sha+":"+idx].withdrawn(kind, id, props)
+				return b.early[sha+":"+idx].withdrawn(kind, id, keys)
 			})
 	})
 	if err != nil {
@@ -479,8 +479,8 @@ func (b *batch) withdrawRewrites(ctx context.Context, ops []op) error {
 	for _, k := range keys {
 		byID[nodeID{graph.LabelChunk, k.(string)}.hash()] = b.early[k.(string)]
 	}
-	err = b.deleteMentionsOf(ctx, keys, func(chunk int64, id nodeID, props sql.NullString) error {
-		return byID[chunk].addMentioned(id, props)
+	err = b.deleteMentionsOf(ctx, keys, func(chunk int64, id nodeID, given sql.NullString) error {
+		return byID[chunk].addMentioned(id, given)
 	})
 	for _, c := range b.early {
 		b.shadow(c)
@@ -571,8 +571,8 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 		if err := b.withdraw(ctx, &c, "path = ? AND sha256 = ? AND part = ?", d.Path, d.SHA256, fmt.Sprint(o.index)); err != nil {
 			return err
 		}
-		if err := b.deleteMentionsOf(ctx, []any{key}, func(_ int64, id nodeID, props sql.NullString) error {
-			return c.addMentioned(id, props)
+		if err := b.deleteMentionsOf(ctx, []any{key}, func(_ int64, id nodeID, given sql.NullString) error {
+			return c.addMentioned(id, given)
 		}); err != nil {
 			return err
 		}
@@ -856,15 +856,15 @@ func (b *batch) withdrawPath(ctx context.Context, path string, c *candidates) er
 func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path string) *candidates) error {
 	err := inChunks(paths, func(part []any) error {
 		return b.deleteRows(ctx, "support", "", "path IN ("+placeholders(len(part), 1)+")",
-			"path, kind, type, from_label, from_key, to_label, to_key, source, props", part,
+			"path, kind, type, from_label, from_key, to_label, to_key, source, "+propKeys("props"), part,
 			func(rows *sql.Rows) error {
 				var path, kind string
-				var props sql.NullString
+				var keys sql.NullString
 				var id relID
-				if err := rows.Scan(&path, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
+				if err := rows.Scan(&path, &kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &keys); err != nil {
 					return err
 				}
-				return cand(path).withdrawn(kind, id, props)
+				return cand(path).withdrawn(kind, id, keys)
 			})
 	})
 	if err != nil {
@@ -937,8 +937,8 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 			pathOfID[nodeID{graph.LabelChunk, key}.hash()] = pathOf[key]
 		}
 	}
-	err = b.deleteMentionsOf(ctx, orphans, func(chunk int64, id nodeID, props sql.NullString) error {
-		return cand(pathOfID[chunk]).addMentioned(id, props)
+	err = b.deleteMentionsOf(ctx, orphans, func(chunk int64, id nodeID, given sql.NullString) error {
+		return cand(pathOfID[chunk]).addMentioned(id, given)
 	})
 	if err != nil {
 		return err
@@ -1055,15 +1055,15 @@ func (b *batch) forgetExtractions(ctx context.Context, where string, args ...any
 // withdraw deletes the support rows matching where and records their
 // owners as candidates.
 func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args ...any) error {
-	err := b.deleteRows(ctx, "support", "", where, "kind, type, from_label, from_key, to_label, to_key, source, props", args,
+	err := b.deleteRows(ctx, "support", "", where, "kind, type, from_label, from_key, to_label, to_key, source, "+propKeys("props"), args,
 		func(rows *sql.Rows) error {
 			var kind string
-			var props sql.NullString
+			var keys sql.NullString
 			var id relID
-			if err := rows.Scan(&kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &props); err != nil {
+			if err := rows.Scan(&kind, &id.typ, &id.fromLabel, &id.fromKey, &id.toLabel, &id.toKey, &id.source, &keys); err != nil {
 				return err
 			}
-			return c.withdrawn(kind, id, props)
+			return c.withdrawn(kind, id, keys)
 		})
 	if err != nil {
 		return fmt.Errorf("withdraw support: %w", err)
@@ -1072,19 +1072,19 @@ func (b *batch) withdraw(ctx context.Context, c *candidates, where string, args 
 }
 
 // deleteMentionsOf deletes the MENTIONS of the chunk keys and calls
-// mentioned with each deleted row's chunk id, entity and the properties
-// the mention gave it.
-func (b *batch) deleteMentionsOf(ctx context.Context, keys []any, mentioned func(chunk int64, id nodeID, props sql.NullString) error) error {
+// mentioned with each deleted row's chunk id, entity and the keys of the
+// properties the mention gave it (see propKeys).
+func (b *batch) deleteMentionsOf(ctx context.Context, keys []any, mentioned func(chunk int64, id nodeID, keys sql.NullString) error) error {
 	return inChunks(chunkIDs(keys), func(part []any) error {
-		err := b.deleteRows(ctx, "mentions", "", "chunk IN ("+placeholders(len(part), 1)+")", "chunk, label, key, props", part,
+		err := b.deleteRows(ctx, "mentions", "", "chunk IN ("+placeholders(len(part), 1)+")", "chunk, label, key, "+propKeys("props"), part,
 			func(rows *sql.Rows) error {
 				var chunk int64
 				var id nodeID
-				var props sql.NullString
-				if err := rows.Scan(&chunk, &id.label, &id.key, &props); err != nil {
+				var keys sql.NullString
+				if err := rows.Scan(&chunk, &id.label, &id.key, &keys); err != nil {
 					return err
 				}
-				return mentioned(chunk, id, props)
+				return mentioned(chunk, id, keys)
 			})
 		if err != nil {
 			return fmt.Errorf("delete mentions: %w", err)

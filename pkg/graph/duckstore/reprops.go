@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -30,67 +33,132 @@ import (
 // their properties) are left as they are.
 
 // withdrawn records a withdrawn support row (of kind "node" or "rel", with
-// its identity and props column): its owner is a candidate for garbage
-// collection, and the property keys it gave are to be taken back.
-func (c *candidates) withdrawn(kind string, id relID, props sql.NullString) error {
+// its identity and the keys of its props column, as propKeys reads them):
+// its owner is a candidate for garbage collection, and the property keys
+// it gave are to be taken back.
+func (c *candidates) withdrawn(kind string, id relID, keys sql.NullString) error {
 	if kind != "node" {
 		c.addRel(id)
-		return addKeys(&c.relProps, id, props)
+		return addKeys(&c.relProps, id, keys)
 	}
 	n := nodeID{id.fromLabel, id.fromKey}
 	c.addNode(n)
-	return addKeys(&c.props, n, props)
+	return addKeys(&c.props, n, keys)
 }
 
-// addKeys adds the keys of the encoded props to those of id in *m.
-func addKeys[K comparable](m *map[K]map[string]bool, id K, props sql.NullString) error {
-	if !props.Valid || props.String == "{}" || props.String == "" {
-		return nil
+// keySet is a set of property keys, sorted. A set is never changed once
+// made, so owners share them: a withdrawal of a large spreadsheet's rows
+// keeps one small slice per owner instead of a map.
+type keySet []string
+
+func (k keySet) has(key string) bool { return slices.Contains(k, key) }
+
+// union returns the keys of k and o: k itself when o adds none.
+func (k keySet) union(o keySet) keySet {
+	var add []string
+	for _, x := range o {
+		if !k.has(x) {
+			add = append(add, x)
+		}
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(props.String), &raw); err != nil {
+	if len(add) == 0 {
+		return k
+	}
+	u := append(slices.Clip(k), add...)
+	slices.Sort(u)
+	return u
+}
+
+// without returns k without the keys props gives (the non-nil ones).
+func (k keySet) without(props map[string]any) keySet {
+	var left keySet
+	for _, x := range k {
+		if v, ok := props[x]; !ok || v == nil {
+			left = append(left, x)
+		}
+	}
+	if len(left) == len(k) {
+		return k
+	}
+	return left
+}
+
+// propKeys is the SQL expression that reads the keys of the props column
+// col as addKeys takes them: a JSON array of strings (NULL for none), so
+// that Go decodes each distinct set of keys once rather than every row's
+// properties.
+func propKeys(col string) string {
+	return "to_json(list_sort(json_keys(NULLIF(" + col + ", ''))))::VARCHAR"
+}
+
+// keySets decodes the key lists propKeys reads, each distinct one once.
+var keySets sync.Map // string -> keySet
+
+// decodeKeys returns the key set of a propKeys value (nil for none).
+func decodeKeys(keys sql.NullString) (keySet, error) {
+	if !keys.Valid || keys.String == "[]" {
+		return nil, nil
+	}
+	if k, ok := keySets.Load(keys.String); ok {
+		return k.(keySet), nil
+	}
+	var k keySet
+	if err := json.Unmarshal([]byte(keys.String), &k); err != nil {
+		return nil, fmt.Errorf("property keys %q: %w", keys.String, err)
+	}
+	slices.Sort(k)
+	k = slices.Compact(k)
+	if len(k) == 0 {
+		return nil, nil
+	}
+	if keySetsCached.Add(1) <= maxKeySets {
+		keySets.Store(keys.String, k)
+	}
+	return k, nil
+}
+
+// maxKeySets bounds the key sets keySets holds: mappings and mentions give
+// a handful of distinct ones.
+const maxKeySets = 4096
+
+var keySetsCached atomic.Int64
+
+// addKeys adds the keys (a propKeys value) to those of id in *m.
+func addKeys[K comparable](m *map[K]keySet, id K, keys sql.NullString) error {
+	k, err := decodeKeys(keys)
+	if err != nil {
 		return fmt.Errorf("%v: given properties: %w", id, err)
 	}
-	if len(raw) == 0 {
+	if len(k) == 0 {
 		return nil
 	}
 	if *m == nil {
-		*m = map[K]map[string]bool{}
+		*m = map[K]keySet{}
 	}
-	keys := (*m)[id]
-	if keys == nil {
-		keys = map[string]bool{}
-		(*m)[id] = keys
-	}
-	for k := range raw {
-		keys[k] = true
-	}
+	(*m)[id] = (*m)[id].union(k)
 	return nil
 }
 
 // dropKeys removes from the keys of id in m those props give (the non-nil
 // ones).
-func dropKeys(m map[nodeID]map[string]bool, id nodeID, props map[string]any) {
-	keys := m[id]
-	if keys == nil {
+func dropKeys(m map[nodeID]keySet, id nodeID, props map[string]any) {
+	keys, ok := m[id]
+	if !ok {
 		return
 	}
-	for k, v := range props {
-		if v != nil {
-			delete(keys, k)
-		}
-	}
-	if len(keys) == 0 {
+	if keys = keys.without(props); len(keys) == 0 {
 		delete(m, id)
+	} else {
+		m[id] = keys
 	}
 }
 
 // addMentioned records a withdrawn MENTIONS row: its entity is a
-// candidate, and the property keys the mention gave it (its props column)
-// are to be taken back.
-func (c *candidates) addMentioned(id nodeID, props sql.NullString) error {
+// candidate, and the property keys the mention gave it (its props column,
+// as propKeys reads it) are to be taken back.
+func (c *candidates) addMentioned(id nodeID, keys sql.NullString) error {
 	c.addNode(id)
-	return addKeys(&c.mentioned, id, props)
+	return addKeys(&c.mentioned, id, keys)
 }
 
 // regiven drops from the keys withdrawn mentions gave id those props give
@@ -99,17 +167,12 @@ func (c *candidates) regiven(id nodeID, props map[string]any) { dropKeys(c.menti
 
 // unmentioned hands the batch the keys withdrawn mentions gave, to take
 // back at its end unless a later op gives them again.
-func (b *batch) unmentioned(m map[nodeID]map[string]bool) {
+func (b *batch) unmentioned(m map[nodeID]keySet) {
 	for id, keys := range m {
 		if b.mentioned == nil {
-			b.mentioned = map[nodeID]map[string]bool{}
+			b.mentioned = map[nodeID]keySet{}
 		}
-		if b.mentioned[id] == nil {
-			b.mentioned[id] = map[string]bool{}
-		}
-		for k := range keys {
-			b.mentioned[id][k] = true
-		}
+		b.mentioned[id] = b.mentioned[id].union(keys)
 	}
 }
 
@@ -165,7 +228,7 @@ func mentionProps(ms []nodeWrite, id nodeID) (string, error) {
 // them the keys in withdrawn, after writing what is pending: the earlier
 // ops' properties are then in the nodes, as if each op were applied alone.
 // With only, the givers apply again only the withdrawn keys.
-func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]bool, only bool) error {
+func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]keySet, only bool) error {
 	ids, props, err := withoutWithdrawn(ctx, b, withdrawn, func(ids []any, fn func(nodeID, map[string]json.RawMessage)) error {
 		return b.eachProps(ctx, ids, func(in string) string {
 			return "SELECT label, key, props FROM nodes WHERE id IN (" + in + ")"
@@ -184,7 +247,7 @@ func (b *batch) reprops(ctx context.Context, withdrawn map[nodeID]map[string]boo
 			return
 		}
 		for k, v := range given {
-			if !only || withdrawn[id][k] {
+			if !only || withdrawn[id].has(k) {
 				cur[k] = v
 			}
 		}
@@ -252,7 +315,7 @@ type owner interface {
 // properties of the owners in withdrawn and takes the withdrawn keys off
 // them. It returns the owners' ids, and the properties of those still
 // there; nothing when withdrawn is empty.
-func withoutWithdrawn[K owner](ctx context.Context, b *batch, withdrawn map[K]map[string]bool,
+func withoutWithdrawn[K owner](ctx context.Context, b *batch, withdrawn map[K]keySet,
 	read func(ids []any, fn func(K, map[string]json.RawMessage)) error) ([]any, map[K]map[string]json.RawMessage, error) {
 	if len(withdrawn) == 0 {
 		return nil, nil, nil
@@ -266,10 +329,10 @@ func withoutWithdrawn[K owner](ctx context.Context, b *batch, withdrawn map[K]ma
 	}
 	props := map[K]map[string]json.RawMessage{}
 	err := read(ids, func(id K, cur map[string]json.RawMessage) {
-		if withdrawn[id] == nil {
+		if _, ok := withdrawn[id]; !ok {
 			return // another owner with the id's hash
 		}
-		for k := range withdrawn[id] {
+		for _, k := range withdrawn[id] {
 			delete(cur, k)
 		}
 		props[id] = cur
@@ -344,7 +407,7 @@ func rawProps(s string) (map[string]json.RawMessage, error) {
 // again, in the order of its paths. So a relationship holds what the files
 // present state, whatever came before (a column emptied or dropped in a new
 // version, or the file that stated a value deleted).
-func (b *batch) repropsRels(ctx context.Context, withdrawn map[relID]map[string]bool) error {
+func (b *batch) repropsRels(ctx context.Context, withdrawn map[relID]keySet) error {
 	ids, props, err := withoutWithdrawn(ctx, b, withdrawn, func(ids []any, fn func(relID, map[string]json.RawMessage)) error {
 		return b.eachRelProps(ctx, ids, func(in string) string {
 			return "SELECT type, from_label, from_key, to_label, to_key, source, props FROM relationships WHERE id IN (" + in + ")"
