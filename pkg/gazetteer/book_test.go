@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -359,4 +360,43 @@ func TestBookListenersHearInitialDeletions(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, rev, heard, "the listeners heard the bucket's last revision, a deletion")
+}
+
+// The entries of one source share their Sources and Versions maps in the
+// mirror (a large spreadsheet's entities hold two maps, not two each), and
+// a change to one entry's sources leaves the others' as they were.
+func TestBookEntriesOfOneSourceShareTheirMaps(t *testing.T) {
+	book, _ := openBook(t)
+	ctx := t.Context()
+	people := []gazetteer.Entry{{Label: "Person", Key: "a", Name: "A"}, {Label: "Person", Key: "b", Name: "B"}, {Label: "Person", Key: "c", Name: "C"}}
+	require.NoError(t, book.Upsert(ctx, people, "teams.csv", "v1", 1))
+	waitUntil(t, func() error {
+		if n := len(book.Entries()); n != 3 {
+			return fmt.Errorf("%d entries", n)
+		}
+		return nil
+	})
+	maps := map[uintptr]bool{}
+	for _, e := range book.Entries() {
+		maps[reflect.ValueOf(e.Sources).Pointer()] = true
+		maps[reflect.ValueOf(e.Versions).Pointer()] = true
+	}
+	assert.Len(t, maps, 2, "one Sources and one Versions map for the three entries")
+
+	require.NoError(t, book.Upsert(ctx, people[:1], "managers.xlsx", "m1", 1))
+	waitUntil(t, func() error {
+		for _, e := range book.Entries() {
+			if e.Key == "a" && len(e.Sources) != 2 {
+				return fmt.Errorf("a has sources %v", e.Sources)
+			}
+		}
+		return nil
+	})
+	for _, e := range book.Entries() {
+		want := map[string]string{"teams.csv": "v1"}
+		if e.Key == "a" {
+			want["managers.xlsx"] = "m1"
+		}
+		assert.Equal(t, want, e.Sources, e.Key)
+	}
 }
