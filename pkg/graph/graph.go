@@ -115,3 +115,10 @@ func KeyProblem(key string) string {
 // timeouts, leader switches that outlasted the driver's retries): retryable,
 // and a reason for the graph writer to pause rather than burn deliveries.
 var ErrUnavailable = errors.New("graph: store unavailable")
+
+// ErrResources marks a write the store had too little memory for: not the
+// batch's fault, and it may succeed again (another transaction held memory
+// meanwhile, or the write is tried alone). The graph writer retries such
+// an op with backoff, and dead-letters it only after its deliveries, from
+// where it can be replayed once the store has more memory.
+var ErrResources = errors.New("graph: out of memory")

@@ -238,6 +238,11 @@ func (w *Writer) write(ctx context.Context, ops []graph.Op, idx []int, errs []er
 			errs[i] = fmt.Errorf("write graph: %w", err)
 		}
 		return
+	case len(ops) == 1 && errors.Is(err, graph.ErrResources):
+		// Retried with backoff: alone, or with less held meanwhile, it
+		// may fit.
+		errs[idx[0]] = fmt.Errorf("write graph (%s): %w", describe(ops[0]), err)
+		return
 	case len(ops) == 1:
 		errs[idx[0]] = pipeline.Permanent(fmt.Errorf("write graph (%s): %w", describe(ops[0]), err))
 		return

@@ -328,6 +328,31 @@ func TestFailuresThatAreNotTheMessages(t *testing.T) {
 	}
 }
 
+// A write the store had too little memory for is tried in smaller
+// transactions, and each op that still fails alone is retried with
+// backoff, not dead-lettered at once: the graph is missing memory, the
+// message is not at fault.
+func TestStoreOutOfMemoryIsRetried(t *testing.T) {
+	store := &fakeStore{err: fmt.Errorf("%w (raise graph.duckdb_memory): Out of Memory Error", graph.ErrResources)}
+	w, _ := newWriter(t, store, nil)
+	msgs := []pipeline.Message{
+		recordsMsg(t, event.Records{Source: doc("p.csv", 1), Batch: 7, Nodes: []graph.Node{person("alice", "Alice")}}),
+		chunkMsg(t, doc("a.md", 2)),
+		deleteMsg(t, "b.md", 3),
+	}
+	errs := w.Handle(t.Context(), msgs)
+	require.Len(t, errs, len(msgs))
+	for i, err := range errs {
+		require.Error(t, err, "message %d", i)
+		assert.False(t, pipeline.IsPermanent(err), "message %d: %v", i, err)
+		assert.False(t, pipeline.IsUnavailable(err), "message %d: %v", i, err)
+		assert.ErrorIs(t, err, graph.ErrResources)
+	}
+	assert.ErrorContains(t, errs[0], "write graph (records batch 7 of p.csv): graph: out of memory (raise graph.duckdb_memory)")
+	assert.ErrorContains(t, errs[2], "write graph (delete b.md)")
+	assert.Equal(t, 5, store.calls, "the batch, its halves, then the second half's ops alone")
+}
+
 // recordingStore is a real store that remembers how many ops each Apply
 // had.
 type recordingStore struct {

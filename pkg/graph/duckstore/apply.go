@@ -80,7 +80,26 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 			err = errors.Join(err, rerr)
 		}
 	}
-	return storageErr(err)
+	return resourceErr(storageErr(err))
+}
+
+// memoryErrors are what DuckDB says when a write needs more memory than
+// its limit leaves, in whichever error type it reports it (an appender's
+// is plain text).
+var memoryErrors = []string{"Out of Memory Error", "failed to allocate data of size", "failed to pin block of size"}
+
+// resourceErr marks DuckDB's out-of-memory errors graph.ErrResources,
+// naming the setting that bounds the graph's memory.
+func resourceErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *duckdb.Error
+	if (errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory) ||
+		slices.ContainsFunc(memoryErrors, func(s string) bool { return strings.Contains(err.Error(), s) }) {
+		return fmt.Errorf("%w (the graph's memory limit, graph.duckdb_memory, is too small for this write): %w", graph.ErrResources, err)
+	}
+	return err
 }
 
 // renewConn replaces Apply's connection when database/sql has closed it:
@@ -159,6 +178,9 @@ func (s *Store) apply(ctx context.Context, valid []op) error {
 	if err := b.flush(ctx); err != nil {
 		return fmt.Errorf("graph apply: %w", err)
 	}
+	if err := b.dropTemps(ctx); err != nil {
+		return fmt.Errorf("graph apply: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("graph apply: commit: %w", err)
 	}
@@ -215,6 +237,7 @@ type batch struct {
 	tx     *sql.Tx
 	conn   *sql.Conn // tx's connection, for appenders
 	types  columnTypes
+	temps  map[string]bool // temporary tables made (rowSource)
 	docs   map[string]*docState // nil: path never seen
 	chunks map[string]bool      // chunk key -> node exists
 	// digests holds, per chunk key, the digest of the last extraction each
@@ -1133,12 +1156,19 @@ func (b *batch) collectGarbage(ctx context.Context, c *candidates) error {
 	for id := range c.rels {
 		rels = append(rels, []any{id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source})
 	}
+	rels, err := b.unsupported(ctx, "rel", rels)
+	if err != nil {
+		return fmt.Errorf("collect relationships: %w", err)
+	}
 	if err := b.collectRels(ctx, c, rels); err != nil {
 		return fmt.Errorf("collect relationships: %w", err)
 	}
 	var nodes []any
 	for id := range c.nodes {
 		nodes = append(nodes, []any{id.hash(), id.label, id.key})
+	}
+	if nodes, err = b.unsupported(ctx, "node", nodes); err != nil {
+		return fmt.Errorf("collect nodes: %w", err)
 	}
 	if len(nodes) == 0 {
 		return nil
@@ -1157,6 +1187,44 @@ func (b *batch) collectGarbage(ctx context.Context, c *candidates) error {
 		return fmt.Errorf("collect nodes: %w", err)
 	}
 	return nil
+}
+
+// unsupported returns those of rows (candidates: tuples led by an id)
+// whose owner has no support of kind ("node" or "rel"). The candidates of
+// a large withdrawal are mostly still supported (a new version of a
+// spreadsheet states them again): looking at their ids alone first keeps
+// collection's joins on text to the few left, within the graph's memory.
+// A few candidates go to collection as they are.
+func (b *batch) unsupported(ctx context.Context, kind string, rows []any) ([]any, error) {
+	if len(rows) <= rowsPerStatement {
+		return rows, nil
+	}
+	ids := make([]any, len(rows))
+	for i, r := range rows {
+		ids[i] = r.([]any)[0]
+	}
+	left := map[int64]bool{}
+	err := b.eachRow(ctx, ids, func(in string) string {
+		return `SELECT u.id FROM (` + in + `) AS u
+			WHERE NOT EXISTS (SELECT 1 FROM support s WHERE s.owner = u.id AND s.kind = '` + kind + `')`
+	}, func(rows *sql.Rows) error {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		left[id] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		if left[r.([]any)[0].(int64)] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // collectRels deletes the relationships among rels (candidates: id and
@@ -1226,18 +1294,37 @@ func (b *batch) rowSource(ctx context.Context, table string, cols []string, rows
 	if len(rows) <= rowsPerStatement {
 		return "(VALUES " + tuples(len(rows), len(cols)) + ") AS c(" + strings.Join(cols, ", ") + ")", flatten(rows), nil
 	}
-	ddl := "CREATE TEMP TABLE IF NOT EXISTS " + table + " (" + cols[0] + " BIGINT"
+	// Made anew each time: DuckDB keeps the memory of a temporary table's
+	// deleted rows until the table is dropped.
+	ddl := "CREATE OR REPLACE TEMP TABLE " + table + " (" + cols[0] + " BIGINT"
 	for _, c := range cols[1:] {
 		ddl += ", " + c + " VARCHAR"
 	}
-	if _, err := b.tx.ExecContext(ctx, ddl+"); DELETE FROM "+table); err != nil {
+	if _, err := b.tx.ExecContext(ctx, ddl+")"); err != nil {
 		return "", nil, err
 	}
+	if b.temps == nil {
+		b.temps = map[string]bool{}
+	}
+	b.temps[table] = true
 	types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(len(cols)-1)...)
 	if err := b.appendRows(ctx, "INSERT INTO "+table+" SELECT * FROM appended_data", types, addTuples(rows)); err != nil {
 		return "", nil, err
 	}
 	return table + " AS c", nil, nil
+}
+
+// dropTemps drops the temporary tables the batch made, so that their
+// memory (counted against the graph's limit) is not held until the next
+// batch that needs them: a new version of a 200,000-row spreadsheet left
+// tens of megabytes behind, and the next one ran out of memory.
+func (b *batch) dropTemps(ctx context.Context) error {
+	for t := range b.temps {
+		if _, err := b.tx.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t); err != nil {
+			return fmt.Errorf("drop %s: %w", t, err)
+		}
+	}
+	return nil
 }
 
 // addTuples returns a fill for appendRows that appends rows (each a

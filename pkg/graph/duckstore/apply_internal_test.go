@@ -89,3 +89,30 @@ func TestStorageErr(t *testing.T) {
 		assert.Same(t, err, storageErr(err))
 	}
 }
+
+// A large withdrawal reads its candidates through temporary tables; none
+// outlives its Apply, since DuckDB holds the memory of a temporary table's
+// rows until it is dropped (and counts it against the graph's limit).
+func TestNoTemporaryTableOutlivesApply(t *testing.T) {
+	s, err := Open(t.Context(), Config{Labels: []string{"Person", "Team"}, RelTypes: []string{"MEMBER_OF"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	version := func(v uint64, sha string) graph.Op {
+		r := &event.Records{Source: event.NewDocument("teams.csv", sha, 1, v), Batch: 1, Final: true, Batches: 1}
+		for i := range 3 * rowsPerStatement {
+			p := fmt.Sprintf("p%d", i)
+			r.Nodes = append(r.Nodes, event.Node{Label: "Person", Key: p, Properties: map[string]any{"name": p}})
+			r.Relationships = append(r.Relationships, event.Relationship{Type: "MEMBER_OF", Source: event.SourceStructured,
+				From: event.NodeRef{Label: "Person", Key: p}, To: event.NodeRef{Label: "Team", Key: "t"}, Properties: map[string]any{"role": "x"}})
+		}
+		return graph.Op{PutRecords: r}
+	}
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{version(1, "a")}))
+	require.NoError(t, s.Apply(t.Context(), []graph.Op{version(2, "b")}))
+	var temps int
+	require.NoError(t, s.wconn.QueryRowContext(t.Context(), "SELECT count(*) FROM duckdb_tables() WHERE temporary").Scan(&temps))
+	assert.Zero(t, temps)
+	st, err := s.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(3*rowsPerStatement), st.Relationships["MEMBER_OF"], "the new version's relationships stay")
+}

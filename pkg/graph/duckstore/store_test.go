@@ -333,3 +333,28 @@ func TestBatchingMatchesOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// A write larger than the graph's memory limit fails with
+// graph.ErrResources, naming the setting to raise; nothing of it is
+// written, and the store goes on writing what fits.
+func TestApplyOutOfMemory(t *testing.T) {
+	st, err := duckstore.Open(t.Context(), duckstore.Config{Path: filepath.Join(t.TempDir(), "graph.duckdb"),
+		Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes(), MemoryLimit: "8MB"})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	big := &event.Records{Source: event.NewDocument("teams.csv", strings.Repeat("a", 64), 1, 1), Batch: 1, Final: true, Batches: 1}
+	for i := range 50000 {
+		big.Nodes = append(big.Nodes, event.Node{Label: "Person", Key: fmt.Sprintf("person %07d of a long list of people", i),
+			Properties: map[string]any{"name": fmt.Sprint(i)}})
+	}
+	err = st.Apply(t.Context(), []graph.Op{{PutRecords: big}})
+	require.ErrorIs(t, err, graph.ErrResources)
+	assert.ErrorContains(t, err, "graph.duckdb_memory")
+
+	small := &event.Records{Source: event.NewDocument("few.csv", strings.Repeat("b", 64), 1, 1), Batch: 1, Final: true, Batches: 1,
+		Nodes: []event.Node{{Label: "Person", Key: "ada", Properties: map[string]any{"name": "Ada"}}}}
+	require.NoError(t, st.Apply(t.Context(), []graph.Op{{PutRecords: small}}))
+	stats, err := st.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{"Person": 1, "Document": 1}, stats.Nodes)
+}
