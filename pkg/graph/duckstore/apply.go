@@ -237,7 +237,7 @@ type batch struct {
 	tx     *sql.Tx
 	conn   *sql.Conn // tx's connection, for appenders
 	types  columnTypes
-	temps  map[string]bool // temporary tables made (rowSource)
+	temps  map[string]bool      // temporary tables made (rowSource)
 	docs   map[string]*docState // nil: path never seen
 	chunks map[string]bool      // chunk key -> node exists
 	// digests holds, per chunk key, the digest of the last extraction each
