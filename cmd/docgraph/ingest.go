@@ -157,14 +157,18 @@ func cmdIngest(ctx context.Context, e env, args []string) (err error) {
 	defer stopWaiting()
 	waited := make(chan error, 1)
 	go func() {
-		waited <- tr.wait(waitCtx, func(done, total int) {
+		waited <- tr.wait(waitCtx, func(p ingestProgress) {
+			// The messages show a large spreadsheet's progress, one file
+			// of hundreds of records messages.
+			msgs := fmt.Sprintf("%d messages handled, %d waiting", p.handled, p.waiting)
 			switch {
 			case quiet:
 			case !scanDone.Load():
-				fmt.Fprintf(e.stderr, "ingest: scanning, %d files seen: %d/%d files through the pipeline (%s)%s\n",
-					scanned.Load(), done, total, time.Since(start).Round(time.Second), outages(runners))
+				fmt.Fprintf(e.stderr, "ingest: scanning, %d files seen: %d/%d files through the pipeline (%s): %s%s\n",
+					scanned.Load(), p.done, p.total, time.Since(start).Round(time.Second), msgs, outages(runners))
 			default:
-				fmt.Fprintf(e.stderr, "ingest: %d/%d files through the pipeline (%s)%s\n", done, total, time.Since(start).Round(time.Second), outages(runners))
+				fmt.Fprintf(e.stderr, "ingest: %d/%d files through the pipeline (%s): %s%s\n",
+					p.done, p.total, time.Since(start).Round(time.Second), msgs, outages(runners))
 			}
 		})
 	}()
@@ -550,6 +554,7 @@ type tracker struct {
 	expected    map[string]bool
 	errs        map[string][]string
 	done        int // expected files with nothing outstanding
+	handled     int // messages acked or dead-lettered
 	isSealed    bool
 	changed     chan struct{}
 }
@@ -623,9 +628,13 @@ func (t *tracker) Dropped(cid string) { t.add(cid, -1) }
 func (t *tracker) Finished(o pipeline.Outcome) {
 	switch o.Result {
 	case pipeline.OutcomeAck:
+		t.mu.Lock()
+		t.handled++
+		t.mu.Unlock()
 		t.add(o.CorrelationID, -1)
 	case pipeline.OutcomeTerm:
 		t.mu.Lock()
+		t.handled++
 		t.errs[o.CorrelationID] = append(t.errs[o.CorrelationID], fmt.Sprintf("%s: %v", o.Stage, o.Err))
 		t.mu.Unlock()
 		t.add(o.CorrelationID, -1)
@@ -638,10 +647,29 @@ func (t *tracker) failures(cid string) []string {
 	return t.errs[cid]
 }
 
-func (t *tracker) progress() (done, total int, finished bool) {
+// ingestProgress is what ingest's progress lines say: the files through
+// the pipeline (done) of those published (total), and the messages the
+// stages have handled and have still to handle (waiting: emitted by the
+// files published, not yet acked or dead-lettered).
+type ingestProgress struct{ done, total, handled, waiting int }
+
+func (t *tracker) progress() ingestProgress {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.done, len(t.expected), t.isSealed && t.done == len(t.expected)
+	p := ingestProgress{done: t.done, total: len(t.expected), handled: t.handled}
+	for cid, n := range t.outstanding {
+		if n > 0 && t.expected[cid] {
+			p.waiting += n
+		}
+	}
+	return p
+}
+
+// finished reports whether every file is published and through.
+func (t *tracker) finished() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.isSealed && t.done == len(t.expected)
 }
 
 // progressEvery is the interval of ingest's progress lines.
@@ -649,12 +677,11 @@ var progressEvery = 3 * time.Second
 
 // wait blocks until every expected file is through, printing progress
 // every few seconds.
-func (t *tracker) wait(ctx context.Context, progress func(done, total int)) error {
+func (t *tracker) wait(ctx context.Context, progress func(ingestProgress)) error {
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
 	for {
-		done, total, finished := t.progress()
-		if finished {
+		if t.finished() {
 			return nil
 		}
 		select {
@@ -662,7 +689,7 @@ func (t *tracker) wait(ctx context.Context, progress func(done, total int)) erro
 			return ctx.Err()
 		case <-t.changed:
 		case <-tick.C:
-			progress(done, total)
+			progress(t.progress())
 		}
 	}
 }

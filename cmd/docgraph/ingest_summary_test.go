@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
 // The summary names a file's first skipped rows, once each however often
@@ -84,7 +86,7 @@ func TestIngestShowsProgressWhileScanning(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, scanning, "no progress line during the scan:\n%s", errOut)
-	assert.Regexp(t, `^ingest: scanning, \d+ files seen: \d+/\d+ files through the pipeline \(\d+s\)$`, scanning[0])
+	assert.Regexp(t, `^ingest: scanning, \d+ files seen: \d+/\d+ files through the pipeline \(\d+s\): \d+ messages handled, \d+ waiting$`, scanning[0])
 	stats := mustDocgraph(t, "graph", "stats", "--data", data)
 	assert.Regexp(t, `Document\s+120\b`, stats)
 }
@@ -135,4 +137,27 @@ func TestIngestWatchFlagAndOneFileReconciled(t *testing.T) {
 	mustDocgraph(t, ingestArgs(data, in)...)
 	out := mustDocgraph(t, "reconcile", "--data", data, "--nats.listen", "off", "--watch", in)
 	assert.Contains(t, out, "reconciled 1 file with 1 document: 0 missing")
+}
+
+// The tracker counts the messages handled and those still waiting (emitted
+// for files ingest published, not yet acked or dead-lettered): a large
+// spreadsheet, one file of hundreds of messages, shows its progress.
+func TestTrackerCountsMessages(t *testing.T) {
+	tr := newTracker()
+	tr.Emitted("other") // a file this ingest did not publish
+	tr.expect("big", "teams.csv")
+	for range 3 {
+		tr.Emitted("big") // records messages of the file
+	}
+	tr.Finished(pipeline.Outcome{CorrelationID: "big", Result: pipeline.OutcomeAck}) // the file event
+	tr.Finished(pipeline.Outcome{CorrelationID: "big", Result: pipeline.OutcomeAck})
+	tr.Finished(pipeline.Outcome{CorrelationID: "big", Result: pipeline.OutcomeNak})
+	tr.Finished(pipeline.Outcome{CorrelationID: "big", Stage: "graph-writer", Result: pipeline.OutcomeTerm, Err: errors.New("bad row")})
+	tr.sealed()
+	assert.Equal(t, ingestProgress{done: 0, total: 1, handled: 3, waiting: 1}, tr.progress())
+	assert.False(t, tr.finished())
+	tr.Finished(pipeline.Outcome{CorrelationID: "big", Result: pipeline.OutcomeAck})
+	assert.Equal(t, ingestProgress{done: 1, total: 1, handled: 4}, tr.progress())
+	assert.True(t, tr.finished())
+	assert.Equal(t, []string{"graph-writer: bad row"}, tr.failures("big"))
 }
