@@ -100,7 +100,7 @@ type GraphConfig struct {
 	BatchMedium  int           `yaml:"batch_medium" help:"write batch size from 500 to 5000 pending"`
 	BatchLarge   int           `yaml:"batch_large" help:"write batch size above 5000 pending"`
 	MaxLatency   time.Duration `yaml:"max_latency" help:"a partial batch is written after this long"`
-	MaxRows      int           `yaml:"max_rows" help:"rows (nodes, relationships, mentions) per graph transaction; a larger batch is written in several (0 = the store's default: 10000 on Neo4j, no bound on the embedded graph)"`
+	MaxRows      int           `yaml:"max_rows" help:"rows (nodes, relationships, mentions) per graph transaction; a larger batch is written in several (0 = the store's default: 10000 on Neo4j, 20000 on the embedded graph)"`
 	DuckDBMemory string        `yaml:"duckdb_memory" help:"memory cap of the embedded graph (DuckDB), e.g. 256MB"`
 }
 
@@ -212,12 +212,22 @@ func Default() Config {
 // larger transactions cost Neo4j more per row.
 const Neo4jMaxRows = 10_000
 
+// EmbeddedMaxRows is the default bound of rows per transaction of the
+// embedded graph: a batch of 256 records messages (128,000 spreadsheet
+// rows) held about 500 MB of pending writes in Go, and its transaction
+// could outgrow graph.duckdb_memory. Batches of document chunks are
+// smaller.
+const EmbeddedMaxRows = 20_000
+
 // GraphMaxRows resolves graph.max_rows 0 to the store's default.
 func (c Config) GraphMaxRows() int {
-	if c.Graph.MaxRows == 0 && c.GraphStore() == "neo4j" {
+	switch {
+	case c.Graph.MaxRows != 0:
+		return c.Graph.MaxRows
+	case c.GraphStore() == "neo4j":
 		return Neo4jMaxRows
 	}
-	return c.Graph.MaxRows
+	return EmbeddedMaxRows
 }
 
 // GraphStore resolves "auto".

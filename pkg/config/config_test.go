@@ -253,7 +253,7 @@ func TestPathsCoverEveryField(t *testing.T) {
 
 func TestGraphMaxRows(t *testing.T) {
 	cfg := config.Default()
-	assert.Equal(t, 0, cfg.GraphMaxRows(), "no bound on the embedded graph")
+	assert.Equal(t, config.EmbeddedMaxRows, cfg.GraphMaxRows())
 	cfg.Neo4j.URI = "bolt://127.0.0.1:7687"
 	assert.Equal(t, config.Neo4jMaxRows, cfg.GraphMaxRows())
 	cfg.Graph.MaxRows = 500
