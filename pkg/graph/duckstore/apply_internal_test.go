@@ -1,6 +1,7 @@
 package duckstore
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"testing"
@@ -115,4 +116,29 @@ func TestNoTemporaryTableOutlivesApply(t *testing.T) {
 	st, err := s.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, int64(3*rowsPerStatement), st.Relationships["MEMBER_OF"], "the new version's relationships stay")
+}
+
+// Owners share the key sets of what their withdrawn rows gave: a large
+// withdrawal holds one small set per distinct list of keys, and union and
+// without never change a set another owner holds.
+func TestKeySetsAreShared(t *testing.T) {
+	var m map[nodeID]keySet
+	keys := sql.NullString{String: `["role","name"]`, Valid: true}
+	require.NoError(t, addKeys(&m, nodeID{"Person", "a"}, keys))
+	require.NoError(t, addKeys(&m, nodeID{"Person", "b"}, keys))
+	require.NoError(t, addKeys(&m, nodeID{"Person", "b"}, sql.NullString{String: `["name"]`, Valid: true}))
+	assert.Equal(t, keySet{"name", "role"}, m[nodeID{"Person", "a"}])
+	assert.Same(t, &m[nodeID{"Person", "a"}][0], &m[nodeID{"Person", "b"}][0], "one set for both")
+
+	require.NoError(t, addKeys(&m, nodeID{"Person", "b"}, sql.NullString{String: `["title"]`, Valid: true}))
+	dropKeys(m, nodeID{"Person", "a"}, map[string]any{"name": "A", "role": nil})
+	assert.Equal(t, keySet{"name", "role", "title"}, m[nodeID{"Person", "b"}])
+	assert.Equal(t, keySet{"role"}, m[nodeID{"Person", "a"}], "a nil value gives nothing")
+	dropKeys(m, nodeID{"Person", "a"}, map[string]any{"role": "x"})
+	assert.NotContains(t, m, nodeID{"Person", "a"})
+
+	require.NoError(t, addKeys(&m, nodeID{"Person", "c"}, sql.NullString{String: `[]`, Valid: true}))
+	require.NoError(t, addKeys(&m, nodeID{"Person", "c"}, sql.NullString{}))
+	assert.NotContains(t, m, nodeID{"Person", "c"})
+	assert.ErrorContains(t, addKeys(&m, nodeID{"Person", "c"}, sql.NullString{String: `{`, Valid: true}), "given properties")
 }

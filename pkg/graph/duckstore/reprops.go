@@ -53,8 +53,12 @@ type keySet []string
 
 func (k keySet) has(key string) bool { return slices.Contains(k, key) }
 
-// union returns the keys of k and o: k itself when o adds none.
+// union returns the keys of k and o: k itself when o adds none, o itself
+// when k has none (so owners share a set).
 func (k keySet) union(o keySet) keySet {
+	if len(k) == 0 {
+		return o
+	}
 	var add []string
 	for _, x := range o {
 		if !k.has(x) {
