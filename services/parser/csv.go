@@ -900,6 +900,26 @@ func splitCSVRecord(raw []byte, delim, quote, esc byte) []string {
 	return append(fields, string(cur))
 }
 
+// unquoteResumed reads the text between the first and the last quote of
+// a field whose quoting resumed after spaces ("a" "b"; the escape is the
+// quote) as DuckDB does: pairs of quotes, taken from the left, are one
+// quote each, and a quote left alone is dropped. So "" "" "" reads ` " `:
+// the middle pair is a quote, not an empty quoted section.
+func unquoteResumed(s string, quote byte) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != quote {
+			b = append(b, s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == quote {
+			b = append(b, quote)
+			i++
+		}
+	}
+	return string(b)
+}
+
 // splitCSVCells splits one accepted record into cells (as
 // splitCSVRecord), filling cells up to its length, and returns the number
 // of fields. Empty fields past len(cells) are not counted when every
@@ -937,7 +957,7 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 			start := i + 1
 			j := start
 			var cur []byte
-			copied := false
+			copied, resumed := false, false
 			for j < len(line) {
 				c := line[j]
 				if c == esc && esc != quote && j+1 == len(line) {
@@ -977,7 +997,7 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 							cur, copied = append(cur, line[start:j]...), true
 						}
 						cur = append(cur, line[j+1:m]...)
-						j = m + 1
+						j, resumed = m+1, true
 						continue
 					}
 					break
@@ -988,9 +1008,12 @@ func splitCSVCells(raw []byte, delim, quote, esc byte, cells []string) int {
 				j++
 			}
 			var v string
-			if copied {
+			switch {
+			case resumed && j < len(line):
+				v = unquoteResumed(line[start:j], quote)
+			case copied:
 				v = string(cur)
-			} else {
+			default:
 				v = line[start:min(j, len(line))]
 			}
 			j++ // the closing quote

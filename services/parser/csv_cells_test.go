@@ -243,6 +243,9 @@ func FuzzSplitCSVCellsMatchesDuckDB(f *testing.F) {
 	f.Add([]byte("a;b;c\r\n\"x\\\"y\";\"p\\\\q\";\r\n"), byte(1))
 	f.Add([]byte("a\tb\tc\n'x\ty'\t'it''s'\t\n"), byte(2))
 	f.Add([]byte("a|b|c\n\"x\ny\"|2|3,\n"), byte(3))
+	// Quoting that resumes after spaces: DuckDB pairs the quotes between
+	// the field's first and last from the left.
+	f.Add([]byte("\"\" \"\" \"\",,\n\"a\" \"b\"\"c\" \"d\",\"a\"\"b\" \"c\",\"a\" \"\"\n"), byte(0))
 	db, err := sql.Open("duckdb", "")
 	require.NoError(f, err)
 	f.Cleanup(func() { db.Close() })
