@@ -1295,11 +1295,16 @@ func (w *writer) collect(ctx context.Context) error {
 // classify marks failures to reach Neo4j (connection errors, transient
 // errors that outlasted the driver's retries, timeouts) and failures of
 // the database itself (see isDatabaseFailure) as graph.ErrUnavailable, so
-// the writer waits for Neo4j instead of dead-lettering; anything else is a
-// problem with the data.
+// the writer waits for Neo4j instead of dead-lettering; a transaction over
+// Neo4j's memory limits as graph.ErrResources, so the writer tries it in
+// smaller batches and then retries it alone a few times; anything else is
+// a problem with the data.
 func classify(err error) error {
 	if err == nil {
 		return nil
+	}
+	if isMemoryLimit(err) {
+		return fmt.Errorf("%w (Neo4j's transaction memory limit is too small for this write): %w", graph.ErrResources, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || isDatabaseFailure(err) {
 		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
@@ -1311,6 +1316,20 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// memoryLimitErrors are the codes of Neo4j refusing a transaction more
+// memory than its limits allow (db.memory.transaction.max,
+// dbms.memory.transaction.total.max). They are transient errors, but the
+// same write fails the same way again: held as an outage, the graph writer
+// would wait for it, and every other file behind it, for good.
+var memoryLimitErrors = []string{"Neo.TransientError.General.MemoryPoolOutOfMemoryError", "Neo.TransientError.General.TransactionMemoryLimit"}
+
+// isMemoryLimit reports whether err is Neo4j refusing a transaction more
+// memory. The driver's TransactionExecutionLimit keeps its last error only
+// in its text.
+func isMemoryLimit(err error) bool {
+	return slices.ContainsFunc(memoryLimitErrors, func(code string) bool { return strings.Contains(err.Error(), code) })
 }
 
 // classifyWrite is classify for writes, which also count as unavailable the

@@ -70,3 +70,20 @@ func TestIsLoginRefused(t *testing.T) {
 		})
 	}
 }
+
+// A transaction over Neo4j's memory limits is graph.ErrResources, not an
+// outage: the same write would fail again, and held as an outage it would
+// stop the graph writer for good. Also when the driver's retries ran out
+// and its TransactionExecutionLimit carries the error in its text only.
+func TestClassifyMemoryLimit(t *testing.T) {
+	oom := &neo4j.Neo4jError{Code: "Neo.TransientError.General.MemoryPoolOutOfMemoryError",
+		Msg: "The allocation of an extra 2.0 MiB would use more than the limit 716.8 MiB."}
+	limit := &neo4j.TransactionExecutionLimit{Cause: "timeout (exceeded max retry time: 5s)", Errors: []error{oom}}
+	for _, give := range []error{oom, limit, fmt.Errorf("apply 5 ops to neo4j bolt://x: %w", limit)} {
+		err := classifyWrite(give)
+		assert.ErrorIs(t, err, graph.ErrResources, "%v", err)
+		assert.NotErrorIs(t, err, graph.ErrUnavailable, "%v", err)
+		assert.ErrorContains(t, err, "transaction memory limit")
+		assert.ErrorContains(t, err, "MemoryPoolOutOfMemoryError")
+	}
+}
