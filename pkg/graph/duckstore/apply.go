@@ -88,6 +88,12 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 // is plain text).
 var memoryErrors = []string{"Out of Memory Error", "failed to allocate data of size", "failed to pin block of size"}
 
+// says reports whether err's text holds one of texts: DuckDB reports some
+// failures in whichever error type the failing call has, or as plain text.
+func says(err error, texts []string) bool {
+	return slices.ContainsFunc(texts, func(t string) bool { return strings.Contains(err.Error(), t) })
+}
+
 // resourceErr marks DuckDB's out-of-memory errors graph.ErrResources,
 // naming the setting that bounds the graph's memory.
 func resourceErr(err error) error {
@@ -96,7 +102,7 @@ func resourceErr(err error) error {
 	}
 	var de *duckdb.Error
 	if (errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory) ||
-		slices.ContainsFunc(memoryErrors, func(s string) bool { return strings.Contains(err.Error(), s) }) {
+		says(err, memoryErrors) {
 		return fmt.Errorf("%w (the graph's memory limit, graph.duckdb_memory, is too small for this write): %w", graph.ErrResources, err)
 	}
 	return err
@@ -138,7 +144,7 @@ func storageErr(err error) error {
 	}
 	var de *duckdb.Error
 	if disk.Full(err) || (errors.As(err, &de) && (de.Type == duckdb.ErrorTypeIO || de.Type == duckdb.ErrorTypePermission || de.Type == duckdb.ErrorTypeFatal)) ||
-		slices.ContainsFunc(storageErrors, func(s string) bool { return strings.Contains(err.Error(), s) }) {
+		says(err, storageErrors) {
 		return fmt.Errorf("%w: %w", graph.ErrUnavailable, err)
 	}
 	return err
