@@ -34,19 +34,16 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 	start := time.Now()
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
-	attempts := 0
-	mergeOnly := false
-	write := func(tx neo4j.ManagedTransaction) (any, error) {
-		attempts++
-		if attempts > 1 {
-			s.m.retries.Inc()
-		}
-		w := &writer{tx: tx, mergeOnly: mergeOnly}
+	if err := s.prewithdraw(ctx, sess, plans); err != nil {
+		s.m.duration.Observe(time.Since(start).Seconds())
+		return classifyWrite(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
+	}
+	err = s.execute(ctx, sess, func(ctx context.Context, w *writer) error {
 		for i := 0; i < len(plans); {
 			if n := recordsRun(plans[i:]); n > 0 {
 				run := plans[i : i+n]
 				if err := w.applyRecords(ctx, run); err != nil {
-					return nil, fmt.Errorf("ops %d-%d (records of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+					return fmt.Errorf("ops %d-%d (records of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
 				}
 				i += n
 				continue
@@ -54,7 +51,7 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 			if n := deleteRun(plans[i:]); n > 1 {
 				run := plans[i : i+n]
 				if err := w.applyDeletes(ctx, run); err != nil {
-					return nil, fmt.Errorf("ops %d-%d (deletions of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+					return fmt.Errorf("ops %d-%d (deletions of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
 				}
 				i += n
 				continue
@@ -62,41 +59,55 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 			if n := chunkRun(plans[i:]); n > 1 {
 				run := plans[i : i+n]
 				if err := w.applyChunks(ctx, run); err != nil {
-					return nil, fmt.Errorf("ops %d-%d (chunks of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+					return fmt.Errorf("ops %d-%d (chunks of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
 				}
 				i += n
 				continue
 			}
 			if err := w.apply(ctx, plans[i]); err != nil {
-				return nil, fmt.Errorf("op %d (%s): %w", plans[i].opIndex, plans[i].path, err)
+				return fmt.Errorf("op %d (%s): %w", plans[i].opIndex, plans[i].path, err)
 			}
 			i++
 		}
-		return nil, nil
-	}
-	_, err = sess.ExecuteWrite(ctx, write)
-	// Races with other writers: a concurrent transaction created a node
-	// this one was creating (write again, finding every node by MERGE),
-	// gave a node this one was deleting a relationship (see qCollect), or
-	// deleted a node this one found (its garbage collection), or another
-	// writer (a graph writer replica) took the same locks in
-	// another order and the driver's retries ran out on it. Neo4j
-	// answers, so write again rather than report it down, which would
-	// pause every replica's consumer as for an outage.
-	for n := 0; n < raceRetries && ctx.Err() == nil; n++ {
-		if isUniquenessRace(err) {
-			mergeOnly = true
-		} else if !isDeleteRace(err) && !isDeletedMeanwhile(err) && !isDeadlock(err) {
-			break
-		}
-		_, err = sess.ExecuteWrite(ctx, write)
-	}
+		return nil
+	})
 	s.m.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return classifyWrite(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
 	}
 	s.m.batchSize.Observe(float64(items))
 	return nil
+}
+
+// execute runs write in a managed write transaction of sess. The driver
+// runs it again after a transient error; execute runs it again after a
+// race with another writer: a concurrent transaction created a node this
+// one was creating (write again, finding every node by MERGE), gave a node
+// this one was deleting a relationship (see qCollect), or deleted a node
+// this one found (its garbage collection), or another writer (a graph
+// writer replica) took the same locks in another order and the driver's
+// retries ran out on it. Neo4j answers, so write again rather than report
+// it down, which would pause every replica's consumer as for an outage.
+func (s *Store) execute(ctx context.Context, sess neo4j.SessionWithContext, write func(context.Context, *writer) error) error {
+	attempts := 0
+	mergeOnly := false
+	tx := func(tx neo4j.ManagedTransaction) (any, error) {
+		attempts++
+		if attempts > 1 {
+			s.m.retries.Inc()
+		}
+		return nil, write(ctx, &writer{tx: tx, mergeOnly: mergeOnly})
+	}
+	_, err := sess.ExecuteWrite(ctx, tx)
+	for n := 0; n < raceRetries && ctx.Err() == nil; n++ {
+		if isUniquenessRace(err) {
+			mergeOnly = true
+		} else if !isDeleteRace(err) && !isDeletedMeanwhile(err) && !isDeadlock(err) {
+			break
+		}
+		_, err = sess.ExecuteWrite(ctx, tx)
+	}
+	return err
 }
 
 // Cypher for the bookkeeping. Labels and types of the schema are the only
@@ -252,9 +263,19 @@ const (
 // given properties (propGiven) and returned with those left (rel), for
 // regive.
 func qWithdrawRels(cond string) string {
+	return qWithdrawRelsFrom(cond, "")
+}
+
+// qWithdrawRelsFrom is qWithdrawRels for the relationships whose start
+// node matches from (of a, e.g. "elementId(a) IN $nodes"), or all if from
+// is "".
+func qWithdrawRelsFrom(cond, from string) string {
+	if from != "" {
+		from = " AND " + from
+	}
 	return `MATCH (s:_Source) WHERE ` + cond + `
 MATCH (s)-[:_SUPPORTS]->(a)-[r]->(b)
-WHERE s.sid IN r.` + propSupport + `
+WHERE s.sid IN r.` + propSupport + from + `
 WITH a, b, r, collect(s.sid) AS gone, collect(s.key + '\u0000') AS prefixes
 ` + lockRel + `
 WITH a, b, r, gone, [e IN coalesce(r.` + propGiven + `, []) WHERE any(p IN prefixes WHERE e STARTS WITH p)] AS taken

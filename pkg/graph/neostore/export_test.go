@@ -22,6 +22,15 @@ func SetMaxDeletePaths(n int) int {
 	return old
 }
 
+// SetMaxWithdrawSupports sets the supports one transaction withdraws from
+// earlier versions and the function run after each such transaction, and
+// returns a function that restores both.
+func SetMaxWithdrawSupports(n int, after func()) (restore func()) {
+	oldN, oldAfter := maxWithdrawSupports, afterWithdrawPart
+	maxWithdrawSupports, afterWithdrawPart = n, after
+	return func() { maxWithdrawSupports, afterWithdrawPart = oldN, oldAfter }
+}
+
 // CreateSchema runs schema statements as Setup does.
 func (s *Store) CreateSchema(ctx context.Context, stmts ...string) (err error) {
 	sess := s.session(ctx, neo4j.AccessModeWrite)

@@ -12,6 +12,8 @@ type metrics struct {
 	batchSize prometheus.Histogram
 	duration  prometheus.Histogram
 	retries   prometheus.Counter
+	// withdrawParts counts the transactions of prewithdraw.
+	withdrawParts prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -34,6 +36,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "docgraph", Subsystem: "graph", Name: "retried_transactions_total",
 			Help: "Write transactions run again after a transient error.",
 		}),
+		withdrawParts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "docgraph", Subsystem: "graph", Name: "withdrawal_parts_total",
+			Help: "Transactions that withdrew part of the earlier versions a write replaces (a large spreadsheet's, re-saved or deleted) before the write's own.",
+		}),
 	}
 	var err error
 	if m.sessions, err = register(reg, m.sessions); err != nil {
@@ -46,6 +52,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.retries, err = register(reg, m.retries); err != nil {
+		return nil, err
+	}
+	if m.withdrawParts, err = register(reg, m.withdrawParts); err != nil {
 		return nil, err
 	}
 	return m, nil
