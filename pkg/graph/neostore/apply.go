@@ -18,7 +18,9 @@ import (
 // Apply commits ops in order in one managed write transaction. The driver
 // runs the transaction again after a transient error (deadlock, leader
 // switch, lost connection), which is safe because every op is idempotent
-// and the failed attempt was rolled back.
+// and the failed attempt was rolled back. Earlier versions too large to
+// withdraw in that transaction are withdrawn before it, in parts (see
+// prewithdraw).
 func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 	if len(ops) == 0 {
 		return nil
