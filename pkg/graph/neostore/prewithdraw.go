@@ -52,11 +52,15 @@ func (s *Store) prewithdraw(ctx context.Context, sess neo4j.SessionWithContext, 
 	if err != nil || len(large) == 0 {
 		return err
 	}
+	done := map[string]bool{}
 	for _, p := range plans {
 		cond, params := replaced(p)
-		if cond == "" || !large[p.path] {
+		// The chunks of one version of a path replace the same sources.
+		once := fmt.Sprint(p.path, "\x00", p.version, "\x00", p.sha, "\x00", cond)
+		if cond == "" || !large[p.path] || done[once] {
 			continue
 		}
+		done[once] = true
 		for {
 			more := false
 			err := s.execute(ctx, sess, func(ctx context.Context, w *writer) error {
