@@ -80,7 +80,10 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 			err = errors.Join(err, rerr)
 		}
 	}
-	return resourceErr(storageErr(err))
+	if err == nil {
+		s.watchIndexMemory(ctx)
+	}
+	return s.resourceErr(ctx, storageErr(err))
 }
 
 // memoryErrors are what DuckDB says when a write needs more memory than
@@ -95,17 +98,22 @@ func says(err error, texts []string) bool {
 }
 
 // resourceErr marks DuckDB's out-of-memory errors graph.ErrResources,
-// naming the setting that bounds the graph's memory.
-func resourceErr(err error) error {
+// naming the setting that bounds the graph's memory, and, when the
+// graph's indexes hold most of it, saying so: then every write fails
+// alike, however small, until the limit is raised.
+func (s *Store) resourceErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	var de *duckdb.Error
-	if (errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory) ||
-		says(err, memoryErrors) {
-		return fmt.Errorf("%w (the graph's memory limit, graph.duckdb_memory, is too small for this write): %w", graph.ErrResources, err)
+	if !(errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory) && !says(err, memoryErrors) {
+		return err
 	}
-	return err
+	why := "is too small for this write"
+	if idx, ierr := s.indexMemory(ctx); ierr == nil && s.memLimit > 0 && idx >= s.memLimit/2 {
+		why = "is mostly held by the graph's indexes, " + indexShare(idx, s.memLimit) + ": " + outgrown
+	}
+	return fmt.Errorf("%w (the graph's memory limit, graph.duckdb_memory, %s): %w", graph.ErrResources, why, err)
 }
 
 // renewConn replaces Apply's connection when database/sql has closed it:

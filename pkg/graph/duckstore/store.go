@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -95,6 +96,12 @@ type Store struct {
 	// replayed is set when the last connect found a write-ahead log to
 	// replay, until the index on mentions is built again (see rebuildIndex).
 	replayed bool
+
+	// memLimit is the memory limit in bytes (0: DuckDB's default);
+	// indexChecked and indexWarned are watchIndexMemory's, guarded by mu.
+	memLimit     int64
+	indexChecked time.Time
+	indexWarned  bool
 }
 
 var _ graph.Store = (*Store)(nil)
@@ -112,17 +119,27 @@ const maxCheckpointThreshold = 64 << 20
 // checkpointThreshold returns the checkpoint threshold in bytes for a
 // memory limit already validated ("" for DuckDB's default).
 func checkpointThreshold(memoryLimit string) int64 {
+	n := sizeBytes(memoryLimit)
+	if n == 0 {
+		return maxCheckpointThreshold
+	}
+	return max(1<<20, min(maxCheckpointThreshold, n/4))
+}
+
+// sizeBytes returns the bytes of a memory limit already validated, or 0
+// for "" (DuckDB's default).
+func sizeBytes(memoryLimit string) int64 {
 	m := memoryLimitRE.FindStringSubmatch(memoryLimit)
 	if m == nil {
-		return maxCheckpointThreshold
+		return 0
 	}
 	num, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(memoryLimit, m[2])), 64)
 	if err != nil {
-		return maxCheckpointThreshold
+		return 0
 	}
 	unit := map[string]float64{"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
 		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
-	return max(1<<20, min(maxCheckpointThreshold, int64(num*unit/4)))
+	return int64(num * unit)
 }
 
 var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
@@ -160,6 +177,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.MemoryLimit != "" {
 		s.settings = append(s.settings, "SET memory_limit = '"+cfg.MemoryLimit+"'") // validated above
+		s.memLimit = sizeBytes(cfg.MemoryLimit)
 	}
 	var err error
 	if s.types, err = newColumnTypes(); err != nil {

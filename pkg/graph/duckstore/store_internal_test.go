@@ -1,8 +1,13 @@
 package duckstore
 
 import (
+	"bytes"
 	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -134,4 +139,60 @@ func execOn(t *testing.T, path, stmt string) {
 	_, err = db.Exec(stmt)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
+}
+
+// A graph whose indexes outgrow the memory limit is reported: a warning
+// once they hold most of it, and, when writes fail, an error that says the
+// indexes hold the memory (not that the write was too large). The limit
+// the store compares with is made small: filling a real one with indexes
+// takes millions of rows.
+func TestIndexesOutgrowTheMemoryLimit(t *testing.T) {
+	old := indexCheckEvery
+	indexCheckEvery = 0
+	t.Cleanup(func() { indexCheckEvery = old })
+	var logs bytes.Buffer
+	st, err := Open(t.Context(), Config{Path: filepath.Join(t.TempDir(), "graph.duckdb"), Labels: []string{"Person"},
+		MemoryLimit: "256MB", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	require.NoError(t, st.Setup(t.Context()))
+	write := func(b int) error {
+		r := &event.Records{Source: event.NewDocument(fmt.Sprintf("people-%03d.csv", b), strings.Repeat("a", 64), 1, 1), Batch: 1, Final: true, Batches: 1}
+		for i := range 1000 {
+			r.Nodes = append(r.Nodes, event.Node{Label: "Person", Key: fmt.Sprintf("person %d-%d", b, i)})
+		}
+		return st.Apply(t.Context(), []graph.Op{{PutRecords: r}})
+	}
+	oom := errors.New("Failed to append: failed to pin block of size 256.0 KiB (243.9 MiB/244.1 MiB used)")
+
+	require.NoError(t, write(0))
+	idx, err := st.indexMemory(t.Context())
+	require.NoError(t, err)
+	require.Positive(t, idx)
+	assert.Empty(t, logs.String(), "indexes far below the limit")
+	got := st.resourceErr(t.Context(), oom)
+	require.ErrorIs(t, got, graph.ErrResources)
+	assert.ErrorContains(t, got, "graph.duckdb_memory, is too small for this write")
+
+	st.memLimit = idx * 5 / 4 // the indexes hold 80% of it
+	require.NoError(t, write(1))
+	require.NoError(t, write(2))
+	assert.Equal(t, 1, strings.Count(logs.String(), "the graph's indexes fill its memory limit"), "warned once: %s", logs.String())
+	assert.Contains(t, logs.String(), "move the graph to Neo4j")
+	got = st.resourceErr(t.Context(), oom)
+	require.ErrorIs(t, got, graph.ErrResources)
+	assert.ErrorContains(t, got, "is mostly held by the graph's indexes")
+	assert.ErrorContains(t, got, "raise graph.duckdb_memory")
+	assert.NotContains(t, got.Error(), "too small for this write")
+
+	st.memLimit = idx * 100 // shrunk again below the share: a later crossing warns again
+	require.NoError(t, write(3))
+	idx, err = st.indexMemory(t.Context())
+	require.NoError(t, err)
+	st.memLimit = idx
+	require.NoError(t, write(4))
+	assert.Equal(t, 2, strings.Count(logs.String(), "the graph's indexes fill its memory limit"))
+	assert.NoError(t, st.resourceErr(t.Context(), nil))
+	plain := errors.New("constraint violated")
+	assert.Equal(t, plain, st.resourceErr(t.Context(), plain))
 }
