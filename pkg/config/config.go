@@ -101,7 +101,7 @@ type GraphConfig struct {
 	BatchLarge   int           `yaml:"batch_large" help:"write batch size above 5000 pending"`
 	MaxLatency   time.Duration `yaml:"max_latency" help:"a partial batch is written after this long"`
 	MaxRows      int           `yaml:"max_rows" help:"rows (nodes, relationships, mentions) per graph transaction; a larger batch is written in several (0 = the store's default: 10000 on Neo4j, 20000 on the embedded graph)"`
-	DuckDBMemory string        `yaml:"duckdb_memory" help:"memory cap of the embedded graph (DuckDB), e.g. 256MB"`
+	DuckDBMemory string        `yaml:"duckdb_memory" help:"memory cap of the embedded graph (DuckDB), e.g. 2GB; auto = a quarter of the machine's memory (or of its cgroup limit), 256MiB to 16GiB. The graph's key indexes stay in it, so it bounds the graph's size: about 50 bytes per node, relationship and support row"`
 }
 
 // Neo4jConfig says how to reach Neo4j.
@@ -190,7 +190,7 @@ func Default() Config {
 		NATS:    NATSConfig{Listen: "127.0.0.1:4222", PubAckTimeout: 5 * time.Second},
 		Streams: StreamsConfig{Replicas: 1, MaxAge: 7 * 24 * time.Hour, Duplicates: 10 * time.Minute, DataDuplicates: 2 * time.Minute},
 		Graph: GraphConfig{Store: "auto", BatchSmall: 256, BatchMedium: 1024, BatchLarge: 4096,
-			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "256MB"},
+			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "auto"},
 		Neo4j:  Neo4jConfig{User: "neo4j"},
 		Parser: ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, BatchRows: 500, ReadTimeout: 30 * time.Second},
 		Extractor: ExtractorConfig{Kind: "rules", RefreshDelay: 500 * time.Millisecond, LLM: LLMConfig{
