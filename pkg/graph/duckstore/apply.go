@@ -72,7 +72,7 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 	err := s.rebuildIndex(ctx)
 	if err != nil {
 		err = fmt.Errorf("graph apply: %w", err)
-	} else {
+	} else if err = s.prewithdraw(ctx, valid); err == nil {
 		err = s.apply(ctx, valid)
 	}
 	if invalidated(err) {
