@@ -2,7 +2,6 @@ package neostore_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -10,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/graph/duckstore"
 	"github.com/docgraph/docgraph/pkg/graph/graphtest"
@@ -36,39 +34,7 @@ func TestLargeWithdrawalInParts(t *testing.T) {
 	require.NoError(t, s.Setup(t.Context()))
 	parts := func() float64 { return metrictest.Counter(t, reg, "docgraph_graph_withdrawal_parts_total") }
 
-	ref := func(l, k string) graph.NodeRef { return graph.NodeRef{Label: l, Key: k} }
-	version := func(v uint64, rows func(batch, i int) (person, team, role string)) []graph.Op {
-		d := event.NewDocument("data/teams.csv", fmt.Sprintf("sha-%d", v), 100, v)
-		var ops []graph.Op
-		for b := range 4 {
-			r := &event.Records{Source: d, Batch: b, Final: b == 3}
-			for i := range 3 {
-				person, team, role := rows(b, i)
-				r.Nodes = append(r.Nodes,
-					graph.Node{Label: "Person", Key: person, Properties: map[string]any{"name": "Name of " + person, "role": role}},
-					graph.Node{Label: "Team", Key: team})
-				r.Relationships = append(r.Relationships, graph.Relationship{Type: "MEMBER_OF",
-					From: ref("Person", person), To: ref("Team", team), Properties: map[string]any{"role": role}})
-			}
-			ops = append(ops, graph.Op{PutRecords: r})
-		}
-		return ops
-	}
-	v1 := version(1, func(b, i int) (string, string, string) {
-		return fmt.Sprintf("p%d-%d", b, i), fmt.Sprintf("t%d", i), "engineer"
-	})
-	// The second version keeps half the people, with another role, and
-	// names others; team t2 only the first named.
-	v2 := version(2, func(b, i int) (string, string, string) {
-		if b%2 == 0 {
-			return fmt.Sprintf("p%d-%d", b, i), fmt.Sprintf("t%d", i%2), "lead"
-		}
-		return fmt.Sprintf("q%d-%d", b, i), "t0", "analyst"
-	})
-	notes := event.NewDocument("notes/a.md", "n1", 10, 1)
-	mention := graph.Op{PutChunk: &event.Extraction{Chunk: event.Chunk{Document: notes, Index: 0, Total: 1, Text: "p1-1 is in t2."},
-		Mentions: []graph.Node{{Label: "Person", Key: "p1-1"}, {Label: "Team", Key: "t2"}}}}
-	del := graph.Op{DeleteDocument: &event.DocumentDeleted{Path: "data/teams.csv", Version: 3}}
+	v1, v2, mention, del := graphtest.Resave()
 
 	emb, err := duckstore.Open(t.Context(), duckstore.Config{Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes()})
 	require.NoError(t, err)
