@@ -31,10 +31,14 @@ var afterWithdrawPart func()
 // the path's new version beside what is left of the old one, as it does
 // while a spreadsheet's batches arrive. It is called with s.mu held.
 func (s *Store) prewithdraw(ctx context.Context, ops []op) error {
+	large, err := s.largePaths(ctx, ops)
+	if err != nil || len(large) == 0 {
+		return err
+	}
 	done := map[string]bool{}
 	for i, o := range ops {
 		where, args := replaced(o)
-		if where == "" || done[o.doc.Path+"\x00"+where] {
+		if where == "" || !large[o.doc.Path] || done[o.doc.Path+"\x00"+where] {
 			continue
 		}
 		done[o.doc.Path+"\x00"+where] = true
@@ -52,6 +56,42 @@ func (s *Store) prewithdraw(ctx context.Context, ops []op) error {
 		}
 	}
 	return nil
+}
+
+// largePaths returns the paths of ops that withdraw (see replaced) with
+// more than maxWithdrawRows support rows, with one statement: only those
+// can need prewithdraw's transactions, which count exactly. A folder
+// removed is a batch of thousands of deletions.
+func (s *Store) largePaths(ctx context.Context, ops []op) (map[string]bool, error) {
+	seen := map[string]bool{}
+	var paths []any
+	for _, o := range ops {
+		if where, _ := replaced(o); where != "" && !seen[o.doc.Path] {
+			seen[o.doc.Path] = true
+			paths = append(paths, o.doc.Path)
+		}
+	}
+	large := map[string]bool{}
+	err := inChunks(paths, func(part []any) error {
+		rows, err := s.wconn.QueryContext(ctx, "SELECT path FROM support WHERE path IN ("+placeholders(len(part), 1)+
+			") GROUP BY path HAVING count(*) > "+strconv.Itoa(maxWithdrawRows), part...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				return err
+			}
+			large[p] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("graph apply: count the support of earlier versions: %w", err)
+	}
+	return large, nil
 }
 
 // replaced returns which support rows op o withdraws when it is written
