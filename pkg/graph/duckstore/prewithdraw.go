@@ -158,5 +158,6 @@ func (s *Store) withdrawPart(ctx context.Context, o op, where string, args []any
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("commit: %w", err)
 	}
+	s.log.Info("earlier version withdrawn in part", "path", o.doc.Path, "rows", maxWithdrawRows, "rows_left", n-int64(maxWithdrawRows))
 	return true, nil
 }
