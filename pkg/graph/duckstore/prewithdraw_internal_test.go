@@ -1,7 +1,9 @@
 package duckstore
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,8 +31,10 @@ func TestConformanceWithdrawingInParts(t *testing.T) {
 // the rest. The graph after the re-save and after the deletion is the one
 // writing without parts gives.
 func TestLargeWithdrawalInParts(t *testing.T) {
+	var logs bytes.Buffer
 	open := func() *Store {
-		st, err := Open(t.Context(), Config{Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes()})
+		st, err := Open(t.Context(), Config{Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes(),
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, st.Close()) })
 		require.NoError(t, st.Setup(t.Context()))
@@ -87,6 +91,7 @@ func TestLargeWithdrawalInParts(t *testing.T) {
 	require.ErrorIs(t, s.Apply(ctx, v2[3:]), context.Canceled)
 	assert.Equal(t, 1, parts)
 	assert.Equal(t, int64(17), supports("sha-1"), "the part withdrawn stays withdrawn")
+	assert.Contains(t, logs.String(), `msg="earlier version withdrawn in part" path=data/teams.csv rows=10 rows_left=17`)
 
 	SetMaxWithdrawRows(10, count)
 	require.NoError(t, s.Apply(t.Context(), v2[3:]))
