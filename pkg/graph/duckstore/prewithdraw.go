@@ -38,10 +38,11 @@ func (s *Store) prewithdraw(ctx context.Context, ops []op) error {
 	done := map[string]bool{}
 	for i, o := range ops {
 		where, args := replaced(o)
-		if where == "" || !large[o.doc.Path] || done[o.doc.Path+"\x00"+where] {
+		once := fmt.Sprint(o.doc.Path, "\x00", o.doc.SHA256, "\x00", where)
+		if where == "" || !large[o.doc.Path] || done[once] {
 			continue
 		}
-		done[o.doc.Path+"\x00"+where] = true
+		done[once] = true
 		for {
 			more, err := s.withdrawPart(ctx, o, where, args)
 			if err != nil {
