@@ -89,7 +89,8 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 // memoryErrors are what DuckDB says when a write needs more memory than
 // its limit leaves, in whichever error type it reports it (an appender's
 // is plain text).
-var memoryErrors = []string{"Out of Memory Error", "failed to allocate data of size", "failed to pin block of size"}
+var memoryErrors = []string{"Out of Memory Error", "failed to allocate data of size", "failed to pin block of size",
+	"could not allocate block of size"}
 
 // says reports whether err's text holds one of texts: DuckDB reports some
 // failures in whichever error type the failing call has, or as plain text.

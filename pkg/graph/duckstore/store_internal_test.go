@@ -193,6 +193,14 @@ func TestIndexesOutgrowTheMemoryLimit(t *testing.T) {
 	require.NoError(t, write(4))
 	assert.Equal(t, 2, strings.Count(logs.String(), "the graph's indexes fill its memory limit"))
 	assert.NoError(t, st.resourceErr(t.Context(), nil))
+	// What DuckDB's buffer manager says, in an appender's plain text.
+	for _, text := range []string{
+		"Failed to append: could not allocate block of size 256.0 KiB (244.0 MiB/244.1 MiB used)",
+		"failed to allocate data of size 64.0 MiB (200.0 MiB/244.1 MiB used)",
+		"Out of Memory Error: failed to pin block",
+	} {
+		assert.ErrorIs(t, st.resourceErr(t.Context(), errors.New(text)), graph.ErrResources, text)
+	}
 	plain := errors.New("constraint violated")
 	assert.Equal(t, plain, st.resourceErr(t.Context(), plain))
 }
