@@ -36,48 +36,51 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 	start := time.Now()
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer func() { err = errors.Join(err, s.closeSession(ctx, sess)) }()
-	if err := s.prewithdraw(ctx, sess, plans); err != nil {
-		s.m.duration.Observe(time.Since(start).Seconds())
-		return classifyWrite(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
+	err = s.prewithdraw(ctx, sess, plans)
+	if err == nil {
+		err = s.execute(ctx, sess, func(ctx context.Context, w *writer) error { return w.applyPlans(ctx, plans) })
 	}
-	err = s.execute(ctx, sess, func(ctx context.Context, w *writer) error {
-		for i := 0; i < len(plans); {
-			if n := recordsRun(plans[i:]); n > 0 {
-				run := plans[i : i+n]
-				if err := w.applyRecords(ctx, run); err != nil {
-					return fmt.Errorf("ops %d-%d (records of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
-				}
-				i += n
-				continue
-			}
-			if n := deleteRun(plans[i:]); n > 1 {
-				run := plans[i : i+n]
-				if err := w.applyDeletes(ctx, run); err != nil {
-					return fmt.Errorf("ops %d-%d (deletions of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
-				}
-				i += n
-				continue
-			}
-			if n := chunkRun(plans[i:]); n > 1 {
-				run := plans[i : i+n]
-				if err := w.applyChunks(ctx, run); err != nil {
-					return fmt.Errorf("ops %d-%d (chunks of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
-				}
-				i += n
-				continue
-			}
-			if err := w.apply(ctx, plans[i]); err != nil {
-				return fmt.Errorf("op %d (%s): %w", plans[i].opIndex, plans[i].path, err)
-			}
-			i++
-		}
-		return nil
-	})
 	s.m.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return classifyWrite(fmt.Errorf("apply %d ops to neo4j %s: %w", len(ops), s.uri, err))
 	}
 	s.m.batchSize.Observe(float64(items))
+	return nil
+}
+
+// applyPlans writes plans in order, runs of records, deletions and chunks
+// together (see recordsRun, deleteRun and chunkRun), the others op by op.
+func (w *writer) applyPlans(ctx context.Context, plans []plan) error {
+	for i := 0; i < len(plans); {
+		if n := recordsRun(plans[i:]); n > 0 {
+			run := plans[i : i+n]
+			if err := w.applyRecords(ctx, run); err != nil {
+				return fmt.Errorf("ops %d-%d (records of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+			}
+			i += n
+			continue
+		}
+		if n := deleteRun(plans[i:]); n > 1 {
+			run := plans[i : i+n]
+			if err := w.applyDeletes(ctx, run); err != nil {
+				return fmt.Errorf("ops %d-%d (deletions of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+			}
+			i += n
+			continue
+		}
+		if n := chunkRun(plans[i:]); n > 1 {
+			run := plans[i : i+n]
+			if err := w.applyChunks(ctx, run); err != nil {
+				return fmt.Errorf("ops %d-%d (chunks of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+			}
+			i += n
+			continue
+		}
+		if err := w.apply(ctx, plans[i]); err != nil {
+			return fmt.Errorf("op %d (%s): %w", plans[i].opIndex, plans[i].path, err)
+		}
+		i++
+	}
 	return nil
 }
 
