@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/docgraph/docgraph/pkg/bus"
@@ -61,18 +62,26 @@ type Change struct {
 // Book mirrors the gazetteer bucket in memory and writes to it. Run keeps
 // the mirror current; listeners hear every change. Safe for concurrent use.
 type Book struct {
+	js    jetstream.JetStream
 	kv    jetstream.KeyValue
 	paths jetstream.KeyValue // latest version per source path
 	log   *slog.Logger
 
 	mu        sync.RWMutex
-	entries   map[string]Entry // by KVKey
+	entries   map[string]held // by KVKey
 	revision  uint64
 	synced    chan struct{} // closed once the initial values are loaded
+	running   bool          // Run has started
 	stopped   error         // why Run returned, once it has
 	listeners []func(Change)
 	cond      *sync.Cond
 	shared    map[string]Entry // Sources and Versions by sharedKey
+}
+
+// held is an entry of the mirror and the bucket revision that wrote it.
+type held struct {
+	Entry
+	rev uint64
 }
 
 // maxShared bounds the distinct Sources and Versions maps a Book shares.
@@ -124,7 +133,7 @@ func Open(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*Bo
 	if err != nil {
 		return nil, fmt.Errorf("gazetteer paths bucket: %w", err)
 	}
-	b := &Book{kv: kv, paths: paths, log: logger, entries: map[string]Entry{}, synced: make(chan struct{})}
+	b := &Book{js: js, kv: kv, paths: paths, log: logger, entries: map[string]held{}, synced: make(chan struct{})}
 	b.cond = sync.NewCond(b.mu.RLocker())
 	return b, nil
 }
@@ -140,6 +149,9 @@ func (b *Book) Listen(fn func(Change)) {
 // Run watches the bucket until ctx is done. Once it has returned, waits
 // for the mirror to catch up fail with its cause (a stop: context.Canceled).
 func (b *Book) Run(ctx context.Context) (err error) {
+	b.mu.Lock()
+	b.running = true
+	b.mu.Unlock()
 	defer func() {
 		cause := err
 		if cause == nil {
@@ -192,14 +204,14 @@ func (b *Book) apply(kve jetstream.KeyValueEntry, initial bool) {
 			return
 		}
 		b.share(&e)
-		b.entries[kve.Key()] = e
-		ch.Entry, ch.Previous = e, old
+		b.entries[kve.Key()] = held{e, kve.Revision()}
+		ch.Entry, ch.Previous = e, old.Entry
 	default:
 		// A deletion of an entry the mirror never held (a deletion marker
 		// among the initial values) changes no entry, but listeners still
 		// hear its revision: the entries now reflect it.
 		delete(b.entries, kve.Key())
-		ch.Entry, ch.Deleted = old, true
+		ch.Entry, ch.Deleted = old.Entry, true
 	}
 	b.revision = max(b.revision, kve.Revision())
 	listeners := b.listeners
@@ -245,7 +257,7 @@ func (b *Book) Entries() []Entry {
 	b.mu.RLock()
 	out := make([]Entry, 0, len(b.entries))
 	for _, e := range b.entries {
-		out = append(out, e)
+		out = append(out, e.Entry)
 	}
 	b.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -270,41 +282,52 @@ func (b *Book) Upsert(ctx context.Context, ents []Entry, path, sha string, versi
 	if afterRaise != nil {
 		afterRaise()
 	}
+	// One write per entity: of the same entity stated twice, the last
+	// statement is the one that stays (as if written one after the other).
+	at := make(map[string]int, len(ents))
 	written := make([]string, 0, len(ents))
+	var stated []Entry
 	for _, e := range ents {
 		if e.Name == "" || e.Key == "" {
 			continue
 		}
 		key := KVKey(e.Label, e.Key)
-		err := b.update(ctx, key, func(cur *Entry) *Entry {
-			if cur == nil {
-				return &Entry{Label: e.Label, Key: e.Key, Name: e.Name,
-					Sources: map[string]string{path: sha}, Versions: map[string]uint64{path: version}}
-			}
-			if cur.Versions[path] > version {
-				return cur // a later version of path states it
-			}
-			if cur.Name == e.Name && cur.Sources[path] == sha && cur.Versions[path] == version {
-				return cur // unchanged
-			}
-			next := *cur
-			next.Name = e.Name
-			next.Sources = maps.Clone(cur.Sources)
-			if next.Sources == nil {
-				next.Sources = map[string]string{}
-			}
-			next.Sources[path] = sha
-			next.Versions = maps.Clone(cur.Versions)
-			if next.Versions == nil {
-				next.Versions = map[string]uint64{}
-			}
-			next.Versions[path] = version
-			return &next
-		})
-		if err != nil {
-			return err
+		if i, ok := at[key]; ok {
+			stated[i] = e
+			continue
 		}
+		at[key] = len(written)
 		written = append(written, key)
+		stated = append(stated, e)
+	}
+	err = b.updateAll(ctx, written, func(i int, cur *Entry) *Entry {
+		e := stated[i]
+		if cur == nil {
+			return &Entry{Label: e.Label, Key: e.Key, Name: e.Name,
+				Sources: map[string]string{path: sha}, Versions: map[string]uint64{path: version}}
+		}
+		if cur.Versions[path] > version {
+			return cur // a later version of path states it
+		}
+		if cur.Name == e.Name && cur.Sources[path] == sha && cur.Versions[path] == version {
+			return cur // unchanged
+		}
+		next := *cur
+		next.Name = e.Name
+		next.Sources = maps.Clone(cur.Sources)
+		if next.Sources == nil {
+			next.Sources = map[string]string{}
+		}
+		next.Sources[path] = sha
+		next.Versions = maps.Clone(cur.Versions)
+		if next.Versions == nil {
+			next.Versions = map[string]uint64{}
+		}
+		next.Versions[path] = version
+		return &next
+	})
+	if err != nil {
+		return err
 	}
 	// A later version may have come in while these were written (another
 	// writer replica): then what was written here is superseded already,
@@ -351,29 +374,23 @@ func (b *Book) Withdraw(ctx context.Context, path string, version uint64) error 
 // withdrawKeys removes path's support from the entries under keys that
 // have it from a version older than version.
 func (b *Book) withdrawKeys(ctx context.Context, keys []string, path string, version uint64) error {
-	for _, k := range keys {
-		err := b.update(ctx, k, func(cur *Entry) *Entry {
-			if cur == nil {
-				return nil
-			}
-			if _, ok := cur.Sources[path]; !ok || cur.Versions[path] >= version {
-				return cur
-			}
-			next := *cur
-			next.Sources = maps.Clone(cur.Sources)
-			delete(next.Sources, path)
-			next.Versions = maps.Clone(cur.Versions)
-			delete(next.Versions, path)
-			if len(next.Sources) == 0 {
-				return nil
-			}
-			return &next
-		})
-		if err != nil {
-			return err
+	return b.updateAll(ctx, keys, func(_ int, cur *Entry) *Entry {
+		if cur == nil {
+			return nil
 		}
-	}
-	return nil
+		if _, ok := cur.Sources[path]; !ok || cur.Versions[path] >= version {
+			return cur
+		}
+		next := *cur
+		next.Sources = maps.Clone(cur.Sources)
+		delete(next.Sources, path)
+		next.Versions = maps.Clone(cur.Versions)
+		delete(next.Versions, path)
+		if len(next.Sources) == 0 {
+			return nil
+		}
+		return &next
+	})
 }
 
 // waitRevision blocks until the mirror has applied bucket revision rev.
@@ -552,6 +569,144 @@ func (b *Book) update(ctx context.Context, key string, fn func(cur *Entry) *Entr
 		}
 	}
 }
+
+// maxInFlight bounds the writes updateAll has sent and not yet seen
+// acknowledged.
+const maxInFlight = 256
+
+// sent is a write updateAll awaits: the index of its key and its ack.
+type sent struct {
+	i   int
+	ack jetstream.PubAckFuture
+	at  time.Time
+}
+
+// updateAll applies fn to the entry under each of keys (distinct), as
+// update does one. With the mirror running it does so without a request
+// per key: the mirror is first brought up to the bucket's last revision,
+// fn sees the entries it holds, and the entries fn changes are written
+// without waiting for each other, each on the condition that the bucket
+// still holds the revision the mirror read (a re-saved spreadsheet
+// rewrites every entity it names). A write refused, because another
+// writer changed the entry since, goes through update. A book whose
+// mirror is not running updates each key through update.
+func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur *Entry) *Entry) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	b.mu.RLock()
+	mirrored := b.running && b.stopped == nil
+	b.mu.RUnlock()
+	if !mirrored {
+		for i, key := range keys {
+			if err := b.update(ctx, key, func(cur *Entry) *Entry { return fn(i, cur) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rev, err := b.LastRevision(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.waitRevision(ctx, rev); err != nil {
+		return fmt.Errorf("gazetteer mirror: %w", err)
+	}
+	var (
+		inflight []sent
+		again    []int // keys to update one by one
+	)
+	settle := func(s sent) error {
+		timer := time.NewTimer(requestTimeout - time.Since(s.at))
+		defer timer.Stop()
+		select {
+		case <-s.ack.Ok():
+		case <-s.ack.Err():
+			again = append(again, s.i)
+		case <-timer.C:
+			again = append(again, s.i)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}
+	for i, key := range keys {
+		cur, rev := b.mirrored(key)
+		if afterRead != nil {
+			afterRead(key)
+		}
+		next := fn(i, cur)
+		if next == cur {
+			continue
+		}
+		msg, err := b.writeMsg(key, next, rev)
+		if err != nil {
+			return err
+		}
+		ack, err := b.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(rev))
+		if err != nil {
+			again = append(again, i)
+			continue
+		}
+		inflight = append(inflight, sent{i: i, ack: ack, at: time.Now()})
+		if len(inflight) >= maxInFlight {
+			if err := settle(inflight[0]); err != nil {
+				return err
+			}
+			inflight = inflight[1:]
+		}
+	}
+	for _, s := range inflight {
+		if err := settle(s); err != nil {
+			return err
+		}
+	}
+	for _, i := range again {
+		if err := b.update(ctx, keys[i], func(cur *Entry) *Entry { return fn(i, cur) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// afterRead, when set (by tests), runs between updateAll's reading of an
+// entry from the mirror and its write.
+var afterRead func(key string)
+
+// mirrored returns a copy of the mirror's entry under key (nil if it holds
+// none) and the revision that wrote it (0 for none).
+func (b *Book) mirrored(key string) (*Entry, uint64) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	h, ok := b.entries[key]
+	if !ok {
+		return nil, 0
+	}
+	e := h.Entry
+	return &e, h.rev
+}
+
+// writeMsg is the bucket message that stores e under key (nil e: deletes
+// the entry), as the bucket's own Update and Delete publish them.
+func (b *Book) writeMsg(key string, e *Entry, rev uint64) (*nats.Msg, error) {
+	msg := nats.NewMsg("$KV." + b.kv.Bucket() + "." + key)
+	if e == nil {
+		msg.Header.Set(kvOperation, kvDelete)
+		return msg, nil
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("gazetteer encode: %w", err)
+	}
+	msg.Data = data
+	return msg, nil
+}
+
+// The header that marks a deletion in a Key-Value bucket's stream.
+const (
+	kvOperation = "KV-Operation"
+	kvDelete    = "DEL"
+)
 
 // backoff waits before the next attempt of an optimistic update.
 func backoff(ctx context.Context, attempt int) error {

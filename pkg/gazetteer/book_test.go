@@ -108,7 +108,7 @@ func TestKVKeyIsSafeForAnyName(t *testing.T) {
 }
 
 // openBook starts a book on a fresh bus and waits until it is synced.
-func openBook(t *testing.T) (*gazetteer.Book, jetstream.JetStream) {
+func openBook(t testing.TB) (*gazetteer.Book, jetstream.JetStream) {
 	t.Helper()
 	_, _, js := bustest.Provisioned(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -398,5 +398,158 @@ func TestBookEntriesOfOneSourceShareTheirMaps(t *testing.T) {
 			want["managers.xlsx"] = "m1"
 		}
 		assert.Equal(t, want, e.Sources, e.Key)
+	}
+}
+
+// entry returns the mirror's entry of label and key once the mirror holds
+// the bucket's last revision.
+func entry(t *testing.T, b *gazetteer.Book, label, key string) (gazetteer.Entry, bool) {
+	t.Helper()
+	entriesAt(t, b)
+	for _, e := range b.Entries() {
+		if e.Label == label && e.Key == key {
+			return e, true
+		}
+	}
+	return gazetteer.Entry{}, false
+}
+
+// A spreadsheet names more entities than the writes left in flight: each
+// is written once (one bucket revision each), re-saved each is rewritten
+// once, and its withdrawal deletes each once.
+func TestBookManyEntriesWrittenOnceEach(t *testing.T) {
+	b, _ := openBook(t)
+	ctx := t.Context()
+	n := 3*gazetteer.MaxInFlight + 7
+	ents := make([]gazetteer.Entry, n)
+	for i := range ents {
+		ents[i] = gazetteer.Entry{Label: "Person", Key: fmt.Sprintf("p%05d", i), Name: fmt.Sprintf("P%05d", i)}
+	}
+	revisions := func() uint64 {
+		rev, err := b.LastRevision(ctx)
+		require.NoError(t, err)
+		return rev
+	}
+	before := revisions()
+	require.NoError(t, b.Upsert(ctx, ents, "people.csv", "v1", 1))
+	assert.Equal(t, before+uint64(n), revisions(), "one write per entity")
+	assert.Len(t, entriesAt(t, b), n)
+
+	before = revisions()
+	require.NoError(t, b.Upsert(ctx, ents, "people.csv", "v1", 1))
+	assert.Equal(t, before, revisions(), "unchanged entities are not rewritten")
+
+	before = revisions()
+	require.NoError(t, b.Upsert(ctx, ents[:n-1], "people.csv", "v2", 2))
+	assert.Equal(t, before+uint64(n-1), revisions())
+	require.NoError(t, b.Withdraw(ctx, "people.csv", 2))
+	assert.Equal(t, before+uint64(n), revisions(), "the entity v2 dropped is deleted, once")
+	assert.Len(t, entriesAt(t, b), n-1)
+	e, ok := entry(t, b, "Person", "p00000")
+	require.True(t, ok)
+	assert.Equal(t, map[string]string{"people.csv": "v2"}, e.Sources)
+	assert.Equal(t, map[string]uint64{"people.csv": 2}, e.Versions)
+
+	require.NoError(t, b.Withdraw(ctx, "people.csv", 3))
+	assert.Empty(t, entriesAt(t, b))
+}
+
+// The same entity stated twice in one batch of records is written once,
+// with the last statement's name, as if written one after the other.
+func TestBookEntityStatedTwiceInOneUpsert(t *testing.T) {
+	b, _ := openBook(t)
+	ctx := t.Context()
+	before, err := b.LastRevision(ctx)
+	require.NoError(t, err)
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{
+		{Label: "Team", Key: "red", Name: "Red"}, {Label: "Person", Key: "ann", Name: "Ann"}, {Label: "Team", Key: "red", Name: "RED"},
+	}, "teams.csv", "v1", 1))
+	after, err := b.LastRevision(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before+2, after, "one write per entity")
+	assert.Equal(t, []string{"Person:Ann", "Team:RED"}, entriesAt(t, b))
+}
+
+// Another writer (a second graph-writer replica) changes entries between
+// the mirror's read and the writes: the writes made against what the
+// mirror read are refused, and those entries are updated again from the
+// bucket, so neither writer's source is lost, whether the entity is being
+// stated or withdrawn.
+func TestBookWritesRacingAnotherWriter(t *testing.T) {
+	b, js := openBook(t)
+	ctx := t.Context()
+	other, err := gazetteer.Open(ctx, js, logging.Discard())
+	require.NoError(t, err)
+	ann := gazetteer.Entry{Label: "Person", Key: "ann", Name: "Ann"}
+	bob := gazetteer.Entry{Label: "Person", Key: "bob", Name: "Bob"}
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{ann, bob}, "teams.csv", "t1", 1))
+	entriesAt(t, b)
+
+	// race runs write once the mirror's entry of key has been read.
+	race := func(key string, write func()) {
+		var once sync.Once
+		gazetteer.SetAfterRead(func(k string) {
+			if k == gazetteer.KVKey("Person", key) {
+				once.Do(write)
+			}
+		})
+		t.Cleanup(func() { gazetteer.SetAfterRead(nil) })
+	}
+	// teams.csv v2 states Ann and Bob again while managers.xlsx, written
+	// by the other replica, states Ann.
+	race("ann", func() { require.NoError(t, other.Upsert(ctx, []gazetteer.Entry{ann}, "managers.xlsx", "m1", 1)) })
+	require.NoError(t, b.Upsert(ctx, []gazetteer.Entry{ann, bob}, "teams.csv", "t2", 2))
+	e, ok := entry(t, b, "Person", "ann")
+	require.True(t, ok)
+	assert.Equal(t, map[string]string{"teams.csv": "t2", "managers.xlsx": "m1"}, e.Sources)
+	e, ok = entry(t, b, "Person", "bob")
+	require.True(t, ok)
+	assert.Equal(t, map[string]string{"teams.csv": "t2"}, e.Sources)
+
+	// teams.csv is deleted while the other replica adds a source to Bob:
+	// his entry loses teams.csv but stays.
+	race("bob", func() { require.NoError(t, other.Upsert(ctx, []gazetteer.Entry{bob}, "projects.xlsx", "p1", 1)) })
+	require.NoError(t, b.Withdraw(ctx, "teams.csv", 3))
+	e, ok = entry(t, b, "Person", "bob")
+	require.True(t, ok, "Bob is stated by projects.xlsx")
+	assert.Equal(t, map[string]string{"projects.xlsx": "p1"}, e.Sources)
+	e, ok = entry(t, b, "Person", "ann")
+	require.True(t, ok)
+	assert.Equal(t, map[string]string{"managers.xlsx": "m1"}, e.Sources)
+}
+
+// The server goes away while a batch's writes are in flight: their acks
+// never come, and the Upsert fails within the request bound instead of
+// waiting for the batch's distant deadline.
+func TestBookWritesInFlightWhenNATSGoesAway(t *testing.T) {
+	defer gazetteer.SetRequestTimeout(300 * time.Millisecond)()
+	ns, _, js := bustest.Provisioned(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	b, err := gazetteer.Open(ctx, js, logging.Discard())
+	require.NoError(t, err)
+	go func() { _ = b.Run(ctx) }()
+	require.NoError(t, b.WaitSynced(ctx))
+
+	var once sync.Once
+	gazetteer.SetAfterRead(func(string) {
+		once.Do(func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		})
+	})
+	defer gazetteer.SetAfterRead(nil)
+	ents := make([]gazetteer.Entry, 2*gazetteer.MaxInFlight)
+	for i := range ents {
+		ents[i] = gazetteer.Entry{Label: "Person", Key: fmt.Sprint(i), Name: fmt.Sprint("P", i)}
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Upsert(ctx, ents, "people.csv", "v1", 1) }()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "gazetteer")
+	case <-time.After(30 * time.Second):
+		t.Fatal("Upsert still waiting 30s after the server went away")
 	}
 }

@@ -13,3 +13,10 @@ func SetRequestTimeout(d time.Duration) func() {
 	requestTimeout = d
 	return func() { requestTimeout = prev }
 }
+
+// SetAfterRead sets the hook that runs between a batch of updates' reading
+// of an entry from the mirror and its write (nil to clear).
+func SetAfterRead(f func(key string)) { afterRead = f }
+
+// MaxInFlight is how many writes a batch of updates leaves unacknowledged.
+const MaxInFlight = maxInFlight
