@@ -380,7 +380,7 @@ func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer
 		}
 		path := filepath.Join(cfg.Data, "graph.duckdb")
 		st, err = duckstore.Open(ctx, duckstore.Config{
-			Path: path, Labels: labels, RelTypes: relTypes, MemoryLimit: cfg.GraphDuckDBMemory(), Logger: log,
+			Path: path, Labels: labels, RelTypes: relTypes, MemoryLimit: cfg.GraphDuckDBMemory(), Logger: log, Registerer: reg,
 		})
 		if err != nil {
 			err = fmt.Errorf("%w (the embedded graph can be open in one process only: is `docgraph up` running on %s?)", err, cfg.Data)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 )
 
@@ -12,6 +13,18 @@ import (
 // include the given name/value pairs (none: its first series), or 0 when
 // no such series has been recorded.
 func Counter(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	return value(t, g, name, labels, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
+}
+
+// Gauge returns the value of the gauge called name, as Counter does a
+// counter's.
+func Gauge(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	return value(t, g, name, labels, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
+}
+
+func value(t testing.TB, g prometheus.Gatherer, name string, labels []string, get func(*dto.Metric) float64) float64 {
 	t.Helper()
 	require.Zero(t, len(labels)%2, "labels come in name/value pairs")
 	families, err := g.Gather()
@@ -33,7 +46,7 @@ func Counter(t testing.TB, g prometheus.Gatherer, name string, labels ...string)
 					continue series
 				}
 			}
-			return m.GetCounter().GetValue()
+			return get(m)
 		}
 	}
 	return 0

@@ -2,8 +2,11 @@ package duckstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DuckDB keeps the indexes of the tables' keys (nodes, relationships,
@@ -47,6 +50,7 @@ func (s *Store) watchIndexMemory(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	s.indexBytes.Set(float64(n))
 	if float64(n) < indexWarnShare*float64(s.memLimit) {
 		s.indexWarned = false
 		return
@@ -61,4 +65,36 @@ func (s *Store) watchIndexMemory(ctx context.Context) {
 // indexShare says how much of limit the indexes' n bytes are.
 func indexShare(n, limit int64) string {
 	return fmt.Sprintf("%d MiB of %d MiB", n>>20, limit>>20)
+}
+
+// register registers the store's gauges with reg (none if nil); a store
+// opened again in the same process takes over the gauges already there.
+func (s *Store) register(reg prometheus.Registerer) error {
+	s.indexBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "docgraph", Subsystem: "graph", Name: "index_bytes",
+		Help: "Bytes the embedded graph's key indexes hold in memory, as last measured (after a write, at most every 30 s). They cannot spill to disk: writes fail once they fill docgraph_graph_memory_limit_bytes.",
+	})
+	if reg == nil {
+		return nil
+	}
+	limit := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "docgraph", Subsystem: "graph", Name: "memory_limit_bytes",
+		Help: "The embedded graph's memory limit (graph.duckdb_memory); 0 for DuckDB's default.",
+	})
+	gauges := []*prometheus.Gauge{&s.indexBytes, &limit}
+	for _, g := range gauges {
+		if err := reg.Register(*g); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			existing, ok := are.ExistingCollector.(prometheus.Gauge)
+			if !ok {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			*g = existing
+		}
+	}
+	limit.Set(float64(s.memLimit))
+	return nil
 }

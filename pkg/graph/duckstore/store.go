@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/docgraph/docgraph/pkg/graph"
 	"github.com/docgraph/docgraph/pkg/logging"
@@ -63,6 +64,9 @@ type Config struct {
 	// Logger receives the store's own events (the database reopened after
 	// a fatal error); nil discards them.
 	Logger *slog.Logger
+	// Registerer, if set, registers the store's gauges: the bytes its
+	// indexes hold and its memory limit.
+	Registerer prometheus.Registerer
 }
 
 // Store is a graph.Store in DuckDB. It is safe for concurrent use: Apply
@@ -102,6 +106,7 @@ type Store struct {
 	memLimit     int64
 	indexChecked time.Time
 	indexWarned  bool
+	indexBytes   prometheus.Gauge
 }
 
 var _ graph.Store = (*Store)(nil)
@@ -178,6 +183,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.MemoryLimit != "" {
 		s.settings = append(s.settings, "SET memory_limit = '"+cfg.MemoryLimit+"'") // validated above
 		s.memLimit = sizeBytes(cfg.MemoryLimit)
+	}
+	if err := s.register(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("open graph: %w", err)
 	}
 	var err error
 	if s.types, err = newColumnTypes(); err != nil {

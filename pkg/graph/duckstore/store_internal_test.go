@@ -10,11 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/event"
 	"github.com/docgraph/docgraph/pkg/graph"
+	"github.com/docgraph/docgraph/pkg/metrictest"
 )
 
 func TestCheckpointThreshold(t *testing.T) {
@@ -151,8 +153,9 @@ func TestIndexesOutgrowTheMemoryLimit(t *testing.T) {
 	indexCheckEvery = 0
 	t.Cleanup(func() { indexCheckEvery = old })
 	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
 	st, err := Open(t.Context(), Config{Path: filepath.Join(t.TempDir(), "graph.duckdb"), Labels: []string{"Person"},
-		MemoryLimit: "256MB", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		MemoryLimit: "256MB", Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registerer: reg})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	require.NoError(t, st.Setup(t.Context()))
@@ -170,6 +173,8 @@ func TestIndexesOutgrowTheMemoryLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, idx)
 	assert.Empty(t, logs.String(), "indexes far below the limit")
+	assert.InDelta(t, float64(idx), metrictest.Gauge(t, reg, "docgraph_graph_index_bytes"), float64(idx)/10, "the gauge measured after the write")
+	assert.Equal(t, 256e6, metrictest.Gauge(t, reg, "docgraph_graph_memory_limit_bytes"))
 	got := st.resourceErr(t.Context(), oom)
 	require.ErrorIs(t, got, graph.ErrResources)
 	assert.ErrorContains(t, got, "graph.duckdb_memory, is too small for this write")
@@ -203,4 +208,17 @@ func TestIndexesOutgrowTheMemoryLimit(t *testing.T) {
 	}
 	plain := errors.New("constraint violated")
 	assert.Equal(t, plain, st.resourceErr(t.Context(), plain))
+}
+
+// A store opened again in the same process (the same registry) reports
+// through the gauges the first registered.
+func TestGaugesOfAStoreOpenedAgain(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	dir := t.TempDir()
+	for i, limit := range []string{"300MB", "400MB"} {
+		st, err := Open(t.Context(), Config{Path: filepath.Join(dir, "graph.duckdb"), MemoryLimit: limit, Registerer: reg})
+		require.NoError(t, err, "open %d", i)
+		require.NoError(t, st.Close())
+		assert.Equal(t, float64(sizeBytes(limit)), metrictest.Gauge(t, reg, "docgraph_graph_memory_limit_bytes"))
+	}
 }
