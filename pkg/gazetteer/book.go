@@ -67,8 +67,11 @@ type Book struct {
 	paths jetstream.KeyValue // latest version per source path
 	log   *slog.Logger
 
-	mu        sync.RWMutex
-	entries   map[string]held // by KVKey
+	mu      sync.RWMutex
+	entries map[string]held // by KVKey
+	// deleted holds the revision of each key's deletion marker while the
+	// key stays deleted: a new entry under it is written on that condition.
+	deleted   map[string]uint64
 	revision  uint64
 	synced    chan struct{} // closed once the initial values are loaded
 	running   bool          // Run has started
@@ -133,7 +136,7 @@ func Open(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*Bo
 	if err != nil {
 		return nil, fmt.Errorf("gazetteer paths bucket: %w", err)
 	}
-	b := &Book{js: js, kv: kv, paths: paths, log: logger, entries: map[string]held{}, synced: make(chan struct{})}
+	b := &Book{js: js, kv: kv, paths: paths, log: logger, entries: map[string]held{}, deleted: map[string]uint64{}, synced: make(chan struct{})}
 	b.cond = sync.NewCond(b.mu.RLocker())
 	return b, nil
 }
@@ -205,12 +208,14 @@ func (b *Book) apply(kve jetstream.KeyValueEntry, initial bool) {
 		}
 		b.share(&e)
 		b.entries[kve.Key()] = held{e, kve.Revision()}
+		delete(b.deleted, kve.Key())
 		ch.Entry, ch.Previous = e, old.Entry
 	default:
 		// A deletion of an entry the mirror never held (a deletion marker
 		// among the initial values) changes no entry, but listeners still
 		// hear its revision: the entries now reflect it.
 		delete(b.entries, kve.Key())
+		b.deleted[kve.Key()] = kve.Revision()
 		ch.Entry, ch.Deleted = old.Entry, true
 	}
 	b.revision = max(b.revision, kve.Revision())
@@ -661,6 +666,9 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 			return err
 		}
 	}
+	if len(again) > 0 {
+		b.log.Debug("gazetteer entries changed by another writer meanwhile: updated again", "entries", len(again))
+	}
 	for _, i := range again {
 		if err := b.update(ctx, keys[i], func(cur *Entry) *Entry { return fn(i, cur) }); err != nil {
 			return err
@@ -674,13 +682,13 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 var afterRead func(key string)
 
 // mirrored returns a copy of the mirror's entry under key (nil if it holds
-// none) and the revision that wrote it (0 for none).
+// none) and the revision that wrote it, or deleted it (0 for none).
 func (b *Book) mirrored(key string) (*Entry, uint64) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	h, ok := b.entries[key]
 	if !ok {
-		return nil, 0
+		return nil, b.deleted[key]
 	}
 	e := h.Entry
 	return &e, h.rev

@@ -1,9 +1,11 @@
 package gazetteer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -111,13 +113,43 @@ func TestKVKeyIsSafeForAnyName(t *testing.T) {
 func openBook(t testing.TB) (*gazetteer.Book, jetstream.JetStream) {
 	t.Helper()
 	_, _, js := bustest.Provisioned(t)
+	return runBook(t, js, logging.Discard()), js
+}
+
+// runBook starts a book on js and waits until it is synced.
+func runBook(t testing.TB, js jetstream.JetStream, log *slog.Logger) *gazetteer.Book {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	b, err := gazetteer.Open(ctx, js, logging.Discard())
+	b, err := gazetteer.Open(ctx, js, log)
 	require.NoError(t, err)
 	go func() { _ = b.Run(ctx) }()
 	require.NoError(t, b.WaitSynced(ctx))
-	return b, js
+	return b
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// debugLog returns a logger at debug level writing to the returned buffer.
+func debugLog() (*slog.Logger, *syncBuffer) {
+	var buf syncBuffer
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 
 // entriesAt waits until the mirror holds rev and returns "Label:Name"
@@ -476,7 +508,9 @@ func TestBookEntityStatedTwiceInOneUpsert(t *testing.T) {
 // bucket, so neither writer's source is lost, whether the entity is being
 // stated or withdrawn.
 func TestBookWritesRacingAnotherWriter(t *testing.T) {
-	b, js := openBook(t)
+	_, _, js := bustest.Provisioned(t)
+	log, logs := debugLog()
+	b := runBook(t, js, log)
 	ctx := t.Context()
 	other, err := gazetteer.Open(ctx, js, logging.Discard())
 	require.NoError(t, err)
@@ -505,6 +539,7 @@ func TestBookWritesRacingAnotherWriter(t *testing.T) {
 	e, ok = entry(t, b, "Person", "bob")
 	require.True(t, ok)
 	assert.Equal(t, map[string]string{"teams.csv": "t2"}, e.Sources)
+	assert.Contains(t, logs.String(), `msg="gazetteer entries changed by another writer meanwhile: updated again" entries=1`)
 
 	// teams.csv is deleted while the other replica adds a source to Bob:
 	// his entry loses teams.csv but stays.
@@ -552,4 +587,32 @@ func TestBookWritesInFlightWhenNATSGoesAway(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Upsert still waiting 30s after the server went away")
 	}
+}
+
+// Names deleted (their spreadsheet removed) and stated again (restored)
+// are written on the condition of their deletion, which the mirror holds,
+// also when it loaded the deletions at start: no write is refused.
+func TestBookNamesStatedAgainAfterTheirDeletion(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	log, logs := debugLog()
+	b := runBook(t, js, log)
+	ctx := t.Context()
+	ents := make([]gazetteer.Entry, gazetteer.MaxInFlight+3)
+	for i := range ents {
+		ents[i] = gazetteer.Entry{Label: "Person", Key: fmt.Sprint(i), Name: fmt.Sprint("P", i)}
+	}
+	require.NoError(t, b.Upsert(ctx, ents, "people.csv", "v1", 1))
+	require.NoError(t, b.Withdraw(ctx, "people.csv", 2))
+	assert.Empty(t, entriesAt(t, b))
+	require.NoError(t, b.Upsert(ctx, ents, "people.csv", "v1", 3))
+	assert.Len(t, entriesAt(t, b), len(ents))
+	require.NoError(t, b.Withdraw(ctx, "people.csv", 4))
+	assert.Empty(t, entriesAt(t, b))
+
+	// A process started now finds the deletions among the initial values.
+	log2, logs2 := debugLog()
+	b2 := runBook(t, js, log2)
+	require.NoError(t, b2.Upsert(ctx, ents, "people.csv", "v1", 5))
+	assert.Len(t, entriesAt(t, b2), len(ents))
+	assert.NotContains(t, logs.String()+logs2.String(), "updated again")
 }
