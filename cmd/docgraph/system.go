@@ -370,7 +370,7 @@ func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer
 			reg = prometheus.NewRegistry()
 		}
 		st, err = neostore.Open(ctx, neostore.Config{
-			URI: cfg.Neo4j.URI, User: cfg.Neo4j.User, Password: cfg.Neo4j.Password, Database: cfg.Neo4j.Database,
+			URI: cfg.Neo4j.URI, User: cfg.Neo4j.User, Password: cfg.Neo4j.Password, Database: cfg.Neo4j.Database, Logger: log,
 			Labels: labels, RelTypes: relTypes,
 		}, reg)
 		err = neo4jLoginHint(err, cfg.Neo4j)

@@ -62,19 +62,20 @@ func (s *Store) prewithdraw(ctx context.Context, sess neo4j.SessionWithContext, 
 		}
 		done[once] = true
 		for {
-			more := false
+			var part, total int64
 			err := s.execute(ctx, sess, func(ctx context.Context, w *writer) error {
 				var err error
-				more, err = w.withdrawPart(ctx, p, cond, params)
+				part, total, err = w.withdrawPart(ctx, p, cond, params)
 				return err
 			})
 			if err != nil {
 				return fmt.Errorf("op %d (%s): withdraw earlier versions in parts: %w", p.opIndex, p.path, err)
 			}
-			if !more {
+			if part == 0 {
 				break
 			}
 			s.m.withdrawParts.Inc()
+			s.log.Info("earlier version withdrawn in part", "path", p.path, "supports", part, "supports_left", total-part)
 			if afterWithdrawPart != nil {
 				afterWithdrawPart()
 			}
@@ -141,33 +142,33 @@ func replaced(p plan) (string, map[string]any) {
 // holds more (all the rows of a spreadsheet's version have one source),
 // that many of its supports, if the sources hold more than
 // maxWithdrawSupports in all; and it collects what they alone supported. It
-// reports whether it withdrew anything.
-func (w *writer) withdrawPart(ctx context.Context, p plan, cond string, params map[string]any) (bool, error) {
+// returns the supports it withdrew (0 for none) and those the sources held
+// before.
+func (w *writer) withdrawPart(ctx context.Context, p plan, cond string, params map[string]any) (part, total int64, err error) {
 	recs, err := w.records(ctx, qLockVersion, map[string]any{"path": p.path})
 	if err != nil {
-		return false, fmt.Errorf("version: %w", err)
+		return 0, 0, fmt.Errorf("version: %w", err)
 	}
 	if len(recs) == 0 {
-		return false, nil // nothing was written to the path
+		return 0, 0, nil // nothing was written to the path
 	}
 	stored := readVersion(recs[0].Values[0], recs[0].Values[1])
 	if stored.stale(p.version) {
-		return false, nil
+		return 0, 0, nil
 	}
 	if p.kind == opPutChunk && p.version <= stored.version {
-		return false, nil // the path's content; its chunks are rewritten, not withdrawn
+		return 0, 0, nil // the path's content; its chunks are rewritten, not withdrawn
 	}
 	recs, err = w.records(ctx, qSourceSupports(cond), params)
 	if err != nil {
-		return false, fmt.Errorf("count support: %w", err)
+		return 0, 0, fmt.Errorf("count support: %w", err)
 	}
-	total := int64(0)
 	for _, r := range recs {
 		n, _ := r.Values[1].(int64)
 		total += n
 	}
 	if total <= int64(maxWithdrawSupports) {
-		return false, nil
+		return 0, total, nil
 	}
 	var keys []any
 	sum := int64(0)
@@ -180,14 +181,15 @@ func (w *writer) withdrawPart(ctx context.Context, p plan, cond string, params m
 		sum += n
 	}
 	if len(keys) == 0 {
+		sum = int64(maxWithdrawSupports)
 		err = w.withdrawSome(ctx, recs[0].Values[0])
 	} else {
 		err = w.withdrawWhere(ctx, listedSources, map[string]any{"keys": keys})
 	}
 	if err != nil {
-		return false, err
+		return 0, 0, err
 	}
-	return true, w.collect(ctx)
+	return sum, total, w.collect(ctx)
 }
 
 // qSomeSupported returns up to $max entities the source supports.

@@ -1,7 +1,9 @@
 package neostore_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -30,7 +32,8 @@ func TestConformanceWithdrawingInParts(t *testing.T) {
 // is the one the embedded store gives.
 func TestLargeWithdrawalInParts(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := openStore(t, reg)
+	var logs bytes.Buffer
+	s := openStoreLogging(t, reg, slog.New(slog.NewTextHandler(&logs, nil)))
 	require.NoError(t, s.Setup(t.Context()))
 	parts := func() float64 { return metrictest.Counter(t, reg, "docgraph_graph_withdrawal_parts_total") }
 
@@ -76,6 +79,7 @@ func TestLargeWithdrawalInParts(t *testing.T) {
 	require.ErrorIs(t, s.Apply(ctx, v2[3:]), context.Canceled)
 	assert.Equal(t, 1.0, parts())
 	assert.Equal(t, int64(8), supports(t, s, "sha-1"), "the part withdrawn stays withdrawn")
+	assert.Contains(t, logs.String(), `msg="earlier version withdrawn in part" path=data/teams.csv supports=7 supports_left=8`)
 	assert.NotContains(t, keys(current().Nodes), "Person/q3-0 analyst", "the final batch is not written")
 
 	neostore.SetMaxWithdrawSupports(7, nil)

@@ -71,6 +71,9 @@ type Config struct {
 	// ConnectTimeout bounds Open's check that Neo4j answers; 0 means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Logger receives the store's own events (an earlier version withdrawn
+	// in part); nil discards them.
+	Logger *slog.Logger
 }
 
 // DefaultConnectTimeout is how long Open waits for Neo4j to answer. A
@@ -142,6 +145,7 @@ type Store struct {
 	labels   []string      // entity labels, sorted, deduplicated
 	relTypes []string      // domain relationship types, sorted, deduplicated
 	m        *metrics
+	log      *slog.Logger
 }
 
 var _ graph.Store = (*Store)(nil)
@@ -193,6 +197,7 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*Store, e
 		labels:   sortedSet(cfg.Labels),
 		relTypes: sortedSet(cfg.RelTypes),
 		m:        m,
+		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}, nil
 }
 

@@ -27,8 +27,14 @@ import (
 // empty database.
 func openStore(t testing.TB, reg prometheus.Registerer) *neostore.Store {
 	t.Helper()
+	return openStoreLogging(t, reg, nil)
+}
+
+// openStoreLogging is openStore with the store's events logged to log.
+func openStoreLogging(t testing.TB, reg prometheus.Registerer, log *slog.Logger) *neostore.Store {
+	t.Helper()
 	cfg := neostoretest.Config(t)
-	cfg.Labels, cfg.RelTypes = graphtest.Labels(), graphtest.RelTypes()
+	cfg.Labels, cfg.RelTypes, cfg.Logger = graphtest.Labels(), graphtest.RelTypes(), log
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
