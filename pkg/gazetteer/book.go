@@ -600,9 +600,9 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 		return nil
 	}
 	b.mu.RLock()
-	mirrored := b.running && b.stopped == nil
+	live := b.running && b.stopped == nil
 	b.mu.RUnlock()
-	if !mirrored {
+	if !live {
 		for i, key := range keys {
 			if err := b.update(ctx, key, func(cur *Entry) *Entry { return fn(i, cur) }); err != nil {
 				return err
@@ -619,7 +619,7 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 	}
 	var (
 		inflight []sent
-		again    []int // keys to update one by one
+		again    []int // indexes of the keys to update one by one
 	)
 	settle := func(s sent) error {
 		timer := time.NewTimer(requestTimeout - time.Since(s.at))
@@ -644,7 +644,7 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 		if next == cur {
 			continue
 		}
-		msg, err := b.writeMsg(key, next, rev)
+		msg, err := b.writeMsg(key, next)
 		if err != nil {
 			return err
 		}
@@ -667,7 +667,7 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 		}
 	}
 	if len(again) > 0 {
-		b.log.Debug("gazetteer entries changed by another writer meanwhile: updated again", "entries", len(again))
+		b.log.Debug("gazetteer writes refused (another writer changed the entry meanwhile) or unacknowledged: updated again one by one", "entries", len(again))
 	}
 	for _, i := range again {
 		if err := b.update(ctx, keys[i], func(cur *Entry) *Entry { return fn(i, cur) }); err != nil {
@@ -696,7 +696,7 @@ func (b *Book) mirrored(key string) (*Entry, uint64) {
 
 // writeMsg is the bucket message that stores e under key (nil e: deletes
 // the entry), as the bucket's own Update and Delete publish them.
-func (b *Book) writeMsg(key string, e *Entry, rev uint64) (*nats.Msg, error) {
+func (b *Book) writeMsg(key string, e *Entry) (*nats.Msg, error) {
 	msg := nats.NewMsg("$KV." + b.kv.Bucket() + "." + key)
 	if e == nil {
 		msg.Header.Set(kvOperation, kvDelete)

@@ -539,7 +539,7 @@ func TestBookWritesRacingAnotherWriter(t *testing.T) {
 	e, ok = entry(t, b, "Person", "bob")
 	require.True(t, ok)
 	assert.Equal(t, map[string]string{"teams.csv": "t2"}, e.Sources)
-	assert.Contains(t, logs.String(), `msg="gazetteer entries changed by another writer meanwhile: updated again" entries=1`)
+	assert.Contains(t, logs.String(), `updated again one by one" entries=1`)
 
 	// teams.csv is deleted while the other replica adds a source to Bob:
 	// his entry loses teams.csv but stays.
