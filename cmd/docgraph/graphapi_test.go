@@ -70,3 +70,32 @@ func tryCheck(ex exportJSON, exp expected) error {
 	}
 	return nil
 }
+
+// Go's profiles are served beside /metrics only when metrics.pprof asks
+// for them: they show the process's internals.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	for _, tt := range []struct {
+		flags []string
+		want  int
+	}{
+		{nil, http.StatusNotFound},
+		{[]string{"--metrics.pprof"}, http.StatusOK},
+	} {
+		metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		args := append([]string{"up", "--watch", t.TempDir(), "--data", t.TempDir(), "--nats.listen", "off", "--metrics-addr", metrics}, tt.flags...)
+		startProc(t, args...)
+		waitUntil(t, 60*time.Second, func() error {
+			code, err := httpStatus(t.Context(), "http://"+metrics+"/readyz")
+			if err == nil && code != http.StatusOK {
+				err = fmt.Errorf("readyz %d", code)
+			}
+			return err
+		})
+		code, body, err := httpGetStatus(t.Context(), "http://"+metrics+"/debug/pprof/goroutine?debug=1")
+		require.NoError(t, err)
+		require.Equal(t, tt.want, code, "%v", tt.flags)
+		if tt.want == http.StatusOK {
+			require.Contains(t, body, "goroutine profile:")
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -670,14 +671,21 @@ func listenMetrics(cfg config.Config) (net.Listener, error) {
 	return ln, nil
 }
 
-// serveHTTP serves /metrics, /healthz and /readyz on ln (from
-// listenMetrics) until ctx is done.
+// serveHTTP serves /metrics, /healthz, /readyz and, with metrics.pprof,
+// /debug/pprof/ on ln (from listenMetrics) until ctx is done.
 func (s *system) serveHTTP(ctx context.Context, ln net.Listener) error {
 	if ln == nil {
 		return nil
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	if s.cfg.Metrics.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		switch {

@@ -173,6 +173,8 @@ type StageConfig struct {
 // MetricsConfig configures the HTTP endpoint.
 type MetricsConfig struct {
 	Addr string `yaml:"addr" help:"address for /metrics, /healthz and /readyz; empty disables"`
+	// Pprof also serves Go's profiles on Addr.
+	Pprof bool `yaml:"pprof" help:"also serve Go's runtime profiles under /debug/pprof/ on metrics.addr (go tool pprof http://ADDR/debug/pprof/profile for 30 s of CPU, .../heap for memory); off by default, as they expose the process's internals"`
 }
 
 // Default returns the defaults.
