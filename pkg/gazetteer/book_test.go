@@ -1,7 +1,6 @@
 package gazetteer_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -128,27 +127,9 @@ func runBook(t testing.TB, js jetstream.JetStream, log *slog.Logger) *gazetteer.
 	return b
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // debugLog returns a logger at debug level writing to the returned buffer.
-func debugLog() (*slog.Logger, *syncBuffer) {
-	var buf syncBuffer
+func debugLog() (*slog.Logger, *testwait.Buffer) {
+	var buf testwait.Buffer
 	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 
