@@ -1170,6 +1170,9 @@ func (b *batch) collectGarbage(ctx context.Context, c *candidates) error {
 	}
 	var rels []any
 	for id := range c.rels {
+		if id.typ == graph.RelHasChunk {
+			continue // a chunk's: it goes with its chunk, never collected
+		}
 		rels = append(rels, []any{id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source})
 	}
 	rels, err := b.unsupported(ctx, "rel", rels)
@@ -1276,71 +1279,60 @@ func (b *batch) collectRels(ctx context.Context, c *candidates, rels []any) erro
 }
 
 // collectFewRels is collectRels for a few candidates (those of one chunk
-// or record op): it looks them and their support up by id, through the
-// relationships' index, then deletes those left without support. A join
-// of the relationships and support tables with the candidates' values
-// reads both tables whole, for every op: a corpus whose 67,000 chunks
-// were all extracted again spent over a minute in it.
+// or record op): it looks their support, then those left without, up by
+// id (the relationships through their index), and deletes those. A join of
+// the relationships and support tables with the candidates' values read
+// both tables whole for every op: a corpus whose 67,000 chunks were all
+// extracted again spent over a minute in it. Most candidates (a text
+// relationship other chunks still state) end at the first query.
 func (b *batch) collectFewRels(ctx context.Context, c *candidates, rels []any) error {
 	want := make(map[int64][]any, len(rels))
-	ids := make([]string, 0, len(rels))
 	for _, r := range rels {
 		t := r.([]any)
-		id := t[0].(int64)
-		want[id] = t
-		ids = append(ids, strconv.FormatInt(id, 10))
+		want[t[0].(int64)] = t
 	}
-	type found struct{ from, to nodeID }
-	left := map[int64]found{}
-	rows, err := b.tx.QueryContext(ctx, `SELECT id, type, from_label, from_key, to_label, to_key, source FROM relationships
-		WHERE id IN (`+strings.Join(ids, ", ")+`) AND type <> 'HAS_CHUNK'`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int64
-		var typ, source string
-		var f found
-		if err := rows.Scan(&id, &typ, &f.from.label, &f.from.key, &f.to.label, &f.to.key, &source); err != nil {
-			return errors.Join(err, rows.Close())
+	idList := func() string {
+		ids := make([]string, 0, len(want))
+		for id := range want {
+			ids = append(ids, strconv.FormatInt(id, 10))
 		}
-		// The id is a hash of the identity: the row must be the candidate.
-		if w := want[id]; w != nil && w[1] == typ && w[2] == f.from.label && w[3] == f.from.key &&
-			w[4] == f.to.label && w[5] == f.to.key && w[6] == source {
-			left[id] = f
-		}
+		return strings.Join(ids, ", ")
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
-	}
-	if len(left) == 0 {
-		return nil
-	}
-	ids = ids[:0]
-	for id := range left {
-		ids = append(ids, strconv.FormatInt(id, 10))
-	}
-	rows, err = b.tx.QueryContext(ctx, `SELECT DISTINCT owner FROM support WHERE kind = 'rel' AND owner IN (`+strings.Join(ids, ", ")+`)`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
+	err := b.scanRows(ctx, `SELECT DISTINCT owner FROM support WHERE kind = 'rel' AND owner IN (`+idList()+`)`, func(rows *sql.Rows) error {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return errors.Join(err, rows.Close())
+			return err
 		}
-		delete(left, id)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		delete(want, id)
+		return nil
+	})
+	if err != nil || len(want) == 0 {
 		return err
 	}
-	if len(left) == 0 {
+	type ends struct{ from, to nodeID }
+	gone := map[int64]ends{}
+	err = b.scanRows(ctx, `SELECT id, type, from_label, from_key, to_label, to_key, source FROM relationships
+		WHERE id IN (`+idList()+`) AND type <> 'HAS_CHUNK'`, func(rows *sql.Rows) error {
+		var id int64
+		var typ, source string
+		var e ends
+		if err := rows.Scan(&id, &typ, &e.from.label, &e.from.key, &e.to.label, &e.to.key, &source); err != nil {
+			return err
+		}
+		// The id is a hash of the identity: the row must be the candidate.
+		if w, ok := want[id]; ok && w[1] == typ && w[2] == e.from.label && w[3] == e.from.key &&
+			w[4] == e.to.label && w[5] == e.to.key && w[6] == source {
+			gone[id] = e
+		}
 		return nil
+	})
+	if err != nil || len(gone) == 0 {
+		return err
 	}
-	ids = ids[:0]
-	for id, f := range left {
+	ids := make([]string, 0, len(gone))
+	for id, e := range gone {
 		ids = append(ids, strconv.FormatInt(id, 10))
-		for _, end := range []nodeID{f.from, f.to} {
+		for _, end := range []nodeID{e.from, e.to} {
 			if _, ok := b.nodes[end]; !ok && b.shadowNodes[end] == 0 {
 				c.addNode(end)
 			}
@@ -1348,6 +1340,21 @@ func (b *batch) collectFewRels(ctx context.Context, c *candidates, rels []any) e
 	}
 	_, err = b.tx.ExecContext(ctx, `DELETE FROM relationships WHERE id IN (`+strings.Join(ids, ", ")+`)`)
 	return err
+}
+
+// scanRows runs query in the batch's transaction and calls scan on each
+// row.
+func (b *batch) scanRows(ctx context.Context, query string, scan func(*sql.Rows) error) error {
+	rows, err := b.tx.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return errors.Join(err, rows.Close())
+		}
+	}
+	return errors.Join(rows.Err(), rows.Close())
 }
 
 // deleteRows deletes the rows of table (with its alias, if any) that
