@@ -1161,7 +1161,7 @@ func (b *batch) collectGarbage(ctx context.Context, c *candidates) error {
 		}
 	}
 	for id := range c.nodes {
-		if _, ok := b.nodes[id]; ok || b.shadowNodes[id] > 0 {
+		if b.pendingNode(id) {
 			delete(c.nodes, id)
 		}
 	}
@@ -1269,11 +1269,7 @@ func (b *batch) collectRels(ctx context.Context, c *candidates, rels []any) erro
 			if err := rows.Scan(&from.label, &from.key, &to.label, &to.key); err != nil {
 				return err
 			}
-			for _, id := range []nodeID{from, to} {
-				if _, ok := b.nodes[id]; !ok && b.shadowNodes[id] == 0 {
-					c.addNode(id)
-				}
-			}
+			b.endsLeft(c, from, to)
 			return nil
 		})
 }
@@ -1298,7 +1294,7 @@ func (b *batch) collectFewRels(ctx context.Context, c *candidates, rels []any) e
 		}
 		return strings.Join(ids, ", ")
 	}
-	err := b.scanRows(ctx, `SELECT DISTINCT owner FROM support WHERE kind = 'rel' AND owner IN (`+idList()+`)`, func(rows *sql.Rows) error {
+	err := b.scanRows(ctx, `SELECT DISTINCT owner FROM support WHERE kind = 'rel' AND owner IN (`+idList()+`)`, nil, func(rows *sql.Rows) error {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			return err
@@ -1312,7 +1308,7 @@ func (b *batch) collectFewRels(ctx context.Context, c *candidates, rels []any) e
 	type ends struct{ from, to nodeID }
 	gone := map[int64]ends{}
 	err = b.scanRows(ctx, `SELECT id, type, from_label, from_key, to_label, to_key, source FROM relationships
-		WHERE id IN (`+idList()+`) AND type <> 'HAS_CHUNK'`, func(rows *sql.Rows) error {
+		WHERE id IN (`+idList()+`) AND type <> 'HAS_CHUNK'`, nil, func(rows *sql.Rows) error {
 		var id int64
 		var typ, source string
 		var e ends
@@ -1332,20 +1328,34 @@ func (b *batch) collectFewRels(ctx context.Context, c *candidates, rels []any) e
 	ids := make([]string, 0, len(gone))
 	for id, e := range gone {
 		ids = append(ids, strconv.FormatInt(id, 10))
-		for _, end := range []nodeID{e.from, e.to} {
-			if _, ok := b.nodes[end]; !ok && b.shadowNodes[end] == 0 {
-				c.addNode(end)
-			}
-		}
+		b.endsLeft(c, e.from, e.to)
 	}
 	_, err = b.tx.ExecContext(ctx, `DELETE FROM relationships WHERE id IN (`+strings.Join(ids, ", ")+`)`)
 	return err
 }
 
-// scanRows runs query in the batch's transaction and calls scan on each
-// row.
-func (b *batch) scanRows(ctx context.Context, query string, scan func(*sql.Rows) error) error {
-	rows, err := b.tx.QueryContext(ctx, query)
+// pendingNode reports whether the batch holds node id: written by one of
+// its ops, or withdrawn ahead of its op (withdrawRewrites), which counts
+// as there until that op runs.
+func (b *batch) pendingNode(id nodeID) bool {
+	_, ok := b.nodes[id]
+	return ok || b.shadowNodes[id] > 0
+}
+
+// endsLeft makes the ends of a collected relationship candidates, those
+// the batch does not hold.
+func (b *batch) endsLeft(c *candidates, ends ...nodeID) {
+	for _, id := range ends {
+		if !b.pendingNode(id) {
+			c.addNode(id)
+		}
+	}
+}
+
+// scanRows runs query with args in the batch's transaction and calls scan
+// on each row.
+func (b *batch) scanRows(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := b.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -1370,19 +1380,10 @@ func (b *batch) deleteRows(ctx context.Context, table, using, where, cols string
 		from += ", " + using
 		del += " USING " + using
 	}
-	rows, err := b.tx.QueryContext(ctx, "SELECT "+cols+" FROM "+from+" WHERE "+where, args...)
-	if err != nil {
+	if err := b.scanRows(ctx, "SELECT "+cols+" FROM "+from+" WHERE "+where, args, scan); err != nil {
 		return err
 	}
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return errors.Join(err, rows.Close())
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
-	}
-	_, err = b.tx.ExecContext(ctx, del+" WHERE "+where, args...)
+	_, err := b.tx.ExecContext(ctx, del+" WHERE "+where, args...)
 	return err
 }
 
