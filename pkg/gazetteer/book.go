@@ -358,12 +358,8 @@ func (b *Book) Withdraw(ctx context.Context, path string, version uint64) error 
 	}
 	// The mirror finds the entries: first let it catch up with every write
 	// made so far, by any process.
-	rev, err := b.LastRevision(ctx)
-	if err != nil {
+	if err := b.catchUp(ctx); err != nil {
 		return err
-	}
-	if err := b.waitRevision(ctx, rev); err != nil {
-		return fmt.Errorf("gazetteer mirror: %w", err)
 	}
 	b.mu.RLock()
 	var keys []string
@@ -602,24 +598,39 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 	b.mu.RLock()
 	live := b.running && b.stopped == nil
 	b.mu.RUnlock()
-	if !live {
-		for i, key := range keys {
-			if err := b.update(ctx, key, func(cur *Entry) *Entry { return fn(i, cur) }); err != nil {
-				return err
-			}
+	var again []int // indexes of the keys to update one by one
+	if live {
+		var err error
+		if again, err = b.writeAll(ctx, keys, fn); err != nil {
+			return err
 		}
-		return nil
+		if len(again) > 0 {
+			b.log.Debug("gazetteer writes refused (another writer changed the entry meanwhile) or unacknowledged: updated again one by one", "entries", len(again))
+		}
+	} else {
+		again = make([]int, len(keys))
+		for i := range again {
+			again[i] = i
+		}
 	}
-	rev, err := b.LastRevision(ctx)
-	if err != nil {
-		return err
+	for _, i := range again {
+		if err := b.update(ctx, keys[i], func(cur *Entry) *Entry { return fn(i, cur) }); err != nil {
+			return err
+		}
 	}
-	if err := b.waitRevision(ctx, rev); err != nil {
-		return fmt.Errorf("gazetteer mirror: %w", err)
+	return nil
+}
+
+// writeAll is updateAll's writing from the mirror, once it has caught up:
+// it returns the indexes of the keys whose writes were refused or not
+// acknowledged.
+func (b *Book) writeAll(ctx context.Context, keys []string, fn func(i int, cur *Entry) *Entry) ([]int, error) {
+	if err := b.catchUp(ctx); err != nil {
+		return nil, err
 	}
 	var (
 		inflight []sent
-		again    []int // indexes of the keys to update one by one
+		again    []int
 	)
 	settle := func(s sent) error {
 		timer := time.NewTimer(requestTimeout - time.Since(s.at))
@@ -646,7 +657,7 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 		}
 		msg, err := b.writeMsg(key, next)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ack, err := b.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(rev))
 		if err != nil {
@@ -656,23 +667,28 @@ func (b *Book) updateAll(ctx context.Context, keys []string, fn func(i int, cur 
 		inflight = append(inflight, sent{i: i, ack: ack, at: time.Now()})
 		if len(inflight) >= maxInFlight {
 			if err := settle(inflight[0]); err != nil {
-				return err
+				return nil, err
 			}
 			inflight = inflight[1:]
 		}
 	}
 	for _, s := range inflight {
 		if err := settle(s); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if len(again) > 0 {
-		b.log.Debug("gazetteer writes refused (another writer changed the entry meanwhile) or unacknowledged: updated again one by one", "entries", len(again))
+	return again, nil
+}
+
+// catchUp waits until the mirror has applied every write made to the
+// bucket so far, by any process.
+func (b *Book) catchUp(ctx context.Context) error {
+	rev, err := b.LastRevision(ctx)
+	if err != nil {
+		return err
 	}
-	for _, i := range again {
-		if err := b.update(ctx, keys[i], func(cur *Entry) *Entry { return fn(i, cur) }); err != nil {
-			return err
-		}
+	if err := b.waitRevision(ctx, rev); err != nil {
+		return fmt.Errorf("gazetteer mirror: %w", err)
 	}
 	return nil
 }
