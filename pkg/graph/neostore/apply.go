@@ -48,33 +48,34 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) (err error) {
 	return nil
 }
 
+// runs are the kinds of ops applyPlans writes together: how many plans
+// from the first a run of the kind takes, the fewest worth writing as one,
+// how it is written, and what errors call its ops.
+var runs = []struct {
+	length func([]plan) int
+	least  int
+	write  func(*writer, context.Context, []plan) error
+	what   string
+}{
+	{recordsRun, 1, (*writer).applyRecords, "records"},
+	{deleteRun, 2, (*writer).applyDeletes, "deletions"},
+	{chunkRun, 2, (*writer).applyChunks, "chunks"},
+}
+
 // applyPlans writes plans in order, runs of records, deletions and chunks
 // together (see recordsRun, deleteRun and chunkRun), the others op by op.
 func (w *writer) applyPlans(ctx context.Context, plans []plan) error {
+next:
 	for i := 0; i < len(plans); {
-		if n := recordsRun(plans[i:]); n > 0 {
-			run := plans[i : i+n]
-			if err := w.applyRecords(ctx, run); err != nil {
-				return fmt.Errorf("ops %d-%d (records of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
+		for _, r := range runs {
+			if n := r.length(plans[i:]); n >= r.least {
+				run := plans[i : i+n]
+				if err := r.write(w, ctx, run); err != nil {
+					return fmt.Errorf("ops %d-%d (%s of %s…): %w", run[0].opIndex, run[n-1].opIndex, r.what, run[0].path, err)
+				}
+				i += n
+				continue next
 			}
-			i += n
-			continue
-		}
-		if n := deleteRun(plans[i:]); n > 1 {
-			run := plans[i : i+n]
-			if err := w.applyDeletes(ctx, run); err != nil {
-				return fmt.Errorf("ops %d-%d (deletions of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
-			}
-			i += n
-			continue
-		}
-		if n := chunkRun(plans[i:]); n > 1 {
-			run := plans[i : i+n]
-			if err := w.applyChunks(ctx, run); err != nil {
-				return fmt.Errorf("ops %d-%d (chunks of %s…): %w", run[0].opIndex, run[n-1].opIndex, run[0].path, err)
-			}
-			i += n
-			continue
 		}
 		if err := w.apply(ctx, plans[i]); err != nil {
 			return fmt.Errorf("op %d (%s): %w", plans[i].opIndex, plans[i].path, err)
