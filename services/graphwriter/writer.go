@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -307,10 +309,10 @@ func (w *Writer) syncGazetteer(ctx context.Context, ops []graph.Op) error {
 }
 
 // logBatch tells the operator what a committed batch changed: one line per
-// batch, naming a few documents.
+// batch, naming a few of the documents written and of those deleted.
 func (w *Writer) logBatch(ctx context.Context, ops []graph.Op) {
-	docs := map[string]bool{}
-	var chunks, records, deleted int
+	docs, gone := map[string]bool{}, map[string]bool{}
+	var chunks, records int
 	for _, op := range ops {
 		switch {
 		case op.PutChunk != nil:
@@ -320,16 +322,19 @@ func (w *Writer) logBatch(ctx context.Context, ops []graph.Op) {
 			records += len(op.PutRecords.Nodes)
 			docs[op.PutRecords.Source.Path] = true
 		case op.DeleteDocument != nil:
-			deleted++
+			gone[op.DeleteDocument.Path] = true
 		}
 	}
-	names := make([]string, 0, 3)
-	for d := range docs {
-		if len(names) == cap(names) {
-			break
-		}
-		names = append(names, d)
+	attrs := []any{slog.Int("chunks", chunks), slog.Int("record_nodes", records),
+		slog.Int("deleted_documents", len(gone)), slog.Int("documents", len(docs)), slog.Any("e.g.", someOf(docs))}
+	if len(gone) > 0 {
+		attrs = append(attrs, slog.Any("deleted_e.g.", someOf(gone)))
 	}
-	w.log.InfoContext(ctx, "graph updated", slog.Int("chunks", chunks), slog.Int("record_nodes", records),
-		slog.Int("deleted_documents", deleted), slog.Int("documents", len(docs)), slog.Any("e.g.", names))
+	w.log.InfoContext(ctx, "graph updated", attrs...)
+}
+
+// someOf returns up to three of the set's members, sorted.
+func someOf(set map[string]bool) []string {
+	names := slices.Sorted(maps.Keys(set))
+	return names[:min(len(names), 3)]
 }

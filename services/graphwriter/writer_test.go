@@ -1,7 +1,9 @@
 package graphwriter_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -597,4 +599,34 @@ func describeEntries(es []gazetteer.Entry) string {
 		fmt.Fprintf(&b, "%s/%s %q %v\n", e.Label, e.Key, e.Name, e.Sources)
 	}
 	return b.String()
+}
+
+// The line a committed batch logs names a few of the documents it wrote
+// and of those it deleted, in order.
+func TestBatchLogNamesDocuments(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := graphwriter.New(openDuck(t), slog.New(slog.NewJSONHandler(&buf, nil)), prometheus.NewRegistry(), nil, nil)
+	require.NoError(t, err)
+	msgs := []pipeline.Message{
+		chunkMsg(t, doc("d.md", 1)), chunkMsg(t, doc("a.md", 2)), chunkMsg(t, doc("c.md", 3)), chunkMsg(t, doc("b.md", 4)),
+		deleteMsg(t, "z.md", 5), deleteMsg(t, "y.md", 6),
+	}
+	for i, err := range w.Handle(t.Context(), msgs) {
+		require.NoError(t, err, "message %d", i)
+	}
+	var line struct {
+		Msg      string   `json:"msg"`
+		Chunks   int      `json:"chunks"`
+		Docs     int      `json:"documents"`
+		Deleted  int      `json:"deleted_documents"`
+		Some     []string `json:"e.g."`
+		SomeGone []string `json:"deleted_e.g."`
+	}
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &line), buf.String())
+	assert.Equal(t, "graph updated", line.Msg)
+	assert.Equal(t, 4, line.Chunks)
+	assert.Equal(t, 4, line.Docs)
+	assert.Equal(t, []string{"a.md", "b.md", "c.md"}, line.Some)
+	assert.Equal(t, 2, line.Deleted)
+	assert.Equal(t, []string{"y.md", "z.md"}, line.SomeGone)
 }
