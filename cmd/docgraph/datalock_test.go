@@ -94,7 +94,7 @@ func TestOperatorCommandsReachTheDocgraphOnTheirData(t *testing.T) {
 // the operator commands say so instead of opening its store a second time.
 func TestOperatorCommandsOnAnUpWithoutListener(t *testing.T) {
 	data := t.TempDir()
-	p := startProc(t, "up", "--data", data, "--nats.listen", "off", "--metrics-addr", "", "--log-format", "json")
+	p := startProc(t, "up", "--data", data, "--nats.listen", "off", "--metrics-addr", "off", "--log-format", "json")
 	p.waitLog(t, 60*time.Second, `"all stages ready"`, 1)
 	want := fmt.Sprintf("docgraph up (pid %d) is running on %s with nats.listen off; stop it or give it a listen address",
 		p.cmd.Process.Pid, data)

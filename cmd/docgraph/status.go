@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math"
@@ -21,7 +22,10 @@ const statusHelp = `Prints per stage: its state, messages pending, in flight (de
 acked), redelivered, and dead-lettered; per stream (the pipeline's, then the buckets'
 and any other in the account): messages and bytes stored, and its limits; then how
 much of its limit the JetStream store uses, with a warning when a limit is nearly
-reached. The state is
+reached. While a stage has work pending or in flight, status looks at the stages twice,
+--rate-window apart (1s), and shows how many messages each acked per second over that
+window (ACKED/S) and, at that rate, how long its pending and in-flight messages will
+take (ETA). The state is
 "pulling" (a worker asks for or holds messages), "no worker pulling" (start one: 'docgraph
 worker STAGE', or 'docgraph up' on --data), "paused" (its dependency, e.g. the graph store, is down: the stage holds its
 messages and resumes by itself) or "not started". Talks to NATS: --nats, or else the
@@ -57,12 +61,18 @@ func operatorSystem(ctx context.Context, cfg config.Config, log *slog.Logger, co
 }
 
 func cmdStatus(ctx context.Context, e env, args []string) error {
-	cfg, rest, err := parseFlags(e, "status", "[flags]", statusHelp, args, nil)
+	window := time.Second
+	cfg, rest, err := parseFlags(e, "status", "[--rate-window D] [flags]", statusHelp, args, func(fs *flag.FlagSet) {
+		fs.DurationVar(&window, "rate-window", window, "while a stage has work, measure the stages' rates over this long (0: do not)")
+	})
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("status: unexpected argument %q", rest[0])
+	}
+	if window < 0 {
+		return fmt.Errorf("status: --rate-window %s: must not be negative", window)
 	}
 	cfg.Log.Level = "error"
 	log, err := logging.New(cfg.Log, e.stderr)
@@ -89,24 +99,34 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("status: dead letters: %w", err)
 	}
+	// Nothing can move on the data's own server (no worker reaches it).
+	first, err := lookAtStages(ctx, s.js)
+	if err != nil {
+		return err
+	}
+	last := first
+	if window > 0 && s.ns == nil && first.busy() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(window):
+		}
+		if last, err = lookAtStages(ctx, s.js); err != nil {
+			return err
+		}
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO")
+	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO\tACKED/S\tETA")
 	var missed []string
-	for _, c := range bus.Consumers {
-		cons, err := s.js.Consumer(ctx, c.Stream, c.Durable)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			fmt.Fprintf(tw, "%s\t%s\tnot started\t-\t-\t-\t%d\t-\n", c.Stage, c.Stream, dead[c])
+	for i, c := range bus.Consumers {
+		info := last.infos[i]
+		if info == nil {
+			fmt.Fprintf(tw, "%s\t%s\tnot started\t-\t-\t-\t%d\t-\t-\t-\n", c.Stage, c.Stream, dead[c])
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("status %s: %w", c.Stage, err)
-		}
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("status %s: %w", c.Stage, err)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.Stage, c.Stream, stageState(info, s.ns == nil), info.NumPending, info.NumAckPending,
-			info.NumRedelivered, dead[c], info.AckFloor.Stream)
+		rate, eta := stageRate(first.infos[i], info, first.at, last.at)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", c.Stage, c.Stream, stageState(info, s.ns == nil), info.NumPending, info.NumAckPending,
+			info.NumRedelivered, dead[c], info.AckFloor.Stream, rate, eta)
 		if n, err := bus.Missed(ctx, s.js, c.Stream, c.Durable); err == nil && n > 0 {
 			missed = append(missed, fmt.Sprintf("%s: %d message%s left %s before the stage received them (the stream's max age or size limit): the graph lacks what they carried; see \"Messages missed\" in deployments/README.md",
 				c.Stage, n, plural(int(n)), c.Stream))
@@ -168,6 +188,70 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "note: no docgraph is running on %s; its stages pull again when 'docgraph up' or 'ingest' runs there\n", cfg.Data)
 	}
 	return nil
+}
+
+// stageLook is one look at the stages' consumers: their infos in the
+// order of bus.Consumers (nil: not started), and when it was taken.
+type stageLook struct {
+	infos []*jetstream.ConsumerInfo
+	at    time.Time
+}
+
+func lookAtStages(ctx context.Context, js jetstream.JetStream) (stageLook, error) {
+	l := stageLook{infos: make([]*jetstream.ConsumerInfo, len(bus.Consumers))}
+	for i, c := range bus.Consumers {
+		cons, err := js.Consumer(ctx, c.Stream, c.Durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			return stageLook{}, fmt.Errorf("status %s: %w", c.Stage, err)
+		}
+		if l.infos[i], err = cons.Info(ctx); err != nil {
+			return stageLook{}, fmt.Errorf("status %s: %w", c.Stage, err)
+		}
+	}
+	l.at = time.Now()
+	return l, nil
+}
+
+// busy reports whether a stage has messages pending or in flight.
+func (l stageLook) busy() bool {
+	for _, info := range l.infos {
+		if info != nil && info.NumPending+uint64(info.NumAckPending) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// stageRate gives a stage's ACKED/S and ETA columns from two looks at its
+// consumer: the messages acked between them (the consumer's ack floor,
+// which counts deliveries), per second, and the time its pending and
+// in-flight messages take at that rate. "-" where the looks cannot tell:
+// one look only, or the consumer made again in between.
+func stageRate(before, after *jetstream.ConsumerInfo, from, to time.Time) (rate, eta string) {
+	dt := to.Sub(from).Seconds()
+	if before == nil || after == nil || dt <= 0 || after.AckFloor.Consumer < before.AckFloor.Consumer || !after.Created.Equal(before.Created) {
+		return "-", "-"
+	}
+	perSec := float64(after.AckFloor.Consumer-before.AckFloor.Consumer) / dt
+	rate = fmt.Sprintf("%.0f", perSec)
+	if perSec > 0 && perSec < 1 {
+		rate = fmt.Sprintf("%.2f", perSec)
+	}
+	work := after.NumPending + uint64(after.NumAckPending)
+	switch {
+	case work == 0:
+		eta = "-"
+	case perSec == 0:
+		eta = "-" // nothing acked in the window: a long handling, or a stage that waits (see STATE)
+	case float64(work) < perSec:
+		eta = "<1s"
+	default:
+		eta = time.Duration(float64(work) / perSec * float64(time.Second)).Round(time.Second).String()
+	}
+	return rate, eta
 }
 
 // streamNames lists the account's streams, the pipeline's first, in

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +22,13 @@ import (
 )
 
 // stateOf returns the STATE column of `docgraph status` for stage on
-// stream (the five columns after it are counts).
+// stream (the seven columns after it are counts and rates).
 func stateOf(t *testing.T, url, stage, stream string) string {
 	t.Helper()
 	out := mustDocgraph(t, "status", "--nats", url)
 	for _, l := range strings.Split(out, "\n") {
 		if f := strings.Fields(l); len(f) > 7 && f[0] == stage && f[1] == stream {
-			return strings.Join(f[2:len(f)-5], " ")
+			return strings.Join(f[2:len(f)-7], " ")
 		}
 	}
 	t.Fatalf("no status line for %s on %s:\n%s", stage, stream, out)
@@ -97,7 +98,7 @@ func TestStatusCountsDeadLettersPerStream(t *testing.T) {
 	deadLettered := map[string]string{}
 	for _, l := range strings.Split(out, "\n") {
 		if f := strings.Fields(l); len(f) > 7 && f[0] == bus.StageGraphWriter {
-			deadLettered[f[1]] = f[len(f)-2]
+			deadLettered[f[1]] = f[len(f)-4]
 		}
 	}
 	assert.Equal(t, map[string]string{bus.StreamExtractions: "1", bus.StreamRecords: "2"}, deadLettered, out)
@@ -132,7 +133,7 @@ func TestStatusCountsOnlyCurrentDeadLetters(t *testing.T) {
 	var records string
 	for _, l := range strings.Split(out, "\n") {
 		if f := strings.Fields(l); len(f) > 7 && f[0] == bus.StageGraphWriter && f[1] == bus.StreamRecords {
-			records = f[len(f)-2]
+			records = f[len(f)-4]
 		}
 	}
 	assert.Equal(t, "1", records, out)
@@ -168,8 +169,9 @@ func TestStatusOfAStoppedSystemHasNoWorkerPulling(t *testing.T) {
 		}
 	}
 	require.NotNil(t, row, out)
-	assert.Equal(t, "no worker pulling", strings.Join(row[2:len(row)-5], " "), out)
-	assert.Equal(t, "1", row[len(row)-4], "in flight: %s", out)
+	assert.Equal(t, "no worker pulling", strings.Join(row[2:len(row)-7], " "), out)
+	assert.Equal(t, "1", row[len(row)-6], "in flight: %s", out)
+	assert.Equal(t, []string{"-", "-"}, row[len(row)-2:], "nothing moves on the data's own server: %s", out)
 	// The store is measured against the server's limit: this process runs
 	// the data's NATS.
 	assert.Regexp(t, `JetStream store: [\d.]+ (KiB|MiB) used of [\d.]+ [KMGTP]iB \(server limit\), \d+%`, out)
@@ -308,4 +310,128 @@ func TestSizeAndPercent(t *testing.T) {
 	assert.True(t, storeUse{used: 90, limit: 100}.nearlyFull())
 	assert.False(t, storeUse{used: 89, limit: 100}.nearlyFull())
 	assert.False(t, storeUse{used: 1 << 40}.nearlyFull(), "no known limit")
+}
+
+// statusRow returns the fields of the status line of stage on stream.
+func statusRow(t *testing.T, out, stage, stream string) []string {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 7 && f[0] == stage && f[1] == stream {
+			return f
+		}
+	}
+	t.Fatalf("no status line for %s on %s:\n%s", stage, stream, out)
+	return nil
+}
+
+// TestStatusMeasuresRates: while a stage works, status looks twice and
+// shows the messages it acked per second and how long what it holds takes
+// at that rate; idle, or with --rate-window 0, it looks once and shows
+// no rate.
+func TestStatusMeasuresRates(t *testing.T) {
+	n := startTestNATS(t)
+	js := connect(t, n.url())
+	require.NoError(t, bus.Provision(t.Context(), js, bus.DefaultTopology()))
+	st, err := js.Stream(t.Context(), bus.StreamFiles)
+	require.NoError(t, err)
+	cons, err := st.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{Durable: bus.StageParser, AckPolicy: jetstream.AckExplicitPolicy})
+	require.NoError(t, err)
+
+	row := statusRow(t, mustDocgraph(t, "status", "--nats", n.url()), bus.StageParser, bus.StreamFiles)
+	assert.Equal(t, []string{"-", "-"}, row[len(row)-2:], "idle: no rate")
+	row = statusRow(t, mustDocgraph(t, "status", "--nats", n.url()), bus.StageExtractor, bus.StreamChunks)
+	assert.Equal(t, []string{"not", "started", "-", "-", "-", "0", "-", "-", "-"}, row[2:])
+
+	const total = 3000
+	for i := range total {
+		publishRaw(t, js, event.SubjectFileDiscovered, fmt.Appendf(nil, `{"n":%d}`, i), nil)
+	}
+	// A worker acking about 200 messages a second, one at a time, until
+	// the test ends: the stream holds more than it acks meanwhile.
+	done := make(chan struct{})
+	stopped := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				stopped <- nil
+				return
+			case <-tick.C:
+			}
+			batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+			if err != nil {
+				stopped <- err
+				return
+			}
+			for m := range batch.Messages() {
+				if err := m.DoubleAck(t.Context()); err != nil {
+					stopped <- err
+					return
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(done)
+		require.NoError(t, <-stopped)
+	}()
+	waitUntil(t, 30*time.Second, func() error {
+		info, err := cons.Info(t.Context())
+		if err != nil || info.AckFloor.Consumer == 0 {
+			return fmt.Errorf("no message acked yet (%v)", err)
+		}
+		return nil
+	})
+
+	out := mustDocgraph(t, "status", "--nats", n.url(), "--rate-window", "500ms")
+	row = statusRow(t, out, bus.StageParser, bus.StreamFiles)
+	rate, err := strconv.ParseFloat(row[len(row)-2], 64)
+	require.NoError(t, err, out)
+	assert.Greater(t, rate, 0.0, out)
+	assert.Less(t, rate, float64(total), out)
+	eta, err := time.ParseDuration(row[len(row)-1])
+	require.NoError(t, err, out)
+	assert.Positive(t, eta, out)
+	assert.Contains(t, out, "ACKED/S")
+
+	row = statusRow(t, mustDocgraph(t, "status", "--nats", n.url(), "--rate-window", "0"), bus.StageParser, bus.StreamFiles)
+	assert.Equal(t, []string{"-", "-"}, row[len(row)-2:], "not measured")
+
+	_, errOut, err := docgraph(t, "status", "--nats", n.url(), "--rate-window", "-1s")
+	require.Error(t, err)
+	assert.Contains(t, errOut+err.Error(), "--rate-window -1s: must not be negative")
+}
+
+func TestStageRate(t *testing.T) {
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	info := func(acked, pending uint64, inFlight int) *jetstream.ConsumerInfo {
+		return &jetstream.ConsumerInfo{Created: created, AckFloor: jetstream.SequenceInfo{Consumer: acked}, NumPending: pending, NumAckPending: inFlight}
+	}
+	remade := info(0, 10, 0)
+	remade.Created = created.Add(time.Minute)
+	from := created.Add(time.Hour)
+	tests := []struct {
+		name          string
+		before, after *jetstream.ConsumerInfo
+		dt            time.Duration
+		rate, eta     string
+	}{
+		{"one look", info(5, 10, 0), info(5, 10, 0), 0, "-", "-"},
+		{"not started", nil, info(5, 10, 0), time.Second, "-", "-"},
+		{"made again in between", info(500, 10, 0), remade, time.Second, "-", "-"},
+		{"steady", info(100, 0, 0), info(300, 900, 100), 2 * time.Second, "100", "10s"},
+		{"nearly done", info(100, 0, 0), info(300, 5, 5), time.Second, "200", "<1s"},
+		{"done", info(100, 0, 0), info(300, 0, 0), time.Second, "200", "-"},
+		{"slow", info(100, 0, 0), info(101, 2, 0), 4 * time.Second, "0.25", "8s"},
+		{"nothing acked", info(100, 0, 0), info(100, 7, 1), time.Second, "0", "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rate, eta := stageRate(tt.before, tt.after, from, from.Add(tt.dt))
+			assert.Equal(t, tt.rate, rate)
+			assert.Equal(t, tt.eta, eta)
+		})
+	}
 }

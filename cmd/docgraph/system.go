@@ -654,16 +654,17 @@ func watcherConfig(cfg config.Config, root string) watcher.Config {
 	}
 }
 
-// listenMetrics binds metrics.addr, or returns nil when it is empty.
+// listenMetrics binds metrics.addr, or returns nil when it is empty or
+// "off".
 func listenMetrics(cfg config.Config) (net.Listener, error) {
-	if cfg.Metrics.Addr == "" {
+	if cfg.Metrics.Addr == "" || cfg.Metrics.Addr == "off" {
 		return nil, nil
 	}
 	ln, err := net.Listen("tcp", cfg.Metrics.Addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		// Most often a second docgraph on one machine: the default port is
 		// the same for every process.
-		return nil, fmt.Errorf("metrics.addr: %w (give each docgraph process on this machine its own --metrics-addr, or \"\" for none)", err)
+		return nil, fmt.Errorf("metrics.addr: %w (give each docgraph process on this machine its own --metrics-addr, or off for none)", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metrics.addr: %w", err)

@@ -172,7 +172,7 @@ type StageConfig struct {
 
 // MetricsConfig configures the HTTP endpoint.
 type MetricsConfig struct {
-	Addr string `yaml:"addr" help:"address for /metrics, /healthz and /readyz; empty disables"`
+	Addr string `yaml:"addr" help:"address for /metrics, /healthz and /readyz; empty or \"off\" disables"`
 	// Pprof also serves Go's profiles on Addr.
 	Pprof bool `yaml:"pprof" help:"also serve Go's runtime profiles under /debug/pprof/ on metrics.addr (go tool pprof http://ADDR/debug/pprof/profile for 30 s of CPU, .../heap for memory); off by default, as they expose the process's internals"`
 }
@@ -272,6 +272,13 @@ func (c Config) Validate() error {
 			add("nats.listen (%q): must be host:port or off", l)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			add("nats.listen (%q): port must be a number from 0 to 65535", l)
+		}
+	}
+	if a := c.Metrics.Addr; a != "" && a != "off" {
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			add("metrics.addr (%q): must be host:port, or off", a)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			add("metrics.addr (%q): port must be a number from 0 to 65535", a)
 		}
 	}
 	if c.NATS.PubAckTimeout < 100*time.Millisecond {

@@ -58,7 +58,7 @@ func TestBadFiles(t *testing.T) {
 			"line 6: stages.parser.concurrency: want a whole number, not `two`",
 			"line 9: stages.parser.backoff[1]: want a duration with a unit, e.g. 30s, not `five`"}},
 		{"bad-values.bad.yaml", []string{"watch.rescan", "streams.replicas (7)", "nats.pub_ack_timeout (10ms)", "graph.store (\"mysql\")",
-			`nats.listen ("127.0.0.1:99999"): port must be a number from 0 to 65535`, "parser.chunk_size (10)", "parser.unmapped (\"guess\")", "parser.read_timeout (0s)", "log.level (\"loud\")", "stages.extractor.slow_after (0s)"}},
+			`nats.listen ("127.0.0.1:99999"): port must be a number from 0 to 65535`, "parser.chunk_size (10)", "parser.unmapped (\"guess\")", "parser.read_timeout (0s)", "log.level (\"loud\")", "stages.extractor.slow_after (0s)", `metrics.addr ("localhost"): must be host:port, or off`}},
 		{"neo4j-without-uri.bad.yaml", []string{"neo4j.uri: required when graph.store is neo4j"}},
 		{"bad-duration.bad.yaml", []string{"soon"}},
 		{"batches.bad.yaml", []string{"graph.batch_small/medium/large", "stages.graph_writer.max_ack_pending (10)"}},
