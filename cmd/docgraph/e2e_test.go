@@ -113,6 +113,8 @@ func TestIngestSampleDocumentsWithSeededGazetteer(t *testing.T) {
 	checkGraph(t, exportGraph(t, data), exp, checkOpts{})
 }
 
+// TestIngestSampleInAnyOrder: the sample gives its expected graph whatever
+// the order its files arrive in, on the embedded store and on Neo4j.
 func TestIngestSampleInAnyOrder(t *testing.T) {
 	sample := filepath.Join(corpusDir(t, "sample"), "input")
 	exp := loadExpected(t, "sample")
@@ -127,16 +129,23 @@ func TestIngestSampleInAnyOrder(t *testing.T) {
 			return rel == "teams.csv" || strings.HasPrefix(rel, "minutes/") || strings.HasPrefix(rel, "status/")
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in, data := t.TempDir(), t.TempDir()
-			copyTree(t, sample, in, tt.first)
-			mustDocgraph(t, ingestArgs(data, in)...)
-			copyTree(t, sample, in, func(string) bool { return true })
-			out := mustDocgraph(t, ingestArgs(data, in)...)
-			assert.Contains(t, out, "0 failed")
-			checkGraph(t, exportGraph(t, data), exp, checkOpts{structured: true})
-		})
+	for _, store := range []string{"duckdb", "neo4j"} {
+		for _, tt := range tests {
+			t.Run(store+"/"+tt.name, func(t *testing.T) {
+				var neo []string
+				if store == "neo4j" {
+					neo = neo4jArgs(t) // wiped empty
+				}
+				in, data := t.TempDir(), t.TempDir()
+				copyTree(t, sample, in, tt.first)
+				mustDocgraph(t, ingestArgs(data, append(neo, in)...)...)
+				copyTree(t, sample, in, func(string) bool { return true })
+				out := mustDocgraph(t, ingestArgs(data, append(neo, in)...)...)
+				assert.Contains(t, out, "0 failed")
+				got := mustDocgraph(t, append([]string{"graph", "export", "--data", data, "--format", "json"}, neo...)...)
+				checkGraph(t, parseExport(t, []byte(got)), exp, checkOpts{structured: true})
+			})
+		}
 	}
 }
 

@@ -26,19 +26,22 @@ func TestGeneratedCorpusInAnyOrder(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	ingestAll := func(t *testing.T, first func(rel string) bool) string {
+	// ingestAll ingests first's files (if any), then all, into a new data
+	// directory (and the graph store that store names) and exports the
+	// graph.
+	ingestAll := func(t *testing.T, store []string, first func(rel string) bool) string {
 		t.Helper()
 		in, data := t.TempDir(), t.TempDir()
 		if first != nil {
 			copyTree(t, src, in, first)
-			mustDocgraph(t, ingestArgs(data, in)...)
+			mustDocgraph(t, ingestArgs(data, append(store, in)...)...)
 		}
 		copyTree(t, src, in, func(string) bool { return true })
-		out := mustDocgraph(t, ingestArgs(data, in)...)
+		out := mustDocgraph(t, ingestArgs(data, append(store, in)...)...)
 		assert.Contains(t, out, "0 failed")
-		return mustDocgraph(t, "graph", "export", "--data", data, "--format", "json")
+		return mustDocgraph(t, append([]string{"graph", "export", "--data", data, "--format", "json"}, store...)...)
 	}
-	want := ingestAll(t, nil)
+	want := ingestAll(t, nil, nil)
 	ex := parseExport(t, []byte(want))
 	counts := map[string]int{}
 	for _, n := range ex.Nodes {
@@ -77,12 +80,18 @@ func TestGeneratedCorpusInAnyOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ingestAll(t, tt.first)
+			got := ingestAll(t, nil, tt.first)
 			if got != want {
 				diffExports(t, parseExport(t, []byte(want)), parseExport(t, []byte(got)))
 			}
 		})
 	}
+	t.Run("neo4j, documents first", func(t *testing.T) {
+		got := ingestAll(t, neo4jArgs(t), tests[0].first)
+		if got != want {
+			diffExports(t, parseExport(t, []byte(want)), parseExport(t, []byte(got)))
+		}
+	})
 
 	// A person left out of a new version of the spreadsheets is forgotten
 	// as if never named: the graph is that of the final files alone.
