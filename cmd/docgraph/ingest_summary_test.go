@@ -86,7 +86,7 @@ func TestIngestShowsProgressWhileScanning(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, scanning, "no progress line during the scan:\n%s", errOut)
-	assert.Regexp(t, `^ingest: scanning, \d+ files seen: \d+/\d+ files through the pipeline \(\d+s\): \d+ messages handled, \d+ waiting$`, scanning[0])
+	assert.Regexp(t, `^ingest: scanning, \d+ files seen: \d+/\d+ files through the pipeline \(\d+s\): \d+ messages handled, \d+ waiting(; [\d.]+ files/s, \d+ messages/s)?$`, scanning[0])
 	stats := mustDocgraph(t, "graph", "stats", "--data", data)
 	assert.Regexp(t, `Document\s+120\b`, stats)
 }
@@ -160,4 +160,26 @@ func TestTrackerCountsMessages(t *testing.T) {
 	assert.Equal(t, ingestProgress{done: 1, total: 1, handled: 4}, tr.progress())
 	assert.True(t, tr.finished())
 	assert.Equal(t, []string{"graph-writer: bad row"}, tr.failures("big"))
+}
+
+// The pace in ingest's progress lines is measured over the last 30 s,
+// and the time left is given once every file is published.
+func TestProgressRates(t *testing.T) {
+	var r progressRates
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	assert.Empty(t, r.add(at(0), ingestProgress{total: 100}, false), "no pace from one line")
+	assert.Empty(t, r.add(at(0.5), ingestProgress{done: 1, total: 100, handled: 30}, false), "nor within a second")
+	assert.Equal(t, "; 5.0 files/s, 150 messages/s", r.add(at(2), ingestProgress{done: 10, total: 200, handled: 300}, false),
+		"no time left while files are still being published")
+	assert.Equal(t, "; 5.0 files/s, 150 messages/s, about 36s left", r.add(at(4), ingestProgress{done: 20, total: 200, handled: 600}, true))
+	// Lines older than the window no longer count: from 4 s to 40 s, 720
+	// files more.
+	for s := 7.0; s < 40; s += 3 {
+		r.add(at(s), ingestProgress{done: 20 + int((s-4)*20), total: 2000, handled: 600}, true)
+	}
+	got := r.add(at(40), ingestProgress{done: 740, total: 2000, handled: 600}, true)
+	assert.Equal(t, "; 20 files/s, 0 messages/s, about 1m3s left", got)
+	assert.Equal(t, "; 20 files/s, 0 messages/s", r.add(at(43), ingestProgress{done: 800, total: 800, handled: 600}, true), "nothing left")
+	assert.Equal(t, "; 18 files/s, 0 messages/s, about 1s left", r.add(at(46), ingestProgress{done: 800, total: 801, handled: 600}, true), "under a second reads as 1s")
 }
