@@ -183,7 +183,7 @@ func TestDLQReplaySupersededByAFixedFile(t *testing.T) {
 	require.Len(t, all, 1)
 	assert.Positive(t, all[0].SupersededBy)
 	out = mustDocgraph(t, op(data, "status")...)
-	assert.Regexp(t, `(?m)^parser\s+DOCGRAPH_FILES\s+.*\s0\s+\d+$`, out)
+	assert.Regexp(t, `(?m)^parser\s+DOCGRAPH_FILES\s+.*\s0\s+\d+\s+-\s+-$`, out)
 	assert.Contains(t, out, "(1 more dead letter superseded by a later version of the file")
 	out = mustDocgraph(t, op(data, "dlq", "replay", "--all", "--dry-run")...)
 	assert.Contains(t, out, fmt.Sprintf("would remove %d (parser, empty.txt): superseded by a newer event for the file (DOCGRAPH_FILES seq", dls[0].ID))
