@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -61,9 +64,10 @@ func operatorSystem(ctx context.Context, cfg config.Config, log *slog.Logger, co
 }
 
 func cmdStatus(ctx context.Context, e env, args []string) error {
-	window := time.Second
-	cfg, rest, err := parseFlags(e, "status", "[--rate-window D] [flags]", statusHelp, args, func(fs *flag.FlagSet) {
+	window, asJSON := time.Second, false
+	cfg, rest, err := parseFlags(e, "status", "[--rate-window D] [--json] [flags]", statusHelp, args, func(fs *flag.FlagSet) {
 		fs.DurationVar(&window, "rate-window", window, "while a stage has work, measure the stages' rates over this long (0: do not)")
+		fs.BoolVar(&asJSON, "json", false, "print the report as JSON, for scripts (counts null for a stage not started, rates null when not measured)")
 	})
 	if err != nil {
 		return err
@@ -115,36 +119,20 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO\tACKED/S\tETA")
-	var missed []string
+	rep := statusReport{Superseded: superseded, Warnings: []string{}}
 	for i, c := range bus.Consumers {
-		info := last.infos[i]
-		if info == nil {
-			fmt.Fprintf(tw, "%s\t%s\tnot started\t-\t-\t-\t%d\t-\t-\t-\n", c.Stage, c.Stream, dead[c])
-			continue
+		row := statusStage{Stage: c.Stage, Stream: c.Stream, State: "not started", DeadLettered: dead[c]}
+		if info := last.infos[i]; info != nil {
+			row.State = stageState(info, s.ns == nil)
+			row.Pending, row.InFlight, row.Redelivered = ptr(info.NumPending), ptr(info.NumAckPending), ptr(info.NumRedelivered)
+			row.AckedUpTo = ptr(info.AckFloor.Stream)
+			row.AckedPerSecond, row.ETASeconds = measureRate(first.infos[i], info, first.at, last.at)
+			if n, err := bus.Missed(ctx, s.js, c.Stream, c.Durable); err == nil {
+				row.Missed = n
+			}
 		}
-		rate, eta := stageRate(first.infos[i], info, first.at, last.at)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", c.Stage, c.Stream, stageState(info, s.ns == nil), info.NumPending, info.NumAckPending,
-			info.NumRedelivered, dead[c], info.AckFloor.Stream, rate, eta)
-		if n, err := bus.Missed(ctx, s.js, c.Stream, c.Durable); err == nil && n > 0 {
-			missed = append(missed, fmt.Sprintf("%s: %d message%s left %s before the stage received them (the stream's max age or size limit): the graph lacks what they carried; see \"Messages missed\" in deployments/README.md",
-				c.Stage, n, plural(int(n)), c.Stream))
-		}
+		rep.Stages = append(rep.Stages, row)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, m := range missed {
-		fmt.Fprintln(e.stdout, m)
-	}
-	if superseded > 0 {
-		fmt.Fprintf(e.stdout, "(%d more dead letter%s superseded by a later version of the file: 'docgraph dlq list --all')\n", superseded, plural(superseded))
-	}
-	fmt.Fprintln(e.stdout)
-	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tLAST SEQ\tMAX BYTES\tMAX AGE")
-	var warnings []string
 	names, err := streamNames(ctx, s.js)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
@@ -155,37 +143,138 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 			continue
 		}
 		info := st.CachedInfo() // fetched by Stream
-		maxBytes, maxAge := "-", "-"
-		if info.Config.MaxBytes > 0 {
-			maxBytes = fmt.Sprintf("%s (%s)", sizeOf(info.Config.MaxBytes), percentOf(info.State.Bytes, info.Config.MaxBytes))
-			if float64(info.State.Bytes) >= nearlyFull*float64(info.Config.MaxBytes) && info.Config.Discard == jetstream.DiscardOld {
-				warnings = append(warnings, fmt.Sprintf("%s holds %s of its max bytes: each new message now discards the oldest, which a stage behind would miss",
-					name, percentOf(info.State.Bytes, info.Config.MaxBytes)))
-			}
+		row := statusStream{Name: name, Messages: info.State.Msgs, Bytes: info.State.Bytes, LastSeq: info.State.LastSeq,
+			MaxBytes: max(info.Config.MaxBytes, 0), MaxAgeSeconds: info.Config.MaxAge.Seconds()}
+		if info.Config.MaxBytes > 0 && float64(info.State.Bytes) >= nearlyFull*float64(info.Config.MaxBytes) && info.Config.Discard == jetstream.DiscardOld {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s holds %s of its max bytes: each new message now discards the oldest, which a stage behind would miss",
+				name, percentOf(info.State.Bytes, info.Config.MaxBytes)))
 		}
-		if info.Config.MaxAge > 0 {
-			maxAge = info.Config.MaxAge.String()
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", name, info.State.Msgs, info.State.Bytes, info.State.LastSeq, maxBytes, maxAge)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+		rep.Streams = append(rep.Streams, row)
 	}
 	store, err := jetStreamStore(ctx, s)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
-	fmt.Fprintln(e.stdout, store.String())
+	rep.Store = statusStore{Used: store.used, Limit: max(store.limit, 0), LimitOf: store.whose, Summary: store.String()}
 	if store.nearlyFull() {
-		warnings = append(warnings, fmt.Sprintf("the JetStream store is %s full: when it is full, the stages wait for room; see \"A full store\" in deployments/README.md",
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the JetStream store is %s full: when it is full, the stages wait for room; see \"A full store\" in deployments/README.md",
 			percentOf(store.used, store.limit)))
-	}
-	for _, w := range warnings {
-		fmt.Fprintln(e.stdout, "warning: "+w)
 	}
 	if s.ns != nil {
 		// The data's own server: no worker can reach it to pull.
 		fmt.Fprintf(e.stderr, "note: no docgraph is running on %s; its stages pull again when 'docgraph up' or 'ingest' runs there\n", cfg.Data)
+	}
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.print(e.stdout)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// statusReport is what status finds; --json prints it as it is.
+type statusReport struct {
+	Stages []statusStage `json:"stages"`
+	// Superseded counts the dead letters of file versions replaced since,
+	// left out of the stages' counts.
+	Superseded int            `json:"superseded_dead_letters"`
+	Streams    []statusStream `json:"streams"`
+	Store      statusStore    `json:"store"`
+	Warnings   []string       `json:"warnings"`
+}
+
+// statusStage is one stage's consumer of one stream; the counts are null
+// for a stage not started, the rate and ETA when not measured (or, for
+// the ETA, with nothing left or nothing acked in the window).
+type statusStage struct {
+	Stage          string   `json:"stage"`
+	Stream         string   `json:"stream"`
+	State          string   `json:"state"`
+	Pending        *uint64  `json:"pending"`
+	InFlight       *int     `json:"in_flight"`
+	Redelivered    *int     `json:"redelivered"`
+	DeadLettered   uint64   `json:"dead_lettered"`
+	AckedUpTo      *uint64  `json:"acked_up_to"`
+	AckedPerSecond *float64 `json:"acked_per_second"`
+	ETASeconds     *float64 `json:"eta_seconds"`
+	// Missed counts messages that left the stream before the stage
+	// received them.
+	Missed uint64 `json:"missed"`
+}
+
+type statusStream struct {
+	Name          string  `json:"name"`
+	Messages      uint64  `json:"messages"`
+	Bytes         uint64  `json:"bytes"`
+	LastSeq       uint64  `json:"last_seq"`
+	MaxBytes      int64   `json:"max_bytes"`       // 0: no limit
+	MaxAgeSeconds float64 `json:"max_age_seconds"` // 0: no limit
+}
+
+type statusStore struct {
+	Used    uint64 `json:"used_bytes"`
+	Limit   int64  `json:"limit_bytes"` // 0: unknown or none
+	LimitOf string `json:"limit_of,omitempty"`
+	Summary string `json:"summary"`
+}
+
+// print writes the report as tables for people.
+func (r statusReport) print(w io.Writer) error {
+	count := func(p any) string {
+		switch v := p.(type) {
+		case *uint64:
+			if v != nil {
+				return strconv.FormatUint(*v, 10)
+			}
+		case *int:
+			if v != nil {
+				return strconv.Itoa(*v)
+			}
+		}
+		return "-"
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO\tACKED/S\tETA")
+	var missed []string
+	for _, st := range r.Stages {
+		rate, eta := formatRate(st)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", st.Stage, st.Stream, st.State, count(st.Pending), count(st.InFlight),
+			count(st.Redelivered), st.DeadLettered, count(st.AckedUpTo), rate, eta)
+		if st.Missed > 0 {
+			missed = append(missed, fmt.Sprintf("%s: %d message%s left %s before the stage received them (the stream's max age or size limit): the graph lacks what they carried; see \"Messages missed\" in deployments/README.md",
+				st.Stage, st.Missed, plural(int(st.Missed)), st.Stream)) //nolint:gosec // counts fit
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, m := range missed {
+		fmt.Fprintln(w, m)
+	}
+	if r.Superseded > 0 {
+		fmt.Fprintf(w, "(%d more dead letter%s superseded by a later version of the file: 'docgraph dlq list --all')\n", r.Superseded, plural(r.Superseded))
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tMESSAGES\tBYTES\tLAST SEQ\tMAX BYTES\tMAX AGE")
+	for _, st := range r.Streams {
+		maxBytes, maxAge := "-", "-"
+		if st.MaxBytes > 0 {
+			maxBytes = fmt.Sprintf("%s (%s)", sizeOf(st.MaxBytes), percentOf(st.Bytes, st.MaxBytes))
+		}
+		if st.MaxAgeSeconds > 0 {
+			maxAge = time.Duration(st.MaxAgeSeconds * float64(time.Second)).String()
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", st.Name, st.Messages, st.Bytes, st.LastSeq, maxBytes, maxAge)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, r.Store.Summary)
+	for _, warn := range r.Warnings {
+		fmt.Fprintln(w, "warning: "+warn)
 	}
 	return nil
 }
@@ -225,31 +314,42 @@ func (l stageLook) busy() bool {
 	return false
 }
 
-// stageRate gives a stage's ACKED/S and ETA columns from two looks at its
-// consumer: the messages acked between them (the consumer's ack floor,
-// which counts deliveries), per second, and the time its pending and
-// in-flight messages take at that rate. "-" where the looks cannot tell:
-// one look only, or the consumer made again in between.
-func stageRate(before, after *jetstream.ConsumerInfo, from, to time.Time) (rate, eta string) {
+// measureRate gives the messages a stage's consumer acked per second
+// between two looks at it (its ack floor, which counts deliveries), and
+// the seconds its pending and in-flight messages take at that rate. The
+// rate is nil where the looks cannot tell (one look only, or the consumer
+// made again in between); the ETA also with nothing left or nothing acked.
+func measureRate(before, after *jetstream.ConsumerInfo, from, to time.Time) (perSec, eta *float64) {
 	dt := to.Sub(from).Seconds()
 	if before == nil || after == nil || dt <= 0 || after.AckFloor.Consumer < before.AckFloor.Consumer || !after.Created.Equal(before.Created) {
-		return "-", "-"
+		return nil, nil
 	}
-	perSec := float64(after.AckFloor.Consumer-before.AckFloor.Consumer) / dt
-	rate = fmt.Sprintf("%.0f", perSec)
-	if perSec > 0 && perSec < 1 {
-		rate = fmt.Sprintf("%.2f", perSec)
+	r := float64(after.AckFloor.Consumer-before.AckFloor.Consumer) / dt
+	if work := after.NumPending + uint64(after.NumAckPending); work > 0 && r > 0 {
+		eta = ptr(float64(work) / r)
 	}
-	work := after.NumPending + uint64(after.NumAckPending)
+	return &r, eta
+}
+
+// formatRate gives a stage's ACKED/S and ETA columns: "-" where not
+// measured, and for the ETA with nothing left or nothing acked in the
+// window (a long handling, or a stage that waits: see STATE).
+func formatRate(st statusStage) (rate, eta string) {
+	rate, eta = "-", "-"
+	if st.AckedPerSecond == nil {
+		return rate, eta
+	}
+	r := *st.AckedPerSecond
+	rate = fmt.Sprintf("%.0f", r)
+	if r > 0 && r < 1 {
+		rate = fmt.Sprintf("%.2f", r)
+	}
 	switch {
-	case work == 0:
-		eta = "-"
-	case perSec == 0:
-		eta = "-" // nothing acked in the window: a long handling, or a stage that waits (see STATE)
-	case float64(work) < perSec:
+	case st.ETASeconds == nil:
+	case *st.ETASeconds < 1:
 		eta = "<1s"
 	default:
-		eta = time.Duration(float64(work) / perSec * float64(time.Second)).Round(time.Second).String()
+		eta = time.Duration(*st.ETASeconds * float64(time.Second)).Round(time.Second).String()
 	}
 	return rate, eta
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -396,6 +397,33 @@ func TestStatusMeasuresRates(t *testing.T) {
 	assert.Positive(t, eta, out)
 	assert.Contains(t, out, "ACKED/S")
 
+	// The same report for scripts.
+	var rep statusReport
+	require.NoError(t, json.Unmarshal([]byte(mustDocgraph(t, "status", "--nats", n.url(), "--rate-window", "500ms", "--json")), &rep))
+	require.Len(t, rep.Stages, len(bus.Consumers))
+	parser, extractor := rep.Stages[0], rep.Stages[1]
+	assert.Equal(t, bus.StageParser, parser.Stage)
+	assert.Equal(t, "pulling", parser.State)
+	require.NotNil(t, parser.Pending)
+	assert.Positive(t, *parser.Pending)
+	require.NotNil(t, parser.AckedPerSecond)
+	assert.Positive(t, *parser.AckedPerSecond)
+	require.NotNil(t, parser.ETASeconds)
+	assert.Positive(t, *parser.ETASeconds)
+	assert.Equal(t, statusStage{Stage: bus.StageExtractor, Stream: bus.StreamChunks, State: "not started"}, extractor, "no counts for a stage not started")
+	var files *statusStream
+	for i := range rep.Streams {
+		if rep.Streams[i].Name == bus.StreamFiles {
+			files = &rep.Streams[i]
+		}
+	}
+	require.NotNil(t, files)
+	assert.EqualValues(t, total, files.Messages)
+	assert.Equal(t, 168*time.Hour, time.Duration(files.MaxAgeSeconds*float64(time.Second)))
+	assert.Positive(t, rep.Store.Used)
+	assert.Contains(t, rep.Store.Summary, "JetStream store: ")
+	assert.NotNil(t, rep.Warnings)
+
 	row = statusRow(t, mustDocgraph(t, "status", "--nats", n.url(), "--rate-window", "0"), bus.StageParser, bus.StreamFiles)
 	assert.Equal(t, []string{"-", "-"}, row[len(row)-2:], "not measured")
 
@@ -429,7 +457,9 @@ func TestStageRate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rate, eta := stageRate(tt.before, tt.after, from, from.Add(tt.dt))
+			var st statusStage
+			st.AckedPerSecond, st.ETASeconds = measureRate(tt.before, tt.after, from, from.Add(tt.dt))
+			rate, eta := formatRate(st)
 			assert.Equal(t, tt.rate, rate)
 			assert.Equal(t, tt.eta, eta)
 		})
