@@ -132,26 +132,7 @@ func diffExports(t *testing.T, want, got exportJSON) {
 		}
 		return out
 	}
-	w, g := set(want), set(got)
-	var missing, extra []string
-	for k := range w {
-		if !g[k] {
-			missing = append(missing, k)
-		}
-	}
-	for k := range g {
-		if !w[k] {
-			extra = append(extra, k)
-		}
-	}
-	t.Errorf("graphs differ: missing %d %v, extra %d %v", len(missing), clipList(missing), len(extra), clipList(extra))
-}
-
-func clipList(l []string) []string {
-	if len(l) > 10 {
-		return append(l[:10:10], "…")
-	}
-	return l
+	requireSameSet(t, set(want), set(got), "graphs")
 }
 
 func mustJSON(t *testing.T, v any) string {
