@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -103,12 +102,12 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("status: dead letters: %w", err)
 	}
-	// Nothing can move on the data's own server (no worker reaches it).
 	first, err := lookAtStages(ctx, s.js)
 	if err != nil {
 		return err
 	}
 	last := first
+	// Nothing can move on the data's own server (no worker reaches it).
 	if window > 0 && s.ns == nil && first.busy() {
 		select {
 		case <-ctx.Done():
@@ -174,6 +173,14 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 
 func ptr[T any](v T) *T { return &v }
 
+// count renders a count of the report, "-" for none.
+func count[T uint64 | int](p *T) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
+
 // statusReport is what status finds; --json prints it as it is.
 type statusReport struct {
 	Stages []statusStage `json:"stages"`
@@ -222,19 +229,6 @@ type statusStore struct {
 
 // print writes the report as tables for people.
 func (r statusReport) print(w io.Writer) error {
-	count := func(p any) string {
-		switch v := p.(type) {
-		case *uint64:
-			if v != nil {
-				return strconv.FormatUint(*v, 10)
-			}
-		case *int:
-			if v != nil {
-				return strconv.Itoa(*v)
-			}
-		}
-		return "-"
-	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STAGE\tSTREAM\tSTATE\tPENDING\tIN FLIGHT\tREDELIVERED\tDEAD-LETTERED\tACKED UP TO\tACKED/S\tETA")
 	var missed []string

@@ -267,18 +267,18 @@ func (c Config) Validate() error {
 			add("watch.ignore[%d] (%q): not a glob pattern (Go's path.Match: *, ?, [a-z], \\ escapes)", i, p)
 		}
 	}
-	if l := c.NATS.Listen; l != "" && l != "off" {
-		if _, port, err := net.SplitHostPort(l); err != nil {
-			add("nats.listen (%q): must be host:port or off", l)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			add("nats.listen (%q): port must be a number from 0 to 65535", l)
+	// Listen addresses: host:port, or empty or "off" for none.
+	for _, l := range []struct{ field, addr, want string }{
+		{"nats.listen", c.NATS.Listen, "must be host:port or off"},
+		{"metrics.addr", c.Metrics.Addr, "must be host:port, or off"},
+	} {
+		if l.addr == "" || l.addr == "off" {
+			continue
 		}
-	}
-	if a := c.Metrics.Addr; a != "" && a != "off" {
-		if _, port, err := net.SplitHostPort(a); err != nil {
-			add("metrics.addr (%q): must be host:port, or off", a)
+		if _, port, err := net.SplitHostPort(l.addr); err != nil {
+			add("%s (%q): %s", l.field, l.addr, l.want)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			add("metrics.addr (%q): port must be a number from 0 to 65535", a)
+			add("%s (%q): port must be a number from 0 to 65535", l.field, l.addr)
 		}
 	}
 	if c.NATS.PubAckTimeout < 100*time.Millisecond {
