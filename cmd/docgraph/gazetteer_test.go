@@ -310,3 +310,45 @@ func TestProjectRenamedInSpreadsheetIsFoundByItsNewNameOnly(t *testing.T) {
 	assert.NotEqual(t, before, after)
 	assert.Equal(t, exportGraph(t, fresh), after)
 }
+
+// A spreadsheet saved again with the same names (a role changed) states
+// every entity again, but no name becomes known or unknown: no chunk is
+// extracted again, and the graph is still the one a fresh ingest gives.
+func TestSpreadsheetSavedAgainWithTheSameNamesReextractsNothing(t *testing.T) {
+	in, data := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(corpusDir(t, "sample"), "input"), in, func(string) bool { return true })
+	mustDocgraph(t, ingestArgs(data, in)...)
+	before := exportGraph(t, data)
+	require.Positive(t, len(before.Relationships))
+
+	p := filepath.Join(in, "teams.csv")
+	raw, err := os.ReadFile(p)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(raw), "\n")
+	require.Greater(t, len(lines), 2)
+	row := strings.TrimRight(lines[1], "\r\n")
+	require.NotContains(t, row, `"`, "the row is edited as plain fields")
+	cut := strings.LastIndexByte(row, ',')
+	require.Positive(t, cut)
+	lines[1] = row[:cut+1] + "Acting " + row[cut+1:] + lines[1][len(row):]
+	require.NoError(t, os.WriteFile(p, []byte(strings.Join(lines, "")), 0o644))
+
+	out, logs, err := docgraph(t, ingestArgs(data, "--log-format", "json", "--log-level", "info", in)...)
+	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", out, logs)
+	assert.Contains(t, out, "1 new or changed")
+	refreshes := 0
+	for line := range strings.Lines(logs) {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "gazetteer changed: chunks re-extracted" {
+			refreshes++
+			t.Errorf("chunks extracted again: %s", line)
+		}
+	}
+	assert.Zero(t, refreshes)
+
+	fresh := t.TempDir()
+	mustDocgraph(t, ingestArgs(fresh, in)...)
+	after := exportGraph(t, data)
+	assert.NotEqual(t, before, after, "the role changed")
+	assert.Equal(t, exportGraph(t, fresh), after)
+}

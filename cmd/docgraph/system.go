@@ -514,10 +514,11 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			}
 			g.SetRevision(c.Revision)
 			if !c.Initial {
-				ref.Changed(c.Entry.Name, c.Revision)
-				if old := c.Previous.Name; old != "" && old != c.Entry.Name {
-					// A renamed entry: chunks found by the old name lose it.
-					ref.Changed(old, c.Revision)
+				// The revision is refreshed even when no name changed, so
+				// that the next start does not re-extract every chunk.
+				ref.Changed("", c.Revision)
+				for _, name := range c.NamesChanged() {
+					ref.Changed(name, c.Revision)
 				}
 			}
 		})

@@ -59,6 +59,23 @@ type Change struct {
 	Initial bool
 }
 
+// NamesChanged returns the names whose recognition the change affects:
+// the name of an entry added or deleted, the old and the new name of one
+// renamed, and none when only the sources stating an entry changed (a
+// spreadsheet saved again with the entity still in it), for chunks
+// extracted before then found every name they would find now.
+func (c Change) NamesChanged() []string {
+	switch {
+	case c.Entry.Name == "":
+		return nil // a deletion of an entry the mirror did not hold
+	case c.Deleted || c.Previous.Name == "":
+		return []string{c.Entry.Name}
+	case c.Previous.Name != c.Entry.Name:
+		return []string{c.Previous.Name, c.Entry.Name}
+	}
+	return nil
+}
+
 // Book mirrors the gazetteer bucket in memory and writes to it. Run keeps
 // the mirror current; listeners hear every change. Safe for concurrent use.
 type Book struct {

@@ -597,3 +597,24 @@ func TestBookNamesStatedAgainAfterTheirDeletion(t *testing.T) {
 	assert.Len(t, entriesAt(t, b2), len(ents))
 	assert.NotContains(t, logs.String()+logs2.String(), "updated again")
 }
+
+func TestChangeNamesChanged(t *testing.T) {
+	ada := gazetteer.Entry{Label: "Person", Key: "ada", Name: "Ada Lovelace", Sources: map[string]string{"teams.csv": "sha-2"}}
+	adaBefore := gazetteer.Entry{Label: "Person", Key: "ada", Name: "Ada Lovelace", Sources: map[string]string{"teams.csv": "sha-1"}}
+	renamed := gazetteer.Entry{Label: "Person", Key: "ada", Name: "Ada King"}
+	for _, tc := range []struct {
+		name   string
+		change gazetteer.Change
+		want   []string
+	}{
+		{"added", gazetteer.Change{Entry: ada}, []string{"Ada Lovelace"}},
+		{"stated by another version", gazetteer.Change{Entry: ada, Previous: adaBefore}, nil},
+		{"renamed", gazetteer.Change{Entry: renamed, Previous: ada}, []string{"Ada Lovelace", "Ada King"}},
+		{"deleted", gazetteer.Change{Entry: ada, Deleted: true}, []string{"Ada Lovelace"}},
+		{"deletion of an entry not held", gazetteer.Change{Deleted: true}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.change.NamesChanged())
+		})
+	}
+}
