@@ -55,6 +55,9 @@ type Refresher struct {
 	running  bool
 	kick     chan struct{}
 	replayed int // chunks re-extracted, for tests and logs
+	// pendingPeak is the most re-extractions published and not yet
+	// acknowledged at once, for tests.
+	pendingPeak int
 }
 
 // NewRefresher returns a refresher re-extracting with x.
@@ -260,7 +263,30 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 	if err != nil {
 		return 0, err
 	}
+	// Publishes are acknowledged in a sliding window: a future holds its
+	// message until then, and a full re-extraction of a long history
+	// would otherwise hold every extraction in memory.
 	var futs []jetstream.PubAckFuture
+	peak := 0
+	defer func() {
+		r.mu.Lock()
+		r.pendingPeak = max(r.pendingPeak, peak)
+		r.mu.Unlock()
+	}()
+	settle := func(keep int) error {
+		for len(futs) > keep {
+			select {
+			case <-futs[0].Ok():
+			case err := <-futs[0].Err():
+				return fmt.Errorf("publish refreshed extraction: %w", err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			futs[0] = nil
+			futs = futs[1:]
+		}
+		return nil
+	}
 	count := 0
 	mentions := newNameFilter(names)
 	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
@@ -297,23 +323,20 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 			return fmt.Errorf("publish refreshed extraction: %w", err)
 		}
 		futs = append(futs, f)
+		peak = max(peak, len(futs))
 		count++
-		return nil
+		return settle(refreshWindow - 1)
 	})
 	if err != nil {
 		return count, err
 	}
-	for _, f := range futs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return count, fmt.Errorf("publish refreshed extraction: %w", err)
-		case <-ctx.Done():
-			return count, ctx.Err()
-		}
-	}
-	return count, nil
+	return count, settle(0)
 }
+
+// refreshWindow is how many re-extractions a refresh has published and not
+// yet seen acknowledged, at most; a variable only so that a test can
+// shrink it.
+var refreshWindow = 512
 
 // scanWait is how long a scan waits for its next chunk before it fails (and
 // the refresh is tried again): the stream holds the chunks up to the last

@@ -289,3 +289,25 @@ func TestRefresherStartFinishesAnUnrecordedRefresh(t *testing.T) {
 	assert.EqualValues(t, 9, refreshed())
 	assert.Len(t, extractions(t, js), 5)
 }
+
+// A refresh waits for its publishes' acknowledgements in a window, so a
+// re-extraction of a long history does not hold every extraction in
+// memory until its end; every chunk is still re-extracted.
+func TestRefresherPublishesInABoundedWindow(t *testing.T) {
+	defer func(w int) { refreshWindow = w }(refreshWindow)
+	refreshWindow = 3
+	_, _, js := bustest.Provisioned(t)
+	r := adaRefresher(t, js)
+	const chunks = 10
+	for i := range chunks {
+		publishChunk(t, js, fmt.Sprintf("d%02d.md", i), "Ada Quinlan reviewed the plan.", uint64(i+1))
+	}
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 21)
+	require.NoError(t, err)
+	assert.Equal(t, chunks, n)
+	assert.Len(t, extractions(t, js), chunks)
+	r.mu.Lock()
+	peak := r.pendingPeak
+	r.mu.Unlock()
+	assert.Equal(t, 3, peak, "at most the window is awaited at once")
+}
