@@ -1491,88 +1491,67 @@ const (
 		version = excluded.version, deleted = excluded.deleted`
 )
 
+// nodeRows returns a fill function adding the batch's nodes that are new
+// to the graph (fresh) or that may already be in it (not fresh).
+func (b *batch) nodeRows(fresh bool) func(add func(...driver.Value) error) error {
+	return func(add func(...driver.Value) error) error {
+		for _, id := range b.nodeOrder {
+			if b.freshNodes[id] != fresh {
+				continue
+			}
+			props, err := graph.EncodeProperties(b.nodes[id])
+			if err != nil {
+				return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
+			}
+			if err := add(id.hash(), id.label, id.key, props); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// relRows is nodeRows for relationships.
+func (b *batch) relRows(fresh bool) func(add func(...driver.Value) error) error {
+	return func(add func(...driver.Value) error) error {
+		for _, id := range b.relOrder {
+			if b.freshRels[id] != fresh {
+				continue
+			}
+			props, err := graph.EncodeProperties(b.rels[id])
+			if err != nil {
+				return fmt.Errorf("relationship %s: %w", id.typ, err)
+			}
+			if err := add(id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // flush writes the pending additions, one upsert per table.
 func (b *batch) flush(ctx context.Context) error {
 	defer b.reset()
 	if len(b.freshNodes) > 0 {
-		err := b.appendTable("nodes", func(add func(...driver.Value) error) error {
-			for _, id := range b.nodeOrder {
-				if !b.freshNodes[id] {
-					continue
-				}
-				props, err := graph.EncodeProperties(b.nodes[id])
-				if err != nil {
-					return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
-				}
-				if err := add(id.hash(), id.label, id.key, props); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := b.appendTable("nodes", b.nodeRows(true)); err != nil {
 			return fmt.Errorf("write new nodes: %w", err)
 		}
 	}
 	if len(b.nodeOrder) > len(b.freshNodes) {
 		types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(3)...)
-		err := b.appendRows(ctx, upsertNodes, types, func(add func(...driver.Value) error) error {
-			for _, id := range b.nodeOrder {
-				if b.freshNodes[id] {
-					continue
-				}
-				props, err := graph.EncodeProperties(b.nodes[id])
-				if err != nil {
-					return fmt.Errorf("node %s %q: %w", id.label, id.key, err)
-				}
-				if err := add(id.hash(), id.label, id.key, props); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := b.appendRows(ctx, upsertNodes, types, b.nodeRows(false)); err != nil {
 			return fmt.Errorf("write nodes: %w", err)
 		}
 	}
 	if len(b.freshRels) > 0 {
-		err := b.appendTable("relationships", func(add func(...driver.Value) error) error {
-			for _, id := range b.relOrder {
-				if !b.freshRels[id] {
-					continue
-				}
-				props, err := graph.EncodeProperties(b.rels[id])
-				if err != nil {
-					return fmt.Errorf("relationship %s: %w", id.typ, err)
-				}
-				if err := add(id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := b.appendTable("relationships", b.relRows(true)); err != nil {
 			return fmt.Errorf("write new relationships: %w", err)
 		}
 	}
 	if len(b.relOrder) > len(b.freshRels) {
 		types := append([]duckdb.TypeInfo{b.types.bigint}, b.varchars(7)...)
-		err := b.appendRows(ctx, upsertRels, types, func(add func(...driver.Value) error) error {
-			for _, id := range b.relOrder {
-				if b.freshRels[id] {
-					continue
-				}
-				props, err := graph.EncodeProperties(b.rels[id])
-				if err != nil {
-					return fmt.Errorf("relationship %s: %w", id.typ, err)
-				}
-				if err := add(id.hash(), id.typ, id.fromLabel, id.fromKey, id.toLabel, id.toKey, id.source, props); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := b.appendRows(ctx, upsertRels, types, b.relRows(false)); err != nil {
 			return fmt.Errorf("write relationships: %w", err)
 		}
 	}
