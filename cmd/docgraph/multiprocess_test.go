@@ -33,11 +33,10 @@ const (
 	// (30 s) before the input is retried: leave room for two of those.
 	drainTimeout = 150 * time.Second
 	// drainQuiet is how long the pipeline must stay drained to count as
-	// done. Each extractor replica re-extracts after its own bursts of
-	// gazetteer changes, so one replica may still publish re-extractions
-	// (stale ones, which the graph writer ignores) after another has
-	// recorded the refresh mark; those come within a refresh of the first
-	// replica's, well inside this window.
+	// done. One extractor replica re-extracts for all, but one that took
+	// over the lease from a killed holder may repeat part of its refresh
+	// (stale re-extractions, which the graph writer ignores) after the
+	// mark; those come within a refresh, well inside this window.
 	drainQuiet   = 3 * time.Second
 	msgProcessed = `"msg":"message processed"`
 )

@@ -505,6 +505,19 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		}
 		ref := extractor.NewRefresher(s.js, ex, s.log, cfg.Extractor.RefreshDelay)
 		ref.UseMark(book)
+		if s.ns != nil {
+			// A lease left in this process's own NATS server is its
+			// earlier run's, killed.
+			if err := bus.ForgetRefresher(ctx, s.js); err != nil {
+				return nil, err
+			}
+		}
+		lease, err := bus.RefresherLease(ctx, s.js, stage, s.log)
+		if err != nil {
+			return nil, err
+		}
+		ref.UseLease(lease)
+		s.tasks = append(s.tasks, lease.Run)
 		s.refresher = ref
 		book.Listen(func(c gazetteer.Change) {
 			if c.Deleted {

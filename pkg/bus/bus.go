@@ -44,6 +44,10 @@ const (
 	// the process keeps fresh and which expires GraphWriterTTL after it
 	// stops (see ClaimGraphWriter).
 	BucketGraphWriters = "docgraph_graph_writers"
+	// BucketRefresher holds the lease of the extractor replica that
+	// re-extracts chunks after the gazetteer changed, which expires
+	// RefresherTTL after its holder stops renewing it (see RefresherLease).
+	BucketRefresher = "docgraph_refresher"
 )
 
 // Stage names; each is also the durable consumer's name.
@@ -218,6 +222,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) 
 		{Bucket: BucketGazetteer, Description: "Known entities for the extractor.", History: 1},
 		{Bucket: BucketGazetteerPaths, Description: "Latest version per gazetteer source path; gazetteer revision refreshed through.", History: 1},
 		{Bucket: BucketGraphWriters, Description: "Running graph writers and their stores.", History: 1, TTL: GraphWriterTTL},
+		{Bucket: BucketRefresher, Description: "The extractor that re-extracts chunks after the gazetteer changed.", History: 1, TTL: RefresherTTL},
 	} {
 		kv.Storage = jetstream.FileStorage
 		kv.Replicas = cfg.Replicas

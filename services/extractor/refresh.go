@@ -46,6 +46,7 @@ type Refresher struct {
 	log      *slog.Logger
 	debounce time.Duration
 	mark     Mark
+	lease    Lease
 
 	mu       sync.Mutex
 	names    map[string]struct{}
@@ -78,6 +79,19 @@ type Mark interface {
 // UseMark makes the refresher record each finished refresh in m and
 // consult it at Start. Call before Run.
 func (r *Refresher) UseMark(m Mark) { r.mark = m }
+
+// Lease elects one refresher among extractor replicas (bus.Lease
+// implements it). Acquire takes it unless another replica holds it, and
+// reports whether this one does; the holder keeps it until it stops.
+type Lease interface {
+	Acquire(ctx context.Context) (bool, error)
+}
+
+// UseLease makes only the replica holding l refresh, so that replicas do
+// not each re-extract the same chunks: the others wait until the mark
+// (UseMark) shows the refresh done, and one takes over when the holder
+// stops. Call before Run, with UseMark.
+func (r *Refresher) UseLease(l Lease) { r.lease = l }
 
 // Start is called once the gazetteer mirror holds the bucket at revision
 // rev, before chunks are extracted. Chunks extracted from now on see those
@@ -185,8 +199,8 @@ func (r *Refresher) Run(ctx context.Context) error {
 		r.running = true
 		r.mu.Unlock()
 
-		n, err := r.refresh(ctx, names, all, rev)
-		if err == nil && r.mark != nil {
+		n, led, err := r.refreshOnce(ctx, names, all, rev)
+		if err == nil && led && r.mark != nil {
 			if merr := r.mark.MarkRefreshed(ctx, rev); merr != nil && ctx.Err() == nil {
 				// The refresh is done; the next start repeats it in full.
 				r.log.Warn("gazetteer refresh not recorded", slog.Uint64("revision", rev), slog.Any(logging.KeyErr, merr))
@@ -223,9 +237,51 @@ func (r *Refresher) Run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
-		if n > 0 || all {
+		switch {
+		case !led:
+			r.log.Debug("gazetteer changed: chunks re-extracted by another extractor", slog.Int("names", len(names)),
+				slog.Bool("all", all), slog.Uint64("revision", rev))
+		case n > 0 || all:
 			r.log.Info("gazetteer changed: chunks re-extracted", slog.Int("names", len(names)),
 				slog.Bool("all", all), slog.Int("chunks", n), slog.Uint64("revision", rev))
+		}
+	}
+}
+
+// followPoll is how often an extractor that does not hold the lease looks
+// whether the refresh it waits for is done; a variable only so that a test
+// can shorten it.
+var followPoll = time.Second
+
+// refreshOnce refreshes unless another extractor does: with a lease, the
+// one holding it refreshes (led), and the others wait until the refresh
+// mark reaches rev, or take the lease once its holder is gone and refresh
+// themselves.
+func (r *Refresher) refreshOnce(ctx context.Context, names []string, all bool, rev uint64) (n int, led bool, err error) {
+	if r.lease == nil || r.mark == nil {
+		n, err := r.refresh(ctx, names, all, rev)
+		return n, true, err
+	}
+	for {
+		done, ok, err := r.mark.Refreshed(ctx)
+		if err != nil {
+			return 0, false, err
+		}
+		if ok && done >= rev {
+			return 0, false, nil
+		}
+		held, err := r.lease.Acquire(ctx)
+		if err != nil {
+			return 0, false, err
+		}
+		if held {
+			n, err := r.refresh(ctx, names, all, rev)
+			return n, true, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-time.After(followPoll):
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,4 +311,87 @@ func TestRefresherPublishesInABoundedWindow(t *testing.T) {
 	peak := r.pendingPeak
 	r.mu.Unlock()
 	assert.Equal(t, 3, peak, "at most the window is awaited at once")
+}
+
+// Of several extractor replicas, only the one holding the lease
+// re-extracts; the others wait for its mark. When it stops, another takes
+// the lease and refreshes the next change.
+func TestRefresherReplicasShareOneRefresh(t *testing.T) {
+	defer func(p time.Duration) { followPoll = p }(followPoll)
+	followPoll = 20 * time.Millisecond
+	_, _, js := bustest.Provisioned(t)
+	book, err := gazetteer.Open(t.Context(), js, logging.Discard())
+	require.NoError(t, err)
+	publishChunk(t, js, "a.md", "Ada Quinlan reviewed the plan.", 1)
+	publishChunk(t, js, "b.md", "Nothing about people here.", 2)
+	publishChunk(t, js, "c.md", "Ada Quinlan manages PRJ-1234.", 3)
+
+	type replica struct {
+		r     *Refresher
+		lease *bus.Lease
+		stop  func()
+	}
+	var replicas []*replica
+	for range 3 {
+		lease, err := bus.RefresherLease(t.Context(), js, "extractor", logging.Discard())
+		require.NoError(t, err)
+		r := adaRefresher(t, js)
+		r.UseMark(book)
+		r.UseLease(lease)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 2)
+		go func() { done <- r.Run(ctx) }()
+		go func() { done <- lease.Run(ctx) }()
+		stop := sync.OnceFunc(func() { cancel(); <-done; <-done })
+		t.Cleanup(stop)
+		replicas = append(replicas, &replica{r, lease, stop})
+		r.Synced(5)
+	}
+	refresh := func(live []*replica, rev uint64) {
+		t.Helper()
+		for _, x := range live {
+			x.r.Changed("Ada Quinlan", rev)
+		}
+		waitUntil(t, 10*time.Second, func() error {
+			for i, x := range live {
+				if !x.r.Idle(rev) {
+					return fmt.Errorf("replica %d has not seen revision %d refreshed", i, rev)
+				}
+			}
+			return nil
+		})
+	}
+
+	refresh(replicas, 6)
+	var holder *replica
+	total := 0
+	for _, x := range replicas {
+		total += x.r.Replayed()
+		if x.lease.Held() {
+			require.Nil(t, holder, "one holder")
+			holder = x
+		}
+	}
+	require.NotNil(t, holder)
+	assert.Equal(t, 2, total, "the two chunks naming Ada are re-extracted once, by one replica")
+	assert.Equal(t, 2, holder.r.Replayed())
+	done, _, err := book.Refreshed(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 6, done)
+
+	// The holder stops: the next change is refreshed by one of the others.
+	holder.stop()
+	var live []*replica
+	for _, x := range replicas {
+		if x != holder {
+			live = append(live, x)
+		}
+	}
+	refresh(live, 7)
+	total = 0
+	for _, x := range live {
+		total += x.r.Replayed()
+	}
+	assert.Equal(t, 2, total, "re-extracted once more, by the new holder")
+	assert.Len(t, extractions(t, js), 4)
 }
