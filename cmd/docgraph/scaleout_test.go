@@ -73,6 +73,30 @@ func TestScaleOutWithSpreadsheetsAndCrashes(t *testing.T) {
 	got := d.finish(js, fx.files)
 	require.Equal(t, fx.want, got, "graph of the scale-out deployment")
 
+	// The spreadsheets' names were re-extracted by one extractor for all:
+	// no gazetteer revision by two.
+	by := map[float64]int{}
+	refreshes := 0
+	for i, w := range d.workers {
+		if w.stage != bus.StageExtractor {
+			continue
+		}
+		for line := range strings.Lines(w.log()) {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != "gazetteer changed: chunks re-extracted" {
+				continue
+			}
+			refreshes++
+			rev, _ := rec["revision"].(float64)
+			if j, ok := by[rev]; ok {
+				t.Errorf("extractor processes %d and %d both re-extracted revision %v", j, i, rev)
+			}
+			by[rev] = i
+		}
+	}
+	t.Logf("re-extractions by revision (worker index): %v", by)
+	assert.Positive(t, refreshes, "the names were re-extracted")
+
 	// One document's correlation ID, from the watcher's log, is in the
 	// log of a process of every stage that handled it.
 	var cid string
