@@ -345,7 +345,13 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 	}
 	count := 0
 	mentions := newNameFilter(names)
+	logged := time.Now()
 	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
+		if time.Since(logged) >= refreshProgressEvery {
+			logged = time.Now()
+			r.log.Info("gazetteer refresh: re-extracting chunks", slog.Int("names", len(names)), slog.Bool("all", all),
+				slog.Uint64("scanned_through", seq), slog.Uint64("last", last), slog.Int("chunks", count), slog.Uint64("revision", rev))
+		}
 		// A message that does not decode is re-extracted: its extraction
 		// reports it.
 		var c struct {
@@ -393,6 +399,10 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 // yet seen acknowledged, at most; a variable only so that a test can
 // shrink it.
 var refreshWindow = 512
+
+// refreshProgressEvery is how often a long refresh logs how far it has
+// scanned the chunk stream; a variable only so that a test can shorten it.
+var refreshProgressEvery = 10 * time.Second
 
 // scanWait is how long a scan waits for its next chunk before it fails (and
 // the refresh is tried again): the stream holds the chunks up to the last

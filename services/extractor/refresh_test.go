@@ -1,10 +1,12 @@
 package extractor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -394,4 +396,43 @@ func TestRefresherReplicasShareOneRefresh(t *testing.T) {
 	}
 	assert.Equal(t, 2, total, "re-extracted once more, by the new holder")
 	assert.Len(t, extractions(t, js), 4)
+}
+
+// A long refresh says how far it has come.
+func TestRefresherLogsProgress(t *testing.T) {
+	defer func(d time.Duration) { refreshProgressEvery = d }(refreshProgressEvery)
+	refreshProgressEvery = 0
+	_, _, js := bustest.Provisioned(t)
+	var buf bytes.Buffer
+	g := NewGazetteer(nil)
+	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
+	r := NewRefresher(js, newTestExtractorWith(t, g), slog.New(slog.NewJSONHandler(&buf, nil)), 0)
+	publishChunk(t, js, "a.md", "Ada Quinlan reviewed the plan.", 1)
+	publishChunk(t, js, "b.md", "Nothing about people here.", 2)
+	publishChunk(t, js, "c.md", "Ada Quinlan manages PRJ-1234.", 3)
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 9)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	type progress struct {
+		Msg            string
+		ScannedThrough uint64 `json:"scanned_through"`
+		Last           uint64
+		Chunks         int
+		Revision       uint64
+	}
+	var got []progress
+	for line := range strings.Lines(buf.String()) {
+		var p progress
+		require.NoError(t, json.Unmarshal([]byte(line), &p))
+		if p.Msg == "gazetteer refresh: re-extracting chunks" {
+			got = append(got, p)
+		}
+	}
+	require.Len(t, got, 3, "one line per chunk at this interval")
+	for i, p := range got {
+		assert.EqualValues(t, i+1, p.ScannedThrough)
+		assert.EqualValues(t, 3, p.Last)
+		assert.EqualValues(t, 9, p.Revision)
+	}
+	assert.Equal(t, []int{0, 1, 1}, []int{got[0].Chunks, got[1].Chunks, got[2].Chunks}, "chunks re-extracted before each")
 }
