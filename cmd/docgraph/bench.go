@@ -74,8 +74,8 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	fs.Int64Var(&o.corpus.Seed, "seed", 1, "corpus seed")
 	fs.StringVar(&formats, "formats", strings.Join(corpusgen.DefaultFormats, ","), "document formats to generate, of "+strings.Join(corpusgen.Formats, ","))
 	fs.BoolVar(&keep, "keep", false, "keep the corpus and the data folder (their path is printed)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest to this file")
-	fs.StringVar(&o.memProfile, "memprofile", "", "write the heap profile taken at the ingest's highest RSS to this file")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest (with --changed, of the second) to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write the heap profile taken at the ingest's highest RSS (with --changed, the second's) to this file")
 	fs.BoolVar(&changed, "changed", false, "then rewrite every file (the corpus of the next seed, same paths) and ingest again into the same data")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: docgraph bench [flags] [-- ingest flags]\n\n%s\n\nFlags:\n", benchHelp)
@@ -97,6 +97,10 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		defer os.RemoveAll(dir)
 	}
 	o.dir = dir
+	profiles := [2]string{o.cpuProfile, o.memProfile}
+	if changed {
+		o.cpuProfile, o.memProfile = "", ""
+	}
 	res, err := runBench(ctx, e, o)
 	if err != nil {
 		return err
@@ -109,7 +113,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return nil
 	}
 	o.corpus.Seed++
-	o.cpuProfile, o.memProfile = "", ""
+	o.cpuProfile, o.memProfile = profiles[0], profiles[1]
 	fmt.Fprintf(e.stdout, "\nevery file rewritten (seed %d), ingested again into the same data:\n", o.corpus.Seed)
 	first := res
 	res, err = runChanged(ctx, e, o)

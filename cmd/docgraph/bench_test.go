@@ -47,6 +47,17 @@ func TestBenchChanged(t *testing.T) {
 	assert.Contains(t, second, "24 documents + 3 spreadsheets")
 }
 
+// With --changed, the profiles are of the second ingest, the rewrite: the
+// first runs without them.
+func TestBenchChangedProfilesTheRewrite(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"bench", "--docs", "4", "--doc-bytes", "1500", "--changed", "--cpuprofile", "/nonexistent/dir/cpu.prof"}, &out, &errOut, noEnv)
+	require.ErrorContains(t, err, "cpuprofile")
+	first, _, ok := strings.Cut(out.String(), "every file rewritten (seed 2)")
+	require.True(t, ok, "the first ingest ran without the profile:\n%s", out.String())
+	assert.Contains(t, first, "graph matches the corpus's node and relationship counts")
+}
+
 // PDFs (wrapped lines, no paragraph marks in their text) give the same
 // graph as the other formats: the corpus's ground truth, exactly.
 func TestBenchPDF(t *testing.T) {
