@@ -17,6 +17,7 @@ import (
 
 	"github.com/docgraph/docgraph/pkg/bus"
 	"github.com/docgraph/docgraph/pkg/config"
+	"github.com/docgraph/docgraph/pkg/gazetteer"
 	"github.com/docgraph/docgraph/pkg/logging"
 )
 
@@ -24,7 +25,9 @@ const statusHelp = `Prints per stage: its state, messages pending, in flight (de
 acked), redelivered, and dead-lettered; per stream (the pipeline's, then the buckets'
 and any other in the account): messages and bytes stored, and its limits; then how
 much of its limit the JetStream store uses, with a warning when a limit is nearly
-reached. While a stage has work pending or in flight, status looks at the stages twice,
+reached; then the gazetteer's revision (the names known from spreadsheets), the
+revision the chunks have been re-extracted with (behind it while a refresh is
+pending) and the extractor doing the refreshes. While a stage has work pending or in flight, status looks at the stages twice,
 --rate-window apart (1s), and shows how many messages each acked per second over that
 window (ACKED/S) and, at that rate, how long its pending and in-flight messages will
 take (ETA). The state is
@@ -159,6 +162,9 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the JetStream store is %s full: when it is full, the stages wait for room; see \"A full store\" in deployments/README.md",
 			percentOf(store.used, store.limit)))
 	}
+	if rep.Gazetteer, err = lookAtGazetteer(ctx, s.js); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
 	if s.ns != nil {
 		// The data's own server: no worker can reach it to pull.
 		fmt.Fprintf(e.stderr, "note: no docgraph is running on %s; its stages pull again when 'docgraph up' or 'ingest' runs there\n", cfg.Data)
@@ -186,10 +192,59 @@ type statusReport struct {
 	Stages []statusStage `json:"stages"`
 	// Superseded counts the dead letters of file versions replaced since,
 	// left out of the stages' counts.
-	Superseded int            `json:"superseded_dead_letters"`
-	Streams    []statusStream `json:"streams"`
-	Store      statusStore    `json:"store"`
-	Warnings   []string       `json:"warnings"`
+	Superseded int             `json:"superseded_dead_letters"`
+	Streams    []statusStream  `json:"streams"`
+	Store      statusStore     `json:"store"`
+	Gazetteer  statusGazetteer `json:"gazetteer"`
+	Warnings   []string        `json:"warnings"`
+}
+
+// statusGazetteer is the known names' revision (of the gazetteer bucket)
+// and the revision every chunk has been extracted with, behind it while a
+// refresh is pending; Refresher is the extractor holding the refresher
+// lease, null when none does.
+type statusGazetteer struct {
+	Revision         uint64  `json:"revision"`
+	RefreshedThrough uint64  `json:"refreshed_through"`
+	Refresher        *string `json:"refresher"`
+}
+
+// lookAtGazetteer reads the gazetteer's revision, its refresh mark and
+// the refresher lease.
+func lookAtGazetteer(ctx context.Context, js jetstream.JetStream) (statusGazetteer, error) {
+	var g statusGazetteer
+	book, err := gazetteer.Open(ctx, js, logging.Discard())
+	if err != nil {
+		return g, err
+	}
+	if g.Revision, err = book.LastRevision(ctx); err != nil {
+		return g, err
+	}
+	if g.RefreshedThrough, _, err = book.Refreshed(ctx); err != nil {
+		return g, err
+	}
+	holder, err := bus.RefresherHolder(ctx, js)
+	if err != nil {
+		return g, err
+	}
+	if holder != "" {
+		g.Refresher = &holder
+	}
+	return g, nil
+}
+
+// String says how far the chunks have been re-extracted for the names.
+func (g statusGazetteer) String() string {
+	s := fmt.Sprintf("Gazetteer: revision %d, chunks re-extracted through %d", g.Revision, g.RefreshedThrough)
+	if g.Revision == 0 {
+		s = "Gazetteer: empty"
+	} else if g.RefreshedThrough < g.Revision {
+		s += "; a refresh is pending"
+	}
+	if g.Refresher != nil {
+		s += "; refresher: " + *g.Refresher
+	}
+	return s
 }
 
 // statusStage is one stage's consumer of one stream; the counts are null
@@ -267,6 +322,7 @@ func (r statusReport) print(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, r.Store.Summary)
+	fmt.Fprintln(w, r.Gazetteer)
 	for _, warn := range r.Warnings {
 		fmt.Fprintln(w, "warning: "+warn)
 	}

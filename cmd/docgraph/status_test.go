@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,8 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docgraph/docgraph/pkg/bus"
+	"github.com/docgraph/docgraph/pkg/bus/bustest"
 	"github.com/docgraph/docgraph/pkg/datadir"
 	"github.com/docgraph/docgraph/pkg/event"
+	"github.com/docgraph/docgraph/pkg/gazetteer"
+	"github.com/docgraph/docgraph/pkg/logging"
 	"github.com/docgraph/docgraph/pkg/pipeline"
 )
 
@@ -467,4 +471,43 @@ func parserConsumer(t *testing.T) (*testNATS, jetstream.JetStream, jetstream.Con
 	cons, err := st.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{Durable: bus.StageParser, AckPolicy: jetstream.AckExplicitPolicy})
 	require.NoError(t, err)
 	return n, js, cons
+}
+
+// status says how far the chunks have been re-extracted for the names the
+// gazetteer knows, and which extractor does it.
+func TestStatusShowsTheGazetteerRefresh(t *testing.T) {
+	ns, _, js := bustest.Provisioned(t)
+	url := ns.ClientURL()
+	status := func() (string, statusGazetteer) {
+		t.Helper()
+		out := mustDocgraph(t, "status", "--nats", url, "--rate-window", "0")
+		var rep statusReport
+		require.NoError(t, json.Unmarshal([]byte(mustDocgraph(t, "status", "--nats", url, "--json", "--rate-window", "0")), &rep))
+		return out, rep.Gazetteer
+	}
+	out, g := status()
+	assert.Contains(t, out, "Gazetteer: empty\n")
+	assert.Equal(t, statusGazetteer{}, g)
+
+	book, err := gazetteer.Open(t.Context(), js, logging.Discard())
+	require.NoError(t, err)
+	require.NoError(t, book.Upsert(t.Context(), []gazetteer.Entry{{Label: "Person", Key: "ada", Name: "Ada Quinlan"}}, "people.csv", "sha-1", 1))
+	rev, err := book.LastRevision(t.Context())
+	require.NoError(t, err)
+	require.Positive(t, rev)
+	out, g = status()
+	assert.Contains(t, out, fmt.Sprintf("Gazetteer: revision %d, chunks re-extracted through 0; a refresh is pending\n", rev))
+	assert.Equal(t, statusGazetteer{Revision: rev}, g)
+
+	lease, err := bus.RefresherLease(t.Context(), js, "worker extractor", logging.Discard())
+	require.NoError(t, err)
+	held, err := lease.Acquire(t.Context())
+	require.NoError(t, err)
+	require.True(t, held)
+	require.NoError(t, book.MarkRefreshed(t.Context(), rev))
+	out, g = status()
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("docgraph worker extractor (pid %d on %s)", os.Getpid(), host)
+	assert.Contains(t, out, fmt.Sprintf("Gazetteer: revision %d, chunks re-extracted through %d; refresher: %s\n", rev, rev, holder))
+	assert.Equal(t, statusGazetteer{Revision: rev, RefreshedThrough: rev, Refresher: &holder}, g)
 }

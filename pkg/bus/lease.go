@@ -19,6 +19,13 @@ import (
 // a process killed while holding it gives it up after this long.
 const RefresherTTL = 15 * time.Second
 
+// leaseHolder is the record of a lease: who holds it.
+type leaseHolder struct {
+	Command string `json:"command"`
+	PID     int    `json:"pid"`
+	Host    string `json:"host"`
+}
+
 // refresherKey is the lease's key in BucketRefresher.
 const refresherKey = "refresher"
 
@@ -45,11 +52,7 @@ func RefresherLease(ctx context.Context, js jetstream.JetStream, command string,
 		return nil, fmt.Errorf("refresher bucket: %w", err)
 	}
 	host, _ := os.Hostname()
-	val, err := json.Marshal(struct {
-		Command string `json:"command"`
-		PID     int    `json:"pid"`
-		Host    string `json:"host"`
-	}{command, os.Getpid(), host})
+	val, err := json.Marshal(leaseHolder{command, os.Getpid(), host})
 	if err != nil {
 		return nil, err
 	}
@@ -157,4 +160,25 @@ func ForgetRefresher(ctx context.Context, js jetstream.JetStream) error {
 		return fmt.Errorf("refresher bucket: %w", err)
 	}
 	return nil
+}
+
+// RefresherHolder describes the process holding the refresher lease, ""
+// when none does.
+func RefresherHolder(ctx context.Context, js jetstream.JetStream) (string, error) {
+	kv, err := js.KeyValue(ctx, BucketRefresher)
+	if err != nil {
+		return "", fmt.Errorf("refresher bucket: %w", err)
+	}
+	e, err := kv.Get(ctx, refresherKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("refresher bucket: %w", err)
+	}
+	var h leaseHolder
+	if json.Unmarshal(e.Value(), &h) != nil || h.Command == "" {
+		return "a process", nil
+	}
+	return fmt.Sprintf("docgraph %s (pid %d on %s)", h.Command, h.PID, h.Host), nil
 }
