@@ -147,6 +147,9 @@ func (s *Store) withdrawPart(ctx context.Context, o op, where string, args []any
 	if err := b.collect(ctx, &c); err != nil {
 		return false, err
 	}
+	if err := b.collectPending(ctx); err != nil {
+		return false, err
+	}
 	if err := b.repropsMentioned(ctx); err != nil {
 		return false, err
 	}
