@@ -86,7 +86,10 @@ func TestApplyOnAFullDiskIsUnavailable(t *testing.T) {
 	assert.Contains(t, err.Error(), "needs to be restarted")
 	require.NoError(t, s.Close())
 
-	require.NoError(t, unix.Mount("tmpfs", disk, "tmpfs", unix.MS_REMOUNT, fmt.Sprintf("size=%d", 400<<20)))
+	// Room for what the full disk holds and a new transaction log, which
+	// Neo4j preallocates (256 MiB) when it starts: with less, that
+	// preallocation could fill the disk again and the restart fail.
+	require.NoError(t, unix.Mount("tmpfs", disk, "tmpfs", unix.MS_REMOUNT, fmt.Sprintf("size=%d", 1<<30)))
 	restart()
 	s = open()
 	end := min(failedAt+3*batch, len(ops))
