@@ -336,15 +336,8 @@ func TestSpreadsheetSavedAgainWithTheSameNamesReextractsNothing(t *testing.T) {
 	out, logs, err := docgraph(t, ingestArgs(data, "--log-format", "json", "--log-level", "info", in)...)
 	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", out, logs)
 	assert.Contains(t, out, "1 new or changed")
-	refreshes := 0
-	for line := range strings.Lines(logs) {
-		var rec map[string]any
-		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "gazetteer changed: chunks re-extracted" {
-			refreshes++
-			t.Errorf("chunks extracted again: %s", line)
-		}
-	}
-	assert.Zero(t, refreshes)
+	refreshes := logRecords(logs, "gazetteer changed: chunks re-extracted")
+	assert.Empty(t, refreshes, "chunks extracted again")
 
 	fresh := t.TempDir()
 	mustDocgraph(t, ingestArgs(fresh, in)...)

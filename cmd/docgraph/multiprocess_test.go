@@ -178,6 +178,18 @@ func (w *worker) stop(t *testing.T) {
 	}
 }
 
+// logRecords returns the JSON log lines of logs whose msg is msg, decoded.
+func logRecords(logs, msg string) []map[string]any {
+	var out []map[string]any
+	for line := range strings.Lines(logs) {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
 // countLines counts the log lines containing every one of parts.
 func countLines(logs string, parts ...string) int {
 	n := 0

@@ -81,11 +81,7 @@ func TestScaleOutWithSpreadsheetsAndCrashes(t *testing.T) {
 		if w.stage != bus.StageExtractor {
 			continue
 		}
-		for line := range strings.Lines(w.log()) {
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != "gazetteer changed: chunks re-extracted" {
-				continue
-			}
+		for _, rec := range logRecords(w.log(), "gazetteer changed: chunks re-extracted") {
 			refreshes++
 			rev, _ := rec["revision"].(float64)
 			if j, ok := by[rev]; ok {
