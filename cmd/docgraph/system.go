@@ -468,7 +468,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 		p, err := parser.New(parser.Config{
 			ChunkSize: cfg.Parser.ChunkSize, ChunkOverlap: cfg.Parser.ChunkOverlap,
 			MaxFileSize: int64(cfg.Watch.MaxFileSize), Unmapped: unmapped, Mapping: cfg.Schemas.Mapping, TempDir: tmp,
-			ReadTimeout: cfg.Parser.ReadTimeout,
+			ReadTimeout: cfg.Parser.ReadTimeout, PDFCache: cfg.Parser.PDFCache,
 		}, objects, st, s.log)
 		if err != nil {
 			return nil, err

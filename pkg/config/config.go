@@ -120,6 +120,7 @@ type ParserConfig struct {
 	Unmapped     string        `yaml:"unmapped" help:"spreadsheets the structured mapping does not name: document, skip or reject (default: the mapping's unmapped setting)"`
 	BatchRows    int           `yaml:"batch_rows" help:"spreadsheet rows per records message"`
 	ReadTimeout  time.Duration `yaml:"read_timeout" help:"time to read a file's bytes from NATS, plus a second per MiB; a stalled read is retried"`
+	PDFCache     string        `yaml:"pdf_cache" help:"folder keeping the PDF engine's compiled code between starts (empty = docgraph/pdfium in the user cache folder; off = compile at every start)"`
 }
 
 // ExtractorConfig tunes the extractor.

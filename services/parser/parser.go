@@ -89,6 +89,10 @@ type Config struct {
 	// server streaming it failed) ends with a retryable error instead of
 	// holding its message until the handler's own timeout.
 	ReadTimeout time.Duration
+	// PDFCache is the directory where the PDF engine keeps its compiled
+	// code between runs: DefaultPDFCache() if empty, PDFCacheOff for none.
+	// The engine is the process's: the first parser's setting holds.
+	PDFCache string
 }
 
 // DefaultReadTimeout is the time an object read gets before its per-MiB
@@ -158,6 +162,9 @@ func New(cfg Config, objects Objects, structured StructuredParser, logger *slog.
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PDFCache != "" {
+		SetPDFCache(cfg.PDFCache)
 	}
 	return &Parser{
 		cfg:        cfg,
@@ -368,7 +375,13 @@ func (p *Parser) parseDocument(ctx context.Context, doc event.Document, ev event
 	}
 	text, err := ExtractTextContext(ctx, ev.Path, data)
 	if took, ok := sharedPDF.compiled(); ok {
-		p.log.InfoContext(ctx, "PDF engine ready", slog.String("path", ev.Path), slog.Duration("compiled_in", took))
+		cache, cacheErr := sharedPDF.cacheState()
+		if cacheErr != nil {
+			p.log.WarnContext(ctx, "PDF engine: compilation cache not used; compiling at every start",
+				slog.String("path", ev.Path), slog.Any("error", cacheErr))
+		}
+		p.log.InfoContext(ctx, "PDF engine ready", slog.String("path", ev.Path), slog.Duration("compiled_in", took),
+			slog.String("cache", cache))
 	}
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +37,10 @@ import (
 // document, whose memory they would keep.
 //
 // Compiling the engine takes a few seconds, once per process, at its first
-// PDF; the handler's heartbeat keeps that message meanwhile.
+// PDF; the handler's heartbeat keeps that message meanwhile. The compiled
+// code is kept in a cache directory (SetPDFCache; DefaultPDFCache), so a
+// worker started again, or a new replica on the same machine, loads it in
+// a fraction of that. A cache that cannot be used costs only the compile.
 
 const (
 	// pdfMemoryPages bounds an engine instance's memory, in 64 KiB
@@ -66,6 +71,13 @@ type pdfEngine struct {
 	err   error
 	busy  atomic.Int32 // documents open (tests watch it)
 
+	cacheMu  sync.Mutex
+	cache    string // compilation cache directory; "" for none
+	cacheSet bool   // cache was chosen (SetPDFCache), not defaulted
+	cacheErr error  // why the cache could not be used; nil if it was
+	// init makes the instances (webassembly.Init with pdfConfig if nil).
+	init func(cache wazero.CompilationCache) (pdfium.Pool, error)
+
 	took     atomic.Int64 // nanoseconds compiling took; 0 until it succeeded
 	reported atomic.Bool
 }
@@ -82,6 +94,52 @@ func (e *pdfEngine) compiled() (time.Duration, bool) {
 
 var sharedPDF pdfEngine
 
+// PDFCacheOff, as the cache directory, turns the compilation cache off.
+const PDFCacheOff = "off"
+
+// DefaultPDFCache is where the PDF engine's compiled code is kept unless
+// SetPDFCache says otherwise: docgraph/pdfium in the user's cache
+// directory ($XDG_CACHE_HOME or ~/.cache on Linux), or none without one.
+func DefaultPDFCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "docgraph", "pdfium")
+}
+
+// SetPDFCache sets the directory of the PDF engine's compilation cache:
+// "" for DefaultPDFCache, PDFCacheOff for none. The engine is the
+// process's, so it takes effect only before the process's first PDF.
+func SetPDFCache(dir string) { sharedPDF.setCache(dir) }
+
+func (e *pdfEngine) setCache(dir string) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	e.cache, e.cacheSet = dir, true
+}
+
+// cacheDir is the cache directory the engine compiles with ("" for none).
+func (e *pdfEngine) cacheDir() string {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	switch {
+	case e.cache == PDFCacheOff:
+		return ""
+	case e.cache == "" || !e.cacheSet:
+		return DefaultPDFCache()
+	}
+	return e.cache
+}
+
+// cacheState says which cache the compiled engine used ("" for none) and,
+// when one was set but could not be used, why.
+func (e *pdfEngine) cacheState() (string, error) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	return e.cache, e.cacheErr
+}
+
 // get returns the engine, compiling it at the first call; ctx bounds the
 // wait, not the compilation, which other callers may be waiting for.
 func (e *pdfEngine) get(ctx context.Context) (pdfium.Pool, error) {
@@ -95,19 +153,7 @@ func (e *pdfEngine) get(ctx context.Context) (pdfium.Pool, error) {
 					e.took.Store(max(1, int64(time.Since(start))))
 				}
 			}()
-			e.pool, e.err = webassembly.Init(webassembly.Config{
-				MaxIdle:      pdfInstances,
-				MaxTotal:     pdfInstances,
-				ReuseWorkers: true,
-				FSConfig:     wazero.NewFSConfig(), // no file system
-				Stdout:       io.Discard,
-				Stderr:       io.Discard,
-				// The module lowers setjmp/longjmp to exception handling.
-				RuntimeConfig: wazero.NewRuntimeConfig().
-					WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
-					WithMemoryLimitPages(pdfMemoryPages).
-					WithCloseOnContextDone(true),
-			})
+			e.pool, e.err = e.compile()
 		}()
 	})
 	select {
@@ -115,6 +161,62 @@ func (e *pdfEngine) get(ctx context.Context) (pdfium.Pool, error) {
 		return e.pool, e.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// compile makes the engine's instances, with the compilation cache if
+// there is one. Should compiling fail with it (its files damaged), the
+// versioned folders it wrote are removed and the engine compiled without
+// it; the next start writes the cache afresh.
+func (e *pdfEngine) compile() (pdfium.Pool, error) {
+	dir := e.cacheDir()
+	var cache wazero.CompilationCache
+	var cacheErr error
+	if dir != "" {
+		if cache, cacheErr = wazero.NewCompilationCacheWithDir(dir); cacheErr != nil {
+			cache = nil
+		}
+	}
+	init := e.init
+	if init == nil {
+		init = func(cache wazero.CompilationCache) (pdfium.Pool, error) { return webassembly.Init(pdfConfig(cache)) }
+	}
+	pool, err := init(cache)
+	if err != nil && cache != nil {
+		cacheErr = err
+		if olds, gerr := filepath.Glob(filepath.Join(dir, "wazero-*")); gerr == nil {
+			for _, old := range olds {
+				_ = os.RemoveAll(old)
+			}
+		}
+		pool, err = init(nil)
+	}
+	e.cacheMu.Lock()
+	e.cache, e.cacheErr = dir, cacheErr
+	if cacheErr != nil {
+		e.cache = ""
+	}
+	e.cacheMu.Unlock()
+	return pool, err
+}
+
+func pdfConfig(cache wazero.CompilationCache) webassembly.Config {
+	rc := wazero.NewRuntimeConfig().
+		// The module lowers setjmp/longjmp to exception handling.
+		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
+		WithMemoryLimitPages(pdfMemoryPages).
+		WithCloseOnContextDone(true)
+	if cache != nil {
+		rc = rc.WithCompilationCache(cache)
+	}
+	return webassembly.Config{
+		MaxIdle:       pdfInstances,
+		MaxTotal:      pdfInstances,
+		ReuseWorkers:  true,
+		FSConfig:      wazero.NewFSConfig(), // no file system
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+		RuntimeConfig: rc,
 	}
 }
 

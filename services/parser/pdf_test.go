@@ -12,8 +12,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/klippa-app/go-pdfium"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/docgraph/docgraph/pkg/pipeline"
 	"github.com/docgraph/docgraph/pkg/testwait"
@@ -228,4 +230,144 @@ func TestPDFEngineCompiledReportsOnce(t *testing.T) {
 	assert.Equal(t, 3*time.Second, took)
 	_, ok = e.compiled()
 	assert.False(t, ok, "reported already")
+}
+
+// cachedEngineCopy returns a cache directory holding the compiled engine:
+// a copy of the one the process's engine compiled into.
+func cachedEngineCopy(t *testing.T) string {
+	t.Helper()
+	_, err := sharedPDF.get(t.Context())
+	require.NoError(t, err)
+	src, cacheErr := sharedPDF.cacheState()
+	require.NoError(t, cacheErr)
+	if src == "" { // no user cache directory: compile into one of the test's
+		src = t.TempDir()
+		e := &pdfEngine{}
+		e.setCache(src)
+		_, err := e.compile()
+		require.NoError(t, err)
+	}
+	dst := t.TempDir()
+	versions, err := filepath.Glob(filepath.Join(src, "wazero-*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, versions, "the engine wrote its compiled code to %s", src)
+	for _, v := range versions {
+		require.NoError(t, os.CopyFS(filepath.Join(dst, filepath.Base(v)), os.DirFS(v)))
+	}
+	return dst
+}
+
+// cacheFiles lists the files under dir with their modification times.
+func cacheFiles(t *testing.T, dir string) map[string]time.Time {
+	t.Helper()
+	files := map[string]time.Time{}
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		files[path] = info.ModTime()
+		return nil
+	}))
+	return files
+}
+
+// An engine started over a cache loads the compiled code from it (it
+// writes nothing: a compile would write its result) and reads PDFs.
+func TestPDFEngineLoadsItsCompiledCodeFromTheCache(t *testing.T) {
+	dir := cachedEngineCopy(t)
+	before := cacheFiles(t, dir)
+	require.NotEmpty(t, before)
+
+	e := &pdfEngine{}
+	e.setCache(dir)
+	pool, err := e.compile()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pool.Close() })
+	cache, cacheErr := e.cacheState()
+	assert.Equal(t, dir, cache)
+	require.NoError(t, cacheErr)
+	assert.Equal(t, before, cacheFiles(t, dir), "loaded, not compiled and written again")
+
+	inst, err := pool.GetInstanceWithContext(t.Context())
+	require.NoError(t, err)
+	text, err := pdfText(t.Context(), inst, simplePDF([]string{"Ada Quinlan manages PRJ-1234."}))
+	require.NoError(t, err)
+	assert.Equal(t, "Ada Quinlan manages PRJ-1234.", strings.TrimSpace(text))
+}
+
+// A cache that cannot be used never stops the engine: it compiles without
+// one, says why, and a damaged cache's files are removed so that the next
+// start writes them afresh.
+func TestPDFEngineWithoutAUsableCache(t *testing.T) {
+	var used []bool // whether each init call had a cache
+	fake := func(fail error) func(wazero.CompilationCache) (pdfium.Pool, error) {
+		return func(c wazero.CompilationCache) (pdfium.Pool, error) {
+			used = append(used, c != nil)
+			if c != nil && fail != nil {
+				return nil, fail
+			}
+			return nil, nil
+		}
+	}
+
+	t.Run("damaged", func(t *testing.T) {
+		used = nil
+		dir := t.TempDir()
+		damaged := filepath.Join(dir, "wazero-v0-test", "module")
+		require.NoError(t, os.MkdirAll(filepath.Dir(damaged), 0o700))
+		require.NoError(t, os.WriteFile(damaged, []byte("not compiled code"), 0o600))
+		mine := filepath.Join(dir, "notes.txt") // not the cache's: kept
+		require.NoError(t, os.WriteFile(mine, []byte("x"), 0o600))
+		e := &pdfEngine{init: fake(errors.New("compilationcache: invalid header length: 3"))}
+		e.setCache(dir)
+		_, err := e.compile()
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true, false}, used, "tried with the cache, then compiled without")
+		cache, cacheErr := e.cacheState()
+		assert.Empty(t, cache)
+		require.ErrorContains(t, cacheErr, "invalid header length")
+		assert.NoDirExists(t, filepath.Dir(damaged))
+		assert.FileExists(t, mine)
+	})
+	t.Run("not a directory", func(t *testing.T) {
+		used = nil
+		file := filepath.Join(t.TempDir(), "cache")
+		require.NoError(t, os.WriteFile(file, nil, 0o600))
+		e := &pdfEngine{init: fake(nil)}
+		e.setCache(file)
+		_, err := e.compile()
+		require.NoError(t, err)
+		assert.Equal(t, []bool{false}, used)
+		cache, cacheErr := e.cacheState()
+		assert.Empty(t, cache)
+		require.Error(t, cacheErr)
+	})
+	t.Run("off", func(t *testing.T) {
+		used = nil
+		e := &pdfEngine{init: fake(nil)}
+		e.setCache(PDFCacheOff)
+		_, err := e.compile()
+		require.NoError(t, err)
+		assert.Equal(t, []bool{false}, used)
+		cache, cacheErr := e.cacheState()
+		assert.Empty(t, cache)
+		require.NoError(t, cacheErr)
+	})
+	t.Run("default", func(t *testing.T) {
+		used = nil
+		home := t.TempDir()
+		t.Setenv("XDG_CACHE_HOME", home)
+		e := &pdfEngine{init: fake(nil)}
+		_, err := e.compile()
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true}, used)
+		cache, cacheErr := e.cacheState()
+		assert.Equal(t, filepath.Join(home, "docgraph", "pdfium"), cache)
+		require.NoError(t, cacheErr)
+		assert.Equal(t, cache, DefaultPDFCache())
+	})
 }
