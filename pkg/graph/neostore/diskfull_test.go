@@ -37,21 +37,26 @@ func smallNeo4j(t *testing.T, size int) (neostore.Config, string, func()) {
 	script, err := filepath.Abs("../../../deployments/neo4j-dev/neo4j-dev")
 	require.NoError(t, err)
 	const password = "docgraph-disk-test"
-	run := func(cmd string) {
+	// stopWait bounds a stop before the server is killed: short at the
+	// end, where a Neo4j that failed to write may hang; long for the
+	// restart, which has room again, so that Neo4j writes its checkpoint
+	// and the start need not recover from a kill mid-shutdown.
+	run := func(cmd string, stopWait int) {
 		c := exec.Command(script, cmd)
 		c.Env = append(os.Environ(), "NEO4J_PORT="+strconv.Itoa(port), "NEO4J_PASSWORD="+password,
-			"NEO4J_DATA="+filepath.Join(disk, "neo4j"), "NEO4J_HEAP=512m", "NEO4J_STOP_TIMEOUT=5")
+			"NEO4J_DATA="+filepath.Join(disk, "neo4j"), "NEO4J_HEAP=512m", "NEO4J_STOP_TIMEOUT="+strconv.Itoa(stopWait),
+			"NEO4J_START_TIMEOUT=240")
 		out, err := c.CombinedOutput()
 		if cmd == "stop" && strings.Contains(string(out), "killed it") {
 			return // a Neo4j that failed to write cannot always stop cleanly
 		}
 		require.NoError(t, err, "neo4j-dev %s: %s", cmd, out)
 	}
-	run("start")
-	t.Cleanup(func() { run("stop") })
+	run("start", 0)
+	t.Cleanup(func() { run("stop", 5) })
 	cfg := neostore.Config{URI: fmt.Sprintf("bolt://127.0.0.1:%d", port), User: "neo4j", Password: password,
 		Labels: graphtest.Labels(), RelTypes: graphtest.RelTypes()}
-	return cfg, disk, func() { run("stop"); run("start") }
+	return cfg, disk, func() { run("stop", 120); run("start", 0) }
 }
 
 // Neo4j on a full disk fails the commit and then every transaction until
