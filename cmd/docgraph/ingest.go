@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,7 +44,8 @@ stays in --data, where 'docgraph graph' finds it. One process at a time uses a d
 directory: ingest fails at once while 'docgraph up' runs on --data (drop the files into
 its watched folder instead). Exits 1 if any file failed, including unchanged files whose
 current version was dead-lettered earlier and has not been replayed or purged since
-('docgraph dlq').`
+('docgraph dlq'). Given --metrics.addr (or DOCGRAPH_METRICS_ADDR), it serves /metrics,
+/healthz and /readyz while it runs, as 'docgraph up' does; by default it serves none.`
 
 func cmdIngest(ctx context.Context, e env, args []string) (err error) {
 	var quiet bool
@@ -83,6 +85,13 @@ func cmdIngest(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer func() { err = releaseData(lock, err) }()
+	metricsLn, err := ingestMetrics(e, args, cfg)
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close() // closed already once the server has run
+	}
 	s, err := startSystem(ctx, cfg, log, systemOptions{resume: true})
 	if err != nil {
 		return err
@@ -117,6 +126,7 @@ func cmdIngest(ctx context.Context, e env, args []string) (err error) {
 	if err := s.startTasks(gctx, g); err != nil {
 		return err
 	}
+	g.Go(func() error { return s.serveHTTP(gctx, metricsLn) })
 	for _, r := range runners {
 		r.Observe(tr)
 		g.Go(func() error { return r.Run(gctx) })
@@ -134,6 +144,8 @@ func cmdIngest(ctx context.Context, e env, args []string) (err error) {
 			return fmt.Errorf("ingest interrupted: %w", context.Cause(gctx))
 		}
 	}
+	s.running.add(runners...)
+	s.ready.Store(true)
 
 	// abort stops the stages and waits for them before an early return, so
 	// that the deferred s.close does not close the graph store under a
@@ -202,6 +214,9 @@ func cmdIngest(ctx context.Context, e env, args []string) (err error) {
 	waitErr := <-waited
 	if waitErr == nil {
 		waitErr = s.waitQuiet(ctx)
+	}
+	if waitErr == nil && ingestQuiet != nil {
+		ingestQuiet(metricsLn)
 	}
 	stopRunners()
 	if err := g.Wait(); err != nil {
@@ -352,6 +367,24 @@ func ingestTargets(ctx context.Context, paths []string, cfg config.Config) ([]in
 }
 
 // flagGiven reports whether args set one of the named flags.
+// ingestQuiet, when set (by tests), is called once every file has passed
+// the pipeline, before the stages stop, with the metrics listener (nil
+// when ingest serves none).
+var ingestQuiet func(metrics net.Listener)
+
+// ingestMetrics binds metrics.addr for an ingest asked to serve /metrics,
+// /healthz and /readyz while it runs: by the flag, by
+// DOCGRAPH_METRICS_ADDR, or by a config file naming another address than
+// the default. Otherwise a one-shot run serves nothing, and never takes
+// the default port from a 'docgraph up' on another data directory.
+func ingestMetrics(e env, args []string, cfg config.Config) (net.Listener, error) {
+	if !flagGiven(args, "metrics-addr", "metrics.addr") && e.getenv("DOCGRAPH_METRICS_ADDR") == "" &&
+		cfg.Metrics.Addr == config.Default().Metrics.Addr {
+		return nil, nil
+	}
+	return listenMetrics(cfg)
+}
+
 func flagGiven(args []string, names ...string) bool {
 	for _, a := range args {
 		if a == "--" {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,4 +183,42 @@ func TestProgressRates(t *testing.T) {
 	assert.Equal(t, "; 20 files/s, 0 messages/s, about 1m3s left", got)
 	assert.Equal(t, "; 20 files/s, 0 messages/s", r.add(at(43), ingestProgress{done: 800, total: 800, handled: 600}, true), "nothing left")
 	assert.Equal(t, "; 18 files/s, 0 messages/s, about 1s left", r.add(at(46), ingestProgress{done: 800, total: 801, handled: 600}, true), "under a second reads as 1s")
+}
+
+// Given --metrics.addr, ingest serves what 'up' serves while it runs: a
+// scrape taken once every file has passed the pipeline counts each
+// stage's messages, and /readyz says ready. Without it, nothing listens.
+func TestIngestServesMetricsWhenAsked(t *testing.T) {
+	in := t.TempDir()
+	writeDocs(t, in, 3)
+	var metrics, ready string
+	var scrapeErr error
+	served := false
+	ingestQuiet = func(ln net.Listener) {
+		if ln == nil {
+			return
+		}
+		served = true
+		base := "http://" + ln.Addr().String()
+		metrics, scrapeErr = httpGet(t.Context(), base+"/metrics")
+		if scrapeErr == nil {
+			ready, scrapeErr = httpGet(t.Context(), base+"/readyz")
+		}
+	}
+	t.Cleanup(func() { ingestQuiet = nil })
+
+	out, errOut, err := docgraph(t, "ingest", "--data", t.TempDir(), "--metrics.addr", "127.0.0.1:0", in)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "ingested 3 files")
+	require.True(t, served, "no metrics listener")
+	require.NoError(t, scrapeErr)
+	assert.Equal(t, "ready\n", ready)
+	for _, stage := range []string{"parser", "extractor", "graph-writer"} {
+		assert.Regexp(t, `docgraph_pipeline_messages_total\{outcome="ack",stage="`+stage+`"\} [1-9]`, metrics)
+	}
+
+	served = false
+	_, errOut, err = docgraph(t, "ingest", "--data", t.TempDir(), in)
+	require.NoError(t, err, errOut)
+	assert.False(t, served, "ingest serves metrics only when asked")
 }
