@@ -71,10 +71,11 @@ type pdfEngine struct {
 	err   error
 	busy  atomic.Int32 // documents open (tests watch it)
 
-	cacheMu  sync.Mutex
-	cache    string // compilation cache directory; "" for none
-	cacheSet bool   // cache was chosen (SetPDFCache), not defaulted
-	cacheErr error  // why the cache could not be used; nil if it was
+	cacheMu   sync.Mutex
+	cache     string // the compilation cache directory SetPDFCache chose
+	cacheSet  bool   // cache was chosen, not defaulted
+	cacheUsed string // the directory compiling used; "" for none
+	cacheErr  error  // why the cache could not be used; nil if it was
 	// init makes the instances (webassembly.Init with pdfConfig if nil).
 	init func(cache wazero.CompilationCache) (pdfium.Pool, error)
 
@@ -137,7 +138,7 @@ func (e *pdfEngine) cacheDir() string {
 func (e *pdfEngine) cacheState() (string, error) {
 	e.cacheMu.Lock()
 	defer e.cacheMu.Unlock()
-	return e.cache, e.cacheErr
+	return e.cacheUsed, e.cacheErr
 }
 
 // get returns the engine, compiling it at the first call; ctx bounds the
@@ -192,9 +193,9 @@ func (e *pdfEngine) compile() (pdfium.Pool, error) {
 		pool, err = init(nil)
 	}
 	e.cacheMu.Lock()
-	e.cache, e.cacheErr = dir, cacheErr
+	e.cacheUsed, e.cacheErr = dir, cacheErr
 	if cacheErr != nil {
-		e.cache = ""
+		e.cacheUsed = ""
 	}
 	e.cacheMu.Unlock()
 	return pool, err
