@@ -366,7 +366,6 @@ func ingestTargets(ctx context.Context, paths []string, cfg config.Config) ([]in
 	return kept, nil
 }
 
-// flagGiven reports whether args set one of the named flags.
 // ingestQuiet, when set (by tests), is called once every file has passed
 // the pipeline, before the stages stop, with the metrics listener (nil
 // when ingest serves none).
@@ -385,6 +384,7 @@ func ingestMetrics(e env, args []string, cfg config.Config) (net.Listener, error
 	return listenMetrics(cfg)
 }
 
+// flagGiven reports whether args set one of the named flags.
 func flagGiven(args []string, names ...string) bool {
 	for _, a := range args {
 		if a == "--" {

@@ -73,7 +73,6 @@ type pdfEngine struct {
 
 	cacheMu   sync.Mutex
 	cache     string // the compilation cache directory SetPDFCache chose
-	cacheSet  bool   // cache was chosen, not defaulted
 	cacheUsed string // the directory compiling used; "" for none
 	cacheErr  error  // why the cache could not be used; nil if it was
 	// init makes the instances (webassembly.Init with pdfConfig if nil).
@@ -117,7 +116,7 @@ func SetPDFCache(dir string) { sharedPDF.setCache(dir) }
 func (e *pdfEngine) setCache(dir string) {
 	e.cacheMu.Lock()
 	defer e.cacheMu.Unlock()
-	e.cache, e.cacheSet = dir, true
+	e.cache = dir
 }
 
 // cacheDir is the cache directory the engine compiles with ("" for none).
@@ -127,7 +126,7 @@ func (e *pdfEngine) cacheDir() string {
 	switch {
 	case e.cache == PDFCacheOff:
 		return ""
-	case e.cache == "" || !e.cacheSet:
+	case e.cache == "":
 		return DefaultPDFCache()
 	}
 	return e.cache

@@ -272,12 +272,12 @@ type batch struct {
 	// fresh marks pending nodes and relationships known to be absent from
 	// the database (a new chunk and its HAS_CHUNK): they are appended, not
 	// upserted; the key still refuses a duplicate.
-	// garbage gathers the candidates of the batch's ops for collectPending.
-	garbage    candidates
 	freshNodes map[nodeID]bool
 	freshRels  map[relID]bool
-	support    map[supportRow]bool
-	suppOrder  []supportRow
+	// garbage gathers the candidates of the batch's ops for collectPending.
+	garbage   candidates
+	support   map[supportRow]bool
+	suppOrder []supportRow
 	// suppProps holds the properties a support row gives its node or
 	// relationship (nil removes one), merged in order.
 	suppProps map[supportRow]map[string]any
