@@ -195,7 +195,7 @@ func Default() Config {
 		Graph: GraphConfig{Store: "auto", BatchSmall: 256, BatchMedium: 1024, BatchLarge: 4096,
 			MaxLatency: 50 * time.Millisecond, DuckDBMemory: "auto"},
 		Neo4j:  Neo4jConfig{User: "neo4j"},
-		Parser: ParserConfig{ChunkSize: 1000, ChunkOverlap: 150, BatchRows: 500, ReadTimeout: 30 * time.Second},
+		Parser: ParserConfig{ChunkSize: 4000, ChunkOverlap: 200, BatchRows: 500, ReadTimeout: 30 * time.Second},
 		Extractor: ExtractorConfig{Kind: "rules", RefreshDelay: 500 * time.Millisecond, LLM: LLMConfig{
 			APIKeyEnv: "OPENAI_API_KEY", Timeout: time.Minute, MaxChunkChars: 8000, CacheEntries: 4096,
 		}},

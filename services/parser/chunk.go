@@ -10,8 +10,8 @@ import (
 
 // Chunk size defaults, in bytes of UTF-8 text.
 const (
-	DefaultChunkSize    = 1000
-	DefaultChunkOverlap = 100
+	DefaultChunkSize    = 4000
+	DefaultChunkOverlap = 200
 	// MinChunkSize is the smallest Size a Chunker uses; smaller values are
 	// raised to it.
 	MinChunkSize = 16

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/docgraph/docgraph/pkg/config"
 )
 
 func TestChunkerSplit(t *testing.T) {
@@ -150,7 +152,7 @@ func TestChunkerLimits(t *testing.T) {
 		wantSize, wantHard, wantO int
 	}{
 		{name: "zero value", c: Chunker{}, wantSize: DefaultChunkSize, wantHard: 2 * DefaultChunkSize, wantO: 0},
-		{name: "defaults", c: Chunker{Size: DefaultChunkSize, Overlap: DefaultChunkOverlap}, wantSize: 1000, wantHard: 2000, wantO: 100},
+		{name: "defaults", c: Chunker{Size: DefaultChunkSize, Overlap: DefaultChunkOverlap}, wantSize: 4000, wantHard: 8000, wantO: 200},
 		{name: "tiny size raised", c: Chunker{Size: 3, Overlap: 1}, wantSize: MinChunkSize, wantHard: 2 * MinChunkSize, wantO: 1},
 		{name: "negative size", c: Chunker{Size: -5}, wantSize: DefaultChunkSize, wantHard: 2 * DefaultChunkSize},
 		{name: "large overlap kept", c: Chunker{Size: 100, Overlap: 80}, wantSize: 100, wantHard: 200, wantO: 80},
@@ -165,6 +167,13 @@ func TestChunkerLimits(t *testing.T) {
 			assert.Equal(t, tt.wantO, overlap)
 		})
 	}
+}
+
+// The configuration's chunk defaults are the parser's own.
+func TestChunkDefaultsMatchTheConfiguration(t *testing.T) {
+	d := config.Default().Parser
+	assert.Equal(t, DefaultChunkSize, d.ChunkSize)
+	assert.Equal(t, DefaultChunkOverlap, d.ChunkOverlap)
 }
 
 // TestChunkerHugeSingleLine splits the bad corpus's 5 MiB single-line text
