@@ -41,6 +41,13 @@ const (
 	msgProcessed = `"msg":"message processed"`
 )
 
+// smallChunks are the parser settings of the multi-process tests' workers
+// and of the single ingests their graphs are compared with: chunks of 1,000
+// bytes give each document several, so that a stage killed after a given
+// number of messages is killed with work left upstream and in its own
+// input.
+var smallChunks = []string{"--parser.chunk_size", "1000", "--parser.chunk_overlap", "150"}
+
 // workerFlags are the flags every test worker gets: short ack waits and
 // backoffs, so a killed worker's messages come back within seconds, and
 // debug JSON logs, so the test can follow each message.
@@ -49,6 +56,7 @@ func workerFlags() []string {
 	for _, s := range []string{"parser", "extractor", "graph_writer"} {
 		a = append(a, "--stages."+s+".ack_wait", "3s", "--stages."+s+".backoff", "200ms,1s")
 	}
+	a = append(a, smallChunks...)
 	return append(a, "--metrics-addr", "", "--log-format", "json", "--log-level", "debug",
 		"--parser.read_timeout", "10s", "--extractor.refresh_delay", "50ms", "--watch.settle", "100ms", "--watch.rescan", "5s", "--shutdown_timeout", "20s")
 }
@@ -500,7 +508,7 @@ func newCorpusFixture(t *testing.T, docs int) corpusFixture {
 	in := t.TempDir()
 	writeDocs(t, in, docs)
 	clean := t.TempDir()
-	mustDocgraph(t, ingestArgs(clean, in)...)
+	mustDocgraph(t, append(ingestArgs(clean, in), smallChunks...)...)
 	want := mustDocgraph(t, "graph", "export", "--data", clean, "--format", "json")
 	require.Contains(t, want, "ISO-", "the corpus has mentions")
 	return corpusFixture{in: in, files: docs, want: want}

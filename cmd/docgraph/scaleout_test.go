@@ -33,7 +33,7 @@ func newGeneratedFixture(t *testing.T, docs int) corpusFixture {
 		return err
 	}))
 	clean := t.TempDir()
-	mustDocgraph(t, ingestArgs(clean, in)...)
+	mustDocgraph(t, append(ingestArgs(clean, in), smallChunks...)...)
 	want := mustDocgraph(t, "graph", "export", "--data", clean, "--format", "json")
 	require.Contains(t, want, `"Team"`, "the corpus has spreadsheets")
 	return corpusFixture{in: in, files: files, want: want}
