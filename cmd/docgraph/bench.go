@@ -58,6 +58,9 @@ type benchResult struct {
 	goAtPeak   int64 // memory the Go runtime held when the RSS sampled highest
 	graph      graph.Stats
 	mismatches []string
+	// chunkSize and chunkOverlap are the parser's chunk settings: the
+	// chunk count, and so the message count, follows them.
+	chunkSize, chunkOverlap int
 }
 
 func cmdBench(ctx context.Context, e env, args []string) error {
@@ -261,6 +264,7 @@ func (r *benchResult) inspect(ctx context.Context, e env, data string, ingestArg
 		return err
 	}
 	cfg.Log.Level = "error"
+	r.chunkSize, r.chunkOverlap = cfg.Parser.ChunkSize, cfg.Parser.ChunkOverlap
 	log, err := logging.New(cfg.Log, e.stderr)
 	if err != nil {
 		return err
@@ -348,7 +352,7 @@ func (r benchResult) print(w io.Writer) {
 		r.gen.Documents, r.gen.Files-r.gen.Documents, mb(r.gen.Bytes), r.genTook.Round(time.Millisecond))
 	fmt.Fprintf(w, "ingest:     %d files in %s: %.0f files/s, %.1f MB/s\n", r.gen.Files,
 		r.took.Round(time.Millisecond), r.docsPerSecond(), float64(r.gen.Bytes)/(1<<20)/r.took.Seconds())
-	fmt.Fprintf(w, "chunks:     %d\n", r.graph.Nodes[graph.LabelChunk])
+	fmt.Fprintf(w, "chunks:     %d (parser.chunk_size %d, parser.chunk_overlap %d)\n", r.graph.Nodes[graph.LabelChunk], r.chunkSize, r.chunkOverlap)
 	fmt.Fprintf(w, "messages:   %d through JetStream: %.0f msgs/s (+ %d object-store chunks)\n",
 		r.messages, r.messagesPerSecond(), r.objects)
 	for _, name := range sortedKeys(r.streams) {

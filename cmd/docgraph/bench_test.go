@@ -20,9 +20,10 @@ func TestBenchCommand(t *testing.T) {
 	prof := filepath.Join(t.TempDir(), "cpu.prof")
 	mem := filepath.Join(t.TempDir(), "mem.prof")
 	err := run(t.Context(), []string{"bench", "--docs", "12", "--doc-bytes", "1500", "--formats", "md,txt,html,docx",
-		"--cpuprofile", prof, "--memprofile", mem}, &out, &errOut, noEnv)
+		"--cpuprofile", prof, "--memprofile", mem, "--", "--parser.chunk_size", "500", "--parser.chunk_overlap", "50"}, &out, &errOut, noEnv)
 	require.NoError(t, err, errOut.String())
 	assert.Contains(t, out.String(), "12 documents + 3 spreadsheets")
+	assert.Contains(t, out.String(), "(parser.chunk_size 500, parser.chunk_overlap 50)", "the chunk settings the ingest ran with")
 	assert.Contains(t, out.String(), "graph matches the corpus's node and relationship counts")
 	assert.Contains(t, out.String(), "DOCGRAPH_EXTRACTIONS")
 	for _, p := range []string{prof, mem} {
