@@ -264,6 +264,9 @@ type batch struct {
 	// revision (loaded with the digests).
 	digests   map[string]map[string]string
 	revisions map[[3]string]uint64
+	// parts holds, per (path, sha256), the chunk indexes the path has
+	// extractions of (loaded with the digests, added to by the batch).
+	parts map[[2]string]map[int]bool
 
 	nodes     map[nodeID]map[string]any
 	nodeOrder []nodeID
@@ -316,7 +319,8 @@ type mention struct {
 
 func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
 	b := &batch{tx: tx, conn: conn, types: types, early: map[string]*candidates{}, earlyPaths: map[string]*candidates{},
-		shadowNodes: map[nodeID]int{}, shadowRels: map[relID]int{}, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}, revisions: map[[3]string]uint64{}}
+		shadowNodes: map[nodeID]int{}, shadowRels: map[relID]int{}, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}, revisions: map[[3]string]uint64{},
+		parts: map[[2]string]map[int]bool{}}
 	b.reset()
 	return b
 }
@@ -440,6 +444,9 @@ func (b *batch) load(ctx context.Context, ops []op) error {
 			}
 			b.setDigest(sha+":"+idx, p, digest)
 			b.revisions[[3]string{p, sha, idx}] = rev
+			if n, err := strconv.Atoi(idx); err == nil {
+				b.addPart(p, sha, n)
+			}
 		}
 		return rows.Err()
 	})
@@ -621,7 +628,11 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 			return err
 		}
 	}
+	if err := b.dropChunksFrom(ctx, d, o.total, &c); err != nil {
+		return err
+	}
 	b.putDocument(d)
+	b.addPart(d.Path, d.SHA256, o.index)
 	chunk := nodeID{graph.LabelChunk, key}
 	chunkID := chunk.hash()
 	hasChunk := relID{typ: graph.RelHasChunk, fromLabel: graph.LabelDocument, fromKey: d.Path,
@@ -937,6 +948,11 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 			delete(b.revisions, k)
 		}
 	}
+	for k := range b.parts {
+		if gone[k[0]] {
+			delete(b.parts, k)
+		}
+	}
 	var keys []any
 	pathOf := map[string]string{} // chunk key -> a withdrawn path that had it
 	err = inChunks(paths, func(part []any) error {
@@ -957,11 +973,18 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 	if err != nil {
 		return fmt.Errorf("delete chunks: %w", err)
 	}
+	return b.dropChunks(ctx, keys, func(key string) *candidates { return cand(pathOf[key]) })
+}
+
+// dropChunks deletes the chunk nodes of keys that no document has any more
+// (their HAS_CHUNK from the withdrawn paths already deleted) with their
+// MENTIONS, whose entities go to the candidates of the chunk's path.
+func (b *batch) dropChunks(ctx context.Context, keys []any, cand func(key string) *candidates) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	shared := map[string]bool{}
-	err = inChunks(keys, func(part []any) error {
+	err := inChunks(keys, func(part []any) error {
 		still, err := queryStrings(ctx, b.tx, `SELECT DISTINCT to_key FROM relationships
 			WHERE type = 'HAS_CHUNK' AND to_label = 'Chunk' AND to_key IN (`+placeholders(len(part), 1)+")", part...)
 		for _, k := range still {
@@ -973,16 +996,16 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 		return fmt.Errorf("find shared chunks: %w", err)
 	}
 	var orphans []any
-	pathOfID := map[int64]string{}
+	keyOfID := map[int64]string{}
 	for _, k := range keys {
 		if key := k.(string); !shared[key] {
 			orphans = append(orphans, k)
 			b.chunks[key] = false
-			pathOfID[nodeID{graph.LabelChunk, key}.hash()] = pathOf[key]
+			keyOfID[nodeID{graph.LabelChunk, key}.hash()] = key
 		}
 	}
 	err = b.deleteMentionsOf(ctx, orphans, func(chunk int64, id nodeID, given sql.NullString) error {
-		return cand(pathOfID[chunk]).addMentioned(id, given)
+		return cand(keyOfID[chunk]).addMentioned(id, given)
 	})
 	if err != nil {
 		return err
@@ -995,6 +1018,63 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 		}
 		return nil
 	})
+}
+
+// dropChunksFrom deletes what path wrote to the chunks of its content at
+// index total and above (total 0: not known), when they exist: the parser
+// cut the same content into fewer chunks than before (it ran again with
+// other chunk settings), and the chunks past the new last one would
+// otherwise stay in the graph with their mentions. Their support is
+// withdrawn into c, their extraction digests forgotten, and the chunks
+// deleted unless another document with the same content has them.
+func (b *batch) dropChunksFrom(ctx context.Context, d event.Document, total int, c *candidates) error {
+	if total <= 0 {
+		return nil
+	}
+	var idxs []int
+	for idx := range b.parts[[2]string{d.Path, d.SHA256}] {
+		if idx >= total {
+			idxs = append(idxs, idx)
+		}
+	}
+	if len(idxs) == 0 {
+		return nil
+	}
+	slices.Sort(idxs)
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	parts := make([]any, len(idxs))
+	keys := make([]any, len(idxs))
+	for i, idx := range idxs {
+		part := strconv.Itoa(idx)
+		parts[i], keys[i] = part, event.ChunkKey(d.SHA256, idx)
+		delete(b.parts[[2]string{d.Path, d.SHA256}], idx)
+		delete(b.digests[keys[i].(string)], d.Path)
+		delete(b.revisions, [3]string{d.Path, d.SHA256, part})
+	}
+	args := append([]any{d.Path, d.SHA256}, parts...)
+	where := "path = ? AND sha256 = ? AND part IN (" + placeholders(len(parts), 1) + ")"
+	if err := b.withdraw(ctx, c, where, args...); err != nil {
+		return err
+	}
+	if _, err := b.tx.ExecContext(ctx, "DELETE FROM extractions WHERE "+where, args...); err != nil {
+		return fmt.Errorf("forget extractions: %w", err)
+	}
+	if _, err := b.tx.ExecContext(ctx, `DELETE FROM relationships WHERE type = 'HAS_CHUNK' AND from_label = 'Document'
+		AND from_key = ? AND to_label = 'Chunk' AND to_key IN (`+placeholders(len(keys), 1)+")", append([]any{d.Path}, keys...)...); err != nil {
+		return fmt.Errorf("delete chunks: %w", err)
+	}
+	return b.dropChunks(ctx, keys, func(string) *candidates { return c })
+}
+
+// addPart records that path has an extraction of chunk idx of content sha.
+func (b *batch) addPart(path, sha string, idx int) {
+	k := [2]string{path, sha}
+	if b.parts[k] == nil {
+		b.parts[k] = map[int]bool{}
+	}
+	b.parts[k][idx] = true
 }
 
 // withdrawVersions withdraws, in a few statements for the whole batch, what
@@ -1091,6 +1171,11 @@ func (b *batch) forgetExtractions(ctx context.Context, where string, args ...any
 	for k := range b.revisions {
 		if k[0] == path && (len(args) == 1 || k[1] != args[1].(string)) {
 			delete(b.revisions, k)
+		}
+	}
+	for k := range b.parts {
+		if k[0] == path && (len(args) == 1 || k[1] != args[1].(string)) {
+			delete(b.parts, k)
 		}
 	}
 	return nil

@@ -30,6 +30,7 @@ type op struct {
 	doc  event.Document // PutChunk, PutRecords: the document; DeleteDocument: path and version
 	// PutChunk
 	index    int
+	total    int // chunks of the document version (0: not known)
 	text     string
 	mentions []nodeWrite
 	revision uint64 // gazetteer revision of the extraction
@@ -64,7 +65,7 @@ func (s *Store) validate(o graph.Op) (op, error) {
 	switch {
 	case o.PutChunk != nil:
 		e := o.PutChunk
-		out := op{kind: opChunk, doc: e.Chunk.Document, index: e.Chunk.Index, text: e.Chunk.Text, revision: e.GazetteerRevision}
+		out := op{kind: opChunk, doc: e.Chunk.Document, index: e.Chunk.Index, total: e.Chunk.Total, text: e.Chunk.Text, revision: e.GazetteerRevision}
 		if err := validDoc(out.doc); err != nil {
 			return op{}, err
 		}

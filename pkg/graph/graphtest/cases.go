@@ -13,9 +13,11 @@ import (
 // Documents the cases share. Version numbers follow the files stream: a
 // later state of a path has a higher version.
 var (
-	docA1   = event.NewDocument("notes/a.md", sha("a v1"), 120, 1)
-	docA2   = event.NewDocument("notes/a.md", sha("a v2"), 80, 5)
-	docB1   = event.NewDocument("notes/b.txt", sha("b v1"), 64, 2)
+	docA1 = event.NewDocument("notes/a.md", sha("a v1"), 120, 1)
+	docA2 = event.NewDocument("notes/a.md", sha("a v2"), 80, 5)
+	docB1 = event.NewDocument("notes/b.txt", sha("b v1"), 64, 2)
+	// copyA1 has docA1's content at another path.
+	copyA1  = event.NewDocument("copies/a.md", sha("a v1"), 120, 9)
 	people1 = event.NewDocument("data/people.csv", sha("people v1"), 300, 3)
 	people2 = event.NewDocument("data/people.csv", sha("people v2"), 310, 7)
 	// managers1 is another spreadsheet naming some of people's nodes.
@@ -35,6 +37,13 @@ const hostile = "x`}) DETACH DELETE n //"
 func cases() []testCase {
 	alice, bob, apollo := ref("Person", "alice"), ref("Person", "bob"), ref("Project", "apollo")
 	manages := textRel("MANAGES", alice, apollo)
+	// recut is docA1 cut into three chunks, then into one.
+	recut := Export{
+		Nodes: []graph.Node{docNode(docA1), chunkNode(docA1, 0, "Alice manages Apollo. Bob helps."),
+			person("alice"), person("bob"), node("Project", "apollo", nil)},
+		Relationships: []graph.Relationship{hasChunk(docA1, 0), mentions(docA1, 0, "Person", "alice"),
+			mentions(docA1, 0, "Person", "bob"), mentions(docA1, 0, "Project", "apollo"), exported(manages)},
+	}
 	aliceProps := node("Person", "alice", map[string]any{"name": "Alice", "email": "alice@example.com"})
 	return []testCase{
 		{
@@ -139,6 +148,79 @@ func cases() []testCase {
 				Relationships: []graph.Relationship{hasChunk(docA1, 0), hasChunk(docA1, 1),
 					mentions(docA1, 0, "Person", "alice"), mentions(docA1, 1, "Person", "carol"), mentions(docA1, 1, "Person", "dave"),
 					exported(manages)},
+			},
+		},
+		{
+			// As when the parser runs again with a larger chunk size.
+			name: "the same content cut into fewer chunks loses the chunks past its last",
+			steps: []step{
+				{ops: []graph.Op{
+					cutOp(docA1, 3, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+					cutOp(docA1, 3, 1, "Bob helps.", nil, person("bob")),
+					cutOp(docA1, 3, 2, "Carol too.", []graph.Relationship{textRel("WORKS_ON", ref("Person", "carol"), apollo)}, person("carol")),
+				}},
+				{ops: []graph.Op{
+					cutOp(docA1, 1, 0, "Alice manages Apollo. Bob helps.", []graph.Relationship{manages},
+						person("alice"), node("Project", "apollo", nil), person("bob")),
+				}},
+			},
+			want: recut,
+		},
+		{
+			name: "the same content cut into fewer chunks in one batch loses the chunks past its last",
+			steps: []step{{ops: []graph.Op{
+				cutOp(docA1, 3, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+				cutOp(docA1, 3, 1, "Bob helps.", nil, person("bob")),
+				cutOp(docA1, 3, 2, "Carol too.", []graph.Relationship{textRel("WORKS_ON", ref("Person", "carol"), apollo)}, person("carol")),
+				cutOp(docA1, 1, 0, "Alice manages Apollo. Bob helps.", []graph.Relationship{manages},
+					person("alice"), node("Project", "apollo", nil), person("bob")),
+			}}},
+			want: recut,
+		},
+		{
+			// A copy of the document keeps the chunks it has until it is
+			// cut again too.
+			name: "chunks past the last of a new cut stay while another document has them",
+			steps: []step{
+				{ops: []graph.Op{
+					cutOp(docA1, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+					cutOp(docA1, 2, 1, "Carol helps.", nil, person("carol")),
+					cutOp(copyA1, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+					cutOp(copyA1, 2, 1, "Carol helps.", nil, person("carol")),
+				}},
+				{ops: []graph.Op{
+					cutOp(docA1, 1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+				}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(copyA1), chunkNode(docA1, 0, "Alice manages Apollo."),
+					chunkNode(docA1, 1, "Carol helps."), person("alice"), person("carol"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), hasChunk(copyA1, 0), hasChunk(copyA1, 1),
+					mentions(docA1, 0, "Person", "alice"), mentions(docA1, 0, "Project", "apollo"),
+					mentions(docA1, 1, "Person", "carol"), exported(manages)},
+			},
+		},
+		{
+			name: "chunks past the last of a new cut go once no document has them",
+			steps: []step{
+				{ops: []graph.Op{
+					cutOp(docA1, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+					cutOp(docA1, 2, 1, "Carol helps.", nil, person("carol")),
+					cutOp(copyA1, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+					cutOp(copyA1, 2, 1, "Carol helps.", nil, person("carol")),
+				}},
+				{ops: []graph.Op{
+					cutOp(docA1, 1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+				}},
+				{ops: []graph.Op{
+					cutOp(copyA1, 1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+				}},
+			},
+			want: Export{
+				Nodes: []graph.Node{docNode(docA1), docNode(copyA1), chunkNode(docA1, 0, "Alice manages Apollo."),
+					person("alice"), node("Project", "apollo", nil)},
+				Relationships: []graph.Relationship{hasChunk(docA1, 0), hasChunk(copyA1, 0),
+					mentions(docA1, 0, "Person", "alice"), mentions(docA1, 0, "Project", "apollo"), exported(manages)},
 			},
 		},
 		{

@@ -251,11 +251,20 @@ func node(label, key string, props map[string]any) graph.Node {
 
 func named(name string) map[string]any { return map[string]any{"name": name} }
 
+// chunkOp writes chunk index of d, of a number of chunks not given (Total
+// 0); cutOp gives it.
 func chunkOp(d event.Document, index int, text string, mentions ...graph.Node) graph.Op {
 	return graph.Op{PutChunk: &event.Extraction{
-		Chunk:    event.Chunk{Document: d, Index: index, Total: index + 1, Text: text},
+		Chunk:    event.Chunk{Document: d, Index: index, Text: text},
 		Mentions: mentions,
 	}}
+}
+
+// cutOp writes chunk index of d cut into total chunks.
+func cutOp(d event.Document, total, index int, text string, rels []graph.Relationship, mentions ...graph.Node) graph.Op {
+	op := chunkRelOp(d, index, text, rels, mentions...)
+	op.PutChunk.Chunk.Total = total
+	return op
 }
 
 // atRevision sets the gazetteer revision of a chunk op.
