@@ -53,7 +53,11 @@ type Op struct {
 	// their chunks. Re-writing the same chunk replaces its mentions and
 	// relationships: support it no longer gives is withdrawn; unless the
 	// stored extraction of the chunk was made at a higher GazetteerRevision,
-	// when the op is stale and ignored.
+	// when the op is stale and ignored. A chunk of the same version cut
+	// into fewer chunks than the path wrote before (Chunk.Total; 0: not
+	// known) withdraws what the path wrote to the chunks at index Total
+	// and above and deletes those no other document has: the parser ran
+	// again with other chunk settings.
 	PutChunk *event.Extraction
 
 	// DeleteDocument withdraws all support from the path (text and

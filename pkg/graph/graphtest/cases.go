@@ -178,6 +178,21 @@ func cases() []testCase {
 			want: recut,
 		},
 		{
+			name: "a batch ending one cut and starting a shorter one loses the chunks past its last",
+			steps: []step{
+				{ops: []graph.Op{
+					cutOp(docA1, 3, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
+				}},
+				{ops: []graph.Op{
+					cutOp(docA1, 3, 1, "Bob helps.", nil, person("bob")),
+					cutOp(docA1, 3, 2, "Carol too.", []graph.Relationship{textRel("WORKS_ON", ref("Person", "carol"), apollo)}, person("carol")),
+					cutOp(docA1, 1, 0, "Alice manages Apollo. Bob helps.", []graph.Relationship{manages},
+						person("alice"), node("Project", "apollo", nil), person("bob")),
+				}},
+			},
+			want: recut,
+		},
+		{
 			// A copy of the document keeps the chunks it has until it is
 			// cut again too.
 			name: "chunks past the last of a new cut stay while another document has them",

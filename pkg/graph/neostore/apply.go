@@ -169,6 +169,27 @@ SET s.sid = coalesce(s.sid, x.sid), s.revision = x.revision`
 MATCH (s:_Source {key: k})
 RETURN k AS key, s.revision AS revision`
 
+	// qCutSources returns the sources of the chunks past the last of a
+	// document's new cut: its chunks of the same content at index total
+	// or above.
+	qCutSources = `UNWIND $cuts AS x
+MATCH (s:_Source {path: x.path})
+WHERE s.sha = x.sha AND s.part <> '` + partRows + `' AND toInteger(s.part) >= x.total
+RETURN s.key AS key`
+
+	// qDeleteCutChunks unlinks a document's chunks past the last of its
+	// new cut and deletes those no other document shares.
+	qDeleteCutChunks = `UNWIND $cuts AS x
+MATCH (:Document {key: x.path})-[h:HAS_CHUNK]->(c:Chunk)
+WHERE c.key STARTS WITH x.prefix AND c.index >= x.total
+DELETE h
+WITH DISTINCT c
+WHERE NOT EXISTS { MATCH (:Document)-[:HAS_CHUNK]->(c) }
+OPTIONAL MATCH (c)-[:MENTIONS]->(n)
+WITH c, collect(elementId(n)) AS ids
+DETACH DELETE c
+RETURN ids`
+
 	qPutChunk = `MATCH (d:Document {key: $path})
 MERGE (c:Chunk {key: $chunk})
 SET c.index = $index, c.text = $text
@@ -614,6 +635,9 @@ func (w *writer) apply(ctx context.Context, p plan) error {
 			if err := w.rewriteChunks(ctx, []plan{p}); err != nil {
 				return err
 			}
+			if err := w.dropCut(ctx, []plan{p}); err != nil {
+				return err
+			}
 		}
 		if err := w.put(ctx, p); err != nil {
 			return err
@@ -788,6 +812,7 @@ func (w *writer) raiseVersions(ctx context.Context, run []plan) (versions map[st
 func chunkRun(plans []plan) int {
 	seen := map[[2]string]bool{}
 	versions := map[string]int64{}
+	totals := map[string]int64{}
 	n := 0
 	for _, p := range plans {
 		if p.kind != opPutChunk {
@@ -797,7 +822,10 @@ func chunkRun(plans []plan) int {
 		if v, ok := versions[p.path]; seen[k] || (ok && v != p.version) {
 			break
 		}
-		seen[k], versions[p.path] = true, p.version
+		if t, ok := totals[p.path]; ok && t != p.total {
+			break // a new cut of the path (see dropCut)
+		}
+		seen[k], versions[p.path], totals[p.path] = true, p.version, p.total
 		n++
 	}
 	return n
@@ -847,6 +875,9 @@ func (w *writer) applyChunks(ctx context.Context, run []plan) error {
 		live = slices.DeleteFunc(live, isStale)
 	}
 	if err := w.rewriteChunks(ctx, again); err != nil {
+		return err
+	}
+	if err := w.dropCut(ctx, again); err != nil {
 		return err
 	}
 	if len(live) == 0 {
@@ -993,6 +1024,48 @@ func (w *writer) rewriteChunks(ctx context.Context, ps []plan) error {
 		return fmt.Errorf("delete mentions: %w", err)
 	}
 	w.candidates(recs, "id")
+	return nil
+}
+
+// dropCut withdraws what the paths of the chunk plans (written again at
+// their path's stored version) wrote to chunks of the same content past
+// the last of the plans' cut (Total), and deletes those chunks unless
+// another document has them: the parser cut the content into fewer chunks
+// than before (it ran again with other chunk settings). The plans of a
+// path in one run share one total (see chunkRun).
+func (w *writer) dropCut(ctx context.Context, ps []plan) error {
+	seen := map[string]bool{}
+	var cuts []any
+	for _, p := range ps {
+		if p.total <= 0 || seen[p.path] {
+			continue
+		}
+		seen[p.path] = true
+		cuts = append(cuts, map[string]any{"path": p.path, "sha": p.sha, "total": p.total, "prefix": p.sha + ":"})
+	}
+	if len(cuts) == 0 {
+		return nil
+	}
+	recs, err := w.records(ctx, qCutSources, map[string]any{"cuts": cuts})
+	if err != nil {
+		return fmt.Errorf("find chunks past the last: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	keys := make([]string, len(recs))
+	for i, r := range recs {
+		keys[i], _ = r.Values[0].(string)
+	}
+	slices.Sort(keys)
+	if err := w.withdraw(ctx, "", listedSources, map[string]any{"keys": keys}); err != nil {
+		return err
+	}
+	recs, err = w.records(ctx, qDeleteCutChunks, map[string]any{"cuts": cuts})
+	if err != nil {
+		return fmt.Errorf("delete chunks past the last: %w", err)
+	}
+	w.candidates(recs, "ids")
 	return nil
 }
 

@@ -38,6 +38,7 @@ type plan struct {
 	part    string
 	chunk   string // chunk key (PutChunk)
 	index   int64
+	total   int64 // chunks of the document version (PutChunk; 0: not known)
 	text    string
 	// revision is the gazetteer revision of a PutChunk's extraction, kept
 	// on its source.
@@ -153,6 +154,7 @@ func (s *Store) planChunk(i int, x *event.Extraction) (plan, error) {
 	p.kind = opPutChunk
 	p.revision = int64(min(x.GazetteerRevision, math.MaxInt64))
 	p.index = int64(x.Chunk.Index)
+	p.total = int64(max(x.Chunk.Total, 0))
 	p.text = x.Chunk.Text
 	p.chunk = event.ChunkKey(p.sha, x.Chunk.Index)
 	p.part = strconv.Itoa(x.Chunk.Index)
