@@ -288,9 +288,9 @@ func (r *Refresher) refreshOnce(ctx context.Context, names []string, all bool, r
 
 // refresh scans the chunk stream up to its current end and re-extracts the
 // chunks that contain one of names (all: every chunk), except those of a
-// document version the stream also holds a later version of: the graph
-// writer would ignore them. A first pass finds the latest version of each
-// path, a second extracts.
+// document version the stream also holds a later version of (the graph
+// writer would ignore them) or a later cut of (see cut). A first pass finds
+// the latest version and cut of each path, a second extracts.
 func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev uint64) (int, error) {
 	if len(names) == 0 && !all {
 		return 0, nil
@@ -309,10 +309,17 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 		return 0, fmt.Errorf("chunk stream: %w", err)
 	}
 	last := lm.Sequence
-	latest := map[string]uint64{}
-	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, _ uint64) error {
-		if path, version, ok := chunkVersion(m.Data()); ok {
-			latest[path] = max(latest[path], version)
+	latest := map[string]cut{}
+	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
+		if path, version, index, ok := chunkPlace(m.Data()); ok {
+			c, seen := latest[path]
+			if !seen || version > c.version {
+				c = cut{version: version}
+			}
+			if version == c.version && index == 0 {
+				c.start = seq
+			}
+			latest[path] = c
 		}
 		return nil
 	})
@@ -365,7 +372,7 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 			if !all && !mentions.in(c.Text) {
 				return nil
 			}
-			if c.Document.Version < latest[c.Document.Path] {
+			if l := latest[c.Document.Path]; c.Document.Version < l.version || (c.Document.Version == l.version && seq < l.start) {
 				return nil // superseded
 			}
 		}
@@ -445,18 +452,31 @@ func scanChunks(ctx context.Context, stream jetstream.Stream, last uint64, wait 
 	}
 }
 
-// chunkVersion reads the document path and version of a chunk message.
-func chunkVersion(data []byte) (path string, version uint64, ok bool) {
+// cut is where the latest chunks of a path start in the chunk stream: its
+// latest version, and the sequence of that version's latest first chunk
+// (0 if the stream holds none). The parser run again over the same version
+// (a replay after the chunk settings changed) cuts it anew, from its first
+// chunk on; the chunks of the earlier cuts are superseded, and the graph
+// writer drops those past the new last.
+type cut struct {
+	version uint64
+	start   uint64
+}
+
+// chunkPlace reads the document path and version and the chunk index of a
+// chunk message.
+func chunkPlace(data []byte) (path string, version uint64, index int, ok bool) {
 	var c struct {
 		Document struct {
 			Path    string `json:"path"`
 			Version uint64 `json:"version"`
 		} `json:"document"`
+		Index int `json:"index"`
 	}
 	if json.Unmarshal(data, &c) != nil {
-		return "", 0, false
+		return "", 0, 0, false
 	}
-	return c.Document.Path, c.Document.Version, true
+	return c.Document.Path, c.Document.Version, c.Index, true
 }
 
 // nameFilter finds the chunks that mention one of a set of names where

@@ -133,6 +133,38 @@ func TestRefresherSkipsSupersededVersions(t *testing.T) {
 	assert.ElementsMatch(t, []string{"c.md v3", "a.md v4"}, got)
 }
 
+// Chunks of an earlier cut of the latest version (the parser ran again
+// over the same content with other chunk settings) are not re-extracted:
+// the later cut replaced them in the graph.
+func TestRefresherSkipsEarlierCutsOfAVersion(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	r := adaRefresher(t, js)
+	doc := event.NewDocument("a.md", fmt.Sprintf("%064x", 5), 100, 5)
+	publish := func(index, total int, text string) {
+		t.Helper()
+		m := pipeline.MustMessage(event.SubjectChunk, event.Chunk{Document: doc, Index: index, Total: total, Text: text})
+		_, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header})
+		require.NoError(t, err)
+	}
+	publish(0, 3, "Ada Quinlan wrote it.")
+	publishChunk(t, js, "c.md", "Ada Quinlan manages PRJ-1234.", 3)
+	publish(1, 3, "Ada Quinlan checked it.")
+	publish(2, 3, "Ada Quinlan sent it.")
+	publish(0, 2, "Ada Quinlan wrote it. Ada Quinlan checked it.")
+	publish(1, 2, "Ada Quinlan sent it.")
+
+	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 7)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	var got []string
+	for _, m := range extractions(t, js) {
+		var x event.Extraction
+		require.NoError(t, json.Unmarshal(m.Data, &x))
+		got = append(got, fmt.Sprintf("%s %d/%d", x.Chunk.Document.Path, x.Chunk.Index, x.Chunk.Total))
+	}
+	assert.ElementsMatch(t, []string{"c.md 0/1", "a.md 0/2", "a.md 1/2"}, got)
+}
+
 // A chunk is re-extracted for a name however the text writes it where the
 // gazetteer finds it: wrapped over two lines, with several spaces, a
 // no-break space, a soft hyphen or in decomposed Unicode.
