@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +43,49 @@ func TestReplayStageCommand(t *testing.T) {
 	after := mustDocgraph(t, "graph", "export", "--data", data, "--format", "json")
 	assert.JSONEq(t, before, after)
 	assert.Empty(t, listJSON(t, data))
+}
+
+// The parser replayed with other chunk settings cuts each document anew
+// (a new version of it); the graph then holds the new cut alone, as an
+// ingest with those settings from the start gives.
+func TestReplayParserWithOtherChunkSettings(t *testing.T) {
+	in, data, clean := t.TempDir(), t.TempDir(), t.TempDir()
+	var report strings.Builder
+	report.WriteString("# Audit report\n\n")
+	for i := range 12 {
+		fmt.Fprintf(&report, "Finding %d. The team checked the register against procedure AACE-%d and recorded "+
+			"what it found in the minutes of the weekly review, with the owner of each action.\n\n", i+1, 101+i)
+	}
+	writeFiles(t, in, map[string]string{"audit.md": report.String()})
+	small := []string{"--parser.chunk_size", "400", "--parser.chunk_overlap", "50"}
+	mustDocgraph(t, append(ingestArgs(data, in), small...)...)
+	require.Greater(t, exportedChunks(t, data), 4)
+
+	mustDocgraph(t, op(data, "replay", "parser", "--from-seq", "1")...)
+	mustDocgraph(t, ingestArgs(data, in)...)
+	assert.Equal(t, 1, exportedChunks(t, data))
+
+	mustDocgraph(t, ingestArgs(clean, in)...)
+	assert.JSONEq(t, mustDocgraph(t, "graph", "export", "--data", clean, "--format", "json"),
+		mustDocgraph(t, "graph", "export", "--data", data, "--format", "json"))
+}
+
+// exportedChunks counts the Chunk nodes of the graph in data.
+func exportedChunks(t *testing.T, data string) int {
+	t.Helper()
+	var g struct {
+		Nodes []struct {
+			Label string `json:"label"`
+		} `json:"nodes"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(mustDocgraph(t, "graph", "export", "--data", data, "--format", "json")), &g))
+	n := 0
+	for _, node := range g.Nodes {
+		if node.Label == "Chunk" {
+			n++
+		}
+	}
+	return n
 }
 
 func TestReplayStageCommandNothingInRange(t *testing.T) {

@@ -311,13 +311,16 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 	last := lm.Sequence
 	latest := map[string]cut{}
 	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
-		if path, version, index, ok := chunkPlace(m.Data()); ok {
+		if path, version, index, total, ok := chunkPlace(m.Data()); ok {
 			c, seen := latest[path]
 			if !seen || version > c.version {
 				c = cut{version: version}
 			}
-			if version == c.version && index == 0 {
-				c.start = seq
+			if version == c.version {
+				c.total = total
+				if index == 0 {
+					c.start = seq
+				}
 			}
 			latest[path] = c
 		}
@@ -366,14 +369,15 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 				Path    string `json:"path"`
 				Version uint64 `json:"version"`
 			} `json:"document"`
-			Text string `json:"text"`
+			Total int    `json:"total"`
+			Text  string `json:"text"`
 		}
 		if json.Unmarshal(m.Data(), &c) == nil {
 			if !all && !mentions.in(c.Text) {
 				return nil
 			}
-			if l := latest[c.Document.Path]; c.Document.Version < l.version || (c.Document.Version == l.version && seq < l.start) {
-				return nil // superseded
+			if latest[c.Document.Path].supersedes(c.Document.Version, c.Total, seq) {
+				return nil
 			}
 		}
 		out, err := r.reextract(ctx, m, seq, rev)
@@ -452,31 +456,40 @@ func scanChunks(ctx context.Context, stream jetstream.Stream, last uint64, wait 
 	}
 }
 
-// cut is where the latest chunks of a path start in the chunk stream: its
-// latest version, and the sequence of that version's latest first chunk
-// (0 if the stream holds none). The parser run again over the same version
-// (a replay after the chunk settings changed) cuts it anew, from its first
-// chunk on; the chunks of the earlier cuts are superseded, and the graph
-// writer drops those past the new last.
+// cut is the latest cut of a path's text in the chunk stream: its latest
+// version, the number of chunks of that version's last chunk message, and
+// the sequence of that version's latest first chunk (0 if the stream holds
+// none). The parser cuts a version anew when it parses the version again
+// with other chunk settings (a replica configured otherwise takes over a
+// redelivered file): the chunks of the earlier cut are superseded, and the
+// graph writer drops those past the new last.
 type cut struct {
 	version uint64
+	total   int
 	start   uint64
 }
 
-// chunkPlace reads the document path and version and the chunk index of a
-// chunk message.
-func chunkPlace(data []byte) (path string, version uint64, index int, ok bool) {
+// supersedes reports whether a chunk of version, one of total, at stream
+// sequence seq belongs to an earlier version or cut than c.
+func (c cut) supersedes(version uint64, total int, seq uint64) bool {
+	return version < c.version || (version == c.version && (total != c.total || seq < c.start))
+}
+
+// chunkPlace reads the document path and version, the chunk index and the
+// number of chunks of a chunk message.
+func chunkPlace(data []byte) (path string, version uint64, index, total int, ok bool) {
 	var c struct {
 		Document struct {
 			Path    string `json:"path"`
 			Version uint64 `json:"version"`
 		} `json:"document"`
 		Index int `json:"index"`
+		Total int `json:"total"`
 	}
 	if json.Unmarshal(data, &c) != nil {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
 	}
-	return c.Document.Path, c.Document.Version, c.Index, true
+	return c.Document.Path, c.Document.Version, c.Index, c.Total, true
 }
 
 // nameFilter finds the chunks that mention one of a set of names where

@@ -165,6 +165,30 @@ func TestRefresherSkipsEarlierCutsOfAVersion(t *testing.T) {
 	assert.ElementsMatch(t, []string{"c.md 0/1", "a.md 0/2", "a.md 1/2"}, got)
 }
 
+func TestCutSupersedes(t *testing.T) {
+	c := cut{version: 5, total: 2, start: 40}
+	for _, tt := range []struct {
+		name    string
+		version uint64
+		total   int
+		seq     uint64
+		want    bool
+	}{
+		{"an earlier version", 4, 2, 50, true},
+		{"an earlier cut into another number of chunks", 5, 3, 50, true},
+		{"an earlier cut into as many chunks, before the latest first chunk", 5, 2, 39, true},
+		{"the latest cut", 5, 2, 40, false},
+		{"the latest cut, a later chunk", 5, 2, 41, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, c.supersedes(tt.version, tt.total, tt.seq))
+		})
+	}
+	// A cut whose first chunk the stream dropped as a copy of the
+	// earlier cut's (alike, and as many chunks) starts at that one.
+	assert.False(t, cut{version: 5, total: 2}.supersedes(5, 2, 1))
+}
+
 // A chunk is re-extracted for a name however the text writes it where the
 // gazetteer finds it: wrapped over two lines, with several spaces, a
 // no-break space, a soft hyphen or in decomposed Unicode.

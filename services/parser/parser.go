@@ -398,7 +398,7 @@ func (p *Parser) parseDocument(ctx context.Context, doc event.Document, ev event
 		if err != nil {
 			return pipeline.Permanent(err)
 		}
-		msg.ID = ChunkMsgID(doc, i)
+		msg.ID = ChunkMsgID(ch)
 		if err := emit(msg); err != nil {
 			return err
 		}
@@ -406,13 +406,17 @@ func (p *Parser) parseDocument(ctx context.Context, doc event.Document, ev event
 	return nil
 }
 
-// ChunkMsgID is the message ID of chunk index of doc: the chunk key
-// ("<sha256>:<index>") qualified by the document version. A redelivered
-// input produces the same IDs (so JetStream drops the copies), while the
-// same bytes published again as a newer version, or under another path,
-// are not mistaken for duplicates.
-func ChunkMsgID(doc event.Document, index int) string {
-	return fmt.Sprintf("%s@%d", event.ChunkKey(doc.SHA256, index), doc.Version)
+// ChunkMsgID is the message ID of chunk c: its key ("<sha256>:<index>")
+// qualified by the document version, the number of chunks and a digest of
+// its text. A redelivered input produces the same IDs (so JetStream drops
+// the copies), while the same bytes published again as a newer version, or
+// under another path, are not mistaken for duplicates, nor is a version cut
+// anew with other chunk settings (a parser replica configured otherwise
+// takes over a redelivered file): each chunk of the new cut reaches the
+// graph, which drops the old cut's chunks past the new last.
+func ChunkMsgID(c event.Chunk) string {
+	sum := sha256.Sum256([]byte(c.Text))
+	return fmt.Sprintf("%s@%d/%d#%x", c.Key(), c.Document.Version, c.Total, sum[:8])
 }
 
 // parseStructured copies the object to a temporary file for the

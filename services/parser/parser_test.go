@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,7 +230,7 @@ func TestHandleChunks(t *testing.T) {
 		assert.Equal(t, i, ch.Index)
 		assert.Equal(t, len(wantChunks), ch.Total)
 		assert.Equal(t, wantChunks[i], ch.Text)
-		assert.Equal(t, ch.Key()+"@42", m.ID)
+		assert.True(t, strings.HasPrefix(m.ID, ch.Key()+"@42/"+strconv.Itoa(len(wantChunks))+"#"), m.ID)
 		assert.False(t, ids[m.ID], "duplicate id %s", m.ID)
 		ids[m.ID] = true
 	}
@@ -245,6 +246,16 @@ func TestHandleChunks(t *testing.T) {
 	require.NoError(t, p.Handle(t.Context(), discovered(t, path, data, 43), newer.emit))
 	require.Len(t, newer.msgs, len(first.msgs))
 	assert.NotEqual(t, first.msgs[0].ID, newer.msgs[0].ID)
+
+	// The same version cut anew with other chunk settings (another
+	// replica's, taking over the redelivered file) gets new IDs.
+	wider := newParser(t, Config{ChunkSize: 600, ChunkOverlap: 60}, objects, nil)
+	var recut collector
+	require.NoError(t, wider.Handle(t.Context(), in, recut.emit))
+	require.Less(t, len(recut.msgs), len(first.msgs))
+	for _, m := range recut.msgs {
+		assert.False(t, ids[m.ID], "id %s of the first cut", m.ID)
+	}
 }
 
 func TestHandleDeleted(t *testing.T) {
