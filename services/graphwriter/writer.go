@@ -326,7 +326,10 @@ func (w *Writer) logBatch(ctx context.Context, ops []graph.Op) {
 		}
 	}
 	attrs := []any{slog.Int("chunks", chunks), slog.Int("record_nodes", records),
-		slog.Int("deleted_documents", len(gone)), slog.Int("documents", len(docs)), slog.Any("e.g.", someOf(docs))}
+		slog.Int("deleted_documents", len(gone)), slog.Int("documents", len(docs))}
+	if len(docs) > 0 {
+		attrs = append(attrs, slog.Any("e.g.", someOf(docs)))
+	}
 	if len(gone) > 0 {
 		attrs = append(attrs, slog.Any("deleted_e.g.", someOf(gone)))
 	}

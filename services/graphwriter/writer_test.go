@@ -629,4 +629,14 @@ func TestBatchLogNamesDocuments(t *testing.T) {
 	assert.Equal(t, []string{"a.md", "b.md", "c.md"}, line.Some)
 	assert.Equal(t, 2, line.Deleted)
 	assert.Equal(t, []string{"y.md", "z.md"}, line.SomeGone)
+
+	// A batch of deletions alone names no written documents.
+	buf.Reset()
+	for i, err := range w.Handle(t.Context(), []pipeline.Message{deleteMsg(t, "a.md", 7)}) {
+		require.NoError(t, err, "message %d", i)
+	}
+	var fields map[string]any
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &fields), buf.String())
+	assert.NotContains(t, fields, "e.g.")
+	assert.Equal(t, []any{"a.md"}, fields["deleted_e.g."])
 }
