@@ -52,6 +52,18 @@ func extractions(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg
 	return out
 }
 
+// extractedChunks names the chunk of each extraction in the stream.
+func extractedChunks(t *testing.T, js jetstream.JetStream, name func(event.Chunk) string) []string {
+	t.Helper()
+	var got []string
+	for _, m := range extractions(t, js) {
+		var x event.Extraction
+		require.NoError(t, json.Unmarshal(m.Data, &x))
+		got = append(got, name(x.Chunk))
+	}
+	return got
+}
+
 // waitUntil polls cond until it holds or the timeout passes.
 var waitUntil = testwait.Until
 
@@ -124,13 +136,9 @@ func TestRefresherSkipsSupersededVersions(t *testing.T) {
 	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 7)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
-	var got []string
-	for _, m := range extractions(t, js) {
-		var x event.Extraction
-		require.NoError(t, json.Unmarshal(m.Data, &x))
-		got = append(got, fmt.Sprintf("%s v%d", x.Chunk.Document.Path, x.Chunk.Document.Version))
-	}
-	assert.ElementsMatch(t, []string{"c.md v3", "a.md v4"}, got)
+	assert.ElementsMatch(t, []string{"c.md v3", "a.md v4"}, extractedChunks(t, js, func(c event.Chunk) string {
+		return fmt.Sprintf("%s v%d", c.Document.Path, c.Document.Version)
+	}))
 }
 
 // Chunks of an earlier cut of the latest version (the parser ran again
@@ -156,13 +164,9 @@ func TestRefresherSkipsEarlierCutsOfAVersion(t *testing.T) {
 	n, err := r.refresh(t.Context(), []string{"Ada Quinlan"}, false, 7)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
-	var got []string
-	for _, m := range extractions(t, js) {
-		var x event.Extraction
-		require.NoError(t, json.Unmarshal(m.Data, &x))
-		got = append(got, fmt.Sprintf("%s %d/%d", x.Chunk.Document.Path, x.Chunk.Index, x.Chunk.Total))
-	}
-	assert.ElementsMatch(t, []string{"c.md 0/1", "a.md 0/2", "a.md 1/2"}, got)
+	assert.ElementsMatch(t, []string{"c.md 0/1", "a.md 0/2", "a.md 1/2"}, extractedChunks(t, js, func(c event.Chunk) string {
+		return fmt.Sprintf("%s %d/%d", c.Document.Path, c.Index, c.Total)
+	}))
 }
 
 func TestCutSupersedes(t *testing.T) {

@@ -3,6 +3,7 @@ package graphtest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +38,24 @@ const hostile = "x`}) DETACH DELETE n //"
 func cases() []testCase {
 	alice, bob, apollo := ref("Person", "alice"), ref("Person", "bob"), ref("Project", "apollo")
 	manages := textRel("MANAGES", alice, apollo)
-	// recut is docA1 cut into three chunks, then into one.
+	// docA1 cut into three chunks (inThree), then into one (inOne): recut.
+	apolloNode := node("Project", "apollo", nil)
+	inThree := []graph.Op{
+		cutOp(docA1, 3, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), apolloNode),
+		cutOp(docA1, 3, 1, "Bob helps.", nil, person("bob")),
+		cutOp(docA1, 3, 2, "Carol too.", []graph.Relationship{textRel("WORKS_ON", ref("Person", "carol"), apollo)}, person("carol")),
+	}
+	inOne := cutOp(docA1, 1, 0, "Alice manages Apollo. Bob helps.", []graph.Relationship{manages}, person("alice"), apolloNode, person("bob"))
+	// A document cut into two chunks, then into one, its first.
+	inTwo := func(d event.Document) []graph.Op {
+		return []graph.Op{
+			cutOp(d, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), apolloNode),
+			cutOp(d, 2, 1, "Carol helps.", nil, person("carol")),
+		}
+	}
+	inOneOfTwo := func(d event.Document) graph.Op {
+		return cutOp(d, 1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), apolloNode)
+	}
 	recut := Export{
 		Nodes: []graph.Node{docNode(docA1), chunkNode(docA1, 0, "Alice manages Apollo. Bob helps."),
 			person("alice"), person("bob"), node("Project", "apollo", nil)},
@@ -152,61 +170,25 @@ func cases() []testCase {
 		},
 		{
 			// As when the parser runs again with a larger chunk size.
-			name: "the same content cut into fewer chunks loses the chunks past its last",
-			steps: []step{
-				{ops: []graph.Op{
-					cutOp(docA1, 3, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-					cutOp(docA1, 3, 1, "Bob helps.", nil, person("bob")),
-					cutOp(docA1, 3, 2, "Carol too.", []graph.Relationship{textRel("WORKS_ON", ref("Person", "carol"), apollo)}, person("carol")),
-				}},
-				{ops: []graph.Op{
-					cutOp(docA1, 1, 0, "Alice manages Apollo. Bob helps.", []graph.Relationship{manages},
-						person("alice"), node("Project", "apollo", nil), person("bob")),
-				}},
-			},
-			want: recut,
+			name:  "the same content cut into fewer chunks loses the chunks past its last",
+			steps: []step{{ops: inThree}, {ops: []graph.Op{inOne}}},
+			want:  recut,
 		},
 		{
-			name: "the same content cut into fewer chunks in one batch loses the chunks past its last",
-			steps: []step{{ops: []graph.Op{
-				cutOp(docA1, 3, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-				cutOp(docA1, 3, 1, "Bob helps.", nil, person("bob")),
-				cutOp(docA1, 3, 2, "Carol too.", []graph.Relationship{textRel("WORKS_ON", ref("Person", "carol"), apollo)}, person("carol")),
-				cutOp(docA1, 1, 0, "Alice manages Apollo. Bob helps.", []graph.Relationship{manages},
-					person("alice"), node("Project", "apollo", nil), person("bob")),
-			}}},
-			want: recut,
+			name:  "the same content cut into fewer chunks in one batch loses the chunks past its last",
+			steps: []step{{ops: append(slices.Clone(inThree), inOne)}},
+			want:  recut,
 		},
 		{
-			name: "a batch ending one cut and starting a shorter one loses the chunks past its last",
-			steps: []step{
-				{ops: []graph.Op{
-					cutOp(docA1, 3, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-				}},
-				{ops: []graph.Op{
-					cutOp(docA1, 3, 1, "Bob helps.", nil, person("bob")),
-					cutOp(docA1, 3, 2, "Carol too.", []graph.Relationship{textRel("WORKS_ON", ref("Person", "carol"), apollo)}, person("carol")),
-					cutOp(docA1, 1, 0, "Alice manages Apollo. Bob helps.", []graph.Relationship{manages},
-						person("alice"), node("Project", "apollo", nil), person("bob")),
-				}},
-			},
-			want: recut,
+			name:  "a batch ending one cut and starting a shorter one loses the chunks past its last",
+			steps: []step{{ops: inThree[:1]}, {ops: append(slices.Clone(inThree[1:]), inOne)}},
+			want:  recut,
 		},
 		{
 			// A copy of the document keeps the chunks it has until it is
 			// cut again too.
-			name: "chunks past the last of a new cut stay while another document has them",
-			steps: []step{
-				{ops: []graph.Op{
-					cutOp(docA1, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-					cutOp(docA1, 2, 1, "Carol helps.", nil, person("carol")),
-					cutOp(copyA1, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-					cutOp(copyA1, 2, 1, "Carol helps.", nil, person("carol")),
-				}},
-				{ops: []graph.Op{
-					cutOp(docA1, 1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-				}},
-			},
+			name:  "chunks past the last of a new cut stay while another document has them",
+			steps: []step{{ops: append(inTwo(docA1), inTwo(copyA1)...)}, {ops: []graph.Op{inOneOfTwo(docA1)}}},
 			want: Export{
 				Nodes: []graph.Node{docNode(docA1), docNode(copyA1), chunkNode(docA1, 0, "Alice manages Apollo."),
 					chunkNode(docA1, 1, "Carol helps."), person("alice"), person("carol"), node("Project", "apollo", nil)},
@@ -217,20 +199,8 @@ func cases() []testCase {
 		},
 		{
 			name: "chunks past the last of a new cut go once no document has them",
-			steps: []step{
-				{ops: []graph.Op{
-					cutOp(docA1, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-					cutOp(docA1, 2, 1, "Carol helps.", nil, person("carol")),
-					cutOp(copyA1, 2, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-					cutOp(copyA1, 2, 1, "Carol helps.", nil, person("carol")),
-				}},
-				{ops: []graph.Op{
-					cutOp(docA1, 1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-				}},
-				{ops: []graph.Op{
-					cutOp(copyA1, 1, 0, "Alice manages Apollo.", []graph.Relationship{manages}, person("alice"), node("Project", "apollo", nil)),
-				}},
-			},
+			steps: []step{{ops: append(inTwo(docA1), inTwo(copyA1)...)}, {ops: []graph.Op{inOneOfTwo(docA1)}},
+				{ops: []graph.Op{inOneOfTwo(copyA1)}}},
 			want: Export{
 				Nodes: []graph.Node{docNode(docA1), docNode(copyA1), chunkNode(docA1, 0, "Alice manages Apollo."),
 					person("alice"), node("Project", "apollo", nil)},

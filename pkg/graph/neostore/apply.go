@@ -182,30 +182,29 @@ RETURN s.key AS key`
 	qDeleteCutChunks = `UNWIND $cuts AS x
 MATCH (:Document {key: x.path})-[h:HAS_CHUNK]->(c:Chunk)
 WHERE c.key STARTS WITH x.prefix AND c.index >= x.total
-DELETE h
-WITH DISTINCT c
-WHERE NOT EXISTS { MATCH (:Document)-[:HAS_CHUNK]->(c) }
-OPTIONAL MATCH (c)-[:MENTIONS]->(n)
-WITH c, collect(elementId(n)) AS ids
-DETACH DELETE c
-RETURN ids`
+` + qUnlinkedChunks
 
 	qPutChunk = `MATCH (d:Document {key: $path})
 MERGE (c:Chunk {key: $chunk})
 SET c.index = $index, c.text = $text
 MERGE (d)-[:HAS_CHUNK]->(c)`
 
-	// qDeleteChunks unlinks the path's chunks (all, or those of other
-	// contents than $keep) and deletes those no other document shares.
-	qDeleteChunks = `MATCH (:Document {key: $path})-[h:HAS_CHUNK]->(c:Chunk)
-WHERE $keep IS NULL OR NOT c.key STARTS WITH $keep
-DELETE h
+	// qUnlinkedChunks ends a query that matched HAS_CHUNK h from a
+	// document to chunk c: it deletes h, then the chunks no document has
+	// any more, and returns the element ids of what they mentioned.
+	qUnlinkedChunks = `DELETE h
 WITH DISTINCT c
 WHERE NOT EXISTS { MATCH (:Document)-[:HAS_CHUNK]->(c) }
 OPTIONAL MATCH (c)-[:MENTIONS]->(n)
 WITH c, collect(elementId(n)) AS ids
 DETACH DELETE c
 RETURN ids`
+
+	// qDeleteChunks unlinks the path's chunks (all, or those of other
+	// contents than $keep) and deletes those no other document shares.
+	qDeleteChunks = `MATCH (:Document {key: $path})-[h:HAS_CHUNK]->(c:Chunk)
+WHERE $keep IS NULL OR NOT c.key STARTS WITH $keep
+` + qUnlinkedChunks
 
 	qDeleteDocument = `MATCH (d:Document {key: $path}) DETACH DELETE d`
 
