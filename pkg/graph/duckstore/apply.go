@@ -264,9 +264,9 @@ type batch struct {
 	// revision (loaded with the digests).
 	digests   map[string]map[string]string
 	revisions map[[3]string]uint64
-	// parts holds, per (path, sha256), the chunk indexes the path has
-	// extractions of (loaded with the digests, added to by the batch).
-	parts map[[2]string]map[int]bool
+	// lastPart holds, per (path, sha256), the highest chunk index the path
+	// has an extraction of (loaded with the digests, raised by the batch).
+	lastPart map[[2]string]int
 
 	nodes     map[nodeID]map[string]any
 	nodeOrder []nodeID
@@ -320,7 +320,7 @@ type mention struct {
 func newBatch(tx *sql.Tx, conn *sql.Conn, types columnTypes) *batch {
 	b := &batch{tx: tx, conn: conn, types: types, early: map[string]*candidates{}, earlyPaths: map[string]*candidates{},
 		shadowNodes: map[nodeID]int{}, shadowRels: map[relID]int{}, docs: map[string]*docState{}, chunks: map[string]bool{}, digests: map[string]map[string]string{}, revisions: map[[3]string]uint64{},
-		parts: map[[2]string]map[int]bool{}}
+		lastPart: map[[2]string]int{}}
 	b.reset()
 	return b
 }
@@ -948,9 +948,9 @@ func (b *batch) withdrawPaths(ctx context.Context, paths []any, cand func(path s
 			delete(b.revisions, k)
 		}
 	}
-	for k := range b.parts {
+	for k := range b.lastPart {
 		if gone[k[0]] {
-			delete(b.parts, k)
+			delete(b.lastPart, k)
 		}
 	}
 	var keys []any
@@ -1031,26 +1031,20 @@ func (b *batch) dropChunksFrom(ctx context.Context, d event.Document, total int,
 	if total <= 0 {
 		return nil
 	}
-	var idxs []int
-	for idx := range b.parts[[2]string{d.Path, d.SHA256}] {
-		if idx >= total {
-			idxs = append(idxs, idx)
-		}
-	}
-	if len(idxs) == 0 {
+	k := [2]string{d.Path, d.SHA256}
+	last, ok := b.lastPart[k]
+	if !ok || last < total {
 		return nil
 	}
-	slices.Sort(idxs)
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
-	parts := make([]any, len(idxs))
-	keys := make([]any, len(idxs))
-	for i, idx := range idxs {
-		part := strconv.Itoa(idx)
-		parts[i], keys[i] = part, event.ChunkKey(d.SHA256, idx)
-		delete(b.parts[[2]string{d.Path, d.SHA256}], idx)
-		delete(b.digests[keys[i].(string)], d.Path)
+	b.lastPart[k] = total - 1
+	var parts, keys []any
+	for idx := total; idx <= last; idx++ {
+		part, key := strconv.Itoa(idx), event.ChunkKey(d.SHA256, idx)
+		parts, keys = append(parts, part), append(keys, key)
+		delete(b.digests[key], d.Path)
 		delete(b.revisions, [3]string{d.Path, d.SHA256, part})
 	}
 	args := append([]any{d.Path, d.SHA256}, parts...)
@@ -1071,10 +1065,9 @@ func (b *batch) dropChunksFrom(ctx context.Context, d event.Document, total int,
 // addPart records that path has an extraction of chunk idx of content sha.
 func (b *batch) addPart(path, sha string, idx int) {
 	k := [2]string{path, sha}
-	if b.parts[k] == nil {
-		b.parts[k] = map[int]bool{}
+	if last, ok := b.lastPart[k]; !ok || idx > last {
+		b.lastPart[k] = idx
 	}
-	b.parts[k][idx] = true
 }
 
 // withdrawVersions withdraws, in a few statements for the whole batch, what
@@ -1173,9 +1166,9 @@ func (b *batch) forgetExtractions(ctx context.Context, where string, args ...any
 			delete(b.revisions, k)
 		}
 	}
-	for k := range b.parts {
+	for k := range b.lastPart {
 		if k[0] == path && (len(args) == 1 || k[1] != args[1].(string)) {
-			delete(b.parts, k)
+			delete(b.lastPart, k)
 		}
 	}
 	return nil
