@@ -55,7 +55,8 @@ type benchResult struct {
 	objects    uint64 // object-store chunk messages (file bytes)
 	peakRSS    int64  // VmHWM, bytes
 	rssSamples []int64
-	goAtPeak   int64 // memory the Go runtime held when the RSS sampled highest
+	goSamples  []int64 // memory the Go runtime held at each RSS sample
+	goAtPeak   int64   // memory the Go runtime held when the RSS sampled highest
 	graph      graph.Stats
 	mismatches []string
 	// chunkSize and chunkOverlap are the parser's chunk settings: the
@@ -235,6 +236,7 @@ func measure(ctx context.Context, e env, o benchOptions, res benchResult) (bench
 	err = run(ctx, args, &out, e.stderr, e.getenv)
 	res.took = time.Since(start)
 	res.rssSamples = sampler.stop()
+	res.goSamples = sampler.goSamples
 	res.goAtPeak = sampler.goAtPeak
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile()
@@ -360,8 +362,13 @@ func (r benchResult) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "peak RSS:   %s (VmHWM; Go runtime %s at the highest sample, the rest is DuckDB and C)", mb(r.peakRSS), mb(r.goAtPeak))
 	if n := len(r.rssSamples); n >= 4 {
-		fmt.Fprintf(w, "; RSS by quarter of the run: %s %s %s %s", mb(maxOf(r.rssSamples[:n/4])),
-			mb(maxOf(r.rssSamples[n/4:n/2])), mb(maxOf(r.rssSamples[n/2:3*n/4])), mb(maxOf(r.rssSamples[3*n/4:])))
+		quarters := func(xs []int64) string {
+			return fmt.Sprintf("%s %s %s %s", mb(maxOf(xs[:n/4])), mb(maxOf(xs[n/4:n/2])), mb(maxOf(xs[n/2:3*n/4])), mb(maxOf(xs[3*n/4:])))
+		}
+		fmt.Fprintf(w, "; RSS by quarter of the run: %s", quarters(r.rssSamples))
+		if len(r.goSamples) == n {
+			fmt.Fprintf(w, " (Go runtime %s)", quarters(r.goSamples))
+		}
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "expected:   %d mentions, %d text MANAGES pairs\n", r.gen.Mentions, r.gen.TextManages)
@@ -409,10 +416,11 @@ func procStatus(field string) (int64, error) {
 
 // rssSampler records VmRSS periodically, to show whether memory stays flat.
 type rssSampler struct {
-	done    chan struct{}
-	wg      sync.WaitGroup
-	samples []int64
-	heap    []byte // heap profile at the highest RSS sampled
+	done      chan struct{}
+	wg        sync.WaitGroup
+	samples   []int64
+	goSamples []int64 // goMemory at each sample
+	heap      []byte  // heap profile at the highest RSS sampled
 	// goAtPeak is the memory the Go runtime held (mapped minus released)
 	// at the highest RSS sampled.
 	goAtPeak int64
@@ -438,10 +446,12 @@ func startRSSSampler(every time.Duration, heapAtPeak bool) *rssSampler {
 		var high int64
 		for {
 			if n, err := procStatus("VmRSS"); err == nil {
+				g := goMemory()
 				s.samples = append(s.samples, n)
+				s.goSamples = append(s.goSamples, g)
 				if n > high {
 					high = n
-					s.goAtPeak = goMemory()
+					s.goAtPeak = g
 				}
 				if heapAtPeak && n == high {
 					var buf bytes.Buffer

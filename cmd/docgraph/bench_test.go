@@ -172,3 +172,24 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(msgs/took, "msgs/s")
 	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MB")
 }
+
+// TestBenchPrintsMemoryByQuarter: the report splits the run's RSS, and the
+// Go runtime's share of it, into quarters, so growth shows and where.
+func TestBenchPrintsMemoryByQuarter(t *testing.T) {
+	mib := func(xs ...int64) []int64 {
+		for i := range xs {
+			xs[i] <<= 20
+		}
+		return xs
+	}
+	r := benchResult{
+		peakRSS:    400 << 20,
+		rssSamples: mib(100, 150, 200, 250, 300, 350, 390, 400),
+		goSamples:  mib(50, 60, 70, 80, 90, 100, 110, 120),
+		goAtPeak:   120 << 20,
+	}
+	var out bytes.Buffer
+	r.print(&out)
+	assert.Contains(t, out.String(), "peak RSS:   400 MB (VmHWM; Go runtime 120 MB at the highest sample")
+	assert.Contains(t, out.String(), "RSS by quarter of the run: 150 MB 250 MB 350 MB 400 MB (Go runtime 60 MB 80 MB 100 MB 120 MB)")
+}
