@@ -24,8 +24,13 @@ func TestDecode(t *testing.T) {
 		{"missing version", withHeader(good, pipeline.HeaderVersion, ""), "unsupported message version"},
 		{"wrong type", withHeader(good, pipeline.HeaderType, "Records"), `message type "Records"`},
 		{"not json", withData(good, "{not json"), "decode docgraph.chunks.text"},
-		{"unknown field", withData(good, `{"index":1,"surprise":true}`), "unknown field"},
-		{"trailing data", withData(good, `{"index":1} {}`), "trailing data"},
+		{"unknown field", withData(good, `{"index":1,"surprise":true}`), `json: unknown field "surprise"`},
+		{"unknown nested field", withData(good, `{"index":1,"document":{"path":"a","colour":"red"}}`), `unknown field "colour" within "/document"`},
+		{"names match exactly", withData(good, `{"Index":1}`), `unknown field "Index"`},
+		{"name given twice", withData(good, `{"index":1,"index":2}`), `duplicate object member name "index"`},
+		{"wrong value type", withData(good, `{"index":"1"}`), `into Go int within "/index"`},
+		{"invalid UTF-8", withData(good, "{\"index\":1,\"text\":\"a\xffb\"}"), "invalid UTF-8"},
+		{"trailing data", withData(good, `{"index":1} {}`), "after top-level value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
