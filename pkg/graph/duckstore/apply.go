@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -666,33 +669,72 @@ func (b *batch) putChunk(ctx context.Context, o op) error {
 	return b.collect(ctx, &c)
 }
 
-// extractionDigest fingerprints what a chunk op writes.
+// extractionDigest fingerprints what a chunk op writes: its text, its
+// mentions and its relationships, each field length-prefixed into SHA-256.
 func extractionDigest(o op) (string, error) {
-	type node struct {
-		Label, Key string
-		Props      map[string]any
-	}
-	type rel struct {
-		ID    [6]string
-		Props map[string]any
-	}
-	v := struct {
-		Text     string
-		Mentions []node
-		Rels     []rel
-	}{Text: o.text}
+	d := digester{h: sha256.New()}
+	d.str(o.text)
+	d.count(len(o.mentions))
 	for _, m := range o.mentions {
-		v.Mentions = append(v.Mentions, node{m.id.label, m.id.key, m.props})
+		d.str(m.id.label)
+		d.str(m.id.key)
+		if err := d.props(m.props); err != nil {
+			return "", fmt.Errorf("digest extraction: %w", err)
+		}
 	}
+	d.count(len(o.rels))
 	for _, r := range o.rels {
-		v.Rels = append(v.Rels, rel{[6]string{r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey, r.id.source}, r.props})
+		for _, s := range [...]string{r.id.typ, r.id.fromLabel, r.id.fromKey, r.id.toLabel, r.id.toKey, r.id.source} {
+			d.str(s)
+		}
+		if err := d.props(r.props); err != nil {
+			return "", fmt.Errorf("digest extraction: %w", err)
+		}
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("digest extraction: %w", err)
+	return hex.EncodeToString(d.h.Sum(nil)), nil
+}
+
+// digester writes length-prefixed values into a hash, so that no two
+// sequences of values write the same bytes.
+type digester struct {
+	h   hash.Hash
+	buf [binary.MaxVarintLen64]byte
+}
+
+func (d *digester) count(n int) {
+	_, _ = d.h.Write(d.buf[:binary.PutUvarint(d.buf[:], uint64(n))]) //nolint:gosec // a length
+}
+
+func (d *digester) str(s string) {
+	d.count(len(s))
+	_, _ = io.WriteString(d.h, s)
+}
+
+// props writes a property map: a map of strings only (a mention's name)
+// as its keys in order with their values, any other as its JSON, which
+// orders the keys too; a tag tells the two apart.
+func (d *digester) props(p map[string]any) error {
+	keys := make([]string, 0, len(p))
+	for k, v := range p {
+		if _, ok := v.(string); !ok {
+			data, err := json.Marshal(p)
+			if err != nil {
+				return err
+			}
+			d.str("json")
+			d.str(string(data))
+			return nil
+		}
+		keys = append(keys, k)
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	slices.Sort(keys)
+	d.str("strings")
+	d.count(len(p))
+	for _, k := range keys {
+		d.str(k)
+		d.str(p[k].(string)) //nolint:forcetypeassert // checked above
+	}
+	return nil
 }
 
 func (b *batch) setDigest(key, path, digest string) {

@@ -142,3 +142,63 @@ func TestKeySetsAreShared(t *testing.T) {
 	assert.NotContains(t, m, nodeID{"Person", "c"})
 	assert.ErrorContains(t, addKeys(&m, nodeID{"Person", "c"}, sql.NullString{String: `{`, Valid: true}), "given properties")
 }
+
+// TestExtractionDigest: the digest changes with anything a chunk op
+// writes, and only with that.
+func TestExtractionDigest(t *testing.T) {
+	base := func() op {
+		return op{
+			kind: opChunk, index: 1, total: 2, text: "Ada Lovelace leads PRJ-1.",
+			mentions: []nodeWrite{
+				{id: nodeID{"Person", "ada lovelace"}, props: map[string]any{"name": "Ada Lovelace", "role": "lead"}},
+				{id: nodeID{"Project", "PRJ-1"}},
+			},
+			rels: []relWrite{{id: relID{"MANAGES", "Person", "ada lovelace", "Project", "PRJ-1", "text"}}},
+		}
+	}
+	digest := func(o op) string {
+		d, err := extractionDigest(o)
+		require.NoError(t, err)
+		return d
+	}
+	want := digest(base())
+	assert.Len(t, want, 64)
+
+	same := base()
+	same.index, same.total, same.revision = 0, 5, 9 // where the chunk is and the names it was made with are not what it writes
+	same.mentions[0].props = map[string]any{"role": "lead", "name": "Ada Lovelace"}
+	assert.Equal(t, want, digest(same))
+
+	for name, change := range map[string]func(o *op){
+		"text":                 func(o *op) { o.text += " " },
+		"a mention's label":    func(o *op) { o.mentions[1].id.label = "Team" },
+		"a mention's key":      func(o *op) { o.mentions[1].id.key = "PRJ-2" },
+		"a mention's property": func(o *op) { o.mentions[0].props["name"] = "Ada" },
+		"a property more":      func(o *op) { o.mentions[1].props = map[string]any{"name": "PRJ-1"} },
+		"a property's type":    func(o *op) { o.mentions[0].props["role"] = 1.0 },
+		"a property removed":   func(o *op) { o.mentions[0].props["role"] = nil },
+		"mentions reordered":   func(o *op) { o.mentions[0], o.mentions[1] = o.mentions[1], o.mentions[0] },
+		"a mention less":       func(o *op) { o.mentions = o.mentions[:1] },
+		"a relationship less":  func(o *op) { o.rels = nil },
+		"a relationship's end": func(o *op) { o.rels[0].id.toKey = "PRJ-2" },
+		"a relationship's source": func(o *op) {
+			o.rels[0].id.source = "llm"
+		},
+		"a relationship's property": func(o *op) { o.rels[0].props = map[string]any{"since": "2024"} },
+		"a field's bounds moved": func(o *op) {
+			o.mentions[1].id.label, o.mentions[1].id.key = "ProjectPRJ", "-1"
+		},
+	} {
+		o := base()
+		change(&o)
+		assert.NotEqual(t, want, digest(o), name)
+	}
+
+	// A map of strings and a map of other values never write the same
+	// bytes, whatever the strings hold.
+	asJSON := base()
+	asJSON.mentions[1].props = map[string]any{"n": 1.0}
+	asStrings := base()
+	asStrings.mentions[1].props = map[string]any{"json": `{"n":1}`}
+	assert.NotEqual(t, digest(asJSON), digest(asStrings))
+}
