@@ -73,10 +73,8 @@ func (s *Store) Apply(ctx context.Context, ops []graph.Op) error {
 	if err := s.renewConn(ctx); err != nil {
 		return err
 	}
-	err := s.rebuildIndex(ctx)
-	if err != nil {
-		err = fmt.Errorf("graph apply: %w", err)
-	} else if err = s.prewithdraw(ctx, valid); err == nil {
+	err := s.prewithdraw(ctx, valid)
+	if err == nil {
 		err = s.apply(ctx, valid)
 	}
 	if invalidated(err) {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -97,9 +96,6 @@ type Store struct {
 	// Close. Both are guarded like the connections.
 	fatal  error
 	closed bool
-	// replayed is set when the last connect found a write-ahead log to
-	// replay, until the index on mentions is built again (see rebuildIndex).
-	replayed bool
 
 	// memLimit is the memory limit in bytes (0: DuckDB's default);
 	// indexChecked and indexWarned are watchIndexMemory's, guarded by mu.
@@ -213,12 +209,6 @@ func (s *Store) connect(ctx context.Context) error {
 		}
 		return nil
 	}
-	s.replayed = false
-	if s.path != "" {
-		if st, err := os.Stat(s.path + ".wal"); err == nil && st.Size() > 0 {
-			s.replayed = true
-		}
-	}
 	c, err := duckdb.NewConnector(s.path, init)
 	if err != nil {
 		return fmt.Errorf("open graph %s: %w", displayPath(s.path), err)
@@ -321,7 +311,14 @@ func displayPath(p string) string {
 // only ever added all at once to a chunk that has none (a new chunk, or one
 // whose mentions were just deleted), so they need no upsert; a mention keeps
 // its entity alive, and the properties it gave the entity (props, added to
-// files written before it) go with it (see reprops). Support rows name their owner (kind 'node': label in
+// files written before it) go with it (see reprops). MENTIONS have no index:
+// DuckDB's secondary (ART) index on their chunk came to miss rows after
+// the process was killed (replaying the write-ahead log, and checkpoints
+// after it), so that deleting a chunk's mentions through it left some
+// behind, duplicated or stale, for good; files written with the index lose
+// it when opened. Finding a chunk's mentions scans the chunk column
+// instead, which `bench --changed` (every chunk rewritten) does as fast.
+// Support rows name their owner (kind 'node': label in
 // from_label, key in from_key, other identity columns empty; kind 'rel')
 // and its id; structural relationships have source ”. Documents keep the
 // version of every path ever seen, with deleted set once a DocumentDeleted
@@ -354,8 +351,8 @@ CREATE TABLE IF NOT EXISTS mentions (
 	key VARCHAR NOT NULL,
 	props VARCHAR
 );
+DROP INDEX IF EXISTS mentions_chunk;
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS props VARCHAR;
-CREATE INDEX IF NOT EXISTS mentions_chunk ON mentions (chunk);
 CREATE TABLE IF NOT EXISTS support (
 	id BIGINT PRIMARY KEY,
 	owner BIGINT NOT NULL,
@@ -415,34 +412,6 @@ func (s *Store) Setup(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, schemaDDL); err != nil {
 		return fmt.Errorf("graph setup: %w", err)
 	}
-	if err := s.rebuildIndex(ctx); err != nil {
-		return fmt.Errorf("graph setup: %w", err)
-	}
-	return nil
-}
-
-// rebuildIndex builds the index on mentions again when DuckDB replayed a
-// write-ahead log at connect (a process killed without closing the graph).
-// Once such a replay is checkpointed, lookups through that index miss
-// rows, so the deletions that find a chunk's mentions through it (a chunk
-// extracted again, replaced or deleted) leave some behind: mentions
-// duplicated or stale, and entities kept alive by mentions of chunks that
-// are gone (see TestMentionsAfterAKill). Setup calls it, before anything
-// can checkpoint the replay, and so does Apply before it writes (after the
-// database is reopened), both with s.mu held. Reads wait meanwhile: DuckDB
-// may crash a query that reads mentions while their index is dropped and
-// created again.
-func (s *Store) rebuildIndex(ctx context.Context) error {
-	if !s.replayed {
-		return nil
-	}
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
-	if _, err := s.db.ExecContext(ctx, `DROP INDEX IF EXISTS mentions_chunk;
-		CREATE INDEX mentions_chunk ON mentions (chunk)`); err != nil {
-		return fmt.Errorf("rebuild the mentions index: %w", err)
-	}
-	s.replayed = false
 	return nil
 }
 

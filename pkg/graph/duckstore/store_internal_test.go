@@ -114,7 +114,7 @@ func TestOpenAddsMentionProperties(t *testing.T) {
 	s, err := Open(t.Context(), Config{Path: path})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	execOn(t, path, `DROP INDEX mentions_chunk; ALTER TABLE mentions DROP COLUMN props;
+	execOn(t, path, `DROP INDEX IF EXISTS mentions_chunk; ALTER TABLE mentions DROP COLUMN props;
 		CREATE INDEX mentions_chunk ON mentions (chunk); INSERT INTO mentions VALUES (1, 2, 'Person', 'ada')`)
 
 	s, err = Open(t.Context(), Config{Path: path, Labels: []string{"Person"}})
@@ -221,4 +221,46 @@ func TestGaugesOfAStoreOpenedAgain(t *testing.T) {
 		require.NoError(t, st.Close())
 		assert.Equal(t, float64(sizeBytes(limit)), metrictest.Gauge(t, reg, "docgraph_graph_memory_limit_bytes"))
 	}
+}
+
+// TestOpenDropsTheMentionsIndex: a graph file written with the index on
+// MENTIONS (which DuckDB let go stale after a killed process, so that a
+// chunk's mentions deleted through it left some behind) loses it when
+// opened, and deletions find every mention without it.
+func TestOpenDropsTheMentionsIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.duckdb")
+	s, err := Open(t.Context(), Config{Path: path, Labels: []string{"Person"}})
+	require.NoError(t, err)
+	doc := event.NewDocument("a.md", "abc", 3, 1)
+	put := func(doc event.Document, names ...string) {
+		x := &event.Extraction{Chunk: event.Chunk{Document: doc, Index: 0, Total: 1, Text: strings.Join(names, " and ") + "."}}
+		for _, n := range names {
+			x.Mentions = append(x.Mentions, graph.Node{Label: "Person", Key: strings.ToLower(n), Properties: map[string]any{"name": n}})
+		}
+		require.NoError(t, s.Apply(t.Context(), []graph.Op{{PutChunk: x}}))
+	}
+	put(doc, "Ada", "Bob")
+	require.NoError(t, s.Close())
+	execOn(t, path, `CREATE INDEX mentions_chunk ON mentions (chunk)`)
+
+	s, err = Open(t.Context(), Config{Path: path, Labels: []string{"Person"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	var indexes int
+	require.NoError(t, s.db.QueryRowContext(t.Context(),
+		"SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'mentions'").Scan(&indexes))
+	assert.Zero(t, indexes, "the index on mentions is dropped")
+
+	doc.Version = 2
+	put(doc, "Carol") // same content key, extracted anew: the chunk's mentions are replaced
+	var mentioned []string
+	rows, err := s.db.QueryContext(t.Context(), "SELECT key FROM mentions ORDER BY key")
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		mentioned = append(mentioned, k)
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, []string{"carol"}, mentioned)
 }
