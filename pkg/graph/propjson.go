@@ -3,7 +3,10 @@ package graph
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // Stores keep properties as text (the embedded store in its tables, Neo4j
@@ -20,6 +23,14 @@ func EncodeProperties(props map[string]any) (string, error) {
 	if len(props) == 0 {
 		return "{}", nil
 	}
+	if s, ok := encodeStrings(props); ok {
+		return s, nil
+	}
+	return encodeTagged(props)
+}
+
+// encodeTagged is EncodeProperties for any canonical properties.
+func encodeTagged(props map[string]any) (string, error) {
 	out := make(map[string]any, len(props))
 	for k, v := range props {
 		if v == nil {
@@ -37,6 +48,60 @@ func EncodeProperties(props map[string]any) (string, error) {
 		return "", fmt.Errorf("encode properties: %w", err)
 	}
 	return string(b), nil
+}
+
+// encodeStrings encodes props, all strings that JSON writes as they are
+// (a name, most often), byte for byte as json.Marshal does in
+// EncodeProperties, without its reflection; false for any other.
+func encodeStrings(props map[string]any) (string, bool) {
+	keys := make([]string, 0, len(props))
+	n := 2
+	for k, v := range props {
+		s, ok := v.(string)
+		if !ok || !plainJSON(k) || !plainJSON(s) {
+			return "", false
+		}
+		keys = append(keys, k)
+		n += len(k) + len(s) + 12
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(k)
+		b.WriteString(`":["s","`)
+		b.WriteString(props[k].(string)) //nolint:forcetypeassert // checked above
+		b.WriteString(`"]`)
+	}
+	b.WriteByte('}')
+	return b.String(), true
+}
+
+// plainJSON reports whether json.Marshal writes s between quotes as it is:
+// valid UTF-8 without control characters, quotes, backslashes, the
+// characters it escapes for HTML (<, >, &) or U+2028 and U+2029.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+		i += size
+	}
+	return true
 }
 
 func encodeValue(v any) ([2]any, error) {
