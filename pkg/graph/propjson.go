@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -23,7 +22,7 @@ func EncodeProperties(props map[string]any) (string, error) {
 	if len(props) == 0 {
 		return "{}", nil
 	}
-	if s, ok := encodeStrings(props); ok {
+	if s, ok := encodeFlat(props); ok {
 		return s, nil
 	}
 	return encodeTagged(props)
@@ -50,36 +49,70 @@ func encodeTagged(props map[string]any) (string, error) {
 	return string(b), nil
 }
 
-// encodeStrings encodes props, all strings that JSON writes as they are
-// (a name, most often), byte for byte as json.Marshal does in
-// EncodeProperties, without its reflection; false for any other.
-func encodeStrings(props map[string]any) (string, bool) {
+// encodeFlat encodes props without lists (a name, a chunk's index and
+// text) byte for byte as json.Marshal does in encodeTagged, without its
+// reflection over maps and pairs; false when a value is a list.
+func encodeFlat(props map[string]any) (string, bool) {
 	keys := make([]string, 0, len(props))
 	n := 2
 	for k, v := range props {
-		s, ok := v.(string)
-		if !ok || !plainJSON(k) || !plainJSON(s) {
+		switch x := v.(type) {
+		case nil, int64, float64, bool:
+		case string:
+			n += len(x)
+		default:
 			return "", false
 		}
 		keys = append(keys, k)
-		n += len(k) + len(s) + 12
+		n += len(k) + 16
 	}
 	slices.Sort(keys)
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteByte('{')
+	b := make([]byte, 0, n)
+	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteByte('"')
-		b.WriteString(k)
-		b.WriteString(`":["s","`)
-		b.WriteString(props[k].(string)) //nolint:forcetypeassert // checked above
-		b.WriteString(`"]`)
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		switch x := props[k].(type) {
+		case nil:
+			b = append(b, "null"...)
+		case string:
+			b = append(b, `["s",`...)
+			b = appendJSONString(b, x)
+			b = append(b, ']')
+		case int64:
+			b = append(b, `["i","`...)
+			b = strconv.AppendInt(b, x, 10)
+			b = append(b, `"]`...)
+		case float64:
+			b = append(b, `["f","`...)
+			b = strconv.AppendFloat(b, x, 'g', -1, 64)
+			b = append(b, `"]`...)
+		case bool:
+			b = append(b, `["b",`...)
+			b = strconv.AppendBool(b, x)
+			b = append(b, ']')
+		}
 	}
-	b.WriteByte('}')
-	return b.String(), true
+	b = append(b, '}')
+	return string(b), true
+}
+
+// appendJSONString appends s as json.Marshal writes it: as it is between
+// quotes when it can, else through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	if plainJSON(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	q, err := json.Marshal(s)
+	if err != nil { // a string always encodes
+		panic(err)
+	}
+	return append(b, q...)
 }
 
 // plainJSON reports whether json.Marshal writes s between quotes as it is:
