@@ -7,7 +7,6 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -708,30 +707,14 @@ func (d *digester) str(s string) {
 	_, _ = io.WriteString(d.h, s)
 }
 
-// props writes a property map: a map of strings only (a mention's name)
-// as its keys in order with their values, any other as its JSON, which
-// orders the keys too; a tag tells the two apart.
+// props writes a property map in the stores' encoding of properties,
+// which orders the keys and tags each value with its type.
 func (d *digester) props(p map[string]any) error {
-	keys := make([]string, 0, len(p))
-	for k, v := range p {
-		if _, ok := v.(string); !ok {
-			data, err := json.Marshal(p)
-			if err != nil {
-				return err
-			}
-			d.str("json")
-			d.str(string(data))
-			return nil
-		}
-		keys = append(keys, k)
+	enc, err := graph.EncodeProperties(p)
+	if err != nil {
+		return err
 	}
-	slices.Sort(keys)
-	d.str("strings")
-	d.count(len(p))
-	for _, k := range keys {
-		d.str(k)
-		d.str(p[k].(string)) //nolint:forcetypeassert // checked above
-	}
+	d.str(enc)
 	return nil
 }
 
