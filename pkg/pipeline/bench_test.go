@@ -1,7 +1,7 @@
 package pipeline_test
 
 import (
-	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,7 +15,8 @@ import (
 
 // BenchmarkRunnerHop measures one hop: stream T_IN -> identity handler ->
 // stream T_OUT, 1 KiB messages, each input acked only after its output's
-// PubAck. Report: msgs/s.
+// PubAck. Report: msgs/s; BenchmarkHopBaseline is the same hop without the
+// runner.
 //
 //	go test -run '^$' -bench RunnerHop -benchtime 200000x ./pkg/pipeline/
 func BenchmarkRunnerHop(b *testing.B) {
@@ -42,6 +43,103 @@ func BenchmarkRunnerHopFsync(b *testing.B) {
 }
 
 func benchHop(b *testing.B, e *env) {
+	js := prefill(b, e)
+	r, err := pipeline.NewRunner(pipeline.Config{
+		Stage: "bench", Stream: "T_IN", Concurrency: 2, MaxAckPending: 20000, PullBatch: 1024, PublishWindow: 1024,
+	}, js, identity, discardLogger(), e.metrics)
+	require.NoError(b, err)
+	b.SetBytes(1024)
+	b.ResetTimer()
+	start := time.Now()
+	stop := e.run(b, r)
+	waitFor(b, 10*time.Minute, func() error { return consumerDone(b, js, "T_IN", "bench") })
+	elapsed := time.Since(start)
+	b.StopTimer()
+	stop()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+}
+
+// BenchmarkHopBaseline is the same hop without the runner: the shortest
+// nats.go program that does its work. One goroutine pulls and publishes
+// each input's output asynchronously, into a window of 256 outputs; another
+// acks the inputs in order once their output's PubAck is in. Run beside
+// BenchmarkRunnerHop, it tells the runner's own cost from the machine's,
+// which varies by a third from day to day. msg_id sets a Nats-Msg-Id on
+// every output, as the runner does (the server then keeps each ID for
+// deduplication); no_msg_id does not.
+//
+//	go test -run '^$' -bench 'RunnerHop$|HopBaseline' -benchtime 200000x ./pkg/pipeline/
+func BenchmarkHopBaseline(b *testing.B) {
+	for _, msgID := range []bool{true, false} {
+		name := "no_msg_id"
+		if msgID {
+			name = "msg_id"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newEnv(b)
+			js := prefill(b, e)
+			ctx := b.Context()
+			cons, err := js.CreateOrUpdateConsumer(ctx, "T_IN", jetstream.ConsumerConfig{
+				Durable: "baseline", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20000,
+			})
+			require.NoError(b, err)
+			b.SetBytes(1024)
+			b.ResetTimer()
+			start := time.Now()
+			it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+			require.NoError(b, err)
+			defer it.Stop()
+			type pending struct {
+				in  jetstream.Msg
+				fut jetstream.PubAckFuture
+			}
+			window := make(chan pending, 256)
+			acked := make(chan error, 1)
+			go func() {
+				var first error
+				for p := range window {
+					select {
+					case <-p.fut.Ok():
+						if err := p.in.Ack(); err != nil && first == nil {
+							first = err
+						}
+					case err := <-p.fut.Err():
+						if first == nil {
+							first = err
+						}
+					}
+				}
+				acked <- first
+			}()
+			for range b.N {
+				in, err := it.Next()
+				require.NoError(b, err)
+				out := nats.NewMsg("t.out")
+				out.Data = in.Data()
+				out.Header = in.Headers()
+				if msgID {
+					md, err := in.Metadata()
+					require.NoError(b, err)
+					out.Header.Set(pipeline.HeaderMsgID, "baseline:"+strconv.FormatUint(md.Sequence.Stream, 10))
+				}
+				fut, err := js.PublishMsgAsync(out)
+				require.NoError(b, err)
+				window <- pending{in: in, fut: fut}
+			}
+			close(window)
+			require.NoError(b, <-acked)
+			waitFor(b, 10*time.Minute, func() error { return consumerDone(b, js, "T_IN", "baseline") })
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+		})
+	}
+}
+
+// prefill stores b.N inputs of 1 KiB in T_IN and returns a JetStream
+// context with room for the hop's asynchronous publishes.
+func prefill(b *testing.B, e *env) jetstream.JetStream {
+	b.Helper()
 	js, err := jetstream.New(e.nc, jetstream.WithPublishAsyncMaxPending(4096))
 	require.NoError(b, err)
 	payload := make([]byte, 1024)
@@ -61,18 +159,5 @@ func benchHop(b *testing.B, e *env) {
 	case <-time.After(time.Minute):
 		b.Fatal("publish did not complete")
 	}
-	r, err := pipeline.NewRunner(pipeline.Config{
-		Stage: "bench", Stream: "T_IN", Concurrency: 2, MaxAckPending: 20000, PullBatch: 1024, PublishWindow: 1024,
-	}, js, identity, discardLogger(), e.metrics)
-	require.NoError(b, err)
-	b.SetBytes(1024)
-	b.ResetTimer()
-	start := time.Now()
-	stop := e.run(b, r)
-	waitFor(b, 10*time.Minute, func() error { return consumerDone(b, js, "T_IN", "bench") })
-	elapsed := time.Since(start)
-	b.StopTimer()
-	stop()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-	_ = context.Background()
+	return js
 }
