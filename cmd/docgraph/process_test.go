@@ -53,7 +53,7 @@ func startProcEnv(t *testing.T, env []string, args ...string) *proc {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "DOCGRAPH_TEST_AS_MAIN=1")
+	cmd.Env = append(cmd.Env, "DOCGRAPH_TEST_AS_MAIN=1", childRace())
 	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -75,6 +75,14 @@ func startProcEnv(t *testing.T, env []string, args ...string) *proc {
 		<-p.done
 	})
 	return p
+}
+
+// childRace is the GORACE setting of a child process. A program built
+// with the race detector sleeps a second before it exits, so that the
+// reports of racing goroutines can be written; the tests stop hundreds of
+// children, and a race report is written when the race happens.
+func childRace() string {
+	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
 }
 
 func (p *proc) log() string {

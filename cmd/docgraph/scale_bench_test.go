@@ -50,7 +50,7 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 func benchProc(b *testing.B, args ...string) *proc {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "DOCGRAPH_TEST_AS_MAIN=1")
+	cmd.Env = append(os.Environ(), "DOCGRAPH_TEST_AS_MAIN=1", childRace())
 	stderr, err := cmd.StderrPipe()
 	require.NoError(b, err)
 	cmd.Stdout = io.Discard
