@@ -37,13 +37,13 @@ type proc struct {
 	done chan error
 }
 
-func startProc(t *testing.T, args ...string) *proc {
+func startProc(t testing.TB, args ...string) *proc {
 	t.Helper()
 	return startProcEnv(t, nil, args...)
 }
 
 // startProcEnv is startProc with more environment variables (KEY=VALUE).
-func startProcEnv(t *testing.T, env []string, args ...string) *proc {
+func startProcEnv(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	// Tests pass every setting as a flag: the environment's Neo4j (set by

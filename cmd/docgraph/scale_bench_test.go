@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,34 +40,6 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 	n, err := strconv.Atoi(s)
 	require.NoError(b, err, name)
 	return n
-}
-
-// benchProc starts the test binary as docgraph (like startProc, for
-// benchmarks), capturing stderr; it is killed in b.Cleanup.
-func benchProc(b *testing.B, args ...string) *proc {
-	b.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "DOCGRAPH_TEST_AS_MAIN=1", childRace())
-	stderr, err := cmd.StderrPipe()
-	require.NoError(b, err)
-	cmd.Stdout = io.Discard
-	require.NoError(b, cmd.Start())
-	p := &proc{cmd: cmd, done: make(chan error, 1)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-		p.done <- cmd.Wait()
-	}()
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-	})
-	return p
 }
 
 // benchWait polls cond until it returns nil, failing after timeout.
@@ -197,7 +166,7 @@ func BenchmarkExtractorScaling(b *testing.B) {
 				start := time.Now()
 				var procs []*proc
 				for range k {
-					procs = append(procs, benchProc(b, benchWorkerArgs(bus.StageExtractor, ns.ClientURL(), b.TempDir())...))
+					procs = append(procs, startProc(b, benchWorkerArgs(bus.StageExtractor, ns.ClientURL(), b.TempDir())...))
 				}
 				benchWait(b, time.Minute, procs, func() error {
 					for _, p := range procs {
@@ -240,11 +209,11 @@ func BenchmarkDeploymentEndToEnd(b *testing.B) {
 			b.StopTimer()
 			ns, js, stop := benchNATS(b)
 			url := ns.ClientURL()
-			procs := []*proc{benchProc(b, benchWorkerArgs(bus.StageGraphWriter, url, b.TempDir())...)}
+			procs := []*proc{startProc(b, benchWorkerArgs(bus.StageGraphWriter, url, b.TempDir())...)}
 			for range 2 {
-				procs = append(procs, benchProc(b, benchWorkerArgs(bus.StageExtractor, url, b.TempDir())...))
+				procs = append(procs, startProc(b, benchWorkerArgs(bus.StageExtractor, url, b.TempDir())...))
 			}
-			procs = append(procs, benchProc(b, benchWorkerArgs(bus.StageParser, url, b.TempDir())...))
+			procs = append(procs, startProc(b, benchWorkerArgs(bus.StageParser, url, b.TempDir())...))
 			benchWait(b, time.Minute, procs, func() error {
 				for _, p := range procs {
 					if !strings.Contains(p.log(), "all stages ready") {
@@ -255,7 +224,7 @@ func BenchmarkDeploymentEndToEnd(b *testing.B) {
 			})
 			b.StartTimer()
 			start := time.Now()
-			procs = append(procs, benchProc(b, append(benchWorkerArgs(bus.StageWatcher, url, b.TempDir()), "--watch", in)...))
+			procs = append(procs, startProc(b, append(benchWorkerArgs(bus.StageWatcher, url, b.TempDir()), "--watch", in)...))
 			quiet := 0
 			benchWait(b, 10*time.Minute, procs, func() error {
 				if err := drained(b.Context(), js, gen.Files); err != nil {
