@@ -63,10 +63,10 @@ func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
 	for i, m := range raw {
 		st := &state{raw: m, in: r.message(m), start: time.Now()}
 		st.ctx = logging.WithMessage(workCtx, st.in.CorrelationID(), r.cfg.Stage, st.in.Subject, st.in.StreamSeq)
-		st.hb = startHeartbeat(m, r.cfg.AckWait)
+		r.track.hold(st)
 		states[i], msgs[i] = st, st.in
 	}
-	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Add(float64(len(raw)))
+	r.stage.inFlight.Add(float64(len(raw)))
 	// Messages past MaxDeliver are dead-lettered without handling.
 	keep := make([]int, 0, len(raw))
 	pre := make([]error, len(raw))

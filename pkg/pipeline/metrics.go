@@ -100,3 +100,35 @@ func (m *Metrics) SlowCounter(stage string) prometheus.Counter {
 func (m *Metrics) MissedCounter(stage string) prometheus.Counter {
 	return m.missed.WithLabelValues(stage)
 }
+
+// stageMetrics are one stage's series of the per-message metrics, looked
+// up once instead of for every message.
+type stageMetrics struct {
+	inFlight       prometheus.Gauge
+	duration       prometheus.Observer
+	outputs        prometheus.Counter
+	ack, nak, term prometheus.Counter
+}
+
+func (m *Metrics) forStage(stage string) stageMetrics {
+	return stageMetrics{
+		inFlight: m.inFlight.WithLabelValues(stage),
+		duration: m.duration.WithLabelValues(stage),
+		outputs:  m.outputs.WithLabelValues(stage),
+		ack:      m.messages.WithLabelValues(stage, OutcomeAck),
+		nak:      m.messages.WithLabelValues(stage, OutcomeNak),
+		term:     m.messages.WithLabelValues(stage, OutcomeTerm),
+	}
+}
+
+// messages is the counter of result (an Outcome constant).
+func (s stageMetrics) messages(result string) prometheus.Counter {
+	switch result {
+	case OutcomeAck:
+		return s.ack
+	case OutcomeNak:
+		return s.nak
+	default:
+		return s.term
+	}
+}

@@ -141,6 +141,8 @@ type Runner struct {
 
 	outage outage
 	full   storageFull
+	track  *tracker
+	stage  stageMetrics
 	window chan struct{}
 	queue  chan item
 	done   chan struct{} // closed when Run stops accepting work (shutdown)
@@ -177,7 +179,9 @@ func newRunner(cfg Config, js jetstream.JetStream, h StreamHandler, b BatchHandl
 		queue:     make(chan item, cfg.PublishWindow+cfg.Concurrency+16),
 		done:      make(chan struct{}),
 		consuming: make(chan struct{}),
+		stage:     m.forStage(cfg.Stage),
 	}
+	r.track = newTracker(cfg.AckWait, cfg.SlowAfter, r.warnSlow)
 	return r, nil
 }
 
@@ -270,6 +274,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		defer close(completerDone)
 		r.complete()
 	}()
+	go r.track.run(completerDone)
 
 	var wg sync.WaitGroup
 	if r.batch != nil {
@@ -380,8 +385,10 @@ type state struct {
 	start   time.Time
 	outputs int
 	pubErr  error
-	hb      *heartbeat
 	ctx     context.Context
+	// The tracker's ring of held messages, and the next heartbeat's time.
+	prev, next *state
+	beatAt     time.Time
 }
 
 // item is a queue entry for the completer: an output's PubAck future, or
@@ -409,8 +416,8 @@ func (r *Runner) message(m jetstream.Msg) Message {
 func (r *Runner) process(workCtx context.Context, m jetstream.Msg) {
 	st := &state{raw: m, in: r.message(m), start: time.Now()}
 	st.ctx = logging.WithMessage(workCtx, st.in.CorrelationID(), r.cfg.Stage, st.in.Subject, st.in.StreamSeq)
-	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Inc()
-	st.hb = startHeartbeat(m, r.cfg.AckWait)
+	r.stage.inFlight.Inc()
+	r.track.hold(st)
 	if err := r.overDelivered(st); err != nil {
 		r.queue <- item{st: st, fin: true, err: err}
 		return
@@ -501,7 +508,7 @@ func (r *Runner) complete() {
 					r.observe.Dropped(it.cid)
 				}
 			} else {
-				r.metrics.outputs.WithLabelValues(r.cfg.Stage).Inc()
+				r.stage.outputs.Inc()
 				if ack.Duplicate && r.observe != nil {
 					r.observe.Dropped(it.cid)
 				}
@@ -538,9 +545,9 @@ func (r *Runner) pubAck(fut jetstream.PubAckFuture, wait *time.Timer) (*jetstrea
 
 // finish acks, naks or dead-letters one input.
 func (r *Runner) finish(st *state, herr error) {
-	st.hb.stop()
-	r.metrics.inFlight.WithLabelValues(r.cfg.Stage).Dec()
-	r.metrics.duration.WithLabelValues(r.cfg.Stage).Observe(time.Since(st.start).Seconds())
+	r.track.release(st)
+	r.stage.inFlight.Dec()
+	r.stage.duration.Observe(time.Since(st.start).Seconds())
 	// An output that was not stored is retried with its input, even when
 	// the handler failed permanently after emitting it: dead-lettering the
 	// input would lose the output (a parser's withdrawal of an unreadable
@@ -599,7 +606,7 @@ func (r *Runner) finish(st *state, herr error) {
 	if !bus.IsStorageFull(herr) {
 		r.roomFound(st.in.StreamSeq)
 	}
-	r.metrics.messages.WithLabelValues(r.cfg.Stage, out.Result).Inc()
+	r.stage.messages(out.Result).Inc()
 	if r.observe != nil {
 		r.observe.Finished(out)
 	}
@@ -737,38 +744,6 @@ func headerSafe(s string) string {
 		s = s[:max] + "…"
 	}
 	return s
-}
-
-// heartbeat sends InProgress every AckWait/2 while a message is handled,
-// so slow work is not redelivered.
-type heartbeat struct {
-	mu      sync.Mutex
-	t       *time.Timer
-	stopped bool
-}
-
-func startHeartbeat(m jetstream.Msg, ackWait time.Duration) *heartbeat {
-	h := &heartbeat{}
-	every := ackWait / 2
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.t = time.AfterFunc(every, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.stopped {
-			return
-		}
-		_ = m.InProgress()
-		h.t.Reset(every)
-	})
-	return h
-}
-
-func (h *heartbeat) stop() {
-	h.mu.Lock()
-	h.stopped = true
-	h.t.Stop()
-	h.mu.Unlock()
 }
 
 var errOverDelivered = errors.New("delivered more often than max_deliver without finishing (did a worker crash on it?)")
