@@ -431,6 +431,36 @@ func TestRunnerHeartbeatKeepsSlowWork(t *testing.T) {
 	assert.EqualValues(t, 1, calls.Load(), "no redelivery while the handler works")
 }
 
+// A batch handler that outlasts AckWait keeps every message of its batch:
+// the heartbeats go on for each of them until it is acked.
+func TestRunnerHeartbeatKeepsSlowBatch(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 10, "hb")
+	var calls atomic.Int32
+	r, err := pipeline.NewBatchRunner(pipeline.Config{
+		Stage: "writer", Stream: "T_IN", AckWait: 300 * time.Millisecond,
+		BatchSize: func(uint64) int { return 10 }, BatchMaxWait: time.Second,
+	}, e.js, func(ctx context.Context, in []pipeline.Message) []error {
+		calls.Add(int32(len(in)))
+		// Well past AckWait: without InProgress the server would redeliver.
+		select {
+		case <-time.After(1200 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return make([]error, len(in))
+	}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r)
+	waitFor(t, 20*time.Second, func() error { return consumerDone(t, e.js, "T_IN", "writer") })
+	e.waitCounted(t, "writer", pipeline.OutcomeAck, 10)
+	assert.EqualValues(t, 10, calls.Load(), "no message handled twice")
+	c, err := e.js.Consumer(t.Context(), "T_IN", "writer")
+	require.NoError(t, err)
+	info, err := c.Info(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, info.NumRedelivered, "no redelivery while the batches ran")
+}
+
 func TestRunnerBatch(t *testing.T) {
 	e := newEnv(t)
 	e.publish(t, 50, "batch")
