@@ -28,6 +28,7 @@ type Metrics struct {
 	slow     *prometheus.CounterVec
 	missed   *prometheus.CounterVec
 	noRoom   *prometheus.GaugeVec
+	copies   *prometheus.CounterVec
 }
 
 // NewMetrics registers the runner metrics with reg.
@@ -70,8 +71,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "docgraph", Subsystem: "pipeline", Name: "waiting_for_room",
 			Help: "Inputs of a stage retried because JetStream has no room for their outputs (its store is full), by stage.",
 		}, []string{"stage"}),
+		copies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "docgraph", Subsystem: "pipeline", Name: "copies_dropped_total",
+			Help: "Redelivered copies of messages a stage held or had just handled, not handled again, by stage: its messages wait longer than ack_wait in the pull buffer.",
+		}, []string{"stage"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused, m.slow, m.missed, m.noRoom} {
+	for _, c := range []prometheus.Collector{m.messages, m.duration, m.dlq, m.inFlight, m.outputs, m.paused, m.slow, m.missed, m.noRoom, m.copies} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pipeline metrics: %w", err)
 		}
@@ -96,6 +101,11 @@ func (m *Metrics) SlowCounter(stage string) prometheus.Counter {
 	return m.slow.WithLabelValues(stage)
 }
 
+// CopiesCounter is the counter of a stage's redelivered copies dropped.
+func (m *Metrics) CopiesCounter(stage string) prometheus.Counter {
+	return m.copies.WithLabelValues(stage)
+}
+
 // MissedCounter returns the counter of messages a stage missed (for tests).
 func (m *Metrics) MissedCounter(stage string) prometheus.Counter {
 	return m.missed.WithLabelValues(stage)
@@ -108,6 +118,7 @@ type stageMetrics struct {
 	duration       prometheus.Observer
 	outputs        prometheus.Counter
 	ack, nak, term prometheus.Counter
+	copies         prometheus.Counter
 }
 
 func (m *Metrics) forStage(stage string) stageMetrics {
@@ -118,6 +129,7 @@ func (m *Metrics) forStage(stage string) stageMetrics {
 		ack:      m.messages.WithLabelValues(stage, OutcomeAck),
 		nak:      m.messages.WithLabelValues(stage, OutcomeNak),
 		term:     m.messages.WithLabelValues(stage, OutcomeTerm),
+		copies:   m.copies.WithLabelValues(stage),
 	}
 }
 

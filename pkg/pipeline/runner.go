@@ -142,6 +142,7 @@ type Runner struct {
 	outage outage
 	full   storageFull
 	track  *tracker
+	copies *copies
 	stage  stageMetrics
 	window chan struct{}
 	queue  chan item
@@ -182,6 +183,7 @@ func newRunner(cfg Config, js jetstream.JetStream, h StreamHandler, b BatchHandl
 		stage:     m.forStage(cfg.Stage),
 	}
 	r.track = newTracker(cfg.AckWait, cfg.SlowAfter, r.warnSlow)
+	r.copies = newCopies(max(cfg.MaxAckPending+cfg.PullBatch, 1024))
 	return r, nil
 }
 
@@ -337,9 +339,14 @@ func (r *Runner) fetch(ctx context.Context, it jetstream.MessagesContext, in cha
 			r.log.Warn("pull failed", slog.Any(logging.KeyErr, err))
 			continue
 		}
+		seq, ok := r.admit(m)
+		if !ok {
+			continue
+		}
 		select {
 		case in <- m:
 		case <-ctx.Done():
+			r.copies.untake(seq)
 			_ = m.Nak()
 			r.returnBuffered(it)
 			return
@@ -605,6 +612,9 @@ func (r *Runner) finish(st *state, herr error) {
 	}
 	if !bus.IsStorageFull(herr) {
 		r.roomFound(st.in.StreamSeq)
+	}
+	if st.in.StreamSeq != 0 {
+		r.copies.finished(st.in.StreamSeq, out.Result)
 	}
 	r.stage.messages(out.Result).Inc()
 	if r.observe != nil {

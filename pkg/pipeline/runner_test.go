@@ -461,6 +461,40 @@ func TestRunnerHeartbeatKeepsSlowBatch(t *testing.T) {
 	assert.EqualValues(t, 0, info.NumRedelivered, "no redelivery while the batches ran")
 }
 
+// A stage slower than its pull buffer: the messages waiting there outlast
+// AckWait and the server redelivers them, the copies queueing behind the
+// originals. No copy is handled again, and none is dead-lettered for its
+// delivery count while its original was handled.
+func TestRunnerDropsCopiesOfMessagesItHandled(t *testing.T) {
+	e := newEnv(t)
+	const n = 60
+	e.publish(t, n, "copy")
+	var calls atomic.Int32
+	e.start(t, pipeline.Config{AckWait: 300 * time.Millisecond, Concurrency: 2, MaxDeliver: 3},
+		func(ctx context.Context, in pipeline.Message, emit pipeline.Emit) error {
+			calls.Add(1)
+			select { // the work of a slow stage: 40 messages/s
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return emit(pipeline.Message{Subject: "t.out", Data: in.Data})
+		})
+	waitFor(t, 30*time.Second, func() error {
+		if err := consumerDone(t, e.js, "T_IN", "test"); err != nil {
+			return err
+		}
+		if c := testutil.ToFloat64(e.metrics.CopiesCounter("test")); c < 1 {
+			return errors.New("no copy seen yet")
+		}
+		return nil
+	})
+	assert.EqualValues(t, n, calls.Load(), "each message handled once")
+	e.waitCounted(t, "test", pipeline.OutcomeAck, n)
+	assert.Zero(t, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeTerm)), "nothing dead-lettered")
+	assert.EqualValues(t, n, streamMsgs(t, e.js, "T_OUT"))
+}
+
 func TestRunnerBatch(t *testing.T) {
 	e := newEnv(t)
 	e.publish(t, 50, "batch")
@@ -842,29 +876,27 @@ func TestRunnerDeadLettersAnInputOnce(t *testing.T) {
 			e.publish(t, 1, "bad")
 			var deliveries atomic.Int32
 			js := &lostTerm{JetStream: e.js}
-			r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", AckWait: 2 * time.Second},
-				js, func(_ context.Context, m pipeline.Message, _ pipeline.Emit) error {
-					if deliveries.Add(1) == 1 && purged {
-						defer func() {
-							// The runner dead-letters after the handler returns:
-							// purge once the first dead letter is stored.
-							go func() {
-								waitFor(t, 10*time.Second, func() error {
-									if len(dlqMessages(t, e.js)) != 1 {
-										return errors.New("no dead letter yet")
-									}
-									return nil
-								})
-								s, err := e.js.Stream(context.Background(), bus.StreamDLQ)
-								assert.NoError(t, err)
-								assert.NoError(t, s.Purge(context.Background()))
-							}()
-						}()
-					}
-					return pipeline.Permanent(errors.New("unreadable"))
-				}, logging.Discard(), e.metrics)
-			require.NoError(t, err)
-			e.run(t, r)
+			newRunner := func() *pipeline.Runner {
+				r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", AckWait: 2 * time.Second},
+					js, func(_ context.Context, m pipeline.Message, _ pipeline.Emit) error {
+						deliveries.Add(1)
+						return pipeline.Permanent(errors.New("unreadable"))
+					}, logging.Discard(), e.metrics)
+				require.NoError(t, err)
+				return r
+			}
+			// The first process dead-letters the input, and its Term is lost.
+			stop := e.run(t, newRunner())
+			e.waitCounted(t, "test", pipeline.OutcomeTerm, 1)
+			require.Len(t, dlqMessages(t, e.js), 1)
+			if purged {
+				s, err := e.js.Stream(context.Background(), bus.StreamDLQ)
+				require.NoError(t, err)
+				require.NoError(t, s.Purge(context.Background()))
+			}
+			stop()
+			// Another process gets the redelivery.
+			e.run(t, newRunner())
 			waitFor(t, 20*time.Second, func() error {
 				if n := deliveries.Load(); n < 2 {
 					return fmt.Errorf("%d deliveries", n)
@@ -882,6 +914,31 @@ func TestRunnerDeadLettersAnInputOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The process that dead-lettered an input and lost its Term terminates
+// the redelivery again, without handling it or recording it twice.
+func TestRunnerTermsAgainARedeliveryAfterALostTerm(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t, 1, "bad")
+	var deliveries atomic.Int32
+	js := &lostTerm{JetStream: e.js}
+	r, err := pipeline.NewRunner(pipeline.Config{Stage: "test", Stream: "T_IN", AckWait: time.Second},
+		js, func(_ context.Context, m pipeline.Message, _ pipeline.Emit) error {
+			deliveries.Add(1)
+			return pipeline.Permanent(errors.New("unreadable"))
+		}, logging.Discard(), e.metrics)
+	require.NoError(t, err)
+	e.run(t, r)
+	waitFor(t, 20*time.Second, func() error {
+		if c := testutil.ToFloat64(e.metrics.CopiesCounter("test")); c < 1 {
+			return errors.New("no redelivery yet")
+		}
+		return consumerDone(t, e.js, "T_IN", "test")
+	})
+	assert.EqualValues(t, 1, deliveries.Load(), "handled once")
+	assert.Len(t, dlqMessages(t, e.js), 1)
+	assert.InDelta(t, 1, testutil.ToFloat64(e.metrics.MessagesCounter("test", pipeline.OutcomeTerm)), 0)
 }
 
 // lostPubAck is the real JetStream whose first async publish never gets
