@@ -415,6 +415,18 @@ func stageRunnerConfig(cfg config.Config, sc config.StageConfig, stage, stream s
 	}
 }
 
+// extractorRunnerConfig is the extractor's runner configuration. With an
+// LLM a chunk takes seconds: the runner takes a few per handler ahead
+// instead of the default 256, which would wait in its buffer past
+// ack_wait and come back as copies.
+func extractorRunnerConfig(cfg config.Config) pipeline.Config {
+	rc := stageRunnerConfig(cfg, cfg.Stages.Extractor, bus.StageExtractor, bus.StreamChunks)
+	if cfg.Extractor.Kind == "llm" {
+		rc.PullBatch = max(8, 4*rc.Concurrency)
+	}
+	return rc
+}
+
 // tempDir is where stages write temporary files: under --data, which is
 // writable where the root file system is not.
 func (s *system) tempDir() string { return filepath.Join(s.cfg.Data, "tmp") }
@@ -536,7 +548,7 @@ func (s *system) stageRunners(ctx context.Context, stage string) ([]*pipeline.Ru
 			}
 		})
 		s.tasks = append(s.tasks, ref.Run)
-		r, err := pipeline.NewRunner(stageRunnerConfig(cfg, cfg.Stages.Extractor, stage, bus.StreamChunks), s.js, pipeline.Stream(ex.Handle), s.log, s.metrics)
+		r, err := pipeline.NewRunner(extractorRunnerConfig(cfg), s.js, pipeline.Stream(ex.Handle), s.log, s.metrics)
 		return []*pipeline.Runner{r}, err
 	case bus.StageGraphWriter:
 		st, err := openStoreRetry(ctx, cfg, s.reg, s.log)

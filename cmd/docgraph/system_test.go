@@ -28,6 +28,12 @@ func TestStageRunnerConfig(t *testing.T) {
 	assert.Equal(t, bus.StageExtractor, rc.Durable)
 	assert.Equal(t, bus.StreamChunks, rc.Stream)
 	assert.Equal(t, 5*time.Second, config.Default().NATS.PubAckTimeout, "the default")
+
+	assert.Zero(t, extractorRunnerConfig(cfg).PullBatch, "rules: the runner's default")
+	cfg.Extractor.Kind = "llm"
+	llm := extractorRunnerConfig(cfg)
+	assert.Equal(t, 12, llm.PullBatch, "an LLM: a few chunks per handler ahead")
+	assert.Equal(t, 3, llm.Concurrency)
 }
 
 // A stop signal that arrives while the stages start is a clean stop, not a
