@@ -694,8 +694,8 @@ func cellColumn(attrs []byte) int {
 	var ref []byte
 	if i := bytes.Index(attrs, refAttr); i >= 0 {
 		ref = attrs[i+len(refAttr):]
-	} else if r, ok := xmlAttr(attrs, "r"); ok {
-		ref = []byte(r)
+	} else if r, ok := attrValue(attrs, "r"); ok {
+		ref = r
 	}
 	col := 0
 	for _, c := range ref {
@@ -870,18 +870,34 @@ func isXMLChar(r rune) bool {
 
 // xmlAttr finds attribute name in the attribute text of a start tag.
 func xmlAttr(attrs []byte, name string) (string, bool) {
-	for _, q := range []string{`"`, "'"} {
-		for _, sp := range []string{" ", "\t", "\n", "\r"} {
-			key := []byte(sp + name + "=" + q)
-			if i := bytes.Index(attrs, key); i >= 0 {
-				rest := attrs[i+len(key):]
-				if j := bytes.IndexByte(rest, q[0]); j >= 0 {
-					return string(rest[:j]), true
-				}
-			}
+	v, ok := attrValue(attrs, name)
+	return string(v), ok
+}
+
+// attrValue finds attribute name in the attribute text of a start tag
+// (name="value" or name='value' after white space) and returns its value,
+// the first found, without copying it. It runs for every cell and row.
+func attrValue(attrs []byte, name string) ([]byte, bool) {
+	n := len(name)
+	for i := 1; i+n+2 <= len(attrs); i++ {
+		switch attrs[i-1] {
+		case ' ', '\t', '\n', '\r':
+		default:
+			continue
+		}
+		if attrs[i+n] != '=' || string(attrs[i:i+n]) != name {
+			continue
+		}
+		q := attrs[i+n+1]
+		if q != '"' && q != '\'' {
+			continue
+		}
+		rest := attrs[i+n+2:]
+		if j := bytes.IndexByte(rest, q); j >= 0 {
+			return rest[:j], true
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 func (t *xlsxTable) header() []string { return t.hdr }

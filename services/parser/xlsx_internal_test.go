@@ -49,3 +49,34 @@ sources:
 	assert.Equal(t, 2, row.line)
 	assert.Equal(t, []string{"1", "", "Ana"}, row.cells)
 }
+
+func TestXMLAttr(t *testing.T) {
+	tests := []struct {
+		attrs, name, want string
+		ok                bool
+	}{
+		{` r="A1" s="2" t="n"`, "s", "2", true},
+		{` r="A1" s="2" t="n"`, "r", "A1", true},
+		{` r='B7'`, "r", "B7", true},
+		{"\tr=\"C3\"", "r", "C3", true},
+		{"\nspans=\"1:4\"\r\nr=\"9\"", "r", "9", true},
+		{` xr="1" r="2"`, "r", "2", true}, // not the end of another name
+		{` rr="1"`, "r", "", false},
+		{` r = "1"`, "r", "", false},   // as before: no space around '='
+		{` r="1`, "r", "", false},      // not closed
+		{` t='a"b'`, "t", `a"b`, true}, // the other quote inside
+		{` s="" r="4"`, "s", "", true},
+		{`r="5"`, "r", "", false}, // not after white space
+		{` ref="A1:B2"`, "ref", "A1:B2", true},
+		{` r=`, "r", "", false},
+		{``, "r", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := xmlAttr([]byte(tc.attrs), tc.name)
+		assert.Equal(t, tc.ok, ok, "%q %s", tc.attrs, tc.name)
+		assert.Equal(t, tc.want, got, "%q %s", tc.attrs, tc.name)
+	}
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		_, _ = attrValue([]byte(` r="A1" t="n"`), "s")
+	}), "no allocation when the attribute is missing")
+}

@@ -323,8 +323,8 @@ func (d dateStyles) style(attrs []byte) (int, dateKind) {
 	if i := bytes.Index(attrs, styleAttr); i >= 0 { // as writers write it
 		v = attrs[i+len(styleAttr):]
 		v = v[:max(0, bytes.IndexByte(v, '"'))]
-	} else if s, ok := xmlAttr(attrs, "s"); ok {
-		v = []byte(s)
+	} else if s, ok := attrValue(attrs, "s"); ok {
+		v = s
 	}
 	n := 0
 	for _, c := range v {
