@@ -3,6 +3,7 @@ package pipeline
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -41,7 +42,7 @@ type copies struct {
 	seqs   map[uint64]seqState
 	ring   []uint64 // finished sequences, oldest first from next
 	next   int
-	warned bool
+	warned atomic.Bool // the first copy dropped was logged
 }
 
 func newCopies(keep int) *copies {
@@ -109,11 +110,7 @@ func (r *Runner) admit(m jetstream.Msg) (seq uint64, ok bool) {
 		_ = m.Term()
 	}
 	r.stage.copies.Inc()
-	r.copies.mu.Lock()
-	first := !r.copies.warned
-	r.copies.warned = true
-	r.copies.mu.Unlock()
-	if first {
+	if !r.copies.warned.Swap(true) {
 		r.log.Warn("a redelivered copy of a message this stage holds or has just handled was dropped: the messages wait longer than ack_wait in the pull buffer; raise the stage's ack_wait",
 			slog.String(logging.KeySubject, m.Subject()), slog.Uint64(logging.KeySeq, seq),
 			slog.Uint64(logging.KeyDelivery, md.NumDelivered), slog.Duration("ack_wait", r.cfg.AckWait))

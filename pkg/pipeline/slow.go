@@ -15,8 +15,8 @@ import (
 // and a timer each would cost a fast stage a tenth of its throughput.
 type tracker struct {
 	mu      sync.Mutex
-	held    state     // sentinel of the ring of held messages
-	running slowWatch // sentinel of the ring of running handlings
+	held    state                   // sentinel of the ring of held messages
+	running map[*slowWatch]struct{} // the running handlings, a few
 	// beat is the heartbeat interval, AckWait/3, and tick the wake-up
 	// interval, a quarter of the shorter of beat and SlowAfter: a held
 	// message goes at most beat+tick (under half its AckWait) without a
@@ -30,7 +30,7 @@ func newTracker(ackWait, slowAfter time.Duration, warn func(*slowWatch, time.Dur
 	t := &tracker{beat: max(ackWait/3, time.Millisecond), warn: warn}
 	t.tick = max(min(t.beat, slowAfter)/4, time.Millisecond)
 	t.held.prev, t.held.next = &t.held, &t.held
-	t.running.prev, t.running.next = &t.running, &t.running
+	t.running = map[*slowWatch]struct{}{}
 	return t
 }
 
@@ -61,7 +61,7 @@ func (t *tracker) sweep(now time.Time) {
 			st.beatAt = now.Add(t.beat)
 		}
 	}
-	for w := t.running.next; w != &t.running; w = w.next {
+	for w := range t.running {
 		if age := now.Sub(w.start); age >= w.warnAt {
 			t.warn(w, age)
 			for w.warnAt <= age {
@@ -93,12 +93,11 @@ func (t *tracker) release(st *state) {
 
 // slowWatch is one running handling: a message, or a batch of n.
 type slowWatch struct {
-	prev, next *slowWatch
-	ctx        context.Context
-	start      time.Time
-	warnAt     time.Duration // age of the next warning
-	n          int
-	attrs      []slog.Attr
+	ctx    context.Context
+	start  time.Time
+	warnAt time.Duration // age of the next warning
+	n      int
+	attrs  []slog.Attr
 }
 
 // watchSlow warns while one handling (a message, or a batch of n) that
@@ -112,13 +111,11 @@ func (r *Runner) watchSlow(ctx context.Context, start time.Time, n int, attrs ..
 	w := &slowWatch{ctx: ctx, start: start, warnAt: r.cfg.SlowAfter, n: n, attrs: attrs}
 	t := r.track
 	t.mu.Lock()
-	w.prev, w.next = t.running.prev, &t.running
-	t.running.prev.next = w
-	t.running.prev = w
+	t.running[w] = struct{}{}
 	t.mu.Unlock()
 	return func() {
 		t.mu.Lock()
-		w.prev.next, w.next.prev = w.next, w.prev
+		delete(t.running, w)
 		t.mu.Unlock()
 	}
 }
