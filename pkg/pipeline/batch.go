@@ -7,8 +7,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/docgraph/docgraph/pkg/logging"
 )
 
@@ -16,7 +14,7 @@ import (
 // backlog, or by BatchMaxWait) and hands each to the batch handler; every
 // message of a batch is acked only after the handler returned, i.e. after
 // its commit.
-func (r *Runner) batchLoop(workCtx context.Context, in <-chan jetstream.Msg) {
+func (r *Runner) batchLoop(workCtx context.Context, in <-chan delivery) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -24,7 +22,7 @@ func (r *Runner) batchLoop(workCtx context.Context, in <-chan jetstream.Msg) {
 		if !ok {
 			return
 		}
-		batch := []jetstream.Msg{first}
+		batch := []delivery{first}
 		// The backlog is what the server has not delivered yet plus what
 		// was delivered and waits here (a long batch leaves many).
 		size := r.cfg.BatchSize(pendingOf(first) + uint64(len(in)))
@@ -49,19 +47,18 @@ func (r *Runner) batchLoop(workCtx context.Context, in <-chan jetstream.Msg) {
 	}
 }
 
-func pendingOf(m jetstream.Msg) uint64 {
-	md, err := m.Metadata()
-	if err != nil {
+func pendingOf(d delivery) uint64 {
+	if d.md == nil {
 		return 0
 	}
-	return md.NumPending
+	return d.md.NumPending
 }
 
-func (r *Runner) runBatch(workCtx context.Context, raw []jetstream.Msg) {
+func (r *Runner) runBatch(workCtx context.Context, raw []delivery) {
 	states := make([]*state, len(raw))
 	msgs := make([]Message, len(raw))
-	for i, m := range raw {
-		st := &state{raw: m, in: r.message(m), start: time.Now()}
+	for i, d := range raw {
+		st := &state{raw: d.msg, in: r.message(d), start: time.Now()}
 		st.ctx = logging.WithMessage(workCtx, st.in.CorrelationID(), r.cfg.Stage, st.in.Subject, st.in.StreamSeq)
 		r.track.hold(st)
 		states[i], msgs[i] = st, st.in

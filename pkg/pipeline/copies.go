@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/docgraph/docgraph/pkg/logging"
 )
 
@@ -90,18 +88,16 @@ func (c *copies) finished(seq uint64, result string) {
 	c.next = (c.next + 1) % len(c.ring)
 }
 
-// admit reports whether m, of stream sequence seq (0 when m has no
-// JetStream metadata), goes to the handler. A copy that does not is
+// admit reports whether d goes to the handler. A copy that does not is
 // settled here: dropped, or acked or terminated again.
-func (r *Runner) admit(m jetstream.Msg) (seq uint64, ok bool) {
-	md, err := m.Metadata()
-	if err != nil {
-		return 0, true // not a JetStream message: the handling reports it
+func (r *Runner) admit(d delivery) bool {
+	if d.md == nil {
+		return true // not a JetStream message: the handling reports it
 	}
-	seq = md.Sequence.Stream
+	m, seq := d.msg, d.md.Sequence.Stream
 	was := r.copies.take(seq)
 	if was == 0 {
-		return seq, true
+		return true
 	}
 	switch was {
 	case seqAcked:
@@ -113,7 +109,7 @@ func (r *Runner) admit(m jetstream.Msg) (seq uint64, ok bool) {
 	if !r.copies.warned.Swap(true) {
 		r.log.Warn("a redelivered copy of a message this stage holds or has just handled was dropped: the messages wait longer than ack_wait in the pull buffer; raise the stage's ack_wait",
 			slog.String(logging.KeySubject, m.Subject()), slog.Uint64(logging.KeySeq, seq),
-			slog.Uint64(logging.KeyDelivery, md.NumDelivered), slog.Duration("ack_wait", r.cfg.AckWait))
+			slog.Uint64(logging.KeyDelivery, d.md.NumDelivered), slog.Duration("ack_wait", r.cfg.AckWait))
 	}
-	return seq, false
+	return false
 }

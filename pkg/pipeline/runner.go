@@ -268,7 +268,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	})
 	defer stopTimer()
 
-	in := make(chan jetstream.Msg)
+	in := make(chan delivery)
 	go r.fetch(ctx, it, in)
 
 	completerDone := make(chan struct{})
@@ -284,8 +284,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	} else {
 		for range r.cfg.Concurrency {
 			wg.Go(func() {
-				for m := range in {
-					r.process(workCtx, m)
+				for d := range in {
+					r.process(workCtx, d)
 				}
 			})
 		}
@@ -321,7 +321,7 @@ func (r *Runner) checkMissed(ctx context.Context) {
 // fetch feeds messages to the workers until ctx is cancelled; then it
 // stops pulling and returns the messages still buffered to the server
 // (Nak), so a restart gets them at once instead of after AckWait.
-func (r *Runner) fetch(ctx context.Context, it jetstream.MessagesContext, in chan<- jetstream.Msg) {
+func (r *Runner) fetch(ctx context.Context, it jetstream.MessagesContext, in chan<- delivery) {
 	defer close(in)
 	for {
 		m, err := it.Next(jetstream.NextContext(ctx))
@@ -339,14 +339,19 @@ func (r *Runner) fetch(ctx context.Context, it jetstream.MessagesContext, in cha
 			r.log.Warn("pull failed", slog.Any(logging.KeyErr, err))
 			continue
 		}
-		seq, ok := r.admit(m)
-		if !ok {
+		d := delivery{msg: m}
+		if md, err := m.Metadata(); err == nil {
+			d.md = md
+		}
+		if !r.admit(d) {
 			continue
 		}
 		select {
-		case in <- m:
+		case in <- d:
 		case <-ctx.Done():
-			r.copies.untake(seq)
+			if d.md != nil {
+				r.copies.untake(d.md.Sequence.Stream)
+			}
 			_ = m.Nak()
 			r.returnBuffered(it)
 			return
@@ -408,20 +413,28 @@ type item struct {
 	cid string
 }
 
-func (r *Runner) message(m jetstream.Msg) Message {
+// delivery is a message as the runner received it, with its JetStream
+// metadata (nil for a message without), parsed once from its reply subject.
+type delivery struct {
+	msg jetstream.Msg
+	md  *jetstream.MsgMetadata
+}
+
+func (r *Runner) message(d delivery) Message {
+	m := d.msg
 	msg := Message{Subject: m.Subject(), Data: m.Data(), Header: m.Headers()}
 	if msg.Header == nil {
 		msg.Header = nats.Header{}
 	}
-	if md, err := m.Metadata(); err == nil {
-		msg.StreamSeq = md.Sequence.Stream
-		msg.Delivered = md.NumDelivered
+	if d.md != nil {
+		msg.StreamSeq = d.md.Sequence.Stream
+		msg.Delivered = d.md.NumDelivered
 	}
 	return msg
 }
 
-func (r *Runner) process(workCtx context.Context, m jetstream.Msg) {
-	st := &state{raw: m, in: r.message(m), start: time.Now()}
+func (r *Runner) process(workCtx context.Context, d delivery) {
+	st := &state{raw: d.msg, in: r.message(d), start: time.Now()}
 	st.ctx = logging.WithMessage(workCtx, st.in.CorrelationID(), r.cfg.Stage, st.in.Subject, st.in.StreamSeq)
 	r.stage.inFlight.Inc()
 	r.track.hold(st)
