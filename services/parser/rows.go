@@ -42,6 +42,13 @@ type batchResult struct {
 	panic    string // a panic of the worker, with its stack
 }
 
+// readerPanic is a panic of the goroutine reading the rows, with its
+// stack: readTable raises it again in the caller's goroutine, where the
+// stage runner recovers handler panics, instead of crashing the process.
+type readerPanic string
+
+func (p readerPanic) Error() string { return string(p) }
+
 // batchQueue bounds the batches read ahead of the emitter, per worker.
 const batchQueue = 2
 
@@ -85,9 +92,14 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 	g, gctx := errgroup.WithContext(runCtx)
 	work := make(chan *rowBatch, workers*batchQueue)
 	order := make(chan *rowBatch, workers*batchQueue)
-	g.Go(func() error {
+	g.Go(func() (err error) {
 		defer close(work)
 		defer close(order)
+		defer func() {
+			if v := recover(); v != nil {
+				err = readerPanic(fmt.Sprintf("%s: reading rows: %v\n\n%s", doc.Path, v, debug.Stack()))
+			}
+		}()
 		n, err := s.cutBatches(gctx, tr, work, order)
 		rows = n
 		return err
@@ -120,9 +132,15 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 	if emitErr == nil {
 		// Every batch was emitted: the reader and the workers are done.
 		waitErr, waited = g.Wait(), true
+		if p, ok := errors.AsType[readerPanic](waitErr); ok {
+			panic(string(p))
+		}
 		return rows, waitErr
 	}
 	wait()
+	if p, ok := errors.AsType[readerPanic](waitErr); ok {
+		panic(string(p))
+	}
 	if waitErr != nil && !errors.Is(waitErr, context.Canceled) {
 		return rows, waitErr // the reader's error, which stopped the emitter
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ type xlsxTable struct {
 	zr      *zip.ReadCloser
 	f       *excelize.File
 	rows    *excelize.Rows
+	feed    *rowFeed  // reads rows ahead
 	scan    *cellScan // nil unless the worksheet needs one
 	used    []int     // the file columns the mapping reads
 	width   int       // cells a row keeps: up to the last of used
@@ -194,10 +196,34 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	if src.HeaderRow != nil {
 		headerRow = *src.HeaderRow
 	}
-	ws, err := checkWorksheet(zf, dates, headerRow)
-	if err != nil {
-		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
+	// The check runs beside the row iterator, which reads ahead (rowFeed);
+	// no row is used before the check has passed.
+	checked := make(chan worksheetCheck, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				checked <- worksheetCheck{panic: fmt.Sprintf("%v\n\n%s", v, debug.Stack())}
+			}
+		}()
+		ws, err := checkWorksheet(zf, dates, headerRow)
+		checked <- worksheetCheck{ws: ws, err: err}
+	}()
+	rows, rowsErr := f.Rows(t.sheet)
+	if rowsErr == nil {
+		t.rows, t.feed = rows, newRowFeed(rows)
 	}
+	check := <-checked
+	if check.panic != "" {
+		t.close()
+		panic(check.panic)
+	}
+	if check.err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, check.err))
+	}
+	if rowsErr != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s: unreadable: %w", doc.Path, t.sheet, rowsErr))
+	}
+	ws := check.ws
 	t.lastRow = ws.lastRow
 	t.merges = ws.merges
 	t.wide = ws.wide
@@ -207,10 +233,6 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 		if t.scan, err = openCellScan(zf, recalc, dates); err != nil {
 			return nil, pipeline.Permanent(fmt.Errorf("%s: unreadable workbook: %s: %w", doc.Path, zf.Name, err))
 		}
-	}
-	t.rows, err = f.Rows(t.sheet)
-	if err != nil {
-		return nil, pipeline.Permanent(fmt.Errorf("%s: sheet %s: unreadable: %w", doc.Path, t.sheet, err))
 	}
 	if err := t.readHeader(ctx, src.HeaderRow); err != nil {
 		return nil, err
@@ -353,6 +375,13 @@ func (s *Structured) checkZipSizes(file string, zr *zip.Reader) error {
 		}
 	}
 	return nil
+}
+
+// worksheetCheck is checkWorksheet's outcome, or its panic.
+type worksheetCheck struct {
+	ws    worksheet
+	err   error
+	panic string
 }
 
 // worksheet is what checkWorksheet found in a worksheet part.
@@ -993,8 +1022,9 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 		if err := ctx.Err(); err != nil {
 			return tableRow{}, false, err
 		}
-		if !t.rows.Next() {
-			if err := t.rows.Error(); err != nil {
+		cells, ok, colErr, err := t.feed.next()
+		if !ok {
+			if err != nil {
 				return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s after row %d: %w", t.file, t.sheet, t.rowNum, err))
 			}
 			if t.rowNum < t.lastRow {
@@ -1005,9 +1035,8 @@ func (t *xlsxTable) next(ctx context.Context) (tableRow, bool, error) {
 			return tableRow{}, false, nil
 		}
 		t.rowNum++
-		cells, err := t.rows.Columns()
-		if err != nil {
-			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, err))
+		if colErr != nil {
+			return tableRow{}, false, pipeline.Permanent(fmt.Errorf("%s: sheet %s, row %d: unreadable: %w", t.file, t.sheet, t.rowNum, colErr))
 		}
 		rowErr, typed, err := t.applyNotes(cells)
 		if err != nil {
@@ -1095,6 +1124,10 @@ func (t *xlsxTable) close() error {
 	if t.scan != nil {
 		errs = append(errs, t.scan.close())
 		t.scan = nil
+	}
+	if t.feed != nil {
+		t.feed.close()
+		t.feed = nil
 	}
 	if t.rows != nil {
 		if err := t.rows.Close(); err != nil && !errors.Is(err, excelize.ErrMaxRows) {
