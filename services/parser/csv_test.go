@@ -734,11 +734,11 @@ sources:
 	assert.LessOrEqual(t, len(rej[0].Value), 203, "the value in the error is clipped")
 }
 
-// Property maps are shared between records while their values agree: a
-// merge that changes one record's value must leave the others (in this
-// batch and later ones) as they were, and caches that stop paying (every
-// member is new) must not change the output.
-func TestCSVSharedPropertiesCopiedOnChange(t *testing.T) {
+// A record that several rows of a batch make takes the values of the
+// last: the change leaves the other records (in this batch and later
+// ones) as they were, and caches that stop paying (every member is new)
+// do not change the output.
+func TestCSVMergedRecordsKeepTheirOwnProperties(t *testing.T) {
 	m := mustMapping(t, `
 sources:
   - name: teams

@@ -261,7 +261,7 @@ func (b *recordBatcher) mapBatch(rm *rowMapper, src *schema.Source, rb *rowBatch
 
 // encode renders the current batch as a Records message.
 func (b *recordBatcher) encode() (*pipeline.Message, error) {
-	data, err := appendRecordsJSON(make([]byte, 0, b.bufSize), &b.cur, b.propNames)
+	data, err := appendRecordsJSON(make([]byte, 0, b.bufSize), &b.cur, b.propNames, b.nodeVals, b.relVals)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: batch %d: %w", b.doc.Path, b.cur.Batch, err))
 	}

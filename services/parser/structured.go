@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math"
 	"os"
 	"runtime"
@@ -315,9 +314,19 @@ type recordBatcher struct {
 	propNames []string
 	nodes     map[event.NodeRef]int
 	rels      map[relIdentity]int
-	// nodeShared and relShared (by index in cur) mark property maps
-	// shared with other records, to be copied before a change.
-	nodeShared, relShared []bool
+	// nodeVals and relVals (by index in cur) are the records' properties,
+	// by index in propNames, cut from slab: the records' Properties maps
+	// stay nil.
+	nodeVals, relVals [][]propVal
+	slab              []propVal
+}
+
+// propVal is a property's value in a batch; text stays unboxed.
+type propVal struct {
+	set   bool
+	isStr bool
+	str   string
+	v     any
 }
 
 type relIdentity struct {
@@ -342,7 +351,23 @@ func (b *recordBatcher) reset() {
 	}
 	clear(b.nodes)
 	clear(b.rels)
-	b.nodeShared, b.relShared = b.nodeShared[:0], b.relShared[:0]
+	clear(b.nodeVals)
+	clear(b.relVals)
+	b.nodeVals, b.relVals, b.slab = b.nodeVals[:0], b.relVals[:0], b.slab[:0]
+}
+
+// propRow returns an empty row of property values.
+func (b *recordBatcher) propRow() []propVal {
+	n := len(b.propNames)
+	if len(b.slab)+n > cap(b.slab) {
+		// The rows cut so far keep the slab they were cut from.
+		b.slab = make([]propVal, 0, max(2*cap(b.slab), 64*n))
+	}
+	at := len(b.slab)
+	b.slab = b.slab[:at+n]
+	row := b.slab[at : at+n : at+n]
+	clear(row)
+	return row
 }
 
 // node returns the index of ref's node in the batch, adding it (without
@@ -354,7 +379,7 @@ func (b *recordBatcher) node(ref event.NodeRef) int {
 	i := len(b.cur.Nodes)
 	b.nodes[ref] = i
 	b.cur.Nodes = append(b.cur.Nodes, event.Node{Label: ref.Label, Key: ref.Key})
-	b.nodeShared = append(b.nodeShared, false)
+	b.nodeVals = append(b.nodeVals, b.propRow())
 	return i
 }
 
@@ -368,7 +393,7 @@ func (b *recordBatcher) rel(typ string, from, to event.NodeRef) int {
 	i := len(b.cur.Relationships)
 	b.rels[id] = i
 	b.cur.Relationships = append(b.cur.Relationships, event.Relationship{Type: typ, From: from, To: to, Source: event.SourceStructured})
-	b.relShared = append(b.relShared, false)
+	b.relVals = append(b.relVals, b.propRow())
 	return i
 }
 
@@ -386,8 +411,8 @@ type rowMapper struct {
 	nodes    []nodePlan
 	rels     []relPlan
 	slots    []slotKey
-	keySlots []int                 // slots read as node keys
-	keys     []internCache[string] // by slot: raw text -> normalised
+	keySlots []int         // slots read as node keys
+	keys     []internCache // by slot: raw text -> normalised
 
 	// Per-row state, reused from row to row.
 	vals  []cellValue // by column
@@ -432,15 +457,14 @@ type slotValue struct {
 }
 
 type propPlan struct {
-	name string
 	slot int
+	idx  int // the property's index in propertyNames
 }
 
 type nodePlan struct {
 	label string
 	key   int // slot
 	props []propPlan
-	maps  *internCache[map[string]any]
 }
 
 type relPlan struct {
@@ -448,7 +472,6 @@ type relPlan struct {
 	fromLabel, toLabel string
 	from, to           int // slots
 	props              []propPlan
-	maps               *internCache[map[string]any]
 }
 
 // internMax bounds an internCache; internTrial is how many lookups decide
@@ -458,20 +481,19 @@ const (
 	internTrial = 4096
 )
 
-// internCache remembers values derived from cell text (normalised keys,
-// one-property maps) so that repeated cells (a team name on every row of
-// its members) allocate once. It switches itself off when fewer than half
-// of its first internTrial lookups hit, and starts over when full.
-type internCache[V any] struct {
-	m             map[string]V
+// internCache remembers the normalised values of cell text so that
+// repeated cells (a team name on every row of its members) are normalised
+// and allocated once. It switches itself off when fewer than half of its
+// first internTrial lookups hit, and starts over when full.
+type internCache struct {
+	m             map[string]string
 	lookups, hits int
 	off           bool
 }
 
-func (c *internCache[V]) get(k string) (V, bool) {
-	var zero V
-	if c == nil || c.off {
-		return zero, false
+func (c *internCache) get(k string) (string, bool) {
+	if c.off {
+		return "", false
 	}
 	v, ok := c.m[k]
 	if ok {
@@ -483,18 +505,16 @@ func (c *internCache[V]) get(k string) (V, bool) {
 	return v, ok
 }
 
-// put stores v and reports whether it did.
-func (c *internCache[V]) put(k string, v V) bool {
-	if c == nil || c.off {
-		return false
+func (c *internCache) put(k, v string) {
+	if c.off {
+		return
 	}
 	if c.m == nil {
-		c.m = make(map[string]V, 64)
+		c.m = make(map[string]string, 64)
 	} else if len(c.m) >= internMax {
 		clear(c.m)
 	}
 	c.m[k] = v
-	return true
 }
 
 // newRowMapper finds the declared columns in the header, on line (or
@@ -633,32 +653,24 @@ func (rm *rowMapper) plan() {
 		rm.slots = append(rm.slots, k)
 		return len(rm.slots) - 1
 	}
+	names := propertyNames(rm.src)
 	props := func(pl schema.PropertyList) []propPlan {
 		out := make([]propPlan, 0, len(pl))
 		for _, p := range pl {
-			out = append(out, propPlan{name: p.Name, slot: slotOf(p.Column, p.Normalize)})
+			idx, _ := slices.BinarySearch(names, p.Name)
+			out = append(out, propPlan{slot: slotOf(p.Column, p.Normalize), idx: idx})
 		}
 		return out
 	}
-	mapCache := func(pl []propPlan) *internCache[map[string]any] {
-		if len(pl) != 1 {
-			return nil
-		}
-		return &internCache[map[string]any]{}
-	}
 	for _, n := range rm.src.Nodes {
-		np := nodePlan{label: n.Label, key: slotOf(n.Key, n.Normalize), props: props(n.Properties)}
-		np.maps = mapCache(np.props)
-		rm.nodes = append(rm.nodes, np)
+		rm.nodes = append(rm.nodes, nodePlan{label: n.Label, key: slotOf(n.Key, n.Normalize), props: props(n.Properties)})
 	}
 	for _, r := range rm.src.Relationships {
-		rp := relPlan{
+		rm.rels = append(rm.rels, relPlan{
 			typ: r.Type, fromLabel: r.From.Label, toLabel: r.To.Label,
 			from: slotOf(r.From.Key, r.From.Normalize), to: slotOf(r.To.Key, r.To.Normalize),
 			props: props(r.Properties),
-		}
-		rp.maps = mapCache(rp.props)
-		rm.rels = append(rm.rels, rp)
+		})
 	}
 	for _, n := range rm.nodes {
 		rm.keySlots = append(rm.keySlots, n.key)
@@ -670,7 +682,7 @@ func (rm *rowMapper) plan() {
 	rm.keySlots = slices.Compact(rm.keySlots)
 	rm.vals = make([]cellValue, len(rm.cols))
 	rm.slotV = make([]slotValue, len(rm.slots))
-	rm.keys = make([]internCache[string], len(rm.slots))
+	rm.keys = make([]internCache, len(rm.slots))
 }
 
 // usedColumns lists the file positions of the declared columns present,
@@ -728,42 +740,19 @@ func (rm *rowMapper) key(i int) string {
 	return sv.key
 }
 
-// setProps sets the plan's present properties in *dst, creating the map
-// when the first one is set. A one-property map may come from (and go to)
-// cache, shared between records: *shared says so, and such a map is
-// copied before it is changed.
-func (rm *rowMapper) setProps(pl []propPlan, cache *internCache[map[string]any], dst *map[string]any, shared *bool) {
-	if *dst == nil && cache != nil {
-		if sv := rm.get(pl[0].slot); sv.ok && sv.isStr {
-			m, ok := cache.get(sv.str)
-			if !ok {
-				m = map[string]any{pl[0].name: sv.str}
-				ok = cache.put(sv.str, m)
-			}
-			*dst, *shared = m, ok
-			return
-		}
-	}
+// setProps sets the plan's present properties in dst, a row of the
+// batch's property values: a value merged into a record already in the
+// batch replaces the one it had.
+func (rm *rowMapper) setProps(pl []propPlan, dst []propVal) {
 	for _, p := range pl {
 		sv := rm.get(p.slot)
 		if !sv.ok {
 			continue
 		}
-		if *dst == nil {
-			*dst = make(map[string]any, len(pl))
-		}
 		if sv.isStr {
-			if old, ok := (*dst)[p.name].(string); ok && old == sv.str {
-				continue // merging the same value: keep the map as it is
-			}
-		}
-		if *shared {
-			*dst, *shared = maps.Clone(*dst), false
-		}
-		if sv.isStr {
-			(*dst)[p.name] = sv.str
+			dst[p.idx] = propVal{set: true, isStr: true, str: sv.str}
 		} else {
-			(*dst)[p.name] = sv.v
+			dst[p.idx] = propVal{set: true, v: sv.v}
 		}
 	}
 }
@@ -819,7 +808,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, typed []int, b *recordBatc
 		// manager still is a project).
 		if k := rm.key(n.key); k != "" {
 			idx := b.node(event.NodeRef{Label: n.label, Key: k})
-			rm.setProps(n.props, n.maps, &b.cur.Nodes[idx].Properties, &b.nodeShared[idx])
+			rm.setProps(n.props, b.nodeVals[idx])
 			made = true
 		}
 	}
@@ -831,7 +820,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, typed []int, b *recordBatc
 		}
 		made = true
 		idx := b.rel(r.typ, event.NodeRef{Label: r.fromLabel, Key: from}, event.NodeRef{Label: r.toLabel, Key: to})
-		rm.setProps(r.props, r.maps, &b.cur.Relationships[idx].Properties, &b.relShared[idx])
+		rm.setProps(r.props, b.relVals[idx])
 	}
 	if !made {
 		return &event.RowError{Line: line, Column: strings.Join(rm.keyColumns(), ", "), Error: "every key column is empty: the row gives nothing"}
@@ -1202,10 +1191,10 @@ func propertyNames(src *schema.Source) []string {
 
 // appendRecordsJSON appends r encoded exactly as encoding/json encodes it
 // (field order, omitempty, sorted property keys, HTML-safe escaping),
-// without reflection for the common value types. names, sorted, are the
-// property names the records usually have (those of the mapping): a map
-// holding only these is read by lookups instead of iterated and sorted.
-func appendRecordsJSON(buf []byte, r *event.Records, names []string) ([]byte, error) {
+// without reflection for the common value types. The records' properties
+// are nodeVals and relVals (by index in r's nodes and relationships), rows
+// of values by index in names, sorted; their Properties maps are ignored.
+func appendRecordsJSON(buf []byte, r *event.Records, names []string, nodeVals, relVals [][]propVal) ([]byte, error) {
 	var err error
 	buf = append(buf, `{"source":{"path":`...)
 	buf = appendJSONString(buf, r.Source.Path)
@@ -1241,7 +1230,7 @@ func appendRecordsJSON(buf []byte, r *event.Records, names []string) ([]byte, er
 			buf = appendJSONString(buf, n.Label)
 			buf = append(buf, `,"key":`...)
 			buf = appendJSONString(buf, n.Key)
-			if buf, err = appendJSONProps(buf, n.Properties, names); err != nil {
+			if buf, err = appendJSONProps(buf, nodeVals[i], names); err != nil {
 				return nil, err
 			}
 			buf = append(buf, '}')
@@ -1267,7 +1256,7 @@ func appendRecordsJSON(buf []byte, r *event.Records, names []string) ([]byte, er
 			buf = appendJSONString(buf, rel.To.Key)
 			buf = append(buf, `},"source":`...)
 			buf = appendJSONString(buf, rel.Source)
-			if buf, err = appendJSONProps(buf, rel.Properties, names); err != nil {
+			if buf, err = appendJSONProps(buf, relVals[i], names); err != nil {
 				return nil, err
 			}
 			if rel.Evidence != "" {
@@ -1304,47 +1293,36 @@ func appendRecordsJSON(buf []byte, r *event.Records, names []string) ([]byte, er
 	return append(buf, '}'), nil
 }
 
-// appendJSONProps appends `,"properties":{...}` with sorted keys, or
-// nothing for no properties.
-func appendJSONProps(buf []byte, props map[string]any, names []string) ([]byte, error) {
-	if len(props) == 0 {
-		return buf, nil
-	}
-	buf = append(buf, `,"properties":{`...)
-	start := len(buf)
-	var err error
-	if len(props) <= len(names) {
-		found := 0
-		for _, k := range names {
-			if v, ok := props[k]; ok {
-				if found > 0 {
-					buf = append(buf, ',')
-				}
-				if buf, err = appendJSONProp(buf, k, v); err != nil {
-					return nil, err
-				}
-				found++
-			}
+// appendJSONProps appends `,"properties":{...}` with the values set, in
+// the order of names, or nothing for none.
+func appendJSONProps(buf []byte, vals []propVal, names []string) ([]byte, error) {
+	first := true
+	for i := range vals {
+		v := &vals[i]
+		if !v.set {
+			continue
 		}
-		if found == len(props) {
-			return append(buf, '}'), nil
-		}
-		buf = buf[:start] // a key outside names: encode by iteration
-	}
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for i, k := range keys {
-		if i > 0 {
+		if first {
+			buf = append(buf, `,"properties":{`...)
+			first = false
+		} else {
 			buf = append(buf, ',')
 		}
-		if buf, err = appendJSONProp(buf, k, props[k]); err != nil {
+		if v.isStr {
+			buf = appendJSONString(buf, names[i])
+			buf = append(buf, ':')
+			buf = appendJSONString(buf, v.str)
+			continue
+		}
+		var err error
+		if buf, err = appendJSONProp(buf, names[i], v.v); err != nil {
 			return nil, err
 		}
 	}
-	return append(buf, '}'), nil
+	if !first {
+		buf = append(buf, '}')
+	}
+	return buf, nil
 }
 
 // appendJSONProp appends one "key":value pair.
