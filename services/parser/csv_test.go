@@ -734,6 +734,70 @@ sources:
 	assert.LessOrEqual(t, len(rej[0].Value), 203, "the value in the error is clipped")
 }
 
+// Entries of one source that make nodes of the same label (or
+// relationships of the same type between the same labels) merge their
+// records, whatever properties each entry gives: a record keeps every
+// property any of its rows set, and records of other labels have only
+// their own.
+func TestCSVEntriesOfOneLabelMergeTheirProperties(t *testing.T) {
+	m := mustMapping(t, `
+sources:
+  - name: staff
+    files: [staff.csv]
+    format: csv
+    columns:
+      - {name: person, required: true}
+      - {name: email}
+      - {name: manager, required: true}
+      - {name: phone}
+      - {name: team, required: true}
+    nodes:
+      - label: Person
+        key: person
+        properties: {name: person, email: email}
+      - label: Person
+        key: manager
+        properties: {name: manager, phone: phone}
+      - label: Team
+        key: team
+        properties: {title: team}
+    relationships:
+      - type: REPORTS_TO
+        from: {label: Person, key: person}
+        to: {label: Person, key: manager}
+        properties: {via: team}
+      - type: REPORTS_TO
+        from: {label: Person, key: person}
+        to: {label: Person, key: manager}
+        properties: {phone: phone}
+`)
+	s := newStructured(t, m, parser.StructuredConfig{})
+	content := "person,email,manager,phone,team\nann,ann@x.org,bob,555,red\nbob,bob@x.org,cat,,blue\n"
+	p, err := parseFile(t, s, "staff.csv", writeTemp(t, "staff.csv", content))
+	require.NoError(t, err)
+	require.Len(t, p.records, 1)
+	nodes := map[string]map[string]any{}
+	for _, n := range p.records[0].Nodes {
+		nodes[n.Label+":"+n.Key] = n.Properties
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"Person:ann": {"name": "ann", "email": "ann@x.org"},
+		"Person:bob": {"name": "bob", "phone": "555", "email": "bob@x.org"},
+		"Person:cat": {"name": "cat"},
+		"Team:red":   {"title": "red"},
+		"Team:blue":  {"title": "blue"},
+	}, nodes)
+	rels := map[string]map[string]any{}
+	for _, r := range p.records[0].Relationships {
+		rels[r.From.Key+"->"+r.To.Key] = r.Properties
+	}
+	assert.Equal(t, map[string]map[string]any{
+		"ann->bob": {"via": "red", "phone": "555"},
+		"bob->cat": {"via": "blue"},
+	}, rels)
+	assert.Contains(t, string(p.msgs[0].Data), `"key":"bob","properties":{"email":"bob@x.org","name":"bob","phone":"555"}`, "the properties in name order")
+}
+
 // A record that several rows of a batch make takes the values of the
 // last: the change leaves the other records (in this batch and later
 // ones) as they were, and caches that stop paying (every member is new)

@@ -60,39 +60,33 @@ func TestAppendRecordsJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// appendRecordsAsBatched encodes rec as a batch holds it: its properties
-// as rows of values by index in the sorted names of every property it
-// has, and extra.
+// appendRecordsAsBatched encodes rec as a batch holds it: each record's
+// properties as a row of values for the sorted names of its own
+// properties and extra.
 func appendRecordsAsBatched(rec *event.Records, extra []string) ([]byte, error) {
-	names := slices.Clone(extra)
-	for _, n := range rec.Nodes {
-		names = slices.AppendSeq(names, maps.Keys(n.Properties))
-	}
-	for _, r := range rec.Relationships {
-		names = slices.AppendSeq(names, maps.Keys(r.Properties))
-	}
-	slices.Sort(names)
-	names = slices.Compact(names)
-	rows := func(props map[string]any) []propVal {
-		row := make([]propVal, len(names))
+	row := func(props map[string]any) propRow {
+		names := slices.AppendSeq(slices.Clone(extra), maps.Keys(props))
+		slices.Sort(names)
+		names = slices.Compact(names)
+		vals := make([]propVal, len(names))
 		for k, v := range props {
 			i, _ := slices.BinarySearch(names, k)
 			if s, ok := v.(string); ok {
-				row[i] = propVal{set: true, isStr: true, str: s}
+				vals[i] = propVal{set: true, isStr: true, str: s}
 			} else {
-				row[i] = propVal{set: true, v: v}
+				vals[i] = propVal{set: true, v: v}
 			}
 		}
-		return row
+		return propRow{names: names, vals: vals}
 	}
-	var nodeVals, relVals [][]propVal
+	var nodeProps, relProps []propRow
 	for _, n := range rec.Nodes {
-		nodeVals = append(nodeVals, rows(n.Properties))
+		nodeProps = append(nodeProps, row(n.Properties))
 	}
 	for _, r := range rec.Relationships {
-		relVals = append(relVals, rows(r.Properties))
+		relProps = append(relProps, row(r.Properties))
 	}
-	return appendRecordsJSON(nil, rec, names, nodeVals, relVals)
+	return appendRecordsJSON(nil, rec, nodeProps, relProps)
 }
 
 func TestAppendRecordsJSONBadValue(t *testing.T) {

@@ -105,7 +105,7 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 		return err
 	})
 	for _, m := range mappers {
-		b := &recordBatcher{doc: doc, source: src.Name, emit: emit, propNames: propertyNames(src)}
+		b := &recordBatcher{doc: doc, source: src.Name, emit: emit}
 		g.Go(func() error {
 			for rb := range work {
 				rb.done <- b.safeMapBatch(m, src, rb)
@@ -261,7 +261,7 @@ func (b *recordBatcher) mapBatch(rm *rowMapper, src *schema.Source, rb *rowBatch
 
 // encode renders the current batch as a Records message.
 func (b *recordBatcher) encode() (*pipeline.Message, error) {
-	data, err := appendRecordsJSON(make([]byte, 0, b.bufSize), &b.cur, b.propNames, b.nodeVals, b.relVals)
+	data, err := appendRecordsJSON(make([]byte, 0, b.bufSize), &b.cur, b.nodeProps, b.relProps)
 	if err != nil {
 		return nil, pipeline.Permanent(fmt.Errorf("%s: batch %d: %w", b.doc.Path, b.cur.Batch, err))
 	}

@@ -310,15 +310,21 @@ type recordBatcher struct {
 	cur     event.Records
 	rows    int
 	bufSize int // capacity for the next batch's encoding
-	// propNames are the mapping's property names, sorted.
-	propNames []string
-	nodes     map[event.NodeRef]int
-	rels      map[relIdentity]int
-	// nodeVals and relVals (by index in cur) are the records' properties,
-	// by index in propNames, cut from slab: the records' Properties maps
-	// stay nil.
-	nodeVals, relVals [][]propVal
-	slab              []propVal
+	nodes   map[event.NodeRef]int
+	rels    map[relIdentity]int
+	// nodeProps and relProps (by index in cur) are the records'
+	// properties, their values cut from slab: the records' Properties
+	// maps stay nil.
+	nodeProps, relProps []propRow
+	slab                []propVal
+}
+
+// propRow is a record's properties: vals[i] is the value of names[i],
+// the names its label (or relationship type and end labels) may have,
+// sorted.
+type propRow struct {
+	names []string
+	vals  []propVal
 }
 
 // propVal is a property's value in a batch; text stays unboxed.
@@ -351,41 +357,41 @@ func (b *recordBatcher) reset() {
 	}
 	clear(b.nodes)
 	clear(b.rels)
-	clear(b.nodeVals)
-	clear(b.relVals)
-	b.nodeVals, b.relVals, b.slab = b.nodeVals[:0], b.relVals[:0], b.slab[:0]
+	clear(b.nodeProps)
+	clear(b.relProps)
+	b.nodeProps, b.relProps, b.slab = b.nodeProps[:0], b.relProps[:0], b.slab[:0]
 }
 
-// propRow returns an empty row of property values.
-func (b *recordBatcher) propRow() []propVal {
-	n := len(b.propNames)
+// propRow returns an empty row of values for names.
+func (b *recordBatcher) propRow(names []string) propRow {
+	n := len(names)
 	if len(b.slab)+n > cap(b.slab) {
 		// The rows cut so far keep the slab they were cut from.
-		b.slab = make([]propVal, 0, max(2*cap(b.slab), 64*n))
+		b.slab = make([]propVal, 0, max(2*cap(b.slab), 256*n))
 	}
 	at := len(b.slab)
 	b.slab = b.slab[:at+n]
 	row := b.slab[at : at+n : at+n]
 	clear(row)
-	return row
+	return propRow{names: names, vals: row}
 }
 
 // node returns the index of ref's node in the batch, adding it (without
-// properties) if it is new.
-func (b *recordBatcher) node(ref event.NodeRef) int {
+// properties, which may be names) if it is new.
+func (b *recordBatcher) node(ref event.NodeRef, names []string) int {
 	if i, ok := b.nodes[ref]; ok {
 		return i
 	}
 	i := len(b.cur.Nodes)
 	b.nodes[ref] = i
 	b.cur.Nodes = append(b.cur.Nodes, event.Node{Label: ref.Label, Key: ref.Key})
-	b.nodeVals = append(b.nodeVals, b.propRow())
+	b.nodeProps = append(b.nodeProps, b.propRow(names))
 	return i
 }
 
 // rel returns the index of the structured relationship in the batch,
-// adding it (without properties) if it is new.
-func (b *recordBatcher) rel(typ string, from, to event.NodeRef) int {
+// adding it (without properties, which may be names) if it is new.
+func (b *recordBatcher) rel(typ string, from, to event.NodeRef, names []string) int {
 	id := relIdentity{typ: typ, from: from, to: to}
 	if i, ok := b.rels[id]; ok {
 		return i
@@ -393,7 +399,7 @@ func (b *recordBatcher) rel(typ string, from, to event.NodeRef) int {
 	i := len(b.cur.Relationships)
 	b.rels[id] = i
 	b.cur.Relationships = append(b.cur.Relationships, event.Relationship{Type: typ, From: from, To: to, Source: event.SourceStructured})
-	b.relVals = append(b.relVals, b.propRow())
+	b.relProps = append(b.relProps, b.propRow(names))
 	return i
 }
 
@@ -458,19 +464,21 @@ type slotValue struct {
 
 type propPlan struct {
 	slot int
-	idx  int // the property's index in propertyNames
+	idx  int // the property's index in its plan's names
 }
 
 type nodePlan struct {
 	label string
-	key   int // slot
+	key   int      // slot
+	names []string // the property names of the label's nodes, sorted
 	props []propPlan
 }
 
 type relPlan struct {
 	typ                string
 	fromLabel, toLabel string
-	from, to           int // slots
+	from, to           int      // slots
+	names              []string // the property names of such relationships, sorted
 	props              []propPlan
 }
 
@@ -653,8 +661,28 @@ func (rm *rowMapper) plan() {
 		rm.slots = append(rm.slots, k)
 		return len(rm.slots) - 1
 	}
-	names := propertyNames(rm.src)
-	props := func(pl schema.PropertyList) []propPlan {
+	// Entries that make the same records (nodes of a label, relationships
+	// of a type between two labels) merge them: they share one list of
+	// property names.
+	nodeNames := map[string][]string{}
+	for _, n := range rm.src.Nodes {
+		for _, p := range n.Properties {
+			nodeNames[n.Label] = append(nodeNames[n.Label], p.Name)
+		}
+	}
+	type relKind struct{ typ, from, to string }
+	relNames := map[relKind][]string{}
+	for _, r := range rm.src.Relationships {
+		k := relKind{r.Type, r.From.Label, r.To.Label}
+		for _, p := range r.Properties {
+			relNames[k] = append(relNames[k], p.Name)
+		}
+	}
+	sorted := func(names []string) []string {
+		slices.Sort(names)
+		return slices.Compact(names)
+	}
+	props := func(pl schema.PropertyList, names []string) []propPlan {
 		out := make([]propPlan, 0, len(pl))
 		for _, p := range pl {
 			idx, _ := slices.BinarySearch(names, p.Name)
@@ -663,13 +691,18 @@ func (rm *rowMapper) plan() {
 		return out
 	}
 	for _, n := range rm.src.Nodes {
-		rm.nodes = append(rm.nodes, nodePlan{label: n.Label, key: slotOf(n.Key, n.Normalize), props: props(n.Properties)})
+		names := sorted(nodeNames[n.Label])
+		nodeNames[n.Label] = names
+		rm.nodes = append(rm.nodes, nodePlan{label: n.Label, key: slotOf(n.Key, n.Normalize), names: names, props: props(n.Properties, names)})
 	}
 	for _, r := range rm.src.Relationships {
+		k := relKind{r.Type, r.From.Label, r.To.Label}
+		names := sorted(relNames[k])
+		relNames[k] = names
 		rm.rels = append(rm.rels, relPlan{
 			typ: r.Type, fromLabel: r.From.Label, toLabel: r.To.Label,
 			from: slotOf(r.From.Key, r.From.Normalize), to: slotOf(r.To.Key, r.To.Normalize),
-			props: props(r.Properties),
+			names: names, props: props(r.Properties, names),
 		})
 	}
 	for _, n := range rm.nodes {
@@ -743,16 +776,16 @@ func (rm *rowMapper) key(i int) string {
 // setProps sets the plan's present properties in dst, a row of the
 // batch's property values: a value merged into a record already in the
 // batch replaces the one it had.
-func (rm *rowMapper) setProps(pl []propPlan, dst []propVal) {
+func (rm *rowMapper) setProps(pl []propPlan, dst propRow) {
 	for _, p := range pl {
 		sv := rm.get(p.slot)
 		if !sv.ok {
 			continue
 		}
 		if sv.isStr {
-			dst[p.idx] = propVal{set: true, isStr: true, str: sv.str}
+			dst.vals[p.idx] = propVal{set: true, isStr: true, str: sv.str}
 		} else {
-			dst[p.idx] = propVal{set: true, v: sv.v}
+			dst.vals[p.idx] = propVal{set: true, v: sv.v}
 		}
 	}
 }
@@ -807,8 +840,8 @@ func (rm *rowMapper) mapRow(line int, cells []string, typed []int, b *recordBatc
 		// A node whose key cell is empty is not made (a project without a
 		// manager still is a project).
 		if k := rm.key(n.key); k != "" {
-			idx := b.node(event.NodeRef{Label: n.label, Key: k})
-			rm.setProps(n.props, b.nodeVals[idx])
+			idx := b.node(event.NodeRef{Label: n.label, Key: k}, n.names)
+			rm.setProps(n.props, b.nodeProps[idx])
 			made = true
 		}
 	}
@@ -819,8 +852,8 @@ func (rm *rowMapper) mapRow(line int, cells []string, typed []int, b *recordBatc
 			continue
 		}
 		made = true
-		idx := b.rel(r.typ, event.NodeRef{Label: r.fromLabel, Key: from}, event.NodeRef{Label: r.toLabel, Key: to})
-		rm.setProps(r.props, b.relVals[idx])
+		idx := b.rel(r.typ, event.NodeRef{Label: r.fromLabel, Key: from}, event.NodeRef{Label: r.toLabel, Key: to}, r.names)
+		rm.setProps(r.props, b.relProps[idx])
 	}
 	if !made {
 		return &event.RowError{Line: line, Column: strings.Join(rm.keyColumns(), ", "), Error: "every key column is empty: the row gives nothing"}
@@ -1171,30 +1204,12 @@ func parseDateCell(s string, kind cellKind) (time.Time, bool, error) {
 	return time.Time{}, false, errors.New("not a date (want YYYY-MM-DD)")
 }
 
-// propertyNames lists the property names src's nodes and relationships
-// set, sorted and unique.
-func propertyNames(src *schema.Source) []string {
-	var out []string
-	for _, n := range src.Nodes {
-		for _, p := range n.Properties {
-			out = append(out, p.Name)
-		}
-	}
-	for _, r := range src.Relationships {
-		for _, p := range r.Properties {
-			out = append(out, p.Name)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
 // appendRecordsJSON appends r encoded exactly as encoding/json encodes it
 // (field order, omitempty, sorted property keys, HTML-safe escaping),
 // without reflection for the common value types. The records' properties
-// are nodeVals and relVals (by index in r's nodes and relationships), rows
-// of values by index in names, sorted; their Properties maps are ignored.
-func appendRecordsJSON(buf []byte, r *event.Records, names []string, nodeVals, relVals [][]propVal) ([]byte, error) {
+// are nodeProps and relProps (by index in r's nodes and relationships);
+// their Properties maps are ignored.
+func appendRecordsJSON(buf []byte, r *event.Records, nodeProps, relProps []propRow) ([]byte, error) {
 	var err error
 	buf = append(buf, `{"source":{"path":`...)
 	buf = appendJSONString(buf, r.Source.Path)
@@ -1230,7 +1245,7 @@ func appendRecordsJSON(buf []byte, r *event.Records, names []string, nodeVals, r
 			buf = appendJSONString(buf, n.Label)
 			buf = append(buf, `,"key":`...)
 			buf = appendJSONString(buf, n.Key)
-			if buf, err = appendJSONProps(buf, nodeVals[i], names); err != nil {
+			if buf, err = appendJSONProps(buf, nodeProps[i]); err != nil {
 				return nil, err
 			}
 			buf = append(buf, '}')
@@ -1256,7 +1271,7 @@ func appendRecordsJSON(buf []byte, r *event.Records, names []string, nodeVals, r
 			buf = appendJSONString(buf, rel.To.Key)
 			buf = append(buf, `},"source":`...)
 			buf = appendJSONString(buf, rel.Source)
-			if buf, err = appendJSONProps(buf, relVals[i], names); err != nil {
+			if buf, err = appendJSONProps(buf, relProps[i]); err != nil {
 				return nil, err
 			}
 			if rel.Evidence != "" {
@@ -1294,11 +1309,12 @@ func appendRecordsJSON(buf []byte, r *event.Records, names []string, nodeVals, r
 }
 
 // appendJSONProps appends `,"properties":{...}` with the values set, in
-// the order of names, or nothing for none.
-func appendJSONProps(buf []byte, vals []propVal, names []string) ([]byte, error) {
+// the order of their names, or nothing for none.
+func appendJSONProps(buf []byte, row propRow) ([]byte, error) {
+	names := row.names
 	first := true
-	for i := range vals {
-		v := &vals[i]
+	for i := range row.vals {
+		v := &row.vals[i]
 		if !v.set {
 			continue
 		}
