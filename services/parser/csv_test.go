@@ -738,7 +738,7 @@ sources:
 // relationships of the same type between the same labels) merge their
 // records, whatever properties each entry gives: a record keeps every
 // property any of its rows set, and records of other labels have only
-// their own.
+// their own, also under the same key.
 func TestCSVEntriesOfOneLabelMergeTheirProperties(t *testing.T) {
 	m := mustMapping(t, `
 sources:
@@ -772,7 +772,7 @@ sources:
         properties: {phone: phone}
 `)
 	s := newStructured(t, m, parser.StructuredConfig{})
-	content := "person,email,manager,phone,team\nann,ann@x.org,bob,555,red\nbob,bob@x.org,cat,,blue\n"
+	content := "person,email,manager,phone,team\nann,ann@x.org,bob,555,red\nbob,bob@x.org,cat,,blue\nred,,ann,,red\n"
 	p, err := parseFile(t, s, "staff.csv", writeTemp(t, "staff.csv", content))
 	require.NoError(t, err)
 	require.Len(t, p.records, 1)
@@ -784,6 +784,7 @@ sources:
 		"Person:ann": {"name": "ann", "email": "ann@x.org"},
 		"Person:bob": {"name": "bob", "phone": "555", "email": "bob@x.org"},
 		"Person:cat": {"name": "cat"},
+		"Person:red": {"name": "red"},
 		"Team:red":   {"title": "red"},
 		"Team:blue":  {"title": "blue"},
 	}, nodes)
@@ -794,6 +795,7 @@ sources:
 	assert.Equal(t, map[string]map[string]any{
 		"ann->bob": {"via": "red", "phone": "555"},
 		"bob->cat": {"via": "blue"},
+		"red->ann": {"via": "red"},
 	}, rels)
 	assert.Contains(t, string(p.msgs[0].Data), `"key":"bob","properties":{"email":"bob@x.org","name":"bob","phone":"555"}`, "the properties in name order")
 }

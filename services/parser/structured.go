@@ -310,8 +310,11 @@ type recordBatcher struct {
 	cur     event.Records
 	rows    int
 	bufSize int // capacity for the next batch's encoding
-	nodes   map[event.NodeRef]int
-	rels    map[relIdentity]int
+	// nodes and rels index the batch's records by kind (the plans'
+	// kind: a label, or a relationship type between two labels) and key
+	// (a node's key, a relationship's end keys).
+	nodes []map[string]int
+	rels  []map[[2]string]int
 	// nodeProps and relProps (by index in cur) are the records'
 	// properties, their values cut from slab: the records' Properties
 	// maps stay nil.
@@ -335,11 +338,6 @@ type propVal struct {
 	v     any
 }
 
-type relIdentity struct {
-	typ      string
-	from, to event.NodeRef
-}
-
 func (b *recordBatcher) reset() {
 	// The batch's slices and maps are reused: a flushed batch has been
 	// encoded, nothing refers to it any more.
@@ -351,12 +349,12 @@ func (b *recordBatcher) reset() {
 		Nodes: b.cur.Nodes[:0], Relationships: b.cur.Relationships[:0], Rejected: b.cur.Rejected[:0],
 	}
 	b.rows = 0
-	if b.nodes == nil {
-		b.nodes = make(map[event.NodeRef]int, b.size)
-		b.rels = make(map[relIdentity]int, b.size)
+	for _, m := range b.nodes {
+		clear(m)
 	}
-	clear(b.nodes)
-	clear(b.rels)
+	for _, m := range b.rels {
+		clear(m)
+	}
 	clear(b.nodeProps)
 	clear(b.relProps)
 	b.nodeProps, b.relProps, b.slab = b.nodeProps[:0], b.relProps[:0], b.slab[:0]
@@ -376,30 +374,39 @@ func (b *recordBatcher) propRow(names []string) propRow {
 	return propRow{names: names, vals: row}
 }
 
-// node returns the index of ref's node in the batch, adding it (without
-// properties, which may be names) if it is new.
-func (b *recordBatcher) node(ref event.NodeRef, names []string) int {
-	if i, ok := b.nodes[ref]; ok {
+// node returns the index in the batch of the node of plan n with key,
+// adding it (without properties) if it is new.
+func (b *recordBatcher) node(n *nodePlan, key string) int {
+	for len(b.nodes) <= n.kind {
+		b.nodes = append(b.nodes, make(map[string]int, b.size))
+	}
+	if i, ok := b.nodes[n.kind][key]; ok {
 		return i
 	}
 	i := len(b.cur.Nodes)
-	b.nodes[ref] = i
-	b.cur.Nodes = append(b.cur.Nodes, event.Node{Label: ref.Label, Key: ref.Key})
-	b.nodeProps = append(b.nodeProps, b.propRow(names))
+	b.nodes[n.kind][key] = i
+	b.cur.Nodes = append(b.cur.Nodes, event.Node{Label: n.label, Key: key})
+	b.nodeProps = append(b.nodeProps, b.propRow(n.names))
 	return i
 }
 
-// rel returns the index of the structured relationship in the batch,
-// adding it (without properties, which may be names) if it is new.
-func (b *recordBatcher) rel(typ string, from, to event.NodeRef, names []string) int {
-	id := relIdentity{typ: typ, from: from, to: to}
-	if i, ok := b.rels[id]; ok {
+// rel returns the index in the batch of the structured relationship of
+// plan r between the keys from and to, adding it (without properties) if
+// it is new.
+func (b *recordBatcher) rel(r *relPlan, from, to string) int {
+	for len(b.rels) <= r.kind {
+		b.rels = append(b.rels, make(map[[2]string]int, b.size))
+	}
+	id := [2]string{from, to}
+	if i, ok := b.rels[r.kind][id]; ok {
 		return i
 	}
 	i := len(b.cur.Relationships)
-	b.rels[id] = i
-	b.cur.Relationships = append(b.cur.Relationships, event.Relationship{Type: typ, From: from, To: to, Source: event.SourceStructured})
-	b.relProps = append(b.relProps, b.propRow(names))
+	b.rels[r.kind][id] = i
+	b.cur.Relationships = append(b.cur.Relationships, event.Relationship{
+		Type: r.typ, From: event.NodeRef{Label: r.fromLabel, Key: from}, To: event.NodeRef{Label: r.toLabel, Key: to}, Source: event.SourceStructured,
+	})
+	b.relProps = append(b.relProps, b.propRow(r.names))
 	return i
 }
 
@@ -469,6 +476,7 @@ type propPlan struct {
 
 type nodePlan struct {
 	label string
+	kind  int      // the label's index among the source's labels
 	key   int      // slot
 	names []string // the property names of the label's nodes, sorted
 	props []propPlan
@@ -477,6 +485,7 @@ type nodePlan struct {
 type relPlan struct {
 	typ                string
 	fromLabel, toLabel string
+	kind               int      // the index of (typ, fromLabel, toLabel) among the source's
 	from, to           int      // slots
 	names              []string // the property names of such relationships, sorted
 	props              []propPlan
@@ -690,17 +699,29 @@ func (rm *rowMapper) plan() {
 		}
 		return out
 	}
+	nodeKinds := map[string]int{}
 	for _, n := range rm.src.Nodes {
 		names := sorted(nodeNames[n.Label])
 		nodeNames[n.Label] = names
-		rm.nodes = append(rm.nodes, nodePlan{label: n.Label, key: slotOf(n.Key, n.Normalize), names: names, props: props(n.Properties, names)})
+		kind, ok := nodeKinds[n.Label]
+		if !ok {
+			kind = len(nodeKinds)
+			nodeKinds[n.Label] = kind
+		}
+		rm.nodes = append(rm.nodes, nodePlan{label: n.Label, kind: kind, key: slotOf(n.Key, n.Normalize), names: names, props: props(n.Properties, names)})
 	}
+	relKinds := map[relKind]int{}
 	for _, r := range rm.src.Relationships {
 		k := relKind{r.Type, r.From.Label, r.To.Label}
 		names := sorted(relNames[k])
 		relNames[k] = names
+		kind, ok := relKinds[k]
+		if !ok {
+			kind = len(relKinds)
+			relKinds[k] = kind
+		}
 		rm.rels = append(rm.rels, relPlan{
-			typ: r.Type, fromLabel: r.From.Label, toLabel: r.To.Label,
+			typ: r.Type, fromLabel: r.From.Label, toLabel: r.To.Label, kind: kind,
 			from: slotOf(r.From.Key, r.From.Normalize), to: slotOf(r.To.Key, r.To.Normalize),
 			names: names, props: props(r.Properties, names),
 		})
@@ -840,7 +861,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, typed []int, b *recordBatc
 		// A node whose key cell is empty is not made (a project without a
 		// manager still is a project).
 		if k := rm.key(n.key); k != "" {
-			idx := b.node(event.NodeRef{Label: n.label, Key: k}, n.names)
+			idx := b.node(n, k)
 			rm.setProps(n.props, b.nodeProps[idx])
 			made = true
 		}
@@ -852,7 +873,7 @@ func (rm *rowMapper) mapRow(line int, cells []string, typed []int, b *recordBatc
 			continue
 		}
 		made = true
-		idx := b.rel(r.typ, event.NodeRef{Label: r.fromLabel, Key: from}, event.NodeRef{Label: r.toLabel, Key: to}, r.names)
+		idx := b.rel(r, from, to)
 		rm.setProps(r.props, b.relProps[idx])
 	}
 	if !made {
