@@ -617,6 +617,9 @@ type csvTracker struct {
 	// seenEnd says a record has ended with a line break; firstCRLF, that
 	// the first one was CRLF: DuckDB takes the file's line end from it.
 	seenEnd, firstCRLF bool
+	// stopUnquoted and stopQuoted mark the bytes that end a run of
+	// ordinary bytes inside an unquoted and a quoted field.
+	stopUnquoted, stopQuoted [256]bool
 }
 
 // csvRecord is one record as csvTracker saw it.
@@ -639,7 +642,14 @@ func newCSVTracker(r io.Reader, delim, quote, esc byte) *csvTracker {
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3) // the UTF-8 byte order mark is not data
 	}
-	return &csvTracker{r: br, delim: delim, quote: quote, esc: esc, line: 1, ord: 1, captureMax: csvMaxHeader}
+	t := &csvTracker{r: br, delim: delim, quote: quote, esc: esc, line: 1, ord: 1, captureMax: csvMaxHeader}
+	for _, c := range []byte{delim, '\n', '\r'} {
+		t.stopUnquoted[c] = true
+	}
+	for _, c := range []byte{quote, esc, '\n'} {
+		t.stopQuoted[c] = true
+	}
+	return t
 }
 
 const (
@@ -727,6 +737,23 @@ func (t *csvTracker) next(capture bool) (csvRecord, bool, error) {
 			state = fieldStartState(state, body, t.delim)
 		} else {
 			for i := 0; i < len(chunk); i++ {
+				if content && ink {
+					// Inside a field, up to the next byte that can
+					// change the state: the others change nothing.
+					switch state {
+					case csvStUnquoted:
+						for i < len(chunk) && !t.stopUnquoted[chunk[i]] {
+							i++
+						}
+					case csvStQuoted:
+						for i < len(chunk) && !t.stopQuoted[chunk[i]] {
+							i++
+						}
+					}
+					if i == len(chunk) {
+						break
+					}
+				}
 				c := chunk[i]
 				if c == '\n' && state != csvStQuoted && state != csvStQuotedEsc {
 					ended = true
