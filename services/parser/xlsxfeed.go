@@ -46,7 +46,7 @@ type feedBatch struct {
 const (
 	feedBatches    = 64
 	feedBatchRows  = 512
-	feedBatchBytes = 256 << 10
+	feedBatchBytes = 128 << 10
 )
 
 // rowIterator is what rowFeed uses of excelize's *Rows.
