@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -12,3 +13,6 @@ import (
 func NewLeaseIn(kv jetstream.KeyValue, ttl time.Duration, log *slog.Logger) *Lease {
 	return &Lease{kv: kv, key: refresherKey, val: []byte(`{}`), ttl: ttl, log: log}
 }
+
+// Renew renews l once, as Run does at each tick.
+func (l *Lease) Renew(ctx context.Context) { l.renew(ctx) }

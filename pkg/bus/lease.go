@@ -132,7 +132,10 @@ func (l *Lease) renew(ctx context.Context) {
 	if l.rev == 0 {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+	// Not cut short when ctx ends (Run stopping): the server may apply an
+	// update whose reply is then not awaited, and the release that
+	// follows needs the record's new revision.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.ttl/3)
 	defer cancel()
 	rev, err := l.kv.Update(rctx, l.key, l.val, l.rev)
 	switch {

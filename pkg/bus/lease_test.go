@@ -133,3 +133,29 @@ func TestRefresherLeaseRenewedAndExpired(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, held, "b's stop did not release a's lease")
 }
+
+// A renewal under way when Run stops is not cut short: had the server
+// applied it with its reply unheard, the release would name the record's
+// old revision, fail, and leave the lease held until it expired.
+func TestLeaseRenewalFinishesWhenRunStops(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	ctx := t.Context()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "lease_renew", TTL: time.Minute, History: 1})
+	require.NoError(t, err)
+	a := bus.NewLeaseIn(kv, time.Minute, logging.Discard())
+	held, err := a.Acquire(ctx)
+	require.NoError(t, err)
+	require.True(t, held)
+	before, err := kv.Get(ctx, "refresher")
+	require.NoError(t, err)
+
+	stopped, stop := context.WithCancel(ctx)
+	stop()
+	a.Renew(stopped)
+	after, err := kv.Get(ctx, "refresher")
+	require.NoError(t, err)
+	assert.Greater(t, after.Revision(), before.Revision(), "renewed despite the stop")
+	require.NoError(t, a.Release(ctx))
+	_, err = kv.Get(ctx, "refresher")
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "released: the renewal's revision was known")
+}
