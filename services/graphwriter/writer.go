@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -102,6 +103,9 @@ func New(store graph.Store, logger *slog.Logger, reg prometheus.Registerer, gaz 
 	return w, nil
 }
 
+// decode is Decode; tests replace it to make it fail.
+var decode = Decode
+
 // Decode turns one message into its store operation.
 func Decode(m pipeline.Message) (graph.Op, error) {
 	switch m.Subject {
@@ -139,10 +143,22 @@ func (w *Writer) Handle(ctx context.Context, msgs []pipeline.Message) []error {
 	g := d.group()
 	for len(g.ops) > 0 {
 		next := make(chan group, 1)
-		go func() { next <- d.group() }()
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					next <- group{panicked: fmt.Sprintf("decoding: %v\n\n%s", v, debug.Stack())}
+				}
+			}()
+			next <- d.group()
+		}()
 		w.write(ctx, g.ops, g.idx, errs)
 		first := errs[g.idx[0]]
 		g = <-next
+		if g.panicked != nil {
+			// Raised where the runner recovers it: the batch is retried
+			// message by message, and the one that panics fails alone.
+			panic(g.panicked)
+		}
 		if first != nil && len(g.ops) > 0 && (pipeline.IsUnavailable(first) || ctx.Err() != nil) {
 			// The store is unavailable or the work was cancelled: the rest
 			// is not written ahead of these ops but retried with them.
@@ -159,8 +175,9 @@ func (w *Writer) Handle(ctx context.Context, msgs []pipeline.Message) []error {
 
 // group is the ops of one transaction and the indexes of their messages.
 type group struct {
-	ops []graph.Op
-	idx []int
+	ops      []graph.Op
+	idx      []int
+	panicked any // a panic while decoding it, with the decoder's stack
 }
 
 // decoder cuts a batch into groups of at most maxRows rows as it decodes.
@@ -182,7 +199,7 @@ func (d *decoder) group() group {
 			op, d.held = *d.held, nil
 		} else {
 			var err error
-			if op, err = Decode(d.msgs[d.next]); err != nil {
+			if op, err = decode(d.msgs[d.next]); err != nil {
 				d.errs[d.next] = err
 				d.next++
 				continue

@@ -640,3 +640,28 @@ func TestBatchLogNamesDocuments(t *testing.T) {
 	assert.NotContains(t, fields, "e.g.")
 	assert.Equal(t, []any{"a.md"}, fields["deleted_e.g."])
 }
+
+// A panic while a later transaction's messages are decoded (beside the
+// write of the one before) is raised in Handle's goroutine, where the
+// stage runner recovers it, with the decoder's stack; it does not end
+// the process.
+func TestDecodePanicRaisedInHandle(t *testing.T) {
+	st := &recordingStore{Store: openDuck(t)}
+	w, _ := newWriter(t, st, nil)
+	w.MaxRows = 1
+	graphwriter.SetDecode(t.Cleanup, func(m pipeline.Message) (graph.Op, error) {
+		if bytes.Contains(m.Data, []byte(`"c.md"`)) {
+			panic("boom")
+		}
+		return graphwriter.Decode(m)
+	})
+	msgs := []pipeline.Message{chunkMsg(t, doc("a.md", 1)), chunkMsg(t, doc("b.md", 1)), chunkMsg(t, doc("c.md", 1))}
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		w.Handle(t.Context(), msgs)
+	}()
+	require.NotNil(t, got, "Handle panics")
+	assert.Contains(t, got, "decoding: boom\n\ngoroutine ")
+	assert.Equal(t, []int{1}, st.applies, "the group decoded before the panic is written")
+}

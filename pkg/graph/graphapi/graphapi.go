@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,6 +58,16 @@ const replyHeadroom = 4 << 10
 // written to a temporary file in tempDir ("" for the system's) first.
 func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.Store, tempDir string, log *slog.Logger) error {
 	handle := func(m *nats.Msg) {
+		defer func() {
+			// A store or driver bug hit by one query fails that query, not
+			// the graph writer that serves it.
+			if v := recover(); v != nil {
+				log.Error("graph api request panicked", slog.String("subject", m.Subject),
+					slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				data, _ := json.Marshal(reply{Error: fmt.Sprintf("internal error answering %s: %v", m.Subject, v)})
+				_ = m.Respond(data)
+			}
+		}()
 		var r reply
 		switch m.Subject {
 		case SubjectStats:

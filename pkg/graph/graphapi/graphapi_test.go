@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,4 +75,57 @@ func TestDocuments(t *testing.T) {
 			require.ErrorIs(t, err, jetstream.ErrNoObjectsFound, "the object is removed: %v", left)
 		})
 	}
+}
+
+// panickingStore is a graph whose Stats hits a bug.
+type panickingStore struct{ documentStore }
+
+func (panickingStore) Stats(context.Context) (graph.Stats, error) { panic("index out of range [3]") }
+
+// A query that panics in the store fails with an error that says so; the
+// server keeps answering.
+func TestPanicFailsTheQueryAlone(t *testing.T) {
+	ns, nc, js := bustest.Provisioned(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	done := make(chan error, 1)
+	st := panickingStore{documentStore{docs: map[string]string{"a.md": "aa"}}}
+	go func() { done <- graphapi.Serve(ctx, nc, js, st, t.TempDir(), log) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+	})
+	client, cjs := bustest.Connect(t, ns)
+
+	testwait.Until(t, 10*time.Second, func() error {
+		_, err := graphapi.Stats(t.Context(), client)
+		if errors.Is(err, graphapi.ErrNoServer) {
+			return err
+		}
+		require.ErrorContains(t, err, "internal error answering docgraph.api.graph.stats: index out of range [3]")
+		return nil
+	})
+	got, err := graphapi.Documents(t.Context(), client, cjs)
+	require.NoError(t, err, "the server answers after a panic")
+	assert.Equal(t, map[string]string{"a.md": "aa"}, got)
+	assert.Contains(t, logs.String(), `"msg":"graph api request panicked"`)
+}
+
+// lockedBuffer is a log destination that tests read while it is written.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
