@@ -132,17 +132,14 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 	if emitErr == nil {
 		// Every batch was emitted: the reader and the workers are done.
 		waitErr, waited = g.Wait(), true
-		if p, ok := errors.AsType[readerPanic](waitErr); ok {
-			panic(string(p))
-		}
-		return rows, waitErr
+	} else {
+		wait()
 	}
-	wait()
 	if p, ok := errors.AsType[readerPanic](waitErr); ok {
 		panic(string(p))
 	}
-	if waitErr != nil && !errors.Is(waitErr, context.Canceled) {
-		return rows, waitErr // the reader's error, which stopped the emitter
+	if emitErr == nil || (waitErr != nil && !errors.Is(waitErr, context.Canceled)) {
+		return rows, waitErr // nil, or the reader's error, which stopped the emitter
 	}
 	return rows, emitErr
 }
