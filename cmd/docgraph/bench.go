@@ -47,18 +47,23 @@ type benchOptions struct {
 
 // benchResult is what one run measured.
 type benchResult struct {
-	gen        corpusgen.Stats
-	genTook    time.Duration
-	took       time.Duration // ingest, start to summary
-	streams    map[string]uint64
-	messages   uint64 // in the pipeline's streams
-	objects    uint64 // object-store chunk messages (file bytes)
-	peakRSS    int64  // VmHWM, bytes
-	rssSamples []int64
-	goSamples  []int64 // memory the Go runtime held at each RSS sample
-	goAtPeak   int64   // memory the Go runtime held when the RSS sampled highest
-	graph      graph.Stats
-	mismatches []string
+	gen     corpusgen.Stats
+	genTook time.Duration
+	took    time.Duration // ingest, start to summary
+	// cpuUser and cpuSystem are the process's CPU time during the ingest
+	// (cpuKnown false where the system does not say): a figure less
+	// swayed than took by what else the machine runs.
+	cpuUser, cpuSystem time.Duration
+	cpuKnown           bool
+	streams            map[string]uint64
+	messages           uint64 // in the pipeline's streams
+	objects            uint64 // object-store chunk messages (file bytes)
+	peakRSS            int64  // VmHWM, bytes
+	rssSamples         []int64
+	goSamples          []int64 // memory the Go runtime held at each RSS sample
+	goAtPeak           int64   // memory the Go runtime held when the RSS sampled highest
+	graph              graph.Stats
+	mismatches         []string
 	// chunkSize and chunkOverlap are the parser's chunk settings: the
 	// chunk count, and so the message count, follows them.
 	chunkSize, chunkOverlap int
@@ -232,9 +237,13 @@ func measure(ctx context.Context, e env, o benchOptions, res benchResult) (bench
 	args := append([]string{"ingest", "--quiet", "--data", data}, o.ingestArgs...)
 	args = append(args, "--", input)
 	var out bytes.Buffer
+	user0, sys0, cpuKnown := processCPU()
 	start := time.Now()
 	err = run(ctx, args, &out, e.stderr, e.getenv)
 	res.took = time.Since(start)
+	if user1, sys1, ok := processCPU(); cpuKnown && ok {
+		res.cpuUser, res.cpuSystem, res.cpuKnown = user1-user0, sys1-sys0, true
+	}
 	res.rssSamples = sampler.stop()
 	res.goSamples = sampler.goSamples
 	res.goAtPeak = sampler.goAtPeak
@@ -354,6 +363,12 @@ func (r benchResult) print(w io.Writer) {
 		r.gen.Documents, r.gen.Files-r.gen.Documents, mb(r.gen.Bytes), r.genTook.Round(time.Millisecond))
 	fmt.Fprintf(w, "ingest:     %d files in %s: %.0f files/s, %.1f MB/s\n", r.gen.Files,
 		r.took.Round(time.Millisecond), r.docsPerSecond(), float64(r.gen.Bytes)/(1<<20)/r.took.Seconds())
+	if r.cpuKnown {
+		cpu := r.cpuUser + r.cpuSystem
+		fmt.Fprintf(w, "cpu:        %s (user %s, system %s): %.2f ms per file, %.1f cores busy\n",
+			cpu.Round(10*time.Millisecond), r.cpuUser.Round(10*time.Millisecond), r.cpuSystem.Round(10*time.Millisecond),
+			float64(cpu.Microseconds())/1000/float64(r.gen.Files), cpu.Seconds()/r.took.Seconds())
+	}
 	fmt.Fprintf(w, "chunks:     %d (parser.chunk_size %d, parser.chunk_overlap %d)\n", r.graph.Nodes[graph.LabelChunk], r.chunkSize, r.chunkOverlap)
 	fmt.Fprintf(w, "messages:   %d through JetStream: %.0f msgs/s (+ %d object-store chunks)\n",
 		r.messages, r.messagesPerSecond(), r.objects)

@@ -26,6 +26,7 @@ func TestBenchCommand(t *testing.T) {
 	assert.Contains(t, out.String(), "(parser.chunk_size 500, parser.chunk_overlap 50)", "the chunk settings the ingest ran with")
 	assert.Contains(t, out.String(), "graph matches the corpus's node and relationship counts")
 	assert.Contains(t, out.String(), "DOCGRAPH_EXTRACTIONS")
+	assert.Regexp(t, `(?m)^cpu: +\S+ \(user \S+, system \S+\): \d+\.\d\d ms per file, \d+\.\d cores busy$`, out.String())
 	for _, p := range []string{prof, mem} {
 		st, err := os.Stat(p)
 		require.NoError(t, err)
