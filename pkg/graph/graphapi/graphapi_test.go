@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,7 +86,7 @@ func (panickingStore) Stats(context.Context) (graph.Stats, error) { panic("index
 func TestPanicFailsTheQueryAlone(t *testing.T) {
 	ns, nc, js := bustest.Provisioned(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	var logs lockedBuffer
+	var logs testwait.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	done := make(chan error, 1)
 	st := panickingStore{documentStore{docs: map[string]string{"a.md": "aa"}}}
@@ -110,22 +109,4 @@ func TestPanicFailsTheQueryAlone(t *testing.T) {
 	require.NoError(t, err, "the server answers after a panic")
 	assert.Equal(t, map[string]string{"a.md": "aa"}, got)
 	assert.Contains(t, logs.String(), `"msg":"graph api request panicked"`)
-}
-
-// lockedBuffer is a log destination that tests read while it is written.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
