@@ -49,6 +49,11 @@ type readerPanic string
 
 func (p readerPanic) Error() string { return string(p) }
 
+// panicText describes a panic recovered in a goroutine of the parser's
+// own, with that goroutine's stack, for raising it again in the caller's
+// goroutine (where the stage runner recovers handler panics).
+func panicText(v any) string { return fmt.Sprintf("%v\n\n%s", v, debug.Stack()) }
+
 // batchQueue bounds the batches read ahead of the emitter, per worker.
 const batchQueue = 2
 
@@ -97,7 +102,7 @@ func (s *Structured) readTable(ctx context.Context, doc event.Document, src *sch
 		defer close(order)
 		defer func() {
 			if v := recover(); v != nil {
-				err = readerPanic(fmt.Sprintf("%s: reading rows: %v\n\n%s", doc.Path, v, debug.Stack()))
+				err = readerPanic(doc.Path + ": reading rows: " + panicText(v))
 			}
 		}()
 		n, err := s.cutBatches(gctx, tr, work, order)
@@ -219,7 +224,7 @@ func (s *Structured) cutBatches(ctx context.Context, tr tableReader, work, order
 func (b *recordBatcher) safeMapBatch(rm *rowMapper, src *schema.Source, rb *rowBatch) (res batchResult) {
 	defer func() {
 		if v := recover(); v != nil {
-			res = batchResult{panic: fmt.Sprintf("%s: batch %d: %v\n\n%s", b.doc.Path, rb.seq, v, debug.Stack())}
+			res = batchResult{panic: fmt.Sprintf("%s: batch %d: %s", b.doc.Path, rb.seq, panicText(v))}
 		}
 	}()
 	return b.mapBatch(rm, src, rb)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -202,7 +201,7 @@ func (s *Structured) openXLSX(ctx context.Context, doc event.Document, src *sche
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				checked <- worksheetCheck{panic: fmt.Sprintf("%v\n\n%s", v, debug.Stack())}
+				checked <- worksheetCheck{panic: panicText(v)}
 			}
 		}()
 		ws, err := checkWorksheet(zf, dates, headerRow)

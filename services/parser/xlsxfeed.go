@@ -1,8 +1,6 @@
 package parser
 
 import (
-	"fmt"
-	"runtime/debug"
 	"sync"
 
 	"github.com/xuri/excelize/v2"
@@ -91,7 +89,7 @@ func (f *rowFeed) run() {
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			b.end, b.panic = true, fmt.Sprintf("%v\n\n%s", v, debug.Stack())
+			b.end, b.panic = true, panicText(v)
 			send()
 		}
 	}()
