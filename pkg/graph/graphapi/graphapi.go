@@ -54,6 +54,14 @@ type reply struct {
 // for the protocol around it.
 const replyHeadroom = 4 << 10
 
+// How many requests of a subject are answered at a time. An export reads
+// the whole graph and writes it to a temporary file: a burst of them (a
+// script in a loop, a dashboard polling) would otherwise run all at once,
+// each holding its file and the store's readers. Requests beyond the limit
+// wait in the subscription's queue, in order; each subject has its own, so
+// counts are answered while exports run.
+var limits = map[string]int{SubjectStats: 4, SubjectDocuments: 2, SubjectExport: 2}
+
 // Serve answers graph queries from st until ctx is done. An export is
 // written to a temporary file in tempDir ("" for the system's) first.
 func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.Store, tempDir string, log *slog.Logger) error {
@@ -113,12 +121,37 @@ func Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, st graph.
 			log.Warn("graph api reply failed", slog.String("subject", m.Subject), slog.Any(logging.KeyErr, err))
 		}
 	}
-	sub, err := nc.QueueSubscribe("docgraph.api.graph.*", queue, func(m *nats.Msg) { go handle(m) })
-	if err != nil {
-		return fmt.Errorf("serve graph api: %w", err)
+	var subs []*nats.Subscription
+	unsubscribe := func() error {
+		var errs []error
+		for _, sub := range subs {
+			errs = append(errs, sub.Unsubscribe())
+		}
+		return errors.Join(errs...)
+	}
+	for _, subject := range []string{SubjectStats, SubjectDocuments, SubjectExport} {
+		// The callback of a subscription runs on a goroutine of its own;
+		// while every slot is taken it waits there, and the subject's
+		// requests wait in the subscription's queue.
+		slots := make(chan struct{}, limits[subject])
+		sub, err := nc.QueueSubscribe(subject, queue, func(m *nats.Msg) {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				defer func() { <-slots }()
+				handle(m)
+			}()
+		})
+		if err != nil {
+			return errors.Join(fmt.Errorf("serve graph api: %w", err), unsubscribe())
+		}
+		subs = append(subs, sub)
 	}
 	<-ctx.Done()
-	return sub.Unsubscribe()
+	return unsubscribe()
 }
 
 func export(ctx context.Context, js jetstream.JetStream, st graph.Store, format, tempDir string) (string, error) {

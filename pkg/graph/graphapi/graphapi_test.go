@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,4 +111,84 @@ func TestPanicFailsTheQueryAlone(t *testing.T) {
 	require.NoError(t, err, "the server answers after a panic")
 	assert.Equal(t, map[string]string{"a.md": "aa"}, got)
 	assert.Contains(t, logs.String(), `"msg":"graph api request panicked"`)
+}
+
+// blockingStore is a graph whose exports wait until release is closed,
+// counting how many run at once.
+type blockingStore struct {
+	documentStore
+	release          chan struct{}
+	mu               sync.Mutex
+	running, maxSeen int
+}
+
+func (s *blockingStore) Export(ctx context.Context, _ func(graph.Node) error, _ func(graph.Relationship) error) error {
+	s.mu.Lock()
+	s.running++
+	s.maxSeen = max(s.maxSeen, s.running)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-s.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *blockingStore) Stats(context.Context) (graph.Stats, error) {
+	return graph.Stats{Nodes: map[string]int64{"Document": 1}}, nil
+}
+
+func (s *blockingStore) counts() (running, maxSeen int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running, s.maxSeen
+}
+
+// A burst of exports runs two at a time, the others waiting their turn;
+// counts are answered meanwhile, and every export completes.
+func TestExportsRunTwoAtATime(t *testing.T) {
+	ns, nc, js := bustest.Provisioned(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	st := &blockingStore{documentStore: documentStore{docs: map[string]string{"a.md": "aa"}}, release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- graphapi.Serve(ctx, nc, js, st, t.TempDir(), slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+	})
+	client, cjs := bustest.Connect(t, ns)
+	testwait.Until(t, 10*time.Second, func() error {
+		_, err := graphapi.Documents(t.Context(), client, cjs)
+		return err // ErrNoServer until it serves
+	})
+
+	const burst = 5
+	errs := make(chan error, burst)
+	for range burst {
+		go func() { errs <- graphapi.Export(t.Context(), client, cjs, "json", io.Discard) }()
+	}
+	testwait.Until(t, 10*time.Second, func() error {
+		if running, _ := st.counts(); running < 2 {
+			return fmt.Errorf("%d exports running", running)
+		}
+		return nil
+	})
+	stats, err := graphapi.Stats(t.Context(), client)
+	require.NoError(t, err, "counts are answered while exports run")
+	assert.Equal(t, int64(1), stats.Nodes["Document"])
+	running, _ := st.counts()
+	assert.Equal(t, 2, running, "the other exports wait")
+
+	close(st.release)
+	for range burst {
+		require.NoError(t, <-errs)
+	}
+	_, maxSeen := st.counts()
+	assert.Equal(t, 2, maxSeen)
 }
