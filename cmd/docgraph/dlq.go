@@ -159,10 +159,10 @@ func toJSON(d bus.DeadLetter, full bool) deadLetterJSON {
 	}
 	if full {
 		out.Headers = d.Header
-		if json.Valid(d.Data) {
-			out.Payload = d.Data
+		if p := d.Payload(); json.Valid(p) {
+			out.Payload = p
 		} else {
-			out.PayloadText = string(d.Data)
+			out.PayloadText = string(p)
 		}
 	}
 	return out
@@ -324,8 +324,9 @@ func printDeadLetter(w io.Writer, d bus.DeadLetter, now time.Time) {
 			fmt.Fprintf(w, "  %s: %s\n", k, v)
 		}
 	}
-	fmt.Fprintf(w, "\npayload (%d bytes):\n", len(d.Data))
-	fmt.Fprintln(w, indent(preview(d.Data, previewBytes), "  "))
+	p := d.Payload()
+	fmt.Fprintf(w, "\npayload (%d bytes):\n", len(p))
+	fmt.Fprintln(w, indent(preview(p, previewBytes), "  "))
 }
 
 // preview renders the start of a payload: indented JSON if it parses,

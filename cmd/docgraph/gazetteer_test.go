@@ -146,7 +146,9 @@ func TestGazetteerAheadOfItsRefreshIsCaughtUpAtStart(t *testing.T) {
 				continue
 			}
 			var x event.Extraction
-			require.NoError(t, json.Unmarshal(m.Data, &x))
+			payload, err := bus.Payload(m.Header, m.Data)
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(payload, &x))
 			if slices.ContainsFunc(x.Mentions, func(n event.Node) bool { return n.Label == "Person" && n.Key == key }) {
 				mentioning++
 				if x.GazetteerRevision > 0 {

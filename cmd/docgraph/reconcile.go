@@ -384,7 +384,7 @@ func explains(d bus.DeadLetter, g gap) bool {
 	if deletion {
 		return false
 	}
-	_, sha := bus.PayloadFile(d.Data)
+	_, sha := bus.PayloadFile(d.Payload())
 	return sha == "" || sha == g.fileSHA
 }
 

@@ -73,7 +73,9 @@ func assertStreamsCarry(t testing.TB, data, file, cid string) {
 			if err != nil {
 				continue
 			}
-			if payloadPath(m.Data) != file {
+			payload, err := bus.Payload(m.Header, m.Data)
+			require.NoError(t, err, "%s seq %d", name, seq)
+			if payloadPath(payload) != file {
 				continue
 			}
 			found++

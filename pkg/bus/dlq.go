@@ -306,7 +306,7 @@ func fileVersion(dl DeadLetter) uint64 {
 	if origStream(dl) == StreamFiles {
 		return dl.OrigSeq
 	}
-	return payloadFile(dl.Data).Version
+	return payloadFile(dl.Payload()).Version
 }
 
 // origStream is the stream a dead letter's original subject belongs to.
@@ -363,6 +363,15 @@ func stageOfDLQSubject(subject string) (string, bool) {
 	return stage, true
 }
 
+// Payload is the dead letter's payload as JSON where it is stored
+// compressed (and decompresses), else its bytes as stored.
+func (d DeadLetter) Payload() []byte {
+	if p := PlainPayload(d.Header, d.Data); p != nil {
+		return p
+	}
+	return d.Data
+}
+
 func newDeadLetter(seq uint64, subject string, stored time.Time, h nats.Header, data []byte) DeadLetter {
 	if h == nil {
 		h = nats.Header{}
@@ -376,7 +385,7 @@ func newDeadLetter(seq uint64, subject string, stored time.Time, h nats.Header, 
 		OrigStream:    h.Get(hdrOrigStream),
 		CorrelationID: h.Get(hdrCorrelationID),
 		At:            stored,
-		Path:          payloadPath(data),
+		Path:          payloadPath(PlainPayload(h, data)),
 		Data:          data,
 		Header:        h,
 	}

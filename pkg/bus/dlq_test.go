@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -511,4 +512,42 @@ func TestDeadLetterOfALaterStageSupersededByNewerFileEvent(t *testing.T) {
 	require.NoError(t, res[0].Err)
 	assert.Equal(t, bus.Superseded, res[0].Outcome)
 	assert.Empty(t, readStream(t, js, bus.StreamRecords)[1:], "the old version's records are not republished")
+}
+
+// A dead letter whose payload is stored compressed names its file and
+// shows its payload as JSON; replaying it republishes the bytes as stored.
+func TestDeadLetterOfACompressedPayload(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	c := chunkEvent("dir/file.md", 0)
+	c.Text = strings.Repeat("Ada Quinlan reviewed the plan. ", 80)
+	m, err := pipeline.NewMessage(event.SubjectChunk, c)
+	require.NoError(t, err)
+	plain := m.Data
+	m.Data = bus.EncodePayload(m.Header, m.Data)
+	require.Equal(t, bus.EncodingS2, m.Header.Get(bus.HeaderEncoding))
+	m.Header.Set(pipeline.HeaderCorrelationID, "cid-z")
+	m.StreamSeq, m.Delivered = 7, 1
+
+	id := deadLetter(t, js, bus.StageExtractor, m, pipeline.Permanent(errors.New("e")))
+	dl, err := bus.GetDeadLetter(t.Context(), js, id)
+	require.NoError(t, err)
+	assert.Equal(t, "dir/file.md", dl.Path)
+	assert.JSONEq(t, string(plain), string(dl.Payload()))
+	assert.Equal(t, m.Data, dl.Data, "kept as stored")
+
+	res, err := bus.ReplayDeadLetters(t.Context(), js, []uint64{id}, false)
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.NoError(t, res[0].Err)
+	var replayed []stored
+	for _, s := range readStream(t, js, bus.StreamChunks) {
+		if s.header.Get(pipeline.HeaderCorrelationID) == "cid-z" {
+			replayed = append(replayed, s)
+		}
+	}
+	require.Len(t, replayed, 1)
+	assert.Equal(t, res[0].Seq, replayed[0].seq)
+	p, err := bus.Payload(replayed[0].header, []byte(replayed[0].data))
+	require.NoError(t, err)
+	assert.JSONEq(t, string(plain), string(p))
 }

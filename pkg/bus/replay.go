@@ -210,7 +210,7 @@ func replayStream(ctx context.Context, js jetstream.JetStream, stream string, fr
 		}
 		visited = seq
 		if latest != nil {
-			if p := payloadPath(m.Data()); p != "" && latest[p].seq > seq {
+			if p := payloadPath(PlainPayload(m.Headers(), m.Data())); p != "" && latest[p].seq > seq {
 				sr.Superseded++
 				return true, nil
 			}
@@ -315,7 +315,7 @@ type fileEvent struct {
 func latestByPath(ctx context.Context, js jetstream.JetStream, spec scanSpec) (map[string]fileEvent, error) {
 	latest := map[string]fileEvent{}
 	err := scan(ctx, js, spec, func(m jetstream.Msg, md *jetstream.MsgMetadata) (bool, error) {
-		if p := payloadPath(m.Data()); p != "" {
+		if p := payloadPath(PlainPayload(m.Headers(), m.Data())); p != "" {
 			latest[p] = fileEvent{seq: md.Sequence.Stream, replay: m.Headers().Get(HeaderReplay)}
 		}
 		return true, nil

@@ -58,7 +58,7 @@ func (r *Runner) runBatch(workCtx context.Context, raw []delivery) {
 	states := make([]*state, len(raw))
 	msgs := make([]Message, len(raw))
 	for i, d := range raw {
-		st := &state{raw: d.msg, in: r.message(d), start: time.Now()}
+		st := r.input(d)
 		st.ctx = logging.WithMessage(workCtx, st.in.CorrelationID(), r.cfg.Stage, st.in.Subject, st.in.StreamSeq)
 		r.track.hold(st)
 		states[i], msgs[i] = st, st.in
@@ -68,7 +68,7 @@ func (r *Runner) runBatch(workCtx context.Context, raw []delivery) {
 	keep := make([]int, 0, len(raw))
 	pre := make([]error, len(raw))
 	for i, st := range states {
-		if err := r.overDelivered(st); err != nil {
+		if err := r.unhandled(st); err != nil {
 			pre[i] = err
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -397,7 +398,11 @@ type state struct {
 	start   time.Time
 	outputs int
 	pubErr  error
-	ctx     context.Context
+	// badPayload is why the input's payload could not be read (a
+	// compressed payload that does not decompress); it is dead-lettered
+	// without handling.
+	badPayload error
+	ctx        context.Context
 	// The tracker's ring of held messages, and the next heartbeat's time.
 	prev, next *state
 	beatAt     time.Time
@@ -420,7 +425,10 @@ type delivery struct {
 	md  *jetstream.MsgMetadata
 }
 
-func (r *Runner) message(d delivery) Message {
+// input returns the state of a delivered message. Its payload is handed
+// to the handler as plain JSON: a compressed one is decompressed, and the
+// encoding header removed (a dead letter then holds the plain payload).
+func (r *Runner) input(d delivery) *state {
 	m := d.msg
 	msg := Message{Subject: m.Subject(), Data: m.Data(), Header: m.Headers()}
 	if msg.Header == nil {
@@ -430,15 +438,35 @@ func (r *Runner) message(d delivery) Message {
 		msg.StreamSeq = d.md.Sequence.Stream
 		msg.Delivered = d.md.NumDelivered
 	}
-	return msg
+	st := &state{raw: m, start: time.Now()}
+	if msg.Header.Get(bus.HeaderEncoding) != "" {
+		data, err := bus.Payload(msg.Header, msg.Data)
+		if err != nil {
+			st.badPayload = Permanent(fmt.Errorf("decode %s: %w", msg.Subject, err))
+		} else {
+			msg.Data = data
+			msg.Header = maps.Clone(msg.Header)
+			msg.Header.Del(bus.HeaderEncoding)
+		}
+	}
+	st.in = msg
+	return st
+}
+
+// unhandled returns why st is dead-lettered without handling, if it is.
+func (r *Runner) unhandled(st *state) error {
+	if st.badPayload != nil {
+		return st.badPayload
+	}
+	return r.overDelivered(st)
 }
 
 func (r *Runner) process(workCtx context.Context, d delivery) {
-	st := &state{raw: d.msg, in: r.message(d), start: time.Now()}
+	st := r.input(d)
 	st.ctx = logging.WithMessage(workCtx, st.in.CorrelationID(), r.cfg.Stage, st.in.Subject, st.in.StreamSeq)
 	r.stage.inFlight.Inc()
 	r.track.hold(st)
-	if err := r.overDelivered(st); err != nil {
+	if err := r.unhandled(st); err != nil {
 		r.queue <- item{st: st, fin: true, err: err}
 		return
 	}
@@ -492,6 +520,7 @@ func (r *Runner) publish(ctx context.Context, st *state, out Message) error {
 		id = r.cfg.Stream + ":" + strconv.FormatUint(st.in.StreamSeq, 10) + ":" + strconv.Itoa(st.outputs)
 	}
 	nm.Header.Set(HeaderMsgID, OutputMsgID(r.cfg.Stage, id))
+	nm.Data = bus.EncodePayload(nm.Header, nm.Data)
 	select {
 	case r.window <- struct{}{}:
 	case <-ctx.Done():

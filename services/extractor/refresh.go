@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -311,7 +312,7 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 	last := lm.Sequence
 	latest := map[string]cut{}
 	err = scanChunks(ctx, stream, last, scanWait, func(m jetstream.Msg, seq uint64) error {
-		if path, version, index, total, ok := chunkPlace(m.Data()); ok {
+		if path, version, index, total, ok := chunkPlace(bus.PlainPayload(m.Headers(), m.Data())); ok {
 			c, seen := latest[path]
 			if !seen || version > c.version {
 				c = cut{version: version}
@@ -372,7 +373,7 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 			Total int    `json:"total"`
 			Text  string `json:"text"`
 		}
-		if json.Unmarshal(m.Data(), &c) == nil {
+		if json.Unmarshal(bus.PlainPayload(m.Headers(), m.Data()), &c) == nil {
 			if !all && !mentions.in(c.Text) {
 				return nil
 			}
@@ -515,7 +516,13 @@ func (f nameFilter) in(text string) bool {
 }
 
 func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uint64) (*nats.Msg, error) {
-	in := pipeline.Message{Subject: m.Subject(), Data: m.Data(), Header: m.Headers(), StreamSeq: seq}
+	data, err := bus.Payload(m.Headers(), m.Data())
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("re-extract: %w", err))
+	}
+	h := maps.Clone(m.Headers())
+	h.Del(bus.HeaderEncoding)
+	in := pipeline.Message{Subject: m.Subject(), Data: data, Header: h, StreamSeq: seq}
 	outs, err := r.x.Handle(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("re-extract: %w", err)
@@ -531,5 +538,6 @@ func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uin
 		nm.Header.Set(pipeline.HeaderCorrelationID, cid)
 	}
 	nm.Header.Set(pipeline.HeaderMsgID, bus.StageExtractor+":refresh:"+strconv.FormatUint(rev, 10)+":"+strconv.FormatUint(seq, 10))
+	nm.Data = bus.EncodePayload(nm.Header, nm.Data)
 	return nm, nil
 }

@@ -31,10 +31,19 @@ func publishChunk(t *testing.T, js jetstream.JetStream, path, text string, versi
 	doc := event.NewDocument(path, fmt.Sprintf("%064x", version), int64(len(text)), version)
 	m := pipeline.MustMessage(event.SubjectChunk, event.Chunk{Document: doc, Index: 0, Total: 1, Text: text})
 	nm := nats.NewMsg(m.Subject)
-	nm.Data, nm.Header = m.Data, m.Header
+	nm.Header = m.Header
 	nm.Header.Set(pipeline.HeaderCorrelationID, "cid-"+path)
+	nm.Data = bus.EncodePayload(nm.Header, m.Data) // as the parser's runner stores it
 	_, err := js.PublishMsg(context.Background(), nm)
 	require.NoError(t, err)
+}
+
+// storedPayload is the JSON payload of a stored message.
+func storedPayload(t *testing.T, m *jetstream.RawStreamMsg) []byte {
+	t.Helper()
+	p, err := bus.Payload(m.Header, m.Data)
+	require.NoError(t, err)
+	return p
 }
 
 func extractions(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg {
@@ -58,7 +67,7 @@ func extractedChunks(t *testing.T, js jetstream.JetStream, name func(event.Chunk
 	var got []string
 	for _, m := range extractions(t, js) {
 		var x event.Extraction
-		require.NoError(t, json.Unmarshal(m.Data, &x))
+		require.NoError(t, json.Unmarshal(storedPayload(t, m), &x))
 		got = append(got, name(x.Chunk))
 	}
 	return got
@@ -99,7 +108,7 @@ func TestRefresherReextractsChunksWithChangedNames(t *testing.T) {
 	require.Len(t, msgs, 2, "only the chunks naming the person are re-extracted")
 	for _, m := range msgs {
 		var x event.Extraction
-		require.NoError(t, json.Unmarshal(m.Data, &x))
+		require.NoError(t, json.Unmarshal(storedPayload(t, m), &x))
 		assert.Contains(t, []string{"a.md", "c.md"}, x.Chunk.Document.Path)
 		assert.Equal(t, "cid-"+x.Chunk.Document.Path, m.Header.Get(pipeline.HeaderCorrelationID))
 		assert.Contains(t, m.Header.Get(pipeline.HeaderMsgID), "refresh:6:")
@@ -219,7 +228,7 @@ func TestRefresherFindsNamesWrittenWithVariants(t *testing.T) {
 	var got []string
 	for _, m := range extractions(t, js) {
 		var x event.Extraction
-		require.NoError(t, json.Unmarshal(m.Data, &x))
+		require.NoError(t, json.Unmarshal(storedPayload(t, m), &x))
 		got = append(got, x.Chunk.Document.Path+" "+strings.Join(refs(x.Mentions), ","))
 	}
 	assert.ElementsMatch(t, []string{
@@ -495,4 +504,50 @@ func TestRefresherLogsProgress(t *testing.T) {
 		assert.EqualValues(t, 9, p.Revision)
 	}
 	assert.Equal(t, []int{0, 1, 1}, []int{got[0].Chunks, got[1].Chunks, got[2].Chunks}, "chunks re-extracted before each")
+}
+
+// Chunks stored compressed (as the parser stores chunks of 1 KiB or more)
+// are scanned and re-extracted like plain ones, and their extractions are
+// stored compressed too.
+func TestRefresherReadsCompressedChunks(t *testing.T) {
+	_, _, js := bustest.Provisioned(t)
+	g := NewGazetteer(nil)
+	x := newTestExtractorWith(t, g)
+	long := strings.Repeat("The steering committee reviewed the schedule again. ", 40)
+	publishChunk(t, js, "a.md", long+"Ada Quinlan reviewed the plan.", 1)
+	publishChunk(t, js, "b.md", long+"Nothing about people here.", 2)
+	stream, err := js.Stream(t.Context(), bus.StreamChunks)
+	require.NoError(t, err)
+	stored, err := stream.GetMsg(t.Context(), 1)
+	require.NoError(t, err)
+	require.Equal(t, bus.EncodingS2, stored.Header.Get(bus.HeaderEncoding), "the chunk is stored compressed")
+
+	r := NewRefresher(js, x, logging.Discard(), 10*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	r.Synced(5)
+	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
+	r.Changed("Ada Quinlan", 6)
+	waitUntil(t, 10*time.Second, func() error {
+		if !r.Idle(6) {
+			return errors.New("refresh pending")
+		}
+		return nil
+	})
+	msgs := extractions(t, js)
+	require.Len(t, msgs, 1, "only the chunk naming the person is re-extracted")
+	assert.Equal(t, bus.EncodingS2, msgs[0].Header.Get(bus.HeaderEncoding), "the extraction is stored compressed")
+	var got event.Extraction
+	require.NoError(t, json.Unmarshal(storedPayload(t, msgs[0]), &got))
+	assert.Equal(t, "a.md", got.Chunk.Document.Path)
+	assert.Equal(t, long+"Ada Quinlan reviewed the plan.", got.Chunk.Text)
+	var persons []string
+	for _, n := range got.Mentions {
+		if n.Label == "Person" {
+			persons = append(persons, n.Key)
+		}
+	}
+	assert.Equal(t, []string{"ada quinlan"}, persons)
 }
