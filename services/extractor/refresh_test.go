@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -76,6 +75,26 @@ func extractedChunks(t *testing.T, js jetstream.JetStream, name func(event.Chunk
 // waitUntil polls cond until it holds or the timeout passes.
 var waitUntil = testwait.Until
 
+// runRefresher runs r until the test ends.
+func runRefresher(t *testing.T, r *Refresher) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// waitRefreshed waits until r has refreshed through revision rev.
+func waitRefreshed(t *testing.T, r *Refresher, rev uint64) {
+	t.Helper()
+	waitUntil(t, 10*time.Second, func() error {
+		if !r.Idle(rev) {
+			return fmt.Errorf("refresh through revision %d pending", rev)
+		}
+		return nil
+	})
+}
+
 // Names learned after a document was extracted are found in it by
 // re-extracting only the chunks that contain them.
 func TestRefresherReextractsChunksWithChangedNames(t *testing.T) {
@@ -87,22 +106,14 @@ func TestRefresherReextractsChunksWithChangedNames(t *testing.T) {
 	publishChunk(t, js, "c.md", "Ada Quinlan manages PRJ-1234.", 3)
 
 	r := NewRefresher(js, x, logging.Discard(), 10*time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runRefresher(t, r)
 
 	r.Synced(5)
 	assert.True(t, r.Idle(5))
 	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
 	r.Changed("Ada Quinlan", 6)
 	assert.False(t, r.Idle(6))
-	waitUntil(t, 10*time.Second, func() error {
-		if !r.Idle(6) {
-			return errors.New("refresh pending")
-		}
-		return nil
-	})
+	waitRefreshed(t, r, 6)
 	assert.Equal(t, 2, r.Replayed())
 	msgs := extractions(t, js)
 	require.Len(t, msgs, 2, "only the chunks naming the person are re-extracted")
@@ -311,17 +322,9 @@ func TestRefresherStartFinishesAnUnrecordedRefresh(t *testing.T) {
 		t.Helper()
 		r := adaRefresher(t, js)
 		r.UseMark(book)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
+		runRefresher(t, r)
 		require.NoError(t, r.Start(t.Context(), rev))
-		waitUntil(t, 10*time.Second, func() error {
-			if !r.Idle(rev) {
-				return errors.New("refresh pending")
-			}
-			return nil
-		})
+		waitRefreshed(t, r, rev)
 		return r
 	}
 	refreshed := func() uint64 {
@@ -523,19 +526,11 @@ func TestRefresherReadsCompressedChunks(t *testing.T) {
 	require.Equal(t, bus.EncodingS2, stored.Header.Get(bus.HeaderEncoding), "the chunk is stored compressed")
 
 	r := NewRefresher(js, x, logging.Discard(), 10*time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runRefresher(t, r)
 	r.Synced(5)
 	g.Put(Entry{Label: "Person", Key: "ada quinlan", Name: "Ada Quinlan"})
 	r.Changed("Ada Quinlan", 6)
-	waitUntil(t, 10*time.Second, func() error {
-		if !r.Idle(6) {
-			return errors.New("refresh pending")
-		}
-		return nil
-	})
+	waitRefreshed(t, r, 6)
 	msgs := extractions(t, js)
 	require.Len(t, msgs, 1, "only the chunk naming the person is re-extracted")
 	assert.Equal(t, bus.EncodingS2, msgs[0].Header.Get(bus.HeaderEncoding), "the extraction is stored compressed")
