@@ -27,10 +27,11 @@ const (
 	MaxDecodedPayload = 256 << 20
 )
 
-// EncodePayload returns data as it is to be stored, setting HeaderEncoding
-// in h when it compresses it: payloads of compressMin bytes or more that
-// compress to less.
+// EncodePayload returns the plain payload data as it is to be stored, and
+// makes HeaderEncoding in h say how: compressed for payloads of
+// compressMin bytes or more that compress to less, absent otherwise.
 func EncodePayload(h nats.Header, data []byte) []byte {
+	h.Del(HeaderEncoding)
 	if len(data) < compressMin {
 		return data
 	}
