@@ -373,7 +373,12 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 			Total int    `json:"total"`
 			Text  string `json:"text"`
 		}
-		if json.Unmarshal(bus.PlainPayload(m.Headers(), m.Data()), &c) == nil {
+		data, err := bus.Payload(m.Headers(), m.Data())
+		if err != nil {
+			r.log.Warn("refresh skipped a chunk", slog.Uint64("stream_seq", seq), slog.Any(logging.KeyErr, err))
+			return nil
+		}
+		if json.Unmarshal(data, &c) == nil {
 			if !all && !mentions.in(c.Text) {
 				return nil
 			}
@@ -381,7 +386,7 @@ func (r *Refresher) refresh(ctx context.Context, names []string, all bool, rev u
 				return nil
 			}
 		}
-		out, err := r.reextract(ctx, m, seq, rev)
+		out, err := r.reextract(ctx, m, data, seq, rev)
 		if err != nil && !pipeline.IsPermanent(err) {
 			// An LLM that failed for now: the refresh is tried again as a
 			// whole (chunks already asked about come from the LLM pass's
@@ -515,11 +520,9 @@ func (f nameFilter) in(text string) bool {
 	return len(f.m.match(readable(text))) > 0
 }
 
-func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, seq, rev uint64) (*nats.Msg, error) {
-	data, err := bus.Payload(m.Headers(), m.Data())
-	if err != nil {
-		return nil, pipeline.Permanent(fmt.Errorf("re-extract: %w", err))
-	}
+// reextract extracts the chunk message m, whose plain payload is data,
+// again.
+func (r *Refresher) reextract(ctx context.Context, m jetstream.Msg, data []byte, seq, rev uint64) (*nats.Msg, error) {
 	h := maps.Clone(m.Headers())
 	h.Del(bus.HeaderEncoding)
 	in := pipeline.Message{Subject: m.Subject(), Data: data, Header: h, StreamSeq: seq}
